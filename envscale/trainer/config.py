@@ -1,0 +1,158 @@
+"""The training configuration: one TOML file, validated by pydantic.
+
+Relative paths (data globs, output directory, model directories) are taken from the
+current working directory, the way a command line reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FILTERS = ("valid", "state", "exact")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    base: str = Field("tiny", description="local directory, hub name, or 'tiny' (built offline)")
+    chat_template: str | None = Field(
+        None, description="path to a Jinja chat template with {% generation %} blocks"
+    )
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    attn_implementation: str = "sdpa"
+
+
+class LoraConfig(_Strict):
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | str = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    # What phase 2 starts from: the same adapter trained further, or phase 1's adapter
+    # merged into the weights and a fresh adapter on top.
+    between_phases: Literal["continue", "merge"] = "continue"
+
+
+class PhaseConfig(_Strict):
+    name: str
+    data: list[str] = Field(description="glob patterns of trajectory .jsonl files")
+    eval_data: list[str] = Field(default_factory=list, description="held-out trajectory globs")
+    eval_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="held out when eval_data is empty")
+    require_filters: list[Literal["valid", "state", "exact"]] = Field(
+        default_factory=lambda: list(FILTERS)
+    )
+    epochs: float = Field(1.0, gt=0)
+    steps: int = Field(0, ge=0, description="optimizer steps; overrides epochs when > 0")
+    lr: float = 2e-4
+    schedule: Literal["constant", "linear", "cosine"] = "cosine"
+    warmup: float = Field(0.03, ge=0, description="fraction of the steps if < 1, else a step count")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    tokens_per_batch: int = Field(16384, gt=0, description="tokens per optimizer step, all processes")
+    max_length: int = Field(2048, gt=0, description="longest sample, in tokens")
+    micro_batch_tokens: int = Field(
+        0, ge=0, description="tokens per forward pass and process (packed row); 0 = max_length"
+    )
+    replay: float = Field(
+        0.0, ge=0.0, lt=1.0, description="share of this phase's samples drawn from earlier phases"
+    )
+
+    @property
+    def row_tokens(self) -> int:
+        return max(self.micro_batch_tokens, self.max_length)
+
+
+class TrainingConfig(_Strict):
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    log_every: int = 1
+    eval_every: int = Field(0, ge=0, description="0 = only at the end of each phase")
+    checkpoint_every: int = Field(0, ge=0, description="0 = only at the end of each phase")
+    keep_checkpoints: int = Field(2, ge=1)
+    merge_final: bool = True
+    halt_after_steps: int = Field(
+        0, ge=0, description="stop with a checkpoint after this many steps in one invocation"
+    )
+    progress: bool = True
+
+
+class TrainConfig(_Strict):
+    output_dir: str = "runs/train"
+    seed: int = 0
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    lora: LoraConfig | None = None
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    phases: list[PhaseConfig]
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if not self.phases:
+            raise ValueError("at least one [[phases]] entry is needed")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be unique, got {names}")
+        if self.phases[0].replay:
+            raise ValueError("the first phase has no earlier data to replay")
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the trajectory of training (not logging knobs)."""
+        data = self.model_dump(mode="json")
+        for key in ("log_every", "progress", "halt_after_steps", "keep_checkpoints"):
+            data["training"].pop(key)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(source: str | Path | dict[str, Any] | TrainConfig) -> TrainConfig:
+    if isinstance(source, TrainConfig):
+        return source
+    if isinstance(source, dict):
+        return TrainConfig.model_validate(source)
+    with open(source, "rb") as f:
+        return TrainConfig.model_validate(tomllib.load(f))
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Apply `dotted.key=value` overrides; values are parsed as TOML, falling back to strings.
+
+    `phases.0.lr=1e-4` addresses a phase by index, `phases.general.lr=1e-4` by name.
+    """
+    data = config.model_dump(mode="json")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not key=value")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node: Any = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if isinstance(node, list):
+                node = _phase_by_key(node, part)
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        node[parts[-1]] = value
+    return TrainConfig.model_validate(data)
+
+
+def _phase_by_key(phases: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    if key.isdigit():
+        return phases[int(key)]
+    for phase in phases:
+        if phase["name"] == key:
+            return phase
+    raise KeyError(f"no phase named {key!r}")

@@ -1,0 +1,143 @@
+"""Trajectory files: the JSON-lines format of DESIGN.md, read and filtered."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class DataError(ValueError):
+    pass
+
+
+@dataclass
+class Trajectory:
+    id: str
+    domain: str
+    spec_hash: str
+    tools: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    source: str  # "file:line", for error messages
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FileInfo:
+    path: str
+    sha256: str
+    lines: int
+    kept: int
+    spec_hashes: dict[str, str]  # domain -> spec hash
+
+
+def expand_globs(patterns: Sequence[str]) -> list[str]:
+    paths: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise DataError(f"no trajectory file matches {pattern!r}")
+        paths.extend(m for m in matches if m not in paths)
+    return paths
+
+
+def load_trajectories(
+    patterns: Sequence[str], require_filters: Sequence[str]
+) -> tuple[list[Trajectory], list[FileInfo]]:
+    """Read every matching file; keep the trajectories that passed all `require_filters`."""
+    trajectories: list[Trajectory] = []
+    infos: list[FileInfo] = []
+    for path in expand_globs(patterns):
+        raw = Path(path).read_bytes()
+        kept = 0
+        lines = 0
+        spec_hashes: dict[str, str] = {}
+        for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            lines += 1
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}: not JSON: {e}") from e
+            filters = record.get("filters") or {}
+            if not all(filters.get(name) is True for name in require_filters):
+                continue
+            traj = _parse(record, where)
+            spec_hashes.setdefault(traj.domain, traj.spec_hash)
+            trajectories.append(traj)
+            kept += 1
+        infos.append(FileInfo(path, hashlib.sha256(raw).hexdigest(), lines, kept, spec_hashes))
+    return trajectories, infos
+
+
+def _parse(record: dict[str, Any], where: str) -> Trajectory:
+    for key in ("messages", "tools"):
+        if not isinstance(record.get(key), list):
+            raise DataError(f"{where}: '{key}' must be a list")
+    messages = [normalize_message(m, where) for m in record["messages"]]
+    return Trajectory(
+        id=str(record.get("id", where)),
+        domain=str(record.get("domain", "")),
+        spec_hash=str(record.get("spec_hash", "")),
+        tools=record["tools"],
+        messages=messages,
+        source=where,
+        meta=record.get("meta") or {},
+    )
+
+
+def normalize_message(message: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Copy a message into the shape chat templates expect: arguments as dicts, not JSON text."""
+    role = message.get("role")
+    if role not in ("system", "user", "assistant", "tool"):
+        raise DataError(f"{where}: unknown role {role!r}")
+    out = dict(message)
+    if out.get("content") is None:
+        out["content"] = ""
+    calls = message.get("tool_calls") or []
+    if calls:
+        if role != "assistant":
+            raise DataError(f"{where}: a {role} message carries tool_calls")
+        parsed = []
+        for call in calls:
+            fn = dict(call["function"])
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                try:
+                    fn["arguments"] = json.loads(args) if args.strip() else {}
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{where}: tool call arguments are not JSON: {e}") from e
+            parsed.append({**call, "function": fn})
+        out["tool_calls"] = parsed
+    else:
+        out.pop("tool_calls", None)
+    return out
+
+
+def split_eval(
+    items: list[Trajectory], fraction: float, seed: int
+) -> tuple[list[Trajectory], list[Trajectory]]:
+    """Hold out a deterministic share of trajectories, chosen by hashing their ids."""
+    if fraction <= 0 or len(items) < 2:
+        return items, []
+    ranked = sorted(
+        items, key=lambda t: hashlib.sha256(f"{seed}:{t.id}:{t.source}".encode()).digest()
+    )
+    n_eval = min(len(items) - 1, max(1, round(len(items) * fraction)))
+    held = {id(t) for t in ranked[:n_eval]}
+    return [t for t in items if id(t) not in held], [t for t in items if id(t) in held]
+
+
+def sample_replay(pool: list[Any], n_current: int, share: float, seed: int) -> list[Any]:
+    """Draw earlier-phase items so that they make up `share` of the mixed set."""
+    if share <= 0 or not pool:
+        return []
+    n = min(len(pool), round(n_current * share / (1 - share)))
+    return random.Random(seed).sample(pool, n)
