@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FILTERS = ("valid", "state", "exact")
 
@@ -93,6 +93,11 @@ class TrainConfig(_Strict):
     lora: LoraConfig | None = None
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     phases: list[PhaseConfig]
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora_off(cls, value: Any) -> Any:
+        return None if value is False else value  # `lora = false` means full fine-tuning
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

@@ -1,0 +1,139 @@
+"""Pass: entity and struct fields: keys, attributes, defaults and checks."""
+
+from __future__ import annotations
+
+from envscale.compiler import types as t
+from envscale.compiler.context import Compilation
+from envscale.compiler.sql_expr import NotSQL, to_sql
+from envscale.compiler.symbols import FieldInfo, RecordInfo
+from envscale.compiler.typecheck import Binding, Checker, Scope
+from envscale.dsl import ast
+from envscale.dsl.diagnostics import did_you_mean
+
+ATTRIBUTES = {"key": 0, "unique": 0, "index": 0, "default": 1, "check": 1}
+STRUCT_ATTRIBUTES = {"default"}
+CONSTANT_CALLS = {"now", "today"}
+
+
+def check_entities(c: Compilation) -> None:
+    checker = Checker(c)
+    for record in [*c.symbols.structs.values(), *c.symbols.entities.values()]:
+        scope = row_scope(record)
+        for info in record.fields.values():
+            for attr in info.decl.attributes:
+                _attribute(c, checker, record, info, attr, scope)
+        if record.is_entity:
+            _check_key(c, record)
+    for record in c.symbols.entities.values():
+        for info in record.fields.values():
+            target = t.strip_optional(info.type)
+            if isinstance(target, t.RefT):
+                referred = c.symbols.entities.get(target.entity)
+                if referred is not None and len(referred.key) > 1:
+                    c.error("E305", f"'{info.name}' refers to '{target.entity}', whose key has {len(referred.key)} fields",
+                            info.decl.type.span, "refer only to entities with a single-field key")
+
+
+def row_scope(record: RecordInfo) -> Scope:
+    scope = Scope()
+    for info in record.fields.values():
+        scope.names[info.name] = Binding(info.type, "field")
+    if record.is_entity:
+        scope.names["self"] = Binding(t.RowT(record.name), "field")
+    return scope
+
+
+def column_name(record: RecordInfo, field: str) -> str:
+    info = record.fields[field]
+    return f"{field}_id" if isinstance(t.strip_optional(info.type), t.RefT) else field
+
+
+def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, attr: ast.Attribute, scope: Scope) -> None:
+    if attr.name not in ATTRIBUTES:
+        c.error("E302", f"unknown attribute '@{attr.name}'", attr.span,
+                did_you_mean(attr.name, ATTRIBUTES) or f"attributes: {', '.join('@' + a for a in ATTRIBUTES)}")
+        return
+    if not record.is_entity and attr.name not in STRUCT_ATTRIBUTES:
+        c.error("E302", f"'@{attr.name}' is not allowed on a struct field", attr.span,
+                "structs support @default; put keys, checks and indexes on entity fields or use an invariant")
+        return
+    if len(attr.args) != ATTRIBUTES[attr.name]:
+        want = "no arguments" if ATTRIBUTES[attr.name] == 0 else "one argument"
+        c.error("E302", f"'@{attr.name}' takes {want}", attr.span)
+        return
+    match attr.name:
+        case "key":
+            if info.optional or t.is_json(info.type) or info.type in (t.FLOAT,):
+                c.error("E302", f"'{info.name}' cannot be a key: it is a {info.type}", attr.span,
+                        "keys are required str, int, date, enum or reference fields")
+                return
+            info.key = True
+        case "unique":
+            if t.is_json(info.type):
+                c.error("E302", f"'{info.name}' cannot be unique: it holds a {info.type}", attr.span)
+                return
+            info.unique = True
+        case "index":
+            info.index = True
+        case "default":
+            _default(c, checker, record, info, attr.args[0].value)
+        case "check":
+            expr = attr.args[0].value
+            got = checker.expr(expr, scope)
+            checker.expect(expr, got, t.BOOL, f"check on '{info.name}'")
+            try:
+                to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
+            except NotSQL as error:
+                c.error("E304", f"this check cannot become a SQL CHECK: {error.why}", error.node.span,
+                        f"write it as an invariant: invariant NAME on {record.name}: ... else \"...\"")
+                return
+            info.checks.append(expr)
+
+
+def _default(c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, expr: ast.Expr) -> None:
+    got = checker.expr(expr, Scope())
+    if not _is_constant(expr):
+        c.error("E303", f"the default of '{info.name}' must be a constant", expr.span,
+                "use a literal, an enum member, a list or map of literals, now() or today()")
+        return
+    if not _default_fits(checker, expr, got, info.type):
+        c.error("E303", f"the default of '{info.name}' is a {got}, but the field is a {info.type}", expr.span)
+        return
+    info.default = expr
+
+
+def _default_fits(checker: Checker, expr: ast.Expr, got: t.Type, want: t.Type) -> bool:
+    from envscale.compiler.typecheck import assignable
+
+    if assignable(got, want):
+        return True
+    base = t.strip_optional(want)
+    if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(base, t.EnumT):
+        return expr.value in checker.s.enums[base.name].members
+    return False
+
+
+def _is_constant(expr: ast.Expr) -> bool:
+    match expr:
+        case ast.Literal():
+            return True
+        case ast.Unary(op="-", operand=ast.Literal()):
+            return True
+        case ast.Name():
+            return True  # an enum member; anything else already failed name resolution
+        case ast.Member(obj=ast.Name()):
+            return True
+        case ast.ListLit():
+            return all(_is_constant(i) for i in expr.items)
+        case ast.MapLit():
+            return all(_is_constant(v) for _, v in expr.items)
+        case ast.Call(func=ast.Name(id=name), args=()):
+            return name in CONSTANT_CALLS
+    return False
+
+
+def _check_key(c: Compilation, record: RecordInfo) -> None:
+    if not record.key:
+        first = next(iter(record.fields.values()), None)
+        hint = f"mark one field @key, e.g. {first.name}: {first.type} @key" if first else "add a field marked @key"
+        c.error("E301", f"entity '{record.name}' has no key", record.decl.span, hint)

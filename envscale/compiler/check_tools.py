@@ -1,0 +1,160 @@
+"""Pass: type-check every tool's parameters, defaults and body."""
+
+from __future__ import annotations
+
+from envscale.compiler import types as t
+from envscale.compiler.context import Compilation
+from envscale.compiler.resolve_types import resolve_type
+from envscale.compiler.symbols import ToolInfo
+from envscale.compiler.typecheck import Binding, Checker, Scope, terminates
+from envscale.dsl import ast
+from envscale.dsl.diagnostics import did_you_mean
+
+
+def check_tools(c: Compilation) -> None:
+    checker = Checker(c)
+    for tool in c.symbols.tools.values():
+        _ToolChecker(checker, tool).run()
+
+
+class _ToolChecker:
+    def __init__(self, checker: Checker, tool: ToolInfo):
+        self.k = checker
+        self.c = checker.c
+        self.tool = tool
+
+    def run(self) -> None:
+        scope = Scope()
+        for param in self.tool.params.values():
+            if param.decl.default is not None:
+                got = self.k.expr(param.decl.default, Scope())
+                self.k.expect(param.decl.default, got, param.type, f"default of parameter '{param.name}'")
+            scope.names[param.name] = Binding(param.type, "param")
+        self.block(self.tool.decl.body, scope)
+        returns = self.tool.returns
+        if returns is not None and not isinstance(returns, t.NoneT | t.OptionalT) and not terminates(self.tool.decl.body):
+            self.c.error("E205", f"tool '{self.tool.name}' may end without returning a {returns}",
+                         self.tool.decl.name_span, "end every path with return ... or fail \"...\"")
+
+    def block(self, body: tuple[ast.Stmt, ...], scope: Scope) -> None:
+        for stmt in body:
+            self.stmt(stmt, scope)
+
+    def stmt(self, s: ast.Stmt, scope: Scope) -> None:
+        k = self.k
+        match s:
+            case ast.Let():
+                got = k.expr(s.value, scope)
+                if s.type is not None:
+                    declared = resolve_type(self.c, s.type)
+                    k.expect(s.value, got, declared, f"value of '{s.name}'")
+                    got = declared
+                elif isinstance(got, t.NoneT):
+                    self.c.error("E201", f"the type of '{s.name}' cannot be told from none", s.value.span,
+                                 f"declare it: let {s.name}: TYPE? = none")
+                elif isinstance(got, t.EntityClass | t.EnumClass | t.StructClass | t.Method):
+                    self.c.error("E203", f"'{s.name}' cannot hold {got}", s.value.span)
+                    got = t.ANY
+                if scope.lookup(s.name) is not None:
+                    self.c.error("E101", f"'{s.name}' is already defined", s.span, f"to change it, write: set {s.name} = ...")
+                scope.names[s.name] = Binding(got, "local")
+            case ast.Require():
+                k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "require condition")
+                k.expect(s.message, k.expr(s.message, scope), t.STR, "require message")
+            case ast.Fail():
+                k.expect(s.message, k.expr(s.message, scope), t.STR, "fail message")
+            case ast.Set():
+                target = self.target(s.target, scope, for_delete=False)
+                value = k.expr(s.value, scope)
+                if target is not None:
+                    k.expect(s.value, value, target, "assigned value")
+            case ast.InsertStmt():
+                k.expr(s.insert, scope)
+            case ast.Delete():
+                self.target(s.target, scope, for_delete=True)
+            case ast.For():
+                item = k.iteration_type(s.iterable, k.expr(s.iterable, scope))
+                inner = scope.child()
+                inner.names[s.var] = Binding(item, "loop")
+                self.block(s.body, inner)
+            case ast.If():
+                k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "if condition")
+                self.block(s.then, scope.child())
+                self.block(s.otherwise, scope.child())
+            case ast.Return():
+                self.ret(s, scope)
+
+    def ret(self, s: ast.Return, scope: Scope) -> None:
+        returns = self.tool.returns
+        if s.value is None:
+            if returns is not None and not isinstance(returns, t.OptionalT):
+                self.c.error("E201", f"tool '{self.tool.name}' must return a {returns}", s.span)
+            return
+        got = self.k.expr(s.value, scope)
+        if returns is None:
+            self.c.error("E201", f"tool '{self.tool.name}' declares no return type but returns a {got}", s.value.span,
+                         f"declare it: tool {self.tool.name}(...) -> {got}")
+            return
+        self.k.expect(s.value, got, returns, "returned value")
+
+    def target(self, target: ast.Target, scope: Scope, *, for_delete: bool) -> t.Type | None:
+        """Check the left side of set / the operand of delete; returns the slot's type."""
+        binding = scope.lookup(target.root)
+        if binding is None:
+            self.c.error("E104", f"unknown name '{target.root}'", target.root_span,
+                         did_you_mean(target.root, scope.all_names()))
+            return None
+        current = binding.type
+        self.c.types[id(target)] = current
+        if isinstance(t.strip_optional(current), t.RowT) and not target.steps:
+            if not for_delete:
+                self.c.error("E204", f"'{target.root}' is a record; set one of its fields instead", target.span,
+                             f"e.g. set {target.root}.FIELD = ...")
+                return None
+            return current
+        if not target.steps:
+            if for_delete:
+                self.c.error("E204", f"'{target.root}' is not a record, a list item or a map entry", target.span)
+                return None
+            if binding.kind == "loop":
+                self.c.error("E204", f"the loop variable '{target.root}' cannot be reassigned", target.span)
+            return current
+        for i, step in enumerate(target.steps):
+            base = t.strip_optional(current)
+            if isinstance(step, ast.AttrStep):
+                if isinstance(base, t.RefT):
+                    self.c.error("E204", f"cannot change a {base.entity} through a reference", step.span,
+                                 f"look it up first: let x = {base.entity}[...]; set x.{step.name} = ...")
+                    return None
+                record = self.k.record(base)
+                if record is None:
+                    if not isinstance(base, t.AnyT):
+                        self.c.error("E203", f"a value of type {current} has no fields", step.span)
+                    return None
+                info = record.fields.get(step.name)
+                if info is None:
+                    self.c.error("E103", f"'{record.name}' has no field '{step.name}'", step.span,
+                                 did_you_mean(step.name, record.fields))
+                    return None
+                if i == 0 and isinstance(base, t.RowT) and info.key:
+                    self.c.error("E204", f"'{step.name}' is the key of {record.name} and cannot change", step.span,
+                                 "insert a new record and delete the old one instead")
+                    return None
+                current = info.type
+            else:
+                key = self.k.expr(step.key, scope)
+                if isinstance(base, t.ListT):
+                    self.k.expect(step.key, key, t.INT, "list index")
+                    current = base.item
+                elif isinstance(base, t.MapT):
+                    self.k.expect(step.key, key, base.key, "map key")
+                    current = base.value
+                else:
+                    if not isinstance(base, t.AnyT):
+                        self.c.error("E203", f"a value of type {current} cannot be indexed", step.span)
+                    return None
+        if for_delete and not isinstance(target.steps[-1], ast.IndexStep):
+            self.c.error("E204", "delete removes a record, a list item or a map entry, not a field", target.span,
+                         "to clear an optional field: set x.FIELD = none")
+            return None
+        return current

@@ -1,0 +1,78 @@
+"""manifest.json: what the runtime and the task sampler need to know about a compiled domain."""
+
+from __future__ import annotations
+
+import json
+
+from envscale import __version__
+from envscale.compiler import ir
+from envscale.compiler.codegen.sql import column_checks
+from envscale.compiler.codegen.tools_py import runtime_invariants
+
+FORMAT = 1
+
+
+def manifest(d: ir.DomainIR) -> dict:
+    entities = {}
+    for table in d.tables:
+        checks = {check.name: check.message for check in table.checks}
+        for column in table.columns:
+            for name, _ in column_checks(table, column):
+                checks[name] = name
+        entities[table.entity] = {
+            "doc": table.doc,
+            "key": table.key,
+            "fields": [
+                {
+                    "name": c.field,
+                    "column": c.name,
+                    "type": str(c.type),
+                    "kind": c.kind,
+                    "nullable": c.nullable,
+                    "unique": c.unique,
+                    "ref": c.ref,
+                    "enum": c.enum,
+                    **({"default": c.default} if c.has_default else {}),
+                }
+                for c in table.columns
+            ],
+            "checks": checks,
+        }
+    return {
+        "format": FORMAT,
+        "envscale": __version__,
+        "domain": d.name,
+        "description": d.description,
+        "spec": d.source,
+        "spec_hash": d.spec_hash,
+        "clock": d.clock,
+        "policy": d.policy,
+        "entities": entities,
+        "tools": [
+            {
+                "name": tool.name,
+                "kind": tool.kind,
+                "reads": tool.reads,
+                "writes": tool.writes,
+                "params": [p.name for p in tool.params],
+                "returns": str(tool.returns) if tool.returns is not None else None,
+            }
+            for tool in d.tools
+        ],
+        "invariants": [
+            {"name": inv.name, "entity": inv.entity, "where": inv.where, "reads": inv.reads,
+             "enforced_by": "sql" if inv.sql is not None else "runtime"}
+            for inv in d.invariants
+        ],
+        "runtime_invariants": [inv.name for inv in runtime_invariants(d)],
+        "policies": [
+            {"name": p.name, "doc": p.doc,
+             "rules": [{"kind": r.kind, "subject": r.subject, "requirement": r.requirement, "limit": r.limit} for r in p.rules]}
+            for p in d.policies
+        ],
+        "tool_graph": [{"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph],
+    }
+
+
+def manifest_json(d: ir.DomainIR) -> str:
+    return json.dumps(manifest(d), indent=2, ensure_ascii=False) + "\n"

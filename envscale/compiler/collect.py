@@ -1,0 +1,86 @@
+"""Pass 1: gather declarations by name; duplicates, the domain header, the policy text."""
+
+from __future__ import annotations
+
+import re
+
+from envscale.compiler.context import Compilation
+from envscale.compiler.symbols import RecordInfo, ToolInfo
+from envscale.dsl import ast
+
+_CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+
+
+def collect_declarations(c: Compilation) -> None:
+    s = c.symbols
+    seen: dict[str, ast.Span] = {}
+    for decl in c.module.declarations:
+        if isinstance(decl, ast.Domain):
+            if s.domain is not None:
+                c.error("E101", "the domain is declared twice", decl.span, f"the first declaration is at {s.domain.span}")
+                continue
+            s.domain = decl
+            _load_policy_text(c, decl)
+            if decl.clock is not None and not _CLOCK.match(decl.clock):
+                c.error("E603", f"invalid clock '{decl.clock}'", decl.clock_span or decl.span,
+                        "write the fixed time as YYYY-MM-DDTHH:MM:SS, e.g. \"2024-05-15T15:00:00\"")
+            continue
+        namespace = "tool" if isinstance(decl, ast.Tool) else (
+            "invariant" if isinstance(decl, ast.Invariant) else (
+                "policy" if isinstance(decl, ast.Policy) else "type"))
+        key = f"{namespace}:{decl.name}"
+        span = decl.name_span if isinstance(decl, ast.Tool) else decl.span
+        if key in seen:
+            c.error("E101", f"'{decl.name}' is declared twice", span, f"the first declaration is at {seen[key]}")
+            continue
+        if namespace == "type" and decl.name in ("str", "int", "float", "bool", "date", "datetime", "list", "map"):
+            c.error("E101", f"'{decl.name}' is a built-in type", span, "choose another name")
+            continue
+        seen[key] = span
+        match decl:
+            case ast.Enum():
+                s.enums[decl.name] = decl
+                _check_enum_members(c, decl)
+            case ast.Struct():
+                s.structs[decl.name] = RecordInfo(decl.name, decl, is_entity=False)
+            case ast.Entity():
+                s.entities[decl.name] = RecordInfo(decl.name, decl, is_entity=True)
+            case ast.Tool():
+                s.tools[decl.name] = ToolInfo(decl.name, decl)
+            case ast.Invariant():
+                s.invariants[decl.name] = decl
+            case ast.Policy():
+                s.policies[decl.name] = decl
+    if s.domain is None:
+        where = ast.Span(c.module.file, 1, 1, 1, 2)
+        c.error("E601", "the spec has no domain declaration", where,
+                'start the file with: domain NAME "one-line description"')
+
+
+def _check_enum_members(c: Compilation, enum: ast.Enum) -> None:
+    seen: set[str] = set()
+    for member, span in zip(enum.members, enum.member_spans, strict=True):
+        if member in seen:
+            c.error("E107", f"enum member '{member}' of '{enum.name}' is listed twice", span)
+        seen.add(member)
+
+
+def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
+    if decl.policy is not None:
+        c.symbols.policy_text = decl.policy
+        return
+    if decl.policy_file is None:
+        return
+    base = c.path.parent if c.path is not None else None
+    target = (base / decl.policy_file) if base is not None else None
+    if target is None or not target.is_file():
+        c.error("E602", f"policy file '{decl.policy_file}' not found", decl.policy_span or decl.span,
+                "the path is relative to the spec file's folder")
+        return
+    try:
+        text = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        c.error("E602", f"policy file '{decl.policy_file}' cannot be read: {error}", decl.policy_span or decl.span)
+        return
+    c.symbols.policy_text = text.strip()
+    c.extra_sources[decl.policy_file] = text

@@ -1,0 +1,163 @@
+"""Pass: which entities each tool reads and writes, inferred from its body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from envscale.compiler import types as t
+from envscale.compiler.context import Compilation
+from envscale.dsl import ast
+
+
+def expressions(node: object) -> Iterator[ast.Expr]:
+    """Every expression under a statement or expression, outermost first."""
+    match node:
+        case ast.Literal() | ast.Name():
+            yield node
+        case ast.Member():
+            yield node
+            yield from expressions(node.obj)
+        case ast.Index():
+            yield node
+            yield from expressions(node.obj)
+            for k in node.keys:
+                yield from expressions(k)
+        case ast.Call():
+            yield node
+            yield from expressions(node.func)
+            for a in node.args:
+                yield from expressions(a.value)
+        case ast.Unary():
+            yield node
+            yield from expressions(node.operand)
+        case ast.Binary():
+            yield node
+            yield from expressions(node.left)
+            yield from expressions(node.right)
+        case ast.ListLit():
+            yield node
+            for i in node.items:
+                yield from expressions(i)
+        case ast.MapLit():
+            yield node
+            for _, v in node.items:
+                yield from expressions(v)
+        case ast.Comprehension():
+            yield node
+            yield from expressions(node.element)
+            yield from expressions(node.iterable)
+            if node.condition is not None:
+                yield from expressions(node.condition)
+        case ast.Insert():
+            yield node
+            for a in node.args:
+                yield from expressions(a.value)
+        case ast.Let():
+            yield from expressions(node.value)
+        case ast.Require():
+            yield from expressions(node.condition)
+            yield from expressions(node.message)
+        case ast.Fail():
+            yield from expressions(node.message)
+        case ast.Set():
+            yield from _target_expressions(node.target)
+            yield from expressions(node.value)
+        case ast.InsertStmt():
+            yield from expressions(node.insert)
+        case ast.Delete():
+            yield from _target_expressions(node.target)
+        case ast.For():
+            yield from expressions(node.iterable)
+            for s in node.body:
+                yield from expressions(s)
+        case ast.If():
+            yield from expressions(node.condition)
+            for s in (*node.then, *node.otherwise):
+                yield from expressions(s)
+        case ast.Return():
+            if node.value is not None:
+                yield from expressions(node.value)
+
+
+def _target_expressions(target: ast.Target) -> Iterator[ast.Expr]:
+    for step in target.steps:
+        if isinstance(step, ast.IndexStep):
+            yield from expressions(step.key)
+
+
+def statements(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Stmt]:
+    for s in body:
+        yield s
+        if isinstance(s, ast.For):
+            yield from statements(s.body)
+        elif isinstance(s, ast.If):
+            yield from statements(s.then)
+            yield from statements(s.otherwise)
+
+
+def reads_of(c: Compilation, node: object) -> set[str]:
+    found: set[str] = set()
+    for e in expressions(node):
+        match e:
+            case ast.Index() if isinstance(c.type_of(e.obj), t.EntityClass):
+                found.add(c.type_of(e.obj).entity)
+            case ast.Call() if isinstance(c.type_of(e.func), t.Method):
+                found.add(c.type_of(e.func).entity)
+            case ast.Call(func=ast.Name(id="next_key"), args=(first, *_)) if isinstance(c.type_of(first.value), t.EntityClass):
+                found.add(c.type_of(first.value).entity)
+            case ast.Member() if isinstance(t.strip_optional(c.type_of(e.obj)), t.RefT):
+                found.add(t.strip_optional(c.type_of(e.obj)).entity)
+    return found
+
+
+def infer_effects(c: Compilation) -> None:
+    for tool in c.symbols.tools.values():
+        body = tool.decl.body
+        reads: set[str] = set()
+        writes: set[str] = set()
+        for s in body:
+            reads |= reads_of(c, s)
+        for s in statements(body):
+            for e in expressions(s):
+                if isinstance(e, ast.Insert) and e.entity in c.symbols.entities:
+                    writes.add(e.entity)
+            if isinstance(s, ast.Set | ast.Delete) and (s.target.steps or isinstance(s, ast.Delete)):
+                root = t.strip_optional(c.types.get(id(s.target), t.ANY))
+                if isinstance(root, t.RowT):
+                    writes.add(root.entity)
+        for param in tool.decl.params:
+            if param.default is not None:
+                reads |= reads_of(c, param.default)
+        tool.reads, tool.writes = reads, writes
+        _compare_declared(c, tool.name, tool.decl, reads, writes)
+
+
+def _compare_declared(c: Compilation, name: str, decl: ast.Tool, reads: set[str], writes: set[str]) -> None:
+    declared: dict[str, set[str]] = {}
+    for effect in decl.effects:
+        bucket = declared.setdefault(effect.kind, set())
+        for entity, span in effect.entities:
+            if entity not in c.symbols.entities:
+                from envscale.dsl.diagnostics import did_you_mean
+
+                c.error("E102", f"unknown entity '{entity}'", span, did_you_mean(entity, c.symbols.entities))
+            bucket.add(entity)
+    if "writes" in declared:
+        extra = declared["writes"] - writes
+        missing = writes - declared["writes"]
+        if missing:
+            c.error("E401", f"tool '{name}' writes {', '.join(sorted(missing))} but does not declare it",
+                    decl.name_span, f"add: writes {', '.join(sorted(declared['writes'] | writes))}")
+        if extra & set(c.symbols.entities):
+            c.error("E401", f"tool '{name}' declares writes {', '.join(sorted(extra))} but never writes it",
+                    decl.name_span, "remove it from the writes clause, or make the body write it")
+    if "reads" in declared:
+        allowed = declared["reads"] | declared.get("writes", set())
+        missing = reads - allowed
+        extra = declared["reads"] - reads
+        if missing:
+            c.error("E401", f"tool '{name}' reads {', '.join(sorted(missing))} but does not declare it",
+                    decl.name_span, f"add: reads {', '.join(sorted(declared['reads'] | missing))}")
+        if extra & set(c.symbols.entities):
+            c.error("E401", f"tool '{name}' declares reads {', '.join(sorted(extra))} but never reads it",
+                    decl.name_span, "remove it from the reads clause")

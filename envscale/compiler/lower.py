@@ -1,0 +1,195 @@
+"""Last pass: lower the checked AST to the IR that code generation reads."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from envscale.compiler import ir
+from envscale.compiler import types as t
+from envscale.compiler.check_entities import column_name
+from envscale.compiler.context import Compilation
+from envscale.compiler.effects import reads_of
+from envscale.compiler.sql_expr import NotSQL, to_sql
+from envscale.compiler.symbols import RecordInfo
+from envscale.dsl import ast
+
+DEFAULT_CLOCK = "2024-01-01T00:00:00"
+SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER", "date": "TEXT", "datetime": "TEXT"}
+
+
+def constant_value(c: Compilation, e: ast.Expr) -> object:
+    """The value of a constant expression (defaults). `now()`/`today()` stay symbolic."""
+    match e:
+        case ast.Literal():
+            return e.value
+        case ast.Unary(op="-", operand=ast.Literal(value=v)):
+            return -v  # type: ignore[operator]
+        case ast.Name():
+            return e.id
+        case ast.Member():
+            return e.attr
+        case ast.ListLit():
+            return [constant_value(c, i) for i in e.items]
+        case ast.MapLit():
+            return {k: constant_value(c, v) for k, v in e.items}
+        case ast.Call(func=ast.Name(id=name)):
+            return {"$call": name}
+    raise AssertionError(f"not a constant: {e}")
+
+
+def lower(c: Compilation) -> None:
+    s = c.symbols
+    domain = s.domain
+    assert domain is not None
+    tables = [_table(c, r) for r in s.entities.values()]
+    c.ir = ir.DomainIR(
+        name=domain.name,
+        description=domain.description,
+        policy=s.policy_text,
+        clock=domain.clock or DEFAULT_CLOCK,
+        source=PurePath(c.module.file).name,
+        spec_hash="",
+        enums={n: list(e.members) for n, e in s.enums.items()},
+        structs=dict(s.structs),
+        tables=tables,
+        tools=[_tool(c, tool) for tool in s.tools.values()],
+        invariants=[_invariant(c, inv) for inv in s.invariants.values()],
+        policies=[_policy(p) for p in s.policies.values()],
+        tool_graph=[],
+        types=c.types,
+        symbols=s,
+    )
+    c.ir.tool_graph = tool_graph(c.ir)
+
+
+def _table(c: Compilation, record: RecordInfo) -> ir.Table:
+    columns = []
+    checks = []
+    for info in record.fields.values():
+        base = t.strip_optional(info.type)
+        kind, sql_type, enum, ref, ref_column = "json", "TEXT", None, None, None
+        if isinstance(base, t.Prim):
+            kind, sql_type = base.name, SQL_TYPES[base.name]
+        elif isinstance(base, t.EnumT):
+            kind, enum = "enum", list(c.symbols.enums[base.name].members)
+        elif isinstance(base, t.RefT):
+            target = c.symbols.entities[base.entity]
+            key_info = target.fields[target.key[0]] if target.key else None
+            key_type = t.strip_optional(key_info.type) if key_info else t.STR
+            kind, ref = "ref", base.entity
+            ref_column = column_name(target, target.key[0]) if target.key else None
+            sql_type = SQL_TYPES.get(getattr(key_type, "name", "str"), "TEXT")
+        column = ir.Column(
+            field=info.name, name=column_name(record, info.name), sql_type=sql_type, kind=kind, type=info.type,
+            nullable=info.optional, unique=info.unique, index=info.index, enum=enum, ref=ref, ref_column=ref_column,
+        )
+        if info.default is not None:
+            column.default = constant_value(c, info.default)
+            column.has_default = True
+        columns.append(column)
+        for i, expr in enumerate(info.checks):
+            sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
+            where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
+            name = f"{record.name}.{info.name}#{i + 1} ({where})"
+            checks.append(ir.Check(name, sql, f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}", where))
+    for inv in c.symbols.invariants.values():
+        if inv.entity == record.name and (sql := _invariant_sql(c, inv, record)) is not None:
+            where = f"{PurePath(inv.span.file).name}:{inv.span.line}"
+            checks.append(ir.Check(f"{inv.name} ({where})", sql, inv.message.value, where))  # type: ignore[union-attr]
+    return ir.Table(record.name, record.decl.doc, columns, record.key, checks)
+
+
+def _source_text(c: Compilation, expr: ast.Expr) -> str:
+    lines = c.module.source.splitlines()
+    span = expr.span
+    if span.line == span.end_line and 1 <= span.line <= len(lines):
+        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    return "its check"
+
+
+def _invariant_sql(c: Compilation, inv: ast.Invariant, record: RecordInfo) -> str | None:
+    if not (isinstance(inv.message, ast.Literal) and isinstance(inv.message.value, str)):
+        return None
+    try:
+        return to_sql(inv.condition, record, lambda f: column_name(record, f), c.type_of)
+    except NotSQL:
+        return None
+
+
+def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
+    record = c.symbols.entities.get(inv.entity) if inv.entity else None
+    sql = _invariant_sql(c, inv, record) if record is not None else None
+    reads = reads_of(c, inv.condition) | reads_of(c, inv.message)
+    if inv.entity:
+        reads.add(inv.entity)
+    return ir.Invariant(inv.name, inv.entity, sql, sorted(reads), inv, f"{PurePath(inv.span.file).name}:{inv.span.line}")
+
+
+def _tool(c: Compilation, info) -> ir.Tool:
+    params = []
+    for p in info.params.values():
+        param = ir.Param(p.name, p.type, p.decl.doc)
+        if p.decl.default is not None:
+            param.default = constant_value(c, p.decl.default) if _is_literalish(p.decl.default) else None
+            param.has_default = True
+        params.append(param)
+    return ir.Tool(
+        name=info.name, doc=info.decl.doc or "", kind=info.kind, reads=sorted(info.reads), writes=sorted(info.writes),
+        params=params, returns=info.returns, decl=info.decl,
+    )
+
+
+def _is_literalish(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal | ast.ListLit | ast.MapLit | ast.Name | ast.Member) or (
+        isinstance(e, ast.Unary) and isinstance(e.operand, ast.Literal))
+
+
+def _policy(p: ast.Policy) -> ir.Policy:
+    rules = [
+        ir.Rule(r.kind, [n for n, _ in r.subject.names], [n for n, _ in r.requirement.names] if r.requirement else [], r.limit)
+        for r in p.rules
+    ]
+    return ir.Policy(p.name, p.doc, rules)
+
+
+def _produced_fields(d: ir.DomainIR, returns: t.Type | None) -> list[tuple[str, str, t.Type]]:
+    """(entity or struct, field, type) of every field in what a tool returns."""
+    if returns is None:
+        return []
+    base = t.strip_optional(returns)
+    if isinstance(base, t.ListT):
+        base = t.strip_optional(base.item)
+    record = d.symbols.record(getattr(base, "entity", None) or getattr(base, "name", ""))
+    if record is None or not isinstance(base, t.RowT | t.RefT | t.StructT):
+        return []
+    return [(record.name, f.name, f.type) for f in record.fields.values()]
+
+
+def _feeds(d: ir.DomainIR, owner: str, field: str, ftype: t.Type, param: ir.Param) -> bool:
+    base = t.strip_optional(ftype)
+    ptype = t.strip_optional(param.type)
+    if isinstance(base, t.ListT):
+        base = t.strip_optional(base.item)
+    if isinstance(base, t.RefT):
+        target = d.symbols.entities[base.entity]
+        key = target.key[0] if target.key else None
+        key_type = t.strip_optional(target.fields[key].type) if key else None
+        return key is not None and param.name in (key, f"{field}_id", field) and ptype == key_type
+    if isinstance(base, t.MapT):
+        return False
+    return param.name == field and base == ptype and not t.is_json(base)
+
+
+def tool_graph(d: ir.DomainIR) -> list[ir.Edge]:
+    edges = []
+    for source in d.tools:
+        produced = _produced_fields(d, source.returns)
+        for target in d.tools:
+            if target.name == source.name:
+                continue
+            for param in target.params:
+                for owner, field, ftype in produced:
+                    if _feeds(d, owner, field, ftype, param):
+                        edges.append(ir.Edge(source.name, target.name, param.name, f"{owner}.{field}"))
+                        break
+    return edges

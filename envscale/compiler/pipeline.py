@@ -1,0 +1,50 @@
+"""The compiler passes, listed once, in the order they run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from envscale.compiler.check_entities import check_entities
+from envscale.compiler.check_invariants import check_invariants
+from envscale.compiler.check_policies import check_policies
+from envscale.compiler.check_tools import check_tools
+from envscale.compiler.collect import collect_declarations
+from envscale.compiler.context import Compilation
+from envscale.compiler.effects import infer_effects
+from envscale.compiler.lower import lower
+from envscale.compiler.resolve_types import resolve_declared_types
+from envscale.dsl.parser import parse
+
+Pass = Callable[[Compilation], None]
+
+# Checking passes report into c.diagnostics and keep going, so one run shows every error.
+CHECKS: list[Pass] = [
+    collect_declarations,
+    resolve_declared_types,
+    check_entities,
+    check_tools,
+    check_invariants,
+    infer_effects,
+    check_policies,
+]
+# Lowering runs only on a spec without errors.
+LOWERING: list[Pass] = [lower]
+
+
+def analyze(source: str, file: str, path: Path | None = None) -> Compilation:
+    """Parse and check a spec; the IR is set when it has no errors."""
+    module, syntax = parse(source, file)
+    if module is None:
+        from envscale.dsl import ast
+
+        c = Compilation(ast.Module(file, source), path)
+        c.diagnostics.extend(syntax)
+        return c
+    c = Compilation(module, path)
+    for run in CHECKS:
+        run(c)
+    if not c.diagnostics.has_errors:
+        for run in LOWERING:
+            run(c)
+    return c

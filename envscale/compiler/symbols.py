@@ -1,0 +1,89 @@
+"""What a spec declares, by name: the symbol table every pass reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from envscale.compiler.types import Type
+from envscale.dsl import ast
+
+
+@dataclass
+class FieldInfo:
+    name: str
+    type: Type
+    decl: ast.Field
+    key: bool = False
+    unique: bool = False
+    index: bool = False
+    default: ast.Expr | None = None
+    checks: list[ast.Expr] = field(default_factory=list)
+
+    @property
+    def optional(self) -> bool:
+        from envscale.compiler.types import OptionalT
+
+        return isinstance(self.type, OptionalT)
+
+
+@dataclass
+class RecordInfo:
+    """An entity or a struct: named, typed fields."""
+
+    name: str
+    decl: ast.Entity | ast.Struct
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+    is_entity: bool = True
+
+    @property
+    def key(self) -> list[str]:
+        return [f.name for f in self.fields.values() if f.key]
+
+
+@dataclass
+class ParamInfo:
+    name: str
+    type: Type
+    decl: ast.Param
+
+
+@dataclass
+class ToolInfo:
+    name: str
+    decl: ast.Tool
+    params: dict[str, ParamInfo] = field(default_factory=dict)
+    returns: Type | None = None
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+
+    @property
+    def kind(self) -> str:
+        return "write" if self.writes else "read"
+
+
+@dataclass
+class Symbols:
+    domain: ast.Domain | None = None
+    policy_text: str = ""
+    enums: dict[str, ast.Enum] = field(default_factory=dict)
+    structs: dict[str, RecordInfo] = field(default_factory=dict)
+    entities: dict[str, RecordInfo] = field(default_factory=dict)
+    tools: dict[str, ToolInfo] = field(default_factory=dict)
+    invariants: dict[str, ast.Invariant] = field(default_factory=dict)
+    policies: dict[str, ast.Policy] = field(default_factory=dict)
+
+    def type_names(self) -> list[str]:
+        from envscale.compiler.types import PRIMITIVES
+
+        return [*PRIMITIVES, *self.enums, *self.structs, *self.entities]
+
+    def enum_members(self) -> dict[str, list[str]]:
+        """Each member name to the enums that declare it."""
+        found: dict[str, list[str]] = {}
+        for enum in self.enums.values():
+            for member in enum.members:
+                found.setdefault(member, []).append(enum.name)
+        return found
+
+    def record(self, name: str) -> RecordInfo | None:
+        return self.entities.get(name) or self.structs.get(name)

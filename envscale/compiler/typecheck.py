@@ -1,0 +1,657 @@
+"""Name resolution and type checking of expressions and statements.
+
+The checker records the type of every expression in `Compilation.types`, so later passes
+(effects, SQL lowering, code generation) never have to guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from envscale.compiler import types as t
+from envscale.compiler.builtins import BUILTINS, COMPARABLE_ORDER
+from envscale.compiler.context import Compilation
+from envscale.compiler.symbols import RecordInfo
+from envscale.dsl import ast
+from envscale.dsl.diagnostics import did_you_mean
+
+
+@dataclass
+class Binding:
+    type: t.Type
+    kind: str  # "param", "local", "loop", "field"
+
+
+@dataclass
+class Scope:
+    names: dict[str, Binding] = field(default_factory=dict)
+    parent: Scope | None = None
+
+    def lookup(self, name: str) -> Binding | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        return None
+
+    def all_names(self) -> list[str]:
+        names: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            names.extend(scope.names)
+            scope = scope.parent
+        return names
+
+    def child(self) -> Scope:
+        return Scope(parent=self)
+
+
+def assignable(src: t.Type, dst: t.Type) -> bool:
+    """Whether a value of type src may be stored where dst is expected."""
+    if src == dst or isinstance(src, t.AnyT) or isinstance(dst, t.AnyT):
+        return True
+    if isinstance(dst, t.OptionalT):
+        return isinstance(src, t.NoneT) or assignable(t.strip_optional(src), dst.inner)
+    if isinstance(src, t.OptionalT):
+        return False
+    if src == t.INT and dst == t.FLOAT:
+        return True
+    if isinstance(src, t.RowT | t.RefT) and isinstance(dst, t.RowT | t.RefT):
+        return src.entity == dst.entity and (isinstance(dst, t.RefT) or isinstance(src, t.RowT))
+    if isinstance(src, t.ListT) and isinstance(dst, t.ListT):
+        return assignable(src.item, dst.item)
+    if isinstance(src, t.MapT) and isinstance(dst, t.MapT):
+        return assignable(src.key, dst.key) and assignable(src.value, dst.value)
+    return False
+
+
+def unify(a: t.Type, b: t.Type) -> t.Type | None:
+    """The common type of two values (list items, branches), or None."""
+    if assignable(a, b):
+        return b if not isinstance(b, t.AnyT) else a
+    if assignable(b, a):
+        return a
+    if isinstance(a, t.NoneT):
+        return t.optional(b)
+    if isinstance(b, t.NoneT):
+        return t.optional(a)
+    return None
+
+
+class Checker:
+    def __init__(self, c: Compilation):
+        self.c = c
+        self.s = c.symbols
+        self.members = self.s.enum_members()
+
+    # ---- helpers
+
+    def record(self, t_: t.Type) -> RecordInfo | None:
+        base = t.strip_optional(t_)
+        if isinstance(base, t.RowT | t.RefT):
+            return self.s.entities.get(base.entity)
+        if isinstance(base, t.StructT):
+            return self.s.structs.get(base.name)
+        return None
+
+    def key_type(self, entity: str) -> t.Type:
+        record = self.s.entities.get(entity)
+        if record is None or len(record.key) != 1:
+            return t.ANY
+        return record.fields[record.key[0]].type
+
+    def note(self, node: object, type_: t.Type) -> t.Type:
+        self.c.types[id(node)] = type_
+        return type_
+
+    def expect(self, node: ast.Expr, got: t.Type, want: t.Type, what: str) -> None:
+        if assignable(got, want):
+            return
+        if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(t.strip_optional(want), t.EnumT):
+            self.check_enum_literal(node, t.strip_optional(want))
+            return
+        if isinstance(t.strip_optional(want), t.RefT) and assignable(got, self.key_type(t.strip_optional(want).entity)):
+            return
+        hint = None
+        if isinstance(got, t.OptionalT) and assignable(got.inner, want):
+            hint = "the value may be none: check it with `require x != none else \"...\"` first"
+        elif got == t.FLOAT and want == t.INT:
+            hint = "convert it with int(...) or round(...)"
+        self.c.error("E201", f"{what}: expected {want}, found {got}", node.span, hint)
+
+    def check_enum_literal(self, node: ast.Literal, enum: t.EnumT) -> None:
+        members = self.s.enums[enum.name].members
+        if node.value not in members:
+            self.c.error("E106", f"'{node.value}' is not a member of enum '{enum.name}'", node.span,
+                         did_you_mean(str(node.value), members) or f"members: {', '.join(members)}")
+        self.note(node, enum)
+
+    # ---- expressions
+
+    def expr(self, e: ast.Expr, scope: Scope) -> t.Type:
+        method = getattr(self, f"_{type(e).__name__.lower()}")
+        return self.note(e, method(e, scope))
+
+    def _literal(self, e: ast.Literal, scope: Scope) -> t.Type:
+        v = e.value
+        if v is None:
+            return t.NONE
+        if isinstance(v, bool):
+            return t.BOOL
+        if isinstance(v, int):
+            return t.INT
+        if isinstance(v, float):
+            return t.FLOAT
+        return t.STR
+
+    def _name(self, e: ast.Name, scope: Scope) -> t.Type:
+        binding = scope.lookup(e.id)
+        if binding is not None:
+            return binding.type
+        if e.id in self.s.entities:
+            return t.EntityClass(e.id)
+        if e.id in self.s.enums:
+            return t.EnumClass(e.id)
+        if e.id in self.s.structs:
+            return t.StructClass(e.id)
+        owners = self.members.get(e.id)
+        if owners and len(owners) == 1:
+            return t.EnumT(owners[0])
+        if owners:
+            self.c.error("E108", f"'{e.id}' is a member of several enums: {', '.join(owners)}", e.span,
+                         f"qualify it, e.g. {owners[0]}.{e.id}")
+            return t.ANY
+        candidates = [*scope.all_names(), *self.members, *self.s.entities, *self.s.enums, *self.s.structs]
+        hint = did_you_mean(e.id, candidates)
+        if e.id in BUILTINS:
+            hint = f"'{e.id}' is a function: call it as {e.id}(...)"
+        self.c.error("E104", f"unknown name '{e.id}'", e.span, hint)
+        return t.ANY
+
+    def _member(self, e: ast.Member, scope: Scope) -> t.Type:
+        obj = self.expr(e.obj, scope)
+        base = t.strip_optional(obj)
+        if isinstance(base, t.AnyT):
+            return t.ANY
+        if isinstance(base, t.EnumClass):
+            members = self.s.enums[base.name].members
+            if e.attr not in members:
+                self.c.error("E106", f"'{e.attr}' is not a member of enum '{base.name}'", e.attr_span,
+                             did_you_mean(e.attr, members) or f"members: {', '.join(members)}")
+                return t.ANY
+            return t.EnumT(base.name)
+        if isinstance(base, t.EntityClass):
+            if e.attr in ("where", "all", "get"):
+                return t.Method(base.entity, e.attr)
+            self.c.error("E103", f"entity '{base.entity}' has no method '{e.attr}'", e.attr_span,
+                         did_you_mean(e.attr, ["where", "all", "get"]) or "use where(...), all() or get(key)")
+            return t.ANY
+        record = self.record(base)
+        if record is None:
+            self.c.error("E203", f"a value of type {obj} has no fields", e.attr_span)
+            return t.ANY
+        info = record.fields.get(e.attr)
+        if info is None:
+            self.c.error("E103", f"'{record.name}' has no field '{e.attr}'", e.attr_span,
+                         did_you_mean(e.attr, record.fields))
+            return t.ANY
+        return info.type
+
+    def _index(self, e: ast.Index, scope: Scope) -> t.Type:
+        obj = self.expr(e.obj, scope)
+        keys = [self.expr(k, scope) for k in e.keys]
+        base = t.strip_optional(obj)
+        if isinstance(base, t.AnyT):
+            return t.ANY
+        if isinstance(base, t.EntityClass):
+            record = self.s.entities[base.entity]
+            key_fields = record.key
+            if len(keys) != len(key_fields):
+                self.c.error("E202", f"'{base.entity}' is looked up by {len(key_fields)} key value(s), got {len(keys)}",
+                             e.span, f"its key: {', '.join(key_fields) or '(none)'}")
+                return t.RowT(base.entity)
+            for node, got, name in zip(e.keys, keys, key_fields, strict=True):
+                want = record.fields[name].type
+                want = self.key_type(want.entity) if isinstance(want, t.RefT) else want
+                self.expect(node, got, want, f"key '{name}' of {base.entity}")
+            return t.RowT(base.entity)
+        if len(keys) != 1:
+            self.c.error("E202", "only entity lookups take several keys", e.span)
+            return t.ANY
+        if isinstance(base, t.ListT):
+            self.expect(e.keys[0], keys[0], t.INT, "list index")
+            return base.item
+        if isinstance(base, t.MapT):
+            self.expect(e.keys[0], keys[0], base.key, "map key")
+            return base.value
+        if base == t.STR:
+            self.expect(e.keys[0], keys[0], t.INT, "string index")
+            return t.STR
+        self.c.error("E203", f"a value of type {obj} cannot be indexed", e.span)
+        return t.ANY
+
+    def _unary(self, e: ast.Unary, scope: Scope) -> t.Type:
+        operand = self.expr(e.operand, scope)
+        if e.op == "not":
+            self.expect(e.operand, operand, t.BOOL, "operand of 'not'")
+            return t.BOOL
+        if operand in t.NUMERIC or isinstance(operand, t.AnyT):
+            return operand
+        self.c.error("E203", f"cannot negate a value of type {operand}", e.span)
+        return t.ANY
+
+    def _binary(self, e: ast.Binary, scope: Scope) -> t.Type:
+        left = self.expr(e.left, scope)
+        right = self.expr(e.right, scope)
+        op = e.op
+        if isinstance(left, t.AnyT) or isinstance(right, t.AnyT):
+            return t.BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in") else t.ANY
+        if op in ("and", "or"):
+            self.expect(e.left, left, t.BOOL, f"left side of '{op}'")
+            self.expect(e.right, right, t.BOOL, f"right side of '{op}'")
+            return t.BOOL
+        if op in ("==", "!="):
+            self.comparable_for_equality(e, left, right)
+            return t.BOOL
+        if op in ("<", "<=", ">", ">="):
+            lb, rb = t.strip_optional(left), t.strip_optional(right)
+            ok = (lb in t.NUMERIC and rb in t.NUMERIC) or (lb == rb and lb in COMPARABLE_ORDER)
+            if not ok:
+                self.c.error("E203", f"cannot compare {left} {op} {right}", e.span,
+                             "ordering works on numbers, strings, dates and datetimes of the same kind")
+            return t.BOOL
+        if op in ("in", "not in"):
+            container = t.strip_optional(right)
+            if isinstance(container, t.ListT):
+                self.element_check(e.left, left, container.item)
+            elif isinstance(container, t.MapT):
+                self.element_check(e.left, left, container.key)
+            elif container == t.STR:
+                self.expect(e.left, left, t.STR, f"left side of '{op}' a string")
+            else:
+                self.c.error("E203", f"'{op}' needs a list, map or string on its right, found {right}", e.right.span)
+            return t.BOOL
+        return self.arithmetic(e, left, right)
+
+    def element_check(self, node: ast.Expr, got: t.Type, item: t.Type) -> None:
+        if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(item, t.EnumT):
+            self.check_enum_literal(node, item)
+            return
+        if unify(got, item) is None and not self._enum_vs_str(got, item):
+            self.c.error("E201", f"a {got} cannot be in a collection of {item}", node.span)
+
+    @staticmethod
+    def _enum_vs_str(a: t.Type, b: t.Type) -> bool:
+        a, b = t.strip_optional(a), t.strip_optional(b)
+        return (isinstance(a, t.EnumT) and b == t.STR) or (isinstance(b, t.EnumT) and a == t.STR)
+
+    def comparable_for_equality(self, e: ast.Binary, left: t.Type, right: t.Type) -> None:
+        for lit, other in ((e.left, right), (e.right, left)):
+            if isinstance(lit, ast.Literal) and isinstance(lit.value, str) and isinstance(t.strip_optional(other), t.EnumT):
+                self.check_enum_literal(lit, t.strip_optional(other))
+                return
+        lb, rb = t.strip_optional(left), t.strip_optional(right)
+        if isinstance(lb, t.RowT | t.RefT) and assignable(rb, self.key_type(lb.entity)):
+            return
+        if isinstance(rb, t.RowT | t.RefT) and assignable(lb, self.key_type(rb.entity)):
+            return
+        if unify(left, right) is None and not self._enum_vs_str(left, right):
+            self.c.error("E203", f"cannot compare {left} with {right}", e.span, "both sides must have the same type")
+
+    def arithmetic(self, e: ast.Binary, left: t.Type, right: t.Type) -> t.Type:
+        op = e.op
+        if left in t.NUMERIC and right in t.NUMERIC:
+            if op == "/" or t.FLOAT in (left, right):
+                return t.FLOAT
+            return t.INT
+        if op == "+" and left == t.STR and right == t.STR:
+            return t.STR
+        if op == "+" and isinstance(left, t.ListT) and isinstance(right, t.ListT):
+            common = unify(left.item, right.item)
+            if common is not None:
+                return t.ListT(common)
+        self.c.error("E203", f"cannot apply '{op}' to {left} and {right}", e.span)
+        return t.ANY
+
+    def _listlit(self, e: ast.ListLit, scope: Scope) -> t.Type:
+        item: t.Type = t.ANY
+        for node in e.items:
+            got = self.expr(node, scope)
+            common = unify(got, item)
+            if common is None:
+                self.c.error("E201", f"list items must share one type: {item} and {got}", node.span)
+            else:
+                item = common
+        return t.ListT(item)
+
+    def _maplit(self, e: ast.MapLit, scope: Scope) -> t.Type:
+        value: t.Type = t.ANY
+        for _key, node in e.items:
+            got = self.expr(node, scope)
+            common = unify(got, value)
+            if common is None:
+                self.c.error("E201", f"map values must share one type: {value} and {got}", node.span)
+            else:
+                value = common
+        return t.MapT(t.STR, value)
+
+    def _comprehension(self, e: ast.Comprehension, scope: Scope) -> t.Type:
+        iterable = self.expr(e.iterable, scope)
+        inner = scope.child()
+        inner.names[e.var] = Binding(self.iteration_type(e.iterable, iterable), "loop")
+        if e.condition is not None:
+            self.expect(e.condition, self.expr(e.condition, inner), t.BOOL, "comprehension condition")
+        return t.ListT(self.expr(e.element, inner))
+
+    def iteration_type(self, node: ast.Expr, iterable: t.Type) -> t.Type:
+        base = t.strip_optional(iterable)
+        if isinstance(base, t.ListT):
+            return base.item
+        if isinstance(base, t.MapT):
+            return base.key
+        if isinstance(base, t.AnyT):
+            return t.ANY
+        self.c.error("E203", f"cannot iterate over a value of type {iterable}", node.span,
+                     "iterate over a list, a map's keys, or a query such as Order.where(...)")
+        return t.ANY
+
+    def _insert(self, e: ast.Insert, scope: Scope) -> t.Type:
+        record = self.s.entities.get(e.entity)
+        if record is None:
+            for arg in e.args:
+                self.expr(arg.value, scope)
+            self.c.error("E102", f"unknown entity '{e.entity}'", e.entity_span, did_you_mean(e.entity, self.s.entities))
+            return t.ANY
+        self.record_args(record, e.args, scope, e.span, f"insert {e.entity}")
+        return t.RowT(e.entity)
+
+    def record_args(self, record: RecordInfo, args: tuple[ast.Arg, ...], scope: Scope, span: ast.Span, what: str) -> None:
+        given: set[str] = set()
+        for arg in args:
+            got = self.expr(arg.value, scope)
+            if arg.name is None:
+                self.c.error("E202", f"{what} takes named fields only", arg.span,
+                             f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...")
+                continue
+            info = record.fields.get(arg.name)
+            if info is None:
+                self.c.error("E103", f"'{record.name}' has no field '{arg.name}'", arg.span,
+                             did_you_mean(arg.name, record.fields))
+                continue
+            if arg.name in given:
+                self.c.error("E107", f"field '{arg.name}' is given twice", arg.span)
+            given.add(arg.name)
+            self.expect(arg.value, got, info.type, f"field '{arg.name}' of {record.name}")
+        missing = [f.name for f in record.fields.values() if f.name not in given and not f.optional and f.default is None]
+        if missing:
+            self.c.error("E202", f"{what} is missing required field(s): {', '.join(missing)}", span,
+                         "give every field that has no default and is not optional")
+
+    def _call(self, e: ast.Call, scope: Scope) -> t.Type:
+        if isinstance(e.func, ast.Name) and e.func.id in BUILTINS and scope.lookup(e.func.id) is None:
+            return self.builtin(e, scope)
+        callee = self.expr(e.func, scope)
+        if isinstance(callee, t.AnyT):
+            for arg in e.args:
+                self.expr(arg.value, scope)
+            return t.ANY
+        if isinstance(callee, t.StructClass):
+            self.record_args(self.s.structs[callee.name], e.args, scope, e.span, callee.name)
+            return t.StructT(callee.name)
+        if isinstance(callee, t.Method):
+            return self.method(e, callee, scope)
+        for arg in e.args:
+            self.expr(arg.value, scope)
+        if isinstance(e.func, ast.Name) and isinstance(callee, t.AnyT | t.EntityClass):
+            pass
+        if isinstance(callee, t.EntityClass):
+            self.c.error("E203", f"entity '{callee.entity}' is not called", e.span,
+                         f"look a record up with {callee.entity}[key], or create one with insert {callee.entity}(...)")
+        else:
+            self.c.error("E203", f"a value of type {callee} is not callable", e.span)
+        return t.ANY
+
+    def method(self, e: ast.Call, m: t.Method, scope: Scope) -> t.Type:
+        record = self.s.entities[m.entity]
+        if m.name == "all":
+            if e.args:
+                self.c.error("E202", f"{m.entity}.all() takes no arguments", e.span, f"filter with {m.entity}.where(field: value)")
+            return t.ListT(t.RowT(m.entity))
+        if m.name == "get":
+            keys = [a for a in e.args]
+            if len(keys) != len(record.key) or any(a.name for a in keys):
+                self.c.error("E202", f"{m.entity}.get takes the key value(s): {', '.join(record.key)}", e.span)
+            for arg, name in zip(keys, record.key, strict=False):
+                want = record.fields[name].type
+                want = self.key_type(want.entity) if isinstance(want, t.RefT) else want
+                self.expect(arg.value, self.expr(arg.value, scope), want, f"key '{name}' of {m.entity}")
+            return t.OptionalT(t.RowT(m.entity))
+        for arg in e.args:
+            got = self.expr(arg.value, scope)
+            if arg.name is None:
+                self.c.error("E202", f"{m.entity}.where takes field: value conditions", arg.span,
+                             f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)")
+                continue
+            info = record.fields.get(arg.name)
+            if info is None:
+                self.c.error("E103", f"'{m.entity}' has no field '{arg.name}'", arg.span, did_you_mean(arg.name, record.fields))
+                continue
+            if t.is_json(info.type):
+                self.c.error("E203", f"cannot query by '{arg.name}': it holds a {info.type}", arg.span,
+                             "query by a scalar field, then filter the list with [x for x in ... if ...]")
+                continue
+            self.expect(arg.value, got, t.optional(info.type) if not info.optional else info.type, f"condition on '{arg.name}'")
+        return t.ListT(t.RowT(m.entity))
+
+    def builtin(self, e: ast.Call, scope: Scope) -> t.Type:
+        spec = BUILTINS[e.func.id]  # type: ignore[union-attr]
+        name = spec.name
+        positional = [a for a in e.args if a.name is None]
+        keywords = {a.name: a for a in e.args if a.name is not None}
+        if name == "next_key":
+            return self.next_key(e, positional, scope)
+        types = [self.expr(a.value, scope) for a in positional]
+        kw_types = {k: self.expr(a.value, scope) for k, a in keywords.items()}
+        self.note(e.func, t.ANY)
+        if not spec.min_args <= len(positional) <= spec.max_args:
+            self.c.error("E202", f"{name}() takes {self._arity(spec)}, got {len(positional)}", e.span, spec.summary)
+            return t.ANY
+        for k, a in keywords.items():
+            if k not in spec.keywords:
+                self.c.error("E202", f"{name}() has no argument '{k}'", a.span, spec.summary)
+        if any(isinstance(x, t.AnyT) for x in types):
+            return self._builtin_result_guess(name, types)
+        args = [a.value for a in positional]
+        return self._builtin_types(e, name, args, types, kw_types, keywords)
+
+    @staticmethod
+    def _arity(spec) -> str:
+        if spec.min_args == spec.max_args:
+            return f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
+        return f"{spec.min_args} to {spec.max_args} arguments"
+
+    @staticmethod
+    def _builtin_result_guess(name: str, types: list[t.Type]) -> t.Type:
+        fixed = {"round": t.FLOAT, "count": t.INT, "len": t.INT, "any": t.BOOL, "all": t.BOOL, "format": t.STR,
+                 "str": t.STR, "int": t.INT, "float": t.FLOAT, "lower": t.STR, "upper": t.STR, "strip": t.STR,
+                 "startswith": t.BOOL, "endswith": t.BOOL, "join": t.STR, "replace": t.STR, "now": t.DATETIME,
+                 "today": t.DATE, "date": t.DATE, "datetime": t.DATETIME, "days_between": t.INT}
+        return fixed.get(name, t.ANY)
+
+    def _builtin_types(self, e, name, args, types, kw_types, keywords) -> t.Type:
+        bad = lambda i, want: self.expect(args[i], types[i], want, f"argument {i + 1} of {name}()")  # noqa: E731
+        first = t.strip_optional(types[0]) if types else None
+
+        def need_list(i: int = 0) -> t.ListT | None:
+            base = t.strip_optional(types[i])
+            if isinstance(base, t.ListT):
+                return base
+            self.c.error("E201", f"{name}() needs a list, found {types[i]}", args[i].span)
+            return None
+
+        match name:
+            case "round":
+                bad(0, t.FLOAT)
+                if len(types) == 2:
+                    bad(1, t.INT)
+                return t.FLOAT
+            case "abs":
+                bad(0, t.FLOAT)
+                return first if first in t.NUMERIC else t.FLOAT
+            case "min" | "max":
+                if len(types) == 1:
+                    lst = need_list()
+                    if lst is not None and lst.item not in COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT):
+                        self.c.error("E201", f"{name}() needs comparable items, found {lst.item}", args[0].span)
+                    return lst.item if lst is not None else t.ANY
+                common: t.Type = types[0]
+                for node, ty in zip(args[1:], types[1:], strict=True):
+                    u = unify(common, ty) or (t.FLOAT if common in t.NUMERIC and ty in t.NUMERIC else None)
+                    if u is None:
+                        self.c.error("E201", f"{name}() arguments must share one type: {common} and {ty}", node.span)
+                    else:
+                        common = u
+                return common
+            case "sum":
+                lst = need_list()
+                if lst is None:
+                    return t.ANY
+                if lst.item not in t.NUMERIC and not isinstance(lst.item, t.AnyT):
+                    self.c.error("E201", f"sum() needs a list of numbers, found {types[0]}", args[0].span)
+                    return t.ANY
+                return t.INT if lst.item == t.INT else t.FLOAT
+            case "count":
+                need_list()
+                return t.INT
+            case "len":
+                if not isinstance(first, t.ListT | t.MapT) and first != t.STR:
+                    self.c.error("E201", f"len() needs a list, map or string, found {types[0]}", args[0].span)
+                return t.INT
+            case "any" | "all":
+                lst = need_list()
+                if lst is not None and lst.item != t.BOOL and not isinstance(lst.item, t.AnyT):
+                    self.c.error("E201", f"{name}() needs a list<bool>, found {types[0]}", args[0].span)
+                return t.BOOL
+            case "sorted":
+                lst = need_list()
+                if lst is None:
+                    return t.ANY
+                if "by" in keywords:
+                    by = keywords["by"].value
+                    record = self.record(lst.item)
+                    if not (isinstance(by, ast.Literal) and isinstance(by.value, str)):
+                        self.c.error("E202", "sorted(by: ...) takes a field name as a string literal", by.span)
+                    elif record is None:
+                        self.c.error("E202", f"sorted(by: ...) needs a list of records, found {types[0]}", by.span)
+                    elif by.value not in record.fields:
+                        self.c.error("E103", f"'{record.name}' has no field '{by.value}'", by.span,
+                                     did_you_mean(by.value, record.fields))
+                elif lst.item not in COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT):
+                    self.c.error("E202", f"sorting a list of {lst.item} needs by: \"field\"", e.span)
+                if "desc" in kw_types:
+                    self.expect(keywords["desc"].value, kw_types["desc"], t.BOOL, "sorted(desc: ...)")
+                return lst
+            case "reversed" | "unique":
+                lst = need_list()
+                return lst if lst is not None else t.ANY
+            case "keys" | "values":
+                if not isinstance(first, t.MapT):
+                    self.c.error("E201", f"{name}() needs a map, found {types[0]}", args[0].span)
+                    return t.ANY
+                return t.ListT(first.key if name == "keys" else first.value)
+            case "get":
+                if not isinstance(first, t.MapT):
+                    self.c.error("E201", f"get() needs a map, found {types[0]}", args[0].span)
+                    return t.ANY
+                bad(1, first.key)
+                bad(2, first.value)
+                return first.value if not isinstance(types[2], t.NoneT) else t.optional(first.value)
+            case "format":
+                bad(0, t.STR)
+                if isinstance(args[0], ast.Literal) and isinstance(args[0].value, str):
+                    holes = args[0].value.count("{}")
+                    if holes != len(args) - 1:
+                        self.c.error("E202", f"format() template has {holes} '{{}}' but {len(args) - 1} value(s) follow", e.span)
+                return t.STR
+            case "str":
+                return t.STR
+            case "int":
+                if first not in (t.INT, t.FLOAT, t.STR, t.BOOL):
+                    self.c.error("E201", f"int() cannot convert a {types[0]}", args[0].span)
+                return t.INT
+            case "float":
+                if first not in (t.INT, t.FLOAT, t.STR):
+                    self.c.error("E201", f"float() cannot convert a {types[0]}", args[0].span)
+                return t.FLOAT
+            case "lower" | "upper" | "strip":
+                bad(0, t.STR)
+                return t.STR
+            case "startswith" | "endswith":
+                bad(0, t.STR)
+                bad(1, t.STR)
+                return t.BOOL
+            case "split":
+                bad(0, t.STR)
+                bad(1, t.STR)
+                return t.ListT(t.STR)
+            case "join":
+                bad(0, t.ListT(t.STR))
+                bad(1, t.STR)
+                return t.STR
+            case "replace":
+                for i in range(3):
+                    bad(i, t.STR)
+                return t.STR
+            case "now":
+                return t.DATETIME
+            case "today":
+                return t.DATE
+            case "date" | "datetime":
+                if first not in (t.STR, t.DATE, t.DATETIME):
+                    self.c.error("E201", f"{name}() needs a string, found {types[0]}", args[0].span)
+                return t.DATE if name == "date" else t.DATETIME
+            case "add_days":
+                if first not in (t.DATE, t.DATETIME):
+                    self.c.error("E201", f"add_days() needs a date or datetime, found {types[0]}", args[0].span)
+                    first = t.DATE
+                bad(1, t.INT)
+                return first
+            case "days_between":
+                for i in range(2):
+                    if t.strip_optional(types[i]) not in (t.DATE, t.DATETIME):
+                        self.c.error("E201", f"days_between() needs dates, found {types[i]}", args[i].span)
+                return t.INT
+        raise AssertionError(name)
+
+    def next_key(self, e: ast.Call, positional: list[ast.Arg], scope: Scope) -> t.Type:
+        spec = BUILTINS["next_key"]
+        if not spec.min_args <= len(positional) <= spec.max_args:
+            for a in positional:
+                self.expr(a.value, scope)
+            self.c.error("E202", f"next_key() takes {self._arity(spec)}, got {len(positional)}", e.span, spec.summary)
+            return t.STR
+        entity_type = self.expr(positional[0].value, scope)
+        if not isinstance(entity_type, t.EntityClass):
+            if not isinstance(entity_type, t.AnyT):
+                self.c.error("E201", f"next_key() needs an entity name first, found {entity_type}", positional[0].span)
+        elif self.key_type(entity_type.entity) != t.STR:
+            self.c.error("E201", f"next_key() needs an entity with a single str key; '{entity_type.entity}' has none",
+                         positional[0].span)
+        prefix = positional[1].value
+        self.expect(prefix, self.expr(prefix, scope), t.STR, "next_key() prefix")
+        if len(positional) == 3:
+            self.expect(positional[2].value, self.expr(positional[2].value, scope), t.INT, "next_key() width")
+        return t.STR
+
+
+def terminates(body: tuple[ast.Stmt, ...]) -> bool:
+    """Whether every path through a block ends in return or fail."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return | ast.Fail):
+        return True
+    if isinstance(last, ast.If):
+        return terminates(last.then) and terminates(last.otherwise)
+    return False

@@ -1,0 +1,210 @@
+"""The database handle that generated tools use, and its change journal.
+
+Records are dicts keyed by field name; references hold the referred record's key; JSON
+fields are decoded. Every write goes through `Db`, which remembers the first version of each
+record an episode touched: that journal is what makes reset, diff and the state hash cost
+what the episode changed rather than the size of the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+
+from envscale.compiler.sql_expr import quote_ident
+from envscale.runtime.errors import ToolError
+
+HASH_MODULUS = 1 << 256
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_digest(entity: str, record: dict) -> int:
+    text = canonical_json([entity, record])
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+
+
+@dataclass
+class TableMeta:
+    """How one entity is stored: columns, key, and the SQL to read and write it."""
+
+    entity: str
+    fields: list[str]
+    columns: list[str]
+    kinds: list[str]
+    key: list[str]
+    refs: dict[str, str]  # field -> referred entity
+    select_sql: str = ""
+    insert_sql: str = ""
+    delete_sql: str = ""
+    all_sql: str = ""
+    _update_sql: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, entity: str, spec: dict) -> TableMeta:
+        fields = [f["name"] for f in spec["fields"]]
+        columns = [f["column"] for f in spec["fields"]]
+        meta = cls(
+            entity=entity,
+            fields=fields,
+            columns=columns,
+            kinds=[f["kind"] for f in spec["fields"]],
+            key=list(spec["key"]),
+            refs={f["name"]: f["ref"] for f in spec["fields"] if f["ref"]},
+        )
+        table = quote_ident(entity)
+        where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
+        order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
+        meta.select_sql = f"SELECT * FROM {table} WHERE {where}"
+        meta.delete_sql = f"DELETE FROM {table} WHERE {where}"
+        meta.all_sql = f"SELECT * FROM {table} ORDER BY {order}"
+        names = ", ".join(quote_ident(c) for c in columns)
+        meta.insert_sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        return meta
+
+    def column(self, field_name: str) -> str:
+        return self.columns[self.fields.index(field_name)]
+
+    def update_sql(self, field_name: str) -> str:
+        sql = self._update_sql.get(field_name)
+        if sql is None:
+            where = " AND ".join(f"{quote_ident(self.column(k))} = ?" for k in self.key)
+            sql = f"UPDATE {quote_ident(self.entity)} SET {quote_ident(self.column(field_name))} = ? WHERE {where}"
+            self._update_sql[field_name] = sql
+        return sql
+
+    def key_of(self, record: dict) -> Any:
+        if len(self.key) == 1:
+            return record[self.key[0]]
+        return tuple(record[k] for k in self.key)
+
+    def key_params(self, key: Any) -> tuple:
+        return key if isinstance(key, tuple) else (key,)
+
+    def decode(self, row: tuple) -> dict:
+        out = {}
+        for name, kind, value in zip(self.fields, self.kinds, row, strict=True):
+            if value is not None:
+                if kind == "json":
+                    value = json.loads(value)
+                elif kind == "bool":
+                    value = bool(value)
+            out[name] = value
+        return out
+
+    def encode_value(self, field_name: str, value: Any) -> Any:
+        kind = self.kinds[self.fields.index(field_name)]
+        return _encode(kind, value)
+
+    def encode(self, record: dict) -> tuple:
+        return tuple(_encode(kind, record.get(name)) for name, kind in zip(self.fields, self.kinds, strict=True))
+
+
+def _encode(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if kind == "bool":
+        return 1 if value else 0
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+class Db:
+    """What generated tool code sees of the environment."""
+
+    def __init__(self, connection: apsw.Connection, tables: dict[str, TableMeta], clock: str):
+        self.connection = connection
+        self.tables = tables
+        self.clock = clock
+        # (entity, key) -> the record as it was at reset (None: it did not exist).
+        self.original: dict[tuple[str, Any], dict | None] = {}
+        # Keys first touched by the call in progress, forgotten again if it rolls back.
+        self.touched_in_call: list[tuple[str, Any]] = []
+
+    # ---- reads
+
+    def find(self, entity: str, key: Any) -> dict | None:
+        meta = self.tables[entity]
+        for row in self.connection.execute(meta.select_sql, meta.key_params(key)):
+            return meta.decode(row)
+        return None
+
+    def get(self, entity: str, key: Any) -> dict:
+        record = self.find(entity, key)
+        if record is None:
+            shown = ", ".join(map(str, key)) if isinstance(key, tuple) else key
+            raise ToolError(f"{entity} '{shown}' not found")
+        return record
+
+    def select(self, entity: str, sql: str, params: tuple) -> list[dict]:
+        meta = self.tables[entity]
+        return [meta.decode(row) for row in self.connection.execute(sql, params)]
+
+    def all(self, entity: str) -> list[dict]:
+        meta = self.tables[entity]
+        return [meta.decode(row) for row in self.connection.execute(meta.all_sql)]
+
+    def count(self, entity: str) -> int:
+        return next(self.connection.execute(f"SELECT count(*) FROM {quote_ident(entity)}"))[0]
+
+    def next_key(self, entity: str, prefix: str, width: int = 0) -> str:
+        meta = self.tables[entity]
+        column = quote_ident(meta.column(meta.key[0]))
+        sql = f"SELECT {column} FROM {quote_ident(entity)} WHERE substr({column}, 1, ?) = ?"
+        highest = 0
+        for (value,) in self.connection.execute(sql, (len(prefix), prefix)):
+            rest = str(value)[len(prefix):]
+            if rest.isdigit():
+                highest = max(highest, int(rest))
+        return f"{prefix}{str(highest + 1).zfill(width)}"
+
+    # ---- writes
+
+    def _remember(self, entity: str, key: Any, before: dict | None) -> None:
+        slot = (entity, key)
+        if slot not in self.original:
+            self.original[slot] = before
+            self.touched_in_call.append(slot)
+
+    def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
+        for name, target in meta.refs.items():
+            if only is not None and name != only:
+                continue
+            value = record.get(name)
+            if value is not None and self.find(target, value) is None:
+                raise ToolError(f"{target} '{value}' not found")
+
+    def insert(self, entity: str, record: dict) -> dict:
+        meta = self.tables[entity]
+        key = meta.key_of(record)
+        if self.find(entity, key) is not None:
+            raise ToolError(f"{entity} '{key}' already exists")
+        self._check_refs(meta, record)
+        self._remember(entity, key, None)
+        self.connection.execute(meta.insert_sql, meta.encode(record))
+        return dict(record)
+
+    def update(self, entity: str, record: dict, field_name: str) -> None:
+        meta = self.tables[entity]
+        key = meta.key_of(record)
+        if (entity, key) not in self.original:
+            self._remember(entity, key, self.find(entity, key))
+        self._check_refs(meta, record, only=field_name)
+        value = meta.encode_value(field_name, record[field_name])
+        self.connection.execute(meta.update_sql(field_name), (value, *meta.key_params(key)))
+
+    def delete(self, entity: str, record: dict) -> None:
+        meta = self.tables[entity]
+        key = meta.key_of(record)
+        if (entity, key) not in self.original:
+            self._remember(entity, key, self.find(entity, key))
+        self.connection.execute(meta.delete_sql, meta.key_params(key))

@@ -1,0 +1,305 @@
+"""An environment: one SQLite database of a compiled domain, and the tool-call contract.
+
+Every call runs in a savepoint inside the episode's transaction. A failed call rolls its
+savepoint back; `reset()` rolls the whole episode back. Both cost what changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pydantic
+
+from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
+from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.policy import PolicyMonitor
+
+
+@dataclass
+class CallResult:
+    tool: str
+    ok: bool
+    content: Any = None
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        """What the agent reads: the JSON of the content, or `Error: message`."""
+        if not self.ok:
+            return f"Error: {self.error}"
+        if isinstance(self.content, str):
+            return self.content
+        return json.dumps(self.content, ensure_ascii=False)
+
+    def to_dict(self) -> dict:
+        return {"tool": self.tool, "ok": self.ok, "content": self.content, "error": self.error}
+
+
+@dataclass
+class Change:
+    entity: str
+    key: Any
+    before: dict | None
+    after: dict | None
+
+    @property
+    def kind(self) -> str:
+        return "insert" if self.before is None else ("delete" if self.after is None else "update")
+
+    def to_dict(self) -> dict:
+        return {"entity": self.entity, "key": self.key, "kind": self.kind, "before": self.before, "after": self.after}
+
+
+@dataclass
+class Environment:
+    domain: Any  # envscale.runtime.domain.Domain
+    connection: apsw.Connection
+    db: Db
+    enforce_policies: bool = True
+    history: list[CallResult] = field(default_factory=list)
+    _base_hash: int | None = None
+
+    @classmethod
+    def create(cls, domain: Any, data: dict | str | Path | None, path: str | Path | None = None,
+               enforce_policies: bool = True) -> Environment:
+        connection = apsw.Connection(str(path) if path else ":memory:")
+        connection.execute("PRAGMA foreign_keys = ON")
+        if path:
+            connection.execute("PRAGMA journal_mode = WAL")
+        existing = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {name: TableMeta.from_manifest(name, spec) for name, spec in domain.manifest["entities"].items()}
+        if not existing:
+            connection.execute(domain.files["schema.sql"])
+        db = Db(connection, tables, domain.manifest["clock"])
+        env = cls(domain, connection, db, enforce_policies)
+        env.monitor = PolicyMonitor(domain.manifest["policies"], {t["name"]: t["kind"] for t in domain.manifest["tools"]})
+        if data is not None:
+            env._load(_read_data(data))
+        connection.execute("BEGIN")
+        return env
+
+    # ---- data
+
+    def _load(self, data: dict) -> None:
+        models = self.domain.models.ENTITIES
+        problems: list[str] = []
+        unknown = [name for name in data if name not in self.db.tables]
+        for name in unknown:
+            hint = difflib.get_close_matches(name, list(self.db.tables), n=1)
+            problems.append(f"unknown entity '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        rows: list[tuple[TableMeta, tuple]] = []
+        for name, meta in self.db.tables.items():
+            records = data.get(name, [])
+            if isinstance(records, dict):
+                records = list(records.values())
+            for i, record in enumerate(records):
+                try:
+                    checked = models[name].model_validate(record).model_dump()
+                except pydantic.ValidationError as error:
+                    for e in error.errors():
+                        where = ".".join(str(p) for p in e["loc"])
+                        problems.append(f"{name}[{i}].{where}: {e['msg']}")
+                    continue
+                rows.append((meta, meta.encode(checked)))
+        if problems:
+            raise DataError(problems)
+        with self.connection:
+            self.connection.execute("PRAGMA defer_foreign_keys = ON")
+            for meta, row in rows:
+                try:
+                    self.connection.execute(meta.insert_sql, row)
+                except apsw.ConstraintError as error:
+                    problems.append(f"{meta.entity} {row[:len(meta.key)]}: {self._constraint_message(error)}")
+            if not problems:
+                violations = list(self.connection.execute("PRAGMA foreign_key_check"))
+                for table, rowid, parent, _ in violations[:20]:
+                    problems.append(f"{table} row {rowid}: refers to a missing {parent}")
+            if problems:
+                raise DataError(problems)
+
+    def export(self) -> dict[str, list[dict]]:
+        """The current state, records per entity, in key order."""
+        return {name: self.db.all(name) for name in self.db.tables}
+
+    # ---- calls
+
+    @property
+    def tools(self) -> dict:
+        return self.domain.tools_module.TOOLS
+
+    def call(self, name: str, arguments: dict | str | None = None) -> CallResult:
+        result = self._call(name, arguments)
+        self.history.append(result)
+        return result
+
+    def _call(self, name: str, arguments: dict | str | None) -> CallResult:
+        function = self.tools.get(name)
+        if function is None:
+            close = difflib.get_close_matches(name, list(self.tools), n=1) if isinstance(name, str) else []
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            return CallResult(str(name), False, error=f"unknown tool '{name}'.{hint}")
+        if arguments is None:
+            arguments = {}
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as error:
+                return CallResult(name, False, error=f"arguments are not valid JSON: {error.msg}")
+        if not isinstance(arguments, dict):
+            return CallResult(name, False, error="arguments must be a JSON object")
+        try:
+            validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
+        except pydantic.ValidationError as error:
+            return CallResult(name, False, error=_argument_errors(error))
+        if self.enforce_policies and (why := self.monitor.violation(name)):
+            return CallResult(name, False, error=why)
+        kwargs = {key: getattr(validated, key) for key in type(validated).model_fields}
+        kwargs = {k: (v.model_dump() if isinstance(v, pydantic.BaseModel) else _dump(v)) for k, v in kwargs.items()}
+        self.db.touched_in_call = []
+        self.connection.execute("SAVEPOINT call")
+        try:
+            content = function(self.db, **kwargs)
+            if self.domain.tool_kinds[name] == "write":
+                self._check_invariants(name)
+            content = json.loads(canonical_json_preserving(content))
+        except ToolError as error:
+            return self._rollback(name, error.message)
+        except apsw.ConstraintError as error:
+            return self._rollback(name, self._constraint_message(error))
+        except (ZeroDivisionError, KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
+            return self._rollback(name, f"{type(error).__name__}: {error}")
+        self.connection.execute("RELEASE call")
+        self.monitor.record(name)
+        return CallResult(name, True, content)
+
+    def _rollback(self, name: str, message: str) -> CallResult:
+        self.connection.execute("ROLLBACK TO call")
+        self.connection.execute("RELEASE call")
+        for slot in self.db.touched_in_call:
+            self.db.original.pop(slot, None)
+        self.db.touched_in_call = []
+        return CallResult(name, False, error=message)
+
+    def _check_invariants(self, tool: str) -> None:
+        written = set(self.domain.tool_writes[tool])
+        for inv in self.domain.manifest["invariants"]:
+            if inv["enforced_by"] != "runtime" or not written & set(inv["reads"]):
+                continue
+            message = self.domain.tools_module.INVARIANTS[inv["name"]](self.db)
+            if message is not None:
+                raise ToolError(f"invariant '{inv['name']}' violated: {message}")
+
+    def _constraint_message(self, error: apsw.ConstraintError) -> str:
+        text = str(error).split(": ", 1)[-1] if ": " in str(error) else str(error)
+        for prefix, explain in (("CHECK constraint failed: ", None), ("UNIQUE constraint failed: ", "must be unique"),
+                                ("NOT NULL constraint failed: ", "is required")):
+            if prefix in str(error):
+                detail = str(error).split(prefix, 1)[1]
+                if explain is None:
+                    for spec in self.domain.manifest["entities"].values():
+                        if detail in spec["checks"]:
+                            return f"constraint failed: {spec['checks'][detail]}"
+                    return f"constraint failed: {detail}"
+                return f"{detail} {explain}"
+        if "FOREIGN KEY" in str(error):
+            return "the record is still referred to by other records"
+        return text
+
+    # ---- state
+
+    def reset(self) -> None:
+        """Back to the state the environment was created with."""
+        self.connection.execute("ROLLBACK")
+        self.connection.execute("BEGIN")
+        self.db.original.clear()
+        self.db.touched_in_call = []
+        self.monitor.reset()
+        self.history.clear()
+
+    def changes(self) -> list[Change]:
+        out = []
+        for (entity, key), before in self.db.original.items():
+            after = self.db.find(entity, key)
+            if after != before:
+                out.append(Change(entity, key, before, after))
+        return out
+
+    def diff(self) -> list[dict]:
+        """What changed since reset, record by record."""
+        return [c.to_dict() for c in self.changes()]
+
+    def _initial_hash(self) -> int:
+        if self._base_hash is None:
+            total = 0
+            for name, meta in self.db.tables.items():
+                for row in self.connection.execute(meta.all_sql):
+                    total += record_digest(name, meta.decode(row))
+            # Rows an episode already changed count as they were at reset.
+            for (entity, key), before in self.db.original.items():
+                current = self.db.find(entity, key)
+                if current is not None:
+                    total -= record_digest(entity, current)
+                if before is not None:
+                    total += record_digest(entity, before)
+            self._base_hash = total % HASH_MODULUS
+        return self._base_hash
+
+    def state_hash(self) -> str:
+        """A hash of the whole state, equal iff the states are equal, independent of row order."""
+        total = self._initial_hash()
+        for change in self.changes():
+            if change.before is not None:
+                total -= record_digest(change.entity, change.before)
+            if change.after is not None:
+                total += record_digest(change.entity, change.after)
+        return format(total % HASH_MODULUS, "064x")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def canonical_json_preserving(value: Any) -> str:
+    """JSON text of a tool's result, keys in the order the tool built them."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump()
+    return value
+
+
+def _argument_errors(error: pydantic.ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "arguments"
+        if e["type"] == "missing":
+            parts.append(f"missing argument '{where}'")
+        elif e["type"] == "extra_forbidden":
+            parts.append(f"unexpected argument '{where}'")
+        else:
+            parts.append(f"argument '{where}': {e['msg']}")
+    return "invalid arguments: " + "; ".join(parts)
+
+
+def _read_data(data: dict | str | Path) -> dict:
+    if isinstance(data, dict):
+        return data
+    path = Path(data)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError([f"data file not found: {path}"]) from None
+    except json.JSONDecodeError as error:
+        raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None
+
+

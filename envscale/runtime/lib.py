@@ -1,0 +1,234 @@
+"""The spec language's built-in functions, as generated tools.py calls them.
+
+Every failure a spec author could not rule out at compile time (a missing map key, a
+division by zero, a malformed date) raises ToolError, so it reaches the agent as data.
+"""
+
+from __future__ import annotations
+
+import builtins as _b
+import copy as _copy
+import datetime as _dt
+from typing import Any
+
+from envscale.runtime.errors import ToolError
+
+
+def item(container: Any, key: Any) -> Any:
+    if container is None:
+        raise ToolError("cannot index a missing value")
+    try:
+        return container[key]
+    except (KeyError, IndexError, TypeError):
+        raise ToolError(f"{key!r} not found") from None
+
+
+def field(record: dict | None, name: str) -> Any:
+    if record is None:
+        raise ToolError(f"cannot read '{name}' of a missing value")
+    return record[name]
+
+
+def key_of(record: dict | None, key: str) -> Any:
+    return None if record is None else record[key]
+
+
+def copy(value: Any) -> Any:
+    return _copy.deepcopy(value)
+
+
+def remove(container: Any, key: Any) -> None:
+    try:
+        del container[key]
+    except (KeyError, IndexError, TypeError):
+        raise ToolError(f"{key!r} not found") from None
+
+
+def divide(a: float, b: float) -> float:
+    if b == 0:
+        raise ToolError("division by zero")
+    return a / b
+
+
+def modulo(a: float, b: float) -> float:
+    if b == 0:
+        raise ToolError("division by zero")
+    return a % b
+
+
+def round(x: float, digits: int = 0) -> float:  # noqa: A001
+    return float(_b.round(x, digits))
+
+
+def abs(x: float) -> float:  # noqa: A001
+    return _b.abs(x)
+
+
+def _need_items(xs: list, name: str) -> None:
+    if not xs:
+        raise ToolError(f"{name}() of an empty list")
+
+
+def min(xs: list) -> Any:  # noqa: A001
+    _need_items(xs, "min")
+    return _b.min(xs)
+
+
+def max(xs: list) -> Any:  # noqa: A001
+    _need_items(xs, "max")
+    return _b.max(xs)
+
+
+min_of = min
+max_of = max
+
+
+def sum(xs: list) -> float:  # noqa: A001
+    return _b.sum(xs)
+
+
+def count(xs: list) -> int:
+    return _b.len(xs)
+
+
+def len(x: Any) -> int:  # noqa: A001
+    return _b.len(x)
+
+
+def any(xs: list) -> bool:  # noqa: A001
+    return _b.any(xs)
+
+
+def all(xs: list) -> bool:  # noqa: A001
+    return _b.all(xs)
+
+
+def sorted(xs: list, by: str | None = None, desc: bool = False) -> list:  # noqa: A001
+    if by is None:
+        return _b.sorted(xs, reverse=desc)
+    return _b.sorted(xs, key=lambda r: (r[by] is None, r[by]), reverse=desc)
+
+
+def reversed(xs: list) -> list:  # noqa: A001
+    return _b.list(_b.reversed(xs))
+
+
+def unique(xs: list) -> list:
+    seen: list = []
+    for x in xs:
+        if x not in seen:
+            seen.append(x)
+    return seen
+
+
+def keys(m: dict) -> list:
+    return _b.list(m.keys())
+
+
+def values(m: dict) -> list:
+    return _b.list(m.values())
+
+
+def get(m: dict, key: Any, default: Any) -> Any:
+    return m.get(key, default)
+
+
+def format(template: str, *args: Any) -> str:  # noqa: A001
+    parts = template.split("{}")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        out.append(_text(args[i]) if i < _b.len(args) else "{}")
+        out.append(part)
+    return "".join(out)
+
+
+def _text(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if x is None:
+        return "none"
+    return _b.str(x)
+
+
+def str(x: Any) -> str:  # noqa: A001
+    return _text(x)
+
+
+def int(x: Any) -> int:  # noqa: A001
+    try:
+        return _b.int(x)
+    except ValueError:
+        raise ToolError(f"{x!r} is not an integer") from None
+
+
+def float(x: Any) -> float:  # noqa: A001
+    try:
+        return _b.float(x)
+    except ValueError:
+        raise ToolError(f"{x!r} is not a number") from None
+
+
+def lower(s: str) -> str:
+    return s.lower()
+
+
+def upper(s: str) -> str:
+    return s.upper()
+
+
+def strip(s: str) -> str:
+    return s.strip()
+
+
+def startswith(s: str, prefix: str) -> bool:
+    return s.startswith(prefix)
+
+
+def endswith(s: str, suffix: str) -> bool:
+    return s.endswith(suffix)
+
+
+def split(s: str, sep: str) -> list[str]:
+    if not sep:
+        raise ToolError("split() needs a non-empty separator")
+    return s.split(sep)
+
+
+def join(xs: list[str], sep: str) -> str:
+    return sep.join(xs)
+
+
+def replace(s: str, old: str, new: str) -> str:
+    return s.replace(old, new) if old else s
+
+
+def now(db: Any) -> str:
+    return db.clock
+
+
+def today(db: Any) -> str:
+    return db.clock[:10]
+
+
+def _parse(value: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ToolError(f"{value!r} is not a date") from None
+
+
+def date(value: str) -> str:
+    return _parse(value).date().isoformat()
+
+
+def datetime(value: str) -> str:
+    return _parse(value).isoformat(timespec="seconds")
+
+
+def add_days(value: str, days: int) -> str:
+    moved = _parse(value) + _dt.timedelta(days=days)
+    return moved.date().isoformat() if _b.len(value) == 10 else moved.isoformat(timespec="seconds")
+
+
+def days_between(a: str, b: str) -> int:
+    return (_parse(b).date() - _parse(a).date()).days

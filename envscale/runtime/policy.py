@@ -1,0 +1,41 @@
+"""Episode policies: rules over the sequence of calls, checked before each call runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PolicyMonitor:
+    policies: list[dict]
+    kinds: dict[str, str]  # tool -> read | write
+    succeeded: list[str] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.succeeded.clear()
+
+    def _matches(self, selector: list[str], tool: str) -> bool:
+        kind = self.kinds.get(tool)
+        return any(
+            s == tool or s == "any" or (s == "writes" and kind == "write") or (s == "reads" and kind == "read")
+            for s in selector
+        )
+
+    def violation(self, tool: str) -> str | None:
+        """Why calling `tool` now would break a policy, or None."""
+        for policy in self.policies:
+            for rule in policy["rules"]:
+                if not self._matches(rule["subject"], tool):
+                    continue
+                if rule["kind"] == "before":
+                    if not any(t in rule["requirement"] for t in self.succeeded):
+                        needed = " or ".join(rule["requirement"])
+                        return f"policy '{policy['name']}': {tool} may only run after {needed}"
+                elif rule["kind"] == "at_most":
+                    done = sum(1 for t in self.succeeded if self._matches(rule["subject"], t))
+                    if done >= rule["limit"]:
+                        return f"policy '{policy['name']}': at most {rule['limit']} call(s) of {' | '.join(rule['subject'])} per episode"
+        return None
+
+    def record(self, tool: str) -> None:
+        self.succeeded.append(tool)

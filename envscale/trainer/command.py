@@ -1,0 +1,72 @@
+"""The `envscale train` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="fine-tune a model on trajectories, in phases (needs the 'train' extra)",
+        description="Two-phase supervised fine-tuning with loss on assistant tokens only. "
+        "Run several processes with `accelerate launch -m envscale.trainer CONFIG.toml`.",
+    )
+    p.add_argument("config", metavar="CONFIG.toml", help="training configuration")
+
+    mode = p.add_argument_group("mode")
+    mode.add_argument("--audit", action="store_true",
+                      help="check every sample's loss mask, print a few with the supervised "
+                      "spans marked, and exit without training")
+    mode.add_argument("--audit-samples", type=int, default=2, metavar="N",
+                      help="rendered samples to print per phase with --audit (default 2)")
+    mode.add_argument("--resume", action="store_true",
+                      help="continue from the latest checkpoint in the output directory")
+
+    over = p.add_argument_group("overrides")
+    over.add_argument("--output-dir", metavar="DIR", help="where checkpoints and outputs go")
+    over.add_argument("--model", metavar="PATH", help="base model: a directory, hub name or 'tiny'")
+    over.add_argument("--seed", type=int, help="random seed")
+    over.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="any config value, e.g. --set phases.general.lr=1e-4 or "
+                      "--set training.checkpoint_every=50 (repeatable)")
+    p.set_defaults(func=run)
+
+
+def overrides_from(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.output_dir:
+        out.append(f"output_dir={args.output_dir!r}")
+    if args.model:
+        out.append(f"model.base={args.model!r}")
+    if args.seed is not None:
+        out.append(f"seed={args.seed}")
+    return out + list(args.set)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("envscale train needs the training extra: pip install 'envscale[train]'", file=sys.stderr)
+        return 2
+    from .audit import AuditError
+    from .loop import audit_report, train
+    from .templates import TemplateError
+
+    overrides = overrides_from(args)
+    try:
+        if args.audit:
+            print(audit_report(args.config, overrides, samples=args.audit_samples,
+                               color=sys.stdout.isatty()))
+            return 0
+        summary = train(args.config, resume=args.resume, overrides=overrides)
+    except (AuditError, TemplateError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if summary["halted"]:
+        print(f"stopped after step {summary['global_step']}; continue with --resume")
+    return 0

@@ -1,0 +1,135 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envscale.trainer.audit import AuditError
+from envscale.trainer.data import load_trajectories, normalize_message
+from envscale.trainer.render import Renderer
+from envscale.trainer.templates import ChatTemplate, TemplateError, resolve_template
+from envscale.trainer.tiny import CHAT_TEMPLATE
+
+TOOLS = [{"type": "function", "function": {"name": "cancel_pending_order", "parameters": {
+    "type": "object", "properties": {"order_id": {"type": "string"}}}}}]
+MESSAGES = [normalize_message(m) for m in [
+    {"role": "system", "content": "Confirm before cancelling."},
+    {"role": "user", "content": "Cancel order #W1, please."},
+    {"role": "assistant", "content": "Cancelling it now.", "tool_calls": [
+        {"id": "c1", "type": "function",
+         "function": {"name": "cancel_pending_order", "arguments": '{"order_id": "#W1"}'}}]},
+    {"role": "tool", "tool_call_id": "c1", "content": '{"status": "cancelled"}'},
+    {"role": "assistant", "content": "Order #W1 is cancelled."},
+    {"role": "user", "content": "Thanks! And #W2?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c2", "type": "function",
+         "function": {"name": "cancel_pending_order", "arguments": '{"order_id": "#W2"}'}}]},
+    {"role": "tool", "tool_call_id": "c2", "content": "Error: order #W2 was delivered"},
+    {"role": "assistant", "content": "#W2 was already delivered, so it cannot be cancelled."},
+]]
+
+
+def supervised_text(tokenizer, rendered) -> str:
+    return tokenizer.decode([t for t, m in zip(rendered.input_ids, rendered.mask, strict=True) if m])
+
+
+def test_mask_covers_exactly_the_assistant_turns(tokenizer):
+    r = Renderer(tokenizer, resolve_template(tokenizer))
+    rendered = r.render(MESSAGES, TOOLS)
+    assert supervised_text(tokenizer, rendered) == (
+        'Cancelling it now.\n<tool_call>{"name": "cancel_pending_order", "arguments": '
+        '{"order_id": "#W1"}}</tool_call><|im_end|>'
+        "Order #W1 is cancelled.<|im_end|>"
+        '<tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": "#W2"}}</tool_call><|im_end|>'
+        "#W2 was already delivered, so it cannot be cancelled.<|im_end|>"
+    )
+    assert "⟦Order #W1 is cancelled.<|im_end|>⟧" in rendered.marked()
+
+
+def _with(template: str) -> ChatTemplate:
+    return ChatTemplate(template)
+
+
+def test_audit_rejects_a_mask_over_user_and_tool_tokens(tokenizer):
+    # Wrap every turn, not only the assistant's, in a generation block.
+    leaky = CHAT_TEMPLATE.replace(
+        "{%- for message in messages -%}", "{%- for message in messages -%}{%- generation -%}"
+    ).replace("{%- endfor -%}\"\n", "{%- endgeneration -%}{%- endfor -%}").replace(
+        "{%- endif -%}{%- endfor -%}", "{%- endif -%}{%- endgeneration -%}{%- endfor -%}"
+    )
+    assert leaky.count("generation -%}") >= 3
+    r = Renderer(tokenizer, _with(leaky))
+    from envscale.trainer.data import Trajectory
+
+    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    with pytest.raises(AuditError, match=r"\((user|tool)\): supervised tokens"):
+        r.sample(traj, 4096)
+
+
+def test_audit_rejects_a_mask_that_covers_nothing(tokenizer):
+    empty = CHAT_TEMPLATE.replace("{%- generation -%}", "{%- generation -%}{%- endgeneration -%}").replace(
+        "{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}"
+    )
+    from envscale.trainer.data import Trajectory
+
+    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    with pytest.raises(AuditError, match="no token is supervised"):
+        Renderer(tokenizer, _with(empty)).sample(traj, 4096)
+
+
+def test_audit_rejects_a_half_supervised_tool_call(tokenizer):
+    # The generation block closes before the tool calls: replies are learned, calls are not.
+    half = CHAT_TEMPLATE.replace("{{ message.content or '' }}", "{{ message.content or '' }}{%- endgeneration -%}")
+    half = half.replace("{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}")
+    from envscale.trainer.data import Trajectory
+
+    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    with pytest.raises(AuditError, match="not fully supervised|no token of this turn"):
+        Renderer(tokenizer, _with(half)).sample(traj, 4096)
+
+
+def test_template_without_generation_blocks_is_an_error():
+    class Tok:
+        chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"
+
+    with pytest.raises(TemplateError, match="no \\{% generation %\\} blocks"):
+        resolve_template(Tok())
+
+
+@settings(max_examples=60, deadline=None)
+@given(max_length=st.integers(min_value=1, max_value=400))
+def test_truncation_never_cuts_inside_an_assistant_turn(tokenizer, max_length):
+    from envscale.trainer.data import Trajectory
+
+    r = Renderer(tokenizer, resolve_template(tokenizer))
+    full = r.render(MESSAGES, TOOLS)
+    sample = r.sample(Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline"), max_length)
+    if sample is None:  # not even the first assistant turn fits
+        first = full.mask.index(True)
+        assert max_length < first + full.mask[first:].index(False)
+        return
+    n = len(sample.input_ids)
+    assert n <= max_length
+    assert sample.input_ids == full.input_ids[:n] and sample.mask == full.mask[:n]
+    if n < len(full.input_ids):
+        # The cut falls right after a turn's end-of-turn token, which is supervised.
+        assert sample.mask[-1] and not full.mask[n]
+        assert tokenizer.convert_ids_to_tokens(sample.input_ids[-1]) == "<|im_end|>"
+
+
+def test_loader_keeps_passing_trajectories_and_parses_arguments(tmp_path):
+    good = {"id": "a", "domain": "retail", "spec_hash": "h1", "tools": TOOLS,
+            "filters": {"valid": True, "state": True, "exact": True},
+            "messages": [{"role": "user", "content": "x"},
+                         {"role": "assistant", "content": None, "tool_calls": [
+                             {"id": "c", "type": "function",
+                              "function": {"name": "f", "arguments": '{"k": 1}'}}]}]}
+    bad = {**good, "id": "b", "filters": {"valid": True, "state": False, "exact": True}}
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    trajs, files = load_trajectories([str(path)], ["valid", "state", "exact"])
+    assert [t.id for t in trajs] == ["a"]
+    assert trajs[0].messages[1]["tool_calls"][0]["function"]["arguments"] == {"k": 1}
+    assert files[0].lines == 2 and files[0].kept == 1 and files[0].spec_hashes == {"retail": "h1"}
+    trajs, _ = load_trajectories([str(path)], ["valid"])
+    assert len(trajs) == 2
