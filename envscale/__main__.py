@@ -1,0 +1,5 @@
+import sys
+
+from envscale.cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""The `envscale` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from envscale import __version__
+
+EXIT_OK = 0
+EXIT_SPEC_ERRORS = 1  # the spec has errors, or a tool call failed
+EXIT_USAGE = 2  # bad command line or unreadable input
+
+
+def _print_diagnostics(diagnostics, sources, stream=sys.stderr) -> None:
+    from envscale.dsl.diagnostics import render_all
+
+    if diagnostics:
+        print(render_all(diagnostics, sources), file=stream)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from envscale.api import compile_file
+
+    failed = 0
+    for spec in args.specs:
+        files, diagnostics, sources = compile_file(spec)
+        _print_diagnostics(diagnostics, sources)
+        if files is None:
+            failed += 1
+        elif not args.quiet:
+            manifest = json.loads(files["manifest.json"])
+            print(f"{spec}: ok ({len(manifest['entities'])} entities, {len(manifest['tools'])} tools)")
+    return EXIT_SPEC_ERRORS if failed else EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from envscale.api import compile_file
+    from envscale.compiler.codegen import ARTIFACTS
+
+    files, diagnostics, sources = compile_file(args.spec)
+    _print_diagnostics(diagnostics, sources)
+    if files is None:
+        return EXIT_SPEC_ERRORS
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ARTIFACTS:
+        (out / name).write_text(files[name], encoding="utf-8")
+    print(f"compiled {args.spec} -> {out}/ ({', '.join(ARTIFACTS)})")
+    return EXIT_OK
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from envscale.api import load
+    from envscale.dsl.diagnostics import SpecError
+    from envscale.runtime.errors import DataError
+
+    try:
+        domain = load(args.spec)
+    except SpecError as error:
+        _print_diagnostics(error.diagnostics, error.sources)
+        return EXIT_SPEC_ERRORS
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as error:
+        print(f"error: the arguments are not valid JSON: {error.msg} (column {error.colno})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        env = domain.environment(data=args.data, enforce_policies=not args.no_policies)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    result = env.call(args.tool, arguments)
+    if result.ok:
+        print(json.dumps(result.content, indent=2, ensure_ascii=False))
+    else:
+        print(f"error: {result.error}", file=sys.stderr)
+    if args.diff and result.ok:
+        print(json.dumps({"diff": env.diff(), "state_hash": env.state_hash()}, indent=2, ensure_ascii=False))
+    return EXIT_OK if result.ok else EXIT_SPEC_ERRORS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envscale",
+        description="Compile domain specs into SQLite tool-use environments, generate trajectories, train agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"envscale {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check specs and print every error", description="Check specs.")
+    check.add_argument("specs", nargs="+", metavar="SPEC", help="*.domain files")
+    check.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    check.set_defaults(func=cmd_check)
+
+    comp = commands.add_parser("compile", help="compile a spec to schema.sql, tools.py, models.py, tools.json, manifest.json",
+                               description="Compile a spec into its artifacts, deterministically.")
+    comp.add_argument("spec", metavar="SPEC")
+    comp.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    comp.set_defaults(func=cmd_compile)
+
+    call = commands.add_parser("call", help="call one tool by hand on a database loaded from JSON",
+                               description="Call one tool on a fresh environment and print its result.")
+    call.add_argument("spec", metavar="SPEC")
+    call.add_argument("tool", metavar="TOOL")
+    call.add_argument("arguments", metavar="JSON", nargs="?", default="{}", help="the arguments as a JSON object")
+    call.add_argument("--data", metavar="FILE", help="seed data: a JSON object of records per entity")
+    call.add_argument("--diff", action="store_true", help="also print what the call changed and the state hash")
+    call.add_argument("--no-policies", action="store_true", help="do not enforce the spec's episode policies")
+    call.set_defaults(func=cmd_call)
+
+    try:
+        from envscale.trainer.command import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
