@@ -4,6 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from envscale.api import load  # noqa: E402
+from envscale.api import load
 
 __all__ = ["__version__", "load"]

@@ -17,7 +17,7 @@ DEFAULT_CLOCK = "2024-01-01T00:00:00"
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER", "date": "TEXT", "datetime": "TEXT"}
 
 
-def constant_value(c: Compilation, e: ast.Expr) -> object:
+def constant_value(e: ast.Expr) -> object:
     """The value of a constant expression (defaults). `now()`/`today()` stay symbolic."""
     match e:
         case ast.Literal():
@@ -29,9 +29,9 @@ def constant_value(c: Compilation, e: ast.Expr) -> object:
         case ast.Member():
             return e.attr
         case ast.ListLit():
-            return [constant_value(c, i) for i in e.items]
+            return [constant_value(i) for i in e.items]
         case ast.MapLit():
-            return {k: constant_value(c, v) for k, v in e.items}
+            return {k: constant_value(v) for k, v in e.items}
         case ast.Call(func=ast.Name(id=name)):
             return {"$call": name}
     raise AssertionError(f"not a constant: {e}")
@@ -84,7 +84,7 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
             nullable=info.optional, unique=info.unique, index=info.index, enum=enum, ref=ref, ref_column=ref_column,
         )
         if info.default is not None:
-            column.default = constant_value(c, info.default)
+            column.default = constant_value(info.default)
             column.has_default = True
         columns.append(column)
         for i, expr in enumerate(info.checks):
@@ -130,7 +130,7 @@ def _tool(c: Compilation, info) -> ir.Tool:
     for p in info.params.values():
         param = ir.Param(p.name, p.type, p.decl.doc)
         if p.decl.default is not None:
-            param.default = constant_value(c, p.decl.default) if _is_literalish(p.decl.default) else None
+            param.default = constant_value(p.decl.default) if _is_literalish(p.decl.default) else None
             param.has_default = True
         params.append(param)
     return ir.Tool(

@@ -38,6 +38,7 @@ def _parser() -> Lark:
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=True,
     )
 
 

@@ -56,11 +56,11 @@ def modulo(a: float, b: float) -> float:
     return a % b
 
 
-def round(x: float, digits: int = 0) -> float:  # noqa: A001
+def round(x: float, digits: int = 0) -> float:
     return float(_b.round(x, digits))
 
 
-def abs(x: float) -> float:  # noqa: A001
+def abs(x: float) -> float:
     return _b.abs(x)
 
 
@@ -69,12 +69,12 @@ def _need_items(xs: list, name: str) -> None:
         raise ToolError(f"{name}() of an empty list")
 
 
-def min(xs: list) -> Any:  # noqa: A001
+def min(xs: list) -> Any:
     _need_items(xs, "min")
     return _b.min(xs)
 
 
-def max(xs: list) -> Any:  # noqa: A001
+def max(xs: list) -> Any:
     _need_items(xs, "max")
     return _b.max(xs)
 
@@ -83,7 +83,7 @@ min_of = min
 max_of = max
 
 
-def sum(xs: list) -> float:  # noqa: A001
+def sum(xs: list) -> float:
     return _b.sum(xs)
 
 
@@ -91,25 +91,25 @@ def count(xs: list) -> int:
     return _b.len(xs)
 
 
-def len(x: Any) -> int:  # noqa: A001
+def len(x: Any) -> int:
     return _b.len(x)
 
 
-def any(xs: list) -> bool:  # noqa: A001
+def any(xs: list) -> bool:
     return _b.any(xs)
 
 
-def all(xs: list) -> bool:  # noqa: A001
+def all(xs: list) -> bool:
     return _b.all(xs)
 
 
-def sorted(xs: list, by: str | None = None, desc: bool = False) -> list:  # noqa: A001
+def sorted(xs: list, by: str | None = None, desc: bool = False) -> list:
     if by is None:
         return _b.sorted(xs, reverse=desc)
     return _b.sorted(xs, key=lambda r: (r[by] is None, r[by]), reverse=desc)
 
 
-def reversed(xs: list) -> list:  # noqa: A001
+def reversed(xs: list) -> list:
     return _b.list(_b.reversed(xs))
 
 
@@ -133,7 +133,7 @@ def get(m: dict, key: Any, default: Any) -> Any:
     return m.get(key, default)
 
 
-def format(template: str, *args: Any) -> str:  # noqa: A001
+def format(template: str, *args: Any) -> str:
     parts = template.split("{}")
     out = [parts[0]]
     for i, part in enumerate(parts[1:]):
@@ -150,18 +150,18 @@ def _text(x: Any) -> str:
     return _b.str(x)
 
 
-def str(x: Any) -> str:  # noqa: A001
+def str(x: Any) -> str:
     return _text(x)
 
 
-def int(x: Any) -> int:  # noqa: A001
+def int(x: Any) -> int:
     try:
         return _b.int(x)
     except ValueError:
         raise ToolError(f"{x!r} is not an integer") from None
 
 
-def float(x: Any) -> float:  # noqa: A001
+def float(x: Any) -> float:
     try:
         return _b.float(x)
     except ValueError:

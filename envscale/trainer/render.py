@@ -44,7 +44,7 @@ class Renderer:
             raise TemplateError("a fast tokenizer (with offset mappings) is needed for the loss mask")
         self.tokenizer = tokenizer
         self.template = template
-        self._template_kwargs = dict(tokenizer.special_tokens_map)
+        self._template_kwargs = {**tokenizer.special_tokens_map, **template.variables}
 
     def render(self, messages: Sequence[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Rendered:
         from transformers.utils.chat_template_utils import render_jinja_template

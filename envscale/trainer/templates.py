@@ -9,7 +9,7 @@ sees a format the model was not built for. Anything else stops with an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ FAMILY_DIR = Path(__file__).parent / "families"
 FAMILY_MARKERS: dict[str, tuple[str, ...]] = {
     "qwen3": ("<|im_start|>", "<tool_call>", "<think>", "reasoning_content"),
     "qwen2": ("<|im_start|>", "<tool_call>", "<tool_response>", "<tools>"),
-    "llama3": ("<|start_header_id|>", "<|eot_id|>", "ipython"),
 }
 
 
@@ -33,6 +32,7 @@ class ChatTemplate:
     source: str  # the template rendered for training, with generation blocks
     reference: str | None = None  # the model's own template, when `source` stands in for it
     family: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)  # extra inputs `source` needs
 
     def check_same(self, ours: str, theirs: str) -> None:
         if ours == theirs:
@@ -87,4 +87,15 @@ def resolve_template(tokenizer: Any, override: str | None = None) -> ChatTemplat
             f"families ({', '.join(FAMILY_MARKERS)}); write a copy of it with the assistant turns "
             "wrapped in {% generation %} ... {% endgeneration %} and set model.chat_template to it"
         )
-    return ChatTemplate(family_template(family), reference=own, family=family)
+    variables = {"default_system": _default_system(own)} if family == "qwen2" else {}
+    return ChatTemplate(family_template(family), reference=own, family=family, variables=variables)
+
+
+def _default_system(template: str) -> str:
+    """The system prompt a ChatML template adds when the conversation has none."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    rendered, _ = render_jinja_template([[{"role": "user", "content": "-"}]], chat_template=template)
+    head = "<|im_start|>system\n"
+    text = rendered[0]
+    return text[len(head) : text.index("<|im_end|>")] if text.startswith(head) else ""

@@ -133,3 +133,24 @@ def test_loader_keeps_passing_trajectories_and_parses_arguments(tmp_path):
     assert files[0].lines == 2 and files[0].kept == 1 and files[0].spec_hashes == {"retail": "h1"}
     trajs, _ = load_trajectories([str(path)], ["valid"])
     assert len(trajs) == 2
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+def test_known_family_without_generation_blocks_gets_a_checked_training_template(tokenizer, family):
+    import copy
+    import re
+
+    from envscale.trainer.templates import family_template
+
+    stock = re.sub(r"\{%-?\s*(end)?generation\s*-?%\}", "", family_template(family))
+    tok = copy.deepcopy(tokenizer)
+    tok.chat_template = stock
+    template = resolve_template(tok)
+    assert template.family == family and template.reference == stock
+    rendered = Renderer(tok, template).render(MESSAGES, TOOLS)
+    assert "Order #W1 is cancelled.<|im_end|>" in supervised_text(tok, rendered)
+
+    # A stock template that differs from the family's known form stops the run.
+    tok.chat_template = stock.replace("<tool_response>\\n", "<tool_response>")
+    with pytest.raises(TemplateError, match="renders differently"):
+        Renderer(tok, resolve_template(tok)).render(MESSAGES, TOOLS)

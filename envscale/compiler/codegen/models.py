@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.codegen.templates import render
+from envscale.compiler.lower import constant_value
+from envscale.compiler.symbols import FieldInfo
 
 
 @dataclass
@@ -45,8 +47,6 @@ def _field_line(d: ir.DomainIR, name: str, ty: t.Type, doc: str | None, default:
     if has_default:
         if isinstance(default, list | dict):
             kwargs.append(f"default_factory=lambda: {json.dumps(default)}")
-        elif isinstance(default, dict) or (isinstance(default, dict) and "$call" in default):
-            kwargs.append("default=None")
         else:
             kwargs.append(f"default={default!r}")
     elif isinstance(ty, t.OptionalT):
@@ -62,18 +62,15 @@ def arg_model_name(tool: ir.Tool) -> str:
 
 
 def models_py(d: ir.DomainIR) -> str:
-    from envscale.compiler.lower import constant_value  # noqa: F401  (documents where defaults come from)
-
     models = []
     for record in d.structs.values():
-        fields = [_field_line(d, f.name, f.type, f.decl.doc, *_default_of(d, record.name, f)) for f in record.fields.values()]
+        fields = [_field_line(d, f.name, f.type, f.decl.doc, *_default_of(f)) for f in record.fields.values()]
         models.append(_Model(record.name, record.decl.doc or f"The {record.name} struct.", fields))
     for table in d.tables:
         fields = []
         for column in table.columns:
             decl = d.symbols.entities[table.entity].fields[column.field].decl
-            default = column.default if not (isinstance(column.default, dict) and "$call" in column.default) else None
-            fields.append(_field_line(d, column.field, column.type, decl.doc, default, column.has_default))
+            fields.append(_field_line(d, column.field, column.type, decl.doc, *_runtime_default(column.default, column.has_default)))
         models.append(_Model(table.entity, table.doc or f"A record of {table.entity}.", fields))
     for tool in d.tools:
         fields = [_field_line(d, p.name, p.type, p.doc, p.default, p.has_default) for p in tool.params]
@@ -81,17 +78,14 @@ def models_py(d: ir.DomainIR) -> str:
     return render("models.py.j2", d=d, models=models, arg_model=arg_model_name)
 
 
-def _default_of(d: ir.DomainIR, owner: str, f) -> tuple[object, bool]:
-    from envscale.compiler.lower import constant_value
-
-    if f.default is None:
-        return None, False
-    value = constant_value(_Shim(d), f.default)
+def _runtime_default(value: object, has_default: bool) -> tuple[object, bool]:
+    """now() and today() defaults are filled in by the tool that inserts, not by the model."""
     if isinstance(value, dict) and "$call" in value:
         return None, True
-    return value, True
+    return value, has_default
 
 
-class _Shim:
-    def __init__(self, d: ir.DomainIR):
-        self.types = d.types
+def _default_of(f: FieldInfo) -> tuple[object, bool]:
+    if f.default is None:
+        return None, False
+    return _runtime_default(constant_value(f.default), True)

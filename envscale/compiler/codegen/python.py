@@ -334,7 +334,7 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
     e.locals_ = {p.name for p in tool.params}
     params = ["db: Db"]
     for p in tool.params:
-        default = f" = {repr(p.default)}" if p.has_default and p.default is not None else (" = None" if p.has_default else "")
+        default = f" = {p.default!r}" if p.has_default and p.default is not None else (" = None" if p.has_default else "")
         params.append(f"{py_name(p.name)}: {_annotation(p.type)}{default}")
     lines = [f"def {tool.name}({', '.join(params)}) -> {_annotation(tool.returns)}:"]
     doc = tool.doc.strip() or tool.name

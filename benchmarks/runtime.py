@@ -1,0 +1,145 @@
+"""Runtime speed on the shipped example domain at 1x, 10x and 100x its seed data.
+
+Prints the median time of reset, one tool call, the state hash and the diff for each
+size (reset and hash must not grow with the data), and the time to check and compile the
+spec: cold (a fresh process), warm (parser built, no cache) and from the in-process cache.
+
+    python benchmarks/runtime.py [--spec specs/clinic.domain] [--repeat 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import envscale  # noqa: E402
+from envscale.api import _CACHE, compile_file  # noqa: E402
+
+
+def scale(data: dict, manifest: dict, factor: int) -> dict:
+    """The seed data repeated `factor` times, keys, references and unique values renamed per copy."""
+    out: dict[str, list[dict]] = {}
+    for entity, records in data.items():
+        spec = manifest["entities"][entity]
+        renamed = set(spec["key"]) | {f["name"] for f in spec["fields"] if f["unique"] or f["ref"]}
+        kinds = {f["name"]: f["kind"] for f in spec["fields"]}
+        rows = []
+        for copy in range(factor):
+            for record in records:
+                row = dict(record)
+                if copy:
+                    for name in renamed:
+                        value = row.get(name)
+                        if isinstance(value, str) and kinds[name] in ("str", "ref"):
+                            row[name] = f"{value}~{copy}"
+                        elif isinstance(value, int) and kinds[name] in ("int", "ref"):
+                            row[name] = value + copy * 1_000_000
+                rows.append(row)
+        out[entity] = rows
+    return out
+
+
+def median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+def episode_calls(domain, data: dict) -> list[tuple[str, dict]]:
+    """One read and one write call per tool whose required arguments the seed data supplies."""
+    from envscale.demo import _arguments_from_data
+
+    schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
+    calls = []
+    for tool in domain.manifest["tools"]:
+        args = _arguments_from_data(tool, schemas[tool["name"]], data)
+        if args is not None:
+            calls.append((tool["name"], args))
+    return calls
+
+
+def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
+    scaled = scale(data, domain.manifest, factor)
+    rows = sum(len(v) for v in scaled.values())
+    env = domain.environment(data=scaled, enforce_policies=False)
+    env.state_hash()  # the initial hash is computed once per environment
+    calls = episode_calls(domain, data)
+    t_reset, t_call, t_hash, t_diff, t_episode = [], [], [], [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for name, args in calls:
+            t0 = time.perf_counter()
+            env.call(name, args)
+            t_call.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        env.state_hash()
+        t_hash.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        env.diff()
+        t_diff.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        env.reset()
+        t_reset.append(time.perf_counter() - t0)
+        t_episode.append(time.perf_counter() - start)
+    return {"factor": factor, "rows": rows, "calls": len(calls), "reset": median_us(t_reset),
+            "call": median_us(t_call), "hash": median_us(t_hash), "diff": median_us(t_diff),
+            "episode": median_us(t_episode)}
+
+
+def compile_times(spec: Path, repeat: int) -> dict:
+    code = ("import time,sys; t=time.perf_counter(); from envscale.api import compile_file; "
+            f"compile_file({str(spec)!r}); print(time.perf_counter()-t)")
+    cold = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+        cold.append(float(out.stdout.strip()))
+    compile_file(spec)
+    warm = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        compile_file(spec)
+        warm.append(time.perf_counter() - t0)
+    _CACHE.clear()
+    envscale.load(spec)
+    cached = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        envscale.load(spec)
+        cached.append(time.perf_counter() - t0)
+    return {"cold_process_ms": statistics.median(cold) * 1e3, "warm_ms": statistics.median(warm) * 1e3,
+            "cached_ms": statistics.median(cached) * 1e3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default=str(ROOT / "specs" / "clinic.domain"))
+    parser.add_argument("--repeat", type=int, default=200, help="episodes per size")
+    args = parser.parse_args()
+    spec = Path(args.spec)
+    data = json.loads(spec.with_suffix(".data.json").read_text(encoding="utf-8"))
+    domain = envscale.load(spec)
+    print(f"runtime on {spec.name} ({domain.manifest['domain']}), median of {args.repeat} episodes")
+    print(f"{'data':>6} {'rows':>8} {'calls':>5} {'reset µs':>9} {'call µs':>9} {'hash µs':>9} {'diff µs':>9} {'episode µs':>11}")
+    results = []
+    for factor in (1, 10, 100):
+        r = bench_size(domain, data, factor, args.repeat)
+        results.append(r)
+        print(f"{str(factor) + 'x':>6} {r['rows']:>8} {r['calls']:>5} {r['reset']:>9.1f} {r['call']:>9.1f} "
+              f"{r['hash']:>9.1f} {r['diff']:>9.1f} {r['episode']:>11.1f}")
+    growth = {k: results[-1][k] / results[0][k] for k in ("reset", "hash", "diff")}
+    print("growth 1x -> 100x: " + ", ".join(f"{k} {v:.2f}x" for k, v in growth.items()))
+    c = compile_times(spec, 20)
+    budget = 20.0
+    print(f"check+compile {spec.name}: cold process {c['cold_process_ms']:.1f} ms (includes imports and the parser build), "
+          f"warm {c['warm_ms']:.1f} ms (budget {budget:.0f} ms: {'within' if c['warm_ms'] <= budget else 'OVER'}), "
+          f"from cache {c['cached_ms'] * 1000:.1f} µs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The main job on embedded defaults: check and compile the shipped specs, then play
+a few tool calls on each and show what they did to the database.
+
+Run it with `make demo` (or `python -m envscale.demo`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from envscale.api import compile_file, load
+from envscale.dsl.diagnostics import render_all
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def _short(value: object, limit: int = 160) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _arguments_from_data(tool: dict, schema: dict, data: dict) -> dict | None:
+    """Arguments for a tool taken from the seed data: each required parameter's value is
+    the value of a field of the same name in some record. None when one cannot be found."""
+    properties = schema["function"]["parameters"]["properties"]
+    args: dict = {}
+    for name in schema["function"]["parameters"]["required"]:
+        found = next((r[name] for records in data.values() for r in records if r.get(name) is not None), None)
+        if found is None:
+            enum = properties[name].get("enum")
+            if not enum:
+                return None
+            found = enum[0]
+        args[name] = found
+    return args
+
+
+def play(spec: Path, build: Path) -> None:
+    files, diagnostics, sources = compile_file(spec)
+    if files is None:
+        print(render_all(diagnostics, sources))
+        raise SystemExit(1)
+    out = build / spec.stem
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    domain = load(spec)
+    manifest = domain.manifest
+    reads = [t for t in manifest["tools"] if t["kind"] == "read"]
+    writes = [t for t in manifest["tools"] if t["kind"] == "write"]
+    print(f"\n== {manifest['domain']}: {manifest['description']}")
+    print(f"   compiled to {out}/: {len(manifest['entities'])} entities, {len(reads)} read tools, "
+          f"{len(writes)} write tools, {len(manifest['tool_graph'])} tool-graph edges")
+    data_file = spec.with_suffix(".data.json")
+    if not data_file.exists():
+        return
+    data = json.loads(data_file.read_text(encoding="utf-8"))
+    env = domain.environment(data=data, enforce_policies=False)
+    schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
+    initial = env.state_hash()
+    played = 0
+    for tool in reads[:4] + writes[:3]:
+        args = _arguments_from_data(tool, schemas[tool["name"]], data)
+        if args is None:
+            continue
+        result = env.call(tool["name"], args)
+        mark = "ok " if result.ok else "err"
+        shown = _short(result.content) if result.ok else result.error
+        print(f"   [{mark}] {tool['name']}({_short(args, 80)}) -> {shown}")
+        played += 1
+    bad = env.call(reads[0]["name"], {"no_such_argument": 1}) if reads else None
+    if bad is not None:
+        print(f"   [err] {bad.tool}(no_such_argument=1) -> {bad.error}")
+    changes = env.diff()
+    print(f"   {played} calls, {len(changes)} record(s) changed; state hash {env.state_hash()[:16]}…")
+    for change in changes[:5]:
+        print(f"     {change['kind']:6} {change['entity']} {change['key']}")
+    env.reset()
+    assert env.state_hash() == initial
+    print(f"   reset: state hash back to {initial[:16]}…")
+
+
+def main() -> int:
+    specs = sorted(SPECS.glob("*.domain"))
+    if not specs:
+        print("no specs found", file=sys.stderr)
+        return 1
+    build = Path("build")
+    print(f"envscale demo: {len(specs)} shipped spec(s)")
+    for spec in specs:
+        play(spec, build)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
