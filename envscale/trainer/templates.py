@@ -59,7 +59,7 @@ def detect_family(template: str) -> str | None:
 
 
 def family_template(family: str) -> str:
-    return (FAMILY_DIR / f"{family}.jinja").read_text()
+    return (FAMILY_DIR / f"{family}.j2").read_text()
 
 
 def model_template(tokenizer: Any) -> str | None:
