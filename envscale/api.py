@@ -53,24 +53,42 @@ def compile_file(path: str | Path):
 
 
 def load(path: str | Path):
-    """Compile a spec (or reuse the compilation of an identical one) and return its Domain."""
+    """Compile a spec (or reuse the compilation of an identical one) and return its Domain.
+
+    The cache is keyed by the spec's text and the text of the files it includes (its
+    policy file), so editing either recompiles and nothing else does.
+    """
     from envscale.runtime.domain import Domain
 
     source, problems = read_spec(path)
     if source is None:
         raise SpecError(problems, {})
-    key = hashlib.sha256(f"{Path(path).resolve()}\0{source}".encode()).hexdigest()
+    spec_path = Path(path)
+    key = hashlib.sha256(f"{spec_path.resolve()}\0{source}".encode()).hexdigest()
     cached = _CACHE.get(key)
-    if cached is not None and _policy_unchanged(cached, path):
-        return cached
-    files, diagnostics, sources = compile_source(source, str(path), Path(path))
+    if cached is not None and _includes_unchanged(spec_path, cached[1]):
+        return cached[0]
+    files, diagnostics, sources = compile_source(source, str(path), spec_path)
     if files is None:
         raise SpecError(diagnostics, sources)
     domain = Domain(files)
-    _CACHE[key] = domain
+    _CACHE[key] = (domain, _included_texts(spec_path, files))
     return domain
 
 
-def _policy_unchanged(domain, path: str | Path) -> bool:
-    """A cached domain is reused only while its policy file, if any, still reads the same."""
-    return True
+def _included_texts(spec: Path, files: dict[str, str]) -> dict[str, str]:
+    import json
+
+    included = json.loads(files["manifest.json"]).get("includes", [])
+    return {name: _read_or_empty(spec.parent / name) for name in included}
+
+
+def _includes_unchanged(spec: Path, texts: dict[str, str]) -> bool:
+    return all(_read_or_empty(spec.parent / name) == text for name, text in texts.items())
+
+
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -117,6 +117,7 @@ class DomainIR:
     tool_graph: list[Edge]
     types: dict[int, Type]
     symbols: Any
+    includes: list[str] = field(default_factory=list)  # files the spec reads, relative to it
 
     def table(self, entity: str) -> Table:
         return next(t for t in self.tables if t.entity == entity)

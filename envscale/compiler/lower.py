@@ -58,6 +58,7 @@ def lower(c: Compilation) -> None:
         tool_graph=[],
         types=c.types,
         symbols=s,
+        includes=sorted(c.extra_sources),
     )
     c.ir.tool_graph = tool_graph(c.ir)
 

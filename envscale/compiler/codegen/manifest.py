@@ -45,6 +45,7 @@ def manifest(d: ir.DomainIR) -> dict:
         "description": d.description,
         "spec": d.source,
         "spec_hash": d.spec_hash,
+        "includes": d.includes,
         "clock": d.clock,
         "policy": d.policy,
         "entities": entities,
