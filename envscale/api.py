@@ -27,8 +27,12 @@ def read_spec(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     p = Path(path)
     try:
         return p.read_text(encoding="utf-8"), []
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.start + 1].hex()
+        return None, [Diagnostic("E004", f"cannot read spec file: byte 0x{bad} at offset {error.start} is not UTF-8",
+                                 Span(str(path), 1, 1, 1, 1), "save the spec as UTF-8 text")]
+    except OSError as error:
+        reason = error.strerror or str(error)
         return None, [Diagnostic("E004", f"cannot read spec file: {reason}", Span(str(path), 1, 1, 1, 1))]
 
 

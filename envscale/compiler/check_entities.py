@@ -91,13 +91,18 @@ def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: Field
 
 
 def _default(c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, expr: ast.Expr) -> None:
-    got = checker.expr(expr, Scope())
+    got = checker.expr_as(expr, Scope(), info.type)
     if not _is_constant(expr):
         c.error("E303", f"the default of '{info.name}' must be a constant", expr.span,
                 "use a literal, an enum member, a list or map of literals, now() or today()")
         return
+    enum = t.strip_optional(info.type)
+    if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(enum, t.EnumT):
+        if expr.value not in checker.s.enums[enum.name].members:
+            checker.check_enum_literal(expr, enum)
+            return
     if not _default_fits(checker, expr, got, info.type):
-        c.error("E303", f"the default of '{info.name}' is a {got}, but the field is a {info.type}", expr.span)
+        c.error("E303", f"the default of '{info.name}' has type {got}, but the field is {info.type}", expr.span)
         return
     info.default = expr
 

@@ -27,26 +27,31 @@ class _ToolChecker:
         scope = Scope()
         for param in self.tool.params.values():
             if param.decl.default is not None:
-                got = self.k.expr(param.decl.default, Scope())
+                got = self.k.expr_as(param.decl.default, Scope(), param.type)
                 self.k.expect(param.decl.default, got, param.type, f"default of parameter '{param.name}'")
             scope.names[param.name] = Binding(param.type, "param")
         self.block(self.tool.decl.body, scope)
         returns = self.tool.returns
         if returns is not None and not isinstance(returns, t.NoneT | t.OptionalT) and not terminates(self.tool.decl.body):
-            self.c.error("E205", f"tool '{self.tool.name}' may end without returning a {returns}",
+            self.c.error("E205", f"tool '{self.tool.name}' can reach its end without returning a value (it declares -> {returns})",
                          self.tool.decl.name_span, "end every path with return ... or fail \"...\"")
 
     def block(self, body: tuple[ast.Stmt, ...], scope: Scope) -> None:
         for stmt in body:
             self.stmt(stmt, scope)
+            match stmt:
+                case ast.Require():
+                    narrow(scope, scope, none_tested(stmt.condition, "!=", "and"))
+                case ast.If() if terminates(stmt.then) and not stmt.otherwise:
+                    narrow(scope, scope, none_tested(stmt.condition, "==", "or"))
 
     def stmt(self, s: ast.Stmt, scope: Scope) -> None:
         k = self.k
         match s:
             case ast.Let():
-                got = k.expr(s.value, scope)
-                if s.type is not None:
-                    declared = resolve_type(self.c, s.type)
+                declared = resolve_type(self.c, s.type) if s.type is not None else None
+                got = k.expr_as(s.value, scope, declared) if declared is not None else k.expr(s.value, scope)
+                if declared is not None:
                     k.expect(s.value, got, declared, f"value of '{s.name}'")
                     got = declared
                 elif isinstance(got, t.NoneT):
@@ -65,7 +70,7 @@ class _ToolChecker:
                 k.expect(s.message, k.expr(s.message, scope), t.STR, "fail message")
             case ast.Set():
                 target = self.target(s.target, scope, for_delete=False)
-                value = k.expr(s.value, scope)
+                value = k.expr_as(s.value, scope, target) if target is not None else k.expr(s.value, scope)
                 if target is not None:
                     k.expect(s.value, value, target, "assigned value")
             case ast.InsertStmt():
@@ -79,8 +84,11 @@ class _ToolChecker:
                 self.block(s.body, inner)
             case ast.If():
                 k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "if condition")
-                self.block(s.then, scope.child())
-                self.block(s.otherwise, scope.child())
+                then, otherwise = scope.child(), scope.child()
+                narrow(scope, then, none_tested(s.condition, "!=", "and"))
+                narrow(scope, otherwise, none_tested(s.condition, "==", "or"))
+                self.block(s.then, then)
+                self.block(s.otherwise, otherwise)
             case ast.Return():
                 self.ret(s, scope)
 
@@ -88,9 +96,9 @@ class _ToolChecker:
         returns = self.tool.returns
         if s.value is None:
             if returns is not None and not isinstance(returns, t.OptionalT):
-                self.c.error("E201", f"tool '{self.tool.name}' must return a {returns}", s.span)
+                self.c.error("E201", f"tool '{self.tool.name}' must return a value (it declares -> {returns})", s.span)
             return
-        got = self.k.expr(s.value, scope)
+        got = self.k.expr_as(s.value, scope, returns) if returns is not None else self.k.expr(s.value, scope)
         if returns is None:
             self.c.error("E201", f"tool '{self.tool.name}' declares no return type but returns a {got}", s.value.span,
                          f"declare it: tool {self.tool.name}(...) -> {got}")
@@ -158,3 +166,23 @@ class _ToolChecker:
                          "to clear an optional field: set x.FIELD = none")
             return None
         return current
+
+
+def none_tested(condition: ast.Expr, op: str, joiner: str) -> list[str]:
+    """Names compared with none by `op` in condition or in any of its `joiner` operands:
+    `x != none and ...` proves x is set when true, `x == none or ...` when false."""
+    if isinstance(condition, ast.Binary) and condition.op == joiner:
+        return none_tested(condition.left, op, joiner) + none_tested(condition.right, op, joiner)
+    if isinstance(condition, ast.Binary) and condition.op == op:
+        for name, other in ((condition.left, condition.right), (condition.right, condition.left)):
+            if isinstance(name, ast.Name) and isinstance(other, ast.Literal) and other.value is None:
+                return [name.id]
+    return []
+
+
+def narrow(source: Scope, target: Scope, names: list[str]) -> None:
+    """Bind each optional name, as seen from source, to its non-optional type in target."""
+    for name in names:
+        binding = source.lookup(name)
+        if binding is not None and isinstance(binding.type, t.OptionalT):
+            target.names[name] = Binding(binding.type.inner, binding.kind)

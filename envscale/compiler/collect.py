@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from envscale.compiler.context import Compilation
@@ -9,6 +10,19 @@ from envscale.compiler.symbols import RecordInfo, ToolInfo
 from envscale.dsl import ast
 
 _CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+
+# Names that generated Python (models.py, tools.py) binds at module level or that pydantic
+# keeps for itself; a spec name equal to one of them would break the generated module.
+_MODULE_NAMES = frozenset({
+    "Annotated", "Literal", "BaseModel", "ConfigDict", "Field", "StringConstraints", "Date", "DateTime",
+    "STRUCTS", "ENTITIES", "ARGUMENTS", "TOOLS", "INVARIANTS", "annotations", "lib", "db", "Db", "ToolError",
+})
+_PYDANTIC_NAMES = frozenset({
+    "model_config", "model_fields", "model_computed_fields", "model_extra", "model_fields_set",
+    "model_construct", "model_copy", "model_dump", "model_dump_json", "model_json_schema",
+    "model_parametrized_name", "model_post_init", "model_rebuild", "model_validate",
+    "model_validate_json", "model_validate_strings",
+})
 
 
 def collect_declarations(c: Compilation) -> None:
@@ -51,6 +65,7 @@ def collect_declarations(c: Compilation) -> None:
                 s.invariants[decl.name] = decl
             case ast.Policy():
                 s.policies[decl.name] = decl
+    _check_names(c)
     if s.domain is None:
         where = ast.Span(c.module.file, 1, 1, 1, 2)
         c.error("E601", "the spec has no domain declaration", where,
@@ -84,3 +99,27 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         return
     c.symbols.policy_text = text.strip()
     c.extra_sources[decl.policy_file] = text
+
+
+def _check_names(c: Compilation) -> None:
+    """Names become Python identifiers in the generated modules: keep them usable there."""
+
+    def reserved(name: str, span: ast.Span, what: str, extra: frozenset[str] = frozenset()) -> None:
+        if keyword.iskeyword(name):
+            c.error("E110", f"{what} '{name}' is a Python keyword", span,
+                    f"names become Python identifiers in the generated code; choose another, e.g. '{name}_'")
+        elif name in extra:
+            c.error("E110", f"{what} '{name}' clashes with a name the generated code uses", span,
+                    f"choose another name, e.g. '{name}_'")
+
+    invariant_functions = {f"check_{d.name}" for d in c.module.declarations if isinstance(d, ast.Invariant)}
+    for decl in c.module.declarations:
+        match decl:
+            case ast.Enum() | ast.Struct() | ast.Entity():
+                reserved(decl.name, decl.span, f"{type(decl).__name__.lower()} name", _MODULE_NAMES)
+                for f in getattr(decl, "fields", ()):
+                    reserved(f.name, f.span, "field name", _PYDANTIC_NAMES)
+            case ast.Tool():
+                reserved(decl.name, decl.name_span, "tool name", _MODULE_NAMES | invariant_functions)
+                for p in decl.params:
+                    reserved(p.name, p.span, "parameter name", _PYDANTIC_NAMES)

@@ -134,21 +134,25 @@ def infer_effects(c: Compilation) -> None:
 
 def _compare_declared(c: Compilation, name: str, decl: ast.Tool, reads: set[str], writes: set[str]) -> None:
     declared: dict[str, set[str]] = {}
+    known = set(c.symbols.entities)
     for effect in decl.effects:
         bucket = declared.setdefault(effect.kind, set())
         for entity, span in effect.entities:
-            if entity not in c.symbols.entities:
+            if entity not in known:
                 from envscale.dsl.diagnostics import did_you_mean
 
-                c.error("E102", f"unknown entity '{entity}'", span, did_you_mean(entity, c.symbols.entities))
-            bucket.add(entity)
-    if "writes" in declared:
-        extra = declared["writes"] - writes
-        missing = writes - declared["writes"]
+                c.error("E102", f"unknown entity '{entity}'", span, did_you_mean(entity, known))
+            else:
+                bucket.add(entity)
+    # Declaring any effect claims the tool's writes: a tool that says only `reads` must not write.
+    if declared:
+        declared_writes = declared.get("writes", set())
+        extra = declared_writes - writes
+        missing = writes - declared_writes
         if missing:
             c.error("E401", f"tool '{name}' writes {', '.join(sorted(missing))} but does not declare it",
-                    decl.name_span, f"add: writes {', '.join(sorted(declared['writes'] | writes))}")
-        if extra & set(c.symbols.entities):
+                    decl.name_span, f"add: writes {', '.join(sorted(declared_writes | writes))}")
+        if extra:
             c.error("E401", f"tool '{name}' declares writes {', '.join(sorted(extra))} but never writes it",
                     decl.name_span, "remove it from the writes clause, or make the body write it")
     if "reads" in declared:
@@ -158,6 +162,54 @@ def _compare_declared(c: Compilation, name: str, decl: ast.Tool, reads: set[str]
         if missing:
             c.error("E401", f"tool '{name}' reads {', '.join(sorted(missing))} but does not declare it",
                     decl.name_span, f"add: reads {', '.join(sorted(declared['reads'] | missing))}")
-        if extra & set(c.symbols.entities):
+        if extra:
             c.error("E401", f"tool '{name}' declares reads {', '.join(sorted(extra))} but never reads it",
                     decl.name_span, "remove it from the reads clause")
+
+
+def check_write_positions(c: Compilation) -> None:
+    """An insert is a write: it may stand as a statement or as the whole value of let, set and
+    return in a tool body, where its order among the other writes is plain. Anywhere else,
+    inside a condition, a message, a bigger expression, an invariant or a default, it is E402."""
+    for tool in c.symbols.tools.values():
+        for param in tool.decl.params:
+            if param.default is not None:
+                _no_insert(c, param.default, f"in the default of parameter '{param.name}'")
+        for s in statements(tool.decl.body):
+            for root in _direct_expressions(s):
+                _no_insert(c, root, "inside a larger expression")
+    for inv in c.symbols.invariants.values():
+        _no_insert(c, inv.condition, f"in invariant '{inv.name}'")
+        _no_insert(c, inv.message, f"in invariant '{inv.name}'")
+
+
+def _direct_expressions(s: ast.Stmt) -> list[ast.Expr]:
+    """A statement's own expressions (not those of nested blocks), an allowed insert unwrapped."""
+    roots: list[ast.Expr] = []
+    match s:
+        case ast.Let() | ast.Set() | ast.Return() if isinstance(s.value, ast.Insert):
+            roots.extend(a.value for a in s.value.args)
+        case ast.InsertStmt():
+            roots.extend(a.value for a in s.insert.args)
+        case ast.Let() | ast.Return():
+            roots.extend([s.value] if s.value is not None else [])
+        case ast.Set():
+            roots.append(s.value)
+        case ast.Require():
+            roots.extend([s.condition, s.message])
+        case ast.Fail():
+            roots.append(s.message)
+        case ast.For():
+            roots.append(s.iterable)
+        case ast.If():
+            roots.append(s.condition)
+    if isinstance(s, ast.Set | ast.Delete):
+        roots.extend(step.key for step in s.target.steps if isinstance(step, ast.IndexStep))
+    return roots
+
+
+def _no_insert(c: Compilation, root: ast.Expr, where: str) -> None:
+    for e in expressions(root):
+        if isinstance(e, ast.Insert):
+            c.error("E402", f"insert writes to the database and cannot appear {where}", e.span,
+                    f"insert as its own statement, or bind it first: let x = insert {e.entity}(...)")

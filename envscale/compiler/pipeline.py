@@ -11,7 +11,7 @@ from envscale.compiler.check_policies import check_policies
 from envscale.compiler.check_tools import check_tools
 from envscale.compiler.collect import collect_declarations
 from envscale.compiler.context import Compilation
-from envscale.compiler.effects import infer_effects
+from envscale.compiler.effects import check_write_positions, infer_effects
 from envscale.compiler.lower import lower
 from envscale.compiler.resolve_types import resolve_declared_types
 from envscale.dsl.parser import parse
@@ -26,6 +26,7 @@ CHECKS: list[Pass] = [
     check_tools,
     check_invariants,
     infer_effects,
+    check_write_positions,
     check_policies,
 ]
 # Lowering runs only on a spec without errors.

@@ -101,6 +101,15 @@ class Checker:
             return t.ANY
         return record.fields[record.key[0]].type
 
+    def lookup_key_type(self, entity: str, key_field: str, got: t.Type) -> t.Type:
+        """What a lookup of `entity` by its key field accepts: the key's value, or a reference
+        to the same entity (a reference is stored as the referred key)."""
+        got_base = t.strip_optional(got)
+        if len(self.s.entities[entity].key) == 1 and isinstance(got_base, t.RefT) and got_base.entity == entity:
+            return t.RefT(entity)
+        want = self.s.entities[entity].fields[key_field].type
+        return self.key_type(want.entity) if isinstance(want, t.RefT) else want
+
     def note(self, node: object, type_: t.Type) -> t.Type:
         self.c.types[id(node)] = type_
         return type_
@@ -132,6 +141,26 @@ class Checker:
     def expr(self, e: ast.Expr, scope: Scope) -> t.Type:
         method = getattr(self, f"_{type(e).__name__.lower()}")
         return self.note(e, method(e, scope))
+
+    def expr_as(self, e: ast.Expr, scope: Scope, want: t.Type) -> t.Type:
+        """The type of e where a `want` is expected: there, a bare member that several enums
+        share means the expected enum's member (`status == open` with `status: SlotStatus`)."""
+        base = t.strip_optional(want)
+        if isinstance(base, t.EnumT) and self.shared_member(e, scope) and base.name in self.members[e.id]:  # type: ignore[union-attr]
+            return self.note(e, base)
+        if isinstance(e, ast.ListLit) and isinstance(base, t.ListT) and e.items:
+            for item in e.items:
+                self.expr_as(item, scope, base.item)
+            return self.note(e, self._listlit(e, scope, typed=True))
+        return self.expr(e, scope)
+
+    def shared_member(self, e: ast.Expr, scope: Scope) -> bool:
+        """Whether e is a bare name that only an enum member shared by several enums can mean."""
+        if not isinstance(e, ast.Name) or scope.lookup(e.id) is not None:
+            return False
+        if e.id in self.s.entities or e.id in self.s.enums or e.id in self.s.structs:
+            return False
+        return len(self.members.get(e.id, ())) > 1
 
     def _literal(self, e: ast.Literal, scope: Scope) -> t.Type:
         v = e.value
@@ -212,9 +241,7 @@ class Checker:
                              e.span, f"its key: {', '.join(key_fields) or '(none)'}")
                 return t.RowT(base.entity)
             for node, got, name in zip(e.keys, keys, key_fields, strict=True):
-                want = record.fields[name].type
-                want = self.key_type(want.entity) if isinstance(want, t.RefT) else want
-                self.expect(node, got, want, f"key '{name}' of {base.entity}")
+                self.expect(node, got, self.lookup_key_type(base.entity, name, got), f"key '{name}' of {base.entity}")
             return t.RowT(base.entity)
         if len(keys) != 1:
             self.c.error("E202", "only entity lookups take several keys", e.span)
@@ -242,9 +269,16 @@ class Checker:
         return t.ANY
 
     def _binary(self, e: ast.Binary, scope: Scope) -> t.Type:
-        left = self.expr(e.left, scope)
-        right = self.expr(e.right, scope)
         op = e.op
+        if op in ("in", "not in"):
+            left = self.expr(e.left, scope)
+            right = self.expr_as(e.right, scope, t.ListT(left))
+        elif self.shared_member(e.left, scope):
+            right = self.expr(e.right, scope)
+            left = self.expr_as(e.left, scope, right)
+        else:
+            left = self.expr(e.left, scope)
+            right = self.expr_as(e.right, scope, left)
         if isinstance(left, t.AnyT) or isinstance(right, t.AnyT):
             return t.BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in") else t.ANY
         if op in ("and", "or"):
@@ -314,10 +348,10 @@ class Checker:
         self.c.error("E203", f"cannot apply '{op}' to {left} and {right}", e.span)
         return t.ANY
 
-    def _listlit(self, e: ast.ListLit, scope: Scope) -> t.Type:
+    def _listlit(self, e: ast.ListLit, scope: Scope, typed: bool = False) -> t.Type:
         item: t.Type = t.ANY
         for node in e.items:
-            got = self.expr(node, scope)
+            got = self.c.types[id(node)] if typed else self.expr(node, scope)
             common = unify(got, item)
             if common is None:
                 self.c.error("E201", f"list items must share one type: {item} and {got}", node.span)
@@ -369,7 +403,8 @@ class Checker:
     def record_args(self, record: RecordInfo, args: tuple[ast.Arg, ...], scope: Scope, span: ast.Span, what: str) -> None:
         given: set[str] = set()
         for arg in args:
-            got = self.expr(arg.value, scope)
+            slot = record.fields.get(arg.name) if arg.name is not None else None
+            got = self.expr_as(arg.value, scope, slot.type) if slot is not None else self.expr(arg.value, scope)
             if arg.name is None:
                 self.c.error("E202", f"{what} takes named fields only", arg.span,
                              f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...")
@@ -388,9 +423,21 @@ class Checker:
             self.c.error("E202", f"{what} is missing required field(s): {', '.join(missing)}", span,
                          "give every field that has no default and is not optional")
 
+    def names_something(self, name: str, scope: Scope) -> bool:
+        return (scope.lookup(name) is not None or name in self.s.entities or name in self.s.enums
+                or name in self.s.structs or name in self.members)
+
     def _call(self, e: ast.Call, scope: Scope) -> t.Type:
         if isinstance(e.func, ast.Name) and e.func.id in BUILTINS and scope.lookup(e.func.id) is None:
             return self.builtin(e, scope)
+        if isinstance(e.func, ast.Name) and not self.names_something(e.func.id, scope):
+            self.note(e.func, t.ANY)
+            for arg in e.args:
+                self.expr(arg.value, scope)
+            hint = did_you_mean(e.func.id, [*BUILTINS, *self.s.structs])
+            self.c.error("E109", f"unknown function '{e.func.id}'", e.func.span,
+                         hint or "call a built-in such as len(...), or a struct to build one")
+            return t.ANY
         callee = self.expr(e.func, scope)
         if isinstance(callee, t.AnyT):
             for arg in e.args:
@@ -423,12 +470,15 @@ class Checker:
             if len(keys) != len(record.key) or any(a.name for a in keys):
                 self.c.error("E202", f"{m.entity}.get takes the key value(s): {', '.join(record.key)}", e.span)
             for arg, name in zip(keys, record.key, strict=False):
-                want = record.fields[name].type
-                want = self.key_type(want.entity) if isinstance(want, t.RefT) else want
-                self.expect(arg.value, self.expr(arg.value, scope), want, f"key '{name}' of {m.entity}")
+                got = self.expr(arg.value, scope)
+                want = self.lookup_key_type(m.entity, name, got)
+                # A missing reference finds nothing, so get() takes an optional one.
+                want = t.optional(want) if isinstance(want, t.RefT) else want
+                self.expect(arg.value, got, want, f"key '{name}' of {m.entity}")
             return t.OptionalT(t.RowT(m.entity))
         for arg in e.args:
-            got = self.expr(arg.value, scope)
+            slot = record.fields.get(arg.name) if arg.name is not None else None
+            got = self.expr_as(arg.value, scope, slot.type) if slot is not None else self.expr(arg.value, scope)
             if arg.name is None:
                 self.c.error("E202", f"{m.entity}.where takes field: value conditions", arg.span,
                              f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)")

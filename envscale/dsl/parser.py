@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
@@ -52,13 +58,34 @@ def _token_span(file: str, token: Token) -> ast.Span:
     return ast.Span(file, token.line, token.column, token.end_line, token.end_column)
 
 
+class BadString(Exception):
+    """A string token whose escapes cannot be decoded; becomes an E005 diagnostic."""
+
+    def __init__(self, token: str, reason: str):
+        super().__init__(reason)
+        self.token = token
+        self.reason = reason
+
+
 def unquote(text: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = pyast.literal_eval(text)
+    """The value of a STRING token: Python's escapes; triple-quoted text is dedented."""
+    if "\x00" in text:
+        raise BadString(text, "a string cannot contain a NUL character")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = pyast.literal_eval(text)
+    except (SyntaxError, ValueError) as error:
+        raise BadString(text, f"invalid escape sequence in string: {_escape_reason(error)}") from None
     if text.startswith('"""'):
         value = inspect.cleandoc(value)
     return value
+
+
+def _escape_reason(error: Exception) -> str:
+    message = error.msg if isinstance(error, SyntaxError) else str(error)
+    # The codec's message names byte positions in Python's own literal; keep only the cause.
+    return message.rsplit(": ", 1)[-1] if "codec can't decode" in message else message
 
 
 class _ToAst(Transformer):
@@ -426,9 +453,10 @@ def _describe_expected(expected: set[str]) -> str:
             names.append(term)
             continue
         names.append(f"'{pattern.value}'" if pattern.type == "str" else term.lower())
-    names = sorted(set(names))
+    # Closing brackets first: when input stops early, they are the likeliest fix.
+    names = sorted(set(names), key=lambda n: (n not in ("'}'", "')'", "']'"), n))
     if len(names) > 8:
-        names = names[:8] + ["…"]
+        names = [*names[:8], "…"]
     return ", ".join(names)
 
 
@@ -444,7 +472,13 @@ def _syntax_diagnostic(file: str, source: str, error: UnexpectedInput) -> Diagno
         char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
         span = ast.Span(file, line, column, line, column + 1)
         if char == '"':
-            return Diagnostic("E003", "unterminated string", span, 'close the string with a matching \'"\'')
+            # `"""` that is never closed lexes as an empty string `""` and then a lone quote.
+            at = error.pos_in_stream
+            triple = source.startswith('"""', at) or (at >= 2 and source[at - 2 : at] == '""')
+            if triple and not source.startswith('"""', at):
+                span = ast.Span(file, line, column - 2, line, column + 1)
+            quote = '"""' if triple else '"'
+            return Diagnostic("E003", "unterminated string", span, f"close the string with a matching '{quote}'")
         return Diagnostic("E002", f"unexpected character {char!r}", span, "remove it, or check for a missing quote")
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -477,5 +511,14 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Di
         tree = _parser().parse(source)
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(file, source, error)]
-    declarations = _ToAst(file).transform(tree)
+    try:
+        declarations = _ToAst(file).transform(tree)
+    except VisitError as error:
+        if not isinstance(error.orig_exc, BadString):
+            raise
+        bad = error.orig_exc
+        token = bad.token
+        span = _token_span(file, token) if isinstance(token, Token) else ast.Span(file, 1, 1, 1, 2)
+        hint = "write a backslash as \\\\" if "escape" in bad.reason else None
+        return None, [Diagnostic("E005", bad.reason, span, hint)]
     return ast.Module(file, source, declarations), []

@@ -62,6 +62,7 @@ class Environment:
     db: Db
     enforce_policies: bool = True
     history: list[CallResult] = field(default_factory=list)
+    monitor: PolicyMonitor | None = None
     _base_hash: int | None = None
 
     @classmethod
@@ -75,6 +76,9 @@ class Environment:
         tables = {name: TableMeta.from_manifest(name, spec) for name, spec in domain.manifest["entities"].items()}
         if not existing:
             connection.execute(domain.files["schema.sql"])
+        elif data is not None:
+            connection.close()
+            raise DataError([f"{path} already holds a database; omit the data to reopen it, or remove the file"])
         db = Db(connection, tables, domain.manifest["clock"])
         env = cls(domain, connection, db, enforce_policies)
         env.monitor = PolicyMonitor(domain.manifest["policies"], {t["name"]: t["kind"] for t in domain.manifest["tools"]})

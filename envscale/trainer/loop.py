@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import nullcontext
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,13 @@ def evaluate(accelerator: Any, model: Any, samples: list[Sample], row_tokens: in
     return (loss_sum / count.clamp(min=1)).item()
 
 
+def position(cfg: TrainConfig, index: int, step: int, global_step: int,
+             done: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a checkpoint records about where training stands."""
+    return {"phase_index": index, "phase": cfg.phases[index].name, "phase_step": step,
+            "global_step": global_step, "fingerprint": cfg.fingerprint(), "phases_done": list(done)}
+
+
 # -----------------------------------------------------------------------------
 # The run
 
@@ -219,11 +226,6 @@ def train(
                   f"{pdata.stats['samples']} samples ({pdata.stats['replayed_samples']} replayed), "
                   f"{pdata.stats['eval_samples']} held out")
 
-        def checkpoint_state() -> dict[str, Any]:
-            return {"phase_index": index, "phase": phase.name, "phase_step": step,  # noqa: B023
-                    "global_step": global_step, "fingerprint": cfg.fingerprint(),
-                    "phases_done": done}
-
         bar = tqdm(total=len(plan), initial=step, desc=phase.name,
                    disable=not (main and tc.progress), dynamic_ncols=True)
         last_loss = float("nan")
@@ -263,7 +265,8 @@ def train(
                     "epoch": (step - 1) // max(1, plan.steps_per_epoch), "loss": last_loss,
                     "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                     "tokens": n_tokens, "supervised_tokens": n_supervised,
-                    "tokens_per_s": n_tokens / elapsed, "supervised_tokens_per_s": n_supervised / elapsed,
+                    "step_s": elapsed, "tokens_per_s": n_tokens / elapsed,
+                    "supervised_tokens_per_s": n_supervised / elapsed,
                 })
             if (tc.eval_every and step % tc.eval_every == 0) or step == len(plan):
                 eval_loss = evaluate(accelerator, model, pdata.eval, phase.row_tokens)
@@ -274,8 +277,8 @@ def train(
                 break  # the phase-end checkpoint follows the phase output
             halting = bool(tc.halt_after_steps) and steps_this_run >= tc.halt_after_steps
             if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or halting:
-                ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, checkpoint_state(),
-                                     out, tc.keep_checkpoints)
+                ckpt.save_checkpoint(accelerator, model, optimizer, scheduler,
+                                     position(cfg, index, step, global_step, done), out, tc.keep_checkpoints)
             if halting:
                 halted = True
                 break
@@ -296,8 +299,8 @@ def train(
             "supervised_tokens": sum(supervised_in([pdata.train[i] for r in s for i in r]) for s in plan.steps),
             **pdata.stats,
         })
-        ckpt.save_checkpoint(accelerator, model, optimizer, scheduler, checkpoint_state(),
-                             out, tc.keep_checkpoints)
+        ckpt.save_checkpoint(accelerator, model, optimizer, scheduler,
+                             position(cfg, index, step, global_step, done), out, tc.keep_checkpoints)
         accelerator.free_memory()
         del model, optimizer
         halting = bool(tc.halt_after_steps) and steps_this_run >= tc.halt_after_steps

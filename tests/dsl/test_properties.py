@@ -29,12 +29,13 @@ NAMES = [
     "x", "Order", "User", "order_id", "status", "pending", "total", "o", "where", "all", "get",
     "len", "sum", "round", "format", "now", "today", "key", "default", "check", "unique", "index",
     "str", "int", "float", "bool", "date", "datetime", "self", "next_key", "sorted",
+    "class", "lambda", "db", "lib", "Field", "model_config", "check_nonneg",
 ]
 LITERALS = ['"s"', '"""doc"""', "0", "1", "2.5", "-3", '"2024-01-01"', "\"", "\n", " "]
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_TOKEN = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|[A-Za-z_]\w*|\d+(?:\.\d+)?|->|[=!<>]=|\S')
+_TOKEN = re.compile(r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|[A-Za-z_]\w*|\d+(?:\.\d+)?|->|[=!<>]=|\S')
 
 
 def assert_compiles_or_diagnoses(source: str) -> None:
@@ -45,6 +46,8 @@ def assert_compiles_or_diagnoses(source: str) -> None:
         render_all(diagnostics, sources)
     else:
         assert set(files) >= {"schema.sql", "tools.py", "models.py", "tools.json", "manifest.json"}
+        for name in ("tools.py", "models.py"):
+            compile(files[name], name, "exec")
 
 
 @pytest.mark.parametrize("seed", range(len(SEEDS)))
@@ -90,7 +93,7 @@ def character_mutations(draw: st.DrawFn) -> str:
 
 @st.composite
 def token_mutations(draw: st.DrawFn) -> str:
-    tokens = _TOKEN.findall(draw(st.sampled_from(SEEDS)))
+    tokens = [t for t in _TOKEN.findall(draw(st.sampled_from(SEEDS))) if not t.startswith("#")]
     vocabulary = KEYWORDS + PUNCTUATION + NAMES + LITERALS
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(tokens) - 1))
@@ -113,6 +116,28 @@ def token_mutations(draw: st.DrawFn) -> str:
         if not tokens:
             break
     return " ".join(tokens)
+
+
+@st.composite
+def name_mutations(draw: st.DrawFn) -> str:
+    """Swap names and literals for others of their kind: mostly well-formed, often ill-typed."""
+    tokens = [t for t in _TOKEN.findall(draw(st.sampled_from(SEEDS))) if not t.startswith("#")]
+    names = sorted({t for t in tokens if t[0].isalpha() or t[0] == "_"} | set(NAMES))
+    literals = sorted({t for t in tokens if t[0].isdigit() or t[0] == '"'} | set(LITERALS[:7]))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(tokens) - 1))
+        token = tokens[at]
+        if token[0].isalpha() or token[0] == "_":
+            tokens[at] = draw(st.sampled_from(names))
+        elif token[0].isdigit() or token[0] == '"':
+            tokens[at] = draw(st.sampled_from(literals))
+    return " ".join(tokens)
+
+
+@SETTINGS
+@given(name_mutations())
+def test_name_mutations_of_valid_specs(source: str) -> None:
+    assert_compiles_or_diagnoses(source)
 
 
 @SETTINGS

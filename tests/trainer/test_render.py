@@ -84,7 +84,7 @@ def test_audit_rejects_a_half_supervised_tool_call(tokenizer):
     from envscale.trainer.data import Trajectory
 
     traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
-    with pytest.raises(AuditError, match="not fully supervised|no token of this turn"):
+    with pytest.raises(AuditError, match=r"not fully supervised|no token of this turn"):
         Renderer(tokenizer, _with(half)).sample(traj, 4096)
 
 
@@ -92,7 +92,7 @@ def test_template_without_generation_blocks_is_an_error():
     class Tok:
         chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"
 
-    with pytest.raises(TemplateError, match="no \\{% generation %\\} blocks"):
+    with pytest.raises(TemplateError, match=r"no \{% generation %\} blocks"):
         resolve_template(Tok())
 
 

@@ -42,7 +42,7 @@ def test_loss_falls(full_run):
 
 
 def test_outputs_and_summary(full_run):
-    cfg, summary, out = full_run
+    _, _, out = full_run
     assert (out / "loss.png").stat().st_size > 0
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["global_step"] == 8 and not on_disk["halted"]

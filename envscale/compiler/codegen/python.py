@@ -15,6 +15,7 @@ from envscale.compiler import types as t
 from envscale.compiler.sql_expr import quote_ident
 from envscale.dsl import ast
 
+NEGATED_OPS = {"==": "!=", "!=": "==", "in": "not in", "not in": "in"}
 RESERVED = set(keyword.kwlist) | {"db", "lib", "ToolError", "row", "self", "None", "True", "False"}
 
 
@@ -103,8 +104,16 @@ class Emitter:
         inner = self.expr(e.operand)
         return f"(not {inner})" if e.op == "not" else f"(-{inner})"
 
-    def _binary(self, e: ast.Binary) -> str:
-        op = e.op
+    def negated(self, e: ast.Expr) -> str:
+        """Code for `not e`, written the way a person would (`x != y`, `x not in y`)."""
+        if isinstance(e, ast.Unary) and e.op == "not":
+            return self.expr(e.operand)
+        if isinstance(e, ast.Binary) and e.op in NEGATED_OPS:
+            return self._binary(e, NEGATED_OPS[e.op])
+        return f"not {self.expr(e)}"
+
+    def _binary(self, e: ast.Binary, op: str | None = None) -> str:
+        op = op or e.op
         if op in ("==", "!="):
             left, right = self._comparable(e.left), self._comparable(e.right)
             if "None" in (left, right):
@@ -238,7 +247,7 @@ class Emitter:
                     value = f"lib.copy({value})"
                 self.emit(f"{py_name(s.name)} = {value}", depth)
             case ast.Require():
-                self.emit(f"if not {self.expr(s.condition)}:", depth)
+                self.emit(f"if {self.negated(s.condition)}:", depth)
                 self.emit(f"raise ToolError({self.expr(s.message)})", depth + 1)
             case ast.Fail():
                 self.emit(f"raise ToolError({self.expr(s.message)})", depth)
@@ -258,8 +267,22 @@ class Emitter:
                 self.emit("return" if s.value is None else f"return {self.expr(s.value)}", depth)
 
     def if_(self, s: ast.If, depth: int, keyword_: str) -> None:
-        self.emit(f"{keyword_} {self.expr(s.condition)}:", depth)
-        self.block(s.then, depth + 1)
+        condition, then = self.expr(s.condition), s.then
+        # Without an else, a lone nested `if` or `require` joins the condition: the same
+        # behaviour, and the flat form that linters ask for.
+        while not s.otherwise and len(then) == 1:
+            inner = then[0]
+            if isinstance(inner, ast.If) and not inner.otherwise:
+                condition, then = f"{condition} and {self.expr(inner.condition)}", inner.then
+            elif isinstance(inner, ast.Require):
+                condition = f"{condition} and {self.negated(inner.condition)}"
+                self.emit(f"{keyword_} {condition}:", depth)
+                self.emit(f"raise ToolError({self.expr(inner.message)})", depth + 1)
+                return
+            else:
+                break
+        self.emit(f"{keyword_} {condition}:", depth)
+        self.block(then, depth + 1)
         if len(s.otherwise) == 1 and isinstance(s.otherwise[0], ast.If):
             self.if_(s.otherwise[0], depth, "elif")
         elif s.otherwise:
@@ -339,7 +362,9 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
     lines = [f"def {tool.name}({', '.join(params)}) -> {_annotation(tool.returns)}:"]
     doc = tool.doc.strip() or tool.name
     effects = f"Kind: {tool.kind}. Reads: {', '.join(tool.reads) or '-'}. Writes: {', '.join(tool.writes) or '-'}."
-    lines.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\"))
+    first, *rest = doc.replace('"""', "'''").replace("\\", "\\\\").splitlines()
+    lines.append('    """' + first)
+    lines.extend(f"    {line.strip()}" if line.strip() else "" for line in rest)
     lines.append("")
     lines.append(f"    {effects}")
     lines.append('    """')
@@ -368,14 +393,14 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
             f"def {name}(db: Db) -> str | None:",
             f'    """{inv.name} ({inv.where}), on every {inv.entity}."""',
             f"    for row in db.select({py_str(inv.entity)}, {py_str(sql)}, ()):",
-            f"        if not {e.expr(inv.decl.condition)}:",
+            f"        if {e.negated(inv.decl.condition)}:",
             f"            return {e.expr(inv.decl.message)}",
             "    return None",
         ])
     return "\n".join([
         f"def {name}(db: Db) -> str | None:",
         f'    """{inv.name} ({inv.where})."""',
-        f"    if not {e.expr(inv.decl.condition)}:",
+        f"    if {e.negated(inv.decl.condition)}:",
         f"        return {e.expr(inv.decl.message)}",
         "    return None",
     ])

@@ -29,7 +29,9 @@ def column_checks(table: ir.Table, column: ir.Column) -> list[tuple[str, str]]:
     label = f"{table.entity}.{column.field}"
     if column.kind == "enum":
         values = ", ".join(sql_literal(v) for v in column.enum or [])
-        return [(f"{label} is a {column.type}".replace("?", ""), f"{q} IN ({values})")]
+        enum = str(column.type).replace("?", "")
+        article = "an" if enum[:1].lower() in "aeiou" else "a"
+        return [(f"{label} is {article} {enum}", f"{q} IN ({values})")]
     if column.kind == "bool":
         return [(f"{label} is a bool", f"{q} IN (0, 1)")]
     if column.kind == "date":

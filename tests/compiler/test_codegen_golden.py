@@ -1,0 +1,117 @@
+"""Generated code for the shipped clinic spec: golden files, determinism, schemas, lint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envscale.api import compile_file
+from envscale.compiler.codegen import ARTIFACTS
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "clinic.domain"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "clinic"
+
+
+def compile_clinic() -> dict[str, str]:
+    files, diagnostics, _ = compile_file(SPEC)
+    assert files is not None, [d.message for d in diagnostics]
+    assert not [d for d in diagnostics if d.severity == "error"]
+    return files
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, str]:
+    return compile_clinic()
+
+
+@pytest.mark.parametrize("name", ["schema.sql", "tools.py"])
+def test_generated_code_matches_golden(files, golden, name):
+    golden(GOLDEN / name, files[name])
+
+
+def test_compiling_twice_gives_identical_bytes(files):
+    again = compile_clinic()
+    assert set(files) == set(ARTIFACTS) == set(again)
+    for name in ARTIFACTS:
+        assert files[name].encode() == again[name].encode(), name
+
+
+def test_tools_json_is_an_openai_function_schema(files):
+    schemas = json.loads(files["tools.json"])
+    manifest = json.loads(files["manifest.json"])
+    assert [s["function"]["name"] for s in schemas] == [t["name"] for t in manifest["tools"]]
+    for schema in schemas:
+        assert set(schema) == {"type", "function"} and schema["type"] == "function"
+        function = schema["function"]
+        assert set(function) == {"name", "description", "parameters"}
+        assert len(function["description"]) > 20
+        parameters = function["parameters"]
+        assert parameters["type"] == "object"
+        assert set(parameters["required"]) <= set(parameters["properties"])
+        for name, prop in parameters["properties"].items():
+            assert prop.get("type") in {"string", "integer", "number", "boolean", "array", "object"}, name
+            assert prop.get("description"), f"{function['name']}.{name} has no description"
+    by_name = {s["function"]["name"]: s["function"]["parameters"] for s in schemas}
+    book = by_name["book_appointment"]
+    assert book["required"] == ["patient_id", "slot_id", "visit_type", "reason"]
+    assert book["properties"]["visit_type"]["enum"] == ["new_patient", "follow_up", "annual_physical", "telehealth"]
+    invoices = by_name["list_invoices"]
+    assert invoices["required"] == ["patient_id"]
+    assert invoices["properties"]["status"]["enum"] == ["open", "paid", "void"]
+    assert by_name["find_open_slots"]["properties"]["day"] == {
+        "type": "string", "format": "date", "description": "The day to search, YYYY-MM-DD"}
+    assert by_name["list_appointments"]["properties"]["include_past"]["default"] is False
+
+
+def test_manifest_lists_tools_effects_and_a_tool_graph(files):
+    manifest = json.loads(files["manifest.json"])
+    tools = {t["name"]: t for t in manifest["tools"]}
+    assert len(tools) >= 12
+    assert tools["get_patient"] == {"name": "get_patient", "kind": "read", "reads": ["Patient"], "writes": [],
+                                    "params": ["patient_id"], "returns": "Patient"}
+    assert tools["pay_invoice"]["kind"] == "write"
+    assert tools["pay_invoice"]["writes"] == ["Invoice", "Patient", "Payment"]
+    assert {t["kind"] for t in tools.values()} == {"read", "write"}
+    edges = {(e["from"], e["to"], e["param"]) for e in manifest["tool_graph"]}
+    assert ("find_patient", "verify_patient", "patient_id") in edges
+    assert ("find_open_slots", "book_appointment", "slot_id") in edges
+    assert all(e["from"] in tools and e["to"] in tools for e in manifest["tool_graph"])
+    enforced = {i["name"]: i["enforced_by"] for i in manifest["invariants"]}
+    assert enforced == {"payment_positive": "sql", "invoice_not_overpaid": "sql", "invoice_split": "sql",
+                        "archived_patients_have_no_visits": "runtime", "one_visit_per_slot": "runtime"}
+    assert manifest["clock"] == "2024-06-10T09:00:00"
+    assert manifest["policy"].startswith("# Riverside Family Clinic")
+
+
+def test_schema_carries_named_checks_keys_and_indexes(files):
+    schema = files["schema.sql"]
+    assert 'CONSTRAINT "payment_positive (clinic.domain:' in schema
+    assert 'CONSTRAINT "Patient.phone is unique" UNIQUE ("phone")' in schema
+    assert 'CREATE INDEX "Patient.last_name index" ON "Patient" ("last_name");' in schema
+    assert 'FOREIGN KEY ("slot_id") REFERENCES "Slot" ("slot_id")' in schema
+    assert schema.count(") STRICT;") == 8
+
+
+def _ruff() -> list[str] | None:
+    candidate = Path(sys.executable).parent / "ruff"
+    if candidate.exists():
+        return [str(candidate)]
+    found = shutil.which("ruff")
+    return [found] if found else None
+
+
+def test_generated_python_is_ruff_clean(files, tmp_path):
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    for name in ("tools.py", "models.py"):
+        (tmp_path / name).write_text(files[name], encoding="utf-8")
+    done = subprocess.run([*ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
