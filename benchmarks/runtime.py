@@ -52,15 +52,15 @@ def median_us(samples: list[float]) -> float:
 
 
 def episode_calls(domain, data: dict) -> list[tuple[str, dict]]:
-    """One read and one write call per tool whose required arguments the seed data supplies."""
-    from envscale.demo import _arguments_from_data
+    """One call of each tool whose required arguments the seed data supplies (successful or not)."""
+    from envscale.demo import candidate_arguments
 
     schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
     calls = []
     for tool in domain.manifest["tools"]:
-        args = _arguments_from_data(tool, schemas[tool["name"]], data)
-        if args is not None:
-            calls.append((tool["name"], args))
+        candidates = candidate_arguments(schemas[tool["name"]], data, limit=1)
+        if candidates:
+            calls.append((tool["name"], candidates[0]))
     return calls
 
 

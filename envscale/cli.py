@@ -63,10 +63,19 @@ def cmd_call(args: argparse.Namespace) -> int:
     except SpecError as error:
         _print_diagnostics(error.diagnostics, error.sources)
         return EXIT_SPEC_ERRORS
+    if args.tool not in domain.tool_kinds:
+        from envscale.dsl.diagnostics import did_you_mean
+
+        hint = did_you_mean(args.tool, domain.tool_kinds) or f"tools: {', '.join(sorted(domain.tool_kinds))}"
+        print(f"error: {args.spec} has no tool '{args.tool}'; {hint}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         arguments = json.loads(args.arguments)
     except json.JSONDecodeError as error:
         print(f"error: the arguments are not valid JSON: {error.msg} (column {error.colno})", file=sys.stderr)
+        return EXIT_USAGE
+    if not isinstance(arguments, dict):
+        print(f"error: the arguments must be a JSON object, not {type(arguments).__name__}", file=sys.stderr)
         return EXIT_USAGE
     try:
         env = domain.environment(data=args.data, enforce_policies=not args.no_policies)

@@ -21,20 +21,38 @@ def _short(value: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _arguments_from_data(tool: dict, schema: dict, data: dict) -> dict | None:
-    """Arguments for a tool taken from the seed data: each required parameter's value is
-    the value of a field of the same name in some record. None when one cannot be found."""
-    properties = schema["function"]["parameters"]["properties"]
-    args: dict = {}
-    for name in schema["function"]["parameters"]["required"]:
-        found = next((r[name] for records in data.values() for r in records if r.get(name) is not None), None)
-        if found is None:
-            enum = properties[name].get("enum")
-            if not enum:
-                return None
-            found = enum[0]
-        args[name] = found
-    return args
+def candidate_arguments(schema: dict, data: dict, limit: int = 12) -> list[dict]:
+    """Argument sets for a tool drawn from the seed data: each required parameter takes the
+    values of same-named fields in the records (or its enum's members). Empty when a
+    parameter has no source."""
+    parameters = schema["function"]["parameters"]
+    pools = []
+    for name in parameters["required"]:
+        enum = parameters["properties"][name].get("enum")
+        values = list(enum) if enum else []
+        if not values:
+            seen = []
+            for records in data.values():
+                for record in records:
+                    value = record.get(name)
+                    if value is not None and not isinstance(value, list | dict) and value not in seen:
+                        seen.append(value)
+            values = seen
+        if not values:
+            return []
+        pools.append((name, values))
+    return [{name: values[(i * (j + 1)) % len(values)] for j, (name, values) in enumerate(pools)} for i in range(limit)]
+
+
+def first_success(env, tool: str, candidates: list[dict]):
+    """Try argument sets in turn; failed calls roll back, so only the success stays."""
+    result, args, refused = None, None, []
+    for args in candidates:
+        result = env.call(tool, args)
+        if result.ok:
+            break
+        refused.append(result.error)
+    return result, args, refused
 
 
 def play(spec: Path, build: Path) -> None:
@@ -61,11 +79,12 @@ def play(spec: Path, build: Path) -> None:
     schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
     initial = env.state_hash()
     played = 0
-    for tool in reads[:4] + writes[:3]:
-        args = _arguments_from_data(tool, schemas[tool["name"]], data)
-        if args is None:
+    for tool in reads[:4] + writes[:4]:
+        result, args, refused = first_success(env, tool["name"], candidate_arguments(schemas[tool["name"]], data))
+        if result is None:
             continue
-        result = env.call(tool["name"], args)
+        if refused and result.ok:
+            print(f"   [err] {tool['name']}: {len(refused)} refused call(s) rolled back first, e.g. {refused[0]}")
         mark = "ok " if result.ok else "err"
         shown = _short(result.content) if result.ok else result.error
         print(f"   [{mark}] {tool['name']}({_short(args, 80)}) -> {shown}")
