@@ -15,11 +15,12 @@ EXIT_SPEC_ERRORS = 1  # the spec has errors, or a tool call failed
 EXIT_USAGE = 2  # bad command line or unreadable input
 
 
-def _print_diagnostics(diagnostics, sources, stream=sys.stderr) -> None:
+def _print_diagnostics(diagnostics, sources) -> None:
     from envscale.dsl.diagnostics import render_all
 
     if diagnostics:
-        print(render_all(diagnostics, sources), file=stream)
+        # sys.stderr is looked up at each call, so a redirected stream is honoured.
+        print(render_all(diagnostics, sources), file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -46,9 +47,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if files is None:
         return EXIT_SPEC_ERRORS
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
-        (out / name).write_text(files[name], encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ARTIFACTS:
+            (out / name).write_text(files[name], encoding="utf-8")
+    except OSError as error:
+        print(f"error: cannot write to {out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"compiled {args.spec} -> {out}/ ({', '.join(ARTIFACTS)})")
     return EXIT_OK
 
@@ -134,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
         return args.func(args)

@@ -43,7 +43,27 @@ def column_checks(table: ir.Table, column: ir.Column) -> list[tuple[str, str]]:
     return []
 
 
-def create_table_sql(table: ir.Table) -> _TableText:
+def query_indexes(d: ir.DomainIR) -> dict[str, list[tuple[str, ...]]]:
+    """The field tuples that tools filter each entity on with `.where(...)`, in first-use order."""
+    from envscale.compiler.effects import expressions
+    from envscale.compiler.types import Method
+    from envscale.dsl import ast
+
+    found: dict[str, list[tuple[str, ...]]] = {}
+    bodies = [tool.decl.body for tool in d.tools] + [(inv.decl.condition,) for inv in d.invariants]
+    for body in bodies:
+        for node in body:
+            for e in expressions(node):
+                callee = d.types.get(id(e.func)) if isinstance(e, ast.Call) else None
+                if isinstance(callee, Method) and callee.name == "where" and e.args:
+                    fields = tuple(a.name for a in e.args if a.name)
+                    seen = found.setdefault(callee.entity, [])
+                    if fields and fields not in seen:
+                        seen.append(fields)
+    return found
+
+
+def create_table_sql(table: ir.Table, queried: list[tuple[str, ...]] | None = None) -> _TableText:
     lines = []
     for column in table.columns:
         parts = [quote_ident(column.name), column.sql_type]
@@ -71,8 +91,18 @@ def create_table_sql(table: ir.Table) -> _TableText:
         if (column.index or column.ref is not None) and not column.unique and [column.field] != table.key[:1]:
             index = quote_ident(f"{table.entity}.{column.field} index")
             indexes.append(f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({quote_ident(column.name)});")
+    # Every filter a tool queries by gets an index, so a query costs what it returns.
+    covered = {(c.field,) for c in table.columns if c.index or c.unique or c.ref is not None} | {tuple(table.key)}
+    for fields in queried or []:
+        if any(fields == have[: len(fields)] for have in covered):
+            continue
+        covered.add(fields)
+        names = ", ".join(quote_ident(table.column(f).name) for f in fields)
+        index = quote_ident(f"{table.entity}.{'+'.join(fields)} query index")
+        indexes.append(f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({names});")
     return _TableText(quote_ident(table.entity), table.doc, lines, indexes)
 
 
 def schema_sql(d: ir.DomainIR) -> str:
-    return render("schema.sql.j2", d=d, tables=[create_table_sql(t) for t in d.tables])
+    queried = query_indexes(d)
+    return render("schema.sql.j2", d=d, tables=[create_table_sql(t, queried.get(t.entity)) for t in d.tables])

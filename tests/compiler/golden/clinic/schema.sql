@@ -38,6 +38,7 @@ CREATE TABLE "Patient" (
 ) STRICT;
 CREATE INDEX "Patient.last_name index" ON "Patient" ("last_name");
 CREATE INDEX "Patient.plan index" ON "Patient" ("plan_id");
+CREATE INDEX "Patient.last_name+date_of_birth query index" ON "Patient" ("last_name", "date_of_birth");
 -- A doctor, nurse practitioner or therapist who sees patients
 CREATE TABLE "Clinician" (
   "clinician_id" TEXT NOT NULL,
@@ -68,6 +69,8 @@ CREATE TABLE "Slot" (
 ) STRICT;
 CREATE INDEX "Slot.clinician index" ON "Slot" ("clinician_id");
 CREATE INDEX "Slot.start index" ON "Slot" ("start");
+CREATE INDEX "Slot.clinician+status query index" ON "Slot" ("clinician_id", "status");
+CREATE INDEX "Slot.status query index" ON "Slot" ("status");
 -- A patient's booked visit in one slot
 CREATE TABLE "Appointment" (
   "appointment_id" TEXT NOT NULL,
@@ -92,6 +95,8 @@ CREATE TABLE "Appointment" (
 CREATE INDEX "Appointment.patient index" ON "Appointment" ("patient_id");
 CREATE INDEX "Appointment.slot index" ON "Appointment" ("slot_id");
 CREATE INDEX "Appointment.clinician index" ON "Appointment" ("clinician_id");
+CREATE INDEX "Appointment.patient+status query index" ON "Appointment" ("patient_id", "status");
+CREATE INDEX "Appointment.slot+status query index" ON "Appointment" ("slot_id", "status");
 -- A medication a clinician prescribed to a patient
 CREATE TABLE "Prescription" (
   "rx_id" TEXT NOT NULL,
