@@ -131,7 +131,7 @@ DOMAINS = {"general": [library, weather, calendar], "vertical": [retail, airline
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="examples/trajectories", help="output directory")
-    ap.add_argument("--n", type=int, default=60, help="trajectories per domain")
+    ap.add_argument("--n", type=int, default=40, help="trajectories per domain")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     for group, makers in DOMAINS.items():

@@ -97,10 +97,10 @@ def _default(c: Compilation, checker: Checker, record: RecordInfo, info: FieldIn
                 "use a literal, an enum member, a list or map of literals, now() or today()")
         return
     enum = t.strip_optional(info.type)
-    if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(enum, t.EnumT):
-        if expr.value not in checker.s.enums[enum.name].members:
-            checker.check_enum_literal(expr, enum)
-            return
+    if (isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(enum, t.EnumT)
+            and expr.value not in checker.s.enums[enum.name].members):
+        checker.check_enum_literal(expr, enum)
+        return
     if not _default_fits(checker, expr, got, info.type):
         c.error("E303", f"the default of '{info.name}' has type {got}, but the field is {info.type}", expr.span)
         return

@@ -51,6 +51,49 @@ def resolve_declared_types(c: Compilation) -> None:
             tool.params[param.name] = ParamInfo(param.name, ptype, param)
         if tool.decl.returns is not None:
             tool.returns = resolve_type(c, tool.decl.returns)
+    _check_struct_cycles(c)
+
+
+def _struct_refs(ty: t.Type) -> list[str]:
+    """The structs a type holds by value, through optionals, lists and maps."""
+    match ty:
+        case t.StructT():
+            return [ty.name]
+        case t.OptionalT():
+            return _struct_refs(ty.inner)
+        case t.ListT():
+            return _struct_refs(ty.item)
+        case t.MapT():
+            return _struct_refs(ty.key) + _struct_refs(ty.value)
+    return []
+
+
+def _check_struct_cycles(c: Compilation) -> None:
+    """A struct is one JSON value with a finite schema (tools.json, models.py): it cannot hold itself."""
+    structs = c.symbols.structs
+    edges = {name: [r for f in info.fields.values() for r in _struct_refs(f.type)] for name, info in structs.items()}
+    reported: set[str] = set()
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = path[path.index(name):]
+            if not reported & set(cycle):
+                reported.update(cycle)
+                first = min(cycle, key=lambda n: (structs[n].decl.span.line, structs[n].decl.span.column))
+                at = cycle.index(first)
+                loop = [*cycle[at:], *cycle[:at], first]
+                c.error("E306", f"struct '{first}' contains itself: {' -> '.join(loop)}", structs[first].decl.span,
+                        "a struct is stored as one JSON value; make one link an entity reference instead")
+            return
+        if name in done:
+            return
+        for ref in edges.get(name, []):
+            visit(ref, [*path, name])
+        done.add(name)
+
+    for name in structs:
+        visit(name, [])
 
 
 def _resolve_fields(c: Compilation, record: RecordInfo) -> None:

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -505,12 +505,36 @@ def _reserved_words() -> frozenset[str]:
     return frozenset(words)
 
 
+# How deeply the parse tree may nest. Generated Python keeps the nesting of the spec, and
+# CPython refuses more than 200 nested brackets and 100 indentation levels; the recursive
+# passes of the compiler also stay far from Python's recursion limit below this depth.
+MAX_DEPTH = 120
+
+
+def _too_deep(file: str, tree: Tree) -> Diagnostic | None:
+    """E006 at the first node nested deeper than MAX_DEPTH; walks without recursion."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            span = _span(file, node.meta)
+            span = ast.Span(file, span.line, span.column, span.line, span.column + 1)
+            return Diagnostic("E006", f"the spec nests more than {MAX_DEPTH} levels deep here", span,
+                              "split the expression or block into smaller parts with let")
+        # Reversed, so the leftmost offender in the source is the one reported.
+        stack.extend((child, depth + 1) for child in reversed(node.children) if isinstance(child, Tree))
+    return None
+
+
 def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse spec text. Returns the module, or None and the syntax diagnostics."""
     try:
         tree = _parser().parse(source)
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(file, source, error)]
+    too_deep = _too_deep(file, tree)
+    if too_deep is not None:
+        return None, [too_deep]
     try:
         declarations = _ToAst(file).transform(tree)
     except VisitError as error:

@@ -128,7 +128,7 @@ def split_eval(
     if fraction <= 0 or len(items) < 2:
         return items, []
     ranked = sorted(
-        items, key=lambda t: hashlib.sha256(f"{seed}:{t.id}:{t.source}".encode()).digest()
+        items, key=lambda t: hashlib.sha256(f"{seed}:{t.domain}:{t.id}".encode()).digest()
     )
     n_eval = min(len(items) - 1, max(1, round(len(items) * fraction)))
     held = {id(t) for t in ranked[:n_eval]}

@@ -447,11 +447,20 @@ def test_single_line_triple_quoted_string() -> None:
     assert isinstance(d, ast.Domain) and d.description == "one line"
 
 
-def test_keywords_are_reserved() -> None:
-    module, diagnostics = parse("entity in { }", "t.domain")
+def test_keywords_are_contextual() -> None:
+    """Where only a name can follow, a keyword of the spec language is read as a name."""
+    (e,) = decls("entity E { on: str @key  at: int  policy: str  most: int  clock: str }")
+    assert isinstance(e, ast.Entity)
+    assert [f.name for f in e.fields] == ["on", "at", "policy", "most", "clock"]
+    assert sexpr(expr("o.on + at")) == "(+ (. o on) at)"
+
+
+def test_keyword_out_of_place_is_named_in_the_hint() -> None:
+    module, diagnostics = parse('domain d "x"\nlet x = 1', "t.domain")
     assert module is None
     (d,) = diagnostics
-    assert d.code == "E001" and d.hint is not None and "'in' is a reserved word" in d.hint
+    assert (d.code, d.span.line, d.span.column) == ("E001", 2, 1)
+    assert d.hint is not None and d.hint.startswith("'let' is a reserved word; expected")
 
 
 def test_empty_source_parses_to_no_declarations() -> None:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envscale.api import compile_source
@@ -60,6 +60,31 @@ def test_seed_specs_compile(seed: int) -> None:
 @given(st.text(max_size=200))
 def test_random_text(text: str) -> None:
     assert_compiles_or_diagnoses(text)
+
+
+@pytest.mark.parametrize(("source", "code"), [
+    # A NUL inside a string literal crashed the AST builder.
+    ('domain d "x"\ntool t() -> str { "doc\x00" return "a" }', "E005"),
+    # An escape Python cannot decode crashed it too.
+    ('domain d "x"\ntool t() -> str { return "\\N{nope}" }', "E005"),
+    ('domain d "x"\ntool t() -> str { return "\\x4" }', "E005"),
+    # Python keywords as names compiled into modules that could not be imported.
+    ('domain d "x"\nentity E { class: str @key }', "E110"),
+    ('domain d "x"\ntool lambda() -> int { return 1 }', "E110"),
+    ('domain d "x"\nstruct Field { a: int }', "E110"),
+    ('domain d "x"\nentity E { k: str @key  model_config: int }', "E110"),
+    ('domain d "x"\ninvariant nonneg: true else "m"\ntool check_nonneg() -> int { return 1 }', "E110"),
+    # Mutually recursive structs sent the JSON-schema generator into endless recursion.
+    ('domain d "x"\nstruct A { b: B }\nstruct B { a: A? }\ntool t(x: A) -> A { return x }', "E306"),
+    # A long chain of operators overflowed the recursive AST builder (1000 terms) or gave
+    # generated Python more nested brackets than CPython accepts (250 terms).
+    ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 1000 + " }", "E006"),
+    ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 250 + " }", "E006"),
+])
+def test_regressions(source: str, code: str) -> None:
+    files, diagnostics, _ = compile_source(source, "regression.domain")
+    assert files is None
+    assert code in {d.code for d in diagnostics}
 
 
 @SETTINGS
