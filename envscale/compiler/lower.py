@@ -166,31 +166,36 @@ def _produced_fields(d: ir.DomainIR, returns: t.Type | None) -> list[tuple[str, 
     return [(record.name, f.name, f.type) for f in record.fields.values()]
 
 
-def _feeds(d: ir.DomainIR, owner: str, field: str, ftype: t.Type, param: ir.Param) -> bool:
+def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Type]]:
+    """The (parameter name, parameter type) slots that a returned field's value can fill."""
     base = t.strip_optional(ftype)
-    ptype = t.strip_optional(param.type)
     if isinstance(base, t.ListT):
         base = t.strip_optional(base.item)
     if isinstance(base, t.RefT):
         target = d.symbols.entities[base.entity]
-        key = target.key[0] if target.key else None
-        key_type = t.strip_optional(target.fields[key].type) if key else None
-        return key is not None and param.name in (key, f"{field}_id", field) and ptype == key_type
-    if isinstance(base, t.MapT):
-        return False
-    return param.name == field and base == ptype and not t.is_json(base)
+        if not target.key:
+            return []
+        key = target.key[0]
+        key_type = t.strip_optional(target.fields[key].type)
+        return [(name, key_type) for name in (key, f"{field}_id", field)]
+    if t.is_json(base):
+        return []
+    return [(field, base)]
 
 
 def tool_graph(d: ir.DomainIR) -> list[ir.Edge]:
+    """An edge wherever a field of what one tool returns can fill another tool's parameter."""
     edges = []
     for source in d.tools:
-        produced = _produced_fields(d, source.returns)
+        offers: dict[tuple[str, t.Type], str] = {}
+        for owner, field, ftype in _produced_fields(d, source.returns):
+            for slot in _feedable(d, field, ftype):
+                offers.setdefault(slot, f"{owner}.{field}")
         for target in d.tools:
             if target.name == source.name:
                 continue
             for param in target.params:
-                for owner, field, ftype in produced:
-                    if _feeds(d, owner, field, ftype, param):
-                        edges.append(ir.Edge(source.name, target.name, param.name, f"{owner}.{field}"))
-                        break
+                via = offers.get((param.name, t.strip_optional(param.type)))
+                if via is not None:
+                    edges.append(ir.Edge(source.name, target.name, param.name, via))
     return edges

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast as pyast
 import inspect
+import threading
 import warnings
 from functools import cache
 from pathlib import Path
@@ -46,6 +47,16 @@ def _parser() -> Lark:
         maybe_placeholders=True,
         cache=True,
     )
+
+
+_local = threading.local()
+
+
+def _transformer() -> _ToAst:
+    """One transformer per thread: building one wraps every method, which costs more than a parse."""
+    if not hasattr(_local, "transformer"):
+        _local.transformer = _ToAst("<spec>")
+    return _local.transformer
 
 
 def _span(file: str, meta: Any) -> ast.Span:
@@ -536,7 +547,9 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Di
     if too_deep is not None:
         return None, [too_deep]
     try:
-        declarations = _ToAst(file).transform(tree)
+        transformer = _transformer()
+        transformer.file = file
+        declarations = transformer.transform(tree)
     except VisitError as error:
         if not isinstance(error.orig_exc, BadString):
             raise
