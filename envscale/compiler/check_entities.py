@@ -10,8 +10,8 @@ from envscale.compiler.typecheck import Binding, Checker, Scope
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
-ATTRIBUTES = {"key": 0, "unique": 0, "index": 0, "default": 1, "check": 1}
-STRUCT_ATTRIBUTES = {"default"}
+ATTRIBUTES = {"key": 0, "unique": 0, "index": 0, "default": 1, "check": 1, "external": 0, "sparse": 0}
+STRUCT_ATTRIBUTES = {"default", "sparse"}
 CONSTANT_CALLS = {"now", "today"}
 
 
@@ -75,6 +75,14 @@ def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: Field
             info.unique = True
         case "index":
             info.index = True
+        case "external":
+            info.external = True
+        case "sparse":
+            if not info.optional:
+                c.error("E302", f"'@sparse' needs an optional field; '{info.name}' is a {info.type}", attr.span,
+                        f"make it optional: {info.name}: {info.type}?")
+                return
+            info.sparse = True
         case "default":
             _default(c, checker, record, info, attr.args[0].value)
         case "check":

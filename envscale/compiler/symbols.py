@@ -16,6 +16,8 @@ class FieldInfo:
     key: bool = False
     unique: bool = False
     index: bool = False
+    external: bool = False  # the record's address, not part of its shown form
+    sparse: bool = False  # omitted from the shown form when none
     default: ast.Expr | None = None
     checks: list[ast.Expr] = field(default_factory=list)
 

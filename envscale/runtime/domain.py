@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from envscale.compiler.codegen import ARTIFACTS
+from envscale.runtime.shown import Shower
 
 
 def _import_source(module_name: str, filename: str, source: str) -> types.ModuleType:
@@ -36,8 +37,17 @@ class Domain:
                                      self.files["models.py"])
         self.tools_module = _import_source(f"envscale_generated.{tag}.tools", f"<envscale {self.name}/tools.py>",
                                            self.files["tools.py"])
+        self.shower = Shower(self.manifest)
+        self.return_shapes = {t["name"]: t.get("returns_shape") for t in self.manifest["tools"]}
         self.tool_kinds = {t["name"]: t["kind"] for t in self.manifest["tools"]}
         self.tool_writes = {t["name"]: t["writes"] for t in self.manifest["tools"]}
+
+    def show_result(self, tool: str, value: Any) -> Any:
+        """A tool's return value in its shown form."""
+        return self.shower.show(self.return_shapes.get(tool), value)
+
+    def show_record(self, entity: str, record: dict | None) -> dict | None:
+        return self.shower.show({"row": entity}, record)
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Domain:

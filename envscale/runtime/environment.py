@@ -103,13 +103,16 @@ class Environment:
                 records = list(records.values())
             for i, record in enumerate(records):
                 try:
-                    checked = models[name].model_validate(record).model_dump()
+                    checked = models[name].model_validate(record)
                 except pydantic.ValidationError as error:
                     for e in error.errors():
                         where = ".".join(str(p) for p in e["loc"])
                         problems.append(f"{name}[{i}].{where}: {e['msg']}")
                     continue
-                rows.append((meta, meta.encode(checked)))
+                # The record's own values are stored, so data round-trips exactly (100 stays 100);
+                # the model only supplies the defaults of fields the record leaves out.
+                values = {f: record[f] if f in record else _dump(getattr(checked, f)) for f in meta.fields}
+                rows.append((meta, meta.encode(values)))
         if problems:
             raise DataError(problems)
         with self.connection:
@@ -162,15 +165,16 @@ class Environment:
             return CallResult(name, False, error=_argument_errors(error))
         if self.enforce_policies and (why := self.monitor.violation(name)):
             return CallResult(name, False, error=why)
-        kwargs = {key: getattr(validated, key) for key in type(validated).model_fields}
-        kwargs = {k: (v.model_dump() if isinstance(v, pydantic.BaseModel) else _dump(v)) for k, v in kwargs.items()}
+        # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
+        kwargs = {key: arguments[key] if key in arguments else _dump(getattr(validated, key))
+                  for key in type(validated).model_fields}
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         try:
             content = function(self.db, **kwargs)
             if self.domain.tool_kinds[name] == "write":
                 self._check_invariants(name)
-            content = json.loads(canonical_json_preserving(content))
+            content = json.loads(canonical_json_preserving(self.domain.show_result(name, content)))
         except ToolError as error:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:

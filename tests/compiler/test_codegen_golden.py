@@ -74,7 +74,8 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
     tools = {t["name"]: t for t in manifest["tools"]}
     assert len(tools) >= 12
     assert tools["get_patient"] == {"name": "get_patient", "kind": "read", "reads": ["Patient"], "writes": [],
-                                    "params": ["patient_id"], "returns": "Patient"}
+                                    "params": ["patient_id"], "returns": "Patient",
+                                    "returns_shape": {"row": "Patient"}}
     assert tools["pay_invoice"]["kind"] == "write"
     assert tools["pay_invoice"]["writes"] == ["Invoice", "Patient", "Payment"]
     assert {t["kind"] for t in tools.values()} == {"read", "write"}

@@ -6,10 +6,28 @@ import json
 
 from envscale import __version__
 from envscale.compiler import ir
+from envscale.compiler import types as t
 from envscale.compiler.codegen.sql import column_checks
 from envscale.compiler.codegen.tools_py import runtime_invariants
 
 FORMAT = 1
+
+
+def shape(ty: t.Type | None) -> dict | None:
+    """How a value of this type is rendered to its shown form; None for plain values."""
+    base = t.strip_optional(ty) if ty is not None else None
+    match base:
+        case t.RowT():
+            return {"row": base.entity}
+        case t.StructT():
+            return {"struct": base.name}
+        case t.ListT():
+            inner = shape(base.item)
+            return {"list": inner} if inner else None
+        case t.MapT():
+            inner = shape(base.value)
+            return {"map": inner} if inner else None
+    return None
 
 
 def manifest(d: ir.DomainIR) -> dict:
@@ -32,6 +50,9 @@ def manifest(d: ir.DomainIR) -> dict:
                     "unique": c.unique,
                     "ref": c.ref,
                     "enum": c.enum,
+                    "external": d.symbols.entities[table.entity].fields[c.field].external,
+                    "sparse": d.symbols.entities[table.entity].fields[c.field].sparse,
+                    "shape": shape(c.type),
                     **({"default": c.default} if c.has_default else {}),
                 }
                 for c in table.columns
@@ -49,6 +70,10 @@ def manifest(d: ir.DomainIR) -> dict:
         "clock": d.clock,
         "policy": d.policy,
         "entities": entities,
+        "structs": {
+            name: [{"name": f.name, "sparse": f.sparse, "shape": shape(f.type)} for f in record.fields.values()]
+            for name, record in d.structs.items()
+        },
         "tools": [
             {
                 "name": tool.name,
@@ -57,6 +82,7 @@ def manifest(d: ir.DomainIR) -> dict:
                 "writes": tool.writes,
                 "params": [p.name for p in tool.params],
                 "returns": str(tool.returns) if tool.returns is not None else None,
+                "returns_shape": shape(tool.returns),
             }
             for tool in d.tools
         ],

@@ -90,6 +90,8 @@ class Emitter:
             return f"{obj}[{py_str(e.attr)}]"
         if isinstance(obj_type, t.OptionalT):
             return f"lib.field({obj}, {py_str(e.attr)})"
+        if isinstance(base, t.StructT) and self.d.structs[base.name].fields[e.attr].optional:
+            return f"{obj}.get({py_str(e.attr)})"  # an optional struct field may be absent
         return f"{obj}[{py_str(e.attr)}]"
 
     def _index(self, e: ast.Index) -> str:
