@@ -97,6 +97,43 @@ def cmd_call(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_SPEC_ERRORS
 
 
+def _shipped(name: str) -> Path:
+    """A file of the shipped specs folder: beside the current folder first, then beside the package."""
+    local = Path("specs") / name
+    return local if local.exists() else Path(__file__).resolve().parent.parent / "specs" / name
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from envscale.conformance.taubench import environment, replay_file
+    from envscale.dsl.diagnostics import SpecError
+    from envscale.runtime.errors import DataError
+
+    spec = Path(args.spec) if args.spec else _shipped(f"{args.domain}.domain")
+    layout_path = Path(args.layout) if args.layout else _shipped(f"{args.domain}.layout.json")
+    try:
+        env, layout = environment(spec, layout_path, args.data)
+    except SpecError as error:
+        _print_diagnostics(error.diagnostics, error.sources)
+        return EXIT_SPEC_ERRORS
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    matched = total = 0
+    for path in args.cases:
+        try:
+            result = replay_file(env, layout, path)
+        except (OSError, ValueError) as error:
+            print(f"error: {path}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        matched += result.matched
+        total += result.total
+        print(f"{path}: {result.matched}/{result.total} cases match")
+        for mismatch in result.mismatches[: args.show]:
+            print(mismatch.render())
+    print(f"conformance: {matched}/{total} cases match")
+    return EXIT_OK if matched == total else EXIT_SPEC_ERRORS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="envscale",
@@ -125,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--diff", action="store_true", help="also print what the call changed and the state hash")
     call.add_argument("--no-policies", action="store_true", help="do not enforce the spec's episode policies")
     call.set_defaults(func=cmd_call)
+
+    conf = commands.add_parser("conformance", help="replay another implementation's recorded cases",
+                               description="Replay recorded cases and compare every output and the final state.")
+    suites = conf.add_subparsers(dest="suite", metavar="SUITE", required=True)
+    tau = suites.add_parser("taubench", help="tau-bench retail and airline cases",
+                            description="Replay tau-bench cases (visible or sealed) on an envscale spec.")
+    tau.add_argument("--domain", required=True, help="retail, airline, or a spec of your own with --spec")
+    tau.add_argument("--data", required=True, metavar="DIR", help="folder of the domain's JSON documents")
+    tau.add_argument("--cases", required=True, nargs="+", metavar="FILE.jsonl", help="case files")
+    tau.add_argument("--spec", help="the spec (default: the shipped specs/DOMAIN.domain)")
+    tau.add_argument("--layout", help="the document layout (default: specs/DOMAIN.layout.json)")
+    tau.add_argument("--show", type=int, default=5, metavar="N", help="mismatches to print per file")
+    tau.set_defaults(func=cmd_conformance)
 
     try:
         from envscale.trainer.command import register

@@ -1,0 +1,1 @@
+"""Conformance runs: replaying other implementations' recorded cases on envscale specs."""
