@@ -52,6 +52,9 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("datetime", "datetime(s): a datetime from 'YYYY-MM-DDTHH:MM:SS'", 1, 1),
         Builtin("add_days", "add_days(d, n): a date or datetime n days later", 2, 2),
         Builtin("days_between", "days_between(a, b): whole days from a to b", 2, 2),
+        Builtin("range", "range(n) or range(start, stop): the integers start, ..., stop - 1", 1, 2),
+        Builtin("evaluate", "evaluate(text): the value of an arithmetic expression of numbers, + - * / ( ) and spaces, "
+                            "as a float; a malformed one is a tool error", 1, 1),
         Builtin("next_key", "next_key(Entity, \"PREFIX\", width=0): the next unused key PREFIX<n>", 2, 3),
     ]
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from envscale.compiler import types as t
 from envscale.compiler.context import Compilation
 from envscale.compiler.resolve_types import resolve_type
-from envscale.compiler.symbols import ToolInfo
+from envscale.compiler.symbols import ParamInfo, ToolInfo
 from envscale.compiler.typecheck import Binding, Checker, Scope, terminates
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
@@ -26,6 +26,8 @@ class _ToolChecker:
     def run(self) -> None:
         scope = Scope()
         for param in self.tool.params.values():
+            for attr in param.decl.attributes:
+                self.param_attribute(param, attr)
             if param.decl.default is not None:
                 got = self.k.expr_as(param.decl.default, Scope(), param.type)
                 self.k.expect(param.decl.default, got, param.type, f"default of parameter '{param.name}'")
@@ -35,6 +37,29 @@ class _ToolChecker:
         if returns is not None and not isinstance(returns, t.NoneT | t.OptionalT) and not terminates(self.tool.decl.body):
             self.c.error("E205", f"tool '{self.tool.name}' can reach its end without returning a value (it declares -> {returns})",
                          self.tool.decl.name_span, "end every path with return ... or fail \"...\"")
+
+    def param_attribute(self, param: ParamInfo, attr: ast.Attribute) -> None:
+        """`@choices(v, ...)`: the values a tool's schema offers for a parameter. They are not
+        enforced before the body runs, so the body's own checks decide which error comes first."""
+        if attr.name != "choices":
+            self.c.error("E302", f"unknown parameter attribute '@{attr.name}'", attr.span,
+                         "parameters take @choices(value, ...)")
+            return
+        base = t.strip_optional(param.type)
+        if base not in (t.STR, t.INT) or not attr.args:
+            self.c.error("E302", "'@choices' takes one or more values, on a str or int parameter", attr.span)
+            return
+        values = []
+        for arg in attr.args:
+            value = arg.value
+            if arg.name is not None or not isinstance(value, ast.Literal) or type(value.value) is not (str if base == t.STR else int):
+                self.c.error("E302", f"'@choices' values must be {base} literals", arg.span)
+                return
+            values.append(value.value)
+        if len(set(values)) != len(values):
+            self.c.error("E302", "'@choices' lists a value twice", attr.span)
+            return
+        param.choices = values
 
     def block(self, body: tuple[ast.Stmt, ...], scope: Scope) -> None:
         for stmt in body:

@@ -21,6 +21,7 @@ class Column:
     index: bool = False
     default: Any = None
     has_default: bool = False
+    choices: list | None = None
     enum: list[str] | None = None
     ref: str | None = None  # entity referred to
     ref_column: str | None = None

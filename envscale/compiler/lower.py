@@ -129,7 +129,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
 def _tool(c: Compilation, info) -> ir.Tool:
     params = []
     for p in info.params.values():
-        param = ir.Param(p.name, p.type, p.decl.doc)
+        param = ir.Param(p.name, p.type, p.decl.doc, choices=p.choices)
         if p.decl.default is not None:
             param.default = constant_value(p.decl.default) if _is_literalish(p.decl.default) else None
             param.has_default = True

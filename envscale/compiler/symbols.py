@@ -47,6 +47,7 @@ class ParamInfo:
     name: str
     type: Type
     decl: ast.Param
+    choices: list | None = None  # @choices: the values the schema offers; the body checks them
 
 
 @dataclass

@@ -526,7 +526,8 @@ class Checker:
         fixed = {"round": t.FLOAT, "count": t.INT, "len": t.INT, "any": t.BOOL, "all": t.BOOL, "format": t.STR,
                  "str": t.STR, "int": t.INT, "float": t.FLOAT, "lower": t.STR, "upper": t.STR, "strip": t.STR,
                  "startswith": t.BOOL, "endswith": t.BOOL, "join": t.STR, "replace": t.STR, "now": t.DATETIME,
-                 "today": t.DATE, "date": t.DATE, "datetime": t.DATETIME, "days_between": t.INT}
+                 "today": t.DATE, "date": t.DATE, "datetime": t.DATETIME, "days_between": t.INT,
+                 "range": t.ListT(t.INT), "evaluate": t.FLOAT}
         return fixed.get(name, t.ANY)
 
     def _builtin_types(self, e, name, args, types, kw_types, keywords) -> t.Type:
@@ -667,6 +668,13 @@ class Checker:
                     first = t.DATE
                 bad(1, t.INT)
                 return first
+            case "range":
+                for i in range(len(types)):
+                    bad(i, t.INT)
+                return t.ListT(t.INT)
+            case "evaluate":
+                bad(0, t.STR)
+                return t.FLOAT
             case "days_between":
                 for i in range(2):
                     if t.strip_optional(types[i]) not in (t.DATE, t.DATETIME):

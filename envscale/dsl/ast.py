@@ -284,6 +284,7 @@ class Param:
     default: Expr | None
     doc: str | None
     span: Span
+    attributes: tuple[Attribute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

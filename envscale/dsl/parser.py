@@ -221,8 +221,11 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def param(self, meta, children):
-        name, type_, default, doc = children
-        return ast.Param(str(name), type_, default, self.opt_str(doc), self.tspan(name))
+        name, type_, attributes, default, doc = children
+        return ast.Param(str(name), type_, default, self.opt_str(doc), self.tspan(name), attributes)
+
+    def param_attrs(self, children):
+        return tuple(children)
 
     @v_args(meta=True)
     def reads(self, meta, children):

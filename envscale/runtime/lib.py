@@ -6,9 +6,12 @@ division by zero, a malformed date) raises ToolError, so it reaches the agent as
 
 from __future__ import annotations
 
+import ast as _ast
 import builtins as _b
 import copy as _copy
 import datetime as _dt
+import operator as _op
+import warnings as _warnings
 from typing import Any
 
 from envscale.runtime.errors import ToolError
@@ -57,7 +60,8 @@ def modulo(a: float, b: float) -> float:
 
 
 def round(x: float, digits: int = 0) -> float:
-    return float(_b.round(x, digits))
+    """Python's rounding: a float stays a float, an int stays an int."""
+    return _b.round(x, digits)
 
 
 def abs(x: float) -> float:
@@ -232,3 +236,49 @@ def add_days(value: str, days: int) -> str:
 
 def days_between(a: str, b: str) -> int:
     return (_parse(b).date() - _parse(a).date()).days
+
+
+def range(start: int, stop: int | None = None) -> list[int]:
+    return _b.list(_b.range(start) if stop is None else _b.range(start, stop))
+
+
+_ARITHMETIC_CHARACTERS = frozenset("0123456789+-*/(). ")
+_BINARY = {_ast.Add: _op.add, _ast.Sub: _op.sub, _ast.Mult: _op.mul, _ast.Div: _op.truediv,
+           _ast.FloorDiv: _op.floordiv, _ast.Pow: _op.pow}
+_UNARY = {_ast.UAdd: _op.pos, _ast.USub: _op.neg}
+_MAX_EXPONENT = 10_000
+
+
+def evaluate(text: str) -> float:
+    """The value of an arithmetic expression, as a float. It is parsed by Python's own parser
+    (so a malformed one gets Python's message) and then walked node by node: only numbers and
+    arithmetic operators can appear, and nothing in it is ever executed as code."""
+    if not _b.all(ch in _ARITHMETIC_CHARACTERS for ch in text):
+        raise ToolError("invalid characters in expression")
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            tree = _ast.parse(text.lstrip(" "), "<string>", mode="eval")
+        return _b.float(_arithmetic(tree.body))
+    except ToolError:
+        raise
+    except (SyntaxError, ArithmeticError, TypeError, ValueError) as error:
+        raise ToolError(_b.str(error)) from None
+
+
+def _arithmetic(node: _ast.AST) -> Any:
+    if isinstance(node, _ast.Constant):
+        return node.value
+    if isinstance(node, _ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _arithmetic(node.left), _arithmetic(node.right)
+        if isinstance(node.op, _ast.Pow) and isinstance(right, _b.int | _b.float) and _b.abs(right) > _MAX_EXPONENT:
+            raise ToolError("exponent too large")
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, _ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_arithmetic(node.operand))
+    if isinstance(node, _ast.Tuple):
+        return _b.tuple(_arithmetic(e) for e in node.elts)
+    if isinstance(node, _ast.Call):
+        callee = _arithmetic(node.func)
+        raise TypeError(f"'{type(callee).__name__}' object is not callable")
+    raise ToolError("not an arithmetic expression")

@@ -49,6 +49,8 @@ def tool_schema(d: ir.DomainIR, tool: ir.Tool) -> dict:
     properties = {}
     for p in tool.params:
         prop = json_schema(d, p.type)
+        if p.choices is not None:
+            prop["enum"] = list(p.choices)
         if p.doc:
             prop["description"] = p.doc
         if p.has_default and p.default is not None:
