@@ -56,6 +56,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("evaluate", "evaluate(text): the value of an arithmetic expression of numbers, + - * / ( ) and spaces, "
                             "as a float; a malformed one is a tool error", 1, 1),
         Builtin("next_key", "next_key(Entity, \"PREFIX\", width=0): the next unused key PREFIX<n>", 2, 3),
+        Builtin("free_key", "free_key(Entity or map, \"FIRST\"): the first key, counting up from FIRST, that is not "
+                            "taken (its last run of letters and digits counts like an odometer: A1Z9, A2A0, ...)", 2, 2),
     ]
 }
 

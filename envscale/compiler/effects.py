@@ -103,7 +103,8 @@ def reads_of(c: Compilation, node: object) -> set[str]:
                 found.add(c.type_of(e.obj).entity)
             case ast.Call() if isinstance(c.type_of(e.func), t.Method):
                 found.add(c.type_of(e.func).entity)
-            case ast.Call(func=ast.Name(id="next_key"), args=(first, *_)) if isinstance(c.type_of(first.value), t.EntityClass):
+            case ast.Call(func=ast.Name(id="next_key" | "free_key"), args=(first, *_)) if isinstance(
+                    c.type_of(first.value), t.EntityClass):
                 found.add(c.type_of(first.value).entity)
             case ast.Member() if isinstance(t.strip_optional(c.type_of(e.obj)), t.RefT):
                 found.add(t.strip_optional(c.type_of(e.obj)).entity)

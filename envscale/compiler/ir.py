@@ -21,7 +21,6 @@ class Column:
     index: bool = False
     default: Any = None
     has_default: bool = False
-    choices: list | None = None
     enum: list[str] | None = None
     ref: str | None = None  # entity referred to
     ref_column: str | None = None
@@ -54,6 +53,7 @@ class Param:
     doc: str | None
     default: Any = None
     has_default: bool = False
+    choices: list | None = None  # @choices: offered in the schema, checked by the body
 
 
 @dataclass
@@ -76,6 +76,8 @@ class Invariant:
     reads: list[str]
     decl: ast.Invariant
     where: str
+    # A row invariant that reads nothing beyond its own row: only rows that changed can break it.
+    own_row: bool = False
 
 
 @dataclass

@@ -121,9 +121,11 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
     record = c.symbols.entities.get(inv.entity) if inv.entity else None
     sql = _invariant_sql(c, inv, record) if record is not None else None
     reads = reads_of(c, inv.condition) | reads_of(c, inv.message)
+    own_row = record is not None and not reads
     if inv.entity:
         reads.add(inv.entity)
-    return ir.Invariant(inv.name, inv.entity, sql, sorted(reads), inv, f"{PurePath(inv.span.file).name}:{inv.span.line}")
+    return ir.Invariant(inv.name, inv.entity, sql, sorted(reads), inv, f"{PurePath(inv.span.file).name}:{inv.span.line}",
+                        own_row=own_row)
 
 
 def _tool(c: Compilation, info) -> ir.Tool:

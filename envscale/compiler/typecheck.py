@@ -527,7 +527,7 @@ class Checker:
                  "str": t.STR, "int": t.INT, "float": t.FLOAT, "lower": t.STR, "upper": t.STR, "strip": t.STR,
                  "startswith": t.BOOL, "endswith": t.BOOL, "join": t.STR, "replace": t.STR, "now": t.DATETIME,
                  "today": t.DATE, "date": t.DATE, "datetime": t.DATETIME, "days_between": t.INT,
-                 "range": t.ListT(t.INT), "evaluate": t.FLOAT}
+                 "range": t.ListT(t.INT), "evaluate": t.FLOAT, "free_key": t.STR}
         return fixed.get(name, t.ANY)
 
     def _builtin_types(self, e, name, args, types, kw_types, keywords) -> t.Type:
@@ -616,7 +616,7 @@ class Checker:
                     self.c.error("E201", f"get() needs a map, found {types[0]}", args[0].span)
                     return t.ANY
                 bad(1, first.key)
-                bad(2, first.value)
+                bad(2, t.optional(first.value))  # a none default makes the result optional
                 return first.value if not isinstance(types[2], t.NoneT) else t.optional(first.value)
             case "format":
                 bad(0, t.STR)
@@ -663,7 +663,9 @@ class Checker:
                     self.c.error("E201", f"{name}() needs a string, found {types[0]}", args[0].span)
                 return t.DATE if name == "date" else t.DATETIME
             case "add_days":
-                if first not in (t.DATE, t.DATETIME):
+                if first == t.STR:  # ISO text, as agents send dates; a malformed one is a tool error
+                    first = t.DATE
+                elif first not in (t.DATE, t.DATETIME):
                     self.c.error("E201", f"add_days() needs a date or datetime, found {types[0]}", args[0].span)
                     first = t.DATE
                 bad(1, t.INT)
@@ -675,6 +677,15 @@ class Checker:
             case "evaluate":
                 bad(0, t.STR)
                 return t.FLOAT
+            case "free_key":
+                if isinstance(first, t.EntityClass):
+                    if self.key_type(first.entity) != t.STR:
+                        self.c.error("E201", f"free_key() needs an entity with a single str key; '{first.entity}' has none",
+                                     args[0].span)
+                elif not (isinstance(first, t.MapT) and first.key == t.STR):
+                    self.c.error("E201", f"free_key() needs an entity or a map with str keys, found {types[0]}", args[0].span)
+                bad(1, t.STR)
+                return t.STR
             case "days_between":
                 for i in range(2):
                     if t.strip_optional(types[i]) not in (t.DATE, t.DATETIME):

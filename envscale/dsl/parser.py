@@ -155,7 +155,7 @@ class _ToAst(Transformer):
         return ast.Enum(
             str(name),
             self.opt_str(doc),
-            tuple(str(m) for m in members),
+            tuple(unquote(m) if m.type == "STRING" else str(m) for m in members),
             tuple(self.tspan(m) for m in members),
             self.tspan(name),
         )

@@ -282,3 +282,45 @@ def _arithmetic(node: _ast.AST) -> Any:
         callee = _arithmetic(node.func)
         raise TypeError(f"'{type(callee).__name__}' object is not callable")
     raise ToolError("not an arithmetic expression")
+
+
+_MAX_KEY_STEPS = 100_000
+
+
+def successor(key: str) -> str:
+    """The key after this one: its last run of letters and digits counts up like an odometer,
+    each position within its own kind (0-9, A-Z, a-z); HATHAZ -> HATHBA, c_0999 -> c_1000."""
+    end = _b.len(key)
+    start = end
+    while start > 0 and key[start - 1].isascii() and key[start - 1].isalnum():
+        start -= 1
+    if start == end:
+        raise ToolError(f"{key!r} has no letters or digits to count up")
+    digits = _b.list(key[start:end])
+    for i in _b.range(_b.len(digits) - 1, -1, -1):
+        ch = digits[i]
+        if ch not in "9Zz":
+            digits[i] = _b.chr(_b.ord(ch) + 1)
+            return key[:start] + "".join(digits)
+        digits[i] = {"9": "0", "Z": "A", "z": "a"}[ch]
+    grow = {"0": "1", "A": "A", "a": "a"}[digits[0]]
+    return key[:start] + grow + "".join(digits)
+
+
+def free_key(taken: dict, first: str) -> str:
+    """The first key, counting up from `first`, that the map does not hold."""
+    return _first_free(lambda k: k in taken, first)
+
+
+def free_record_key(db: Any, entity: str, first: str) -> str:
+    """The first key, counting up from `first`, that no record of the entity holds."""
+    return _first_free(lambda k: db.find(entity, k) is not None, first)
+
+
+def _first_free(is_taken: Any, first: str) -> str:
+    key = first
+    for _ in _b.range(_MAX_KEY_STEPS):
+        if not is_taken(key):
+            return key
+        key = successor(key)
+    raise ToolError(f"no free key from {first!r} on")

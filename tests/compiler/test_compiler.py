@@ -223,3 +223,176 @@ def test_enum_check_names_use_the_right_article():
     schema = compiled("")["schema.sql"]
     assert 'CONSTRAINT "Invoice.status is an InvoiceStatus"' in schema
     assert 'CONSTRAINT "Slot.status is a SlotStatus"' in schema
+
+
+# ---- parameter choices, range, evaluate, get with a none default
+
+
+def test_choices_are_offered_in_the_schema_and_checked_by_the_body():
+    import json
+
+    files = compiled("""
+tool pick(invoice_id: str, reason: str @choices("late", "wrong") "Why") -> str {
+  "Pick."
+  let i = Invoice.get(invoice_id)
+  require i != none else "invoice not found"
+  require reason in ["late", "wrong"] else "invalid reason"
+  return reason
+}
+""")
+    schema = json.loads(files["tools.json"])[0]["function"]["parameters"]["properties"]["reason"]
+    assert schema == {"type": "string", "enum": ["late", "wrong"], "description": "Why"}
+    env = Domain(files).environment(data=DATA)
+    # Not enforced before the body: the body's own checks decide which error comes first.
+    assert env.call("pick", {"invoice_id": "nope", "reason": "other"}).error == "invoice not found"
+    assert env.call("pick", {"invoice_id": "I1", "reason": "other"}).error == "invalid reason"
+    assert env.call("pick", {"invoice_id": "I1", "reason": "late"}).content == "late"
+
+
+@pytest.mark.parametrize("param, message", [
+    ('x: str @choices()', "'@choices' takes one or more values"),
+    ('x: float @choices(1.5)', "'@choices' takes one or more values"),
+    ('x: str @choices("a", 1)', "'@choices' values must be str literals"),
+    ('x: str @choices("a", "a")', "'@choices' lists a value twice"),
+    ('x: str @key', "unknown parameter attribute '@key'"),
+])
+def test_bad_choices_are_reported(param, message):
+    found = errors(f'tool t({param}) -> str {{ "T." return "" }}')
+    assert any(e.startswith("E302 " + message) for e in found), found
+
+
+def test_range_and_get_with_a_none_default():
+    env = environment("""
+tool pairs(xs: list<str>, ys: map<str, int>) -> list<int> {
+  "Pairs."
+  let out: list<int> = []
+  for k in range(len(xs)) {
+    let v = get(ys, xs[k], none)
+    if v != none {
+      set out = out + [k * 100 + v]
+    }
+  }
+  return out + range(2, 4)
+}
+""")
+    assert env.call("pairs", {"xs": ["a", "b", "c"], "ys": {"a": 1, "c": 3}}).content == [1, 203, 2, 3]
+
+
+def test_range_needs_integers():
+    assert any(e.startswith("E201 argument 1 of range()") for e in errors('tool t() -> list<int> { "T." return range("3") }'))
+
+
+def test_evaluate_arithmetic_text():
+    env = environment("""
+tool calc(expression: str) -> str { "Calculate." return str(round(evaluate(expression), 2)) }
+""")
+
+    def calc(text: str) -> str:
+        return env.call("calc", {"expression": text}).text
+
+    assert calc("2 + 2") == "4.0"
+    assert calc(" (1.5 + 2) * 3 / 7") == "1.5"
+    assert calc("-2 ** 2 + 7 // 2") == "-1.0"
+    assert calc("1 / 3") == "0.33"
+    assert calc("2 + x") == "Error: invalid characters in expression"
+    assert calc("__import__('os')") == "Error: invalid characters in expression"
+    assert calc("1 / 0") == "Error: division by zero"
+    assert calc("(1 + 2") == "Error: '(' was never closed (<string>, line 1)"
+    assert calc("1 +* 2") == "Error: invalid syntax (<string>, line 1)"
+    assert calc("()") == "Error: float() argument must be a string or a real number, not 'tuple'"
+    assert calc("2 ** 100000") == "Error: exponent too large"
+
+
+def test_round_keeps_an_integer_an_integer():
+    env = environment("""
+tool r(x: float) -> float { "Round." return round(x, 2) }
+""")
+    assert env.call("r", {"x": 3}).text == "3"
+    assert env.call("r", {"x": 2.675}).text == "2.67"
+
+
+# ---- quoted enum members, free_key, add_days on text
+
+
+def test_quoted_enum_members_hold_any_text():
+    import json
+
+    files = compiled("""
+enum Status { available, "on time", delayed }
+struct Day { status: Status }
+tool pick(status: Status, day: Day) -> bool {
+  "Pick."
+  return status == "on time" and day.status != "on time"
+}
+""")
+    schema = json.loads(files["tools.json"])[0]["function"]["parameters"]["properties"]["status"]
+    assert schema["enum"] == ["available", "on time", "delayed"]
+    env = Domain(files).environment(data=DATA)
+    assert env.call("pick", {"status": "on time", "day": {"status": "delayed"}}).content is True
+    assert not env.call("pick", {"status": "late", "day": {"status": "delayed"}}).ok
+    assert any(e.startswith("E106 'late' is not a member of enum 'Status'") for e in errors("""
+enum Status { available, "on time" }
+tool t(s: Status) -> bool { "T." return s == "late" }
+"""))
+
+
+def test_free_key_counts_up_past_taken_keys_of_an_entity_or_a_map():
+    env = environment("""
+tool new_plan() -> Plan {
+  "New plan."
+  return insert Plan(plan_id: free_key(Plan, "G"), pct: 10)
+}
+tool codes(taken: map<str, int>, first: str) -> str {
+  "Codes."
+  return free_key(taken, first)
+}
+""")
+    assert [env.call("new_plan").content["plan_id"] for _ in range(3)] == ["H", "I", "J"]
+    assert env.domain.manifest["tools"][0]["reads"] == ["Plan"]
+
+    def code(taken: list[str], first: str) -> str:
+        return env.call("codes", {"taken": dict.fromkeys(taken, 1), "first": first}).text
+
+    assert code([], "HATHAT") == "HATHAT"
+    assert code(["HATHAT", "HATHAU"], "HATHAT") == "HATHAV"
+    assert code(["HATHAZ"], "HATHAZ") == "HATHBA"
+    assert code(["cert_3221329"], "cert_3221329") == "cert_3221330"
+    assert code(["x_99"], "x_99") == "x_100"
+    assert code(["zz"], "zz") == "aaa"
+    assert code(["a-"], "a-") == "Error: 'a-' has no letters or digits to count up"
+
+
+def test_free_key_needs_an_entity_or_a_map_with_str_keys():
+    found = errors('tool t(xs: list<str>) -> str { "T." return free_key(xs, "A") }')
+    assert any(e.startswith("E201 free_key() needs an entity or a map") for e in found), found
+
+
+def test_add_days_takes_iso_text():
+    env = environment("""
+tool next_day(day: str) -> str { "Next." return str(add_days(day, 1)) }
+""")
+    assert env.call("next_day", {"day": "2024-05-31"}).content == "2024-06-01"
+    assert env.call("next_day", {"day": "soon"}).text == "Error: 'soon' is not a date"
+
+
+def test_row_invariant_on_its_own_fields_is_checked_on_changed_rows():
+    body = """
+invariant short_notes on Invoice: len(split(note, " ")) <= 2 else format("note of {} is too long", invoice_id)
+tool annotate(invoice_id: str, note: str) -> Invoice {
+  "Annotate."
+  let i = Invoice[invoice_id]
+  set i.note = note
+  return i
+}
+tool touch_slot(slot_id: str) -> Slot { "Touch." let s = Slot[slot_id]  set s.status = booked  return s }
+"""
+    files = compiled(body)
+    assert "changed since reset" in files["tools.py"]
+    data = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
+    env = Domain(files).environment(data=data)
+    assert env.call("annotate", {"invoice_id": "I2", "note": "a b"}).ok
+    assert env.call("annotate", {"invoice_id": "I2", "note": "a b c"}).error == (
+        "invariant 'short_notes' violated: note of I2 is too long")
+    assert env.call("touch_slot", {"slot_id": "S1"}).ok  # I1 was loaded that way and is not re-checked
+    assert env.call("annotate", {"invoice_id": "I1", "note": "x y z"}).error == (
+        "invariant 'short_notes' violated: note of I1 is too long")

@@ -199,6 +199,9 @@ class Emitter:
             entity = self.type_of(positional[0]).entity  # type: ignore[union-attr]
             rest = ", ".join(self.expr(a) for a in positional[1:])
             return f"db.next_key({py_str(entity)}, {rest})"
+        if name == "free_key" and isinstance(self.type_of(positional[0]), t.EntityClass):
+            entity = self.type_of(positional[0]).entity  # type: ignore[union-attr]
+            return f"lib.free_record_key(db, {py_str(entity)}, {self.expr(positional[1])})"
         if name in ("now", "today"):
             return f"lib.{name}(db)"
         args = [self.expr(a) for a in positional]
@@ -391,6 +394,17 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         e.current_fields = {c.field for c in table.columns}
         order = ", ".join(quote_ident(table.column(k).name) for k in table.key)
         sql = f"SELECT * FROM {quote_ident(inv.entity)} ORDER BY {order}"
+        if inv.own_row:
+            # Its condition reads only the row, so only the records this episode changed
+            # (in the order they were first changed) can break it.
+            return "\n".join([
+                f"def {name}(db: Db) -> str | None:",
+                f'    """{inv.name} ({inv.where}), on every {inv.entity} changed since reset."""',
+                f"    for row in [db.find(entity, key) for entity, key in db.original if entity == {py_str(inv.entity)}]:",
+                f"        if row is not None and {e.negated(inv.decl.condition)}:",
+                f"            return {e.expr(inv.decl.message)}",
+                "    return None",
+            ])
         return "\n".join([
             f"def {name}(db: Db) -> str | None:",
             f'    """{inv.name} ({inv.where}), on every {inv.entity}."""',

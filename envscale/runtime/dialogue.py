@@ -1,0 +1,88 @@
+"""Types shared by agents, user simulators and episodes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EpisodeContext:
+    """What a participant knows when an episode starts."""
+
+    task: dict
+    tools: list[dict]  # OpenAI function schemas
+    tool_kinds: dict[str, str]  # tool name -> "read" | "write"
+    policy: str
+    rng: random.Random
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False  # counted by a word split, not a tokenizer
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.estimated = self.estimated or other.estimated
+
+    def to_dict(self) -> dict:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "estimated": self.estimated}
+
+
+@dataclass
+class AgentReply:
+    content: str | None
+    tool_calls: list[dict] = field(default_factory=list)  # OpenAI form, arguments as JSON text
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class UserReply:
+    content: str
+    done: bool = False
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """How to build an agent or a user simulator; picklable, so workers can build their own."""
+
+    kind: str = "scripted"  # scripted | openai | hf
+    model: str | None = None  # a model name (openai) or a model directory (hf)
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_tokens: int = 512
+    timeout: float = 60.0
+    retries: int = 4
+    concurrency: int = 8
+    options: tuple[tuple[str, Any], ...] = ()  # backend-specific settings
+
+    def option(self, name: str, default: Any) -> Any:
+        return dict(self.options).get(name, default)
+
+    def describe(self) -> dict:
+        return {"backend": self.kind, "model": self.model}
+
+
+def estimate_tokens(text: str | None) -> int:
+    """A tokenizer-free count for backends without one: words and punctuation marks."""
+    if not text:
+        return 0
+    count = 0
+    in_word = False
+    for ch in text:
+        if ch.isalnum():
+            if not in_word:
+                count += 1
+                in_word = True
+        else:
+            in_word = False
+            if not ch.isspace():
+                count += 1
+    return count

@@ -1,0 +1,155 @@
+"""Where episodes run: in this process, in a pool of local processes, or on a Ray cluster.
+
+Every executor takes the same picklable `WorkerSetup` and chunks of work items, and yields
+`(chunk number, trajectories)` as chunks finish, with a bounded number in flight. Workers
+build their domains, agent and user once and keep them for every chunk they run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from envscale.runtime.dialogue import BackendConfig
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    domains: tuple[tuple[str, str | None, tuple[tuple[str, str], ...]], ...]  # (key, spec path, files)
+    agent: BackendConfig
+    user: BackendConfig
+    seed: int
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    domain: str  # a key of WorkerSetup.domains
+    task: dict
+    trial: int
+
+
+class Worker:
+    def __init__(self, setup: WorkerSetup) -> None:
+        from envscale.runtime.agents import make_agent
+        from envscale.runtime.domain import Domain
+        from envscale.runtime.episode import DomainRuntime
+        from envscale.runtime.users import make_user
+
+        self.setup = setup
+        self.runtimes = {key: DomainRuntime(Domain(dict(files)), spec_path)
+                         for key, spec_path, files in setup.domains}
+        self.agent = make_agent(setup.agent)
+        self.user = make_user(setup.user)
+
+    def run(self, items: Sequence[WorkItem]) -> list[dict]:
+        from envscale.runtime.episode import episode_id, run_episode
+
+        out = []
+        for item in items:
+            try:
+                out.append(run_episode(self.runtimes[item.domain], item.task, self.agent, self.user,
+                                       seed=self.setup.seed, trial=item.trial, max_steps=self.setup.max_steps))
+            except Exception as error:  # a backend failure loses this episode, not the job
+                out.append({"id": episode_id(str(item.task.get("id")), item.trial),
+                            "domain": self.runtimes[item.domain].domain.name,
+                            "error": f"{type(error).__name__}: {error}"})
+        return out
+
+
+_WORKER: Worker | None = None
+_WORKER_SETUP: WorkerSetup | None = None
+
+
+def _worker(setup: WorkerSetup) -> Worker:
+    global _WORKER, _WORKER_SETUP
+    if _WORKER is None or _WORKER_SETUP != setup:
+        _WORKER, _WORKER_SETUP = Worker(setup), setup
+    return _WORKER
+
+
+def _init_process(setup: WorkerSetup) -> None:
+    _worker(setup)
+
+
+def _run_in_process(items: Sequence[WorkItem]) -> list[dict]:
+    assert _WORKER is not None
+    return _WORKER.run(items)
+
+
+def run_inline(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]) -> Iterator[tuple[int, list[dict]]]:
+    worker = _worker(setup)
+    for n, chunk in enumerate(chunks):
+        yield n, worker.run(chunk)
+
+
+def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
+             start_method: str = "spawn") -> Iterator[tuple[int, list[dict]]]:
+    context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
+                             initargs=(setup,)) as pool:
+        yield from _bounded(lambda chunk: pool.submit(_run_in_process, chunk), chunks, 2 * workers,
+                            _wait_futures)
+
+
+def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+    out = []
+    for future in done:
+        n = pending.pop(future)
+        out.append((n, future.result()))
+    return out
+
+
+def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[dict]]]:
+    pending: dict[Any, int] = {}
+    queue = iter(enumerate(chunks))
+    try:
+        while True:
+            while len(pending) < limit:
+                nxt = next(queue, None)
+                if nxt is None:
+                    break
+                pending[submit(nxt[1])] = nxt[0]
+            if not pending:
+                return
+            yield from wait_some(pending)
+    finally:
+        for handle in pending:
+            if isinstance(handle, Future):
+                handle.cancel()
+
+
+def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[dict]:
+    return _worker(setup).run(items)
+
+
+def run_ray(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
+            address: str | None) -> Iterator[tuple[int, list[dict]]]:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the ray executor needs ray: pip install 'envscale[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"address": address, "include_dashboard": False,
+                                   "log_to_driver": False, "configure_logging": False}
+        if address is None:
+            options["num_cpus"] = workers
+        ray.init(**options)
+    try:
+        remote = ray.remote(_ray_chunk)
+        setup_ref = ray.put(setup)
+        limit = 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
+
+        def wait_some(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            return [(pending.pop(ref), ray.get(ref)) for ref in ready]
+
+        yield from _bounded(lambda chunk: remote.remote(setup_ref, chunk), chunks, limit, wait_some)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,299 @@
+"""A generation job: tasks per spec, one episode per task and trial, filters, trajectories.jsonl.
+
+The output folder holds `job.json` (what the job is), `tasks.jsonl` (written once, whole) and
+`trajectories.jsonl` (appended by this process only, one fsync'd whole line per episode, in
+task order). Running the same job again continues where it stopped: episodes whose ids are
+already in the file are skipped, and an unterminated tail left by a kill is cut off first.
+Because lines are written in task order and every episode is seeded by (job seed, task id,
+trial), an interrupted and resumed job writes the same bytes as one that ran straight through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envscale import __version__
+from envscale.runtime import jsonl
+from envscale.runtime.dialogue import BackendConfig
+from envscale.runtime.executors import WorkerSetup, WorkItem, run_inline, run_pool, run_ray
+from envscale.runtime.progress import DomainCounts, Progress, summary_table
+
+TASKS_FILE = "tasks.jsonl"
+TRAJECTORIES_FILE = "trajectories.jsonl"
+JOB_FILE = "job.json"
+ERRORS_FILE = "errors.jsonl"  # episodes a backend failure stopped; a rerun retries them
+
+
+class JobError(RuntimeError):
+    pass
+
+
+@dataclass
+class Job:
+    specs: list[str]
+    out: Path
+    tasks: int = 10  # per spec, when sampling
+    seed: int = 0
+    agent: BackendConfig = field(default_factory=BackendConfig)
+    user: BackendConfig = field(default_factory=BackendConfig)
+    trials: int = 1
+    workers: int = 1
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    max_steps: int = 30
+    chunk_size: int = 0  # 0: chosen from the amount of work
+    progress: bool = True
+    trajectories_file: str = TRAJECTORIES_FILE
+
+
+@dataclass
+class JobResult:
+    counts: dict[str, DomainCounts]
+    ran: int
+    seconds: float
+    path: Path
+
+    def table(self) -> str:
+        return summary_table(self.counts, self.seconds, self.ran)
+
+
+def load_domains(specs: Sequence[str]) -> list[Any]:
+    from envscale.api import load
+
+    return [load(spec) for spec in specs]
+
+
+def _describe(job: Job, domains: list[Any], task_source: str) -> dict:
+    return {
+        "envscale": __version__,
+        "specs": [{"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash} for spec, d in zip(job.specs, domains, strict=True)],
+        "tasks": task_source, "seed": job.seed, "trials": job.trials, "max_steps": job.max_steps,
+        "agent": {**job.agent.describe(), "temperature": job.agent.temperature, "options": dict(job.agent.options)},
+        "user": {**job.user.describe(), "temperature": job.user.temperature, "options": dict(job.user.options)},
+    }
+
+
+def _check_job_file(path: Path, described: dict) -> None:
+    if path.exists():
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found != described:
+            changed = sorted(k for k in set(found) | set(described) if found.get(k) != described.get(k))
+            raise JobError(f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
+                           "use another --out, or remove the folder to start over")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        jsonl_text = json.dumps(described, indent=2, ensure_ascii=False) + "\n"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(jsonl_text, encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def sample_job_tasks(job: Job, domains: list[Any]) -> list[dict]:
+    from envscale.runtime.tasks import sample_tasks
+
+    tasks: list[dict] = []
+    for spec, domain in zip(job.specs, domains, strict=True):
+        for task in sample_tasks(domain, job.tasks, seed=job.seed, spec_path=spec):
+            tasks.append(task if isinstance(task, dict) else task.to_dict())
+    return tasks
+
+
+def generate(job: Job) -> JobResult:
+    """Sample (or reread) the tasks, then run the episodes not yet in the output."""
+    domains = load_domains(job.specs)
+    job.out.mkdir(parents=True, exist_ok=True)
+    _check_job_file(job.out / JOB_FILE, _describe(job, domains, f"sampled:{job.tasks}"))
+    tasks_path = job.out / TASKS_FILE
+    if tasks_path.exists():
+        tasks = list(jsonl.read(tasks_path))
+    else:
+        tasks = sample_job_tasks(job, domains)
+        jsonl.write_atomic(tasks_path, tasks)
+    return run_episodes(job, domains, tasks)
+
+
+def run_tasks(job: Job, tasks: list[dict]) -> JobResult:
+    """Run episodes of given tasks (evaluation): no sampling, same resumable output."""
+    domains = load_domains(job.specs)
+    digest = jsonl.dumps({"tasks": [t["id"] for t in tasks]})
+    import hashlib
+
+    source = "given:" + hashlib.sha256(digest.encode()).hexdigest()[:16]
+    job.out.mkdir(parents=True, exist_ok=True)
+    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
+    return run_episodes(job, domains, tasks)
+
+
+def _domain_keys(job: Job, domains: list[Any]) -> dict[str, str]:
+    """Domain name and spec hash -> the key workers know the domain by."""
+    return {f"{d.name}:{d.spec_hash}": str(i) for i, d in enumerate(domains)}
+
+
+def run_episodes(job: Job, domains: list[Any], tasks: list[dict]) -> JobResult:
+    from envscale.runtime.episode import episode_id
+
+    keys = _domain_keys(job, domains)
+    by_name = {d.name: str(i) for i, d in enumerate(domains)}
+    path = job.out / job.trajectories_file
+    jsonl.repair(path)
+    done: set[str] = set()
+    counts: dict[str, DomainCounts] = {d.name: DomainCounts() for d in domains}
+    if path.exists():
+        for record in jsonl.read(path):
+            done.add(record["id"])
+            counts.setdefault(record["domain"], DomainCounts()).add(record)
+    items: list[WorkItem] = []
+    for task in tasks:
+        key = keys.get(f"{task.get('domain')}:{task.get('spec_hash')}") or by_name.get(task.get("domain"))
+        if key is None:
+            raise JobError(f"task {task.get('id')} is for domain {task.get('domain')!r}, which no given spec defines")
+        counts.setdefault(task["domain"], DomainCounts()).tasks += 1
+        for trial in range(job.trials):
+            if episode_id(str(task["id"]), trial) not in done:
+                items.append(WorkItem(key, task, trial))
+    setup = WorkerSetup(
+        domains=tuple((str(i), str(spec), tuple(sorted(d.files.items())))
+                      for i, (spec, d) in enumerate(zip(job.specs, domains, strict=True))),
+        agent=job.agent, user=job.user, seed=job.seed, max_steps=job.max_steps)
+    total = len(tasks) * job.trials
+    progress = Progress(total, total - len(items), enabled=job.progress)
+    started = time.perf_counter()
+    ran = 0
+    with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
+        ran = _drain(job, setup, items, out, errors, progress, counts)
+    progress.close()
+    return JobResult(counts, ran, time.perf_counter() - started, path)
+
+
+def _chunks(items: list[WorkItem], job: Job) -> list[list[WorkItem]]:
+    size = job.chunk_size or max(1, min(32, len(items) // max(1, 4 * job.workers)))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _drain(job: Job, setup: WorkerSetup, items: list[WorkItem], out: jsonl.Appender, errors: jsonl.Appender,
+           progress: Progress, counts: dict[str, DomainCounts]) -> int:
+    if not items:
+        return 0
+    chunks = _chunks(items, job)
+    if job.executor == "ray":
+        results = run_ray(setup, chunks, job.workers, job.ray_address)
+    elif job.executor == "local" and job.workers > 1 and len(chunks) > 1:
+        results = run_pool(setup, chunks, min(job.workers, len(chunks)))
+    elif job.executor == "local":
+        results = run_inline(setup, chunks)
+    else:
+        raise JobError(f"unknown executor '{job.executor}' (local or ray)")
+    waiting: dict[int, list[dict]] = {}
+    following = 0
+    ran = 0
+    for n, trajectories in results:
+        waiting[n] = trajectories
+        batch: list[dict] = []
+        while following in waiting:
+            batch.extend(waiting.pop(following))
+            following += 1
+        if batch:
+            finished = [t for t in batch if "error" not in t]
+            failed = [t for t in batch if "error" in t]
+            out.write(finished)
+            if failed:
+                errors.write(failed)
+            kept = 0
+            for t in finished:
+                counts[t["domain"]].add(t)
+                kept += all(t["filters"].values())
+            for t in failed:
+                counts[t["domain"]].errors += 1
+            ran += len(batch)
+            progress.update(len(batch), kept)
+    return ran
+
+
+# ---- command line
+
+
+def add_backend_arguments(p: Any) -> None:
+    for role in ("agent", "user"):
+        g = p.add_argument_group(f"{role} backend")
+        g.add_argument(f"--{role}", default="scripted", choices=["scripted", "openai", "hf"],
+                       help=f"the {role}: scripted (no model), openai (a chat-completions endpoint) or hf (a local model)")
+        g.add_argument(f"--{role}-model", metavar="NAME|DIR", help="model name (openai) or directory (hf)")
+        g.add_argument(f"--{role}-base-url", metavar="URL",
+                       help="endpoint base URL, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL)")
+        g.add_argument(f"--{role}-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                       help="environment variable holding the API key (default OPENAI_API_KEY)")
+        g.add_argument(f"--{role}-temperature", type=float, default=0.0, metavar="T")
+        g.add_argument(f"--{role}-max-tokens", type=int, default=512, metavar="N", help="tokens per reply")
+    g = p.add_argument_group("requests")
+    g.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request")
+    g.add_argument("--retries", type=int, default=4, help="retries of a failed request, with backoff")
+    g.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight per worker")
+
+
+def backend_from(args: Any, role: str) -> BackendConfig:
+    get = lambda name: getattr(args, f"{role}_{name}")  # noqa: E731
+    return BackendConfig(kind=getattr(args, role), model=get("model"), base_url=get("base_url"),
+                         api_key_env=get("api_key_env"), temperature=get("temperature"),
+                         max_tokens=get("max_tokens"), timeout=args.timeout, retries=args.retries,
+                         concurrency=args.concurrency)
+
+
+def add_run_arguments(p: Any) -> None:
+    p.add_argument("--seed", type=int, default=0, help="job seed: fixes tasks and episodes (default 0)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="W",
+                   help="worker processes (default: one per core)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local processes (default) or a Ray cluster")
+    p.add_argument("--ray-address", metavar="ADDR", help="Ray cluster address (default: start a local instance)")
+    p.add_argument("--max-turns", type=int, default=30, metavar="N", help="agent turns before an episode is cut")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def job_from(args: Any, out: Path, specs: list[str], tasks: int = 0, trials: int = 1) -> Job:
+    return Job(specs=specs, out=out, tasks=tasks, seed=args.seed, agent=backend_from(args, "agent"),
+               user=backend_from(args, "user"), trials=trials, workers=max(1, args.workers),
+               executor=args.executor, ray_address=args.ray_address, max_steps=args.max_turns,
+               progress=not args.quiet)
+
+
+def cmd_generate(args: Any) -> int:
+    from envscale.dsl.diagnostics import SpecError
+
+    job = job_from(args, Path(args.out), list(args.specs), tasks=args.tasks)
+    try:
+        result = generate(job)
+    except SpecError as error:
+        from envscale.dsl.diagnostics import render_all
+
+        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
+        return 1
+    except (JobError, ValueError, OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    print(result.table())
+    print(f"wrote {job.out / TASKS_FILE} and {result.path}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "generate", help="run simulated user-agent episodes on sampled tasks and keep the verified ones",
+        description="Sample tasks from each spec's tool graph, run one episode per task, apply the "
+        "validity, state and exact-match filters, and write tasks.jsonl and trajectories.jsonl. "
+        "Running the same command again continues where it stopped.")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="*.domain files")
+    p.add_argument("--tasks", type=int, default=10, metavar="N", help="tasks per spec (default 10)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_run_arguments(p)
+    add_backend_arguments(p)
+    p.set_defaults(func=cmd_generate)

@@ -1,0 +1,109 @@
+"""Append-only JSON-lines files that survive a kill at any moment.
+
+Each record is written as one whole line by a single `os.write` on a file opened with
+O_APPEND, and the file is fsync'd after each batch. A process killed mid-write can at worst
+leave an unterminated tail; `repair` cuts it off before the file is read or appended to, so
+readers never see a partial line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+BLOCK = 1 << 20
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _line_start(f, end: int) -> int:
+    """Offset just after the last newline before `end` (0 when there is none)."""
+    pos = end
+    while pos > 0:
+        step = min(BLOCK, pos)
+        f.seek(pos - step)
+        block = f.read(step)
+        at = block.rfind(b"\n")
+        if at >= 0:
+            return pos - step + at + 1
+        pos -= step
+    return 0
+
+
+def repair(path: Path) -> int:
+    """Cut an unterminated or unparsable tail off the file; returns the bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    with open(path, "rb+") as f:
+        keep = _line_start(f, size)
+        # The last complete line must parse too: a torn write never gets this far, but a file
+        # cut short by other means (a full disk, a copy) might.
+        while keep:
+            start = _line_start(f, keep - 1)
+            f.seek(start)
+            try:
+                json.loads(f.read(keep - start))
+                break
+            except ValueError:
+                keep = start
+        if keep != size:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    return size - keep
+
+
+def read(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+class Appender:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, records: Iterable[dict]) -> int:
+        count = 0
+        for record in records:
+            data = (dumps(record) + "\n").encode("utf-8")
+            written = os.write(self.fd, data)
+            while written < len(data):  # regular files take it all at once; be safe anyway
+                written += os.write(self.fd, data[written:])
+            count += 1
+        if count:
+            os.fsync(self.fd)
+        return count
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> Appender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_atomic(path: Path, records: Iterable[dict]) -> None:
+    """Write a whole file at once: a temporary file, fsync'd, then renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,136 @@
+"""Simulated users: the customer side of an episode.
+
+The scripted user speaks from templates: it opens with the task's instruction (sometimes
+after a bare greeting), answers a question from the agent by confirming, now and then asks
+the agent to confirm that the work went through, and ends the conversation once the agent
+answers without a question. A model-backed user (`openai`, `hf`) plays the customer from
+the instruction and ends by writing STOP_TOKEN.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from envscale.runtime.dialogue import BackendConfig, EpisodeContext, Usage, UserReply, estimate_tokens
+
+STOP_TOKEN = "###STOP###"
+
+_GREETINGS = ["Hi there.", "Hello, I need some help.", "Good morning, could you help me with something?"]
+_OPENINGS = ["{instruction}", "Hi! {instruction}", "Hello. {instruction}", "Hi, {instruction}"]
+_YES = ["Yes, please go ahead.", "Yes, that's right.", "Sure, please do it.", "Correct, go ahead."]
+_DOUBLE_CHECK = ["Could you confirm that everything went through?", "Is that definitely done now?"]
+_BYE = ["Thank you, that's all I needed.", "Great, thanks for your help!", "Perfect, thanks. Bye!"]
+
+USER_SYSTEM = (
+    "You are a customer talking to a support agent. Your goal:\n{instruction}\n\n"
+    "Reveal details only when asked, one turn at a time, and never invent facts beyond your goal. "
+    "When your goal is met, or cannot be met, reply with " + STOP_TOKEN + " and nothing else."
+)
+
+
+class User(Protocol):
+    config: BackendConfig
+
+    def start(self, context: EpisodeContext) -> None: ...
+
+    def reply(self, messages: list[dict]) -> UserReply: ...
+
+
+class ScriptedUser:
+    def __init__(self, config: BackendConfig | None = None) -> None:
+        self.config = config or BackendConfig("scripted")
+        self.greeting_rate = float(self.config.option("greeting_rate", 0.2))
+        self.double_check_rate = float(self.config.option("double_check_rate", 0.2))
+
+    def start(self, context: EpisodeContext) -> None:
+        self.rng = context.rng
+        self.instruction = context.task.get("instruction") or "I need help with my account."
+        self.told = False
+        self.greet_first = self.rng.random() < self.greeting_rate
+        self.double_check = self.rng.random() < self.double_check_rate
+        self.checked = False
+
+    def _say(self, text: str, done: bool = False) -> UserReply:
+        return UserReply(text, done, Usage(0, estimate_tokens(text), estimated=True))
+
+    def reply(self, messages: list[dict]) -> UserReply:
+        if not self.told:
+            if self.greet_first and len(messages) <= 1:
+                return self._say(self.rng.choice(_GREETINGS))
+            self.told = True
+            return self._say(self.rng.choice(_OPENINGS).format(instruction=self.instruction))
+        last = messages[-1]
+        said = (last.get("content") or "").strip() if last["role"] == "assistant" else ""
+        if said.endswith("?"):
+            return self._say(self.rng.choice(_YES))
+        if self.double_check and not self.checked:
+            self.checked = True
+            return self._say(self.rng.choice(_DOUBLE_CHECK))
+        return self._say(self.rng.choice(_BYE), done=True)
+
+
+def user_view(messages: list[dict], instruction: str) -> list[dict]:
+    """The conversation as the simulated customer sees it: roles swapped, tool traffic hidden."""
+    view = [{"role": "system", "content": USER_SYSTEM.format(instruction=instruction)}]
+    for m in messages:
+        if m["role"] == "assistant" and m.get("content"):
+            view.append({"role": "user", "content": m["content"]})
+        elif m["role"] == "user":
+            view.append({"role": "assistant", "content": m["content"]})
+    if len(view) == 1:
+        view.append({"role": "user", "content": "Hello, how can I help you today?"})
+    return view
+
+
+def _finish(text: str, usage: Usage) -> UserReply:
+    text = text.strip()
+    if STOP_TOKEN in text:
+        return UserReply(text.replace(STOP_TOKEN, "").strip() or "Thanks, bye.", True, usage)
+    return UserReply(text or "Okay.", False, usage)
+
+
+class OpenAIUser:
+    def __init__(self, config: BackendConfig) -> None:
+        from envscale.runtime.openai_client import ChatClient
+
+        self.config = config
+        self.client = ChatClient(config)
+
+    def start(self, context: EpisodeContext) -> None:
+        self.instruction = context.task.get("instruction") or ""
+        self.seed = context.rng.randrange(2**31)
+
+    def reply(self, messages: list[dict]) -> UserReply:
+        result = self.client.complete(user_view(messages, self.instruction), seed=self.seed + len(messages))
+        return _finish(result.message.get("content") or "", result.usage)
+
+
+class HFUser:
+    def __init__(self, config: BackendConfig) -> None:
+        from envscale.runtime.local_model import LocalChatModel
+
+        if not config.model:
+            raise ValueError("the hf user needs a model directory (--user-model)")
+        self.config = config
+        self.model = LocalChatModel.get(config.model)
+
+    def start(self, context: EpisodeContext) -> None:
+        self.instruction = context.task.get("instruction") or ""
+        self.seed = context.rng.randrange(2**31)
+
+    def reply(self, messages: list[dict]) -> UserReply:
+        out = self.model.generate(user_view(messages, self.instruction), None,
+                                  max_new_tokens=self.config.max_tokens,
+                                  temperature=self.config.temperature, seed=self.seed + len(messages))
+        return _finish(out.text, Usage(out.prompt_tokens, out.completion_tokens))
+
+
+USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}
+
+
+def make_user(config: BackendConfig) -> User:
+    try:
+        factory = USERS[config.kind]
+    except KeyError:
+        raise ValueError(f"unknown user backend '{config.kind}' (choose from {', '.join(USERS)})") from None
+    return factory(config)
