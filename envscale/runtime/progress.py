@@ -91,13 +91,15 @@ class DomainCounts:
                 "errors": self.errors}
 
 
+def _row(name: str, c: DomainCounts) -> list[str]:
+    return [name, str(c.tasks), str(c.episodes), *(str(c.stages[s]) for s in STAGES), str(c.failed_calls),
+            f"{'~' if c.estimated else ''}{c.tokens}", str(c.errors)]
+
+
 def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> str:
-    header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls", "tokens"]
-    rows = []
+    header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls", "tokens", "errors"]
     total = DomainCounts()
-    for name, c in counts.items():
-        rows.append([name, c.tasks, c.episodes, *(c.stages[s] for s in STAGES), c.failed_calls,
-                     f"{'~' if c.estimated else ''}{c.tokens}"])
+    for c in counts.values():
         total.tasks += c.tasks
         total.episodes += c.episodes
         for s in STAGES:
@@ -105,10 +107,10 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
         total.failed_calls += c.failed_calls
         total.tokens += c.tokens
         total.estimated = total.estimated or c.estimated
-    if len(rows) > 1:
-        rows.append(["total", total.tasks, total.episodes, *(total.stages[s] for s in STAGES),
-                     total.failed_calls, f"{'~' if total.estimated else ''}{total.tokens}"])
-    cells = [header, *[[str(v) for v in row] for row in rows]]
+        total.errors += c.errors
+    cells = [header, *(_row(name, c) for name, c in counts.items())]
+    if len(counts) > 1:
+        cells.append(_row("total", total))
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
              for r in cells]
@@ -116,4 +118,7 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
     rate = ran / seconds if seconds > 0 else 0.0
     lines.append(f"this run: {ran} episodes in {seconds:.1f} s ({rate:.1f}/s)"
                  + ("; tokens marked ~ are word counts of scripted turns" if total.estimated else ""))
+    if total.errors:
+        lines.append(f"{total.errors} episodes stopped on a backend error (see errors.jsonl); "
+                     "run the same command again to retry them")
     return "\n".join(lines)

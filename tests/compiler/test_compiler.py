@@ -384,7 +384,6 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
   set i.note = note
   return i
 }
-tool touch_slot(slot_id: str) -> Slot { "Touch." let s = Slot[slot_id]  set s.status = booked  return s }
 """
     files = compiled(body)
     assert "changed since reset" in files["tools.py"]
@@ -393,6 +392,6 @@ tool touch_slot(slot_id: str) -> Slot { "Touch." let s = Slot[slot_id]  set s.st
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b"}).ok
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b c"}).error == (
         "invariant 'short_notes' violated: note of I2 is too long")
-    assert env.call("touch_slot", {"slot_id": "S1"}).ok  # I1 was loaded that way and is not re-checked
+    assert env.call("annotate", {"invoice_id": "I2", "note": "c d"}).ok  # I1, loaded that way, is left alone
     assert env.call("annotate", {"invoice_id": "I1", "note": "x y z"}).error == (
         "invariant 'short_notes' violated: note of I1 is too long")
