@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint bench clean
+SHARED ?= ../shared/conformance/taubench
+
+.PHONY: demo test conformance bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +22,18 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+	@if [ -d $(SHARED) ]; then $(MAKE) --no-print-directory conformance; fi
+
+# tau-bench's visible case files replayed on the shipped retail and airline specs.
+conformance: $(VENV)/.installed
+	$(VENV)/bin/envscale conformance taubench --domain retail --data $(SHARED)/retail \
+		--cases $(SHARED)/retail/tasks.train.jsonl $(SHARED)/retail/tasks.dev.jsonl $(SHARED)/retail/probes.jsonl
+	$(VENV)/bin/envscale conformance taubench --domain airline --data $(SHARED)/airline \
+		--cases $(SHARED)/airline/tasks.jsonl $(SHARED)/airline/probes.jsonl
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/runtime.py
+	$(PY) benchmarks/taubench_replay.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

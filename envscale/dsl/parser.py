@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast as pyast
-import inspect
 import threading
-import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from lark.exceptions import (
 
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
+from envscale.dsl.strings import BadString, unquote
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -67,36 +65,6 @@ def _span(file: str, meta: Any) -> ast.Span:
 
 def _token_span(file: str, token: Token) -> ast.Span:
     return ast.Span(file, token.line, token.column, token.end_line, token.end_column)
-
-
-class BadString(Exception):
-    """A string token whose escapes cannot be decoded; becomes an E005 diagnostic."""
-
-    def __init__(self, token: str, reason: str):
-        super().__init__(reason)
-        self.token = token
-        self.reason = reason
-
-
-def unquote(text: str) -> str:
-    """The value of a STRING token: Python's escapes; triple-quoted text is dedented."""
-    if "\x00" in text:
-        raise BadString(text, "a string cannot contain a NUL character")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = pyast.literal_eval(text)
-    except (SyntaxError, ValueError) as error:
-        raise BadString(text, f"invalid escape sequence in string: {_escape_reason(error)}") from None
-    if text.startswith('"""'):
-        value = inspect.cleandoc(value)
-    return value
-
-
-def _escape_reason(error: Exception) -> str:
-    message = error.msg if isinstance(error, SyntaxError) else str(error)
-    # The codec's message names byte positions in Python's own literal; keep only the cause.
-    return message.rsplit(": ", 1)[-1] if "codec can't decode" in message else message
 
 
 class _ToAst(Transformer):

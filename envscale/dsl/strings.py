@@ -20,8 +20,9 @@ def unquote(text: str) -> str:
     """The value of a STRING token: Python's escapes; triple-quoted text is dedented."""
     if "\x00" in text:
         raise BadString(text, "a string cannot contain a NUL character")
-    if "\\" not in text and not text.startswith('"""'):
-        # Nothing to decode: skip the Python parser, which dominates parsing a spec otherwise.
+    if text.isascii() and "\\" not in text and "\r" not in text and not text.startswith('"""'):
+        # Python would read it verbatim (it rejects only a lone carriage return here), so skip
+        # its parser: that would dominate parsing a spec.
         return text[1:-1]
     try:
         with warnings.catch_warnings():

@@ -13,7 +13,13 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from envscale.runtime.dialogue import AgentReply, BackendConfig, EpisodeContext, Usage, estimate_tokens
+from envscale.runtime.dialogue import (
+    AgentReply,
+    BackendConfig,
+    EpisodeContext,
+    Usage,
+    estimate_tokens,
+)
 from envscale.runtime.toolcalls import make_call, parse_hermes
 
 

@@ -153,6 +153,11 @@ class Db:
         meta = self.tables[entity]
         return [meta.decode(row) for row in self.connection.execute(meta.all_sql)]
 
+    def changed(self, entity: str) -> list[dict]:
+        """The current records of an entity that the episode changed, in first-change order."""
+        rows = (self.find(e, key) for e, key in self.original if e == entity)
+        return [row for row in rows if row is not None]
+
     def count(self, entity: str) -> int:
         return next(self.connection.execute(f"SELECT count(*) FROM {quote_ident(entity)}"))[0]
 

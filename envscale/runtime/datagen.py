@@ -15,8 +15,10 @@ The same seed and size give the same records, in any process.
 
 from __future__ import annotations
 
+import inspect
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,7 +204,7 @@ class _Generator:
         for inv in self.manifest["invariants"]:
             if inv["enforced_by"] != "runtime" or (entity is not None and entity not in inv["reads"]):
                 continue
-            message = self.domain.tools_module.INVARIANTS[inv["name"]](env.db)
+            message = check_invariant(self.domain.tools_module.INVARIANTS[inv["name"]], env.db)
             if message is not None:
                 out[inv["name"]] = message
         return out
@@ -359,6 +361,13 @@ class _Generator:
             return fakes.value_for(rng, name, "date", self.clock, entity)
         plain = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "str")
         return fakes.value_for(rng, name, plain, self.clock, entity)
+
+
+def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
+    """Run a compiled invariant check over every record, not only those changed since reset."""
+    if "every_row" in inspect.signature(check).parameters:
+        return check(db, every_row=True)
+    return check(db)
 
 
 def _names_in(record: dict) -> tuple[str | None, str | None]:

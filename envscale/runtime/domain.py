@@ -71,10 +71,22 @@ class Domain:
         return json.loads(self.files["tools.json"])
 
     def environment(self, data: dict | str | Path | None = None, *, path: str | Path | None = None,
-                    enforce_policies: bool = True):
-        """A fresh environment; data is records per entity (a dict or a JSON file)."""
+                    enforce_policies: bool = True, seed: int | None = None, size: int | dict[str, int] = 10,
+                    like: dict | None = None):
+        """A fresh environment; data is records per entity (a dict or a JSON file).
+
+        With `seed` instead of data, the records are generated from the entity declarations
+        (`size` of each entity, or a count per entity; `like`: sample data whose id formats
+        to follow); see `envscale.runtime.datagen`.
+        """
         from envscale.runtime.environment import Environment
 
+        if seed is not None:
+            if data is not None:
+                raise ValueError("give either data or a seed for generated data, not both")
+            from envscale.runtime.datagen import generate_data
+
+            data = generate_data(self, seed, size, like=like)
         return Environment.create(self, data, path=path, enforce_policies=enforce_policies)
 
     def write(self, out: str | Path) -> list[Path]:

@@ -126,6 +126,11 @@ class Environment:
                 violations = list(self.connection.execute("PRAGMA foreign_key_check"))
                 for table, rowid, parent, _ in violations[:20]:
                     problems.append(f"{table} row {rowid}: refers to a missing {parent}")
+            if not problems:
+                for name, check in self.domain.tools_module.INVARIANTS.items():
+                    message = check(self.db, every_row=True)
+                    if message is not None:
+                        problems.append(f"invariant '{name}' does not hold: {message}")
             if problems:
                 raise DataError(problems)
 

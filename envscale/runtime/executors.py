@@ -66,7 +66,7 @@ _WORKER_SETUP: WorkerSetup | None = None
 
 def _worker(setup: WorkerSetup) -> Worker:
     global _WORKER, _WORKER_SETUP
-    if _WORKER is None or _WORKER_SETUP != setup:
+    if _WORKER is None or setup != _WORKER_SETUP:
         _WORKER, _WORKER_SETUP = Worker(setup), setup
     return _WORKER
 

@@ -126,11 +126,15 @@ def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int 
     seen: set[str] = set()
     attempts = max_attempts if max_attempts is not None else 20 * n + 20
     has_reads = any(node.kind == "read" for node in graph.nodes.values())
+    has_writes = any(node.kind == "write" for node in graph.nodes.values())
+    want_reads = n if not has_writes else (round(n * read_only_share) if has_reads else 0)
     for attempt in range(attempts):
         if len(tasks) >= n:
             break
         rng = random.Random(f"envscale-tasks:{seed}:{attempt}")
-        read_only = has_reads and rng.random() < read_only_share
+        reads_left = want_reads - sum(1 for t in tasks if t.kind == "read")
+        writes_left = n - want_reads - sum(1 for t in tasks if t.kind == "write")
+        read_only = reads_left > 0 and (writes_left <= 0 or rng.random() < read_only_share)
         kinds = ("read",) if read_only else ("read", "write")
         env.reset()
         walk = walker.walk(env, rng, rng.randint(min_length, max_length), kinds, invalid_share)

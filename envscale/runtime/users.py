@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from envscale.runtime.dialogue import BackendConfig, EpisodeContext, Usage, UserReply, estimate_tokens
+from envscale.runtime.dialogue import (
+    BackendConfig,
+    EpisodeContext,
+    Usage,
+    UserReply,
+    estimate_tokens,
+)
 
 STOP_TOKEN = "###STOP###"
 

@@ -6,6 +6,7 @@ import pytest
 
 from envscale.api import compile_source
 from envscale.runtime.domain import Domain
+from envscale.runtime.errors import DataError
 
 HEADER = """
 domain d "A test domain." clock "2024-05-15T12:00:00"
@@ -387,11 +388,15 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
 """
     files = compiled(body)
     assert "changed since reset" in files["tools.py"]
-    data = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
+    assert "db.all('Invoice') if every_row else db.changed('Invoice')" in files["tools.py"]
+    bad = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
+    with pytest.raises(DataError, match="invariant 'short_notes' does not hold: note of I1 is too long"):
+        Domain(files).environment(data=bad)
+    data = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two"}, {"invoice_id": "I2"}]}
     env = Domain(files).environment(data=data)
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b"}).ok
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b c"}).error == (
         "invariant 'short_notes' violated: note of I2 is too long")
-    assert env.call("annotate", {"invoice_id": "I2", "note": "c d"}).ok  # I1, loaded that way, is left alone
+    assert env.call("annotate", {"invoice_id": "I2", "note": "c d"}).ok
     assert env.call("annotate", {"invoice_id": "I1", "note": "x y z"}).error == (
         "invariant 'short_notes' violated: note of I1 is too long")

@@ -386,37 +386,35 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
 
 
 def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
+    """A check function returning the violation message, or None.
+
+    With `every_row`, a per-row invariant checks every record (when data is loaded);
+    otherwise one whose condition reads only its own row checks just the records changed
+    since reset, since no other record can have broken it.
+    """
     e = Emitter(d)
-    name = f"check_{inv.name}"
-    if inv.entity is not None:
-        table = d.table(inv.entity)
-        e.field_row = "row"
-        e.current_fields = {c.field for c in table.columns}
-        order = ", ".join(quote_ident(table.column(k).name) for k in table.key)
-        sql = f"SELECT * FROM {quote_ident(inv.entity)} ORDER BY {order}"
-        if inv.own_row:
-            # Its condition reads only the row, so only the records this episode changed
-            # (in the order they were first changed) can break it.
-            return "\n".join([
-                f"def {name}(db: Db) -> str | None:",
-                f'    """{inv.name} ({inv.where}), on every {inv.entity} changed since reset."""',
-                f"    for row in [db.find(entity, key) for entity, key in db.original if entity == {py_str(inv.entity)}]:",
-                f"        if row is not None and {e.negated(inv.decl.condition)}:",
-                f"            return {e.expr(inv.decl.message)}",
-                "    return None",
-            ])
+    head = f"def check_{inv.name}(db: Db, every_row: bool = False) -> str | None:"
+    if inv.entity is None:
         return "\n".join([
-            f"def {name}(db: Db) -> str | None:",
-            f'    """{inv.name} ({inv.where}), on every {inv.entity}."""',
-            f"    for row in db.select({py_str(inv.entity)}, {py_str(sql)}, ()):",
-            f"        if {e.negated(inv.decl.condition)}:",
-            f"            return {e.expr(inv.decl.message)}",
+            head,
+            f'    """{inv.name} ({inv.where})."""',
+            f"    if {e.negated(inv.decl.condition)}:",
+            f"        return {e.expr(inv.decl.message)}",
             "    return None",
         ])
+    table = d.table(inv.entity)
+    e.field_row = "row"
+    e.current_fields = {c.field for c in table.columns}
+    entity = py_str(inv.entity)
+    if inv.own_row:
+        rows, scope = f"db.all({entity}) if every_row else db.changed({entity})", "changed since reset"
+    else:
+        rows, scope = f"db.all({entity})", "every one"
     return "\n".join([
-        f"def {name}(db: Db) -> str | None:",
-        f'    """{inv.name} ({inv.where})."""',
-        f"    if {e.negated(inv.decl.condition)}:",
-        f"        return {e.expr(inv.decl.message)}",
+        head,
+        f'    """{inv.name} ({inv.where}), on each {inv.entity}: {scope}."""',
+        f"    for row in {rows}:",
+        f"        if {e.negated(inv.decl.condition)}:",
+        f"            return {e.expr(inv.decl.message)}",
         "    return None",
     ])

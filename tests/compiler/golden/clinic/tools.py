@@ -393,15 +393,15 @@ def void_invoice(db: Db, invoice_id: str, reason: str) -> dict:
     return inv
 
 
-def check_archived_patients_have_no_visits(db: Db) -> str | None:
-    """archived_patients_have_no_visits (clinic.domain:110), on every Appointment."""
-    for row in db.select('Appointment', 'SELECT * FROM "Appointment" ORDER BY "appointment_id"', ()):
+def check_archived_patients_have_no_visits(db: Db, every_row: bool = False) -> str | None:
+    """archived_patients_have_no_visits (clinic.domain:110), on each Appointment: every one."""
+    for row in db.all('Appointment'):
         if not ((row['status'] != 'scheduled') or (db.get('Patient', row['patient'])['status'] != 'archived')):
             return lib.format('Patient {} is archived but still has scheduled appointment {}', db.get('Patient', row['patient'])['patient_id'], row['appointment_id'])
     return None
 
 
-def check_one_visit_per_slot(db: Db) -> str | None:
+def check_one_visit_per_slot(db: Db, every_row: bool = False) -> str | None:
     """one_visit_per_slot (clinic.domain:113)."""
     if not lib.all([(lib.count(db.select('Appointment', 'SELECT * FROM "Appointment" WHERE "slot_id" IS ? AND "status" IS ? ORDER BY "appointment_id"', (s['slot_id'], 'scheduled'))) <= 1) for s in db.select('Slot', 'SELECT * FROM "Slot" WHERE "status" IS ? ORDER BY "slot_id"', ('booked',))]):
         return 'A slot can hold only one scheduled appointment'

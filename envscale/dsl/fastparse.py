@@ -1,0 +1,777 @@
+"""A hand-written parser for the language of grammar.lark: the same AST as the Lark path, faster.
+
+It accepts only text the grammar accepts and then builds exactly the AST (spans included)
+that Lark and the transformer build. On anything else it declines, and the Lark path
+parses the text again and reports the diagnostics.
+
+What it mirrors of Lark, beyond the rules themselves:
+- Spans: a node spans from the first to the last token its rule consumed, the punctuation
+  included; a parenthesized expression keeps the span of what is inside the parentheses.
+- The contextual lexer: a keyword is read as a name wherever the parser state accepts a name
+  and not that keyword. Where a state accepts keywords but no name, Lark splits a longer word
+  at a keyword ("inx" as "in", "x"); this parser reads the whole word and declines.
+- Shift/reduce conflicts, which Lark resolves as shift: `return` followed by `insert` returns
+  the inserted record, and `policy` right after a domain header is the domain's policy.
+- Lark's single lookahead state after a type, shared by all types: it reads `reads` and
+  `writes` as keywords even where a field name is due, so such a field is an error there.
+"""
+
+from __future__ import annotations
+
+import re
+from hashlib import sha256
+
+from envscale.dsl import ast
+from envscale.dsl.strings import unquote
+
+# The grammar this parser implements, normalized as by grammar_digest().
+GRAMMAR_DIGEST = "see tests/dsl/test_fastparse.py"
+
+# How deeply Lark's parse tree may nest; parser.MAX_DEPTH, which imports this module.
+MAX_DEPTH = 120
+
+
+class Decline(Exception):
+    """The text is not one this parser takes: the grammar rejects it, or it is a case left to Lark."""
+
+
+def grammar_digest(text: str) -> str:
+    """A digest of the grammar's rules and terminals, blind to comments and layout."""
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("//"):
+            lines.append(" ".join(line.split()))
+    return sha256("\n".join(lines).encode()).hexdigest()
+
+
+_TOKEN = re.compile(
+    r'[ \t\f\r\n]+|#[^\n]*'
+    r'|(?P<S>(?s:"""(?:[^"\\]|\\.|"(?!""))*""")|"(?:[^"\\\n]|\\.)*")'
+    r"|(?P<F>[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<I>[0-9]+)"
+    r"|(?P<N>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<P>->|[=!<>]=|[-+*/%<>=(){}\[\],:.@?|])"
+)
+
+# Words that are keywords where an expression starts; `not` only where a not_expr may start.
+_ATOM_KEYWORDS = frozenset({"true", "false", "none", "insert"})
+_ARG_KEYWORDS = _ATOM_KEYWORDS | {"not"}
+# Words after `return` that end it without a value (not `insert`: shift wins).
+_RETURN_ENDS = frozenset({"let", "require", "fail", "set", "delete", "for", "if", "return"})
+_COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
+_TYPE_FOLLOW_KEYWORDS = frozenset({"reads", "writes"})
+_LITERALS = {"true": True, "false": False, "none": None}
+
+
+def tokenize(source: str) -> tuple[list[str], list[str], list[int], list[int], list[int], list[int]]:
+    """Kinds, texts, and 1-based start line and column and end line and column of each token.
+
+    A token's kind is its text for punctuation, else S, F, I or N (a word); a `$` ends the list.
+    """
+    kinds: list[str] = []
+    texts: list[str] = []
+    lines: list[int] = []
+    columns: list[int] = []
+    end_lines: list[int] = []
+    end_columns: list[int] = []
+    line = 1
+    line_start = 0
+    pos = 0
+    for match in _TOKEN.finditer(source):
+        start = match.start()
+        if start != pos:
+            raise Decline
+        pos = match.end()
+        kind = match.lastgroup
+        if kind is None:
+            text = match.group()
+            newlines = text.count("\n")
+            if newlines:
+                line += newlines
+                line_start = start + text.rindex("\n") + 1
+            continue
+        text = match.group()
+        kinds.append(text if kind == "P" else kind)
+        texts.append(text)
+        lines.append(line)
+        columns.append(start - line_start + 1)
+        if kind == "S" and "\n" in text:
+            line += text.count("\n")
+            line_start = start + text.rindex("\n") + 1
+        end_lines.append(line)
+        end_columns.append(pos - line_start + 1)
+    if pos != len(source):
+        raise Decline
+    kinds.append("$")
+    texts.append("")
+    return kinds, texts, lines, columns, end_lines, end_columns
+
+
+def parse_fast(source: str, file: str) -> tuple[ast.Decl, ...]:
+    """The declarations of a spec, or Decline."""
+    return _Parser(source, file).module()
+
+
+class _Parser:
+    """Recursive descent; each rule method returns its node and the height of Lark's tree for it."""
+
+    def __init__(self, source: str, file: str):
+        self.k, self.v, self.line, self.col, self.end_line, self.end_col = tokenize(source)
+        self.i = 0
+        self.file = file
+
+    # ---- tokens
+
+    def span(self, first: int, last: int) -> ast.Span:
+        return ast.Span(self.file, self.line[first], self.col[first], self.end_line[last], self.end_col[last])
+
+    def tspan(self, at: int) -> ast.Span:
+        return ast.Span(self.file, self.line[at], self.col[at], self.end_line[at], self.end_col[at])
+
+    def expect(self, kind: str) -> int:
+        at = self.i
+        if self.k[at] != kind:
+            raise Decline
+        self.i = at + 1
+        return at
+
+    def keyword(self, word: str) -> int:
+        at = self.i
+        if self.k[at] != "N" or self.v[at] != word:
+            raise Decline
+        self.i = at + 1
+        return at
+
+    def at_keyword(self, word: str) -> bool:
+        return self.k[self.i] == "N" and self.v[self.i] == word
+
+    def name(self) -> int:
+        """A NAME where the parser state accepts no keyword, so every word is a name."""
+        at = self.i
+        if self.k[at] != "N":
+            raise Decline
+        self.i = at + 1
+        return at
+
+    def doc(self) -> str | None:
+        at = self.i
+        if self.k[at] != "S":
+            return None
+        self.i = at + 1
+        return unquote(self.v[at])
+
+    # ---- declarations
+
+    def module(self) -> tuple[ast.Decl, ...]:
+        declarations: list[ast.Decl] = []
+        height = 0
+        k, v = self.k, self.v
+        while k[self.i] != "$":
+            if k[self.i] != "N":
+                raise Decline
+            word = v[self.i]
+            if word == "tool":
+                decl, h = self.tool()
+            elif word == "entity" or word == "struct":
+                decl, h = self.record(word)
+            elif word == "enum":
+                decl, h = self.enum()
+            elif word == "invariant":
+                decl, h = self.invariant()
+            elif word == "policy":
+                decl, h = self.policy()
+            elif word == "domain":
+                decl, h = self.domain()
+            else:
+                raise Decline
+            declarations.append(decl)
+            if h > height:
+                height = h
+        if height + 1 > MAX_DEPTH:
+            raise Decline
+        return tuple(declarations)
+
+    def domain(self) -> tuple[ast.Domain, int]:
+        self.i += 1
+        name = self.name()
+        description = unquote(self.v[self.expect("S")])
+        clock = clock_span = policy = policy_file = policy_span = None
+        if self.at_keyword("clock"):
+            self.i += 1
+            at = self.expect("S")
+            clock, clock_span = unquote(self.v[at]), self.tspan(at)
+        if self.at_keyword("policy"):
+            self.i += 1
+            if self.at_keyword("from"):
+                self.i += 1
+                at = self.expect("S")
+                policy_file = unquote(self.v[at])
+            else:
+                at = self.expect("S")
+                policy = unquote(self.v[at])
+            policy_span = self.tspan(at)
+        height = 2 if clock_span or policy_span else 1
+        return ast.Domain(self.v[name], description, clock, policy, policy_file, self.tspan(name),
+                          policy_span, clock_span), height
+
+    def enum(self) -> tuple[ast.Enum, int]:
+        self.i += 1
+        name = self.name()
+        doc = self.doc()
+        self.expect("{")
+        members = [self.name()]
+        while self.k[self.i] == ",":
+            self.i += 1
+            if self.k[self.i] == "}":
+                break
+            members.append(self.name())
+        self.expect("}")
+        return ast.Enum(self.v[name], doc, tuple(self.v[m] for m in members),
+                        tuple(self.tspan(m) for m in members), self.tspan(name)), 1
+
+    def record(self, word: str) -> tuple[ast.Struct | ast.Entity, int]:
+        self.i += 1
+        name = self.name()
+        doc = self.doc()
+        self.expect("{")
+        fields = []
+        height = 1
+        after_type = False
+        while self.k[self.i] == "N":
+            if after_type and self.v[self.i] in _TYPE_FOLLOW_KEYWORDS:
+                raise Decline
+            field, h, after_type = self.field()
+            fields.append(field)
+            if h >= height:
+                height = h + 1
+        self.expect("}")
+        cls = ast.Entity if word == "entity" else ast.Struct
+        return cls(self.v[name], doc, tuple(fields), self.tspan(name)), height
+
+    def field(self) -> tuple[ast.Field, int, bool]:
+        name = self.name()
+        self.expect(":")
+        type_, height = self.type()
+        attributes = []
+        while self.k[self.i] == "@":
+            attribute, h = self.attribute()
+            attributes.append(attribute)
+            if h > height:
+                height = h
+        doc = self.doc()
+        after_type = doc is None and not attributes
+        return ast.Field(self.v[name], type_, tuple(attributes), doc, self.tspan(name)), height + 1, after_type
+
+    def attribute(self) -> tuple[ast.Attribute, int]:
+        start = self.i
+        self.i += 1
+        name = self.name()
+        args: tuple[ast.Arg, ...] = ()
+        height = 1
+        if self.k[self.i] == "(":
+            self.i += 1
+            args, height = self.args()
+        return ast.Attribute(self.v[name], args, self.span(start, self.i - 1)), height
+
+    def invariant(self) -> tuple[ast.Invariant, int]:
+        self.i += 1
+        name = self.name()
+        entity = None
+        if self.at_keyword("on"):
+            self.i += 1
+            entity = self.name()
+        self.expect(":")
+        condition, h1 = self.expr()
+        self.keyword("else")
+        message, h2 = self.expr()
+        return ast.Invariant(self.v[name], self.v[entity] if entity is not None else None, condition, message,
+                             self.tspan(name), self.tspan(entity) if entity is not None else None), 1 + max(h1, h2)
+
+    def tool(self) -> tuple[ast.Tool, int]:
+        k = self.k
+        start = self.i
+        self.i += 1
+        name = self.name()
+        self.expect("(")
+        params = []
+        height = 1
+        if k[self.i] != ")":
+            while True:
+                param, h = self.param()
+                params.append(param)
+                if h >= height:
+                    height = h + 1
+                if k[self.i] != ",":
+                    break
+                self.i += 1
+                if k[self.i] == ")":
+                    break
+        self.expect(")")
+        returns = None
+        if k[self.i] == "->":
+            self.i += 1
+            returns, h = self.type()
+            if h + 1 > height:
+                height = h + 1
+        effects = []
+        while k[self.i] == "N" and (self.v[self.i] == "reads" or self.v[self.i] == "writes"):
+            effects.append(self.effect())
+        if effects and height < 2:
+            height = 2
+        self.expect("{")
+        doc = self.doc()
+        body, h = self.statements()
+        if h > height:
+            height = h
+        self.expect("}")
+        return ast.Tool(self.v[name], tuple(params), returns, tuple(effects), doc, body,
+                        self.span(start, self.i - 1), self.tspan(name)), height + 1
+
+    def param(self) -> tuple[ast.Param, int]:
+        name = self.name()
+        self.expect(":")
+        type_, height = self.type()
+        attributes = []
+        attrs_height = 1
+        while self.k[self.i] == "@":
+            attribute, h = self.attribute()
+            attributes.append(attribute)
+            if h >= attrs_height:
+                attrs_height = h + 1
+        if attrs_height > height:
+            height = attrs_height
+        default = None
+        if self.k[self.i] == "=":
+            self.i += 1
+            default, h = self.expr()
+            if h > height:
+                height = h
+        doc = self.doc()
+        return ast.Param(self.v[name], type_, default, doc, self.tspan(name), tuple(attributes)), height + 1
+
+    def effect(self) -> ast.Effect:
+        start = self.i
+        self.i += 1
+        names = [self.name()]
+        while self.k[self.i] == ",":
+            self.i += 1
+            names.append(self.name())
+        return ast.Effect(self.v[start], tuple((self.v[n], self.tspan(n)) for n in names),
+                          self.span(start, self.i - 1))
+
+    def policy(self) -> tuple[ast.Policy, int]:
+        self.i += 1
+        name = self.name()
+        doc = self.doc()
+        self.expect("{")
+        rules = []
+        while self.k[self.i] == "N":
+            start = self.i
+            word = self.v[start]
+            self.i += 1
+            if word == "before":
+                subject = self.selector()
+                self.keyword("require")
+                rules.append(ast.Rule("before", subject, self.selector(), None, self.span(start, self.i - 1)))
+            elif word == "at":
+                self.keyword("most")
+                limit = int(self.v[self.expect("I")])
+                subject = self.selector()
+                rules.append(ast.Rule("at_most", subject, None, limit, self.span(start, self.i - 1)))
+            else:
+                raise Decline
+        self.expect("}")
+        return ast.Policy(self.v[name], doc, tuple(rules), self.tspan(name)), 3 if rules else 1
+
+    def selector(self) -> ast.Selector:
+        start = self.i
+        names = [self.name()]
+        while self.k[self.i] == "|":
+            self.i += 1
+            names.append(self.name())
+        return ast.Selector(tuple((self.v[n], self.tspan(n)) for n in names), self.span(start, self.i - 1))
+
+    # ---- types
+
+    def type(self) -> tuple[ast.TypeRef, int]:
+        start = self.i
+        name = self.name()
+        word = self.v[name]
+        args: tuple[ast.TypeRef, ...] = ()
+        height = 1
+        if word == "list":
+            self.expect("<")
+            item, height = self.type()
+            self.expect(">")
+            args = (item,)
+            height += 1
+        elif word == "map":
+            self.expect("<")
+            key, h1 = self.type()
+            self.expect(",")
+            value, h2 = self.type()
+            self.expect(">")
+            args = (key, value)
+            height = 1 + max(h1, h2)
+        optional = self.k[self.i] == "?"
+        if optional:
+            self.i += 1
+        return ast.TypeRef(word, args, optional, self.span(start, self.i - 1)), height + 1
+
+    # ---- statements
+
+    def statements(self) -> tuple[tuple[ast.Stmt, ...], int]:
+        """Statements up to a closing brace, and the height of the body or block holding them."""
+        k, v = self.k, self.v
+        out = []
+        height = 0
+        while k[self.i] != "}":
+            if k[self.i] != "N":
+                raise Decline
+            word = v[self.i]
+            start = self.i
+            self.i += 1
+            stmt: ast.Stmt
+            if word == "let":
+                name = self.name()
+                type_ = None
+                h = 0
+                if k[self.i] == ":":
+                    self.i += 1
+                    type_, h = self.type()
+                self.expect("=")
+                value, h2 = self.expr()
+                stmt = ast.Let(v[name], type_, value, self.span(start, self.i - 1))
+                h = max(h, h2)
+            elif word == "require":
+                condition, h = self.expr()
+                self.keyword("else")
+                message, h2 = self.expr()
+                stmt = ast.Require(condition, message, self.span(start, self.i - 1))
+                h = max(h, h2)
+            elif word == "return":
+                value = None
+                h = 0
+                if k[self.i] != "}" and not (k[self.i] == "N" and v[self.i] in _RETURN_ENDS):
+                    value, h = self.expr()
+                stmt = ast.Return(value, self.span(start, self.i - 1))
+            elif word == "set":
+                target, h = self.target()
+                self.expect("=")
+                value, h2 = self.expr()
+                stmt = ast.Set(target, value, self.span(start, self.i - 1))
+                h = max(h, h2)
+            elif word == "if":
+                stmt, h = self.if_rest(start)
+                h -= 1
+            elif word == "for":
+                var = self.name()
+                self.keyword("in")
+                iterable, h = self.expr()
+                self.expect("{")
+                body, h2 = self.statements()
+                self.expect("}")
+                stmt = ast.For(v[var], iterable, body, self.span(start, self.i - 1))
+                h = max(h, h2)
+            elif word == "fail":
+                message, h = self.expr()
+                stmt = ast.Fail(message, self.span(start, self.i - 1))
+            elif word == "insert":
+                insert, h = self.insert(start)
+                stmt = ast.InsertStmt(insert, self.span(start, self.i - 1))
+            elif word == "delete":
+                target, h = self.target()
+                stmt = ast.Delete(target, self.span(start, self.i - 1))
+            else:
+                raise Decline
+            out.append(stmt)
+            if h + 1 > height:
+                height = h + 1
+        return tuple(out), height + 1
+
+    def if_rest(self, start: int) -> tuple[ast.If, int]:
+        condition, height = self.expr()
+        self.expect("{")
+        then, h = self.statements()
+        self.expect("}")
+        if h > height:
+            height = h
+        otherwise: tuple[ast.Stmt, ...] = ()
+        if self.at_keyword("else"):
+            self.i += 1
+            if self.at_keyword("if"):
+                nested_start = self.i
+                self.i += 1
+                nested, h = self.if_rest(nested_start)
+                otherwise = (nested,)
+            else:
+                self.expect("{")
+                otherwise, h = self.statements()
+                self.expect("}")
+            if h > height:
+                height = h
+        return ast.If(condition, then, otherwise, self.span(start, self.i - 1)), height + 1
+
+    def target(self) -> tuple[ast.Target, int]:
+        start = self.i
+        root = self.name()
+        steps: list[ast.AttrStep | ast.IndexStep] = []
+        height = 0
+        while True:
+            kind = self.k[self.i]
+            if kind == ".":
+                self.i += 1
+                at = self.name()
+                steps.append(ast.AttrStep(self.v[at], self.tspan(at)))
+                if height < 1:
+                    height = 1
+            elif kind == "[":
+                step_start = self.i
+                self.i += 1
+                key, h = self.expr()
+                self.expect("]")
+                steps.append(ast.IndexStep(key, self.span(step_start, self.i - 1)))
+                if h + 1 > height:
+                    height = h + 1
+            else:
+                break
+        return ast.Target(self.v[root], tuple(steps), self.span(start, self.i - 1), self.tspan(root)), height + 1
+
+    # ---- expressions
+
+    def expr(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        left, height = self.and_expr()
+        k, v = self.k, self.v
+        while k[self.i] == "N" and v[self.i] == "or":
+            self.i += 1
+            right, h = self.and_expr()
+            left = ast.Binary("or", left, right, self.span(start, self.i - 1))
+            height = 1 + (height if height > h else h)
+        return left, height
+
+    def and_expr(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        left, height = self.not_expr()
+        k, v = self.k, self.v
+        while k[self.i] == "N" and v[self.i] == "and":
+            self.i += 1
+            right, h = self.not_expr()
+            left = ast.Binary("and", left, right, self.span(start, self.i - 1))
+            height = 1 + (height if height > h else h)
+        return left, height
+
+    def not_expr(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        if self.k[start] == "N" and self.v[start] == "not":
+            self.i += 1
+            operand, height = self.not_expr()
+            return ast.Unary("not", operand, self.span(start, self.i - 1)), height + 1
+        left, height = self.sum()
+        kind = self.k[self.i]
+        if kind in _COMPARE:
+            op = kind
+            self.i += 1
+        elif kind == "N" and self.v[self.i] == "in":
+            op = "in"
+            self.i += 1
+        elif kind == "N" and self.v[self.i] == "not":
+            self.i += 1
+            self.keyword("in")
+            op = "not in"
+        else:
+            return left, height
+        right, h = self.sum()
+        return ast.Binary(op, left, right, self.span(start, self.i - 1)), 1 + (height if height > h else h)
+
+    def sum(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        left, height = self.product()
+        k = self.k
+        while k[self.i] == "+" or k[self.i] == "-":
+            op = k[self.i]
+            self.i += 1
+            right, h = self.product()
+            left = ast.Binary(op, left, right, self.span(start, self.i - 1))
+            height = 1 + (height if height > h else h)
+        return left, height
+
+    def product(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        left, height = self.unary()
+        k = self.k
+        while k[self.i] == "*" or k[self.i] == "/" or k[self.i] == "%":
+            op = k[self.i]
+            self.i += 1
+            right, h = self.unary()
+            left = ast.Binary(op, left, right, self.span(start, self.i - 1))
+            height = 1 + (height if height > h else h)
+        return left, height
+
+    def unary(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        if self.k[start] == "-":
+            self.i += 1
+            operand, height = self.unary()
+            return ast.Unary("-", operand, self.span(start, self.i - 1)), height + 1
+        return self.postfix()
+
+    def postfix(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        node, height = self.atom()
+        k = self.k
+        while True:
+            kind = k[self.i]
+            if kind == ".":
+                self.i += 1
+                at = self.name()
+                node = ast.Member(node, self.v[at], self.span(start, at), self.tspan(at))
+                height += 1
+            elif kind == "(":
+                self.i += 1
+                args, h = self.args()
+                node = ast.Call(node, args, self.span(start, self.i - 1))
+                height = 1 + (height if height > h - 1 else h - 1)
+            elif kind == "[":
+                self.i += 1
+                keys = []
+                while True:
+                    key, h = self.expr()
+                    keys.append(key)
+                    if h > height:
+                        height = h
+                    if k[self.i] != ",":
+                        break
+                    self.i += 1
+                self.expect("]")
+                node = ast.Index(node, tuple(keys), self.span(start, self.i - 1))
+                height += 1
+            else:
+                return node, height
+
+    def atom(self) -> tuple[ast.Expr, int]:
+        at = self.i
+        kind = self.k[at]
+        if kind == "N":
+            word = self.v[at]
+            if word in _ATOM_KEYWORDS:
+                if word == "insert":
+                    self.i += 1
+                    return self.insert(at)
+                self.i += 1
+                return ast.Literal(_LITERALS[word], self.tspan(at)), 1
+            self.i += 1
+            return ast.Name(word, self.tspan(at)), 1
+        if kind == "I":
+            self.i += 1
+            try:
+                value = int(self.v[at])
+            except ValueError:
+                raise Decline from None
+            return ast.Literal(value, self.tspan(at)), 1
+        if kind == "S":
+            self.i += 1
+            return ast.Literal(unquote(self.v[at]), self.tspan(at)), 1
+        if kind == "F":
+            self.i += 1
+            return ast.Literal(float(self.v[at]), self.tspan(at)), 1
+        if kind == "(":
+            self.i += 1
+            inner = self.expr()
+            self.expect(")")
+            return inner
+        if kind == "[":
+            return self.list_or_comprehension()
+        if kind == "{":
+            return self.map()
+        raise Decline
+
+    def list_or_comprehension(self) -> tuple[ast.Expr, int]:
+        start = self.i
+        self.i += 1
+        k = self.k
+        if k[self.i] == "]":
+            self.i += 1
+            return ast.ListLit((), self.span(start, start + 1)), 1
+        first, height = self.expr()
+        if self.at_keyword("for"):
+            self.i += 1
+            var = self.name()
+            self.keyword("in")
+            iterable, h = self.expr()
+            if h > height:
+                height = h
+            condition = None
+            if self.at_keyword("if"):
+                self.i += 1
+                condition, h = self.expr()
+                if h > height:
+                    height = h
+            self.expect("]")
+            return ast.Comprehension(first, self.v[var], iterable, condition, self.span(start, self.i - 1)), height + 1
+        items = [first]
+        while k[self.i] == ",":
+            self.i += 1
+            if k[self.i] == "]":
+                break
+            item, h = self.expr()
+            items.append(item)
+            if h > height:
+                height = h
+        self.expect("]")
+        return ast.ListLit(tuple(items), self.span(start, self.i - 1)), height + 1
+
+    def map(self) -> tuple[ast.MapLit, int]:
+        start = self.i
+        self.i += 1
+        k = self.k
+        items = []
+        height = 0
+        if k[self.i] != "}":
+            while True:
+                key = unquote(self.v[self.expect("S")])
+                self.expect(":")
+                value, h = self.expr()
+                items.append((key, value))
+                if h + 1 > height:
+                    height = h + 1
+                if k[self.i] != ",":
+                    break
+                self.i += 1
+                if k[self.i] == "}":
+                    break
+        self.expect("}")
+        return ast.MapLit(tuple(items), self.span(start, self.i - 1)), height + 1
+
+    def insert(self, start: int) -> tuple[ast.Insert, int]:
+        """`insert` NAME ( args ), its keyword at start, already consumed."""
+        entity = self.name()
+        self.expect("(")
+        args, height = self.args()
+        return ast.Insert(self.v[entity], args, self.span(start, self.i - 1), self.tspan(entity)), height
+
+    def args(self) -> tuple[tuple[ast.Arg, ...], int]:
+        """Arguments after an opening parenthesis, through the closing one, and the height of the
+        node holding them (attribute, call, insert)."""
+        k, v = self.k, self.v
+        out = []
+        height = 0
+        if k[self.i] != ")":
+            while True:
+                start = self.i
+                name = None
+                if k[start] == "N" and k[start + 1] == ":" and v[start] not in _ARG_KEYWORDS:
+                    name = v[start]
+                    self.i += 2
+                value, h = self.expr()
+                out.append(ast.Arg(name, value, self.span(start, self.i - 1)))
+                if h + 1 > height:
+                    height = h + 1
+                if k[self.i] != ",":
+                    break
+                self.i += 1
+                if k[self.i] == ")":
+                    break
+        self.expect(")")
+        return tuple(out), height + 1
