@@ -24,11 +24,9 @@ from hashlib import sha256
 from envscale.dsl import ast
 from envscale.dsl.strings import unquote
 
-# The grammar this parser implements, normalized as by grammar_digest().
-GRAMMAR_DIGEST = "see tests/dsl/test_fastparse.py"
-
-# How deeply Lark's parse tree may nest; parser.MAX_DEPTH, which imports this module.
-MAX_DEPTH = 120
+# The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
+# only while grammar.lark still has this digest.
+GRAMMAR_DIGEST = "f679ece1834ecdf6bd20be81e9ed1bd579761c4749e6de2a8c540e4d6d9cc1eb"
 
 
 class Decline(Exception):
@@ -108,9 +106,12 @@ def tokenize(source: str) -> tuple[list[str], list[str], list[int], list[int], l
     return kinds, texts, lines, columns, end_lines, end_columns
 
 
-def parse_fast(source: str, file: str) -> tuple[ast.Decl, ...]:
-    """The declarations of a spec, or Decline."""
-    return _Parser(source, file).module()
+def parse_fast(source: str, file: str, max_depth: int) -> tuple[ast.Decl, ...]:
+    """The declarations of a spec, or Decline; also where Lark's tree would be deeper than max_depth."""
+    declarations, height = _Parser(source, file).module()
+    if height > max_depth:
+        raise Decline
+    return declarations
 
 
 class _Parser:
@@ -163,7 +164,7 @@ class _Parser:
 
     # ---- declarations
 
-    def module(self) -> tuple[ast.Decl, ...]:
+    def module(self) -> tuple[tuple[ast.Decl, ...], int]:
         declarations: list[ast.Decl] = []
         height = 0
         k, v = self.k, self.v
@@ -188,9 +189,7 @@ class _Parser:
             declarations.append(decl)
             if h > height:
                 height = h
-        if height + 1 > MAX_DEPTH:
-            raise Decline
-        return tuple(declarations)
+        return tuple(declarations), height + 1
 
     def domain(self) -> tuple[ast.Domain, int]:
         self.i += 1
@@ -211,7 +210,7 @@ class _Parser:
                 at = self.expect("S")
                 policy = unquote(self.v[at])
             policy_span = self.tspan(at)
-        height = 2 if clock_span or policy_span else 1
+        height = 1 if clock_span is None and policy_span is None else 2
         return ast.Domain(self.v[name], description, clock, policy, policy_file, self.tspan(name),
                           policy_span, clock_span), height
 
@@ -220,15 +219,26 @@ class _Parser:
         name = self.name()
         doc = self.doc()
         self.expect("{")
-        members = [self.name()]
+        members = [self.enum_member()]
         while self.k[self.i] == ",":
             self.i += 1
             if self.k[self.i] == "}":
                 break
-            members.append(self.name())
+            members.append(self.enum_member())
         self.expect("}")
-        return ast.Enum(self.v[name], doc, tuple(self.v[m] for m in members),
-                        tuple(self.tspan(m) for m in members), self.tspan(name)), 1
+        return ast.Enum(self.v[name], doc, tuple(value for value, _ in members),
+                        tuple(self.tspan(at) for _, at in members), self.tspan(name)), 1
+
+    def enum_member(self) -> tuple[str, int]:
+        at = self.i
+        kind = self.k[at]
+        if kind == "N":
+            self.i = at + 1
+            return self.v[at], at
+        if kind == "S":
+            self.i = at + 1
+            return unquote(self.v[at]), at
+        raise Decline
 
     def record(self, word: str) -> tuple[ast.Struct | ast.Entity, int]:
         self.i += 1

@@ -18,6 +18,7 @@ from lark.exceptions import (
 
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
+from envscale.dsl.fastparse import GRAMMAR_DIGEST, Decline, grammar_digest, parse_fast
 from envscale.dsl.strings import BadString, unquote
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -508,8 +509,27 @@ def _too_deep(file: str, tree: Tree) -> Diagnostic | None:
     return None
 
 
+@cache
+def _fast_parser_current() -> bool:
+    return grammar_digest(GRAMMAR.read_text(encoding="utf-8")) == GRAMMAR_DIGEST
+
+
 def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse spec text. Returns the module, or None and the syntax diagnostics."""
+    """Parse spec text. Returns the module, or None and the syntax diagnostics.
+
+    The hand-written parser takes the text the grammar accepts; what it declines, Lark parses
+    again: the same AST either way, and Lark's diagnostics for what the grammar rejects.
+    """
+    if _fast_parser_current():
+        try:
+            return ast.Module(file, source, parse_fast(source, file, MAX_DEPTH)), []
+        except (Decline, BadString, RecursionError):
+            pass
+    return parse_with_lark(source, file)
+
+
+def parse_with_lark(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Diagnostic]]:
+    """parse() by the grammar alone."""
     try:
         tree = _parser().parse(source)
     except UnexpectedInput as error:

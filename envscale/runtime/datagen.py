@@ -352,8 +352,9 @@ class _Generator:
             return out
         if kind == "object":
             sub = schema.get("additionalProperties") or {"type": "string"}
-            return {fakes.word(rng): self._from_schema(rng, sub, name, entity, defs)
-                    for _ in range(rng.randint(1, 3))}
+            values = [self._from_schema(rng, sub, name, entity, defs) for _ in range(rng.randint(1, 3))]
+            # A map of records that carry an id is keyed by that id (methods saved under their own id).
+            return {_own_id(value) or fakes.word(rng): value for value in values}
         pattern = schema.get("pattern", "")
         if kind == "string" and "T" in pattern:
             return fakes.value_for(rng, name, "datetime", self.clock, entity)
@@ -368,6 +369,14 @@ def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
     if "every_row" in inspect.signature(check).parameters:
         return check(db, every_row=True)
     return check(db)
+
+
+def _own_id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if (name == "id" or name.endswith("_id")) and isinstance(inner, str):
+                return inner
+    return None
 
 
 def _names_in(record: dict) -> tuple[str | None, str | None]:

@@ -108,7 +108,8 @@ def date_for(rng: random.Random, tokens: list[str], clock: str) -> str:
         return shift_date(clock, -rng.randint(18 * 365, 85 * 365))
     if {"expires", "expiry", "expiration", "due", "until", "end", "ends", "valid", "renewal"} & set(tokens):
         return shift_date(clock, rng.randint(-30, 365))
-    if {"issued", "created", "last", "since", "joined", "registered", "filled", "opened", "paid", "signed"} & set(tokens):
+    if {"issued", "created", "last", "since", "joined", "registered", "filled", "opened", "paid", "signed",
+                  "placed", "ordered", "purchased", "shipped", "delivered"} & set(tokens):
         return shift_date(clock, -rng.randint(0, 365))
     return shift_date(clock, rng.randint(-45, 45))
 
@@ -171,7 +172,9 @@ def text_for(rng: random.Random, tokens: list[str], entity: str = "") -> str:
         return rng.choice(FIRST_NAMES)
     if {"last", "family", "surname", "lastname"} & t and "name" in t:
         return rng.choice(LAST_NAMES)
-    if {"address", "street"} & t:
+    if "street" in t:
+        return f"{rng.randint(1, 999)} {rng.choice(STREETS)} {rng.choice(STREET_KINDS)}"
+    if "address" in t:
         return address(rng)
     if "city" in t:
         return rng.choice(CITIES)

@@ -16,7 +16,8 @@ given, then beside the spec), `{"generated": {"seed": S, "size": N}}` (made by
 `datagen.generate_data`; `size` may be a count per entity), or the records themselves (an
 inline snapshot, a dict of entity -> records). `gold_outputs[i].content` is the text the
 agent reads for call i (`CallResult.text`); `invalid_calls` lists the calls made invalid on
-purpose; `kind` is "read" when no call wrote anything.
+purpose; `kind` is "read" when every call is a read tool's, else "write" (and then the final
+state differs from the initial one).
 """
 
 from __future__ import annotations
@@ -148,8 +149,8 @@ def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int 
             continue
         task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
         recorded = [{"ok": s.ok, "content": s.content} for s in walk.steps]
-        if task.gold_outputs != recorded:
-            continue
+        if task.gold_outputs != recorded or (task.kind == "write" and task.gold_state_hash == initial_hash):
+            continue  # a write task must change the state
         seen.add(chain)
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
         task.instruction = renderer.render(task.gold_calls)
@@ -233,3 +234,66 @@ def verify_task(domain: Any, task: Task, spec_path: str | Path | None = None) ->
     finally:
         env.close()
     return outputs == task.gold_outputs and final_hash == task.gold_state_hash
+
+
+# ---- command line
+
+def cmd_tasks(args: Any) -> int:
+    import sys
+
+    from envscale.api import load
+    from envscale.dsl.diagnostics import SpecError, render_all
+    from envscale.runtime.errors import DataError
+    from envscale.runtime.instructions import load_instructions
+
+    try:
+        domain = load(args.spec)
+    except SpecError as error:
+        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
+        return 1
+    if args.verify:
+        tasks = read_tasks(args.verify)
+        failed = [t.id for t in tasks if not verify_task(domain, t, args.spec)]
+        print(f"{args.verify}: {len(tasks) - len(failed)}/{len(tasks)} tasks replay to their gold outputs and state")
+        for task_id in failed[:10]:
+            print(f"  mismatch: {task_id}")
+        return 1 if failed else 0
+    if not args.out:
+        print("error: give --out FILE.jsonl (or --verify FILE.jsonl)", file=sys.stderr)
+        return 2
+    if args.data:
+        initial_state: dict = {"data": args.data}
+    else:
+        initial_state = {"generated": {"seed": args.data_seed, "size": args.size}}
+    try:
+        factory = EnvFactory(domain, initial_state, args.spec, enforce_policies=not args.no_policies)
+        tasks = sample_tasks(domain, factory, args.n, seed=args.seed, max_length=args.max_length,
+                             invalid_share=args.invalid_share, read_only_share=args.read_only_share,
+                             instructions=load_instructions(args.spec))
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    write_tasks(args.out, tasks)
+    reads = sum(1 for t in tasks if t.kind == "read")
+    print(f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with writes)")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `envscale tasks SPEC --out FILE.jsonl [...]` and `envscale tasks SPEC --verify FILE.jsonl`."""
+    p = subparsers.add_parser("tasks", help="sample tasks (tool chains with gold calls and gold state) from a spec",
+                              description="Sample tasks by random walks on the tool graph, executed for their "
+                                          "gold outputs and final state hash; or verify a task file by replaying it.")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--out", metavar="FILE.jsonl", help="where to write the tasks")
+    p.add_argument("--verify", metavar="FILE.jsonl", help="replay the tasks of a file and compare")
+    p.add_argument("-n", type=int, default=100, help="number of tasks (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--data", metavar="FILE", help="initial state from a data file (default: generated data)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
+    p.add_argument("--size", type=int, default=20, help="records per entity of the generated data")
+    p.add_argument("--max-length", type=int, default=4, help="most calls per task")
+    p.add_argument("--invalid-share", type=float, default=0.1, help="share of calls made invalid on purpose")
+    p.add_argument("--read-only-share", type=float, default=0.3, help="share of read-only tasks")
+    p.add_argument("--no-policies", action="store_true", help="sample without enforcing the spec's policies")
+    p.set_defaults(func=cmd_tasks)

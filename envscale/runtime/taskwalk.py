@@ -105,6 +105,16 @@ class Walker:
               walk: Walk, budget: int) -> list[dict] | None:
         """Call `tool` with drawn arguments (after any tool a policy requires first), within
         `budget` calls in all; the rows it returned, or None when no draw succeeds."""
+        start = len(walk.steps)
+        rows = self._attempt(env, rng, tool, prev, prev_rows, context, kinds, invalid_share, walk, budget)
+        if rows is None:
+            # An invalid call stays only when a valid call of the same tool follows it.
+            walk.steps[start:] = [s for s in walk.steps[start:] if not s.invalid]
+        return rows
+
+    def _attempt(self, env: Any, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
+                 context: list[tuple[str, dict]], kinds: tuple[str, ...], invalid_share: float,
+                 walk: Walk, budget: int) -> list[dict] | None:
         for _ in range(DRAWS):
             try:
                 arguments = self.draw(env, rng, tool, prev, prev_rows, context)
@@ -130,6 +140,7 @@ class Walker:
                 planned = self._related(env, tool, arguments)
             if budget >= 2 and rng.random() < invalid_share and self._invalid_call(env, rng, tool, arguments, walk):
                 budget -= 1
+                invalid_share = 0.0  # one invalid call per step
             result = env.call(tool, arguments)
             if result.ok:
                 walk.steps.append(Step(tool, arguments, True, result.text))
@@ -247,7 +258,7 @@ class Walker:
             return False
         written = set(self.tools[tool]["writes"])
         return any(e in written and f["kind"] in ("str", "int", "float") and f["name"] not in self.entities[e]["key"]
-                   and not f["name"].endswith("_id") for e, _, f in sources)
+                   for e, _, f in sources)
 
     def _made_up(self, rng: random.Random, param: str, prop: dict) -> Any:
         kind = {"integer": "int", "number": "float", "boolean": "bool"}.get(prop.get("type", "string"), "str")
