@@ -1,5 +1,6 @@
 """The main job on embedded defaults: check and compile the shipped specs, then play
-a few tool calls on each and show what they did to the database.
+a few tool calls on each and show what they did to the database. A spec without seed data
+(`<name>.data.json` beside it) is played on generated data.
 
 Run it with `make demo` (or `python -m envscale.demo`).
 """
@@ -12,8 +13,11 @@ from pathlib import Path
 
 from envscale.api import compile_file, load
 from envscale.dsl.diagnostics import render_all
+from envscale.runtime.datagen import generate_data
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+GENERATED_SEED = 7
+GENERATED_SIZE = 6
 
 
 def _short(value: object, limit: int = 160) -> str:
@@ -72,9 +76,14 @@ def play(spec: Path, build: Path) -> None:
     print(f"   compiled to {out}/: {len(manifest['entities'])} entities, {len(reads)} read tools, "
           f"{len(writes)} write tools, {len(manifest['tool_graph'])} tool-graph edges")
     data_file = spec.with_suffix(".data.json")
-    if not data_file.exists():
-        return
-    data = json.loads(data_file.read_text(encoding="utf-8"))
+    if data_file.exists():
+        data = json.loads(data_file.read_text(encoding="utf-8"))
+        source = data_file.name
+    else:
+        data = generate_data(domain, GENERATED_SEED, GENERATED_SIZE)
+        source = f"generated data (seed {GENERATED_SEED}, {GENERATED_SIZE} per entity)"
+    counts = ", ".join(f"{len(records)} {name}" for name, records in data.items())
+    print(f"   initial state from {source}: {counts}")
     env = domain.environment(data=data, enforce_policies=False)
     schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
     initial = env.state_hash()

@@ -32,6 +32,7 @@ class Check:
     sql: str
     message: str
     where: str  # file:line
+    facts: list[dict[str, Any]] = field(default_factory=list)  # see compiler/facts.py
 
 
 @dataclass

@@ -9,6 +9,7 @@ from envscale.compiler import types as t
 from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
+from envscale.compiler.facts import check_facts
 from envscale.compiler.sql_expr import NotSQL, to_sql
 from envscale.compiler.symbols import RecordInfo
 from envscale.dsl import ast
@@ -92,11 +93,13 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
             sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
             where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
             name = f"{record.name}.{info.name}#{i + 1} ({where})"
-            checks.append(ir.Check(name, sql, f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}", where))
+            checks.append(ir.Check(name, sql, f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}", where,
+                                   check_facts(expr, record.fields)))
     for inv in c.symbols.invariants.values():
         if inv.entity == record.name and (sql := _invariant_sql(c, inv, record)) is not None:
             where = f"{PurePath(inv.span.file).name}:{inv.span.line}"
-            checks.append(ir.Check(f"{inv.name} ({where})", sql, inv.message.value, where))  # type: ignore[union-attr]
+            checks.append(ir.Check(f"{inv.name} ({where})", sql, inv.message.value, where,  # type: ignore[union-attr]
+                                   check_facts(inv.condition, record.fields)))
     return ir.Table(record.name, record.decl.doc, columns, record.key, checks)
 
 

@@ -43,13 +43,17 @@ def grammar_digest(text: str) -> str:
     return sha256("\n".join(lines).encode()).hexdigest()
 
 
+# Lark's terminals; most frequent first, which the regex engine rewards. No two alternatives
+# match at the same place, except FLOAT before INT, as in Lark.
 _TOKEN = re.compile(
-    r'[ \t\f\r\n]+|#[^\n]*'
-    r'|(?P<S>(?s:"""(?:[^"\\]|\\.|"(?!""))*""")|"(?:[^"\\\n]|\\.)*")'
+    r"[ \t\f\r\n]+"
+    r"|(?P<N>[A-Za-z_]\w*)"
+    r"|(?P<P>->|[=!<>]=|[-+*/%<>=(){}\[\],:.@?|])"
+    r'|(?P<S>(?s:"""(?:[^"\\]|\\.|"(?!""))*""")|"[^"\\\n]*(?:\\.[^"\\\n]*)*")'
     r"|(?P<F>[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<I>[0-9]+)"
-    r"|(?P<N>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<P>->|[=!<>]=|[-+*/%<>=(){}\[\],:.@?|])"
+    r"|#[^\n]*",
+    re.ASCII,
 )
 
 # Words that are keywords where an expression starts; `not` only where a not_expr may start.
@@ -57,7 +61,15 @@ _ATOM_KEYWORDS = frozenset({"true", "false", "none", "insert"})
 _ARG_KEYWORDS = _ATOM_KEYWORDS | {"not"}
 # Words after `return` that end it without a value (not `insert`: shift wins).
 _RETURN_ENDS = frozenset({"let", "require", "fail", "set", "delete", "for", "if", "return"})
-_COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
+# How tightly each binary operator binds; `not` here is the start of `not in`. The operand of
+# a prefix `not` is a comparison or tighter, so `not` is a keyword only where such may start.
+_NOT_LEVEL = 3
+_COMPARE_LEVEL = 4
+_LEVELS = {
+    "or": 1, "and": 2,
+    "==": 4, "!=": 4, "<=": 4, ">=": 4, "<": 4, ">": 4, "in": 4, "not": 4,
+    "+": 5, "-": 5, "*": 6, "/": 6, "%": 6,
+}
 _TYPE_FOLLOW_KEYWORDS = frozenset({"reads", "writes"})
 _LITERALS = {"true": True, "false": False, "none": None}
 
@@ -551,86 +563,83 @@ class _Parser:
     # ---- expressions
 
     def expr(self) -> tuple[ast.Expr, int]:
-        start = self.i
-        left, height = self.and_expr()
-        k, v = self.k, self.v
-        while k[self.i] == "N" and v[self.i] == "or":
-            self.i += 1
-            right, h = self.and_expr()
-            left = ast.Binary("or", left, right, self.span(start, self.i - 1))
-            height = 1 + (height if height > h else h)
-        return left, height
+        return self.binary(1)
 
-    def and_expr(self) -> tuple[ast.Expr, int]:
-        start = self.i
-        left, height = self.not_expr()
+    def binary(self, level: int) -> tuple[ast.Expr, int]:
+        """Precedence climbing over the operators binding at `level` or tighter (see _LEVELS)."""
         k, v = self.k, self.v
-        while k[self.i] == "N" and v[self.i] == "and":
-            self.i += 1
-            right, h = self.not_expr()
-            left = ast.Binary("and", left, right, self.span(start, self.i - 1))
-            height = 1 + (height if height > h else h)
-        return left, height
-
-    def not_expr(self) -> tuple[ast.Expr, int]:
         start = self.i
-        if self.k[start] == "N" and self.v[start] == "not":
+        if level <= _NOT_LEVEL and k[start] == "N" and v[start] == "not":
             self.i += 1
-            operand, height = self.not_expr()
-            return ast.Unary("not", operand, self.span(start, self.i - 1)), height + 1
-        left, height = self.sum()
-        kind = self.k[self.i]
-        if kind in _COMPARE:
-            op = kind
-            self.i += 1
-        elif kind == "N" and self.v[self.i] == "in":
-            op = "in"
-            self.i += 1
-        elif kind == "N" and self.v[self.i] == "not":
-            self.i += 1
-            self.keyword("in")
-            op = "not in"
+            operand, height = self.binary(_NOT_LEVEL)
+            left: ast.Expr = ast.Unary("not", operand, self.span(start, self.i - 1))
+            height += 1
         else:
-            return left, height
-        right, h = self.sum()
-        return ast.Binary(op, left, right, self.span(start, self.i - 1)), 1 + (height if height > h else h)
-
-    def sum(self) -> tuple[ast.Expr, int]:
-        start = self.i
-        left, height = self.product()
-        k = self.k
-        while k[self.i] == "+" or k[self.i] == "-":
-            op = k[self.i]
+            left, height = self.operand()
+        compared = False
+        while True:
+            kind = k[self.i]
+            op = v[self.i] if kind == "N" else kind
+            op_level = _LEVELS.get(op)
+            if op_level is None or op_level < level:
+                return left, height
             self.i += 1
-            right, h = self.product()
+            if op_level == _COMPARE_LEVEL:
+                # Comparisons do not chain: `a < b < c` is a syntax error.
+                if compared:
+                    raise Decline
+                compared = True
+                if op == "not":
+                    self.keyword("in")
+                    op = "not in"
+            right, h = self.binary(op_level + 1)
             left = ast.Binary(op, left, right, self.span(start, self.i - 1))
             height = 1 + (height if height > h else h)
-        return left, height
 
-    def product(self) -> tuple[ast.Expr, int]:
-        start = self.i
-        left, height = self.unary()
+    def operand(self) -> tuple[ast.Expr, int]:
+        """A unary expression: minus signs, then an atom and its postfix operations."""
         k = self.k
-        while k[self.i] == "*" or k[self.i] == "/" or k[self.i] == "%":
-            op = k[self.i]
-            self.i += 1
-            right, h = self.unary()
-            left = ast.Binary(op, left, right, self.span(start, self.i - 1))
-            height = 1 + (height if height > h else h)
-        return left, height
-
-    def unary(self) -> tuple[ast.Expr, int]:
         start = self.i
-        if self.k[start] == "-":
+        if k[start] == "-":
             self.i += 1
-            operand, height = self.unary()
+            operand, height = self.operand()
             return ast.Unary("-", operand, self.span(start, self.i - 1)), height + 1
-        return self.postfix()
-
-    def postfix(self) -> tuple[ast.Expr, int]:
-        start = self.i
-        node, height = self.atom()
-        k = self.k
+        kind = k[start]
+        node: ast.Expr
+        if kind == "N":
+            word = self.v[start]
+            if word in _ATOM_KEYWORDS:
+                self.i = start + 1
+                if word == "insert":
+                    node, height = self.insert(start)
+                else:
+                    node, height = ast.Literal(_LITERALS[word], self.tspan(start)), 1
+            else:
+                self.i = start + 1
+                node, height = ast.Name(word, self.tspan(start)), 1
+        elif kind == "S":
+            self.i = start + 1
+            node, height = ast.Literal(unquote(self.v[start]), self.tspan(start)), 1
+        elif kind == "I":
+            self.i = start + 1
+            try:
+                value = int(self.v[start])
+            except ValueError:
+                raise Decline from None
+            node, height = ast.Literal(value, self.tspan(start)), 1
+        elif kind == "F":
+            self.i = start + 1
+            node, height = ast.Literal(float(self.v[start]), self.tspan(start)), 1
+        elif kind == "(":
+            self.i = start + 1
+            node, height = self.binary(1)
+            self.expect(")")
+        elif kind == "[":
+            node, height = self.list_or_comprehension()
+        elif kind == "{":
+            node, height = self.map()
+        else:
+            raise Decline
         while True:
             kind = k[self.i]
             if kind == ".":
@@ -647,7 +656,7 @@ class _Parser:
                 self.i += 1
                 keys = []
                 while True:
-                    key, h = self.expr()
+                    key, h = self.binary(1)
                     keys.append(key)
                     if h > height:
                         height = h
@@ -659,43 +668,6 @@ class _Parser:
                 height += 1
             else:
                 return node, height
-
-    def atom(self) -> tuple[ast.Expr, int]:
-        at = self.i
-        kind = self.k[at]
-        if kind == "N":
-            word = self.v[at]
-            if word in _ATOM_KEYWORDS:
-                if word == "insert":
-                    self.i += 1
-                    return self.insert(at)
-                self.i += 1
-                return ast.Literal(_LITERALS[word], self.tspan(at)), 1
-            self.i += 1
-            return ast.Name(word, self.tspan(at)), 1
-        if kind == "I":
-            self.i += 1
-            try:
-                value = int(self.v[at])
-            except ValueError:
-                raise Decline from None
-            return ast.Literal(value, self.tspan(at)), 1
-        if kind == "S":
-            self.i += 1
-            return ast.Literal(unquote(self.v[at]), self.tspan(at)), 1
-        if kind == "F":
-            self.i += 1
-            return ast.Literal(float(self.v[at]), self.tspan(at)), 1
-        if kind == "(":
-            self.i += 1
-            inner = self.expr()
-            self.expect(")")
-            return inner
-        if kind == "[":
-            return self.list_or_comprehension()
-        if kind == "{":
-            return self.map()
-        raise Decline
 
     def list_or_comprehension(self) -> tuple[ast.Expr, int]:
         start = self.i

@@ -20,6 +20,7 @@ from envscale.runtime.dialogue import (
     Usage,
     estimate_tokens,
 )
+from envscale.runtime.filters import gold_succeeded
 from envscale.runtime.toolcalls import make_call, parse_hermes
 
 
@@ -38,14 +39,12 @@ _ASK_CONFIRM = [
     "Here is what I will do: {actions}. Is that correct?",
 ]
 _CORRECTION = [
-    "Sorry, that request was incomplete. Let me try again.",
-    "My mistake, I left out a detail. Retrying with the right arguments.",
+    "That did not work. Let me try again.",
+    "My mistake; let me correct that request.",
+    "That call failed, so I'll adjust it and retry.",
 ]
-_DONE = [
-    "All done. {summary}",
-    "That's taken care of. {summary}",
-    "Finished. {summary}",
-]
+_DONE = ["All done. {summary}", "That's taken care of. {summary}", "Finished. {summary}"]
+_FOUND = ["{summary}", "Thanks for waiting. {summary}", "I have the details. {summary}"]
 _RECONFIRM = ["Yes, I can confirm it went through. {summary}", "Confirmed. {summary}"]
 
 
@@ -69,6 +68,9 @@ class ScriptedAgent:
         self.context = context
         self.rng = context.rng
         self.calls: list[dict] = list(context.task.get("gold_calls") or [])
+        ok = gold_succeeded(self.calls, context.task.get("gold_outputs"))
+        self.writes = [c for c, good in zip(self.calls, ok, strict=True)
+                       if good and context.tool_kinds.get(c["name"]) == "write"]
         self.position = 0
         self.call_number = 0
         self.asked_confirmation = False
@@ -83,7 +85,7 @@ class ScriptedAgent:
                      if any(r in (c.get("arguments") or {}) for r in required.get(c["name"], []))]
         self.fail_at = None
         self.drop_argument = None
-        if breakable and self.rng.random() < self.failure_rate:
+        if breakable and not self.context.task.get("invalid_calls") and self.rng.random() < self.failure_rate:
             self.fail_at = self.rng.choice(breakable)
             present = [r for r in required[self.calls[self.fail_at]["name"]]
                        if r in self.calls[self.fail_at]["arguments"]]
@@ -98,9 +100,8 @@ class ScriptedAgent:
         return AgentReply(content, calls or [], Usage(0, estimate_tokens(text), estimated=True))
 
     def _summary(self) -> str:
-        writes = [c for c in self.calls if self.context.tool_kinds.get(c["name"]) == "write"]
-        if writes:
-            return "I did the following: " + "; ".join(describe_call(c["name"], c["arguments"]) for c in writes) + "."
+        if self.writes:
+            return "I did the following: " + "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes) + "."
         if self.last_outputs:
             result = self.last_outputs[-1]
             return "Here is what I found: " + (result if len(result) <= 400 else result[:400] + " ...")
@@ -119,14 +120,14 @@ class ScriptedAgent:
             if self.answered:
                 return self._reply(self.rng.choice(_RECONFIRM).format(summary=self._summary()))
             self.answered = True
-            return self._reply(self.rng.choice(_DONE).format(summary=self._summary()))
+            closing = _DONE if self.writes else _FOUND
+            return self._reply(self.rng.choice(closing).format(summary=self._summary()))
         step = self.calls[self.position]
         if (self.confirm_writes and not self.confirmed
                 and self.context.tool_kinds.get(step["name"]) == "write"):
             if not self.asked_confirmation:
                 self.asked_confirmation = True
-                pending = [c for c in self.calls[self.position:] if self.context.tool_kinds.get(c["name"]) == "write"]
-                actions = "; ".join(describe_call(c["name"], c["arguments"]) for c in pending)
+                actions = "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes)
                 return self._reply(self.rng.choice(_ASK_CONFIRM).format(actions=actions))
             self.confirmed = True
         arguments = dict(step.get("arguments") or {})
@@ -134,7 +135,8 @@ class ScriptedAgent:
             self.retrying = True
             arguments.pop(self.drop_argument, None)
             return self._reply(self.rng.choice(_PREFACES) or None, [self._call(step["name"], arguments)])
-        preface = self.rng.choice(_CORRECTION) if self.retrying else (self.rng.choice(_PREFACES) or None)
+        after_error = last["role"] == "tool" and (last.get("content") or "").startswith("Error: ")
+        preface = self.rng.choice(_CORRECTION) if after_error else (self.rng.choice(_PREFACES) or None)
         self.retrying = False
         self.fail_at = None if self.position == self.fail_at else self.fail_at
         self.position += 1

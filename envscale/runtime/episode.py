@@ -24,6 +24,19 @@ from envscale.runtime.users import User
 DEFAULT_MAX_STEPS = 30
 
 
+class BackendFailure(RuntimeError):
+    """A model backend failed (an endpoint down, a model that would not load): the episode is lost."""
+
+
+def _ask(participant: Any, messages: list[dict]) -> Any:
+    if participant.config.kind == "scripted":
+        return participant.reply(messages)
+    try:
+        return participant.reply(messages)
+    except Exception as error:
+        raise BackendFailure(f"{participant.config.kind} {type(error).__name__}: {error}") from error
+
+
 def is_transfer(tool: str) -> bool:
     return tool.startswith("transfer")
 
@@ -69,11 +82,11 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
     agent_usage, user_usage = Usage(), Usage()
     steps = 0
     end = "turn_limit"
-    said = user.reply(messages)
+    said = _ask(user, messages)
     user_usage.add(said.usage)
     messages.append({"role": "user", "content": said.content})
     while steps < max_steps:
-        answer = agent.reply(messages)
+        answer = _ask(agent, messages)
         steps += 1
         agent_usage.add(answer.usage)
         message: dict = {"role": "assistant", "content": answer.content}
@@ -92,7 +105,7 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
                 end = "transfer"
                 break
             continue
-        said = user.reply(messages)
+        said = _ask(user, messages)
         user_usage.add(said.usage)
         if said.done:
             end = "user_done"
@@ -101,7 +114,7 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
     final_hash = env.state_hash()
     verdict = apply_filters(messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer")
     gold = task.get("gold_calls") or []
-    read_only = all(runtime.kinds.get(g["name"]) == "read" for g in gold)
+    read_only = task.get("kind", "read" if all(runtime.kinds.get(g["name"]) == "read" for g in gold) else "write") == "read"
     success = verdict.state and (verdict.exact or not read_only)
     failure = verdict.failure
     if end == "turn_limit":

@@ -162,3 +162,17 @@ def register(subparsers: Any) -> None:
     add_run_arguments(p)
     add_backend_arguments(p)
     p.set_defaults(func=cmd_eval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m envscale.runtime.evaluate SPEC... --tasks FILE --out DIR` (the same as `envscale eval`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="envscale")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

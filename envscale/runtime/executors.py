@@ -8,6 +8,9 @@ build their domains, agent and user once and keep them for every chunk they run.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -46,17 +49,16 @@ class Worker:
         self.user = make_user(setup.user)
 
     def run(self, items: Sequence[WorkItem]) -> list[dict]:
-        from envscale.runtime.episode import episode_id, run_episode
+        from envscale.runtime.episode import BackendFailure, episode_id, run_episode
 
         out = []
         for item in items:
             try:
                 out.append(run_episode(self.runtimes[item.domain], item.task, self.agent, self.user,
                                        seed=self.setup.seed, trial=item.trial, max_steps=self.setup.max_steps))
-            except Exception as error:  # a backend failure loses this episode, not the job
+            except BackendFailure as error:  # loses this episode, not the job
                 out.append({"id": episode_id(str(item.task.get("id")), item.trial),
-                            "domain": self.runtimes[item.domain].domain.name,
-                            "error": f"{type(error).__name__}: {error}"})
+                            "domain": self.runtimes[item.domain].domain.name, "error": str(error)})
         return out
 
 
@@ -71,7 +73,16 @@ def _worker(setup: WorkerSetup) -> Worker:
     return _WORKER
 
 
-def _init_process(setup: WorkerSetup) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (SIGKILL leaves no time to stop the pool) ends too."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_process(setup: WorkerSetup, parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker(setup)
 
 
@@ -90,7 +101,7 @@ def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: 
              start_method: str = "spawn") -> Iterator[tuple[int, list[dict]]]:
     context = multiprocessing.get_context(start_method)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
-                             initargs=(setup,)) as pool:
+                             initargs=(setup, os.getpid())) as pool:
         yield from _bounded(lambda chunk: pool.submit(_run_in_process, chunk), chunks, 2 * workers,
                             _wait_futures)
 

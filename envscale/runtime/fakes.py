@@ -236,3 +236,26 @@ def value_for(rng: random.Random, name: str, kind: str, clock: str, entity: str 
 
 def word(rng: random.Random) -> str:
     return rng.choice(NOUNS)
+
+
+AIRPORTS = ("SFO", "JFK", "LAX", "ORD", "DFW", "DEN", "SEA", "ATL", "MIA", "BOS", "PHX", "IAH", "LAS", "MCO",
+            "EWR", "CLT", "MSP", "DTW", "PHL", "LGA")
+CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def code(rng: random.Random, length: int, tokens: list[str] | None = None) -> str:
+    """A code of exactly `length` characters: an airport code for a three-letter airport,
+    origin or destination; else capital letters (and digits past four characters)."""
+    t = set(tokens or ())
+    if length == 3 and {"airport", "origin", "destination", "from", "to"} & t:
+        return rng.choice(AIRPORTS)
+    if length == 3 and "currency" in t:
+        return rng.choice(("USD", "EUR", "GBP", "JPY", "CAD"))
+    alphabet = CODE_LETTERS if length <= 4 else CODE_LETTERS + "0123456789"
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def time_of_day(rng: random.Random) -> str:
+    """A time HH:MM:SS on a quarter hour."""
+    minute = rng.randrange(0, 24 * 60, 15)
+    return f"{minute // 60:02d}:{minute % 60:02d}:00"

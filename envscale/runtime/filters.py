@@ -5,10 +5,11 @@
    it; call names are strings and arguments JSON objects) and no turn is severely
    repetitive (word n-grams, and the same assistant turn over and over);
 2. state: the final database hash equals the task's gold one;
-3. exact: the successful calls, in order, equal the gold chain (names, and arguments with
-   the schema's defaults filled in). A failed call changes nothing, so a trajectory that
-   recovers from one is kept when it reaches the goal; this stage is what verifies chains
-   that only read.
+3. exact: the successful calls, in order, equal the gold chain's successful calls (names,
+   and arguments with the schema's defaults filled in). A failed call changes nothing, so a
+   trajectory that recovers from one is kept when it reaches the goal (a sampled chain may
+   itself hold a call made invalid on purpose); this stage is what verifies chains that
+   only read.
 """
 
 from __future__ import annotations
@@ -150,10 +151,19 @@ def schema_defaults(tools: list[dict]) -> dict[str, dict]:
     return out
 
 
-def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[str, dict]) -> str | None:
-    """None when the successful calls equal the gold chain, else the first difference."""
+def gold_succeeded(gold_calls: list[dict], gold_outputs: list | None) -> list[bool]:
+    """Which gold calls succeeded: a task's chain may hold calls made invalid on purpose."""
+    outputs = list(gold_outputs or [])
+    return [not (i < len(outputs) and isinstance(outputs[i], dict) and outputs[i].get("ok") is False)
+            for i in range(len(gold_calls))]
+
+
+def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[str, dict],
+                gold_outputs: list | None = None) -> str | None:
+    """None when the successful calls equal the gold chain's successful calls, else the first difference."""
     done = [(c.name, with_defaults(c.name, c.arguments or {}, defaults)) for c in calls if c.ok]
-    gold = [(g["name"], with_defaults(g["name"], g.get("arguments") or {}, defaults)) for g in gold_calls]
+    gold = [(g["name"], with_defaults(g["name"], g.get("arguments") or {}, defaults))
+            for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True) if ok]
     for i, (have, want) in enumerate(zip(done, gold, strict=False)):
         if have != want:
             return (f"call {i + 1} is {have[0]}({json.dumps(have[1], sort_keys=True)}), "
@@ -172,7 +182,7 @@ def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_has
         reasons["valid"] = problem
     if final_state_hash != task.get("gold_state_hash"):
         reasons["state"] = "the final state differs from the gold state"
-    if problem := check_exact(calls, task.get("gold_calls") or [], defaults):
+    if problem := check_exact(calls, task.get("gold_calls") or [], defaults, task.get("gold_outputs")):
         reasons["exact"] = problem
     return FilterResult("valid" not in reasons, "state" not in reasons, "exact" not in reasons, reasons)
 

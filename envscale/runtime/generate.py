@@ -40,6 +40,10 @@ class Job:
     specs: list[str]
     out: Path
     tasks: int = 10  # per spec, when sampling
+    data: str = "generated"  # initial states: "generated" (datagen) or "file" (the spec's <stem>.data.json)
+    data_seed: int = 0
+    data_size: int = 20
+    max_length: int = 4  # most calls per sampled task
     seed: int = 0
     agent: BackendConfig = field(default_factory=BackendConfig)
     user: BackendConfig = field(default_factory=BackendConfig)
@@ -96,12 +100,19 @@ def _check_job_file(path: Path, described: dict) -> None:
 
 
 def sample_job_tasks(job: Job, domains: list[Any]) -> list[dict]:
-    from envscale.runtime.tasks import sample_tasks
+    from envscale.runtime.instructions import load_instructions
+    from envscale.runtime.tasks import EnvFactory, sample_tasks
 
     tasks: list[dict] = []
     for spec, domain in zip(job.specs, domains, strict=True):
-        for task in sample_tasks(domain, job.tasks, seed=job.seed, spec_path=spec):
-            tasks.append(task if isinstance(task, dict) else task.to_dict())
+        if job.data == "file":
+            initial_state: dict = {"data": f"{Path(spec).stem}.data.json"}
+        else:
+            initial_state = {"generated": {"seed": job.data_seed, "size": job.data_size}}
+        factory = EnvFactory(domain, initial_state, spec)
+        sampled = sample_tasks(domain, factory, job.tasks, seed=job.seed, max_length=job.max_length,
+                               instructions=load_instructions(spec))
+        tasks.extend(task.to_dict() for task in sampled)
     return tasks
 
 
@@ -109,7 +120,9 @@ def generate(job: Job) -> JobResult:
     """Sample (or reread) the tasks, then run the episodes not yet in the output."""
     domains = load_domains(job.specs)
     job.out.mkdir(parents=True, exist_ok=True)
-    _check_job_file(job.out / JOB_FILE, _describe(job, domains, f"sampled:{job.tasks}"))
+    source = f"sampled: {job.tasks} per spec, max length {job.max_length}, data " + (
+        "from <spec>.data.json" if job.data == "file" else f"generated (seed {job.data_seed}, size {job.data_size})")
+    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     tasks_path = job.out / TASKS_FILE
     if tasks_path.exists():
         tasks = list(jsonl.read(tasks_path))
@@ -267,6 +280,7 @@ def cmd_generate(args: Any) -> int:
     from envscale.dsl.diagnostics import SpecError
 
     job = job_from(args, Path(args.out), list(args.specs), tasks=args.tasks)
+    job.data, job.data_seed, job.data_size, job.max_length = args.data, args.data_seed, args.size, args.max_length
     try:
         result = generate(job)
     except SpecError as error:
@@ -293,7 +307,26 @@ def register(subparsers: Any) -> None:
         "Running the same command again continues where it stopped.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="*.domain files")
     p.add_argument("--tasks", type=int, default=10, metavar="N", help="tasks per spec (default 10)")
+    p.add_argument("--data", choices=["generated", "file"], default="generated",
+                   help="initial states: generated from the spec (default) or its <stem>.data.json")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
+    p.add_argument("--size", type=int, default=20, help="records per entity of the generated data")
+    p.add_argument("--max-length", type=int, default=4, help="most calls per task")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_run_arguments(p)
     add_backend_arguments(p)
     p.set_defaults(func=cmd_generate)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m envscale.runtime.generate SPEC... --out DIR` (the same as `envscale generate`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="envscale")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["generate", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,10 +5,12 @@ torch and transformers are imported here only, when a model is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 
 @dataclass
@@ -31,10 +33,8 @@ def _template_messages(messages: list[dict]) -> list[dict]:
             for call in m["tool_calls"]:
                 fn = dict(call["function"])
                 if isinstance(fn.get("arguments"), str):
-                    try:
+                    with contextlib.suppress(json.JSONDecodeError):
                         fn["arguments"] = json.loads(fn["arguments"])
-                    except json.JSONDecodeError:
-                        pass
                 calls.append({**call, "function": fn})
             m["tool_calls"] = calls
         out.append(m)
@@ -44,8 +44,8 @@ def _template_messages(messages: list[dict]) -> list[dict]:
 class LocalChatModel:
     """One model per process; generation is serialized by a lock."""
 
-    _loaded: dict[str, LocalChatModel] = {}
-    _load_lock = threading.Lock()
+    _loaded: ClassVar[dict[str, LocalChatModel]] = {}
+    _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: str | Path, device: str | None = None) -> None:
         import torch

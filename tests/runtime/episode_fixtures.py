@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import envscale
@@ -37,23 +36,26 @@ def clinic_domain():
     return envscale.load(CLINIC)
 
 
-def make_task(domain, data: dict, task_id: str, instruction: str, chain: list, seed: int = 0) -> dict:
-    env = domain.environment(data=data)
+def make_task(domain, task_id: str, instruction: str, chain: list, seed: int = 0) -> dict:
+    """A task in the shape `tasks.sample_tasks` writes, its gold results from a real run."""
+    env = domain.environment(data=CLINIC_DATA)
+    initial_hash = env.state_hash()
     outputs = []
     for name, arguments in chain:
         result = env.call(name, arguments)
         assert result.ok, (task_id, name, result.error)
-        outputs.append(result.content)
+        outputs.append({"ok": True, "content": result.text})
+    kind = "write" if any(domain.tool_kinds[name] == "write" for name, _ in chain) else "read"
     task = {"id": task_id, "domain": domain.name, "spec_hash": domain.spec_hash, "seed": seed,
-            "initial_state": data, "instruction": instruction,
-            "gold_calls": [{"name": n, "arguments": a} for n, a in chain],
-            "gold_state_hash": env.state_hash(), "gold_outputs": outputs}
+            "initial_state": {"data": str(CLINIC_DATA)}, "initial_state_hash": initial_hash,
+            "instruction": instruction, "gold_calls": [{"name": n, "arguments": a} for n, a in chain],
+            "gold_outputs": outputs, "gold_state_hash": env.state_hash(), "kind": kind,
+            "length": len(chain), "invalid_calls": [], "enforce_policies": True}
     env.close()
     return task
 
 
 def clinic_tasks(n: int | None = None) -> list[dict]:
     domain = clinic_domain()
-    data = json.loads(CLINIC_DATA.read_text(encoding="utf-8"))
     chains = CHAINS if n is None else [CHAINS[i % len(CHAINS)] for i in range(n)]
-    return [make_task(domain, data, f"clinic-{i:04d}", text, chain, seed=i) for i, (text, chain) in enumerate(chains)]
+    return [make_task(domain, f"clinic-{i:04d}", text, chain, seed=i) for i, (text, chain) in enumerate(chains)]

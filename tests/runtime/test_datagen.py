@@ -10,6 +10,7 @@ import pytest
 
 import envscale
 from envscale.runtime.datagen import check_invariant, entity_order, generate_data, id_formats
+from envscale.runtime.tasks import EnvFactory, sample_tasks, verify_task
 
 from .shop_spec import SHOP
 
@@ -123,3 +124,54 @@ def test_entity_order_puts_referred_entities_first(clinic, shop):
     order = entity_order(clinic.manifest)
     assert order.index("Patient") < order.index("Appointment") < order.index("Invoice") < order.index("Payment")
     assert entity_order(shop.manifest) == ["Customer", "Product", "Order"]
+
+
+@pytest.fixture(scope="module")
+def airline():
+    return envscale.load(SPECS / "airline.domain")
+
+
+@pytest.fixture(scope="module")
+def retail():
+    return envscale.load(SPECS / "retail.domain")
+
+
+def test_airline_data_meets_the_field_checks(airline):
+    sizes = {"User": 12, "Flight": 30, "Reservation": 20}
+    data = generate_data(airline, 4, sizes)
+    assert {name: len(records) for name, records in data.items()} == sizes
+    assert_valid(airline, data)
+    for flight in data["Flight"]:
+        assert re.fullmatch(r"HAT\d{3}", flight["flight_number"])  # the docs' example, 'HAT001'
+        assert len(flight["origin"]) == 3 and len(flight["destination"]) == 3
+        assert flight["origin"] != flight["destination"]
+        assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in flight["dates"])  # "By day, YYYY-MM-DD"
+    ids = [r["reservation_id"] for r in data["Reservation"]]
+    assert ids[:3] == ["HATHAT", "HATHAU", "HATHAV"]  # counting up from free_key's first key
+    assert all(len(i) == 6 for i in ids)
+
+
+def test_tasks_on_generated_airline_and_retail_data_verify(airline, retail):
+    for domain in (airline, retail):
+        factory = EnvFactory(domain, {"generated": {"seed": 7, "size": 8}})
+        env = factory()
+        assert all(env.db.count(name) == 8 for name in domain.manifest["entities"])
+        env.close()
+        tasks = sample_tasks(domain, factory, 6, seed=2)
+        assert len(tasks) == 6
+        assert all(verify_task(domain, task) for task in tasks)
+        assert any(task.kind == "write" for task in tasks)
+
+
+def test_retail_data_respects_every_constraint(retail):
+    data = generate_data(retail, 5, 15)
+    assert {name: len(records) for name, records in data.items()} == {"User": 15, "Product": 15, "Order": 15}
+    assert_valid(retail, data)
+
+
+def test_values_aim_at_check_facts(shop):
+    manifest = shop.manifest["entities"]["Order"]
+    assert {"field": "quantity", "op": "<=", "value": 5} in [
+        {k: v for k, v in fact.items() if k != "check"} for fact in manifest["facts"]]
+    data = generate_data(shop, 11, 20)
+    assert all(1 <= o["quantity"] <= 5 for o in data["Order"])

@@ -58,6 +58,7 @@ def manifest(d: ir.DomainIR) -> dict:
                 for c in table.columns
             ],
             "checks": checks,
+            "facts": [{**fact, "check": check.name} for check in table.checks for fact in check.facts],
         }
     return {
         "format": FORMAT,
