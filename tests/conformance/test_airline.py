@@ -2,59 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from envscale.conformance.taubench import environment, replay_file
+from .conftest import assert_every_case_matches, assert_schemas_match, taubench_environment
 
-ROOT = Path(__file__).resolve().parents[2]
-SPECS = ROOT / "specs"
-TAUBENCH = (ROOT / ".." / "shared" / "conformance" / "taubench").resolve()
-DATA = TAUBENCH / "airline"
 CASE_FILES = ["airline/probes.jsonl", "airline/tasks.jsonl", "sealed/airline.sealed.jsonl"]
-
-pytestmark = pytest.mark.skipif(
-    not (DATA / "users.json").is_file(),
-    reason=f"tau-bench conformance data not found at {DATA} (it lives in ../shared next to the repository)",
-)
 
 
 @pytest.fixture(scope="module")
 def airline():
-    return environment(SPECS / "airline.domain", SPECS / "airline.layout.json", DATA)
+    return taubench_environment("airline")
 
 
 @pytest.mark.parametrize("name", CASE_FILES)
 def test_every_case_matches(airline, name: str) -> None:
-    env, layout = airline
-    result = replay_file(env, layout, TAUBENCH / name)
-    assert result.total > 0
-    shown = "\n".join(m.render() for m in result.mismatches[:5])
-    assert result.matched == result.total, f"{result.matched}/{result.total} cases match\n{shown}"
-
-
-def _without_descriptions(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_descriptions(v) for k, v in value.items() if k != "description"}
-    if isinstance(value, list):
-        return [_without_descriptions(v) for v in value]
-    return value
+    assert_every_case_matches(*airline, name)
 
 
 def test_tool_schemas_match_taubench(airline) -> None:
     """Names, types, required fields and enums, nested items included; descriptions are our own."""
-    env, _ = airline
-
-    def shape(tool: dict) -> tuple:
-        params = tool["function"]["parameters"]
-        return _without_descriptions(params["properties"]), sorted(params["required"])
-
-    theirs = {t["function"]["name"]: shape(t) for t in json.loads((DATA / "tools.json").read_text())}
-    ours = {t["function"]["name"]: shape(t) for t in json.loads(env.domain.files["tools.json"])}
-    assert ours == theirs
+    assert_schemas_match(airline[0], "airline")
 
 
 def test_bookings_take_the_next_free_id_and_the_fixed_clock(airline) -> None:
