@@ -179,8 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     from envscale.runtime import tasks as task_commands
     from envscale.runtime import toolgraph as graph_commands
 
+    from envscale import serve as serve_command
+    from envscale.runtime import evaluate as eval_command
+    from envscale.runtime import generate as generate_command
+
     graph_commands.register(commands)
     task_commands.register(commands)
+    generate_command.register(commands)
+    eval_command.register(commands)
+    serve_command.register(commands)
 
     try:
         from envscale.trainer.command import register

@@ -1,6 +1,6 @@
-"""The main job on embedded defaults: check and compile the shipped specs, then play
-a few tool calls on each and show what they did to the database. A spec without seed data
-(`<name>.data.json` beside it) is played on generated data.
+"""The main job on embedded defaults: compile the shipped specs, play tool calls on each,
+generate filtered trajectories from them, and train a tiny model in two phases. A spec
+without seed data (`<name>.data.json` beside it) is played on generated data.
 
 Run it with `make demo` (or `python -m envscale.demo`).
 """
@@ -8,6 +8,7 @@ Run it with `make demo` (or `python -m envscale.demo`).
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -110,15 +111,83 @@ def play(spec: Path, build: Path) -> None:
     print(f"   reset: state hash back to {initial[:16]}…")
 
 
-def main() -> int:
+# The demo's choices: which specs count as general and which as vertical, how many tasks
+# each contributes, and the training run (both phases on the tiny model built offline).
+GENERAL = ("clinic", "retail")
+VERTICAL = ("airline",)
+TASKS_PER_SPEC = 40
+TRAINING = {
+    "output_dir": "build/demo/run",
+    "seed": 0,
+    "model": {"base": "tiny"},
+    "training": {"eval_every": 10, "checkpoint_every": 10, "merge_final": True, "progress": False},
+    "phases": [
+        {"name": "general", "data": ["build/demo/general/trajectories.jsonl"], "eval_fraction": 0.1,
+         "steps": 30, "lr": 3e-3, "schedule": "cosine", "warmup": 0.05, "tokens_per_batch": 8192,
+         "max_length": 8192},
+        {"name": "vertical", "data": ["build/demo/vertical/trajectories.jsonl"], "eval_fraction": 0.1,
+         "steps": 30, "lr": 2e-3, "schedule": "cosine", "warmup": 0.05, "tokens_per_batch": 8192,
+         "max_length": 8192, "replay": 0.2},
+    ],
+}
+
+
+def generate(build: Path) -> list[Path]:
+    """Trajectories from scripted users and agents on the shipped specs, filtered."""
+    from envscale.cli import main as envscale
+
+    outputs = []
+    for name, group in (("general", GENERAL), ("vertical", VERTICAL)):
+        specs = [str(SPECS / f"{spec}.domain") for spec in group]
+        out = build / "demo" / name
+        print(f"\n== generate {name} trajectories: {', '.join(group)}")
+        code = envscale(["generate", *specs, "--tasks", str(TASKS_PER_SPEC), "--seed", "1", "--out", str(out), "-q"])
+        if code != 0:
+            raise SystemExit(code)
+        outputs.append(out / "trajectories.jsonl")
+    return outputs
+
+
+def train() -> dict | None:
+    """Both training phases on the generated trajectories, or None without the train extra."""
+    try:
+        from envscale.trainer import train as run_training
+    except ImportError:
+        print("\n== train: skipped (install the 'train' extra)")
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("\n== train: skipped (install the 'train' extra)")
+        return None
+    print("\n== train: phase 1 on general trajectories, phase 2 on vertical ones (tiny model, CPU)")
+    summary = run_training(TRAINING)
+    for phase in summary["phases"]:
+        print(f"   {phase['name']:9} {phase['steps']} steps, {phase['trajectories']} trajectories, "
+              f"{phase['supervised_tokens']} supervised of {phase['tokens']} tokens, "
+              f"train loss {phase['final_train_loss']:.3f}, eval loss {phase['final_eval_loss']:.3f}")
+    print(f"   model, metrics and loss curves in {TRAINING['output_dir']}/ (final/, metrics.jsonl, loss.png)")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m envscale.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--no-train", action="store_true", help="stop after generating trajectories")
+    args = parser.parse_args(argv)
     specs = sorted(SPECS.glob("*.domain"))
     if not specs:
         print("no specs found", file=sys.stderr)
         return 1
     build = Path("build")
+    shutil.rmtree(build / "demo", ignore_errors=True)  # each demo run starts from nothing
     print(f"envscale demo: {len(specs)} shipped spec(s)")
     for spec in specs:
         play(spec, build)
+    generate(build)
+    if not args.no_train:
+        train()
     return 0
 
 

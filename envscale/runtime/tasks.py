@@ -153,7 +153,10 @@ def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int 
             continue  # a write task must change the state
         seen.add(chain)
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
-        task.instruction = renderer.render(task.gold_calls)
+        # The user asks for what the valid calls do; a deliberately invalid call is the
+        # agent's slip, corrected by the valid call of the same tool that follows it.
+        wanted = [c for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
+        task.instruction = renderer.render(wanted)
         tasks.append(task)
     env.close()
     return tasks

@@ -114,11 +114,11 @@ def test_hf_agent_with_the_tiny_model(runtime, tiny_path):
     from envscale.runtime.agents import HFAgent
 
     task = clinic_tasks()[0]
-    agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=24))
-    first = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=3)
+    agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=16))
+    first = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2)
     check_model_episode(first, "hf")
     assert first["meta"]["agent_model"] == tiny_path
-    again = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=3)
+    again = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2)
     assert again == first  # greedy decoding: deterministic
 
 

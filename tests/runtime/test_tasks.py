@@ -169,3 +169,15 @@ def test_same_in_another_process(clinic):
     tasks = sample_tasks(clinic, EnvFactory(clinic, {"generated": {"seed": 3, "size": 10}}), 6, seed=5,
                          invalid_share=0.3)
     assert out == json.dumps([generate_data(clinic, 9, 10), [t.to_dict() for t in tasks]])
+
+
+def test_instructions_describe_the_valid_calls_when_some_are_invalid() -> None:
+    import envscale
+    from envscale.runtime.tasks import EnvFactory, sample_tasks
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "clinic.domain"
+    domain = envscale.load(spec)
+    factory = EnvFactory(domain, {"data": "clinic.data.json"}, spec_path=spec)
+    tasks = sample_tasks(domain, factory, 40, seed=3, invalid_share=0.5, instructions=spec.with_suffix(".instructions.toml"))
+    assert any(t.invalid_calls for t in tasks)
+    assert all(t.instruction for t in tasks)
