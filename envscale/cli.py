@@ -176,12 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     tau.add_argument("--show", type=int, default=5, metavar="N", help="mismatches to print per file")
     tau.set_defaults(func=cmd_conformance)
 
-    from envscale.runtime import tasks as task_commands
-    from envscale.runtime import toolgraph as graph_commands
-
     from envscale import serve as serve_command
     from envscale.runtime import evaluate as eval_command
     from envscale.runtime import generate as generate_command
+    from envscale.runtime import tasks as task_commands
+    from envscale.runtime import toolgraph as graph_commands
 
     graph_commands.register(commands)
     task_commands.register(commands)
