@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envscale import __version__
 from envscale.dsl.diagnostics import Diagnostic, SpecError
 
-_CACHE: dict[str, object] = {}
+if TYPE_CHECKING:
+    from envscale.runtime.domain import Domain
+
+# Spec path and text -> the domain, and the text of each file it includes.
+_CACHE: dict[str, tuple[Domain, dict[str, str]]] = {}
 
 
 def spec_hash(source: str, extra_sources: dict[str, str]) -> str:
@@ -56,7 +61,7 @@ def compile_file(path: str | Path):
     return compile_source(source, str(path), Path(path))
 
 
-def load(path: str | Path):
+def load(path: str | Path) -> Domain:
     """Compile a spec (or reuse the compilation of an identical one) and return its Domain.
 
     The cache is keyed by the spec's text and the text of the files it includes (its

@@ -163,10 +163,10 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="envscale-serve")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    """`python -m envscale.serve MODEL_DIR [...]` (the same as `envscale serve`)."""
+    from envscale.runtime.commandline import module_main
+
+    return module_main(register, "serve", argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, COMPARABLE_ORDER
 from envscale.compiler.context import Compilation
-from envscale.compiler.symbols import RecordInfo
+from envscale.compiler.symbols import FieldInfo, RecordInfo
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
@@ -403,17 +403,11 @@ class Checker:
     def record_args(self, record: RecordInfo, args: tuple[ast.Arg, ...], scope: Scope, span: ast.Span, what: str) -> None:
         given: set[str] = set()
         for arg in args:
-            slot = record.fields.get(arg.name) if arg.name is not None else None
-            got = self.expr_as(arg.value, scope, slot.type) if slot is not None else self.expr(arg.value, scope)
-            if arg.name is None:
-                self.c.error("E202", f"{what} takes named fields only", arg.span,
-                             f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...")
+            checked = self.field_arg(record, arg, scope, f"{what} takes named fields only",
+                                     f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...")
+            if checked is None:
                 continue
-            info = record.fields.get(arg.name)
-            if info is None:
-                self.c.error("E103", f"'{record.name}' has no field '{arg.name}'", arg.span,
-                             did_you_mean(arg.name, record.fields))
-                continue
+            info, got = checked
             if arg.name in given:
                 self.c.error("E107", f"field '{arg.name}' is given twice", arg.span)
             given.add(arg.name)
@@ -422,6 +416,20 @@ class Checker:
         if missing:
             self.c.error("E202", f"{what} is missing required field(s): {', '.join(missing)}", span,
                          "give every field that has no default and is not optional")
+
+    def field_arg(self, record: RecordInfo, arg: ast.Arg, scope: Scope, unnamed: str,
+                  unnamed_hint: str) -> tuple[FieldInfo, t.Type] | None:
+        """Check one `field: value` argument: the field and the value's type, or None after an error."""
+        info = record.fields.get(arg.name) if arg.name is not None else None
+        got = self.expr_as(arg.value, scope, info.type) if info is not None else self.expr(arg.value, scope)
+        if arg.name is None:
+            self.c.error("E202", unnamed, arg.span, unnamed_hint)
+            return None
+        if info is None:
+            self.c.error("E103", f"'{record.name}' has no field '{arg.name}'", arg.span,
+                         did_you_mean(arg.name, record.fields))
+            return None
+        return info, got
 
     def names_something(self, name: str, scope: Scope) -> bool:
         return (scope.lookup(name) is not None or name in self.s.entities or name in self.s.enums
@@ -477,16 +485,11 @@ class Checker:
                 self.expect(arg.value, got, want, f"key '{name}' of {m.entity}")
             return t.OptionalT(t.RowT(m.entity))
         for arg in e.args:
-            slot = record.fields.get(arg.name) if arg.name is not None else None
-            got = self.expr_as(arg.value, scope, slot.type) if slot is not None else self.expr(arg.value, scope)
-            if arg.name is None:
-                self.c.error("E202", f"{m.entity}.where takes field: value conditions", arg.span,
-                             f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)")
+            checked = self.field_arg(record, arg, scope, f"{m.entity}.where takes field: value conditions",
+                                     f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)")
+            if checked is None:
                 continue
-            info = record.fields.get(arg.name)
-            if info is None:
-                self.c.error("E103", f"'{m.entity}' has no field '{arg.name}'", arg.span, did_you_mean(arg.name, record.fields))
-                continue
+            info, got = checked
             if t.is_json(info.type):
                 self.c.error("E203", f"cannot query by '{arg.name}': it holds a {info.type}", arg.span,
                              "query by a scalar field, then filter the list with [x for x in ... if ...]")

@@ -74,12 +74,21 @@ class FileResult:
 
 
 def read_cases(path: str | Path) -> Iterator[dict]:
+    """The cases of a JSON-lines file; a malformed one is a ValueError naming its line."""
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 case = json.loads(line)
-                case.setdefault("task_id", f"{Path(path).name}:{number}")
-                yield case
+            except json.JSONDecodeError as error:
+                raise ValueError(f"line {number}: invalid JSON: {error.msg}") from None
+            actions = case.get("actions", []) if isinstance(case, dict) else None
+            if not isinstance(actions, list) or not all(isinstance(a, dict) and isinstance(a.get("name"), str)
+                                                        for a in actions):
+                raise ValueError(f"line {number}: a case is an object whose 'actions' each have a 'name'")
+            case.setdefault("task_id", f"{Path(path).name}:{number}")
+            yield case
 
 
 def replay_case(env: Any, layout: Layout, case: dict) -> list[Mismatch]:

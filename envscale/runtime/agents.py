@@ -19,6 +19,7 @@ from envscale.runtime.dialogue import (
     EpisodeContext,
     Usage,
     estimate_tokens,
+    make_backend,
 )
 from envscale.runtime.filters import gold_succeeded
 from envscale.runtime.toolcalls import make_call, parse_hermes
@@ -147,11 +148,20 @@ def _next_call_id(messages: list[dict]) -> int:
     return 1 + sum(len(m.get("tool_calls") or []) for m in messages if m["role"] == "assistant")
 
 
-def _episode_seed(context: EpisodeContext) -> int:
-    return context.rng.randrange(2**31)
+class _ModelAgent:
+    """What the model-backed agents share: each turn's sampling seed comes from the episode's."""
+
+    def start(self, context: EpisodeContext) -> None:
+        self.context = context
+        self.seed = context.rng.randrange(2**31)
+        self.turn = 0
+
+    def _turn_seed(self) -> int:
+        self.turn += 1
+        return self.seed + self.turn
 
 
-class OpenAIAgent:
+class OpenAIAgent(_ModelAgent):
     """An agent answered by an OpenAI-compatible chat-completions endpoint."""
 
     def __init__(self, config: BackendConfig) -> None:
@@ -160,14 +170,8 @@ class OpenAIAgent:
         self.config = config
         self.client = ChatClient(config)
 
-    def start(self, context: EpisodeContext) -> None:
-        self.context = context
-        self.seed = _episode_seed(context)
-        self.turn = 0
-
     def reply(self, messages: list[dict]) -> AgentReply:
-        self.turn += 1
-        result = self.client.complete(messages, self.context.tools, seed=self.seed + self.turn)
+        result = self.client.complete(messages, self.context.tools, seed=self._turn_seed())
         message = result.message
         content = message.get("content")
         calls = []
@@ -180,26 +184,18 @@ class OpenAIAgent:
         return AgentReply(content or None, calls, result.usage)
 
 
-class HFAgent:
+class HFAgent(_ModelAgent):
     """An agent answered by a local transformers model, prompted with its chat template."""
 
     def __init__(self, config: BackendConfig) -> None:
-        from envscale.runtime.local_model import LocalChatModel
+        from envscale.runtime.local_model import model_for
 
-        if not config.model:
-            raise ValueError("the hf agent needs a model directory (--agent-model)")
         self.config = config
-        self.model = LocalChatModel.get(config.model)
-
-    def start(self, context: EpisodeContext) -> None:
-        self.context = context
-        self.seed = _episode_seed(context)
-        self.turn = 0
+        self.model = model_for(config, "agent")
 
     def reply(self, messages: list[dict]) -> AgentReply:
-        self.turn += 1
         out = self.model.generate(messages, self.context.tools, max_new_tokens=self.config.max_tokens,
-                                  temperature=self.config.temperature, seed=self.seed + self.turn)
+                                  temperature=self.config.temperature, seed=self._turn_seed())
         content, calls = parse_hermes(out.text, _next_call_id(messages))
         return AgentReply(content, calls, Usage(out.prompt_tokens, out.completion_tokens))
 
@@ -208,8 +204,4 @@ AGENTS = {"scripted": ScriptedAgent, "openai": OpenAIAgent, "hf": HFAgent}
 
 
 def make_agent(config: BackendConfig) -> Agent:
-    try:
-        factory = AGENTS[config.kind]
-    except KeyError:
-        raise ValueError(f"unknown agent backend '{config.kind}' (choose from {', '.join(AGENTS)})") from None
-    return factory(config)
+    return make_backend(AGENTS, config, "agent")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +87,12 @@ def estimate_tokens(text: str | None) -> int:
             if not ch.isspace():
                 count += 1
     return count
+
+
+def make_backend(backends: Mapping[str, Callable[[BackendConfig], Any]], config: BackendConfig, role: str) -> Any:
+    """The agent or user simulator (`role`) that `config` describes, from a table of backends."""
+    try:
+        factory = backends[config.kind]
+    except KeyError:
+        raise ValueError(f"unknown {role} backend '{config.kind}' (choose from {', '.join(backends)})") from None
+    return factory(config)

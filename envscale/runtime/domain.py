@@ -40,7 +40,13 @@ class Domain:
         self.shower = Shower(self.manifest)
         self.return_shapes = {t["name"]: t.get("returns_shape") for t in self.manifest["tools"]}
         self.tool_kinds = {t["name"]: t["kind"] for t in self.manifest["tools"]}
-        self.tool_writes = {t["name"]: t["writes"] for t in self.manifest["tools"]}
+        # The runtime invariants a tool's writes could break, checked after each of its calls.
+        checks = self.tools_module.INVARIANTS
+        self.invariants_after = {
+            t["name"]: [(inv["name"], checks[inv["name"]]) for inv in self.manifest["invariants"]
+                        if inv["enforced_by"] == "runtime" and set(t["writes"]) & set(inv["reads"])]
+            for t in self.manifest["tools"]
+        }
 
     def show_result(self, tool: str, value: Any) -> Any:
         """A tool's return value in its shown form."""

@@ -16,7 +16,7 @@ import apsw
 import pydantic
 
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
-from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
 
 
@@ -150,7 +150,7 @@ class Environment:
         return result
 
     def _call(self, name: str, arguments: dict | str | None) -> CallResult:
-        function = self.tools.get(name)
+        function = self.tools.get(name) if isinstance(name, str) else None
         if function is None:
             close = difflib.get_close_matches(name, list(self.tools), n=1) if isinstance(name, str) else []
             hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -171,21 +171,28 @@ class Environment:
         if self.enforce_policies and (why := self.monitor.violation(name)):
             return CallResult(name, False, error=why)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
-        kwargs = {key: arguments[key] if key in arguments else _dump(getattr(validated, key))
-                  for key in type(validated).model_fields}
+        # They go by position: a parameter may be named like a Python keyword or like `db`.
+        values = [arguments[key] if key in arguments else _dump(getattr(validated, key))
+                  for key in type(validated).model_fields]
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         try:
-            content = function(self.db, **kwargs)
-            if self.domain.tool_kinds[name] == "write":
-                self._check_invariants(name)
-            content = json.loads(canonical_json_preserving(self.domain.show_result(name, content)))
+            content = function(self.db, *values)
+            for invariant, check in self.domain.invariants_after[name]:
+                if (message := check(self.db)) is not None:
+                    raise ToolError(f"invariant '{invariant}' violated: {message}")
+            # A copy in plain JSON values: the result shares nothing with the tool's records.
+            content = json.loads(json.dumps(self.domain.show_result(name, content), ensure_ascii=False))
         except ToolError as error:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
             return self._rollback(name, self._constraint_message(error))
         except (ZeroDivisionError, KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
             return self._rollback(name, f"{type(error).__name__}: {error}")
+        except BaseException:
+            # Not the agent's doing (a bug, an interrupt): still leave the state as it was.
+            self._rollback(name, "")
+            raise
         self.connection.execute("RELEASE call")
         self.monitor.record(name)
         return CallResult(name, True, content)
@@ -197,15 +204,6 @@ class Environment:
             self.db.original.pop(slot, None)
         self.db.touched_in_call = []
         return CallResult(name, False, error=message)
-
-    def _check_invariants(self, tool: str) -> None:
-        written = set(self.domain.tool_writes[tool])
-        for inv in self.domain.manifest["invariants"]:
-            if inv["enforced_by"] != "runtime" or not written & set(inv["reads"]):
-                continue
-            message = self.domain.tools_module.INVARIANTS[inv["name"]](self.db)
-            if message is not None:
-                raise ToolError(f"invariant '{inv['name']}' violated: {message}")
 
     def _constraint_message(self, error: apsw.ConstraintError) -> str:
         text = str(error).split(": ", 1)[-1] if ": " in str(error) else str(error)
@@ -276,11 +274,6 @@ class Environment:
         self.connection.close()
 
 
-def canonical_json_preserving(value: Any) -> str:
-    """JSON text of a tool's result, keys in the order the tool built them."""
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _dump(value: Any) -> Any:
     if isinstance(value, list):
         return [_dump(v) for v in value]
@@ -308,11 +301,9 @@ def _read_data(data: dict | str | Path) -> dict:
     if isinstance(data, dict):
         return data
     path = Path(data)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError([f"data file not found: {path}"]) from None
-    except json.JSONDecodeError as error:
-        raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None
+    data = read_json(path, "data file")
+    if not isinstance(data, dict):
+        raise DataError([f"{path}: expected a JSON object of records per entity"])
+    return data
 
 

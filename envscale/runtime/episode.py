@@ -114,7 +114,8 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
     final_hash = env.state_hash()
     verdict = apply_filters(messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer")
     gold = task.get("gold_calls") or []
-    read_only = task.get("kind", "read" if all(runtime.kinds.get(g["name"]) == "read" for g in gold) else "write") == "read"
+    # A read-only task leaves the state as it was, so only the calls can tell success.
+    read_only = task.get("kind", "write" if any(runtime.kinds.get(g["name"]) == "write" for g in gold) else "read") == "read"
     success = verdict.state and (verdict.exact or not read_only)
     failure = verdict.failure
     if end == "turn_limit":

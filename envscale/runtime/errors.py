@@ -1,6 +1,10 @@
-"""Errors that a tool call returns to the agent as data."""
+"""Errors that reach a user as data: a refused tool call, input that does not fit the spec."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 
 class ToolError(Exception):
@@ -22,3 +26,15 @@ class DataError(Exception):
         shown = problems[:20]
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__("invalid data:\n  " + "\n  ".join(shown) + more)
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file's value; a missing, unreadable or malformed file is a DataError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError([f"{what} not found: {path}"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError([f"cannot read {what} {path}: {getattr(error, 'strerror', None) or error}"]) from None
+    except json.JSONDecodeError as error:
+        raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from envscale.runtime import jsonl
+from envscale.runtime.commandline import EXIT_USAGE, module_main, run_reporting_errors
 
 
 def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
@@ -72,6 +73,8 @@ def evaluate(trajectories: list[dict], tasks: list[dict], trials: int) -> dict:
     episodes = sum(n for _, n in complete.values())
     return {
         "tasks": len(complete), "trials": trials, "episodes": episodes,
+        # Episodes a backend failure lost (a rerun retries them); pass^k is over the others.
+        "missing_episodes": max(0, len(chain) * trials - episodes),
         "successes": sum(c for c, _ in complete.values()),
         "pass^k": {str(k): pass_hat_k(complete, k) for k in range(1, k_max + 1)},
         "by_chain_length": {str(k): v for k, v in by_length.items()},
@@ -113,38 +116,30 @@ def plot(report: dict, out: Path) -> list[Path]:
 
 
 def cmd_eval(args: Any) -> int:
-    from envscale.dsl.diagnostics import SpecError
-    from envscale.runtime.generate import JobError, job_from, run_tasks
+    if args.trials < 1:
+        print("error: --trials must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    return run_reporting_errors(lambda: _evaluate_job(args), resumable=True)
+
+
+def _evaluate_job(args: Any) -> int:
+    from envscale.runtime.generate import job_from, run_tasks
 
     out = Path(args.out)
     try:
         tasks = list(jsonl.read(Path(args.tasks)))
     except (OSError, ValueError) as error:
-        print(f"error: cannot read tasks: {error}", file=sys.stderr)
-        return 2
-    if args.trials < 1:
-        print("error: --trials must be at least 1", file=sys.stderr)
-        return 2
-    job = job_from(args, out, list(args.specs), trials=args.trials)
-    try:
-        result = run_tasks(job, tasks)
-    except SpecError as error:
-        from envscale.dsl.diagnostics import render_all
-
-        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
-        return 1
-    except (JobError, ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to continue", file=sys.stderr)
-        return 130
+        raise ValueError(f"cannot read tasks: {error}") from None
+    result = run_tasks(job_from(args, out, list(args.specs), trials=args.trials), tasks)
     report = evaluate(list(jsonl.read(result.path)), tasks, args.trials)
     report["lineage"] = json.loads((out / "job.json").read_text(encoding="utf-8"))
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plots = plot(report, out)
     print(json.dumps({"pass^k": report["pass^k"], "failure_reasons": report["failure_reasons"]}, indent=2))
     print(f"wrote {out / 'eval.json'}" + "".join(f", {p}" for p in plots))
+    if report["missing_episodes"]:
+        print(f"warning: {report['missing_episodes']} episodes failed on a backend error (see errors.jsonl); "
+              "run the same command again to retry them", file=sys.stderr)
     return 0
 
 
@@ -166,12 +161,7 @@ def register(subparsers: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m envscale.runtime.evaluate SPEC... --tasks FILE --out DIR` (the same as `envscale eval`)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="envscale")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return module_main(register, "eval", argv)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,20 @@
 """A generation job: tasks per spec, one episode per task and trial, filters, trajectories.jsonl.
 
 The output folder holds `job.json` (what the job is), `tasks.jsonl` (written once, whole) and
-`trajectories.jsonl` (appended by this process only, one fsync'd whole line per episode, in
-task order). Running the same job again continues where it stopped: episodes whose ids are
+`trajectories.jsonl` (appended by this process only, whole lines in task order, fsync'd after
+each batch). Running the same job again continues where it stopped: episodes whose ids are
 already in the file are skipped, and an unterminated tail left by a kill is cut off first.
 Because lines are written in task order and every episode is seeded by (job seed, task id,
-trial), an interrupted and resumed job writes the same bytes as one that ran straight through.
+trial), an interrupted and resumed job writes the same bytes as one that ran straight through
+(unless a backend failed: its episodes go to `errors.jsonl` and a rerun appends them later).
+Initial states default to each spec's seed data when it has some (`tasks.initial_state_for`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import Any
 
 from envscale import __version__
 from envscale.runtime import jsonl
+from envscale.runtime.commandline import module_main, run_reporting_errors
 from envscale.runtime.dialogue import BackendConfig
 from envscale.runtime.executors import WorkerSetup, WorkItem, run_inline, run_pool, run_ray
 from envscale.runtime.progress import DomainCounts, Progress, summary_table
@@ -28,7 +31,7 @@ from envscale.runtime.progress import DomainCounts, Progress, summary_table
 TASKS_FILE = "tasks.jsonl"
 TRAJECTORIES_FILE = "trajectories.jsonl"
 JOB_FILE = "job.json"
-ERRORS_FILE = "errors.jsonl"  # episodes a backend failure stopped; a rerun retries them
+ERRORS_FILE = "errors.jsonl"  # episodes a backend failure stopped in the last run; a rerun retries them
 
 
 class JobError(RuntimeError):
@@ -40,7 +43,7 @@ class Job:
     specs: list[str]
     out: Path
     tasks: int = 10  # per spec, when sampling
-    data: str = "generated"  # initial states: "generated" (datagen) or "file" (the spec's <stem>.data.json)
+    data: str = "auto"  # initial states, as `tasks.initial_state_for` reads it
     data_seed: int = 0
     data_size: int = 20
     max_length: int = 4  # most calls per sampled task
@@ -74,7 +77,7 @@ def load_domains(specs: Sequence[str]) -> list[Any]:
     return [load(spec) for spec in specs]
 
 
-def _describe(job: Job, domains: list[Any], task_source: str) -> dict:
+def _describe(job: Job, domains: list[Any], task_source: str | dict) -> dict:
     return {
         "envscale": __version__,
         "specs": [{"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash} for spec, d in zip(job.specs, domains, strict=True)],
@@ -93,22 +96,17 @@ def _check_job_file(path: Path, described: dict) -> None:
                            "use another --out, or remove the folder to start over")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        jsonl_text = json.dumps(described, indent=2, ensure_ascii=False) + "\n"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(jsonl_text, encoding="utf-8")
+        tmp.write_text(json.dumps(described, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
 
 
-def sample_job_tasks(job: Job, domains: list[Any]) -> list[dict]:
+def sample_job_tasks(job: Job, domains: list[Any], initial_states: list[dict]) -> list[dict]:
     from envscale.runtime.instructions import load_instructions
     from envscale.runtime.tasks import EnvFactory, sample_tasks
 
     tasks: list[dict] = []
-    for spec, domain in zip(job.specs, domains, strict=True):
-        if job.data == "file":
-            initial_state: dict = {"data": f"{Path(spec).stem}.data.json"}
-        else:
-            initial_state = {"generated": {"seed": job.data_seed, "size": job.data_size}}
+    for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
         factory = EnvFactory(domain, initial_state, spec)
         sampled = sample_tasks(domain, factory, job.tasks, seed=job.seed, max_length=job.max_length,
                                instructions=load_instructions(spec))
@@ -118,16 +116,18 @@ def sample_job_tasks(job: Job, domains: list[Any]) -> list[dict]:
 
 def generate(job: Job) -> JobResult:
     """Sample (or reread) the tasks, then run the episodes not yet in the output."""
+    from envscale.runtime.tasks import initial_state_for
+
     domains = load_domains(job.specs)
+    initial_states = [initial_state_for(spec, job.data, job.data_seed, job.data_size) for spec in job.specs]
     job.out.mkdir(parents=True, exist_ok=True)
-    source = f"sampled: {job.tasks} per spec, max length {job.max_length}, data " + (
-        "from <spec>.data.json" if job.data == "file" else f"generated (seed {job.data_seed}, size {job.data_size})")
+    source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": initial_states}
     _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     tasks_path = job.out / TASKS_FILE
     if tasks_path.exists():
         tasks = list(jsonl.read(tasks_path))
     else:
-        tasks = sample_job_tasks(job, domains)
+        tasks = sample_job_tasks(job, domains, initial_states)
         jsonl.write_atomic(tasks_path, tasks)
     return run_episodes(job, domains, tasks)
 
@@ -136,8 +136,6 @@ def run_tasks(job: Job, tasks: list[dict]) -> JobResult:
     """Run episodes of given tasks (evaluation): no sampling, same resumable output."""
     domains = load_domains(job.specs)
     digest = jsonl.dumps({"tasks": [t["id"] for t in tasks]})
-    import hashlib
-
     source = "given:" + hashlib.sha256(digest.encode()).hexdigest()[:16]
     job.out.mkdir(parents=True, exist_ok=True)
     _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
@@ -178,7 +176,8 @@ def run_episodes(job: Job, domains: list[Any], tasks: list[dict]) -> JobResult:
     total = len(tasks) * job.trials
     progress = Progress(total, total - len(items), enabled=job.progress)
     started = time.perf_counter()
-    ran = 0
+    # The errors of an earlier run are retried now: only this run's belong in the file.
+    (job.out / ERRORS_FILE).unlink(missing_ok=True)
     with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
         ran = _drain(job, setup, items, out, errors, progress, counts)
     progress.close()
@@ -277,29 +276,21 @@ def job_from(args: Any, out: Path, specs: list[str], tasks: int = 0, trials: int
 
 
 def cmd_generate(args: Any) -> int:
-    from envscale.dsl.diagnostics import SpecError
-
     job = job_from(args, Path(args.out), list(args.specs), tasks=args.tasks)
     job.data, job.data_seed, job.data_size, job.max_length = args.data, args.data_seed, args.size, args.max_length
-    try:
-        result = generate(job)
-    except SpecError as error:
-        from envscale.dsl.diagnostics import render_all
 
-        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
-        return 1
-    except (JobError, ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to continue", file=sys.stderr)
-        return 130
-    print(result.table())
-    print(f"wrote {job.out / TASKS_FILE} and {result.path}")
-    return 0
+    def body() -> int:
+        result = generate(job)
+        print(result.table())
+        print(f"wrote {job.out / TASKS_FILE} and {result.path}")
+        return 0
+
+    return run_reporting_errors(body, resumable=True)
 
 
 def register(subparsers: Any) -> None:
+    from envscale.runtime.tasks import add_data_arguments
+
     p = subparsers.add_parser(
         "generate", help="run simulated user-agent episodes on sampled tasks and keep the verified ones",
         description="Sample tasks from each spec's tool graph, run one episode per task, apply the "
@@ -307,10 +298,7 @@ def register(subparsers: Any) -> None:
         "Running the same command again continues where it stopped.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="*.domain files")
     p.add_argument("--tasks", type=int, default=10, metavar="N", help="tasks per spec (default 10)")
-    p.add_argument("--data", choices=["generated", "file"], default="generated",
-                   help="initial states: generated from the spec (default) or its <stem>.data.json")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
-    p.add_argument("--size", type=int, default=20, help="records per entity of the generated data")
+    add_data_arguments(p, paths=False)
     p.add_argument("--max-length", type=int, default=4, help="most calls per task")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_run_arguments(p)
@@ -320,13 +308,8 @@ def register(subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m envscale.runtime.generate SPEC... --out DIR` (the same as `envscale generate`)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="envscale")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["generate", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return module_main(register, "generate", argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -10,12 +10,11 @@ puts it back on import, and the entity's `@external` key keeps it out on export)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envscale.runtime.errors import DataError
+from envscale.runtime.errors import DataError, read_json
 
 
 @dataclass(frozen=True)
@@ -32,20 +31,21 @@ class Layout:
 
     @classmethod
     def read(cls, path: str | Path) -> Layout:
-        try:
-            raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError([f"layout file not found: {path}"]) from None
-        except json.JSONDecodeError as error:
-            raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None
+        raw = read_json(Path(path), "layout file")
+        tables_spec = raw.get("tables") if isinstance(raw, dict) else None
+        if not isinstance(tables_spec, dict):
+            raise DataError([f"{path}: expected a JSON object with 'tables': table name -> entity, key, file"])
         problems = []
         tables = []
-        for name, spec in raw.get("tables", {}).items():
-            missing = [k for k in ("entity", "key") if k not in spec]
-            if missing:
-                problems.append(f"{path}: table '{name}' needs {', '.join(missing)}")
+        for name, spec in tables_spec.items():
+            if not isinstance(spec, dict):
+                problems.append(f"{path}: table '{name}' must be a JSON object")
                 continue
-            tables.append(TableLayout(name, spec["entity"], spec["key"], spec.get("file", f"{name}.json")))
+            missing = [k for k in ("entity", "key") if not isinstance(spec.get(k), str)]
+            if missing:
+                problems.append(f"{path}: table '{name}' needs {', '.join(missing)} (a string)")
+                continue
+            tables.append(TableLayout(name, spec["entity"], spec["key"], str(spec.get("file", f"{name}.json"))))
         if problems or not tables:
             raise DataError(problems or [f"{path}: no tables"])
         return cls(tuple(tables))
@@ -66,14 +66,13 @@ class Layout:
         records: dict[str, list[dict]] = {}
         for table in self.tables:
             path = Path(folder) / table.file
-            try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise DataError([f"data file not found: {path}"]) from None
-            except json.JSONDecodeError as error:
-                raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None
+            document = read_json(path, "data file")
+            if not isinstance(document, dict):
+                raise DataError([f"{path}: expected a JSON object from key to record"])
             rows = []
             for key, record in document.items():
+                if not isinstance(record, dict):
+                    raise DataError([f"{path}: record '{key}' is not a JSON object"])
                 row = dict(record)
                 row.setdefault(table.key, key)
                 rows.append(row)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from envscale.runtime.dialogue import BackendConfig
+
 
 @dataclass
 class Generation:
@@ -89,3 +91,10 @@ class LocalChatModel:
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         return Generation(text, int(encoded["input_ids"].shape[1]), len(new),
                           "stop" if finished or len(new) < max_new_tokens else "length")
+
+
+def model_for(config: BackendConfig, role: str) -> LocalChatModel:
+    """The local model an `hf` agent or user runs (`role` names it in the error)."""
+    if not config.model:
+        raise ValueError(f"the hf {role} needs a model directory (--{role}-model)")
+    return LocalChatModel.get(config.model)

@@ -67,9 +67,9 @@ class ChatClient:
             message = dict(choice["message"])
         except (KeyError, IndexError, TypeError) as error:
             raise ChatError(f"unexpected response from {self.url}: {str(data)[:200]}") from error
-        usage = data.get("usage") or {}
-        return ChatResult(message, Usage(int(usage.get("prompt_tokens", 0)),
-                                         int(usage.get("completion_tokens", 0))),
+        usage = data.get("usage") or {}  # some servers send null counts
+        return ChatResult(message, Usage(int(usage.get("prompt_tokens") or 0),
+                                         int(usage.get("completion_tokens") or 0)),
                           choice.get("finish_reason"))
 
     def _post(self, body: dict) -> dict:
@@ -90,7 +90,7 @@ class ChatClient:
                 if error.code not in RETRY_STATUS:
                     raise ChatError(f"{self.url}: {last_error}") from None
                 wait = _retry_after(error.headers.get("Retry-After"))
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as error:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as error:  # ValueError: a body that is not JSON
                 last_error = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             if attempt < self.config.retries:
                 self.sleep(wait if wait is not None else min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))

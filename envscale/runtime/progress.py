@@ -84,11 +84,15 @@ class DomainCounts:
             self.tokens += int(usage.get("completion_tokens", 0)) + int(usage.get("prompt_tokens", 0))
             self.estimated = self.estimated or bool(usage.get("estimated"))
 
-    def to_dict(self) -> dict:
-        return {"tasks": self.tasks, "episodes": self.episodes, "valid": self.stages["valid"],
-                "valid+state": self.stages["state"], "kept": self.stages["exact"],
-                "failed_calls": self.failed_calls, "tokens": self.tokens, "tokens_estimated": self.estimated,
-                "errors": self.errors}
+    def merge(self, other: DomainCounts) -> None:
+        self.tasks += other.tasks
+        self.episodes += other.episodes
+        for stage in STAGES:
+            self.stages[stage] += other.stages[stage]
+        self.failed_calls += other.failed_calls
+        self.tokens += other.tokens
+        self.estimated = self.estimated or other.estimated
+        self.errors += other.errors
 
 
 def _row(name: str, c: DomainCounts) -> list[str]:
@@ -100,14 +104,7 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
     header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls", "tokens", "errors"]
     total = DomainCounts()
     for c in counts.values():
-        total.tasks += c.tasks
-        total.episodes += c.episodes
-        for s in STAGES:
-            total.stages[s] += c.stages[s]
-        total.failed_calls += c.failed_calls
-        total.tokens += c.tokens
-        total.estimated = total.estimated or c.estimated
-        total.errors += c.errors
+        total.merge(c)
     cells = [header, *(_row(name, c) for name, c in counts.items())]
     if len(counts) > 1:
         cells.append(_row("total", total))

@@ -12,7 +12,7 @@ from, the gold calls, what each returned, and the hash of the final state. One J
      "enforce_policies": true}
 
 `initial_state` is one of: `{"data": PATH}` (a data file; a relative path is looked up as
-given, then beside the spec), `{"generated": {"seed": S, "size": N}}` (made by
+given, then beside the spec; a spec's own seed data is `<stem>.data.json` beside it), `{"generated": {"seed": S, "size": N}}` (made by
 `datagen.generate_data`; `size` may be a count per entity), or the records themselves (an
 inline snapshot, a dict of entity -> records). `gold_outputs[i].content` is the text the
 agent reads for call i (`CallResult.text`); `invalid_calls` lists the calls made invalid on
@@ -25,11 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envscale.runtime import jsonl
+from envscale.runtime.errors import DataError
 from envscale.runtime.instructions import InstructionRenderer
 from envscale.runtime.taskwalk import Walker
 from envscale.runtime.toolgraph import ToolGraph
@@ -66,6 +69,31 @@ class Task:
 
 
 # ---- initial states
+
+DATA_CHOICES = ("auto", "generated", "file")
+
+
+def seed_data_file(spec_path: str | Path) -> Path:
+    """Where a spec's seed data lives: `<stem>.data.json` beside it."""
+    spec = Path(spec_path)
+    return spec.with_name(f"{spec.stem}.data.json")
+
+
+def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, size: int = 20) -> dict:
+    """The initial state of tasks sampled from a spec. `data` is "auto" (the spec's seed data
+    when it has some, else generated data), "generated" (`seed`, `size`), "file" (the spec's
+    seed data) or the path of a data file."""
+    seed_file = seed_data_file(spec_path)
+    if data == "auto":
+        data = "file" if seed_file.exists() else "generated"
+    if data == "generated":
+        return {"generated": {"seed": seed, "size": size}}
+    if data == "file":
+        if not seed_file.exists():
+            raise DataError([f"{spec_path} has no seed data: {seed_file} not found (use --data generated)"])
+        return {"data": seed_file.name}  # looked up beside the spec, so a task file can move with it
+    return {"data": data}
+
 
 def initial_environment(domain: Any, initial_state: dict, spec_path: str | Path | None = None,
                         enforce_policies: bool = True) -> Any:
@@ -164,12 +192,7 @@ def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int 
 
 def _execute(domain: Any, env: Any, calls: list[dict], seed: int, initial_state: dict, initial_hash: str) -> Task:
     """Run the chain from the initial state and record the gold outputs and final hash."""
-    env.reset()
-    outputs = []
-    for call in calls:
-        result = env.call(call["name"], call["arguments"])
-        outputs.append({"ok": result.ok, "content": result.text})
-    final_hash = env.state_hash()
+    outputs, final_hash = _run_from_reset(env, calls)
     wrote = any(o["ok"] and domain.tool_kinds[c["name"]] == "write" for c, o in zip(calls, outputs, strict=True))
     digest = hashlib.sha256(f"{domain.spec_hash}\0{initial_hash}\0{_canonical(calls)}".encode()).hexdigest()
     return Task(
@@ -188,10 +211,7 @@ def _canonical(value: Any) -> str:
 
 def write_tasks(path: str | Path, tasks: list[Task]) -> Path:
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
-        for task in tasks:
-            handle.write(json.dumps(task.to_dict(), ensure_ascii=False) + "\n")
+    jsonl.write_atomic(out, (task.to_dict() for task in tasks))
     return out
 
 
@@ -212,17 +232,21 @@ def replay_task(domain: Any, task: Task, spec_path: str | Path | None = None, en
     own = env is None
     if env is None:
         env = initial_environment(domain, task.initial_state, spec_path, task.enforce_policies)
-    else:
-        env.reset()
     try:
-        outputs = []
-        for call in task.gold_calls:
-            result = env.call(call["name"], call["arguments"])
-            outputs.append({"ok": result.ok, "content": result.text})
-        return outputs, env.state_hash()
+        return _run_from_reset(env, task.gold_calls)
     finally:
         if own:
             env.close()
+
+
+def _run_from_reset(env: Any, calls: list[dict]) -> tuple[list[dict], str]:
+    """(what each call returned, the final state hash) of calls run from the initial state."""
+    env.reset()
+    outputs = []
+    for call in calls:
+        result = env.call(call["name"], call["arguments"])
+        outputs.append({"ok": result.ok, "content": result.text})
+    return outputs, env.state_hash()
 
 
 def verify_task(domain: Any, task: Task, spec_path: str | Path | None = None) -> bool:
@@ -241,44 +265,53 @@ def verify_task(domain: Any, task: Task, spec_path: str | Path | None = None) ->
 
 # ---- command line
 
-def cmd_tasks(args: Any) -> int:
-    import sys
+def add_data_arguments(p: Any, paths: bool = True) -> None:
+    """--data, --data-seed and --size, shared by `envscale tasks` and `envscale generate`."""
+    p.add_argument("--data", default="auto", metavar="auto|generated|file" + ("|FILE" if paths else ""),
+                   choices=None if paths else DATA_CHOICES,
+                   help="initial states: 'auto' (default) takes the spec's seed data, <stem>.data.json beside "
+                        "it, when that exists and generated data otherwise; 'generated' always generates "
+                        "(--data-seed, --size); 'file' requires the seed data"
+                        + ("; or the path of a data file" if paths else ""))
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data (default 0)")
+    p.add_argument("--size", type=int, default=20, help="records per entity of the generated data (default 20)")
 
+
+def cmd_tasks(args: Any) -> int:
+    from envscale.runtime.commandline import EXIT_USAGE, run_reporting_errors
+
+    if not args.out and not args.verify:
+        print("error: give --out FILE.jsonl (or --verify FILE.jsonl)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_reporting_errors(lambda: _verify_file(args) if args.verify else _sample_file(args))
+
+
+def _verify_file(args: Any) -> int:
     from envscale.api import load
-    from envscale.dsl.diagnostics import SpecError, render_all
-    from envscale.runtime.errors import DataError
+
+    domain = load(args.spec)
+    tasks = read_tasks(args.verify)
+    failed = [t.id for t in tasks if not verify_task(domain, t, args.spec)]
+    print(f"{args.verify}: {len(tasks) - len(failed)}/{len(tasks)} tasks replay to their gold outputs and state")
+    for task_id in failed[:10]:
+        print(f"  mismatch: {task_id}")
+    return 1 if failed else 0
+
+
+def _sample_file(args: Any) -> int:
+    from envscale.api import load
     from envscale.runtime.instructions import load_instructions
 
-    try:
-        domain = load(args.spec)
-    except SpecError as error:
-        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
-        return 1
-    if args.verify:
-        tasks = read_tasks(args.verify)
-        failed = [t.id for t in tasks if not verify_task(domain, t, args.spec)]
-        print(f"{args.verify}: {len(tasks) - len(failed)}/{len(tasks)} tasks replay to their gold outputs and state")
-        for task_id in failed[:10]:
-            print(f"  mismatch: {task_id}")
-        return 1 if failed else 0
-    if not args.out:
-        print("error: give --out FILE.jsonl (or --verify FILE.jsonl)", file=sys.stderr)
-        return 2
-    if args.data:
-        initial_state: dict = {"data": args.data}
-    else:
-        initial_state = {"generated": {"seed": args.data_seed, "size": args.size}}
-    try:
-        factory = EnvFactory(domain, initial_state, args.spec, enforce_policies=not args.no_policies)
-        tasks = sample_tasks(domain, factory, args.n, seed=args.seed, max_length=args.max_length,
-                             invalid_share=args.invalid_share, read_only_share=args.read_only_share,
-                             instructions=load_instructions(args.spec))
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    domain = load(args.spec)
+    initial_state = initial_state_for(args.spec, args.data, args.data_seed, args.size)
+    factory = EnvFactory(domain, initial_state, args.spec, enforce_policies=not args.no_policies)
+    tasks = sample_tasks(domain, factory, args.n, seed=args.seed, max_length=args.max_length,
+                         invalid_share=args.invalid_share, read_only_share=args.read_only_share,
+                         instructions=load_instructions(args.spec))
     write_tasks(args.out, tasks)
     reads = sum(1 for t in tasks if t.kind == "read")
-    print(f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with writes)")
+    print(f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with writes; "
+          f"initial state {json.dumps(initial_state)})")
     return 0
 
 
@@ -292,9 +325,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--verify", metavar="FILE.jsonl", help="replay the tasks of a file and compare")
     p.add_argument("-n", type=int, default=100, help="number of tasks (default 100)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--data", metavar="FILE", help="initial state from a data file (default: generated data)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
-    p.add_argument("--size", type=int, default=20, help="records per entity of the generated data")
+    add_data_arguments(p)
     p.add_argument("--max-length", type=int, default=4, help="most calls per task")
     p.add_argument("--invalid-share", type=float, default=0.1, help="share of calls made invalid on purpose")
     p.add_argument("--read-only-share", type=float, default=0.3, help="share of read-only tasks")

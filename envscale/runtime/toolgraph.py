@@ -130,26 +130,22 @@ class ToolGraph:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from envscale.api import load
-    from envscale.dsl.diagnostics import SpecError, render_all
+    from envscale.runtime.commandline import run_reporting_errors
 
-    try:
-        domain = load(args.spec)
-    except SpecError as error:
-        print(render_all(error.diagnostics, error.sources), file=sys.stderr)
-        return 1
-    graph = ToolGraph.from_manifest(domain.manifest)
+    return run_reporting_errors(lambda: _export_graph(args))
+
+
+def _export_graph(args: argparse.Namespace) -> int:
+    from envscale.api import load
+
+    graph = ToolGraph.from_manifest(load(args.spec).manifest)
     text = json.dumps(graph.to_json(), indent=2, ensure_ascii=False) + "\n"
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text, encoding="utf-8")
         print(f"wrote {args.json} ({len(graph.nodes)} tools, {len(graph.edges)} edges)")
     if args.png:
-        try:
-            graph.draw_png(args.png)
-        except RuntimeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        graph.draw_png(args.png)
         print(f"wrote {args.png}")
     if not args.json and not args.png:
         sys.stdout.write(text)

@@ -17,6 +17,7 @@ from envscale.runtime.dialogue import (
     Usage,
     UserReply,
     estimate_tokens,
+    make_backend,
 )
 
 STOP_TOKEN = "###STOP###"
@@ -95,34 +96,32 @@ def _finish(text: str, usage: Usage) -> UserReply:
     return UserReply(text or "Okay.", False, usage)
 
 
-class OpenAIUser:
+class _ModelUser:
+    """What the model-backed users share: the instruction to play, and a seed per episode."""
+
+    def start(self, context: EpisodeContext) -> None:
+        self.instruction = context.task.get("instruction") or ""
+        self.seed = context.rng.randrange(2**31)
+
+
+class OpenAIUser(_ModelUser):
     def __init__(self, config: BackendConfig) -> None:
         from envscale.runtime.openai_client import ChatClient
 
         self.config = config
         self.client = ChatClient(config)
 
-    def start(self, context: EpisodeContext) -> None:
-        self.instruction = context.task.get("instruction") or ""
-        self.seed = context.rng.randrange(2**31)
-
     def reply(self, messages: list[dict]) -> UserReply:
         result = self.client.complete(user_view(messages, self.instruction), seed=self.seed + len(messages))
         return _finish(result.message.get("content") or "", result.usage)
 
 
-class HFUser:
+class HFUser(_ModelUser):
     def __init__(self, config: BackendConfig) -> None:
-        from envscale.runtime.local_model import LocalChatModel
+        from envscale.runtime.local_model import model_for
 
-        if not config.model:
-            raise ValueError("the hf user needs a model directory (--user-model)")
         self.config = config
-        self.model = LocalChatModel.get(config.model)
-
-    def start(self, context: EpisodeContext) -> None:
-        self.instruction = context.task.get("instruction") or ""
-        self.seed = context.rng.randrange(2**31)
+        self.model = model_for(config, "user")
 
     def reply(self, messages: list[dict]) -> UserReply:
         out = self.model.generate(user_view(messages, self.instruction), None,
@@ -135,8 +134,4 @@ USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}
 
 
 def make_user(config: BackendConfig) -> User:
-    try:
-        factory = USERS[config.kind]
-    except KeyError:
-        raise ValueError(f"unknown user backend '{config.kind}' (choose from {', '.join(USERS)})") from None
-    return factory(config)
+    return make_backend(USERS, config, "user")

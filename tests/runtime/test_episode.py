@@ -94,6 +94,38 @@ def test_turn_limit_ends_an_episode(runtime, tasks):
     assert not t["filters"]["valid"]
 
 
+class Clumsy:
+    """Makes bad calls (an unknown tool, arguments that are not JSON, a missing record, a value
+    outside an enum), one per turn, then says it is done."""
+
+    config = BackendConfig("scripted")
+    CALLS = (("get_patinet", '{"patient_id": "P001"}'), ("get_patient", "{patient_id: P001"),
+             ("refill_prescription", {"rx_id": "RX999"}),
+             ("cancel_appointment", {"appointment_id": "A0001", "reason": "bored"}))
+
+    def start(self, context):
+        self.n = 0
+
+    def reply(self, messages):
+        self.n += 1
+        if self.n > len(self.CALLS):
+            return AgentReply("I could not do it, sorry.")
+        name, arguments = self.CALLS[self.n - 1]
+        return AgentReply(None, [make_call(f"call_{self.n}", name, arguments)])
+
+
+def test_bad_calls_become_error_messages_and_change_nothing(runtime, tasks):
+    task = next(t for t in tasks if t["kind"] == "write")
+    t = run_episode(runtime, task, Clumsy(), ScriptedUser(), seed=0)
+    results = [m["content"] for m in t["messages"] if m["role"] == "tool"]
+    assert len(results) == len(Clumsy.CALLS) and all(r.startswith("Error: ") for r in results)
+    assert "get_patient" in results[0]  # the unknown tool's message suggests the right one
+    assert t["meta"]["failed_calls"] == len(Clumsy.CALLS) and t["meta"]["end"] == "user_done"
+    assert t["final_state_hash"] == task["initial_state_hash"]
+    assert t["filters"] == {"valid": False, "state": False, "exact": False} and t["reward"] == 0.0
+    assert "arguments are not a JSON object" in t["meta"]["failure"]
+
+
 def test_transfer_tool_ends_an_episode():
     domain = envscale.load(ROOT / "specs" / "retail.domain")
     from envscale.runtime.tasks import EnvFactory, sample_tasks

@@ -58,7 +58,7 @@ def test_eval_command(tmp_path, capsys):
     args = [str(CLINIC), "--tasks", str(tasks_file), "--trials", "3", "--out", str(out), "--workers", "1", "-q"]
     assert main(args) == 0
     report = json.loads((out / "eval.json").read_text())
-    assert report["tasks"] == 6 and report["episodes"] == 18
+    assert report["tasks"] == 6 and report["episodes"] == 18 and report["missing_episodes"] == 0
     for k in ("1", "2", "3"):
         assert report["pass^k"][k] == pytest.approx(4 / 6)
     assert report["failure_reasons"] == {"state_mismatch": 6}

@@ -129,6 +129,19 @@ def test_backend_errors_lose_episodes_not_the_job(tmp_path):
     assert [e["id"] for e in errors] == [f"{t['id']}.t0" for t in tasks]
     assert "URLError" in errors[0]["error"] or "Connection" in errors[0]["error"]
     assert (tmp_path / "e" / "trajectories.jsonl").read_bytes() == b""
+    # A rerun retries them; the errors file then holds that run's failures only.
+    run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
+    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [f"{t['id']}.t0" for t in tasks]
+
+
+def test_generate_takes_the_seed_data_when_the_spec_has_some(tmp_path, capsys):
+    out = tmp_path / "g"
+    assert main([str(CLINIC), str(AIRLINE), "--tasks", "2", "--out", str(out), "--workers", "1", "-q"]) == 0
+    states = [t["initial_state"] for t in lines(out / "tasks.jsonl")]
+    assert states[:2] == [{"data": "clinic.data.json"}] * 2
+    assert states[2:] == [{"generated": {"seed": 0, "size": 20}}] * 2
+    assert main([str(AIRLINE), "--data", "file", "--out", str(tmp_path / "f"), "-q"]) == 2
+    assert "no seed data" in capsys.readouterr().err
 
 
 def test_unknown_domain_is_an_error(tmp_path):

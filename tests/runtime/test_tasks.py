@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 import envscale
+from envscale.runtime.errors import DataError
 from envscale.runtime.instructions import InstructionRenderer, load_instructions
 from envscale.runtime.tasks import (
     EnvFactory,
     Task,
     initial_environment,
+    initial_state_for,
     read_tasks,
     register,
     sample_tasks,
@@ -146,6 +148,41 @@ def test_tasks_command(tmp_path, capsys):
     args = parser.parse_args(["tasks", str(SPEC), "--verify", str(out)])
     assert args.func(args) == 0
     assert "5/5 tasks replay" in capsys.readouterr().out
+
+
+def test_initial_state_defaults_to_the_seed_data_when_there_is_some(tmp_path):
+    assert initial_state_for(SPEC) == {"data": "clinic.data.json"}
+    assert initial_state_for(SPEC, "generated", 3, 7) == {"generated": {"seed": 3, "size": 7}}
+    retail = SPECS / "retail.domain"
+    assert initial_state_for(retail, "auto", 1, 5) == {"generated": {"seed": 1, "size": 5}}
+    with pytest.raises(DataError, match="no seed data"):
+        initial_state_for(retail, "file")
+    assert initial_state_for(retail, str(tmp_path / "mine.json")) == {"data": str(tmp_path / "mine.json")}
+
+
+def test_tasks_command_uses_the_seed_data_by_default(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    out = tmp_path / "t.jsonl"
+    args = parser.parse_args(["tasks", str(SPEC), "-o", str(out), "-n", "3"])
+    assert args.func(args) == 0
+    assert all(t.initial_state == {"data": "clinic.data.json"} for t in read_tasks(out))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tasks", str(SPEC), "--verify", "absent.jsonl"], "absent.jsonl"),
+    (["tasks", str(SPEC), "-o", "x.jsonl", "--data", "absent.json"], "data file not found"),
+    (["tasks", str(SPECS / "retail.domain"), "-o", "x.jsonl", "--data", "file"], "no seed data"),
+    (["tasks", str(SPEC)], "--out"),
+])
+def test_tasks_command_reports_mistakes_without_a_traceback(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
 def test_same_in_another_process(clinic):

@@ -53,3 +53,12 @@ def test_graph_command(tmp_path, capsys):
     args = parser.parse_args(["graph", str(SPEC)])
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out)["nodes"]
+
+
+def test_graph_command_reports_a_missing_spec_without_a_traceback(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["graph", str(tmp_path / "absent.domain")])
+    assert args.func(args) != 0
+    err = capsys.readouterr().err
+    assert "absent.domain" in err and "Traceback" not in err

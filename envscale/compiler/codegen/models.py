@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from envscale.compiler import ir
@@ -46,7 +45,7 @@ def _field_line(d: ir.DomainIR, name: str, ty: t.Type, doc: str | None, default:
     kwargs = []
     if has_default:
         if isinstance(default, list | dict):
-            kwargs.append(f"default_factory=lambda: {json.dumps(default)}")
+            kwargs.append(f"default_factory=lambda: {default!r}")
         else:
             kwargs.append(f"default={default!r}")
     elif isinstance(ty, t.OptionalT):
@@ -57,8 +56,20 @@ def _field_line(d: ir.DomainIR, name: str, ty: t.Type, doc: str | None, default:
     return f"{name}: {annotation(d, ty)}{suffix}"
 
 
-def arg_model_name(tool: ir.Tool) -> str:
-    return "".join(part.capitalize() for part in tool.name.split("_")) + "Args"
+def arg_model_names(d: ir.DomainIR) -> dict[str, str]:
+    """The argument model's class name of each tool: `cancel_order` -> `CancelOrderArgs`,
+    numbered when that name is taken (by a type, or by a tool such as `cancel__order`)."""
+    taken = {*d.enums, *d.structs, *(table.entity for table in d.tables)}
+    names = {}
+    for tool in d.tools:
+        base = "".join(part.capitalize() for part in tool.name.split("_")) + "Args"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}{n}"
+        taken.add(name)
+        names[tool.name] = name
+    return names
 
 
 def models_py(d: ir.DomainIR) -> str:
@@ -72,10 +83,11 @@ def models_py(d: ir.DomainIR) -> str:
             decl = d.symbols.entities[table.entity].fields[column.field].decl
             fields.append(_field_line(d, column.field, column.type, decl.doc, *_runtime_default(column.default, column.has_default)))
         models.append(_Model(table.entity, table.doc or f"A record of {table.entity}.", fields))
+    arg_models = arg_model_names(d)
     for tool in d.tools:
         fields = [_field_line(d, p.name, p.type, p.doc, p.default, p.has_default) for p in tool.params]
-        models.append(_Model(arg_model_name(tool), f"Arguments of {tool.name}.", fields))
-    return render("models.py.j2", d=d, models=models, arg_model=arg_model_name)
+        models.append(_Model(arg_models[tool.name], f"Arguments of {tool.name}.", fields))
+    return render("models.py.j2", d=d, models=models, arg_models=arg_models)
 
 
 def _runtime_default(value: object, has_default: bool) -> tuple[object, bool]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.codegen.escape import docstring
 from envscale.compiler.sql_expr import quote_ident
 from envscale.dsl import ast
 
@@ -361,15 +362,18 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
     e = Emitter(d)
     e.locals_ = {p.name for p in tool.params}
     params = ["db: Db"]
-    for p in tool.params:
-        default = f" = {p.default!r}" if p.has_default and p.default is not None else (" = None" if p.has_default else "")
+    # The runtime passes every argument, in order, defaults filled in; the signature shows the
+    # defaults where Python allows them (only after the last parameter without one).
+    required = [i for i, p in enumerate(tool.params) if not p.has_default]
+    for i, p in enumerate(tool.params):
+        default = ""
+        if p.has_default and i > max(required, default=-1):
+            default = f" = {p.default!r}"
         params.append(f"{py_name(p.name)}: {_annotation(p.type)}{default}")
     lines = [f"def {tool.name}({', '.join(params)}) -> {_annotation(tool.returns)}:"]
     doc = tool.doc.strip() or tool.name
     effects = f"Kind: {tool.kind}. Reads: {', '.join(tool.reads) or '-'}. Writes: {', '.join(tool.writes) or '-'}."
-    first, *rest = doc.replace('"""', "'''").replace("\\", "\\\\").splitlines()
-    lines.append('    """' + first)
-    lines.extend(f"    {line.strip()}" if line.strip() else "" for line in rest)
+    lines.append('    """' + docstring("\n".join(line.strip() for line in doc.splitlines()), indent=4))
     lines.append("")
     lines.append(f"    {effects}")
     lines.append('    """')
@@ -397,7 +401,7 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     if inv.entity is None:
         return "\n".join([
             head,
-            f'    """{inv.name} ({inv.where})."""',
+            f'    """{docstring(f"{inv.name} ({inv.where}).")}"""',
             f"    if {e.negated(inv.decl.condition)}:",
             f"        return {e.expr(inv.decl.message)}",
             "    return None",
@@ -412,7 +416,7 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         rows, scope = f"db.all({entity})", "every one"
     return "\n".join([
         head,
-        f'    """{inv.name} ({inv.where}), on each {inv.entity}: {scope}."""',
+        f'    """{docstring(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.")}"""',
         f"    for row in {rows}:",
         f"        if {e.negated(inv.decl.condition)}:",
         f"            return {e.expr(inv.decl.message)}",

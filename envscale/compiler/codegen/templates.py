@@ -8,6 +8,7 @@ from functools import cache
 import jinja2
 
 from envscale import __version__
+from envscale.compiler.codegen.escape import docstring, sql_comment
 
 
 @cache
@@ -20,6 +21,8 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["docstring"] = docstring
+    env.filters["sql_comment"] = sql_comment
     return env
 
 
