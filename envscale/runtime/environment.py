@@ -61,7 +61,9 @@ class Environment:
     connection: apsw.Connection
     db: Db
     enforce_policies: bool = True
-    history: list[CallResult] = field(default_factory=list)
+    # The calls since reset, by tool name and outcome. Contents are not kept: an episode's
+    # results can be large, and freeing them would make reset cost what the calls returned.
+    history: list[tuple[str, bool]] = field(default_factory=list)
     monitor: PolicyMonitor | None = None
     _base_hash: int | None = None
 
@@ -146,7 +148,7 @@ class Environment:
 
     def call(self, name: str, arguments: dict | str | None = None) -> CallResult:
         result = self._call(name, arguments)
-        self.history.append(result)
+        self.history.append((result.tool, result.ok))
         return result
 
     def _call(self, name: str, arguments: dict | str | None) -> CallResult:
