@@ -172,7 +172,9 @@ def text_for(rng: random.Random, tokens: list[str], entity: str = "") -> str:
         return rng.choice(FIRST_NAMES)
     if {"last", "family", "surname", "lastname"} & t and "name" in t:
         return rng.choice(LAST_NAMES)
-    if "street" in t:
+    if {"address2", "line2", "apartment", "suite", "unit"} & t:
+        return f"{rng.choice(('Suite', 'Apt', 'Unit'))} {rng.randint(1, 999)}"
+    if "street" in t or {"address1", "line1"} & t:
         return f"{rng.randint(1, 999)} {rng.choice(STREETS)} {rng.choice(STREET_KINDS)}"
     if "address" in t:
         return address(rng)
