@@ -11,8 +11,9 @@ from, the gold calls, what each returned, and the hash of the final state. One J
      "gold_state_hash": "…", "kind": "read", "length": 1, "invalid_calls": [],
      "enforce_policies": true}
 
-`initial_state` is one of: `{"data": PATH}` (a data file; a relative path is looked up as
-given, then beside the spec; a spec's own seed data is `<stem>.data.json` beside it), `{"generated": {"seed": S, "size": N}}` (made by
+`initial_state` is one of: `{"data": PATH}` (a data file; a relative path is relative to the
+spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
+`{"generated": {"seed": S, "size": N}}` (made by
 `datagen.generate_data`; `size` may be a count per entity), or the records themselves (an
 inline snapshot, a dict of entity -> records). `gold_outputs[i].content` is the text the
 agent reads for call i (`CallResult.text`); `invalid_calls` lists the calls made invalid on
@@ -92,7 +93,20 @@ def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, 
         if not seed_file.exists():
             raise DataError([f"{spec_path} has no seed data: {seed_file} not found (use --data generated)"])
         return {"data": seed_file.name}  # looked up beside the spec, so a task file can move with it
-    return {"data": data}
+    # A path given on the command line is found from the working directory, else beside the
+    # spec; the task names it relative to the spec's folder when it lies inside it, else
+    # absolutely, so the task file resolves it the same way from any working directory.
+    folder = Path(spec_path).resolve().parent
+    path = Path(data)
+    if not path.exists() and not path.is_absolute() and (folder / path).exists():
+        path = folder / path
+    if not path.exists():
+        raise DataError([f"data file not found: {data}"])
+    path = path.resolve()
+    try:
+        return {"data": str(path.relative_to(folder))}
+    except ValueError:
+        return {"data": str(path)}
 
 
 def initial_environment(domain: Any, initial_state: dict, spec_path: str | Path | None = None,
@@ -114,8 +128,9 @@ def initial_environment(domain: Any, initial_state: dict, spec_path: str | Path 
 
 
 def _data_path(name: str, spec_path: str | Path | None) -> Path:
+    """A task's data file: a relative name is relative to the spec's folder."""
     path = Path(name)
-    if not path.is_absolute() and not path.exists() and spec_path is not None:
+    if not path.is_absolute() and spec_path is not None:
         return Path(spec_path).parent / path
     return path
 

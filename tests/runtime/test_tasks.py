@@ -157,7 +157,13 @@ def test_initial_state_defaults_to_the_seed_data_when_there_is_some(tmp_path):
     assert initial_state_for(retail, "auto", 1, 5) == {"generated": {"seed": 1, "size": 5}}
     with pytest.raises(DataError, match="no seed data"):
         initial_state_for(retail, "file")
-    assert initial_state_for(retail, str(tmp_path / "mine.json")) == {"data": str(tmp_path / "mine.json")}
+    mine = tmp_path / "mine.json"
+    with pytest.raises(DataError, match="data file not found"):
+        initial_state_for(retail, str(mine))
+    mine.write_text("{}")
+    assert initial_state_for(retail, str(mine)) == {"data": str(mine.resolve())}
+    # A name found beside the spec is kept relative to it, whatever the working directory.
+    assert initial_state_for(SPEC, "clinic.data.json") == {"data": "clinic.data.json"}
 
 
 def test_tasks_command_uses_the_seed_data_by_default(tmp_path, capsys):
