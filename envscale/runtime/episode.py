@@ -2,6 +2,7 @@
 
 The system prompt is the domain's policy. The episode ends when the user says it is done,
 when a transfer tool is called successfully, or when the agent has taken `max_steps` turns.
+The reply in which the user says it is done is not kept: the transcript ends on the agent's turn.
 The result is one trajectory in the format of DESIGN.md, with the filters' verdicts and the
 episode's lineage in `meta`.
 """
@@ -84,8 +85,11 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
     end = "turn_limit"
     said = _ask(user, messages)
     user_usage.add(said.usage)
-    messages.append({"role": "user", "content": said.content})
-    while steps < max_steps:
+    if said.done:  # a model user may stop before it has said anything
+        end = "user_done"
+    else:
+        messages.append({"role": "user", "content": said.content})
+    while not said.done and steps < max_steps:
         answer = _ask(agent, messages)
         steps += 1
         agent_usage.add(answer.usage)

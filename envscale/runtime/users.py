@@ -76,24 +76,40 @@ class ScriptedUser:
         return self._say(self.rng.choice(_BYE), done=True)
 
 
+AGENT_GREETING = "Hello, how can I help you today?"
+
+
 def user_view(messages: list[dict], instruction: str) -> list[dict]:
-    """The conversation as the simulated customer sees it: roles swapped, tool traffic hidden."""
+    """The conversation as the simulated customer sees it: roles swapped, tool traffic hidden.
+
+    Roles alternate, as strict chat templates require: the customer's first turn answers
+    AGENT_GREETING, and what the agent says between two customer turns (text around its tool
+    calls, in several messages) is one turn, empty when the agent said nothing.
+    """
     view = [{"role": "system", "content": USER_SYSTEM.format(instruction=instruction)}]
+    agent_said = [AGENT_GREETING]
     for m in messages:
-        if m["role"] == "assistant" and m.get("content"):
-            view.append({"role": "user", "content": m["content"]})
+        if m["role"] == "assistant" and (m.get("content") or "").strip():
+            agent_said.append(m["content"].strip())
         elif m["role"] == "user":
+            view.append({"role": "user", "content": "\n\n".join(agent_said)})
             view.append({"role": "assistant", "content": m["content"]})
-    if len(view) == 1:
-        view.append({"role": "user", "content": "Hello, how can I help you today?"})
+            agent_said = []
+    view.append({"role": "user", "content": "\n\n".join(agent_said)})
     return view
 
 
-def _finish(text: str, usage: Usage) -> UserReply:
-    text = text.strip()
-    if STOP_TOKEN in text:
-        return UserReply(text.replace(STOP_TOKEN, "").strip() or "Thanks, bye.", True, usage)
-    return UserReply(text or "Okay.", False, usage)
+def parse_user_text(text: str | None, usage: Usage | None = None) -> UserReply:
+    """A model user's reply from its text: done when it holds STOP_TOKEN, which is taken out.
+
+    Nothing is made up: an empty reply stays empty, so the validity filter rejects the
+    dialogue for it instead of keeping a turn the model never wrote.
+    """
+    text = (text or "").strip()
+    done = STOP_TOKEN in text
+    if done:
+        text = text.replace(STOP_TOKEN, "").strip()
+    return UserReply(text, done, usage or Usage())
 
 
 class _ModelUser:
@@ -113,7 +129,7 @@ class OpenAIUser(_ModelUser):
 
     def reply(self, messages: list[dict]) -> UserReply:
         result = self.client.complete(user_view(messages, self.instruction), seed=self.seed + len(messages))
-        return _finish(result.message.get("content") or "", result.usage)
+        return parse_user_text(result.message.get("content") or "", result.usage)
 
 
 class HFUser(_ModelUser):
@@ -127,7 +143,7 @@ class HFUser(_ModelUser):
         out = self.model.generate(user_view(messages, self.instruction), None,
                                   max_new_tokens=self.config.max_tokens,
                                   temperature=self.config.temperature, seed=self.seed + len(messages))
-        return _finish(out.text, Usage(out.prompt_tokens, out.completion_tokens))
+        return parse_user_text(out.text, Usage(out.prompt_tokens, out.completion_tokens))
 
 
 USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}

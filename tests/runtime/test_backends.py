@@ -183,3 +183,104 @@ def test_openai_agent_against_the_local_server(runtime, server):
     t = run_episode(runtime, clinic_tasks()[0], agent, ScriptedUser(), seed=0, max_steps=3)
     check_model_episode(t, "openai")
     assert t["meta"]["agent_model"] == "tiny"
+
+
+# ---- model-backed simulated users
+
+def test_user_text_parsing_and_the_stop_marker():
+    from envscale.runtime.dialogue import Usage
+    from envscale.runtime.users import STOP_TOKEN, parse_user_text
+
+    usage = Usage(7, 3)
+    reply = parse_user_text(f"  Thanks, that is all I needed. {STOP_TOKEN}\n", usage)
+    assert reply.done and reply.content == "Thanks, that is all I needed." and reply.usage is usage
+    assert parse_user_text(STOP_TOKEN).content == "" and parse_user_text(STOP_TOKEN).done
+    reply = parse_user_text(f"{STOP_TOKEN} Bye")
+    assert reply.done and reply.content == "Bye"
+    reply = parse_user_text("My id is P001.\n")
+    assert not reply.done and reply.content == "My id is P001."
+    assert parse_user_text("###STOP").done is False  # only the whole marker ends the dialogue
+    # Nothing is made up for an empty reply: it stays empty, and the filter rejects the turn.
+    for empty in ("", "  \n\n", None):
+        assert (parse_user_text(empty).content, parse_user_text(empty).done) == ("", False)
+    messages = [{"role": "system", "content": "policy"}, {"role": "user", "content": ""},
+                {"role": "assistant", "content": "How can I help?"}]
+    assert check_validity(messages) == "message 1: empty user turn"
+
+
+def check_model_user_episode(t: dict, backend: str, model: str, max_steps: int) -> list[int]:
+    """The checks every model-user episode passes; returns the indexes of the user turns."""
+    from envscale.runtime.users import STOP_TOKEN
+
+    meta = t["meta"]
+    assert (meta["user"], meta["user_model"]) == (backend, model)
+    assert meta["end"] in ("user_done", "turn_limit")
+    assert meta["end"] == "user_done" or meta["steps"] == max_steps
+    usage = meta["usage"]["user"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0 and not usage["estimated"]
+    messages = t["messages"]
+    assert messages[0]["role"] == "system" and messages[1]["role"] == "user"
+    # The verdict is the validity filter's, and the recorded failure says why it failed.
+    problem = check_validity(messages)
+    assert t["filters"]["valid"] == (problem is None)
+    if problem:
+        assert f"valid: {problem}" in meta["failure"]
+    if meta["end"] == "turn_limit":
+        assert meta["failure"].startswith(f"turn_limit: no end after {max_steps} agent turns")
+    assert all(STOP_TOKEN not in (m.get("content") or "") for m in messages)
+    turns = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    assert any(messages[i]["content"] for i in turns)
+    return turns
+
+
+@needs_torch
+def test_hf_user_with_the_tiny_model(runtime, tiny_path):
+    from envscale.runtime.agents import HFAgent, ScriptedAgent
+    from envscale.runtime.local_model import LocalChatModel
+    from envscale.runtime.users import AGENT_GREETING, HFUser, parse_user_text, user_view
+
+    task = clinic_tasks()[1]
+    # Greedy decoding makes the untrained model emit only newlines, so it samples (seeded).
+    user = HFUser(BackendConfig("hf", model=tiny_path, max_tokens=12, temperature=1.0))
+    t = run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4)
+    turns = check_model_user_episode(t, "hf", tiny_path, max_steps=4)
+    assert len(turns) >= 2
+    # Every user turn is what the model generates from the customer's view at that point,
+    # sampled with the episode's seed for that turn.
+    model = LocalChatModel.get(tiny_path)
+    for i in turns:
+        view = user_view(t["messages"][:i], task["instruction"])
+        # Roles swapped and alternating (strict chat templates insist), tool traffic hidden.
+        assert task["instruction"] in view[0]["content"] and view[1]["content"] == AGENT_GREETING
+        assert [m["role"] for m in view] == ["system"] + ["user", "assistant"] * turns.index(i) + ["user"]
+        results = [m["content"] for m in t["messages"][:i] if m["role"] == "tool"]
+        assert all("tool_calls" not in m and m["content"] not in results for m in view)
+        out = model.generate(view, None, max_new_tokens=12, temperature=1.0, seed=user.seed + i)
+        assert t["messages"][i]["content"] == parse_user_text(out.text).content
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4) == t  # seeded sampling
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=4, max_steps=4)["messages"] != t["messages"]
+
+    # Both sides played by the model.
+    agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=12))
+    both = run_episode(runtime, task, agent, user, seed=3, max_steps=2)
+    check_model_user_episode(both, "hf", tiny_path, max_steps=2)
+    assert (both["meta"]["agent"], both["meta"]["agent_model"]) == ("hf", tiny_path)
+
+
+@needs_torch
+def test_openai_user_against_the_local_server(runtime, server):
+    from envscale.runtime.agents import ScriptedAgent
+    from envscale.runtime.users import OpenAIUser, parse_user_text, user_view
+
+    task = clinic_tasks()[2]
+    config = BackendConfig("openai", model="tiny", base_url=server, max_tokens=12, temperature=1.0, timeout=60)
+    user = OpenAIUser(config)
+    t = run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4)
+    turns = check_model_user_episode(t, "openai", "tiny", max_steps=4)
+    # Each user turn is the server's answer to the customer's view, with that turn's seed.
+    for i in turns:
+        status, body = post(server, {"model": "tiny", "max_tokens": 12, "temperature": 1.0, "seed": user.seed + i,
+                                     "messages": user_view(t["messages"][:i], task["instruction"])})
+        assert status == 200
+        assert t["messages"][i]["content"] == parse_user_text(body["choices"][0]["message"]["content"]).content
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4) == t

@@ -173,3 +173,38 @@ def test_scripted_path_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class Stopping:
+    """A user whose replies go through the model users' parser: it states its goal, then,
+    once the agent has answered, writes the stop marker (`at_once`: before anything else)."""
+
+    config = BackendConfig("scripted")
+
+    def __init__(self, at_once: bool = False):
+        self.at_once = at_once
+
+    def start(self, context):
+        self.instruction = context.task["instruction"]
+        self.turn = 0
+
+    def reply(self, messages):
+        from envscale.runtime.users import STOP_TOKEN, parse_user_text
+
+        self.turn += 1
+        if self.at_once or self.turn > 1:
+            return parse_user_text(f"Thanks, that is everything. {STOP_TOKEN}")
+        return parse_user_text(self.instruction)
+
+
+def test_the_stop_marker_ends_an_episode_and_stays_out_of_the_transcript(runtime, tasks):
+    task = tasks[3]  # one read, no confirmation asked
+    t = run_episode(runtime, task, ScriptedAgent(), Stopping(), seed=0)
+    assert t["meta"]["end"] == "user_done" and t["filters"]["valid"]
+    assert [m["role"] for m in t["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    assert not any("STOP" in (m.get("content") or "") or "that is everything" in (m.get("content") or "")
+                   for m in t["messages"])
+    # A user that stops before saying anything ends the episode with no turn at all.
+    t = run_episode(runtime, task, ScriptedAgent(), Stopping(at_once=True), seed=0)
+    assert t["meta"]["end"] == "user_done" and t["meta"]["steps"] == 0 and len(t["messages"]) == 1
+    assert t["meta"]["failure"] == "valid: the first turn after the system prompt is not the user's"
