@@ -260,6 +260,7 @@ class _Generator:
         # entity -> key -> record, in the order the records were accepted
         self.index: dict[str, dict[Any, dict]] = {}
         self.used: dict[tuple[str, str], set] = {}
+        self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
 
     # ---- the run
 
@@ -357,7 +358,9 @@ class _Generator:
             record[name] = value
         rest = [f for f in spec["fields"] if f["name"] not in record]
         rest.sort(key=lambda f: 0 if f["kind"] == "ref" else (2 if "email" in fakes.words(f["name"]) else 1))
-        schema = self.domain.models.ENTITIES[entity].model_json_schema()
+        schema = self.schemas.get(entity)
+        if schema is None:
+            schema = self.schemas[entity] = self.domain.models.ENTITIES[entity].model_json_schema()
         for f in rest:
             record[f["name"]] = self._field_value(entity, f, record, rng, schema, defaults)
         for f in rest:

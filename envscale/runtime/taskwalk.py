@@ -86,6 +86,8 @@ class Walker:
              invalid_share: float) -> Walk:
         result = Walk()
         starts = [n for n, node in self.graph.nodes.items() if node.kind in kinds]
+        if not starts:
+            return result
         current: str | None = rng.choice(starts)
         prev: str | None = None
         prev_rows: list[dict] = []
@@ -155,17 +157,12 @@ class Walker:
     def _required_first(self, env: Any, rng: random.Random, tool: str, context: list[tuple[str, dict]],
                         kinds: tuple[str, ...], walk: Walk) -> tuple[str, list[dict]] | None:
         """Call a tool that a `before` policy rule requires ahead of `tool`: (that tool, its rows)."""
-        for policy in self.manifest["policies"]:
-            for rule in policy["rules"]:
-                if rule["kind"] != "before" or not env.monitor._matches(rule["subject"], tool):
-                    continue
-                if any(t in rule["requirement"] for t in env.monitor.succeeded):
-                    continue
-                for needed in rule["requirement"]:
-                    if needed in self.graph.nodes and self.graph.nodes[needed].kind in kinds:
-                        rows = self._call(env, rng, needed, None, [], list(context), kinds, 0.0, walk, 1)
-                        if rows is not None:
-                            return needed, rows
+        for requirement in env.monitor.unmet_requirements(tool):
+            for needed in requirement:
+                if needed in self.graph.nodes and self.graph.nodes[needed].kind in kinds:
+                    rows = self._call(env, rng, needed, None, [], list(context), kinds, 0.0, walk, 1)
+                    if rows is not None:
+                        return needed, rows
         return None
 
     def _invalid_call(self, env: Any, rng: random.Random, tool: str, arguments: dict, walk: Walk) -> bool:

@@ -4,8 +4,10 @@ The check is independent of how the mask was made. Each message's payload (text 
 tool-call names and string arguments) is located in the rendered text, in order. Then:
 every token of an assistant payload must be supervised; no token touching a system, user
 or tool payload may be; a supervised token must lie between the end of the message before
-an assistant turn and the start of the message after it (so tool listings, headers of
-user turns and the like stay unsupervised); and a sample must supervise something.
+an assistant turn and the start of the message after it (so tool listings and earlier turns
+stay unsupervised); and a sample must supervise something. Template text between two
+payloads, such as the header of the turn after an assistant's, is not told apart: the
+audit cannot know, without knowing the template, which turn it belongs to.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Layout of `OUTPUT/checkpoints/step-000120/`:
     state.json      phase index and step, global step, token counts, config fingerprint
     weights.pt      the trainable parameters (the adapter under LoRA, everything otherwise)
     optimizer.pt    scheduler.pt
+    scaler.pt       the fp16 loss scale, under fp16 mixed precision only
     rng-<rank>.pt   Python and torch generator states of each process
 A checkpoint directory appears only once complete (written under a temporary name first).
 """
@@ -28,6 +29,11 @@ def checkpoints_dir(output_dir: str | Path) -> Path:
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     found = sorted(checkpoints_dir(output_dir).glob("step-*[0-9]"))
     return found[-1] if found else None
+
+
+def clear_checkpoints(output_dir: str | Path) -> None:
+    """Remove an earlier run's checkpoints, which a fresh run would otherwise mix with its own."""
+    shutil.rmtree(checkpoints_dir(output_dir), ignore_errors=True)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -65,6 +71,8 @@ def save_checkpoint(
         torch.save(trainable_state(accelerator.unwrap_model(model)), staging / "weights.pt")
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
+        if accelerator.scaler is not None:
+            torch.save(accelerator.scaler.state_dict(), staging / "scaler.pt")
         (staging / "state.json").write_text(json.dumps(state, indent=2))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -87,6 +95,8 @@ def load_checkpoint(
     load_trainable_state(accelerator.unwrap_model(model), weights)
     optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
     scheduler.load_state_dict(torch.load(directory / "scheduler.pt", weights_only=True))
+    if accelerator.scaler is not None and (directory / "scaler.pt").exists():
+        accelerator.scaler.load_state_dict(torch.load(directory / "scaler.pt", weights_only=True))
     rng = directory / f"rng-{accelerator.process_index}.pt"
     if not rng.exists():
         raise FileNotFoundError(f"{rng} is missing: resume with the same number of processes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -36,11 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
+    # A JSON string is a TOML basic string, so any path survives (quotes, backslashes).
     out = []
     if args.output_dir:
-        out.append(f"output_dir={args.output_dir!r}")
+        out.append(f"output_dir={json.dumps(args.output_dir)}")
     if args.model:
-        out.append(f"model.base={args.model!r}")
+        out.append(f"model.base={json.dumps(args.model)}")
     if args.seed is not None:
         out.append(f"seed={args.seed}")
     return out + list(args.set)

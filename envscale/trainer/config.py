@@ -111,9 +111,13 @@ class TrainConfig(_Strict):
         return self
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the trajectory of training (not logging knobs)."""
+        """Hash of everything that decides the trajectory of training, so a resume can refuse a
+        changed configuration. Where outputs go, how often to log, evaluate and checkpoint,
+        and whether to merge at the end do not change the weights, and are left out."""
         data = self.model_dump(mode="json")
-        for key in ("log_every", "progress", "halt_after_steps", "keep_checkpoints"):
+        data.pop("output_dir")
+        for key in ("log_every", "progress", "halt_after_steps", "keep_checkpoints", "eval_every",
+                    "checkpoint_every", "merge_final"):
             data["training"].pop(key)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -25,6 +25,7 @@ class Trajectory:
     messages: list[dict[str, Any]]
     source: str  # "file:line", for error messages
     meta: dict[str, Any] = field(default_factory=dict)
+    task_id: str = ""  # trials of one task share it
 
 
 @dataclass
@@ -90,6 +91,7 @@ def _parse(record: dict[str, Any], where: str) -> Trajectory:
         messages=messages,
         source=where,
         meta=record.get("meta") or {},
+        task_id=str(record.get("task_id") or ""),
     )
 
 
@@ -124,15 +126,27 @@ def normalize_message(message: dict[str, Any], where: str = "") -> dict[str, Any
 def split_eval(
     items: list[Trajectory], fraction: float, seed: int
 ) -> tuple[list[Trajectory], list[Trajectory]]:
-    """Hold out a deterministic share of trajectories, chosen by hashing their ids."""
+    """Hold out a deterministic share of trajectories, whole tasks at a time, chosen by hashing
+    task ids: the trials of a task all land on one side, so evaluation is on unseen tasks."""
     if fraction <= 0 or len(items) < 2:
         return items, []
-    ranked = sorted(
-        items, key=lambda t: hashlib.sha256(f"{seed}:{t.domain}:{t.id}".encode()).digest()
-    )
-    n_eval = min(len(items) - 1, max(1, round(len(items) * fraction)))
-    held = {id(t) for t in ranked[:n_eval]}
-    return [t for t in items if id(t) not in held], [t for t in items if id(t) in held]
+
+    def task(t: Trajectory) -> tuple[str, str]:
+        return t.domain, t.task_id or t.id
+
+    sizes: dict[tuple[str, str], int] = {}
+    for t in items:
+        sizes[task(t)] = sizes.get(task(t), 0) + 1
+    ranked = sorted(sizes, key=lambda k: hashlib.sha256(f"{seed}:{k[0]}:{k[1]}".encode()).digest())
+    wanted = max(1, round(len(items) * fraction))
+    held: set[tuple[str, str]] = set()
+    count = 0
+    for key in ranked[:-1]:  # at least one task stays for training
+        if count >= wanted:
+            break
+        held.add(key)
+        count += sizes[key]
+    return [t for t in items if task(t) not in held], [t for t in items if task(t) in held]
 
 
 def sample_replay(pool: list[Any], n_current: int, share: float, seed: int) -> list[Any]:

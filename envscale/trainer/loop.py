@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def row_loss(model: Any, batch: Any, device: torch.device) -> torch.Tensor:
     return F.cross_entropy(logits, targets, reduction="sum")
 
 
-def lr_lambda(phase: PhaseConfig, total: int):
+def lr_lambda(phase: PhaseConfig, total: int) -> Callable[[int], float]:
     warmup = int(phase.warmup * total) if phase.warmup < 1 else int(phase.warmup)
 
     def factor(step: int) -> float:
@@ -175,6 +175,9 @@ def train(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+        if not resume:
+            ckpt.clear_checkpoints(out)
+    accelerator.wait_for_everyone()
 
     tokenizer = load_tokenizer(cfg.model)
     renderer = Renderer(tokenizer, resolve_template(tokenizer, cfg.model.chat_template))
@@ -314,7 +317,7 @@ def train(
         "global_step": global_step,
         "phases": done,
         "data": [
-            {"phase": p.name, "files": [f.__dict__ for f in d.files]}
+            {"phase": p.name, "files": [asdict(f) for f in d.files]}
             for p, d in zip(cfg.phases, data, strict=True)
         ],
     }
@@ -341,7 +344,8 @@ def audit_report(config: str | Path | TrainConfig, overrides: Sequence[str] = ()
     renderer = Renderer(tokenizer, template)
     lines = [f"chat template: {'model' if template.family is None else template.family + ' training template'}"]
     for phase in cfg.phases:
-        trajs, _ = load_trajectories(phase.data, phase.require_filters)
+        # Held-out files are rendered for evaluation too, so their masks are audited with the rest.
+        trajs, _ = load_trajectories([*phase.data, *phase.eval_data], phase.require_filters)
         kept, dropped = render_all(renderer, trajs, phase.max_length)
         total = sum(len(s) for s in kept)
         sup = sum(s.supervised for s in kept)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,10 +42,11 @@ def test_collate_keeps_each_samples_mask_and_restarts_positions():
     assert not set(k + 1 for k in batch.keep) & set(starts)
 
 
-def test_packed_rows_do_not_attend_across_samples(tiny_path):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_rows_do_not_attend_across_samples(tiny_path, attention):
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_path, attn_implementation="sdpa").eval()
+    model = AutoModelForCausalLM.from_pretrained(tiny_path, attn_implementation=attention).eval()
     samples = _samples([23, 11, 30])
     batch = collate(samples)
     with torch.no_grad():
@@ -69,3 +71,16 @@ def test_plan_is_deterministic_and_splits_rows_across_processes():
         assert sorted(map(tuple, mine)) == sorted(map(tuple, a.steps[step]))
     fixed = plan_phase(samples, 128, 512, world_size=1, epochs=1, steps=25, seed="0:0")
     assert len(fixed) == 25
+
+
+def test_packed_loss_is_the_sum_of_each_samples_loss(tiny_path):
+    from transformers import AutoModelForCausalLM
+
+    from envscale.trainer.loop import row_loss
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_path).eval()
+    samples = _samples([23, 11, 30])
+    with torch.no_grad():
+        packed = row_loss(model, collate(samples), torch.device("cpu"))
+        alone = sum(row_loss(model, collate([s]), torch.device("cpu")) for s in samples)
+    torch.testing.assert_close(packed, alone, atol=1e-4, rtol=1e-5)

@@ -166,3 +166,14 @@ def test_cli_audit_prints_marked_samples(trajectories, tmp_path):
     assert "all masks pass the audit" in result.stdout
     assert "⟦<tool_call>" in result.stdout
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fresh_run_drops_an_earlier_runs_checkpoints(tmp_path, trajectories):
+    from envscale.trainer.checkpoint import checkpoints_dir, latest_checkpoint, read_state
+
+    cfg = tiny_config(tmp_path, trajectories, checkpoint_every=1, merge_final=False)
+    cfg["phases"] = cfg["phases"][:1]
+    train(cfg)
+    assert read_state(latest_checkpoint(tmp_path))["global_step"] == 4
+    train(cfg, overrides=["phases.general.steps=2"])
+    assert [p.name for p in sorted(checkpoints_dir(tmp_path).iterdir())] == ["step-000001", "step-000002"]
