@@ -1,9 +1,10 @@
 """Append-only JSON-lines files that survive a kill at any moment.
 
 Each record is written as one whole line by a single `os.write` on a file opened with
-O_APPEND, and the file is fsync'd after each batch. A process killed mid-write can at worst
-leave an unterminated tail; `repair` cuts it off before the file is read or appended to, so
-readers never see a partial line.
+O_APPEND, and the file is fsync'd after each batch. POSIX has no atomic append of more than a
+page, so a process killed mid-write can leave an unterminated tail; `repair` cuts it off
+before the file is read or appended to, and readers skip it, so none of them ever takes in
+a partial line.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def repair(path: Path) -> int:
 
 
 def read(path: Path) -> Iterator[dict]:
+    """The records of a JSON-lines file; an unterminated last line (a torn write) is skipped."""
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.strip():
+            if line.strip() and line.endswith("\n"):
                 yield json.loads(line)
 
 

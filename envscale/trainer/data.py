@@ -58,7 +58,9 @@ def load_trajectories(
         kept = 0
         lines = 0
         spec_hashes: dict[str, str] = {}
-        for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+        # A generation job killed mid-write may leave its last line unfinished: it is not data yet.
+        complete = raw[: raw.rfind(b"\n") + 1]
+        for lineno, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
             lines += 1

