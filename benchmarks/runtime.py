@@ -77,33 +77,26 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
     gc.collect()
     gc.freeze()
     calls = episode_calls(domain, data)
-    t_reset, t_call, t_hash, t_hash_again, t_diff, t_episode = [], [], [], [], [], []
+    samples: dict[str, list[float]] = {k: [] for k in ("reset", "call", "hash", "hash_again", "diff", "episode")}
+
+    def timed(kind: str, step) -> None:
+        t0 = time.perf_counter()
+        step()
+        samples[kind].append(time.perf_counter() - t0)
+
     for _ in range(repeat):
         start = time.perf_counter()
         for name, args in calls:
-            t0 = time.perf_counter()
-            env.call(name, args)
-            t_call.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        env.state_hash()
-        t_hash.append(time.perf_counter() - t0)
+            timed("call", lambda name=name, args=args: env.call(name, args))
+        timed("hash", env.state_hash)
         # The same hash again: what it costs once the caches no longer hold the episode's reads.
-        t0 = time.perf_counter()
-        env.state_hash()
-        t_hash_again.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        env.diff()
-        t_diff.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        env.reset()
-        t_reset.append(time.perf_counter() - t0)
-        t_episode.append(time.perf_counter() - start)
+        timed("hash_again", env.state_hash)
+        timed("diff", env.diff)
+        timed("reset", env.reset)
+        samples["episode"].append(time.perf_counter() - start)
     env.close()
     gc.unfreeze()
-    return {"factor": factor, "rows": rows, "calls": len(calls), "reset": median_us(t_reset),
-            "call": median_us(t_call), "hash": median_us(t_hash), "hash_again": median_us(t_hash_again),
-            "diff": median_us(t_diff),
-            "episode": median_us(t_episode)}
+    return {"factor": factor, "rows": rows, "calls": len(calls), **{k: median_us(v) for k, v in samples.items()}}
 
 
 def compile_times(spec: Path, repeat: int) -> dict:

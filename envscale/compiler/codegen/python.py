@@ -301,9 +301,6 @@ class Emitter:
             code += f"[{py_str(step.name)}]" if isinstance(step, ast.AttrStep) else f"[{self.expr(step.key)}]"
         return code
 
-    def slot_type(self, s: ast.Set) -> t.Type:
-        return self.d.types.get(id(s.value), t.ANY)
-
     def set(self, s: ast.Set, depth: int) -> None:
         root = t.strip_optional(self.d.types.get(id(s.target), t.ANY))
         target = s.target
