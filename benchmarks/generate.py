@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envscale.runtime.generate import Job, load_domains, run_episodes, sample_job_tasks  # noqa: E402
+from envscale.jobs.generate import Job, load_domains, run_episodes, sample_job_tasks  # noqa: E402
 
 DEFAULT_SPECS = [ROOT / "specs" / "retail.domain", ROOT / "specs" / "clinic.domain"]
 

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import envscale  # noqa: E402
-from envscale.api import _CACHE, compile_file  # noqa: E402
+from envscale.api import compile_file  # noqa: E402
+from envscale.runtime.load import _CACHE  # noqa: E402
 
 
 def scale(data: dict, manifest: dict, factor: int) -> dict:

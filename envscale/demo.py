@@ -7,14 +7,17 @@ Run it with `make demo` (or `python -m envscale.demo`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
 from pathlib import Path
 
 from envscale.api import compile_file, load
+from envscale.cli import main as envscale
 from envscale.dsl.diagnostics import render_all
-from envscale.runtime.datagen import generate_data
+from envscale.tasks.datagen import generate_data
+from envscale.trainer import train as run_training
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GENERATED_SEED = 7
@@ -134,8 +137,6 @@ TRAINING = {
 
 def generate(build: Path) -> list[Path]:
     """Trajectories from scripted users and agents on the shipped specs, filtered."""
-    from envscale.cli import main as envscale
-
     outputs = []
     for name, group in (("general", GENERAL), ("vertical", VERTICAL)):
         specs = [str(SPECS / f"{spec}.domain") for spec in group]
@@ -151,12 +152,7 @@ def generate(build: Path) -> list[Path]:
 def train() -> dict | None:
     """Both training phases on the generated trajectories, or None without the train extra."""
     try:
-        from envscale.trainer import train as run_training
-    except ImportError:
-        print("\n== train: skipped (install the 'train' extra)")
-        return None
-    try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (the optional 'train' extra; imported only to see it is there)
     except ImportError:
         print("\n== train: skipped (install the 'train' extra)")
         return None
@@ -171,8 +167,6 @@ def train() -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m envscale.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--no-train", action="store_true", help="stop after generating trajectories")
     args = parser.parse_args(argv)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from envscale import __version__
-from envscale.cli import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE, main
+from envscale.cli import main
+from envscale.cli.common import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE
 from envscale.compiler.codegen import ARTIFACTS
 
 FIXTURES = Path(__file__).parent / "dsl" / "fixtures"

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envscale.runtime.environment import Environment
 from envscale.runtime.layout import Layout
+from envscale.runtime.load import load
 
 
 def canonical(value: Any) -> str:
@@ -126,11 +128,11 @@ def replay_file(env: Any, layout: Layout, path: str | Path) -> FileResult:
     return result
 
 
-def environment(spec: str | Path, layout_path: str | Path, data: str | Path):
+def environment(
+    spec: str | Path, layout_path: str | Path, data: str | Path
+) -> tuple[Environment, Layout]:
     """The spec's environment on tau-bench's documents, policies off (tau-bench has none)."""
-    import envscale
-
-    domain = envscale.load(spec)
+    domain = load(spec)
     layout = Layout.read(layout_path)
     layout.check(domain.manifest)
     env = domain.environment(data=layout.load(data), enforce_policies=False)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envscale.compiler.codegen import ARTIFACTS
+from envscale.compiler.artifacts import ARTIFACTS
+from envscale.runtime.environment import Environment
 from envscale.runtime.shown import Shower
 
 
@@ -26,9 +27,9 @@ def _import_source(module_name: str, filename: str, source: str) -> types.Module
 @dataclass
 class Domain:
     files: dict[str, str]
-    manifest: dict = field(init=False)
-    models: Any = field(init=False)
-    tools_module: Any = field(init=False)
+    manifest: dict[str, Any] = field(init=False)
+    models: types.ModuleType = field(init=False)
+    tools_module: types.ModuleType = field(init=False)
 
     def __post_init__(self) -> None:
         self.manifest = json.loads(self.files["manifest.json"])
@@ -76,23 +77,17 @@ class Domain:
     def tool_schemas(self) -> list[dict]:
         return json.loads(self.files["tools.json"])
 
-    def environment(self, data: dict | str | Path | None = None, *, path: str | Path | None = None,
-                    enforce_policies: bool = True, seed: int | None = None, size: int | dict[str, int] = 10,
-                    like: dict | None = None):
+    def environment(
+        self,
+        data: dict | str | Path | None = None,
+        *,
+        path: str | Path | None = None,
+        enforce_policies: bool = True,
+    ) -> Environment:
         """A fresh environment; data is records per entity (a dict or a JSON file).
 
-        With `seed` instead of data, the records are generated from the entity declarations
-        (`size` of each entity, or a count per entity; `like`: sample data whose id formats
-        to follow); see `envscale.runtime.datagen`.
+        Generated initial states come from `envscale.tasks.datagen.generate_data`.
         """
-        from envscale.runtime.environment import Environment
-
-        if seed is not None:
-            if data is not None:
-                raise ValueError("give either data or a seed for generated data, not both")
-            from envscale.runtime.datagen import generate_data
-
-            data = generate_data(self, seed, size, like=like)
         return Environment.create(self, data, path=path, enforce_policies=enforce_policies)
 
     def write(self, out: str | Path) -> list[Path]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 import apsw
 import pydantic
@@ -18,6 +20,18 @@ import pydantic
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
+
+
+class CompiledDomain(Protocol):
+    """What an environment needs of its domain (`envscale.runtime.domain.Domain` has it)."""
+
+    files: dict[str, str]
+    manifest: dict[str, Any]
+    models: ModuleType
+    tools_module: ModuleType
+    invariants_after: dict[str, list[tuple[str, Callable[..., str | None]]]]
+
+    def show_result(self, tool: str, value: Any) -> Any: ...
 
 
 @dataclass
@@ -57,7 +71,7 @@ class Change:
 
 @dataclass
 class Environment:
-    domain: Any  # envscale.runtime.domain.Domain
+    domain: CompiledDomain
     connection: apsw.Connection
     db: Db
     enforce_policies: bool = True
@@ -68,7 +82,7 @@ class Environment:
     _base_hash: int | None = None
 
     @classmethod
-    def create(cls, domain: Any, data: dict | str | Path | None, path: str | Path | None = None,
+    def create(cls, domain: CompiledDomain, data: dict | str | Path | None, path: str | Path | None = None,
                enforce_policies: bool = True) -> Environment:
         connection = apsw.Connection(str(path) if path else ":memory:")
         connection.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,63 @@
+"""Compiling a spec file or text into its artifacts: read, analyse, generate."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from envscale import __version__
+from envscale.compiler.codegen import generate
+from envscale.compiler.pipeline import analyze
+from envscale.dsl.ast import Span
+from envscale.dsl.diagnostics import Diagnostic
+
+Compiled = tuple[dict[str, str] | None, list[Diagnostic], dict[str, str]]
+"""The artifacts (None when the spec has errors), every diagnostic, and the source texts."""
+
+
+def spec_hash(source: str, extra_sources: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"envscale {__version__}\0".encode())
+    digest.update(source.encode("utf-8"))
+    for name in sorted(extra_sources):
+        digest.update(f"\0{name}\0".encode())
+        digest.update(extra_sources[name].encode("utf-8"))
+    return digest.hexdigest()
+
+
+def read_spec(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8"), []
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.start + 1].hex()
+        return None, [
+            Diagnostic(
+                "E004",
+                f"cannot read spec file: byte 0x{bad} at offset {error.start} is not UTF-8",
+                Span(str(path), 1, 1, 1, 1),
+                "save the spec as UTF-8 text",
+            )
+        ]
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return None, [
+            Diagnostic("E004", f"cannot read spec file: {reason}", Span(str(path), 1, 1, 1, 1))
+        ]
+
+
+def compile_source(source: str, file: str, path: Path | None = None) -> Compiled:
+    """Check and compile spec text."""
+    c = analyze(source, file, path)
+    sources = {file: source}
+    if c.diagnostics.has_errors or c.ir is None:
+        return None, list(c.diagnostics), sources
+    c.ir.spec_hash = spec_hash(source, c.extra_sources)
+    return generate(c.ir), list(c.diagnostics), sources
+
+
+def compile_file(path: str | Path) -> Compiled:
+    source, problems = read_spec(path)
+    if source is None:
+        return None, problems, {}
+    return compile_source(source, str(path), Path(path))

@@ -1,0 +1,163 @@
+"""Where episodes run: in this process, in a pool of local processes, or on a Ray cluster.
+
+Every executor takes the same picklable `WorkerSetup` and chunks of work items, and yields
+`(chunk number, trajectories)` as chunks finish, with a bounded number in flight. Workers
+build their domains, agent and user once and keep them for every chunk they run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from envscale.rollout.agents import make_agent
+from envscale.rollout.dialogue import BackendConfig
+from envscale.rollout.episode import BackendFailure, DomainRuntime, episode_id, run_episode
+from envscale.rollout.users import make_user
+from envscale.runtime.domain import Domain
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    domains: tuple[tuple[str, str | None, tuple[tuple[str, str], ...]], ...]  # (key, spec path, files)
+    agent: BackendConfig
+    user: BackendConfig
+    seed: int
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    domain: str  # a key of WorkerSetup.domains
+    task: dict
+    trial: int
+
+
+class Worker:
+    def __init__(self, setup: WorkerSetup) -> None:
+        self.setup = setup
+        self.runtimes = {key: DomainRuntime(Domain(dict(files)), spec_path)
+                         for key, spec_path, files in setup.domains}
+        self.agent = make_agent(setup.agent)
+        self.user = make_user(setup.user)
+
+    def run(self, items: Sequence[WorkItem]) -> list[dict]:
+        out = []
+        for item in items:
+            try:
+                out.append(run_episode(self.runtimes[item.domain], item.task, self.agent, self.user,
+                                       seed=self.setup.seed, trial=item.trial, max_steps=self.setup.max_steps))
+            except BackendFailure as error:  # loses this episode, not the job
+                out.append({"id": episode_id(str(item.task.get("id")), item.trial),
+                            "domain": self.runtimes[item.domain].domain.name, "error": str(error)})
+        return out
+
+
+_WORKER: Worker | None = None
+_WORKER_SETUP: WorkerSetup | None = None
+
+
+def _worker(setup: WorkerSetup) -> Worker:
+    global _WORKER, _WORKER_SETUP
+    if _WORKER is None or setup != _WORKER_SETUP:
+        _WORKER, _WORKER_SETUP = Worker(setup), setup
+    return _WORKER
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (SIGKILL leaves no time to stop the pool) ends too."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_process(setup: WorkerSetup, parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    _worker(setup)
+
+
+def _run_in_process(items: Sequence[WorkItem]) -> list[dict]:
+    assert _WORKER is not None
+    return _WORKER.run(items)
+
+
+def run_inline(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]) -> Iterator[tuple[int, list[dict]]]:
+    worker = _worker(setup)
+    for n, chunk in enumerate(chunks):
+        yield n, worker.run(chunk)
+
+
+def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
+             start_method: str = "spawn") -> Iterator[tuple[int, list[dict]]]:
+    context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
+                             initargs=(setup, os.getpid())) as pool:
+        yield from _bounded(lambda chunk: pool.submit(_run_in_process, chunk), chunks, 2 * workers,
+                            _wait_futures)
+
+
+def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+    out = []
+    for future in done:
+        n = pending.pop(future)
+        out.append((n, future.result()))
+    return out
+
+
+def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[dict]]]:
+    pending: dict[Any, int] = {}
+    queue = iter(enumerate(chunks))
+    try:
+        while True:
+            while len(pending) < limit:
+                nxt = next(queue, None)
+                if nxt is None:
+                    break
+                pending[submit(nxt[1])] = nxt[0]
+            if not pending:
+                return
+            yield from wait_some(pending)
+    finally:
+        for handle in pending:
+            if isinstance(handle, Future):
+                handle.cancel()
+
+
+def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[dict]:
+    return _worker(setup).run(items)
+
+
+def run_ray(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
+            address: str | None) -> Iterator[tuple[int, list[dict]]]:
+    try:  # ray is an optional extra, imported only when this executor is chosen
+        import ray
+    except ImportError:
+        raise RuntimeError("the ray executor needs ray: pip install 'envscale[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"address": address, "include_dashboard": False,
+                                   "log_to_driver": False, "configure_logging": False}
+        if address is None:
+            options["num_cpus"] = workers
+        ray.init(**options)
+    try:
+        remote = ray.remote(_ray_chunk)
+        setup_ref = ray.put(setup)
+        limit = 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
+
+        def wait_some(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            return [(pending.pop(ref), ray.get(ref)) for ref in ready]
+
+        yield from _bounded(lambda chunk: remote.remote(setup_ref, chunk), chunks, limit, wait_some)
+    finally:
+        if started:
+            ray.shutdown()

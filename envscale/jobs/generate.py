@@ -1,0 +1,222 @@
+"""A generation job: tasks per spec, one episode per task and trial, filters, trajectories.jsonl.
+
+The output folder holds `job.json` (what the job is), `tasks.jsonl` (written once, whole) and
+`trajectories.jsonl` (appended by this process only, whole lines in task order, fsync'd after
+each batch). Running the same job again continues where it stopped: episodes whose ids are
+already in the file are skipped, and an unterminated tail left by a kill is cut off first.
+Because lines are written in task order and every episode is seeded by (job seed, task id,
+trial), an interrupted and resumed job writes the same bytes as one that ran straight through
+(unless a backend failed: its episodes go to `errors.jsonl` and a rerun appends them later).
+Initial states default to each spec's seed data when it has some (`tasks.initial_state_for`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envscale import __version__, jsonl
+from envscale.jobs.executors import WorkerSetup, WorkItem, run_inline, run_pool, run_ray
+from envscale.jobs.progress import DomainCounts, Progress, summary_table
+from envscale.rollout.dialogue import BackendConfig
+from envscale.rollout.episode import episode_id
+from envscale.runtime.load import load
+from envscale.tasks.instructions import load_instructions
+from envscale.tasks.sampling import sample_tasks
+from envscale.tasks.states import EnvFactory, initial_state_for
+
+TASKS_FILE = "tasks.jsonl"
+TRAJECTORIES_FILE = "trajectories.jsonl"
+JOB_FILE = "job.json"
+ERRORS_FILE = "errors.jsonl"  # episodes a backend failure stopped in the last run; a rerun retries them
+
+
+class JobError(RuntimeError):
+    pass
+
+
+@dataclass
+class Job:
+    specs: list[str]
+    out: Path
+    tasks: int = 10  # per spec, when sampling
+    data: str = "auto"  # initial states, as `tasks.initial_state_for` reads it
+    data_seed: int = 0
+    data_size: int = 20
+    max_length: int = 4  # most calls per sampled task
+    seed: int = 0
+    agent: BackendConfig = field(default_factory=BackendConfig)
+    user: BackendConfig = field(default_factory=BackendConfig)
+    trials: int = 1
+    workers: int = 1
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    max_steps: int = 30
+    chunk_size: int = 0  # 0: chosen from the amount of work
+    progress: bool = True
+    trajectories_file: str = TRAJECTORIES_FILE
+
+
+@dataclass
+class JobResult:
+    counts: dict[str, DomainCounts]
+    ran: int
+    seconds: float
+    path: Path
+
+    def table(self) -> str:
+        return summary_table(self.counts, self.seconds, self.ran)
+
+
+def load_domains(specs: Sequence[str]) -> list[Any]:
+    return [load(spec) for spec in specs]
+
+
+def _describe(job: Job, domains: list[Any], task_source: str | dict) -> dict:
+    return {
+        "envscale": __version__,
+        "specs": [{"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash} for spec, d in zip(job.specs, domains, strict=True)],
+        "tasks": task_source, "seed": job.seed, "trials": job.trials, "max_steps": job.max_steps,
+        "agent": {**job.agent.describe(), "temperature": job.agent.temperature, "options": dict(job.agent.options)},
+        "user": {**job.user.describe(), "temperature": job.user.temperature, "options": dict(job.user.options)},
+    }
+
+
+def _check_job_file(path: Path, described: dict) -> None:
+    if path.exists():
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found != described:
+            changed = sorted(k for k in set(found) | set(described) if found.get(k) != described.get(k))
+            raise JobError(f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
+                           "use another --out, or remove the folder to start over")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(described, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def sample_job_tasks(job: Job, domains: list[Any], initial_states: list[dict]) -> list[dict]:
+    tasks: list[dict] = []
+    for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
+        factory = EnvFactory(domain, initial_state, spec)
+        sampled = sample_tasks(domain, factory, job.tasks, seed=job.seed, max_length=job.max_length,
+                               instructions=load_instructions(spec))
+        tasks.extend(task.to_dict() for task in sampled)
+    return tasks
+
+
+def generate(job: Job) -> JobResult:
+    """Sample (or reread) the tasks, then run the episodes not yet in the output."""
+    domains = load_domains(job.specs)
+    initial_states = [initial_state_for(spec, job.data, job.data_seed, job.data_size) for spec in job.specs]
+    job.out.mkdir(parents=True, exist_ok=True)
+    source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": initial_states}
+    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
+    tasks_path = job.out / TASKS_FILE
+    if tasks_path.exists():
+        tasks = list(jsonl.read(tasks_path))
+    else:
+        tasks = sample_job_tasks(job, domains, initial_states)
+        jsonl.write_atomic(tasks_path, tasks)
+    return run_episodes(job, domains, tasks)
+
+
+def run_tasks(job: Job, tasks: list[dict]) -> JobResult:
+    """Run episodes of given tasks (evaluation): no sampling, same resumable output."""
+    domains = load_domains(job.specs)
+    digest = jsonl.dumps({"tasks": [t["id"] for t in tasks]})
+    source = "given:" + hashlib.sha256(digest.encode()).hexdigest()[:16]
+    job.out.mkdir(parents=True, exist_ok=True)
+    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
+    return run_episodes(job, domains, tasks)
+
+
+def _domain_keys(job: Job, domains: list[Any]) -> dict[str, str]:
+    """Domain name and spec hash -> the key workers know the domain by."""
+    return {f"{d.name}:{d.spec_hash}": str(i) for i, d in enumerate(domains)}
+
+
+def run_episodes(job: Job, domains: list[Any], tasks: list[dict]) -> JobResult:
+    keys = _domain_keys(job, domains)
+    by_name = {d.name: str(i) for i, d in enumerate(domains)}
+    path = job.out / job.trajectories_file
+    jsonl.repair(path)
+    done: set[str] = set()
+    counts: dict[str, DomainCounts] = {d.name: DomainCounts() for d in domains}
+    if path.exists():
+        for record in jsonl.read(path):
+            done.add(record["id"])
+            counts.setdefault(record["domain"], DomainCounts()).add(record)
+    items: list[WorkItem] = []
+    for task in tasks:
+        key = keys.get(f"{task.get('domain')}:{task.get('spec_hash')}") or by_name.get(task.get("domain"))
+        if key is None:
+            raise JobError(f"task {task.get('id')} is for domain {task.get('domain')!r}, which no given spec defines")
+        counts.setdefault(task["domain"], DomainCounts()).tasks += 1
+        for trial in range(job.trials):
+            if episode_id(str(task["id"]), trial) not in done:
+                items.append(WorkItem(key, task, trial))
+    setup = WorkerSetup(
+        domains=tuple((str(i), str(spec), tuple(sorted(d.files.items())))
+                      for i, (spec, d) in enumerate(zip(job.specs, domains, strict=True))),
+        agent=job.agent, user=job.user, seed=job.seed, max_steps=job.max_steps)
+    total = len(tasks) * job.trials
+    progress = Progress(total, total - len(items), enabled=job.progress)
+    started = time.perf_counter()
+    # The errors of an earlier run are retried now: only this run's belong in the file.
+    (job.out / ERRORS_FILE).unlink(missing_ok=True)
+    with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
+        ran = _drain(job, setup, items, out, errors, progress, counts)
+    progress.close()
+    return JobResult(counts, ran, time.perf_counter() - started, path)
+
+
+def _chunks(items: list[WorkItem], job: Job) -> list[list[WorkItem]]:
+    size = job.chunk_size or max(1, min(32, len(items) // max(1, 4 * job.workers)))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _drain(job: Job, setup: WorkerSetup, items: list[WorkItem], out: jsonl.Appender, errors: jsonl.Appender,
+           progress: Progress, counts: dict[str, DomainCounts]) -> int:
+    if not items:
+        return 0
+    chunks = _chunks(items, job)
+    if job.executor == "ray":
+        results = run_ray(setup, chunks, job.workers, job.ray_address)
+    elif job.executor == "local" and job.workers > 1 and len(chunks) > 1:
+        results = run_pool(setup, chunks, min(job.workers, len(chunks)))
+    elif job.executor == "local":
+        results = run_inline(setup, chunks)
+    else:
+        raise JobError(f"unknown executor '{job.executor}' (local or ray)")
+    waiting: dict[int, list[dict]] = {}
+    following = 0
+    ran = 0
+    for n, trajectories in results:
+        waiting[n] = trajectories
+        batch: list[dict] = []
+        while following in waiting:
+            batch.extend(waiting.pop(following))
+            following += 1
+        if batch:
+            finished = [t for t in batch if "error" not in t]
+            failed = [t for t in batch if "error" in t]
+            out.write(finished)
+            if failed:
+                errors.write(failed)
+            kept = 0
+            for t in finished:
+                counts[t["domain"]].add(t)
+                kept += all(t["filters"].values())
+            for t in failed:
+                counts[t["domain"]].errors += 1
+            ran += len(batch)
+            progress.update(len(batch), kept)
+    return ran

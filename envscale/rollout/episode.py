@@ -1,0 +1,145 @@
+"""One episode: a simulated user and an agent talk, the agent's calls run on the task's database.
+
+The system prompt is the domain's policy. The episode ends when the user says it is done,
+when a transfer tool is called successfully, or when the agent has taken `max_steps` turns.
+The reply in which the user says it is done is not kept: the transcript ends on the agent's turn.
+The result is one trajectory in the format of DESIGN.md, with the filters' verdicts and the
+episode's lineage in `meta`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from envscale import __version__
+from envscale.rollout.agents import Agent
+from envscale.rollout.dialogue import EpisodeContext, Usage
+from envscale.rollout.filters import CallRecord, apply_filters, schema_defaults
+from envscale.rollout.toolcalls import parse_arguments
+from envscale.rollout.users import User
+from envscale.tasks.states import environment_for
+
+DEFAULT_MAX_STEPS = 30
+
+
+class BackendFailure(RuntimeError):
+    """A model backend failed (an endpoint down, a model that would not load): the episode is lost."""
+
+
+def _ask(participant: Any, messages: list[dict]) -> Any:
+    if participant.config.kind == "scripted":
+        return participant.reply(messages)
+    try:
+        return participant.reply(messages)
+    except Exception as error:
+        raise BackendFailure(f"{participant.config.kind} {type(error).__name__}: {error}") from error
+
+
+def is_transfer(tool: str) -> bool:
+    return tool.startswith("transfer")
+
+
+@dataclass
+class DomainRuntime:
+    """A loaded domain with its environments cached by initial state, reset between episodes."""
+
+    domain: Any  # envscale.runtime.domain.Domain
+    spec_path: str | None = None
+    capacity: int = 4
+    _envs: OrderedDict = field(default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self.tools = self.domain.tool_schemas
+        self.kinds = dict(self.domain.tool_kinds)
+        self.defaults = schema_defaults(self.tools)
+
+    def environment(self, task: dict):
+        env, key = environment_for(self.domain, task, self._envs, self.spec_path)
+        self._envs.move_to_end(key)
+        while len(self._envs) > self.capacity:
+            _, old = self._envs.popitem(last=False)
+            old.close()
+        env.reset()
+        return env
+
+
+def episode_id(task_id: str, trial: int) -> str:
+    return f"{task_id}.t{trial}"
+
+
+def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *, seed: int,
+                trial: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> dict:
+    env = runtime.environment(task)
+    domain = runtime.domain
+    task_id = str(task["id"])
+    base = f"{seed}:{task_id}:{trial}"
+    agent.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"agent:{base}")))
+    user.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"user:{base}")))
+    messages: list[dict] = [{"role": "system", "content": domain.policy}]
+    calls: list[CallRecord] = []
+    agent_usage, user_usage = Usage(), Usage()
+    steps = 0
+    end = "turn_limit"
+    said = _ask(user, messages)
+    user_usage.add(said.usage)
+    if said.done:  # a model user may stop before it has said anything
+        end = "user_done"
+    else:
+        messages.append({"role": "user", "content": said.content})
+    while not said.done and steps < max_steps:
+        answer = _ask(agent, messages)
+        steps += 1
+        agent_usage.add(answer.usage)
+        message: dict = {"role": "assistant", "content": answer.content}
+        if answer.tool_calls:
+            message["tool_calls"] = answer.tool_calls
+        messages.append(message)
+        if answer.tool_calls:
+            transferred = False
+            for call in answer.tool_calls:
+                fn = call["function"]
+                result = env.call(fn["name"], fn["arguments"])
+                calls.append(CallRecord(fn["name"], parse_arguments(fn["arguments"]), result.ok))
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": result.text})
+                transferred = transferred or (result.ok and is_transfer(fn["name"]))
+            if transferred:
+                end = "transfer"
+                break
+            continue
+        said = _ask(user, messages)
+        user_usage.add(said.usage)
+        if said.done:
+            end = "user_done"
+            break
+        messages.append({"role": "user", "content": said.content})
+    final_hash = env.state_hash()
+    verdict = apply_filters(messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer")
+    gold = task.get("gold_calls") or []
+    # A read-only task leaves the state as it was, so only the calls can tell success.
+    read_only = task.get("kind", "write" if any(runtime.kinds.get(g["name"]) == "write" for g in gold) else "read") == "read"
+    success = verdict.state and (verdict.exact or not read_only)
+    failure = verdict.failure
+    if end == "turn_limit":
+        failure = f"turn_limit: no end after {max_steps} agent turns" + (f"; {failure}" if failure else "")
+    return {
+        "id": episode_id(task_id, trial),
+        "domain": domain.name,
+        "spec_hash": domain.spec_hash,
+        "task_id": task_id,
+        "tools": runtime.tools,
+        "messages": messages,
+        "reward": 1.0 if success else 0.0,
+        "final_state_hash": final_hash,
+        "filters": verdict.to_dict(),
+        "meta": {
+            "agent": agent.config.kind, "agent_model": agent.config.model,
+            "user": user.config.kind, "user_model": user.config.model,
+            "seed": seed, "task_seed": task.get("seed"), "trial": trial, "envscale": __version__,
+            "end": end, "steps": steps, "calls": len(calls), "failed_calls": sum(not c.ok for c in calls),
+            "chain_length": len(gold), "failure": failure,
+            "usage": {"agent": agent_usage.to_dict(), "user": user_usage.to_dict()},
+        },
+    }

@@ -1,0 +1,200 @@
+"""The three filters of AgentScaler, applied in order to every trajectory.
+
+1. validity: the dialogue is well formed (a system prompt, then a user turn; assistant and
+   user turns alternate, every tool call is answered by exactly one tool message right after
+   it; call names are strings and arguments JSON objects) and no turn is severely
+   repetitive (word n-grams, and the same assistant turn over and over);
+2. state: the final database hash equals the task's gold one;
+3. exact: the successful calls, in order, equal the gold chain's successful calls (names,
+   and arguments with the schema's defaults filled in). A failed call changes nothing, so a
+   trajectory that recovers from one is kept when it reaches the goal (a sampled chain may
+   itself hold a call made invalid on purpose); this stage is what verifies chains that
+   only read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from envscale.rollout.toolcalls import parse_arguments
+
+STAGES = ("valid", "state", "exact")
+NGRAM = 4
+MIN_NGRAMS = 12
+MAX_REPEATED_SHARE = 0.5
+MAX_SAME_TURN = 3
+
+
+@dataclass
+class CallRecord:
+    name: str
+    arguments: dict | None  # None when the arguments were not a JSON object
+    ok: bool
+
+
+@dataclass
+class FilterResult:
+    valid: bool
+    state: bool
+    exact: bool
+    reasons: dict[str, str] = field(default_factory=dict)  # stage -> why it failed
+
+    def to_dict(self) -> dict:
+        return {"valid": self.valid, "state": self.state, "exact": self.exact}
+
+    @property
+    def kept(self) -> bool:
+        return self.valid and self.state and self.exact
+
+    @property
+    def failure(self) -> str | None:
+        """The first stage that failed, with why."""
+        for stage in STAGES:
+            if stage in self.reasons:
+                return f"{stage}: {self.reasons[stage]}"
+        return None
+
+
+def repetitive(text: str, n: int = NGRAM) -> bool:
+    """True when most word n-grams of a long enough text are repeats."""
+    words = text.split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) < MIN_NGRAMS:
+        return False
+    return 1 - len(set(grams)) / len(grams) > MAX_REPEATED_SHARE
+
+
+def check_validity(messages: list[dict], allow_final_tool: bool = False) -> str | None:
+    """None when the dialogue is well formed, else the first problem."""
+    if not messages or messages[0].get("role") != "system":
+        return "the dialogue does not start with a system prompt"
+    if len(messages) < 2 or messages[1].get("role") != "user":
+        return "the first turn after the system prompt is not the user's"
+    pending: list[str] = []
+    previous = "system"
+    turns: Counter[str] = Counter()
+    for i, m in enumerate(messages[1:], start=1):
+        role = m.get("role")
+        if role not in ("user", "assistant", "tool"):
+            return f"message {i} has role {role!r}"
+        if pending and role != "tool":
+            return f"message {i}: tool call {pending[0]} has no result"
+        content = m.get("content")
+        if content is not None and not isinstance(content, str):
+            return f"message {i}: content is not text"
+        if role == "user":
+            if previous == "user":
+                return f"message {i}: two user turns in a row"
+            if not (content or "").strip():
+                return f"message {i}: empty user turn"
+        elif role == "assistant":
+            if previous == "assistant":
+                return f"message {i}: two assistant turns in a row"
+            calls = m.get("tool_calls") or []
+            if not calls and not (content or "").strip():
+                return f"message {i}: empty assistant turn"
+            for call in calls:
+                problem = _call_problem(call)
+                if problem:
+                    return f"message {i}: {problem}"
+                pending.append(call["id"])
+            if len(set(pending)) != len(pending):
+                return f"message {i}: repeated tool call ids"
+            key = json.dumps([content, [(c["function"]["name"], c["function"]["arguments"]) for c in calls]])
+            turns[key] += 1
+            if turns[key] >= MAX_SAME_TURN:
+                return f"message {i}: the same assistant turn {turns[key]} times"
+        else:
+            if previous not in ("assistant", "tool") or not pending:
+                return f"message {i}: a tool result without a call"
+            if m.get("tool_call_id") != pending[0]:
+                return f"message {i}: tool result for {m.get('tool_call_id')!r}, expected {pending[0]!r}"
+            pending.pop(0)
+        if role in ("user", "assistant") and content and repetitive(content):
+            return f"message {i}: severely repetitive text"
+        previous = role
+    if pending:
+        return "the last tool calls have no result"
+    if previous == "user":
+        return "the dialogue ends on an unanswered user turn"
+    if previous == "tool" and not allow_final_tool:
+        return "the dialogue ends on a tool result"
+    return None
+
+
+def _call_problem(call: dict) -> str | None:
+    if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"]:
+        return "a tool call without an id"
+    fn = call.get("function")
+    if call.get("type", "function") != "function" or not isinstance(fn, dict):
+        return f"tool call {call['id']} is not a function call"
+    if not isinstance(fn.get("name"), str) or not fn["name"].strip():
+        return f"tool call {call['id']} has no function name"
+    if parse_arguments(fn.get("arguments")) is None:
+        return f"tool call {call['id']} ({fn['name']}): arguments are not a JSON object"
+    return None
+
+
+def with_defaults(name: str, arguments: dict, defaults: dict[str, dict]) -> dict:
+    return {**defaults.get(name, {}), **arguments}
+
+
+def schema_defaults(tools: list[dict]) -> dict[str, dict]:
+    """Each tool's parameter defaults, from its JSON schema."""
+    out: dict[str, dict] = {}
+    for tool in tools:
+        fn = tool.get("function", tool)
+        props = (fn.get("parameters") or {}).get("properties") or {}
+        out[fn["name"]] = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+    return out
+
+
+def gold_succeeded(gold_calls: list[dict], gold_outputs: list | None) -> list[bool]:
+    """Which gold calls succeeded: a task's chain may hold calls made invalid on purpose."""
+    outputs = list(gold_outputs or [])
+    return [not (i < len(outputs) and isinstance(outputs[i], dict) and outputs[i].get("ok") is False)
+            for i in range(len(gold_calls))]
+
+
+def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[str, dict],
+                gold_outputs: list | None = None) -> str | None:
+    """None when the successful calls equal the gold chain's successful calls, else the first difference."""
+    done = [(c.name, with_defaults(c.name, c.arguments or {}, defaults)) for c in calls if c.ok]
+    gold = [(g["name"], with_defaults(g["name"], g.get("arguments") or {}, defaults))
+            for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True) if ok]
+    for i, (have, want) in enumerate(zip(done, gold, strict=False)):
+        if have != want:
+            return (f"call {i + 1} is {have[0]}({json.dumps(have[1], sort_keys=True)}), "
+                    f"expected {want[0]}({json.dumps(want[1], sort_keys=True)})")
+    if len(done) < len(gold):
+        return f"{len(done)} successful calls, expected {len(gold)} (missing {gold[len(done)][0]})"
+    if len(done) > len(gold):
+        return f"{len(done)} successful calls, expected {len(gold)} (extra {done[len(gold)][0]})"
+    return None
+
+
+def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_hash: str, task: dict,
+                  defaults: dict[str, dict], ended_by_transfer: bool = False) -> FilterResult:
+    reasons: dict[str, str] = {}
+    if problem := check_validity(messages, allow_final_tool=ended_by_transfer):
+        reasons["valid"] = problem
+    if final_state_hash != task.get("gold_state_hash"):
+        reasons["state"] = "the final state differs from the gold state"
+    if problem := check_exact(calls, task.get("gold_calls") or [], defaults, task.get("gold_outputs")):
+        reasons["exact"] = problem
+    return FilterResult("valid" not in reasons, "state" not in reasons, "exact" not in reasons, reasons)
+
+
+def calls_from_messages(messages: list[dict]) -> list[CallRecord]:
+    """Call records rebuilt from a trajectory's messages: a call failed when its result reads `Error: ...`."""
+    results = {m.get("tool_call_id"): m.get("content") or "" for m in messages if m.get("role") == "tool"}
+    out = []
+    for m in messages:
+        for call in m.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            text = results.get(call.get("id"), "Error: no result")
+            out.append(CallRecord(str(fn.get("name", "")), parse_arguments(fn.get("arguments")),
+                                  not text.startswith("Error: ")))
+    return out

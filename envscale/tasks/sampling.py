@@ -1,0 +1,197 @@
+"""Tasks: tool chains sampled from the tool graph and executed, with their gold results.
+
+A task holds everything needed to replay and verify it later: where its initial state comes
+from, the gold calls, what each returned, and the hash of the final state. One JSON line:
+
+    {"id": "clinic-3f9c0a1b2c4d", "domain": "clinic", "spec_hash": "…", "seed": 7,
+     "initial_state": {"data": "clinic.data.json"}, "initial_state_hash": "…",
+     "instruction": "I'd like to …",
+     "gold_calls": [{"name": "get_patient", "arguments": {"patient_id": "P004"}}],
+     "gold_outputs": [{"ok": true, "content": "{\\"patient_id\\": \\"P004\\", …}"}],
+     "gold_state_hash": "…", "kind": "read", "length": 1, "invalid_calls": [],
+     "enforce_policies": true}
+
+`initial_state` is one of: `{"data": PATH}` (a data file; a relative path is relative to the
+spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
+`{"generated": {"seed": S, "size": N}}` (made by
+`datagen.generate_data`; `size` may be a count per entity), or the records themselves (an
+inline snapshot, a dict of entity -> records). `gold_outputs[i].content` is the text the
+agent reads for call i (`CallResult.text`); `invalid_calls` lists the calls made invalid on
+purpose; `kind` is "read" when every call is a read tool's, else "write" (and then the final
+state differs from the initial one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envscale import jsonl
+from envscale.tasks.instructions import InstructionRenderer
+from envscale.tasks.states import initial_environment
+from envscale.tasks.toolgraph import ToolGraph
+from envscale.tasks.walk import Walker
+
+
+@dataclass
+class Task:
+    id: str
+    domain: str
+    spec_hash: str
+    seed: int
+    initial_state: dict
+    instruction: str
+    gold_calls: list[dict]
+    gold_outputs: list[dict]
+    gold_state_hash: str
+    initial_state_hash: str = ""
+    kind: str = "write"
+    length: int = 0
+    invalid_calls: list[int] = field(default_factory=list)
+    enforce_policies: bool = True
+
+    def to_dict(self) -> dict:
+        order = ["id", "domain", "spec_hash", "seed", "initial_state", "initial_state_hash", "instruction",
+                 "gold_calls", "gold_outputs", "gold_state_hash", "kind", "length", "invalid_calls",
+                 "enforce_policies"]
+        values = asdict(self)
+        return {name: values[name] for name in order}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Task:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+# ---- sampling
+
+def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int = 0, max_length: int = 4,
+                 invalid_share: float = 0.1, read_only_share: float = 0.3, *, min_length: int = 1,
+                 instructions: dict | str | Path | None = None, max_attempts: int | None = None) -> list[Task]:
+    """Up to `n` distinct tasks from random walks on the tool graph (fewer only when the
+    attempts run out). A share `read_only_share` walks read tools only; the others must
+    change the state. Each call is invalid on purpose with probability `invalid_share`.
+    `instructions` refines the step templates (see `instructions.py`)."""
+    if not 1 <= min_length <= max_length:
+        raise ValueError("need 1 <= min_length <= max_length")
+    graph = ToolGraph.from_manifest(domain.manifest)
+    walker = Walker(domain, graph)
+    renderer = InstructionRenderer(domain.tool_schemas, instructions)
+    env = env_factory()
+    initial_state = getattr(env_factory, "initial_state", None) or env.export()
+    initial_hash = env.state_hash()
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    attempts = max_attempts if max_attempts is not None else 20 * n + 20
+    has_reads = any(node.kind == "read" for node in graph.nodes.values())
+    has_writes = any(node.kind == "write" for node in graph.nodes.values())
+    want_reads = n if not has_writes else (round(n * read_only_share) if has_reads else 0)
+    for attempt in range(attempts):
+        if len(tasks) >= n:
+            break
+        rng = random.Random(f"envscale-tasks:{seed}:{attempt}")
+        reads_left = want_reads - sum(1 for t in tasks if t.kind == "read")
+        writes_left = n - want_reads - sum(1 for t in tasks if t.kind == "write")
+        read_only = reads_left > 0 and (writes_left <= 0 or rng.random() < read_only_share)
+        kinds = ("read",) if read_only else ("read", "write")
+        env.reset()
+        walk = walker.walk(env, rng, rng.randint(min_length, max_length), kinds, invalid_share)
+        if not any(step.ok for step in walk.steps):
+            continue
+        wrote = any(step.ok and domain.tool_kinds[step.name] == "write" for step in walk.steps)
+        if wrote == read_only:
+            continue
+        chain = _canonical(walk.calls)
+        if chain in seen:
+            continue
+        task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
+        recorded = [{"ok": s.ok, "content": s.content} for s in walk.steps]
+        if task.gold_outputs != recorded or (task.kind == "write" and task.gold_state_hash == initial_hash):
+            continue  # a write task must change the state
+        seen.add(chain)
+        task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
+        # The user asks for what the valid calls do; a deliberately invalid call is the
+        # agent's slip, corrected by the valid call of the same tool that follows it.
+        wanted = [c for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
+        task.instruction = renderer.render(wanted)
+        tasks.append(task)
+    env.close()
+    return tasks
+
+
+def _execute(domain: Any, env: Any, calls: list[dict], seed: int, initial_state: dict, initial_hash: str) -> Task:
+    """Run the chain from the initial state and record the gold outputs and final hash."""
+    outputs, final_hash = _run_from_reset(env, calls)
+    wrote = any(o["ok"] and domain.tool_kinds[c["name"]] == "write" for c, o in zip(calls, outputs, strict=True))
+    digest = hashlib.sha256(f"{domain.spec_hash}\0{initial_hash}\0{_canonical(calls)}".encode()).hexdigest()
+    return Task(
+        id=f"{domain.name}-{digest[:12]}", domain=domain.name, spec_hash=domain.spec_hash, seed=seed,
+        initial_state=initial_state, instruction="", gold_calls=calls, gold_outputs=outputs,
+        gold_state_hash=final_hash, initial_state_hash=initial_hash, kind="write" if wrote else "read",
+        length=len(calls), enforce_policies=env.enforce_policies,
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---- files and verification
+
+def write_tasks(path: str | Path, tasks: list[Task]) -> Path:
+    out = Path(path)
+    jsonl.write_atomic(out, (task.to_dict() for task in tasks))
+    return out
+
+
+def read_tasks(path: str | Path) -> list[Task]:
+    tasks = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            tasks.append(Task.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"{path}:{number}: not a task: {error}") from None
+    return tasks
+
+
+def replay_task(domain: Any, task: Task, spec_path: str | Path | None = None, env: Any = None) -> tuple[list[dict], str]:
+    """(outputs, final state hash) of the task's gold calls, from its initial state."""
+    own = env is None
+    if env is None:
+        env = initial_environment(domain, task.initial_state, spec_path, task.enforce_policies)
+    try:
+        return _run_from_reset(env, task.gold_calls)
+    finally:
+        if own:
+            env.close()
+
+
+def _run_from_reset(env: Any, calls: list[dict]) -> tuple[list[dict], str]:
+    """(what each call returned, the final state hash) of calls run from the initial state."""
+    env.reset()
+    outputs = []
+    for call in calls:
+        result = env.call(call["name"], call["arguments"])
+        outputs.append({"ok": result.ok, "content": result.text})
+    return outputs, env.state_hash()
+
+
+def verify_task(domain: Any, task: Task, spec_path: str | Path | None = None) -> bool:
+    """Whether replaying the gold calls from the initial state gives the gold outputs and final hash."""
+    if task.spec_hash != domain.spec_hash:
+        return False
+    env = initial_environment(domain, task.initial_state, spec_path, task.enforce_policies)
+    try:
+        if task.initial_state_hash and env.state_hash() != task.initial_state_hash:
+            return False
+        outputs, final_hash = replay_task(domain, task, env=env)
+    finally:
+        env.close()
+    return outputs == task.gold_outputs and final_hash == task.gold_state_hash

@@ -1,0 +1,112 @@
+"""Initial states: how a task names the state it starts from, and the environment built from it.
+
+`initial_state` is one of: `{"data": PATH}` (a data file; a relative path is relative to the
+spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
+`{"generated": {"seed": S, "size": N}}` (made by `datagen.generate_data`; `size` may be a
+count per entity), or the records themselves (an inline snapshot, a dict of entity ->
+records). This module is the one place that builds an environment from one; environments are
+built once per distinct initial state and reused (reset between episodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from envscale.runtime.environment import Environment
+from envscale.runtime.errors import DataError
+from envscale.tasks.datagen import generate_data
+
+DATA_CHOICES = ("auto", "generated", "file")
+
+
+def seed_data_file(spec_path: str | Path) -> Path:
+    """Where a spec's seed data lives: `<stem>.data.json` beside it."""
+    spec = Path(spec_path)
+    return spec.with_name(f"{spec.stem}.data.json")
+
+
+def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, size: int = 20) -> dict:
+    """The initial state of tasks sampled from a spec. `data` is "auto" (the spec's seed data
+    when it has some, else generated data), "generated" (`seed`, `size`), "file" (the spec's
+    seed data) or the path of a data file."""
+    seed_file = seed_data_file(spec_path)
+    if data == "auto":
+        data = "file" if seed_file.exists() else "generated"
+    if data == "generated":
+        return {"generated": {"seed": seed, "size": size}}
+    if data == "file":
+        if not seed_file.exists():
+            raise DataError([f"{spec_path} has no seed data: {seed_file} not found (use --data generated)"])
+        return {"data": seed_file.name}  # looked up beside the spec, so a task file can move with it
+    # A path given on the command line is found from the working directory, else beside the
+    # spec; the task names it relative to the spec's folder when it lies inside it, else
+    # absolutely, so the task file resolves it the same way from any working directory.
+    folder = Path(spec_path).resolve().parent
+    path = Path(data)
+    if not path.exists() and not path.is_absolute() and (folder / path).exists():
+        path = folder / path
+    if not path.exists():
+        raise DataError([f"data file not found: {data}"])
+    path = path.resolve()
+    try:
+        return {"data": str(path.relative_to(folder))}
+    except ValueError:
+        return {"data": str(path)}
+
+
+def initial_environment(domain: Any, initial_state: dict, spec_path: str | Path | None = None,
+                        enforce_policies: bool = True) -> Any:
+    """A fresh environment in a task's initial state."""
+    if set(initial_state) == {"data"}:
+        data: Any = _data_path(initial_state["data"], spec_path)
+    elif set(initial_state) == {"generated"}:
+        spec = initial_state["generated"]
+        like = spec.get("like")
+        like_data = json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
+        data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
+    else:
+        data = initial_state
+    return Environment.create(domain, data, enforce_policies=enforce_policies)
+
+
+def _data_path(name: str, spec_path: str | Path | None) -> Path:
+    """A task's data file: a relative name is relative to the spec's folder."""
+    path = Path(name)
+    if not path.is_absolute() and spec_path is not None:
+        return Path(spec_path).parent / path
+    return path
+
+
+class EnvFactory:
+    """Makes environments in one described initial state; `initial_state` goes into each task."""
+
+    def __init__(self, domain: Any, initial_state: dict, spec_path: str | Path | None = None,
+                 enforce_policies: bool = True):
+        self.domain = domain
+        self.initial_state = initial_state
+        self.spec_path = spec_path
+        self.enforce_policies = enforce_policies
+
+    def __call__(self) -> Any:
+        return initial_environment(self.domain, self.initial_state, self.spec_path, self.enforce_policies)
+
+
+def state_key(task: dict) -> str:
+    text = json.dumps([task.get("initial_state"), task.get("enforce_policies", True)], sort_keys=True,
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def environment_for(domain: Any, task: dict, cache: MutableMapping, spec_path: str | None = None):
+    """(environment, cache key) for the task's initial state; the caller resets it."""
+    key = state_key(task)
+    env = cache.get(key)
+    if env is None:
+        env = initial_environment(domain, task.get("initial_state") or {}, spec_path,
+                                  enforce_policies=bool(task.get("enforce_policies", True)))
+        cache[key] = env
+    return env, key

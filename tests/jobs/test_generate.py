@@ -1,0 +1,165 @@
+"""The generation job: output files, determinism, resume after SIGKILL, executors, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from envscale import jsonl
+from envscale.cli import main as envscale_main
+from envscale.jobs.generate import JOB_FILE, Job, JobError, run_tasks
+from envscale.rollout.dialogue import BackendConfig
+from tests.rollout.episode_fixtures import CLINIC, ROOT, clinic_tasks
+
+AIRLINE = ROOT / "specs" / "airline.domain"
+RETAIL = ROOT / "specs" / "retail.domain"
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "3", "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "+exact=kept" in printed.out and "total" in printed.out
+    assert "episodes" in printed.err  # the progress bar
+    tasks = lines(out / "tasks.jsonl")
+    trajectories = lines(out / "trajectories.jsonl")
+    assert len(tasks) == len(trajectories) == 24
+    assert [t["task_id"] for t in trajectories] == [t["id"] for t in tasks]
+    for t in trajectories:
+        assert t["filters"] == {"valid": True, "state": True, "exact": True}, t["meta"]["failure"]
+        assert t["meta"]["seed"] == 3 and t["meta"]["agent"] == "scripted" and t["spec_hash"]
+    job = json.loads((out / JOB_FILE).read_text())
+    assert [s["domain"] for s in job["specs"]] == ["airline", "retail"]
+    # The same command again finds nothing left to do and changes nothing.
+    before = (out / "trajectories.jsonl").read_bytes()
+    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "3", "--out", str(out), "-q"]) == 0
+    assert (out / "trajectories.jsonl").read_bytes() == before
+    # Another seed in the same folder is another job.
+    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "4", "--out", str(out), "-q"]) == 2
+    assert "holds another job" in capsys.readouterr().err
+
+
+def test_same_seed_same_bytes_with_any_worker_count(tmp_path):
+    tasks = clinic_tasks(24)
+    outputs = []
+    for workers in (1, 3):
+        job = Job([str(CLINIC)], tmp_path / f"w{workers}", workers=workers, trials=2, seed=9, chunk_size=4,
+                  progress=False)
+        run_tasks(job, tasks)
+        outputs.append((tmp_path / f"w{workers}" / "trajectories.jsonl").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 48
+
+
+def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
+    tasks = clinic_tasks(6)
+    job = Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False)
+    run_tasks(job, tasks)
+    full = (tmp_path / "a" / "trajectories.jsonl").read_bytes()
+    kept = b"".join(full.splitlines(keepends=True)[:3])
+    (tmp_path / "a" / "trajectories.jsonl").write_bytes(kept + full.splitlines(keepends=True)[3][:50])
+    result = run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
+    assert result.ran == 3
+    assert (tmp_path / "a" / "trajectories.jsonl").read_bytes() == full
+
+
+def test_repair_keeps_whole_lines_only(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": ')
+    assert jsonl.repair(path) == len(b'{"c": ')
+    assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
+    path.write_bytes(b'{"a": 1}\nnot json\n')
+    jsonl.repair(path)
+    assert path.read_bytes() == b'{"a": 1}\n'
+
+
+TRIALS = 150
+
+
+def _eval_command(tasks_file: Path, out: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "envscale", "eval", str(CLINIC), "--tasks", str(tasks_file),
+            "--trials", str(TRIALS), "--seed", "2", "--out", str(out), "--workers", str(workers), "-q"]
+
+
+def test_resume_after_sigkill_loses_nothing_written(tmp_path):
+    tasks_file = tmp_path / "tasks.jsonl"
+    jsonl.write_atomic(tasks_file, clinic_tasks())
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(_eval_command(tasks_file, out, 2), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    path = out / "trajectories.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.stat().st_size > 50_000:
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the job ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    data = path.read_bytes()
+    # A kill that lands inside a write can leave the last line unfinished (the kernel may stop a
+    # multi-page write between pages); every finished line is whole, and the resume cuts the rest.
+    data = data[: data.rfind(b"\n") + 1]
+    partial = data.splitlines()
+    assert all(json.loads(line) for line in partial)
+    assert 0 < len(partial) < 6 * TRIALS
+    subprocess.run(_eval_command(tasks_file, out, 1), cwd=ROOT, env=env, check=True, capture_output=True)
+    reference = tmp_path / "straight"
+    run_tasks(Job([str(CLINIC)], reference, seed=2, trials=TRIALS, progress=False), list(jsonl.read(tasks_file)))
+    assert path.read_bytes() == (reference / "trajectories.jsonl").read_bytes()
+    assert path.read_bytes().startswith(data)
+
+
+def test_backend_errors_lose_episodes_not_the_job(tmp_path):
+    dead = BackendConfig("openai", model="m", base_url="http://127.0.0.1:9/v1", retries=0, timeout=2)
+    tasks = clinic_tasks(3)
+    result = run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
+    assert result.counts["clinic"].errors == 3 and result.counts["clinic"].episodes == 0
+    errors = lines(tmp_path / "e" / "errors.jsonl")
+    assert [e["id"] for e in errors] == [f"{t['id']}.t0" for t in tasks]
+    assert "URLError" in errors[0]["error"] or "Connection" in errors[0]["error"]
+    assert (tmp_path / "e" / "trajectories.jsonl").read_bytes() == b""
+    # A rerun retries them; the errors file then holds that run's failures only.
+    run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
+    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [f"{t['id']}.t0" for t in tasks]
+
+
+def test_generate_takes_the_seed_data_when_the_spec_has_some(tmp_path, capsys):
+    out = tmp_path / "g"
+    assert envscale_main(["generate", str(CLINIC), str(AIRLINE), "--tasks", "2", "--out", str(out), "--workers", "1", "-q"]) == 0
+    states = [t["initial_state"] for t in lines(out / "tasks.jsonl")]
+    assert states[:2] == [{"data": "clinic.data.json"}] * 2
+    assert states[2:] == [{"generated": {"seed": 0, "size": 20}}] * 2
+    assert envscale_main(["generate", str(AIRLINE), "--data", "file", "--out", str(tmp_path / "f"), "-q"]) == 2
+    assert "no seed data" in capsys.readouterr().err
+
+
+def test_unknown_domain_is_an_error(tmp_path):
+    task = {**clinic_tasks(1)[0], "domain": "bakery", "spec_hash": "x"}
+    with pytest.raises(JobError, match="bakery"):
+        run_tasks(Job([str(CLINIC)], tmp_path / "u", progress=False), [task])
+
+
+def test_ray_executor_gives_the_same_trajectories(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'envscale[ray]')")
+    tasks = clinic_tasks(12)
+    local = Job([str(CLINIC)], tmp_path / "local", seed=4, chunk_size=3, progress=False)
+    run_tasks(local, tasks)
+    ray_job = Job([str(CLINIC)], tmp_path / "ray", seed=4, chunk_size=3, workers=2, executor="ray",
+                  progress=False)
+    result = run_tasks(ray_job, tasks)
+    assert result.ran == 12
+    assert (tmp_path / "ray" / "trajectories.jsonl").read_bytes() == \
+        (tmp_path / "local" / "trajectories.jsonl").read_bytes()
