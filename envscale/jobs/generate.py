@@ -26,6 +26,7 @@ from envscale.jobs.executors import WorkerSetup, WorkItem, run_inline, run_pool,
 from envscale.jobs.progress import DomainCounts, Progress, summary_table
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
+from envscale.runtime.domain import Domain
 from envscale.runtime.load import load
 from envscale.tasks.instructions import load_instructions
 from envscale.tasks.sampling import sample_tasks
@@ -78,7 +79,7 @@ def load_domains(specs: Sequence[str]) -> list[Any]:
     return [load(spec) for spec in specs]
 
 
-def _describe(job: Job, domains: list[Any], task_source: str | dict) -> dict:
+def _describe(job: Job, domains: list[Domain], task_source: str | dict) -> dict:
     return {
         "envscale": __version__,
         "specs": [{"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash} for spec, d in zip(job.specs, domains, strict=True)],
@@ -102,7 +103,7 @@ def _check_job_file(path: Path, described: dict) -> None:
         os.replace(tmp, path)
 
 
-def sample_job_tasks(job: Job, domains: list[Any], initial_states: list[dict]) -> list[dict]:
+def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]) -> list[dict]:
     tasks: list[dict] = []
     for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
         factory = EnvFactory(domain, initial_state, spec)
@@ -138,12 +139,12 @@ def run_tasks(job: Job, tasks: list[dict]) -> JobResult:
     return run_episodes(job, domains, tasks)
 
 
-def _domain_keys(job: Job, domains: list[Any]) -> dict[str, str]:
+def _domain_keys(job: Job, domains: list[Domain]) -> dict[str, str]:
     """Domain name and spec hash -> the key workers know the domain by."""
     return {f"{d.name}:{d.spec_hash}": str(i) for i, d in enumerate(domains)}
 
 
-def run_episodes(job: Job, domains: list[Any], tasks: list[dict]) -> JobResult:
+def run_episodes(job: Job, domains: list[Domain], tasks: list[dict]) -> JobResult:
     keys = _domain_keys(job, domains)
     by_name = {d.name: str(i) for i, d in enumerate(domains)}
     path = job.out / job.trajectories_file

@@ -20,6 +20,7 @@ from envscale.rollout.dialogue import EpisodeContext, Usage
 from envscale.rollout.filters import CallRecord, apply_filters, schema_defaults
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.rollout.users import User
+from envscale.runtime.domain import Domain
 from envscale.tasks.states import environment_for
 
 DEFAULT_MAX_STEPS = 30
@@ -46,7 +47,7 @@ def is_transfer(tool: str) -> bool:
 class DomainRuntime:
     """A loaded domain with its environments cached by initial state, reset between episodes."""
 
-    domain: Any  # envscale.runtime.domain.Domain
+    domain: Domain
     spec_path: str | None = None
     capacity: int = 4
     _envs: OrderedDict = field(default_factory=OrderedDict)

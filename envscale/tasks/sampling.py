@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from envscale import jsonl
+from envscale.runtime.domain import Domain
+from envscale.runtime.environment import Environment
 from envscale.tasks.instructions import InstructionRenderer
 from envscale.tasks.states import initial_environment
 from envscale.tasks.toolgraph import ToolGraph
@@ -70,7 +72,7 @@ class Task:
 
 # ---- sampling
 
-def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int = 0, max_length: int = 4,
+def sample_tasks(domain: Domain, env_factory: Callable[[], Environment], n: int, seed: int = 0, max_length: int = 4,
                  invalid_share: float = 0.1, read_only_share: float = 0.3, *, min_length: int = 1,
                  instructions: dict | str | Path | None = None, max_attempts: int | None = None) -> list[Task]:
     """Up to `n` distinct tasks from random walks on the tool graph (fewer only when the
@@ -124,7 +126,7 @@ def sample_tasks(domain: Any, env_factory: Callable[[], Any], n: int, seed: int 
     return tasks
 
 
-def _execute(domain: Any, env: Any, calls: list[dict], seed: int, initial_state: dict, initial_hash: str) -> Task:
+def _execute(domain: Domain, env: Environment, calls: list[dict], seed: int, initial_state: dict, initial_hash: str) -> Task:
     """Run the chain from the initial state and record the gold outputs and final hash."""
     outputs, final_hash = _run_from_reset(env, calls)
     wrote = any(o["ok"] and domain.tool_kinds[c["name"]] == "write" for c, o in zip(calls, outputs, strict=True))
@@ -161,7 +163,7 @@ def read_tasks(path: str | Path) -> list[Task]:
     return tasks
 
 
-def replay_task(domain: Any, task: Task, spec_path: str | Path | None = None, env: Any = None) -> tuple[list[dict], str]:
+def replay_task(domain: Domain, task: Task, spec_path: str | Path | None = None, env: Environment | None = None) -> tuple[list[dict], str]:
     """(outputs, final state hash) of the task's gold calls, from its initial state."""
     own = env is None
     if env is None:
@@ -173,7 +175,7 @@ def replay_task(domain: Any, task: Task, spec_path: str | Path | None = None, en
             env.close()
 
 
-def _run_from_reset(env: Any, calls: list[dict]) -> tuple[list[dict], str]:
+def _run_from_reset(env: Environment, calls: list[dict]) -> tuple[list[dict], str]:
     """(what each call returned, the final state hash) of calls run from the initial state."""
     env.reset()
     outputs = []
@@ -183,7 +185,7 @@ def _run_from_reset(env: Any, calls: list[dict]) -> tuple[list[dict], str]:
     return outputs, env.state_hash()
 
 
-def verify_task(domain: Any, task: Task, spec_path: str | Path | None = None) -> bool:
+def verify_task(domain: Domain, task: Task, spec_path: str | Path | None = None) -> bool:
     """Whether replaying the gold calls from the initial state gives the gold outputs and final hash."""
     if task.spec_hash != domain.spec_hash:
         return False

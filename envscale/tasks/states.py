@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError
 from envscale.tasks.datagen import generate_data
@@ -58,8 +59,8 @@ def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, 
         return {"data": str(path)}
 
 
-def initial_environment(domain: Any, initial_state: dict, spec_path: str | Path | None = None,
-                        enforce_policies: bool = True) -> Any:
+def initial_environment(domain: Domain, initial_state: dict, spec_path: str | Path | None = None,
+                        enforce_policies: bool = True) -> Environment:
     """A fresh environment in a task's initial state."""
     if set(initial_state) == {"data"}:
         data: Any = _data_path(initial_state["data"], spec_path)
@@ -84,14 +85,14 @@ def _data_path(name: str, spec_path: str | Path | None) -> Path:
 class EnvFactory:
     """Makes environments in one described initial state; `initial_state` goes into each task."""
 
-    def __init__(self, domain: Any, initial_state: dict, spec_path: str | Path | None = None,
+    def __init__(self, domain: Domain, initial_state: dict, spec_path: str | Path | None = None,
                  enforce_policies: bool = True):
         self.domain = domain
         self.initial_state = initial_state
         self.spec_path = spec_path
         self.enforce_policies = enforce_policies
 
-    def __call__(self) -> Any:
+    def __call__(self) -> Environment:
         return initial_environment(self.domain, self.initial_state, self.spec_path, self.enforce_policies)
 
 
@@ -101,7 +102,7 @@ def state_key(task: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def environment_for(domain: Any, task: dict, cache: MutableMapping, spec_path: str | None = None):
+def environment_for(domain: Domain, task: dict, cache: MutableMapping, spec_path: str | None = None):
     """(environment, cache key) for the task's initial state; the caller resets it."""
     key = state_key(task)
     env = cache.get(key)

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from envscale.runtime.domain import Domain
+from envscale.runtime.environment import Environment
 from envscale.tasks import fakes
 from envscale.tasks.toolgraph import ToolGraph
 
@@ -55,7 +57,7 @@ class _NoValue(Exception):
 
 
 class Walker:
-    def __init__(self, domain: Any, graph: ToolGraph):
+    def __init__(self, domain: Domain, graph: ToolGraph):
         self.domain = domain
         self.graph = graph
         self.manifest = domain.manifest
@@ -82,7 +84,7 @@ class Walker:
 
     # ---- the walk
 
-    def walk(self, env: Any, rng: random.Random, length: int, kinds: tuple[str, ...],
+    def walk(self, env: Environment, rng: random.Random, length: int, kinds: tuple[str, ...],
              invalid_share: float) -> Walk:
         result = Walk()
         starts = [n for n, node in self.graph.nodes.items() if node.kind in kinds]
@@ -102,7 +104,7 @@ class Walker:
             current = rng.choice(successors) if successors else None
         return result
 
-    def _call(self, env: Any, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
+    def _call(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
               context: list[tuple[str, dict]], kinds: tuple[str, ...], invalid_share: float,
               walk: Walk, budget: int) -> list[dict] | None:
         """Call `tool` with drawn arguments (after any tool a policy requires first), within
@@ -114,7 +116,7 @@ class Walker:
             walk.steps[start:] = [s for s in walk.steps[start:] if not s.invalid]
         return rows
 
-    def _attempt(self, env: Any, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
+    def _attempt(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
                  context: list[tuple[str, dict]], kinds: tuple[str, ...], invalid_share: float,
                  walk: Walk, budget: int) -> list[dict] | None:
         for _ in range(DRAWS):
@@ -151,10 +153,10 @@ class Walker:
                 return rows
         return None
 
-    def _blocked(self, env: Any, tool: str) -> bool:
+    def _blocked(self, env: Environment, tool: str) -> bool:
         return bool(env.enforce_policies and env.monitor.violation(tool) is not None)
 
-    def _required_first(self, env: Any, rng: random.Random, tool: str, context: list[tuple[str, dict]],
+    def _required_first(self, env: Environment, rng: random.Random, tool: str, context: list[tuple[str, dict]],
                         kinds: tuple[str, ...], walk: Walk) -> tuple[str, list[dict]] | None:
         """Call a tool that a `before` policy rule requires ahead of `tool`: (that tool, its rows)."""
         for requirement in env.monitor.unmet_requirements(tool):
@@ -165,7 +167,7 @@ class Walker:
                         return needed, rows
         return None
 
-    def _invalid_call(self, env: Any, rng: random.Random, tool: str, arguments: dict, walk: Walk) -> bool:
+    def _invalid_call(self, env: Environment, rng: random.Random, tool: str, arguments: dict, walk: Walk) -> bool:
         broken = self.corrupt(env, rng, tool, arguments)
         if broken is None:
             return False
@@ -177,7 +179,7 @@ class Walker:
 
     # ---- arguments
 
-    def draw(self, env: Any, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
+    def draw(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
              context: list[tuple[str, dict]]) -> dict:
         schema = self.schemas[tool]
         required = set(schema.get("required", []))
@@ -193,7 +195,7 @@ class Walker:
                     raise
         return arguments
 
-    def _value(self, env: Any, rng: random.Random, tool: str, param: str, prop: dict, prev: str | None,
+    def _value(self, env: Environment, rng: random.Random, tool: str, param: str, prop: dict, prev: str | None,
                prev_rows: list[dict], context: list[tuple[str, dict]], picked: dict[str, dict]) -> Any:
         if prev is not None:
             for edge in self.graph.edges_between(prev, tool):
@@ -265,7 +267,7 @@ class Walker:
             kind = "datetime"
         return fakes.value_for(rng, param, kind, self.clock)
 
-    def _moment(self, env: Any, rng: random.Random, tool: str, fmt: str) -> str:
+    def _moment(self, env: Environment, rng: random.Random, tool: str, fmt: str) -> str:
         """A date (or date-time) taken from the records the tool reads, at or after the clock when possible."""
         values = []
         for entity in self.tools[tool]["reads"]:
@@ -285,7 +287,7 @@ class Walker:
         entity = _row_entity(self.tools[tool].get("returns_shape"))
         return [(entity, r) for r in rows] if entity else []
 
-    def _related(self, env: Any, tool: str, arguments: dict) -> list[tuple[str, dict]]:
+    def _related(self, env: Environment, tool: str, arguments: dict) -> list[tuple[str, dict]]:
         """The records a call's arguments point at, and the records those refer to."""
         out: list[tuple[str, dict]] = []
         for param, value in arguments.items():
@@ -315,7 +317,7 @@ class Walker:
 
     # ---- invalid calls
 
-    def corrupt(self, env: Any, rng: random.Random, tool: str, arguments: dict) -> dict | None:
+    def corrupt(self, env: Environment, rng: random.Random, tool: str, arguments: dict) -> dict | None:
         """The arguments with one value made wrong on purpose, or None when nothing can be."""
         props = self.schemas[tool]["properties"]
         required = self.schemas[tool].get("required", [])
