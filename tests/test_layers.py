@@ -17,7 +17,7 @@ PACKAGE = ROOT / "envscale"
 
 # Each layer may import itself and the layers before it.
 LAYERS = [
-    {"envscale", "envscale.records", "envscale.jsonl"},
+    {"envscale", "envscale.errors", "envscale.records", "envscale.jsonl"},
     {"envscale.dsl"},
     {"envscale.compiler"},
     {"envscale.runtime"},
@@ -28,9 +28,10 @@ LAYERS = [
 ]
 # Beside the stages: what they may import from envscale besides themselves.
 SIDE = {
-    "envscale.trainer": {"envscale", "envscale.records", "envscale.jsonl"},
+    "envscale.trainer": {"envscale", "envscale.errors", "envscale.records", "envscale.jsonl"},
     "envscale.conformance": {
         "envscale",
+        "envscale.errors",
         "envscale.records",
         "envscale.jsonl",
         "envscale.dsl",

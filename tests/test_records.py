@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,10 @@ from envscale.records import EpisodeError, EvalReport, Manifest, Task, Trajector
 
 ROOT = Path(__file__).resolve().parent.parent
 CLINIC = ROOT / "specs" / "clinic.domain"
+# Files as envscale wrote them before records carried versions: tasks, a generation job's
+# trajectories (short turn limit: failures of every kind), a job whose endpoint was down,
+# an evaluation, and clinic's compiled manifest.
+BEFORE_VERSIONS = Path(__file__).resolve().parent / "records_v0"
 
 
 def envscale(*args: str, cwd: Path) -> str:
@@ -108,31 +113,45 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.parametrize("name", ["tasks.jsonl", "gen/tasks.jsonl"])
-def test_task_lines_load_and_are_written_back_as_they_were(produced, name):
-    for number, line in enumerate(lines(produced / name), 1):
-        task = Task.from_line(line, f"{name}:{number}")
+def test_task_lines_from_before_versions_load_and_gain_only_the_version():
+    path = BEFORE_VERSIONS / "tasks.jsonl"
+    for number, line in enumerate(lines(path), 1):
+        task = Task.from_line(line, f"{path}:{number}")
         assert task.version == 1 and task.gold_calls and task.gold_outputs[0].content
         assert task.to_json() == versioned_line(line)
+
+
+@pytest.mark.parametrize("name", ["tasks.jsonl", "gen/tasks.jsonl"])
+def test_task_lines_are_written_back_as_they_were(produced, name):
+    for number, line in enumerate(lines(produced / name), 1):
+        task = Task.from_line(line, f"{name}:{number}")
+        assert task.to_json() == line
         assert Task.model_validate(json.loads(task.to_json())) == task
 
 
-def test_trajectory_lines_load_and_are_written_back_as_they_were(produced):
-    path = produced / "gen" / "trajectories.jsonl"
+def check_trajectories(path: Path, written_back: Callable[[str], str]) -> None:
     trajectories = records.load_jsonl(path, Trajectory)
-    assert len(trajectories) == len(lines(path)) == 8
+    assert len(trajectories) == len(lines(path)) >= 4
     # The job's short turn limit leaves failures of every kind in the file.
     assert {t.meta.end for t in trajectories} == {"user_done", "turn_limit"}
     assert any(t.passed(["valid", "state", "exact"]) for t in trajectories)
     assert any(not t.filters["valid"] for t in trajectories)
     for number, (trajectory, line) in enumerate(zip(trajectories, lines(path), strict=True), 1):
         assert trajectory.source == f"{path}:{number}"
-        assert trajectory.to_json() == versioned_line(line)
+        assert trajectory.to_json() == written_back(line)
         assert trajectory.meta.usage is not None and trajectory.meta.usage.agent.estimated
         calls = [c for m in trajectory.messages for c in m.tool_calls or []]
         assert all(isinstance(c.function.arguments, str) for c in calls)
     assert any("tool_calls" in m.to_dict() for t in trajectories for m in t.messages)
     assert all(m.tool_call_id for t in trajectories for m in t.messages if m.role == "tool")
+
+
+def test_trajectory_lines_from_before_versions_load_and_gain_only_the_version():
+    check_trajectories(BEFORE_VERSIONS / "trajectories.jsonl", versioned_line)
+
+
+def test_trajectory_lines_are_written_back_as_they_were(produced):
+    check_trajectories(produced / "gen" / "trajectories.jsonl", lambda line: line)
 
 
 def test_example_trajectories_load_and_keep_their_sparse_meta():
@@ -181,16 +200,27 @@ def test_episode_errors_load(produced):
     path = produced / "down" / "errors.jsonl"
     errors = records.load_jsonl(path, EpisodeError)
     assert len(errors) == 2 and all("Connection refused" in e.error for e in errors)
-    assert [e.to_json() for e in errors] == [versioned_line(line) for line in lines(path)]
+    assert [e.to_json() for e in errors] == lines(path)
+    before = BEFORE_VERSIONS / "errors.jsonl"
+    old = records.load_jsonl(before, EpisodeError)
+    assert [e.to_json() for e in old] == [versioned_line(line) for line in lines(before)]
 
 
-def test_eval_report_loads_and_is_written_back_as_it_was(produced):
+def test_eval_reports_load_and_are_written_back_as_they_were(produced):
     text = (produced / "eval" / "eval.json").read_text(encoding="utf-8")
     report = EvalReport.model_validate_json(text)
     assert report.tasks == 12 and report.trials == 2 and report.pass_k["1"] == 1.0
     assert report.by_chain_length[next(iter(report.by_chain_length))].pass_1 == 1.0
     assert report.lineage is not None and report.lineage["trials"] == 2
-    assert report.to_json() == text.replace("{\n", '{\n  "version": 1,\n', 1)
+    assert report.to_json() == text
+    old_text = (BEFORE_VERSIONS / "eval.json").read_text(encoding="utf-8")
+    old = EvalReport.model_validate_json(old_text)
+    assert old.to_json() == old_text.replace("{\n", '{\n  "version": 1,\n', 1)
+
+
+def test_a_manifest_from_before_loads_and_is_written_back_byte_for_byte():
+    text = (BEFORE_VERSIONS / "manifest.json").read_text(encoding="utf-8")
+    assert Manifest.model_validate_json(text).to_json() == text
 
 
 def test_manifests_load_and_are_written_back_byte_for_byte(produced):

@@ -1,24 +1,8 @@
 """Tasks: tool chains sampled from the tool graph and executed, with their gold results.
 
-A task holds everything needed to replay and verify it later: where its initial state comes
-from, the gold calls, what each returned, and the hash of the final state. One JSON line:
-
-    {"id": "clinic-3f9c0a1b2c4d", "domain": "clinic", "spec_hash": "…", "seed": 7,
-     "initial_state": {"data": "clinic.data.json"}, "initial_state_hash": "…",
-     "instruction": "I'd like to …",
-     "gold_calls": [{"name": "get_patient", "arguments": {"patient_id": "P004"}}],
-     "gold_outputs": [{"ok": true, "content": "{\\"patient_id\\": \\"P004\\", …}"}],
-     "gold_state_hash": "…", "kind": "read", "length": 1, "invalid_calls": [],
-     "enforce_policies": true}
-
-`initial_state` is one of: `{"data": PATH}` (a data file; a relative path is relative to the
-spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
-`{"generated": {"seed": S, "size": N}}` (made by
-`datagen.generate_data`; `size` may be a count per entity), or the records themselves (an
-inline snapshot, a dict of entity -> records). `gold_outputs[i].content` is the text the
-agent reads for call i (`CallResult.text`); `invalid_calls` lists the calls made invalid on
-purpose; `kind` is "read" when every call is a read tool's, else "write" (and then the final
-state differs from the initial one).
+A task (`records.Task`, one line of tasks.jsonl) holds everything needed to replay and
+verify it later: where its initial state comes from (see `states.py`), the gold calls, what
+each returned (the text the agent reads, `CallResult.text`), and the hash of the final state.
 """
 
 from __future__ import annotations
@@ -27,48 +11,17 @@ import hashlib
 import json
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envscale import jsonl
+from envscale.records import GoldCall, GoldOutput, Task, load_jsonl
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.tasks.instructions import InstructionRenderer
 from envscale.tasks.states import initial_environment
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.tasks.walk import Walker
-
-
-@dataclass
-class Task:
-    id: str
-    domain: str
-    spec_hash: str
-    seed: int
-    initial_state: dict
-    instruction: str
-    gold_calls: list[dict]
-    gold_outputs: list[dict]
-    gold_state_hash: str
-    initial_state_hash: str = ""
-    kind: str = "write"
-    length: int = 0
-    invalid_calls: list[int] = field(default_factory=list)
-    enforce_policies: bool = True
-
-    def to_dict(self) -> dict:
-        order = ["id", "domain", "spec_hash", "seed", "initial_state", "initial_state_hash", "instruction",
-                 "gold_calls", "gold_outputs", "gold_state_hash", "kind", "length", "invalid_calls",
-                 "enforce_policies"]
-        values = asdict(self)
-        return {name: values[name] for name in order}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Task:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
-
 
 # ---- sampling
 
@@ -112,30 +65,51 @@ def sample_tasks(domain: Domain, env_factory: Callable[[], Environment], n: int,
         if chain in seen:
             continue
         task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
-        recorded = [{"ok": s.ok, "content": s.content} for s in walk.steps]
+        recorded = [GoldOutput(ok=s.ok, content=s.content) for s in walk.steps]
         if task.gold_outputs != recorded or (task.kind == "write" and task.gold_state_hash == initial_hash):
             continue  # a write task must change the state
         seen.add(chain)
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
         # The user asks for what the valid calls do; a deliberately invalid call is the
         # agent's slip, corrected by the valid call of the same tool that follows it.
-        wanted = [c for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
+        wanted = [c.to_dict() for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
         task.instruction = renderer.render(wanted)
         tasks.append(task)
     env.close()
     return tasks
 
 
-def _execute(domain: Domain, env: Environment, calls: list[dict], seed: int, initial_state: dict, initial_hash: str) -> Task:
+def _execute(
+    domain: Domain,
+    env: Environment,
+    calls: list[dict],
+    seed: int,
+    initial_state: dict,
+    initial_hash: str,
+) -> Task:
     """Run the chain from the initial state and record the gold outputs and final hash."""
-    outputs, final_hash = _run_from_reset(env, calls)
-    wrote = any(o["ok"] and domain.tool_kinds[c["name"]] == "write" for c, o in zip(calls, outputs, strict=True))
-    digest = hashlib.sha256(f"{domain.spec_hash}\0{initial_hash}\0{_canonical(calls)}".encode()).hexdigest()
+    gold_calls = [GoldCall.model_validate(call) for call in calls]
+    outputs, final_hash = _run_from_reset(env, gold_calls)
+    wrote = any(
+        o.ok and domain.tool_kinds[c.name] == "write"
+        for c, o in zip(gold_calls, outputs, strict=True)
+    )
+    chain = _canonical(calls)
+    digest = hashlib.sha256(f"{domain.spec_hash}\0{initial_hash}\0{chain}".encode()).hexdigest()
     return Task(
-        id=f"{domain.name}-{digest[:12]}", domain=domain.name, spec_hash=domain.spec_hash, seed=seed,
-        initial_state=initial_state, instruction="", gold_calls=calls, gold_outputs=outputs,
-        gold_state_hash=final_hash, initial_state_hash=initial_hash, kind="write" if wrote else "read",
-        length=len(calls), enforce_policies=env.enforce_policies,
+        id=f"{domain.name}-{digest[:12]}",
+        domain=domain.name,
+        spec_hash=domain.spec_hash,
+        seed=seed,
+        initial_state=initial_state,
+        instruction="",
+        gold_calls=gold_calls,
+        gold_outputs=outputs,
+        gold_state_hash=final_hash,
+        initial_state_hash=initial_hash,
+        kind="write" if wrote else "read",
+        length=len(calls),
+        enforce_policies=env.enforce_policies,
     )
 
 
@@ -152,18 +126,16 @@ def write_tasks(path: str | Path, tasks: list[Task]) -> Path:
 
 
 def read_tasks(path: str | Path) -> list[Task]:
-    tasks = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            tasks.append(Task.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: not a task: {error}") from None
-    return tasks
+    """The tasks of a file; a line that is not a task is a DataError naming file and line."""
+    return load_jsonl(path, Task)
 
 
-def replay_task(domain: Domain, task: Task, spec_path: str | Path | None = None, env: Environment | None = None) -> tuple[list[dict], str]:
+def replay_task(
+    domain: Domain,
+    task: Task,
+    spec_path: str | Path | None = None,
+    env: Environment | None = None,
+) -> tuple[list[GoldOutput], str]:
     """(outputs, final state hash) of the task's gold calls, from its initial state."""
     own = env is None
     if env is None:
@@ -175,13 +147,13 @@ def replay_task(domain: Domain, task: Task, spec_path: str | Path | None = None,
             env.close()
 
 
-def _run_from_reset(env: Environment, calls: list[dict]) -> tuple[list[dict], str]:
+def _run_from_reset(env: Environment, calls: list[GoldCall]) -> tuple[list[GoldOutput], str]:
     """(what each call returned, the final state hash) of calls run from the initial state."""
     env.reset()
     outputs = []
     for call in calls:
-        result = env.call(call["name"], call["arguments"])
-        outputs.append({"ok": result.ok, "content": result.text})
+        result = env.call(call.name, call.arguments)
+        outputs.append(GoldOutput(ok=result.ok, content=result.text))
     return outputs, env.state_hash()
 
 

@@ -45,7 +45,7 @@ def test_same_seed_same_tasks_byte_for_byte(clinic, tasks, tmp_path):
 
 def test_task_format(tasks):
     task = tasks[0].to_dict()
-    assert list(task)[:10] == ["id", "domain", "spec_hash", "seed", "initial_state", "initial_state_hash",
+    assert list(task)[:11] == ["version", "id", "domain", "spec_hash", "seed", "initial_state", "initial_state_hash",
                                "instruction", "gold_calls", "gold_outputs", "gold_state_hash"]
     assert task["domain"] == "clinic" and task["initial_state"] == SEED_DATA
     assert all(set(c) == {"name", "arguments"} for c in task["gold_calls"])
@@ -67,7 +67,7 @@ def test_lengths_kinds_and_shares(clinic, tasks):
     reads = [t for t in tasks if t.kind == "read"]
     assert len(reads) == round(len(tasks) * 0.3)
     writes = [t for t in tasks if t.kind == "write"]
-    assert all(any(o["ok"] and clinic.tool_kinds[c["name"]] == "write"
+    assert all(any(o.ok and clinic.tool_kinds[c.name] == "write"
                    for c, o in zip(t.gold_calls, t.gold_outputs, strict=True)) for t in writes)
 
 
@@ -75,7 +75,7 @@ def test_read_only_chains_leave_the_state_unchanged(clinic, tasks):
     reads = [t for t in tasks if t.kind == "read"]
     assert reads
     for task in reads:
-        assert all(clinic.tool_kinds[c["name"]] == "read" for c in task.gold_calls)
+        assert all(clinic.tool_kinds[c.name] == "read" for c in task.gold_calls)
         assert task.gold_state_hash == task.initial_state_hash
     assert all(t.gold_state_hash != t.initial_state_hash for t in tasks if t.kind == "write")
 
@@ -84,10 +84,10 @@ def test_invalid_share_gives_failed_calls(clinic, tasks):
     invalid = [(t, i) for t in tasks for i in t.invalid_calls]
     assert invalid
     for task, i in invalid:
-        assert task.gold_outputs[i]["ok"] is False
-        assert task.gold_outputs[i]["content"].startswith("Error:")
-        assert task.gold_calls[i + 1]["name"] == task.gold_calls[i]["name"]  # then done right
-        assert task.gold_outputs[i + 1]["ok"]
+        assert task.gold_outputs[i].ok is False
+        assert task.gold_outputs[i].content.startswith("Error:")
+        assert task.gold_calls[i + 1].name == task.gold_calls[i].name  # then done right
+        assert task.gold_outputs[i + 1].ok
     clean = sample_tasks(clinic, EnvFactory(clinic, SEED_DATA), 20, seed=11, invalid_share=0.0)
     assert not any(t.invalid_calls for t in clean)
 
@@ -96,7 +96,7 @@ def test_policy_prerequisites_come_first(tasks):
     # clinic: "before writes require verify_patient"; the walk verifies the patient concerned.
     for task in tasks:
         if task.kind == "write":
-            names = [c["name"] for c, o in zip(task.gold_calls, task.gold_outputs, strict=True) if o["ok"]]
+            names = [c.name for c, o in zip(task.gold_calls, task.gold_outputs, strict=True) if o.ok]
             assert "verify_patient" in names
 
 
