@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envscale.compiler.codegen import ARTIFACTS
+from envscale.compiler.artifacts import ARTIFACTS
 from envscale.runtime.shown import Shower
 
 

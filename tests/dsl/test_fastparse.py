@@ -214,7 +214,7 @@ def test_deep_text_is_left_to_lark(terms: int) -> None:
         "tool t() { return " + "[" * (terms // 2) + "]" * (terms // 2) + " }",
         "entity E { a: " + "list<" * terms + "int" + ">" * terms + " }",
     ):
-        accepted, fast_taken = agrees(source)
+        _, fast_taken = agrees(source)
         module, diagnostics = parse_with_lark(source, "t.domain")
         assert parse(source, "t.domain") == (module, diagnostics)
         if module is None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from envscale.compiler import ir
+from envscale.compiler.artifacts import ARTIFACTS
 from envscale.compiler.codegen.manifest import manifest_json
 from envscale.compiler.codegen.models import models_py
 from envscale.compiler.codegen.sql import schema_sql
 from envscale.compiler.codegen.tools_json import tools_json
 from envscale.compiler.codegen.tools_py import tools_py
 
-ARTIFACTS = ("schema.sql", "tools.py", "models.py", "tools.json", "manifest.json")
+__all__ = ["ARTIFACTS", "generate"]
 
 
 def generate(d: ir.DomainIR) -> dict[str, str]:
