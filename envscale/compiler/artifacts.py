@@ -1,4 +1,4 @@
-"""The names of a compiled domain's artifacts, in the order they are written."""
+"""The names of a compiled domain's files: what the compiler writes and a loader reads."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envscale.compiler import types as t
+from envscale.compiler.builtins import CONSTANT_CALLS
 from envscale.compiler.context import Compilation
 from envscale.compiler.sql_expr import NotSQL, to_sql
 from envscale.compiler.symbols import FieldInfo, RecordInfo
@@ -12,7 +13,6 @@ from envscale.dsl.diagnostics import did_you_mean
 
 ATTRIBUTES = {"key": 0, "unique": 0, "index": 0, "default": 1, "check": 1, "external": 0, "sparse": 0}
 STRUCT_ATTRIBUTES = {"default", "sparse"}
-CONSTANT_CALLS = {"now", "today"}
 
 
 def check_entities(c: Compilation) -> None:
@@ -116,9 +116,7 @@ def _default(c: Compilation, checker: Checker, record: RecordInfo, info: FieldIn
 
 
 def _default_fits(checker: Checker, expr: ast.Expr, got: t.Type, want: t.Type) -> bool:
-    from envscale.compiler.typecheck import assignable
-
-    if assignable(got, want):
+    if t.assignable(got, want):
         return True
     base = t.strip_optional(want)
     if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(base, t.EnumT):

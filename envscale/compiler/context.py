@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from envscale.compiler.symbols import Symbols
-from envscale.compiler.types import Type
+from envscale.compiler.types import ANY, Type
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostics
 
@@ -28,6 +28,4 @@ class Compilation:
         self.diagnostics.error(code, message, span, hint)
 
     def type_of(self, node: ast.Expr) -> Type:
-        from envscale.compiler.types import ANY
-
         return self.types.get(id(node), ANY)

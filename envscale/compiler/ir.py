@@ -24,6 +24,8 @@ class Column:
     enum: list[str] | None = None
     ref: str | None = None  # entity referred to
     ref_column: str | None = None
+    # (name, SQL condition) of the CHECKs that every value meets by the column's type.
+    type_checks: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Table:
     columns: list[Column]
     key: list[str]  # field names
     checks: list[Check] = field(default_factory=list)
+    # The field tuples that tools and invariants filter on with `.where(...)`, in first-use order.
+    queried: list[tuple[str, ...]] = field(default_factory=list)
 
     def column(self, field_name: str) -> Column:
         return next(c for c in self.columns if c.field == field_name)
@@ -96,6 +100,16 @@ class Policy:
     rules: list[Rule]
 
 
+@dataclass(frozen=True)
+class KeyFormat:
+    """How the tools make new keys of an entity: `next_key`'s prefix and width (keys
+    PREFIX0042), or, with `first`, `free_key`'s first key, counted up from."""
+
+    prefix: str = ""
+    width: int = 0
+    first: str = ""
+
+
 @dataclass
 class Edge:
     source: str
@@ -122,6 +136,13 @@ class DomainIR:
     types: dict[int, Type]
     symbols: Any
     includes: list[str] = field(default_factory=list)  # files the spec reads, relative to it
+    # Per entity with a single str key that the tools make new keys for.
+    key_formats: dict[str, KeyFormat] = field(default_factory=dict)
 
     def table(self, entity: str) -> Table:
         return next(t for t in self.tables if t.entity == entity)
+
+    @property
+    def runtime_invariants(self) -> list[Invariant]:
+        """Invariants that SQL cannot hold; the runtime checks them after write tools."""
+        return [inv for inv in self.invariants if inv.sql is None]

@@ -10,8 +10,9 @@ from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
-from envscale.compiler.sql_expr import NotSQL, to_sql
+from envscale.compiler.sql_expr import NotSQL, column_checks, to_sql
 from envscale.compiler.symbols import RecordInfo
+from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
 
 DEFAULT_CLOCK = "2024-01-01T00:00:00"
@@ -43,6 +44,9 @@ def lower(c: Compilation) -> None:
     domain = s.domain
     assert domain is not None
     tables = [_table(c, r) for r in s.entities.values()]
+    queried = queried_fields(c)
+    for table in tables:
+        table.queried = queried.get(table.entity, [])
     c.ir = ir.DomainIR(
         name=domain.name,
         description=domain.description,
@@ -60,6 +64,7 @@ def lower(c: Compilation) -> None:
         types=c.types,
         symbols=s,
         includes=sorted(c.extra_sources),
+        key_formats=key_formats(c),
     )
     c.ir.tool_graph = tool_graph(c.ir)
 
@@ -88,6 +93,7 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
         if info.default is not None:
             column.default = constant_value(info.default)
             column.has_default = True
+        column.type_checks = column_checks(record.name, column)
         columns.append(column)
         for i, expr in enumerate(info.checks):
             sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of)

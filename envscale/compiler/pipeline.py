@@ -14,6 +14,7 @@ from envscale.compiler.context import Compilation
 from envscale.compiler.effects import check_write_positions, infer_effects
 from envscale.compiler.lower import lower
 from envscale.compiler.resolve_types import resolve_declared_types
+from envscale.dsl import ast
 from envscale.dsl.parser import parse
 
 Pass = Callable[[Compilation], None]
@@ -37,8 +38,6 @@ def analyze(source: str, file: str, path: Path | None = None) -> Compilation:
     """Parse and check a spec; the IR is set when it has no errors."""
     module, syntax = parse(source, file)
     if module is None:
-        from envscale.dsl import ast
-
         c = Compilation(ast.Module(file, source), path)
         c.diagnostics.extend(syntax)
         return c

@@ -1,9 +1,10 @@
-"""Lowering of single-row conditions (`@check`, `invariant ... on E`) to SQL CHECK text."""
+"""Lowering of single-row conditions (`@check`, `invariant ... on E`, a column's type) to SQL CHECK text."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.builtins import SQL_FUNCTIONS
 from envscale.compiler.symbols import RecordInfo
@@ -31,6 +32,30 @@ def sql_literal(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+DATETIME_GLOB = DATE_GLOB + "T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+
+
+def column_checks(entity: str, column: ir.Column) -> list[tuple[str, str]]:
+    """The (name, condition) pairs that every value of a column must meet by its type."""
+    q = quote_ident(column.name)
+    label = f"{entity}.{column.field}"
+    if column.kind == "enum":
+        values = ", ".join(sql_literal(v) for v in column.enum or [])
+        enum = str(column.type).replace("?", "")
+        article = "an" if enum[:1].lower() in "aeiou" else "a"
+        return [(f"{label} is {article} {enum}", f"{q} IN ({values})")]
+    if column.kind == "bool":
+        return [(f"{label} is a bool", f"{q} IN (0, 1)")]
+    if column.kind == "date":
+        return [(f"{label} is a date", f"{q} GLOB '{DATE_GLOB}'")]
+    if column.kind == "datetime":
+        return [(f"{label} is a datetime", f"{q} GLOB '{DATETIME_GLOB}'")]
+    if column.kind == "json":
+        return [(f"{label} is JSON", f"json_valid({q})")]
+    return []
 
 
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "+": "+", "-": "-",

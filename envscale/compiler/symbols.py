@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from envscale.compiler.types import Type
+from envscale.compiler.types import PRIMITIVES, OptionalT, Type
 from envscale.dsl import ast
 
 
@@ -23,8 +23,6 @@ class FieldInfo:
 
     @property
     def optional(self) -> bool:
-        from envscale.compiler.types import OptionalT
-
         return isinstance(self.type, OptionalT)
 
 
@@ -76,8 +74,6 @@ class Symbols:
     policies: dict[str, ast.Policy] = field(default_factory=dict)
 
     def type_names(self) -> list[str]:
-        from envscale.compiler.types import PRIMITIVES
-
         return [*PRIMITIVES, *self.enums, *self.structs, *self.entities]
 
     def enum_members(self) -> dict[str, list[str]]:

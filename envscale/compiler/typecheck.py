@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from envscale.compiler import types as t
-from envscale.compiler.builtins import BUILTINS, COMPARABLE_ORDER
+from envscale.compiler.builtins import BUILTINS, BuiltinCall
 from envscale.compiler.context import Compilation
 from envscale.compiler.symbols import FieldInfo, RecordInfo
 from envscale.dsl import ast
@@ -47,38 +47,6 @@ class Scope:
         return Scope(parent=self)
 
 
-def assignable(src: t.Type, dst: t.Type) -> bool:
-    """Whether a value of type src may be stored where dst is expected."""
-    if src == dst or isinstance(src, t.AnyT) or isinstance(dst, t.AnyT):
-        return True
-    if isinstance(dst, t.OptionalT):
-        return isinstance(src, t.NoneT) or assignable(t.strip_optional(src), dst.inner)
-    if isinstance(src, t.OptionalT):
-        return False
-    if src == t.INT and dst == t.FLOAT:
-        return True
-    if isinstance(src, t.RowT | t.RefT) and isinstance(dst, t.RowT | t.RefT):
-        return src.entity == dst.entity and (isinstance(dst, t.RefT) or isinstance(src, t.RowT))
-    if isinstance(src, t.ListT) and isinstance(dst, t.ListT):
-        return assignable(src.item, dst.item)
-    if isinstance(src, t.MapT) and isinstance(dst, t.MapT):
-        return assignable(src.key, dst.key) and assignable(src.value, dst.value)
-    return False
-
-
-def unify(a: t.Type, b: t.Type) -> t.Type | None:
-    """The common type of two values (list items, branches), or None."""
-    if assignable(a, b):
-        return b if not isinstance(b, t.AnyT) else a
-    if assignable(b, a):
-        return a
-    if isinstance(a, t.NoneT):
-        return t.optional(b)
-    if isinstance(b, t.NoneT):
-        return t.optional(a)
-    return None
-
-
 class Checker:
     def __init__(self, c: Compilation):
         self.c = c
@@ -110,20 +78,23 @@ class Checker:
         want = self.s.entities[entity].fields[key_field].type
         return self.key_type(want.entity) if isinstance(want, t.RefT) else want
 
+    def error(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
+        self.c.error(code, message, span, hint)
+
     def note(self, node: object, type_: t.Type) -> t.Type:
         self.c.types[id(node)] = type_
         return type_
 
     def expect(self, node: ast.Expr, got: t.Type, want: t.Type, what: str) -> None:
-        if assignable(got, want):
+        if t.assignable(got, want):
             return
         if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(t.strip_optional(want), t.EnumT):
             self.check_enum_literal(node, t.strip_optional(want))
             return
-        if isinstance(t.strip_optional(want), t.RefT) and assignable(got, self.key_type(t.strip_optional(want).entity)):
+        if isinstance(t.strip_optional(want), t.RefT) and t.assignable(got, self.key_type(t.strip_optional(want).entity)):
             return
         hint = None
-        if isinstance(got, t.OptionalT) and assignable(got.inner, want):
+        if isinstance(got, t.OptionalT) and t.assignable(got.inner, want):
             hint = "the value may be none: check it with `require x != none else \"...\"` first"
         elif got == t.FLOAT and want == t.INT:
             hint = "convert it with int(...) or round(...)"
@@ -290,7 +261,7 @@ class Checker:
             return t.BOOL
         if op in ("<", "<=", ">", ">="):
             lb, rb = t.strip_optional(left), t.strip_optional(right)
-            ok = (lb in t.NUMERIC and rb in t.NUMERIC) or (lb == rb and lb in COMPARABLE_ORDER)
+            ok = (lb in t.NUMERIC and rb in t.NUMERIC) or (lb == rb and lb in t.COMPARABLE_ORDER)
             if not ok:
                 self.c.error("E203", f"cannot compare {left} {op} {right}", e.span,
                              "ordering works on numbers, strings, dates and datetimes of the same kind")
@@ -312,7 +283,7 @@ class Checker:
         if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(item, t.EnumT):
             self.check_enum_literal(node, item)
             return
-        if unify(got, item) is None and not self._enum_vs_str(got, item):
+        if t.unify(got, item) is None and not self._enum_vs_str(got, item):
             self.c.error("E201", f"a {got} cannot be in a collection of {item}", node.span)
 
     @staticmethod
@@ -326,11 +297,11 @@ class Checker:
                 self.check_enum_literal(lit, t.strip_optional(other))
                 return
         lb, rb = t.strip_optional(left), t.strip_optional(right)
-        if isinstance(lb, t.RowT | t.RefT) and assignable(rb, self.key_type(lb.entity)):
+        if isinstance(lb, t.RowT | t.RefT) and t.assignable(rb, self.key_type(lb.entity)):
             return
-        if isinstance(rb, t.RowT | t.RefT) and assignable(lb, self.key_type(rb.entity)):
+        if isinstance(rb, t.RowT | t.RefT) and t.assignable(lb, self.key_type(rb.entity)):
             return
-        if unify(left, right) is None and not self._enum_vs_str(left, right):
+        if t.unify(left, right) is None and not self._enum_vs_str(left, right):
             self.c.error("E203", f"cannot compare {left} with {right}", e.span, "both sides must have the same type")
 
     def arithmetic(self, e: ast.Binary, left: t.Type, right: t.Type) -> t.Type:
@@ -342,7 +313,7 @@ class Checker:
         if op == "+" and left == t.STR and right == t.STR:
             return t.STR
         if op == "+" and isinstance(left, t.ListT) and isinstance(right, t.ListT):
-            common = unify(left.item, right.item)
+            common = t.unify(left.item, right.item)
             if common is not None:
                 return t.ListT(common)
         self.c.error("E203", f"cannot apply '{op}' to {left} and {right}", e.span)
@@ -352,7 +323,7 @@ class Checker:
         item: t.Type = t.ANY
         for node in e.items:
             got = self.c.types[id(node)] if typed else self.expr(node, scope)
-            common = unify(got, item)
+            common = t.unify(got, item)
             if common is None:
                 self.c.error("E201", f"list items must share one type: {item} and {got}", node.span)
             else:
@@ -363,7 +334,7 @@ class Checker:
         value: t.Type = t.ANY
         for _key, node in e.items:
             got = self.expr(node, scope)
-            common = unify(got, value)
+            common = t.unify(got, value)
             if common is None:
                 self.c.error("E201", f"map values must share one type: {value} and {got}", node.span)
             else:
@@ -499,222 +470,27 @@ class Checker:
 
     def builtin(self, e: ast.Call, scope: Scope) -> t.Type:
         spec = BUILTINS[e.func.id]  # type: ignore[union-attr]
-        name = spec.name
         positional = [a for a in e.args if a.name is None]
         keywords = {a.name: a for a in e.args if a.name is not None}
-        if name == "next_key":
-            return self.next_key(e, positional, scope)
         types = [self.expr(a.value, scope) for a in positional]
-        kw_types = {k: self.expr(a.value, scope) for k, a in keywords.items()}
+        keyword_types = {k: self.expr(a.value, scope) for k, a in keywords.items()}
         self.note(e.func, t.ANY)
         if not spec.min_args <= len(positional) <= spec.max_args:
-            self.c.error("E202", f"{name}() takes {self._arity(spec)}, got {len(positional)}", e.span, spec.summary)
+            self.c.error("E202", f"{spec.name}() takes {spec.arity}, got {len(positional)}", e.span, spec.summary)
             return t.ANY
         for k, a in keywords.items():
             if k not in spec.keywords:
-                self.c.error("E202", f"{name}() has no argument '{k}'", a.span, spec.summary)
+                self.c.error("E202", f"{spec.name}() has no argument '{k}'", a.span, spec.summary)
         if any(isinstance(x, t.AnyT) for x in types):
-            return self._builtin_result_guess(name, types)
-        args = [a.value for a in positional]
-        return self._builtin_types(e, name, args, types, kw_types, keywords)
-
-    @staticmethod
-    def _arity(spec) -> str:
-        if spec.min_args == spec.max_args:
-            return f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
-        return f"{spec.min_args} to {spec.max_args} arguments"
-
-    @staticmethod
-    def _builtin_result_guess(name: str, types: list[t.Type]) -> t.Type:
-        fixed = {"round": t.FLOAT, "count": t.INT, "len": t.INT, "any": t.BOOL, "all": t.BOOL, "format": t.STR,
-                 "str": t.STR, "int": t.INT, "float": t.FLOAT, "lower": t.STR, "upper": t.STR, "strip": t.STR,
-                 "startswith": t.BOOL, "endswith": t.BOOL, "join": t.STR, "replace": t.STR, "now": t.DATETIME,
-                 "today": t.DATE, "date": t.DATE, "datetime": t.DATETIME, "days_between": t.INT,
-                 "range": t.ListT(t.INT), "evaluate": t.FLOAT, "free_key": t.STR}
-        return fixed.get(name, t.ANY)
-
-    def _builtin_types(self, e, name, args, types, kw_types, keywords) -> t.Type:
-        bad = lambda i, want: self.expect(args[i], types[i], want, f"argument {i + 1} of {name}()")  # noqa: E731
-        first = t.strip_optional(types[0]) if types else None
-
-        def need_list(i: int = 0) -> t.ListT | None:
-            base = t.strip_optional(types[i])
-            if isinstance(base, t.ListT):
-                return base
-            self.c.error("E201", f"{name}() needs a list, found {types[i]}", args[i].span)
-            return None
-
-        match name:
-            case "round":
-                bad(0, t.FLOAT)
-                if len(types) == 2:
-                    bad(1, t.INT)
-                return t.FLOAT
-            case "abs":
-                bad(0, t.FLOAT)
-                return first if first in t.NUMERIC else t.FLOAT
-            case "min" | "max":
-                if len(types) == 1:
-                    lst = need_list()
-                    if lst is not None and lst.item not in COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT):
-                        self.c.error("E201", f"{name}() needs comparable items, found {lst.item}", args[0].span)
-                    return lst.item if lst is not None else t.ANY
-                common: t.Type = types[0]
-                for node, ty in zip(args[1:], types[1:], strict=True):
-                    u = unify(common, ty) or (t.FLOAT if common in t.NUMERIC and ty in t.NUMERIC else None)
-                    if u is None:
-                        self.c.error("E201", f"{name}() arguments must share one type: {common} and {ty}", node.span)
-                    else:
-                        common = u
-                return common
-            case "sum":
-                lst = need_list()
-                if lst is None:
-                    return t.ANY
-                if lst.item not in t.NUMERIC and not isinstance(lst.item, t.AnyT):
-                    self.c.error("E201", f"sum() needs a list of numbers, found {types[0]}", args[0].span)
-                    return t.ANY
-                return t.INT if lst.item == t.INT else t.FLOAT
-            case "count":
-                need_list()
-                return t.INT
-            case "len":
-                if not isinstance(first, t.ListT | t.MapT) and first != t.STR:
-                    self.c.error("E201", f"len() needs a list, map or string, found {types[0]}", args[0].span)
-                return t.INT
-            case "any" | "all":
-                lst = need_list()
-                if lst is not None and lst.item != t.BOOL and not isinstance(lst.item, t.AnyT):
-                    self.c.error("E201", f"{name}() needs a list<bool>, found {types[0]}", args[0].span)
-                return t.BOOL
-            case "sorted":
-                lst = need_list()
-                if lst is None:
-                    return t.ANY
-                if "by" in keywords:
-                    by = keywords["by"].value
-                    record = self.record(lst.item)
-                    if not (isinstance(by, ast.Literal) and isinstance(by.value, str)):
-                        self.c.error("E202", "sorted(by: ...) takes a field name as a string literal", by.span)
-                    elif record is None:
-                        self.c.error("E202", f"sorted(by: ...) needs a list of records, found {types[0]}", by.span)
-                    elif by.value not in record.fields:
-                        self.c.error("E103", f"'{record.name}' has no field '{by.value}'", by.span,
-                                     did_you_mean(by.value, record.fields))
-                elif lst.item not in COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT):
-                    self.c.error("E202", f"sorting a list of {lst.item} needs by: \"field\"", e.span)
-                if "desc" in kw_types:
-                    self.expect(keywords["desc"].value, kw_types["desc"], t.BOOL, "sorted(desc: ...)")
-                return lst
-            case "reversed" | "unique":
-                lst = need_list()
-                return lst if lst is not None else t.ANY
-            case "keys" | "values":
-                if not isinstance(first, t.MapT):
-                    self.c.error("E201", f"{name}() needs a map, found {types[0]}", args[0].span)
-                    return t.ANY
-                return t.ListT(first.key if name == "keys" else first.value)
-            case "get":
-                if not isinstance(first, t.MapT):
-                    self.c.error("E201", f"get() needs a map, found {types[0]}", args[0].span)
-                    return t.ANY
-                bad(1, first.key)
-                bad(2, t.optional(first.value))  # a none default makes the result optional
-                return first.value if not isinstance(types[2], t.NoneT) else t.optional(first.value)
-            case "format":
-                bad(0, t.STR)
-                if isinstance(args[0], ast.Literal) and isinstance(args[0].value, str):
-                    holes = args[0].value.count("{}")
-                    if holes != len(args) - 1:
-                        self.c.error("E202", f"format() template has {holes} '{{}}' but {len(args) - 1} value(s) follow", e.span)
-                return t.STR
-            case "str":
-                return t.STR
-            case "int":
-                if first not in (t.INT, t.FLOAT, t.STR, t.BOOL):
-                    self.c.error("E201", f"int() cannot convert a {types[0]}", args[0].span)
-                return t.INT
-            case "float":
-                if first not in (t.INT, t.FLOAT, t.STR):
-                    self.c.error("E201", f"float() cannot convert a {types[0]}", args[0].span)
-                return t.FLOAT
-            case "lower" | "upper" | "strip":
-                bad(0, t.STR)
-                return t.STR
-            case "startswith" | "endswith":
-                bad(0, t.STR)
-                bad(1, t.STR)
-                return t.BOOL
-            case "split":
-                bad(0, t.STR)
-                bad(1, t.STR)
-                return t.ListT(t.STR)
-            case "join":
-                bad(0, t.ListT(t.STR))
-                bad(1, t.STR)
-                return t.STR
-            case "replace":
-                for i in range(3):
-                    bad(i, t.STR)
-                return t.STR
-            case "now":
-                return t.DATETIME
-            case "today":
-                return t.DATE
-            case "date" | "datetime":
-                if first not in (t.STR, t.DATE, t.DATETIME):
-                    self.c.error("E201", f"{name}() needs a string, found {types[0]}", args[0].span)
-                return t.DATE if name == "date" else t.DATETIME
-            case "add_days":
-                if first == t.STR:  # ISO text, as agents send dates; a malformed one is a tool error
-                    first = t.DATE
-                elif first not in (t.DATE, t.DATETIME):
-                    self.c.error("E201", f"add_days() needs a date or datetime, found {types[0]}", args[0].span)
-                    first = t.DATE
-                bad(1, t.INT)
-                return first
-            case "range":
-                for i in range(len(types)):
-                    bad(i, t.INT)
-                return t.ListT(t.INT)
-            case "evaluate":
-                bad(0, t.STR)
-                return t.FLOAT
-            case "free_key":
-                if isinstance(first, t.EntityClass):
-                    if self.key_type(first.entity) != t.STR:
-                        self.c.error("E201", f"free_key() needs an entity with a single str key; '{first.entity}' has none",
-                                     args[0].span)
-                elif not (isinstance(first, t.MapT) and first.key == t.STR):
-                    self.c.error("E201", f"free_key() needs an entity or a map with str keys, found {types[0]}", args[0].span)
-                bad(1, t.STR)
-                return t.STR
-            case "days_between":
-                for i in range(2):
-                    if t.strip_optional(types[i]) not in (t.DATE, t.DATETIME):
-                        self.c.error("E201", f"days_between() needs dates, found {types[i]}", args[i].span)
-                return t.INT
-        raise AssertionError(name)
-
-    def next_key(self, e: ast.Call, positional: list[ast.Arg], scope: Scope) -> t.Type:
-        spec = BUILTINS["next_key"]
-        if not spec.min_args <= len(positional) <= spec.max_args:
-            for a in positional:
-                self.expr(a.value, scope)
-            self.c.error("E202", f"next_key() takes {self._arity(spec)}, got {len(positional)}", e.span, spec.summary)
-            return t.STR
-        entity_type = self.expr(positional[0].value, scope)
-        if not isinstance(entity_type, t.EntityClass):
-            if not isinstance(entity_type, t.AnyT):
-                self.c.error("E201", f"next_key() needs an entity name first, found {entity_type}", positional[0].span)
-        elif self.key_type(entity_type.entity) != t.STR:
-            self.c.error("E201", f"next_key() needs an entity with a single str key; '{entity_type.entity}' has none",
-                         positional[0].span)
-        prefix = positional[1].value
-        self.expect(prefix, self.expr(prefix, scope), t.STR, "next_key() prefix")
-        if len(positional) == 3:
-            self.expect(positional[2].value, self.expr(positional[2].value, scope), t.INT, "next_key() width")
-        return t.STR
+            return spec.returns or t.ANY
+        call = BuiltinCall(self, spec.name, e, [a.value for a in positional], types, keywords, keyword_types)
+        for i, want in enumerate(spec.params[: len(types)]):
+            call.expect(i, want)
+        result = spec.check(call) if spec.check is not None else None
+        if spec.returns is not None:
+            return spec.returns
+        assert result is not None, spec.name
+        return result
 
 
 def terminates(body: tuple[ast.Stmt, ...]) -> bool:

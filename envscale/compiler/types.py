@@ -154,3 +154,39 @@ def is_json(t: Type) -> bool:
 def entity_of(t: Type) -> str | None:
     t = strip_optional(t)
     return t.entity if isinstance(t, RowT | RefT) else None
+
+
+# The types whose values order with < and >, each among its own kind (numbers together).
+COMPARABLE_ORDER = (INT, FLOAT, STR, DATE, DATETIME)
+
+
+def assignable(src: Type, dst: Type) -> bool:
+    """Whether a value of type src may be stored where dst is expected."""
+    if src == dst or isinstance(src, AnyT) or isinstance(dst, AnyT):
+        return True
+    if isinstance(dst, OptionalT):
+        return isinstance(src, NoneT) or assignable(strip_optional(src), dst.inner)
+    if isinstance(src, OptionalT):
+        return False
+    if src == INT and dst == FLOAT:
+        return True
+    if isinstance(src, RowT | RefT) and isinstance(dst, RowT | RefT):
+        return src.entity == dst.entity and (isinstance(dst, RefT) or isinstance(src, RowT))
+    if isinstance(src, ListT) and isinstance(dst, ListT):
+        return assignable(src.item, dst.item)
+    if isinstance(src, MapT) and isinstance(dst, MapT):
+        return assignable(src.key, dst.key) and assignable(src.value, dst.value)
+    return False
+
+
+def unify(a: Type, b: Type) -> Type | None:
+    """The common type of two values (list items, branches), or None."""
+    if assignable(a, b):
+        return b if not isinstance(b, AnyT) else a
+    if assignable(b, a):
+        return a
+    if isinstance(a, NoneT):
+        return optional(b)
+    if isinstance(b, NoneT):
+        return optional(a)
+    return None

@@ -1,8 +1,15 @@
-"""The spec AST: small frozen dataclasses, each carrying the span it was parsed from."""
+"""The spec AST: small frozen dataclasses, each carrying the span it was parsed from.
+
+Passes visit it through `children` and `walk`, which read a node's dataclass fields, so a
+new kind of node needs no walker of its own.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,3 +344,60 @@ class Module:
     file: str
     source: str
     declarations: tuple[Decl, ...] = field(default_factory=tuple)
+
+
+Node = (
+    Expr | Stmt | Decl | Module | TypeRef | Arg | AttrStep | IndexStep | Target | Attribute | Field | Param
+    | Effect | Selector | Rule
+)
+NODE_TYPES: tuple[type, ...] = typing.get_args(Node)
+
+
+# Names in field annotations that stand for nodes. The annotations are text (see the
+# __future__ import), read here without evaluating them.
+_NODE_NAMES = frozenset({cls.__name__ for cls in NODE_TYPES} | {"Expr", "Stmt", "Decl", "Node"})
+
+
+def _node_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if _NODE_NAMES.intersection(re.findall(r"\w+", str(f.type))))
+
+
+# The fields of each node class that can hold nodes, in declaration order.
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: _node_fields(cls) for cls in NODE_TYPES}
+
+
+def _gather(value: object, out: list[Node]) -> None:
+    if isinstance(value, tuple):
+        for item in value:
+            _gather(item, out)
+    elif value is not None and type(value) in _NODE_FIELDS:
+        out.append(value)  # type: ignore[arg-type]
+
+
+def children(node: Node) -> list[Node]:
+    """The nodes directly under `node`, in the order of its fields and of their items."""
+    out: list[Node] = []
+    for name in _NODE_FIELDS[type(node)]:
+        _gather(getattr(node, name), out)
+    return out
+
+
+def walk(*roots: Node) -> Iterator[Node]:
+    """Every node under the roots, each before its children, in source order; not recursive."""
+    stack: list[Node] = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def height(node: Node) -> int:
+    """The number of nodes on the longest path down from `node`; not recursive."""
+    tallest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        if level > tallest:
+            tallest = level
+        stack.extend((child, level + 1) for child in children(current))
+    return tallest

@@ -118,16 +118,13 @@ def tokenize(source: str) -> tuple[list[str], list[str], list[int], list[int], l
     return kinds, texts, lines, columns, end_lines, end_columns
 
 
-def parse_fast(source: str, file: str, max_depth: int) -> tuple[ast.Decl, ...]:
-    """The declarations of a spec, or Decline; also where Lark's tree would be deeper than max_depth."""
-    declarations, height = _Parser(source, file).module()
-    if height > max_depth:
-        raise Decline
-    return declarations
+def parse_fast(source: str, file: str) -> tuple[ast.Decl, ...]:
+    """The declarations of a spec, or Decline."""
+    return _Parser(source, file).module()
 
 
 class _Parser:
-    """Recursive descent; each rule method returns its node and the height of Lark's tree for it."""
+    """Recursive descent over the tokens, one method per rule of the grammar."""
 
     def __init__(self, source: str, file: str):
         self.k, self.v, self.line, self.col, self.end_line, self.end_col = tokenize(source)
@@ -176,34 +173,32 @@ class _Parser:
 
     # ---- declarations
 
-    def module(self) -> tuple[tuple[ast.Decl, ...], int]:
+    def module(self) -> tuple[ast.Decl, ...]:
         declarations: list[ast.Decl] = []
-        height = 0
         k, v = self.k, self.v
         while k[self.i] != "$":
             if k[self.i] != "N":
                 raise Decline
             word = v[self.i]
+            decl: ast.Decl
             if word == "tool":
-                decl, h = self.tool()
+                decl = self.tool()
             elif word == "entity" or word == "struct":
-                decl, h = self.record(word)
+                decl = self.record(word)
             elif word == "enum":
-                decl, h = self.enum()
+                decl = self.enum()
             elif word == "invariant":
-                decl, h = self.invariant()
+                decl = self.invariant()
             elif word == "policy":
-                decl, h = self.policy()
+                decl = self.policy()
             elif word == "domain":
-                decl, h = self.domain()
+                decl = self.domain()
             else:
                 raise Decline
             declarations.append(decl)
-            if h > height:
-                height = h
-        return tuple(declarations), height + 1
+        return tuple(declarations)
 
-    def domain(self) -> tuple[ast.Domain, int]:
+    def domain(self) -> ast.Domain:
         self.i += 1
         name = self.name()
         description = unquote(self.v[self.expect("S")])
@@ -222,11 +217,10 @@ class _Parser:
                 at = self.expect("S")
                 policy = unquote(self.v[at])
             policy_span = self.tspan(at)
-        height = 1 if clock_span is None and policy_span is None else 2
         return ast.Domain(self.v[name], description, clock, policy, policy_file, self.tspan(name),
-                          policy_span, clock_span), height
+                          policy_span, clock_span)
 
-    def enum(self) -> tuple[ast.Enum, int]:
+    def enum(self) -> ast.Enum:
         self.i += 1
         name = self.name()
         doc = self.doc()
@@ -239,7 +233,7 @@ class _Parser:
             members.append(self.enum_member())
         self.expect("}")
         return ast.Enum(self.v[name], doc, tuple(value for value, _ in members),
-                        tuple(self.tspan(at) for _, at in members), self.tspan(name)), 1
+                        tuple(self.tspan(at) for _, at in members), self.tspan(name))
 
     def enum_member(self) -> tuple[str, int]:
         at = self.i
@@ -252,51 +246,45 @@ class _Parser:
             return unquote(self.v[at]), at
         raise Decline
 
-    def record(self, word: str) -> tuple[ast.Struct | ast.Entity, int]:
+    def record(self, word: str) -> ast.Struct | ast.Entity:
         self.i += 1
         name = self.name()
         doc = self.doc()
         self.expect("{")
         fields = []
-        height = 1
         after_type = False
         while self.k[self.i] == "N":
             if after_type and self.v[self.i] in _TYPE_FOLLOW_KEYWORDS:
                 raise Decline
-            field, h, after_type = self.field()
+            field, after_type = self.field()
             fields.append(field)
-            if h >= height:
-                height = h + 1
         self.expect("}")
         cls = ast.Entity if word == "entity" else ast.Struct
-        return cls(self.v[name], doc, tuple(fields), self.tspan(name)), height
+        return cls(self.v[name], doc, tuple(fields), self.tspan(name))
 
-    def field(self) -> tuple[ast.Field, int, bool]:
+    def field(self) -> tuple[ast.Field, bool]:
+        """A field, and whether it ends with its type (see _TYPE_FOLLOW_KEYWORDS)."""
         name = self.name()
         self.expect(":")
-        type_, height = self.type()
+        type_ = self.type()
         attributes = []
         while self.k[self.i] == "@":
-            attribute, h = self.attribute()
-            attributes.append(attribute)
-            if h > height:
-                height = h
+            attributes.append(self.attribute())
         doc = self.doc()
         after_type = doc is None and not attributes
-        return ast.Field(self.v[name], type_, tuple(attributes), doc, self.tspan(name)), height + 1, after_type
+        return ast.Field(self.v[name], type_, tuple(attributes), doc, self.tspan(name)), after_type
 
-    def attribute(self) -> tuple[ast.Attribute, int]:
+    def attribute(self) -> ast.Attribute:
         start = self.i
         self.i += 1
         name = self.name()
         args: tuple[ast.Arg, ...] = ()
-        height = 1
         if self.k[self.i] == "(":
             self.i += 1
-            args, height = self.args()
-        return ast.Attribute(self.v[name], args, self.span(start, self.i - 1)), height
+            args = self.args()
+        return ast.Attribute(self.v[name], args, self.span(start, self.i - 1))
 
-    def invariant(self) -> tuple[ast.Invariant, int]:
+    def invariant(self) -> ast.Invariant:
         self.i += 1
         name = self.name()
         entity = None
@@ -304,26 +292,22 @@ class _Parser:
             self.i += 1
             entity = self.name()
         self.expect(":")
-        condition, h1 = self.expr()
+        condition = self.expr()
         self.keyword("else")
-        message, h2 = self.expr()
+        message = self.expr()
         return ast.Invariant(self.v[name], self.v[entity] if entity is not None else None, condition, message,
-                             self.tspan(name), self.tspan(entity) if entity is not None else None), 1 + max(h1, h2)
+                             self.tspan(name), self.tspan(entity) if entity is not None else None)
 
-    def tool(self) -> tuple[ast.Tool, int]:
+    def tool(self) -> ast.Tool:
         k = self.k
         start = self.i
         self.i += 1
         name = self.name()
         self.expect("(")
         params = []
-        height = 1
         if k[self.i] != ")":
             while True:
-                param, h = self.param()
-                params.append(param)
-                if h >= height:
-                    height = h + 1
+                params.append(self.param())
                 if k[self.i] != ",":
                     break
                 self.i += 1
@@ -333,44 +317,30 @@ class _Parser:
         returns = None
         if k[self.i] == "->":
             self.i += 1
-            returns, h = self.type()
-            if h + 1 > height:
-                height = h + 1
+            returns = self.type()
         effects = []
         while k[self.i] == "N" and (self.v[self.i] == "reads" or self.v[self.i] == "writes"):
             effects.append(self.effect())
-        if effects and height < 2:
-            height = 2
         self.expect("{")
         doc = self.doc()
-        body, h = self.statements()
-        if h > height:
-            height = h
+        body = self.statements()
         self.expect("}")
         return ast.Tool(self.v[name], tuple(params), returns, tuple(effects), doc, body,
-                        self.span(start, self.i - 1), self.tspan(name)), height + 1
+                        self.span(start, self.i - 1), self.tspan(name))
 
-    def param(self) -> tuple[ast.Param, int]:
+    def param(self) -> ast.Param:
         name = self.name()
         self.expect(":")
-        type_, height = self.type()
+        type_ = self.type()
         attributes = []
-        attrs_height = 1
         while self.k[self.i] == "@":
-            attribute, h = self.attribute()
-            attributes.append(attribute)
-            if h >= attrs_height:
-                attrs_height = h + 1
-        if attrs_height > height:
-            height = attrs_height
+            attributes.append(self.attribute())
         default = None
         if self.k[self.i] == "=":
             self.i += 1
-            default, h = self.expr()
-            if h > height:
-                height = h
+            default = self.expr()
         doc = self.doc()
-        return ast.Param(self.v[name], type_, default, doc, self.tspan(name), tuple(attributes)), height + 1
+        return ast.Param(self.v[name], type_, default, doc, self.tspan(name), tuple(attributes))
 
     def effect(self) -> ast.Effect:
         start = self.i
@@ -382,7 +352,7 @@ class _Parser:
         return ast.Effect(self.v[start], tuple((self.v[n], self.tspan(n)) for n in names),
                           self.span(start, self.i - 1))
 
-    def policy(self) -> tuple[ast.Policy, int]:
+    def policy(self) -> ast.Policy:
         self.i += 1
         name = self.name()
         doc = self.doc()
@@ -404,7 +374,7 @@ class _Parser:
             else:
                 raise Decline
         self.expect("}")
-        return ast.Policy(self.v[name], doc, tuple(rules), self.tspan(name)), 3 if rules else 1
+        return ast.Policy(self.v[name], doc, tuple(rules), self.tspan(name))
 
     def selector(self) -> ast.Selector:
         start = self.i
@@ -416,38 +386,33 @@ class _Parser:
 
     # ---- types
 
-    def type(self) -> tuple[ast.TypeRef, int]:
+    def type(self) -> ast.TypeRef:
         start = self.i
         name = self.name()
         word = self.v[name]
         args: tuple[ast.TypeRef, ...] = ()
-        height = 1
         if word == "list":
             self.expect("<")
-            item, height = self.type()
+            args = (self.type(),)
             self.expect(">")
-            args = (item,)
-            height += 1
         elif word == "map":
             self.expect("<")
-            key, h1 = self.type()
+            key = self.type()
             self.expect(",")
-            value, h2 = self.type()
+            value = self.type()
             self.expect(">")
             args = (key, value)
-            height = 1 + max(h1, h2)
         optional = self.k[self.i] == "?"
         if optional:
             self.i += 1
-        return ast.TypeRef(word, args, optional, self.span(start, self.i - 1)), height + 1
+        return ast.TypeRef(word, args, optional, self.span(start, self.i - 1))
 
     # ---- statements
 
-    def statements(self) -> tuple[tuple[ast.Stmt, ...], int]:
-        """Statements up to a closing brace, and the height of the body or block holding them."""
+    def statements(self) -> tuple[ast.Stmt, ...]:
+        """Statements up to a closing brace."""
         k, v = self.k, self.v
-        out = []
-        height = 0
+        out: list[ast.Stmt] = []
         while k[self.i] != "}":
             if k[self.i] != "N":
                 raise Decline
@@ -458,131 +423,112 @@ class _Parser:
             if word == "let":
                 name = self.name()
                 type_ = None
-                h = 0
                 if k[self.i] == ":":
                     self.i += 1
-                    type_, h = self.type()
+                    type_ = self.type()
                 self.expect("=")
-                value, h2 = self.expr()
+                value = self.expr()
                 stmt = ast.Let(v[name], type_, value, self.span(start, self.i - 1))
-                h = max(h, h2)
             elif word == "require":
-                condition, h = self.expr()
+                condition = self.expr()
                 self.keyword("else")
-                message, h2 = self.expr()
+                message = self.expr()
                 stmt = ast.Require(condition, message, self.span(start, self.i - 1))
-                h = max(h, h2)
             elif word == "return":
-                value = None
-                h = 0
+                returned = None
                 if k[self.i] != "}" and not (k[self.i] == "N" and v[self.i] in _RETURN_ENDS):
-                    value, h = self.expr()
-                stmt = ast.Return(value, self.span(start, self.i - 1))
+                    returned = self.expr()
+                stmt = ast.Return(returned, self.span(start, self.i - 1))
             elif word == "set":
-                target, h = self.target()
+                target = self.target()
                 self.expect("=")
-                value, h2 = self.expr()
+                value = self.expr()
                 stmt = ast.Set(target, value, self.span(start, self.i - 1))
-                h = max(h, h2)
             elif word == "if":
-                stmt, h = self.if_rest(start)
-                h -= 1
+                stmt = self.if_rest(start)
             elif word == "for":
                 var = self.name()
                 self.keyword("in")
-                iterable, h = self.expr()
+                iterable = self.expr()
                 self.expect("{")
-                body, h2 = self.statements()
+                body = self.statements()
                 self.expect("}")
                 stmt = ast.For(v[var], iterable, body, self.span(start, self.i - 1))
-                h = max(h, h2)
             elif word == "fail":
-                message, h = self.expr()
+                message = self.expr()
                 stmt = ast.Fail(message, self.span(start, self.i - 1))
             elif word == "insert":
-                insert, h = self.insert(start)
+                insert = self.insert(start)
                 stmt = ast.InsertStmt(insert, self.span(start, self.i - 1))
             elif word == "delete":
-                target, h = self.target()
+                target = self.target()
                 stmt = ast.Delete(target, self.span(start, self.i - 1))
             else:
                 raise Decline
             out.append(stmt)
-            if h + 1 > height:
-                height = h + 1
-        return tuple(out), height + 1
+        return tuple(out)
 
-    def if_rest(self, start: int) -> tuple[ast.If, int]:
-        condition, height = self.expr()
+    def if_rest(self, start: int) -> ast.If:
+        condition = self.expr()
         self.expect("{")
-        then, h = self.statements()
+        then = self.statements()
         self.expect("}")
-        if h > height:
-            height = h
         otherwise: tuple[ast.Stmt, ...] = ()
         if self.at_keyword("else"):
             self.i += 1
             if self.at_keyword("if"):
                 nested_start = self.i
                 self.i += 1
-                nested, h = self.if_rest(nested_start)
-                otherwise = (nested,)
+                otherwise = (self.if_rest(nested_start),)
             else:
                 self.expect("{")
-                otherwise, h = self.statements()
+                otherwise = self.statements()
                 self.expect("}")
-            if h > height:
-                height = h
-        return ast.If(condition, then, otherwise, self.span(start, self.i - 1)), height + 1
+        return ast.If(condition, then, otherwise, self.span(start, self.i - 1))
 
-    def target(self) -> tuple[ast.Target, int]:
+    def target(self) -> ast.Target:
         start = self.i
         root = self.name()
         steps: list[ast.AttrStep | ast.IndexStep] = []
-        height = 0
         while True:
             kind = self.k[self.i]
             if kind == ".":
                 self.i += 1
                 at = self.name()
                 steps.append(ast.AttrStep(self.v[at], self.tspan(at)))
-                if height < 1:
-                    height = 1
             elif kind == "[":
                 step_start = self.i
                 self.i += 1
-                key, h = self.expr()
+                key = self.expr()
                 self.expect("]")
                 steps.append(ast.IndexStep(key, self.span(step_start, self.i - 1)))
-                if h + 1 > height:
-                    height = h + 1
             else:
                 break
-        return ast.Target(self.v[root], tuple(steps), self.span(start, self.i - 1), self.tspan(root)), height + 1
+        return ast.Target(self.v[root], tuple(steps), self.span(start, self.i - 1), self.tspan(root))
 
     # ---- expressions
 
-    def expr(self) -> tuple[ast.Expr, int]:
+    def expr(self) -> ast.Expr:
         return self.binary(1)
 
-    def binary(self, level: int) -> tuple[ast.Expr, int]:
+    def binary(self, level: int) -> ast.Expr:
         """Precedence climbing over the operators binding at `level` or tighter (see _LEVELS)."""
         k, v = self.k, self.v
         start = self.i
+        left: ast.Expr
         if level <= _NOT_LEVEL and k[start] == "N" and v[start] == "not":
             self.i += 1
-            operand, height = self.binary(_NOT_LEVEL)
-            left: ast.Expr = ast.Unary("not", operand, self.span(start, self.i - 1))
-            height += 1
+            operand = self.binary(_NOT_LEVEL)
+            left = ast.Unary("not", operand, self.span(start, self.i - 1))
         else:
-            left, height = self.operand()
+            left = self.operand()
         compared = False
         while True:
             kind = k[self.i]
             op = v[self.i] if kind == "N" else kind
             op_level = _LEVELS.get(op)
             if op_level is None or op_level < level:
-                return left, height
+                return left
             self.i += 1
             if op_level == _COMPARE_LEVEL:
                 # Comparisons do not chain: `a < b < c` is a syntax error.
@@ -592,52 +538,50 @@ class _Parser:
                 if op == "not":
                     self.keyword("in")
                     op = "not in"
-            right, h = self.binary(op_level + 1)
+            right = self.binary(op_level + 1)
             left = ast.Binary(op, left, right, self.span(start, self.i - 1))
-            height = 1 + (height if height > h else h)
 
-    def operand(self) -> tuple[ast.Expr, int]:
+    def operand(self) -> ast.Expr:
         """A unary expression: minus signs, then an atom and its postfix operations."""
         k = self.k
         start = self.i
         if k[start] == "-":
             self.i += 1
-            operand, height = self.operand()
-            return ast.Unary("-", operand, self.span(start, self.i - 1)), height + 1
+            inner = self.operand()
+            return ast.Unary("-", inner, self.span(start, self.i - 1))
         kind = k[start]
         node: ast.Expr
         if kind == "N":
             word = self.v[start]
+            self.i = start + 1
             if word in _ATOM_KEYWORDS:
-                self.i = start + 1
                 if word == "insert":
-                    node, height = self.insert(start)
+                    node = self.insert(start)
                 else:
-                    node, height = ast.Literal(_LITERALS[word], self.tspan(start)), 1
+                    node = ast.Literal(_LITERALS[word], self.tspan(start))
             else:
-                self.i = start + 1
-                node, height = ast.Name(word, self.tspan(start)), 1
+                node = ast.Name(word, self.tspan(start))
         elif kind == "S":
             self.i = start + 1
-            node, height = ast.Literal(unquote(self.v[start]), self.tspan(start)), 1
+            node = ast.Literal(unquote(self.v[start]), self.tspan(start))
         elif kind == "I":
             self.i = start + 1
             try:
                 value = int(self.v[start])
             except ValueError:
                 raise Decline from None
-            node, height = ast.Literal(value, self.tspan(start)), 1
+            node = ast.Literal(value, self.tspan(start))
         elif kind == "F":
             self.i = start + 1
-            node, height = ast.Literal(float(self.v[start]), self.tspan(start)), 1
+            node = ast.Literal(float(self.v[start]), self.tspan(start))
         elif kind == "(":
             self.i = start + 1
-            node, height = self.binary(1)
+            node = self.binary(1)
             self.expect(")")
         elif kind == "[":
-            node, height = self.list_or_comprehension()
+            node = self.list_or_comprehension()
         elif kind == "{":
-            node, height = self.map()
+            node = self.map()
         else:
             raise Decline
         while True:
@@ -646,99 +590,77 @@ class _Parser:
                 self.i += 1
                 at = self.name()
                 node = ast.Member(node, self.v[at], self.span(start, at), self.tspan(at))
-                height += 1
             elif kind == "(":
                 self.i += 1
-                args, h = self.args()
-                node = ast.Call(node, args, self.span(start, self.i - 1))
-                height = 1 + (height if height > h - 1 else h - 1)
+                node = ast.Call(node, self.args(), self.span(start, self.i - 1))
             elif kind == "[":
                 self.i += 1
-                keys = []
-                while True:
-                    key, h = self.binary(1)
-                    keys.append(key)
-                    if h > height:
-                        height = h
-                    if k[self.i] != ",":
-                        break
+                keys = [self.binary(1)]
+                while k[self.i] == ",":
                     self.i += 1
+                    keys.append(self.binary(1))
                 self.expect("]")
                 node = ast.Index(node, tuple(keys), self.span(start, self.i - 1))
-                height += 1
             else:
-                return node, height
+                return node
 
-    def list_or_comprehension(self) -> tuple[ast.Expr, int]:
+    def list_or_comprehension(self) -> ast.Expr:
         start = self.i
         self.i += 1
         k = self.k
         if k[self.i] == "]":
             self.i += 1
-            return ast.ListLit((), self.span(start, start + 1)), 1
-        first, height = self.expr()
+            return ast.ListLit((), self.span(start, start + 1))
+        first = self.expr()
         if self.at_keyword("for"):
             self.i += 1
             var = self.name()
             self.keyword("in")
-            iterable, h = self.expr()
-            if h > height:
-                height = h
+            iterable = self.expr()
             condition = None
             if self.at_keyword("if"):
                 self.i += 1
-                condition, h = self.expr()
-                if h > height:
-                    height = h
+                condition = self.expr()
             self.expect("]")
-            return ast.Comprehension(first, self.v[var], iterable, condition, self.span(start, self.i - 1)), height + 1
+            return ast.Comprehension(first, self.v[var], iterable, condition, self.span(start, self.i - 1))
         items = [first]
         while k[self.i] == ",":
             self.i += 1
             if k[self.i] == "]":
                 break
-            item, h = self.expr()
-            items.append(item)
-            if h > height:
-                height = h
+            items.append(self.expr())
         self.expect("]")
-        return ast.ListLit(tuple(items), self.span(start, self.i - 1)), height + 1
+        return ast.ListLit(tuple(items), self.span(start, self.i - 1))
 
-    def map(self) -> tuple[ast.MapLit, int]:
+    def map(self) -> ast.MapLit:
         start = self.i
         self.i += 1
         k = self.k
         items = []
-        height = 0
         if k[self.i] != "}":
             while True:
                 key = unquote(self.v[self.expect("S")])
                 self.expect(":")
-                value, h = self.expr()
-                items.append((key, value))
-                if h + 1 > height:
-                    height = h + 1
+                items.append((key, self.expr()))
                 if k[self.i] != ",":
                     break
                 self.i += 1
                 if k[self.i] == "}":
                     break
         self.expect("}")
-        return ast.MapLit(tuple(items), self.span(start, self.i - 1)), height + 1
+        return ast.MapLit(tuple(items), self.span(start, self.i - 1))
 
-    def insert(self, start: int) -> tuple[ast.Insert, int]:
+    def insert(self, start: int) -> ast.Insert:
         """`insert` NAME ( args ), its keyword at start, already consumed."""
         entity = self.name()
         self.expect("(")
-        args, height = self.args()
-        return ast.Insert(self.v[entity], args, self.span(start, self.i - 1), self.tspan(entity)), height
+        args = self.args()
+        return ast.Insert(self.v[entity], args, self.span(start, self.i - 1), self.tspan(entity))
 
-    def args(self) -> tuple[tuple[ast.Arg, ...], int]:
-        """Arguments after an opening parenthesis, through the closing one, and the height of the
-        node holding them (attribute, call, insert)."""
+    def args(self) -> tuple[ast.Arg, ...]:
+        """Arguments after an opening parenthesis, through the closing one."""
         k, v = self.k, self.v
         out = []
-        height = 0
         if k[self.i] != ")":
             while True:
                 start = self.i
@@ -746,14 +668,12 @@ class _Parser:
                 if k[start] == "N" and k[start + 1] == ":" and v[start] not in _ARG_KEYWORDS:
                     name = v[start]
                     self.i += 2
-                value, h = self.expr()
+                value = self.expr()
                 out.append(ast.Arg(name, value, self.span(start, self.i - 1)))
-                if h + 1 > height:
-                    height = h + 1
                 if k[self.i] != ",":
                     break
                 self.i += 1
                 if k[self.i] == ")":
                     break
         self.expect(")")
-        return tuple(out), height + 1
+        return tuple(out)

@@ -21,7 +21,7 @@ from lark.exceptions import (
 
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
-from envscale.dsl.parser import GRAMMAR, MAX_DEPTH
+from envscale.dsl.grammar import GRAMMAR, MAX_DEPTH
 from envscale.dsl.strings import BadString, unquote
 
 # How expected terminals are named in "expected ..." hints.

@@ -8,8 +8,9 @@ and the runtime invariants are evaluated on what was inserted. A row that fails 
 again with fresh values, then with its declared defaults, and dropped only when nothing
 passes. Values come from `fakes` (names, emails, prices, dates near the domain clock…);
 ids follow the domain's own formats: those of sample data (`like`), else the prefixes its
-tools pass to `next_key` or the first keys they give `free_key`, else (for a key whose checks
-shape it) an example quoted in the tools' parameter docs, else the entity's initials.
+tools pass to `next_key` or the first keys they give `free_key` (manifest `key_formats`),
+else (for a key whose checks shape it) an example quoted in the tools' parameter docs, else
+the entity's initials.
 
 Values aim at the facts the compiler reads off the checks (manifest `facts`, see
 `compiler/facts.py`): strings take the required length, numbers fall within their bounds,
@@ -40,8 +41,6 @@ from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
 ATTEMPTS = 30
-_NEXT_KEY = re.compile(r"""next_key\(\s*['"](\w+)['"]\s*,\s*['"]([^'"]*)['"]\s*(?:,\s*(\d+))?\s*\)""")
-_FREE_KEY = re.compile(r"""free_record_key\(\s*db\s*,\s*['"](\w+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)""")
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
 _QUOTED = re.compile(r"'([^']+)'")
@@ -134,12 +133,8 @@ def entity_order(manifest: dict) -> list[str]:
 def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[str, IdFormat]:
     """The id format of each entity keyed by one string field."""
     manifest = domain.manifest
-    tools = domain.files.get("tools.py", "")
-    from_tools: dict[str, IdFormat] = {}
-    for entity, prefix, width in _NEXT_KEY.findall(tools):
-        from_tools.setdefault(entity, IdFormat(prefix, int(width or 0)))
-    for entity, first in _FREE_KEY.findall(tools):
-        from_tools.setdefault(entity, IdFormat("", 0, first))
+    from_tools = {entity: IdFormat(fmt.get("prefix", ""), fmt.get("width", 0), fmt.get("first", ""))
+                  for entity, fmt in manifest.get("key_formats", {}).items()}
     examples = doc_examples(domain)
     formats: dict[str, IdFormat] = {}
     taken: set[str] = set()

@@ -11,16 +11,10 @@ from hypothesis import strategies as st
 from lark import Tree
 
 from envscale.dsl import ast
-from envscale.dsl.fastparse import (
-    GRAMMAR_DIGEST,
-    Decline,
-    _Parser,
-    grammar_digest,
-    parse_fast,
-    tokenize,
-)
+from envscale.dsl.fastparse import GRAMMAR_DIGEST, Decline, grammar_digest, parse_fast, tokenize
+from envscale.dsl.grammar import FAST_DEPTH, GRAMMAR, MAX_DEPTH
 from envscale.dsl.larkparse import _parser
-from envscale.dsl.parser import GRAMMAR, MAX_DEPTH, parse, parse_with_lark
+from envscale.dsl.parser import parse, parse_with_lark
 from envscale.dsl.strings import BadString
 
 from .test_properties import (
@@ -40,7 +34,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 def fast(source: str) -> tuple[ast.Decl, ...] | None:
     try:
-        return parse_fast(source, "t.domain", MAX_DEPTH)
+        return parse_fast(source, "t.domain")
     except (Decline, BadString, RecursionError):
         return None
 
@@ -56,20 +50,26 @@ def lark_height(source: str) -> int:
 
 
 def agrees(source: str) -> tuple[bool, bool]:
-    """Whether Lark and the fast parser accept the source; asserts they agree where both do,
-    and that the fast parser declines what Lark rejects."""
+    """Whether Lark accepts the source, and whether parse() takes the fast parser's AST; asserts
+    that the two agree where both accept, and that parse() never takes what Lark rejects."""
     got = fast(source)
     try:
-        module, _ = parse_with_lark(source, "t.domain")
+        module, diagnostics = parse_with_lark(source, "t.domain")
     except Exception:  # the Lark path lets some errors through (an integer too long for int())
-        module = None
+        module, diagnostics = None, []
+    height = ast.height(ast.Module("t.domain", source, got)) if got is not None else 0
     if module is None:
-        assert got is None, f"accepted what the grammar rejects: {source!r}"
+        if diagnostics and diagnostics[0].code == "E006":
+            # Lark's tree passes MAX_DEPTH: the AST passes FAST_DEPTH, so parse() asks Lark.
+            assert got is None or height > FAST_DEPTH, source
+        else:
+            assert got is None, f"accepted what the grammar rejects: {source!r}"
         return False, False
     if got is not None:
         assert got == module.declarations, source
-        assert _Parser(source, "t.domain").module()[1] == lark_height(source), source
-    return True, got is not None
+        # What makes FAST_DEPTH safe: each AST level is at most two levels of Lark's tree.
+        assert lark_height(source) <= 2 * height, source
+    return True, got is not None and height <= FAST_DEPTH
 
 
 def test_fast_parser_implements_this_grammar() -> None:
@@ -204,17 +204,23 @@ def test_rejected(source: str) -> None:
     assert parse(source, "t.domain") == parse_with_lark(source, "t.domain")
 
 
-@pytest.mark.parametrize("terms", range(110, 125))
-def test_nesting_limit_is_lark_s(terms: int) -> None:
-    """The fast parser declines exactly where Lark's tree passes the limit (E006)."""
+@pytest.mark.parametrize("terms", [*range(FAST_DEPTH - 6, FAST_DEPTH + 6), *range(MAX_DEPTH - 10, MAX_DEPTH + 5)])
+def test_deep_text_is_left_to_lark(terms: int) -> None:
+    """The fast parser's AST is taken up to FAST_DEPTH; deeper text is Lark's, E006 included."""
     for source in (
         "tool t() { return 1" + " + 1" * terms + " }",
         "tool t() { " + "if a { " * (terms // 2) + "}" * (terms // 2) + " }",
         "tool t() { return " + "-" * terms + "1 }",
         "tool t() { return " + "[" * (terms // 2) + "]" * (terms // 2) + " }",
+        "entity E { a: " + "list<" * terms + "int" + ">" * terms + " }",
     ):
-        accepted, fast_accepted = agrees(source)
-        assert fast_accepted == accepted
+        _, fast_taken = agrees(source)
+        module, diagnostics = parse_with_lark(source, "t.domain")
+        assert parse(source, "t.domain") == (module, diagnostics)
+        if module is None:
+            assert diagnostics[0].code == "E006"
+        else:
+            assert fast_taken == (ast.height(module) <= FAST_DEPTH)
 
 
 def test_tokens_carry_lark_positions() -> None:

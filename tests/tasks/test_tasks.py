@@ -106,7 +106,7 @@ def test_chains_are_deduplicated(tmp_path):
     shop = envscale.load(spec)
     factory = EnvFactory(shop, {"generated": {"seed": 1, "size": 4}})
     tasks = sample_tasks(shop, factory, 200, seed=0, max_length=1, invalid_share=0.0, max_attempts=400)
-    chains = [json.dumps(t.gold_calls, sort_keys=True) for t in tasks]
+    chains = [json.dumps([c.to_dict() for c in t.gold_calls], sort_keys=True) for t in tasks]
     assert len(chains) == len(set(chains)) == len({t.id for t in tasks})
     assert len(tasks) < 200  # a tiny domain has few distinct one-call chains
     assert all(verify_task(shop, t) for t in tasks[:10])

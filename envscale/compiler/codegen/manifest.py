@@ -7,8 +7,6 @@ import json
 from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler import types as t
-from envscale.compiler.codegen.sql import column_checks
-from envscale.compiler.codegen.tools_py import runtime_invariants
 
 FORMAT = 1
 
@@ -35,7 +33,7 @@ def manifest(d: ir.DomainIR) -> dict:
     for table in d.tables:
         checks = {check.name: check.message for check in table.checks}
         for column in table.columns:
-            for name, _ in column_checks(table, column):
+            for name, _ in column.type_checks:
                 checks[name] = name
         entities[table.entity] = {
             "doc": table.doc,
@@ -92,14 +90,20 @@ def manifest(d: ir.DomainIR) -> dict:
              "enforced_by": "sql" if inv.sql is not None else "runtime"}
             for inv in d.invariants
         ],
-        "runtime_invariants": [inv.name for inv in runtime_invariants(d)],
+        "runtime_invariants": [inv.name for inv in d.runtime_invariants],
         "policies": [
             {"name": p.name, "doc": p.doc,
              "rules": [{"kind": r.kind, "subject": r.subject, "requirement": r.requirement, "limit": r.limit} for r in p.rules]}
             for p in d.policies
         ],
         "tool_graph": [{"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph],
+        "key_formats": {entity: key_format(fmt) for entity, fmt in d.key_formats.items()},
     }
+
+
+def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:
+    """{"prefix", "width"} of next_key's keys, or {"first"}: where free_key counts up from."""
+    return {"first": fmt.first} if fmt.first else {"prefix": fmt.prefix, "width": fmt.width}
 
 
 def manifest_json(d: ir.DomainIR) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.builtins import BUILTINS
 from envscale.compiler.codegen.escape import docstring
 from envscale.compiler.sql_expr import quote_ident
 from envscale.dsl import ast
@@ -193,27 +194,17 @@ class Emitter:
         if isinstance(callee, t.Method):
             return self.method(e, callee)
         assert isinstance(e.func, ast.Name)
-        name = e.func.id
+        spec = BUILTINS[e.func.id]
         positional = [a.value for a in e.args if a.name is None]
         keywords = {a.name: a.value for a in e.args if a.name is not None}
-        if name == "next_key":
-            entity = self.type_of(positional[0]).entity  # type: ignore[union-attr]
+        first = self.type_of(positional[0]) if positional else None
+        if spec.on_entity is not None and isinstance(first, t.EntityClass):
             rest = ", ".join(self.expr(a) for a in positional[1:])
-            return f"db.next_key({py_str(entity)}, {rest})"
-        if name == "free_key" and isinstance(self.type_of(positional[0]), t.EntityClass):
-            entity = self.type_of(positional[0]).entity  # type: ignore[union-attr]
-            return f"lib.free_record_key(db, {py_str(entity)}, {self.expr(positional[1])})"
-        if name in ("now", "today"):
-            return f"lib.{name}(db)"
+            return spec.on_entity.format(entity=py_str(first.entity), rest=rest)
         args = [self.expr(a) for a in positional]
-        if name == "sorted":
-            if "by" in keywords:
-                args.append(f"by={py_str(keywords['by'].value)}")  # type: ignore[union-attr]
-            if "desc" in keywords:
-                args.append(f"desc={self.expr(keywords['desc'])}")
-        if name in ("min", "max") and len(args) > 1:
-            return f"lib.{name}_of([{', '.join(args)}])"
-        return f"lib.{name}({', '.join(args)})"
+        args.extend(f"{k}={self.expr(keywords[k])}" for k in spec.keywords if k in keywords)
+        template = spec.several if spec.several is not None and len(positional) > 1 else spec.python
+        return template.format(name=spec.name, args=", ".join(args))
 
     def method(self, e: ast.Call, m: t.Method) -> str:
         table = self.d.table(m.entity)
