@@ -28,17 +28,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "internal_errors_expected: the test provokes internal errors on purpose")
+        "markers", "internal_errors_expected: the test provokes internal errors on purpose"
+    )
 
 
 def _checked(item: pytest.Item) -> Generator[None, object, object]:
     """Run one phase of a test (the hook's inner part), then fail it on new internal errors."""
     before = INTERNAL_ERRORS.count
     result = yield
-    if INTERNAL_ERRORS.count > before and item.get_closest_marker("internal_errors_expected") is None:
-        shown = "\n".join(f"{e.tool}: {e.message}\n{e.traceback}" for e in INTERNAL_ERRORS.since(before))
-        pytest.fail(f"{INTERNAL_ERRORS.count - before} internal error(s) in an environment:\n{shown}",
-                    pytrace=False)
+    new = INTERNAL_ERRORS.since(before)
+    if new and item.get_closest_marker("internal_errors_expected") is None:
+        shown = "\n".join(f"{e.tool}: {e.message}\n{e.traceback}" for e in new)
+        count = INTERNAL_ERRORS.count - before
+        pytest.fail(f"{count} internal error(s) in an environment:\n{shown}", pytrace=False)
     return result
 
 
@@ -54,7 +56,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     return (yield from _checked(item))
 
 
