@@ -1,6 +1,7 @@
 """Evaluation: each task K times, pass^k by tau-bench's definition, success by chain length,
-failure reasons, episodes that hit an internal error of the environment (a bug in envscale,
-counted apart and never the agent's failure); JSON, and PNG plots when matplotlib is installed.
+failure reasons, the episodes that hit an internal error of the environment (a bug in
+envscale: they stay in pass^k, and their failures count as `internal_error`, not as the
+agent's); JSON, and PNG plots when matplotlib is installed.
 
 pass^k is the chance that k independent trials of a task all succeed, estimated without bias
 from n >= k trials with c successes as C(c, k) / C(n, k), then averaged over tasks.
