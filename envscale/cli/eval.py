@@ -30,6 +30,13 @@ def evaluate_file(args: argparse.Namespace) -> int:
     shown = {"pass^k": report["pass^k"], "failure_reasons": report["failure_reasons"]}
     print(json.dumps(shown, indent=2))
     print(f"wrote {', '.join(str(path) for path in written)}")
+    if report["internal_error_episodes"]:
+        examples = ", ".join(report["internal_error_examples"])
+        print(
+            f"warning: {report['internal_error_episodes']} episodes hit an internal error of the "
+            f"environment (a bug in envscale), e.g. {examples}",
+            file=sys.stderr,
+        )
     if report["missing_episodes"]:
         print(
             f"warning: {report['missing_episodes']} episodes failed on a backend error (see "

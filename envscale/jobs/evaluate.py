@@ -1,5 +1,7 @@
 """Evaluation: each task K times, pass^k by tau-bench's definition, success by chain length,
-failure reasons; JSON, and PNG plots when matplotlib is installed.
+failure reasons, the episodes that hit an internal error of the environment (a bug in
+envscale: they stay in pass^k, and their failures count as `internal_error`, not as the
+agent's); JSON, and PNG plots when matplotlib is installed.
 
 pass^k is the chance that k independent trials of a task all succeed, estimated without bias
 from n >= k trials with c successes as C(c, k) / C(n, k), then averaged over tasks.
@@ -29,8 +31,14 @@ def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
     return sum(values) / len(values)
 
 
+def hit_internal_error(trajectory: dict) -> bool:
+    return int((trajectory.get("meta") or {}).get("internal_errors", 0)) > 0
+
+
 def failure_reason(trajectory: dict) -> str:
     meta = trajectory.get("meta") or {}
+    if hit_internal_error(trajectory):
+        return "internal_error"
     if meta.get("end") == "turn_limit":
         return "turn_limit"
     filters = trajectory.get("filters") or {}
@@ -46,10 +54,13 @@ def evaluate(trajectories: list[dict], tasks: list[dict], trials: int) -> dict:
     per_task: dict[str, list[int]] = {tid: [0, 0] for tid in chain}
     reasons: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
+    internal: list[str] = []
     for t in trajectories:
         tid = str(t["task_id"])
         if tid not in per_task:
             continue
+        if hit_internal_error(t):
+            internal.append(t["id"])
         ok = float(t.get("reward", 0.0)) >= 1.0
         per_task[tid][0] += ok
         per_task[tid][1] += 1
@@ -79,6 +90,9 @@ def evaluate(trajectories: list[dict], tasks: list[dict], trials: int) -> dict:
         "by_chain_length": {str(k): v for k, v in by_length.items()},
         "failure_reasons": dict(reasons.most_common()),
         "failure_examples": dict(examples),
+        # Episodes in which a call failed on a bug in envscale, successful or not.
+        "internal_error_episodes": len(internal),
+        "internal_error_examples": internal[:5],
         "per_task": {tid: {"successes": c, "trials": n, "chain_length": chain[tid]} for tid, (c, n) in complete.items()},
     }
 

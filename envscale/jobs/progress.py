@@ -68,6 +68,7 @@ class DomainCounts:
     episodes: int = 0
     stages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))  # passed it and all before
     failed_calls: int = 0
+    internal_errors: int = 0  # calls that failed on a bug in envscale; their episodes are not kept
     tokens: int = 0
     estimated: bool = False
     errors: int = 0  # episodes a backend failure stopped, this run
@@ -80,6 +81,7 @@ class DomainCounts:
             self.stages[stage] += passed
         meta = trajectory.get("meta") or {}
         self.failed_calls += int(meta.get("failed_calls", 0))
+        self.internal_errors += int(meta.get("internal_errors", 0))
         for usage in (meta.get("usage") or {}).values():
             self.tokens += int(usage.get("completion_tokens", 0)) + int(usage.get("prompt_tokens", 0))
             self.estimated = self.estimated or bool(usage.get("estimated"))
@@ -90,6 +92,7 @@ class DomainCounts:
         for stage in STAGES:
             self.stages[stage] += other.stages[stage]
         self.failed_calls += other.failed_calls
+        self.internal_errors += other.internal_errors
         self.tokens += other.tokens
         self.estimated = self.estimated or other.estimated
         self.errors += other.errors
@@ -97,11 +100,12 @@ class DomainCounts:
 
 def _row(name: str, c: DomainCounts) -> list[str]:
     return [name, str(c.tasks), str(c.episodes), *(str(c.stages[s]) for s in STAGES), str(c.failed_calls),
-            f"{'~' if c.estimated else ''}{c.tokens}", str(c.errors)]
+            str(c.internal_errors), f"{'~' if c.estimated else ''}{c.tokens}", str(c.errors)]
 
 
 def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> str:
-    header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls", "tokens", "errors"]
+    header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls",
+              "internal errors", "tokens", "errors"]
     total = DomainCounts()
     for c in counts.values():
         total.merge(c)
@@ -115,6 +119,10 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
     rate = ran / seconds if seconds > 0 else 0.0
     lines.append(f"this run: {ran} episodes in {seconds:.1f} s ({rate:.1f}/s)"
                  + ("; tokens marked ~ are word counts of scripted turns" if total.estimated else ""))
+    if total.internal_errors:
+        lines.append(f"{total.internal_errors} calls failed on an internal error of the environment "
+                     "(a bug in envscale; their episodes fail the validity filter): see the tool "
+                     "messages that read 'Error: internal error: ...'")
     if total.errors:
         lines.append(f"{total.errors} episodes stopped on a backend error (see errors.jsonl); "
                      "run the same command again to retry them")

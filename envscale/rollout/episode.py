@@ -103,7 +103,8 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
             for call in answer.tool_calls:
                 fn = call["function"]
                 result = env.call(fn["name"], fn["arguments"])
-                calls.append(CallRecord(fn["name"], parse_arguments(fn["arguments"]), result.ok))
+                calls.append(CallRecord(fn["name"], parse_arguments(fn["arguments"]), result.ok,
+                                        result.internal))
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": result.text})
                 transferred = transferred or (result.ok and is_transfer(fn["name"]))
             if transferred:
@@ -140,6 +141,7 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
             "user": user.config.kind, "user_model": user.config.model,
             "seed": seed, "task_seed": task.get("seed"), "trial": trial, "envscale": __version__,
             "end": end, "steps": steps, "calls": len(calls), "failed_calls": sum(not c.ok for c in calls),
+            "internal_errors": sum(c.internal for c in calls),
             "chain_length": len(gold), "failure": failure,
             "usage": {"agent": agent_usage.to_dict(), "user": user_usage.to_dict()},
         },

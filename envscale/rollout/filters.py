@@ -1,9 +1,10 @@
 """The three filters of AgentScaler, applied in order to every trajectory.
 
-1. validity: the dialogue is well formed (a system prompt, then a user turn; assistant and
-   user turns alternate, every tool call is answered by exactly one tool message right after
-   it; call names are strings and arguments JSON objects) and no turn is severely
-   repetitive (word n-grams, and the same assistant turn over and over);
+1. validity: no call hit an internal error (a bug in envscale, not the agent's doing: such a
+   dialogue is never data), the dialogue is well formed (a system prompt, then a user turn;
+   assistant and user turns alternate, every tool call is answered by exactly one tool
+   message right after it; call names are strings and arguments JSON objects) and no turn is
+   severely repetitive (word n-grams, and the same assistant turn over and over);
 2. state: the final database hash equals the task's gold one;
 3. exact: the successful calls, in order, equal the gold chain's successful calls (names,
    and arguments with the schema's defaults filled in). A failed call changes nothing, so a
@@ -19,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from envscale.rollout.toolcalls import parse_arguments
+from envscale.runtime.environment import INTERNAL_PREFIX
 
 STAGES = ("valid", "state", "exact")
 NGRAM = 4
@@ -32,6 +34,7 @@ class CallRecord:
     name: str
     arguments: dict | None  # None when the arguments were not a JSON object
     ok: bool
+    internal: bool = False  # failed on an internal error of the environment
 
 
 @dataclass
@@ -124,6 +127,14 @@ def check_validity(messages: list[dict], allow_final_tool: bool = False) -> str 
     return None
 
 
+def check_internal(calls: list[CallRecord]) -> str | None:
+    """None when no call hit an internal error, else the first call that did."""
+    for i, call in enumerate(calls, start=1):
+        if call.internal:
+            return f"call {i} ({call.name}) hit an internal error of the environment"
+    return None
+
+
 def _call_problem(call: dict) -> str | None:
     if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"]:
         return "a tool call without an id"
@@ -178,7 +189,8 @@ def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[
 def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_hash: str, task: dict,
                   defaults: dict[str, dict], ended_by_transfer: bool = False) -> FilterResult:
     reasons: dict[str, str] = {}
-    if problem := check_validity(messages, allow_final_tool=ended_by_transfer):
+    problem = check_internal(calls) or check_validity(messages, allow_final_tool=ended_by_transfer)
+    if problem:
         reasons["valid"] = problem
     if final_state_hash != task.get("gold_state_hash"):
         reasons["state"] = "the final state differs from the gold state"
@@ -188,7 +200,8 @@ def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_has
 
 
 def calls_from_messages(messages: list[dict]) -> list[CallRecord]:
-    """Call records rebuilt from a trajectory's messages: a call failed when its result reads `Error: ...`."""
+    """Call records rebuilt from a trajectory's messages: a call failed when its result reads
+    `Error: ...`, on an internal error when `Error: internal error: ...`."""
     results = {m.get("tool_call_id"): m.get("content") or "" for m in messages if m.get("role") == "tool"}
     out = []
     for m in messages:
@@ -196,5 +209,6 @@ def calls_from_messages(messages: list[dict]) -> list[CallRecord]:
             fn = call.get("function") or {}
             text = results.get(call.get("id"), "Error: no result")
             out.append(CallRecord(str(fn.get("name", "")), parse_arguments(fn.get("arguments")),
-                                  not text.startswith("Error: ")))
+                                  not text.startswith("Error: "),
+                                  text.startswith(f"Error: {INTERNAL_PREFIX}")))
     return out

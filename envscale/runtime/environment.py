@@ -2,17 +2,28 @@
 
 Every call runs in a savepoint inside the episode's transaction. A failed call rolls its
 savepoint back; `reset()` rolls the whole episode back. Both cost what changed.
+
+A call fails in one of two ways. An ordinary failure is the agent's doing or the data's: an
+unknown tool, arguments that do not validate, a policy that forbids the call now, a ToolError
+(a failed require, a missing record, a bad value; lib.py turns every failure a spec author
+cannot rule out into one), a constraint of the schema (a CHECK, UNIQUE, NOT NULL or foreign
+key) or an invariant the call would break. Any other exception is internal: a bug in
+envscale (generated code, the runtime), never something to learn from. Its call is rolled
+back all the same, its result says `internal` and its message starts `internal error: `, and
+it is counted in INTERNAL_ERRORS, which the test suite checks after every test.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import apsw
 import pydantic
@@ -20,6 +31,8 @@ import pydantic
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
+
+INTERNAL_PREFIX = "internal error: "
 
 
 class CompiledDomain(Protocol):
@@ -40,6 +53,7 @@ class CallResult:
     ok: bool
     content: Any = None
     error: str | None = None
+    internal: bool = False  # failed on a bug in envscale, not on anything the agent did
 
     @property
     def text(self) -> str:
@@ -51,7 +65,44 @@ class CallResult:
         return json.dumps(self.content, ensure_ascii=False)
 
     def to_dict(self) -> dict:
-        return {"tool": self.tool, "ok": self.ok, "content": self.content, "error": self.error}
+        return {"tool": self.tool, "ok": self.ok, "content": self.content, "error": self.error,
+                "internal": self.internal}
+
+
+class Outcome(NamedTuple):
+    tool: str
+    ok: bool
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class InternalError:
+    tool: str
+    message: str
+    traceback: str
+
+
+class InternalErrors:
+    """The internal errors of this process's environments: how many, and the latest in full."""
+
+    def __init__(self, keep: int = 20) -> None:
+        self.count = 0
+        self.latest: deque[InternalError] = deque(maxlen=keep)
+
+    def record(self, tool: str, error: BaseException) -> InternalError:
+        entry = InternalError(tool, f"{type(error).__name__}: {error}",
+                              "".join(traceback.format_exception(error)))
+        self.count += 1
+        self.latest.append(entry)
+        return entry
+
+    def since(self, count: int) -> list[InternalError]:
+        """Those recorded after the count was `count` (as far as the latest reach back)."""
+        new = self.count - count
+        return list(self.latest)[-new:] if new > 0 else []
+
+
+INTERNAL_ERRORS = InternalErrors()
 
 
 @dataclass
@@ -77,7 +128,7 @@ class Environment:
     enforce_policies: bool = True
     # The calls since reset, by tool name and outcome. Contents are not kept: an episode's
     # results can be large, and freeing them would make reset cost what the calls returned.
-    history: list[tuple[str, bool]] = field(default_factory=list)
+    history: list[Outcome] = field(default_factory=list)
     monitor: PolicyMonitor | None = None
     _base_hash: int | None = None
 
@@ -161,8 +212,12 @@ class Environment:
         return self.domain.tools_module.TOOLS
 
     def call(self, name: str, arguments: dict | str | None = None) -> CallResult:
-        result = self._call(name, arguments)
-        self.history.append((result.tool, result.ok))
+        try:
+            result = self._call(name, arguments)
+        except Exception as error:  # any other exception is a bug: flagged, not raised
+            entry = INTERNAL_ERRORS.record(str(name), error)
+            result = CallResult(str(name), False, error=INTERNAL_PREFIX + entry.message, internal=True)
+        self.history.append(Outcome(result.tool, result.ok, result.internal))
         return result
 
     def _call(self, name: str, arguments: dict | str | None) -> CallResult:
@@ -203,10 +258,9 @@ class Environment:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
             return self._rollback(name, self._constraint_message(error))
-        except (ZeroDivisionError, KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
-            return self._rollback(name, f"{type(error).__name__}: {error}")
         except BaseException:
-            # Not the agent's doing (a bug, an interrupt): still leave the state as it was.
+            # Not the agent's doing (a bug, an interrupt): still leave the state as it was;
+            # `call` reports a bug as an internal error, an interrupt goes on up.
             self._rollback(name, "")
             raise
         self.connection.execute("RELEASE call")

@@ -172,7 +172,7 @@ class Walker:
         if broken is None:
             return False
         result = env.call(tool, broken)
-        if result.ok:
+        if result.ok or result.internal:  # a bug in envscale is no invalid call to learn from
             return False
         walk.steps.append(Step(tool, broken, False, result.text, invalid=True))
         return True
