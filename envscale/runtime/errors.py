@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envscale.errors import DataError  # the one DataError, re-exported here
+
 
 class ToolError(Exception):
     """A tool refused the call: a failed require, a missing record, a bad value.
@@ -16,16 +18,6 @@ class ToolError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-class DataError(Exception):
-    """Seed data that does not fit the spec; lists every problem found."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        shown = problems[:20]
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__("invalid data:\n  " + "\n  ".join(shown) + more)
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -1,0 +1,478 @@
+"""The records that pass between stages and onto disk, versioned.
+
+    Manifest      manifest.json of a compiled domain     compiler -> runtime, tasks
+    Task          one line of tasks.jsonl                tasks -> rollout, jobs
+    Trajectory    one line of trajectories.jsonl         rollout -> jobs, trainer
+    EpisodeError  one line of errors.jsonl               jobs -> jobs (a rerun retries it)
+    EvalReport    eval.json                              jobs (evaluate) -> people, plots
+
+Every record carries its schema `version` (the manifest calls it `format`). A file written
+before versions existed has none and reads as version 1; a version newer than this module
+knows is refused. Keys a record does not declare are kept and written back, so a file from a
+producer that has gained a field still loads, and rewriting it loses nothing.
+
+`to_dict()` gives the JSON value in the shape the files have always had; `to_json()` the
+text as it goes into the file. A key that producers write only sometimes (a message's
+`tool_calls`, a field's `default`) is written back only when it was given. This module
+imports only the standard library and pydantic: every layer may import it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
+
+from envscale.errors import DataError
+
+
+def dumps(value: Any) -> str:
+    """One JSON line, formatted as every JSON-lines file of the project is."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+class Part(BaseModel):
+    """A piece of a record. Undeclared keys are kept; the fields named in `written_when_set`
+    are written only when they were given (read from a file, or passed when built)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    written_when_set: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in self.written_when_set - self.model_fields_set:
+            data.pop(name, None)
+            alias = type(self).model_fields[name].alias
+            if alias:
+                data.pop(alias, None)
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON value, keys as the files spell them."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        """The JSON value as one line (no newline), formatted as the JSON-lines files are."""
+        return dumps(self.to_dict())
+
+
+class Record(Part):
+    """A whole record: a line of a JSON-lines file or a JSON file of its own."""
+
+    VERSION: ClassVar[int] = 1
+    version: int = 1
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if not 1 <= value <= cls.VERSION:
+            raise ValueError(
+                f"{cls.__name__} version {value} is not one this envscale reads "
+                f"(1 to {cls.VERSION})"
+            )
+        return value
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Self:
+        """The record of a JSON value; a value that does not fit is a DataError naming `where`."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise DataError(_problems(cls.__name__, error, where)) from None
+
+    @classmethod
+    def from_line(cls, line: str, where: str = "") -> Self:
+        """The record of one JSON line; text that is not JSON is a DataError too."""
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError([f"{where or '<line>'}: not JSON: {error}"]) from None
+        return cls.from_dict(data, where)
+
+
+def _problems(name: str, error: ValidationError, where: str) -> list[str]:
+    prefix = f"{where}: " if where else ""
+    out = []
+    for item in error.errors(include_url=False):
+        at = ".".join(str(part) for part in item["loc"])
+        out.append(f"{prefix}not a {name}: {at + ': ' if at else ''}{item['msg']}")
+    return out
+
+
+R = TypeVar("R", bound=Record)
+
+
+def read_jsonl(path: str | Path, model: type[R]) -> Iterator[R]:
+    """The records of a JSON-lines file, in order. Blank lines are skipped, and so is an
+    unterminated last line: a writer killed mid-line leaves one, and it is not data yet."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if line.strip() and line.endswith("\n"):
+                yield model.from_line(line, f"{path}:{number}")
+
+
+def load_jsonl(path: str | Path, model: type[R]) -> list[R]:
+    """Every record of a JSON-lines file (see `read_jsonl`)."""
+    return list(read_jsonl(path, model))
+
+
+# ---- manifest.json
+
+
+class Shape(Part):
+    """How a value is rendered to its shown form: one key, the others absent. `row` and
+    `struct` name an entity or a struct; `list` and `map` give the shape of the items."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"row", "struct", "list", "map"})
+    row: str | None = None
+    struct: str | None = None
+    list: Shape | None = None
+    map: Shape | None = None
+
+
+class EntityField(Part):
+    """A field of an entity and the column that stores it."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"default"})
+    name: str
+    column: str
+    type: str  # as the spec writes it, e.g. "list<str>"
+    kind: str  # str int float bool date datetime enum json ref
+    nullable: bool
+    unique: bool
+    ref: str | None  # the entity a reference points to
+    enum: list[str] | None
+    external: bool
+    sparse: bool
+    shape: Shape | None
+    default: Any = None  # present only for a field with a default (which may be null)
+
+
+class Fact(Part):
+    """A fact read off a check's condition (see compiler/facts.py): `field` compared by `op`
+    with a `value`, another field (`other`) or a list (`values`); `of` is "len" for lengths."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"of", "value", "other", "values"})
+    field: str
+    of: str | None = None
+    op: str
+    value: Any = None
+    other: str | None = None
+    values: list[Any] | None = None
+    check: str  # the check it comes from
+
+
+class EntityInfo(Part):
+    doc: str | None
+    key: list[str]  # field names
+    fields: list[EntityField]
+    checks: dict[str, str]  # constraint name -> message
+    facts: list[Fact]
+
+
+class StructField(Part):
+    name: str
+    sparse: bool
+    shape: Shape | None
+
+
+class ToolInfo(Part):
+    name: str
+    kind: Literal["read", "write"]
+    reads: list[str]  # entities
+    writes: list[str]
+    params: list[str]
+    returns: str | None  # the return type as the spec writes it
+    returns_shape: Shape | None
+
+
+class Invariant(Part):
+    name: str
+    entity: str | None
+    where: str  # file:line
+    reads: list[str]
+    enforced_by: Literal["sql", "runtime"]
+
+
+class Rule(Part):
+    kind: Literal["before", "at_most"]
+    subject: list[str]
+    requirement: list[str]
+    limit: int | None
+
+
+class Policy(Part):
+    name: str
+    doc: str | None
+    rules: list[Rule]
+
+
+class ToolEdge(Part):
+    """An edge of the tool graph: a value `via` Entity.field that `source`'s result holds
+    feeds parameter `param` of `target`."""
+
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    param: str
+    via: str
+
+
+class Manifest(Record):
+    """manifest.json: what the runtime and the task sampler need to know about a compiled
+    domain. Written by the compiler (compiler/codegen/manifest.py); read when a domain is
+    loaded, and by the environment, the data generator, the tool graph and the task walker.
+    Sections added later (undeclared here) are kept as they are."""
+
+    version: int = Field(1, alias="format")
+    envscale: str  # the version that compiled it
+    domain: str
+    description: str
+    spec: str  # the spec file as given
+    spec_hash: str
+    includes: list[str]  # files the spec reads, relative to it
+    clock: str
+    policy: str
+    entities: dict[str, EntityInfo]
+    structs: dict[str, list[StructField]]
+    tools: list[ToolInfo]
+    invariants: list[Invariant]
+    runtime_invariants: list[str]
+    policies: list[Policy]
+    tool_graph: list[ToolEdge]
+
+    def to_json(self) -> str:
+        """The file's text: indented, non-ASCII kept, a final newline."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+# ---- tasks.jsonl
+
+
+class GoldCall(Part):
+    name: str
+    arguments: dict[str, Any]
+
+
+class GoldOutput(Part):
+    ok: bool
+    content: str  # the text the agent reads for the call (CallResult.text)
+
+
+class Task(Record):
+    """A task: a tool chain sampled from the tool graph and executed, with its gold results;
+    one line of tasks.jsonl. Written by task sampling (`envscale tasks`, `envscale generate`);
+    read by episodes (the simulated user and the filters), the generate and evaluate jobs,
+    and `envscale tasks --verify`.
+
+    `initial_state` is one of `{"data": PATH}` (a data file; a relative path is relative to
+    the spec's folder), `{"generated": {"seed": S, "size": N}}` (made by the data generator;
+    `size` may be a count per entity, and `like` names a data file to imitate) or the records
+    themselves (entity -> records). `invalid_calls` lists the calls made invalid on purpose;
+    `kind` is "read" when every call is a read tool's, else "write"."""
+
+    id: str
+    domain: str
+    spec_hash: str
+    seed: int
+    initial_state: dict[str, Any]
+    initial_state_hash: str = ""
+    instruction: str
+    gold_calls: list[GoldCall]
+    gold_outputs: list[GoldOutput]
+    gold_state_hash: str
+    kind: Literal["read", "write"] = "write"
+    length: int = 0
+    invalid_calls: list[int] = Field(default_factory=list)
+    enforce_policies: bool = True
+
+
+# ---- trajectories.jsonl
+
+
+class FunctionCall(Part):
+    name: str
+    arguments: str | dict[str, Any]  # JSON text as the model wrote it, or the parsed object
+
+
+class ToolCall(Part):
+    """One entry of an assistant message's `tool_calls`, in the OpenAI form."""
+
+    id: str
+    type: str = "function"
+    function: FunctionCall
+
+
+class Message(Part):
+    """A chat message in the OpenAI form. `tool_calls` (assistant) and `tool_call_id` (tool)
+    are written only when given."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"tool_call_id", "tool_calls"})
+    role: Literal["system", "user", "assistant", "tool"]
+    tool_call_id: str | None = None
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class FunctionSchema(Part):
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"description", "parameters"})
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # a JSON schema
+
+
+class ToolSchema(Part):
+    """A tool as the agent sees it: an OpenAI function schema, as in tools.json."""
+
+    type: str = "function"
+    function: FunctionSchema
+
+
+class Usage(Part):
+    """Tokens a backend spent on an episode."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False  # counted by a word split, not a tokenizer
+
+
+class EpisodeUsage(Part):
+    agent: Usage = Field(default_factory=Usage)
+    user: Usage = Field(default_factory=Usage)
+
+
+class TrajectoryMeta(Part):
+    """Where a trajectory comes from and how its episode went. Every key is optional (files
+    made by other tools carry a few) and written only when given."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {
+            "agent",
+            "agent_model",
+            "user",
+            "user_model",
+            "seed",
+            "task_seed",
+            "trial",
+            "envscale",
+            "end",
+            "steps",
+            "calls",
+            "failed_calls",
+            "chain_length",
+            "failure",
+            "usage",
+        }
+    )
+    agent: str | None = None  # backend kind
+    agent_model: str | None = None
+    user: str | None = None
+    user_model: str | None = None
+    seed: int | None = None  # the job seed
+    task_seed: int | None = None
+    trial: int | None = None
+    envscale: str | None = None  # the version that ran the episode
+    end: str | None = None  # user_done | transfer | turn_limit
+    steps: int | None = None  # agent turns
+    calls: int | None = None
+    failed_calls: int | None = None
+    chain_length: int | None = None  # calls in the task's gold chain
+    failure: str | None = None  # the first filter stage that failed, with why
+    usage: EpisodeUsage | None = None
+
+
+class Trajectory(Record):
+    """One episode: the dialogue between a simulated user and an agent on a task, with the
+    filters' verdicts; one line of trajectories.jsonl. Written by episodes (the generate and
+    evaluate jobs append them); read by those jobs when they resume, by evaluation, and by
+    the trainer, which keeps those that passed the filters it requires.
+
+    `filters` maps each filter stage to whether the trajectory passed it (valid, state,
+    exact). `source` is where the record was read from ("file:line"), for error messages;
+    it is not written."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+    id: str
+    domain: str = ""
+    spec_hash: str = ""
+    task_id: str = ""  # the trials of one task share it
+    tools: list[ToolSchema]
+    messages: list[Message]
+    reward: float = 0.0
+    final_state_hash: str = ""
+    filters: dict[str, bool] = Field(default_factory=dict)
+    meta: TrajectoryMeta = Field(default_factory=TrajectoryMeta)
+    source: str = Field("", exclude=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Self:
+        record = super().from_dict(data, where)
+        record.source = where
+        return record
+
+    def passed(self, stages: Iterable[str]) -> bool:
+        """Whether the trajectory passed every one of `stages` (a stage not run is not passed)."""
+        return all(self.filters.get(stage) is True for stage in stages)
+
+
+class EpisodeError(Record):
+    """An episode a backend failure stopped (an endpoint down, a model that would not load);
+    one line of errors.jsonl, written by the generate and evaluate jobs in place of the
+    trajectory. A rerun of the job retries it."""
+
+    id: str  # the trajectory id the episode would have had
+    domain: str
+    error: str
+
+
+# ---- eval.json
+
+
+class LengthResult(Part):
+    """Success over the tasks of one gold chain length."""
+
+    tasks: int
+    episodes: int
+    successes: int
+    success_rate: float | None
+    pass_1: float | None = Field(alias="pass^1")
+
+
+class TaskResult(Part):
+    successes: int
+    trials: int
+    chain_length: int
+
+
+class EvalReport(Record):
+    """eval.json: pass^k (tau-bench's definition), success by chain length and failure
+    reasons over the episodes of an evaluation. Written by `envscale eval`
+    (runtime/evaluate.py); read by its plots and by people. `lineage` is the job's job.json."""
+
+    tasks: int
+    trials: int
+    episodes: int
+    missing_episodes: int  # episodes a backend failure lost
+    successes: int
+    pass_k: dict[str, float] = Field(alias="pass^k")  # k -> pass^k
+    by_chain_length: dict[str, LengthResult]
+    failure_reasons: dict[str, int]
+    failure_examples: dict[str, list[str]]  # reason -> up to five trajectory ids
+    per_task: dict[str, TaskResult]
+    lineage: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        """The file's text: indented, a final newline."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"

@@ -1,0 +1,272 @@
+"""The records between stages: files written before versions existed load, and what the records
+write is what the files have always held, plus the version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envscale import records
+from envscale.errors import DataError
+from envscale.records import EpisodeError, EvalReport, Manifest, Task, Trajectory
+
+ROOT = Path(__file__).resolve().parent.parent
+CLINIC = ROOT / "specs" / "clinic.domain"
+
+
+def envscale(*args: str, cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "OPENAI_API_KEY": "unused",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "envscale", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def produced(tmp_path_factory) -> Path:
+    """Files as the commands write them: tasks, a generation job whose short turn limit fails
+    most episodes, one whose agent endpoint is down, an evaluation, compiled domains."""
+    out = tmp_path_factory.mktemp("produced")
+    envscale("tasks", str(CLINIC), "--out", "tasks.jsonl", "-n", "12", cwd=out)
+    envscale(
+        "generate",
+        str(CLINIC),
+        "--tasks",
+        "8",
+        "--out",
+        "gen",
+        "--workers",
+        "1",
+        "-q",
+        "--max-turns",
+        "3",
+        cwd=out,
+    )
+    envscale(
+        "generate",
+        str(CLINIC),
+        "--tasks",
+        "2",
+        "--out",
+        "down",
+        "--workers",
+        "1",
+        "-q",
+        "--agent",
+        "openai",
+        "--agent-model",
+        "m",
+        "--agent-base-url",
+        "http://127.0.0.1:9/v1",
+        "--retries",
+        "0",
+        "--timeout",
+        "1",
+        cwd=out,
+    )
+    envscale(
+        "eval",
+        str(CLINIC),
+        "--tasks",
+        "tasks.jsonl",
+        "--trials",
+        "2",
+        "--out",
+        "eval",
+        "--workers",
+        "1",
+        "-q",
+        cwd=out,
+    )
+    for spec in sorted((ROOT / "specs").glob("*.domain")):
+        envscale("compile", str(spec), "--out", f"compiled/{spec.stem}", cwd=out)
+    return out
+
+
+def versioned_line(line: str) -> str:
+    """A line written before versions existed, as a record writes it now."""
+    assert line.startswith("{") and '"version"' not in line
+    return '{"version": 1, ' + line[1:]
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("name", ["tasks.jsonl", "gen/tasks.jsonl"])
+def test_task_lines_load_and_are_written_back_as_they_were(produced, name):
+    for number, line in enumerate(lines(produced / name), 1):
+        task = Task.from_line(line, f"{name}:{number}")
+        assert task.version == 1 and task.gold_calls and task.gold_outputs[0].content
+        assert task.to_json() == versioned_line(line)
+        assert Task.model_validate(json.loads(task.to_json())) == task
+
+
+def test_trajectory_lines_load_and_are_written_back_as_they_were(produced):
+    path = produced / "gen" / "trajectories.jsonl"
+    trajectories = records.load_jsonl(path, Trajectory)
+    assert len(trajectories) == len(lines(path)) == 8
+    # The job's short turn limit leaves failures of every kind in the file.
+    assert {t.meta.end for t in trajectories} == {"user_done", "turn_limit"}
+    assert any(t.passed(["valid", "state", "exact"]) for t in trajectories)
+    assert any(not t.filters["valid"] for t in trajectories)
+    for number, (trajectory, line) in enumerate(zip(trajectories, lines(path), strict=True), 1):
+        assert trajectory.source == f"{path}:{number}"
+        assert trajectory.to_json() == versioned_line(line)
+        assert trajectory.meta.usage is not None and trajectory.meta.usage.agent.estimated
+        calls = [c for m in trajectory.messages for c in m.tool_calls or []]
+        assert all(isinstance(c.function.arguments, str) for c in calls)
+    assert any("tool_calls" in m.to_dict() for t in trajectories for m in t.messages)
+    assert all(m.tool_call_id for t in trajectories for m in t.messages if m.role == "tool")
+
+
+def test_example_trajectories_load_and_keep_their_sparse_meta():
+    paths = sorted((ROOT / "examples" / "trajectories").glob("*/*.jsonl"))
+    assert paths
+    for path in paths:
+        for trajectory, line in zip(records.read_jsonl(path, Trajectory), lines(path), strict=True):
+            assert trajectory.meta.agent == "example" and trajectory.meta.steps is None
+            assert trajectory.to_dict() == {"version": 1, **json.loads(line)}
+
+
+def test_a_file_rewritten_by_the_records_is_read_by_the_commands(produced, tmp_path):
+    """New lines carry a version key; the readers of today take them as before."""
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(
+        "".join(Task.from_line(line).to_json() + "\n" for line in lines(produced / "tasks.jsonl")),
+        encoding="utf-8",
+    )
+    out = envscale("tasks", str(CLINIC), "--verify", str(tasks), cwd=tmp_path)
+    assert "12/12 tasks replay" in out
+    # A resumed job reads the trajectories it holds: with every line rewritten, none is rerun.
+    job = tmp_path / "gen"
+    subprocess.run(["cp", "-r", str(produced / "gen"), str(job)], check=True)
+    rewritten = "".join(
+        Trajectory.from_line(line).to_json() + "\n" for line in lines(job / "trajectories.jsonl")
+    )
+    (job / "trajectories.jsonl").write_text(rewritten, encoding="utf-8")
+    envscale(
+        "generate",
+        str(CLINIC),
+        "--tasks",
+        "8",
+        "--out",
+        "gen",
+        "--workers",
+        "1",
+        "-q",
+        "--max-turns",
+        "3",
+        cwd=tmp_path,
+    )
+    assert (job / "trajectories.jsonl").read_text(encoding="utf-8") == rewritten
+
+
+def test_episode_errors_load(produced):
+    path = produced / "down" / "errors.jsonl"
+    errors = records.load_jsonl(path, EpisodeError)
+    assert len(errors) == 2 and all("Connection refused" in e.error for e in errors)
+    assert [e.to_json() for e in errors] == [versioned_line(line) for line in lines(path)]
+
+
+def test_eval_report_loads_and_is_written_back_as_it_was(produced):
+    text = (produced / "eval" / "eval.json").read_text(encoding="utf-8")
+    report = EvalReport.model_validate_json(text)
+    assert report.tasks == 12 and report.trials == 2 and report.pass_k["1"] == 1.0
+    assert report.by_chain_length[next(iter(report.by_chain_length))].pass_1 == 1.0
+    assert report.lineage is not None and report.lineage["trials"] == 2
+    assert report.to_json() == text.replace("{\n", '{\n  "version": 1,\n', 1)
+
+
+def test_manifests_load_and_are_written_back_byte_for_byte(produced):
+    paths = sorted((produced / "compiled").glob("*/manifest.json"))
+    assert len(paths) == 3
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        manifest = Manifest.model_validate_json(text)
+        assert manifest.version == 1 and manifest.to_json() == text
+    clinic = Manifest.model_validate_json(
+        (produced / "compiled" / "clinic" / "manifest.json").read_text()
+    )
+    fields = {f.name: f for f in clinic.entities["Patient"].fields}
+    assert (
+        "default" in fields["status"].to_dict() and "default" not in fields["patient_id"].to_dict()
+    )
+    assert {e.source for e in clinic.tool_graph} <= {t.name for t in clinic.tools}
+    assert clinic.policies[0].rules[0].kind == "before"
+
+
+def test_a_manifest_with_a_new_section_loads_and_keeps_it(produced):
+    data = json.loads((produced / "compiled" / "retail" / "manifest.json").read_text())
+    data["key_formats"] = {"Order": {"prefix": "#W", "digits": 7}}
+    data["tools"][0]["schema_hint"] = "x"
+    manifest = Manifest.model_validate(data)
+    assert manifest.model_extra == {"key_formats": {"Order": {"prefix": "#W", "digits": 7}}}
+    assert manifest.to_dict() == data
+
+
+def test_shapes_nest():
+    shape = records.Shape.model_validate({"list": {"map": {"row": "User"}}})
+    assert shape.list is not None and shape.list.map is not None and shape.list.map.row == "User"
+    assert shape.to_dict() == {"list": {"map": {"row": "User"}}}
+
+
+def test_a_record_built_in_code_writes_what_it_was_given():
+    message = records.Message(
+        role="assistant",
+        content=None,
+        tool_calls=[
+            records.ToolCall(
+                id="call_1", function=records.FunctionCall(name="f", arguments='{"a": 1}')
+            )
+        ],
+    )
+    assert message.to_dict() == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ],
+    }
+    assert records.Message(role="user", content="hi").to_dict() == {"role": "user", "content": "hi"}
+    assert records.Message(role="tool", tool_call_id="call_1", content="ok").to_json() == (
+        '{"role": "tool", "tool_call_id": "call_1", "content": "ok"}'
+    )
+    meta = records.TrajectoryMeta(agent="scripted", agent_model=None)
+    assert meta.to_dict() == {"agent": "scripted", "agent_model": None}
+
+
+def test_newer_versions_and_misfits_are_data_errors():
+    with pytest.raises(DataError, match="Task version 2 is not one this envscale reads"):
+        Task.from_dict({"version": 2}, "t.jsonl:1")
+    with pytest.raises(DataError, match=r"x\.jsonl:3: not a Trajectory: messages\.0\.role"):
+        Trajectory.from_dict({"id": "a", "tools": [], "messages": [{"role": "robot"}]}, "x.jsonl:3")
+    with pytest.raises(DataError, match=r"x\.jsonl:4: not JSON"):
+        Trajectory.from_line('{"id": ', "x.jsonl:4")
+    with pytest.raises(DataError) as caught:
+        Task.from_dict({"id": "t"})
+    assert {"domain", "seed", "gold_calls"} <= {p.split(": ")[1] for p in caught.value.problems}
+
+
+def test_a_torn_last_line_is_not_read(tmp_path):
+    line = Trajectory(
+        id="a", tools=[], messages=[records.Message(role="user", content="x")]
+    ).to_json()
+    path = tmp_path / "t.jsonl"
+    path.write_text(line + "\n\n" + line[:30], encoding="utf-8")
+    assert [t.id for t in records.read_jsonl(path, Trajectory)] == ["a"]
