@@ -14,7 +14,7 @@ producer that has gained a field still loads, and rewriting it loses nothing.
 `to_dict()` gives the JSON value in the shape the files have always had; `to_json()` the
 text as it goes into the file. A key that producers write only sometimes (a message's
 `tool_calls`, a field's `default`) is written back only when it was given. This module
-imports only the standard library and pydantic: every layer may import it.
+imports only the standard library, pydantic and envscale.errors: every layer may import it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
 )
@@ -43,21 +43,9 @@ def dumps(value: Any) -> str:
 
 
 class Part(BaseModel):
-    """A piece of a record. Undeclared keys are kept; the fields named in `written_when_set`
-    are written only when they were given (read from a file, or passed when built)."""
+    """A piece of a record. Keys it does not declare are kept and written back."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    written_when_set: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        for name in self.written_when_set - self.model_fields_set:
-            data.pop(name, None)
-            alias = type(self).model_fields[name].alias
-            if alias:
-                data.pop(alias, None)
-        return data
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON value, keys as the files spell them."""
@@ -66,6 +54,24 @@ class Part(BaseModel):
     def to_json(self) -> str:
         """The JSON value as one line (no newline), formatted as the JSON-lines files are."""
         return dumps(self.to_dict())
+
+
+class SparsePart(Part):
+    """A part whose fields named in `written_when_set` are written only when they were given
+    (read from a file, or passed when built), so that absent stays absent and null null."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset()
+
+    # A plain serializer: a wrapping one would cost a call back into pydantic per part.
+    @model_serializer(mode="plain")
+    def _given(self) -> dict[str, Any]:
+        out = {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name not in self.written_when_set or name in self.model_fields_set
+        }
+        out.update(self.model_extra or {})
+        return out
 
 
 class Record(Part):
@@ -131,7 +137,7 @@ def load_jsonl(path: str | Path, model: type[R]) -> list[R]:
 # ---- manifest.json
 
 
-class Shape(Part):
+class Shape(SparsePart):
     """How a value is rendered to its shown form: one key, the others absent. `row` and
     `struct` name an entity or a struct; `list` and `map` give the shape of the items."""
 
@@ -142,7 +148,7 @@ class Shape(Part):
     map: Shape | None = None
 
 
-class EntityField(Part):
+class EntityField(SparsePart):
     """A field of an entity and the column that stores it."""
 
     written_when_set: ClassVar[frozenset[str]] = frozenset({"default"})
@@ -160,7 +166,7 @@ class EntityField(Part):
     default: Any = None  # present only for a field with a default (which may be null)
 
 
-class Fact(Part):
+class Fact(SparsePart):
     """A fact read off a check's condition (see compiler/facts.py): `field` compared by `op`
     with a `value`, another field (`other`) or a list (`values`); `of` is "len" for lengths."""
 
@@ -314,7 +320,7 @@ class ToolCall(Part):
     function: FunctionCall
 
 
-class Message(Part):
+class Message(SparsePart):
     """A chat message in the OpenAI form. `tool_calls` (assistant) and `tool_call_id` (tool)
     are written only when given."""
 
@@ -325,7 +331,7 @@ class Message(Part):
     tool_calls: list[ToolCall] | None = None
 
 
-class FunctionSchema(Part):
+class FunctionSchema(SparsePart):
     written_when_set: ClassVar[frozenset[str]] = frozenset({"description", "parameters"})
     name: str
     description: str | None = None
@@ -352,7 +358,7 @@ class EpisodeUsage(Part):
     user: Usage = Field(default_factory=Usage)
 
 
-class TrajectoryMeta(Part):
+class TrajectoryMeta(SparsePart):
     """Where a trajectory comes from and how its episode went. Every key is optional (files
     made by other tools carry a few) and written only when given."""
 
@@ -415,6 +421,16 @@ class Trajectory(Record):
     filters: dict[str, bool] = Field(default_factory=dict)
     meta: TrajectoryMeta = Field(default_factory=TrajectoryMeta)
     source: str = Field("", exclude=True)
+
+    @field_validator(
+        "domain", "spec_hash", "task_id", "final_state_hash", "filters", "meta", mode="before"
+    )
+    @classmethod
+    def _null_is_absent(cls, value: Any, info: ValidationInfo) -> Any:
+        # Files from other tools may write null for what they do not know.
+        if value is None:
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return value
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "") -> Self:

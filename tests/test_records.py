@@ -293,6 +293,22 @@ def test_newer_versions_and_misfits_are_data_errors():
     assert {"domain", "seed", "gold_calls"} <= {p.split(": ")[1] for p in caught.value.problems}
 
 
+def test_a_manifest_from_a_newer_compiler_is_refused(produced):
+    data = json.loads((produced / "compiled" / "clinic" / "manifest.json").read_text())
+    with pytest.raises(DataError, match="Manifest version 2 is not one this envscale reads"):
+        Manifest.from_dict({**data, "format": 2})
+
+
+def test_nulls_from_other_tools_read_as_absent():
+    trajectory = Trajectory.from_dict(
+        {"id": "a", "task_id": None, "tools": [], "messages": [], "filters": None, "meta": None}
+    )
+    assert (
+        trajectory.task_id == "" and trajectory.filters == {} and not trajectory.passed(["valid"])
+    )
+    assert trajectory.meta.to_dict() == {}
+
+
 def test_a_torn_last_line_is_not_read(tmp_path):
     line = Trajectory(
         id="a", tools=[], messages=[records.Message(role="user", content="x")]

@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from envscale.errors import DataError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                                color=sys.stdout.isatty()))
             return 0
         summary = train(args.config, resume=args.resume, overrides=overrides)
-    except (AuditError, TemplateError) as e:
+    except (AuditError, DataError, TemplateError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if summary["halted"]:

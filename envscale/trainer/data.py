@@ -1,4 +1,5 @@
-"""Trajectory files: the JSON-lines format of DESIGN.md, read and filtered."""
+"""Trajectory files read for training: the trajectories that passed the required filters,
+and their messages in the shape chat templates expect."""
 
 from __future__ import annotations
 
@@ -7,25 +8,12 @@ import hashlib
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-class DataError(ValueError):
-    pass
-
-
-@dataclass
-class Trajectory:
-    id: str
-    domain: str
-    spec_hash: str
-    tools: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    source: str  # "file:line", for error messages
-    meta: dict[str, Any] = field(default_factory=dict)
-    task_id: str = ""  # trials of one task share it
+from envscale.errors import DataError
+from envscale.records import Trajectory
 
 
 @dataclass
@@ -42,7 +30,7 @@ def expand_globs(patterns: Sequence[str]) -> list[str]:
     for pattern in patterns:
         matches = sorted(glob.glob(pattern, recursive=True))
         if not matches:
-            raise DataError(f"no trajectory file matches {pattern!r}")
+            raise DataError([f"no trajectory file matches {pattern!r}"])
         paths.extend(m for m in matches if m not in paths)
     return paths
 
@@ -68,11 +56,14 @@ def load_trajectories(
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not JSON: {e}") from e
-            filters = record.get("filters") or {}
+                raise DataError([f"{where}: not JSON: {e}"]) from e
+            # Lines that did not pass are skipped before they are validated, as they are not read.
+            filters = (record.get("filters") if isinstance(record, dict) else None) or {}
             if not all(filters.get(name) is True for name in require_filters):
                 continue
-            traj = _parse(record, where)
+            if isinstance(record, dict):
+                record.setdefault("id", where)
+            traj = Trajectory.from_dict(record, where)
             spec_hashes.setdefault(traj.domain, traj.spec_hash)
             trajectories.append(traj)
             kept += 1
@@ -80,35 +71,28 @@ def load_trajectories(
     return trajectories, infos
 
 
-def _parse(record: dict[str, Any], where: str) -> Trajectory:
-    for key in ("messages", "tools"):
-        if not isinstance(record.get(key), list):
-            raise DataError(f"{where}: '{key}' must be a list")
-    messages = [normalize_message(m, where) for m in record["messages"]]
-    return Trajectory(
-        id=str(record.get("id", where)),
-        domain=str(record.get("domain", "")),
-        spec_hash=str(record.get("spec_hash", "")),
-        tools=record["tools"],
-        messages=messages,
-        source=where,
-        meta=record.get("meta") or {},
-        task_id=str(record.get("task_id") or ""),
-    )
+def chat_messages(traj: Trajectory) -> list[dict[str, Any]]:
+    """The trajectory's messages as chat templates take them (see `normalize_message`)."""
+    return [normalize_message(m.to_dict(), traj.source) for m in traj.messages]
+
+
+def chat_tools(traj: Trajectory) -> list[dict[str, Any]]:
+    """The trajectory's tool schemas as chat templates take them."""
+    return [tool.to_dict() for tool in traj.tools]
 
 
 def normalize_message(message: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Copy a message into the shape chat templates expect: arguments as dicts, not JSON text."""
     role = message.get("role")
     if role not in ("system", "user", "assistant", "tool"):
-        raise DataError(f"{where}: unknown role {role!r}")
+        raise DataError([f"{where}: unknown role {role!r}"])
     out = dict(message)
     if out.get("content") is None:
         out["content"] = ""
     calls = message.get("tool_calls") or []
     if calls:
         if role != "assistant":
-            raise DataError(f"{where}: a {role} message carries tool_calls")
+            raise DataError([f"{where}: a {role} message carries tool_calls"])
         parsed = []
         for call in calls:
             fn = dict(call["function"])
@@ -117,7 +101,7 @@ def normalize_message(message: dict[str, Any], where: str = "") -> dict[str, Any
                 try:
                     fn["arguments"] = json.loads(args) if args.strip() else {}
                 except json.JSONDecodeError as e:
-                    raise DataError(f"{where}: tool call arguments are not JSON: {e}") from e
+                    raise DataError([f"{where}: tool call arguments are not JSON: {e}"]) from e
             parsed.append({**call, "function": fn})
         out["tool_calls"] = parsed
     else:

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envscale.records import Trajectory
+
 from .audit import AuditError, audit_sample, mark_supervised
-from .data import Trajectory
+from .data import chat_messages, chat_tools
 from .templates import ChatTemplate, TemplateError
 
 
@@ -69,11 +71,16 @@ class Renderer:
         mask = _mask_from_spans(offsets, spans)
         return Rendered(text, spans, list(enc["input_ids"]), offsets, mask)
 
+    def render_trajectory(self, traj: Trajectory) -> tuple[list[dict[str, Any]], Rendered]:
+        """(the messages as the template took them, their rendering)."""
+        messages = chat_messages(traj)
+        return messages, self.render(messages, chat_tools(traj))
+
     def sample(self, traj: Trajectory, max_length: int) -> Sample | None:
         """Render, audit and truncate one trajectory; None when no assistant turn fits."""
-        r = self.render(traj.messages, traj.tools)
+        messages, r = self.render_trajectory(traj)
         try:
-            result = audit_sample(traj.messages, r.text, r.spans, r.offsets, r.mask)
+            result = audit_sample(messages, r.text, r.spans, r.offsets, r.mask)
         except AuditError as e:
             raise AuditError(f"{traj.source}: {e}") from None
         if len(r.input_ids) <= max_length:

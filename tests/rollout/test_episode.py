@@ -155,7 +155,7 @@ def test_trainer_reads_generated_trajectories(runtime, tasks, tmp_path):
     path.write_text("".join(json.dumps(play(runtime, t)) + "\n" for t in tasks))
     loaded, infos = load_trajectories([str(path)], ["valid", "state", "exact"])
     assert len(loaded) == len(tasks) and infos[0].kept == len(tasks)
-    assert loaded[0].messages[2]["role"] == "assistant"
+    assert loaded[0].messages[2].role == "assistant"
 
 
 def test_scripted_path_imports_no_heavy_library():

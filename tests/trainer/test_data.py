@@ -1,8 +1,10 @@
-from envscale.trainer.data import Trajectory, split_eval
+from envscale.records import Trajectory
+from envscale.trainer.data import split_eval
 
 
 def _traj(task: str, trial: int, domain: str = "retail") -> Trajectory:
-    return Trajectory(f"{task}.t{trial}", domain, "h", [], [], "inline", task_id=task)
+    return Trajectory(id=f"{task}.t{trial}", domain=domain, spec_hash="h", tools=[], messages=[],
+                      source="inline", task_id=task)
 
 
 def test_eval_split_keeps_the_trials_of_a_task_together():
@@ -15,7 +17,8 @@ def test_eval_split_keeps_the_trials_of_a_task_together():
 
 
 def test_eval_split_without_task_ids_uses_the_trajectory_ids():
-    items = [Trajectory(f"t{n}", "retail", "h", [], [], "inline") for n in range(10)]
+    items = [Trajectory(id=f"t{n}", domain="retail", spec_hash="h", tools=[], messages=[],
+                        source="inline") for n in range(10)]
     train, held = split_eval(items, 0.3, seed=0)
     assert len(held) == 3 and [t for t in items if t not in held] == train
     one_task = [_traj("same", trial) for trial in range(4)]

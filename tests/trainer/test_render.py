@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envscale.trainer.audit import AuditError
-from envscale.trainer.data import load_trajectories, normalize_message
+from envscale.trainer.data import chat_messages, load_trajectories, normalize_message
 from envscale.trainer.render import Renderer
 from envscale.trainer.templates import ChatTemplate, TemplateError, resolve_template
 from envscale.trainer.tiny import CHAT_TEMPLATE
@@ -59,9 +59,10 @@ def test_audit_rejects_a_mask_over_user_and_tool_tokens(tokenizer):
     )
     assert leaky.count("generation -%}") >= 3
     r = Renderer(tokenizer, _with(leaky))
-    from envscale.trainer.data import Trajectory
+    from envscale.records import Trajectory
 
-    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
+                      source="inline")
     with pytest.raises(AuditError, match=r"\((user|tool)\): supervised tokens"):
         r.sample(traj, 4096)
 
@@ -70,9 +71,10 @@ def test_audit_rejects_a_mask_that_covers_nothing(tokenizer):
     empty = CHAT_TEMPLATE.replace("{%- generation -%}", "{%- generation -%}{%- endgeneration -%}").replace(
         "{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}"
     )
-    from envscale.trainer.data import Trajectory
+    from envscale.records import Trajectory
 
-    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
+                      source="inline")
     with pytest.raises(AuditError, match="no token is supervised"):
         Renderer(tokenizer, _with(empty)).sample(traj, 4096)
 
@@ -81,9 +83,10 @@ def test_audit_rejects_a_half_supervised_tool_call(tokenizer):
     # The generation block closes before the tool calls: replies are learned, calls are not.
     half = CHAT_TEMPLATE.replace("{{ message.content or '' }}", "{{ message.content or '' }}{%- endgeneration -%}")
     half = half.replace("{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}")
-    from envscale.trainer.data import Trajectory
+    from envscale.records import Trajectory
 
-    traj = Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline")
+    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
+                      source="inline")
     with pytest.raises(AuditError, match=r"not fully supervised|no token of this turn"):
         Renderer(tokenizer, _with(half)).sample(traj, 4096)
 
@@ -99,11 +102,13 @@ def test_template_without_generation_blocks_is_an_error():
 @settings(max_examples=60, deadline=None)
 @given(max_length=st.integers(min_value=1, max_value=400))
 def test_truncation_never_cuts_inside_an_assistant_turn(tokenizer, max_length):
-    from envscale.trainer.data import Trajectory
+    from envscale.records import Trajectory
 
     r = Renderer(tokenizer, resolve_template(tokenizer))
     full = r.render(MESSAGES, TOOLS)
-    sample = r.sample(Trajectory("t", "retail", "h", TOOLS, MESSAGES, "inline"), max_length)
+    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
+                      source="inline")
+    sample = r.sample(traj, max_length)
     if sample is None:  # not even the first assistant turn fits
         first = full.mask.index(True)
         assert max_length < first + full.mask[first:].index(False)
@@ -129,7 +134,8 @@ def test_loader_keeps_passing_trajectories_and_parses_arguments(tmp_path):
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
     trajs, files = load_trajectories([str(path)], ["valid", "state", "exact"])
     assert [t.id for t in trajs] == ["a"]
-    assert trajs[0].messages[1]["tool_calls"][0]["function"]["arguments"] == {"k": 1}
+    assert chat_messages(trajs[0])[1]["tool_calls"][0]["function"]["arguments"] == {"k": 1}
+    assert trajs[0].messages[1].tool_calls[0].function.arguments == '{"k": 1}'  # as in the file
     assert files[0].lines == 2 and files[0].kept == 1 and files[0].spec_hashes == {"retail": "h1"}
     trajs, _ = load_trajectories([str(path)], ["valid"])
     assert len(trajs) == 2
