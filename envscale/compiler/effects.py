@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS
 from envscale.compiler.context import Compilation
@@ -9,30 +11,37 @@ from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
 
-def reads_of(c: Compilation, *roots: ast.Node) -> set[str]:
-    """The entities that evaluating the roots reads."""
+def reads_of(c: Compilation, nodes: Iterable[ast.Node]) -> set[str]:
+    """The entities that evaluating the nodes reads (each node is looked at alone: pass them all,
+    as ast.walk gives them)."""
     found: set[str] = set()
-    for e in ast.walk(*roots):
-        match e:
-            case ast.Index() if isinstance(c.type_of(e.obj), t.EntityClass):
-                found.add(c.type_of(e.obj).entity)
-            case ast.Call() if isinstance(c.type_of(e.func), t.Method):
-                found.add(c.type_of(e.func).entity)
-            case ast.Call(func=ast.Name(id=name), args=(first, *_)) if (
-                    name in BUILTINS and BUILTINS[name].on_entity is not None
-                    and isinstance(c.type_of(first.value), t.EntityClass)):
-                found.add(c.type_of(first.value).entity)
-            case ast.Member() if isinstance(t.strip_optional(c.type_of(e.obj)), t.RefT):
-                found.add(t.strip_optional(c.type_of(e.obj)).entity)
+    for e in nodes:
+        kind = type(e)
+        if kind is ast.Index:
+            obj = c.type_of(e.obj)
+            if isinstance(obj, t.EntityClass):
+                found.add(obj.entity)
+        elif kind is ast.Call:
+            callee = c.type_of(e.func)
+            if isinstance(callee, t.Method):
+                found.add(callee.entity)
+            elif isinstance(e.func, ast.Name) and e.args and e.func.id in BUILTINS:
+                first = c.type_of(e.args[0].value)
+                if BUILTINS[e.func.id].on_entity is not None and isinstance(first, t.EntityClass):
+                    found.add(first.entity)
+        elif kind is ast.Member:
+            obj = t.strip_optional(c.type_of(e.obj))
+            if isinstance(obj, t.RefT):
+                found.add(obj.entity)
     return found
 
 
 def infer_effects(c: Compilation) -> None:
     for tool in c.symbols.tools.values():
-        body = tool.decl.body
-        reads = reads_of(c, *body, *(p.default for p in tool.decl.params if p.default is not None))
+        defaults = [p.default for p in tool.decl.params if p.default is not None]
+        reads = reads_of(c, tool.body_nodes) | reads_of(c, ast.walk(*defaults))
         writes: set[str] = set()
-        for node in ast.walk(*body):
+        for node in tool.body_nodes:
             if isinstance(node, ast.Insert) and node.entity in c.symbols.entities:
                 writes.add(node.entity)
             elif isinstance(node, ast.Set | ast.Delete) and (node.target.steps or isinstance(node, ast.Delete)):
@@ -86,7 +95,7 @@ def check_write_positions(c: Compilation) -> None:
                 _no_insert(c, param.default, f"in the default of parameter '{param.name}'")
         allowed: set[int] = set()
         # Statements come before what they hold, so an allowed insert is known when it is reached.
-        for node in ast.walk(*tool.decl.body):
+        for node in tool.body_nodes:
             if isinstance(node, ast.InsertStmt):
                 allowed.add(id(node.insert))
             elif isinstance(node, ast.Let | ast.Set | ast.Return) and isinstance(node.value, ast.Insert):

@@ -129,7 +129,7 @@ def _invariant_sql(c: Compilation, inv: ast.Invariant, record: RecordInfo) -> st
 def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
     record = c.symbols.entities.get(inv.entity) if inv.entity else None
     sql = _invariant_sql(c, inv, record) if record is not None else None
-    reads = reads_of(c, inv.condition) | reads_of(c, inv.message)
+    reads = reads_of(c, ast.walk(inv.condition, inv.message))
     own_row = record is not None and not reads
     if inv.entity:
         reads.add(inv.entity)
@@ -197,16 +197,18 @@ def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Ty
 def tool_graph(d: ir.DomainIR) -> list[ir.Edge]:
     """An edge wherever a field of what one tool returns can fill another tool's parameter."""
     edges = []
+    slots = [(target.name, [(p.name, t.strip_optional(p.type)) for p in target.params]) for target in d.tools]
     for source in d.tools:
         offers: dict[tuple[str, t.Type], str] = {}
         for owner, field, ftype in _produced_fields(d, source.returns):
             for slot in _feedable(d, field, ftype):
                 offers.setdefault(slot, f"{owner}.{field}")
-        for target in d.tools:
-            if target.name == source.name:
+        names = {name for name, _ in offers}
+        for target, params in slots:
+            if target == source.name:
                 continue
-            for param in target.params:
-                via = offers.get((param.name, t.strip_optional(param.type)))
+            for slot in params:
+                via = offers.get(slot) if slot[0] in names else None
                 if via is not None:
-                    edges.append(ir.Edge(source.name, target.name, param.name, via))
+                    edges.append(ir.Edge(source.name, target, slot[0], via))
     return edges

@@ -15,9 +15,11 @@ from envscale.compiler.effects import check_write_positions, infer_effects
 from envscale.compiler.lower import lower
 from envscale.compiler.resolve_types import resolve_declared_types
 from envscale.dsl import ast
+from envscale.dsl.diagnostics import Diagnostic
 from envscale.dsl.parser import parse
 
 Pass = Callable[[Compilation], None]
+Parser = Callable[[str, str], tuple[ast.Module | None, list[Diagnostic]]]
 
 # Checking passes report into c.diagnostics and keep going, so one run shows every error.
 CHECKS: list[Pass] = [
@@ -34,9 +36,9 @@ CHECKS: list[Pass] = [
 LOWERING: list[Pass] = [lower]
 
 
-def analyze(source: str, file: str, path: Path | None = None) -> Compilation:
-    """Parse and check a spec; the IR is set when it has no errors."""
-    module, syntax = parse(source, file)
+def analyze(source: str, file: str, path: Path | None = None, *, parser: Parser = parse) -> Compilation:
+    """Parse and check a spec; the IR is set when it has no errors. `parser` is for measuring."""
+    module, syntax = parser(source, file)
     if module is None:
         c = Compilation(ast.Module(file, source), path)
         c.diagnostics.extend(syntax)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from envscale.compiler.types import PRIMITIVES, OptionalT, Type
 from envscale.dsl import ast
@@ -60,6 +61,11 @@ class ToolInfo:
     @property
     def kind(self) -> str:
         return "write" if self.writes else "read"
+
+    @cached_property
+    def body_nodes(self) -> list[ast.Node]:
+        """Every node of the body, each before its children, in source order."""
+        return list(ast.walk(*self.decl.body))
 
 
 @dataclass

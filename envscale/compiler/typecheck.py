@@ -6,7 +6,10 @@ The checker records the type of every expression in `Compilation.types`, so late
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, BuiltinCall
@@ -110,8 +113,9 @@ class Checker:
     # ---- expressions
 
     def expr(self, e: ast.Expr, scope: Scope) -> t.Type:
-        method = getattr(self, f"_{type(e).__name__.lower()}")
-        return self.note(e, method(e, scope))
+        type_ = _EXPRESSION_RULES[type(e)](self, e, scope)
+        self.c.types[id(e)] = type_
+        return type_
 
     def expr_as(self, e: ast.Expr, scope: Scope, want: t.Type) -> t.Type:
         """The type of e where a `want` is expected: there, a bare member that several enums
@@ -491,6 +495,12 @@ class Checker:
             return spec.returns
         assert result is not None, spec.name
         return result
+
+
+# The method typing each kind of expression: Checker._literal for ast.Literal, and so on.
+_EXPRESSION_RULES: dict[type, Callable[[Checker, Any, Scope], t.Type]] = {
+    cls: getattr(Checker, f"_{cls.__name__.lower()}") for cls in typing.get_args(ast.Expr)
+}
 
 
 def terminates(body: tuple[ast.Stmt, ...]) -> bool:

@@ -162,7 +162,7 @@ COMPARABLE_ORDER = (INT, FLOAT, STR, DATE, DATETIME)
 
 def assignable(src: Type, dst: Type) -> bool:
     """Whether a value of type src may be stored where dst is expected."""
-    if src == dst or isinstance(src, AnyT) or isinstance(dst, AnyT):
+    if src is dst or src == dst or isinstance(src, AnyT) or isinstance(dst, AnyT):
         return True
     if isinstance(dst, OptionalT):
         return isinstance(src, NoneT) or assignable(strip_optional(src), dst.inner)

@@ -13,10 +13,10 @@ def queried_fields(c: Compilation) -> dict[str, list[tuple[str, ...]]]:
     """The field tuples that tools and invariants filter each entity on with `.where(...)`, in
     first-use order."""
     found: dict[str, list[tuple[str, ...]]] = {}
-    roots = [*(s for tool in c.symbols.tools.values() for s in tool.decl.body),
-             *(inv.condition for inv in c.symbols.invariants.values())]
-    for e in ast.walk(*roots):
-        if not isinstance(e, ast.Call) or not e.args:
+    nodes = [node for tool in c.symbols.tools.values() for node in tool.body_nodes]
+    nodes.extend(ast.walk(*(inv.condition for inv in c.symbols.invariants.values())))
+    for e in nodes:
+        if type(e) is not ast.Call or not e.args:
             continue
         callee = c.type_of(e.func)
         if isinstance(callee, t.Method) and callee.name == "where":
@@ -32,14 +32,14 @@ def key_formats(c: Compilation) -> dict[str, ir.KeyFormat]:
     first `next_key(Entity, "PREFIX", width)`, else the first `free_key(Entity, "FIRST")`."""
     numbered: dict[str, ir.KeyFormat] = {}
     counted: dict[str, ir.KeyFormat] = {}
-    roots: list[ast.Node] = []
+    nodes: list[ast.Node] = []
     for tool in c.symbols.tools.values():
-        roots.extend(p.default for p in tool.decl.params if p.default is not None)
-        roots.extend(tool.decl.body)
+        nodes.extend(ast.walk(*(p.default for p in tool.decl.params if p.default is not None)))
+        nodes.extend(tool.body_nodes)
     for inv in c.symbols.invariants.values():
-        roots.extend((inv.condition, inv.message))
-    for e in ast.walk(*roots):
-        if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.args):
+        nodes.extend(ast.walk(inv.condition, inv.message))
+    for e in nodes:
+        if type(e) is not ast.Call or type(e.func) is not ast.Name or not e.args:
             continue
         entity = c.type_of(e.args[0].value)
         if not isinstance(entity, t.EntityClass) or any(a.name is not None for a in e.args):

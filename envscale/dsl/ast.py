@@ -10,10 +10,13 @@ import re
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
+    """Where a node was written: 1-based line and column of its first character and of the
+    character after its last. A tuple, so that the thousands a parse makes are cheap."""
+
     file: str
     line: int
     column: int
@@ -356,48 +359,83 @@ NODE_TYPES: tuple[type, ...] = typing.get_args(Node)
 # Names in field annotations that stand for nodes. The annotations are text (see the
 # __future__ import), read here without evaluating them.
 _NODE_NAMES = frozenset({cls.__name__ for cls in NODE_TYPES} | {"Expr", "Stmt", "Decl", "Node"})
+# How a field holds nodes: one (or None), a tuple of them, or a tuple of (name, node) pairs.
+_ONE, _MANY, _PAIRS = 0, 1, 2
 
 
-def _node_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls) if _NODE_NAMES.intersection(re.findall(r"\w+", str(f.type))))
+def _node_fields(cls: type) -> tuple[tuple[str, int], ...]:
+    found = []
+    for f in fields(cls):
+        annotation = str(f.type)
+        if _NODE_NAMES.intersection(re.findall(r"\w+", annotation)):
+            shape = _PAIRS if annotation.startswith("tuple[tuple[") else (
+                _MANY if annotation.startswith("tuple[") else _ONE)
+            found.append((f.name, shape))
+    return tuple(found)
 
 
-# The fields of each node class that can hold nodes, in declaration order.
-_NODE_FIELDS: dict[type, tuple[str, ...]] = {cls: _node_fields(cls) for cls in NODE_TYPES}
-
-
-def _gather(value: object, out: list[Node]) -> None:
-    if isinstance(value, tuple):
-        for item in value:
-            _gather(item, out)
-    elif value is not None and type(value) in _NODE_FIELDS:
-        out.append(value)  # type: ignore[arg-type]
+# The fields of each node class that can hold nodes, in declaration order, with their shape.
+_NODE_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {cls: _node_fields(cls) for cls in NODE_TYPES}
 
 
 def children(node: Node) -> list[Node]:
     """The nodes directly under `node`, in the order of its fields and of their items."""
     out: list[Node] = []
-    for name in _NODE_FIELDS[type(node)]:
-        _gather(getattr(node, name), out)
+    for name, shape in _NODE_FIELDS[type(node)]:
+        value = getattr(node, name)
+        if shape == _ONE:
+            if value is not None:
+                out.append(value)
+        elif shape == _MANY:
+            out.extend(value)
+        else:
+            out.extend([item for _, item in value])
     return out
 
 
 def walk(*roots: Node) -> Iterator[Node]:
     """Every node under the roots, each before its children, in source order; not recursive."""
     stack: list[Node] = list(reversed(roots))
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        stack.extend(reversed(children(node)))
+        shapes = _NODE_FIELDS[type(node)]
+        if len(shapes) == 1:  # most nodes: no list of children to build
+            name, shape = shapes[0]
+            value = getattr(node, name)
+            if shape == _ONE:
+                if value is not None:
+                    push(value)
+            elif shape == _MANY:
+                extend(reversed(value))
+            else:
+                extend([item for _, item in reversed(value)])
+        elif shapes:
+            kids = children(node)
+            kids.reverse()
+            extend(kids)
 
 
 def height(node: Node) -> int:
     """The number of nodes on the longest path down from `node`; not recursive."""
     tallest = 0
     stack = [(node, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        current, level = stack.pop()
+        current, level = pop()
         if level > tallest:
             tallest = level
-        stack.extend((child, level + 1) for child in children(current))
+        level += 1
+        for name, shape in _NODE_FIELDS[type(current)]:
+            value = getattr(current, name)
+            if shape == _ONE:
+                if value is not None:
+                    push((value, level))
+            elif shape == _MANY:
+                for item in value:
+                    push((item, level))
+            else:
+                for _, item in value:
+                    push((item, level))
     return tallest

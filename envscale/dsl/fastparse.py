@@ -2,7 +2,8 @@
 
 It accepts only text the grammar accepts and then builds exactly the AST (spans included)
 that Lark and the transformer build. On anything else it declines, and the Lark path
-parses the text again and reports the diagnostics.
+parses the text again and reports the diagnostics. It keeps no count of depth: parser.parse
+leaves an AST deeper than grammar.FAST_DEPTH to Lark, which tells whether it is too deep.
 
 What it mirrors of Lark, beyond the rules themselves:
 - Spans: a node spans from the first to the last token its rule consumed, the punctuation

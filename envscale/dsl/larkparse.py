@@ -7,6 +7,7 @@ asks it only about text the hand-written parser in fastparse declines.
 from __future__ import annotations
 
 import threading
+import typing
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,9 @@ from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
 from envscale.dsl.grammar import GRAMMAR, MAX_DEPTH
 from envscale.dsl.strings import BadString, unquote
+
+# The statement classes by the word their rule is named after: `let_stmt` builds an ast.Let.
+_STATEMENTS = {cls.__name__.lower().removesuffix("stmt"): cls for cls in typing.get_args(ast.Stmt)}
 
 # How expected terminals are named in "expected ..." hints.
 _READABLE = {
@@ -246,40 +250,13 @@ class _ToAst(Transformer):
 
     # ---- statements
 
-    @v_args(meta=True)
-    def let_stmt(self, meta, children):
-        name, type_, value = children
-        return ast.Let(str(name), type_, value, self.span(meta))
-
-    @v_args(meta=True)
-    def require_stmt(self, meta, children):
-        condition, message = children
-        return ast.Require(condition, message, self.span(meta))
-
-    @v_args(meta=True)
-    def fail_stmt(self, meta, children):
-        (message,) = children
-        return ast.Fail(message, self.span(meta))
-
-    @v_args(meta=True)
-    def set_stmt(self, meta, children):
-        target, value = children
-        return ast.Set(target, value, self.span(meta))
-
-    @v_args(meta=True)
-    def insert_stmt(self, meta, children):
-        (insert,) = children
-        return ast.InsertStmt(insert, self.span(meta))
-
-    @v_args(meta=True)
-    def delete_stmt(self, meta, children):
-        (target,) = children
-        return ast.Delete(target, self.span(meta))
-
-    @v_args(meta=True)
-    def for_stmt(self, meta, children):
-        var, iterable, body = children
-        return ast.For(str(var), iterable, body, self.span(meta))
+    def __default__(self, data: str, children: list, meta: Any) -> Any:
+        """A statement whose rule is `<word>_stmt` and whose children are its class's fields in
+        order (a NAME as its text), so that such a statement needs no method of its own."""
+        cls = _STATEMENTS.get(data.removesuffix("_stmt")) if data.endswith("_stmt") else None
+        if cls is None:
+            return super().__default__(data, children, meta)
+        return cls(*(str(c) if isinstance(c, Token) else c for c in children), self.span(meta))
 
     @v_args(meta=True)
     def if_stmt(self, meta, children):
@@ -289,11 +266,6 @@ class _ToAst(Transformer):
         elif isinstance(otherwise, ast.If):
             otherwise = (otherwise,)
         return ast.If(condition, then, otherwise, self.span(meta))
-
-    @v_args(meta=True)
-    def return_stmt(self, meta, children):
-        (value,) = children
-        return ast.Return(value, self.span(meta))
 
     def block(self, children):
         return tuple(children)

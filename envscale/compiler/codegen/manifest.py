@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.codegen.jsontext import json_text
 
 FORMAT = 1
 
@@ -107,4 +106,4 @@ def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:
 
 
 def manifest_json(d: ir.DomainIR) -> str:
-    return json.dumps(manifest(d), indent=2, ensure_ascii=False) + "\n"
+    return json_text(manifest(d)) + "\n"

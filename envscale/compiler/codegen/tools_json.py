@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.codegen.jsontext import json_text
 
 
 def json_schema(d: ir.DomainIR, ty: t.Type) -> dict:
@@ -72,4 +71,4 @@ def tool_schemas(d: ir.DomainIR) -> list[dict]:
 
 
 def tools_json(d: ir.DomainIR) -> str:
-    return json.dumps(tool_schemas(d), indent=2, ensure_ascii=False) + "\n"
+    return json_text(tool_schemas(d)) + "\n"
