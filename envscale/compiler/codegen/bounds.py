@@ -11,7 +11,6 @@ change made inside a container forgets every fact, since another name may share 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -153,8 +152,8 @@ def writes_of(body: tuple[ast.Stmt, ...]) -> Writes:
 def _statements(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Stmt]:
     for s in body:
         yield s
-        for f in dataclasses.fields(s):
-            value = getattr(s, f.name)
+        for name in type(s).__slots__:
+            value = getattr(s, name)
             if isinstance(value, tuple) and value and not isinstance(value[0], ast.Arg):
                 yield from _statements(tuple(v for v in value if _is_stmt(v)))
 

@@ -16,6 +16,8 @@ _CLOSING_QUOTE = re.compile(r'"(?="|$)')
 
 def _visible(text: str) -> str:
     """Control and other unprintable characters (newlines and tabs aside) as escapes."""
+    if text.replace("\n", "").replace("\t", "").isprintable():
+        return text
     return "".join(
         ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode("ascii")
         for ch in text

@@ -18,30 +18,30 @@ WIDTH = 100
 INDENT = "    "
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     parts: tuple[Doc, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Indent:
     parts: tuple[Doc, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bracketed:
     """Contents inside brackets, where operator breaks are allowed."""
 
     parts: tuple[Doc, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     flat: str  # what the break prints as when its group is flat
     operator: bool = False  # an operator break: a space outside brackets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IfBreak:
     text: str  # printed only when the enclosing group breaks
 
@@ -83,9 +83,26 @@ def parenthesize_if_breaks(doc: Doc) -> Doc:
 _FLAT, _BREAK = 0, 1
 
 
-def _fits(first: tuple[Doc, int, bool], rest: list[tuple[Doc, int, int, bool]], width: int) -> bool:
+def _flat_width(doc: Doc, memo: dict[int, int]) -> int:
+    if isinstance(doc, str):
+        return len(doc)
+    if isinstance(doc, Line):
+        return len(doc.flat)
+    if isinstance(doc, IfBreak):
+        return 0
+    known = memo.get(id(doc))
+    if known is None:
+        parts = doc if isinstance(doc, tuple) else doc.parts
+        known = memo[id(doc)] = sum(_flat_width(d, memo) for d in parts)
+    return known
+
+
+def _fits(
+    first: Doc, rest: list[tuple[Doc, int, int, bool]], width: int, memo: dict[int, int]
+) -> bool:
     """Whether `first`, flat, and what follows it up to the next line break fit in width."""
-    stack: list[tuple[Doc, int, bool]] = [(first[0], _FLAT, first[2])]
+    width -= _flat_width(first, memo)
+    stack: list[tuple[Doc, int, bool]] = []
     rest_index = len(rest)
     while width >= 0:
         if not stack:
@@ -99,14 +116,12 @@ def _fits(first: tuple[Doc, int, bool], rest: list[tuple[Doc, int, int, bool]], 
         if isinstance(doc, str):
             width -= len(doc)
         elif isinstance(doc, tuple):
-            stack.extend((d, mode, inside) for d in reversed(doc))
-        elif isinstance(doc, Group):
-            # A group met after `first` keeps the mode it was given; inside `first` it is flat.
-            stack.extend((d, mode, inside) for d in reversed(doc.parts))
-        elif isinstance(doc, Indent):
-            stack.extend((d, mode, inside) for d in reversed(doc.parts))
+            stack.extend([(d, mode, inside) for d in reversed(doc)])
+        elif isinstance(doc, Group | Indent):
+            # A group after `first` is not decided yet: its first break may end the line.
+            stack.extend([(d, mode, inside) for d in reversed(doc.parts)])
         elif isinstance(doc, Bracketed):
-            stack.extend((d, mode, True) for d in reversed(doc.parts))
+            stack.extend([(d, mode, True) for d in reversed(doc.parts)])
         elif isinstance(doc, Line):
             if mode == _BREAK and (inside or not doc.operator):
                 return True
@@ -116,10 +131,33 @@ def _fits(first: tuple[Doc, int, bool], rest: list[tuple[Doc, int, int, bool]], 
     return False
 
 
+def flat(doc: Doc) -> str:
+    """The document on one line."""
+    if isinstance(doc, str):
+        return doc
+    if isinstance(doc, tuple):
+        return "".join([flat(d) for d in doc])
+    if isinstance(doc, Line):
+        return doc.flat
+    if isinstance(doc, IfBreak):
+        return ""
+    return "".join([flat(d) for d in doc.parts])
+
+
 def render(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
     """The document as text, starting at `indent` levels; lines do not end in spaces."""
-    out: list[str] = []
     column = len(INDENT) * indent
+    line = flat(doc)
+    if column + len(line) <= width:  # the common case: it all fits
+        return line
+    return render_split(doc, indent, width)
+
+
+def render_split(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
+    """The document as text, for one known not to fit on one line."""
+    column = len(INDENT) * indent
+    out: list[str] = []
+    memo: dict[int, int] = {}
     stack: list[tuple[Doc, int, int, bool]] = [(doc, indent, _BREAK, False)]
     while stack:
         doc, level, mode, inside = stack.pop()
@@ -129,7 +167,7 @@ def render(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
         elif isinstance(doc, tuple):
             stack.extend((d, level, mode, inside) for d in reversed(doc))
         elif isinstance(doc, Group):
-            fits = mode == _FLAT or _fits((doc, level, inside), stack, width - column)
+            fits = mode == _FLAT or _fits(doc, stack, width - column, memo)
             child = _FLAT if fits else _BREAK
             stack.extend((d, level, child, inside) for d in reversed(doc.parts))
         elif isinstance(doc, Indent):

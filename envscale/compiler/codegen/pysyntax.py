@@ -8,6 +8,7 @@ whose first, is bracketed): the same choice, so the output is what ruff would pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from envscale.compiler.codegen.layout import (
@@ -40,11 +41,12 @@ def _level(prec: int) -> int:
     return OR if prec == AND else prec
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Code:
     """An expression: its document, precedence, and what ruff looks at to place parentheses."""
 
-    doc: Doc
+    build: Doc | Callable[[], Doc]  # the document, or how to make it (most lines fit flat)
+    flat: str  # the expression on one line
     prec: int = ATOM
     bracketed: bool = False  # has brackets of its own, not empty (a call, a literal, a group)
     subscript: bool = False
@@ -53,15 +55,23 @@ class Code:
     count: int = 0  # how many operators it has on that level
     first_bracketed: bool = False  # it starts with a bracket
     last_bracketed: bool = False  # its last operand has brackets of its own
-    chain: tuple[Doc, ...] = ()  # operands and operators of a flattened operator chain
+    operands: tuple[Code, str, Code] | None = None  # of a binary operator
+
+    @property
+    def doc(self) -> Doc:
+        if callable(self.build):
+            self.build = self.build()
+        return self.build
 
 
 def text(value: str) -> Code:
-    return Code(value)
+    return Code(value, value)
 
 
 def string(value: str) -> str:
     """A string literal as ruff writes it: double quotes unless single ones need fewer escapes."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
     quote = "'" if value.count('"') > value.count("'") else '"'
     out = []
     for ch in value:
@@ -93,63 +103,99 @@ def constant(value: object) -> str:
     return repr(value)
 
 
-def _open(doc: Doc, *, starts: bool = True) -> Code:
-    return Code(doc, bracketed=True, any_brackets=True, first_bracketed=starts)
+def _open(doc: Doc | Callable[[], Doc], flat: str, *, starts: bool = True) -> Code:
+    return Code(doc, flat, bracketed=True, any_brackets=True, first_bracketed=starts)
 
 
-def call(func: str | Code, args: list[Code | str], keywords: dict[str, Code] | None = None) -> Code:
-    items: list[Doc] = [a.doc if isinstance(a, Code) else a for a in args]
-    items += [(f"{name}=", value.doc) for name, value in (keywords or {}).items()]
-    head = func.doc if isinstance(func, Code) else func
-    if not items:
-        return Code((head, "()"), any_brackets=isinstance(func, Code) and func.any_brackets)
-    return _open((head, bracket("(", items, ")", nested=True)), starts=False)
+def call(func: str | Code, args: list[Code], keywords: dict[str, Code] | None = None) -> Code:
+    flats = [a.flat for a in args]
+    named = list((keywords or {}).items())
+    flats += [f"{name}={value.flat}" for name, value in named]
+    head = func if isinstance(func, Code) else text(func)
+    if not flats:
+        return Code(lambda: (head.doc, "()"), head.flat + "()", any_brackets=head.any_brackets)
+
+    def build() -> Doc:
+        items: list[Doc] = [a.doc for a in args]
+        items += [(f"{name}=", value.doc) for name, value in named]
+        return (head.doc, bracket("(", items, ")", nested=True))
+
+    return _open(build, f"{head.flat}({', '.join(flats)})", starts=False)
 
 
 def list_of(items: list[Code]) -> Code:
     if not items:
-        return Code("[]")
-    return _open(bracket("[", [i.doc for i in items], "]"))
+        return text("[]")
+    flat = "[" + ", ".join([i.flat for i in items]) + "]"
+    return _open(lambda: bracket("[", [i.doc for i in items], "]"), flat)
 
 
 def tuple_of(items: list[Code]) -> Code:
     if len(items) == 1:
-        return _open(("(", items[0].doc, ",)"))
-    return _open(bracket("(", [i.doc for i in items], ")"))
+        return _open(lambda: ("(", items[0].doc, ",)"), f"({items[0].flat},)")
+    flat = "(" + ", ".join([i.flat for i in items]) + ")"
+    return _open(lambda: bracket("(", [i.doc for i in items], ")"), flat)
 
 
 def dict_of(items: list[tuple[Code, Code]]) -> Code:
     if not items:
-        return Code("{}")
-    return _open(bracket("{", [(k.doc, ": ", v.doc) for k, v in items], "}"))
+        return text("{}")
+    flat = "{" + ", ".join([f"{k.flat}: {v.flat}" for k, v in items]) + "}"
+    return _open(lambda: bracket("{", [(k.doc, ": ", v.doc) for k, v in items], "}"), flat)
 
 
 def unpacked(parts: list[Code | tuple[str, Code]]) -> Code:
     """A list literal of items and `*spread` lists: `[*xs, y]` rather than `xs + [y]`."""
-    items = [p.doc if isinstance(p, Code) else (p[0], atom(p[1]).doc) for p in parts]
-    return _open(bracket("[", items, "]"))
+    items = [p if isinstance(p, Code) else _star(p[0], atom(p[1])) for p in parts]
+    flat = "[" + ", ".join([i.flat for i in items]) + "]"
+    return _open(lambda: bracket("[", [i.doc for i in items], "]"), flat)
+
+
+def concat(code: Code, tail: str) -> Code:
+    return Code(lambda: (code.doc, tail), code.flat + tail)
+
+
+def _star(star: str, code: Code) -> Code:
+    return Code(lambda: (star, code.doc), star + code.flat)
 
 
 def comprehension(element: Code, var: str, iterable: Code, condition: Code | None) -> Code:
-    parts: list[Doc] = [element.doc, LINE, f"for {var} in ", iterable.doc]
+    flat = f"[{element.flat} for {var} in {iterable.flat}"
     if condition is not None:
-        parts += [LINE, "if ", condition.doc]
-    body = Indent((SOFT_LINE, Group(tuple(parts))))
-    return _open(Group(("[", Bracketed((body,)), SOFT_LINE, "]")))
+        flat += f" if {condition.flat}"
+
+    def build() -> Doc:
+        parts: list[Doc] = [element.doc, LINE, f"for {var} in ", iterable.doc]
+        if condition is not None:
+            parts += [LINE, "if ", condition.doc]
+        body = Indent((SOFT_LINE, Group(tuple(parts))))
+        return Group(("[", Bracketed((body,)), SOFT_LINE, "]"))
+
+    return _open(build, flat + "]")
 
 
 def subscript(obj: Code, key: Code) -> Code:
-    doc = (atom(obj).doc, bracket("[", [key.doc], "]", nested=True))
-    return Code(doc, subscript=True, any_brackets=True)
+    inner = atom(obj)
+    return Code(
+        lambda: (inner.doc, bracket("[", [key.doc], "]", nested=True)),
+        f"{inner.flat}[{key.flat}]",
+        subscript=True,
+        any_brackets=True,
+    )
 
 
 def attribute(obj: Code, name: str) -> Code:
     inner = atom(obj)
-    return Code((inner.doc, ".", name), any_brackets=inner.any_brackets)
+    return Code(
+        lambda: (inner.doc, ".", name), f"{inner.flat}.{name}", any_brackets=inner.any_brackets
+    )
 
 
 def parenthesized(code: Code) -> Code:
-    return _open(Group(("(", Bracketed((Indent((SOFT_LINE, code.doc)),)), SOFT_LINE, ")")))
+    def build() -> Doc:
+        return Group(("(", Bracketed((Indent((SOFT_LINE, code.doc)),)), SOFT_LINE, ")"))
+
+    return _open(build, f"({code.flat})")
 
 
 def atom(code: Code) -> Code:
@@ -160,8 +206,10 @@ def unary(op: str, operand: Code) -> Code:
     prec = NOT if op == "not" else UNARY
     inner = operand if operand.prec >= prec else parenthesized(operand)
     loosest, count = _combine(prec, [inner])
+    head = f"{op} " if op == "not" else op
     return Code(
-        (f"{op} " if op == "not" else op, inner.doc),
+        lambda: (head, inner.doc),
+        head + inner.flat,
         prec=prec,
         any_brackets=inner.any_brackets,
         loosest=loosest,
@@ -181,20 +229,27 @@ def binary(op: str, left: Code, right: Code) -> Code:
     right_ok = right_ok and not (op == "or" and right.prec == AND)
     left = left if left_ok else parenthesized(left)
     right = right if right_ok else parenthesized(right)
-    chain: list[Doc] = list(left.chain) if left.prec == prec and left.chain else [left.doc]
-    chain += [OP_LINE, f"{op} "]
-    chain += list(right.chain) if right.prec == prec and right.chain else [right.doc]
     loosest, count = _combine(prec, [left, right])
-    return Code(
-        Group(tuple(chain)),
+    code = Code(
+        lambda: Group(tuple(_chain(code, prec))),
+        f"{left.flat} {op} {right.flat}",
         prec=prec,
         any_brackets=left.any_brackets or right.any_brackets,
         loosest=loosest,
         count=count,
         first_bracketed=left.first_bracketed,
         last_bracketed=right.bracketed if right.prec == ATOM else right.last_bracketed,
-        chain=tuple(chain),
+        operands=(left, op, right),
     )
+    return code
+
+
+def _chain(code: Code, prec: int) -> list[Doc]:
+    """The operands and operators of a chain of one precedence, which breaks as one."""
+    if code.prec != prec or code.operands is None:
+        return [code.doc]
+    left, op, right = code.operands
+    return [*_chain(left, prec), OP_LINE, f"{op} ", *_chain(right, prec)]
 
 
 def _combine(prec: int, operands: list[Code]) -> tuple[int, int]:

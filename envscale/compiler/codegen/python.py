@@ -8,7 +8,6 @@ lib.ToolError, which the runtime turns into an error result. The code is laid ou
 
 from __future__ import annotations
 
-import dataclasses
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from envscale.compiler import types as t
 from envscale.compiler.codegen import pysyntax as py
 from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
 from envscale.compiler.codegen.escape import docstring_lines
-from envscale.compiler.codegen.layout import Doc, bracket, render
+from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
 from envscale.compiler.codegen.pysyntax import Code
 from envscale.dsl import ast
 
@@ -318,8 +317,19 @@ class Emitter:
 
     # ---- statements
 
-    def emit(self, doc: Doc, depth: int) -> None:
-        self.lines.append("    " * depth + render(doc, depth))
+    def emit(self, text: str, depth: int) -> None:
+        self.lines.append("    " * depth + text)
+
+    def statement(self, head: str | Code, code: Code | None, tail: str, depth: int) -> None:
+        """`head code tail` on one line if it fits, else split as ruff would."""
+        head_code = py.text(head) if isinstance(head, str) else head
+        flat = head_code.flat + (code.flat if code is not None else "") + tail
+        pad = "    " * depth
+        if len(pad) + len(flat) <= WIDTH:
+            self.lines.append(pad + flat)
+            return
+        doc = (head_code.doc, py.statement_expr(code) if code is not None else "", tail)
+        self.lines.append(pad + render_split(doc, depth))
 
     def block(self, body: tuple[ast.Stmt, ...], depth: int) -> None:
         if not body:
@@ -345,7 +355,7 @@ class Emitter:
     def _flush(self, pending: dict[str, tuple[str, list[str]]], depth: int) -> None:
         for root, (entity, fields) in pending.items():
             args = [py.text(py_str(entity)), _name_code(py_name(root))]
-            self.emit(self.db("update", args + [py.text(py_str(f)) for f in fields]).doc, depth)
+            self.statement(self.db("update", args + [py.text(py_str(f)) for f in fields]), None, "", depth)
         pending.clear()
 
     def stmt(self, s: ast.Stmt, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:
@@ -356,17 +366,17 @@ class Emitter:
                 if t.is_json(self.type_of(s.value)) and isinstance(s.value, ast.Member | ast.Index):
                     value = self.lib("copy", [value])
                 self.bounds.forget(_bound({s.name}))
-                self.emit((f"{py_name(s.name)} = ", py.statement_expr(value)), depth)
+                self.statement(f"{py_name(s.name)} = ", value, "", depth)
             case ast.Require():
                 self.raise_unless(s.condition, s.message, "if", depth)
                 self.bounds.facts |= self.bounds.proven_by(s.condition)
                 self.bounds.learn_lengths(s.condition)
             case ast.Fail():
-                self.emit(self.raise_(s.message), depth)
+                self.raise_(s.message, depth)
             case ast.Set():
                 self.set(s, depth, pending)
             case ast.InsertStmt():
-                self.emit(self.expr(s.insert).doc, depth)
+                self.statement(self.expr(s.insert), None, "", depth)
             case ast.Delete():
                 self.delete(s, depth, pending)
             case ast.For():
@@ -379,7 +389,7 @@ class Emitter:
                 if not in_body.changes_inside:
                     loop = self.bounds.loop_facts(s.var, s.iterable)
                     self.bounds.facts |= {f for f in loop if not f.names & in_body.bound}
-                self.emit((f"for {py_name(s.var)} in ", py.statement_expr(iterable), ":"), depth)
+                self.statement(f"for {py_name(s.var)} in ", iterable, ":", depth)
                 self.block(s.body, depth + 1)
                 self.bounds.facts = saved
             case ast.If():
@@ -392,10 +402,10 @@ class Emitter:
                 if s.value is None:
                     self.emit("return", depth)
                 else:
-                    self.emit(("return ", py.statement_expr(self.expr(s.value))), depth)
+                    self.statement("return ", self.expr(s.value), "", depth)
 
-    def raise_(self, message: ast.Expr) -> Doc:
-        return ("raise ", py.call("lib.ToolError", [self.expr(message)]).doc)
+    def raise_(self, message: ast.Expr, depth: int) -> None:
+        self.statement("raise ", py.call("lib.ToolError", [self.expr(message)]), "", depth)
 
     def raise_unless(
         self,
@@ -408,8 +418,8 @@ class Emitter:
         test = self.negated(condition)
         if before is not None:
             test = py.binary("and", before, test)
-        self.emit((f"{keyword_} ", py.statement_expr(test), ":"), depth)
-        self.emit(self.raise_(message), depth + 1)
+        self.statement(f"{keyword_} ", test, ":", depth)
+        self.raise_(message, depth + 1)
 
     def if_(self, s: ast.If, depth: int, keyword_: str) -> None:
         saved = set(self.bounds.facts)
@@ -429,7 +439,7 @@ class Emitter:
                 return
             else:
                 break
-        self.emit((f"{keyword_} ", py.statement_expr(condition), ":"), depth)
+        self.statement(f"{keyword_} ", condition, ":", depth)
         self.block(then, depth + 1)
         self.bounds.facts = saved
         if len(s.otherwise) == 1 and isinstance(s.otherwise[0], ast.If):
@@ -456,7 +466,7 @@ class Emitter:
         want = self._target_type(target)
         value = self.as_stored(s.value, want)
         self.bounds.forget(writes_of((s,)))
-        self.emit((self.path(target, target.steps).doc, " = ", py.statement_expr(value)), depth)
+        self.statement(py.concat(self.path(target, target.steps), " = "), value, "", depth)
         if isinstance(root, t.RowT) and target.steps:
             self._changed(pending, target, root.entity)
 
@@ -489,12 +499,11 @@ class Emitter:
         self.bounds.forget(writes_of((s,)))
         if isinstance(root, t.RowT) and not target.steps:
             args = [py.text(py_str(root.entity)), _name_code(py_name(target.root))]
-            self.emit(self.db("delete", args).doc, depth)
+            self.statement(self.db("delete", args), None, "", depth)
             return
         *inner, last = target.steps
-        self.emit(
-            self.lib("remove", [self.path(target, tuple(inner)), self.expr(last.key)]).doc, depth
-        )
+        removal = self.lib("remove", [self.path(target, tuple(inner)), self.expr(last.key)])
+        self.statement(removal, None, "", depth)
         if isinstance(root, t.RowT):
             self._changed(pending, target, root.entity)
 
@@ -522,10 +531,10 @@ def _reads_db(node: object, types: dict[int, t.Type]) -> bool:
             return True
         if isinstance(node.func, ast.Name) and node.func.id in ("next_key", "free_key"):
             return True
-    if not dataclasses.is_dataclass(node) or isinstance(node, ast.Span):
+    if isinstance(node, ast.Span | ast.Literal | ast.Name | str):
         return False
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
+    for name in getattr(type(node), "__slots__", ()):
+        value = getattr(node, name)
         children = value if isinstance(value, tuple) else (value,)
         for child in children:
             if isinstance(child, tuple):  # map literal items: (key, value)
@@ -606,7 +615,7 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
                 isinstance(param_decl.default, ast.Literal) and param_decl.default.value is None
             ):
                 lines.append(f"    if {py_name(p.name)} is None:")
-                e.emit((f"{py_name(p.name)} = ", py.statement_expr(e.expr(param_decl.default))), 2)
+                e.statement(f"{py_name(p.name)} = ", e.expr(param_decl.default), "", 2)
                 lines.extend(e.lines)
                 e.lines.clear()
     e.block(tool.decl.body, 1)
@@ -625,8 +634,8 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     head = f"def check_{inv.name}(db: lib.Db, every_row: bool = False) -> str | None:"
     if inv.entity is None:
         lines = [head, *docstring_block(f"{inv.name} ({inv.where}).", 1)]
-        e.emit(("if ", py.statement_expr(e.negated(inv.decl.condition)), ":"), 1)
-        e.emit(("return ", py.statement_expr(e.expr(inv.decl.message))), 2)
+        e.statement("if ", e.negated(inv.decl.condition), ":", 1)
+        e.statement("return ", e.expr(inv.decl.message), "", 2)
         return "\n".join([*lines, *e.lines, "    return None"])
     table = d.table(inv.entity)
     e.field_row = "row"
@@ -641,8 +650,8 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         rows, scope = f"db.all({entity})", "every one"
     lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
     lines.append(f"    for row in {rows}:")
-    e.emit(("if ", py.statement_expr(e.negated(inv.decl.condition)), ":"), 2)
-    e.emit(("return ", py.statement_expr(e.expr(inv.decl.message))), 3)
+    e.statement("if ", e.negated(inv.decl.condition), ":", 2)
+    e.statement("return ", e.expr(inv.decl.message), "", 3)
     return "\n".join([*lines, *e.lines, "    return None"])
 
 
