@@ -88,13 +88,16 @@ class Builtin:
     # Further checks of the arguments; they give the result's type where `returns` is None.
     check: Check | None = None
     keywords: tuple[str, ...] = ()
-    # The generated Python: {name}, and {args}, the arguments' code (keywords as name=value).
-    python: str = "lib.{name}({args})"
-    # The generated Python when several positional arguments are given.
+    # The function generated code calls ({name}: the built-in's name), with the arguments in
+    # order and the keywords given; with `with_db`, the database handle comes first.
+    python: str | None = "lib.{name}"  # None: only the `on_entity` form exists
+    with_db: bool = False
+    # The function called with a list of the arguments when several positional ones are given.
     several: str | None = None
-    # The generated Python when the first argument names an entity (whose records it reads):
-    # {entity}, the entity's name as a string, and {rest}, the other arguments' code.
+    # The function called when the first argument names an entity (whose records it reads):
+    # the entity's name, then the other arguments; with `entity_with_db`, the database first.
     on_entity: str | None = None
+    entity_with_db: bool = False
     # The SQL function computing it inside a CHECK constraint.
     sql: str | None = None
     # Whether it may be a field default: a value of the environment's fixed clock.
@@ -266,9 +269,9 @@ BUILTINS: dict[str, Builtin] = {
                 params=(_FLOAT, _INT), returns=_FLOAT, sql="round"),
         Builtin("abs", "abs(x): absolute value", 1, 1, params=(_FLOAT,), check=_abs, sql="abs"),
         Builtin("min", "min(list) or min(a, b, ...): the smallest", 1, 8, check=_min_max,
-                several="lib.min_of([{args}])"),
+                several="lib.min_of"),
         Builtin("max", "max(list) or max(a, b, ...): the largest", 1, 8, check=_min_max,
-                several="lib.max_of([{args}])"),
+                several="lib.max_of"),
         Builtin("sum", "sum(list): the total of a list of numbers", 1, 1, check=_sum),
         Builtin("count", "count(list): how many items", 1, 1, returns=_INT, check=_count),
         Builtin("len", "len(x): length of a list, map or string", 1, 1, returns=_INT, check=_len, sql="length"),
@@ -295,9 +298,9 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("join", "join(list<str>, sep)", 2, 2, params=(t.ListT(_STR), _STR), returns=_STR),
         Builtin("replace", "replace(s, old, new)", 3, 3, params=(_STR, _STR, _STR), returns=_STR),
         Builtin("now", "now(): the environment's fixed clock, a datetime", 0, 0, returns=t.DATETIME,
-                python="lib.now(db)", constant=True),
+                with_db=True, constant=True),
         Builtin("today", "today(): the date of the environment's fixed clock", 0, 0, returns=t.DATE,
-                python="lib.today(db)", constant=True),
+                with_db=True, constant=True),
         Builtin("date", "date(s): a date from 'YYYY-MM-DD' (or the date part of a datetime)", 1, 1,
                 returns=t.DATE, check=_date_text),
         Builtin("datetime", "datetime(s): a datetime from 'YYYY-MM-DDTHH:MM:SS'", 1, 1,
@@ -311,11 +314,12 @@ BUILTINS: dict[str, Builtin] = {
                             "spaces, as a float; a malformed one is a tool error", 1, 1,
                 params=(_STR,), returns=_FLOAT),
         Builtin("next_key", "next_key(Entity, \"PREFIX\", width=0): the next unused key PREFIX<n>", 2, 3,
-                returns=_STR, check=_next_key, on_entity="db.next_key({entity}, {rest})"),
+                returns=_STR, check=_next_key, python=None, on_entity="db.next_key"),
         Builtin("free_key", "free_key(Entity or map, \"FIRST\"): the first key, counting up from FIRST, that is "
                             "not taken (its last run of letters and digits counts like an odometer: A1Z9, A2A0, "
                             "...)", 2, 2,
-                returns=_STR, check=_free_key, on_entity="lib.free_record_key(db, {entity}, {rest})"),
+                returns=_STR, check=_free_key, on_entity="lib.free_record_key",
+                entity_with_db=True),
     ]
 }
 

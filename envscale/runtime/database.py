@@ -44,7 +44,8 @@ class TableMeta:
     insert_sql: str = ""
     delete_sql: str = ""
     all_sql: str = ""
-    _update_sql: dict[str, str] = field(default_factory=dict)
+    _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, entity: str, spec: dict) -> TableMeta:
@@ -71,12 +72,22 @@ class TableMeta:
     def column(self, field_name: str) -> str:
         return self.columns[self.fields.index(field_name)]
 
-    def update_sql(self, field_name: str) -> str:
-        sql = self._update_sql.get(field_name)
+    def update_sql(self, field_names: tuple[str, ...]) -> str:
+        sql = self._update_sql.get(field_names)
         if sql is None:
             where = " AND ".join(f"{quote_ident(self.column(k))} = ?" for k in self.key)
-            sql = f"UPDATE {quote_ident(self.entity)} SET {quote_ident(self.column(field_name))} = ? WHERE {where}"
-            self._update_sql[field_name] = sql
+            columns = ", ".join(f"{quote_ident(self.column(f))} = ?" for f in field_names)
+            sql = f"UPDATE {quote_ident(self.entity)} SET {columns} WHERE {where}"
+            self._update_sql[field_names] = sql
+        return sql
+
+    def where_sql(self, field_names: tuple[str, ...]) -> str:
+        sql = self._where_sql.get(field_names)
+        if sql is None:
+            where = " AND ".join(f"{quote_ident(self.column(f))} IS ?" for f in field_names)
+            order = ", ".join(quote_ident(self.column(k)) for k in self.key)
+            sql = f"SELECT * FROM {quote_ident(self.entity)} WHERE {where} ORDER BY {order}"
+            self._where_sql[field_names] = sql
         return sql
 
     def key_of(self, record: dict) -> Any:
@@ -149,6 +160,12 @@ class Db:
         meta = self.tables[entity]
         return [meta.decode(row) for row in self.connection.execute(sql, params)]
 
+    def where(self, entity: str, fields: dict[str, Any]) -> list[dict]:
+        """The records whose fields hold these values (None matches a missing value), by key."""
+        meta = self.tables[entity]
+        sql = meta.where_sql(tuple(fields))
+        return [meta.decode(row) for row in self.connection.execute(sql, tuple(fields.values()))]
+
     def all(self, entity: str) -> list[dict]:
         meta = self.tables[entity]
         return [meta.decode(row) for row in self.connection.execute(meta.all_sql)]
@@ -198,14 +215,16 @@ class Db:
         self.connection.execute(meta.insert_sql, meta.encode(record))
         return dict(record)
 
-    def update(self, entity: str, record: dict, field_name: str) -> None:
+    def update(self, entity: str, record: dict, *field_names: str) -> None:
+        """Write the named fields of a record back, in one statement."""
         meta = self.tables[entity]
         key = meta.key_of(record)
         if (entity, key) not in self.original:
             self._remember(entity, key, self.find(entity, key))
-        self._check_refs(meta, record, only=field_name)
-        value = meta.encode_value(field_name, record[field_name])
-        self.connection.execute(meta.update_sql(field_name), (value, *meta.key_params(key)))
+        for name in field_names:
+            self._check_refs(meta, record, only=name)
+        values = [meta.encode_value(name, record[name]) for name in field_names]
+        self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
 
     def delete(self, entity: str, record: dict) -> None:
         meta = self.tables[entity]

@@ -1,7 +1,10 @@
-"""The spec language's built-in functions, as generated tools.py calls them.
+"""Everything compiled tools.py needs, in one module that compiled code imports alone.
 
-Every failure a spec author could not rule out at compile time (a missing map key, a
-division by zero, a malformed date) raises ToolError, so it reaches the agent as data.
+The database handle (Db), ToolError, and the spec language's built-in functions. Compiled
+artifacts depend only on the names here, so the package around it can change without
+invalidating them. Every failure a spec author could not rule out at compile time (a missing
+map key, a division by zero, a malformed date) raises ToolError, so it reaches the agent as
+data.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import operator as _op
 import warnings as _warnings
 from typing import Any
 
+from envscale.runtime.database import Db
 from envscale.runtime.errors import ToolError
+
+__all__ = ["Db", "ToolError"]  # and the built-ins below, which compiled code calls as lib.<name>
 
 
 def item(container: Any, key: Any) -> Any:
@@ -271,7 +277,8 @@ def _arithmetic(node: _ast.AST) -> Any:
         return node.value
     if isinstance(node, _ast.BinOp) and type(node.op) in _BINARY:
         left, right = _arithmetic(node.left), _arithmetic(node.right)
-        if isinstance(node.op, _ast.Pow) and isinstance(right, _b.int | _b.float) and _b.abs(right) > _MAX_EXPONENT:
+        too_large = isinstance(right, _b.int | _b.float) and _b.abs(right) > _MAX_EXPONENT
+        if isinstance(node.op, _ast.Pow) and too_large:
             raise ToolError("exponent too large")
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, _ast.UnaryOp) and type(node.op) in _UNARY:

@@ -1,4 +1,4 @@
-"""Generated code for the shipped clinic spec: golden files, determinism, schemas, lint."""
+"""Generated code for the shipped specs: golden files, determinism, schemas, format and lint."""
 
 from __future__ import annotations
 
@@ -14,25 +14,35 @@ from envscale.api import compile_file
 from envscale.compiler.codegen import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "specs" / "clinic.domain"
-GOLDEN = Path(__file__).resolve().parent / "golden" / "clinic"
+SPECS = ("clinic", "retail", "airline")
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-def compile_clinic() -> dict[str, str]:
-    files, diagnostics, _ = compile_file(SPEC)
+def compile_spec(name: str) -> dict[str, str]:
+    files, diagnostics, _ = compile_file(ROOT / "specs" / f"{name}.domain")
     assert files is not None, [d.message for d in diagnostics]
     assert not [d for d in diagnostics if d.severity == "error"]
     return files
 
 
+def compile_clinic() -> dict[str, str]:
+    return compile_spec("clinic")
+
+
 @pytest.fixture(scope="module")
-def files() -> dict[str, str]:
-    return compile_clinic()
+def compiled() -> dict[str, dict[str, str]]:
+    return {name: compile_spec(name) for name in SPECS}
 
 
-@pytest.mark.parametrize("name", ["schema.sql", "tools.py"])
-def test_generated_code_matches_golden(files, golden, name):
-    golden(GOLDEN / name, files[name])
+@pytest.fixture(scope="module")
+def files(compiled) -> dict[str, str]:
+    return compiled["clinic"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("name", ARTIFACTS)
+def test_generated_code_matches_golden(compiled, golden, spec, name):
+    golden(GOLDEN / spec / name, compiled[spec][name])
 
 
 def test_compiling_twice_gives_identical_bytes(files):
@@ -55,17 +65,32 @@ def test_tools_json_is_an_openai_function_schema(files):
         assert parameters["type"] == "object"
         assert set(parameters["required"]) <= set(parameters["properties"])
         for name, prop in parameters["properties"].items():
-            assert prop.get("type") in {"string", "integer", "number", "boolean", "array", "object"}, name
+            assert prop.get("type") in {
+                "string",
+                "integer",
+                "number",
+                "boolean",
+                "array",
+                "object",
+            }, name
             assert prop.get("description"), f"{function['name']}.{name} has no description"
     by_name = {s["function"]["name"]: s["function"]["parameters"] for s in schemas}
     book = by_name["book_appointment"]
     assert book["required"] == ["patient_id", "slot_id", "visit_type", "reason"]
-    assert book["properties"]["visit_type"]["enum"] == ["new_patient", "follow_up", "annual_physical", "telehealth"]
+    assert book["properties"]["visit_type"]["enum"] == [
+        "new_patient",
+        "follow_up",
+        "annual_physical",
+        "telehealth",
+    ]
     invoices = by_name["list_invoices"]
     assert invoices["required"] == ["patient_id"]
     assert invoices["properties"]["status"]["enum"] == ["open", "paid", "void"]
     assert by_name["find_open_slots"]["properties"]["day"] == {
-        "type": "string", "format": "date", "description": "The day to search, YYYY-MM-DD"}
+        "type": "string",
+        "format": "date",
+        "description": "The day to search, YYYY-MM-DD",
+    }
     assert by_name["list_appointments"]["properties"]["include_past"]["default"] is False
 
 
@@ -73,9 +98,15 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
     manifest = json.loads(files["manifest.json"])
     tools = {t["name"]: t for t in manifest["tools"]}
     assert len(tools) >= 12
-    assert tools["get_patient"] == {"name": "get_patient", "kind": "read", "reads": ["Patient"], "writes": [],
-                                    "params": ["patient_id"], "returns": "Patient",
-                                    "returns_shape": {"row": "Patient"}}
+    assert tools["get_patient"] == {
+        "name": "get_patient",
+        "kind": "read",
+        "reads": ["Patient"],
+        "writes": [],
+        "params": ["patient_id"],
+        "returns": "Patient",
+        "returns_shape": {"row": "Patient"},
+    }
     assert tools["pay_invoice"]["kind"] == "write"
     assert tools["pay_invoice"]["writes"] == ["Invoice", "Patient", "Payment"]
     assert {t["kind"] for t in tools.values()} == {"read", "write"}
@@ -84,8 +115,13 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
     assert ("find_open_slots", "book_appointment", "slot_id") in edges
     assert all(e["from"] in tools and e["to"] in tools for e in manifest["tool_graph"])
     enforced = {i["name"]: i["enforced_by"] for i in manifest["invariants"]}
-    assert enforced == {"payment_positive": "sql", "invoice_not_overpaid": "sql", "invoice_split": "sql",
-                        "archived_patients_have_no_visits": "runtime", "one_visit_per_slot": "runtime"}
+    assert enforced == {
+        "payment_positive": "sql",
+        "invoice_not_overpaid": "sql",
+        "invoice_split": "sql",
+        "archived_patients_have_no_visits": "runtime",
+        "one_visit_per_slot": "runtime",
+    }
     assert manifest["clock"] == "2024-06-10T09:00:00"
     assert manifest["policy"].startswith("# Riverside Family Clinic")
 
@@ -99,20 +135,30 @@ def test_schema_carries_named_checks_keys_and_indexes(files):
     assert schema.count(") STRICT;") == 8
 
 
-def _ruff() -> list[str] | None:
+def _ruff() -> str | None:
     candidate = Path(sys.executable).parent / "ruff"
     if candidate.exists():
-        return [str(candidate)]
-    found = shutil.which("ruff")
-    return [found] if found else None
+        return str(candidate)
+    return shutil.which("ruff")
 
 
-def test_generated_python_is_ruff_clean(files, tmp_path):
+# The project's rules, with the line length checked as well: generated code must fit.
+RUFF_RULES = ["--isolated", "--line-length", "100", "--target-version", "py311"]
+RUFF_SELECT = ["--select", "E,F,W,I,B,UP,SIM,RUF", "--ignore", "RUF001,RUF002,RUF003"]
+
+
+def test_generated_python_is_ruff_formatted_and_clean(compiled, tmp_path):
     ruff = _ruff()
     if ruff is None:
-        pytest.skip("ruff is not installed")
-    for name in ("tools.py", "models.py"):
-        (tmp_path / name).write_text(files[name], encoding="utf-8")
-    done = subprocess.run([*ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+        pytest.skip("ruff is not installed next to the interpreter or on PATH")
+    for spec, files in compiled.items():
+        for name in ("tools.py", "models.py"):
+            (tmp_path / spec).mkdir(exist_ok=True)
+            (tmp_path / spec / name).write_text(files[name], encoding="utf-8")
+    commands = [
+        [ruff, "format", "--check", "--diff", "--no-cache", *RUFF_RULES, str(tmp_path)],
+        [ruff, "check", "--no-cache", *RUFF_RULES, *RUFF_SELECT, str(tmp_path)],
+    ]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -189,10 +189,10 @@ tool t(invoice_id: str, flag: bool) -> Invoice writes Invoice {
 }
 """)
     tools = files["tools.py"]
-    assert "if (inv['status'] != 'open'):" in tools
-    assert "if ('x' in inv['note']):" in tools
-    assert "if flag and (inv['plan'] is None):" in tools
-    assert "if flag and (inv['slot'] is not None):" in tools
+    assert 'if inv["status"] != "open":' in tools
+    assert 'if "x" in inv["note"]:' in tools
+    assert 'if flag and inv["plan"] is None:' in tools
+    assert 'if flag and inv["slot"] is not None:' in tools
 
 
 @pytest.mark.parametrize(("flag", "note"), [(True, "both"), (False, "")])
@@ -388,7 +388,7 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
 """
     files = compiled(body)
     assert "changed since reset" in files["tools.py"]
-    assert "db.all('Invoice') if every_row else db.changed('Invoice')" in files["tools.py"]
+    assert 'db.all("Invoice") if every_row else db.changed("Invoice")' in files["tools.py"]
     bad = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
     with pytest.raises(DataError, match="invariant 'short_notes' does not hold: note of I1 is too long"):
         Domain(files).environment(data=bad)

@@ -15,6 +15,8 @@ from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, CONSTANT_CALLS, SQL_FUNCTIONS
 from envscale.compiler.codegen.manifest import manifest
 from envscale.compiler.pipeline import analyze
+from envscale.runtime import lib
+from envscale.runtime.database import Db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +86,13 @@ def test_every_builtin_says_its_result_type_or_computes_it() -> None:
         assert builtin.returns is not None or builtin.check is not None, builtin.name
         assert builtin.min_args <= builtin.max_args
         assert len(builtin.params) <= builtin.max_args
-        assert "{args}" in builtin.python or builtin.max_args == 0, builtin.name
+        # What generated code calls exists where compiled tools find it.
+        plain = builtin.python.format(name=builtin.name) if builtin.python else None
+        assert plain is not None or builtin.on_entity is not None, builtin.name
+        for function in (plain, builtin.several, builtin.on_entity):
+            if function is not None:
+                owner, name = function.split(".")
+                assert hasattr({"lib": lib, "db": Db}[owner], name), function
     assert SQL_FUNCTIONS == {"round": "round", "abs": "abs", "len": "length", "lower": "lower", "upper": "upper"}
     assert {"now", "today"} == CONSTANT_CALLS
 

@@ -1,24 +1,32 @@
 """tools.py: one readable Python function per tool, generated from the IR.
 
 Generated code sees records as dicts keyed by field name (references hold the referred key),
-talks to the database only through `db` with parametrized SQL, and signals a tool failure
-by raising ToolError, which the runtime turns into an error result.
+talks to the database only through `db`, and signals a tool failure by raising
+lib.ToolError, which the runtime turns into an error result. The code is laid out as
+`ruff format` would lay it out (see layout.py), so that it reads like code written by hand.
 """
 
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS
-from envscale.compiler.codegen.escape import docstring
-from envscale.compiler.sql_expr import quote_ident
+from envscale.compiler.codegen import pysyntax as py
+from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
+from envscale.compiler.codegen.escape import docstring_lines
+from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
+from envscale.compiler.codegen.pysyntax import Code
 from envscale.dsl import ast
 
 NEGATED_OPS = {"==": "!=", "!=": "==", "in": "not in", "not in": "in"}
-RESERVED = set(keyword.kwlist) | {"db", "lib", "ToolError", "row", "self", "None", "True", "False"}
+ORDER_NEGATED = {"<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+RESERVED = set(keyword.kwlist) | {"db", "lib", "row", "self", "None", "True", "False"}
+# Types whose values are totally ordered, so `not a < b` is `a >= b` (floats have NaN).
+TOTAL_ORDER = (t.Prim("int"), t.Prim("str"), t.Prim("date"), t.Prim("datetime"))
 
 
 def py_name(name: str) -> str:
@@ -26,7 +34,11 @@ def py_name(name: str) -> str:
 
 
 def py_str(value: str) -> str:
-    return repr(value)
+    return py.string(value)
+
+
+def _name_code(name: str) -> Code:
+    return py.text(name)
 
 
 @dataclass
@@ -37,6 +49,10 @@ class Emitter:
     current_fields: set[str] = field(default_factory=set)
     locals_: set[str] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
+    bounds: Bounds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bounds = Bounds(self.d.types)
 
     def type_of(self, e: ast.Expr) -> t.Type:
         return self.d.types.get(id(e), t.ANY)
@@ -44,150 +60,215 @@ class Emitter:
     def key_field(self, entity: str) -> list[str]:
         return self.d.table(entity).key
 
-    def key_expr(self, code: str, entity: str) -> str:
+    def key_expr(self, code: Code, entity: str) -> Code:
         key = self.key_field(entity)
         if len(key) == 1:
-            return f'{code}["{key[0]}"]'
-        return "(" + ", ".join(f'{code}["{k}"]' for k in key) + ",)"
+            return py.subscript(code, py.text(py_str(key[0])))
+        return py.tuple_of([py.subscript(code, py.text(py_str(k))) for k in key])
 
-    def as_stored(self, e: ast.Expr, want: t.Type) -> str:
+    def as_stored(self, e: ast.Expr, want: t.Type) -> Code:
         """Code for e converted to how a slot of type `want` stores it (records as keys)."""
         code = self.expr(e)
         got = t.strip_optional(self.type_of(e))
         if isinstance(t.strip_optional(want), t.RefT) and isinstance(got, t.RowT):
             if isinstance(self.type_of(e), t.OptionalT):
-                return f"lib.key_of({code}, {py_str(self.key_field(got.entity)[0])})"
+                return self.lib("key_of", [code, py.text(py_str(self.key_field(got.entity)[0]))])
             return self.key_expr(code, got.entity)
         return code
 
+    def lib(self, name: str, args: list[Code], keywords: dict[str, Code] | None = None) -> Code:
+        return py.call(f"lib.{name}", args, keywords)
+
+    def db(self, name: str, args: list[Code]) -> Code:
+        return py.call(f"db.{name}", args)
+
     # ---- expressions
 
-    def expr(self, e: ast.Expr) -> str:
+    def expr(self, e: ast.Expr) -> Code:
         return getattr(self, f"_{type(e).__name__.lower()}")(e)
 
-    def _literal(self, e: ast.Literal) -> str:
-        return repr(e.value)
+    def _literal(self, e: ast.Literal) -> Code:
+        return py.text(py.constant(e.value))
 
-    def _name(self, e: ast.Name) -> str:
+    def _name(self, e: ast.Name) -> Code:
         if self.field_row is not None:
             if e.id == "self":
-                return self.field_row
+                return _name_code(self.field_row)
             if e.id in self.current_fields:
-                return f'{self.field_row}["{e.id}"]'
+                return py.subscript(_name_code(self.field_row), py.text(py_str(e.id)))
         if isinstance(self.type_of(e), t.EnumT) and e.id not in self.locals_:
-            return py_str(e.id)
-        return py_name(e.id)
+            return py.text(py_str(e.id))
+        return _name_code(py_name(e.id))
 
-    def _member(self, e: ast.Member) -> str:
+    def _member(self, e: ast.Member) -> Code:
         obj_type = self.type_of(e.obj)
         base = t.strip_optional(obj_type)
+        attr = py.text(py_str(e.attr))
         if isinstance(base, t.EnumClass):
-            return py_str(e.attr)
+            return attr
         obj = self.expr(e.obj)
         if isinstance(base, t.RefT):
-            getter = "db.find" if isinstance(obj_type, t.OptionalT) else "db.get"
-            obj = f"{getter}({py_str(base.entity)}, {obj})"
+            getter = "find" if isinstance(obj_type, t.OptionalT) else "get"
+            obj = self.db(getter, [py.text(py_str(base.entity)), obj])
             if isinstance(obj_type, t.OptionalT):
-                return f"lib.field({obj}, {py_str(e.attr)})"
-            return f"{obj}[{py_str(e.attr)}]"
+                return self.lib("field", [obj, attr])
+            return py.subscript(obj, attr)
         if isinstance(obj_type, t.OptionalT):
-            return f"lib.field({obj}, {py_str(e.attr)})"
+            return self.lib("field", [obj, attr])
         if isinstance(base, t.StructT) and self.d.structs[base.name].fields[e.attr].optional:
-            return f"{obj}.get({py_str(e.attr)})"  # an optional struct field may be absent
-        return f"{obj}[{py_str(e.attr)}]"
+            return py.call(
+                py.attribute(obj, "get"), [attr]
+            )  # an optional struct field may be absent
+        return py.subscript(obj, attr)
 
-    def _index(self, e: ast.Index) -> str:
+    def _index(self, e: ast.Index) -> Code:
         obj_type = t.strip_optional(self.type_of(e.obj))
         keys = [self.expr(k) for k in e.keys]
         if isinstance(obj_type, t.EntityClass):
-            key = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ",)"
-            return f"db.get({py_str(obj_type.entity)}, {key})"
-        return f"lib.item({self.expr(e.obj)}, {keys[0]})"
+            key = keys[0] if len(keys) == 1 else py.tuple_of(keys)
+            return self.db("get", [py.text(py_str(obj_type.entity)), key])
+        if self.bounds.safe(e.obj, e.keys[0]):
+            return py.subscript(self.expr(e.obj), keys[0])
+        return self.lib("item", [self.expr(e.obj), keys[0]])
 
-    def _unary(self, e: ast.Unary) -> str:
-        inner = self.expr(e.operand)
-        return f"(not {inner})" if e.op == "not" else f"(-{inner})"
+    def _unary(self, e: ast.Unary) -> Code:
+        if e.op == "not":
+            return self.negated(e.operand)
+        return py.unary("-", self.expr(e.operand))
 
-    def negated(self, e: ast.Expr) -> str:
+    def negated(self, e: ast.Expr) -> Code:
         """Code for `not e`, written the way a person would (`x != y`, `x not in y`)."""
         if isinstance(e, ast.Unary) and e.op == "not":
             return self.expr(e.operand)
         if isinstance(e, ast.Binary) and e.op in NEGATED_OPS:
             return self._binary(e, NEGATED_OPS[e.op])
-        return f"not {self.expr(e)}"
+        if isinstance(e, ast.Binary) and e.op in ORDER_NEGATED and self._totally_ordered(e):
+            return self._binary(e, ORDER_NEGATED[e.op])
+        if isinstance(e, ast.Binary) and e.op in ("and", "or") and self._folds(e):
+            # De Morgan; the right side runs only where the left one held (`and`) or failed.
+            left = self.negated(e.left)
+            if e.op == "and":
+                right = self._with_facts(e.left, lambda: self.negated(e.right))
+            else:
+                right = self.negated(e.right)
+            return py.binary("or" if e.op == "and" else "and", left, right)
+        return py.unary("not", self.expr(e))
 
-    def _binary(self, e: ast.Binary, op: str | None = None) -> str:
+    def _totally_ordered(self, e: ast.Binary) -> bool:
+        return all(self.type_of(side) in TOTAL_ORDER for side in (e.left, e.right))
+
+    def _folds(self, e: ast.Expr) -> bool:
+        """Whether `not e` can be written without a `not`."""
+        if isinstance(e, ast.Unary) and e.op == "not":
+            return True
+        if isinstance(e, ast.Binary):
+            if e.op in NEGATED_OPS:
+                return True
+            if e.op in ORDER_NEGATED:
+                return self._totally_ordered(e)
+            if e.op in ("and", "or"):
+                return self._folds(e.left) and self._folds(e.right)
+        return False
+
+    def _with_facts(self, condition: ast.Expr, make: Callable[[], Code]) -> Code:
+        saved = set(self.bounds.facts)
+        self.bounds.facts |= self.bounds.proven_by(condition)
+        try:
+            return make()
+        finally:
+            self.bounds.facts = saved
+
+    def _binary(self, e: ast.Binary, op: str | None = None) -> Code:
         op = op or e.op
         if op in ("==", "!="):
-            left, right = self._comparable(e.left), self._comparable(e.right)
-            if "None" in (left, right):
-                other = right if left == "None" else left
-                return f"({other} is {'not ' if op == '!=' else ''}None)"
-            return f"({left} {op} {right})"
+            if _is_none(e.left) or _is_none(e.right):
+                other = self.expr(e.right if _is_none(e.left) else e.left)
+                return py.binary("is not" if op == "!=" else "is", other, py.text("None"))
+            return py.binary(op, self._comparable(e.left), self._comparable(e.right))
         if op in ("in", "not in"):
             right_type = t.strip_optional(self.type_of(e.right))
             item = right_type.item if isinstance(right_type, t.ListT) else None
             left = self.as_stored(e.left, item) if item is not None else self.expr(e.left)
-            return f"({left} {op} {self.expr(e.right)})"
-        left, right = self.expr(e.left), self.expr(e.right)
+            return py.binary(op, left, self.expr(e.right))
+        literal = isinstance(e.left, ast.ListLit) or isinstance(e.right, ast.ListLit)
+        if op == "+" and literal and isinstance(t.strip_optional(self.type_of(e)), t.ListT):
+            return py.unpacked([*self._spread(e.left), *self._spread(e.right)])
+        left = self.expr(e.left)
+        if op == "and":
+            return py.binary(op, left, self._with_facts(e.left, lambda: self.expr(e.right)))
+        right = self.expr(e.right)
         if op == "/":
-            return f"lib.divide({left}, {right})"
+            return self.lib("divide", [left, right])
         if op == "%":
-            return f"lib.modulo({left}, {right})"
-        return f"({left} {op} {right})"
+            return self.lib("modulo", [left, right])
+        return py.binary(op, left, right)
 
-    def _comparable(self, e: ast.Expr) -> str:
+    def _spread(self, e: ast.Expr) -> list[Code | tuple[str, Code]]:
+        if isinstance(e, ast.ListLit):
+            return [self.expr(i) for i in e.items]
+        return [("*", self.expr(e))]
+
+    def _comparable(self, e: ast.Expr) -> Code:
         """Records compare by key, so a record equals a reference to it."""
         ty = t.strip_optional(self.type_of(e))
         if isinstance(ty, t.RowT):
             code = self.expr(e)
             if isinstance(self.type_of(e), t.OptionalT):
-                return f"lib.key_of({code}, {py_str(self.key_field(ty.entity)[0])})"
+                return self.lib("key_of", [code, py.text(py_str(self.key_field(ty.entity)[0]))])
             return self.key_expr(code, ty.entity)
         return self.expr(e)
 
-    def _listlit(self, e: ast.ListLit) -> str:
-        return "[" + ", ".join(self.expr(i) for i in e.items) + "]"
+    def _listlit(self, e: ast.ListLit) -> Code:
+        return py.list_of([self.expr(i) for i in e.items])
 
-    def _maplit(self, e: ast.MapLit) -> str:
-        return "{" + ", ".join(f"{py_str(k)}: {self.expr(v)}" for k, v in e.items) + "}"
+    def _maplit(self, e: ast.MapLit) -> Code:
+        return py.dict_of([(py.text(py_str(k)), self.expr(v)) for k, v in e.items])
 
-    def _comprehension(self, e: ast.Comprehension) -> str:
+    def _comprehension(self, e: ast.Comprehension) -> Code:
         var = py_name(e.var)
         self.locals_.add(e.var)
-        cond = f" if {self.expr(e.condition)}" if e.condition is not None else ""
-        return f"[{self.expr(e.element)} for {var} in {self.expr(e.iterable)}{cond}]"
+        iterable = self.expr(e.iterable)
+        saved = set(self.bounds.facts), set(self.bounds.same_length)
+        self.bounds.forget(_bound({e.var}))
+        self.bounds.facts |= self.bounds.loop_facts(e.var, e.iterable)
+        condition = self.expr(e.condition) if e.condition is not None else None
+        if e.condition is not None:
+            self.bounds.facts |= self.bounds.proven_by(e.condition)
+        element = self.expr(e.element)
+        self.bounds.facts, self.bounds.same_length = saved
+        return py.comprehension(element, var, iterable, condition)
 
-    def _insert(self, e: ast.Insert) -> str:
-        return f"db.insert({py_str(e.entity)}, {self.record_literal(e.entity, e.args)})"
+    def _insert(self, e: ast.Insert) -> Code:
+        return self.db("insert", [py.text(py_str(e.entity)), self.record_literal(e.entity, e.args)])
 
-    def record_literal(self, name: str, args: tuple[ast.Arg, ...]) -> str:
+    def record_literal(self, name: str, args: tuple[ast.Arg, ...]) -> Code:
         record = self.d.symbols.record(name)
         given = {a.name: a.value for a in args}
-        parts = []
+        items = []
         for info in record.fields.values():
             if info.name in given:
-                parts.append(f"{py_str(info.name)}: {self.as_stored(given[info.name], info.type)}")
+                value = self.as_stored(given[info.name], info.type)
             elif info.default is not None:
-                parts.append(f"{py_str(info.name)}: {self.constant(info.default)}")
+                value = self.constant(info.default)
             else:
-                parts.append(f"{py_str(info.name)}: None")
-        return "{" + ", ".join(parts) + "}"
+                value = py.text("None")
+            items.append((py.text(py_str(info.name)), value))
+        return py.dict_of(items)
 
-    def constant(self, e: ast.Expr) -> str:
+    def constant(self, e: ast.Expr) -> Code:
         if isinstance(e, ast.Call) and isinstance(e.func, ast.Name):
-            return f"lib.{e.func.id}(db)"
+            return self.lib(e.func.id, [py.text("db")])
         if isinstance(e, ast.Name):
-            return py_str(e.id)
+            return py.text(py_str(e.id))
         if isinstance(e, ast.Member):
-            return py_str(e.attr)
+            return py.text(py_str(e.attr))
         if isinstance(e, ast.ListLit):
-            return "[" + ", ".join(self.constant(i) for i in e.items) + "]"
+            return py.list_of([self.constant(i) for i in e.items])
         if isinstance(e, ast.MapLit):
-            return "{" + ", ".join(f"{py_str(k)}: {self.constant(v)}" for k, v in e.items) + "}"
+            return py.dict_of([(py.text(py_str(k)), self.constant(v)) for k, v in e.items])
         return self.expr(e)
 
-    def _call(self, e: ast.Call) -> str:
+    def _call(self, e: ast.Call) -> Code:
         callee = self.type_of(e.func)
         if isinstance(callee, t.StructClass):
             return self.record_literal(callee.name, e.args)
@@ -199,115 +280,206 @@ class Emitter:
         keywords = {a.name: a.value for a in e.args if a.name is not None}
         first = self.type_of(positional[0]) if positional else None
         if spec.on_entity is not None and isinstance(first, t.EntityClass):
-            rest = ", ".join(self.expr(a) for a in positional[1:])
-            return spec.on_entity.format(entity=py_str(first.entity), rest=rest)
+            rest = [self.expr(a) for a in positional[1:]]
+            args = [py.text(py_str(first.entity)), *rest]
+            return py.call(spec.on_entity, [py.text("db"), *args] if spec.entity_with_db else args)
         args = [self.expr(a) for a in positional]
-        args.extend(f"{k}={self.expr(keywords[k])}" for k in spec.keywords if k in keywords)
-        template = spec.several if spec.several is not None and len(positional) > 1 else spec.python
-        return template.format(name=spec.name, args=", ".join(args))
+        if spec.several is not None and len(positional) > 1:
+            return py.call(spec.several, [py.list_of(args)])
+        options = {k: self.expr(keywords[k]) for k in spec.keywords if k in keywords}
+        if spec.with_db:
+            args = [py.text("db"), *args]
+        assert spec.python is not None, f"{spec.name}() is typed only on an entity"
+        return py.call(spec.python.format(name=spec.name), args, options)
 
-    def method(self, e: ast.Call, m: t.Method) -> str:
-        table = self.d.table(m.entity)
-        entity = py_str(m.entity)
+    def method(self, e: ast.Call, m: t.Method) -> Code:
+        entity = py.text(py_str(m.entity))
         if m.name == "get":
             keys = [self.expr(a.value) for a in e.args]
-            key = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ",)"
-            return f"db.find({entity}, {key})"
-        conditions, params = [], []
+            key = keys[0] if len(keys) == 1 else py.tuple_of(keys)
+            return self.db("find", [entity, key])
+        table = self.d.table(m.entity)
+        if not e.args:
+            return self.db("all", [entity])
+        conditions = []
         for arg in e.args:
             column = table.column(arg.name)
-            conditions.append(f"{quote_ident(column.name)} IS ?")
-            params.append(self.as_stored(arg.value, column.type))
-        order = ", ".join(quote_ident(table.column(k).name) for k in table.key)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT * FROM {quote_ident(m.entity)}{where} ORDER BY {order}"
-        params_code = "(" + ", ".join(params) + ("," if len(params) == 1 else "") + ")"
-        return f"db.select({entity}, {py_str(sql)}, {params_code})"
+            conditions.append(
+                (py.text(py_str(column.field)), self.as_stored(arg.value, column.type))
+            )
+        return self.db("where", [entity, py.dict_of(conditions)])
 
     # ---- statements
 
-    def emit(self, line: str, depth: int) -> None:
-        self.lines.append("    " * depth + line)
+    def emit(self, text: str, depth: int) -> None:
+        self.lines.append("    " * depth + text)
+
+    def statement(self, head: str | Code, code: Code | None, tail: str, depth: int) -> None:
+        """`head code tail` on one line if it fits, else split as ruff would."""
+        head_code = py.text(head) if isinstance(head, str) else head
+        flat = head_code.flat + (code.flat if code is not None else "") + tail
+        pad = "    " * depth
+        if len(pad) + len(flat) <= WIDTH:
+            self.lines.append(pad + flat)
+            return
+        doc = (head_code.doc, py.statement_expr(code) if code is not None else "", tail)
+        self.lines.append(pad + render_split(doc, depth))
 
     def block(self, body: tuple[ast.Stmt, ...], depth: int) -> None:
         if not body:
             self.emit("pass", depth)
+        # Consecutive changes to records are written back once per record, after the last.
+        pending: dict[str, tuple[str, list[str]]] = {}
         for s in body:
-            self.stmt(s, depth)
+            if not self._joins_update_group(s):
+                self._flush(pending, depth)
+            self.stmt(s, depth, pending)
+        self._flush(pending, depth)
 
-    def stmt(self, s: ast.Stmt, depth: int) -> None:
+    def _joins_update_group(self, s: ast.Stmt) -> bool:
+        if isinstance(s, ast.Set):
+            return not _reads_db(s.value, self.d.types) and not any(
+                isinstance(step, ast.IndexStep) and _reads_db(step.key, self.d.types)
+                for step in s.target.steps
+            )
+        if isinstance(s, ast.Delete):
+            return bool(s.target.steps) and not _reads_db(s.target.steps[-1], self.d.types)
+        return False
+
+    def _flush(self, pending: dict[str, tuple[str, list[str]]], depth: int) -> None:
+        for root, (entity, fields) in pending.items():
+            args = [py.text(py_str(entity)), _name_code(py_name(root))]
+            self.statement(self.db("update", args + [py.text(py_str(f)) for f in fields]), None, "", depth)
+        pending.clear()
+
+    def stmt(self, s: ast.Stmt, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:
         match s:
             case ast.Let():
                 self.locals_.add(s.name)
                 value = self.expr(s.value)
                 if t.is_json(self.type_of(s.value)) and isinstance(s.value, ast.Member | ast.Index):
-                    value = f"lib.copy({value})"
-                self.emit(f"{py_name(s.name)} = {value}", depth)
+                    value = self.lib("copy", [value])
+                self.bounds.forget(_bound({s.name}))
+                self.statement(f"{py_name(s.name)} = ", value, "", depth)
             case ast.Require():
-                self.emit(f"if {self.negated(s.condition)}:", depth)
-                self.emit(f"raise ToolError({self.expr(s.message)})", depth + 1)
+                self.raise_unless(s.condition, s.message, "if", depth)
+                self.bounds.facts |= self.bounds.proven_by(s.condition)
+                self.bounds.learn_lengths(s.condition)
             case ast.Fail():
-                self.emit(f"raise ToolError({self.expr(s.message)})", depth)
+                self.raise_(s.message, depth)
             case ast.Set():
-                self.set(s, depth)
+                self.set(s, depth, pending)
             case ast.InsertStmt():
-                self.emit(self.expr(s.insert), depth)
+                self.statement(self.expr(s.insert), None, "", depth)
             case ast.Delete():
-                self.delete(s, depth)
+                self.delete(s, depth, pending)
             case ast.For():
                 self.locals_.add(s.var)
-                self.emit(f"for {py_name(s.var)} in {self.expr(s.iterable)}:", depth)
+                iterable = self.expr(s.iterable)
+                written = writes_of((s,))
+                self.bounds.forget(written)
+                saved = set(self.bounds.facts)
+                in_body = writes_of(s.body)
+                if not in_body.changes_inside:
+                    loop = self.bounds.loop_facts(s.var, s.iterable)
+                    self.bounds.facts |= {f for f in loop if not f.names & in_body.bound}
+                self.statement(f"for {py_name(s.var)} in ", iterable, ":", depth)
                 self.block(s.body, depth + 1)
+                self.bounds.facts = saved
             case ast.If():
+                written = writes_of((s,))
+                saved = set(self.bounds.facts)
                 self.if_(s, depth, "if")
+                self.bounds.facts = saved
+                self.bounds.forget(written)
             case ast.Return():
-                self.emit("return" if s.value is None else f"return {self.expr(s.value)}", depth)
+                if s.value is None:
+                    self.emit("return", depth)
+                else:
+                    self.statement("return ", self.expr(s.value), "", depth)
+
+    def raise_(self, message: ast.Expr, depth: int) -> None:
+        self.statement("raise ", py.call("lib.ToolError", [self.expr(message)]), "", depth)
+
+    def raise_unless(
+        self,
+        condition: ast.Expr,
+        message: ast.Expr,
+        keyword_: str,
+        depth: int,
+        before: Code | None = None,
+    ) -> None:
+        test = self.negated(condition)
+        if before is not None:
+            test = py.binary("and", before, test)
+        self.statement(f"{keyword_} ", test, ":", depth)
+        self.raise_(message, depth + 1)
 
     def if_(self, s: ast.If, depth: int, keyword_: str) -> None:
+        saved = set(self.bounds.facts)
         condition, then = self.expr(s.condition), s.then
+        self.bounds.facts |= self.bounds.proven_by(s.condition)
         # Without an else, a lone nested `if` or `require` joins the condition: the same
         # behaviour, and the flat form that linters ask for.
         while not s.otherwise and len(then) == 1:
             inner = then[0]
             if isinstance(inner, ast.If) and not inner.otherwise:
-                condition, then = f"{condition} and {self.expr(inner.condition)}", inner.then
+                condition = py.binary("and", condition, self.expr(inner.condition))
+                self.bounds.facts |= self.bounds.proven_by(inner.condition)
+                then = inner.then
             elif isinstance(inner, ast.Require):
-                condition = f"{condition} and {self.negated(inner.condition)}"
-                self.emit(f"{keyword_} {condition}:", depth)
-                self.emit(f"raise ToolError({self.expr(inner.message)})", depth + 1)
+                self.raise_unless(inner.condition, inner.message, keyword_, depth, before=condition)
+                self.bounds.facts = saved
                 return
             else:
                 break
-        self.emit(f"{keyword_} {condition}:", depth)
+        self.statement(f"{keyword_} ", condition, ":", depth)
         self.block(then, depth + 1)
+        self.bounds.facts = saved
         if len(s.otherwise) == 1 and isinstance(s.otherwise[0], ast.If):
             self.if_(s.otherwise[0], depth, "elif")
         elif s.otherwise:
             self.emit("else:", depth)
             self.block(s.otherwise, depth + 1)
+            self.bounds.facts = saved
 
-    def path(self, target: ast.Target, steps: tuple) -> str:
-        code = py_name(target.root)
+    def path(self, target: ast.Target, steps: tuple) -> Code:
+        code = _name_code(py_name(target.root))
         for step in steps:
-            code += f"[{py_str(step.name)}]" if isinstance(step, ast.AttrStep) else f"[{self.expr(step.key)}]"
+            key = (
+                py.text(py_str(step.name))
+                if isinstance(step, ast.AttrStep)
+                else self.expr(step.key)
+            )
+            code = py.subscript(code, key)
         return code
 
-    def set(self, s: ast.Set, depth: int) -> None:
+    def set(self, s: ast.Set, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:
         root = t.strip_optional(self.d.types.get(id(s.target), t.ANY))
         target = s.target
         want = self._target_type(target)
         value = self.as_stored(s.value, want)
-        self.emit(f"{self.path(target, target.steps)} = {value}", depth)
+        self.bounds.forget(writes_of((s,)))
+        self.statement(py.concat(self.path(target, target.steps), " = "), value, "", depth)
         if isinstance(root, t.RowT) and target.steps:
-            first = target.steps[0].name  # type: ignore[union-attr]
-            self.emit(f"db.update({py_str(root.entity)}, {py_name(target.root)}, {py_str(first)})", depth)
+            self._changed(pending, target, root.entity)
+
+    def _changed(
+        self, pending: dict[str, tuple[str, list[str]]], target: ast.Target, entity: str
+    ) -> None:
+        first = target.steps[0].name  # type: ignore[union-attr]
+        _, fields = pending.setdefault(target.root, (entity, []))
+        if first not in fields:
+            fields.append(first)
 
     def _target_type(self, target: ast.Target) -> t.Type:
         current = self.d.types.get(id(target), t.ANY)
         for step in target.steps:
             base = t.strip_optional(current)
             if isinstance(step, ast.AttrStep):
-                record = self.d.symbols.record(getattr(base, "entity", None) or getattr(base, "name", ""))
+                record = self.d.symbols.record(
+                    getattr(base, "entity", None) or getattr(base, "name", "")
+                )
                 current = record.fields[step.name].type if record else t.ANY
             elif isinstance(base, t.ListT):
                 current = base.item
@@ -315,63 +487,131 @@ class Emitter:
                 current = base.value
         return current
 
-    def delete(self, s: ast.Delete, depth: int) -> None:
+    def delete(self, s: ast.Delete, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:
         root = t.strip_optional(self.d.types.get(id(s.target), t.ANY))
         target = s.target
+        self.bounds.forget(writes_of((s,)))
         if isinstance(root, t.RowT) and not target.steps:
-            self.emit(f"db.delete({py_str(root.entity)}, {py_name(target.root)})", depth)
+            args = [py.text(py_str(root.entity)), _name_code(py_name(target.root))]
+            self.statement(self.db("delete", args), None, "", depth)
             return
         *inner, last = target.steps
-        self.emit(f"lib.remove({self.path(target, tuple(inner))}, {self.expr(last.key)})", depth)
+        removal = self.lib("remove", [self.path(target, tuple(inner)), self.expr(last.key)])
+        self.statement(removal, None, "", depth)
         if isinstance(root, t.RowT):
-            first = target.steps[0].name  # type: ignore[union-attr]
-            self.emit(f"db.update({py_str(root.entity)}, {py_name(target.root)}, {py_str(first)})", depth)
+            self._changed(pending, target, root.entity)
 
 
-def _annotation(ty: t.Type | None) -> str:
+def _bound(names: set[str]) -> Writes:
+    return Writes(bound=names)
+
+
+def _is_none(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal) and e.value is None
+
+
+def _reads_db(node: object, types: dict[int, t.Type]) -> bool:
+    """Whether evaluating an expression may read the database (and see a pending write)."""
+    if isinstance(node, ast.Member):
+        if isinstance(t.strip_optional(types.get(id(node.obj), t.ANY)), t.RefT):
+            return True
+    elif isinstance(node, ast.Index):
+        if isinstance(t.strip_optional(types.get(id(node.obj), t.ANY)), t.EntityClass):
+            return True
+    elif isinstance(node, ast.Insert):
+        return True
+    elif isinstance(node, ast.Call):
+        if isinstance(types.get(id(node.func), t.ANY), t.Method):
+            return True
+        if isinstance(node.func, ast.Name) and node.func.id in ("next_key", "free_key"):
+            return True
+    if isinstance(node, ast.Span | ast.Literal | ast.Name | str):
+        return False
+    for name in getattr(type(node), "__slots__", ()):
+        value = getattr(node, name)
+        children = value if isinstance(value, tuple) else (value,)
+        for child in children:
+            if isinstance(child, tuple):  # map literal items: (key, value)
+                if any(_reads_db(c, types) for c in child):
+                    return True
+            elif _reads_db(child, types):
+                return True
+    return False
+
+
+def annotation(d: ir.DomainIR, ty: t.Type | None) -> str:
+    """The Python type of a value as generated code holds it: records and structs are dicts,
+    references hold the referred key, dates are ISO strings, enums their member names."""
     if ty is None:
         return "None"
-    base = t.strip_optional(ty)
-    names = {"str": "str", "int": "int", "float": "float", "bool": "bool", "date": "str", "datetime": "str"}
-    if isinstance(base, t.Prim):
-        text = names[base.name]
-    elif isinstance(base, t.EnumT):
-        text = "str"
-    elif isinstance(base, t.ListT):
-        text = "list"
-    elif isinstance(base, t.RefT):
-        text = "str"
-    else:
-        text = "dict"
-    return f"{text} | None" if isinstance(ty, t.OptionalT) else text
+    if isinstance(ty, t.OptionalT):
+        return f"{annotation(d, ty.inner)} | None"
+    match ty:
+        case t.Prim(name="date" | "datetime"):
+            return "str"
+        case t.Prim():
+            return ty.name
+        case t.EnumT():
+            return "str"
+        case t.RefT():
+            table = d.table(ty.entity)
+            key = table.column(table.key[0]) if len(table.key) == 1 else None
+            return annotation(d, key.type) if key is not None else "tuple"
+        case t.RowT() | t.StructT():
+            return "dict"
+        case t.ListT():
+            return f"list[{annotation(d, ty.item)}]"
+        case t.MapT():
+            return f"dict[{annotation(d, ty.key)}, {annotation(d, ty.value)}]"
+    return "object"
+
+
+def docstring_block(text: str, depth: int, *, closing_line: bool = True) -> list[str]:
+    """A docstring at `depth` levels; a multi-line one ends with its quotes on their own line
+    unless `closing_line` is False (then its text keeps no trailing newline)."""
+    pad = "    " * depth
+    lines = docstring_lines(text, width=100 - len(pad))
+    lines[0] = '"""' + lines[0]
+    last_fits = len(pad) + len(lines[-1]) + 3 <= 100
+    if (len(lines) == 1 or not closing_line) and last_fits:
+        lines[-1] += '"""'
+        return [pad + line if line else "" for line in lines]
+    return [pad + line if line else "" for line in lines] + [pad + '"""']
 
 
 def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
     e = Emitter(d)
     e.locals_ = {p.name for p in tool.params}
-    params = ["db: Db"]
+    params: list[Doc] = ["db: lib.Db"]
     # The runtime passes every argument, in order, defaults filled in; the signature shows the
     # defaults where Python allows them (only after the last parameter without one).
     required = [i for i, p in enumerate(tool.params) if not p.has_default]
     for i, p in enumerate(tool.params):
         default = ""
         if p.has_default and i > max(required, default=-1):
-            default = f" = {p.default!r}"
-        params.append(f"{py_name(p.name)}: {_annotation(p.type)}{default}")
-    lines = [f"def {tool.name}({', '.join(params)}) -> {_annotation(tool.returns)}:"]
-    doc = tool.doc.strip() or tool.name
-    effects = f"Kind: {tool.kind}. Reads: {', '.join(tool.reads) or '-'}. Writes: {', '.join(tool.writes) or '-'}."
-    lines.append('    """' + docstring("\n".join(line.strip() for line in doc.splitlines()), indent=4))
-    lines.append("")
-    lines.append(f"    {effects}")
-    lines.append('    """')
+            default = f" = {py.constant(p.default)}"
+        params.append(f"{py_name(p.name)}: {annotation(d, p.type)}{default}")
+    head = (
+        f"def {tool.name}",
+        bracket("(", params, ")", nested=True),
+        f" -> {annotation(d, tool.returns)}:",
+    )
+    lines = [render(head)]
+    doc = "\n".join(line.strip() for line in (tool.doc.strip() or tool.name).splitlines())
+    reads, writes = ", ".join(tool.reads) or "-", ", ".join(tool.writes) or "-"
+    effects = f"Kind: {tool.kind}. Reads: {reads}. Writes: {writes}."
+    lines += docstring_block(f"{doc}\n\n{effects}", 1)
     # Defaults that are not plain constants are computed on entry.
     for p in tool.params:
         if p.has_default and p.default is None and p.type is not None:
             param_decl = next(x for x in tool.decl.params if x.name == p.name)
-            if not (isinstance(param_decl.default, ast.Literal) and param_decl.default.value is None):
+            if not (
+                isinstance(param_decl.default, ast.Literal) and param_decl.default.value is None
+            ):
                 lines.append(f"    if {py_name(p.name)} is None:")
-                lines.append(f"        {py_name(p.name)} = {e.expr(param_decl.default)}")
+                e.statement(f"{py_name(p.name)} = ", e.expr(param_decl.default), "", 2)
+                lines.extend(e.lines)
+                e.lines.clear()
     e.block(tool.decl.body, 1)
     lines.extend(e.lines)
     return "\n".join(lines)
@@ -385,28 +625,29 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     since reset, since no other record can have broken it.
     """
     e = Emitter(d)
-    head = f"def check_{inv.name}(db: Db, every_row: bool = False) -> str | None:"
+    head = f"def check_{inv.name}(db: lib.Db, every_row: bool = False) -> str | None:"
     if inv.entity is None:
-        return "\n".join([
-            head,
-            f'    """{docstring(f"{inv.name} ({inv.where}).")}"""',
-            f"    if {e.negated(inv.decl.condition)}:",
-            f"        return {e.expr(inv.decl.message)}",
-            "    return None",
-        ])
+        lines = [head, *docstring_block(f"{inv.name} ({inv.where}).", 1)]
+        e.statement("if ", e.negated(inv.decl.condition), ":", 1)
+        e.statement("return ", e.expr(inv.decl.message), "", 2)
+        return "\n".join([*lines, *e.lines, "    return None"])
     table = d.table(inv.entity)
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
     entity = py_str(inv.entity)
     if inv.own_row:
-        rows, scope = f"db.all({entity}) if every_row else db.changed({entity})", "changed since reset"
+        rows, scope = (
+            f"db.all({entity}) if every_row else db.changed({entity})",
+            "changed since reset",
+        )
     else:
         rows, scope = f"db.all({entity})", "every one"
-    return "\n".join([
-        head,
-        f'    """{docstring(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.")}"""',
-        f"    for row in {rows}:",
-        f"        if {e.negated(inv.decl.condition)}:",
-        f"            return {e.expr(inv.decl.message)}",
-        "    return None",
-    ])
+    lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
+    lines.append(f"    for row in {rows}:")
+    e.statement("if ", e.negated(inv.decl.condition), ":", 2)
+    e.statement("return ", e.expr(inv.decl.message), "", 3)
+    return "\n".join([*lines, *e.lines, "    return None"])
+
+
+def module_docstring(text: str) -> str:
+    return "\n".join(docstring_block(text, 0))
