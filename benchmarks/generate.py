@@ -46,10 +46,22 @@ def measure(spec: Path, tasks_n: int, trials: int, workers: int, scratch: Path) 
         run = Job([str(spec)], out, seed=0, trials=trials, workers=w, progress=False)
         result = run_episodes(run, domains, tasks)
         kept = result.counts[domains[0].name].stages["exact"]
-        rows.append({"domain": domains[0].name, "workers": w, "tasks": len(tasks), "episodes": result.ran,
-                     "kept": kept, "seconds": result.seconds, "kept_per_s": kept / result.seconds,
-                     "per_core": kept / result.seconds / w, "sampling_s": sampling,
-                     "mib_per_episode": (out / "trajectories.jsonl").stat().st_size / 2**20 / max(1, result.ran)})
+        rows.append(
+            {
+                "domain": domains[0].name,
+                "workers": w,
+                "tasks": len(tasks),
+                "episodes": result.ran,
+                "kept": kept,
+                "seconds": result.seconds,
+                "kept_per_s": kept / result.seconds,
+                "per_core": kept / result.seconds / w,
+                "sampling_s": sampling,
+                "mib_per_episode": (out / "trajectories.jsonl").stat().st_size
+                / 2**20
+                / max(1, result.ran),
+            }
+        )
     return rows
 
 
@@ -62,17 +74,29 @@ def main() -> None:
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="envscale-bench-"))
     try:
-        rows = [row for spec in args.specs for row in measure(spec, args.tasks, args.trials, args.workers, scratch)]
+        rows = [
+            row
+            for spec in args.specs
+            for row in measure(spec, args.tasks, args.trials, args.workers, scratch)
+        ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"{'domain':8} {'workers':>7} {'tasks':>6} {'episodes':>8} {'kept':>6} {'seconds':>8} "
-          f"{'kept/s':>8} {'kept/s/core':>11} {'sampling s':>10} {'KiB/line':>8}")
+    print(
+        f"{'domain':8} {'workers':>7} {'tasks':>6} {'episodes':>8} {'kept':>6} {'seconds':>8} "
+        f"{'kept/s':>8} {'kept/s/core':>11} {'sampling s':>10} {'KiB/line':>8}"
+    )
     for r in rows:
-        print(f"{r['domain']:8} {r['workers']:>7} {r['tasks']:>6} {r['episodes']:>8} {r['kept']:>6} "
-              f"{r['seconds']:>8.2f} {r['kept_per_s']:>8.0f} {r['per_core']:>11.0f} {r['sampling_s']:>10.2f} "
-              f"{r['mib_per_episode'] * 1024:>8.1f}")
-    print(f"peak memory: this process {peak_mib(resource.RUSAGE_SELF):.0f} MiB, "
-          f"largest worker {peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB  ({os.cpu_count()} cores here)")
+        print(
+            f"{r['domain']:8} {r['workers']:>7} {r['tasks']:>6} {r['episodes']:>8} {r['kept']:>6} "
+            f"{r['seconds']:>8.2f} {r['kept_per_s']:>8.0f} {r['per_core']:>11.0f} "
+            f"{r['sampling_s']:>10.2f} "
+            f"{r['mib_per_episode'] * 1024:>8.1f}"
+        )
+    print(
+        f"peak memory: this process {peak_mib(resource.RUSAGE_SELF):.0f} MiB, "
+        f"largest worker {peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB  ({os.cpu_count()} cores "
+        "here)"
+    )
 
 
 if __name__ == "__main__":

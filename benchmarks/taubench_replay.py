@@ -40,7 +40,9 @@ def median_us(samples: list[float]) -> float:
 
 
 def bench_domain(domain: str, data: Path, repeat: int) -> dict:
-    env, layout = conformance_environment(ROOT / "specs" / f"{domain}.domain", ROOT / "specs" / f"{domain}.layout.json", data)
+    env, layout = conformance_environment(
+        ROOT / "specs" / f"{domain}.domain", ROOT / "specs" / f"{domain}.layout.json", data
+    )
     cases = [c for name in CASES[domain] for c in read_cases(data / name)]
     t_reset, t_call, t_check, t_episode = [], [], [], []
     for _ in range(repeat):
@@ -57,8 +59,14 @@ def bench_domain(domain: str, data: Path, repeat: int) -> dict:
             env.state_hash()
             t_check.append(time.perf_counter() - t0)
             t_episode.append(time.perf_counter() - start)
-    return {"cases": len(cases), "reset": median_us(t_reset), "call": median_us(t_call),
-            "check": median_us(t_check), "episode": median_us(t_episode), "layout": layout}
+    return {
+        "cases": len(cases),
+        "reset": median_us(t_reset),
+        "call": median_us(t_call),
+        "check": median_us(t_check),
+        "episode": median_us(t_episode),
+        "layout": layout,
+    }
 
 
 def bench_reference(data: Path, layout, samples: int = 20) -> dict:
@@ -66,28 +74,43 @@ def bench_reference(data: Path, layout, samples: int = 20) -> dict:
     reloads, hashes = [], []
     for _ in range(samples):
         t0 = time.perf_counter()
-        db = {t.name: json.loads((data / t.file).read_text(encoding="utf-8")) for t in layout.tables}
+        db = {
+            t.name: json.loads((data / t.file).read_text(encoding="utf-8")) for t in layout.tables
+        }
         reloads.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        hashlib.sha256(json.dumps(copy.deepcopy(db), sort_keys=True, default=str).encode()).hexdigest()
+        hashlib.sha256(
+            json.dumps(copy.deepcopy(db), sort_keys=True, default=str).encode()
+        ).hexdigest()
         hashes.append(time.perf_counter() - t0)
     return {"reset": median_us(reloads), "check": median_us(hashes)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared folder with conformance/")
+    parser.add_argument(
+        "--shared", default=str(ROOT.parent / "shared"), help="the shared folder with conformance/"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="replays of every case")
     args = parser.parse_args()
     base = Path(args.shared) / "conformance" / "taubench"
-    print(f"{'domain':8} {'cases':>6} {'':10} {'reset':>10} {'call':>9} {'final check':>12} {'episode':>10}")
+    print(
+        f"{'domain':8} {'cases':>6} {'':10} {'reset':>10} {'call':>9} {'final check':>12} "
+        f"{'episode':>10}"
+    )
     for domain in CASES:
         ours = bench_domain(domain, base / domain, args.repeat)
         ref = bench_reference(base / domain, ours["layout"])
-        print(f"{domain:8} {ours['cases']:>6} {'envscale':10} {ours['reset']:>8.1f}µs {ours['call']:>7.1f}µs "
-              f"{ours['check']:>10.1f}µs {ours['episode']:>8.1f}µs")
-        print(f"{'':8} {'':>6} {'reload+hash':10} {ref['reset'] / 1000:>8.1f}ms {'':>9} {ref['check'] / 1000:>10.1f}ms "
-              f"{'':>10}   (tau-bench's way, same machine)")
+        print(
+            f"{domain:8} {ours['cases']:>6} {'envscale':10} {ours['reset']:>8.1f}µs "
+            f"{ours['call']:>7.1f}µs "
+            f"{ours['check']:>10.1f}µs {ours['episode']:>8.1f}µs"
+        )
+        print(
+            f"{'':8} {'':>6} {'reload+hash':10} {ref['reset'] / 1000:>8.1f}ms {'':>9} "
+            f"{ref['check'] / 1000:>10.1f}ms "
+            f"{'':>10}   (tau-bench's way, same machine)"
+        )
 
 
 if __name__ == "__main__":

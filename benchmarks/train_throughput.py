@@ -92,11 +92,19 @@ def run_ours(args: argparse.Namespace) -> dict:
         "output_dir": str(out),
         "model": {"base": "tiny", "dtype": "auto"},
         "training": {"progress": False, "merge_final": False, "max_grad_norm": 1.0},
-        "phases": [{
-            "name": "bench", "data": [f"{args.data}/*/*.jsonl"], "eval_fraction": 0.0,
-            "steps": args.warmup + args.steps, "lr": args.lr, "schedule": "cosine", "warmup": 1,
-            "max_length": args.max_length, "tokens_per_batch": args.max_length * args.accumulation,
-        }],
+        "phases": [
+            {
+                "name": "bench",
+                "data": [f"{args.data}/*/*.jsonl"],
+                "eval_fraction": 0.0,
+                "steps": args.warmup + args.steps,
+                "lr": args.lr,
+                "schedule": "cosine",
+                "warmup": 1,
+                "max_length": args.max_length,
+                "tokens_per_batch": args.max_length * args.accumulation,
+            }
+        ],
     }
     with PeakMemory() as memory:
         train(config)
@@ -104,8 +112,12 @@ def run_ours(args: argparse.Namespace) -> dict:
     records = every[args.warmup :]
     supervised = sum(r["supervised_tokens"] for r in records)
     seconds = sum(r["step_s"] for r in records)
-    return {"supervised_tokens_per_s": supervised / seconds, "peak_mib": memory.used_mib,
-            "steps": len(records), "mean_loss": sum(r["loss"] for r in every) / len(every)}
+    return {
+        "supervised_tokens_per_s": supervised / seconds,
+        "peak_mib": memory.used_mib,
+        "steps": len(records),
+        "mean_loss": sum(r["loss"] for r in every) / len(every),
+    }
 
 
 def run_trl(args: argparse.Namespace) -> dict:
@@ -120,26 +132,52 @@ def run_trl(args: argparse.Namespace) -> dict:
 
     # The raw trajectories, as TRL takes them: it renders them with the same chat template.
     # Arguments stay JSON text (Arrow cannot hold dicts of differing keys); tools go as JSON.
-    rows = [json.loads(line) for path in sorted(Path(args.data).glob("*/*.jsonl"))
-            for line in path.read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for path in sorted(Path(args.data).glob("*/*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     rows = [r for r in rows if all(r["filters"].values())]
-    dataset = Dataset.from_list([
-        {"messages": [{"role": m["role"], "content": m.get("content") or "",
-                       "tool_calls": m.get("tool_calls")} for m in r["messages"]],
-         "tools": json.dumps(r["tools"])}
-        for r in rows
-    ])
+    dataset = Dataset.from_list(
+        [
+            {
+                "messages": [
+                    {
+                        "role": m["role"],
+                        "content": m.get("content") or "",
+                        "tool_calls": m.get("tool_calls"),
+                    }
+                    for m in r["messages"]
+                ],
+                "tools": json.dumps(r["tools"]),
+            }
+            for r in rows
+        ]
+    )
     tokenizer = load_tokenizer(ModelConfig(base="tiny"))
     cuda = torch.cuda.is_available()
     config = SFTConfig(
         output_dir=tempfile.mkdtemp(prefix="bench-trl-"),
-        max_steps=args.warmup + args.steps, per_device_train_batch_size=1,
-        gradient_accumulation_steps=args.accumulation, learning_rate=args.lr,
-        lr_scheduler_type="cosine", warmup_steps=1, max_grad_norm=1.0, weight_decay=0.0,
-        packing=True, max_length=args.max_length, assistant_only_loss=True,
-        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
-        logging_steps=10_000, save_strategy="no", report_to=[], seed=0,
-        dataloader_num_workers=0, disable_tqdm=True,
+        max_steps=args.warmup + args.steps,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=args.accumulation,
+        learning_rate=args.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=1,
+        max_grad_norm=1.0,
+        weight_decay=0.0,
+        packing=True,
+        max_length=args.max_length,
+        assistant_only_loss=True,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to=[],
+        seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
     supervised_per_batch: list[int] = []
     step_ends: list[float] = []
@@ -153,8 +191,13 @@ def run_trl(args: argparse.Namespace) -> dict:
 
     with PeakMemory() as memory:
         model = AutoModelForCausalLM.from_pretrained(tiny_model_path(), attn_implementation="sdpa")
-        trainer = SFTTrainer(model=model, args=config, train_dataset=dataset,
-                             processing_class=tokenizer, callbacks=[Clock()])
+        trainer = SFTTrainer(
+            model=model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[Clock()],
+        )
         collate = trainer.data_collator
 
         def counting(examples):
@@ -165,17 +208,24 @@ def run_trl(args: argparse.Namespace) -> dict:
         trainer.data_collator = counting
         result = trainer.train()
     accumulation = args.accumulation
-    per_step = [sum(supervised_per_batch[i * accumulation:(i + 1) * accumulation])
-                for i in range(len(step_ends) - 1)]
+    per_step = [
+        sum(supervised_per_batch[i * accumulation : (i + 1) * accumulation])
+        for i in range(len(step_ends) - 1)
+    ]
     intervals = [b - a for a, b in itertools.pairwise(step_ends)]
     measured = slice(args.warmup, None)
-    return {"supervised_tokens_per_s": sum(per_step[measured]) / sum(intervals[measured]),
-            "peak_mib": memory.used_mib, "steps": len(intervals[measured]),
-            "mean_loss": result.training_loss}
+    return {
+        "supervised_tokens_per_s": sum(per_step[measured]) / sum(intervals[measured]),
+        "peak_mib": memory.used_mib,
+        "steps": len(intervals[measured]),
+        "mean_loss": result.training_loss,
+    }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="envscale trainer vs TRL SFTTrainer: throughput and memory")
+    ap = argparse.ArgumentParser(
+        description="envscale trainer vs TRL SFTTrainer: throughput and memory"
+    )
     ap.add_argument("--steps", type=int, default=30, help="measured optimizer steps")
     ap.add_argument("--warmup", type=int, default=3, help="steps run before measuring")
     ap.add_argument("--max-length", type=int, default=2048, help="packed row length in tokens")
@@ -198,34 +248,70 @@ def main() -> int:
         return 0
 
     data = tempfile.mkdtemp(prefix="bench-data-")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_example_trajectories.py"),
-                    "--out", data, "--n", str(args.per_domain)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "make_example_trajectories.py"),
+            "--out",
+            data,
+            "--n",
+            str(args.per_domain),
+        ],
+        check=True,
+        capture_output=True,
+    )
     results = {}
     for worker in ("ours", "trl"):
-        cmd = [sys.executable, __file__, "--worker", worker, "--data", data,
-               "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--max-length", str(args.max_length), "--accumulation", str(args.accumulation),
-               "--lr", str(args.lr)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            worker,
+            "--data",
+            data,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--max-length",
+            str(args.max_length),
+            "--accumulation",
+            str(args.accumulation),
+            "--lr",
+            str(args.lr),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode or line is None:
             print(proc.stdout[-2000:], proc.stderr[-4000:], sep="\n")
             return 1
-        results[worker] = json.loads(line[len("RESULT "):])
+        results[worker] = json.loads(line[len("RESULT ") :])
 
     import torch
 
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    device = (
+        torch.cuda.get_device_name()
+        if torch.cuda.is_available()
+        else f"CPU ({os.cpu_count()} cores)"
+    )
     memory = "peak CUDA memory allocated" if torch.cuda.is_available() else "peak RSS above start"
-    print(f"tiny model, {args.max_length}-token packed rows x {args.accumulation} per step, "
-          f"{args.steps} measured steps after {args.warmup}, on {device}")
+    print(
+        f"tiny model, {args.max_length}-token packed rows x {args.accumulation} per step, "
+        f"{args.steps} measured steps after {args.warmup}, on {device}"
+    )
     print(f"{'trainer':<10} {'supervised tok/s':>17} {memory + ' (MiB)':>36} {'mean loss':>11}")
     for name, label in (("ours", "envscale"), ("trl", "TRL SFT")):
         r = results[name]
-        print(f"{label:<10} {r['supervised_tokens_per_s']:>17,.0f} {r['peak_mib']:>36,.1f} {r['mean_loss']:>11.3f}")
+        print(
+            f"{label:<10} {r['supervised_tokens_per_s']:>17,.0f} {r['peak_mib']:>36,.1f} "
+            f"{r['mean_loss']:>11.3f}"
+        )
     ours, theirs = results["ours"], results["trl"]
-    print(f"throughput ratio envscale/TRL: {ours['supervised_tokens_per_s'] / theirs['supervised_tokens_per_s']:.2f}x; "
-          f"memory ratio: {ours['peak_mib'] / max(theirs['peak_mib'], 1e-9):.2f}x")
+    print(
+        "throughput ratio envscale/TRL: "
+        f"{ours['supervised_tokens_per_s'] / theirs['supervised_tokens_per_s']:.2f}x; "
+        f"memory ratio: {ours['peak_mib'] / max(theirs['peak_mib'], 1e-9):.2f}x"
+    )
     return 0
 
 

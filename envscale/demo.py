@@ -43,13 +43,20 @@ def candidate_arguments(schema: dict, data: dict, limit: int = 12) -> list[dict]
             for records in data.values():
                 for record in records:
                     value = record.get(name)
-                    if value is not None and not isinstance(value, list | dict) and value not in seen:
+                    if (
+                        value is not None
+                        and not isinstance(value, list | dict)
+                        and value not in seen
+                    ):
                         seen.append(value)
             values = seen
         if not values:
             return []
         pools.append((name, values))
-    return [{name: values[(i * (j + 1)) % len(values)] for j, (name, values) in enumerate(pools)} for i in range(limit)]
+    return [
+        {name: values[(i * (j + 1)) % len(values)] for j, (name, values) in enumerate(pools)}
+        for i in range(limit)
+    ]
 
 
 def first_success(env, tool: str, candidates: list[dict]):
@@ -77,8 +84,10 @@ def play(spec: Path, build: Path) -> None:
     reads = [t for t in manifest["tools"] if t["kind"] == "read"]
     writes = [t for t in manifest["tools"] if t["kind"] == "write"]
     print(f"\n== {manifest['domain']}: {manifest['description']}")
-    print(f"   compiled to {out}/: {len(manifest['entities'])} entities, {len(reads)} read tools, "
-          f"{len(writes)} write tools, {len(manifest['tool_graph'])} tool-graph edges")
+    print(
+        f"   compiled to {out}/: {len(manifest['entities'])} entities, {len(reads)} read tools, "
+        f"{len(writes)} write tools, {len(manifest['tool_graph'])} tool-graph edges"
+    )
     data_file = spec.with_suffix(".data.json")
     if data_file.exists():
         data = json.loads(data_file.read_text(encoding="utf-8"))
@@ -93,11 +102,16 @@ def play(spec: Path, build: Path) -> None:
     initial = env.state_hash()
     played = 0
     for tool in reads[:4] + writes[:4]:
-        result, args, refused = first_success(env, tool["name"], candidate_arguments(schemas[tool["name"]], data))
+        result, args, refused = first_success(
+            env, tool["name"], candidate_arguments(schemas[tool["name"]], data)
+        )
         if result is None:
             continue
         if refused and result.ok:
-            print(f"   [err] {tool['name']}: {len(refused)} refused call(s) rolled back first, e.g. {refused[0]}")
+            print(
+                f"   [err] {tool['name']}: {len(refused)} refused call(s) rolled back first, e.g. "
+                f"{refused[0]}"
+            )
         mark = "ok " if result.ok else "err"
         shown = _short(result.content) if result.ok else result.error
         print(f"   [{mark}] {tool['name']}({_short(args, 80)}) -> {shown}")
@@ -106,7 +120,9 @@ def play(spec: Path, build: Path) -> None:
     if bad is not None:
         print(f"   [err] {bad.tool}(no_such_argument=1) -> {bad.error}")
     changes = env.diff()
-    print(f"   {played} calls, {len(changes)} record(s) changed; state hash {env.state_hash()[:16]}…")
+    print(
+        f"   {played} calls, {len(changes)} record(s) changed; state hash {env.state_hash()[:16]}…"
+    )
     for change in changes[:5]:
         print(f"     {change['kind']:6} {change['entity']} {change['key']}")
     env.reset()
@@ -125,12 +141,29 @@ TRAINING = {
     "model": {"base": "tiny"},
     "training": {"eval_every": 10, "checkpoint_every": 10, "merge_final": True, "progress": False},
     "phases": [
-        {"name": "general", "data": ["build/demo/general/trajectories.jsonl"], "eval_fraction": 0.1,
-         "steps": 30, "lr": 3e-3, "schedule": "cosine", "warmup": 0.05, "tokens_per_batch": 8192,
-         "max_length": 8192},
-        {"name": "vertical", "data": ["build/demo/vertical/trajectories.jsonl"], "eval_fraction": 0.1,
-         "steps": 30, "lr": 2e-3, "schedule": "cosine", "warmup": 0.05, "tokens_per_batch": 8192,
-         "max_length": 8192, "replay": 0.2},
+        {
+            "name": "general",
+            "data": ["build/demo/general/trajectories.jsonl"],
+            "eval_fraction": 0.1,
+            "steps": 30,
+            "lr": 3e-3,
+            "schedule": "cosine",
+            "warmup": 0.05,
+            "tokens_per_batch": 8192,
+            "max_length": 8192,
+        },
+        {
+            "name": "vertical",
+            "data": ["build/demo/vertical/trajectories.jsonl"],
+            "eval_fraction": 0.1,
+            "steps": 30,
+            "lr": 2e-3,
+            "schedule": "cosine",
+            "warmup": 0.05,
+            "tokens_per_batch": 8192,
+            "max_length": 8192,
+            "replay": 0.2,
+        },
     ],
 }
 
@@ -142,7 +175,19 @@ def generate(build: Path) -> list[Path]:
         specs = [str(SPECS / f"{spec}.domain") for spec in group]
         out = build / "demo" / name
         print(f"\n== generate {name} trajectories: {', '.join(group)}")
-        code = envscale(["generate", *specs, "--tasks", str(TASKS_PER_SPEC), "--seed", "1", "--out", str(out), "-q"])
+        code = envscale(
+            [
+                "generate",
+                *specs,
+                "--tasks",
+                str(TASKS_PER_SPEC),
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
         if code != 0:
             raise SystemExit(code)
         outputs.append(out / "trajectories.jsonl")
@@ -159,16 +204,25 @@ def train() -> dict | None:
     print("\n== train: phase 1 on general trajectories, phase 2 on vertical ones (tiny model, CPU)")
     summary = run_training(TRAINING)
     for phase in summary["phases"]:
-        print(f"   {phase['name']:9} {phase['steps']} steps, {phase['trajectories']} trajectories, "
-              f"{phase['supervised_tokens']} supervised of {phase['tokens']} tokens, "
-              f"train loss {phase['final_train_loss']:.3f}, eval loss {phase['final_eval_loss']:.3f}")
-    print(f"   model, metrics and loss curves in {TRAINING['output_dir']}/ (final/, metrics.jsonl, loss.png)")
+        print(
+            f"   {phase['name']:9} {phase['steps']} steps, {phase['trajectories']} trajectories, "
+            f"{phase['supervised_tokens']} supervised of {phase['tokens']} tokens, "
+            f"train loss {phase['final_train_loss']:.3f}, eval loss {phase['final_eval_loss']:.3f}"
+        )
+    print(
+        f"   model, metrics and loss curves in {TRAINING['output_dir']}/ (final/, metrics.jsonl, "
+        "loss.png)"
+    )
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m envscale.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--no-train", action="store_true", help="stop after generating trajectories")
+    parser = argparse.ArgumentParser(
+        prog="python -m envscale.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--no-train", action="store_true", help="stop after generating trajectories"
+    )
     args = parser.parse_args(argv)
     specs = sorted(SPECS.glob("*.domain"))
     if not specs:

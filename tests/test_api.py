@@ -50,7 +50,10 @@ def test_core_does_not_import_the_training_stack() -> None:
     import subprocess
     import sys
 
-    code = "import sys, envscale; envscale.load; import envscale.runtime.environment; " \
-           "print(','.join(m for m in ('torch', 'transformers', 'accelerate', 'peft') if m in sys.modules))"
+    code = (
+        "import sys, envscale; envscale.load; import envscale.runtime.environment; "
+        "print(','.join(m for m in ('torch', 'transformers', 'accelerate', 'peft') if m in "
+        "sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

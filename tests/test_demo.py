@@ -18,7 +18,10 @@ def test_demo_plays_specs_and_generates_trajectories(tmp_path, monkeypatch, caps
         assert "[ok ]" in section and "reset: state hash back to" in section
     assert "initial state from clinic.data.json" in out
     for group, domains in (("general", {"clinic", "retail"}), ("vertical", {"airline"})):
-        lines = [json.loads(line) for line in (tmp_path / "build/demo" / group / "trajectories.jsonl").open()]
+        lines = [
+            json.loads(line)
+            for line in (tmp_path / "build/demo" / group / "trajectories.jsonl").open()
+        ]
         assert {line["domain"] for line in lines} == domains
         assert len(lines) == demo.TASKS_PER_SPEC * len(domains)
         assert all(set(line["filters"]) == {"valid", "state", "exact"} for line in lines)

@@ -40,7 +40,16 @@ SIDE = {
     },
 }
 # Imported inside functions, only when a feature that needs them runs.
-OPTIONAL_HEAVY = {"torch", "transformers", "peft", "accelerate", "tqdm", "matplotlib", "ray", "tokenizers"}
+OPTIONAL_HEAVY = {
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "tqdm",
+    "matplotlib",
+    "ray",
+    "tokenizers",
+}
 # `envscale.load` resolves to the façade on first use, so that importing a lower layer
 # (as compiled tools do) does not import the layers above it.
 LAZY_FACADE = {("envscale", "envscale.api")}
@@ -91,7 +100,12 @@ def imports(path: Path, module: str) -> list[tuple[str, int, bool, bool]]:
                 for alias in child.names:
                     candidate = f"{base}.{alias.name}"
                     found.append(
-                        (candidate if candidate in MODULES else base, child.lineno, top, typing_only)
+                        (
+                            candidate if candidate in MODULES else base,
+                            child.lineno,
+                            top,
+                            typing_only,
+                        )
                     )
             visit(child, nested, guarded)
 
@@ -109,7 +123,7 @@ def allowed(source: str, target: str) -> bool:
     if src in SIDE:
         return dst in SIDE[src]
     if dst in SIDE:
-        return False if src not in LAYERS[-1] else True
+        return src in LAYERS[-1]
     rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
     return rank[dst] <= rank[src]
 
@@ -137,7 +151,11 @@ def heavy_modules() -> set[str]:
         module: {target for target, _line, top, _t in imports(path, module) if top}
         for module, path in MODULES.items()
     }
-    heavy = {m for m, targets in top_imports.items() if any(t.split(".")[0] in OPTIONAL_HEAVY for t in targets)}
+    heavy = {
+        m
+        for m, targets in top_imports.items()
+        if any(t.split(".")[0] in OPTIONAL_HEAVY for t in targets)
+    }
     grew = True
     while grew:
         more = {m for m, targets in top_imports.items() if m not in heavy and targets & heavy}
@@ -190,7 +208,15 @@ def test_no_import_cycles() -> None:
 def test_loading_a_compiled_domain_imports_no_code_generator(tmp_path: Path, spec: str) -> None:
     out = tmp_path / spec
     subprocess.run(
-        [sys.executable, "-m", "envscale", "compile", str(ROOT / "specs" / f"{spec}.domain"), "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "envscale",
+            "compile",
+            str(ROOT / "specs" / f"{spec}.domain"),
+            "-o",
+            str(out),
+        ],
         check=True,
         capture_output=True,
         cwd=ROOT,

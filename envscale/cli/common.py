@@ -43,6 +43,7 @@ def run_reporting_errors(body: Callable[[], int], resumable: bool = False) -> in
 
 
 def shipped(name: str) -> Path:
-    """A file of the shipped specs folder: in the working directory first, then beside the package."""
+    """A file of the shipped specs folder: in the working directory first, then beside the
+    package."""
     local = Path("specs") / name
     return local if local.exists() else Path(__file__).resolve().parents[2] / "specs" / name

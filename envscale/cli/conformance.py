@@ -57,10 +57,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="tau-bench retail and airline cases",
         description="Replay tau-bench cases (visible or sealed) on an envscale spec.",
     )
-    tau.add_argument("--domain", required=True, help="retail, airline, or a spec of your own with --spec")
-    tau.add_argument("--data", required=True, metavar="DIR", help="folder of the domain's JSON documents")
+    tau.add_argument(
+        "--domain", required=True, help="retail, airline, or a spec of your own with --spec"
+    )
+    tau.add_argument(
+        "--data", required=True, metavar="DIR", help="folder of the domain's JSON documents"
+    )
     tau.add_argument("--cases", required=True, nargs="+", metavar="FILE.jsonl", help="case files")
     tau.add_argument("--spec", help="the spec (default: the shipped specs/DOMAIN.domain)")
     tau.add_argument("--layout", help="the document layout (default: specs/DOMAIN.layout.json)")
-    tau.add_argument("--show", type=int, default=5, metavar="N", help="mismatches to print per file")
+    tau.add_argument(
+        "--show", type=int, default=5, metavar="N", help="mismatches to print per file"
+    )
     tau.set_defaults(func=run_taubench)

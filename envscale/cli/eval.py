@@ -55,7 +55,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Resumable.",
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="the *.domain files of the tasks")
-    p.add_argument("--tasks", required=True, metavar="FILE.jsonl", help="tasks, e.g. from envscale generate")
+    p.add_argument(
+        "--tasks", required=True, metavar="FILE.jsonl", help="tasks, e.g. from envscale generate"
+    )
     p.add_argument("--trials", type=int, default=4, metavar="K", help="trials per task (default 4)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_run_arguments(p)

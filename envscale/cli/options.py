@@ -24,7 +24,9 @@ def add_data_arguments(p: argparse.ArgumentParser, paths: bool = True) -> None:
         "(--data-seed, --size); 'file' requires the seed data"
         + ("; or the path of a data file" if paths else ""),
     )
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data (default 0)")
+    p.add_argument(
+        "--data-seed", type=int, default=0, help="seed of the generated data (default 0)"
+    )
     p.add_argument(
         "--size", type=int, default=20, help="records per entity of the generated data (default 20)"
     )
@@ -40,7 +42,9 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
             help=f"the {role}: scripted (no model), openai (a chat-completions endpoint) "
             "or hf (a local model)",
         )
-        g.add_argument(f"--{role}-model", metavar="NAME|DIR", help="model name (openai) or directory (hf)")
+        g.add_argument(
+            f"--{role}-model", metavar="NAME|DIR", help="model name (openai) or directory (hf)"
+        )
         g.add_argument(
             f"--{role}-base-url",
             metavar="URL",
@@ -53,10 +57,16 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
             help="environment variable holding the API key (default OPENAI_API_KEY)",
         )
         g.add_argument(f"--{role}-temperature", type=float, default=0.0, metavar="T")
-        g.add_argument(f"--{role}-max-tokens", type=int, default=512, metavar="N", help="tokens per reply")
+        g.add_argument(
+            f"--{role}-max-tokens", type=int, default=512, metavar="N", help="tokens per reply"
+        )
     g = p.add_argument_group("requests")
-    g.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request")
-    g.add_argument("--retries", type=int, default=4, help="retries of a failed request, with backoff")
+    g.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request"
+    )
+    g.add_argument(
+        "--retries", type=int, default=4, help="retries of a failed request, with backoff"
+    )
     g.add_argument(
         "--concurrency", type=int, default=8, metavar="N", help="requests in flight per worker"
     )
@@ -97,10 +107,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="local processes (default) or a Ray cluster",
     )
     p.add_argument(
-        "--ray-address", metavar="ADDR", help="Ray cluster address (default: start a local instance)"
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster address (default: start a local instance)",
     )
     p.add_argument(
-        "--max-turns", type=int, default=30, metavar="N", help="agent turns before an episode is cut"
+        "--max-turns",
+        type=int,
+        default=30,
+        metavar="N",
+        help="agent turns before an episode is cut",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

@@ -38,7 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "/v1/chat/completions, tool calls included.",
     )
     p.add_argument(
-        "model", metavar="MODEL_DIR", help="a model directory, or 'tiny' for the built-in tiny model"
+        "model",
+        metavar="MODEL_DIR",
+        help="a model directory, or 'tiny' for the built-in tiny model",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")

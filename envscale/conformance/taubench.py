@@ -51,7 +51,9 @@ class Mismatch:
             lines.append(f"    got (sealed case, expected value unknown): {_clip(self.actual)}")
             return "\n".join(lines)
         expected, actual = _pretty(self.expected), _pretty(self.actual)
-        diff = difflib.unified_diff(expected.splitlines(), actual.splitlines(), "expected", "envscale", lineterm="", n=2)
+        diff = difflib.unified_diff(
+            expected.splitlines(), actual.splitlines(), "expected", "envscale", lineterm="", n=2
+        )
         lines.extend("    " + line for line in list(diff)[:40])
         return "\n".join(lines)
 
@@ -86,9 +88,12 @@ def read_cases(path: str | Path) -> Iterator[dict]:
             except json.JSONDecodeError as error:
                 raise ValueError(f"line {number}: invalid JSON: {error.msg}") from None
             actions = case.get("actions", []) if isinstance(case, dict) else None
-            if not isinstance(actions, list) or not all(isinstance(a, dict) and isinstance(a.get("name"), str)
-                                                        for a in actions):
-                raise ValueError(f"line {number}: a case is an object whose 'actions' each have a 'name'")
+            if not isinstance(actions, list) or not all(
+                isinstance(a, dict) and isinstance(a.get("name"), str) for a in actions
+            ):
+                raise ValueError(
+                    f"line {number}: a case is an object whose 'actions' each have a 'name'"
+                )
             case.setdefault("task_id", f"{Path(path).name}:{number}")
             yield case
 

@@ -32,7 +32,8 @@ def train(
 
 
 def audit(config: str | Path | TrainConfig, samples: int = 2, overrides: Sequence[str] = ()) -> str:
-    """Audit every sample's loss mask; return a report showing a few with supervised spans marked."""
+    """Audit every sample's loss mask; return a report showing a few with supervised spans
+    marked."""
     from .loop import audit_report
 
     return audit_report(config, overrides=overrides, samples=samples)

@@ -117,9 +117,13 @@ def audit_sample(
         raise AuditError("the sample has no assistant message, so nothing to learn")
     supervised = [i for i, m in enumerate(mask) if m]
     if not supervised:
-        raise AuditError("no token is supervised: the chat template's generation blocks cover nothing")
+        raise AuditError(
+            "no token is supervised: the chat template's generation blocks cover nothing"
+        )
     if mask[0]:
-        raise AuditError("the first token is supervised, but nothing precedes it to predict it from")
+        raise AuditError(
+            "the first token is supervised, but nothing precedes it to predict it from"
+        )
 
     starts = [s for s, _ in offsets]
     problems: list[str] = []
@@ -148,21 +152,28 @@ def audit_sample(
                 missed = [t for t in tokens_in(lo_p, hi_p) if not mask[t]]
                 if missed:
                     problems.append(
-                        f"message {index} (assistant): {text[lo_p:hi_p][:60]!r} is not fully supervised"
+                        f"message {index} (assistant): {text[lo_p:hi_p][:60]!r} is not fully "
+                        "supervised"
                     )
         else:
             for lo_p, hi_p in msg.pieces:
                 if any(mask[t] for t in tokens_in(lo_p, hi_p)):
                     problems.append(
-                        f"message {index} ({msg.role}): supervised tokens in {text[lo_p:hi_p][:60]!r}"
+                        f"message {index} ({msg.role}): supervised tokens in "
+                        f"{text[lo_p:hi_p][:60]!r}"
                     )
     for t in supervised:
         s, e = offsets[t]
         if not any(lo <= s and e <= hi for lo, hi in regions):
-            problems.append(f"token {t} {text[s:e]!r} at char {s} is supervised outside any assistant turn")
+            problems.append(
+                f"token {t} {text[s:e]!r} at char {s} is supervised outside any assistant turn"
+            )
             break
     if problems:
-        raise AuditError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        raise AuditError(
+            "; ".join(problems[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
     return AuditResult(turn_ends=turn_ends, supervised=len(supervised))
 
 

@@ -93,7 +93,9 @@ def load_checkpoint(
 ) -> None:
     weights = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
     load_trainable_state(accelerator.unwrap_model(model), weights)
-    optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True))
+    optimizer.load_state_dict(
+        torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True)
+    )
     scheduler.load_state_dict(torch.load(directory / "scheduler.pt", weights_only=True))
     if accelerator.scaler is not None and (directory / "scaler.pt").exists():
         accelerator.scaler.load_state_dict(torch.load(directory / "scaler.pt", weights_only=True))

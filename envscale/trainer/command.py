@@ -9,6 +9,9 @@ import sys
 
 from envscale.errors import DataError
 
+from .audit import AuditError
+from .templates import TemplateError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,21 +23,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", metavar="CONFIG.toml", help="training configuration")
 
     mode = p.add_argument_group("mode")
-    mode.add_argument("--audit", action="store_true",
-                      help="check every sample's loss mask, print a few with the supervised "
-                      "spans marked, and exit without training")
-    mode.add_argument("--audit-samples", type=int, default=2, metavar="N",
-                      help="rendered samples to print per phase with --audit (default 2)")
-    mode.add_argument("--resume", action="store_true",
-                      help="continue from the latest checkpoint in the output directory")
+    mode.add_argument(
+        "--audit",
+        action="store_true",
+        help="check every sample's loss mask, print a few with the supervised "
+        "spans marked, and exit without training",
+    )
+    mode.add_argument(
+        "--audit-samples",
+        type=int,
+        default=2,
+        metavar="N",
+        help="rendered samples to print per phase with --audit (default 2)",
+    )
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in the output directory",
+    )
 
     over = p.add_argument_group("overrides")
     over.add_argument("--output-dir", metavar="DIR", help="where checkpoints and outputs go")
     over.add_argument("--model", metavar="PATH", help="base model: a directory, hub name or 'tiny'")
     over.add_argument("--seed", type=int, help="random seed")
-    over.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="any config value, e.g. --set phases.general.lr=1e-4 or "
-                      "--set training.checkpoint_every=50 (repeatable)")
+    over.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config value, e.g. --set phases.general.lr=1e-4 or "
+        "--set training.checkpoint_every=50 (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,17 +74,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("envscale train needs the training extra: pip install 'envscale[train]'", file=sys.stderr)
+        print(
+            "envscale train needs the training extra: pip install 'envscale[train]'",
+            file=sys.stderr,
+        )
         return 2
-    from .audit import AuditError
-    from .loop import audit_report, train
-    from .templates import TemplateError
+    from .loop import audit_report, train  # imports torch, transformers and accelerate
 
     overrides = overrides_from(args)
     try:
         if args.audit:
-            print(audit_report(args.config, overrides, samples=args.audit_samples,
-                               color=sys.stdout.isatty()))
+            print(
+                audit_report(
+                    args.config, overrides, samples=args.audit_samples, color=sys.stdout.isatty()
+                )
+            )
             return 0
         summary = train(args.config, resume=args.resume, overrides=overrides)
     except (AuditError, DataError, TemplateError) as e:

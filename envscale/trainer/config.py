@@ -46,7 +46,9 @@ class PhaseConfig(_Strict):
     name: str
     data: list[str] = Field(description="glob patterns of trajectory .jsonl files")
     eval_data: list[str] = Field(default_factory=list, description="held-out trajectory globs")
-    eval_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="held out when eval_data is empty")
+    eval_fraction: float = Field(
+        0.05, ge=0.0, lt=1.0, description="held out when eval_data is empty"
+    )
     require_filters: list[Literal["valid", "state", "exact"]] = Field(
         default_factory=lambda: list(FILTERS)
     )
@@ -56,7 +58,9 @@ class PhaseConfig(_Strict):
     schedule: Literal["constant", "linear", "cosine"] = "cosine"
     warmup: float = Field(0.03, ge=0, description="fraction of the steps if < 1, else a step count")
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
-    tokens_per_batch: int = Field(16384, gt=0, description="tokens per optimizer step, all processes")
+    tokens_per_batch: int = Field(
+        16384, gt=0, description="tokens per optimizer step, all processes"
+    )
     max_length: int = Field(2048, gt=0, description="longest sample, in tokens")
     micro_batch_tokens: int = Field(
         0, ge=0, description="tokens per forward pass and process (packed row); 0 = max_length"
@@ -116,8 +120,15 @@ class TrainConfig(_Strict):
         and whether to merge at the end do not change the weights, and are left out."""
         data = self.model_dump(mode="json")
         data.pop("output_dir")
-        for key in ("log_every", "progress", "halt_after_steps", "keep_checkpoints", "eval_every",
-                    "checkpoint_every", "merge_final"):
+        for key in (
+            "log_every",
+            "progress",
+            "halt_after_steps",
+            "keep_checkpoints",
+            "eval_every",
+            "checkpoint_every",
+            "merge_final",
+        ):
             data["training"].pop(key)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -51,8 +51,9 @@ class PhaseData:
 # Data: read, render with the model's chat template, audit every mask
 
 
-def render_all(renderer: Renderer, trajectories: Sequence[Trajectory],
-               max_length: int) -> tuple[list[Sample], int]:
+def render_all(
+    renderer: Renderer, trajectories: Sequence[Trajectory], max_length: int
+) -> tuple[list[Sample], int]:
     samples, dropped = [], 0
     for traj in trajectories:
         sample = renderer.sample(traj, max_length)
@@ -73,7 +74,9 @@ def prepare_data(cfg: TrainConfig, renderer: Renderer) -> list[PhaseData]:
         else:
             trajs, held = split_eval(trajs, phase.eval_fraction, cfg.seed)
         if not trajs:
-            raise AuditError(f"phase {phase.name!r}: no trajectory passed the filters {phase.require_filters}")
+            raise AuditError(
+                f"phase {phase.name!r}: no trajectory passed the filters {phase.require_filters}"
+            )
         train, dropped = render_all(renderer, trajs, phase.max_length)
         evals, _ = render_all(renderer, held, phase.max_length)
         if not train:
@@ -81,7 +84,9 @@ def prepare_data(cfg: TrainConfig, renderer: Renderer) -> list[PhaseData]:
         replay = sample_replay(
             [s for p in phases for s in p.train], len(train), phase.replay, seed=cfg.seed + index
         )
-        data = PhaseData(train + replay, evals, files, dropped, sum(s.truncated for s in train), len(replay))
+        data = PhaseData(
+            train + replay, evals, files, dropped, sum(s.truncated for s in train), len(replay)
+        )
         data.stats = {
             "trajectories": len(trajs),
             "samples": len(data.train),
@@ -106,7 +111,9 @@ def row_loss(model: Any, batch: Any, device: torch.device) -> torch.Tensor:
     keep = torch.tensor(batch.keep, device=device, dtype=torch.long)
     # Logits only at positions that are trained: the vocabulary projection is the largest
     # activation of a small model, and most positions of a trajectory are context.
-    out = model(input_ids=input_ids, position_ids=position_ids, logits_to_keep=keep, use_cache=False)
+    out = model(
+        input_ids=input_ids, position_ids=position_ids, logits_to_keep=keep, use_cache=False
+    )
     logits = out.logits.reshape(-1, out.logits.shape[-1]).float()
     targets = torch.tensor(batch.targets, device=device, dtype=torch.long)
     return F.cross_entropy(logits, targets, reduction="sum")
@@ -121,7 +128,9 @@ def lr_lambda(phase: PhaseConfig, total: int) -> Callable[[int], float]:
         if phase.schedule == "constant":
             return 1.0
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        decay = 1 - progress if phase.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+        decay = (
+            1 - progress if phase.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+        )
         return phase.min_lr_ratio + (1 - phase.min_lr_ratio) * decay
 
     return factor
@@ -161,8 +170,9 @@ class Start:
     checkpoint: Path | None = None  # loaded into phase `phase` before its first step
 
 
-def find_start(cfg: TrainConfig, plans: Sequence[PhasePlan], out: Path, resume: bool,
-               main: bool) -> Start:
+def find_start(
+    cfg: TrainConfig, plans: Sequence[PhasePlan], out: Path, resume: bool, main: bool
+) -> Start:
     """The beginning, or with `resume` just after the latest checkpoint under `out`."""
     checkpoint = ckpt.latest_checkpoint(out) if resume else None
     if checkpoint is None:
@@ -172,8 +182,13 @@ def find_start(cfg: TrainConfig, plans: Sequence[PhasePlan], out: Path, resume: 
     state = ckpt.read_state(checkpoint)
     if state["fingerprint"] != cfg.fingerprint():
         raise ValueError(f"{checkpoint} was written with a different configuration")
-    start = Start(state["phase_index"], state["phase_step"], state["global_step"],
-                  state["phases_done"], checkpoint)
+    start = Start(
+        state["phase_index"],
+        state["phase_step"],
+        state["global_step"],
+        state["phases_done"],
+        checkpoint,
+    )
     if start.step >= len(plans[start.phase]):
         # The checkpoint closes its phase: the next phase starts from its beginning.
         return Start(start.phase + 1, 0, start.global_step, start.done)
@@ -214,13 +229,25 @@ class Run:
 
     def position(self, index: int, step: int) -> dict[str, Any]:
         """What a checkpoint records about where training stands."""
-        return {"phase_index": index, "phase": self.cfg.phases[index].name, "phase_step": step,
-                "global_step": self.global_step, "fingerprint": self.cfg.fingerprint(),
-                "phases_done": list(self.done)}
+        return {
+            "phase_index": index,
+            "phase": self.cfg.phases[index].name,
+            "phase_step": step,
+            "global_step": self.global_step,
+            "fingerprint": self.cfg.fingerprint(),
+            "phases_done": list(self.done),
+        }
 
     def save_checkpoint(self, trained: PhaseModel, index: int, step: int) -> None:
-        ckpt.save_checkpoint(self.accelerator, trained.model, trained.optimizer, trained.scheduler,
-                             self.position(index, step), self.out, self.cfg.training.keep_checkpoints)
+        ckpt.save_checkpoint(
+            self.accelerator,
+            trained.model,
+            trained.optimizer,
+            trained.scheduler,
+            self.position(index, step),
+            self.out,
+            self.cfg.training.keep_checkpoints,
+        )
 
 
 # -----------------------------------------------------------------------------
@@ -247,8 +274,11 @@ def train(
     plans = plan_phases(cfg, data, accelerator.num_processes)
 
     start = find_start(cfg, plans, out, resume, accelerator.is_main_process)
-    metrics = MetricsLog(out / "metrics.jsonl", keep_until_step=start.global_step,
-                         enabled=accelerator.is_main_process)
+    metrics = MetricsLog(
+        out / "metrics.jsonl",
+        keep_until_step=start.global_step,
+        enabled=accelerator.is_main_process,
+    )
     run = Run(cfg, accelerator, out, tokenizer, metrics, start.global_step, start.done)
     for index in range(start.phase, len(cfg.phases)):
         checkpoint, step = (start.checkpoint, start.step) if index == start.phase else (None, 0)
@@ -258,9 +288,12 @@ def train(
     return finish(run, data)
 
 
-def resolve_config(config: str | Path | dict[str, Any] | TrainConfig,
-                   overrides: Sequence[str]) -> TrainConfig:
-    return apply_overrides(load_config(config), list(overrides)) if overrides else load_config(config)
+def resolve_config(
+    config: str | Path | dict[str, Any] | TrainConfig, overrides: Sequence[str]
+) -> TrainConfig:
+    return (
+        apply_overrides(load_config(config), list(overrides)) if overrides else load_config(config)
+    )
 
 
 def mixed_precision(setting: str) -> str:
@@ -283,8 +316,15 @@ def prepare_output(cfg: TrainConfig, accelerator: Any, fresh: bool) -> Path:
 
 def plan_phases(cfg: TrainConfig, data: Sequence[PhaseData], world_size: int) -> list[PhasePlan]:
     return [
-        plan_phase(d.train, p.row_tokens, p.tokens_per_batch, world_size,
-                   p.epochs, p.steps, seed=f"{cfg.seed}:{i}")
+        plan_phase(
+            d.train,
+            p.row_tokens,
+            p.tokens_per_batch,
+            world_size,
+            p.epochs,
+            p.steps,
+            seed=f"{cfg.seed}:{i}",
+        )
         for i, (p, d) in enumerate(zip(cfg.phases, data, strict=True))
     ]
 
@@ -293,20 +333,24 @@ def plan_phases(cfg: TrainConfig, data: Sequence[PhaseData], world_size: int) ->
 # One phase: its model, its steps, its output
 
 
-def train_phase(run: Run, index: int, plan: PhasePlan, data: PhaseData,
-                checkpoint: Path | None, step: int) -> None:
+def train_phase(
+    run: Run, index: int, plan: PhasePlan, data: PhaseData, checkpoint: Path | None, step: int
+) -> None:
     """Train phase `index` from `step` (after loading `checkpoint`, when given) to its end,
     then save its output; or stop early when the run must halt (`run.halted`)."""
     phase = run.cfg.phases[index]
     trained = build_phase(run, index, len(plan))
     if checkpoint is not None:
-        ckpt.load_checkpoint(run.accelerator, trained.model, trained.optimizer, trained.scheduler,
-                             checkpoint)
+        ckpt.load_checkpoint(
+            run.accelerator, trained.model, trained.optimizer, trained.scheduler, checkpoint
+        )
     if run.main:
-        print(f"phase {index + 1}/{len(run.cfg.phases)} {phase.name!r}: {len(plan)} steps, "
-              f"{plan.accumulation} rows of {phase.row_tokens} tokens per process and step, "
-              f"{data.stats['samples']} samples ({data.stats['replayed_samples']} replayed), "
-              f"{data.stats['eval_samples']} held out")
+        print(
+            f"phase {index + 1}/{len(run.cfg.phases)} {phase.name!r}: {len(plan)} steps, "
+            f"{plan.accumulation} rows of {phase.row_tokens} tokens per process and step, "
+            f"{data.stats['samples']} samples ({data.stats['replayed_samples']} replayed), "
+            f"{data.stats['eval_samples']} held out"
+        )
     last_loss, eval_loss = train_steps(run, index, plan, data, trained, step)
     if run.halted:
         return
@@ -323,22 +367,31 @@ def build_phase(run: Run, index: int, total_steps: int) -> PhaseModel:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": tc.weight_decay},
-         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
-        lr=phase.lr, betas=tc.betas,
+        [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": tc.weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ],
+        lr=phase.lr,
+        betas=tc.betas,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(phase, total_steps))
     model, optimizer = run.accelerator.prepare(model, optimizer)
     return PhaseModel(model, optimizer, scheduler)
 
 
-def train_steps(run: Run, index: int, plan: PhasePlan, data: PhaseData, trained: PhaseModel,
-                step: int) -> tuple[float, float | None]:
+def train_steps(
+    run: Run, index: int, plan: PhasePlan, data: PhaseData, trained: PhaseModel, step: int
+) -> tuple[float, float | None]:
     """The phase's steps from `step`, logged, evaluated and checkpointed as configured;
     (the last training loss, the last evaluation loss)."""
     phase, tc, accelerator = run.cfg.phases[index], run.cfg.training, run.accelerator
-    bar = tqdm(total=len(plan), initial=step, desc=phase.name,
-               disable=not (run.main and tc.progress), dynamic_ncols=True)
+    bar = tqdm(
+        total=len(plan),
+        initial=step,
+        desc=phase.name,
+        disable=not (run.main and tc.progress),
+        dynamic_ncols=True,
+    )
     last_loss = float("nan")
     eval_loss = None
     while step < len(plan):
@@ -350,19 +403,35 @@ def train_steps(run: Run, index: int, plan: PhasePlan, data: PhaseData, trained:
         bar.update(1)
         bar.set_postfix(loss=f"{last_loss:.4f}")
         if step % tc.log_every == 0 or step == len(plan):
-            run.metrics.write({
-                "kind": "train", "phase": phase.name, "step": step, "global_step": run.global_step,
-                "epoch": (step - 1) // max(1, plan.steps_per_epoch), "loss": last_loss,
-                "lr": trained.scheduler.get_last_lr()[0], "grad_norm": stats.grad_norm,
-                "tokens": stats.tokens, "supervised_tokens": stats.supervised,
-                "step_s": stats.seconds, "tokens_per_s": stats.tokens / stats.seconds,
-                "supervised_tokens_per_s": stats.supervised / stats.seconds,
-            })
+            run.metrics.write(
+                {
+                    "kind": "train",
+                    "phase": phase.name,
+                    "step": step,
+                    "global_step": run.global_step,
+                    "epoch": (step - 1) // max(1, plan.steps_per_epoch),
+                    "loss": last_loss,
+                    "lr": trained.scheduler.get_last_lr()[0],
+                    "grad_norm": stats.grad_norm,
+                    "tokens": stats.tokens,
+                    "supervised_tokens": stats.supervised,
+                    "step_s": stats.seconds,
+                    "tokens_per_s": stats.tokens / stats.seconds,
+                    "supervised_tokens_per_s": stats.supervised / stats.seconds,
+                }
+            )
         if (tc.eval_every and step % tc.eval_every == 0) or step == len(plan):
             eval_loss = evaluate(accelerator, trained.model, data.eval, phase.row_tokens)
             if eval_loss is not None:
-                run.metrics.write({"kind": "eval", "phase": phase.name, "step": step,
-                                   "global_step": run.global_step, "loss": eval_loss})
+                run.metrics.write(
+                    {
+                        "kind": "eval",
+                        "phase": phase.name,
+                        "step": step,
+                        "global_step": run.global_step,
+                        "loss": eval_loss,
+                    }
+                )
         if step == len(plan):
             break  # the phase-end checkpoint follows the phase output
         halting = run.halt_due()
@@ -384,8 +453,14 @@ class StepStats:
     seconds: float
 
 
-def optimizer_step(accelerator: Any, trained: PhaseModel, plan: PhasePlan, samples: list[Sample],
-                   step: int, max_grad_norm: float) -> StepStats:
+def optimizer_step(
+    accelerator: Any,
+    trained: PhaseModel,
+    plan: PhasePlan,
+    samples: list[Sample],
+    step: int,
+    max_grad_norm: float,
+) -> StepStats:
     """One optimizer step on the rows of `plan.steps[step]`, this process's rows accumulated."""
     t0 = time.perf_counter()
     model = trained.model
@@ -410,12 +485,20 @@ def optimizer_step(accelerator: Any, trained: PhaseModel, plan: PhasePlan, sampl
     trained.optimizer.zero_grad(set_to_none=True)
     mean_loss = (accelerator.reduce(loss_sum, "sum") / max(1, n_supervised)).item()
     seconds = time.perf_counter() - t0
-    return StepStats(mean_loss, float(grad_norm), sum(len(s) for s in step_samples), n_supervised,
-                     seconds)
+    return StepStats(
+        mean_loss, float(grad_norm), sum(len(s) for s in step_samples), n_supervised, seconds
+    )
 
 
-def end_phase(run: Run, index: int, plan: PhasePlan, data: PhaseData, trained: PhaseModel,
-              last_loss: float, eval_loss: float | None) -> None:
+def end_phase(
+    run: Run,
+    index: int,
+    plan: PhasePlan,
+    data: PhaseData,
+    trained: PhaseModel,
+    last_loss: float,
+    eval_loss: float | None,
+) -> None:
     """The phase's output (adapter or full model) first, then a checkpoint saying so."""
     phase, accelerator = run.cfg.phases[index], run.accelerator
     target = phase_dir(run.out, index, phase.name)
@@ -423,14 +506,20 @@ def end_phase(run: Run, index: int, plan: PhasePlan, data: PhaseData, trained: P
     if run.main:
         accelerator.unwrap_model(trained.model).save_pretrained(target)
         run.tokenizer.save_pretrained(target)
-    run.done.append({
-        "name": phase.name, "steps": len(plan), "output": str(target),
-        "final_train_loss": last_loss, "final_eval_loss": eval_loss,
-        "tokens": sum(len(data.train[i]) for s in plan.steps for r in s for i in r),
-        "supervised_tokens": sum(supervised_in([data.train[i] for r in s for i in r])
-                                 for s in plan.steps),
-        **data.stats,
-    })
+    run.done.append(
+        {
+            "name": phase.name,
+            "steps": len(plan),
+            "output": str(target),
+            "final_train_loss": last_loss,
+            "final_eval_loss": eval_loss,
+            "tokens": sum(len(data.train[i]) for s in plan.steps for r in s for i in r),
+            "supervised_tokens": sum(
+                supervised_in([data.train[i] for r in s for i in r]) for s in plan.steps
+            ),
+            **data.stats,
+        }
+    )
     run.save_checkpoint(trained, index, len(plan))
     accelerator.free_memory()
 
@@ -465,14 +554,21 @@ def finish(run: Run, data: Sequence[PhaseData]) -> dict[str, Any]:
     return summary
 
 
-def audit_report(config: str | Path | TrainConfig, overrides: Sequence[str] = (), samples: int = 2,
-                 color: bool = False) -> str:
+def audit_report(
+    config: str | Path | TrainConfig,
+    overrides: Sequence[str] = (),
+    samples: int = 2,
+    color: bool = False,
+) -> str:
     """Render, audit every sample of every phase, and show a few with supervised spans marked."""
     cfg = resolve_config(config, overrides)
     tokenizer = load_tokenizer(cfg.model)
     template = resolve_template(tokenizer, cfg.model.chat_template)
     renderer = Renderer(tokenizer, template)
-    lines = [f"chat template: {'model' if template.family is None else template.family + ' training template'}"]
+    lines = [
+        "chat template: "
+        f"{'model' if template.family is None else template.family + ' training template'}"
+    ]
     for phase in cfg.phases:
         # Held-out files are rendered for evaluation too, so their masks are audited with the rest.
         trajs, _ = load_trajectories([*phase.data, *phase.eval_data], phase.require_filters)
@@ -486,7 +582,9 @@ def audit_report(config: str | Path | TrainConfig, overrides: Sequence[str] = ()
         )
         for traj in trajs[:samples]:
             _, rendered = renderer.render_trajectory(traj)
-            lines.append(f"\n-- {traj.source} ({sum(rendered.mask)} of {len(rendered.mask)} tokens supervised)")
+            lines.append(
+                f"\n-- {traj.source} ({sum(rendered.mask)} of {len(rendered.mask)} tokens "
+                "supervised)"
+            )
             lines.append(rendered.marked(color))
     return "\n".join(lines)
-

@@ -44,12 +44,22 @@ def plot_losses(records: list[dict[str, Any]], path: Path) -> None:
         train = [r for r in records if r["phase"] == phase and r["kind"] == "train"]
         evals = [r for r in records if r["phase"] == phase and r["kind"] == "eval"]
         if train:
-            ax.plot([r["global_step"] for r in train], [r["loss"] for r in train],
-                    color=color, alpha=0.8, label=f"{phase} train")
+            ax.plot(
+                [r["global_step"] for r in train],
+                [r["loss"] for r in train],
+                color=color,
+                alpha=0.8,
+                label=f"{phase} train",
+            )
             ax.axvline(train[0]["global_step"] - 0.5, color="grey", lw=0.6, ls=":")
         if evals:
-            ax.plot([r["global_step"] for r in evals], [r["loss"] for r in evals],
-                    "o--", color=color, label=f"{phase} eval")
+            ax.plot(
+                [r["global_step"] for r in evals],
+                [r["loss"] for r in evals],
+                "o--",
+                color=color,
+                label=f"{phase} eval",
+            )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss per supervised token")
     ax.set_title("Training loss by phase")

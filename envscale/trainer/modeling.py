@@ -86,7 +86,9 @@ def final_model(cfg: TrainConfig) -> Any:
     if cfg.lora.between_phases == "continue":
         return PeftModel.from_pretrained(model, last_dir).merge_and_unload()
     for j, p in enumerate(cfg.phases):
-        model = PeftModel.from_pretrained(model, phase_dir(cfg.output_dir, j, p.name)).merge_and_unload()
+        model = PeftModel.from_pretrained(
+            model, phase_dir(cfg.output_dir, j, p.name)
+        ).merge_and_unload()
     return model
 
 
@@ -99,7 +101,9 @@ def load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
     missing = [n for n, p in params.items() if p.requires_grad and n not in state]
     unknown = [n for n in state if n not in params]
     if missing or unknown:
-        raise ValueError(f"checkpoint does not match the model: missing {missing[:3]}, unknown {unknown[:3]}")
+        raise ValueError(
+            f"checkpoint does not match the model: missing {missing[:3]}, unknown {unknown[:3]}"
+        )
     with torch.no_grad():
         for name, value in state.items():
             params[name].copy_(value)

@@ -43,12 +43,16 @@ class Sample:
 class Renderer:
     def __init__(self, tokenizer: Any, template: ChatTemplate) -> None:
         if not getattr(tokenizer, "is_fast", False):
-            raise TemplateError("a fast tokenizer (with offset mappings) is needed for the loss mask")
+            raise TemplateError(
+                "a fast tokenizer (with offset mappings) is needed for the loss mask"
+            )
         self.tokenizer = tokenizer
         self.template = template
         self._template_kwargs = {**tokenizer.special_tokens_map, **template.variables}
 
-    def render(self, messages: Sequence[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Rendered:
+    def render(
+        self, messages: Sequence[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> Rendered:
         from transformers.utils.chat_template_utils import render_jinja_template
 
         tools = tools or None
@@ -62,7 +66,9 @@ class Renderer:
         text, spans = rendered[0], [tuple(s) for s in indices[0] if s[1] > s[0]]
         if self.template.reference is not None:
             expected, _ = render_jinja_template(
-                [list(messages)], tools=tools, chat_template=self.template.reference,
+                [list(messages)],
+                tools=tools,
+                chat_template=self.template.reference,
                 **self._template_kwargs,
             )
             self.template.check_same(text, expected[0])

@@ -37,12 +37,14 @@ class ChatTemplate:
     def check_same(self, ours: str, theirs: str) -> None:
         if ours == theirs:
             return
-        at = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b),
-                  min(len(ours), len(theirs)))
+        at = next(
+            (i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b),
+            min(len(ours), len(theirs)),
+        )
         raise TemplateError(
             f"the {self.family} training template renders differently from the model's own "
-            f"template at char {at}: ours {ours[max(0, at - 40):at + 40]!r}, "
-            f"the model's {theirs[max(0, at - 40):at + 40]!r}. Give a template with "
+            f"template at char {at}: ours {ours[max(0, at - 40) : at + 40]!r}, "
+            f"the model's {theirs[max(0, at - 40) : at + 40]!r}. Give a template with "
             "{% generation %} blocks that matches the model as model.chat_template."
         )
 
@@ -73,7 +75,9 @@ def resolve_template(tokenizer: Any, override: str | None = None) -> ChatTemplat
     if override:
         source = Path(override).read_text()
         if not has_generation_blocks(source):
-            raise TemplateError(f"{override} has no {{% generation %}} blocks to take the loss mask from")
+            raise TemplateError(
+                f"{override} has no {{% generation %}} blocks to take the loss mask from"
+            )
         return ChatTemplate(source)
     own = model_template(tokenizer)
     if not own:
@@ -95,7 +99,9 @@ def _default_system(template: str) -> str:
     """The system prompt a ChatML template adds when the conversation has none."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template([[{"role": "user", "content": "-"}]], chat_template=template)
+    rendered, _ = render_jinja_template(
+        [[{"role": "user", "content": "-"}]], chat_template=template
+    )
     head = "<|im_start|>system\n"
     text = rendered[0]
     return text[len(head) : text.index("<|im_end|>")] if text.startswith(head) else ""

@@ -40,7 +40,7 @@ CHAT_TEMPLATE = (
     "{{ 'Available functions, one JSON schema per line:\\n<tools>\\n' }}"
     "{%- for tool in tools %}{{ tool | tojson }}{{ '\\n' }}{% endfor -%}"
     "{{ '</tools>\\nCall a function by answering with '"
-    " + '<tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.' }}"
+    ' + \'<tool_call>{"name": ..., "arguments": {...}}</tool_call>.\' }}'
     "{%- endif -%}"
     "{{ '<|im_end|>\\n' }}"
     "{%- endif -%}"
@@ -60,7 +60,8 @@ CHAT_TEMPLATE = (
     "{%- endgeneration -%}"
     "{{ '\\n' }}"
     "{%- elif message.role == 'tool' -%}"
-    "{{ '<|im_start|>user\\n<tool_response>\\n' + message.content + '\\n</tool_response><|im_end|>\\n' }}"
+    "{{ '<|im_start|>user\\n<tool_response>\\n' + message.content + "
+    "'\\n</tool_response><|im_end|>\\n' }}"
     "{%- else -%}"
     "{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
     "{%- endif -%}"
@@ -68,7 +69,8 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
 )
 
-CORPUS = """\
+CORPUS = (
+    """\
 The customer wants to cancel the pending order because it was ordered by mistake.
 I have found your reservation. The flight departs at nine in the morning from gate twelve.
 Could you confirm the order id and the reason for the change? Yes, please go ahead.
@@ -81,11 +83,43 @@ Tomorrow the weather in Paris is sunny with a high of 21 degrees and light wind.
 The meeting is now on the calendar for Tuesday at 3 pm with Alice and Bob.
 {"name": "get_order_details", "arguments": {"order_id": "#W1234567"}}
 {"order_id": "#W1234567", "status": "pending", "total": 129.99, "items": ["lamp", "desk"]}
-{"type": "function", "function": {"name": "cancel_pending_order", "description": "Cancel a pending order.", "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}, "reason": {"type": "string", "enum": ["no longer needed", "ordered by mistake"]}}, "required": ["order_id", "reason"]}}}
-{"user_id": "mia_li_3668", "reservation_id": "4WQ150", "cabin": "business", "baggage": 1, "payment_id": "credit_card_4421486"}
+"""
+    # Two long JSON lines, as tool schemas and arguments appear in trajectories.
+    + json.dumps(
+        {
+            "type": "function",
+            "function": {
+                "name": "cancel_pending_order",
+                "description": "Cancel a pending order.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "order_id": {"type": "string"},
+                        "reason": {
+                            "type": "string",
+                            "enum": ["no longer needed", "ordered by mistake"],
+                        },
+                    },
+                    "required": ["order_id", "reason"],
+                },
+            },
+        }
+    )
+    + "\n"
+    + json.dumps(
+        {
+            "user_id": "mia_li_3668",
+            "reservation_id": "4WQ150",
+            "cabin": "business",
+            "baggage": 1,
+            "payment_id": "credit_card_4421486",
+        }
+    )
+    + """
 Error: Non-pending order cannot be cancelled. The order is already delivered.
 0123456789 true false null [] {} , : " ' ( ) - _ / # @ . ? ! ; = + * % $ &
 """
+)
 
 
 def _definition_key() -> str:
@@ -93,8 +127,16 @@ def _definition_key() -> str:
     import transformers
 
     blob = json.dumps(
-        [CHAT_TEMPLATE, CORPUS, MODEL_CONFIG, SPECIAL_TOKENS, TAG_TOKENS, VOCAB_SIZE,
-         transformers.__version__, tokenizers.__version__],
+        [
+            CHAT_TEMPLATE,
+            CORPUS,
+            MODEL_CONFIG,
+            SPECIAL_TOKENS,
+            TAG_TOKENS,
+            VOCAB_SIZE,
+            transformers.__version__,
+            tokenizers.__version__,
+        ],
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

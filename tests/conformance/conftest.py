@@ -19,7 +19,10 @@ def taubench_environment(domain: str):
     """The shipped spec's environment on tau-bench's documents; skips when ../shared is absent."""
     data = TAUBENCH / domain
     if not (data / "users.json").is_file():
-        pytest.skip(f"tau-bench conformance data not found at {data} (it lives in ../shared next to the repository)")
+        pytest.skip(
+            f"tau-bench conformance data not found at {data} (it lives in ../shared next to the "
+            "repository)"
+        )
     return environment(SPECS / f"{domain}.domain", SPECS / f"{domain}.layout.json", data)
 
 
@@ -39,11 +42,15 @@ def _without_descriptions(value: Any) -> Any:
 
 
 def schema_shapes(tools: list[dict]) -> dict[str, tuple]:
-    """Each tool's parameters (names, types, enums, nested items) and required list, descriptions aside."""
+    """Each tool's parameters (names, types, enums, nested items) and required list, descriptions
+    aside."""
     out = {}
     for tool in tools:
         params = tool["function"]["parameters"]
-        out[tool["function"]["name"]] = (_without_descriptions(params["properties"]), sorted(params["required"]))
+        out[tool["function"]["name"]] = (
+            _without_descriptions(params["properties"]),
+            sorted(params["required"]),
+        )
     return out
 
 

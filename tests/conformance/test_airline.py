@@ -1,4 +1,5 @@
-"""specs/airline.domain reproduces tau-bench's airline domain: every visible and sealed case matches."""
+"""specs/airline.domain reproduces tau-bench's airline domain: every visible and sealed case
+matches."""
 
 from __future__ import annotations
 
@@ -28,12 +29,20 @@ def test_bookings_take_the_next_free_id_and_the_fixed_clock(airline) -> None:
     env, _ = airline
     env.reset()
     booking = {
-        "user_id": "mia_li_3668", "origin": "JFK", "destination": "SEA", "flight_type": "round_trip",
+        "user_id": "mia_li_3668",
+        "origin": "JFK",
+        "destination": "SEA",
+        "flight_type": "round_trip",
         "cabin": "basic_economy",
-        "flights": [{"flight_number": "HAT069", "date": "2024-05-20"}, {"flight_number": "HAT276", "date": "2024-05-25"}],
+        "flights": [
+            {"flight_number": "HAT069", "date": "2024-05-20"},
+            {"flight_number": "HAT276", "date": "2024-05-25"},
+        ],
         "passengers": [{"first_name": "Mia", "last_name": "Li", "dob": "1990-04-05"}],
         "payment_methods": [{"payment_id": "credit_card_4421486", "amount": 106}],
-        "total_baggages": 0, "nonfree_baggages": 0, "insurance": "no",
+        "total_baggages": 0,
+        "nonfree_baggages": 0,
+        "insurance": "no",
     }
     made = [env.call("book_reservation", booking) for _ in range(3)]
     assert [r.content["reservation_id"] for r in made] == ["HATHAT", "HATHAU", "HATHAV"]

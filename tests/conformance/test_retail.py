@@ -1,4 +1,5 @@
-"""specs/retail.domain reproduces tau-bench's retail domain: every visible and sealed case matches."""
+"""specs/retail.domain reproduces tau-bench's retail domain: every visible and sealed case
+matches."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import pytest
 
 from .conftest import assert_every_case_matches, assert_schemas_match, taubench_environment
 
-CASE_FILES = ["retail/probes.jsonl", "retail/tasks.dev.jsonl", "retail/tasks.train.jsonl",
-              "sealed/retail.test.sealed.jsonl"]
+CASE_FILES = [
+    "retail/probes.jsonl",
+    "retail/tasks.dev.jsonl",
+    "retail/tasks.train.jsonl",
+    "sealed/retail.test.sealed.jsonl",
+]
 
 
 @pytest.fixture(scope="module")

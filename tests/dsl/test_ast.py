@@ -44,7 +44,10 @@ def _reachable_by_fields(node: object) -> list[object]:
 
 
 def test_walk_reaches_every_node_that_the_fields_hold() -> None:
-    for spec in [SOURCE, *(p.read_text(encoding="utf-8") for p in (ROOT / "specs").glob("*.domain"))]:
+    for spec in [
+        SOURCE,
+        *(p.read_text(encoding="utf-8") for p in (ROOT / "specs").glob("*.domain")),
+    ]:
         parsed, _ = parse(spec, "t.domain")
         assert parsed is not None
         walked = list(ast.walk(parsed))

@@ -87,7 +87,13 @@ policy p {
     assert files is None
     ordered = sorted_diagnostics(diagnostics)
     assert [(d.code, d.span.line) for d in ordered] == [
-        ("E603", 1), ("E302", 5), ("E102", 6), ("E301", 9), ("E104", 14), ("E103", 15), ("E105", 20),
+        ("E603", 1),
+        ("E302", 5),
+        ("E102", 6),
+        ("E301", 9),
+        ("E104", 14),
+        ("E103", 15),
+        ("E105", 20),
     ]
     rendered = render_all(diagnostics, sources)
     assert rendered.endswith("\n\n7 errors found")
@@ -97,7 +103,9 @@ policy p {
 
 def test_render_shape() -> None:
     source = 'domain d "x"\nentity Foo { a: Prodcut @key }\n'
-    d = Diagnostic("E102", "unknown type 'Prodcut'", Span("s.domain", 2, 17, 2, 24), "did you mean 'Product'?")
+    d = Diagnostic(
+        "E102", "unknown type 'Prodcut'", Span("s.domain", 2, 17, 2, 24), "did you mean 'Product'?"
+    )
     assert d.render(source) == (
         "error[E102]: unknown type 'Prodcut'\n"
         "  --> s.domain:2:17\n"

@@ -30,9 +30,14 @@ def plain(node: Any) -> Any:
     if isinstance(node, ast.Span):
         return None
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return (type(node).__name__, {
-            f.name: plain(getattr(node, f.name)) for f in dataclasses.fields(node) if "span" not in f.name
-        })
+        return (
+            type(node).__name__,
+            {
+                f.name: plain(getattr(node, f.name))
+                for f in dataclasses.fields(node)
+                if "span" not in f.name
+            },
+        )
     if isinstance(node, tuple):
         return tuple(plain(x) for x in node)
     return node
@@ -74,7 +79,7 @@ def sexpr(e: Any) -> str:
 
 
 def expr(text: str) -> ast.Expr:
-    (tool,) = decls(f'tool t() {{ return {text} }}')
+    (tool,) = decls(f"tool t() {{ return {text} }}")
     assert isinstance(tool, ast.Tool)
     (ret,) = tool.body
     assert isinstance(ret, ast.Return) and ret.value is not None
@@ -98,7 +103,12 @@ def test_domain_with_clock_and_inline_policy() -> None:
     (d,) = decls('domain shop "A shop." clock "2024-05-15T15:00:00" policy "Be nice."')
     assert isinstance(d, ast.Domain)
     assert (d.name, d.description, d.clock, d.policy, d.policy_file) == (
-        "shop", "A shop.", "2024-05-15T15:00:00", "Be nice.", None)
+        "shop",
+        "A shop.",
+        "2024-05-15T15:00:00",
+        "Be nice.",
+        None,
+    )
     assert (d.span.line, d.span.column, d.span.end_column) == (1, 8, 12)
     assert d.clock_span is not None and d.clock_span.column == 29
     assert d.policy_span is not None and d.policy_span.column == 58
@@ -113,22 +123,42 @@ def test_domain_with_policy_file_and_no_clock() -> None:
 def test_bare_domain() -> None:
     (d,) = decls('domain shop "A shop."')
     assert isinstance(d, ast.Domain)
-    assert (d.clock, d.policy, d.policy_file, d.clock_span, d.policy_span) == (None, None, None, None, None)
+    assert (d.clock, d.policy, d.policy_file, d.clock_span, d.policy_span) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_enum_with_doc_and_trailing_comma() -> None:
     (e,) = decls('enum Status "Order states." { pending, delivered , cancelled, }')
     assert isinstance(e, ast.Enum)
-    assert (e.name, e.doc, e.members) == ("Status", "Order states.", ("pending", "delivered", "cancelled"))
+    assert (e.name, e.doc, e.members) == (
+        "Status",
+        "Order states.",
+        ("pending", "delivered", "cancelled"),
+    )
     assert [s.column for s in e.member_spans] == [31, 40, 52]
 
 
 def test_struct() -> None:
     (s,) = decls('struct Item "a line item" { sku: str  price: float "unit price" }')
-    assert plain(s) == ("Struct", {"name": "Item", "doc": "a line item", "fields": (
-        ("Field", {"name": "sku", "type": tref("str"), "attributes": (), "doc": None}),
-        ("Field", {"name": "price", "type": tref("float"), "attributes": (), "doc": "unit price"}),
-    )})
+    assert plain(s) == (
+        "Struct",
+        {
+            "name": "Item",
+            "doc": "a line item",
+            "fields": (
+                ("Field", {"name": "sku", "type": tref("str"), "attributes": (), "doc": None}),
+                (
+                    "Field",
+                    {"name": "price", "type": tref("float"), "attributes": (), "doc": "unit price"},
+                ),
+            ),
+        },
+    )
 
 
 def test_entity_field_types() -> None:
@@ -185,7 +215,10 @@ def test_entity_every_attribute() -> None:
 def test_composite_key() -> None:
     (e,) = decls("entity Shelf { room: str @key  slot: int @key  label: str? }")
     assert isinstance(e, ast.Entity)
-    assert [f.name for f in e.fields if any(a.name == "key" for a in f.attributes)] == ["room", "slot"]
+    assert [f.name for f in e.fields if any(a.name == "key" for a in f.attributes)] == [
+        "room",
+        "slot",
+    ]
 
 
 def test_invariant_with_and_without_on() -> None:
@@ -195,7 +228,11 @@ def test_invariant_with_and_without_on() -> None:
     """)
     assert isinstance(on, ast.Invariant) and isinstance(off, ast.Invariant)
     assert (on.name, on.entity, sexpr(on.condition), sexpr(on.message)) == (
-        "nonneg", "Order", "(>= total 0)", "'negative total'")
+        "nonneg",
+        "Order",
+        "(>= total 0)",
+        "'negative total'",
+    )
     assert on.entity_span is not None and (on.entity_span.line, on.entity_span.column) == (2, 29)
     assert (off.entity, off.entity_span) == (None, None)
     assert sexpr(off.condition) == "(< (call count (call (. Order all))) 10)"
@@ -212,11 +249,17 @@ def test_tool_signature() -> None:
     assert isinstance(tool, ast.Tool)
     assert tool.name == "cancel" and tool.doc == "Cancel an order."
     assert [(p.name, p.type.name, p.doc) for p in tool.params] == [
-        ("order_id", "str", "The id"), ("reason", "str", "Why"), ("n", "int", None)]
+        ("order_id", "str", "The id"),
+        ("reason", "str", "Why"),
+        ("n", "int", None),
+    ]
     assert [sexpr(p.default) if p.default else None for p in tool.params] == [None, "'no'", "(- 1)"]
     assert plain(tool.returns) == tref("Order", optional=True)
     assert [(e.kind, [n for n, _ in e.entities]) for e in tool.effects] == [
-        ("reads", ["User", "Item"]), ("writes", ["Order"]), ("reads", ["Log"])]
+        ("reads", ["User", "Item"]),
+        ("writes", ["Order"]),
+        ("reads", ["Log"]),
+    ]
     assert (tool.name_span.line, tool.name_span.column) == (2, 14)
     assert (tool.span.line, tool.span.column, tool.span.end_line) == (2, 9, 6)
 
@@ -224,7 +267,13 @@ def test_tool_signature() -> None:
 def test_tool_without_params_return_effects_or_doc() -> None:
     (tool,) = decls("tool ping() { }")
     assert isinstance(tool, ast.Tool)
-    assert (tool.params, tool.returns, tool.effects, tool.doc, tool.body) == ((), None, (), None, ())
+    assert (tool.params, tool.returns, tool.effects, tool.doc, tool.body) == (
+        (),
+        None,
+        (),
+        None,
+        (),
+    )
 
 
 def test_tool_doc_is_only_the_first_string() -> None:
@@ -244,8 +293,15 @@ def test_policy_rules() -> None:
     """)
     assert isinstance(p, ast.Policy)
     assert (p.name, p.doc) == ("identify", "Identify first")
-    got = [(r.kind, [n for n, _ in r.subject.names],
-            [n for n, _ in r.requirement.names] if r.requirement else None, r.limit) for r in p.rules]
+    got = [
+        (
+            r.kind,
+            [n for n, _ in r.subject.names],
+            [n for n, _ in r.requirement.names] if r.requirement else None,
+            r.limit,
+        )
+        for r in p.rules
+    ]
     assert got == [
         ("before", ["writes"], ["get_user", "find_user"], None),
         ("at_most", ["cancel", "refund"], None, 2),
@@ -259,7 +315,16 @@ def test_policy_rules() -> None:
 def test_all_declarations_in_order() -> None:
     module = parse_ok((FIXTURES / "mini.domain").read_text(encoding="utf-8"))
     assert [type(d).__name__ for d in module.declarations] == [
-        "Domain", "Enum", "Struct", "Entity", "Entity", "Invariant", "Tool", "Tool", "Policy"]
+        "Domain",
+        "Enum",
+        "Struct",
+        "Entity",
+        "Entity",
+        "Invariant",
+        "Tool",
+        "Tool",
+        "Policy",
+    ]
 
 
 # ---- statements --------------------------------------------------------------
@@ -291,7 +356,9 @@ def test_set_targets() -> None:
 
 
 def test_insert_statement_and_delete() -> None:
-    ins, dele, dele_item = body('insert Order(order_id: "x", total: 1.5)  delete o  delete o.items[0]')
+    ins, dele, dele_item = body(
+        'insert Order(order_id: "x", total: 1.5)  delete o  delete o.items[0]'
+    )
     assert isinstance(ins, ast.InsertStmt)
     assert sexpr(ins.insert) == "(insert Order order_id='x' total=1.5)"
     assert ins.insert.entity_span.column == 19
@@ -307,7 +374,7 @@ def test_for() -> None:
 
 
 def test_if_else_if_else() -> None:
-    (stmt,) = body("if a { fail \"a\" } else if b { return 1 } else { set x = 2 }")
+    (stmt,) = body('if a { fail "a" } else if b { return 1 } else { set x = 2 }')
     assert isinstance(stmt, ast.If)
     assert sexpr(stmt.condition) == "a"
     assert [type(s).__name__ for s in stmt.then] == ["Fail"]
@@ -332,60 +399,63 @@ def test_return_with_and_without_value() -> None:
 # ---- expressions -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1", "1"),
-    ("2.5", "2.5"),
-    ("1.5e3", "1500.0"),
-    ('"s"', "'s'"),
-    ('"a\\"b\\n"', "'a\"b\\n'"),
-    ("true", "True"),
-    ("false", "False"),
-    ("none", "None"),
-    ("x", "x"),
-    ("(x)", "x"),
-    ("-x", "(- x)"),
-    ("--x", "(- (- x))"),
-    ("1 + 2 * 3", "(+ 1 (* 2 3))"),
-    ("(1 + 2) * 3", "(* (+ 1 2) 3)"),
-    ("1 - 2 - 3", "(- (- 1 2) 3)"),
-    ("8 / 4 % 3", "(% (/ 8 4) 3)"),
-    ("-a * b", "(* (- a) b)"),
-    ("a + b == c * d", "(== (+ a b) (* c d))"),
-    ("a != b", "(!= a b)"),
-    ("a <= b", "(<= a b)"),
-    ("a >= b", "(>= a b)"),
-    ("a < b", "(< a b)"),
-    ("a > b", "(> a b)"),
-    ("a or b and c", "(or a (and b c))"),
-    ("a and b or c", "(or (and a b) c)"),
-    ("a or b or c", "(or (or a b) c)"),
-    ("not a and b", "(and (not a) b)"),
-    ("not not a", "(not (not a))"),
-    ("not a == b", "(not (== a b))"),
-    ("x in [1, 2]", "(in x [1 2])"),
-    ("x not in ys", "(not in x ys)"),
-    ("not x in ys", "(not (in x ys))"),
-    ("a + 1 in ys and b", "(and (in (+ a 1) ys) b)"),
-    ("[]", "[]"),
-    ("[1, 2, 3,]", "[1 2 3]"),
-    ("[[1], []]", "[[1] []]"),
-    ("[i.price for i in o.items]", "[(. i price) for i in (. o items)]"),
-    ("[i for i in xs if i > 0]", "[i for i in xs if (> i 0)]"),
-    ("{}", "{}"),
-    ('{"a": 1, "b": x + 1,}', "{'a':1 'b':(+ x 1)}"),
-    ("Order[id]", "([] Order id)"),
-    ("Shelf[room, slot]", "([] Shelf room slot)"),
-    ("o.user.email", "(. (. o user) email)"),
-    ("f()", "(call f)"),
-    ("f(1, by: \"x\", desc: true,)", "(call f 1 by='x' desc=True)"),
-    ("Order.where(user: u)", "(call (. Order where) user=u)"),
-    ("a.b[1](x).c", "(. (call ([] (. a b) 1) x) c)"),
-    ("xs[0][1]", "([] ([] xs 0) 1)"),
-    ("-o.total", "(- (. o total))"),
-    ("insert Order(order_id: \"x\")", "(insert Order order_id='x')"),
-    ("insert Log()", "(insert Log)"),
-    ("len([insert Log()]) + 1", "(+ (call len [(insert Log)]) 1)"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", "1"),
+        ("2.5", "2.5"),
+        ("1.5e3", "1500.0"),
+        ('"s"', "'s'"),
+        ('"a\\"b\\n"', "'a\"b\\n'"),
+        ("true", "True"),
+        ("false", "False"),
+        ("none", "None"),
+        ("x", "x"),
+        ("(x)", "x"),
+        ("-x", "(- x)"),
+        ("--x", "(- (- x))"),
+        ("1 + 2 * 3", "(+ 1 (* 2 3))"),
+        ("(1 + 2) * 3", "(* (+ 1 2) 3)"),
+        ("1 - 2 - 3", "(- (- 1 2) 3)"),
+        ("8 / 4 % 3", "(% (/ 8 4) 3)"),
+        ("-a * b", "(* (- a) b)"),
+        ("a + b == c * d", "(== (+ a b) (* c d))"),
+        ("a != b", "(!= a b)"),
+        ("a <= b", "(<= a b)"),
+        ("a >= b", "(>= a b)"),
+        ("a < b", "(< a b)"),
+        ("a > b", "(> a b)"),
+        ("a or b and c", "(or a (and b c))"),
+        ("a and b or c", "(or (and a b) c)"),
+        ("a or b or c", "(or (or a b) c)"),
+        ("not a and b", "(and (not a) b)"),
+        ("not not a", "(not (not a))"),
+        ("not a == b", "(not (== a b))"),
+        ("x in [1, 2]", "(in x [1 2])"),
+        ("x not in ys", "(not in x ys)"),
+        ("not x in ys", "(not (in x ys))"),
+        ("a + 1 in ys and b", "(and (in (+ a 1) ys) b)"),
+        ("[]", "[]"),
+        ("[1, 2, 3,]", "[1 2 3]"),
+        ("[[1], []]", "[[1] []]"),
+        ("[i.price for i in o.items]", "[(. i price) for i in (. o items)]"),
+        ("[i for i in xs if i > 0]", "[i for i in xs if (> i 0)]"),
+        ("{}", "{}"),
+        ('{"a": 1, "b": x + 1,}', "{'a':1 'b':(+ x 1)}"),
+        ("Order[id]", "([] Order id)"),
+        ("Shelf[room, slot]", "([] Shelf room slot)"),
+        ("o.user.email", "(. (. o user) email)"),
+        ("f()", "(call f)"),
+        ('f(1, by: "x", desc: true,)', "(call f 1 by='x' desc=True)"),
+        ("Order.where(user: u)", "(call (. Order where) user=u)"),
+        ("a.b[1](x).c", "(. (call ([] (. a b) 1) x) c)"),
+        ("xs[0][1]", "([] ([] xs 0) 1)"),
+        ("-o.total", "(- (. o total))"),
+        ('insert Order(order_id: "x")', "(insert Order order_id='x')"),
+        ("insert Log()", "(insert Log)"),
+        ("len([insert Log()]) + 1", "(+ (call len [(insert Log)]) 1)"),
+    ],
+)
 def test_expression(text: str, expected: str) -> None:
     assert sexpr(expr(text)) == expected
 
@@ -432,12 +502,17 @@ def test_comments_are_ignored() -> None:
         }
         tool t() { return "# not a comment" } # after
     """)
-    without = parse_ok("""domain d "x" entity E { k: str @key } tool t() { return "# not a comment" }""")
+    without = parse_ok(
+        """domain d "x" entity E { k: str @key } tool t() { return "# not a comment" }"""
+    )
     assert plain(with_comments.declarations) == plain(without.declarations)
 
 
 def test_triple_quoted_strings_are_dedented() -> None:
-    (d,) = decls('domain d "x" policy """\n    First line.\n      Indented more.\n    Last "quoted" line.\n  """')
+    (d,) = decls(
+        'domain d "x" policy """\n    First line.\n      Indented more.\n    Last "quoted" '
+        'line.\n  """'
+    )
     assert isinstance(d, ast.Domain)
     assert d.policy == 'First line.\n  Indented more.\nLast "quoted" line.'
 

@@ -13,29 +13,121 @@ from envscale.api import compile_source
 from envscale.dsl.diagnostics import CODES, render_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SEEDS = [(FIXTURES / name).read_text(encoding="utf-8") for name in ("mini.domain", "library.domain")]
+SEEDS = [
+    (FIXTURES / name).read_text(encoding="utf-8") for name in ("mini.domain", "library.domain")
+]
 
 KEYWORDS = [
-    "domain", "clock", "policy", "from", "enum", "struct", "entity", "invariant", "on", "else",
-    "tool", "reads", "writes", "before", "require", "at", "most", "list", "map", "let", "fail",
-    "set", "insert", "delete", "for", "in", "if", "return", "or", "and", "not", "true", "false",
+    "domain",
+    "clock",
+    "policy",
+    "from",
+    "enum",
+    "struct",
+    "entity",
+    "invariant",
+    "on",
+    "else",
+    "tool",
+    "reads",
+    "writes",
+    "before",
+    "require",
+    "at",
+    "most",
+    "list",
+    "map",
+    "let",
+    "fail",
+    "set",
+    "insert",
+    "delete",
+    "for",
+    "in",
+    "if",
+    "return",
+    "or",
+    "and",
+    "not",
+    "true",
+    "false",
     "none",
 ]
 PUNCTUATION = [
-    "{", "}", "(", ")", "[", "]", "<", ">", ",", ":", ".", "@", "?", "|", "=", "->", "==", "!=",
-    "<=", ">=", "+", "-", "*", "/", "%", "#",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "<",
+    ">",
+    ",",
+    ":",
+    ".",
+    "@",
+    "?",
+    "|",
+    "=",
+    "->",
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "#",
 ]
 NAMES = [
-    "x", "Order", "User", "order_id", "status", "pending", "total", "o", "where", "all", "get",
-    "len", "sum", "round", "format", "now", "today", "key", "default", "check", "unique", "index",
-    "str", "int", "float", "bool", "date", "datetime", "self", "next_key", "sorted",
-    "class", "lambda", "db", "lib", "Field", "model_config", "check_nonneg",
+    "x",
+    "Order",
+    "User",
+    "order_id",
+    "status",
+    "pending",
+    "total",
+    "o",
+    "where",
+    "all",
+    "get",
+    "len",
+    "sum",
+    "round",
+    "format",
+    "now",
+    "today",
+    "key",
+    "default",
+    "check",
+    "unique",
+    "index",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "date",
+    "datetime",
+    "self",
+    "next_key",
+    "sorted",
+    "class",
+    "lambda",
+    "db",
+    "lib",
+    "Field",
+    "model_config",
+    "check_nonneg",
 ]
-LITERALS = ['"s"', '"""doc"""', "0", "1", "2.5", "-3", '"2024-01-01"', "\"", "\n", " "]
+LITERALS = ['"s"', '"""doc"""', "0", "1", "2.5", "-3", '"2024-01-01"', '"', "\n", " "]
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_TOKEN = re.compile(r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|[A-Za-z_]\w*|\d+(?:\.\d+)?|->|[=!<>]=|\S')
+_TOKEN = re.compile(
+    r'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|[A-Za-z_]\w*|\d+(?:\.\d+)?|->|[=!<>]=|\S'
+)
 
 
 def assert_compiles_or_diagnoses(source: str) -> None:
@@ -62,25 +154,35 @@ def test_random_text(text: str) -> None:
     assert_compiles_or_diagnoses(text)
 
 
-@pytest.mark.parametrize(("source", "code"), [
-    # A NUL inside a string literal crashed the AST builder.
-    ('domain d "x"\ntool t() -> str { "doc\x00" return "a" }', "E005"),
-    # An escape Python cannot decode crashed it too.
-    ('domain d "x"\ntool t() -> str { return "\\N{nope}" }', "E005"),
-    ('domain d "x"\ntool t() -> str { return "\\x4" }', "E005"),
-    # Python keywords as names compiled into modules that could not be imported.
-    ('domain d "x"\nentity E { class: str @key }', "E110"),
-    ('domain d "x"\ntool lambda() -> int { return 1 }', "E110"),
-    ('domain d "x"\nstruct Field { a: int }', "E110"),
-    ('domain d "x"\nentity E { k: str @key  model_config: int }', "E110"),
-    ('domain d "x"\ninvariant nonneg: true else "m"\ntool check_nonneg() -> int { return 1 }', "E110"),
-    # Mutually recursive structs sent the JSON-schema generator into endless recursion.
-    ('domain d "x"\nstruct A { b: B }\nstruct B { a: A? }\ntool t(x: A) -> A { return x }', "E306"),
-    # A long chain of operators overflowed the recursive AST builder (1000 terms) or gave
-    # generated Python more nested brackets than CPython accepts (250 terms).
-    ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 1000 + " }", "E006"),
-    ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 250 + " }", "E006"),
-])
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        # A NUL inside a string literal crashed the AST builder.
+        ('domain d "x"\ntool t() -> str { "doc\x00" return "a" }', "E005"),
+        # An escape Python cannot decode crashed it too.
+        ('domain d "x"\ntool t() -> str { return "\\N{nope}" }', "E005"),
+        ('domain d "x"\ntool t() -> str { return "\\x4" }', "E005"),
+        # Python keywords as names compiled into modules that could not be imported.
+        ('domain d "x"\nentity E { class: str @key }', "E110"),
+        ('domain d "x"\ntool lambda() -> int { return 1 }', "E110"),
+        ('domain d "x"\nstruct Field { a: int }', "E110"),
+        ('domain d "x"\nentity E { k: str @key  model_config: int }', "E110"),
+        (
+            'domain d "x"\ninvariant nonneg: true else "m"\ntool check_nonneg() -> int { return 1 '
+            "}",
+            "E110",
+        ),
+        # Mutually recursive structs sent the JSON-schema generator into endless recursion.
+        (
+            'domain d "x"\nstruct A { b: B }\nstruct B { a: A? }\ntool t(x: A) -> A { return x }',
+            "E306",
+        ),
+        # A long chain of operators overflowed the recursive AST builder (1000 terms) or gave
+        # generated Python more nested brackets than CPython accepts (250 terms).
+        ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 1000 + " }", "E006"),
+        ('domain d "x"\ntool t() -> int { return 1' + " + 1" * 250 + " }", "E006"),
+    ],
+)
 def test_regressions(source: str, code: str) -> None:
     files, diagnostics, _ = compile_source(source, "regression.domain")
     assert files is None
@@ -96,7 +198,9 @@ def test_token_soup(tokens: list[str]) -> None:
 @SETTINGS
 @given(st.lists(st.sampled_from(KEYWORDS + PUNCTUATION + NAMES + LITERALS), max_size=30))
 def test_token_soup_after_a_domain_header(tokens: list[str]) -> None:
-    assert_compiles_or_diagnoses('domain d "x"\nentity E { k: str @key n: int }\n' + " ".join(tokens))
+    assert_compiles_or_diagnoses(
+        'domain d "x"\nentity E { k: str @key n: int }\n' + " ".join(tokens)
+    )
 
 
 @st.composite

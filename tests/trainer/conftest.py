@@ -33,8 +33,15 @@ def trajectories(tmp_path_factory) -> Path:
     """A few example trajectories per domain: general/*.jsonl and vertical/*.jsonl."""
     out = tmp_path_factory.mktemp("trajectories")
     subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "make_example_trajectories.py"),
-         "--out", str(out), "--n", "12"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "make_example_trajectories.py"),
+            "--out",
+            str(out),
+            "--n",
+            "12",
+        ],
+        check=True,
+        capture_output=True,
     )
     return out

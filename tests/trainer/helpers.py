@@ -8,8 +8,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def tiny_config(out: Path, data: Path, **training) -> dict:
     """Two short phases on the tiny model, full fine-tuning, no dropout anywhere."""
-    phase = {"eval_fraction": 0.15, "lr": 3e-3, "schedule": "cosine", "warmup": 1,
-             "tokens_per_batch": 2048, "max_length": 1024, "steps": 4}
+    phase = {
+        "eval_fraction": 0.15,
+        "lr": 3e-3,
+        "schedule": "cosine",
+        "warmup": 1,
+        "tokens_per_batch": 2048,
+        "max_length": 1024,
+        "steps": 4,
+    }
     return {
         "output_dir": str(out),
         "seed": 0,
@@ -17,7 +24,12 @@ def tiny_config(out: Path, data: Path, **training) -> dict:
         "training": {"progress": False, "merge_final": True, **training},
         "phases": [
             {"name": "general", "data": [str(data / "general" / "*.jsonl")], **phase},
-            {"name": "vertical", "data": [str(data / "vertical" / "*.jsonl")], "replay": 0.2, **phase},
+            {
+                "name": "vertical",
+                "data": [str(data / "vertical" / "*.jsonl")],
+                "replay": 0.2,
+                **phase,
+            },
         ],
     }
 
@@ -27,8 +39,12 @@ def to_toml(config: dict) -> str:
     import json
 
     def scalars(table: dict) -> list[str]:
-        return [f"{k} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict | list)
-                or (isinstance(v, list) and not (v and isinstance(v[0], dict)))]
+        return [
+            f"{k} = {json.dumps(v)}"
+            for k, v in table.items()
+            if not isinstance(v, dict | list)
+            or (isinstance(v, list) and not (v and isinstance(v[0], dict)))
+        ]
 
     lines = scalars(config)
     for key, value in config.items():

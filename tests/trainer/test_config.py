@@ -5,28 +5,48 @@ import pytest
 from envscale.trainer.command import overrides_from
 from envscale.trainer.config import apply_overrides, load_config
 
-BASE = {"phases": [{"name": "general", "data": ["g/*.jsonl"]}, {"name": "vertical", "data": ["v/*.jsonl"]}]}
+BASE = {
+    "phases": [
+        {"name": "general", "data": ["g/*.jsonl"]},
+        {"name": "vertical", "data": ["v/*.jsonl"]},
+    ]
+}
 
 
 def test_fingerprint_ignores_knobs_that_do_not_change_the_weights():
     config = load_config(BASE)
-    same = apply_overrides(config, ["output_dir='elsewhere'", "training.checkpoint_every=7",
-                                    "training.eval_every=3", "training.merge_final=false",
-                                    "training.log_every=5", "training.halt_after_steps=2"])
+    same = apply_overrides(
+        config,
+        [
+            "output_dir='elsewhere'",
+            "training.checkpoint_every=7",
+            "training.eval_every=3",
+            "training.merge_final=false",
+            "training.log_every=5",
+            "training.halt_after_steps=2",
+        ],
+    )
     assert same.fingerprint() == config.fingerprint()
-    for change in ("seed=1", "phases.vertical.lr=1e-5", "training.max_grad_norm=0.5", "lora.rank=4"):
+    for change in (
+        "seed=1",
+        "phases.vertical.lr=1e-5",
+        "training.max_grad_norm=0.5",
+        "lora.rank=4",
+    ):
         assert apply_overrides(config, [change]).fingerprint() != config.fingerprint(), change
 
 
 def test_overrides_address_phases_by_name_or_index():
-    config = apply_overrides(load_config(BASE), ["phases.vertical.lr=1e-5", "phases.0.replay=0.0",
-                                                 "model.base=some/model"])
+    config = apply_overrides(
+        load_config(BASE),
+        ["phases.vertical.lr=1e-5", "phases.0.replay=0.0", "model.base=some/model"],
+    )
     assert config.phases[1].lr == 1e-5 and config.model.base == "some/model"
     with pytest.raises(KeyError, match="no phase named"):
         apply_overrides(config, ["phases.missing.lr=1"])
 
 
-@pytest.mark.parametrize("path", ["runs/it's \"quoted\"", r"C:\runs\new", "plain"])
+@pytest.mark.parametrize("path", ['runs/it\'s "quoted"', r"C:\runs\new", "plain"])
 def test_command_line_paths_reach_the_config_unchanged(path):
     args = argparse.Namespace(output_dir=path, model=path, seed=3, set=[])
     config = apply_overrides(load_config(BASE), overrides_from(args))

@@ -50,12 +50,15 @@ def test_packed_rows_do_not_attend_across_samples(tiny_path, attention):
     samples = _samples([23, 11, 30])
     batch = collate(samples)
     with torch.no_grad():
-        packed = model(input_ids=torch.tensor([batch.input_ids]),
-                       position_ids=torch.tensor([batch.position_ids]), use_cache=False).logits[0]
+        packed = model(
+            input_ids=torch.tensor([batch.input_ids]),
+            position_ids=torch.tensor([batch.position_ids]),
+            use_cache=False,
+        ).logits[0]
         start = 0
         for s in samples:
             alone = model(input_ids=torch.tensor([s.input_ids]), use_cache=False).logits[0]
-            torch.testing.assert_close(packed[start:start + len(s)], alone, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(packed[start : start + len(s)], alone, atol=1e-5, rtol=1e-4)
             start += len(s)
 
 

@@ -10,27 +10,61 @@ from envscale.trainer.render import Renderer
 from envscale.trainer.templates import ChatTemplate, TemplateError, resolve_template
 from envscale.trainer.tiny import CHAT_TEMPLATE
 
-TOOLS = [{"type": "function", "function": {"name": "cancel_pending_order", "parameters": {
-    "type": "object", "properties": {"order_id": {"type": "string"}}}}}]
-MESSAGES = [normalize_message(m) for m in [
-    {"role": "system", "content": "Confirm before cancelling."},
-    {"role": "user", "content": "Cancel order #W1, please."},
-    {"role": "assistant", "content": "Cancelling it now.", "tool_calls": [
-        {"id": "c1", "type": "function",
-         "function": {"name": "cancel_pending_order", "arguments": '{"order_id": "#W1"}'}}]},
-    {"role": "tool", "tool_call_id": "c1", "content": '{"status": "cancelled"}'},
-    {"role": "assistant", "content": "Order #W1 is cancelled."},
-    {"role": "user", "content": "Thanks! And #W2?"},
-    {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c2", "type": "function",
-         "function": {"name": "cancel_pending_order", "arguments": '{"order_id": "#W2"}'}}]},
-    {"role": "tool", "tool_call_id": "c2", "content": "Error: order #W2 was delivered"},
-    {"role": "assistant", "content": "#W2 was already delivered, so it cannot be cancelled."},
-]]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "cancel_pending_order",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        },
+    }
+]
+MESSAGES = [
+    normalize_message(m)
+    for m in [
+        {"role": "system", "content": "Confirm before cancelling."},
+        {"role": "user", "content": "Cancel order #W1, please."},
+        {
+            "role": "assistant",
+            "content": "Cancelling it now.",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {
+                        "name": "cancel_pending_order",
+                        "arguments": '{"order_id": "#W1"}',
+                    },
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": '{"status": "cancelled"}'},
+        {"role": "assistant", "content": "Order #W1 is cancelled."},
+        {"role": "user", "content": "Thanks! And #W2?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {
+                        "name": "cancel_pending_order",
+                        "arguments": '{"order_id": "#W2"}',
+                    },
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c2", "content": "Error: order #W2 was delivered"},
+        {"role": "assistant", "content": "#W2 was already delivered, so it cannot be cancelled."},
+    ]
+]
 
 
 def supervised_text(tokenizer, rendered) -> str:
-    return tokenizer.decode([t for t, m in zip(rendered.input_ids, rendered.mask, strict=True) if m])
+    return tokenizer.decode(
+        [t for t, m in zip(rendered.input_ids, rendered.mask, strict=True) if m]
+    )
 
 
 def test_mask_covers_exactly_the_assistant_turns(tokenizer):
@@ -40,7 +74,8 @@ def test_mask_covers_exactly_the_assistant_turns(tokenizer):
         'Cancelling it now.\n<tool_call>{"name": "cancel_pending_order", "arguments": '
         '{"order_id": "#W1"}}</tool_call><|im_end|>'
         "Order #W1 is cancelled.<|im_end|>"
-        '<tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": "#W2"}}</tool_call><|im_end|>'
+        '<tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": '
+        '"#W2"}}</tool_call><|im_end|>'
         "#W2 was already delivered, so it cannot be cancelled.<|im_end|>"
     )
     assert "⟦Order #W1 is cancelled.<|im_end|>⟧" in rendered.marked()
@@ -52,41 +87,48 @@ def _with(template: str) -> ChatTemplate:
 
 def test_audit_rejects_a_mask_over_user_and_tool_tokens(tokenizer):
     # Wrap every turn, not only the assistant's, in a generation block.
-    leaky = CHAT_TEMPLATE.replace(
-        "{%- for message in messages -%}", "{%- for message in messages -%}{%- generation -%}"
-    ).replace("{%- endfor -%}\"\n", "{%- endgeneration -%}{%- endfor -%}").replace(
-        "{%- endif -%}{%- endfor -%}", "{%- endif -%}{%- endgeneration -%}{%- endfor -%}"
+    leaky = (
+        CHAT_TEMPLATE.replace(
+            "{%- for message in messages -%}", "{%- for message in messages -%}{%- generation -%}"
+        )
+        .replace('{%- endfor -%}"\n', "{%- endgeneration -%}{%- endfor -%}")
+        .replace("{%- endif -%}{%- endfor -%}", "{%- endif -%}{%- endgeneration -%}{%- endfor -%}")
     )
     assert leaky.count("generation -%}") >= 3
     r = Renderer(tokenizer, _with(leaky))
     from envscale.records import Trajectory
 
-    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
-                      source="inline")
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
     with pytest.raises(AuditError, match=r"\((user|tool)\): supervised tokens"):
         r.sample(traj, 4096)
 
 
 def test_audit_rejects_a_mask_that_covers_nothing(tokenizer):
-    empty = CHAT_TEMPLATE.replace("{%- generation -%}", "{%- generation -%}{%- endgeneration -%}").replace(
-        "{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}"
-    )
+    empty = CHAT_TEMPLATE.replace(
+        "{%- generation -%}", "{%- generation -%}{%- endgeneration -%}"
+    ).replace("{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}")
     from envscale.records import Trajectory
 
-    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
-                      source="inline")
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
     with pytest.raises(AuditError, match="no token is supervised"):
         Renderer(tokenizer, _with(empty)).sample(traj, 4096)
 
 
 def test_audit_rejects_a_half_supervised_tool_call(tokenizer):
     # The generation block closes before the tool calls: replies are learned, calls are not.
-    half = CHAT_TEMPLATE.replace("{{ message.content or '' }}", "{{ message.content or '' }}{%- endgeneration -%}")
+    half = CHAT_TEMPLATE.replace(
+        "{{ message.content or '' }}", "{{ message.content or '' }}{%- endgeneration -%}"
+    )
     half = half.replace("{{ '<|im_end|>' }}{%- endgeneration -%}", "{{ '<|im_end|>' }}")
     from envscale.records import Trajectory
 
-    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
-                      source="inline")
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
     with pytest.raises(AuditError, match=r"not fully supervised|no token of this turn"):
         Renderer(tokenizer, _with(half)).sample(traj, 4096)
 
@@ -106,8 +148,9 @@ def test_truncation_never_cuts_inside_an_assistant_turn(tokenizer, max_length):
 
     r = Renderer(tokenizer, resolve_template(tokenizer))
     full = r.render(MESSAGES, TOOLS)
-    traj = Trajectory(id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES,
-                      source="inline")
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
     sample = r.sample(traj, max_length)
     if sample is None:  # not even the first assistant turn fits
         first = full.mask.index(True)
@@ -123,12 +166,27 @@ def test_truncation_never_cuts_inside_an_assistant_turn(tokenizer, max_length):
 
 
 def test_loader_keeps_passing_trajectories_and_parses_arguments(tmp_path):
-    good = {"id": "a", "domain": "retail", "spec_hash": "h1", "tools": TOOLS,
-            "filters": {"valid": True, "state": True, "exact": True},
-            "messages": [{"role": "user", "content": "x"},
-                         {"role": "assistant", "content": None, "tool_calls": [
-                             {"id": "c", "type": "function",
-                              "function": {"name": "f", "arguments": '{"k": 1}'}}]}]}
+    good = {
+        "id": "a",
+        "domain": "retail",
+        "spec_hash": "h1",
+        "tools": TOOLS,
+        "filters": {"valid": True, "state": True, "exact": True},
+        "messages": [
+            {"role": "user", "content": "x"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"k": 1}'},
+                    }
+                ],
+            },
+        ],
+    }
     bad = {**good, "id": "b", "filters": {"valid": True, "state": False, "exact": True}}
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")

@@ -53,7 +53,11 @@ def test_outputs_and_summary(full_run):
         assert phase["final_eval_loss"] is not None
     assert on_disk["phases"][1]["replayed_samples"] > 0
     files = on_disk["data"][0]["files"]
-    assert {f["path"].rsplit("/", 1)[-1] for f in files} == {"library.jsonl", "weather.jsonl", "calendar.jsonl"}
+    assert {f["path"].rsplit("/", 1)[-1] for f in files} == {
+        "library.jsonl",
+        "weather.jsonl",
+        "calendar.jsonl",
+    }
     assert all(len(f["sha256"]) == 64 and f["spec_hashes"] for f in files)
 
 
@@ -74,8 +78,12 @@ def test_merged_model_reloads_and_generates(full_run):
     _, _, out = full_run
     model = AutoModelForCausalLM.from_pretrained(out / "final")
     tok = AutoTokenizer.from_pretrained(out / "final")
-    prompt = tok.apply_chat_template([{"role": "user", "content": "Cancel order #W1"}],
-                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "Cancel order #W1"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     generated = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert generated.shape[1] > prompt["input_ids"].shape[1]
     # The final model is the last phase's weights.
@@ -84,8 +92,13 @@ def test_merged_model_reloads_and_generates(full_run):
 
 def lora_config(out, data, between="continue"):
     cfg = tiny_config(out, data, checkpoint_every=2)
-    cfg["lora"] = {"rank": 4, "alpha": 8, "dropout": 0.1, "between_phases": between,
-                   "target_modules": ["q_proj", "v_proj", "up_proj"]}
+    cfg["lora"] = {
+        "rank": 4,
+        "alpha": 8,
+        "dropout": 0.1,
+        "between_phases": between,
+        "target_modules": ["q_proj", "v_proj", "up_proj"],
+    }
     for phase in cfg["phases"]:
         phase["lr"] = 1e-2
     return cfg
@@ -101,7 +114,9 @@ def test_resume_after_interruptions_matches_an_uninterrupted_run(tmp_path, traje
     assert second["halted"] and second["global_step"] == 6  # across the phase boundary
     third = train(pieces, resume=True)
     assert not third["halted"] and third["global_step"] == 8
-    assert_same_weights(weights(tmp_path / "whole" / "final"), weights(tmp_path / "pieces" / "final"), atol=1e-6)
+    assert_same_weights(
+        weights(tmp_path / "whole" / "final"), weights(tmp_path / "pieces" / "final"), atol=1e-6
+    )
     a = [r for r in read_metrics(tmp_path / "whole" / "metrics.jsonl") if r["kind"] == "train"]
     b = [r for r in read_metrics(tmp_path / "pieces" / "metrics.jsonl") if r["kind"] == "train"]
     assert [r["global_step"] for r in a] == [r["global_step"] for r in b] == list(range(1, 9))
@@ -119,7 +134,11 @@ def test_lora_phase_two_continues_or_merges_phase_one(tmp_path, trajectories):
     train(cfg, overrides=["training.merge_final=false"])
     config = load_config(cfg)
     adapter_dir = phase_dir(tmp_path, 0, "general")
-    merged = PeftModel.from_pretrained(load_base(config.model), adapter_dir).merge_and_unload().state_dict()
+    merged = (
+        PeftModel.from_pretrained(load_base(config.model), adapter_dir)
+        .merge_and_unload()
+        .state_dict()
+    )
     start = build_phase_model(config, 1)
     base_of_start = start.get_base_model().state_dict()
     for name, value in merged.items():
@@ -128,7 +147,9 @@ def test_lora_phase_two_continues_or_merges_phase_one(tmp_path, trajectories):
         torch.testing.assert_close(base_of_start[key], value, atol=0, rtol=0)
     assert all(v.abs().sum() == 0 for n, v in trainable_state(start).items() if "lora_B" in n)
 
-    continued = build_phase_model(load_config({**cfg, "lora": {**cfg["lora"], "between_phases": "continue"}}), 1)
+    continued = build_phase_model(
+        load_config({**cfg, "lora": {**cfg["lora"], "between_phases": "continue"}}), 1
+    )
     saved = load_file(adapter_dir / "adapter_model.safetensors")
     state = trainable_state(continued)
     assert len(saved) == len(state)
@@ -143,10 +164,28 @@ def test_two_processes_match_one(tmp_path, full_run):
     config_file = tmp_path / "two.toml"
     config_file.write_text(to_toml(two))
     result = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-         "-m", "envscale.trainer", str(config_file)],
-        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            "2",
+            "--cpu",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "envscale.trainer",
+            str(config_file),
+        ],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
@@ -159,8 +198,20 @@ def test_cli_audit_prints_marked_samples(trajectories, tmp_path):
     config_file = tmp_path / "audit.toml"
     config_file.write_text(to_toml(tiny_config(tmp_path / "run", trajectories)))
     result = subprocess.run(
-        [sys.executable, "-m", "envscale.trainer", str(config_file), "--audit", "--audit-samples", "1"],
-        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "envscale.trainer",
+            str(config_file),
+            "--audit",
+            "--audit-samples",
+            "1",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "all masks pass the audit" in result.stdout
@@ -176,4 +227,7 @@ def test_a_fresh_run_drops_an_earlier_runs_checkpoints(tmp_path, trajectories):
     train(cfg)
     assert read_state(latest_checkpoint(tmp_path))["global_step"] == 4
     train(cfg, overrides=["phases.general.steps=2"])
-    assert [p.name for p in sorted(checkpoints_dir(tmp_path).iterdir())] == ["step-000001", "step-000002"]
+    assert [p.name for p in sorted(checkpoints_dir(tmp_path).iterdir())] == [
+        "step-000001",
+        "step-000002",
+    ]
