@@ -352,6 +352,12 @@ class Usage(Part):
     completion_tokens: int = 0
     estimated: bool = False  # counted by a word split, not a tokenizer
 
+    def add(self, other: Usage) -> None:
+        """Count `other`'s tokens in too."""
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.estimated = self.estimated or other.estimated
+
 
 class EpisodeUsage(Part):
     agent: Usage = Field(default_factory=Usage)
@@ -376,6 +382,7 @@ class TrajectoryMeta(SparsePart):
             "steps",
             "calls",
             "failed_calls",
+            "internal_errors",
             "chain_length",
             "failure",
             "usage",
@@ -393,6 +400,7 @@ class TrajectoryMeta(SparsePart):
     steps: int | None = None  # agent turns
     calls: int | None = None
     failed_calls: int | None = None
+    internal_errors: int | None = None  # calls that failed on a bug in envscale
     chain_length: int | None = None  # calls in the task's gold chain
     failure: str | None = None  # the first filter stage that failed, with why
     usage: EpisodeUsage | None = None
@@ -486,8 +494,19 @@ class EvalReport(Record):
     by_chain_length: dict[str, LengthResult]
     failure_reasons: dict[str, int]
     failure_examples: dict[str, list[str]]  # reason -> up to five trajectory ids
+    # Episodes in which a call failed on a bug in envscale, successful or not.
+    internal_error_episodes: int = 0
+    internal_error_examples: list[str] = Field(default_factory=list)  # up to five ids
     per_task: dict[str, TaskResult]
     lineage: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # A report from before internal errors were counted has no such keys, and gains none.
+        out = super().to_dict()
+        for name in ("internal_error_episodes", "internal_error_examples"):
+            if name not in self.model_fields_set:
+                del out[name]
+        return out
 
     def to_json(self) -> str:
         """The file's text: indented, a final newline."""

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from envscale import jsonl
 from envscale.cli.common import EXIT_OK, EXIT_USAGE, error, run_reporting_errors
 from envscale.cli.options import add_backend_arguments, add_run_arguments, job_from
 from envscale.jobs.evaluate import evaluate_job
+from envscale.records import Task, load_jsonl
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,24 +22,24 @@ def run(args: argparse.Namespace) -> int:
 
 def evaluate_file(args: argparse.Namespace) -> int:
     try:
-        tasks = list(jsonl.read(Path(args.tasks)))
-    except (OSError, ValueError) as problem:
+        tasks = load_jsonl(Path(args.tasks), Task)  # a line that is not a task is a DataError
+    except OSError as problem:
         raise ValueError(f"cannot read tasks: {problem}") from None
     job = job_from(args, Path(args.out), list(args.specs), trials=args.trials)
     report, written = evaluate_job(job, tasks, args.trials)
-    shown = {"pass^k": report["pass^k"], "failure_reasons": report["failure_reasons"]}
+    shown = {"pass^k": report.pass_k, "failure_reasons": report.failure_reasons}
     print(json.dumps(shown, indent=2))
     print(f"wrote {', '.join(str(path) for path in written)}")
-    if report["internal_error_episodes"]:
-        examples = ", ".join(report["internal_error_examples"])
+    if report.internal_error_episodes:
+        examples = ", ".join(report.internal_error_examples)
         print(
-            f"warning: {report['internal_error_episodes']} episodes hit an internal error of the "
+            f"warning: {report.internal_error_episodes} episodes hit an internal error of the "
             f"environment (a bug in envscale), e.g. {examples}",
             file=sys.stderr,
         )
-    if report["missing_episodes"]:
+    if report.missing_episodes:
         print(
-            f"warning: {report['missing_episodes']} episodes failed on a backend error (see "
+            f"warning: {report.missing_episodes} episodes failed on a backend error (see "
             "errors.jsonl); run the same command again to retry them",
             file=sys.stderr,
         )

@@ -13,10 +13,9 @@ import json
 from collections import Counter, defaultdict
 from math import comb
 from pathlib import Path
-from typing import Any
 
-from envscale import jsonl
 from envscale.jobs.generate import JOB_FILE, Job, run_tasks
+from envscale.records import EvalReport, LengthResult, Task, TaskResult, Trajectory, load_jsonl
 
 
 def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
@@ -31,17 +30,16 @@ def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
     return sum(values) / len(values)
 
 
-def hit_internal_error(trajectory: dict) -> bool:
-    return int((trajectory.get("meta") or {}).get("internal_errors", 0)) > 0
+def hit_internal_error(trajectory: Trajectory) -> bool:
+    return (trajectory.meta.internal_errors or 0) > 0
 
 
-def failure_reason(trajectory: dict) -> str:
-    meta = trajectory.get("meta") or {}
+def failure_reason(trajectory: Trajectory) -> str:
     if hit_internal_error(trajectory):
         return "internal_error"
-    if meta.get("end") == "turn_limit":
+    if trajectory.meta.end == "turn_limit":
         return "turn_limit"
-    filters = trajectory.get("filters") or {}
+    filters = trajectory.filters
     if not filters.get("state"):
         return "state_mismatch"
     if not filters.get("exact"):
@@ -49,55 +47,57 @@ def failure_reason(trajectory: dict) -> str:
     return "other"
 
 
-def evaluate(trajectories: list[dict], tasks: list[dict], trials: int) -> dict:
-    chain = {str(t["id"]): len(t.get("gold_calls") or []) for t in tasks}
+def evaluate(trajectories: list[Trajectory], tasks: list[Task], trials: int) -> EvalReport:
+    chain = {t.id: len(t.gold_calls) for t in tasks}
     per_task: dict[str, list[int]] = {tid: [0, 0] for tid in chain}
     reasons: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     internal: list[str] = []
     for t in trajectories:
-        tid = str(t["task_id"])
+        tid = t.task_id
         if tid not in per_task:
             continue
         if hit_internal_error(t):
-            internal.append(t["id"])
-        ok = float(t.get("reward", 0.0)) >= 1.0
+            internal.append(t.id)
+        ok = t.reward >= 1.0
         per_task[tid][0] += ok
         per_task[tid][1] += 1
         if not ok:
             reason = failure_reason(t)
             reasons[reason] += 1
             if len(examples[reason]) < 5:
-                examples[reason].append(t["id"])
+                examples[reason].append(t.id)
     complete = {tid: (c, n) for tid, (c, n) in per_task.items() if n > 0}
     k_max = min((n for _, n in complete.values()), default=0)
     k_max = min(k_max, trials) if trials else k_max
-    by_length: dict[int, dict[str, Any]] = {}
+    by_length: dict[int, LengthResult] = {}
     for length in sorted(set(chain.values())):
         ids = [tid for tid in complete if chain[tid] == length]
         c = sum(complete[tid][0] for tid in ids)
         n = sum(complete[tid][1] for tid in ids)
-        by_length[length] = {"tasks": len(ids), "episodes": n, "successes": c,
-                             "success_rate": c / n if n else None,
-                             "pass^1": pass_hat_k({tid: complete[tid] for tid in ids}, 1) if ids else None}
+        by_length[length] = LengthResult(
+            tasks=len(ids), episodes=n, successes=c, success_rate=c / n if n else None,
+            pass_1=pass_hat_k({tid: complete[tid] for tid in ids}, 1) if ids else None)
     episodes = sum(n for _, n in complete.values())
-    return {
-        "tasks": len(complete), "trials": trials, "episodes": episodes,
+    return EvalReport(
+        tasks=len(complete),
+        trials=trials,
+        episodes=episodes,
         # Episodes a backend failure lost (a rerun retries them); pass^k is over the others.
-        "missing_episodes": max(0, len(chain) * trials - episodes),
-        "successes": sum(c for c, _ in complete.values()),
-        "pass^k": {str(k): pass_hat_k(complete, k) for k in range(1, k_max + 1)},
-        "by_chain_length": {str(k): v for k, v in by_length.items()},
-        "failure_reasons": dict(reasons.most_common()),
-        "failure_examples": dict(examples),
-        # Episodes in which a call failed on a bug in envscale, successful or not.
-        "internal_error_episodes": len(internal),
-        "internal_error_examples": internal[:5],
-        "per_task": {tid: {"successes": c, "trials": n, "chain_length": chain[tid]} for tid, (c, n) in complete.items()},
-    }
+        missing_episodes=max(0, len(chain) * trials - episodes),
+        successes=sum(c for c, _ in complete.values()),
+        pass_k={str(k): pass_hat_k(complete, k) for k in range(1, k_max + 1)},
+        by_chain_length={str(k): v for k, v in by_length.items()},
+        failure_reasons=dict(reasons.most_common()),
+        failure_examples=dict(examples),
+        internal_error_episodes=len(internal),
+        internal_error_examples=internal[:5],
+        per_task={tid: TaskResult(successes=c, trials=n, chain_length=chain[tid])
+                  for tid, (c, n) in complete.items()},
+    )
 
 
-def plot(report: dict, out: Path) -> list[Path]:
+def plot(report: EvalReport, out: Path) -> list[Path]:
     """pass^k against k, and success rate by chain length; [] without matplotlib."""
     try:  # matplotlib is optional (the 'train' extra), imported only to draw
         import matplotlib
@@ -107,19 +107,19 @@ def plot(report: dict, out: Path) -> list[Path]:
     except ImportError:
         return []
     written = []
-    ks = [int(k) for k in report["pass^k"]]
+    ks = [int(k) for k in report.pass_k]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(ks, [report["pass^k"][str(k)] for k in ks], marker="o")
-    ax.set(xlabel="k", ylabel="pass^k", ylim=(0, 1.05), title=f"pass^k over {report['tasks']} tasks")
+    ax.plot(ks, [report.pass_k[str(k)] for k in ks], marker="o")
+    ax.set(xlabel="k", ylabel="pass^k", ylim=(0, 1.05), title=f"pass^k over {report.tasks} tasks")
     ax.set_xticks(ks)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     written.append(out / "pass_k.png")
     fig.savefig(written[-1], dpi=100)
     plt.close(fig)
-    lengths = [k for k, v in report["by_chain_length"].items() if v["episodes"]]
+    lengths = [k for k, v in report.by_chain_length.items() if v.episodes]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.bar(lengths, [report["by_chain_length"][k]["success_rate"] for k in lengths])
+    ax.bar(lengths, [report.by_chain_length[k].success_rate for k in lengths])
     ax.set(xlabel="gold chain length (calls)", ylabel="success rate", ylim=(0, 1.05), title="success by chain length")
     fig.tight_layout()
     written.append(out / "by_chain_length.png")
@@ -128,10 +128,10 @@ def plot(report: dict, out: Path) -> list[Path]:
     return written
 
 
-def evaluate_job(job: Job, tasks: list[dict], trials: int) -> tuple[dict, list[Path]]:
+def evaluate_job(job: Job, tasks: list[Task], trials: int) -> tuple[EvalReport, list[Path]]:
     """Run `trials` episodes of each task (resumably), then write eval.json and the plots."""
     result = run_tasks(job, tasks)
-    report = evaluate(list(jsonl.read(result.path)), tasks, trials)
-    report["lineage"] = json.loads((job.out / JOB_FILE).read_text(encoding="utf-8"))
-    (job.out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report = evaluate(load_jsonl(result.path, Trajectory), tasks, trials)
+    report.lineage = json.loads((job.out / JOB_FILE).read_text(encoding="utf-8"))
+    (job.out / "eval.json").write_text(report.to_json(), encoding="utf-8")
     return report, [job.out / "eval.json", *plot(report, job.out)]

@@ -1,7 +1,8 @@
 """Where episodes run: in this process, in a pool of local processes, or on a Ray cluster.
 
 Every executor takes the same picklable `WorkerSetup` and chunks of work items, and yields
-`(chunk number, trajectories)` as chunks finish, with a bounded number in flight. Workers
+`(chunk number, results)` as chunks finish (a trajectory, or the error that stopped
+the episode), with a bounded number in flight. Workers
 build their domains, agent and user once and keep them for every chunk they run.
 """
 
@@ -16,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
+from envscale.records import EpisodeError, Task, Trajectory
 from envscale.rollout.agents import make_agent
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import BackendFailure, DomainRuntime, episode_id, run_episode
@@ -35,8 +37,11 @@ class WorkerSetup:
 @dataclass(frozen=True)
 class WorkItem:
     domain: str  # a key of WorkerSetup.domains
-    task: dict
+    task: Task
     trial: int
+
+
+Outcome = Trajectory | EpisodeError
 
 
 class Worker:
@@ -47,15 +52,15 @@ class Worker:
         self.agent = make_agent(setup.agent)
         self.user = make_user(setup.user)
 
-    def run(self, items: Sequence[WorkItem]) -> list[dict]:
-        out = []
+    def run(self, items: Sequence[WorkItem]) -> list[Outcome]:
+        out: list[Outcome] = []
         for item in items:
             try:
                 out.append(run_episode(self.runtimes[item.domain], item.task, self.agent, self.user,
                                        seed=self.setup.seed, trial=item.trial, max_steps=self.setup.max_steps))
             except BackendFailure as error:  # loses this episode, not the job
-                out.append({"id": episode_id(str(item.task.get("id")), item.trial),
-                            "domain": self.runtimes[item.domain].domain.name, "error": str(error)})
+                out.append(EpisodeError(id=episode_id(item.task.id, item.trial),
+                                        domain=self.runtimes[item.domain].domain.name, error=str(error)))
         return out
 
 
@@ -83,19 +88,19 @@ def _init_process(setup: WorkerSetup, parent: int) -> None:
     _worker(setup)
 
 
-def _run_in_process(items: Sequence[WorkItem]) -> list[dict]:
+def _run_in_process(items: Sequence[WorkItem]) -> list[Outcome]:
     assert _WORKER is not None
     return _WORKER.run(items)
 
 
-def run_inline(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]) -> Iterator[tuple[int, list[dict]]]:
+def run_inline(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]) -> Iterator[tuple[int, list[Outcome]]]:
     worker = _worker(setup)
     for n, chunk in enumerate(chunks):
         yield n, worker.run(chunk)
 
 
 def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
-             start_method: str = "spawn") -> Iterator[tuple[int, list[dict]]]:
+             start_method: str = "spawn") -> Iterator[tuple[int, list[Outcome]]]:
     context = multiprocessing.get_context(start_method)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
                              initargs=(setup, os.getpid())) as pool:
@@ -103,7 +108,7 @@ def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: 
                             _wait_futures)
 
 
-def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
     done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
     out = []
     for future in done:
@@ -112,7 +117,7 @@ def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
     return out
 
 
-def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[dict]]]:
+def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[Outcome]]]:
     pending: dict[Any, int] = {}
     queue = iter(enumerate(chunks))
     try:
@@ -131,12 +136,12 @@ def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[dict]
                 handle.cancel()
 
 
-def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[dict]:
+def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[Outcome]:
     return _worker(setup).run(items)
 
 
 def run_ray(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
-            address: str | None) -> Iterator[tuple[int, list[dict]]]:
+            address: str | None) -> Iterator[tuple[int, list[Outcome]]]:
     try:  # ray is an optional extra, imported only when this executor is chosen
         import ray
     except ImportError:
@@ -153,7 +158,7 @@ def run_ray(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: i
         setup_ref = ray.put(setup)
         limit = 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
 
-        def wait_some(pending: dict[Any, int]) -> list[tuple[int, list[dict]]]:
+        def wait_some(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
             ready, _ = ray.wait(list(pending), num_returns=1)
             return [(pending.pop(ref), ray.get(ref)) for ref in ready]
 

@@ -19,11 +19,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from envscale import __version__, jsonl
-from envscale.jobs.executors import WorkerSetup, WorkItem, run_inline, run_pool, run_ray
+from envscale.jobs.executors import Outcome, WorkerSetup, WorkItem, run_inline, run_pool, run_ray
 from envscale.jobs.progress import DomainCounts, Progress, summary_table
+from envscale.records import EpisodeError, Task, Trajectory, load_jsonl, read_jsonl
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
 from envscale.runtime.domain import Domain
@@ -75,7 +75,7 @@ class JobResult:
         return summary_table(self.counts, self.seconds, self.ran)
 
 
-def load_domains(specs: Sequence[str]) -> list[Any]:
+def load_domains(specs: Sequence[str]) -> list[Domain]:
     return [load(spec) for spec in specs]
 
 
@@ -103,13 +103,13 @@ def _check_job_file(path: Path, described: dict) -> None:
         os.replace(tmp, path)
 
 
-def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]) -> list[dict]:
-    tasks: list[dict] = []
+def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]) -> list[Task]:
+    tasks: list[Task] = []
     for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
         factory = EnvFactory(domain, initial_state, spec)
         sampled = sample_tasks(domain, factory, job.tasks, seed=job.seed, max_length=job.max_length,
                                instructions=load_instructions(spec))
-        tasks.extend(task.to_dict() for task in sampled)
+        tasks.extend(sampled)
     return tasks
 
 
@@ -122,17 +122,17 @@ def generate(job: Job) -> JobResult:
     _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     tasks_path = job.out / TASKS_FILE
     if tasks_path.exists():
-        tasks = list(jsonl.read(tasks_path))
+        tasks = load_jsonl(tasks_path, Task)
     else:
         tasks = sample_job_tasks(job, domains, initial_states)
-        jsonl.write_atomic(tasks_path, tasks)
+        jsonl.write_atomic(tasks_path, (task.to_dict() for task in tasks))
     return run_episodes(job, domains, tasks)
 
 
-def run_tasks(job: Job, tasks: list[dict]) -> JobResult:
+def run_tasks(job: Job, tasks: list[Task]) -> JobResult:
     """Run episodes of given tasks (evaluation): no sampling, same resumable output."""
     domains = load_domains(job.specs)
-    digest = jsonl.dumps({"tasks": [t["id"] for t in tasks]})
+    digest = jsonl.dumps({"tasks": [t.id for t in tasks]})
     source = "given:" + hashlib.sha256(digest.encode()).hexdigest()[:16]
     job.out.mkdir(parents=True, exist_ok=True)
     _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
@@ -144,7 +144,7 @@ def _domain_keys(job: Job, domains: list[Domain]) -> dict[str, str]:
     return {f"{d.name}:{d.spec_hash}": str(i) for i, d in enumerate(domains)}
 
 
-def run_episodes(job: Job, domains: list[Domain], tasks: list[dict]) -> JobResult:
+def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResult:
     keys = _domain_keys(job, domains)
     by_name = {d.name: str(i) for i, d in enumerate(domains)}
     path = job.out / job.trajectories_file
@@ -152,17 +152,17 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[dict]) -> JobResul
     done: set[str] = set()
     counts: dict[str, DomainCounts] = {d.name: DomainCounts() for d in domains}
     if path.exists():
-        for record in jsonl.read(path):
-            done.add(record["id"])
-            counts.setdefault(record["domain"], DomainCounts()).add(record)
+        for record in read_jsonl(path, Trajectory):
+            done.add(record.id)
+            counts.setdefault(record.domain, DomainCounts()).add(record)
     items: list[WorkItem] = []
     for task in tasks:
-        key = keys.get(f"{task.get('domain')}:{task.get('spec_hash')}") or by_name.get(task.get("domain"))
+        key = keys.get(f"{task.domain}:{task.spec_hash}") or by_name.get(task.domain)
         if key is None:
-            raise JobError(f"task {task.get('id')} is for domain {task.get('domain')!r}, which no given spec defines")
-        counts.setdefault(task["domain"], DomainCounts()).tasks += 1
+            raise JobError(f"task {task.id} is for domain {task.domain!r}, which no given spec defines")
+        counts.setdefault(task.domain, DomainCounts()).tasks += 1
         for trial in range(job.trials):
-            if episode_id(str(task["id"]), trial) not in done:
+            if episode_id(task.id, trial) not in done:
                 items.append(WorkItem(key, task, trial))
     setup = WorkerSetup(
         domains=tuple((str(i), str(spec), tuple(sorted(d.files.items())))
@@ -197,27 +197,27 @@ def _drain(job: Job, setup: WorkerSetup, items: list[WorkItem], out: jsonl.Appen
         results = run_inline(setup, chunks)
     else:
         raise JobError(f"unknown executor '{job.executor}' (local or ray)")
-    waiting: dict[int, list[dict]] = {}
+    waiting: dict[int, list[Outcome]] = {}
     following = 0
     ran = 0
     for n, trajectories in results:
         waiting[n] = trajectories
-        batch: list[dict] = []
+        batch: list[Outcome] = []
         while following in waiting:
             batch.extend(waiting.pop(following))
             following += 1
         if batch:
-            finished = [t for t in batch if "error" not in t]
-            failed = [t for t in batch if "error" in t]
-            out.write(finished)
+            finished = [t for t in batch if isinstance(t, Trajectory)]
+            failed = [t for t in batch if isinstance(t, EpisodeError)]
+            out.write(t.to_dict() for t in finished)
             if failed:
-                errors.write(failed)
+                errors.write(e.to_dict() for e in failed)
             kept = 0
             for t in finished:
-                counts[t["domain"]].add(t)
-                kept += all(t["filters"].values())
-            for t in failed:
-                counts[t["domain"]].errors += 1
+                counts[t.domain].add(t)
+                kept += all(t.filters.values())
+            for e in failed:
+                counts[e.domain].errors += 1
             ran += len(batch)
             progress.update(len(batch), kept)
     return ran

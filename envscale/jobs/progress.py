@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from envscale.records import Trajectory
 from envscale.rollout.filters import STAGES
 
 
@@ -73,18 +74,19 @@ class DomainCounts:
     estimated: bool = False
     errors: int = 0  # episodes a backend failure stopped, this run
 
-    def add(self, trajectory: dict) -> None:
+    def add(self, trajectory: Trajectory) -> None:
         self.episodes += 1
         passed = True
         for stage in STAGES:
-            passed = passed and bool(trajectory["filters"].get(stage))
+            passed = passed and bool(trajectory.filters.get(stage))
             self.stages[stage] += passed
-        meta = trajectory.get("meta") or {}
-        self.failed_calls += int(meta.get("failed_calls", 0))
-        self.internal_errors += int(meta.get("internal_errors", 0))
-        for usage in (meta.get("usage") or {}).values():
-            self.tokens += int(usage.get("completion_tokens", 0)) + int(usage.get("prompt_tokens", 0))
-            self.estimated = self.estimated or bool(usage.get("estimated"))
+        meta = trajectory.meta
+        self.failed_calls += meta.failed_calls or 0
+        self.internal_errors += meta.internal_errors or 0
+        if meta.usage is not None:
+            for usage in (meta.usage.agent, meta.usage.user):
+                self.tokens += usage.completion_tokens + usage.prompt_tokens
+                self.estimated = self.estimated or usage.estimated
 
     def merge(self, other: DomainCounts) -> None:
         self.tasks += other.tasks

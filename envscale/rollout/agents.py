@@ -70,8 +70,8 @@ class ScriptedAgent:
     def start(self, context: EpisodeContext) -> None:
         self.context = context
         self.rng = context.rng
-        self.calls: list[dict] = list(context.task.get("gold_calls") or [])
-        ok = gold_succeeded(self.calls, context.task.get("gold_outputs"))
+        self.calls: list[dict] = [call.to_dict() for call in context.task.gold_calls]
+        ok = gold_succeeded(self.calls, context.task.gold_outputs)
         self.writes = [c for c, good in zip(self.calls, ok, strict=True)
                        if good and context.tool_kinds.get(c["name"]) == "write"]
         self.position = 0
@@ -88,7 +88,7 @@ class ScriptedAgent:
                      if any(r in (c.get("arguments") or {}) for r in required.get(c["name"], []))]
         self.fail_at = None
         self.drop_argument = None
-        if breakable and not self.context.task.get("invalid_calls") and self.rng.random() < self.failure_rate:
+        if breakable and not self.context.task.invalid_calls and self.rng.random() < self.failure_rate:
             self.fail_at = self.rng.choice(breakable)
             present = [r for r in required[self.calls[self.fail_at]["name"]]
                        if r in self.calls[self.fail_at]["arguments"]]
@@ -100,7 +100,7 @@ class ScriptedAgent:
 
     def _reply(self, content: str | None, calls: list[dict] | None = None) -> AgentReply:
         text = (content or "") + "".join(c["function"]["name"] + c["function"]["arguments"] for c in calls or [])
-        return AgentReply(content, calls or [], Usage(0, estimate_tokens(text), estimated=True))
+        return AgentReply(content, calls or [], Usage(completion_tokens=estimate_tokens(text), estimated=True))
 
     def _summary(self) -> str:
         if self.writes:
@@ -116,7 +116,7 @@ class ScriptedAgent:
             self.last_outputs.append(last.get("content") or "")
         if last["role"] == "user" and not self.greeted:
             self.greeted = True
-            instruction = self.context.task.get("instruction") or ""
+            instruction = self.context.task.instruction
             if instruction and instruction not in (last.get("content") or ""):
                 return self._reply("Hello! How can I help you today?")
         if self.position >= len(self.calls):
@@ -197,7 +197,7 @@ class HFAgent(_ModelAgent):
         out = self.model.generate(messages, self.context.tools, max_new_tokens=self.config.max_tokens,
                                   temperature=self.config.temperature, seed=self._turn_seed())
         content, calls = parse_hermes(out.text, _next_call_id(messages))
-        return AgentReply(content, calls, Usage(out.prompt_tokens, out.completion_tokens))
+        return AgentReply(content, calls, Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
 
 
 AGENTS = {"scripted": ScriptedAgent, "openai": OpenAIAgent, "hf": HFAgent}

@@ -7,32 +7,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envscale.records import Task, Usage
+
 
 @dataclass
 class EpisodeContext:
     """What a participant knows when an episode starts."""
 
-    task: dict
+    task: Task
     tools: list[dict]  # OpenAI function schemas
     tool_kinds: dict[str, str]  # tool name -> "read" | "write"
     policy: str
     rng: random.Random
-
-
-@dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    estimated: bool = False  # counted by a word split, not a tokenizer
-
-    def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.estimated = self.estimated or other.estimated
-
-    def to_dict(self) -> dict:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "estimated": self.estimated}
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The system prompt is the domain's policy. The episode ends when the user says it is done,
 when a transfer tool is called successfully, or when the agent has taken `max_steps` turns.
 The reply in which the user says it is done is not kept: the transcript ends on the agent's turn.
-The result is one trajectory in the format of DESIGN.md, with the filters' verdicts and the
+The result is one `records.Trajectory` (docs/design.md), with the filters' verdicts and the
 episode's lineage in `meta`.
 """
 
@@ -12,15 +12,16 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 from envscale import __version__
+from envscale.records import EpisodeUsage, Message, Task, Trajectory, TrajectoryMeta, Usage
 from envscale.rollout.agents import Agent
-from envscale.rollout.dialogue import EpisodeContext, Usage
+from envscale.rollout.dialogue import AgentReply, EpisodeContext, UserReply
 from envscale.rollout.filters import CallRecord, apply_filters, schema_defaults
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.rollout.users import User
 from envscale.runtime.domain import Domain
+from envscale.runtime.environment import Environment
 from envscale.tasks.states import environment_for
 
 DEFAULT_MAX_STEPS = 30
@@ -30,7 +31,7 @@ class BackendFailure(RuntimeError):
     """A model backend failed (an endpoint down, a model that would not load): the episode is lost."""
 
 
-def _ask(participant: Any, messages: list[dict]) -> Any:
+def _ask(participant: Agent | User, messages: list[dict]) -> AgentReply | UserReply:
     if participant.config.kind == "scripted":
         return participant.reply(messages)
     try:
@@ -50,14 +51,14 @@ class DomainRuntime:
     domain: Domain
     spec_path: str | None = None
     capacity: int = 4
-    _envs: OrderedDict = field(default_factory=OrderedDict)
+    _envs: OrderedDict[str, Environment] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.tools = self.domain.tool_schemas
         self.kinds = dict(self.domain.tool_kinds)
         self.defaults = schema_defaults(self.tools)
 
-    def environment(self, task: dict):
+    def environment(self, task: Task) -> Environment:
         env, key = environment_for(self.domain, task, self._envs, self.spec_path)
         self._envs.move_to_end(key)
         while len(self._envs) > self.capacity:
@@ -71,11 +72,11 @@ def episode_id(task_id: str, trial: int) -> str:
     return f"{task_id}.t{trial}"
 
 
-def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *, seed: int,
-                trial: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> dict:
+def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *, seed: int,
+                trial: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> Trajectory:
     env = runtime.environment(task)
     domain = runtime.domain
-    task_id = str(task["id"])
+    task_id = task.id
     base = f"{seed}:{task_id}:{trial}"
     agent.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"agent:{base}")))
     user.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"user:{base}")))
@@ -119,30 +120,33 @@ def run_episode(runtime: DomainRuntime, task: dict, agent: Agent, user: User, *,
         messages.append({"role": "user", "content": said.content})
     final_hash = env.state_hash()
     verdict = apply_filters(messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer")
-    gold = task.get("gold_calls") or []
     # A read-only task leaves the state as it was, so only the calls can tell success.
-    read_only = task.get("kind", "write" if any(runtime.kinds.get(g["name"]) == "write" for g in gold) else "read") == "read"
+    # A task that does not say its kind is read-only when no gold call writes.
+    if "kind" in task.model_fields_set:
+        read_only = task.kind == "read"
+    else:
+        read_only = not any(runtime.kinds.get(g.name) == "write" for g in task.gold_calls)
     success = verdict.state and (verdict.exact or not read_only)
     failure = verdict.failure
     if end == "turn_limit":
         failure = f"turn_limit: no end after {max_steps} agent turns" + (f"; {failure}" if failure else "")
-    return {
-        "id": episode_id(task_id, trial),
-        "domain": domain.name,
-        "spec_hash": domain.spec_hash,
-        "task_id": task_id,
-        "tools": runtime.tools,
-        "messages": messages,
-        "reward": 1.0 if success else 0.0,
-        "final_state_hash": final_hash,
-        "filters": verdict.to_dict(),
-        "meta": {
-            "agent": agent.config.kind, "agent_model": agent.config.model,
-            "user": user.config.kind, "user_model": user.config.model,
-            "seed": seed, "task_seed": task.get("seed"), "trial": trial, "envscale": __version__,
-            "end": end, "steps": steps, "calls": len(calls), "failed_calls": sum(not c.ok for c in calls),
-            "internal_errors": sum(c.internal for c in calls),
-            "chain_length": len(gold), "failure": failure,
-            "usage": {"agent": agent_usage.to_dict(), "user": user_usage.to_dict()},
-        },
-    }
+    return Trajectory(
+        id=episode_id(task_id, trial),
+        domain=domain.name,
+        spec_hash=domain.spec_hash,
+        task_id=task_id,
+        tools=runtime.tools,
+        messages=[Message.model_validate(m) for m in messages],
+        reward=1.0 if success else 0.0,
+        final_state_hash=final_hash,
+        filters=verdict.to_dict(),
+        meta=TrajectoryMeta(
+            agent=agent.config.kind, agent_model=agent.config.model,
+            user=user.config.kind, user_model=user.config.model,
+            seed=seed, task_seed=task.seed, trial=trial, envscale=__version__,
+            end=end, steps=steps, calls=len(calls), failed_calls=sum(not c.ok for c in calls),
+            internal_errors=sum(c.internal for c in calls),
+            chain_length=len(task.gold_calls), failure=failure,
+            usage=EpisodeUsage(agent=agent_usage, user=user_usage),
+        ),
+    )

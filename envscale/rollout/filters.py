@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from envscale.records import GoldCall, GoldOutput, Task
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.runtime.environment import INTERNAL_PREFIX
 
@@ -162,18 +164,16 @@ def schema_defaults(tools: list[dict]) -> dict[str, dict]:
     return out
 
 
-def gold_succeeded(gold_calls: list[dict], gold_outputs: list | None) -> list[bool]:
+def gold_succeeded(gold_calls: Sequence[object], gold_outputs: Sequence[GoldOutput] = ()) -> list[bool]:
     """Which gold calls succeeded: a task's chain may hold calls made invalid on purpose."""
-    outputs = list(gold_outputs or [])
-    return [not (i < len(outputs) and isinstance(outputs[i], dict) and outputs[i].get("ok") is False)
-            for i in range(len(gold_calls))]
+    return [not (i < len(gold_outputs) and gold_outputs[i].ok is False) for i in range(len(gold_calls))]
 
 
-def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[str, dict],
-                gold_outputs: list | None = None) -> str | None:
+def check_exact(calls: list[CallRecord], gold_calls: Sequence[GoldCall], defaults: dict[str, dict],
+                gold_outputs: Sequence[GoldOutput] = ()) -> str | None:
     """None when the successful calls equal the gold chain's successful calls, else the first difference."""
     done = [(c.name, with_defaults(c.name, c.arguments or {}, defaults)) for c in calls if c.ok]
-    gold = [(g["name"], with_defaults(g["name"], g.get("arguments") or {}, defaults))
+    gold = [(g.name, with_defaults(g.name, g.arguments, defaults))
             for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True) if ok]
     for i, (have, want) in enumerate(zip(done, gold, strict=False)):
         if have != want:
@@ -186,15 +186,15 @@ def check_exact(calls: list[CallRecord], gold_calls: list[dict], defaults: dict[
     return None
 
 
-def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_hash: str, task: dict,
+def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_hash: str, task: Task,
                   defaults: dict[str, dict], ended_by_transfer: bool = False) -> FilterResult:
     reasons: dict[str, str] = {}
     problem = check_internal(calls) or check_validity(messages, allow_final_tool=ended_by_transfer)
     if problem:
         reasons["valid"] = problem
-    if final_state_hash != task.get("gold_state_hash"):
+    if final_state_hash != task.gold_state_hash:
         reasons["state"] = "the final state differs from the gold state"
-    if problem := check_exact(calls, task.get("gold_calls") or [], defaults, task.get("gold_outputs")):
+    if problem := check_exact(calls, task.gold_calls, defaults, task.gold_outputs):
         reasons["exact"] = problem
     return FilterResult("valid" not in reasons, "state" not in reasons, "exact" not in reasons, reasons)
 

@@ -16,7 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from envscale.rollout.dialogue import BackendConfig, Usage
+from envscale.records import Usage
+from envscale.rollout.dialogue import BackendConfig
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -68,8 +69,8 @@ class ChatClient:
         except (KeyError, IndexError, TypeError) as error:
             raise ChatError(f"unexpected response from {self.url}: {str(data)[:200]}") from error
         usage = data.get("usage") or {}  # some servers send null counts
-        return ChatResult(message, Usage(int(usage.get("prompt_tokens") or 0),
-                                         int(usage.get("completion_tokens") or 0)),
+        return ChatResult(message, Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                                         completion_tokens=int(usage.get("completion_tokens") or 0)),
                           choice.get("finish_reason"))
 
     def _post(self, body: dict) -> dict:

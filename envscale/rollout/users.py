@@ -53,14 +53,14 @@ class ScriptedUser:
 
     def start(self, context: EpisodeContext) -> None:
         self.rng = context.rng
-        self.instruction = context.task.get("instruction") or "I need help with my account."
+        self.instruction = context.task.instruction or "I need help with my account."
         self.told = False
         self.greet_first = self.rng.random() < self.greeting_rate
         self.double_check = self.rng.random() < self.double_check_rate
         self.checked = False
 
     def _say(self, text: str, done: bool = False) -> UserReply:
-        return UserReply(text, done, Usage(0, estimate_tokens(text), estimated=True))
+        return UserReply(text, done, Usage(completion_tokens=estimate_tokens(text), estimated=True))
 
     def reply(self, messages: list[dict]) -> UserReply:
         if not self.told:
@@ -118,7 +118,7 @@ class _ModelUser:
     """What the model-backed users share: the instruction to play, and a seed per episode."""
 
     def start(self, context: EpisodeContext) -> None:
-        self.instruction = context.task.get("instruction") or ""
+        self.instruction = context.task.instruction
         self.seed = context.rng.randrange(2**31)
 
 
@@ -143,7 +143,7 @@ class HFUser(_ModelUser):
         out = self.model.generate(user_view(messages, self.instruction), None,
                                   max_new_tokens=self.config.max_tokens,
                                   temperature=self.config.temperature, seed=self.seed + len(messages))
-        return parse_user_text(out.text, Usage(out.prompt_tokens, out.completion_tokens))
+        return parse_user_text(out.text, Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
 
 
 USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from envscale.records import Task
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError
@@ -96,18 +97,19 @@ class EnvFactory:
         return initial_environment(self.domain, self.initial_state, self.spec_path, self.enforce_policies)
 
 
-def state_key(task: dict) -> str:
-    text = json.dumps([task.get("initial_state"), task.get("enforce_policies", True)], sort_keys=True,
+def state_key(task: Task) -> str:
+    text = json.dumps([task.initial_state, task.enforce_policies], sort_keys=True,
                       ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def environment_for(domain: Domain, task: dict, cache: MutableMapping, spec_path: str | None = None):
+def environment_for(domain: Domain, task: Task, cache: MutableMapping[str, Environment],
+                    spec_path: str | None = None) -> tuple[Environment, str]:
     """(environment, cache key) for the task's initial state; the caller resets it."""
     key = state_key(task)
     env = cache.get(key)
     if env is None:
-        env = initial_environment(domain, task.get("initial_state") or {}, spec_path,
-                                  enforce_policies=bool(task.get("enforce_policies", True)))
+        env = initial_environment(domain, task.initial_state, spec_path,
+                                  enforce_policies=task.enforce_policies)
         cache[key] = env
     return env, key

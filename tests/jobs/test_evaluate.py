@@ -9,7 +9,8 @@ import pytest
 from envscale import jsonl
 from envscale.cli import main as envscale_main
 from envscale.jobs.evaluate import evaluate, failure_reason, pass_hat_k
-from tests.rollout.episode_fixtures import CLINIC, clinic_tasks
+from envscale.records import Trajectory
+from tests.rollout.episode_fixtures import CLINIC, bare_task, clinic_tasks
 
 
 def test_pass_hat_k_by_hand():
@@ -26,24 +27,25 @@ def test_pass_hat_k_by_hand():
 
 
 def traj(task_id: str, trial: int, reward: float, state: bool = True, exact: bool = True, end: str = "user_done"):
-    return {"id": f"{task_id}.t{trial}", "task_id": task_id, "reward": reward,
-            "filters": {"valid": True, "state": state, "exact": exact}, "meta": {"end": end}}
+    return Trajectory.from_dict({"id": f"{task_id}.t{trial}", "task_id": task_id, "tools": [], "messages": [],
+                                 "reward": reward, "filters": {"valid": True, "state": state, "exact": exact},
+                                 "meta": {"end": end}})
 
 
 def test_report_by_chain_length_and_failure_reasons():
-    tasks = [{"id": "a", "gold_calls": [{}]}, {"id": "b", "gold_calls": [{}, {}]}, {"id": "c", "gold_calls": [{}, {}]}]
+    tasks = [bare_task("a", 1), bare_task("b", 2), bare_task("c", 2)]
     trajectories = [
         traj("a", 0, 1.0), traj("a", 1, 0.0, state=False), traj("a", 2, 1.0),
         traj("b", 0, 1.0), traj("b", 1, 1.0), traj("b", 2, 1.0),
         traj("c", 0, 0.0, exact=False), traj("c", 1, 0.0, end="turn_limit"), traj("c", 2, 1.0),
     ]
     report = evaluate(trajectories, tasks, 3)
-    assert report["pass^k"]["1"] == pytest.approx((2 / 3 + 1 + 1 / 3) / 3)
-    assert report["pass^k"]["2"] == pytest.approx((1 / 3 + 1 + 0) / 3)
-    assert report["pass^k"]["3"] == pytest.approx(1 / 3)
-    assert report["by_chain_length"]["1"]["success_rate"] == pytest.approx(2 / 3)
-    assert report["by_chain_length"]["2"]["success_rate"] == pytest.approx(4 / 6)
-    assert report["failure_reasons"] == {"state_mismatch": 1, "call_mismatch": 1, "turn_limit": 1}
+    assert report.pass_k["1"] == pytest.approx((2 / 3 + 1 + 1 / 3) / 3)
+    assert report.pass_k["2"] == pytest.approx((1 / 3 + 1 + 0) / 3)
+    assert report.pass_k["3"] == pytest.approx(1 / 3)
+    assert report.by_chain_length["1"].success_rate == pytest.approx(2 / 3)
+    assert report.by_chain_length["2"].success_rate == pytest.approx(4 / 6)
+    assert report.failure_reasons == {"state_mismatch": 1, "call_mismatch": 1, "turn_limit": 1}
     assert failure_reason(traj("x", 0, 0.0, state=False, end="turn_limit")) == "turn_limit"
 
 
@@ -51,9 +53,9 @@ def test_eval_command(tmp_path, capsys):
     tasks = clinic_tasks()
     # Two tasks whose gold state no agent can reach: they fail every trial.
     for task in tasks[:2]:
-        task["gold_state_hash"] = "0" * 64
+        task.gold_state_hash = "0" * 64
     tasks_file = tmp_path / "tasks.jsonl"
-    jsonl.write_atomic(tasks_file, tasks)
+    jsonl.write_atomic(tasks_file, (t.to_dict() for t in tasks))
     out = tmp_path / "eval"
     args = ["eval", str(CLINIC), "--tasks", str(tasks_file), "--trials", "3", "--out", str(out), "--workers", "1", "-q"]
     assert envscale_main(args) == 0

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from envscale import jsonl
+from envscale import jsonl, records
 from envscale.cli import main as envscale_main
 from envscale.jobs.generate import JOB_FILE, Job, JobError, run_tasks
+from envscale.records import Task
 from envscale.rollout.dialogue import BackendConfig
 from tests.rollout.episode_fixtures import CLINIC, ROOT, clinic_tasks
 
@@ -94,7 +95,7 @@ def _eval_command(tasks_file: Path, out: Path, workers: int) -> list[str]:
 
 def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     tasks_file = tmp_path / "tasks.jsonl"
-    jsonl.write_atomic(tasks_file, clinic_tasks())
+    jsonl.write_atomic(tasks_file, (t.to_dict() for t in clinic_tasks()))
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(_eval_command(tasks_file, out, 2), cwd=ROOT, env=env,
@@ -117,7 +118,7 @@ def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     assert 0 < len(partial) < 6 * TRIALS
     subprocess.run(_eval_command(tasks_file, out, 1), cwd=ROOT, env=env, check=True, capture_output=True)
     reference = tmp_path / "straight"
-    run_tasks(Job([str(CLINIC)], reference, seed=2, trials=TRIALS, progress=False), list(jsonl.read(tasks_file)))
+    run_tasks(Job([str(CLINIC)], reference, seed=2, trials=TRIALS, progress=False), records.load_jsonl(tasks_file, Task))
     assert path.read_bytes() == (reference / "trajectories.jsonl").read_bytes()
     assert path.read_bytes().startswith(data)
 
@@ -128,12 +129,12 @@ def test_backend_errors_lose_episodes_not_the_job(tmp_path):
     result = run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
     assert result.counts["clinic"].errors == 3 and result.counts["clinic"].episodes == 0
     errors = lines(tmp_path / "e" / "errors.jsonl")
-    assert [e["id"] for e in errors] == [f"{t['id']}.t0" for t in tasks]
+    assert [e["id"] for e in errors] == [f"{t.id}.t0" for t in tasks]
     assert "URLError" in errors[0]["error"] or "Connection" in errors[0]["error"]
     assert (tmp_path / "e" / "trajectories.jsonl").read_bytes() == b""
     # A rerun retries them; the errors file then holds that run's failures only.
     run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
-    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [f"{t['id']}.t0" for t in tasks]
+    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [f"{t.id}.t0" for t in tasks]
 
 
 def test_generate_takes_the_seed_data_when_the_spec_has_some(tmp_path, capsys):
@@ -147,7 +148,7 @@ def test_generate_takes_the_seed_data_when_the_spec_has_some(tmp_path, capsys):
 
 
 def test_unknown_domain_is_an_error(tmp_path):
-    task = {**clinic_tasks(1)[0], "domain": "bakery", "spec_hash": "x"}
+    task = clinic_tasks(1)[0].model_copy(update={"domain": "bakery", "spec_hash": "x"})
     with pytest.raises(JobError, match="bakery"):
         run_tasks(Job([str(CLINIC)], tmp_path / "u", progress=False), [task])
 

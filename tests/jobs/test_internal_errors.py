@@ -21,6 +21,7 @@ from envscale.jobs import evaluate as evaluate_job
 from envscale.jobs import generate as generate_job
 from envscale.jobs.generate import Job, run_tasks
 from envscale.jobs.progress import summary_table
+from envscale.records import Trajectory
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.episode import DomainRuntime, run_episode
 from envscale.rollout.filters import calls_from_messages, check_internal
@@ -29,7 +30,14 @@ from envscale.runtime.domain import Domain
 from envscale.runtime.environment import INTERNAL_ERRORS, Outcome
 from envscale.tasks.sampling import sample_tasks
 from envscale.tasks.states import EnvFactory
-from tests.rollout.episode_fixtures import CLINIC, CLINIC_DATA, ROOT, clinic_domain, clinic_tasks
+from tests.rollout.episode_fixtures import (
+    CLINIC,
+    CLINIC_DATA,
+    ROOT,
+    bare_task,
+    clinic_domain,
+    clinic_tasks,
+)
 
 BROKEN_TOOL = "refill_prescription"
 
@@ -235,9 +243,9 @@ def test_ordinary_failures_are_not_internal(
 @pytest.mark.internal_errors_expected
 def test_the_filters_drop_an_episode_with_an_internal_error():
     runtime = DomainRuntime(broken_clinic(), str(CLINIC))
-    task = next(t for t in clinic_tasks() if any(c["name"] == BROKEN_TOOL for c in t["gold_calls"]))
+    task = next(t for t in clinic_tasks() if any(c.name == BROKEN_TOOL for c in t.gold_calls))
     agent = ScriptedAgent()
-    trajectory = run_episode(runtime, task, agent, ScriptedUser(), seed=0)
+    trajectory = run_episode(runtime, task, agent, ScriptedUser(), seed=0).to_dict()
     assert trajectory["meta"]["internal_errors"] >= 1
     assert trajectory["meta"]["failed_calls"] >= trajectory["meta"]["internal_errors"]
     assert trajectory["filters"]["valid"] is False
@@ -245,7 +253,7 @@ def test_the_filters_drop_an_episode_with_an_internal_error():
         f"valid: call 3 ({BROKEN_TOOL}) hit an internal error"
     )
     # The broken call changed nothing: the final state is the one before it.
-    assert trajectory["final_state_hash"] != task["gold_state_hash"]
+    assert trajectory["final_state_hash"] != task.gold_state_hash
     # Rebuilt from the messages alone, the calls say the same.
     rebuilt = calls_from_messages(trajectory["messages"])
     assert [c.internal for c in rebuilt].count(True) == trajectory["meta"]["internal_errors"]
@@ -253,7 +261,7 @@ def test_the_filters_drop_an_episode_with_an_internal_error():
     # The same task on the working domain is kept.
     fine = run_episode(
         DomainRuntime(clinic_domain(), str(CLINIC)), task, ScriptedAgent(), ScriptedUser(), seed=0
-    )
+    ).to_dict()
     assert fine["meta"]["internal_errors"] == 0 and all(fine["filters"].values())
     assert check_internal(calls_from_messages(fine["messages"])) is None
 
@@ -261,7 +269,7 @@ def test_the_filters_drop_an_episode_with_an_internal_error():
 @pytest.mark.internal_errors_expected
 def test_generation_counts_internal_errors(tmp_path, broken_specs):
     tasks = clinic_tasks()
-    broken = sum(any(c["name"] == BROKEN_TOOL for c in t["gold_calls"]) for t in tasks)
+    broken = sum(any(c.name == BROKEN_TOOL for c in t.gold_calls) for t in tasks)
     result = run_tasks(Job([str(CLINIC)], tmp_path / "gen", progress=False), tasks)
     counts = result.counts["clinic"]
     trajectories = list(jsonl.read(result.path))
@@ -289,9 +297,9 @@ def test_the_summary_has_no_internal_error_line_without_them(tmp_path):
 @pytest.mark.internal_errors_expected
 def test_evaluation_counts_internal_errors(tmp_path, capsys, broken_specs):
     tasks = clinic_tasks()
-    broken = [t["id"] for t in tasks if any(c["name"] == BROKEN_TOOL for c in t["gold_calls"])]
+    broken = [t.id for t in tasks if any(c.name == BROKEN_TOOL for c in t.gold_calls)]
     tasks_file = tmp_path / "tasks.jsonl"
-    jsonl.write_atomic(tasks_file, tasks)
+    jsonl.write_atomic(tasks_file, (t.to_dict() for t in tasks))
     out = tmp_path / "eval"
     args = [
         "eval",
@@ -315,15 +323,17 @@ def test_evaluation_counts_internal_errors(tmp_path, capsys, broken_specs):
 
 
 def test_evaluation_of_files_without_the_count_reads_none():
-    old = {
+    old = Trajectory.from_dict({
         "id": "a.t0",
         "task_id": "a",
+        "tools": [],
+        "messages": [],
         "reward": 0.0,
         "filters": {"valid": True, "state": False, "exact": True},
         "meta": {"end": "user_done"},
-    }
-    report = evaluate_job.evaluate([old], [{"id": "a", "gold_calls": [{}]}], 1)
-    assert report["internal_error_episodes"] == 0 and report["failure_reasons"] == {
+    })
+    report = evaluate_job.evaluate([old], [bare_task("a", 1)], 1)
+    assert report.internal_error_episodes == 0 and report.failure_reasons == {
         "state_mismatch": 1
     }
 

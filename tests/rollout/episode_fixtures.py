@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import envscale
+from envscale.records import GoldCall, Task
 
 ROOT = Path(__file__).resolve().parents[2]
 CLINIC = ROOT / "specs" / "clinic.domain"
@@ -36,7 +37,7 @@ def clinic_domain():
     return envscale.load(CLINIC)
 
 
-def make_task(domain, task_id: str, instruction: str, chain: list, seed: int = 0) -> dict:
+def make_task(domain, task_id: str, instruction: str, chain: list, seed: int = 0) -> Task:
     """A task in the shape `tasks.sample_tasks` writes, its gold results from a real run."""
     env = domain.environment(data=CLINIC_DATA)
     initial_hash = env.state_hash()
@@ -52,10 +53,17 @@ def make_task(domain, task_id: str, instruction: str, chain: list, seed: int = 0
             "gold_outputs": outputs, "gold_state_hash": env.state_hash(), "kind": kind,
             "length": len(chain), "invalid_calls": [], "enforce_policies": True}
     env.close()
-    return task
+    return Task.from_dict(task)
 
 
-def clinic_tasks(n: int | None = None) -> list[dict]:
+def clinic_tasks(n: int | None = None) -> list[Task]:
     domain = clinic_domain()
     chains = CHAINS if n is None else [CHAINS[i % len(CHAINS)] for i in range(n)]
     return [make_task(domain, f"clinic-{i:04d}", text, chain, seed=i) for i, (text, chain) in enumerate(chains)]
+
+
+def bare_task(task_id: str, chain_length: int) -> Task:
+    """A task with only an id and a gold chain of `chain_length` calls, for evaluation's arithmetic."""
+    return Task(id=task_id, domain="clinic", spec_hash="", seed=0, initial_state={}, instruction="",
+                gold_calls=[GoldCall(name="get_patient", arguments={})] * chain_length,
+                gold_outputs=[], gold_state_hash="")

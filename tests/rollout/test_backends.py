@@ -115,10 +115,10 @@ def test_hf_agent_with_the_tiny_model(runtime, tiny_path):
 
     task = clinic_tasks()[0]
     agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=16))
-    first = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2)
+    first = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2).to_dict()
     check_model_episode(first, "hf")
     assert first["meta"]["agent_model"] == tiny_path
-    again = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2)
+    again = run_episode(runtime, task, agent, ScriptedUser(), seed=0, max_steps=2).to_dict()
     assert again == first  # greedy decoding: deterministic
 
 
@@ -180,7 +180,7 @@ def test_openai_agent_against_the_local_server(runtime, server):
     from envscale.rollout.agents import OpenAIAgent
 
     agent = OpenAIAgent(BackendConfig("openai", model="tiny", base_url=server, max_tokens=24, timeout=60))
-    t = run_episode(runtime, clinic_tasks()[0], agent, ScriptedUser(), seed=0, max_steps=3)
+    t = run_episode(runtime, clinic_tasks()[0], agent, ScriptedUser(), seed=0, max_steps=3).to_dict()
     check_model_episode(t, "openai")
     assert t["meta"]["agent_model"] == "tiny"
 
@@ -188,10 +188,10 @@ def test_openai_agent_against_the_local_server(runtime, server):
 # ---- model-backed simulated users
 
 def test_user_text_parsing_and_the_stop_marker():
-    from envscale.rollout.dialogue import Usage
+    from envscale.records import Usage
     from envscale.rollout.users import STOP_TOKEN, parse_user_text
 
-    usage = Usage(7, 3)
+    usage = Usage(prompt_tokens=7, completion_tokens=3)
     reply = parse_user_text(f"  Thanks, that is all I needed. {STOP_TOKEN}\n", usage)
     assert reply.done and reply.content == "Thanks, that is all I needed." and reply.usage is usage
     assert parse_user_text(STOP_TOKEN).content == "" and parse_user_text(STOP_TOKEN).done
@@ -242,27 +242,27 @@ def test_hf_user_with_the_tiny_model(runtime, tiny_path):
     task = clinic_tasks()[1]
     # Greedy decoding makes the untrained model emit only newlines, so it samples (seeded).
     user = HFUser(BackendConfig("hf", model=tiny_path, max_tokens=12, temperature=1.0))
-    t = run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4)
+    t = run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4).to_dict()
     turns = check_model_user_episode(t, "hf", tiny_path, max_steps=4)
     assert len(turns) >= 2
     # Every user turn is what the model generates from the customer's view at that point,
     # sampled with the episode's seed for that turn.
     model = LocalChatModel.get(tiny_path)
     for i in turns:
-        view = user_view(t["messages"][:i], task["instruction"])
+        view = user_view(t["messages"][:i], task.instruction)
         # Roles swapped and alternating (strict chat templates insist), tool traffic hidden.
-        assert task["instruction"] in view[0]["content"] and view[1]["content"] == AGENT_GREETING
+        assert task.instruction in view[0]["content"] and view[1]["content"] == AGENT_GREETING
         assert [m["role"] for m in view] == ["system"] + ["user", "assistant"] * turns.index(i) + ["user"]
         results = [m["content"] for m in t["messages"][:i] if m["role"] == "tool"]
         assert all("tool_calls" not in m and m["content"] not in results for m in view)
         out = model.generate(view, None, max_new_tokens=12, temperature=1.0, seed=user.seed + i)
         assert t["messages"][i]["content"] == parse_user_text(out.text).content
-    assert run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4) == t  # seeded sampling
-    assert run_episode(runtime, task, ScriptedAgent(), user, seed=4, max_steps=4)["messages"] != t["messages"]
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4).to_dict() == t  # seeded sampling
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=4, max_steps=4).to_dict()["messages"] != t["messages"]
 
     # Both sides played by the model.
     agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=12))
-    both = run_episode(runtime, task, agent, user, seed=3, max_steps=2)
+    both = run_episode(runtime, task, agent, user, seed=3, max_steps=2).to_dict()
     check_model_user_episode(both, "hf", tiny_path, max_steps=2)
     assert (both["meta"]["agent"], both["meta"]["agent_model"]) == ("hf", tiny_path)
 
@@ -275,12 +275,12 @@ def test_openai_user_against_the_local_server(runtime, server):
     task = clinic_tasks()[2]
     config = BackendConfig("openai", model="tiny", base_url=server, max_tokens=12, temperature=1.0, timeout=60)
     user = OpenAIUser(config)
-    t = run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4)
+    t = run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4).to_dict()
     turns = check_model_user_episode(t, "openai", "tiny", max_steps=4)
     # Each user turn is the server's answer to the customer's view, with that turn's seed.
     for i in turns:
         status, body = post(server, {"model": "tiny", "max_tokens": 12, "temperature": 1.0, "seed": user.seed + i,
-                                     "messages": user_view(t["messages"][:i], task["instruction"])})
+                                     "messages": user_view(t["messages"][:i], task.instruction)})
         assert status == 200
         assert t["messages"][i]["content"] == parse_user_text(body["choices"][0]["message"]["content"]).content
-    assert run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4) == t
+    assert run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4).to_dict() == t

@@ -29,7 +29,7 @@ def tasks():
 
 
 def play(runtime, task, seed=0, trial=0, **kw):
-    return run_episode(runtime, task, ScriptedAgent(), ScriptedUser(), seed=seed, trial=trial, **kw)
+    return run_episode(runtime, task, ScriptedAgent(), ScriptedUser(), seed=seed, trial=trial, **kw).to_dict()
 
 
 def test_same_seed_same_trajectory_and_seeds_vary(runtime, tasks):
@@ -42,12 +42,12 @@ def test_same_seed_same_trajectory_and_seeds_vary(runtime, tasks):
 def test_trajectory_has_the_design_format(runtime, tasks):
     task = tasks[1]
     t = play(runtime, task)
-    assert set(t) == {"id", "domain", "spec_hash", "task_id", "tools", "messages", "reward",
+    assert set(t) == {"version", "id", "domain", "spec_hash", "task_id", "tools", "messages", "reward",
                       "final_state_hash", "filters", "meta"}
-    assert t["id"] == f"{task['id']}.t0" and t["task_id"] == task["id"] and t["domain"] == "clinic"
+    assert t["id"] == f"{task.id}.t0" and t["task_id"] == task.id and t["domain"] == "clinic"
     assert t["messages"][0] == {"role": "system", "content": runtime.domain.policy}
     assert t["tools"] == runtime.domain.tool_schemas
-    assert t["final_state_hash"] == task["gold_state_hash"] and t["reward"] == 1.0
+    assert t["final_state_hash"] == task.gold_state_hash and t["reward"] == 1.0
     meta = t["meta"]
     assert meta["agent"] == "scripted" and meta["user"] == "scripted" and meta["seed"] == 0
     assert meta["end"] == "user_done" and meta["envscale"] == envscale.__version__
@@ -57,7 +57,7 @@ def test_trajectory_has_the_design_format(runtime, tasks):
 
 
 def test_agent_confirms_before_the_first_write(runtime, tasks):
-    task = next(t for t in tasks if t["kind"] == "write")
+    task = next(t for t in tasks if t.kind == "write")
     t = play(runtime, task)
     messages = t["messages"]
     first_write = next(i for i, m in enumerate(messages)
@@ -68,10 +68,10 @@ def test_agent_confirms_before_the_first_write(runtime, tasks):
 
 
 def test_environment_is_reset_between_episodes(runtime, tasks):
-    write = next(t for t in tasks if t["kind"] == "write")
+    write = next(t for t in tasks if t.kind == "write")
     first = play(runtime, write)
     second = play(runtime, write, trial=1)
-    assert first["final_state_hash"] == second["final_state_hash"] == write["gold_state_hash"]
+    assert first["final_state_hash"] == second["final_state_hash"] == write.gold_state_hash
 
 
 class Looping:
@@ -88,7 +88,7 @@ class Looping:
 
 
 def test_turn_limit_ends_an_episode(runtime, tasks):
-    t = run_episode(runtime, tasks[0], Looping(), ScriptedUser(), seed=0, max_steps=4)
+    t = run_episode(runtime, tasks[0], Looping(), ScriptedUser(), seed=0, max_steps=4).to_dict()
     assert t["meta"]["end"] == "turn_limit" and t["meta"]["steps"] == 4
     assert t["meta"]["failure"].startswith("turn_limit")
     assert not t["filters"]["valid"]
@@ -115,13 +115,13 @@ class Clumsy:
 
 
 def test_bad_calls_become_error_messages_and_change_nothing(runtime, tasks):
-    task = next(t for t in tasks if t["kind"] == "write")
-    t = run_episode(runtime, task, Clumsy(), ScriptedUser(), seed=0)
+    task = next(t for t in tasks if t.kind == "write")
+    t = run_episode(runtime, task, Clumsy(), ScriptedUser(), seed=0).to_dict()
     results = [m["content"] for m in t["messages"] if m["role"] == "tool"]
     assert len(results) == len(Clumsy.CALLS) and all(r.startswith("Error: ") for r in results)
     assert "get_patient" in results[0]  # the unknown tool's message suggests the right one
     assert t["meta"]["failed_calls"] == len(Clumsy.CALLS) and t["meta"]["end"] == "user_done"
-    assert t["final_state_hash"] == task["initial_state_hash"]
+    assert t["final_state_hash"] == task.initial_state_hash
     assert t["filters"] == {"valid": False, "state": False, "exact": False} and t["reward"] == 0.0
     assert "arguments are not a JSON object" in t["meta"]["failure"]
 
@@ -131,7 +131,7 @@ def test_transfer_tool_ends_an_episode():
     from envscale.tasks.sampling import sample_tasks
     from envscale.tasks.states import EnvFactory
 
-    task = sample_tasks(domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 5}}), 1, seed=0)[0].to_dict()
+    task = sample_tasks(domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 5}}), 1, seed=0)[0]
 
     class Transferring:
         config = BackendConfig("scripted")
@@ -143,7 +143,7 @@ def test_transfer_tool_ends_an_episode():
             return AgentReply("Let me get a human.",
                               [make_call("call_1", "transfer_to_human_agents", {"summary": "wants a person"})])
 
-    t = run_episode(DomainRuntime(domain), task, Transferring(), ScriptedUser(), seed=0)
+    t = run_episode(DomainRuntime(domain), task, Transferring(), ScriptedUser(), seed=0).to_dict()
     assert t["meta"]["end"] == "transfer" and t["meta"]["steps"] == 1
     assert t["messages"][-1]["role"] == "tool" and t["filters"]["valid"]
 
@@ -187,7 +187,7 @@ class Stopping:
         self.at_once = at_once
 
     def start(self, context):
-        self.instruction = context.task["instruction"]
+        self.instruction = context.task.instruction
         self.turn = 0
 
     def reply(self, messages):
@@ -201,12 +201,12 @@ class Stopping:
 
 def test_the_stop_marker_ends_an_episode_and_stays_out_of_the_transcript(runtime, tasks):
     task = tasks[3]  # one read, no confirmation asked
-    t = run_episode(runtime, task, ScriptedAgent(), Stopping(), seed=0)
+    t = run_episode(runtime, task, ScriptedAgent(), Stopping(), seed=0).to_dict()
     assert t["meta"]["end"] == "user_done" and t["filters"]["valid"]
     assert [m["role"] for m in t["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
     assert not any("STOP" in (m.get("content") or "") or "that is everything" in (m.get("content") or "")
                    for m in t["messages"])
     # A user that stops before saying anything ends the episode with no turn at all.
-    t = run_episode(runtime, task, ScriptedAgent(), Stopping(at_once=True), seed=0)
+    t = run_episode(runtime, task, ScriptedAgent(), Stopping(at_once=True), seed=0).to_dict()
     assert t["meta"]["end"] == "user_done" and t["meta"]["steps"] == 0 and len(t["messages"]) == 1
     assert t["meta"]["failure"] == "valid: the first turn after the system prompt is not the user's"

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from envscale.records import GoldCall, GoldOutput
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import DomainRuntime, run_episode
@@ -104,7 +105,7 @@ def test_ngram_repetition():
 
 def test_exact_match_fills_schema_defaults_and_skips_failed_calls(runtime):
     defaults = schema_defaults(runtime.tools)
-    gold = [{"name": "list_appointments", "arguments": {"patient_id": "P001"}}]
+    gold = [GoldCall(name="list_appointments", arguments={"patient_id": "P001"})]
     done = [CallRecord("list_appointments", {}, False),
             CallRecord("list_appointments", {"patient_id": "P001", "include_past": False}, True)]
     assert check_exact(done, gold, defaults) is None
@@ -116,9 +117,9 @@ def test_exact_match_fills_schema_defaults_and_skips_failed_calls(runtime):
 
 
 def test_gold_calls_that_failed_on_purpose_are_not_expected(runtime):
-    gold = [{"name": "get_patient", "arguments": {"patient_id": "P999"}},
-            {"name": "get_patient", "arguments": {"patient_id": "P001"}}]
-    outputs = [{"ok": False, "content": "Error: not found"}, {"ok": True, "content": "{}"}]
+    gold = [GoldCall(name="get_patient", arguments={"patient_id": "P999"}),
+            GoldCall(name="get_patient", arguments={"patient_id": "P001"})]
+    outputs = [GoldOutput(ok=False, content="Error: not found"), GoldOutput(ok=True, content="{}")]
     done = [CallRecord("get_patient", {"patient_id": "P999"}, False),
             CallRecord("get_patient", {"patient_id": "P001"}, True)]
     assert check_exact(done, gold, {}, outputs) is None
@@ -127,7 +128,7 @@ def test_gold_calls_that_failed_on_purpose_are_not_expected(runtime):
 
 def test_real_episode_passes_every_filter(runtime, tasks):
     for task in tasks:
-        t = run_episode(runtime, task, ScriptedAgent(), ScriptedUser(), seed=1)
+        t = run_episode(runtime, task, ScriptedAgent(), ScriptedUser(), seed=1).to_dict()
         assert t["filters"] == {"valid": True, "state": True, "exact": True}, t["meta"]["failure"]
         rebuilt = apply_filters(t["messages"], calls_from_messages(t["messages"]), t["final_state_hash"],
                                 task, runtime.defaults)
@@ -135,24 +136,24 @@ def test_real_episode_passes_every_filter(runtime, tasks):
 
 
 def test_state_filter_rejects_a_different_final_state(runtime, tasks):
-    write = next(t for t in tasks if t["kind"] == "write")
-    other = {**write, "gold_state_hash": "0" * 64}
-    t = run_episode(runtime, other, ScriptedAgent(), ScriptedUser(), seed=1)
+    write = next(t for t in tasks if t.kind == "write")
+    other = write.model_copy(update={"gold_state_hash": "0" * 64})
+    t = run_episode(runtime, other, ScriptedAgent(), ScriptedUser(), seed=1).to_dict()
     assert t["filters"] == {"valid": True, "state": False, "exact": True}
     assert t["meta"]["failure"].startswith("state:") and t["reward"] == 0.0
 
 
 def test_exact_filter_is_what_catches_a_wrong_read_only_chain(runtime, tasks):
-    read = next(t for t in tasks if t["kind"] == "read")
+    read = next(t for t in tasks if t.kind == "read")
     # The agent follows a chain that differs from the gold one; reads leave the state equal.
-    agent_task = {**read, "gold_calls": [{"name": "get_patient", "arguments": {"patient_id": "P002"}}]}
+    agent_task = read.model_copy(update={"gold_calls": [GoldCall(name="get_patient", arguments={"patient_id": "P002"})]})
 
     class Mismatched(ScriptedAgent):
         def start(self, context):
             context.task = agent_task
             super().start(context)
 
-    t = run_episode(runtime, read, Mismatched(), ScriptedUser(), seed=1)
+    t = run_episode(runtime, read, Mismatched(), ScriptedUser(), seed=1).to_dict()
     assert t["filters"] == {"valid": True, "state": True, "exact": False}
     assert t["reward"] == 0.0 and t["meta"]["failure"].startswith("exact:")
 
@@ -160,7 +161,7 @@ def test_exact_filter_is_what_catches_a_wrong_read_only_chain(runtime, tasks):
 def test_failed_intermediate_call_is_kept_when_the_goal_is_reached(runtime, tasks):
     agent = ScriptedAgent(BackendConfig("scripted", options=(("failure_rate", 1.0),)))
     for task in tasks:
-        t = run_episode(runtime, task, agent, ScriptedUser(), seed=2)
+        t = run_episode(runtime, task, agent, ScriptedUser(), seed=2).to_dict()
         assert t["meta"]["failed_calls"] == 1
         assert t["filters"] == {"valid": True, "state": True, "exact": True}
         errors = [m for m in t["messages"] if m["role"] == "tool" and m["content"].startswith("Error:")]
