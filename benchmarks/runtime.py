@@ -30,19 +30,20 @@ from envscale.api import compile_file  # noqa: E402
 from envscale.compiler.codegen import generate  # noqa: E402
 from envscale.compiler.pipeline import Parser, analyze  # noqa: E402
 from envscale.dsl.parser import parse, parse_with_lark  # noqa: E402
+from envscale.records import Manifest  # noqa: E402
+from envscale.runtime.load import _CACHE  # noqa: E402
 
 # What a domain of the size of specs/retail.domain may take to check and compile, on one core.
 COMPILE_BUDGET_MS = 15.0
-from envscale.runtime.load import _CACHE  # noqa: E402
 
 
-def scale(data: dict, manifest: dict, factor: int) -> dict:
+def scale(data: dict, manifest: Manifest, factor: int) -> dict:
     """The seed data repeated `factor` times, keys, references and unique values renamed per copy."""
     out: dict[str, list[dict]] = {}
     for entity, records in data.items():
-        spec = manifest["entities"][entity]
-        renamed = set(spec["key"]) | {f["name"] for f in spec["fields"] if f["unique"] or f["ref"]}
-        kinds = {f["name"]: f["kind"] for f in spec["fields"]}
+        spec = manifest.entities[entity]
+        renamed = set(spec.key) | {f.name for f in spec.fields if f.unique or f.ref}
+        kinds = {f.name: f.kind for f in spec.fields}
         rows = []
         for copy in range(factor):
             for record in records:
@@ -69,10 +70,10 @@ def episode_calls(domain, data: dict) -> list[tuple[str, dict]]:
 
     schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
     calls = []
-    for tool in domain.manifest["tools"]:
-        candidates = candidate_arguments(schemas[tool["name"]], data, limit=1)
+    for tool in domain.manifest.tools:
+        candidates = candidate_arguments(schemas[tool.name], data, limit=1)
         if candidates:
-            calls.append((tool["name"], candidates[0]))
+            calls.append((tool.name, candidates[0]))
     return calls
 
 
@@ -176,7 +177,7 @@ def main() -> None:
     spec = Path(args.spec)
     data = json.loads(spec.with_suffix(".data.json").read_text(encoding="utf-8"))
     domain = envscale.load(spec)
-    print(f"runtime on {spec.name} ({domain.manifest['domain']}), median of {args.repeat} episodes")
+    print(f"runtime on {spec.name} ({domain.manifest.domain}), median of {args.repeat} episodes")
     print(f"{'data':>6} {'rows':>8} {'calls':>5} {'reset µs':>9} {'call µs':>9} {'hash µs':>9} {'again µs':>9} "
           f"{'diff µs':>9} {'episode µs':>11}")
     results = []

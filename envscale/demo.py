@@ -81,12 +81,12 @@ def play(spec: Path, build: Path) -> None:
         (out / name).write_text(text, encoding="utf-8")
     domain = load(spec)
     manifest = domain.manifest
-    reads = [t for t in manifest["tools"] if t["kind"] == "read"]
-    writes = [t for t in manifest["tools"] if t["kind"] == "write"]
-    print(f"\n== {manifest['domain']}: {manifest['description']}")
+    reads = [t for t in manifest.tools if t.kind == "read"]
+    writes = [t for t in manifest.tools if t.kind == "write"]
+    print(f"\n== {manifest.domain}: {manifest.description}")
     print(
-        f"   compiled to {out}/: {len(manifest['entities'])} entities, {len(reads)} read tools, "
-        f"{len(writes)} write tools, {len(manifest['tool_graph'])} tool-graph edges"
+        f"   compiled to {out}/: {len(manifest.entities)} entities, {len(reads)} read tools, "
+        f"{len(writes)} write tools, {len(manifest.tool_graph)} tool-graph edges"
     )
     data_file = spec.with_suffix(".data.json")
     if data_file.exists():
@@ -103,20 +103,20 @@ def play(spec: Path, build: Path) -> None:
     played = 0
     for tool in reads[:4] + writes[:4]:
         result, args, refused = first_success(
-            env, tool["name"], candidate_arguments(schemas[tool["name"]], data)
+            env, tool.name, candidate_arguments(schemas[tool.name], data)
         )
         if result is None:
             continue
         if refused and result.ok:
             print(
-                f"   [err] {tool['name']}: {len(refused)} refused call(s) rolled back first, e.g. "
+                f"   [err] {tool.name}: {len(refused)} refused call(s) rolled back first, e.g. "
                 f"{refused[0]}"
             )
         mark = "ok " if result.ok else "err"
         shown = _short(result.content) if result.ok else result.error
-        print(f"   [{mark}] {tool['name']}({_short(args, 80)}) -> {shown}")
+        print(f"   [{mark}] {tool.name}({_short(args, 80)}) -> {shown}")
         played += 1
-    bad = env.call(reads[0]["name"], {"no_such_argument": 1}) if reads else None
+    bad = env.call(reads[0].name, {"no_such_argument": 1}) if reads else None
     if bad is not None:
         print(f"   [err] {bad.tool}(no_such_argument=1) -> {bad.error}")
     changes = env.diff()

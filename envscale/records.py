@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -235,6 +236,16 @@ class ToolEdge(Part):
     via: str
 
 
+class KeyFormat(SparsePart):
+    """How the tools make new keys of an entity: `next_key`'s `prefix` and `width` (keys such
+    as PREFIX0042), or `free_key`'s `first` key, counted up from (compiler/ir.py KeyFormat)."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"prefix", "width", "first"})
+    prefix: str = ""
+    width: int = 0
+    first: str = ""
+
+
 class Manifest(Record):
     """manifest.json: what the runtime and the task sampler need to know about a compiled
     domain. Written by the compiler (compiler/codegen/manifest.py); read when a domain is
@@ -257,6 +268,14 @@ class Manifest(Record):
     runtime_invariants: list[str]
     policies: list[Policy]
     tool_graph: list[ToolEdge]
+    key_formats: dict[str, KeyFormat] = {}  # absent from manifests compiled before it existed
+
+    @model_serializer(mode="wrap")
+    def _key_formats_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if "key_formats" not in self.model_fields_set:
+            del out["key_formats"]
+        return out
 
     def to_json(self) -> str:
         """The file's text: indented, non-ASCII kept, a final newline."""

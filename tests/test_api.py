@@ -27,7 +27,7 @@ def test_load_is_cached_until_the_spec_or_its_policy_changes(tmp_path: Path) -> 
     assert second is not first and second.policy == "Be thorough."
     spec.write_text(SPEC.replace("Notes.", "My notes."))
     third = envscale.load(spec)
-    assert third is not second and third.manifest["description"] == "My notes."
+    assert third is not second and third.manifest.description == "My notes."
     assert third.spec_hash != second.spec_hash != first.spec_hash
 
 

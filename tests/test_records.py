@@ -220,7 +220,8 @@ def test_eval_reports_load_and_are_written_back_as_they_were(produced):
 
 def test_a_manifest_from_before_loads_and_is_written_back_byte_for_byte():
     text = (BEFORE_VERSIONS / "manifest.json").read_text(encoding="utf-8")
-    assert Manifest.model_validate_json(text).to_json() == text
+    manifest = Manifest.model_validate_json(text)
+    assert manifest.key_formats == {} and manifest.to_json() == text
 
 
 def test_manifests_load_and_are_written_back_byte_for_byte(produced):
@@ -239,14 +240,16 @@ def test_manifests_load_and_are_written_back_byte_for_byte(produced):
     )
     assert {e.source for e in clinic.tool_graph} <= {t.name for t in clinic.tools}
     assert clinic.policies[0].rules[0].kind == "before"
+    assert clinic.key_formats["Invoice"] == records.KeyFormat(prefix="INV", width=4)
+    assert clinic.key_formats["Invoice"].to_dict() == {"prefix": "INV", "width": 4}
 
 
 def test_a_manifest_with_a_new_section_loads_and_keeps_it(produced):
     data = json.loads((produced / "compiled" / "retail" / "manifest.json").read_text())
-    data["key_formats"] = {"Order": {"prefix": "#W", "digits": 7}}
+    data["id_sequences"] = {"Order": {"prefix": "#W", "digits": 7}}
     data["tools"][0]["schema_hint"] = "x"
     manifest = Manifest.model_validate(data)
-    assert manifest.model_extra == {"key_formats": {"Order": {"prefix": "#W", "digits": 7}}}
+    assert manifest.model_extra == {"id_sequences": {"Order": {"prefix": "#W", "digits": 7}}}
     assert manifest.to_dict() == data
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from envscale.cli.common import EXIT_OK, EXIT_SPEC_ERRORS, print_diagnostics
 from envscale.compiler.build import compile_file
+from envscale.records import Manifest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,8 +17,8 @@ def run(args: argparse.Namespace) -> int:
         if files is None:
             failed += 1
         elif not args.quiet:
-            manifest = json.loads(files["manifest.json"])
-            entities, tools = len(manifest["entities"]), len(manifest["tools"])
+            manifest = Manifest.from_line(files["manifest.json"], "manifest.json")
+            entities, tools = len(manifest.entities), len(manifest.tools)
             print(f"{spec}: ok ({entities} entities, {tools} tools)")
     return EXIT_SPEC_ERRORS if failed else EXIT_OK
 

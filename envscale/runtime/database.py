@@ -16,6 +16,7 @@ from typing import Any
 import apsw
 
 from envscale.compiler.sql_expr import quote_ident
+from envscale.records import EntityInfo
 from envscale.runtime.errors import ToolError
 
 HASH_MODULUS = 1 << 256
@@ -48,16 +49,16 @@ class TableMeta:
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     @classmethod
-    def from_manifest(cls, entity: str, spec: dict) -> TableMeta:
-        fields = [f["name"] for f in spec["fields"]]
-        columns = [f["column"] for f in spec["fields"]]
+    def from_manifest(cls, entity: str, spec: EntityInfo) -> TableMeta:
+        fields = [f.name for f in spec.fields]
+        columns = [f.column for f in spec.fields]
         meta = cls(
             entity=entity,
             fields=fields,
             columns=columns,
-            kinds=[f["kind"] for f in spec["fields"]],
-            key=list(spec["key"]),
-            refs={f["name"]: f["ref"] for f in spec["fields"] if f["ref"]},
+            kinds=[f.kind for f in spec.fields],
+            key=list(spec.key),
+            refs={f.name: f.ref for f in spec.fields if f.ref},
         )
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)

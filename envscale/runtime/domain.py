@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from envscale.compiler.artifacts import ARTIFACTS
+from envscale.records import Manifest, Shape, ToolInfo
 from envscale.runtime.environment import Environment
 from envscale.runtime.shown import Shower
 
@@ -27,34 +28,44 @@ def _import_source(module_name: str, filename: str, source: str) -> types.Module
 @dataclass
 class Domain:
     files: dict[str, str]
-    manifest: dict[str, Any] = field(init=False)
+    manifest: Manifest = field(init=False)
     models: types.ModuleType = field(init=False)
     tools_module: types.ModuleType = field(init=False)
 
     def __post_init__(self) -> None:
-        self.manifest = json.loads(self.files["manifest.json"])
+        self.manifest = Manifest.from_line(self.files["manifest.json"], "manifest.json")
         tag = f"{self.name}_{self.spec_hash[:12]}"
         self.models = _import_source(f"envscale_generated.{tag}.models", f"<envscale {self.name}/models.py>",
                                      self.files["models.py"])
         self.tools_module = _import_source(f"envscale_generated.{tag}.tools", f"<envscale {self.name}/tools.py>",
                                            self.files["tools.py"])
         self.shower = Shower(self.manifest)
-        self.return_shapes = {t["name"]: t.get("returns_shape") for t in self.manifest["tools"]}
-        self.tool_kinds = {t["name"]: t["kind"] for t in self.manifest["tools"]}
+        self.tools: dict[str, ToolInfo] = {t.name: t for t in self.manifest.tools}
+        self.return_shapes: dict[str, Shape | None] = {
+            name: t.returns_shape for name, t in self.tools.items()
+        }
+        self.tool_kinds: dict[str, str] = {name: t.kind for name, t in self.tools.items()}
+        # Constraint name -> message, over all entities (a CHECK failure names only the constraint).
+        self.check_messages: dict[str, str] = {}
+        for entity in reversed(self.manifest.entities.values()):
+            self.check_messages.update(entity.checks)
         # The runtime invariants a tool's writes could break, checked after each of its calls.
         checks = self.tools_module.INVARIANTS
+        runtime = [inv for inv in self.manifest.invariants if inv.enforced_by == "runtime"]
         self.invariants_after = {
-            t["name"]: [(inv["name"], checks[inv["name"]]) for inv in self.manifest["invariants"]
-                        if inv["enforced_by"] == "runtime" and set(t["writes"]) & set(inv["reads"])]
-            for t in self.manifest["tools"]
+            t.name: [
+                (inv.name, checks[inv.name]) for inv in runtime if set(t.writes) & set(inv.reads)
+            ]
+            for t in self.manifest.tools
         }
+        self._row_shapes = {entity: Shape(row=entity) for entity in self.manifest.entities}
 
     def show_result(self, tool: str, value: Any) -> Any:
         """A tool's return value in its shown form."""
         return self.shower.show(self.return_shapes.get(tool), value)
 
     def show_record(self, entity: str, record: dict | None) -> dict | None:
-        return self.shower.show({"row": entity}, record)
+        return self.shower.show(self._row_shapes.get(entity) or Shape(row=entity), record)
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Domain:
@@ -63,15 +74,15 @@ class Domain:
 
     @property
     def name(self) -> str:
-        return self.manifest["domain"]
+        return self.manifest.domain
 
     @property
     def spec_hash(self) -> str:
-        return self.manifest["spec_hash"]
+        return self.manifest.spec_hash
 
     @property
     def policy(self) -> str:
-        return self.manifest["policy"]
+        return self.manifest.policy
 
     @property
     def tool_schemas(self) -> list[dict]:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, Protocol
 import apsw
 import pydantic
 
+from envscale.records import Manifest
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
@@ -39,10 +40,12 @@ class CompiledDomain(Protocol):
     """What an environment needs of its domain (`envscale.runtime.domain.Domain` has it)."""
 
     files: dict[str, str]
-    manifest: dict[str, Any]
+    manifest: Manifest
     models: ModuleType
     tools_module: ModuleType
     invariants_after: dict[str, list[tuple[str, Callable[..., str | None]]]]
+    tool_kinds: dict[str, str]
+    check_messages: dict[str, str]
 
     def show_result(self, tool: str, value: Any) -> Any: ...
 
@@ -140,15 +143,15 @@ class Environment:
         if path:
             connection.execute("PRAGMA journal_mode = WAL")
         existing = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = {name: TableMeta.from_manifest(name, spec) for name, spec in domain.manifest["entities"].items()}
+        tables = {name: TableMeta.from_manifest(name, spec) for name, spec in domain.manifest.entities.items()}
         if not existing:
             connection.execute(domain.files["schema.sql"])
         elif data is not None:
             connection.close()
             raise DataError([f"{path} already holds a database; omit the data to reopen it, or remove the file"])
-        db = Db(connection, tables, domain.manifest["clock"])
+        db = Db(connection, tables, domain.manifest.clock)
         env = cls(domain, connection, db, enforce_policies)
-        env.monitor = PolicyMonitor(domain.manifest["policies"], {t["name"]: t["kind"] for t in domain.manifest["tools"]})
+        env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds)
         if data is not None:
             env._load(_read_data(data))
         connection.execute("BEGIN")
@@ -282,10 +285,7 @@ class Environment:
             if prefix in str(error):
                 detail = str(error).split(prefix, 1)[1]
                 if explain is None:
-                    for spec in self.domain.manifest["entities"].values():
-                        if detail in spec["checks"]:
-                            return f"constraint failed: {spec['checks'][detail]}"
-                    return f"constraint failed: {detail}"
+                    return f"constraint failed: {self.domain.check_messages.get(detail, detail)}"
                 return f"{detail} {explain}"
         if "FOREIGN KEY" in str(error):
             return "the record is still referred to by other records"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envscale.records import Manifest
 from envscale.runtime.errors import DataError, read_json
 
 
@@ -50,14 +51,14 @@ class Layout:
             raise DataError(problems or [f"{path}: no tables"])
         return cls(tuple(tables))
 
-    def check(self, manifest: dict) -> None:
+    def check(self, manifest: Manifest) -> None:
         problems = []
         for table in self.tables:
-            entity = manifest["entities"].get(table.entity)
+            entity = manifest.entities.get(table.entity)
             if entity is None:
                 problems.append(f"table '{table.name}': the spec has no entity '{table.entity}'")
-            elif entity["key"] != [table.key]:
-                problems.append(f"table '{table.name}': the key of {table.entity} is {entity['key']}, not '{table.key}'")
+            elif entity.key != [table.key]:
+                problems.append(f"table '{table.name}': the key of {table.entity} is {entity.key}, not '{table.key}'")
         if problems:
             raise DataError(problems)
 

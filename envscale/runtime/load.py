@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from envscale.compiler.build import compile_source, read_spec
@@ -32,12 +31,11 @@ def load(path: str | Path) -> Domain:
     if files is None:
         raise SpecError(diagnostics, sources)
     domain = Domain(files)
-    _CACHE[key] = (domain, _included_texts(spec_path, files))
+    _CACHE[key] = (domain, _included_texts(spec_path, domain.manifest.includes))
     return domain
 
 
-def _included_texts(spec: Path, files: dict[str, str]) -> dict[str, str]:
-    included = json.loads(files["manifest.json"]).get("includes", [])
+def _included_texts(spec: Path, included: list[str]) -> dict[str, str]:
     return {name: _read_or_empty(spec.parent / name) for name in included}
 
 

@@ -9,43 +9,51 @@ from __future__ import annotations
 
 from typing import Any
 
+from envscale.records import Manifest, Shape
+
+# A field as the shown form needs it: name, external, sparse, shape of its value.
+FieldShow = tuple[str, bool, bool, Shape | None]
+
 
 class Shower:
-    def __init__(self, manifest: dict):
-        self.entities = {
-            name: [(f["name"], f["external"], f["sparse"], f["shape"]) for f in spec["fields"]]
-            for name, spec in manifest["entities"].items()
+    def __init__(self, manifest: Manifest):
+        self.entities: dict[str, list[FieldShow]] = {
+            name: [(f.name, f.external, f.sparse, f.shape) for f in spec.fields]
+            for name, spec in manifest.entities.items()
         }
-        self.structs = {
-            name: [(f["name"], False, f["sparse"], f["shape"]) for f in fields]
-            for name, fields in manifest.get("structs", {}).items()
+        self.structs: dict[str, list[FieldShow]] = {
+            name: [(f.name, False, f.sparse, f.shape) for f in fields]
+            for name, fields in manifest.structs.items()
         }
         self._trivial: dict[str, bool] = {}
 
-    def needs_work(self, shape: dict | None) -> bool:
+    def needs_work(self, shape: Shape | None) -> bool:
         """Whether anything under this shape is ever left out (memoized per record type)."""
         if shape is None:
             return False
-        if "list" in shape or "map" in shape:
-            return self.needs_work(shape.get("list") or shape.get("map"))
-        name = shape.get("row") or shape.get("struct")
-        cache_key = f"{'row' if 'row' in shape else 'struct'}:{name}"
+        if shape.list is not None or shape.map is not None:
+            return self.needs_work(shape.list or shape.map)
+        cache_key = f"row:{shape.row}" if shape.row is not None else f"struct:{shape.struct}"
         if cache_key not in self._trivial:
             self._trivial[cache_key] = False  # guards against recursion through itself
-            fields = self.entities[name] if "row" in shape else self.structs[name]
+            fields = self._fields(shape)
             self._trivial[cache_key] = any(ext or sparse or self.needs_work(sub) for _, ext, sparse, sub in fields)
         return self._trivial[cache_key]
 
-    def show(self, shape: dict | None, value: Any) -> Any:
-        if value is None or not self.needs_work(shape):
+    def _fields(self, shape: Shape) -> list[FieldShow]:
+        if shape.row is not None:
+            return self.entities[shape.row]
+        return self.structs[shape.struct or ""]
+
+    def show(self, shape: Shape | None, value: Any) -> Any:
+        if shape is None or value is None or not self.needs_work(shape):
             return value
-        if "list" in shape:
-            return [self.show(shape["list"], v) for v in value]
-        if "map" in shape:
-            return {k: self.show(shape["map"], v) for k, v in value.items()}
-        fields = self.entities[shape["row"]] if "row" in shape else self.structs[shape["struct"]]
+        if shape.list is not None:
+            return [self.show(shape.list, v) for v in value]
+        if shape.map is not None:
+            return {k: self.show(shape.map, v) for k, v in value.items()}
         out = {}
-        for name, external, sparse, sub in fields:
+        for name, external, sparse, sub in self._fields(shape):
             if external or name not in value:
                 continue
             item = value[name]

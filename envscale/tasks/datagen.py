@@ -35,6 +35,7 @@ from typing import Any
 import apsw
 import pydantic
 
+from envscale.records import EntityField, Fact, Manifest
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError
 from envscale.tasks import fakes
@@ -105,13 +106,13 @@ def generate_data(domain: Any, seed: int, size: int | dict[str, int] = DEFAULT_S
     return _Generator(domain, seed, like).run(size)
 
 
-def entity_order(manifest: dict) -> list[str]:
+def entity_order(manifest: Manifest) -> list[str]:
     """Entities so that each comes after those it refers to; nullable references give way in a cycle."""
-    entities = manifest["entities"]
+    entities = manifest.entities
     names = list(entities)
     for strict in (False, True):
-        needs = {name: [f["ref"] for f in spec["fields"]
-                        if f["ref"] and f["ref"] != name and f["ref"] in entities and not (strict and f["nullable"])]
+        needs = {name: [f.ref for f in spec.fields
+                        if f.ref and f.ref != name and f.ref in entities and not (strict and f.nullable)]
                  for name, spec in entities.items()}
         order: list[str] = []
         placed: set[str] = set()
@@ -133,26 +134,26 @@ def entity_order(manifest: dict) -> list[str]:
 def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[str, IdFormat]:
     """The id format of each entity keyed by one string field."""
     manifest = domain.manifest
-    from_tools = {entity: IdFormat(fmt.get("prefix", ""), fmt.get("width", 0), fmt.get("first", ""))
-                  for entity, fmt in manifest.get("key_formats", {}).items()}
+    from_tools = {entity: IdFormat(fmt.prefix, fmt.width, fmt.first)
+                  for entity, fmt in manifest.key_formats.items()}
     examples = doc_examples(domain)
     formats: dict[str, IdFormat] = {}
     taken: set[str] = set()
     pending = []
-    for entity, spec in manifest["entities"].items():
-        if len(spec["key"]) != 1:
+    for entity, spec in manifest.entities.items():
+        if len(spec.key) != 1:
             continue
-        key = next(f for f in spec["fields"] if f["name"] == spec["key"][0])
-        if key["kind"] != "str":
+        key = next(f for f in spec.fields if f.name == spec.key[0])
+        if key.kind != "str":
             continue
-        facts = [fact for fact in spec.get("facts", []) if fact["field"] == key["name"]]
-        learned = _learn_format((like or {}).get(entity) or [], key["name"])
+        facts = [fact for fact in spec.facts if fact.field == key.name]
+        learned = _learn_format((like or {}).get(entity) or [], key.name)
         fmt = learned or from_tools.get(entity)
         if fmt is None and facts:
             # A check shapes the key: follow an example of the docs that meets it.
-            meeting = [{key["name"]: x} for x in examples.get(key["name"], [])
-                       if all(meets(fact, {key["name"]: x}) for fact in facts)]
-            fmt = _learn_format(meeting, key["name"])
+            meeting = [{key.name: x} for x in examples.get(key.name, [])
+                       if all(meets(fact, {key.name: x}) for fact in facts)]
+            fmt = _learn_format(meeting, key.name)
         if fmt is None:
             pending.append(entity)
             continue
@@ -164,8 +165,8 @@ def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[s
         while prefix in taken:
             prefix += "X"
         taken.add(prefix)
-        key_name = manifest["entities"][entity]["key"][0]
-        facts = [fact for fact in manifest["entities"][entity].get("facts", []) if fact["field"] == key_name]
+        key_name = manifest.entities[entity].key[0]
+        facts = [fact for fact in manifest.entities[entity].facts if fact.field == key_name]
         formats[entity] = IdFormat(prefix, 4).fitted(*length_range(facts))
     return formats
 
@@ -195,33 +196,33 @@ def doc_examples(domain: Any) -> dict[str, list[str]]:
     return found
 
 
-def meets(fact: dict, record: dict) -> bool:
+def meets(fact: Fact, record: dict) -> bool:
     """Whether a record meets one check fact; a missing or null value meets it, as in SQL."""
-    value = record.get(fact["field"])
+    value = record.get(fact.field)
     if value is None:
         return True
-    if fact.get("of") == "len":
+    if fact.of == "len":
         if not isinstance(value, str | list | dict):
             return True
         value = len(value)
-    if "values" in fact:
-        return (value in fact["values"]) == (fact["op"] == "in")
-    other = record.get(fact["other"]) if "other" in fact else fact["value"]
+    if fact.values is not None:
+        return (value in fact.values) == (fact.op == "in")
+    other = record.get(fact.other) if fact.other is not None else fact.value
     if other is None:
         return True
     try:
-        return bool(_OPS[fact["op"]](value, other))
+        return bool(_OPS[fact.op](value, other))
     except TypeError:
         return True
 
 
-def length_range(facts: list[dict]) -> tuple[int, int | None]:
+def length_range(facts: list[Fact]) -> tuple[int, int | None]:
     """The lengths (shortest, longest or None) that the length facts allow."""
     low, high = 0, None
     for fact in facts:
-        if fact.get("of") != "len" or "value" not in fact:
+        if fact.of != "len" or fact.value is None:
             continue
-        n, op = fact["value"], fact["op"]
+        n, op = fact.value, fact.op
         if op in ("==", ">=", ">"):
             low = max(low, n + (op == ">"))
         if op in ("==", "<=", "<"):
@@ -247,13 +248,13 @@ class _Generator:
         self.domain = domain
         self.manifest = domain.manifest
         self.seed = seed
-        self.clock = self.manifest.get("clock") or "2024-01-01T09:00:00"
+        self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.formats = id_formats(domain, like)
         # entity -> field -> the check facts about that field
-        self.facts: dict[str, dict[str, list[dict]]] = {}
-        for entity, spec in self.manifest["entities"].items():
-            for fact in spec.get("facts", []):
-                self.facts.setdefault(entity, {}).setdefault(fact["field"], []).append(fact)
+        self.facts: dict[str, dict[str, list[Fact]]] = {}
+        for entity, spec in self.manifest.entities.items():
+            for fact in spec.facts:
+                self.facts.setdefault(entity, {}).setdefault(fact.field, []).append(fact)
         # entity -> key -> record, in the order the records were accepted
         self.index: dict[str, dict[Any, dict]] = {}
         self.used: dict[tuple[str, str], set] = {}
@@ -274,7 +275,7 @@ class _Generator:
                 raise DataError(problems)
         finally:
             env.close()
-        return {name: list(self.index.get(name, {}).values()) for name in self.manifest["entities"]}
+        return {name: list(self.index.get(name, {}).values()) for name in self.manifest.entities}
 
     def _fill(self, env: Any, entity: str, count: int) -> None:
         rng = random.Random(f"envscale-datagen:{self.seed}:{entity}")
@@ -326,91 +327,91 @@ class _Generator:
 
     def _violations(self, env: Any, entity: str | None) -> dict[str, str]:
         out = {}
-        for inv in self.manifest["invariants"]:
-            if inv["enforced_by"] != "runtime" or (entity is not None and entity not in inv["reads"]):
+        for inv in self.manifest.invariants:
+            if inv.enforced_by != "runtime" or (entity is not None and entity not in inv.reads):
                 continue
-            message = check_invariant(self.domain.tools_module.INVARIANTS[inv["name"]], env.db)
+            message = check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
             if message is not None:
-                out[inv["name"]] = message
+                out[inv.name] = message
         return out
 
     def _accept(self, entity: str, key: Any, record: dict) -> None:
         self.index.setdefault(entity, {})[key] = record
-        spec = self.manifest["entities"][entity]
-        for f in spec["fields"]:
-            if f["unique"] and record.get(f["name"]) is not None:
-                self.used.setdefault((entity, f["name"]), set()).add(_hashable(record[f["name"]]))
+        spec = self.manifest.entities[entity]
+        for f in spec.fields:
+            if f.unique and record.get(f.name) is not None:
+                self.used.setdefault((entity, f.name), set()).add(_hashable(record[f.name]))
 
     # ---- one record
 
     def _record(self, entity: str, index: int, rng: random.Random, defaults: bool) -> dict | None:
-        spec = self.manifest["entities"][entity]
-        fields = {f["name"]: f for f in spec["fields"]}
+        spec = self.manifest.entities[entity]
+        fields = {f.name: f for f in spec.fields}
         record: dict[str, Any] = {}
-        for name in spec["key"]:
+        for name in spec.key:
             value = self._key_value(entity, fields[name], index, rng, record)
             if value is None:
                 return None
             record[name] = value
-        rest = [f for f in spec["fields"] if f["name"] not in record]
-        rest.sort(key=lambda f: 0 if f["kind"] == "ref" else (2 if "email" in fakes.words(f["name"]) else 1))
+        rest = [f for f in spec.fields if f.name not in record]
+        rest.sort(key=lambda f: 0 if f.kind == "ref" else (2 if "email" in fakes.words(f.name) else 1))
         schema = self.schemas.get(entity)
         if schema is None:
             schema = self.schemas[entity] = self.domain.models.ENTITIES[entity].model_json_schema()
         for f in rest:
-            record[f["name"]] = self._field_value(entity, f, record, rng, schema, defaults)
+            record[f.name] = self._field_value(entity, f, record, rng, schema, defaults)
         for f in rest:
             self._relate(entity, f, record, rng, schema)
         for f in rest:
-            if f["unique"]:
-                record[f["name"]] = self._unique(entity, f, record, rng, schema)
-        return {f["name"]: record[f["name"]] for f in spec["fields"]}
+            if f.unique:
+                record[f.name] = self._unique(entity, f, record, rng, schema)
+        return {f.name: record[f.name] for f in spec.fields}
 
-    def _key_value(self, entity: str, f: dict, index: int, rng: random.Random, record: dict) -> Any:
-        if f["kind"] == "ref":
-            choices = list(self.index.get(f["ref"], {}))
-            if len(self.manifest["entities"][entity]["key"]) == 1:
+    def _key_value(self, entity: str, f: EntityField, index: int, rng: random.Random, record: dict) -> Any:
+        if f.kind == "ref":
+            choices = list(self.index.get(f.ref, {}))
+            if len(self.manifest.entities[entity].key) == 1:
                 taken = self.index.get(entity, {})
                 choices = [k for k in choices if k not in taken]
             return rng.choice(choices) if choices else None
-        if f["kind"] == "int":
+        if f.kind == "int":
             return index + 1
         fmt = self.formats.get(entity)
-        if fmt is not None and f["kind"] == "str":
+        if fmt is not None and f.kind == "str":
             return fmt.make(index + 1)
-        value = fakes.value_for(rng, f["name"], f["kind"], self.clock, entity)
+        value = fakes.value_for(rng, f.name, f.kind, self.clock, entity)
         return f"{value}-{index + 1}" if isinstance(value, str) else value
 
-    def _field_value(self, entity: str, f: dict, record: dict, rng: random.Random, schema: dict,
+    def _field_value(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict,
                      defaults: bool) -> Any:
         value = self._plain_value(entity, f, record, rng, schema, defaults)
         return self._aimed(entity, f, value, rng)
 
-    def _plain_value(self, entity: str, f: dict, record: dict, rng: random.Random, schema: dict,
+    def _plain_value(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict,
                      defaults: bool) -> Any:
-        has_default = "default" in f
+        has_default = "default" in f.model_fields_set
         if has_default and (defaults or rng.random() < 0.5):
-            return f["default"]
-        if f["nullable"] and (defaults or rng.random() < 0.3):
+            return f.default
+        if f.nullable and (defaults or rng.random() < 0.3):
             return None
         copied = self._copied(entity, f, record)
-        if copied is None and f["kind"] == "ref":
+        if copied is None and f.kind == "ref":
             return self._reference(entity, f, record, rng)
         if copied is not None:
             return copied
-        if f["kind"] == "enum":
-            return rng.choice(f["enum"])
-        if f["kind"] == "json":
-            prop = schema["properties"][f["name"]]
-            return self._from_schema(rng, prop, f["name"], entity, schema.get("$defs", {}), optional=has_default)
-        if "email" in fakes.words(f["name"]):
+        if f.kind == "enum":
+            return rng.choice(f.enum)
+        if f.kind == "json":
+            prop = schema["properties"][f.name]
+            return self._from_schema(rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default)
+        if "email" in fakes.words(f.name):
             first, last = _names_in(record)
             return fakes.email(rng, first, last)
-        if f["kind"] == "str":
-            formatted = self._formatted(rng, schema["properties"].get(f["name"], {}), f["name"])
+        if f.kind == "str":
+            formatted = self._formatted(rng, schema["properties"].get(f.name, {}), f.name)
             if formatted is not None:
                 return formatted
-        return fakes.value_for(rng, f["name"], f["kind"], self.clock, entity)
+        return fakes.value_for(rng, f.name, f.kind, self.clock, entity)
 
     def _formatted(self, rng: random.Random, prop: dict, name: str) -> str | None:
         """A string in the format its doc names (YYYY-MM-DD, HH:MM:SS), if it names one."""
@@ -426,40 +427,40 @@ class _Generator:
 
     # ---- aiming at the check facts
 
-    def _aimed(self, entity: str, f: dict, value: Any, rng: random.Random) -> Any:
+    def _aimed(self, entity: str, f: EntityField, value: Any, rng: random.Random) -> Any:
         """The value changed, where it fails one, to meet the facts about the field alone."""
-        facts = [fact for fact in self.facts.get(entity, {}).get(f["name"], []) if "other" not in fact]
-        if value is None or not facts or all(meets(fact, {f["name"]: value}) for fact in facts):
+        facts = [fact for fact in self.facts.get(entity, {}).get(f.name, []) if fact.other is None]
+        if value is None or not facts or all(meets(fact, {f.name: value}) for fact in facts):
             return value
         for fact in facts:
-            if fact["op"] == "in" and value not in fact["values"]:
-                return rng.choice(fact["values"])
-            if fact["op"] == "==" and "value" in fact and fact.get("of") != "len":
-                return fact["value"]
+            if fact.op == "in" and value not in fact.values:
+                return rng.choice(fact.values)
+            if fact.op == "==" and fact.value is not None and fact.of != "len":
+                return fact.value
         if isinstance(value, str):
             low, high = length_range(facts)
-            value = _shaped(value, low, high, rng, f["name"])
+            value = _shaped(value, low, high, rng, f.name)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             value = _bounded(value, facts, rng)
         for _ in range(10):  # a value ruled out by `!=` or `not in`
-            if all(meets(fact, {f["name"]: value}) for fact in facts):
+            if all(meets(fact, {f.name: value}) for fact in facts):
                 break
             if isinstance(value, str):
-                value = _shaped("", *length_range(facts), rng, f["name"])
+                value = _shaped("", *length_range(facts), rng, f.name)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 value = _bounded(value + rng.randint(1, 9), facts, rng)
         return value
 
-    def _relate(self, entity: str, f: dict, record: dict, rng: random.Random, schema: dict) -> None:
+    def _relate(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict) -> None:
         """Make the field meet its facts about other fields: apart from, below or above them."""
-        spec = self.manifest["entities"][entity]
-        for fact in self.facts.get(entity, {}).get(f["name"], []):
-            if "other" not in fact or meets(fact, record):
+        spec = self.manifest.entities[entity]
+        for fact in self.facts.get(entity, {}).get(f.name, []):
+            if fact.other is None or meets(fact, record):
                 continue
-            name, other, op = f["name"], fact["other"], fact["op"]
+            name, other, op = f.name, fact.other, fact.op
             if op in ("<", "<=", ">", ">="):
                 swapped = {**record, name: record[other], other: record[name]}
-                movable = other not in spec["key"] and not any(g["name"] == other and g["ref"] for g in spec["fields"])
+                movable = other not in spec.key and not any(g.name == other and g.ref for g in spec.fields)
                 if movable and meets(fact, swapped):
                     record[name], record[other] = record[other], record[name]
                     continue
@@ -471,48 +472,48 @@ class _Generator:
                 if meets(fact, record):
                     break
 
-    def _reference(self, entity: str, f: dict, record: dict, rng: random.Random) -> Any:
-        target = f["ref"]
+    def _reference(self, entity: str, f: EntityField, record: dict, rng: random.Random) -> Any:
+        target = f.ref
         candidates = list(self.index.get(target, {}).values())
         if not candidates:
             return None
         # Agree with references already chosen: an invoice's appointment is of the same patient.
         chosen = {name: value for name, value in record.items() if value is not None}
-        target_fields = {g["name"] for g in self.manifest["entities"][target]["fields"] if g["kind"] == "ref"}
-        shared = [name for name in chosen if name in target_fields and name != f["name"]]
+        target_fields = {g.name for g in self.manifest.entities[target].fields if g.kind == "ref"}
+        shared = [name for name in chosen if name in target_fields and name != f.name]
         agreeing = [r for r in candidates if all(r.get(name) == chosen[name] for name in shared)]
         if shared and not agreeing:
-            return None if f["nullable"] else rng.choice(candidates)[self.manifest["entities"][target]["key"][0]]
+            return None if f.nullable else rng.choice(candidates)[self.manifest.entities[target].key[0]]
         pool = agreeing or candidates
-        return rng.choice(pool)[self.manifest["entities"][target]["key"][0]]
+        return rng.choice(pool)[self.manifest.entities[target].key[0]]
 
-    def _copied(self, entity: str, f: dict, record: dict) -> Any:
+    def _copied(self, entity: str, f: EntityField, record: dict) -> Any:
         """A date, date-time or reference named like a field of a referred record takes its
         value: an appointment starts when its slot does, with the slot's clinician."""
-        if f["kind"] not in ("date", "datetime", "ref"):
+        if f.kind not in ("date", "datetime", "ref"):
             return None
-        entities = self.manifest["entities"]
-        for g in entities[entity]["fields"]:
-            value = record.get(g["name"])
-            if g["kind"] != "ref" or value is None:
+        entities = self.manifest.entities
+        for g in entities[entity].fields:
+            value = record.get(g.name)
+            if g.kind != "ref" or value is None:
                 continue
-            other = self.index.get(g["ref"], {}).get(value)
-            types = {h["name"]: (h["kind"], h["ref"]) for h in entities[g["ref"]]["fields"]}
-            same = types.get(f["name"]) == (f["kind"], f["ref"])
-            if other is not None and same and other.get(f["name"]) is not None:
-                return other[f["name"]]
+            other = self.index.get(g.ref, {}).get(value)
+            types = {h.name: (h.kind, h.ref) for h in entities[g.ref].fields}
+            same = types.get(f.name) == (f.kind, f.ref)
+            if other is not None and same and other.get(f.name) is not None:
+                return other[f.name]
         return None
 
-    def _unique(self, entity: str, f: dict, record: dict, rng: random.Random, schema: dict) -> Any:
-        value = record[f["name"]]
-        used = self.used.setdefault((entity, f["name"]), set())
+    def _unique(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict) -> Any:
+        value = record[f.name]
+        used = self.used.setdefault((entity, f.name), set())
         for _ in range(40):
             if value is None or _hashable(value) not in used:
                 return value
             value = self._field_value(entity, f, record, rng, schema, defaults=False)
         if isinstance(value, str):
             local, at, host = value.partition("@")
-            sized = any(fact.get("of") == "len" for fact in self.facts.get(entity, {}).get(f["name"], []))
+            sized = any(fact.of == "len" for fact in self.facts.get(entity, {}).get(f.name, []))
             n = 2
             while _hashable(candidate := f"{local}{n}{at}{host}" if at else (
                     value[: max(0, len(value) - len(str(n)))] + str(n) if sized else f"{value}-{n}")) in used:
@@ -587,14 +588,14 @@ def _shaped(value: str, low: int, high: int | None, rng: random.Random, name: st
     return value + "".join(str(rng.randint(0, 9)) for _ in range(target - len(value)))
 
 
-def _bounded(value: float, facts: list[dict], rng: random.Random) -> float:
+def _bounded(value: float, facts: list[Fact], rng: random.Random) -> float:
     """A number within the bounds of the facts (the value itself when it already is)."""
     low = high = None
     step = 1 if isinstance(value, int) else 0.01
     for fact in facts:
-        if fact.get("of") == "len" or "value" not in fact or not isinstance(fact["value"], int | float):
+        if fact.of == "len" or fact.value is None or not isinstance(fact.value, int | float):
             continue
-        bound, op = fact["value"], fact["op"]
+        bound, op = fact.value, fact.op
         if op in (">", ">="):
             bound = bound + step if op == ">" else bound
             low = bound if low is None else max(low, bound)

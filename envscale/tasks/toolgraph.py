@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from envscale.records import Manifest
+
 READ_COLOR = "#4C78A8"
 WRITE_COLOR = "#E45756"
 
@@ -48,12 +50,11 @@ class ToolGraph:
     edges: list[Edge]
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> ToolGraph:
-        nodes = {t["name"]: Node(t["name"], t["kind"], tuple(t["params"]), t.get("returns"))
-                 for t in manifest["tools"]}
-        edges = [Edge(e["from"], e["to"], e["param"], e["via"]) for e in manifest["tool_graph"]
-                 if e["from"] in nodes and e["to"] in nodes]
-        return cls(manifest["domain"], nodes, edges)
+    def from_manifest(cls, manifest: Manifest) -> ToolGraph:
+        nodes = {t.name: Node(t.name, t.kind, tuple(t.params), t.returns) for t in manifest.tools}
+        edges = [Edge(e.source, e.target, e.param, e.via) for e in manifest.tool_graph
+                 if e.source in nodes and e.target in nodes]
+        return cls(manifest.domain, nodes, edges)
 
     def successors(self, tool: str, kinds: tuple[str, ...] = ("read", "write")) -> list[str]:
         """Tools that `tool`'s output can feed, in manifest order, restricted to some kinds."""

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from envscale.records import EntityField, Shape
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.tasks import fakes
@@ -61,25 +62,25 @@ class Walker:
         self.domain = domain
         self.graph = graph
         self.manifest = domain.manifest
-        self.clock = self.manifest.get("clock") or "2024-01-01T09:00:00"
+        self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.schemas = {s["function"]["name"]: s["function"]["parameters"] for s in domain.tool_schemas}
-        self.tools = {t["name"]: t for t in self.manifest["tools"]}
-        self.entities = self.manifest["entities"]
+        self.tools = domain.tools
+        self.entities = self.manifest.entities
         self.feeds = self._feeds()
 
-    def _feeds(self) -> dict[str, list[tuple[str, str, dict]]]:
+    def _feeds(self) -> dict[str, list[tuple[str, str, EntityField]]]:
         """Parameter name -> (entity, field, field spec) whose values can fill it (as the compiler names them)."""
-        out: dict[str, list[tuple[str, str, dict]]] = {}
+        out: dict[str, list[tuple[str, str, EntityField]]] = {}
         for entity, spec in self.entities.items():
-            for f in spec["fields"]:
-                names = [f["name"]]
-                if f["kind"] == "ref":
-                    target_key = self.entities[f["ref"]]["key"][:1]
-                    names = [*target_key, f"{f['name']}_id", f["name"]]
-                elif f["kind"] == "json":
+            for f in spec.fields:
+                names = [f.name]
+                if f.kind == "ref":
+                    target_key = self.entities[f.ref or ""].key[:1]
+                    names = [*target_key, f"{f.name}_id", f.name]
+                elif f.kind == "json":
                     continue
                 for name in dict.fromkeys(names):
-                    out.setdefault(name, []).append((entity, f["name"], f))
+                    out.setdefault(name, []).append((entity, f.name, f))
         return out
 
     # ---- the walk
@@ -216,7 +217,7 @@ class Walker:
                 if seen_entity == entity and record.get(field_name) is not None:
                     return _one(rng, record[field_name])
         if prop.get("type") in ("number", "integer"):
-            amounts = [v for e, r in context if e in self.tools[tool]["reads"] for k, v in r.items()
+            amounts = [v for e, r in context if e in self.tools[tool].reads for k, v in r.items()
                        if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
             if amounts:
                 value = rng.choice(amounts)
@@ -235,28 +236,28 @@ class Walker:
             return self._made_up(rng, param, prop)
         raise _NoValue(param)
 
-    def _fits(self, prop: dict, f: dict) -> bool:
+    def _fits(self, prop: dict, f: EntityField) -> bool:
         if "enum" in prop:
-            return f["kind"] == "enum" and set(prop["enum"]) <= set(f["enum"] or [])
+            return f.kind == "enum" and set(prop["enum"]) <= set(f.enum or [])
         if prop.get("format") == "date":
-            return f["kind"] == "date"
+            return f.kind == "date"
         if prop.get("format") == "date-time":
-            return f["kind"] == "datetime"
+            return f.kind == "datetime"
         kind = prop.get("type", "string")
         if kind == "string":
-            if f["kind"] == "ref":
-                target = self.entities[f["ref"]]
-                key = next(g for g in target["fields"] if g["name"] == target["key"][0])
-                return key["kind"] == "str"
-            return f["kind"] == "str"
-        return f["kind"] in _COMPATIBLE.get(kind, set())
+            if f.kind == "ref":
+                target = self.entities[f.ref or ""]
+                key = next(g for g in target.fields if g.name == target.key[0])
+                return key.kind == "str"
+            return f.kind == "str"
+        return f.kind in _COMPATIBLE.get(kind, set())
 
-    def _fresh(self, tool: str, param: str, sources: list[tuple[str, str, dict]]) -> bool:
+    def _fresh(self, tool: str, param: str, sources: list[tuple[str, str, EntityField]]) -> bool:
         """Whether a write tool's parameter sets a plain field it writes (so a new value fits better)."""
-        if self.tools[tool]["kind"] != "write":
+        if self.tools[tool].kind != "write":
             return False
-        written = set(self.tools[tool]["writes"])
-        return any(e in written and f["kind"] in ("str", "int", "float") and f["name"] not in self.entities[e]["key"]
+        written = set(self.tools[tool].writes)
+        return any(e in written and f.kind in ("str", "int", "float") and f.name not in self.entities[e].key
                    for e, _, f in sources)
 
     def _made_up(self, rng: random.Random, param: str, prop: dict) -> Any:
@@ -270,10 +271,10 @@ class Walker:
     def _moment(self, env: Environment, rng: random.Random, tool: str, fmt: str) -> str:
         """A date (or date-time) taken from the records the tool reads, at or after the clock when possible."""
         values = []
-        for entity in self.tools[tool]["reads"]:
-            for f in self.entities[entity]["fields"]:
-                if f["kind"] in ("date", "datetime"):
-                    values += [r[f["name"]] for r in env.db.all(entity) if r.get(f["name"])]
+        for entity in self.tools[tool].reads:
+            for f in self.entities[entity].fields:
+                if f.kind in ("date", "datetime"):
+                    values += [r[f.name] for r in env.db.all(entity) if r.get(f.name)]
         if fmt == "date":
             values = sorted({v[:10] for v in values})
         ahead = [v for v in values if v >= self.clock[: len(v)]]
@@ -284,7 +285,7 @@ class Walker:
     # ---- records the walk has met
 
     def _typed(self, tool: str, rows: list[dict]) -> list[tuple[str, dict]]:
-        entity = _row_entity(self.tools[tool].get("returns_shape"))
+        entity = _row_entity(self.tools[tool].returns_shape)
         return [(entity, r) for r in rows] if entity else []
 
     def _related(self, env: Environment, tool: str, arguments: dict) -> list[tuple[str, dict]]:
@@ -294,26 +295,26 @@ class Walker:
             if not isinstance(value, str):
                 continue
             for entity, spec in self.entities.items():
-                if spec["key"] == [param]:
+                if spec.key == [param]:
                     record = env.db.find(entity, value)
                     if record is not None:
                         out.append((entity, record))
         for entity, record in list(out):
-            for f in self.entities[entity]["fields"]:
-                if f["kind"] == "ref" and record.get(f["name"]) is not None:
-                    target = env.db.find(f["ref"], record[f["name"]])
+            for f in self.entities[entity].fields:
+                if f.kind == "ref" and record.get(f.name) is not None:
+                    target = env.db.find(f.ref, record[f.name])
                     if target is not None:
-                        out.append((f["ref"], target))
+                        out.append((f.ref, target))
         return out
 
     def _related_to(self, entity: str, records: list[dict], context: list[tuple[str, dict]]) -> list[dict]:
         keys = set()
         for seen_entity, record in context:
             spec = self.entities.get(seen_entity)
-            if spec and len(spec["key"]) == 1 and isinstance(record.get(spec["key"][0]), str | int):
-                keys.add((seen_entity, record[spec["key"][0]]))
-        refs = [f for f in self.entities[entity]["fields"] if f["kind"] == "ref"]
-        return [r for r in records if any((f["ref"], r.get(f["name"])) in keys for f in refs)]
+            if spec and len(spec.key) == 1 and isinstance(record.get(spec.key[0]), str | int):
+                keys.add((seen_entity, record[spec.key[0]]))
+        refs = [f for f in self.entities[entity].fields if f.kind == "ref"]
+        return [r for r in records if any((f.ref, r.get(f.name)) in keys for f in refs)]
 
     # ---- invalid calls
 
@@ -361,9 +362,9 @@ def _rows(content: Any) -> list[dict]:
     return []
 
 
-def _row_entity(shape: dict | None) -> str | None:
-    while isinstance(shape, dict):
-        if "row" in shape:
-            return shape["row"]
-        shape = shape.get("list") or shape.get("optional")
+def _row_entity(shape: Shape | None) -> str | None:
+    while shape is not None:
+        if shape.row is not None:
+            return shape.row
+        shape = shape.list
     return None

@@ -349,7 +349,7 @@ tool codes(taken: map<str, int>, first: str) -> str {
 }
 """)
     assert [env.call("new_plan").content["plan_id"] for _ in range(3)] == ["H", "I", "J"]
-    assert env.domain.manifest["tools"][0]["reads"] == ["Plan"]
+    assert env.domain.manifest.tools[0].reads == ["Plan"]
 
     def code(taken: list[str], first: str) -> str:
         return env.call("codes", {"taken": dict.fromkeys(taken, 1), "first": first}).text

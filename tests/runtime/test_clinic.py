@@ -125,7 +125,7 @@ def test_seed_data_loads_with_every_entity_populated(env):
 
 
 def test_every_tool_is_exercised_both_ways(domain):
-    tools = {t["name"] for t in domain.manifest["tools"]}
+    tools = {t.name for t in domain.manifest.tools}
     assert {name for name, _ in SUCCEEDS} == tools
     assert {name for name, _, _ in FAILS} >= tools
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from envscale.api import compile_source
+from envscale.records import Shape
 from envscale.runtime.domain import Domain
 from envscale.runtime.errors import DataError
 
@@ -58,3 +59,18 @@ def test_sparse_needs_an_optional_field() -> None:
     assert files is None
     assert [(d.code, d.message) for d in diagnostics] == [
         ("E302", "'@sparse' needs an optional field; 'comment' is a str")]
+
+
+def test_a_manifest_that_does_not_fit_is_a_data_error() -> None:
+    files, _, _ = compile_source(SPEC, "kv.domain")
+    assert files is not None
+    broken = files["manifest.json"].replace('"kind": "read"', '"kind": "look"', 1)
+    with pytest.raises(DataError, match=r"manifest\.json: not a Manifest: tools\.0\.kind"):
+        Domain({**files, "manifest.json": broken})
+
+
+def test_the_domain_reads_its_manifest_as_a_record(domain: Domain) -> None:
+    assert domain.manifest.entities["Item"].key == ["item_id"]
+    assert domain.tool_kinds == {"get": "read", "put": "write"}
+    assert domain.tools["put"].returns_shape == Shape(row="Item")
+    assert domain.manifest.to_json() == domain.files["manifest.json"]

@@ -1,9 +1,10 @@
+from envscale.records import Policy
 from envscale.runtime.policy import PolicyMonitor
 
-POLICIES = [{"name": "identify", "rules": [
-    {"kind": "before", "subject": ["writes"], "requirement": ["verify", "lookup"]},
-    {"kind": "at_most", "subject": ["refund"], "limit": 1},
-]}]
+POLICIES = [Policy.model_validate({"name": "identify", "doc": None, "rules": [
+    {"kind": "before", "subject": ["writes"], "requirement": ["verify", "lookup"], "limit": None},
+    {"kind": "at_most", "subject": ["refund"], "requirement": [], "limit": 1},
+]})]
 KINDS = {"verify": "read", "lookup": "read", "refund": "write", "search": "read"}
 
 

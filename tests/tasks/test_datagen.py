@@ -33,28 +33,28 @@ def shop(tmp_path_factory):
 def assert_valid(domain, data: dict) -> None:
     """Keys, references, unique fields, SQL checks and runtime invariants all hold."""
     manifest = domain.manifest
-    for entity, spec in manifest["entities"].items():
+    for entity, spec in manifest.entities.items():
         records = data[entity]
-        keys = [tuple(r[k] for k in spec["key"]) for r in records]
+        keys = [tuple(r[k] for k in spec.key) for r in records]
         assert len(keys) == len(set(keys)), f"{entity}: repeated key"
-        for f in spec["fields"]:
-            values = [r[f["name"]] for r in records]
-            if f["unique"]:
+        for f in spec.fields:
+            values = [r[f.name] for r in records]
+            if f.unique:
                 present = [json.dumps(v, sort_keys=True) for v in values if v is not None]
-                assert len(present) == len(set(present)), f"{entity}.{f['name']} repeats"
-            if f["ref"]:
-                target = manifest["entities"][f["ref"]]
-                existing = {r[target["key"][0]] for r in data[f["ref"]]}
-                assert all(v is None or v in existing for v in values), f"{entity}.{f['name']} dangles"
-            if not f["nullable"]:
-                assert all(v is not None for v in values), f"{entity}.{f['name']} is missing"
-            if f["enum"]:
-                assert all(v is None or v in f["enum"] for v in values)
+                assert len(present) == len(set(present)), f"{entity}.{f.name} repeats"
+            if f.ref:
+                target = manifest.entities[f.ref]
+                existing = {r[target.key[0]] for r in data[f.ref]}
+                assert all(v is None or v in existing for v in values), f"{entity}.{f.name} dangles"
+            if not f.nullable:
+                assert all(v is not None for v in values), f"{entity}.{f.name} is missing"
+            if f.enum:
+                assert all(v is None or v in f.enum for v in values)
     # Loading runs the pydantic models, the STRICT schema with its CHECKs and foreign keys.
     env = domain.environment(data=data)
-    for inv in manifest["invariants"]:
-        if inv["enforced_by"] == "runtime":
-            assert check_invariant(domain.tools_module.INVARIANTS[inv["name"]], env.db) is None, inv["name"]
+    for inv in manifest.invariants:
+        if inv.enforced_by == "runtime":
+            assert check_invariant(domain.tools_module.INVARIANTS[inv.name], env.db) is None, inv.name
     env.close()
 
 
@@ -67,7 +67,7 @@ def test_same_seed_same_data_byte_for_byte(clinic):
 
 def test_clinic_data_respects_every_constraint(clinic):
     data = generate_data(clinic, 3, 25)
-    assert {name: len(records) for name, records in data.items()} == {name: 25 for name in clinic.manifest["entities"]}
+    assert {name: len(records) for name, records in data.items()} == {name: 25 for name in clinic.manifest.entities}
     assert_valid(clinic, data)
 
 
@@ -154,7 +154,7 @@ def test_tasks_on_generated_airline_and_retail_data_verify(airline, retail):
     for domain in (airline, retail):
         factory = EnvFactory(domain, {"generated": {"seed": 7, "size": 8}})
         env = factory()
-        assert all(env.db.count(name) == 8 for name in domain.manifest["entities"])
+        assert all(env.db.count(name) == 8 for name in domain.manifest.entities)
         env.close()
         tasks = sample_tasks(domain, factory, 6, seed=2)
         assert len(tasks) == 6
@@ -169,8 +169,8 @@ def test_retail_data_respects_every_constraint(retail):
 
 
 def test_values_aim_at_check_facts(shop):
-    manifest = shop.manifest["entities"]["Order"]
+    order = shop.manifest.entities["Order"]
     assert {"field": "quantity", "op": "<=", "value": 5} in [
-        {k: v for k, v in fact.items() if k != "check"} for fact in manifest["facts"]]
+        {k: v for k, v in fact.to_dict().items() if k != "check"} for fact in order.facts]
     data = generate_data(shop, 11, 20)
     assert all(1 <= o["quantity"] <= 5 for o in data["Order"])
