@@ -23,7 +23,9 @@ SPECS = ROOT / "specs"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite golden files instead of comparing"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +76,8 @@ def golden(request: pytest.FixtureRequest):
             return
         assert path.exists(), f"missing golden file {path}; run pytest --update-golden to create it"
         expected = path.read_text(encoding="utf-8")
-        assert actual == expected, f"{path} differs; if the change is intended, run pytest --update-golden"
+        assert actual == expected, (
+            f"{path} differs; if the change is intended, run pytest --update-golden"
+        )
 
     return check

@@ -75,7 +75,9 @@ def test_check_with_errors(bad_spec: str, capsys: pytest.CaptureFixture[str]) ->
     assert captured.err.endswith("1 error found\n")
 
 
-def test_check_several_specs_reports_each(bad_spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_several_specs_reports_each(
+    bad_spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["check", SPEC, bad_spec]) == EXIT_SPEC_ERRORS
     captured = capsys.readouterr()
     assert f"{SPEC}: ok" in captured.out
@@ -83,14 +85,18 @@ def test_check_several_specs_reports_each(bad_spec: str, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("command", [["check"], ["compile", "-o", "out"], ["call"]])
-def test_missing_spec_file(command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_spec_file(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = str(tmp_path / "absent.domain")
     argv = [command[0], missing, *command[1:]]
     if command[0] == "call":
         argv.append("get_order")
     assert main(argv) == EXIT_SPEC_ERRORS
     captured = capsys.readouterr()
-    assert captured.err.startswith("error[E004]: cannot read spec file: No such file or directory\n")
+    assert captured.err.startswith(
+        "error[E004]: cannot read spec file: No such file or directory\n"
+    )
     assert "Traceback" not in captured.err
 
 
@@ -131,14 +137,25 @@ def test_call_success(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_call_with_diff(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["call", SPEC, "cancel", '{"order_id": "#W1"}', "--data", DATA, "--diff", "--no-policies"]
+    argv = [
+        "call",
+        SPEC,
+        "cancel",
+        '{"order_id": "#W1"}',
+        "--data",
+        DATA,
+        "--diff",
+        "--no-policies",
+    ]
     assert main(argv) == EXIT_OK
     out = capsys.readouterr().out
     assert '"diff"' in out and '"state_hash"' in out
 
 
 def test_call_tool_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["call", SPEC, "get_order", '{"order_id": "#W9"}', "--data", DATA]) == EXIT_SPEC_ERRORS
+    assert (
+        main(["call", SPEC, "get_order", '{"order_id": "#W9"}', "--data", DATA]) == EXIT_SPEC_ERRORS
+    )
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: ") and "#W9" in captured.err
@@ -161,10 +178,14 @@ def test_call_unknown_tool(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("content", ["{", '{"User": [{"user_id": 3}]}', '{"Nope": []}'])
-def test_call_bad_data_file(content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_call_bad_data_file(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data.json"
     data.write_text(content, encoding="utf-8")
-    assert main(["call", SPEC, "get_order", '{"order_id": "#W1"}', "--data", str(data)]) == EXIT_USAGE
+    assert (
+        main(["call", SPEC, "get_order", '{"order_id": "#W1"}', "--data", str(data)]) == EXIT_USAGE
+    )
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and "Traceback" not in captured.err
 
@@ -190,8 +211,14 @@ def _console_script() -> list[str]:
 
 def test_console_script(bad_spec: str, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    run = lambda *argv: subprocess.run([*_console_script(), *argv], capture_output=True, text=True, env=env,  # noqa: E731
-                                       cwd=tmp_path, timeout=120)
+    run = lambda *argv: subprocess.run(
+        [*_console_script(), *argv],
+        capture_output=True,
+        text=True,
+        env=env,  # noqa: E731
+        cwd=tmp_path,
+        timeout=120,
+    )
     version = run("--version")
     assert (version.returncode, version.stdout.strip()) == (EXIT_OK, f"envscale {__version__}")
     ok = run("check", SPEC)

@@ -76,8 +76,12 @@ def evaluate(trajectories: list[Trajectory], tasks: list[Task], trials: int) -> 
         c = sum(complete[tid][0] for tid in ids)
         n = sum(complete[tid][1] for tid in ids)
         by_length[length] = LengthResult(
-            tasks=len(ids), episodes=n, successes=c, success_rate=c / n if n else None,
-            pass_1=pass_hat_k({tid: complete[tid] for tid in ids}, 1) if ids else None)
+            tasks=len(ids),
+            episodes=n,
+            successes=c,
+            success_rate=c / n if n else None,
+            pass_1=pass_hat_k({tid: complete[tid] for tid in ids}, 1) if ids else None,
+        )
     episodes = sum(n for _, n in complete.values())
     return EvalReport(
         tasks=len(complete),
@@ -92,8 +96,10 @@ def evaluate(trajectories: list[Trajectory], tasks: list[Task], trials: int) -> 
         failure_examples=dict(examples),
         internal_error_episodes=len(internal),
         internal_error_examples=internal[:5],
-        per_task={tid: TaskResult(successes=c, trials=n, chain_length=chain[tid])
-                  for tid, (c, n) in complete.items()},
+        per_task={
+            tid: TaskResult(successes=c, trials=n, chain_length=chain[tid])
+            for tid, (c, n) in complete.items()
+        },
     )
 
 
@@ -120,7 +126,12 @@ def plot(report: EvalReport, out: Path) -> list[Path]:
     lengths = [k for k, v in report.by_chain_length.items() if v.episodes]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.bar(lengths, [report.by_chain_length[k].success_rate for k in lengths])
-    ax.set(xlabel="gold chain length (calls)", ylabel="success rate", ylim=(0, 1.05), title="success by chain length")
+    ax.set(
+        xlabel="gold chain length (calls)",
+        ylabel="success rate",
+        ylim=(0, 1.05),
+        title="success by chain length",
+    )
     fig.tight_layout()
     written.append(out / "by_chain_length.png")
     fig.savefig(written[-1], dpi=100)

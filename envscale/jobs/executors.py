@@ -27,7 +27,9 @@ from envscale.runtime.domain import Domain
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    domains: tuple[tuple[str, str | None, tuple[tuple[str, str], ...]], ...]  # (key, spec path, files)
+    domains: tuple[
+        tuple[str, str | None, tuple[tuple[str, str], ...]], ...
+    ]  # (key, spec path, files)
     agent: BackendConfig
     user: BackendConfig
     seed: int
@@ -47,8 +49,10 @@ Outcome = Trajectory | EpisodeError
 class Worker:
     def __init__(self, setup: WorkerSetup) -> None:
         self.setup = setup
-        self.runtimes = {key: DomainRuntime(Domain(dict(files)), spec_path)
-                         for key, spec_path, files in setup.domains}
+        self.runtimes = {
+            key: DomainRuntime(Domain(dict(files)), spec_path)
+            for key, spec_path, files in setup.domains
+        }
         self.agent = make_agent(setup.agent)
         self.user = make_user(setup.user)
 
@@ -56,11 +60,25 @@ class Worker:
         out: list[Outcome] = []
         for item in items:
             try:
-                out.append(run_episode(self.runtimes[item.domain], item.task, self.agent, self.user,
-                                       seed=self.setup.seed, trial=item.trial, max_steps=self.setup.max_steps))
+                out.append(
+                    run_episode(
+                        self.runtimes[item.domain],
+                        item.task,
+                        self.agent,
+                        self.user,
+                        seed=self.setup.seed,
+                        trial=item.trial,
+                        max_steps=self.setup.max_steps,
+                    )
+                )
             except BackendFailure as error:  # loses this episode, not the job
-                out.append(EpisodeError(id=episode_id(item.task.id, item.trial),
-                                        domain=self.runtimes[item.domain].domain.name, error=str(error)))
+                out.append(
+                    EpisodeError(
+                        id=episode_id(item.task.id, item.trial),
+                        domain=self.runtimes[item.domain].domain.name,
+                        error=str(error),
+                    )
+                )
         return out
 
 
@@ -93,19 +111,27 @@ def _run_in_process(items: Sequence[WorkItem]) -> list[Outcome]:
     return _WORKER.run(items)
 
 
-def run_inline(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]) -> Iterator[tuple[int, list[Outcome]]]:
+def run_inline(
+    setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]]
+) -> Iterator[tuple[int, list[Outcome]]]:
     worker = _worker(setup)
     for n, chunk in enumerate(chunks):
         yield n, worker.run(chunk)
 
 
-def run_pool(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
-             start_method: str = "spawn") -> Iterator[tuple[int, list[Outcome]]]:
+def run_pool(
+    setup: WorkerSetup,
+    chunks: Sequence[Sequence[WorkItem]],
+    workers: int,
+    start_method: str = "spawn",
+) -> Iterator[tuple[int, list[Outcome]]]:
     context = multiprocessing.get_context(start_method)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
-                             initargs=(setup, os.getpid())) as pool:
-        yield from _bounded(lambda chunk: pool.submit(_run_in_process, chunk), chunks, 2 * workers,
-                            _wait_futures)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_process, initargs=(setup, os.getpid())
+    ) as pool:
+        yield from _bounded(
+            lambda chunk: pool.submit(_run_in_process, chunk), chunks, 2 * workers, _wait_futures
+        )
 
 
 def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
@@ -140,16 +166,21 @@ def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[Outcome]:
     return _worker(setup).run(items)
 
 
-def run_ray(setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int,
-            address: str | None) -> Iterator[tuple[int, list[Outcome]]]:
+def run_ray(
+    setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int, address: str | None
+) -> Iterator[tuple[int, list[Outcome]]]:
     try:  # ray is an optional extra, imported only when this executor is chosen
         import ray
     except ImportError:
         raise RuntimeError("the ray executor needs ray: pip install 'envscale[ray]'") from None
     started = not ray.is_initialized()
     if started:
-        options: dict[str, Any] = {"address": address, "include_dashboard": False,
-                                   "log_to_driver": False, "configure_logging": False}
+        options: dict[str, Any] = {
+            "address": address,
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         if address is None:
             options["num_cpus"] = workers
         ray.init(**options)

@@ -35,7 +35,9 @@ from envscale.tasks.states import EnvFactory, initial_state_for
 TASKS_FILE = "tasks.jsonl"
 TRAJECTORIES_FILE = "trajectories.jsonl"
 JOB_FILE = "job.json"
-ERRORS_FILE = "errors.jsonl"  # episodes a backend failure stopped in the last run; a rerun retries them
+ERRORS_FILE = (
+    "errors.jsonl"  # episodes a backend failure stopped in the last run; a rerun retries them
+)
 
 
 class JobError(RuntimeError):
@@ -82,10 +84,24 @@ def load_domains(specs: Sequence[str]) -> list[Domain]:
 def _describe(job: Job, domains: list[Domain], task_source: str | dict) -> dict:
     return {
         "envscale": __version__,
-        "specs": [{"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash} for spec, d in zip(job.specs, domains, strict=True)],
-        "tasks": task_source, "seed": job.seed, "trials": job.trials, "max_steps": job.max_steps,
-        "agent": {**job.agent.describe(), "temperature": job.agent.temperature, "options": dict(job.agent.options)},
-        "user": {**job.user.describe(), "temperature": job.user.temperature, "options": dict(job.user.options)},
+        "specs": [
+            {"path": str(spec), "domain": d.name, "spec_hash": d.spec_hash}
+            for spec, d in zip(job.specs, domains, strict=True)
+        ],
+        "tasks": task_source,
+        "seed": job.seed,
+        "trials": job.trials,
+        "max_steps": job.max_steps,
+        "agent": {
+            **job.agent.describe(),
+            "temperature": job.agent.temperature,
+            "options": dict(job.agent.options),
+        },
+        "user": {
+            **job.user.describe(),
+            "temperature": job.user.temperature,
+            "options": dict(job.user.options),
+        },
     }
 
 
@@ -93,9 +109,13 @@ def _check_job_file(path: Path, described: dict) -> None:
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
         if found != described:
-            changed = sorted(k for k in set(found) | set(described) if found.get(k) != described.get(k))
-            raise JobError(f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
-                           "use another --out, or remove the folder to start over")
+            changed = sorted(
+                k for k in set(found) | set(described) if found.get(k) != described.get(k)
+            )
+            raise JobError(
+                f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
+                "use another --out, or remove the folder to start over"
+            )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -107,8 +127,14 @@ def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]
     tasks: list[Task] = []
     for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
         factory = EnvFactory(domain, initial_state, spec)
-        sampled = sample_tasks(domain, factory, job.tasks, seed=job.seed, max_length=job.max_length,
-                               instructions=load_instructions(spec))
+        sampled = sample_tasks(
+            domain,
+            factory,
+            job.tasks,
+            seed=job.seed,
+            max_length=job.max_length,
+            instructions=load_instructions(spec),
+        )
         tasks.extend(sampled)
     return tasks
 
@@ -116,7 +142,9 @@ def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]
 def generate(job: Job) -> JobResult:
     """Sample (or reread) the tasks, then run the episodes not yet in the output."""
     domains = load_domains(job.specs)
-    initial_states = [initial_state_for(spec, job.data, job.data_seed, job.data_size) for spec in job.specs]
+    initial_states = [
+        initial_state_for(spec, job.data, job.data_seed, job.data_size) for spec in job.specs
+    ]
     job.out.mkdir(parents=True, exist_ok=True)
     source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": initial_states}
     _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
@@ -159,15 +187,23 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
     for task in tasks:
         key = keys.get(f"{task.domain}:{task.spec_hash}") or by_name.get(task.domain)
         if key is None:
-            raise JobError(f"task {task.id} is for domain {task.domain!r}, which no given spec defines")
+            raise JobError(
+                f"task {task.id} is for domain {task.domain!r}, which no given spec defines"
+            )
         counts.setdefault(task.domain, DomainCounts()).tasks += 1
         for trial in range(job.trials):
             if episode_id(task.id, trial) not in done:
                 items.append(WorkItem(key, task, trial))
     setup = WorkerSetup(
-        domains=tuple((str(i), str(spec), tuple(sorted(d.files.items())))
-                      for i, (spec, d) in enumerate(zip(job.specs, domains, strict=True))),
-        agent=job.agent, user=job.user, seed=job.seed, max_steps=job.max_steps)
+        domains=tuple(
+            (str(i), str(spec), tuple(sorted(d.files.items())))
+            for i, (spec, d) in enumerate(zip(job.specs, domains, strict=True))
+        ),
+        agent=job.agent,
+        user=job.user,
+        seed=job.seed,
+        max_steps=job.max_steps,
+    )
     total = len(tasks) * job.trials
     progress = Progress(total, total - len(items), enabled=job.progress)
     started = time.perf_counter()
@@ -181,11 +217,18 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
 
 def _chunks(items: list[WorkItem], job: Job) -> list[list[WorkItem]]:
     size = job.chunk_size or max(1, min(32, len(items) // max(1, 4 * job.workers)))
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _drain(job: Job, setup: WorkerSetup, items: list[WorkItem], out: jsonl.Appender, errors: jsonl.Appender,
-           progress: Progress, counts: dict[str, DomainCounts]) -> int:
+def _drain(
+    job: Job,
+    setup: WorkerSetup,
+    items: list[WorkItem],
+    out: jsonl.Appender,
+    errors: jsonl.Appender,
+    progress: Progress,
+    counts: dict[str, DomainCounts],
+) -> int:
     if not items:
         return 0
     chunks = _chunks(items, job)

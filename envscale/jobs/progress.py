@@ -14,8 +14,14 @@ from envscale.rollout.filters import STAGES
 class Progress:
     """Redraws in place on a terminal; elsewhere prints a line at every tenth of the way."""
 
-    def __init__(self, total: int, done: int = 0, label: str = "episodes", stream: TextIO | None = None,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self,
+        total: int,
+        done: int = 0,
+        label: str = "episodes",
+        stream: TextIO | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.total, self.done, self.start_done = total, done, done
         self.kept = 0
         self.label = label
@@ -49,8 +55,10 @@ class Progress:
         rate = ran / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         share = f" ({100 * self.kept / ran:.0f}%)" if ran else ""
-        return (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {self.label}"
-                f"  {rate:.1f}/s  kept {self.kept}{share}  elapsed {_clock(elapsed)}  eta {_clock(eta)}")
+        return (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {self.label}"
+            f"  {rate:.1f}/s  kept {self.kept}{share}  elapsed {_clock(elapsed)}  eta {_clock(eta)}"
+        )
 
     def close(self) -> None:
         if self.enabled and self.tty:
@@ -60,14 +68,18 @@ class Progress:
 
 def _clock(seconds: float) -> str:
     s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 @dataclass
 class DomainCounts:
     tasks: int = 0
     episodes: int = 0
-    stages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))  # passed it and all before
+    stages: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(STAGES, 0)
+    )  # passed it and all before
     failed_calls: int = 0
     internal_errors: int = 0  # calls that failed on a bug in envscale; their episodes are not kept
     tokens: int = 0
@@ -101,13 +113,31 @@ class DomainCounts:
 
 
 def _row(name: str, c: DomainCounts) -> list[str]:
-    return [name, str(c.tasks), str(c.episodes), *(str(c.stages[s]) for s in STAGES), str(c.failed_calls),
-            str(c.internal_errors), f"{'~' if c.estimated else ''}{c.tokens}", str(c.errors)]
+    return [
+        name,
+        str(c.tasks),
+        str(c.episodes),
+        *(str(c.stages[s]) for s in STAGES),
+        str(c.failed_calls),
+        str(c.internal_errors),
+        f"{'~' if c.estimated else ''}{c.tokens}",
+        str(c.errors),
+    ]
 
 
 def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> str:
-    header = ["domain", "tasks", "episodes", "valid", "+state", "+exact=kept", "failed calls",
-              "internal errors", "tokens", "errors"]
+    header = [
+        "domain",
+        "tasks",
+        "episodes",
+        "valid",
+        "+state",
+        "+exact=kept",
+        "failed calls",
+        "internal errors",
+        "tokens",
+        "errors",
+    ]
     total = DomainCounts()
     for c in counts.values():
         total.merge(c)
@@ -115,17 +145,28 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
     if len(counts) > 1:
         cells.append(_row("total", total))
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-             for r in cells]
+    lines = [
+        "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     rate = ran / seconds if seconds > 0 else 0.0
-    lines.append(f"this run: {ran} episodes in {seconds:.1f} s ({rate:.1f}/s)"
-                 + ("; tokens marked ~ are word counts of scripted turns" if total.estimated else ""))
+    lines.append(
+        f"this run: {ran} episodes in {seconds:.1f} s ({rate:.1f}/s)"
+        + ("; tokens marked ~ are word counts of scripted turns" if total.estimated else "")
+    )
     if total.internal_errors:
-        lines.append(f"{total.internal_errors} calls failed on an internal error of the environment "
-                     "(a bug in envscale; their episodes fail the validity filter): see the tool "
-                     "messages that read 'Error: internal error: ...'")
+        lines.append(
+            f"{total.internal_errors} calls failed on an internal error of the environment "
+            "(a bug in envscale; their episodes fail the validity filter): see the tool "
+            "messages that read 'Error: internal error: ...'"
+        )
     if total.errors:
-        lines.append(f"{total.errors} episodes stopped on a backend error (see errors.jsonl); "
-                     "run the same command again to retry them")
+        lines.append(
+            f"{total.errors} episodes stopped on a backend error (see errors.jsonl); "
+            "run the same command again to retry them"
+        )
     return "\n".join(lines)

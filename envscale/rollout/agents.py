@@ -72,8 +72,11 @@ class ScriptedAgent:
         self.rng = context.rng
         self.calls: list[dict] = [call.to_dict() for call in context.task.gold_calls]
         ok = gold_succeeded(self.calls, context.task.gold_outputs)
-        self.writes = [c for c, good in zip(self.calls, ok, strict=True)
-                       if good and context.tool_kinds.get(c["name"]) == "write"]
+        self.writes = [
+            c
+            for c, good in zip(self.calls, ok, strict=True)
+            if good and context.tool_kinds.get(c["name"]) == "write"
+        ]
         self.position = 0
         self.call_number = 0
         self.asked_confirmation = False
@@ -82,16 +85,28 @@ class ScriptedAgent:
         self.answered = False
         self.retrying = False
         self.last_outputs: list[str] = []
-        required = {t["function"]["name"]: t["function"].get("parameters", {}).get("required", [])
-                    for t in context.tools}
-        breakable = [i for i, c in enumerate(self.calls)
-                     if any(r in (c.get("arguments") or {}) for r in required.get(c["name"], []))]
+        required = {
+            t["function"]["name"]: t["function"].get("parameters", {}).get("required", [])
+            for t in context.tools
+        }
+        breakable = [
+            i
+            for i, c in enumerate(self.calls)
+            if any(r in (c.get("arguments") or {}) for r in required.get(c["name"], []))
+        ]
         self.fail_at = None
         self.drop_argument = None
-        if breakable and not self.context.task.invalid_calls and self.rng.random() < self.failure_rate:
+        if (
+            breakable
+            and not self.context.task.invalid_calls
+            and self.rng.random() < self.failure_rate
+        ):
             self.fail_at = self.rng.choice(breakable)
-            present = [r for r in required[self.calls[self.fail_at]["name"]]
-                       if r in self.calls[self.fail_at]["arguments"]]
+            present = [
+                r
+                for r in required[self.calls[self.fail_at]["name"]]
+                if r in self.calls[self.fail_at]["arguments"]
+            ]
             self.drop_argument = self.rng.choice(present)
 
     def _call(self, name: str, arguments: dict) -> dict:
@@ -99,15 +114,25 @@ class ScriptedAgent:
         return make_call(f"call_{self.call_number}", name, arguments)
 
     def _reply(self, content: str | None, calls: list[dict] | None = None) -> AgentReply:
-        text = (content or "") + "".join(c["function"]["name"] + c["function"]["arguments"] for c in calls or [])
-        return AgentReply(content, calls or [], Usage(completion_tokens=estimate_tokens(text), estimated=True))
+        text = (content or "") + "".join(
+            c["function"]["name"] + c["function"]["arguments"] for c in calls or []
+        )
+        return AgentReply(
+            content, calls or [], Usage(completion_tokens=estimate_tokens(text), estimated=True)
+        )
 
     def _summary(self) -> str:
         if self.writes:
-            return "I did the following: " + "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes) + "."
+            return (
+                "I did the following: "
+                + "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes)
+                + "."
+            )
         if self.last_outputs:
             result = self.last_outputs[-1]
-            return "Here is what I found: " + (result if len(result) <= 400 else result[:400] + " ...")
+            return "Here is what I found: " + (
+                result if len(result) <= 400 else result[:400] + " ..."
+            )
         return "There was nothing to change."
 
     def reply(self, messages: list[dict]) -> AgentReply:
@@ -126,8 +151,11 @@ class ScriptedAgent:
             closing = _DONE if self.writes else _FOUND
             return self._reply(self.rng.choice(closing).format(summary=self._summary()))
         step = self.calls[self.position]
-        if (self.confirm_writes and not self.confirmed
-                and self.context.tool_kinds.get(step["name"]) == "write"):
+        if (
+            self.confirm_writes
+            and not self.confirmed
+            and self.context.tool_kinds.get(step["name"]) == "write"
+        ):
             if not self.asked_confirmation:
                 self.asked_confirmation = True
                 actions = "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes)
@@ -137,9 +165,13 @@ class ScriptedAgent:
         if self.position == self.fail_at and not self.retrying:
             self.retrying = True
             arguments.pop(self.drop_argument, None)
-            return self._reply(self.rng.choice(_PREFACES) or None, [self._call(step["name"], arguments)])
+            return self._reply(
+                self.rng.choice(_PREFACES) or None, [self._call(step["name"], arguments)]
+            )
         after_error = last["role"] == "tool" and (last.get("content") or "").startswith("Error: ")
-        preface = self.rng.choice(_CORRECTION) if after_error else (self.rng.choice(_PREFACES) or None)
+        preface = (
+            self.rng.choice(_CORRECTION) if after_error else (self.rng.choice(_PREFACES) or None)
+        )
         self.retrying = False
         self.fail_at = None if self.position == self.fail_at else self.fail_at
         self.position += 1
@@ -179,7 +211,9 @@ class OpenAIAgent(_ModelAgent):
         first = _next_call_id(messages)
         for n, call in enumerate(message.get("tool_calls") or []):
             fn = call.get("function") or {}
-            calls.append(make_call(f"call_{first + n}", str(fn.get("name", "")), fn.get("arguments", "")))
+            calls.append(
+                make_call(f"call_{first + n}", str(fn.get("name", "")), fn.get("arguments", ""))
+            )
         if not calls and content and "<tool_call>" in content:
             content, calls = parse_hermes(content, first)
         return AgentReply(content or None, calls, result.usage)
@@ -194,10 +228,19 @@ class HFAgent(_ModelAgent):
         self.model = model_for(config, "agent")
 
     def reply(self, messages: list[dict]) -> AgentReply:
-        out = self.model.generate(messages, self.context.tools, max_new_tokens=self.config.max_tokens,
-                                  temperature=self.config.temperature, seed=self._turn_seed())
+        out = self.model.generate(
+            messages,
+            self.context.tools,
+            max_new_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
+            seed=self._turn_seed(),
+        )
         content, calls = parse_hermes(out.text, _next_call_id(messages))
-        return AgentReply(content, calls, Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
+        return AgentReply(
+            content,
+            calls,
+            Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens),
+        )
 
 
 AGENTS = {"scripted": ScriptedAgent, "openai": OpenAIAgent, "hf": HFAgent}

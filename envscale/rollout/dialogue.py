@@ -75,10 +75,14 @@ def estimate_tokens(text: str | None) -> int:
     return count
 
 
-def make_backend(backends: Mapping[str, Callable[[BackendConfig], Any]], config: BackendConfig, role: str) -> Any:
+def make_backend(
+    backends: Mapping[str, Callable[[BackendConfig], Any]], config: BackendConfig, role: str
+) -> Any:
     """The agent or user simulator (`role`) that `config` describes, from a table of backends."""
     try:
         factory = backends[config.kind]
     except KeyError:
-        raise ValueError(f"unknown {role} backend '{config.kind}' (choose from {', '.join(backends)})") from None
+        raise ValueError(
+            f"unknown {role} backend '{config.kind}' (choose from {', '.join(backends)})"
+        ) from None
     return factory(config)

@@ -28,7 +28,10 @@ DEFAULT_MAX_STEPS = 30
 
 
 class BackendFailure(RuntimeError):
-    """A model backend failed (an endpoint down, a model that would not load): the episode is lost."""
+    """A model backend failed (an endpoint down, a model that would not load).
+
+    The episode is lost.
+    """
 
 
 def _ask(participant: Agent | User, messages: list[dict]) -> AgentReply | UserReply:
@@ -37,7 +40,9 @@ def _ask(participant: Agent | User, messages: list[dict]) -> AgentReply | UserRe
     try:
         return participant.reply(messages)
     except Exception as error:
-        raise BackendFailure(f"{participant.config.kind} {type(error).__name__}: {error}") from error
+        raise BackendFailure(
+            f"{participant.config.kind} {type(error).__name__}: {error}"
+        ) from error
 
 
 def is_transfer(tool: str) -> bool:
@@ -72,14 +77,30 @@ def episode_id(task_id: str, trial: int) -> str:
     return f"{task_id}.t{trial}"
 
 
-def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *, seed: int,
-                trial: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> Trajectory:
+def run_episode(
+    runtime: DomainRuntime,
+    task: Task,
+    agent: Agent,
+    user: User,
+    *,
+    seed: int,
+    trial: int = 0,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> Trajectory:
     env = runtime.environment(task)
     domain = runtime.domain
     task_id = task.id
     base = f"{seed}:{task_id}:{trial}"
-    agent.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"agent:{base}")))
-    user.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"user:{base}")))
+    agent.start(
+        EpisodeContext(
+            task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"agent:{base}")
+        )
+    )
+    user.start(
+        EpisodeContext(
+            task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"user:{base}")
+        )
+    )
     messages: list[dict] = [{"role": "system", "content": domain.policy}]
     calls: list[CallRecord] = []
     agent_usage, user_usage = Usage(), Usage()
@@ -104,9 +125,14 @@ def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *,
             for call in answer.tool_calls:
                 fn = call["function"]
                 result = env.call(fn["name"], fn["arguments"])
-                calls.append(CallRecord(fn["name"], parse_arguments(fn["arguments"]), result.ok,
-                                        result.internal))
-                messages.append({"role": "tool", "tool_call_id": call["id"], "content": result.text})
+                calls.append(
+                    CallRecord(
+                        fn["name"], parse_arguments(fn["arguments"]), result.ok, result.internal
+                    )
+                )
+                messages.append(
+                    {"role": "tool", "tool_call_id": call["id"], "content": result.text}
+                )
                 transferred = transferred or (result.ok and is_transfer(fn["name"]))
             if transferred:
                 end = "transfer"
@@ -119,7 +145,9 @@ def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *,
             break
         messages.append({"role": "user", "content": said.content})
     final_hash = env.state_hash()
-    verdict = apply_filters(messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer")
+    verdict = apply_filters(
+        messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer"
+    )
     # A read-only task leaves the state as it was, so only the calls can tell success.
     # A task that does not say its kind is read-only when no gold call writes.
     if "kind" in task.model_fields_set:
@@ -129,7 +157,9 @@ def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *,
     success = verdict.state and (verdict.exact or not read_only)
     failure = verdict.failure
     if end == "turn_limit":
-        failure = f"turn_limit: no end after {max_steps} agent turns" + (f"; {failure}" if failure else "")
+        failure = f"turn_limit: no end after {max_steps} agent turns" + (
+            f"; {failure}" if failure else ""
+        )
     return Trajectory(
         id=episode_id(task_id, trial),
         domain=domain.name,
@@ -141,12 +171,21 @@ def run_episode(runtime: DomainRuntime, task: Task, agent: Agent, user: User, *,
         final_state_hash=final_hash,
         filters=verdict.to_dict(),
         meta=TrajectoryMeta(
-            agent=agent.config.kind, agent_model=agent.config.model,
-            user=user.config.kind, user_model=user.config.model,
-            seed=seed, task_seed=task.seed, trial=trial, envscale=__version__,
-            end=end, steps=steps, calls=len(calls), failed_calls=sum(not c.ok for c in calls),
+            agent=agent.config.kind,
+            agent_model=agent.config.model,
+            user=user.config.kind,
+            user_model=user.config.model,
+            seed=seed,
+            task_seed=task.seed,
+            trial=trial,
+            envscale=__version__,
+            end=end,
+            steps=steps,
+            calls=len(calls),
+            failed_calls=sum(not c.ok for c in calls),
             internal_errors=sum(c.internal for c in calls),
-            chain_length=len(task.gold_calls), failure=failure,
+            chain_length=len(task.gold_calls),
+            failure=failure,
             usage=EpisodeUsage(agent=agent_usage, user=user_usage),
         ),
     )

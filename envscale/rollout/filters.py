@@ -65,7 +65,7 @@ class FilterResult:
 def repetitive(text: str, n: int = NGRAM) -> bool:
     """True when most word n-grams of a long enough text are repeats."""
     words = text.split()
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     if len(grams) < MIN_NGRAMS:
         return False
     return 1 - len(set(grams)) / len(grams) > MAX_REPEATED_SHARE
@@ -107,7 +107,9 @@ def check_validity(messages: list[dict], allow_final_tool: bool = False) -> str 
                 pending.append(call["id"])
             if len(set(pending)) != len(pending):
                 return f"message {i}: repeated tool call ids"
-            key = json.dumps([content, [(c["function"]["name"], c["function"]["arguments"]) for c in calls]])
+            key = json.dumps(
+                [content, [(c["function"]["name"], c["function"]["arguments"]) for c in calls]]
+            )
             turns[key] += 1
             if turns[key] >= MAX_SAME_TURN:
                 return f"message {i}: the same assistant turn {turns[key]} times"
@@ -115,7 +117,10 @@ def check_validity(messages: list[dict], allow_final_tool: bool = False) -> str 
             if previous not in ("assistant", "tool") or not pending:
                 return f"message {i}: a tool result without a call"
             if m.get("tool_call_id") != pending[0]:
-                return f"message {i}: tool result for {m.get('tool_call_id')!r}, expected {pending[0]!r}"
+                return (
+                    f"message {i}: tool result for {m.get('tool_call_id')!r}, "
+                    f"expected {pending[0]!r}"
+                )
             pending.pop(0)
         if role in ("user", "assistant") and content and repetitive(content):
             return f"message {i}: severely repetitive text"
@@ -160,25 +165,43 @@ def schema_defaults(tools: list[dict]) -> dict[str, dict]:
     for tool in tools:
         fn = tool.get("function", tool)
         props = (fn.get("parameters") or {}).get("properties") or {}
-        out[fn["name"]] = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+        out[fn["name"]] = {
+            k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v
+        }
     return out
 
 
-def gold_succeeded(gold_calls: Sequence[object], gold_outputs: Sequence[GoldOutput] = ()) -> list[bool]:
+def gold_succeeded(
+    gold_calls: Sequence[object], gold_outputs: Sequence[GoldOutput] = ()
+) -> list[bool]:
     """Which gold calls succeeded: a task's chain may hold calls made invalid on purpose."""
-    return [not (i < len(gold_outputs) and gold_outputs[i].ok is False) for i in range(len(gold_calls))]
+    return [
+        not (i < len(gold_outputs) and gold_outputs[i].ok is False) for i in range(len(gold_calls))
+    ]
 
 
-def check_exact(calls: list[CallRecord], gold_calls: Sequence[GoldCall], defaults: dict[str, dict],
-                gold_outputs: Sequence[GoldOutput] = ()) -> str | None:
-    """None when the successful calls equal the gold chain's successful calls, else the first difference."""
+def check_exact(
+    calls: list[CallRecord],
+    gold_calls: Sequence[GoldCall],
+    defaults: dict[str, dict],
+    gold_outputs: Sequence[GoldOutput] = (),
+) -> str | None:
+    """None when the successful calls equal the gold chain's successful calls.
+
+    Otherwise, the first difference.
+    """
     done = [(c.name, with_defaults(c.name, c.arguments or {}, defaults)) for c in calls if c.ok]
-    gold = [(g.name, with_defaults(g.name, g.arguments, defaults))
-            for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True) if ok]
+    gold = [
+        (g.name, with_defaults(g.name, g.arguments, defaults))
+        for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True)
+        if ok
+    ]
     for i, (have, want) in enumerate(zip(done, gold, strict=False)):
         if have != want:
-            return (f"call {i + 1} is {have[0]}({json.dumps(have[1], sort_keys=True)}), "
-                    f"expected {want[0]}({json.dumps(want[1], sort_keys=True)})")
+            return (
+                f"call {i + 1} is {have[0]}({json.dumps(have[1], sort_keys=True)}), "
+                f"expected {want[0]}({json.dumps(want[1], sort_keys=True)})"
+            )
     if len(done) < len(gold):
         return f"{len(done)} successful calls, expected {len(gold)} (missing {gold[len(done)][0]})"
     if len(done) > len(gold):
@@ -186,8 +209,14 @@ def check_exact(calls: list[CallRecord], gold_calls: Sequence[GoldCall], default
     return None
 
 
-def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_hash: str, task: Task,
-                  defaults: dict[str, dict], ended_by_transfer: bool = False) -> FilterResult:
+def apply_filters(
+    messages: list[dict],
+    calls: list[CallRecord],
+    final_state_hash: str,
+    task: Task,
+    defaults: dict[str, dict],
+    ended_by_transfer: bool = False,
+) -> FilterResult:
     reasons: dict[str, str] = {}
     problem = check_internal(calls) or check_validity(messages, allow_final_tool=ended_by_transfer)
     if problem:
@@ -196,19 +225,28 @@ def apply_filters(messages: list[dict], calls: list[CallRecord], final_state_has
         reasons["state"] = "the final state differs from the gold state"
     if problem := check_exact(calls, task.gold_calls, defaults, task.gold_outputs):
         reasons["exact"] = problem
-    return FilterResult("valid" not in reasons, "state" not in reasons, "exact" not in reasons, reasons)
+    return FilterResult(
+        "valid" not in reasons, "state" not in reasons, "exact" not in reasons, reasons
+    )
 
 
 def calls_from_messages(messages: list[dict]) -> list[CallRecord]:
     """Call records rebuilt from a trajectory's messages: a call failed when its result reads
     `Error: ...`, on an internal error when `Error: internal error: ...`."""
-    results = {m.get("tool_call_id"): m.get("content") or "" for m in messages if m.get("role") == "tool"}
+    results = {
+        m.get("tool_call_id"): m.get("content") or "" for m in messages if m.get("role") == "tool"
+    }
     out = []
     for m in messages:
         for call in m.get("tool_calls") or []:
             fn = call.get("function") or {}
             text = results.get(call.get("id"), "Error: no result")
-            out.append(CallRecord(str(fn.get("name", "")), parse_arguments(fn.get("arguments")),
-                                  not text.startswith("Error: "),
-                                  text.startswith(f"Error: {INTERNAL_PREFIX}")))
+            out.append(
+                CallRecord(
+                    str(fn.get("name", "")),
+                    parse_arguments(fn.get("arguments")),
+                    not text.startswith("Error: "),
+                    text.startswith(f"Error: {INTERNAL_PREFIX}"),
+                )
+            )
     return out

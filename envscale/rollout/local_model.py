@@ -70,28 +70,48 @@ class LocalChatModel:
                 cls._loaded[key] = cls(path)
             return cls._loaded[key]
 
-    def generate(self, messages: list[dict], tools: list[dict] | None, *, max_new_tokens: int = 256,
-                 temperature: float = 0.0, seed: int | None = None) -> Generation:
+    def generate(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None,
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Generation:
         torch = self.torch
         prompt = self.tokenizer.apply_chat_template(
-            _template_messages(messages), tools=tools or None, add_generation_prompt=True, tokenize=False)
-        encoded = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+            _template_messages(messages),
+            tools=tools or None,
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        encoded = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(
+            self.device
+        )
         sampling = temperature > 0
-        kwargs: dict = {"max_new_tokens": max_new_tokens, "do_sample": sampling,
-                        "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id}
+        kwargs: dict = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": sampling,
+            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        }
         if sampling:
             kwargs["temperature"] = temperature
         with self.lock, torch.no_grad():
             if seed is not None:
                 torch.manual_seed(seed)
             output = self.model.generate(**encoded, **kwargs)
-        new = output[0, encoded["input_ids"].shape[1]:].tolist()
+        new = output[0, encoded["input_ids"].shape[1] :].tolist()
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         finished = bool(new) and new[-1] in eos_ids
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return Generation(text, int(encoded["input_ids"].shape[1]), len(new),
-                          "stop" if finished or len(new) < max_new_tokens else "length")
+        return Generation(
+            text,
+            int(encoded["input_ids"].shape[1]),
+            len(new),
+            "stop" if finished or len(new) < max_new_tokens else "length",
+        )
 
 
 def model_for(config: BackendConfig, role: str) -> LocalChatModel:

@@ -54,10 +54,15 @@ class ChatClient:
         self.semaphore = _semaphore(self.url, config.concurrency)
         self.sleep = time.sleep
 
-    def complete(self, messages: list[dict], tools: list[dict] | None = None,
-                 seed: int | None = None) -> ChatResult:
-        body: dict = {"model": self.config.model or "default", "messages": messages,
-                      "temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
+    def complete(
+        self, messages: list[dict], tools: list[dict] | None = None, seed: int | None = None
+    ) -> ChatResult:
+        body: dict = {
+            "model": self.config.model or "default",
+            "messages": messages,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+        }
         if tools:
             body["tools"] = tools
         if seed is not None:
@@ -69,9 +74,14 @@ class ChatClient:
         except (KeyError, IndexError, TypeError) as error:
             raise ChatError(f"unexpected response from {self.url}: {str(data)[:200]}") from error
         usage = data.get("usage") or {}  # some servers send null counts
-        return ChatResult(message, Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                                         completion_tokens=int(usage.get("completion_tokens") or 0)),
-                          choice.get("finish_reason"))
+        return ChatResult(
+            message,
+            Usage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            ),
+            choice.get("finish_reason"),
+        )
 
     def _post(self, body: dict) -> dict:
         payload = json.dumps(body).encode("utf-8")
@@ -83,7 +93,10 @@ class ChatClient:
             wait = None
             request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
             try:
-                with self.semaphore, urllib.request.urlopen(request, timeout=self.config.timeout) as response:
+                with (
+                    self.semaphore,
+                    urllib.request.urlopen(request, timeout=self.config.timeout) as response,
+                ):
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as error:
                 detail = error.read().decode("utf-8", "replace")[:300]
@@ -91,11 +104,22 @@ class ChatClient:
                 if error.code not in RETRY_STATUS:
                     raise ChatError(f"{self.url}: {last_error}") from None
                 wait = _retry_after(error.headers.get("Retry-After"))
-            except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as error:  # ValueError: a body that is not JSON
+            except (
+                urllib.error.URLError,
+                TimeoutError,
+                ConnectionError,
+                ValueError,
+            ) as error:  # ValueError: a body that is not JSON
                 last_error = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             if attempt < self.config.retries:
-                self.sleep(wait if wait is not None else min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))
-        raise ChatError(f"{self.url}: gave up after {self.config.retries + 1} attempts ({last_error})")
+                self.sleep(
+                    wait
+                    if wait is not None
+                    else min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+                )
+        raise ChatError(
+            f"{self.url}: gave up after {self.config.retries + 1} attempts ({last_error})"
+        )
 
 
 def _retry_after(value: str | None) -> float | None:

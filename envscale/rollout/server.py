@@ -25,7 +25,9 @@ from envscale.rollout.toolcalls import parse_hermes
 class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], model: Any, name: str, max_tokens: int = 512) -> None:
+    def __init__(
+        self, address: tuple[str, int], model: Any, name: str, max_tokens: int = 512
+    ) -> None:
         super().__init__(address, ChatHandler)
         self.model = model
         self.model_name = name
@@ -48,12 +50,21 @@ class ChatHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
-        self._send(status, {"error": {"message": message, "type": "invalid_request_error", "code": status}})
+        self._send(
+            status, {"error": {"message": message, "type": "invalid_request_error", "code": status}}
+        )
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._send(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model",
-                                                         "owned_by": "envscale"}]})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": self.server.model_name, "object": "model", "owned_by": "envscale"}
+                    ],
+                },
+            )
         elif self.path.rstrip("/") in ("/health", "/v1/health"):
             self._send(200, {"status": "ok"})
         else:
@@ -80,21 +91,32 @@ class ChatHandler(BaseHTTPRequestHandler):
 
     def _complete(self, request: dict) -> dict:
         out = self.server.model.generate(
-            request["messages"], request.get("tools"),
-            max_new_tokens=int(request.get("max_tokens") or request.get("max_completion_tokens")
-                               or self.server.max_tokens),
-            temperature=float(request.get("temperature") or 0.0), seed=request.get("seed"))
+            request["messages"],
+            request.get("tools"),
+            max_new_tokens=int(
+                request.get("max_tokens")
+                or request.get("max_completion_tokens")
+                or self.server.max_tokens
+            ),
+            temperature=float(request.get("temperature") or 0.0),
+            seed=request.get("seed"),
+        )
         content, calls = parse_hermes(out.text)
         message: dict = {"role": "assistant", "content": content}
         if calls:
             message["tool_calls"] = [{**c, "id": f"call_{uuid.uuid4().hex[:12]}"} for c in calls]
         finish = "tool_calls" if calls else out.finish_reason
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": request.get("model") or self.server.model_name,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
-                      "total_tokens": out.prompt_tokens + out.completion_tokens},
+            "usage": {
+                "prompt_tokens": out.prompt_tokens,
+                "completion_tokens": out.completion_tokens,
+                "total_tokens": out.prompt_tokens + out.completion_tokens,
+            },
         }
 
 
@@ -116,7 +138,12 @@ def _request_problem(request: Any) -> str | None:
     return None
 
 
-def make_server(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
-                name: str | None = None, max_tokens: int = 512) -> ChatServer:
+def make_server(
+    model_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    name: str | None = None,
+    max_tokens: int = 512,
+) -> ChatServer:
     model = LocalChatModel(model_dir)
     return ChatServer((host, port), model, name or Path(model_dir).name, max_tokens)

@@ -24,7 +24,11 @@ from envscale.rollout.openai_client import ChatClient
 
 STOP_TOKEN = "###STOP###"
 
-_GREETINGS = ["Hi there.", "Hello, I need some help.", "Good morning, could you help me with something?"]
+_GREETINGS = [
+    "Hi there.",
+    "Hello, I need some help.",
+    "Good morning, could you help me with something?",
+]
 _OPENINGS = ["{instruction}", "Hi! {instruction}", "Hello. {instruction}", "Hi, {instruction}"]
 _YES = ["Yes, please go ahead.", "Yes, that's right.", "Sure, please do it.", "Correct, go ahead."]
 _DOUBLE_CHECK = ["Could you confirm that everything went through?", "Is that definitely done now?"]
@@ -129,7 +133,9 @@ class OpenAIUser(_ModelUser):
         self.client = ChatClient(config)
 
     def reply(self, messages: list[dict]) -> UserReply:
-        result = self.client.complete(user_view(messages, self.instruction), seed=self.seed + len(messages))
+        result = self.client.complete(
+            user_view(messages, self.instruction), seed=self.seed + len(messages)
+        )
         return parse_user_text(result.message.get("content") or "", result.usage)
 
 
@@ -140,10 +146,17 @@ class HFUser(_ModelUser):
         self.model = model_for(config, "user")
 
     def reply(self, messages: list[dict]) -> UserReply:
-        out = self.model.generate(user_view(messages, self.instruction), None,
-                                  max_new_tokens=self.config.max_tokens,
-                                  temperature=self.config.temperature, seed=self.seed + len(messages))
-        return parse_user_text(out.text, Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens))
+        out = self.model.generate(
+            user_view(messages, self.instruction),
+            None,
+            max_new_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
+            seed=self.seed + len(messages),
+        )
+        return parse_user_text(
+            out.text,
+            Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens),
+        )
 
 
 USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}

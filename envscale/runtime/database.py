@@ -67,7 +67,9 @@ class TableMeta:
         meta.delete_sql = f"DELETE FROM {table} WHERE {where}"
         meta.all_sql = f"SELECT * FROM {table} ORDER BY {order}"
         names = ", ".join(quote_ident(c) for c in columns)
-        meta.insert_sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        meta.insert_sql = (
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        )
         return meta
 
     def column(self, field_name: str) -> str:
@@ -115,7 +117,10 @@ class TableMeta:
         return _encode(kind, value)
 
     def encode(self, record: dict) -> tuple:
-        return tuple(_encode(kind, record.get(name)) for name, kind in zip(self.fields, self.kinds, strict=True))
+        return tuple(
+            _encode(kind, record.get(name))
+            for name, kind in zip(self.fields, self.kinds, strict=True)
+        )
 
 
 def _encode(kind: str, value: Any) -> Any:
@@ -185,7 +190,7 @@ class Db:
         sql = f"SELECT {column} FROM {quote_ident(entity)} WHERE substr({column}, 1, ?) = ?"
         highest = 0
         for (value,) in self.connection.execute(sql, (len(prefix), prefix)):
-            rest = str(value)[len(prefix):]
+            rest = str(value)[len(prefix) :]
             if rest.isdigit():
                 highest = max(highest, int(rest))
         return f"{prefix}{str(highest + 1).zfill(width)}"

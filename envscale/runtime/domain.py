@@ -35,10 +35,16 @@ class Domain:
     def __post_init__(self) -> None:
         self.manifest = Manifest.from_line(self.files["manifest.json"], "manifest.json")
         tag = f"{self.name}_{self.spec_hash[:12]}"
-        self.models = _import_source(f"envscale_generated.{tag}.models", f"<envscale {self.name}/models.py>",
-                                     self.files["models.py"])
-        self.tools_module = _import_source(f"envscale_generated.{tag}.tools", f"<envscale {self.name}/tools.py>",
-                                           self.files["tools.py"])
+        self.models = _import_source(
+            f"envscale_generated.{tag}.models",
+            f"<envscale {self.name}/models.py>",
+            self.files["models.py"],
+        )
+        self.tools_module = _import_source(
+            f"envscale_generated.{tag}.tools",
+            f"<envscale {self.name}/tools.py>",
+            self.files["tools.py"],
+        )
         self.shower = Shower(self.manifest)
         self.tools: dict[str, ToolInfo] = {t.name: t for t in self.manifest.tools}
         self.return_shapes: dict[str, Shape | None] = {

@@ -68,8 +68,13 @@ class CallResult:
         return json.dumps(self.content, ensure_ascii=False)
 
     def to_dict(self) -> dict:
-        return {"tool": self.tool, "ok": self.ok, "content": self.content, "error": self.error,
-                "internal": self.internal}
+        return {
+            "tool": self.tool,
+            "ok": self.ok,
+            "content": self.content,
+            "error": self.error,
+            "internal": self.internal,
+        }
 
 
 class Outcome(NamedTuple):
@@ -93,8 +98,9 @@ class InternalErrors:
         self.latest: deque[InternalError] = deque(maxlen=keep)
 
     def record(self, tool: str, error: BaseException) -> InternalError:
-        entry = InternalError(tool, f"{type(error).__name__}: {error}",
-                              "".join(traceback.format_exception(error)))
+        entry = InternalError(
+            tool, f"{type(error).__name__}: {error}", "".join(traceback.format_exception(error))
+        )
         self.count += 1
         self.latest.append(entry)
         return entry
@@ -120,7 +126,13 @@ class Change:
         return "insert" if self.before is None else ("delete" if self.after is None else "update")
 
     def to_dict(self) -> dict:
-        return {"entity": self.entity, "key": self.key, "kind": self.kind, "before": self.before, "after": self.after}
+        return {
+            "entity": self.entity,
+            "key": self.key,
+            "kind": self.kind,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 @dataclass
@@ -136,19 +148,32 @@ class Environment:
     _base_hash: int | None = None
 
     @classmethod
-    def create(cls, domain: CompiledDomain, data: dict | str | Path | None, path: str | Path | None = None,
-               enforce_policies: bool = True) -> Environment:
+    def create(
+        cls,
+        domain: CompiledDomain,
+        data: dict | str | Path | None,
+        path: str | Path | None = None,
+        enforce_policies: bool = True,
+    ) -> Environment:
         connection = apsw.Connection(str(path) if path else ":memory:")
         connection.execute("PRAGMA foreign_keys = ON")
         if path:
             connection.execute("PRAGMA journal_mode = WAL")
-        existing = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = {name: TableMeta.from_manifest(name, spec) for name, spec in domain.manifest.entities.items()}
+        existing = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        tables = {
+            name: TableMeta.from_manifest(name, spec)
+            for name, spec in domain.manifest.entities.items()
+        }
         if not existing:
             connection.execute(domain.files["schema.sql"])
         elif data is not None:
             connection.close()
-            raise DataError([f"{path} already holds a database; omit the data to reopen it, or remove the file"])
+            raise DataError(
+                [f"{path} already holds a database; omit the data to reopen it, or remove the file"]
+            )
         db = Db(connection, tables, domain.manifest.clock)
         env = cls(domain, connection, db, enforce_policies)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds)
@@ -165,7 +190,9 @@ class Environment:
         unknown = [name for name in data if name not in self.db.tables]
         for name in unknown:
             hint = difflib.get_close_matches(name, list(self.db.tables), n=1)
-            problems.append(f"unknown entity '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            problems.append(
+                f"unknown entity '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            )
         rows: list[tuple[TableMeta, tuple]] = []
         for name, meta in self.db.tables.items():
             records = data.get(name, [])
@@ -181,7 +208,9 @@ class Environment:
                     continue
                 # The record's own values are stored, so data round-trips exactly (100 stays 100);
                 # the model only supplies the defaults of fields the record leaves out.
-                values = {f: record[f] if f in record else _dump(getattr(checked, f)) for f in meta.fields}
+                values = {
+                    f: record[f] if f in record else _dump(getattr(checked, f)) for f in meta.fields
+                }
                 rows.append((meta, meta.encode(values)))
         if problems:
             raise DataError(problems)
@@ -191,7 +220,9 @@ class Environment:
                 try:
                     self.connection.execute(meta.insert_sql, row)
                 except apsw.ConstraintError as error:
-                    problems.append(f"{meta.entity} {row[:len(meta.key)]}: {self._constraint_message(error)}")
+                    problems.append(
+                        f"{meta.entity} {row[: len(meta.key)]}: {self._constraint_message(error)}"
+                    )
             if not problems:
                 violations = list(self.connection.execute("PRAGMA foreign_key_check"))
                 for table, rowid, parent, _ in violations[:20]:
@@ -219,14 +250,20 @@ class Environment:
             result = self._call(name, arguments)
         except Exception as error:  # any other exception is a bug: flagged, not raised
             entry = INTERNAL_ERRORS.record(str(name), error)
-            result = CallResult(str(name), False, error=INTERNAL_PREFIX + entry.message, internal=True)
+            result = CallResult(
+                str(name), False, error=INTERNAL_PREFIX + entry.message, internal=True
+            )
         self.history.append(Outcome(result.tool, result.ok, result.internal))
         return result
 
     def _call(self, name: str, arguments: dict | str | None) -> CallResult:
         function = self.tools.get(name) if isinstance(name, str) else None
         if function is None:
-            close = difflib.get_close_matches(name, list(self.tools), n=1) if isinstance(name, str) else []
+            close = (
+                difflib.get_close_matches(name, list(self.tools), n=1)
+                if isinstance(name, str)
+                else []
+            )
             hint = f" Did you mean '{close[0]}'?" if close else ""
             return CallResult(str(name), False, error=f"unknown tool '{name}'.{hint}")
         if arguments is None:
@@ -246,8 +283,10 @@ class Environment:
             return CallResult(name, False, error=why)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [arguments[key] if key in arguments else _dump(getattr(validated, key))
-                  for key in type(validated).model_fields]
+        values = [
+            arguments[key] if key in arguments else _dump(getattr(validated, key))
+            for key in type(validated).model_fields
+        ]
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         try:
@@ -256,7 +295,9 @@ class Environment:
                 if (message := check(self.db)) is not None:
                     raise ToolError(f"invariant '{invariant}' violated: {message}")
             # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = json.loads(json.dumps(self.domain.show_result(name, content), ensure_ascii=False))
+            content = json.loads(
+                json.dumps(self.domain.show_result(name, content), ensure_ascii=False)
+            )
         except ToolError as error:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
@@ -280,8 +321,11 @@ class Environment:
 
     def _constraint_message(self, error: apsw.ConstraintError) -> str:
         text = str(error).split(": ", 1)[-1] if ": " in str(error) else str(error)
-        for prefix, explain in (("CHECK constraint failed: ", None), ("UNIQUE constraint failed: ", "must be unique"),
-                                ("NOT NULL constraint failed: ", "is required")):
+        for prefix, explain in (
+            ("CHECK constraint failed: ", None),
+            ("UNIQUE constraint failed: ", "must be unique"),
+            ("NOT NULL constraint failed: ", "is required"),
+        ):
             if prefix in str(error):
                 detail = str(error).split(prefix, 1)[1]
                 if explain is None:
@@ -375,5 +419,3 @@ def _read_data(data: dict | str | Path) -> dict:
     if not isinstance(data, dict):
         raise DataError([f"{path}: expected a JSON object of records per entity"])
     return data
-
-

@@ -27,6 +27,10 @@ def read_json(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise DataError([f"{what} not found: {path}"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise DataError([f"cannot read {what} {path}: {getattr(error, 'strerror', None) or error}"]) from None
+        raise DataError(
+            [f"cannot read {what} {path}: {getattr(error, 'strerror', None) or error}"]
+        ) from None
     except json.JSONDecodeError as error:
-        raise DataError([f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]) from None
+        raise DataError(
+            [f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]
+        ) from None

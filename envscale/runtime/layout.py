@@ -35,7 +35,9 @@ class Layout:
         raw = read_json(Path(path), "layout file")
         tables_spec = raw.get("tables") if isinstance(raw, dict) else None
         if not isinstance(tables_spec, dict):
-            raise DataError([f"{path}: expected a JSON object with 'tables': table name -> entity, key, file"])
+            raise DataError(
+                [f"{path}: expected a JSON object with 'tables': table name -> entity, key, file"]
+            )
         problems = []
         tables = []
         for name, spec in tables_spec.items():
@@ -46,7 +48,11 @@ class Layout:
             if missing:
                 problems.append(f"{path}: table '{name}' needs {', '.join(missing)} (a string)")
                 continue
-            tables.append(TableLayout(name, spec["entity"], spec["key"], str(spec.get("file", f"{name}.json"))))
+            tables.append(
+                TableLayout(
+                    name, spec["entity"], spec["key"], str(spec.get("file", f"{name}.json"))
+                )
+            )
         if problems or not tables:
             raise DataError(problems or [f"{path}: no tables"])
         return cls(tuple(tables))
@@ -58,7 +64,10 @@ class Layout:
             if entity is None:
                 problems.append(f"table '{table.name}': the spec has no entity '{table.entity}'")
             elif entity.key != [table.key]:
-                problems.append(f"table '{table.name}': the key of {table.entity} is {entity.key}, not '{table.key}'")
+                problems.append(
+                    f"table '{table.name}': the key of {table.entity} is {entity.key}, not "
+                    f"'{table.key}'"
+                )
         if problems:
             raise DataError(problems)
 
@@ -90,7 +99,9 @@ class Layout:
         for change in env.changes():
             table = self.table_of(change.entity)
             name = table.name if table else change.entity
-            out.setdefault(name, {})[str(change.key)] = env.domain.show_record(change.entity, change.after)
+            out.setdefault(name, {})[str(change.key)] = env.domain.show_record(
+                change.entity, change.after
+            )
         return out
 
     def export(self, env: Any) -> dict[str, dict[str, Any]]:
@@ -98,5 +109,7 @@ class Layout:
         out = {}
         for table in self.tables:
             records = env.db.all(table.entity)
-            out[table.name] = {str(r[table.key]): env.domain.show_record(table.entity, r) for r in records}
+            out[table.name] = {
+                str(r[table.key]): env.domain.show_record(table.entity, r) for r in records
+            }
         return out

@@ -249,8 +249,14 @@ def range(start: int, stop: int | None = None) -> list[int]:
 
 
 _ARITHMETIC_CHARACTERS = frozenset("0123456789+-*/(). ")
-_BINARY = {_ast.Add: _op.add, _ast.Sub: _op.sub, _ast.Mult: _op.mul, _ast.Div: _op.truediv,
-           _ast.FloorDiv: _op.floordiv, _ast.Pow: _op.pow}
+_BINARY = {
+    _ast.Add: _op.add,
+    _ast.Sub: _op.sub,
+    _ast.Mult: _op.mul,
+    _ast.Div: _op.truediv,
+    _ast.FloorDiv: _op.floordiv,
+    _ast.Pow: _op.pow,
+}
 _UNARY = {_ast.UAdd: _op.pos, _ast.USub: _op.neg}
 _MAX_EXPONENT = 10_000
 

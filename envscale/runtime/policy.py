@@ -20,7 +20,10 @@ class PolicyMonitor:
     def matches(self, selector: list[str], tool: str) -> bool:
         kind = self.kinds.get(tool)
         return any(
-            s == tool or s == "any" or (s == "writes" and kind == "write") or (s == "reads" and kind == "read")
+            s == tool
+            or s == "any"
+            or (s == "writes" and kind == "write")
+            or (s == "reads" and kind == "read")
             for s in selector
         )
 
@@ -49,8 +52,11 @@ class PolicyMonitor:
         judged when reached (a caller may meet one while iterating)."""
         for policy in self.policies:
             for rule in policy.rules:
-                if (rule.kind == "before" and self.matches(rule.subject, tool)
-                        and not any(t in rule.requirement for t in self.succeeded)):
+                if (
+                    rule.kind == "before"
+                    and self.matches(rule.subject, tool)
+                    and not any(t in rule.requirement for t in self.succeeded)
+                ):
                     yield rule.requirement
 
     def record(self, tool: str) -> None:

@@ -37,7 +37,9 @@ class Shower:
         if cache_key not in self._trivial:
             self._trivial[cache_key] = False  # guards against recursion through itself
             fields = self._fields(shape)
-            self._trivial[cache_key] = any(ext or sparse or self.needs_work(sub) for _, ext, sparse, sub in fields)
+            self._trivial[cache_key] = any(
+                ext or sparse or self.needs_work(sub) for _, ext, sparse, sub in fields
+            )
         return self._trivial[cache_key]
 
     def _fields(self, shape: Shape) -> list[FieldShow]:

@@ -46,7 +46,12 @@ _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
 _QUOTED = re.compile(r"'([^']+)'")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -96,8 +101,12 @@ def counted(first: str, steps: int) -> str:
     return first[:start] + head + "".join(digits)
 
 
-def generate_data(domain: Any, seed: int, size: int | dict[str, int] = DEFAULT_SIZE,
-                  like: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+def generate_data(
+    domain: Any,
+    seed: int,
+    size: int | dict[str, int] = DEFAULT_SIZE,
+    like: dict[str, list[dict]] | None = None,
+) -> dict[str, list[dict]]:
     """Records per entity (in the domain's entity order) for `domain.environment(data=...)`.
 
     `size` is the number of records of every entity, or a count per entity name (entities
@@ -107,13 +116,21 @@ def generate_data(domain: Any, seed: int, size: int | dict[str, int] = DEFAULT_S
 
 
 def entity_order(manifest: Manifest) -> list[str]:
-    """Entities so that each comes after those it refers to; nullable references give way in a cycle."""
+    """Entities so that each comes after those it refers to.
+
+    Nullable references give way in a cycle.
+    """
     entities = manifest.entities
     names = list(entities)
     for strict in (False, True):
-        needs = {name: [f.ref for f in spec.fields
-                        if f.ref and f.ref != name and f.ref in entities and not (strict and f.nullable)]
-                 for name, spec in entities.items()}
+        needs = {
+            name: [
+                f.ref
+                for f in spec.fields
+                if f.ref and f.ref != name and f.ref in entities and not (strict and f.nullable)
+            ]
+            for name, spec in entities.items()
+        }
         order: list[str] = []
         placed: set[str] = set()
         progress = True
@@ -127,15 +144,21 @@ def entity_order(manifest: Manifest) -> list[str]:
         if len(order) == len(names):
             return order
     cycle = [n for n in names if n not in order]
-    raise DataError([f"entities {', '.join(cycle)} refer to each other through required references; "
-                     "make one of those references optional to generate data"])
+    raise DataError(
+        [
+            f"entities {', '.join(cycle)} refer to each other through required references; "
+            "make one of those references optional to generate data"
+        ]
+    )
 
 
 def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[str, IdFormat]:
     """The id format of each entity keyed by one string field."""
     manifest = domain.manifest
-    from_tools = {entity: IdFormat(fmt.prefix, fmt.width, fmt.first)
-                  for entity, fmt in manifest.key_formats.items()}
+    from_tools = {
+        entity: IdFormat(fmt.prefix, fmt.width, fmt.first)
+        for entity, fmt in manifest.key_formats.items()
+    }
     examples = doc_examples(domain)
     formats: dict[str, IdFormat] = {}
     taken: set[str] = set()
@@ -151,8 +174,11 @@ def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[s
         fmt = learned or from_tools.get(entity)
         if fmt is None and facts:
             # A check shapes the key: follow an example of the docs that meets it.
-            meeting = [{key.name: x} for x in examples.get(key.name, [])
-                       if all(meets(fact, {key.name: x}) for fact in facts)]
+            meeting = [
+                {key.name: x}
+                for x in examples.get(key.name, [])
+                if all(meets(fact, {key.name: x}) for fact in facts)
+            ]
             fmt = _learn_format(meeting, key.name)
         if fmt is None:
             pending.append(entity)
@@ -269,8 +295,10 @@ class _Generator:
             for entity in entity_order(self.manifest):
                 count = size.get(entity, DEFAULT_SIZE) if isinstance(size, dict) else size
                 self._fill(env, entity, max(0, int(count)))
-            problems = [f"invariant '{name}' violated: {message}"
-                        for name, message in self._violations(env, None).items()]
+            problems = [
+                f"invariant '{name}' violated: {message}"
+                for name, message in self._violations(env, None).items()
+            ]
             if problems:
                 raise DataError(problems)
         finally:
@@ -298,8 +326,15 @@ class _Generator:
         for i in range(count):
             self._insert(env, meta, entity, i, rng, before)
 
-    def _insert(self, env: Any, meta: Any, entity: str, index: int, rng: random.Random,
-                judge: set[str] | None) -> dict | None:
+    def _insert(
+        self,
+        env: Any,
+        meta: Any,
+        entity: str,
+        index: int,
+        rng: random.Random,
+        judge: set[str] | None,
+    ) -> dict | None:
         model = self.domain.models.ENTITIES[entity]
         for attempt in range(ATTEMPTS + 1):
             record = self._record(entity, index, rng, defaults=attempt == ATTEMPTS)
@@ -354,7 +389,9 @@ class _Generator:
                 return None
             record[name] = value
         rest = [f for f in spec.fields if f.name not in record]
-        rest.sort(key=lambda f: 0 if f.kind == "ref" else (2 if "email" in fakes.words(f.name) else 1))
+        rest.sort(
+            key=lambda f: 0 if f.kind == "ref" else (2 if "email" in fakes.words(f.name) else 1)
+        )
         schema = self.schemas.get(entity)
         if schema is None:
             schema = self.schemas[entity] = self.domain.models.ENTITIES[entity].model_json_schema()
@@ -367,7 +404,9 @@ class _Generator:
                 record[f.name] = self._unique(entity, f, record, rng, schema)
         return {f.name: record[f.name] for f in spec.fields}
 
-    def _key_value(self, entity: str, f: EntityField, index: int, rng: random.Random, record: dict) -> Any:
+    def _key_value(
+        self, entity: str, f: EntityField, index: int, rng: random.Random, record: dict
+    ) -> Any:
         if f.kind == "ref":
             choices = list(self.index.get(f.ref, {}))
             if len(self.manifest.entities[entity].key) == 1:
@@ -382,13 +421,27 @@ class _Generator:
         value = fakes.value_for(rng, f.name, f.kind, self.clock, entity)
         return f"{value}-{index + 1}" if isinstance(value, str) else value
 
-    def _field_value(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict,
-                     defaults: bool) -> Any:
+    def _field_value(
+        self,
+        entity: str,
+        f: EntityField,
+        record: dict,
+        rng: random.Random,
+        schema: dict,
+        defaults: bool,
+    ) -> Any:
         value = self._plain_value(entity, f, record, rng, schema, defaults)
         return self._aimed(entity, f, value, rng)
 
-    def _plain_value(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict,
-                     defaults: bool) -> Any:
+    def _plain_value(
+        self,
+        entity: str,
+        f: EntityField,
+        record: dict,
+        rng: random.Random,
+        schema: dict,
+        defaults: bool,
+    ) -> Any:
         has_default = "default" in f.model_fields_set
         if has_default and (defaults or rng.random() < 0.5):
             return f.default
@@ -403,7 +456,9 @@ class _Generator:
             return rng.choice(f.enum)
         if f.kind == "json":
             prop = schema["properties"][f.name]
-            return self._from_schema(rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default)
+            return self._from_schema(
+                rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default
+            )
         if "email" in fakes.words(f.name):
             first, last = _names_in(record)
             return fakes.email(rng, first, last)
@@ -451,7 +506,9 @@ class _Generator:
                 value = _bounded(value + rng.randint(1, 9), facts, rng)
         return value
 
-    def _relate(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict) -> None:
+    def _relate(
+        self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict
+    ) -> None:
         """Make the field meet its facts about other fields: apart from, below or above them."""
         spec = self.manifest.entities[entity]
         for fact in self.facts.get(entity, {}).get(f.name, []):
@@ -460,7 +517,9 @@ class _Generator:
             name, other, op = f.name, fact.other, fact.op
             if op in ("<", "<=", ">", ">="):
                 swapped = {**record, name: record[other], other: record[name]}
-                movable = other not in spec.key and not any(g.name == other and g.ref for g in spec.fields)
+                movable = other not in spec.key and not any(
+                    g.name == other and g.ref for g in spec.fields
+                )
                 if movable and meets(fact, swapped):
                     record[name], record[other] = record[other], record[name]
                     continue
@@ -483,7 +542,11 @@ class _Generator:
         shared = [name for name in chosen if name in target_fields and name != f.name]
         agreeing = [r for r in candidates if all(r.get(name) == chosen[name] for name in shared)]
         if shared and not agreeing:
-            return None if f.nullable else rng.choice(candidates)[self.manifest.entities[target].key[0]]
+            return (
+                None
+                if f.nullable
+                else rng.choice(candidates)[self.manifest.entities[target].key[0]]
+            )
         pool = agreeing or candidates
         return rng.choice(pool)[self.manifest.entities[target].key[0]]
 
@@ -504,7 +567,9 @@ class _Generator:
                 return other[f.name]
         return None
 
-    def _unique(self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict) -> Any:
+    def _unique(
+        self, entity: str, f: EntityField, record: dict, rng: random.Random, schema: dict
+    ) -> Any:
         value = record[f.name]
         used = self.used.setdefault((entity, f.name), set())
         for _ in range(40):
@@ -515,16 +580,33 @@ class _Generator:
             local, at, host = value.partition("@")
             sized = any(fact.of == "len" for fact in self.facts.get(entity, {}).get(f.name, []))
             n = 2
-            while _hashable(candidate := f"{local}{n}{at}{host}" if at else (
-                    value[: max(0, len(value) - len(str(n)))] + str(n) if sized else f"{value}-{n}")) in used:
+            while (
+                _hashable(
+                    candidate := f"{local}{n}{at}{host}"
+                    if at
+                    else (
+                        value[: max(0, len(value) - len(str(n)))] + str(n)
+                        if sized
+                        else f"{value}-{n}"
+                    )
+                )
+                in used
+            ):
                 n += 1
             return candidate
         if isinstance(value, int) and not isinstance(value, bool):
             return max([v for v in used if isinstance(v, int)], default=0) + 1
         return value
 
-    def _from_schema(self, rng: random.Random, schema: dict, name: str, entity: str, defs: dict,
-                     optional: bool = False) -> Any:
+    def _from_schema(
+        self,
+        rng: random.Random,
+        schema: dict,
+        name: str,
+        entity: str,
+        defs: dict,
+        optional: bool = False,
+    ) -> Any:
         if "$ref" in schema:
             schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
         if "anyOf" in schema:
@@ -538,8 +620,10 @@ class _Generator:
         if kind == "string" and (formatted := self._formatted(rng, schema, name)) is not None:
             return formatted
         if kind == "array":
-            items = [self._from_schema(rng, schema.get("items", {}), name, entity, defs)
-                     for _ in range(rng.randint(0 if optional else 1, 3))]
+            items = [
+                self._from_schema(rng, schema.get("items", {}), name, entity, defs)
+                for _ in range(rng.randint(0 if optional else 1, 3))
+            ]
             unique = []
             for item in items:
                 if item not in unique:
@@ -558,13 +642,19 @@ class _Generator:
             keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
             if keys.get("enum"):  # a map keyed by an enum's members
                 chosen = rng.sample(keys["enum"], rng.randint(1, len(keys["enum"])))
-                return {key: self._from_schema(rng, sub, name, entity, defs)
-                        for key in sorted(chosen, key=keys["enum"].index)}
-            values = [self._from_schema(rng, sub, name, entity, defs) for _ in range(rng.randint(1, 3))]
-            # A map of records that carry an id is keyed by that id (methods saved under their own id);
-            # a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
-            return {_own_id(value) or self._formatted(rng, schema, name) or fakes.word(rng): value
-                    for value in values}
+                return {
+                    key: self._from_schema(rng, sub, name, entity, defs)
+                    for key in sorted(chosen, key=keys["enum"].index)
+                }
+            values = [
+                self._from_schema(rng, sub, name, entity, defs) for _ in range(rng.randint(1, 3))
+            ]
+            # A map of records that carry an id is keyed by that id (methods saved under their
+            # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
+            return {
+                _own_id(value) or self._formatted(rng, schema, name) or fakes.word(rng): value
+                for value in values
+            }
         pattern = schema.get("pattern", "")
         if kind == "string" and "T" in pattern:
             return fakes.value_for(rng, name, "datetime", self.clock, entity)
@@ -584,7 +674,9 @@ def _shaped(value: str, low: int, high: int | None, rng: random.Random, name: st
     if target <= 8 or not value:
         return fakes.code(rng, target, fakes.words(name))
     if len(value) > target:
-        return value[:target - 1].rstrip() + str(rng.randint(0, 9)) * (target - len(value[:target - 1].rstrip()))
+        return value[: target - 1].rstrip() + str(rng.randint(0, 9)) * (
+            target - len(value[: target - 1].rstrip())
+        )
     return value + "".join(str(rng.randint(0, 9)) for _ in range(target - len(value)))
 
 
@@ -645,6 +737,5 @@ def _names_in(record: dict) -> tuple[str | None, str | None]:
 
 def _hashable(value: Any) -> Any:
     if isinstance(value, list | dict):
-
         return json.dumps(value, sort_keys=True)
     return value

@@ -11,53 +11,374 @@ import random
 import re
 from datetime import date, datetime, timedelta
 
-FIRST_NAMES = ["Maria", "James", "Aisha", "Robert", "Li", "Emma", "Noah", "Olivia", "Liam", "Sofia", "Mateo", "Chloe", "Ethan", "Amara", "Lucas", "Mia", "Omar", "Yuki", "Hannah", "Daniel", "Priya", "Samuel", "Grace", "Diego", "Fatima", "Jonah", "Elena", "Kofi", "Nora", "Arjun", "Leah", "Victor", "Ingrid", "Tomas", "Zara", "Felix", "Ruth", "Hugo", "Mei", "Isaac", "Lena", "Marcus", "Ana", "Kai", "Rosa", "Theo", "Leila", "Oscar", "Nina", "Adrian", "Sara", "Julian"]
-LAST_NAMES = ["Garcia", "Smith", "Khan", "Johnson", "Wei", "Brown", "Martinez", "Nguyen", "Patel", "Kim", "Rossi", "Schmidt", "Okafor", "Silva", "Cohen", "Novak", "Larsen", "Dubois", "Tanaka", "Murphy", "Lopez", "Walker", "Hughes", "Bianchi", "Moreau", "Ahmed", "Kowalski", "Jensen", "Fischer", "Park", "Reyes", "Turner", "Baker", "Costa", "Haddad", "Ivanova", "Mensah", "Olsen", "Sato", "Wright", "Young", "Foster", "Price", "Bennett", "Chavez"]
-STREETS = ["Maple", "Cedar", "Pine", "Elm", "Oak", "Birch", "Willow", "Lake", "Hill", "River", "Park", "Church", "Mill", "Spring", "Meadow", "Sunset", "Highland", "Forest", "Orchard", "Valley", "Ridge", "Harbor", "Chestnut", "Walnut", "Aspen", "Juniper", "Magnolia", "Cherry"]
+FIRST_NAMES = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Robert",
+    "Li",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Sofia",
+    "Mateo",
+    "Chloe",
+    "Ethan",
+    "Amara",
+    "Lucas",
+    "Mia",
+    "Omar",
+    "Yuki",
+    "Hannah",
+    "Daniel",
+    "Priya",
+    "Samuel",
+    "Grace",
+    "Diego",
+    "Fatima",
+    "Jonah",
+    "Elena",
+    "Kofi",
+    "Nora",
+    "Arjun",
+    "Leah",
+    "Victor",
+    "Ingrid",
+    "Tomas",
+    "Zara",
+    "Felix",
+    "Ruth",
+    "Hugo",
+    "Mei",
+    "Isaac",
+    "Lena",
+    "Marcus",
+    "Ana",
+    "Kai",
+    "Rosa",
+    "Theo",
+    "Leila",
+    "Oscar",
+    "Nina",
+    "Adrian",
+    "Sara",
+    "Julian",
+]
+LAST_NAMES = [
+    "Garcia",
+    "Smith",
+    "Khan",
+    "Johnson",
+    "Wei",
+    "Brown",
+    "Martinez",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Rossi",
+    "Schmidt",
+    "Okafor",
+    "Silva",
+    "Cohen",
+    "Novak",
+    "Larsen",
+    "Dubois",
+    "Tanaka",
+    "Murphy",
+    "Lopez",
+    "Walker",
+    "Hughes",
+    "Bianchi",
+    "Moreau",
+    "Ahmed",
+    "Kowalski",
+    "Jensen",
+    "Fischer",
+    "Park",
+    "Reyes",
+    "Turner",
+    "Baker",
+    "Costa",
+    "Haddad",
+    "Ivanova",
+    "Mensah",
+    "Olsen",
+    "Sato",
+    "Wright",
+    "Young",
+    "Foster",
+    "Price",
+    "Bennett",
+    "Chavez",
+]
+STREETS = [
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Oak",
+    "Birch",
+    "Willow",
+    "Lake",
+    "Hill",
+    "River",
+    "Park",
+    "Church",
+    "Mill",
+    "Spring",
+    "Meadow",
+    "Sunset",
+    "Highland",
+    "Forest",
+    "Orchard",
+    "Valley",
+    "Ridge",
+    "Harbor",
+    "Chestnut",
+    "Walnut",
+    "Aspen",
+    "Juniper",
+    "Magnolia",
+    "Cherry",
+]
 STREET_KINDS = ("St", "Ave", "Rd", "Ln", "Blvd", "Dr", "Ct", "Way")
 CITIES = (
-    "Springfield", "Riverton", "Fairview", "Madison", "Georgetown", "Clinton", "Salem", "Franklin",
-    "Greenville", "Bristol", "Ashland", "Oakdale", "Milton", "Newport", "Kingston", "Dayton", "Lakewood",
-    "Burlington", "Marion", "Arlington", "Auburn", "Dover", "Hudson", "Jackson", "Lexington", "Oxford",
+    "Springfield",
+    "Riverton",
+    "Fairview",
+    "Madison",
+    "Georgetown",
+    "Clinton",
+    "Salem",
+    "Franklin",
+    "Greenville",
+    "Bristol",
+    "Ashland",
+    "Oakdale",
+    "Milton",
+    "Newport",
+    "Kingston",
+    "Dayton",
+    "Lakewood",
+    "Burlington",
+    "Marion",
+    "Arlington",
+    "Auburn",
+    "Dover",
+    "Hudson",
+    "Jackson",
+    "Lexington",
+    "Oxford",
 )
-STATES = ["CA", "NY", "TX", "WA", "IL", "OH", "PA", "MA", "GA", "NC", "MI", "OR", "CO", "AZ", "MN", "VA", "NJ", "FL"]
-COUNTRIES = ("USA", "Canada", "Mexico", "United Kingdom", "Germany", "France", "Spain", "Italy", "Japan",
-             "India", "Brazil", "Australia", "Netherlands", "Sweden", "Ireland")
+STATES = [
+    "CA",
+    "NY",
+    "TX",
+    "WA",
+    "IL",
+    "OH",
+    "PA",
+    "MA",
+    "GA",
+    "NC",
+    "MI",
+    "OR",
+    "CO",
+    "AZ",
+    "MN",
+    "VA",
+    "NJ",
+    "FL",
+]
+COUNTRIES = (
+    "USA",
+    "Canada",
+    "Mexico",
+    "United Kingdom",
+    "Germany",
+    "France",
+    "Spain",
+    "Italy",
+    "Japan",
+    "India",
+    "Brazil",
+    "Australia",
+    "Netherlands",
+    "Sweden",
+    "Ireland",
+)
 COMPANIES = (
-    "Northwind", "Bluepeak", "Summit", "Evergreen", "Harbor", "Crescent", "Pinnacle", "Redwood", "Atlas",
-    "Silverline", "Brightway", "Keystone", "Lakeshore", "Granite", "Meridian", "Horizon", "Cobalt", "Sterling",
+    "Northwind",
+    "Bluepeak",
+    "Summit",
+    "Evergreen",
+    "Harbor",
+    "Crescent",
+    "Pinnacle",
+    "Redwood",
+    "Atlas",
+    "Silverline",
+    "Brightway",
+    "Keystone",
+    "Lakeshore",
+    "Granite",
+    "Meridian",
+    "Horizon",
+    "Cobalt",
+    "Sterling",
 )
 COMPANY_KINDS = ("Group", "Health", "Partners", "Mutual", "Co", "Systems", "Labs", "Holdings")
-TIERS = ("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select", "Premier", "Choice", "Core")
+TIERS = (
+    "Gold",
+    "Silver",
+    "Bronze",
+    "Platinum",
+    "Basic",
+    "Plus",
+    "Select",
+    "Premier",
+    "Choice",
+    "Core",
+)
 ADJECTIVES = (
-    "classic", "compact", "deluxe", "wireless", "vintage", "modern", "portable", "ergonomic", "organic",
-    "smart", "rugged", "lightweight", "premium", "eco", "quiet", "bright", "slim", "sturdy", "soft", "fast",
+    "classic",
+    "compact",
+    "deluxe",
+    "wireless",
+    "vintage",
+    "modern",
+    "portable",
+    "ergonomic",
+    "organic",
+    "smart",
+    "rugged",
+    "lightweight",
+    "premium",
+    "eco",
+    "quiet",
+    "bright",
+    "slim",
+    "sturdy",
+    "soft",
+    "fast",
 )
 NOUNS = (
-    "lamp", "backpack", "kettle", "headphones", "jacket", "chair", "blender", "watch", "notebook", "tent",
-    "speaker", "bicycle", "mug", "keyboard", "camera", "sneakers", "desk", "pillow", "umbrella", "bottle",
+    "lamp",
+    "backpack",
+    "kettle",
+    "headphones",
+    "jacket",
+    "chair",
+    "blender",
+    "watch",
+    "notebook",
+    "tent",
+    "speaker",
+    "bicycle",
+    "mug",
+    "keyboard",
+    "camera",
+    "sneakers",
+    "desk",
+    "pillow",
+    "umbrella",
+    "bottle",
 )
-COLORS = ("red", "blue", "green", "black", "white", "grey", "navy", "beige", "yellow", "purple", "orange")
+COLORS = (
+    "red",
+    "blue",
+    "green",
+    "black",
+    "white",
+    "grey",
+    "navy",
+    "beige",
+    "yellow",
+    "purple",
+    "orange",
+)
 MEDICATIONS = (
-    "Lisinopril", "Metformin", "Atorvastatin", "Amoxicillin", "Levothyroxine", "Albuterol", "Omeprazole",
-    "Sertraline", "Amlodipine", "Cetirizine", "Ibuprofen", "Losartan", "Montelukast", "Gabapentin",
+    "Lisinopril",
+    "Metformin",
+    "Atorvastatin",
+    "Amoxicillin",
+    "Levothyroxine",
+    "Albuterol",
+    "Omeprazole",
+    "Sertraline",
+    "Amlodipine",
+    "Cetirizine",
+    "Ibuprofen",
+    "Losartan",
+    "Montelukast",
+    "Gabapentin",
 )
-DOSAGES = ("5 mg once daily", "10 mg once daily", "20 mg twice daily", "500 mg twice daily",
-           "250 mg three times daily", "2 puffs as needed", "1 tablet at bedtime")
-ALLERGENS = ("penicillin", "latex", "peanuts", "sulfa", "shellfish", "pollen", "aspirin", "eggs", "dust mites")
+DOSAGES = (
+    "5 mg once daily",
+    "10 mg once daily",
+    "20 mg twice daily",
+    "500 mg twice daily",
+    "250 mg three times daily",
+    "2 puffs as needed",
+    "1 tablet at bedtime",
+)
+ALLERGENS = (
+    "penicillin",
+    "latex",
+    "peanuts",
+    "sulfa",
+    "shellfish",
+    "pollen",
+    "aspirin",
+    "eggs",
+    "dust mites",
+)
 REASONS = (
-    "Persistent cough for two weeks", "Annual check-up", "Follow-up on blood pressure", "Knee pain after running",
-    "Skin rash on the arm", "Recurring headaches", "Back pain", "Trouble sleeping", "Sore throat and fever",
-    "Medication review", "Shortness of breath on stairs", "Routine vaccination",
+    "Persistent cough for two weeks",
+    "Annual check-up",
+    "Follow-up on blood pressure",
+    "Knee pain after running",
+    "Skin rash on the arm",
+    "Recurring headaches",
+    "Back pain",
+    "Trouble sleeping",
+    "Sore throat and fever",
+    "Medication review",
+    "Shortness of breath on stairs",
+    "Routine vaccination",
 )
 SENTENCES = (
-    "Customer asked for a quick update.", "Handled at the front desk.", "Needs a follow-up next week.",
-    "Confirmed by phone.", "Requested by the account holder.", "No further action needed.",
-    "Entered in error.", "Duplicate of an earlier request.", "Changed plans at the last minute.",
+    "Customer asked for a quick update.",
+    "Handled at the front desk.",
+    "Needs a follow-up next week.",
+    "Confirmed by phone.",
+    "Requested by the account holder.",
+    "No further action needed.",
+    "Entered in error.",
+    "Duplicate of an earlier request.",
+    "Changed plans at the last minute.",
     "Prefers to be contacted by email.",
 )
-PERSON_ENTITIES = ("patient", "user", "customer", "clinician", "doctor", "employee", "person", "passenger",
-                   "member", "staff", "agent", "student", "teacher", "guest", "driver", "contact", "owner")
+PERSON_ENTITIES = (
+    "patient",
+    "user",
+    "customer",
+    "clinician",
+    "doctor",
+    "employee",
+    "person",
+    "passenger",
+    "member",
+    "staff",
+    "agent",
+    "student",
+    "teacher",
+    "guest",
+    "driver",
+    "contact",
+    "owner",
+)
 MAIL_DOMAINS = ("example.com", "example.org", "mail.example.net")
 
 
@@ -83,7 +404,10 @@ def phone(rng: random.Random) -> str:
 
 
 def address(rng: random.Random) -> str:
-    return f"{rng.randint(1, 999)} {rng.choice(STREETS)} {rng.choice(STREET_KINDS)}, {rng.choice(CITIES)}"
+    return (
+        f"{rng.randint(1, 999)} {rng.choice(STREETS)} {rng.choice(STREET_KINDS)}, "
+        f"{rng.choice(CITIES)}"
+    )
 
 
 def company(rng: random.Random) -> str:
@@ -106,10 +430,27 @@ def date_for(rng: random.Random, tokens: list[str], clock: str) -> str:
     """A date near the domain clock: birthdays in the past, expiries ahead, events around now."""
     if {"birth", "dob", "born", "birthday"} & set(tokens):
         return shift_date(clock, -rng.randint(18 * 365, 85 * 365))
-    if {"expires", "expiry", "expiration", "due", "until", "end", "ends", "valid", "renewal"} & set(tokens):
+    if {"expires", "expiry", "expiration", "due", "until", "end", "ends", "valid", "renewal"} & set(
+        tokens
+    ):
         return shift_date(clock, rng.randint(-30, 365))
-    if {"issued", "created", "last", "since", "joined", "registered", "filled", "opened", "paid", "signed",
-                  "placed", "ordered", "purchased", "shipped", "delivered"} & set(tokens):
+    if {
+        "issued",
+        "created",
+        "last",
+        "since",
+        "joined",
+        "registered",
+        "filled",
+        "opened",
+        "paid",
+        "signed",
+        "placed",
+        "ordered",
+        "purchased",
+        "shipped",
+        "delivered",
+    } & set(tokens):
         return shift_date(clock, -rng.randint(0, 365))
     return shift_date(clock, rng.randint(-45, 45))
 
@@ -138,13 +479,42 @@ def int_for(rng: random.Random, tokens: list[str]) -> int:
         return rng.randint(18, 90)
     if "year" in t:
         return rng.randint(1995, 2024)
-    if {"left", "remaining", "quantity", "qty", "count", "stock", "seats", "refills", "available"} & t:
+    if {
+        "left",
+        "remaining",
+        "quantity",
+        "qty",
+        "count",
+        "stock",
+        "seats",
+        "refills",
+        "available",
+    } & t:
         return rng.randint(0, 6)
     return rng.randint(1, 100)
 
 
-MONEY_WORDS = {"price", "amount", "fee", "balance", "cost", "total", "paid", "due", "covered", "charge",
-               "salary", "budget", "fare", "payment", "deposit", "credit", "refund", "subtotal", "tax"}
+MONEY_WORDS = {
+    "price",
+    "amount",
+    "fee",
+    "balance",
+    "cost",
+    "total",
+    "paid",
+    "due",
+    "covered",
+    "charge",
+    "salary",
+    "budget",
+    "fare",
+    "payment",
+    "deposit",
+    "credit",
+    "refund",
+    "subtotal",
+    "tax",
+}
 
 
 def float_for(rng: random.Random, tokens: list[str]) -> float:
@@ -186,7 +556,17 @@ def text_for(rng: random.Random, tokens: list[str], entity: str = "") -> str:
         return rng.choice(COUNTRIES)
     if {"zip", "zipcode", "postal", "postcode"} & t:
         return f"{rng.randint(10000, 99999)}"
-    if {"payer", "company", "vendor", "supplier", "manufacturer", "brand", "airline", "carrier", "insurer"} & t:
+    if {
+        "payer",
+        "company",
+        "vendor",
+        "supplier",
+        "manufacturer",
+        "brand",
+        "airline",
+        "carrier",
+        "insurer",
+    } & t:
         return company(rng)
     if {"medication", "drug", "medicine"} & t:
         return rng.choice(MEDICATIONS)
@@ -204,7 +584,17 @@ def text_for(rng: random.Random, tokens: list[str], entity: str = "") -> str:
         return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
     if {"reason", "symptom", "complaint"} & t:
         return rng.choice(REASONS)
-    if {"description", "notes", "note", "comment", "comments", "message", "text", "summary", "details"} & t:
+    if {
+        "description",
+        "notes",
+        "note",
+        "comment",
+        "comments",
+        "message",
+        "text",
+        "summary",
+        "details",
+    } & t:
         return rng.choice(SENTENCES)
     if {"title", "product", "item"} & t:
         return product(rng)
@@ -221,7 +611,10 @@ def text_for(rng: random.Random, tokens: list[str], entity: str = "") -> str:
 
 
 def value_for(rng: random.Random, name: str, kind: str, clock: str, entity: str = "") -> object:
-    """A realistic value of a plain kind (str, int, float, bool, date, datetime) for a field name."""
+    """A realistic value for a field name.
+
+    The value is of a plain kind: str, int, float, bool, date or datetime.
+    """
     tokens = words(name)
     if kind == "int":
         return int_for(rng, tokens)
@@ -240,8 +633,28 @@ def word(rng: random.Random) -> str:
     return rng.choice(NOUNS)
 
 
-AIRPORTS = ("SFO", "JFK", "LAX", "ORD", "DFW", "DEN", "SEA", "ATL", "MIA", "BOS", "PHX", "IAH", "LAS", "MCO",
-            "EWR", "CLT", "MSP", "DTW", "PHL", "LGA")
+AIRPORTS = (
+    "SFO",
+    "JFK",
+    "LAX",
+    "ORD",
+    "DFW",
+    "DEN",
+    "SEA",
+    "ATL",
+    "MIA",
+    "BOS",
+    "PHX",
+    "IAH",
+    "LAS",
+    "MCO",
+    "EWR",
+    "CLT",
+    "MSP",
+    "DTW",
+    "PHL",
+    "LGA",
+)
 CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 

@@ -87,13 +87,22 @@ class InstructionRenderer:
         unknown = sorted(set(custom) - set(self.schemas))
         if unknown:
             raise ValueError(f"instruction templates for unknown tools: {', '.join(unknown)}")
-        self.steps = {name: self.env.from_string(custom.get(name) or default_step_template(schema))
-                      for name, schema in self.schemas.items()}
-        self.task = self.env.from_string(overrides.get("task", {}).get("template") or DEFAULT_TASK_TEMPLATE)
+        self.steps = {
+            name: self.env.from_string(custom.get(name) or default_step_template(schema))
+            for name, schema in self.schemas.items()
+        }
+        self.task = self.env.from_string(
+            overrides.get("task", {}).get("template") or DEFAULT_TASK_TEMPLATE
+        )
 
     def step(self, name: str, arguments: dict) -> str:
         function = self.schemas[name]["function"]
-        variables = {**arguments, "args": arguments, "tool": name, "description": function.get("description", "")}
+        variables = {
+            **arguments,
+            "args": arguments,
+            "tool": name,
+            "description": function.get("description", ""),
+        }
         return " ".join(self.steps[name].render(variables).split())
 
     def render(self, calls: list[dict]) -> str:

@@ -25,9 +25,20 @@ from envscale.tasks.walk import Walker
 
 # ---- sampling
 
-def sample_tasks(domain: Domain, env_factory: Callable[[], Environment], n: int, seed: int = 0, max_length: int = 4,
-                 invalid_share: float = 0.1, read_only_share: float = 0.3, *, min_length: int = 1,
-                 instructions: dict | str | Path | None = None, max_attempts: int | None = None) -> list[Task]:
+
+def sample_tasks(
+    domain: Domain,
+    env_factory: Callable[[], Environment],
+    n: int,
+    seed: int = 0,
+    max_length: int = 4,
+    invalid_share: float = 0.1,
+    read_only_share: float = 0.3,
+    *,
+    min_length: int = 1,
+    instructions: dict | str | Path | None = None,
+    max_attempts: int | None = None,
+) -> list[Task]:
     """Up to `n` distinct tasks from random walks on the tool graph (fewer only when the
     attempts run out). A share `read_only_share` walks read tools only; the others must
     change the state. Each call is invalid on purpose with probability `invalid_share`.
@@ -66,7 +77,9 @@ def sample_tasks(domain: Domain, env_factory: Callable[[], Environment], n: int,
             continue
         task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
         recorded = [GoldOutput(ok=s.ok, content=s.content) for s in walk.steps]
-        if task.gold_outputs != recorded or (task.kind == "write" and task.gold_state_hash == initial_hash):
+        if task.gold_outputs != recorded or (
+            task.kind == "write" and task.gold_state_hash == initial_hash
+        ):
             continue  # a write task must change the state
         seen.add(chain)
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
@@ -119,6 +132,7 @@ def _canonical(value: Any) -> str:
 
 # ---- files and verification
 
+
 def write_tasks(path: str | Path, tasks: list[Task]) -> Path:
     out = Path(path)
     jsonl.write_atomic(out, (task.to_dict() for task in tasks))
@@ -158,7 +172,10 @@ def _run_from_reset(env: Environment, calls: list[GoldCall]) -> tuple[list[GoldO
 
 
 def verify_task(domain: Domain, task: Task, spec_path: str | Path | None = None) -> bool:
-    """Whether replaying the gold calls from the initial state gives the gold outputs and final hash."""
+    """Whether replaying the gold calls from the initial state gives the gold outputs.
+
+    The final hash must match as well.
+    """
     if task.spec_hash != domain.spec_hash:
         return False
     env = initial_environment(domain, task.initial_state, spec_path, task.enforce_policies)

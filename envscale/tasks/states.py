@@ -31,7 +31,9 @@ def seed_data_file(spec_path: str | Path) -> Path:
     return spec.with_name(f"{spec.stem}.data.json")
 
 
-def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, size: int = 20) -> dict:
+def initial_state_for(
+    spec_path: str | Path, data: str = "auto", seed: int = 0, size: int = 20
+) -> dict:
     """The initial state of tasks sampled from a spec. `data` is "auto" (the spec's seed data
     when it has some, else generated data), "generated" (`seed`, `size`), "file" (the spec's
     seed data) or the path of a data file."""
@@ -42,8 +44,12 @@ def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, 
         return {"generated": {"seed": seed, "size": size}}
     if data == "file":
         if not seed_file.exists():
-            raise DataError([f"{spec_path} has no seed data: {seed_file} not found (use --data generated)"])
-        return {"data": seed_file.name}  # looked up beside the spec, so a task file can move with it
+            raise DataError(
+                [f"{spec_path} has no seed data: {seed_file} not found (use --data generated)"]
+            )
+        return {
+            "data": seed_file.name
+        }  # looked up beside the spec, so a task file can move with it
     # A path given on the command line is found from the working directory, else beside the
     # spec; the task names it relative to the spec's folder when it lies inside it, else
     # absolutely, so the task file resolves it the same way from any working directory.
@@ -60,15 +66,21 @@ def initial_state_for(spec_path: str | Path, data: str = "auto", seed: int = 0, 
         return {"data": str(path)}
 
 
-def initial_environment(domain: Domain, initial_state: dict, spec_path: str | Path | None = None,
-                        enforce_policies: bool = True) -> Environment:
+def initial_environment(
+    domain: Domain,
+    initial_state: dict,
+    spec_path: str | Path | None = None,
+    enforce_policies: bool = True,
+) -> Environment:
     """A fresh environment in a task's initial state."""
     if set(initial_state) == {"data"}:
         data: Any = _data_path(initial_state["data"], spec_path)
     elif set(initial_state) == {"generated"}:
         spec = initial_state["generated"]
         like = spec.get("like")
-        like_data = json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
+        like_data = (
+            json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
+        )
         data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
     else:
         data = initial_state
@@ -86,30 +98,43 @@ def _data_path(name: str, spec_path: str | Path | None) -> Path:
 class EnvFactory:
     """Makes environments in one described initial state; `initial_state` goes into each task."""
 
-    def __init__(self, domain: Domain, initial_state: dict, spec_path: str | Path | None = None,
-                 enforce_policies: bool = True):
+    def __init__(
+        self,
+        domain: Domain,
+        initial_state: dict,
+        spec_path: str | Path | None = None,
+        enforce_policies: bool = True,
+    ):
         self.domain = domain
         self.initial_state = initial_state
         self.spec_path = spec_path
         self.enforce_policies = enforce_policies
 
     def __call__(self) -> Environment:
-        return initial_environment(self.domain, self.initial_state, self.spec_path, self.enforce_policies)
+        return initial_environment(
+            self.domain, self.initial_state, self.spec_path, self.enforce_policies
+        )
 
 
 def state_key(task: Task) -> str:
-    text = json.dumps([task.initial_state, task.enforce_policies], sort_keys=True,
-                      ensure_ascii=False, default=str)
+    text = json.dumps(
+        [task.initial_state, task.enforce_policies], sort_keys=True, ensure_ascii=False, default=str
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def environment_for(domain: Domain, task: Task, cache: MutableMapping[str, Environment],
-                    spec_path: str | None = None) -> tuple[Environment, str]:
+def environment_for(
+    domain: Domain,
+    task: Task,
+    cache: MutableMapping[str, Environment],
+    spec_path: str | None = None,
+) -> tuple[Environment, str]:
     """(environment, cache key) for the task's initial state; the caller resets it."""
     key = state_key(task)
     env = cache.get(key)
     if env is None:
-        env = initial_environment(domain, task.initial_state, spec_path,
-                                  enforce_policies=task.enforce_policies)
+        env = initial_environment(
+            domain, task.initial_state, spec_path, enforce_policies=task.enforce_policies
+        )
         cache[key] = env
     return env, key

@@ -52,8 +52,11 @@ class ToolGraph:
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> ToolGraph:
         nodes = {t.name: Node(t.name, t.kind, tuple(t.params), t.returns) for t in manifest.tools}
-        edges = [Edge(e.source, e.target, e.param, e.via) for e in manifest.tool_graph
-                 if e.source in nodes and e.target in nodes]
+        edges = [
+            Edge(e.source, e.target, e.param, e.via)
+            for e in manifest.tool_graph
+            if e.source in nodes and e.target in nodes
+        ]
         return cls(manifest.domain, nodes, edges)
 
     def successors(self, tool: str, kinds: tuple[str, ...] = ("read", "write")) -> list[str]:
@@ -67,8 +70,10 @@ class ToolGraph:
     def to_json(self) -> dict[str, Any]:
         return {
             "domain": self.domain,
-            "nodes": [{"name": n.name, "kind": n.kind, "params": list(n.params), "returns": n.returns}
-                      for n in self.nodes.values()],
+            "nodes": [
+                {"name": n.name, "kind": n.kind, "params": list(n.params), "returns": n.returns}
+                for n in self.nodes.values()
+            ],
             "edges": [asdict(e) for e in self.edges],
         }
 
@@ -82,8 +87,10 @@ class ToolGraph:
             import matplotlib.pyplot as plt
             from matplotlib.patches import FancyArrowPatch
         except ImportError as error:
-            raise RuntimeError("drawing the tool graph needs matplotlib: pip install 'envscale[train]' "
-                               "(or pip install matplotlib)") from error
+            raise RuntimeError(
+                "drawing the tool graph needs matplotlib: pip install 'envscale[train]' "
+                "(or pip install matplotlib)"
+            ) from error
         positions = self._layout()
         fig, ax = plt.subplots(figsize=(13, 11))
         pairs: dict[tuple[str, str], int] = {}
@@ -91,21 +98,43 @@ class ToolGraph:
             pairs[(e.source, e.target)] = pairs.get((e.source, e.target), 0) + 1
         for (source, target), count in pairs.items():
             color = WRITE_COLOR if self.nodes[target].kind == "write" else READ_COLOR
-            ax.add_patch(FancyArrowPatch(positions[source], positions[target], arrowstyle="-|>", mutation_scale=9,
-                                         connectionstyle="arc3,rad=0.12", color=color, alpha=0.28,
-                                         linewidth=0.6 + 0.4 * min(count, 4), shrinkA=10, shrinkB=10))
+            ax.add_patch(
+                FancyArrowPatch(
+                    positions[source],
+                    positions[target],
+                    arrowstyle="-|>",
+                    mutation_scale=9,
+                    connectionstyle="arc3,rad=0.12",
+                    color=color,
+                    alpha=0.28,
+                    linewidth=0.6 + 0.4 * min(count, 4),
+                    shrinkA=10,
+                    shrinkB=10,
+                )
+            )
         for name, (x, y) in positions.items():
             node = self.nodes[name]
             color = WRITE_COLOR if node.kind == "write" else READ_COLOR
             ax.scatter([x], [y], s=220, color=color, zorder=3, edgecolors="white", linewidths=1.5)
             align = "right" if x < 0 else "left"
-            ax.annotate(name, (x, y), xytext=(-12 if x < 0 else 12, 0), textcoords="offset points",
-                        ha=align, va="center", fontsize=9, zorder=4)
+            ax.annotate(
+                name,
+                (x, y),
+                xytext=(-12 if x < 0 else 12, 0),
+                textcoords="offset points",
+                ha=align,
+                va="center",
+                fontsize=9,
+                zorder=4,
+            )
         ax.scatter([], [], color=READ_COLOR, label="read tool")
         ax.scatter([], [], color=WRITE_COLOR, label="write tool")
         ax.legend(loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.04))
-        ax.set_title(title or f"{self.domain}: tool graph ({len(self.nodes)} tools, {len(self.edges)} typed edges, "
-                     f"{len(pairs)} connected pairs)")
+        ax.set_title(
+            title
+            or f"{self.domain}: tool graph ({len(self.nodes)} tools, "
+            f"{len(self.edges)} typed edges, {len(pairs)} connected pairs)"
+        )
         ax.set_xlim(-2.1, 2.1)
         ax.set_ylim(-1.15, 1.15)
         ax.set_aspect("equal")

@@ -63,13 +63,18 @@ class Walker:
         self.graph = graph
         self.manifest = domain.manifest
         self.clock = self.manifest.clock or "2024-01-01T09:00:00"
-        self.schemas = {s["function"]["name"]: s["function"]["parameters"] for s in domain.tool_schemas}
+        self.schemas = {
+            s["function"]["name"]: s["function"]["parameters"] for s in domain.tool_schemas
+        }
         self.tools = domain.tools
         self.entities = self.manifest.entities
         self.feeds = self._feeds()
 
     def _feeds(self) -> dict[str, list[tuple[str, str, EntityField]]]:
-        """Parameter name -> (entity, field, field spec) whose values can fill it (as the compiler names them)."""
+        """Parameter name -> (entity, field, field spec) whose values can fill it.
+
+        Parameter names are as the compiler names them.
+        """
         out: dict[str, list[tuple[str, str, EntityField]]] = {}
         for entity, spec in self.entities.items():
             for f in spec.fields:
@@ -85,8 +90,14 @@ class Walker:
 
     # ---- the walk
 
-    def walk(self, env: Environment, rng: random.Random, length: int, kinds: tuple[str, ...],
-             invalid_share: float) -> Walk:
+    def walk(
+        self,
+        env: Environment,
+        rng: random.Random,
+        length: int,
+        kinds: tuple[str, ...],
+        invalid_share: float,
+    ) -> Walk:
         result = Walk()
         starts = [n for n, node in self.graph.nodes.items() if node.kind in kinds]
         if not starts:
@@ -96,8 +107,18 @@ class Walker:
         prev_rows: list[dict] = []
         context: list[tuple[str, dict]] = []
         while current is not None and len(result.steps) < length:
-            made = self._call(env, rng, current, prev, prev_rows, context, kinds, invalid_share, result,
-                              length - len(result.steps))
+            made = self._call(
+                env,
+                rng,
+                current,
+                prev,
+                prev_rows,
+                context,
+                kinds,
+                invalid_share,
+                result,
+                length - len(result.steps),
+            )
             if made is None:
                 break
             prev, prev_rows = current, made
@@ -105,21 +126,43 @@ class Walker:
             current = rng.choice(successors) if successors else None
         return result
 
-    def _call(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
-              context: list[tuple[str, dict]], kinds: tuple[str, ...], invalid_share: float,
-              walk: Walk, budget: int) -> list[dict] | None:
+    def _call(
+        self,
+        env: Environment,
+        rng: random.Random,
+        tool: str,
+        prev: str | None,
+        prev_rows: list[dict],
+        context: list[tuple[str, dict]],
+        kinds: tuple[str, ...],
+        invalid_share: float,
+        walk: Walk,
+        budget: int,
+    ) -> list[dict] | None:
         """Call `tool` with drawn arguments (after any tool a policy requires first), within
         `budget` calls in all; the rows it returned, or None when no draw succeeds."""
         start = len(walk.steps)
-        rows = self._attempt(env, rng, tool, prev, prev_rows, context, kinds, invalid_share, walk, budget)
+        rows = self._attempt(
+            env, rng, tool, prev, prev_rows, context, kinds, invalid_share, walk, budget
+        )
         if rows is None:
             # An invalid call stays only when a valid call of the same tool follows it.
             walk.steps[start:] = [s for s in walk.steps[start:] if not s.invalid]
         return rows
 
-    def _attempt(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
-                 context: list[tuple[str, dict]], kinds: tuple[str, ...], invalid_share: float,
-                 walk: Walk, budget: int) -> list[dict] | None:
+    def _attempt(
+        self,
+        env: Environment,
+        rng: random.Random,
+        tool: str,
+        prev: str | None,
+        prev_rows: list[dict],
+        context: list[tuple[str, dict]],
+        kinds: tuple[str, ...],
+        invalid_share: float,
+        walk: Walk,
+        budget: int,
+    ) -> list[dict] | None:
         for _ in range(DRAWS):
             try:
                 arguments = self.draw(env, rng, tool, prev, prev_rows, context)
@@ -132,7 +175,8 @@ class Walker:
                 required = self._required_first(env, rng, tool, [*planned, *context], kinds, walk)
                 if required is None:
                     return None
-                # Later draws for this call follow from the required call (the patient just verified).
+                # Later draws for this call follow from the required call
+                # (the patient just verified).
                 prev, prev_rows = required
                 context[:0] = self._typed(prev, prev_rows)
                 budget -= 1
@@ -143,7 +187,11 @@ class Walker:
                 except _NoValue:
                     continue
                 planned = self._related(env, tool, arguments)
-            if budget >= 2 and rng.random() < invalid_share and self._invalid_call(env, rng, tool, arguments, walk):
+            if (
+                budget >= 2
+                and rng.random() < invalid_share
+                and self._invalid_call(env, rng, tool, arguments, walk)
+            ):
                 budget -= 1
                 invalid_share = 0.0  # one invalid call per step
             result = env.call(tool, arguments)
@@ -157,18 +205,32 @@ class Walker:
     def _blocked(self, env: Environment, tool: str) -> bool:
         return bool(env.enforce_policies and env.monitor.violation(tool) is not None)
 
-    def _required_first(self, env: Environment, rng: random.Random, tool: str, context: list[tuple[str, dict]],
-                        kinds: tuple[str, ...], walk: Walk) -> tuple[str, list[dict]] | None:
-        """Call a tool that a `before` policy rule requires ahead of `tool`: (that tool, its rows)."""
+    def _required_first(
+        self,
+        env: Environment,
+        rng: random.Random,
+        tool: str,
+        context: list[tuple[str, dict]],
+        kinds: tuple[str, ...],
+        walk: Walk,
+    ) -> tuple[str, list[dict]] | None:
+        """Call a tool that a `before` policy rule requires ahead of `tool`.
+
+        Returns (that tool, its rows).
+        """
         for requirement in env.monitor.unmet_requirements(tool):
             for needed in requirement:
                 if needed in self.graph.nodes and self.graph.nodes[needed].kind in kinds:
-                    rows = self._call(env, rng, needed, None, [], list(context), kinds, 0.0, walk, 1)
+                    rows = self._call(
+                        env, rng, needed, None, [], list(context), kinds, 0.0, walk, 1
+                    )
                     if rows is not None:
                         return needed, rows
         return None
 
-    def _invalid_call(self, env: Environment, rng: random.Random, tool: str, arguments: dict, walk: Walk) -> bool:
+    def _invalid_call(
+        self, env: Environment, rng: random.Random, tool: str, arguments: dict, walk: Walk
+    ) -> bool:
         broken = self.corrupt(env, rng, tool, arguments)
         if broken is None:
             return False
@@ -180,8 +242,15 @@ class Walker:
 
     # ---- arguments
 
-    def draw(self, env: Environment, rng: random.Random, tool: str, prev: str | None, prev_rows: list[dict],
-             context: list[tuple[str, dict]]) -> dict:
+    def draw(
+        self,
+        env: Environment,
+        rng: random.Random,
+        tool: str,
+        prev: str | None,
+        prev_rows: list[dict],
+        context: list[tuple[str, dict]],
+    ) -> dict:
         schema = self.schemas[tool]
         required = set(schema.get("required", []))
         picked: dict[str, dict] = {}
@@ -190,14 +259,26 @@ class Walker:
             if param not in required and rng.random() < 0.5:
                 continue
             try:
-                arguments[param] = self._value(env, rng, tool, param, prop, prev, prev_rows, context, picked)
+                arguments[param] = self._value(
+                    env, rng, tool, param, prop, prev, prev_rows, context, picked
+                )
             except _NoValue:
                 if param in required:
                     raise
         return arguments
 
-    def _value(self, env: Environment, rng: random.Random, tool: str, param: str, prop: dict, prev: str | None,
-               prev_rows: list[dict], context: list[tuple[str, dict]], picked: dict[str, dict]) -> Any:
+    def _value(
+        self,
+        env: Environment,
+        rng: random.Random,
+        tool: str,
+        param: str,
+        prop: dict,
+        prev: str | None,
+        prev_rows: list[dict],
+        context: list[tuple[str, dict]],
+        picked: dict[str, dict],
+    ) -> Any:
         if prev is not None:
             for edge in self.graph.edges_between(prev, tool):
                 if edge.param != param:
@@ -217,8 +298,13 @@ class Walker:
                 if seen_entity == entity and record.get(field_name) is not None:
                     return _one(rng, record[field_name])
         if prop.get("type") in ("number", "integer"):
-            amounts = [v for e, r in context if e in self.tools[tool].reads for k, v in r.items()
-                       if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
+            amounts = [
+                v
+                for e, r in context
+                if e in self.tools[tool].reads
+                for k, v in r.items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            ]
             if amounts:
                 value = rng.choice(amounts)
                 return value if prop["type"] == "number" else int(value)
@@ -253,15 +339,24 @@ class Walker:
         return f.kind in _COMPATIBLE.get(kind, set())
 
     def _fresh(self, tool: str, param: str, sources: list[tuple[str, str, EntityField]]) -> bool:
-        """Whether a write tool's parameter sets a plain field it writes (so a new value fits better)."""
+        """Whether a write tool's parameter sets a plain field it writes.
+
+        If so, a new value fits better.
+        """
         if self.tools[tool].kind != "write":
             return False
         written = set(self.tools[tool].writes)
-        return any(e in written and f.kind in ("str", "int", "float") and f.name not in self.entities[e].key
-                   for e, _, f in sources)
+        return any(
+            e in written
+            and f.kind in ("str", "int", "float")
+            and f.name not in self.entities[e].key
+            for e, _, f in sources
+        )
 
     def _made_up(self, rng: random.Random, param: str, prop: dict) -> Any:
-        kind = {"integer": "int", "number": "float", "boolean": "bool"}.get(prop.get("type", "string"), "str")
+        kind = {"integer": "int", "number": "float", "boolean": "bool"}.get(
+            prop.get("type", "string"), "str"
+        )
         if prop.get("format") == "date":
             kind = "date"
         elif prop.get("format") == "date-time":
@@ -269,7 +364,10 @@ class Walker:
         return fakes.value_for(rng, param, kind, self.clock)
 
     def _moment(self, env: Environment, rng: random.Random, tool: str, fmt: str) -> str:
-        """A date (or date-time) taken from the records the tool reads, at or after the clock when possible."""
+        """A date (or date-time) taken from the records the tool reads.
+
+        At or after the clock when possible.
+        """
         values = []
         for entity in self.tools[tool].reads:
             for f in self.entities[entity].fields:
@@ -307,7 +405,9 @@ class Walker:
                         out.append((f.ref, target))
         return out
 
-    def _related_to(self, entity: str, records: list[dict], context: list[tuple[str, dict]]) -> list[dict]:
+    def _related_to(
+        self, entity: str, records: list[dict], context: list[tuple[str, dict]]
+    ) -> list[dict]:
         keys = set()
         for seen_entity, record in context:
             spec = self.entities.get(seen_entity)
@@ -318,7 +418,9 @@ class Walker:
 
     # ---- invalid calls
 
-    def corrupt(self, env: Environment, rng: random.Random, tool: str, arguments: dict) -> dict | None:
+    def corrupt(
+        self, env: Environment, rng: random.Random, tool: str, arguments: dict
+    ) -> dict | None:
         """The arguments with one value made wrong on purpose, or None when nothing can be."""
         props = self.schemas[tool]["properties"]
         required = self.schemas[tool].get("required", [])
@@ -343,7 +445,9 @@ class Walker:
 
 def _unknown_id(value: str) -> str:
     digits = re.sub(r"\d", "9", value)
-    return digits if digits != value else re.sub(r"\d+$", lambda m: "9" * (len(m.group()) + 1), value)
+    return (
+        digits if digits != value else re.sub(r"\d+$", lambda m: "9" * (len(m.group()) + 1), value)
+    )
 
 
 def _one(rng: random.Random, value: Any) -> Any:

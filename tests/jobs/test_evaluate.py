@@ -26,18 +26,39 @@ def test_pass_hat_k_by_hand():
         pass_hat_k({"a": (1, 2)}, 3)
 
 
-def traj(task_id: str, trial: int, reward: float, state: bool = True, exact: bool = True, end: str = "user_done"):
-    return Trajectory.from_dict({"id": f"{task_id}.t{trial}", "task_id": task_id, "tools": [], "messages": [],
-                                 "reward": reward, "filters": {"valid": True, "state": state, "exact": exact},
-                                 "meta": {"end": end}})
+def traj(
+    task_id: str,
+    trial: int,
+    reward: float,
+    state: bool = True,
+    exact: bool = True,
+    end: str = "user_done",
+):
+    return Trajectory.from_dict(
+        {
+            "id": f"{task_id}.t{trial}",
+            "task_id": task_id,
+            "tools": [],
+            "messages": [],
+            "reward": reward,
+            "filters": {"valid": True, "state": state, "exact": exact},
+            "meta": {"end": end},
+        }
+    )
 
 
 def test_report_by_chain_length_and_failure_reasons():
     tasks = [bare_task("a", 1), bare_task("b", 2), bare_task("c", 2)]
     trajectories = [
-        traj("a", 0, 1.0), traj("a", 1, 0.0, state=False), traj("a", 2, 1.0),
-        traj("b", 0, 1.0), traj("b", 1, 1.0), traj("b", 2, 1.0),
-        traj("c", 0, 0.0, exact=False), traj("c", 1, 0.0, end="turn_limit"), traj("c", 2, 1.0),
+        traj("a", 0, 1.0),
+        traj("a", 1, 0.0, state=False),
+        traj("a", 2, 1.0),
+        traj("b", 0, 1.0),
+        traj("b", 1, 1.0),
+        traj("b", 2, 1.0),
+        traj("c", 0, 0.0, exact=False),
+        traj("c", 1, 0.0, end="turn_limit"),
+        traj("c", 2, 1.0),
     ]
     report = evaluate(trajectories, tasks, 3)
     assert report.pass_k["1"] == pytest.approx((2 / 3 + 1 + 1 / 3) / 3)
@@ -57,7 +78,19 @@ def test_eval_command(tmp_path, capsys):
     tasks_file = tmp_path / "tasks.jsonl"
     jsonl.write_atomic(tasks_file, (t.to_dict() for t in tasks))
     out = tmp_path / "eval"
-    args = ["eval", str(CLINIC), "--tasks", str(tasks_file), "--trials", "3", "--out", str(out), "--workers", "1", "-q"]
+    args = [
+        "eval",
+        str(CLINIC),
+        "--tasks",
+        str(tasks_file),
+        "--trials",
+        "3",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "-q",
+    ]
     assert envscale_main(args) == 0
     report = json.loads((out / "eval.json").read_text())
     assert report["tasks"] == 6 and report["episodes"] == 18 and report["missing_episodes"] == 0

@@ -29,7 +29,24 @@ def lines(path: Path) -> list[dict]:
 
 def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
     out = tmp_path / "gen"
-    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "3", "--out", str(out), "--workers", "1"]) == 0
+    assert (
+        envscale_main(
+            [
+                "generate",
+                str(AIRLINE),
+                str(RETAIL),
+                "--tasks",
+                "12",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr()
     assert "+exact=kept" in printed.out and "total" in printed.out
     assert "episodes" in printed.err  # the progress bar
@@ -44,10 +61,42 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
     assert [s["domain"] for s in job["specs"]] == ["airline", "retail"]
     # The same command again finds nothing left to do and changes nothing.
     before = (out / "trajectories.jsonl").read_bytes()
-    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "3", "--out", str(out), "-q"]) == 0
+    assert (
+        envscale_main(
+            [
+                "generate",
+                str(AIRLINE),
+                str(RETAIL),
+                "--tasks",
+                "12",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert (out / "trajectories.jsonl").read_bytes() == before
     # Another seed in the same folder is another job.
-    assert envscale_main(["generate", str(AIRLINE), str(RETAIL), "--tasks", "12", "--seed", "4", "--out", str(out), "-q"]) == 2
+    assert (
+        envscale_main(
+            [
+                "generate",
+                str(AIRLINE),
+                str(RETAIL),
+                "--tasks",
+                "12",
+                "--seed",
+                "4",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "holds another job" in capsys.readouterr().err
 
 
@@ -55,8 +104,15 @@ def test_same_seed_same_bytes_with_any_worker_count(tmp_path):
     tasks = clinic_tasks(24)
     outputs = []
     for workers in (1, 3):
-        job = Job([str(CLINIC)], tmp_path / f"w{workers}", workers=workers, trials=2, seed=9, chunk_size=4,
-                  progress=False)
+        job = Job(
+            [str(CLINIC)],
+            tmp_path / f"w{workers}",
+            workers=workers,
+            trials=2,
+            seed=9,
+            chunk_size=4,
+            progress=False,
+        )
         run_tasks(job, tasks)
         outputs.append((tmp_path / f"w{workers}" / "trajectories.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
@@ -69,7 +125,9 @@ def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
     run_tasks(job, tasks)
     full = (tmp_path / "a" / "trajectories.jsonl").read_bytes()
     kept = b"".join(full.splitlines(keepends=True)[:3])
-    (tmp_path / "a" / "trajectories.jsonl").write_bytes(kept + full.splitlines(keepends=True)[3][:50])
+    (tmp_path / "a" / "trajectories.jsonl").write_bytes(
+        kept + full.splitlines(keepends=True)[3][:50]
+    )
     result = run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
     assert result.ran == 3
     assert (tmp_path / "a" / "trajectories.jsonl").read_bytes() == full
@@ -89,8 +147,24 @@ TRIALS = 150
 
 
 def _eval_command(tasks_file: Path, out: Path, workers: int) -> list[str]:
-    return [sys.executable, "-m", "envscale", "eval", str(CLINIC), "--tasks", str(tasks_file),
-            "--trials", str(TRIALS), "--seed", "2", "--out", str(out), "--workers", str(workers), "-q"]
+    return [
+        sys.executable,
+        "-m",
+        "envscale",
+        "eval",
+        str(CLINIC),
+        "--tasks",
+        str(tasks_file),
+        "--trials",
+        str(TRIALS),
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "-q",
+    ]
 
 
 def test_resume_after_sigkill_loses_nothing_written(tmp_path):
@@ -98,8 +172,13 @@ def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     jsonl.write_atomic(tasks_file, (t.to_dict() for t in clinic_tasks()))
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(_eval_command(tasks_file, out, 2), cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        _eval_command(tasks_file, out, 2),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     path = out / "trajectories.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -116,15 +195,22 @@ def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     partial = data.splitlines()
     assert all(json.loads(line) for line in partial)
     assert 0 < len(partial) < 6 * TRIALS
-    subprocess.run(_eval_command(tasks_file, out, 1), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        _eval_command(tasks_file, out, 1), cwd=ROOT, env=env, check=True, capture_output=True
+    )
     reference = tmp_path / "straight"
-    run_tasks(Job([str(CLINIC)], reference, seed=2, trials=TRIALS, progress=False), records.load_jsonl(tasks_file, Task))
+    run_tasks(
+        Job([str(CLINIC)], reference, seed=2, trials=TRIALS, progress=False),
+        records.load_jsonl(tasks_file, Task),
+    )
     assert path.read_bytes() == (reference / "trajectories.jsonl").read_bytes()
     assert path.read_bytes().startswith(data)
 
 
 def test_backend_errors_lose_episodes_not_the_job(tmp_path):
-    dead = BackendConfig("openai", model="m", base_url="http://127.0.0.1:9/v1", retries=0, timeout=2)
+    dead = BackendConfig(
+        "openai", model="m", base_url="http://127.0.0.1:9/v1", retries=0, timeout=2
+    )
     tasks = clinic_tasks(3)
     result = run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
     assert result.counts["clinic"].errors == 3 and result.counts["clinic"].episodes == 0
@@ -134,16 +220,39 @@ def test_backend_errors_lose_episodes_not_the_job(tmp_path):
     assert (tmp_path / "e" / "trajectories.jsonl").read_bytes() == b""
     # A rerun retries them; the errors file then holds that run's failures only.
     run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
-    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [f"{t.id}.t0" for t in tasks]
+    assert [e["id"] for e in lines(tmp_path / "e" / "errors.jsonl")] == [
+        f"{t.id}.t0" for t in tasks
+    ]
 
 
 def test_generate_takes_the_seed_data_when_the_spec_has_some(tmp_path, capsys):
     out = tmp_path / "g"
-    assert envscale_main(["generate", str(CLINIC), str(AIRLINE), "--tasks", "2", "--out", str(out), "--workers", "1", "-q"]) == 0
+    assert (
+        envscale_main(
+            [
+                "generate",
+                str(CLINIC),
+                str(AIRLINE),
+                "--tasks",
+                "2",
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "-q",
+            ]
+        )
+        == 0
+    )
     states = [t["initial_state"] for t in lines(out / "tasks.jsonl")]
     assert states[:2] == [{"data": "clinic.data.json"}] * 2
     assert states[2:] == [{"generated": {"seed": 0, "size": 20}}] * 2
-    assert envscale_main(["generate", str(AIRLINE), "--data", "file", "--out", str(tmp_path / "f"), "-q"]) == 2
+    assert (
+        envscale_main(
+            ["generate", str(AIRLINE), "--data", "file", "--out", str(tmp_path / "f"), "-q"]
+        )
+        == 2
+    )
     assert "no seed data" in capsys.readouterr().err
 
 
@@ -158,9 +267,17 @@ def test_ray_executor_gives_the_same_trajectories(tmp_path):
     tasks = clinic_tasks(12)
     local = Job([str(CLINIC)], tmp_path / "local", seed=4, chunk_size=3, progress=False)
     run_tasks(local, tasks)
-    ray_job = Job([str(CLINIC)], tmp_path / "ray", seed=4, chunk_size=3, workers=2, executor="ray",
-                  progress=False)
+    ray_job = Job(
+        [str(CLINIC)],
+        tmp_path / "ray",
+        seed=4,
+        chunk_size=3,
+        workers=2,
+        executor="ray",
+        progress=False,
+    )
     result = run_tasks(ray_job, tasks)
     assert result.ran == 12
-    assert (tmp_path / "ray" / "trajectories.jsonl").read_bytes() == \
-        (tmp_path / "local" / "trajectories.jsonl").read_bytes()
+    assert (tmp_path / "ray" / "trajectories.jsonl").read_bytes() == (
+        tmp_path / "local" / "trajectories.jsonl"
+    ).read_bytes()

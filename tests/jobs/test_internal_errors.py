@@ -323,19 +323,19 @@ def test_evaluation_counts_internal_errors(tmp_path, capsys, broken_specs):
 
 
 def test_evaluation_of_files_without_the_count_reads_none():
-    old = Trajectory.from_dict({
-        "id": "a.t0",
-        "task_id": "a",
-        "tools": [],
-        "messages": [],
-        "reward": 0.0,
-        "filters": {"valid": True, "state": False, "exact": True},
-        "meta": {"end": "user_done"},
-    })
+    old = Trajectory.from_dict(
+        {
+            "id": "a.t0",
+            "task_id": "a",
+            "tools": [],
+            "messages": [],
+            "reward": 0.0,
+            "filters": {"valid": True, "state": False, "exact": True},
+            "meta": {"end": "user_done"},
+        }
+    )
     report = evaluate_job.evaluate([old], [bare_task("a", 1)], 1)
-    assert report.internal_error_episodes == 0 and report.failure_reasons == {
-        "state_mismatch": 1
-    }
+    assert report.internal_error_episodes == 0 and report.failure_reasons == {"state_mismatch": 1}
 
 
 HOOKED_TESTS = """

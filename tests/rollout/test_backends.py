@@ -26,8 +26,12 @@ from .episode_fixtures import ROOT, clinic_domain, clinic_tasks
 
 
 def test_parse_hermes_tool_calls():
-    text = ('Let me look.\n<tool_call>{"name": "get_patient", "arguments": {"patient_id": "P001"}}</tool_call>'
-            '<tool_call>{"name": "list_invoices", "arguments": {"patient_id": "P001"}}</tool_call><|im_end|>')
+    text = (
+        'Let me look.\n<tool_call>{"name": "get_patient", "arguments": {"patient_id": '
+        '"P001"}}</tool_call>'
+        '<tool_call>{"name": "list_invoices", "arguments": {"patient_id": '
+        '"P001"}}</tool_call><|im_end|>'
+    )
     content, calls = parse_hermes(text, first_id=3)
     assert content == "Let me look."
     assert [c["id"] for c in calls] == ["call_3", "call_4"]
@@ -35,13 +39,21 @@ def test_parse_hermes_tool_calls():
     content, calls = parse_hermes("Hello there<|im_end|>")
     assert (content, calls) == ("Hello there", [])
     content, calls = parse_hermes('<tool_call>{"name": get_patient}</tool_call>')
-    assert content is None and calls[0]["function"] == {"name": "", "arguments": '{"name": get_patient}'}
-    _, calls = parse_hermes('<tool_call>{"name": "get_patient", "arguments": {"patient_id": "P0')  # cut off
+    assert content is None and calls[0]["function"] == {
+        "name": "",
+        "arguments": '{"name": get_patient}',
+    }
+    _, calls = parse_hermes(
+        '<tool_call>{"name": "get_patient", "arguments": {"patient_id": "P0'
+    )  # cut off
     assert calls[0]["function"]["name"] == ""
 
 
 class Flaky(BaseHTTPRequestHandler):
-    """Answers 503, then 429 with Retry-After, then a completion (a stand-in for an overloaded server)."""
+    """Answers 503, then 429 with Retry-After, then a completion.
+
+    A stand-in for an overloaded server.
+    """
 
     calls = 0
 
@@ -52,8 +64,14 @@ class Flaky(BaseHTTPRequestHandler):
         type(self).calls += 1
         self.rfile.read(int(self.headers["Content-Length"]))
         status = {1: 503, 2: 429}.get(type(self).calls, 200)
-        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 3, "completion_tokens": 1}}).encode()
+        body = json.dumps(
+            {
+                "choices": [
+                    {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            }
+        ).encode()
         self.send_response(status)
         self.send_header("Retry-After", "0")
         self.send_header("Content-Length", str(len(body)))
@@ -84,7 +102,8 @@ def test_client_retries_with_backoff():
 
 needs_torch = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None,
-    reason="torch and transformers are not installed (pip install 'envscale[train]')")
+    reason="torch and transformers are not installed (pip install 'envscale[train]')",
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +146,22 @@ def test_hf_model_reads_tool_calls_from_its_template(tiny_path):
     from envscale.rollout.local_model import LocalChatModel
 
     model = LocalChatModel.get(tiny_path)
-    messages = [{"role": "system", "content": "policy"}, {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "get_patient",
-                                                                  "arguments": '{"patient_id": "P001"}'}}]},
-                {"role": "tool", "tool_call_id": "c1", "content": "{}"}]
+    messages = [
+        {"role": "system", "content": "policy"},
+        {"role": "user", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_patient", "arguments": '{"patient_id": "P001"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "{}"},
+    ]
     out = model.generate(messages, clinic_domain().tool_schemas, max_new_tokens=4)
     assert out.prompt_tokens > 100 and 0 < out.completion_tokens <= 4
 
@@ -139,8 +169,14 @@ def test_hf_model_reads_tool_calls_from_its_template(tiny_path):
 @pytest.fixture(scope="module")
 def server(tiny_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "envscale", "serve", tiny_path, "--port", "0", "--name", "tiny"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "envscale", "serve", tiny_path, "--port", "0", "--name", "tiny"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     if "serving" not in line:
         process.kill()
@@ -151,8 +187,11 @@ def server(tiny_path):
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -164,12 +203,25 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 def test_server_speaks_chat_completions(server):
     with urllib.request.urlopen(server + "/models", timeout=10) as response:
         assert json.loads(response.read())["data"][0]["id"] == "tiny"
-    status, body = post(server, {"model": "tiny", "max_tokens": 8, "tools": clinic_domain().tool_schemas,
-                                 "messages": [{"role": "system", "content": "policy"},
-                                              {"role": "user", "content": "Please cancel my appointment."}]})
+    status, body = post(
+        server,
+        {
+            "model": "tiny",
+            "max_tokens": 8,
+            "tools": clinic_domain().tool_schemas,
+            "messages": [
+                {"role": "system", "content": "policy"},
+                {"role": "user", "content": "Please cancel my appointment."},
+            ],
+        },
+    )
     assert status == 200
     choice = body["choices"][0]
-    assert choice["message"]["role"] == "assistant" and choice["finish_reason"] in ("stop", "length", "tool_calls")
+    assert choice["message"]["role"] == "assistant" and choice["finish_reason"] in (
+        "stop",
+        "length",
+        "tool_calls",
+    )
     assert 0 < body["usage"]["completion_tokens"] <= 8 and body["usage"]["prompt_tokens"] > 100
     assert post(server, {"messages": []})[0] == 400
     assert post(server, {"messages": [{"role": "user", "content": "x"}], "stream": True})[0] == 400
@@ -179,13 +231,18 @@ def test_server_speaks_chat_completions(server):
 def test_openai_agent_against_the_local_server(runtime, server):
     from envscale.rollout.agents import OpenAIAgent
 
-    agent = OpenAIAgent(BackendConfig("openai", model="tiny", base_url=server, max_tokens=24, timeout=60))
-    t = run_episode(runtime, clinic_tasks()[0], agent, ScriptedUser(), seed=0, max_steps=3).to_dict()
+    agent = OpenAIAgent(
+        BackendConfig("openai", model="tiny", base_url=server, max_tokens=24, timeout=60)
+    )
+    t = run_episode(
+        runtime, clinic_tasks()[0], agent, ScriptedUser(), seed=0, max_steps=3
+    ).to_dict()
     check_model_episode(t, "openai")
     assert t["meta"]["agent_model"] == "tiny"
 
 
 # ---- model-backed simulated users
+
 
 def test_user_text_parsing_and_the_stop_marker():
     from envscale.records import Usage
@@ -203,8 +260,11 @@ def test_user_text_parsing_and_the_stop_marker():
     # Nothing is made up for an empty reply: it stays empty, and the filter rejects the turn.
     for empty in ("", "  \n\n", None):
         assert (parse_user_text(empty).content, parse_user_text(empty).done) == ("", False)
-    messages = [{"role": "system", "content": "policy"}, {"role": "user", "content": ""},
-                {"role": "assistant", "content": "How can I help?"}]
+    messages = [
+        {"role": "system", "content": "policy"},
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": "How can I help?"},
+    ]
     assert check_validity(messages) == "message 1: empty user turn"
 
 
@@ -252,13 +312,20 @@ def test_hf_user_with_the_tiny_model(runtime, tiny_path):
         view = user_view(t["messages"][:i], task.instruction)
         # Roles swapped and alternating (strict chat templates insist), tool traffic hidden.
         assert task.instruction in view[0]["content"] and view[1]["content"] == AGENT_GREETING
-        assert [m["role"] for m in view] == ["system"] + ["user", "assistant"] * turns.index(i) + ["user"]
+        assert [m["role"] for m in view] == ["system"] + ["user", "assistant"] * turns.index(i) + [
+            "user"
+        ]
         results = [m["content"] for m in t["messages"][:i] if m["role"] == "tool"]
         assert all("tool_calls" not in m and m["content"] not in results for m in view)
         out = model.generate(view, None, max_new_tokens=12, temperature=1.0, seed=user.seed + i)
         assert t["messages"][i]["content"] == parse_user_text(out.text).content
-    assert run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4).to_dict() == t  # seeded sampling
-    assert run_episode(runtime, task, ScriptedAgent(), user, seed=4, max_steps=4).to_dict()["messages"] != t["messages"]
+    assert (
+        run_episode(runtime, task, ScriptedAgent(), user, seed=3, max_steps=4).to_dict() == t
+    )  # seeded sampling
+    assert (
+        run_episode(runtime, task, ScriptedAgent(), user, seed=4, max_steps=4).to_dict()["messages"]
+        != t["messages"]
+    )
 
     # Both sides played by the model.
     agent = HFAgent(BackendConfig("hf", model=tiny_path, max_tokens=12))
@@ -273,14 +340,27 @@ def test_openai_user_against_the_local_server(runtime, server):
     from envscale.rollout.users import OpenAIUser, parse_user_text, user_view
 
     task = clinic_tasks()[2]
-    config = BackendConfig("openai", model="tiny", base_url=server, max_tokens=12, temperature=1.0, timeout=60)
+    config = BackendConfig(
+        "openai", model="tiny", base_url=server, max_tokens=12, temperature=1.0, timeout=60
+    )
     user = OpenAIUser(config)
     t = run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4).to_dict()
     turns = check_model_user_episode(t, "openai", "tiny", max_steps=4)
     # Each user turn is the server's answer to the customer's view, with that turn's seed.
     for i in turns:
-        status, body = post(server, {"model": "tiny", "max_tokens": 12, "temperature": 1.0, "seed": user.seed + i,
-                                     "messages": user_view(t["messages"][:i], task.instruction)})
+        status, body = post(
+            server,
+            {
+                "model": "tiny",
+                "max_tokens": 12,
+                "temperature": 1.0,
+                "seed": user.seed + i,
+                "messages": user_view(t["messages"][:i], task.instruction),
+            },
+        )
         assert status == 200
-        assert t["messages"][i]["content"] == parse_user_text(body["choices"][0]["message"]["content"]).content
+        assert (
+            t["messages"][i]["content"]
+            == parse_user_text(body["choices"][0]["message"]["content"]).content
+        )
     assert run_episode(runtime, task, ScriptedAgent(), user, seed=5, max_steps=4).to_dict() == t

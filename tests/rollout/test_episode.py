@@ -29,7 +29,9 @@ def tasks():
 
 
 def play(runtime, task, seed=0, trial=0, **kw):
-    return run_episode(runtime, task, ScriptedAgent(), ScriptedUser(), seed=seed, trial=trial, **kw).to_dict()
+    return run_episode(
+        runtime, task, ScriptedAgent(), ScriptedUser(), seed=seed, trial=trial, **kw
+    ).to_dict()
 
 
 def test_same_seed_same_trajectory_and_seeds_vary(runtime, tasks):
@@ -42,8 +44,19 @@ def test_same_seed_same_trajectory_and_seeds_vary(runtime, tasks):
 def test_trajectory_has_the_design_format(runtime, tasks):
     task = tasks[1]
     t = play(runtime, task)
-    assert set(t) == {"version", "id", "domain", "spec_hash", "task_id", "tools", "messages", "reward",
-                      "final_state_hash", "filters", "meta"}
+    assert set(t) == {
+        "version",
+        "id",
+        "domain",
+        "spec_hash",
+        "task_id",
+        "tools",
+        "messages",
+        "reward",
+        "final_state_hash",
+        "filters",
+        "meta",
+    }
     assert t["id"] == f"{task.id}.t0" and t["task_id"] == task.id and t["domain"] == "clinic"
     assert t["messages"][0] == {"role": "system", "content": runtime.domain.policy}
     assert t["tools"] == runtime.domain.tool_schemas
@@ -60,8 +73,11 @@ def test_agent_confirms_before_the_first_write(runtime, tasks):
     task = next(t for t in tasks if t.kind == "write")
     t = play(runtime, task)
     messages = t["messages"]
-    first_write = next(i for i, m in enumerate(messages)
-                       if any(runtime.kinds[c["function"]["name"]] == "write" for c in m.get("tool_calls") or []))
+    first_write = next(
+        i
+        for i, m in enumerate(messages)
+        if any(runtime.kinds[c["function"]["name"]] == "write" for c in m.get("tool_calls") or [])
+    )
     ask, answer = messages[first_write - 2], messages[first_write - 1]
     assert ask["role"] == "assistant" and ask["content"].endswith("?") and not ask.get("tool_calls")
     assert answer["role"] == "user"
@@ -84,7 +100,9 @@ class Looping:
 
     def reply(self, messages):
         self.n += 1
-        return AgentReply(None, [make_call(f"call_{self.n}", "get_patient", {"patient_id": "P001"})])
+        return AgentReply(
+            None, [make_call(f"call_{self.n}", "get_patient", {"patient_id": "P001"})]
+        )
 
 
 def test_turn_limit_ends_an_episode(runtime, tasks):
@@ -99,9 +117,12 @@ class Clumsy:
     outside an enum), one per turn, then says it is done."""
 
     config = BackendConfig("scripted")
-    CALLS = (("get_patinet", '{"patient_id": "P001"}'), ("get_patient", "{patient_id: P001"),
-             ("refill_prescription", {"rx_id": "RX999"}),
-             ("cancel_appointment", {"appointment_id": "A0001", "reason": "bored"}))
+    CALLS = (
+        ("get_patinet", '{"patient_id": "P001"}'),
+        ("get_patient", "{patient_id: P001"),
+        ("refill_prescription", {"rx_id": "RX999"}),
+        ("cancel_appointment", {"appointment_id": "A0001", "reason": "bored"}),
+    )
 
     def start(self, context):
         self.n = 0
@@ -131,7 +152,9 @@ def test_transfer_tool_ends_an_episode():
     from envscale.tasks.sampling import sample_tasks
     from envscale.tasks.states import EnvFactory
 
-    task = sample_tasks(domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 5}}), 1, seed=0)[0]
+    task = sample_tasks(
+        domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 5}}), 1, seed=0
+    )[0]
 
     class Transferring:
         config = BackendConfig("scripted")
@@ -140,8 +163,10 @@ def test_transfer_tool_ends_an_episode():
             pass
 
         def reply(self, messages):
-            return AgentReply("Let me get a human.",
-                              [make_call("call_1", "transfer_to_human_agents", {"summary": "wants a person"})])
+            return AgentReply(
+                "Let me get a human.",
+                [make_call("call_1", "transfer_to_human_agents", {"summary": "wants a person"})],
+            )
 
     t = run_episode(DomainRuntime(domain), task, Transferring(), ScriptedUser(), seed=0).to_dict()
     assert t["meta"]["end"] == "transfer" and t["meta"]["steps"] == 1
@@ -169,11 +194,14 @@ def test_scripted_path_imports_no_heavy_library():
         "from envscale.rollout.agents import ScriptedAgent\n"
         "from envscale.rollout.users import ScriptedUser\n"
         "from tests.rollout.episode_fixtures import clinic_domain\n"
-        "t = run_episode(DomainRuntime(clinic_domain()), clinic_tasks()[0], ScriptedAgent(), ScriptedUser(), seed=0)\n"
+        "t = run_episode(DomainRuntime(clinic_domain()), clinic_tasks()[0], ScriptedAgent(), "
+        "ScriptedUser(), seed=0)\n"
         "heavy = [m for m in ('torch', 'transformers', 'ray', 'matplotlib') if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -203,9 +231,17 @@ def test_the_stop_marker_ends_an_episode_and_stays_out_of_the_transcript(runtime
     task = tasks[3]  # one read, no confirmation asked
     t = run_episode(runtime, task, ScriptedAgent(), Stopping(), seed=0).to_dict()
     assert t["meta"]["end"] == "user_done" and t["filters"]["valid"]
-    assert [m["role"] for m in t["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
-    assert not any("STOP" in (m.get("content") or "") or "that is everything" in (m.get("content") or "")
-                   for m in t["messages"])
+    assert [m["role"] for m in t["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    assert not any(
+        "STOP" in (m.get("content") or "") or "that is everything" in (m.get("content") or "")
+        for m in t["messages"]
+    )
     # A user that stops before saying anything ends the episode with no turn at all.
     t = run_episode(runtime, task, ScriptedAgent(), Stopping(at_once=True), seed=0).to_dict()
     assert t["meta"]["end"] == "user_done" and t["meta"]["steps"] == 0 and len(t["messages"]) == 1

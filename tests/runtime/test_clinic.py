@@ -13,7 +13,12 @@ SPECS = Path(__file__).resolve().parents[2] / "specs"
 SPEC = SPECS / "clinic.domain"
 DATA = SPECS / "clinic.data.json"
 
-HOSTILE = ["'); DROP TABLE \"Patient\"; --", '" OR 1=1 --', "Robert'); DELETE FROM Invoice; --", "\\x00 %s {} \\n"]
+HOSTILE = [
+    '\'); DROP TABLE "Patient"; --',
+    '" OR 1=1 --',
+    "Robert'); DELETE FROM Invoice; --",
+    "\\x00 %s {} \\n",
+]
 
 # One call per line that succeeds on the seed data, each from a fresh state.
 SUCCEEDS = [
@@ -26,7 +31,10 @@ SUCCEEDS = [
     ("list_prescriptions", {"patient_id": "P001"}),
     ("list_invoices", {"patient_id": "P002", "status": "open"}),
     ("get_insurance_plan", {"plan_id": "INS01"}),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "Cough"}),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "Cough"},
+    ),
     ("cancel_appointment", {"appointment_id": "A0004", "reason": "schedule_conflict"}),
     ("reschedule_appointment", {"appointment_id": "A0004", "new_slot_id": "S006"}),
     ("check_in", {"appointment_id": "A0015"}),
@@ -44,7 +52,11 @@ SUCCEEDS = [
 # Calls that must fail, and a piece of the message the agent gets.
 FAILS = [
     ("find_patient", {"last_name": "Smith"}, "missing argument 'date_of_birth'"),
-    ("find_patient", {"last_name": "Smith", "date_of_birth": "11/02/1972"}, "argument 'date_of_birth'"),
+    (
+        "find_patient",
+        {"last_name": "Smith", "date_of_birth": "11/02/1972"},
+        "argument 'date_of_birth'",
+    ),
     ("verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-15"}, "does not match"),
     ("verify_patient", {"patient_id": "P017", "date_of_birth": "1966-09-30"}, "archived"),
     ("get_patient", {"patient_id": "P999"}, "Patient 'P999' not found"),
@@ -56,23 +68,53 @@ FAILS = [
     ("list_invoices", {"patient_id": "P002", "status": "overdue"}, "argument 'status'"),
     ("get_insurance_plan", {"plan_id": "INS99"}, "not found"),
     ("get_insurance_plan", {"plan_id": "INS01", "extra": 1}, "unexpected argument 'extra'"),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S003", "visit_type": "follow_up", "reason": "x"},
-     "Slot S003 is not available"),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S009", "visit_type": "new_patient", "reason": "x"},
-     "not accepting new patients"),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S024", "visit_type": "telehealth", "reason": "x"},
-     "Physiotherapy visits cannot be done by telehealth"),
-    ("book_appointment", {"patient_id": "P017", "slot_id": "S006", "visit_type": "follow_up", "reason": "x"},
-     "archived"),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "  "},
-     "Give a reason"),
-    ("book_appointment", {"patient_id": "P001", "slot_id": "S006", "visit_type": "house_call", "reason": "x"},
-     "argument 'visit_type'"),
-    ("cancel_appointment", {"appointment_id": "A0001", "reason": "patient_request"}, "this one is completed"),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S003", "visit_type": "follow_up", "reason": "x"},
+        "Slot S003 is not available",
+    ),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S009", "visit_type": "new_patient", "reason": "x"},
+        "not accepting new patients",
+    ),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S024", "visit_type": "telehealth", "reason": "x"},
+        "Physiotherapy visits cannot be done by telehealth",
+    ),
+    (
+        "book_appointment",
+        {"patient_id": "P017", "slot_id": "S006", "visit_type": "follow_up", "reason": "x"},
+        "archived",
+    ),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "  "},
+        "Give a reason",
+    ),
+    (
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S006", "visit_type": "house_call", "reason": "x"},
+        "argument 'visit_type'",
+    ),
+    (
+        "cancel_appointment",
+        {"appointment_id": "A0001", "reason": "patient_request"},
+        "this one is completed",
+    ),
     ("cancel_appointment", {"appointment_id": "A0004", "reason": "bored"}, "argument 'reason'"),
-    ("reschedule_appointment", {"appointment_id": "A0004", "new_slot_id": "S008"}, "same clinician"),
+    (
+        "reschedule_appointment",
+        {"appointment_id": "A0004", "new_slot_id": "S008"},
+        "same clinician",
+    ),
     ("reschedule_appointment", {"appointment_id": "A0004", "new_slot_id": "S002"}, "not available"),
-    ("reschedule_appointment", {"appointment_id": "A0004", "new_slot_id": "S005"}, "already in that slot"),
+    (
+        "reschedule_appointment",
+        {"appointment_id": "A0004", "new_slot_id": "S005"},
+        "already in that slot",
+    ),
     ("check_in", {"appointment_id": "A0004"}, "Only today's appointments"),
     ("check_in", {"appointment_id": "A9999"}, "Appointment 'A9999' not found"),
     ("complete_visit", {"appointment_id": "A0003", "notes": "x"}, "Only a checked-in appointment"),
@@ -80,17 +122,45 @@ FAILS = [
     ("refill_prescription", {"rx_id": "RX005"}, "expired"),
     ("refill_prescription", {"rx_id": "RX003"}, "less than 7 days ago"),
     ("refill_prescription", {"rx_id": "RX010"}, "discontinued, not active"),
-    ("discontinue_prescription", {"rx_id": "RX009", "clinician_id": "C07"}, "cannot change prescriptions"),
+    (
+        "discontinue_prescription",
+        {"rx_id": "RX009", "clinician_id": "C07"},
+        "cannot change prescriptions",
+    ),
     ("update_contact", {"patient_id": "P003"}, "at least one of phone, email or address"),
     ("update_contact", {"patient_id": "P003", "email": "not-an-email"}, "not an email address"),
-    ("update_contact", {"patient_id": "P003", "phone": "5550100001"}, "Patient.phone must be unique"),
-    ("add_allergy", {"patient_id": "P003", "allergy": "Penicillin"}, "penicillin is already recorded"),
-    ("update_insurance", {"patient_id": "P003", "plan_id": "INS05", "member_id": "05-1"}, "no longer accepts"),
+    (
+        "update_contact",
+        {"patient_id": "P003", "phone": "5550100001"},
+        "Patient.phone must be unique",
+    ),
+    (
+        "add_allergy",
+        {"patient_id": "P003", "allergy": "Penicillin"},
+        "penicillin is already recorded",
+    ),
+    (
+        "update_insurance",
+        {"patient_id": "P003", "plan_id": "INS05", "member_id": "05-1"},
+        "no longer accepts",
+    ),
     ("archive_patient", {"patient_id": "P002"}, "still owes 25.0 USD"),
-    ("pay_invoice", {"invoice_id": "INV0005", "amount": 100.01, "method": "card"}, "Only 100.0 USD is due"),
+    (
+        "pay_invoice",
+        {"invoice_id": "INV0005", "amount": 100.01, "method": "card"},
+        "Only 100.0 USD is due",
+    ),
     ("pay_invoice", {"invoice_id": "INV0001", "amount": 1, "method": "card"}, "is paid, not open"),
-    ("pay_invoice", {"invoice_id": "INV0005", "amount": "ten", "method": "card"}, "argument 'amount'"),
-    ("void_invoice", {"invoice_id": "INV0007", "reason": "x"}, "Invoices with payments cannot be voided"),
+    (
+        "pay_invoice",
+        {"invoice_id": "INV0005", "amount": "ten", "method": "card"},
+        "argument 'amount'",
+    ),
+    (
+        "void_invoice",
+        {"invoice_id": "INV0007", "reason": "x"},
+        "Invoices with payments cannot be voided",
+    ),
     ("no_such_tool", {}, "unknown tool"),
 ]
 
@@ -119,8 +189,16 @@ def call_ok(env, tool: str, args: dict):
 
 def test_seed_data_loads_with_every_entity_populated(env):
     state = env.export()
-    assert set(state) == {"InsurancePlan", "Patient", "Clinician", "Slot", "Appointment", "Prescription", "Invoice",
-                          "Payment"}
+    assert set(state) == {
+        "InsurancePlan",
+        "Patient",
+        "Clinician",
+        "Slot",
+        "Appointment",
+        "Prescription",
+        "Invoice",
+        "Payment",
+    }
     assert all(len(rows) >= 6 for rows in state.values())
 
 
@@ -130,7 +208,9 @@ def test_every_tool_is_exercised_both_ways(domain):
     assert {name for name, _, _ in FAILS} >= tools
 
 
-@pytest.mark.parametrize(("tool", "args"), SUCCEEDS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(SUCCEEDS)])
+@pytest.mark.parametrize(
+    ("tool", "args"), SUCCEEDS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(SUCCEEDS)]
+)
 def test_tool_succeeds(env, tool, args):
     kind = env.domain.tool_kinds[tool]
     before = snapshot(env)
@@ -142,7 +222,9 @@ def test_tool_succeeds(env, tool, args):
         assert env.diff(), f"{tool} changed nothing"
 
 
-@pytest.mark.parametrize(("tool", "args", "message"), FAILS, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(FAILS)])
+@pytest.mark.parametrize(
+    ("tool", "args", "message"), FAILS, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(FAILS)]
+)
 def test_failed_call_leaves_the_database_exactly_unchanged(env, tool, args, message):
     before = snapshot(env)
     result = env.call(tool, args)
@@ -161,24 +243,34 @@ def test_arguments_as_broken_json_text_are_an_error(env):
 
 
 def test_booking_books_the_slot_and_numbers_the_appointment(env):
-    appointment = call_ok(env, "book_appointment",
-                          {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "Cough"})
+    appointment = call_ok(
+        env,
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "Cough"},
+    )
     assert appointment["appointment_id"] == "A0019"
     assert appointment["start"] == "2024-06-11T09:30:00" and appointment["clinician"] == "C01"
     assert call_ok(env, "find_open_slots", {"clinician_id": "C01", "day": "2024-06-11"}) == []
-    again = env.call("book_appointment", {"patient_id": "P002", "slot_id": "S006", "visit_type": "follow_up",
-                                          "reason": "x"})
+    again = env.call(
+        "book_appointment",
+        {"patient_id": "P002", "slot_id": "S006", "visit_type": "follow_up", "reason": "x"},
+    )
     assert not again.ok and "not available" in again.error
 
 
 def test_booking_limits_upcoming_appointments(env):
     # P002 holds A0015 already; two more fill the quota of three.
     for slot in ("S006", "S019"):
-        call_ok(env, "book_appointment", {"patient_id": "P002", "slot_id": slot, "visit_type": "follow_up",
-                                          "reason": "x"})
+        call_ok(
+            env,
+            "book_appointment",
+            {"patient_id": "P002", "slot_id": slot, "visit_type": "follow_up", "reason": "x"},
+        )
     before = snapshot(env)
-    result = env.call("book_appointment", {"patient_id": "P002", "slot_id": "S014", "visit_type": "follow_up",
-                                           "reason": "x"})
+    result = env.call(
+        "book_appointment",
+        {"patient_id": "P002", "slot_id": "S014", "visit_type": "follow_up", "reason": "x"},
+    )
     assert not result.ok and "at most 3 upcoming" in result.error
     assert snapshot(env) == before
 
@@ -186,27 +278,42 @@ def test_booking_limits_upcoming_appointments(env):
 def test_same_day_cancellation_bills_a_late_fee(env):
     call_ok(env, "cancel_appointment", {"appointment_id": "A0003", "reason": "patient_request"})
     changes = {(c["entity"], c["key"], c["kind"]) for c in env.diff()}
-    assert changes == {("Appointment", "A0003", "update"), ("Slot", "S003", "update"),
-                       ("Invoice", "INV0015", "insert"), ("Patient", "P001", "update")}
+    assert changes == {
+        ("Appointment", "A0003", "update"),
+        ("Slot", "S003", "update"),
+        ("Invoice", "INV0015", "insert"),
+        ("Patient", "P001", "update"),
+    }
     assert call_ok(env, "get_patient", {"patient_id": "P001"})["balance"] == 25.0
 
 
 def test_same_day_cancellation_by_the_clinic_is_free(env):
-    call_ok(env, "cancel_appointment", {"appointment_id": "A0003", "reason": "clinician_unavailable"})
+    call_ok(
+        env, "cancel_appointment", {"appointment_id": "A0003", "reason": "clinician_unavailable"}
+    )
     assert {c["entity"] for c in env.diff()} == {"Appointment", "Slot"}
 
 
 def test_complete_visit_splits_the_fee_with_insurance(env):
     invoice = call_ok(env, "complete_visit", {"appointment_id": "A0002", "notes": "ok"})
     # Dr. Park's 150 USD fee; P002's Aetna plan covers 70 %.
-    assert (invoice["total"], invoice["insurance_covered"], invoice["patient_due"]) == (150.0, 105.0, 45.0)
+    assert (invoice["total"], invoice["insurance_covered"], invoice["patient_due"]) == (
+        150.0,
+        105.0,
+        45.0,
+    )
     assert call_ok(env, "get_patient", {"patient_id": "P002"})["balance"] == 70.0
 
 
 def test_paying_in_full_closes_the_invoice_and_the_balance(env):
     payment = call_ok(env, "pay_invoice", {"invoice_id": "INV0005", "amount": 100, "method": "hsa"})
-    assert payment == {"payment_id": "PAY0008", "invoice": "INV0005", "amount": 100.0, "method": "hsa",
-                       "paid_at": "2024-06-10T09:00:00"}
+    assert payment == {
+        "payment_id": "PAY0008",
+        "invoice": "INV0005",
+        "amount": 100.0,
+        "method": "hsa",
+        "paid_at": "2024-06-10T09:00:00",
+    }
     invoices = call_ok(env, "list_invoices", {"patient_id": "P010"})
     assert invoices[0]["status"] == "paid" and invoices[0]["paid"] == 150.0
     assert call_ok(env, "get_patient", {"patient_id": "P010"})["balance"] == 0.0
@@ -231,16 +338,25 @@ def test_runtime_invariant_violation_rolls_the_call_back(env):
     assert result.error.startswith("invariant 'archived_patients_have_no_visits' violated: ")
     assert "A0003" in result.error
     assert snapshot(env) == before and env.diff() == []
-    call_ok(env, "cancel_appointment", {"appointment_id": "A0003", "reason": "clinician_unavailable"})
+    call_ok(
+        env, "cancel_appointment", {"appointment_id": "A0003", "reason": "clinician_unavailable"}
+    )
     assert call_ok(env, "archive_patient", {"patient_id": "P001"})["status"] == "archived"
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_strings_are_stored_verbatim_and_harmless(env, text):
     counts = {name: len(rows) for name, rows in env.export().items()}
-    call_ok(env, "update_contact", {"patient_id": "P003", "address": text, "email": text + "@example.com"})
-    call_ok(env, "book_appointment", {"patient_id": "P003", "slot_id": "S006", "visit_type": "follow_up",
-                                      "reason": text})
+    call_ok(
+        env,
+        "update_contact",
+        {"patient_id": "P003", "address": text, "email": text + "@example.com"},
+    )
+    call_ok(
+        env,
+        "book_appointment",
+        {"patient_id": "P003", "slot_id": "S006", "visit_type": "follow_up", "reason": text},
+    )
     patient = call_ok(env, "get_patient", {"patient_id": "P003"})
     assert patient["address"] == text and patient["email"] == text + "@example.com"
     booked = call_ok(env, "list_appointments", {"patient_id": "P003"})
@@ -263,8 +379,11 @@ def test_reset_restores_exactly(env):
 
 
 def test_state_hash_ignores_the_order_of_independent_changes(domain):
-    calls = [("refill_prescription", {"rx_id": "RX001"}), ("add_allergy", {"patient_id": "P003", "allergy": "latex"}),
-             ("update_contact", {"patient_id": "P005", "address": "9 Elm St"})]
+    calls = [
+        ("refill_prescription", {"rx_id": "RX001"}),
+        ("add_allergy", {"patient_id": "P003", "allergy": "latex"}),
+        ("update_contact", {"patient_id": "P005", "address": "9 Elm St"}),
+    ]
     a = domain.environment(data=DATA, enforce_policies=False)
     b = domain.environment(data=DATA, enforce_policies=False)
     for tool, args in calls:
@@ -336,7 +455,10 @@ def test_policy_limits_archiving_to_one_per_episode(domain):
 
 def test_policies_can_be_switched_off(domain):
     env = domain.environment(data=DATA, enforce_policies=False)
-    call_ok(env, "book_appointment", {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up",
-                                      "reason": "Cough"})
+    call_ok(
+        env,
+        "book_appointment",
+        {"patient_id": "P001", "slot_id": "S006", "visit_type": "follow_up", "reason": "Cough"},
+    )
     call_ok(env, "archive_patient", {"patient_id": "P007"})
     call_ok(env, "archive_patient", {"patient_id": "P015"})

@@ -23,7 +23,8 @@ entity Total {
   id: str @key
   limit: int
 }
-invariant under_limit: sum([c.n for c in Counter.where()]) <= Total["all"].limit else "over the limit"
+invariant under_limit: sum([c.n for c in Counter.where()]) <= Total["all"].limit
+  else "over the limit"
 
 tool bump_twice(id: str, fail_at: int = 99) -> Counter {
   "Bump a counter twice; fail once it reaches fail_at."
@@ -99,10 +100,15 @@ def test_an_unexpected_exception_still_rolls_the_call_back(domain, monkeypatch):
 
     monkeypatch.setitem(domain.tools_module.TOOLS, "bump_twice", broken)
     result = env.call("bump_twice", {"id": "a"})
-    assert result.internal and result.error == "internal error: RuntimeError: a bug in generated code"
+    assert (
+        result.internal and result.error == "internal error: RuntimeError: a bug in generated code"
+    )
     monkeypatch.undo()
     assert env.diff() == [] and env.db.original == {}
-    assert env.call("bump_twice", {"id": "a"}).ok and env.call("read", {"id": "a"}).content == {"id": "a", "n": 2}
+    assert env.call("bump_twice", {"id": "a"}).ok and env.call("read", {"id": "a"}).content == {
+        "id": "a",
+        "n": 2,
+    }
     env.reset()
     assert env.call("read", {"id": "a"}).content == {"id": "a", "n": 0}
 
@@ -115,7 +121,9 @@ def test_unreadable_or_malformed_inputs_are_data_errors(domain, tmp_path: Path):
         domain.environment(data=tmp_path / "list.json")
     with pytest.raises(DataError, match="expected a JSON object with 'tables'"):
         Layout.read(tmp_path / "list.json")
-    (tmp_path / "layout.json").write_text(json.dumps({"tables": {"counters": {"entity": "Counter", "key": "id"}}}))
+    (tmp_path / "layout.json").write_text(
+        json.dumps({"tables": {"counters": {"entity": "Counter", "key": "id"}}})
+    )
     (tmp_path / "counters.json").write_text(json.dumps({"a": 1}))
     with pytest.raises(DataError, match="record 'a' is not a JSON object"):
         Layout.read(tmp_path / "layout.json").load(tmp_path)

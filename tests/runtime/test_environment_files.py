@@ -11,7 +11,7 @@ from envscale.records import Shape
 from envscale.runtime.domain import Domain
 from envscale.runtime.errors import DataError
 
-SPEC = '''domain kv "Keys and values."
+SPEC = """domain kv "Keys and values."
 struct Tag { label: str  note: str? @sparse }
 entity Item {
   item_id: str @key @external
@@ -20,8 +20,10 @@ entity Item {
   comment: str? @sparse
 }
 tool get(item_id: str) -> Item { "Read." return Item[item_id] }
-tool put(item_id: str, value: int) -> Item { "Write." let i = Item[item_id]  set i.value = value  return i }
-'''
+tool put(item_id: str, value: int) -> Item {
+  "Write." let i = Item[item_id]  set i.value = value  return i
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,9 @@ def domain() -> Domain:
     return Domain(files)
 
 
-def test_file_database_keeps_loaded_data_and_refuses_to_load_twice(domain: Domain, tmp_path: Path) -> None:
+def test_file_database_keeps_loaded_data_and_refuses_to_load_twice(
+    domain: Domain, tmp_path: Path
+) -> None:
     path = tmp_path / "kv.sqlite"
     env = domain.environment(data={"Item": [{"item_id": "a", "value": 1}]}, path=path)
     assert env.call("put", {"item_id": "a", "value": 2}).ok
@@ -45,20 +49,36 @@ def test_file_database_keeps_loaded_data_and_refuses_to_load_twice(domain: Domai
 
 
 def test_shown_form_leaves_out_external_and_absent_sparse_fields(domain: Domain) -> None:
-    env = domain.environment(data={"Item": [
-        {"item_id": "a", "value": 1, "tags": [{"label": "x"}, {"label": "y", "note": "n"}], "comment": "c"},
-        {"item_id": "b", "value": 2}]})
+    env = domain.environment(
+        data={
+            "Item": [
+                {
+                    "item_id": "a",
+                    "value": 1,
+                    "tags": [{"label": "x"}, {"label": "y", "note": "n"}],
+                    "comment": "c",
+                },
+                {"item_id": "b", "value": 2},
+            ]
+        }
+    )
     assert env.call("get", {"item_id": "a"}).content == {
-        "value": 1, "tags": [{"label": "x"}, {"label": "y", "note": "n"}], "comment": "c"}
+        "value": 1,
+        "tags": [{"label": "x"}, {"label": "y", "note": "n"}],
+        "comment": "c",
+    }
     assert env.call("get", {"item_id": "b"}).content == {"value": 2, "tags": []}
     assert env.export()["Item"][0]["item_id"] == "a"  # the full record keeps its key
 
 
 def test_sparse_needs_an_optional_field() -> None:
-    files, diagnostics, _ = compile_source(SPEC.replace("comment: str? @sparse", "comment: str @sparse"), "kv.domain")
+    files, diagnostics, _ = compile_source(
+        SPEC.replace("comment: str? @sparse", "comment: str @sparse"), "kv.domain"
+    )
     assert files is None
     assert [(d.code, d.message) for d in diagnostics] == [
-        ("E302", "'@sparse' needs an optional field; 'comment' is a str")]
+        ("E302", "'@sparse' needs an optional field; 'comment' is a str")
+    ]
 
 
 def test_a_manifest_that_does_not_fit_is_a_data_error() -> None:

@@ -1,10 +1,23 @@
 from envscale.records import Policy
 from envscale.runtime.policy import PolicyMonitor
 
-POLICIES = [Policy.model_validate({"name": "identify", "doc": None, "rules": [
-    {"kind": "before", "subject": ["writes"], "requirement": ["verify", "lookup"], "limit": None},
-    {"kind": "at_most", "subject": ["refund"], "requirement": [], "limit": 1},
-]})]
+POLICIES = [
+    Policy.model_validate(
+        {
+            "name": "identify",
+            "doc": None,
+            "rules": [
+                {
+                    "kind": "before",
+                    "subject": ["writes"],
+                    "requirement": ["verify", "lookup"],
+                    "limit": None,
+                },
+                {"kind": "at_most", "subject": ["refund"], "requirement": [], "limit": 1},
+            ],
+        }
+    )
+]
 KINDS = {"verify": "read", "lookup": "read", "refund": "write", "search": "read"}
 
 

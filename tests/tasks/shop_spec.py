@@ -1,7 +1,7 @@
 """A small spec of the tests' own for data generation and task sampling: a self-reference,
 structs, lists and maps, unique fields, checks, a single-row and a global invariant."""
 
-SHOP = '''
+SHOP = """
 domain shop "A tiny shop: customers order products." clock "2024-03-01T10:00:00"
 
 enum OrderStatus { pending, shipped, cancelled }
@@ -39,8 +39,10 @@ entity Order "One product ordered by a customer" {
   placed: date
 }
 
-invariant small_shipments on Order: status != shipped or quantity <= 3 else "Shipments hold at most 3 items"
-invariant few_pending: count(Order.where(status: pending)) <= 3 else "At most three orders may be pending"
+invariant small_shipments on Order: status != shipped or quantity <= 3
+  else "Shipments hold at most 3 items"
+invariant few_pending: count(Order.where(status: pending)) <= 3
+  else "At most three orders may be pending"
 
 tool get_customer(customer_id: str "The customer's id") -> Customer {
   "Show a customer's record."
@@ -59,4 +61,4 @@ tool cancel_order(order_id: str "The order's id") -> Order {
   set o.status = cancelled
   return o
 }
-'''
+"""

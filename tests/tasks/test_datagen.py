@@ -54,7 +54,9 @@ def assert_valid(domain, data: dict) -> None:
     env = domain.environment(data=data)
     for inv in manifest.invariants:
         if inv.enforced_by == "runtime":
-            assert check_invariant(domain.tools_module.INVARIANTS[inv.name], env.db) is None, inv.name
+            assert check_invariant(domain.tools_module.INVARIANTS[inv.name], env.db) is None, (
+                inv.name
+            )
     env.close()
 
 
@@ -67,7 +69,9 @@ def test_same_seed_same_data_byte_for_byte(clinic):
 
 def test_clinic_data_respects_every_constraint(clinic):
     data = generate_data(clinic, 3, 25)
-    assert {name: len(records) for name, records in data.items()} == {name: 25 for name in clinic.manifest.entities}
+    assert {name: len(records) for name, records in data.items()} == {
+        name: 25 for name in clinic.manifest.entities
+    }
     assert_valid(clinic, data)
 
 
@@ -82,10 +86,14 @@ def test_values_look_real(clinic):
     data = generate_data(clinic, 5, 10)
     patient = data["Patient"][0]
     assert re.fullmatch(r"[a-z.]+\d+@[a-z.]+", patient["email"])
-    assert patient["email"].startswith(f"{patient['first_name'].lower()}.{patient['last_name'].lower()}")
+    assert patient["email"].startswith(
+        f"{patient['first_name'].lower()}.{patient['last_name'].lower()}"
+    )
     assert re.fullmatch(r"\d{10}", patient["phone"])
     assert all(p["date_of_birth"] < "2010-01-01" for p in data["Patient"])
-    assert all(c["visit_fee"] > 0 and round(c["visit_fee"], 2) == c["visit_fee"] for c in data["Clinician"])
+    assert all(
+        c["visit_fee"] > 0 and round(c["visit_fee"], 2) == c["visit_fee"] for c in data["Clinician"]
+    )
     slots = {s["slot_id"]: s for s in data["Slot"]}
     for a in data["Appointment"]:  # denormalised fields agree with the referred slot
         assert a["start"] == slots[a["slot"]]["start"]
@@ -113,7 +121,9 @@ def test_own_spec_respects_every_constraint(shop):
         assert_valid(shop, data)
         orders = data["Order"]
         assert sum(o["status"] == "pending" for o in orders) <= 3  # the global invariant
-        assert all(o["status"] != "shipped" or o["quantity"] <= 3 for o in orders)  # the single-row one
+        assert all(
+            o["status"] != "shipped" or o["quantity"] <= 3 for o in orders
+        )  # the single-row one
         assert all(0 < p["price"] < 1000 and 0 <= p["stock"] <= 50 for p in data["Product"])
         assert all(set(c["address"]) == {"street", "city", "zip"} for c in data["Customer"])
         assert len(orders) == 12  # rows breaking the invariant were made again, not dropped
@@ -121,7 +131,12 @@ def test_own_spec_respects_every_constraint(shop):
 
 def test_entity_order_puts_referred_entities_first(clinic, shop):
     order = entity_order(clinic.manifest)
-    assert order.index("Patient") < order.index("Appointment") < order.index("Invoice") < order.index("Payment")
+    assert (
+        order.index("Patient")
+        < order.index("Appointment")
+        < order.index("Invoice")
+        < order.index("Payment")
+    )
     assert entity_order(shop.manifest) == ["Customer", "Product", "Order"]
 
 
@@ -144,7 +159,9 @@ def test_airline_data_meets_the_field_checks(airline):
         assert re.fullmatch(r"HAT\d{3}", flight["flight_number"])  # the docs' example, 'HAT001'
         assert len(flight["origin"]) == 3 and len(flight["destination"]) == 3
         assert flight["origin"] != flight["destination"]
-        assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in flight["dates"])  # "By day, YYYY-MM-DD"
+        assert all(
+            re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in flight["dates"]
+        )  # "By day, YYYY-MM-DD"
     ids = [r["reservation_id"] for r in data["Reservation"]]
     assert ids[:3] == ["HATHAT", "HATHAU", "HATHAV"]  # counting up from free_key's first key
     assert all(len(i) == 6 for i in ids)
@@ -164,13 +181,18 @@ def test_tasks_on_generated_airline_and_retail_data_verify(airline, retail):
 
 def test_retail_data_respects_every_constraint(retail):
     data = generate_data(retail, 5, 15)
-    assert {name: len(records) for name, records in data.items()} == {"User": 15, "Product": 15, "Order": 15}
+    assert {name: len(records) for name, records in data.items()} == {
+        "User": 15,
+        "Product": 15,
+        "Order": 15,
+    }
     assert_valid(retail, data)
 
 
 def test_values_aim_at_check_facts(shop):
     order = shop.manifest.entities["Order"]
     assert {"field": "quantity", "op": "<=", "value": 5} in [
-        {k: v for k, v in fact.to_dict().items() if k != "check"} for fact in order.facts]
+        {k: v for k, v in fact.to_dict().items() if k != "check"} for fact in order.facts
+    ]
     data = generate_data(shop, 11, 20)
     assert all(1 <= o["quantity"] <= 5 for o in data["Order"])

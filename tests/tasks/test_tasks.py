@@ -29,13 +29,27 @@ def clinic():
 
 @pytest.fixture(scope="module")
 def tasks(clinic) -> list[Task]:
-    return sample_tasks(clinic, EnvFactory(clinic, SEED_DATA), 40, seed=11, max_length=4, invalid_share=0.2,
-                        read_only_share=0.3)
+    return sample_tasks(
+        clinic,
+        EnvFactory(clinic, SEED_DATA),
+        40,
+        seed=11,
+        max_length=4,
+        invalid_share=0.2,
+        read_only_share=0.3,
+    )
 
 
 def test_same_seed_same_tasks_byte_for_byte(clinic, tasks, tmp_path):
-    again = sample_tasks(clinic, EnvFactory(clinic, SEED_DATA), 40, seed=11, max_length=4, invalid_share=0.2,
-                         read_only_share=0.3)
+    again = sample_tasks(
+        clinic,
+        EnvFactory(clinic, SEED_DATA),
+        40,
+        seed=11,
+        max_length=4,
+        invalid_share=0.2,
+        read_only_share=0.3,
+    )
     write_tasks(tmp_path / "a.jsonl", tasks)
     write_tasks(tmp_path / "b.jsonl", again)
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
@@ -45,11 +59,24 @@ def test_same_seed_same_tasks_byte_for_byte(clinic, tasks, tmp_path):
 
 def test_task_format(tasks):
     task = tasks[0].to_dict()
-    assert list(task)[:11] == ["version", "id", "domain", "spec_hash", "seed", "initial_state", "initial_state_hash",
-                               "instruction", "gold_calls", "gold_outputs", "gold_state_hash"]
+    assert list(task)[:11] == [
+        "version",
+        "id",
+        "domain",
+        "spec_hash",
+        "seed",
+        "initial_state",
+        "initial_state_hash",
+        "instruction",
+        "gold_calls",
+        "gold_outputs",
+        "gold_state_hash",
+    ]
     assert task["domain"] == "clinic" and task["initial_state"] == SEED_DATA
     assert all(set(c) == {"name", "arguments"} for c in task["gold_calls"])
-    assert all(set(o) == {"ok", "content"} and isinstance(o["content"], str) for o in task["gold_outputs"])
+    assert all(
+        set(o) == {"ok", "content"} and isinstance(o["content"], str) for o in task["gold_outputs"]
+    )
     assert task["length"] == len(task["gold_calls"]) and task["instruction"]
 
 
@@ -67,8 +94,13 @@ def test_lengths_kinds_and_shares(clinic, tasks):
     reads = [t for t in tasks if t.kind == "read"]
     assert len(reads) == round(len(tasks) * 0.3)
     writes = [t for t in tasks if t.kind == "write"]
-    assert all(any(o.ok and clinic.tool_kinds[c.name] == "write"
-                   for c, o in zip(t.gold_calls, t.gold_outputs, strict=True)) for t in writes)
+    assert all(
+        any(
+            o.ok and clinic.tool_kinds[c.name] == "write"
+            for c, o in zip(t.gold_calls, t.gold_outputs, strict=True)
+        )
+        for t in writes
+    )
 
 
 def test_read_only_chains_leave_the_state_unchanged(clinic, tasks):
@@ -96,7 +128,9 @@ def test_policy_prerequisites_come_first(tasks):
     # clinic: "before writes require verify_patient"; the walk verifies the patient concerned.
     for task in tasks:
         if task.kind == "write":
-            names = [c.name for c, o in zip(task.gold_calls, task.gold_outputs, strict=True) if o.ok]
+            names = [
+                c.name for c, o in zip(task.gold_calls, task.gold_outputs, strict=True) if o.ok
+            ]
             assert "verify_patient" in names
 
 
@@ -105,7 +139,9 @@ def test_chains_are_deduplicated(tmp_path):
     spec.write_text(SHOP, encoding="utf-8")
     shop = envscale.load(spec)
     factory = EnvFactory(shop, {"generated": {"seed": 1, "size": 4}})
-    tasks = sample_tasks(shop, factory, 200, seed=0, max_length=1, invalid_share=0.0, max_attempts=400)
+    tasks = sample_tasks(
+        shop, factory, 200, seed=0, max_length=1, invalid_share=0.0, max_attempts=400
+    )
     chains = [json.dumps([c.to_dict() for c in t.gold_calls], sort_keys=True) for t in tasks]
     assert len(chains) == len(set(chains)) == len({t.id for t in tasks})
     assert len(tasks) < 200  # a tiny domain has few distinct one-call chains
@@ -121,7 +157,12 @@ def test_generated_initial_state_replays(clinic):
 
 
 def test_instruction_templates(clinic):
-    calls = [{"name": "cancel_appointment", "arguments": {"appointment_id": "A0004", "reason": "schedule_conflict"}}]
+    calls = [
+        {
+            "name": "cancel_appointment",
+            "arguments": {"appointment_id": "A0004", "reason": "schedule_conflict"},
+        }
+    ]
     default = InstructionRenderer(clinic.tool_schemas).render(calls)
     assert default.startswith("I'd like to cancel a scheduled appointment")
     assert "appointment id: A0004" in default
@@ -135,7 +176,9 @@ def test_tasks_command(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     tasks_command.register(parser.add_subparsers())
     out = tmp_path / "t.jsonl"
-    args = parser.parse_args(["tasks", str(SPEC), "-o", str(out), "-n", "5", "--data", "clinic.data.json"])
+    args = parser.parse_args(
+        ["tasks", str(SPEC), "-o", str(out), "-n", "5", "--data", "clinic.data.json"]
+    )
     assert args.func(args) == 0
     args = parser.parse_args(["tasks", str(SPEC), "--verify", str(out)])
     assert args.func(args) == 0
@@ -167,13 +210,21 @@ def test_tasks_command_uses_the_seed_data_by_default(tmp_path, capsys):
     assert all(t.initial_state == {"data": "clinic.data.json"} for t in read_tasks(out))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["tasks", str(SPEC), "--verify", "absent.jsonl"], "absent.jsonl"),
-    (["tasks", str(SPEC), "-o", "x.jsonl", "--data", "absent.json"], "data file not found"),
-    (["tasks", str(SPECS / "retail.domain"), "-o", "x.jsonl", "--data", "file"], "no seed data"),
-    (["tasks", str(SPEC)], "--out"),
-])
-def test_tasks_command_reports_mistakes_without_a_traceback(tmp_path, monkeypatch, capsys, argv, message):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["tasks", str(SPEC), "--verify", "absent.jsonl"], "absent.jsonl"),
+        (["tasks", str(SPEC), "-o", "x.jsonl", "--data", "absent.json"], "data file not found"),
+        (
+            ["tasks", str(SPECS / "retail.domain"), "-o", "x.jsonl", "--data", "file"],
+            "no seed data",
+        ),
+        (["tasks", str(SPEC)], "--out"),
+    ],
+)
+def test_tasks_command_reports_mistakes_without_a_traceback(
+    tmp_path, monkeypatch, capsys, argv, message
+):
     monkeypatch.chdir(tmp_path)
     parser = argparse.ArgumentParser()
     tasks_command.register(parser.add_subparsers())
@@ -184,7 +235,10 @@ def test_tasks_command_reports_mistakes_without_a_traceback(tmp_path, monkeypatc
 
 
 def test_same_in_another_process(clinic):
-    """Nothing depends on the process (string hashing, set order): another one gives the same bytes."""
+    """Nothing depends on the process (string hashing, set order).
+
+    Another process gives the same bytes.
+    """
     import os
     import subprocess
     import sys
@@ -195,15 +249,23 @@ def test_same_in_another_process(clinic):
         "from envscale.tasks.sampling import sample_tasks\n"
         "from envscale.tasks.states import EnvFactory\n"
         f"d = envscale.load({str(SPEC)!r})\n"
-        "ts = sample_tasks(d, EnvFactory(d, {'generated': {'seed': 3, 'size': 10}}), 6, seed=5, invalid_share=0.3)\n"
+        "ts = sample_tasks(d, EnvFactory(d, {'generated': {'seed': 3, 'size': 10}}), 6, seed=5, "
+        "invalid_share=0.3)\n"
         "sys.stdout.write(json.dumps([generate_data(d, 9, 10), [t.to_dict() for t in ts]]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
     from envscale.tasks.datagen import generate_data
 
-    tasks = sample_tasks(clinic, EnvFactory(clinic, {"generated": {"seed": 3, "size": 10}}), 6, seed=5,
-                         invalid_share=0.3)
+    tasks = sample_tasks(
+        clinic,
+        EnvFactory(clinic, {"generated": {"seed": 3, "size": 10}}),
+        6,
+        seed=5,
+        invalid_share=0.3,
+    )
     assert out == json.dumps([generate_data(clinic, 9, 10), [t.to_dict() for t in tasks]])
 
 
@@ -215,6 +277,13 @@ def test_instructions_describe_the_valid_calls_when_some_are_invalid() -> None:
     spec = Path(__file__).resolve().parents[2] / "specs" / "clinic.domain"
     domain = envscale.load(spec)
     factory = EnvFactory(domain, {"data": "clinic.data.json"}, spec_path=spec)
-    tasks = sample_tasks(domain, factory, 40, seed=3, invalid_share=0.5, instructions=spec.with_suffix(".instructions.toml"))
+    tasks = sample_tasks(
+        domain,
+        factory,
+        40,
+        seed=3,
+        invalid_share=0.5,
+        instructions=spec.with_suffix(".instructions.toml"),
+    )
     assert any(t.invalid_calls for t in tasks)
     assert all(t.instruction for t in tasks)

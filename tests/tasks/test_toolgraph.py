@@ -24,7 +24,10 @@ def test_nodes_and_typed_edges(graph):
     assert graph.nodes["find_open_slots"].kind == "read"
     assert graph.nodes["book_appointment"].kind == "write"
     assert Edge("find_open_slots", "book_appointment", "slot_id", "Slot.slot_id") in graph.edges
-    assert Edge("find_patient", "verify_patient", "date_of_birth", "Patient.date_of_birth") in graph.edges
+    assert (
+        Edge("find_patient", "verify_patient", "date_of_birth", "Patient.date_of_birth")
+        in graph.edges
+    )
     assert "book_appointment" in graph.successors("find_open_slots")
     assert graph.successors("find_open_slots", ("read",)) == []
     assert all(e.source != e.target for e in graph.edges)
