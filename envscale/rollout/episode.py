@@ -77,6 +77,18 @@ def episode_id(task_id: str, trial: int) -> str:
     return f"{task_id}.t{trial}"
 
 
+@dataclass
+class Dialogue:
+    """What an episode's conversation produced, as it goes."""
+
+    messages: list[dict]
+    calls: list[CallRecord] = field(default_factory=list)
+    agent_usage: Usage = field(default_factory=Usage)
+    user_usage: Usage = field(default_factory=Usage)
+    steps: int = 0  # agent turns
+    end: str = "turn_limit"  # user_done | transfer | turn_limit
+
+
 def run_episode(
     runtime: DomainRuntime,
     task: Task,
@@ -89,84 +101,35 @@ def run_episode(
 ) -> Trajectory:
     env = runtime.environment(task)
     domain = runtime.domain
-    task_id = task.id
-    base = f"{seed}:{task_id}:{trial}"
-    agent.start(
-        EpisodeContext(
-            task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"agent:{base}")
-        )
-    )
-    user.start(
-        EpisodeContext(
-            task, runtime.tools, runtime.kinds, domain.policy, random.Random(f"user:{base}")
-        )
-    )
-    messages: list[dict] = [{"role": "system", "content": domain.policy}]
-    calls: list[CallRecord] = []
-    agent_usage, user_usage = Usage(), Usage()
-    steps = 0
-    end = "turn_limit"
-    said = _ask(user, messages)
-    user_usage.add(said.usage)
-    if said.done:  # a model user may stop before it has said anything
-        end = "user_done"
-    else:
-        messages.append({"role": "user", "content": said.content})
-    while not said.done and steps < max_steps:
-        answer = _ask(agent, messages)
-        steps += 1
-        agent_usage.add(answer.usage)
-        message: dict = {"role": "assistant", "content": answer.content}
-        if answer.tool_calls:
-            message["tool_calls"] = answer.tool_calls
-        messages.append(message)
-        if answer.tool_calls:
-            transferred = False
-            for call in answer.tool_calls:
-                fn = call["function"]
-                result = env.call(fn["name"], fn["arguments"])
-                calls.append(
-                    CallRecord(
-                        fn["name"], parse_arguments(fn["arguments"]), result.ok, result.internal
-                    )
-                )
-                messages.append(
-                    {"role": "tool", "tool_call_id": call["id"], "content": result.text}
-                )
-                transferred = transferred or (result.ok and is_transfer(fn["name"]))
-            if transferred:
-                end = "transfer"
-                break
-            continue
-        said = _ask(user, messages)
-        user_usage.add(said.usage)
-        if said.done:
-            end = "user_done"
-            break
-        messages.append({"role": "user", "content": said.content})
+    base = f"{seed}:{task.id}:{trial}"
+    for participant, role in ((agent, "agent"), (user, "user")):
+        rng = random.Random(f"{role}:{base}")
+        participant.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, rng))
+    dialogue = converse(env, agent, user, domain.policy, max_steps)
     final_hash = env.state_hash()
     verdict = apply_filters(
-        messages, calls, final_hash, task, runtime.defaults, ended_by_transfer=end == "transfer"
+        dialogue.messages,
+        dialogue.calls,
+        final_hash,
+        task,
+        runtime.defaults,
+        ended_by_transfer=dialogue.end == "transfer",
     )
     # A read-only task leaves the state as it was, so only the calls can tell success.
-    # A task that does not say its kind is read-only when no gold call writes.
-    if "kind" in task.model_fields_set:
-        read_only = task.kind == "read"
-    else:
-        read_only = not any(runtime.kinds.get(g.name) == "write" for g in task.gold_calls)
-    success = verdict.state and (verdict.exact or not read_only)
+    success = verdict.state and (verdict.exact or not is_read_only(task, runtime.kinds))
     failure = verdict.failure
-    if end == "turn_limit":
+    if dialogue.end == "turn_limit":
         failure = f"turn_limit: no end after {max_steps} agent turns" + (
             f"; {failure}" if failure else ""
         )
+    calls = dialogue.calls
     return Trajectory(
-        id=episode_id(task_id, trial),
+        id=episode_id(task.id, trial),
         domain=domain.name,
         spec_hash=domain.spec_hash,
-        task_id=task_id,
+        task_id=task.id,
         tools=runtime.tools,
-        messages=[Message.model_validate(m) for m in messages],
+        messages=[Message.model_validate(m) for m in dialogue.messages],
         reward=1.0 if success else 0.0,
         final_state_hash=final_hash,
         filters=verdict.to_dict(),
@@ -179,13 +142,67 @@ def run_episode(
             task_seed=task.seed,
             trial=trial,
             envscale=__version__,
-            end=end,
-            steps=steps,
+            end=dialogue.end,
+            steps=dialogue.steps,
             calls=len(calls),
             failed_calls=sum(not c.ok for c in calls),
             internal_errors=sum(c.internal for c in calls),
             chain_length=len(task.gold_calls),
             failure=failure,
-            usage=EpisodeUsage(agent=agent_usage, user=user_usage),
+            usage=EpisodeUsage(agent=dialogue.agent_usage, user=dialogue.user_usage),
         ),
     )
+
+
+def converse(env: Environment, agent: Agent, user: User, policy: str, max_steps: int) -> Dialogue:
+    """The user speaks first; each agent turn either calls tools, whose results it reads next,
+    or answers the user, who replies or says it is done."""
+    dialogue = Dialogue([{"role": "system", "content": policy}])
+    said = _ask(user, dialogue.messages)
+    dialogue.user_usage.add(said.usage)
+    if said.done:  # a model user may stop before it has said anything
+        dialogue.end = "user_done"
+    else:
+        dialogue.messages.append({"role": "user", "content": said.content})
+    while not said.done and dialogue.steps < max_steps:
+        answer = _ask(agent, dialogue.messages)
+        dialogue.steps += 1
+        dialogue.agent_usage.add(answer.usage)
+        message: dict = {"role": "assistant", "content": answer.content}
+        if answer.tool_calls:
+            message["tool_calls"] = answer.tool_calls
+        dialogue.messages.append(message)
+        if answer.tool_calls:
+            if run_tool_calls(env, answer.tool_calls, dialogue):
+                dialogue.end = "transfer"
+                break
+            continue
+        said = _ask(user, dialogue.messages)
+        dialogue.user_usage.add(said.usage)
+        if said.done:
+            dialogue.end = "user_done"
+            break
+        dialogue.messages.append({"role": "user", "content": said.content})
+    return dialogue
+
+
+def run_tool_calls(env: Environment, tool_calls: list[dict], dialogue: Dialogue) -> bool:
+    """Run one assistant message's tool calls in order; whether one transferred the user."""
+    transferred = False
+    for call in tool_calls:
+        fn = call["function"]
+        result = env.call(fn["name"], fn["arguments"])
+        arguments = parse_arguments(fn["arguments"])
+        dialogue.calls.append(CallRecord(fn["name"], arguments, result.ok, result.internal))
+        dialogue.messages.append(
+            {"role": "tool", "tool_call_id": call["id"], "content": result.text}
+        )
+        transferred = transferred or (result.ok and is_transfer(fn["name"]))
+    return transferred
+
+
+def is_read_only(task: Task, kinds: dict[str, str]) -> bool:
+    """A task that does not say its kind is read-only when no gold call writes."""
+    if "kind" in task.model_fields_set:
+        return task.kind == "read"
+    return not any(kinds.get(g.name) == "write" for g in task.gold_calls)
