@@ -172,11 +172,11 @@ def stage_ms(spec: Path, repeat: int) -> dict[str, float]:
             run(c)
         marks.append(time.process_time())
         assert c.ir is not None, [d.message for d in c.diagnostics]
-        for name, generator in GENERATORS.items():
+        for generator in GENERATORS.values():
             generator(c.ir)
             marks.append(time.process_time())
         if record:
-            for kind, start, end in zip(samples, marks, marks[1:]):
+            for kind, start, end in zip(samples, marks[:-1], marks[1:], strict=True):
                 samples[kind].append(end - start)
 
     once(False)

@@ -158,24 +158,34 @@ def render_split(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
     column = len(INDENT) * indent
     out: list[str] = []
     memo: dict[int, int] = {}
+    # Everything on the stack is in a broken context: a group that fits is printed flat at
+    # once, so its contents never come onto the stack.
     stack: list[tuple[Doc, int, int, bool]] = [(doc, indent, _BREAK, False)]
+    pop, push = stack.pop, stack.append
     while stack:
-        doc, level, mode, inside = stack.pop()
+        doc, level, mode, inside = pop()
         if isinstance(doc, str):
             out.append(doc)
             column += len(doc)
         elif isinstance(doc, tuple):
-            stack.extend((d, level, mode, inside) for d in reversed(doc))
+            for d in reversed(doc):
+                push((d, level, mode, inside))
         elif isinstance(doc, Group):
-            fits = mode == _FLAT or _fits(doc, stack, width - column, memo)
-            child = _FLAT if fits else _BREAK
-            stack.extend((d, level, child, inside) for d in reversed(doc.parts))
+            if _fits(doc, stack, width - column, memo):
+                text = flat(doc)
+                out.append(text)
+                column += len(text)
+            else:
+                for d in reversed(doc.parts):
+                    push((d, level, _BREAK, inside))
         elif isinstance(doc, Indent):
-            stack.extend((d, level + 1, mode, inside) for d in reversed(doc.parts))
+            for d in reversed(doc.parts):
+                push((d, level + 1, mode, inside))
         elif isinstance(doc, Bracketed):
-            stack.extend((d, level, mode, True) for d in reversed(doc.parts))
+            for d in reversed(doc.parts):
+                push((d, level, mode, True))
         elif isinstance(doc, Line):
-            if mode == _BREAK and (inside or not doc.operator):
+            if inside or not doc.operator:
                 while out and out[-1].endswith(" "):
                     out[-1] = out[-1].rstrip(" ")
                 pad = INDENT * level
@@ -184,7 +194,7 @@ def render_split(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
             else:
                 out.append(doc.flat)
                 column += len(doc.flat)
-        elif isinstance(doc, IfBreak) and mode == _BREAK:
+        elif isinstance(doc, IfBreak):
             out.append(doc.text)
             column += len(doc.text)
     return "".join(out)
