@@ -9,6 +9,7 @@ lib.ToolError, which the runtime turns into an error result. The code is laid ou
 from __future__ import annotations
 
 import keyword
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ class Emitter:
     # ---- expressions
 
     def expr(self, e: ast.Expr) -> Code:
-        return getattr(self, f"_{type(e).__name__.lower()}")(e)
+        return _EXPRESSIONS[type(e)](self, e)
 
     def _literal(self, e: ast.Literal) -> Code:
         return py.text(py.constant(e.value))
@@ -500,6 +501,12 @@ class Emitter:
         self.statement(removal, None, "", depth)
         if isinstance(root, t.RowT):
             self._changed(pending, target, root.entity)
+
+
+# The method that writes each kind of expression, by the node's class: `_literal` for Literal.
+_EXPRESSIONS: dict[type, Callable[[Emitter, ast.Expr], Code]] = {
+    cls: getattr(Emitter, f"_{cls.__name__.lower()}") for cls in typing.get_args(ast.Expr)
+}
 
 
 def _bound(names: set[str]) -> Writes:
