@@ -5,7 +5,8 @@ calls, and again) and the diff for each size (reset and hash must not grow with 
 an episode's own calls do, since scaled data makes its queries return more rows), and the
 time to check and compile the spec: cold (a fresh process), warm (parser built, no cache)
 and from the in-process cache; then the median check and compile (to all five artifacts) of
-every shipped spec on one core, with the hand-written parser and with Lark alone.
+every shipped spec on one core, with the hand-written parser and with Lark alone, and where
+that time goes: parsing, the checking passes, lowering and the generator of each artifact.
 
     python benchmarks/runtime.py [--spec specs/clinic.domain] [--repeat 200]
 """
@@ -27,8 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import envscale  # noqa: E402
 from envscale.api import compile_file  # noqa: E402
-from envscale.compiler.codegen import generate  # noqa: E402
-from envscale.compiler.pipeline import Parser, analyze  # noqa: E402
+from envscale.compiler.codegen import GENERATORS, generate  # noqa: E402
+from envscale.compiler.context import Compilation  # noqa: E402
+from envscale.compiler.pipeline import CHECKS, LOWERING, Parser, analyze  # noqa: E402
 from envscale.dsl.parser import parse, parse_with_lark  # noqa: E402
 from envscale.records import Manifest  # noqa: E402
 from envscale.runtime.load import _CACHE  # noqa: E402
@@ -152,6 +154,50 @@ def compile_ms(spec: Path, parser: Parser, repeat: int) -> float:
     return statistics.median(samples) * 1e3
 
 
+def stage_ms(spec: Path, repeat: int) -> dict[str, float]:
+    """The median CPU time of each stage of check+compile with the fast parser, in
+    milliseconds: parsing, the checking passes, lowering, and the generator of each artifact."""
+    source = spec.read_text(encoding="utf-8")
+    samples: dict[str, list[float]] = {"parse": [], "checks": [], "lowering": []}
+    samples.update({name: [] for name in GENERATORS})
+
+    def once(record: bool) -> None:
+        marks = [time.process_time()]
+        module, _ = parse(source, str(spec))
+        assert module is not None
+        marks.append(time.process_time())
+        c = Compilation(module, spec)
+        for run in CHECKS:
+            run(c)
+        marks.append(time.process_time())
+        for run in LOWERING:
+            run(c)
+        marks.append(time.process_time())
+        assert c.ir is not None, [d.message for d in c.diagnostics]
+        for generator in GENERATORS.values():
+            generator(c.ir)
+            marks.append(time.process_time())
+        if record:
+            for kind, start, end in zip(samples, marks[:-1], marks[1:], strict=True):
+                samples[kind].append(end - start)
+
+    once(False)
+    for _ in range(repeat):
+        once(True)
+    return {kind: statistics.median(v) * 1e3 for kind, v in samples.items()}
+
+
+def stage_table(repeat: int) -> None:
+    """Where the check+compile time of each shipped spec goes, stage by stage."""
+    specs = sorted((ROOT / "specs").glob("*.domain"))
+    stages = {spec.name: stage_ms(spec, repeat) for spec in specs}
+    kinds = list(next(iter(stages.values())))
+    print(f"median CPU ms per stage of {repeat}, fast parser, one core:")
+    print(f"{'spec':>16} " + " ".join(f"{kind:>13}" for kind in kinds))
+    for name, times in stages.items():
+        print(f"{name:>16} " + " ".join(f"{times[kind]:>13.2f}" for kind in kinds))
+
+
 def compile_table(repeat: int) -> None:
     """Median check+compile per shipped spec, with the fast parser and with Lark alone, on one core."""
     if hasattr(os, "sched_setaffinity"):
@@ -163,6 +209,7 @@ def compile_table(repeat: int) -> None:
         fast, lark = compile_ms(spec, parse, repeat), compile_ms(spec, parse_with_lark, repeat)
         verdict = "within" if fast <= COMPILE_BUDGET_MS else "OVER"
         print(f"{spec.name:>16} {lines:>6} {fast:>15.1f} {lark:>13.1f}   ({verdict} {COMPILE_BUDGET_MS:.0f} ms)")
+    stage_table(repeat)
 
 
 def main() -> None:

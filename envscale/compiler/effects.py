@@ -10,6 +10,10 @@ from envscale.compiler.context import Compilation
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
+# Statement classes as tuples, built once rather than as a union on every node.
+_CHANGES = (ast.Set, ast.Delete)
+_HOLDS_VALUE = (ast.Let, ast.Set, ast.Return)
+
 
 def reads_of(c: Compilation, nodes: Iterable[ast.Node]) -> set[str]:
     """The entities that evaluating the nodes reads (each node is looked at alone: pass them all,
@@ -44,7 +48,7 @@ def infer_effects(c: Compilation) -> None:
         for node in tool.body_nodes:
             if isinstance(node, ast.Insert) and node.entity in c.symbols.entities:
                 writes.add(node.entity)
-            elif isinstance(node, ast.Set | ast.Delete) and (node.target.steps or isinstance(node, ast.Delete)):
+            elif isinstance(node, _CHANGES) and (node.target.steps or isinstance(node, ast.Delete)):
                 root = t.strip_optional(c.types.get(id(node.target), t.ANY))
                 if isinstance(root, t.RowT):
                     writes.add(root.entity)
@@ -98,7 +102,7 @@ def check_write_positions(c: Compilation) -> None:
         for node in tool.body_nodes:
             if isinstance(node, ast.InsertStmt):
                 allowed.add(id(node.insert))
-            elif isinstance(node, ast.Let | ast.Set | ast.Return) and isinstance(node.value, ast.Insert):
+            elif isinstance(node, _HOLDS_VALUE) and isinstance(node.value, ast.Insert):
                 allowed.add(id(node.value))
             elif isinstance(node, ast.Insert) and id(node) not in allowed:
                 _report_insert(c, node, "inside a larger expression")

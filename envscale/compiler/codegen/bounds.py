@@ -11,6 +11,7 @@ change made inside a container forgets every fact, since another name may share 
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -159,18 +160,10 @@ def _statements(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Stmt]:
 
 
 def _is_stmt(value: object) -> bool:
-    return isinstance(
-        value,
-        ast.Let
-        | ast.Require
-        | ast.Fail
-        | ast.Set
-        | ast.InsertStmt
-        | ast.Delete
-        | ast.For
-        | ast.If
-        | ast.Return,
-    )
+    return isinstance(value, _STMT_TYPES)
+
+
+_STMT_TYPES = typing.get_args(ast.Stmt)
 
 
 def _length_of(e: ast.Expr) -> ast.Expr | None:

@@ -83,25 +83,26 @@ def parenthesize_if_breaks(doc: Doc) -> Doc:
 _FLAT, _BREAK = 0, 1
 
 
-def _flat_width(doc: Doc, memo: dict[int, int]) -> int:
+def _flat_text(doc: Doc, memo: dict[int, str]) -> str:
+    """flat(doc), remembering the text of every node by its id for the rest of one rendering."""
     if isinstance(doc, str):
-        return len(doc)
+        return doc
     if isinstance(doc, Line):
-        return len(doc.flat)
+        return doc.flat
     if isinstance(doc, IfBreak):
-        return 0
+        return ""
     known = memo.get(id(doc))
     if known is None:
         parts = doc if isinstance(doc, tuple) else doc.parts
-        known = memo[id(doc)] = sum(_flat_width(d, memo) for d in parts)
+        known = memo[id(doc)] = "".join([_flat_text(d, memo) for d in parts])
     return known
 
 
 def _fits(
-    first: Doc, rest: list[tuple[Doc, int, int, bool]], width: int, memo: dict[int, int]
+    first: Doc, rest: list[tuple[Doc, int, int, bool]], width: int, memo: dict[int, str]
 ) -> bool:
     """Whether `first`, flat, and what follows it up to the next line break fit in width."""
-    width -= _flat_width(first, memo)
+    width -= len(_flat_text(first, memo))
     stack: list[tuple[Doc, int, bool]] = []
     rest_index = len(rest)
     while width >= 0:
@@ -117,7 +118,7 @@ def _fits(
             width -= len(doc)
         elif isinstance(doc, tuple):
             stack.extend([(d, mode, inside) for d in reversed(doc)])
-        elif isinstance(doc, Group | Indent):
+        elif isinstance(doc, (Group, Indent)):
             # A group after `first` is not decided yet: its first break may end the line.
             stack.extend([(d, mode, inside) for d in reversed(doc.parts)])
         elif isinstance(doc, Bracketed):
@@ -157,25 +158,35 @@ def render_split(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
     """The document as text, for one known not to fit on one line."""
     column = len(INDENT) * indent
     out: list[str] = []
-    memo: dict[int, int] = {}
+    memo: dict[int, str] = {}
+    # Everything on the stack is in a broken context: a group that fits is printed flat at
+    # once, so its contents never come onto the stack.
     stack: list[tuple[Doc, int, int, bool]] = [(doc, indent, _BREAK, False)]
+    pop, push = stack.pop, stack.append
     while stack:
-        doc, level, mode, inside = stack.pop()
+        doc, level, mode, inside = pop()
         if isinstance(doc, str):
             out.append(doc)
             column += len(doc)
         elif isinstance(doc, tuple):
-            stack.extend((d, level, mode, inside) for d in reversed(doc))
+            for d in reversed(doc):
+                push((d, level, mode, inside))
         elif isinstance(doc, Group):
-            fits = mode == _FLAT or _fits(doc, stack, width - column, memo)
-            child = _FLAT if fits else _BREAK
-            stack.extend((d, level, child, inside) for d in reversed(doc.parts))
+            if _fits(doc, stack, width - column, memo):
+                text = memo[id(doc)]
+                out.append(text)
+                column += len(text)
+            else:
+                for d in reversed(doc.parts):
+                    push((d, level, _BREAK, inside))
         elif isinstance(doc, Indent):
-            stack.extend((d, level + 1, mode, inside) for d in reversed(doc.parts))
+            for d in reversed(doc.parts):
+                push((d, level + 1, mode, inside))
         elif isinstance(doc, Bracketed):
-            stack.extend((d, level, mode, True) for d in reversed(doc.parts))
+            for d in reversed(doc.parts):
+                push((d, level, mode, True))
         elif isinstance(doc, Line):
-            if mode == _BREAK and (inside or not doc.operator):
+            if inside or not doc.operator:
                 while out and out[-1].endswith(" "):
                     out[-1] = out[-1].rstrip(" ")
                 pad = INDENT * level
@@ -184,7 +195,7 @@ def render_split(doc: Doc, indent: int = 0, width: int = WIDTH) -> str:
             else:
                 out.append(doc.flat)
                 column += len(doc.flat)
-        elif isinstance(doc, IfBreak) and mode == _BREAK:
+        elif isinstance(doc, IfBreak):
             out.append(doc.text)
             column += len(doc.text)
     return "".join(out)

@@ -8,7 +8,7 @@ from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.codegen import pysyntax as py
-from envscale.compiler.codegen.layout import WIDTH, bracket, render
+from envscale.compiler.codegen.layout import WIDTH, bracket, render, render_split
 from envscale.compiler.codegen.python import docstring_block, module_docstring
 from envscale.compiler.codegen.templates import render as render_template
 from envscale.compiler.lower import constant_value
@@ -61,7 +61,10 @@ def _field_line(
     head = f"{name}: {annotation(d, ty)}"
     if not kwargs:
         return "    " + head
-    line = "    " + render((f"{head} = ", py.call("Field", [], kwargs).doc), 1)
+    value = py.call("Field", [], kwargs)
+    line = f"    {head} = {value.flat}"
+    if len(line) > WIDTH:
+        line = "    " + render_split((f"{head} = ", value.doc), 1)
     if doc and max(len(x) for x in line.splitlines()) > WIDTH:
         # A description too long for any line is split into adjacent string literals.
         lines = [f"    {head} = Field("]

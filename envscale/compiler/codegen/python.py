@@ -9,6 +9,7 @@ lib.ToolError, which the runtime turns into an error result. The code is laid ou
 from __future__ import annotations
 
 import keyword
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ class Emitter:
     # ---- expressions
 
     def expr(self, e: ast.Expr) -> Code:
-        return getattr(self, f"_{type(e).__name__.lower()}")(e)
+        return _EXPRESSIONS[type(e)](self, e)
 
     def _literal(self, e: ast.Literal) -> Code:
         return py.text(py.constant(e.value))
@@ -502,6 +503,12 @@ class Emitter:
             self._changed(pending, target, root.entity)
 
 
+# The method that writes each kind of expression, by the node's class: `_literal` for Literal.
+_EXPRESSIONS: dict[type, Callable[[Emitter, ast.Expr], Code]] = {
+    cls: getattr(Emitter, f"_{cls.__name__.lower()}") for cls in typing.get_args(ast.Expr)
+}
+
+
 def _bound(names: set[str]) -> Writes:
     return Writes(bound=names)
 
@@ -510,31 +517,21 @@ def _is_none(e: ast.Expr) -> bool:
     return isinstance(e, ast.Literal) and e.value is None
 
 
-def _reads_db(node: object, types: dict[int, t.Type]) -> bool:
+def _reads_db(node: ast.Node, types: dict[int, t.Type]) -> bool:
     """Whether evaluating an expression may read the database (and see a pending write)."""
-    if isinstance(node, ast.Member):
-        if isinstance(t.strip_optional(types.get(id(node.obj), t.ANY)), t.RefT):
+    for n in ast.walk(node):
+        if isinstance(n, ast.Member):
+            if isinstance(t.strip_optional(types.get(id(n.obj), t.ANY)), t.RefT):
+                return True
+        elif isinstance(n, ast.Index):
+            if isinstance(t.strip_optional(types.get(id(n.obj), t.ANY)), t.EntityClass):
+                return True
+        elif isinstance(n, ast.Insert):
             return True
-    elif isinstance(node, ast.Index):
-        if isinstance(t.strip_optional(types.get(id(node.obj), t.ANY)), t.EntityClass):
-            return True
-    elif isinstance(node, ast.Insert):
-        return True
-    elif isinstance(node, ast.Call):
-        if isinstance(types.get(id(node.func), t.ANY), t.Method):
-            return True
-        if isinstance(node.func, ast.Name) and node.func.id in ("next_key", "free_key"):
-            return True
-    if isinstance(node, ast.Span | ast.Literal | ast.Name | str):
-        return False
-    for name in getattr(type(node), "__slots__", ()):
-        value = getattr(node, name)
-        children = value if isinstance(value, tuple) else (value,)
-        for child in children:
-            if isinstance(child, tuple):  # map literal items: (key, value)
-                if any(_reads_db(c, types) for c in child):
-                    return True
-            elif _reads_db(child, types):
+        elif isinstance(n, ast.Call):
+            if isinstance(types.get(id(n.func), t.ANY), t.Method):
+                return True
+            if isinstance(n.func, ast.Name) and n.func.id in ("next_key", "free_key"):
                 return True
     return False
 
