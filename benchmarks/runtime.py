@@ -40,7 +40,8 @@ COMPILE_BUDGET_MS = 15.0
 
 
 def scale(data: dict, manifest: Manifest, factor: int) -> dict:
-    """The seed data repeated `factor` times, keys, references and unique values renamed per copy."""
+    """The seed data repeated `factor` times, keys, references and unique values renamed per
+    copy."""
     out: dict[str, list[dict]] = {}
     for entity, records in data.items():
         spec = manifest.entities[entity]
@@ -89,7 +90,9 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
     gc.collect()
     gc.freeze()
     calls = episode_calls(domain, data)
-    samples: dict[str, list[float]] = {k: [] for k in ("reset", "call", "hash", "hash_again", "diff", "episode")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("reset", "call", "hash", "hash_again", "diff", "episode")
+    }
 
     def timed(kind: str, step) -> None:
         t0 = time.perf_counter()
@@ -108,15 +111,24 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
         samples["episode"].append(time.perf_counter() - start)
     env.close()
     gc.unfreeze()
-    return {"factor": factor, "rows": rows, "calls": len(calls), **{k: median_us(v) for k, v in samples.items()}}
+    return {
+        "factor": factor,
+        "rows": rows,
+        "calls": len(calls),
+        **{k: median_us(v) for k, v in samples.items()},
+    }
 
 
 def compile_times(spec: Path, repeat: int) -> dict:
-    code = ("import time,sys; t=time.perf_counter(); from envscale.api import compile_file; "
-            f"compile_file({str(spec)!r}); print(time.perf_counter()-t)")
+    code = (
+        "import time,sys; t=time.perf_counter(); from envscale.api import compile_file; "
+        f"compile_file({str(spec)!r}); print(time.perf_counter()-t)"
+    )
     cold = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
         cold.append(float(out.stdout.strip()))
     compile_file(spec)
     warm = []
@@ -131,8 +143,11 @@ def compile_times(spec: Path, repeat: int) -> dict:
         t0 = time.perf_counter()
         envscale.load(spec)
         cached.append(time.perf_counter() - t0)
-    return {"cold_process_ms": statistics.median(cold) * 1e3, "warm_ms": statistics.median(warm) * 1e3,
-            "cached_ms": statistics.median(cached) * 1e3}
+    return {
+        "cold_process_ms": statistics.median(cold) * 1e3,
+        "warm_ms": statistics.median(warm) * 1e3,
+        "cached_ms": statistics.median(cached) * 1e3,
+    }
 
 
 def compile_ms(spec: Path, parser: Parser, repeat: int) -> float:
@@ -199,7 +214,8 @@ def stage_table(repeat: int) -> None:
 
 
 def compile_table(repeat: int) -> None:
-    """Median check+compile per shipped spec, with the fast parser and with Lark alone, on one core."""
+    """Median check+compile per shipped spec, with the fast parser and with Lark alone, on one
+    core."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     print(f"check+compile to all artifacts, median CPU time of {repeat}, one core:")
@@ -208,7 +224,10 @@ def compile_table(repeat: int) -> None:
         lines = len(spec.read_text(encoding="utf-8").splitlines())
         fast, lark = compile_ms(spec, parse, repeat), compile_ms(spec, parse_with_lark, repeat)
         verdict = "within" if fast <= COMPILE_BUDGET_MS else "OVER"
-        print(f"{spec.name:>16} {lines:>6} {fast:>15.1f} {lark:>13.1f}   ({verdict} {COMPILE_BUDGET_MS:.0f} ms)")
+        print(
+            f"{spec.name:>16} {lines:>6} {fast:>15.1f} {lark:>13.1f}   ({verdict} "
+            f"{COMPILE_BUDGET_MS:.0f} ms)"
+        )
     stage_table(repeat)
 
 
@@ -216,7 +235,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(ROOT / "specs" / "clinic.domain"))
     parser.add_argument("--repeat", type=int, default=200, help="episodes per size")
-    parser.add_argument("--compile-only", action="store_true", help="only the compile times of the shipped specs")
+    parser.add_argument(
+        "--compile-only", action="store_true", help="only the compile times of the shipped specs"
+    )
     args = parser.parse_args()
     if args.compile_only:
         compile_table(100)
@@ -225,19 +246,28 @@ def main() -> None:
     data = json.loads(spec.with_suffix(".data.json").read_text(encoding="utf-8"))
     domain = envscale.load(spec)
     print(f"runtime on {spec.name} ({domain.manifest.domain}), median of {args.repeat} episodes")
-    print(f"{'data':>6} {'rows':>8} {'calls':>5} {'reset µs':>9} {'call µs':>9} {'hash µs':>9} {'again µs':>9} "
-          f"{'diff µs':>9} {'episode µs':>11}")
+    print(
+        f"{'data':>6} {'rows':>8} {'calls':>5} {'reset µs':>9} {'call µs':>9} {'hash µs':>9} "
+        f"{'again µs':>9} "
+        f"{'diff µs':>9} {'episode µs':>11}"
+    )
     results = []
     for factor in (1, 10, 100):
         r = bench_size(domain, data, factor, args.repeat)
         results.append(r)
-        print(f"{str(factor) + 'x':>6} {r['rows']:>8} {r['calls']:>5} {r['reset']:>9.1f} {r['call']:>9.1f} "
-              f"{r['hash']:>9.1f} {r['hash_again']:>9.1f} {r['diff']:>9.1f} {r['episode']:>11.1f}")
+        print(
+            f"{str(factor) + 'x':>6} {r['rows']:>8} {r['calls']:>5} {r['reset']:>9.1f} "
+            f"{r['call']:>9.1f} "
+            f"{r['hash']:>9.1f} {r['hash_again']:>9.1f} {r['diff']:>9.1f} {r['episode']:>11.1f}"
+        )
     growth = {k: results[-1][k] / results[0][k] for k in ("reset", "hash", "hash_again", "diff")}
     print("growth 1x -> 100x: " + ", ".join(f"{k} {v:.2f}x" for k, v in growth.items()))
     c = compile_times(spec, 20)
-    print(f"check+compile {spec.name}: cold process {c['cold_process_ms']:.1f} ms (includes imports and the parser build), "
-          f"warm {c['warm_ms']:.1f} ms, from cache {c['cached_ms'] * 1000:.1f} µs")
+    print(
+        f"check+compile {spec.name}: cold process {c['cold_process_ms']:.1f} ms (includes imports "
+        "and the parser build), "
+        f"warm {c['warm_ms']:.1f} ms, from cache {c['cached_ms'] * 1000:.1f} µs"
+    )
     compile_table(100)
 
 

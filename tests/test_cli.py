@@ -211,14 +211,17 @@ def _console_script() -> list[str]:
 
 def test_console_script(bad_spec: str, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    run = lambda *argv: subprocess.run(
-        [*_console_script(), *argv],
-        capture_output=True,
-        text=True,
-        env=env,  # noqa: E731
-        cwd=tmp_path,
-        timeout=120,
-    )
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_console_script(), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
     version = run("--version")
     assert (version.returncode, version.stdout.strip()) == (EXIT_OK, f"envscale {__version__}")
     ok = run("check", SPEC)

@@ -69,7 +69,11 @@ class BuiltinCall:
 
     def need_str_key(self, i: int, entity: str) -> None:
         if self.checker.key_type(entity) != t.STR:
-            self.error("E201", f"{self.name}() needs an entity with a single str key; '{entity}' has none", i)
+            self.error(
+                "E201",
+                f"{self.name}() needs an entity with a single str key; '{entity}' has none",
+                i,
+            )
 
 
 Check = Callable[[BuiltinCall], t.Type | None]
@@ -120,7 +124,11 @@ def _abs(c: BuiltinCall) -> t.Type:
 def _min_max(c: BuiltinCall) -> t.Type:
     if len(c.types) == 1:
         lst = c.need_list()
-        if lst is not None and lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT):
+        if (
+            lst is not None
+            and lst.item not in t.COMPARABLE_ORDER
+            and not isinstance(lst.item, t.AnyT)
+        ):
             c.error("E201", f"{c.name}() needs comparable items, found {lst.item}", 0)
         return lst.item if lst is not None else t.ANY
     common: t.Type = c.types[0]
@@ -167,16 +175,26 @@ def _sorted(c: BuiltinCall) -> t.Type:
         by = c.keywords["by"].value
         record = c.checker.record(lst.item)
         if not (isinstance(by, ast.Literal) and isinstance(by.value, str)):
-            c.checker.error("E202", "sorted(by: ...) takes a field name as a string literal", by.span)
+            c.checker.error(
+                "E202", "sorted(by: ...) takes a field name as a string literal", by.span
+            )
         elif record is None:
-            c.checker.error("E202", f"sorted(by: ...) needs a list of records, found {c.types[0]}", by.span)
+            c.checker.error(
+                "E202", f"sorted(by: ...) needs a list of records, found {c.types[0]}", by.span
+            )
         elif by.value not in record.fields:
-            c.checker.error("E103", f"'{record.name}' has no field '{by.value}'", by.span,
-                            did_you_mean(by.value, record.fields))
+            c.checker.error(
+                "E103",
+                f"'{record.name}' has no field '{by.value}'",
+                by.span,
+                did_you_mean(by.value, record.fields),
+            )
     elif lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT):
-        c.error("E202", f"sorting a list of {lst.item} needs by: \"field\"")
+        c.error("E202", f'sorting a list of {lst.item} needs by: "field"')
     if "desc" in c.keyword_types:
-        c.checker.expect(c.keywords["desc"].value, c.keyword_types["desc"], t.BOOL, "sorted(desc: ...)")
+        c.checker.expect(
+            c.keywords["desc"].value, c.keyword_types["desc"], t.BOOL, "sorted(desc: ...)"
+        )
     return lst
 
 
@@ -209,13 +227,17 @@ def _format(c: BuiltinCall) -> None:
     if isinstance(template, ast.Literal) and isinstance(template.value, str):
         holes = template.value.count("{}")
         if holes != len(c.args) - 1:
-            c.error("E202", f"format() template has {holes} '{{}}' but {len(c.args) - 1} value(s) follow")
+            c.error(
+                "E202",
+                f"format() template has {holes} '{{}}' but {len(c.args) - 1} value(s) follow",
+            )
 
 
 def _converts(*sources: t.Type) -> Check:
     def check(c: BuiltinCall) -> None:
         if c.first not in sources:
             c.error("E201", f"{c.name}() cannot convert a {c.types[0]}", 0)
+
     return check
 
 
@@ -265,61 +287,186 @@ _STR, _INT, _FLOAT, _BOOL = t.STR, t.INT, t.FLOAT, t.BOOL
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in [
-        Builtin("round", "round(x, digits=0): a number rounded half to even, as Python does", 1, 2,
-                params=(_FLOAT, _INT), returns=_FLOAT, sql="round"),
+        Builtin(
+            "round",
+            "round(x, digits=0): a number rounded half to even, as Python does",
+            1,
+            2,
+            params=(_FLOAT, _INT),
+            returns=_FLOAT,
+            sql="round",
+        ),
         Builtin("abs", "abs(x): absolute value", 1, 1, params=(_FLOAT,), check=_abs, sql="abs"),
-        Builtin("min", "min(list) or min(a, b, ...): the smallest", 1, 8, check=_min_max,
-                several="lib.min_of"),
-        Builtin("max", "max(list) or max(a, b, ...): the largest", 1, 8, check=_min_max,
-                several="lib.max_of"),
+        Builtin(
+            "min",
+            "min(list) or min(a, b, ...): the smallest",
+            1,
+            8,
+            check=_min_max,
+            several="lib.min_of",
+        ),
+        Builtin(
+            "max",
+            "max(list) or max(a, b, ...): the largest",
+            1,
+            8,
+            check=_min_max,
+            several="lib.max_of",
+        ),
         Builtin("sum", "sum(list): the total of a list of numbers", 1, 1, check=_sum),
         Builtin("count", "count(list): how many items", 1, 1, returns=_INT, check=_count),
-        Builtin("len", "len(x): length of a list, map or string", 1, 1, returns=_INT, check=_len, sql="length"),
+        Builtin(
+            "len",
+            "len(x): length of a list, map or string",
+            1,
+            1,
+            returns=_INT,
+            check=_len,
+            sql="length",
+        ),
         Builtin("any", "any(list<bool>): true if one is true", 1, 1, returns=_BOOL, check=_any_all),
-        Builtin("all", "all(list<bool>): true if all are true", 1, 1, returns=_BOOL, check=_any_all),
-        Builtin("sorted", "sorted(list, by: \"field\", desc: false): a sorted copy", 1, 1, check=_sorted,
-                keywords=("by", "desc")),
+        Builtin(
+            "all", "all(list<bool>): true if all are true", 1, 1, returns=_BOOL, check=_any_all
+        ),
+        Builtin(
+            "sorted",
+            'sorted(list, by: "field", desc: false): a sorted copy',
+            1,
+            1,
+            check=_sorted,
+            keywords=("by", "desc"),
+        ),
         Builtin("reversed", "reversed(list): a reversed copy", 1, 1, check=_same_list),
-        Builtin("unique", "unique(list): items in first-seen order, without repeats", 1, 1, check=_same_list),
+        Builtin(
+            "unique",
+            "unique(list): items in first-seen order, without repeats",
+            1,
+            1,
+            check=_same_list,
+        ),
         Builtin("keys", "keys(map): its keys in insertion order", 1, 1, check=_keys),
         Builtin("values", "values(map): its values in insertion order", 1, 1, check=_values),
         Builtin("get", "get(map, key, default): the value or the default", 3, 3, check=_get),
-        Builtin("format", "format(template, args...): '{}' placeholders filled in order", 1, 16,
-                params=(_STR,), returns=_STR, check=_format),
+        Builtin(
+            "format",
+            "format(template, args...): '{}' placeholders filled in order",
+            1,
+            16,
+            params=(_STR,),
+            returns=_STR,
+            check=_format,
+        ),
         Builtin("str", "str(x): text form", 1, 1, returns=_STR),
-        Builtin("int", "int(x): integer (truncates)", 1, 1, returns=_INT, check=_converts(_INT, _FLOAT, _STR, _BOOL)),
-        Builtin("float", "float(x): floating point", 1, 1, returns=_FLOAT, check=_converts(_INT, _FLOAT, _STR)),
+        Builtin(
+            "int",
+            "int(x): integer (truncates)",
+            1,
+            1,
+            returns=_INT,
+            check=_converts(_INT, _FLOAT, _STR, _BOOL),
+        ),
+        Builtin(
+            "float",
+            "float(x): floating point",
+            1,
+            1,
+            returns=_FLOAT,
+            check=_converts(_INT, _FLOAT, _STR),
+        ),
         Builtin("lower", "lower(s)", 1, 1, params=(_STR,), returns=_STR, sql="lower"),
         Builtin("upper", "upper(s)", 1, 1, params=(_STR,), returns=_STR, sql="upper"),
-        Builtin("strip", "strip(s): without surrounding spaces", 1, 1, params=(_STR,), returns=_STR),
+        Builtin(
+            "strip", "strip(s): without surrounding spaces", 1, 1, params=(_STR,), returns=_STR
+        ),
         Builtin("startswith", "startswith(s, prefix)", 2, 2, params=(_STR, _STR), returns=_BOOL),
         Builtin("endswith", "endswith(s, suffix)", 2, 2, params=(_STR, _STR), returns=_BOOL),
         Builtin("split", "split(s, sep)", 2, 2, params=(_STR, _STR), returns=t.ListT(_STR)),
         Builtin("join", "join(list<str>, sep)", 2, 2, params=(t.ListT(_STR), _STR), returns=_STR),
         Builtin("replace", "replace(s, old, new)", 3, 3, params=(_STR, _STR, _STR), returns=_STR),
-        Builtin("now", "now(): the environment's fixed clock, a datetime", 0, 0, returns=t.DATETIME,
-                with_db=True, constant=True),
-        Builtin("today", "today(): the date of the environment's fixed clock", 0, 0, returns=t.DATE,
-                with_db=True, constant=True),
-        Builtin("date", "date(s): a date from 'YYYY-MM-DD' (or the date part of a datetime)", 1, 1,
-                returns=t.DATE, check=_date_text),
-        Builtin("datetime", "datetime(s): a datetime from 'YYYY-MM-DDTHH:MM:SS'", 1, 1,
-                returns=t.DATETIME, check=_date_text),
-        Builtin("add_days", "add_days(d, n): a date or datetime n days later", 2, 2, check=_add_days),
-        Builtin("days_between", "days_between(a, b): whole days from a to b", 2, 2, returns=_INT,
-                check=_days_between),
-        Builtin("range", "range(n) or range(start, stop): the integers start, ..., stop - 1", 1, 2,
-                params=(_INT, _INT), returns=t.ListT(_INT)),
-        Builtin("evaluate", "evaluate(text): the value of an arithmetic expression of numbers, + - * / ( ) and "
-                            "spaces, as a float; a malformed one is a tool error", 1, 1,
-                params=(_STR,), returns=_FLOAT),
-        Builtin("next_key", "next_key(Entity, \"PREFIX\", width=0): the next unused key PREFIX<n>", 2, 3,
-                returns=_STR, check=_next_key, python=None, on_entity="db.next_key"),
-        Builtin("free_key", "free_key(Entity or map, \"FIRST\"): the first key, counting up from FIRST, that is "
-                            "not taken (its last run of letters and digits counts like an odometer: A1Z9, A2A0, "
-                            "...)", 2, 2,
-                returns=_STR, check=_free_key, on_entity="lib.free_record_key",
-                entity_with_db=True),
+        Builtin(
+            "now",
+            "now(): the environment's fixed clock, a datetime",
+            0,
+            0,
+            returns=t.DATETIME,
+            with_db=True,
+            constant=True,
+        ),
+        Builtin(
+            "today",
+            "today(): the date of the environment's fixed clock",
+            0,
+            0,
+            returns=t.DATE,
+            with_db=True,
+            constant=True,
+        ),
+        Builtin(
+            "date",
+            "date(s): a date from 'YYYY-MM-DD' (or the date part of a datetime)",
+            1,
+            1,
+            returns=t.DATE,
+            check=_date_text,
+        ),
+        Builtin(
+            "datetime",
+            "datetime(s): a datetime from 'YYYY-MM-DDTHH:MM:SS'",
+            1,
+            1,
+            returns=t.DATETIME,
+            check=_date_text,
+        ),
+        Builtin(
+            "add_days", "add_days(d, n): a date or datetime n days later", 2, 2, check=_add_days
+        ),
+        Builtin(
+            "days_between",
+            "days_between(a, b): whole days from a to b",
+            2,
+            2,
+            returns=_INT,
+            check=_days_between,
+        ),
+        Builtin(
+            "range",
+            "range(n) or range(start, stop): the integers start, ..., stop - 1",
+            1,
+            2,
+            params=(_INT, _INT),
+            returns=t.ListT(_INT),
+        ),
+        Builtin(
+            "evaluate",
+            "evaluate(text): the value of an arithmetic expression of numbers, + - * / ( ) and "
+            "spaces, as a float; a malformed one is a tool error",
+            1,
+            1,
+            params=(_STR,),
+            returns=_FLOAT,
+        ),
+        Builtin(
+            "next_key",
+            'next_key(Entity, "PREFIX", width=0): the next unused key PREFIX<n>',
+            2,
+            3,
+            returns=_STR,
+            check=_next_key,
+            python=None,
+            on_entity="db.next_key",
+        ),
+        Builtin(
+            "free_key",
+            'free_key(Entity or map, "FIRST"): the first key, counting up from FIRST, that is '
+            "not taken (its last run of letters and digits counts like an odometer: A1Z9, A2A0, "
+            "...)",
+            2,
+            2,
+            returns=_STR,
+            check=_free_key,
+            on_entity="lib.free_record_key",
+            entity_with_db=True,
+        ),
     ]
 }
 

@@ -11,7 +11,15 @@ from envscale.compiler.typecheck import Binding, Checker, Scope
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
-ATTRIBUTES = {"key": 0, "unique": 0, "index": 0, "default": 1, "check": 1, "external": 0, "sparse": 0}
+ATTRIBUTES = {
+    "key": 0,
+    "unique": 0,
+    "index": 0,
+    "default": 1,
+    "check": 1,
+    "external": 0,
+    "sparse": 0,
+}
 STRUCT_ATTRIBUTES = {"default", "sparse"}
 
 
@@ -30,8 +38,13 @@ def check_entities(c: Compilation) -> None:
             if isinstance(target, t.RefT):
                 referred = c.symbols.entities.get(target.entity)
                 if referred is not None and len(referred.key) > 1:
-                    c.error("E305", f"'{info.name}' refers to '{target.entity}', whose key has {len(referred.key)} fields",
-                            info.decl.type.span, "refer only to entities with a single-field key")
+                    c.error(
+                        "E305",
+                        f"'{info.name}' refers to '{target.entity}', whose key has "
+                        f"{len(referred.key)} fields",
+                        info.decl.type.span,
+                        "refer only to entities with a single-field key",
+                    )
 
 
 def row_scope(record: RecordInfo) -> Scope:
@@ -48,14 +61,31 @@ def column_name(record: RecordInfo, field: str) -> str:
     return f"{field}_id" if isinstance(t.strip_optional(info.type), t.RefT) else field
 
 
-def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, attr: ast.Attribute, scope: Scope) -> None:
+def _attribute(
+    c: Compilation,
+    checker: Checker,
+    record: RecordInfo,
+    info: FieldInfo,
+    attr: ast.Attribute,
+    scope: Scope,
+) -> None:
     if attr.name not in ATTRIBUTES:
-        c.error("E302", f"unknown attribute '@{attr.name}'", attr.span,
-                did_you_mean(attr.name, ATTRIBUTES) or f"attributes: {', '.join('@' + a for a in ATTRIBUTES)}")
+        c.error(
+            "E302",
+            f"unknown attribute '@{attr.name}'",
+            attr.span,
+            did_you_mean(attr.name, ATTRIBUTES)
+            or f"attributes: {', '.join('@' + a for a in ATTRIBUTES)}",
+        )
         return
     if not record.is_entity and attr.name not in STRUCT_ATTRIBUTES:
-        c.error("E302", f"'@{attr.name}' is not allowed on a struct field", attr.span,
-                "structs support @default; put keys, checks and indexes on entity fields or use an invariant")
+        c.error(
+            "E302",
+            f"'@{attr.name}' is not allowed on a struct field",
+            attr.span,
+            "structs support @default; put keys, checks and indexes on entity fields or use an "
+            "invariant",
+        )
         return
     if len(attr.args) != ATTRIBUTES[attr.name]:
         want = "no arguments" if ATTRIBUTES[attr.name] == 0 else "one argument"
@@ -64,13 +94,19 @@ def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: Field
     match attr.name:
         case "key":
             if info.optional or t.is_json(info.type) or info.type in (t.FLOAT,):
-                c.error("E302", f"'{info.name}' cannot be a key: it is a {info.type}", attr.span,
-                        "keys are required str, int, date, enum or reference fields")
+                c.error(
+                    "E302",
+                    f"'{info.name}' cannot be a key: it is a {info.type}",
+                    attr.span,
+                    "keys are required str, int, date, enum or reference fields",
+                )
                 return
             info.key = True
         case "unique":
             if t.is_json(info.type):
-                c.error("E302", f"'{info.name}' cannot be unique: it holds a {info.type}", attr.span)
+                c.error(
+                    "E302", f"'{info.name}' cannot be unique: it holds a {info.type}", attr.span
+                )
                 return
             info.unique = True
         case "index":
@@ -79,8 +115,12 @@ def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: Field
             info.external = True
         case "sparse":
             if not info.optional:
-                c.error("E302", f"'@sparse' needs an optional field; '{info.name}' is a {info.type}", attr.span,
-                        f"make it optional: {info.name}: {info.type}?")
+                c.error(
+                    "E302",
+                    f"'@sparse' needs an optional field; '{info.name}' is a {info.type}",
+                    attr.span,
+                    f"make it optional: {info.name}: {info.type}?",
+                )
                 return
             info.sparse = True
         case "default":
@@ -92,25 +132,43 @@ def _attribute(c: Compilation, checker: Checker, record: RecordInfo, info: Field
             try:
                 to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
             except NotSQL as error:
-                c.error("E304", f"this check cannot become a SQL CHECK: {error.why}", error.node.span,
-                        f"write it as an invariant: invariant NAME on {record.name}: ... else \"...\"")
+                c.error(
+                    "E304",
+                    f"this check cannot become a SQL CHECK: {error.why}",
+                    error.node.span,
+                    f'write it as an invariant: invariant NAME on {record.name}: ... else "..."',
+                )
                 return
             info.checks.append(expr)
 
 
-def _default(c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, expr: ast.Expr) -> None:
+def _default(
+    c: Compilation, checker: Checker, record: RecordInfo, info: FieldInfo, expr: ast.Expr
+) -> None:
     got = checker.expr_as(expr, Scope(), info.type)
     if not _is_constant(expr):
-        c.error("E303", f"the default of '{info.name}' must be a constant", expr.span,
-                "use a literal, an enum member, a list or map of literals, now() or today()")
+        c.error(
+            "E303",
+            f"the default of '{info.name}' must be a constant",
+            expr.span,
+            "use a literal, an enum member, a list or map of literals, now() or today()",
+        )
         return
     enum = t.strip_optional(info.type)
-    if (isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(enum, t.EnumT)
-            and expr.value not in checker.s.enums[enum.name].members):
+    if (
+        isinstance(expr, ast.Literal)
+        and isinstance(expr.value, str)
+        and isinstance(enum, t.EnumT)
+        and expr.value not in checker.s.enums[enum.name].members
+    ):
         checker.check_enum_literal(expr, enum)
         return
     if not _default_fits(checker, expr, got, info.type):
-        c.error("E303", f"the default of '{info.name}' has type {got}, but the field is {info.type}", expr.span)
+        c.error(
+            "E303",
+            f"the default of '{info.name}' has type {got}, but the field is {info.type}",
+            expr.span,
+        )
         return
     info.default = expr
 
@@ -146,5 +204,9 @@ def _is_constant(expr: ast.Expr) -> bool:
 def _check_key(c: Compilation, record: RecordInfo) -> None:
     if not record.key:
         first = next(iter(record.fields.values()), None)
-        hint = f"mark one field @key, e.g. {first.name}: {first.type} @key" if first else "add a field marked @key"
+        hint = (
+            f"mark one field @key, e.g. {first.name}: {first.type} @key"
+            if first
+            else "add a field marked @key"
+        )
         c.error("E301", f"entity '{record.name}' has no key", record.decl.span, hint)

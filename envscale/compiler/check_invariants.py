@@ -16,9 +16,20 @@ def check_invariants(c: Compilation) -> None:
         if inv.entity is not None:
             record = c.symbols.entities.get(inv.entity)
             if record is None:
-                c.error("E102", f"unknown entity '{inv.entity}'", inv.entity_span or inv.span,
-                        did_you_mean(inv.entity, c.symbols.entities))
+                c.error(
+                    "E102",
+                    f"unknown entity '{inv.entity}'",
+                    inv.entity_span or inv.span,
+                    did_you_mean(inv.entity, c.symbols.entities),
+                )
                 continue
             scope = row_scope(record)
-        checker.expect(inv.condition, checker.expr(inv.condition, scope), t.BOOL, f"invariant '{inv.name}'")
-        checker.expect(inv.message, checker.expr(inv.message, scope), t.STR, f"message of invariant '{inv.name}'")
+        checker.expect(
+            inv.condition, checker.expr(inv.condition, scope), t.BOOL, f"invariant '{inv.name}'"
+        )
+        checker.expect(
+            inv.message,
+            checker.expr(inv.message, scope),
+            t.STR,
+            f"message of invariant '{inv.name}'",
+        )

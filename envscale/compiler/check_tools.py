@@ -30,29 +30,50 @@ class _ToolChecker:
                 self.param_attribute(param, attr)
             if param.decl.default is not None:
                 got = self.k.expr_as(param.decl.default, Scope(), param.type)
-                self.k.expect(param.decl.default, got, param.type, f"default of parameter '{param.name}'")
+                self.k.expect(
+                    param.decl.default, got, param.type, f"default of parameter '{param.name}'"
+                )
             scope.names[param.name] = Binding(param.type, "param")
         self.block(self.tool.decl.body, scope)
         returns = self.tool.returns
-        if returns is not None and not isinstance(returns, t.NoneT | t.OptionalT) and not terminates(self.tool.decl.body):
-            self.c.error("E205", f"tool '{self.tool.name}' can reach its end without returning a value (it declares -> {returns})",
-                         self.tool.decl.name_span, "end every path with return ... or fail \"...\"")
+        if (
+            returns is not None
+            and not isinstance(returns, t.NoneT | t.OptionalT)
+            and not terminates(self.tool.decl.body)
+        ):
+            self.c.error(
+                "E205",
+                f"tool '{self.tool.name}' can reach its end without returning a value (it "
+                f"declares -> {returns})",
+                self.tool.decl.name_span,
+                'end every path with return ... or fail "..."',
+            )
 
     def param_attribute(self, param: ParamInfo, attr: ast.Attribute) -> None:
         """`@choices(v, ...)`: the values a tool's schema offers for a parameter. They are not
         enforced before the body runs, so the body's own checks decide which error comes first."""
         if attr.name != "choices":
-            self.c.error("E302", f"unknown parameter attribute '@{attr.name}'", attr.span,
-                         "parameters take @choices(value, ...)")
+            self.c.error(
+                "E302",
+                f"unknown parameter attribute '@{attr.name}'",
+                attr.span,
+                "parameters take @choices(value, ...)",
+            )
             return
         base = t.strip_optional(param.type)
         if base not in (t.STR, t.INT) or not attr.args:
-            self.c.error("E302", "'@choices' takes one or more values, on a str or int parameter", attr.span)
+            self.c.error(
+                "E302", "'@choices' takes one or more values, on a str or int parameter", attr.span
+            )
             return
         values = []
         for arg in attr.args:
             value = arg.value
-            if arg.name is not None or not isinstance(value, ast.Literal) or type(value.value) is not (str if base == t.STR else int):
+            if (
+                arg.name is not None
+                or not isinstance(value, ast.Literal)
+                or type(value.value) is not (str if base == t.STR else int)
+            ):
                 self.c.error("E302", f"'@choices' values must be {base} literals", arg.span)
                 return
             values.append(value.value)
@@ -75,18 +96,31 @@ class _ToolChecker:
         match s:
             case ast.Let():
                 declared = resolve_type(self.c, s.type) if s.type is not None else None
-                got = k.expr_as(s.value, scope, declared) if declared is not None else k.expr(s.value, scope)
+                got = (
+                    k.expr_as(s.value, scope, declared)
+                    if declared is not None
+                    else k.expr(s.value, scope)
+                )
                 if declared is not None:
                     k.expect(s.value, got, declared, f"value of '{s.name}'")
                     got = declared
                 elif isinstance(got, t.NoneT):
-                    self.c.error("E201", f"the type of '{s.name}' cannot be told from none", s.value.span,
-                                 f"declare it: let {s.name}: TYPE? = none")
+                    self.c.error(
+                        "E201",
+                        f"the type of '{s.name}' cannot be told from none",
+                        s.value.span,
+                        f"declare it: let {s.name}: TYPE? = none",
+                    )
                 elif isinstance(got, t.EntityClass | t.EnumClass | t.StructClass | t.Method):
                     self.c.error("E203", f"'{s.name}' cannot hold {got}", s.value.span)
                     got = t.ANY
                 if scope.lookup(s.name) is not None:
-                    self.c.error("E101", f"'{s.name}' is already defined", s.span, f"to change it, write: set {s.name} = ...")
+                    self.c.error(
+                        "E101",
+                        f"'{s.name}' is already defined",
+                        s.span,
+                        f"to change it, write: set {s.name} = ...",
+                    )
                 scope.names[s.name] = Binding(got, "local")
             case ast.Require():
                 k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "require condition")
@@ -95,7 +129,11 @@ class _ToolChecker:
                 k.expect(s.message, k.expr(s.message, scope), t.STR, "fail message")
             case ast.Set():
                 target = self.target(s.target, scope, for_delete=False)
-                value = k.expr_as(s.value, scope, target) if target is not None else k.expr(s.value, scope)
+                value = (
+                    k.expr_as(s.value, scope, target)
+                    if target is not None
+                    else k.expr(s.value, scope)
+                )
                 if target is not None:
                     k.expect(s.value, value, target, "assigned value")
             case ast.InsertStmt():
@@ -121,12 +159,24 @@ class _ToolChecker:
         returns = self.tool.returns
         if s.value is None:
             if returns is not None and not isinstance(returns, t.OptionalT):
-                self.c.error("E201", f"tool '{self.tool.name}' must return a value (it declares -> {returns})", s.span)
+                self.c.error(
+                    "E201",
+                    f"tool '{self.tool.name}' must return a value (it declares -> {returns})",
+                    s.span,
+                )
             return
-        got = self.k.expr_as(s.value, scope, returns) if returns is not None else self.k.expr(s.value, scope)
+        got = (
+            self.k.expr_as(s.value, scope, returns)
+            if returns is not None
+            else self.k.expr(s.value, scope)
+        )
         if returns is None:
-            self.c.error("E201", f"tool '{self.tool.name}' declares no return type but returns a {got}", s.value.span,
-                         f"declare it: tool {self.tool.name}(...) -> {got}")
+            self.c.error(
+                "E201",
+                f"tool '{self.tool.name}' declares no return type but returns a {got}",
+                s.value.span,
+                f"declare it: tool {self.tool.name}(...) -> {got}",
+            )
             return
         self.k.expect(s.value, got, returns, "returned value")
 
@@ -134,30 +184,48 @@ class _ToolChecker:
         """Check the left side of set / the operand of delete; returns the slot's type."""
         binding = scope.lookup(target.root)
         if binding is None:
-            self.c.error("E104", f"unknown name '{target.root}'", target.root_span,
-                         did_you_mean(target.root, scope.all_names()))
+            self.c.error(
+                "E104",
+                f"unknown name '{target.root}'",
+                target.root_span,
+                did_you_mean(target.root, scope.all_names()),
+            )
             return None
         current = binding.type
         self.c.types[id(target)] = current
         if isinstance(t.strip_optional(current), t.RowT) and not target.steps:
             if not for_delete:
-                self.c.error("E204", f"'{target.root}' is a record; set one of its fields instead", target.span,
-                             f"e.g. set {target.root}.FIELD = ...")
+                self.c.error(
+                    "E204",
+                    f"'{target.root}' is a record; set one of its fields instead",
+                    target.span,
+                    f"e.g. set {target.root}.FIELD = ...",
+                )
                 return None
             return current
         if not target.steps:
             if for_delete:
-                self.c.error("E204", f"'{target.root}' is not a record, a list item or a map entry", target.span)
+                self.c.error(
+                    "E204",
+                    f"'{target.root}' is not a record, a list item or a map entry",
+                    target.span,
+                )
                 return None
             if binding.kind == "loop":
-                self.c.error("E204", f"the loop variable '{target.root}' cannot be reassigned", target.span)
+                self.c.error(
+                    "E204", f"the loop variable '{target.root}' cannot be reassigned", target.span
+                )
             return current
         for i, step in enumerate(target.steps):
             base = t.strip_optional(current)
             if isinstance(step, ast.AttrStep):
                 if isinstance(base, t.RefT):
-                    self.c.error("E204", f"cannot change a {base.entity} through a reference", step.span,
-                                 f"look it up first: let x = {base.entity}[...]; set x.{step.name} = ...")
+                    self.c.error(
+                        "E204",
+                        f"cannot change a {base.entity} through a reference",
+                        step.span,
+                        f"look it up first: let x = {base.entity}[...]; set x.{step.name} = ...",
+                    )
                     return None
                 record = self.k.record(base)
                 if record is None:
@@ -166,12 +234,20 @@ class _ToolChecker:
                     return None
                 info = record.fields.get(step.name)
                 if info is None:
-                    self.c.error("E103", f"'{record.name}' has no field '{step.name}'", step.span,
-                                 did_you_mean(step.name, record.fields))
+                    self.c.error(
+                        "E103",
+                        f"'{record.name}' has no field '{step.name}'",
+                        step.span,
+                        did_you_mean(step.name, record.fields),
+                    )
                     return None
                 if i == 0 and isinstance(base, t.RowT) and info.key:
-                    self.c.error("E204", f"'{step.name}' is the key of {record.name} and cannot change", step.span,
-                                 "insert a new record and delete the old one instead")
+                    self.c.error(
+                        "E204",
+                        f"'{step.name}' is the key of {record.name} and cannot change",
+                        step.span,
+                        "insert a new record and delete the old one instead",
+                    )
                     return None
                 current = info.type
             else:
@@ -184,11 +260,17 @@ class _ToolChecker:
                     current = base.value
                 else:
                     if not isinstance(base, t.AnyT):
-                        self.c.error("E203", f"a value of type {current} cannot be indexed", step.span)
+                        self.c.error(
+                            "E203", f"a value of type {current} cannot be indexed", step.span
+                        )
                     return None
         if for_delete and not isinstance(target.steps[-1], ast.IndexStep):
-            self.c.error("E204", "delete removes a record, a list item or a map entry, not a field", target.span,
-                         "to clear an optional field: set x.FIELD = none")
+            self.c.error(
+                "E204",
+                "delete removes a record, a list item or a map entry, not a field",
+                target.span,
+                "to clear an optional field: set x.FIELD = none",
+            )
             return None
         return current
 
@@ -200,7 +282,11 @@ def none_tested(condition: ast.Expr, op: str, joiner: str) -> list[str]:
         return none_tested(condition.left, op, joiner) + none_tested(condition.right, op, joiner)
     if isinstance(condition, ast.Binary) and condition.op == op:
         for name, other in ((condition.left, condition.right), (condition.right, condition.left)):
-            if isinstance(name, ast.Name) and isinstance(other, ast.Literal) and other.value is None:
+            if (
+                isinstance(name, ast.Name)
+                and isinstance(other, ast.Literal)
+                and other.value is None
+            ):
                 return [name.id]
     return []
 

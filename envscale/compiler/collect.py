@@ -13,16 +13,48 @@ _CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 # Names that generated Python (models.py, tools.py) binds at module level or that pydantic
 # keeps for itself; a spec name equal to one of them would break the generated module.
-_MODULE_NAMES = frozenset({
-    "Annotated", "Literal", "BaseModel", "ConfigDict", "Field", "StringConstraints", "Date", "DateTime",
-    "STRUCTS", "ENTITIES", "ARGUMENTS", "TOOLS", "INVARIANTS", "annotations", "lib", "db", "Db", "ToolError",
-})
-_PYDANTIC_NAMES = frozenset({
-    "model_config", "model_fields", "model_computed_fields", "model_extra", "model_fields_set",
-    "model_construct", "model_copy", "model_dump", "model_dump_json", "model_json_schema",
-    "model_parametrized_name", "model_post_init", "model_rebuild", "model_validate",
-    "model_validate_json", "model_validate_strings",
-})
+_MODULE_NAMES = frozenset(
+    {
+        "Annotated",
+        "Literal",
+        "BaseModel",
+        "ConfigDict",
+        "Field",
+        "StringConstraints",
+        "Date",
+        "DateTime",
+        "STRUCTS",
+        "ENTITIES",
+        "ARGUMENTS",
+        "TOOLS",
+        "INVARIANTS",
+        "annotations",
+        "lib",
+        "db",
+        "Db",
+        "ToolError",
+    }
+)
+_PYDANTIC_NAMES = frozenset(
+    {
+        "model_config",
+        "model_fields",
+        "model_computed_fields",
+        "model_extra",
+        "model_fields_set",
+        "model_construct",
+        "model_copy",
+        "model_dump",
+        "model_dump_json",
+        "model_json_schema",
+        "model_parametrized_name",
+        "model_post_init",
+        "model_rebuild",
+        "model_validate",
+        "model_validate_json",
+        "model_validate_strings",
+    }
+)
 
 
 def collect_declarations(c: Compilation) -> None:
@@ -31,23 +63,52 @@ def collect_declarations(c: Compilation) -> None:
     for decl in c.module.declarations:
         if isinstance(decl, ast.Domain):
             if s.domain is not None:
-                c.error("E101", "the domain is declared twice", decl.span, f"the first declaration is at {s.domain.span}")
+                c.error(
+                    "E101",
+                    "the domain is declared twice",
+                    decl.span,
+                    f"the first declaration is at {s.domain.span}",
+                )
                 continue
             s.domain = decl
             _load_policy_text(c, decl)
             if decl.clock is not None and not _CLOCK.match(decl.clock):
-                c.error("E603", f"invalid clock '{decl.clock}'", decl.clock_span or decl.span,
-                        "write the fixed time as YYYY-MM-DDTHH:MM:SS, e.g. \"2024-05-15T15:00:00\"")
+                c.error(
+                    "E603",
+                    f"invalid clock '{decl.clock}'",
+                    decl.clock_span or decl.span,
+                    'write the fixed time as YYYY-MM-DDTHH:MM:SS, e.g. "2024-05-15T15:00:00"',
+                )
             continue
-        namespace = "tool" if isinstance(decl, ast.Tool) else (
-            "invariant" if isinstance(decl, ast.Invariant) else (
-                "policy" if isinstance(decl, ast.Policy) else "type"))
+        namespace = (
+            "tool"
+            if isinstance(decl, ast.Tool)
+            else (
+                "invariant"
+                if isinstance(decl, ast.Invariant)
+                else ("policy" if isinstance(decl, ast.Policy) else "type")
+            )
+        )
         key = f"{namespace}:{decl.name}"
         span = decl.name_span if isinstance(decl, ast.Tool) else decl.span
         if key in seen:
-            c.error("E101", f"'{decl.name}' is declared twice", span, f"the first declaration is at {seen[key]}")
+            c.error(
+                "E101",
+                f"'{decl.name}' is declared twice",
+                span,
+                f"the first declaration is at {seen[key]}",
+            )
             continue
-        if namespace == "type" and decl.name in ("str", "int", "float", "bool", "date", "datetime", "list", "map"):
+        if namespace == "type" and decl.name in (
+            "str",
+            "int",
+            "float",
+            "bool",
+            "date",
+            "datetime",
+            "list",
+            "map",
+        ):
             c.error("E101", f"'{decl.name}' is a built-in type", span, "choose another name")
             continue
         seen[key] = span
@@ -68,8 +129,12 @@ def collect_declarations(c: Compilation) -> None:
     _check_names(c)
     if s.domain is None:
         where = ast.Span(c.module.file, 1, 1, 1, 2)
-        c.error("E601", "the spec has no domain declaration", where,
-                'start the file with: domain NAME "one-line description"')
+        c.error(
+            "E601",
+            "the spec has no domain declaration",
+            where,
+            'start the file with: domain NAME "one-line description"',
+        )
 
 
 def _check_enum_members(c: Compilation, enum: ast.Enum) -> None:
@@ -89,13 +154,21 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
     base = c.path.parent if c.path is not None else None
     target = (base / decl.policy_file) if base is not None else None
     if target is None or not target.is_file():
-        c.error("E602", f"policy file '{decl.policy_file}' not found", decl.policy_span or decl.span,
-                "the path is relative to the spec file's folder")
+        c.error(
+            "E602",
+            f"policy file '{decl.policy_file}' not found",
+            decl.policy_span or decl.span,
+            "the path is relative to the spec file's folder",
+        )
         return
     try:
         text = target.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        c.error("E602", f"policy file '{decl.policy_file}' cannot be read: {error}", decl.policy_span or decl.span)
+        c.error(
+            "E602",
+            f"policy file '{decl.policy_file}' cannot be read: {error}",
+            decl.policy_span or decl.span,
+        )
         return
     c.symbols.policy_text = text.strip()
     c.extra_sources[decl.policy_file] = text
@@ -106,13 +179,24 @@ def _check_names(c: Compilation) -> None:
 
     def reserved(name: str, span: ast.Span, what: str, extra: frozenset[str] = frozenset()) -> None:
         if keyword.iskeyword(name):
-            c.error("E110", f"{what} '{name}' is a Python keyword", span,
-                    f"names become Python identifiers in the generated code; choose another, e.g. '{name}_'")
+            c.error(
+                "E110",
+                f"{what} '{name}' is a Python keyword",
+                span,
+                "names become Python identifiers in the generated code; choose another, e.g. "
+                f"'{name}_'",
+            )
         elif name in extra:
-            c.error("E110", f"{what} '{name}' clashes with a name the generated code uses", span,
-                    f"choose another name, e.g. '{name}_'")
+            c.error(
+                "E110",
+                f"{what} '{name}' clashes with a name the generated code uses",
+                span,
+                f"choose another name, e.g. '{name}_'",
+            )
 
-    invariant_functions = {f"check_{d.name}" for d in c.module.declarations if isinstance(d, ast.Invariant)}
+    invariant_functions = {
+        f"check_{d.name}" for d in c.module.declarations if isinstance(d, ast.Invariant)
+    }
     for decl in c.module.declarations:
         match decl:
             case ast.Enum() | ast.Struct() | ast.Entity():
@@ -120,6 +204,8 @@ def _check_names(c: Compilation) -> None:
                 for f in getattr(decl, "fields", ()):
                     reserved(f.name, f.span, "field name", _PYDANTIC_NAMES)
             case ast.Tool():
-                reserved(decl.name, decl.name_span, "tool name", _MODULE_NAMES | invariant_functions)
+                reserved(
+                    decl.name, decl.name_span, "tool name", _MODULE_NAMES | invariant_functions
+                )
                 for p in decl.params:
                     reserved(p.name, p.span, "parameter name", _PYDANTIC_NAMES)

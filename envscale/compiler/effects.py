@@ -56,7 +56,9 @@ def infer_effects(c: Compilation) -> None:
         _compare_declared(c, tool.name, tool.decl, reads, writes)
 
 
-def _compare_declared(c: Compilation, name: str, decl: ast.Tool, reads: set[str], writes: set[str]) -> None:
+def _compare_declared(
+    c: Compilation, name: str, decl: ast.Tool, reads: set[str], writes: set[str]
+) -> None:
     declared: dict[str, set[str]] = {}
     known = set(c.symbols.entities)
     for effect in decl.effects:
@@ -72,21 +74,37 @@ def _compare_declared(c: Compilation, name: str, decl: ast.Tool, reads: set[str]
         extra = declared_writes - writes
         missing = writes - declared_writes
         if missing:
-            c.error("E401", f"tool '{name}' writes {', '.join(sorted(missing))} but does not declare it",
-                    decl.name_span, f"add: writes {', '.join(sorted(declared_writes | writes))}")
+            c.error(
+                "E401",
+                f"tool '{name}' writes {', '.join(sorted(missing))} but does not declare it",
+                decl.name_span,
+                f"add: writes {', '.join(sorted(declared_writes | writes))}",
+            )
         if extra:
-            c.error("E401", f"tool '{name}' declares writes {', '.join(sorted(extra))} but never writes it",
-                    decl.name_span, "remove it from the writes clause, or make the body write it")
+            c.error(
+                "E401",
+                f"tool '{name}' declares writes {', '.join(sorted(extra))} but never writes it",
+                decl.name_span,
+                "remove it from the writes clause, or make the body write it",
+            )
     if "reads" in declared:
         allowed = declared["reads"] | declared.get("writes", set())
         missing = reads - allowed
         extra = declared["reads"] - reads
         if missing:
-            c.error("E401", f"tool '{name}' reads {', '.join(sorted(missing))} but does not declare it",
-                    decl.name_span, f"add: reads {', '.join(sorted(declared['reads'] | missing))}")
+            c.error(
+                "E401",
+                f"tool '{name}' reads {', '.join(sorted(missing))} but does not declare it",
+                decl.name_span,
+                f"add: reads {', '.join(sorted(declared['reads'] | missing))}",
+            )
         if extra:
-            c.error("E401", f"tool '{name}' declares reads {', '.join(sorted(extra))} but never reads it",
-                    decl.name_span, "remove it from the reads clause")
+            c.error(
+                "E401",
+                f"tool '{name}' declares reads {', '.join(sorted(extra))} but never reads it",
+                decl.name_span,
+                "remove it from the reads clause",
+            )
 
 
 def check_write_positions(c: Compilation) -> None:
@@ -118,5 +136,9 @@ def _no_insert(c: Compilation, root: ast.Expr, where: str) -> None:
 
 
 def _report_insert(c: Compilation, e: ast.Insert, where: str) -> None:
-    c.error("E402", f"insert writes to the database and cannot appear {where}", e.span,
-            f"insert as its own statement, or bind it first: let x = insert {e.entity}(...)")
+    c.error(
+        "E402",
+        f"insert writes to the database and cannot appear {where}",
+        e.span,
+        f"insert as its own statement, or bind it first: let x = insert {e.entity}(...)",
+    )

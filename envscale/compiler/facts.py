@@ -96,8 +96,9 @@ def _constant(e: ast.Expr) -> Any:
     match e:
         case ast.Literal(value=value):
             return value
-        case ast.Unary(op="-", operand=ast.Literal(value=value)) if isinstance(value, int | float) and not isinstance(
-                value, bool):
+        case ast.Unary(op="-", operand=ast.Literal(value=value)) if isinstance(
+            value, int | float
+        ) and not isinstance(value, bool):
             return -value
         case ast.ListLit(items=items):
             values = [_constant(item) for item in items]

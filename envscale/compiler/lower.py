@@ -16,7 +16,14 @@ from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
 
 DEFAULT_CLOCK = "2024-01-01T00:00:00"
-SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER", "date": "TEXT", "datetime": "TEXT"}
+SQL_TYPES = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "float": "REAL",
+    "bool": "INTEGER",
+    "date": "TEXT",
+    "datetime": "TEXT",
+}
 
 
 def constant_value(e: ast.Expr) -> object:
@@ -87,8 +94,17 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
             ref_column = column_name(target, target.key[0]) if target.key else None
             sql_type = SQL_TYPES.get(getattr(key_type, "name", "str"), "TEXT")
         column = ir.Column(
-            field=info.name, name=column_name(record, info.name), sql_type=sql_type, kind=kind, type=info.type,
-            nullable=info.optional, unique=info.unique, index=info.index, enum=enum, ref=ref, ref_column=ref_column,
+            field=info.name,
+            name=column_name(record, info.name),
+            sql_type=sql_type,
+            kind=kind,
+            type=info.type,
+            nullable=info.optional,
+            unique=info.unique,
+            index=info.index,
+            enum=enum,
+            ref=ref,
+            ref_column=ref_column,
         )
         if info.default is not None:
             column.default = constant_value(info.default)
@@ -99,13 +115,27 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
             sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
             where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
             name = f"{record.name}.{info.name}#{i + 1} ({where})"
-            checks.append(ir.Check(name, sql, f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}", where,
-                                   check_facts(expr, record.fields)))
+            checks.append(
+                ir.Check(
+                    name,
+                    sql,
+                    f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}",
+                    where,
+                    check_facts(expr, record.fields),
+                )
+            )
     for inv in c.symbols.invariants.values():
         if inv.entity == record.name and (sql := _invariant_sql(c, inv, record)) is not None:
             where = f"{PurePath(inv.span.file).name}:{inv.span.line}"
-            checks.append(ir.Check(f"{inv.name} ({where})", sql, inv.message.value, where,  # type: ignore[union-attr]
-                                   check_facts(inv.condition, record.fields)))
+            checks.append(
+                ir.Check(
+                    f"{inv.name} ({where})",
+                    sql,
+                    inv.message.value,
+                    where,  # type: ignore[union-attr]
+                    check_facts(inv.condition, record.fields),
+                )
+            )
     return ir.Table(record.name, record.decl.doc, columns, record.key, checks)
 
 
@@ -133,8 +163,15 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
     own_row = record is not None and not reads
     if inv.entity:
         reads.add(inv.entity)
-    return ir.Invariant(inv.name, inv.entity, sql, sorted(reads), inv, f"{PurePath(inv.span.file).name}:{inv.span.line}",
-                        own_row=own_row)
+    return ir.Invariant(
+        inv.name,
+        inv.entity,
+        sql,
+        sorted(reads),
+        inv,
+        f"{PurePath(inv.span.file).name}:{inv.span.line}",
+        own_row=own_row,
+    )
 
 
 def _tool(c: Compilation, info) -> ir.Tool:
@@ -142,23 +179,37 @@ def _tool(c: Compilation, info) -> ir.Tool:
     for p in info.params.values():
         param = ir.Param(p.name, p.type, p.decl.doc, choices=p.choices)
         if p.decl.default is not None:
-            param.default = constant_value(p.decl.default) if _is_literalish(p.decl.default) else None
+            param.default = (
+                constant_value(p.decl.default) if _is_literalish(p.decl.default) else None
+            )
             param.has_default = True
         params.append(param)
     return ir.Tool(
-        name=info.name, doc=info.decl.doc or "", kind=info.kind, reads=sorted(info.reads), writes=sorted(info.writes),
-        params=params, returns=info.returns, decl=info.decl,
+        name=info.name,
+        doc=info.decl.doc or "",
+        kind=info.kind,
+        reads=sorted(info.reads),
+        writes=sorted(info.writes),
+        params=params,
+        returns=info.returns,
+        decl=info.decl,
     )
 
 
 def _is_literalish(e: ast.Expr) -> bool:
     return isinstance(e, ast.Literal | ast.ListLit | ast.MapLit | ast.Name | ast.Member) or (
-        isinstance(e, ast.Unary) and isinstance(e.operand, ast.Literal))
+        isinstance(e, ast.Unary) and isinstance(e.operand, ast.Literal)
+    )
 
 
 def _policy(p: ast.Policy) -> ir.Policy:
     rules = [
-        ir.Rule(r.kind, [n for n, _ in r.subject.names], [n for n, _ in r.requirement.names] if r.requirement else [], r.limit)
+        ir.Rule(
+            r.kind,
+            [n for n, _ in r.subject.names],
+            [n for n, _ in r.requirement.names] if r.requirement else [],
+            r.limit,
+        )
         for r in p.rules
     ]
     return ir.Policy(p.name, p.doc, rules)
@@ -197,7 +248,10 @@ def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Ty
 def tool_graph(d: ir.DomainIR) -> list[ir.Edge]:
     """An edge wherever a field of what one tool returns can fill another tool's parameter."""
     edges = []
-    slots = [(target.name, [(p.name, t.strip_optional(p.type)) for p in target.params]) for target in d.tools]
+    slots = [
+        (target.name, [(p.name, t.strip_optional(p.type)) for p in target.params])
+        for target in d.tools
+    ]
     for source in d.tools:
         offers: dict[tuple[str, t.Type], str] = {}
         for owner, field, ftype in _produced_fields(d, source.returns):

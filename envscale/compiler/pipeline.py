@@ -36,7 +36,9 @@ CHECKS: list[Pass] = [
 LOWERING: list[Pass] = [lower]
 
 
-def analyze(source: str, file: str, path: Path | None = None, *, parser: Parser = parse) -> Compilation:
+def analyze(
+    source: str, file: str, path: Path | None = None, *, parser: Parser = parse
+) -> Compilation:
     """Parse and check a spec; the IR is set when it has no errors. `parser` is for measuring."""
     module, syntax = parser(source, file)
     if module is None:

@@ -29,7 +29,9 @@ def resolve_type(c: Compilation, ref: ast.TypeRef, *, in_entity: bool = False) -
     elif ref.name in s.entities:
         base = t.RefT(ref.name) if in_entity else t.RowT(ref.name)
     else:
-        c.error("E102", f"unknown type '{ref.name}'", ref.span, did_you_mean(ref.name, s.type_names()))
+        c.error(
+            "E102", f"unknown type '{ref.name}'", ref.span, did_you_mean(ref.name, s.type_names())
+        )
         base = t.ANY
     return t.OptionalT(base) if ref.optional and not isinstance(base, t.AnyT) else base
 
@@ -41,12 +43,24 @@ def resolve_declared_types(c: Compilation) -> None:
     for tool in s.tools.values():
         for param in tool.decl.params:
             if param.name in tool.params:
-                c.error("E107", f"parameter '{param.name}' of tool '{tool.name}' is declared twice", param.span)
+                c.error(
+                    "E107",
+                    f"parameter '{param.name}' of tool '{tool.name}' is declared twice",
+                    param.span,
+                )
                 continue
             ptype = resolve_type(c, param.type)
             if isinstance(t.strip_optional(ptype), t.RowT):
-                hint = f"take the key instead, e.g. '{param.name}: str', and look it up with {t.strip_optional(ptype)}[{param.name}]"
-                c.error("E305", f"a tool parameter cannot be a whole '{ptype}' record", param.type.span, hint)
+                hint = (
+                    f"take the key instead, e.g. '{param.name}: str', and look it up with "
+                    f"{t.strip_optional(ptype)}[{param.name}]"
+                )
+                c.error(
+                    "E305",
+                    f"a tool parameter cannot be a whole '{ptype}' record",
+                    param.type.span,
+                    hint,
+                )
                 ptype = t.ANY
             tool.params[param.name] = ParamInfo(param.name, ptype, param)
         if tool.decl.returns is not None:
@@ -69,22 +83,33 @@ def _struct_refs(ty: t.Type) -> list[str]:
 
 
 def _check_struct_cycles(c: Compilation) -> None:
-    """A struct is one JSON value with a finite schema (tools.json, models.py): it cannot hold itself."""
+    """A struct is one JSON value with a finite schema (tools.json, models.py): it cannot hold
+    itself."""
     structs = c.symbols.structs
-    edges = {name: [r for f in info.fields.values() for r in _struct_refs(f.type)] for name, info in structs.items()}
+    edges = {
+        name: [r for f in info.fields.values() for r in _struct_refs(f.type)]
+        for name, info in structs.items()
+    }
     reported: set[str] = set()
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
         if name in path:
-            cycle = path[path.index(name):]
+            cycle = path[path.index(name) :]
             if not reported & set(cycle):
                 reported.update(cycle)
-                first = min(cycle, key=lambda n: (structs[n].decl.span.line, structs[n].decl.span.column))
+                first = min(
+                    cycle, key=lambda n: (structs[n].decl.span.line, structs[n].decl.span.column)
+                )
                 at = cycle.index(first)
                 loop = [*cycle[at:], *cycle[:at], first]
-                c.error("E306", f"struct '{first}' contains itself: {' -> '.join(loop)}", structs[first].decl.span,
-                        "a struct is stored as one JSON value; make one link an entity reference instead")
+                c.error(
+                    "E306",
+                    f"struct '{first}' contains itself: {' -> '.join(loop)}",
+                    structs[first].decl.span,
+                    "a struct is stored as one JSON value; make one link an entity reference "
+                    "instead",
+                )
             return
         if name in done:
             return

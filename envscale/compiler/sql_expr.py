@@ -1,4 +1,5 @@
-"""Lowering of single-row conditions (`@check`, `invariant ... on E`, a column's type) to SQL CHECK text."""
+"""Lowering of single-row conditions (`@check`, `invariant ... on E`, a column's type) to SQL
+CHECK text."""
 
 from __future__ import annotations
 
@@ -58,11 +59,29 @@ def column_checks(entity: str, column: ir.Column) -> list[tuple[str, str]]:
     return []
 
 
-_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "+": "+", "-": "-",
-        "*": "*", "/": "/", "%": "%", "and": "AND", "or": "OR"}
+_OPS = {
+    "==": "=",
+    "!=": "<>",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "+": "+",
+    "-": "-",
+    "*": "*",
+    "/": "/",
+    "%": "%",
+    "and": "AND",
+    "or": "OR",
+}
 
 
-def to_sql(e: ast.Expr, record: RecordInfo, column: Callable[[str], str], type_of: Callable[[ast.Expr], t.Type]) -> str:
+def to_sql(
+    e: ast.Expr,
+    record: RecordInfo,
+    column: Callable[[str], str],
+    type_of: Callable[[ast.Expr], t.Type],
+) -> str:
     """SQL for a condition over one row's own fields; raises NotSQL otherwise."""
     match e:
         case ast.Literal():
@@ -77,7 +96,9 @@ def to_sql(e: ast.Expr, record: RecordInfo, column: Callable[[str], str], type_o
             if isinstance(enum_type, t.EnumT):
                 return sql_literal(e.id)
             raise NotSQL(e, f"'{e.id}' is not a field of {record.name}")
-        case ast.Member() if isinstance(type_of(e), t.EnumT) and isinstance(type_of(e.obj), t.EnumClass):
+        case ast.Member() if isinstance(type_of(e), t.EnumT) and isinstance(
+            type_of(e.obj), t.EnumClass
+        ):
             return sql_literal(e.attr)
         case ast.Unary():
             inner = to_sql(e.operand, record, column, type_of)
@@ -100,5 +121,8 @@ def to_sql(e: ast.Expr, record: RecordInfo, column: Callable[[str], str], type_o
         case ast.Call() if isinstance(e.func, ast.Name) and e.func.id in SQL_FUNCTIONS:
             args = ", ".join(to_sql(a.value, record, column, type_of) for a in e.args)
             return f"{SQL_FUNCTIONS[e.func.id]}({args})"
-    raise NotSQL(e, "a check can use the row's own scalar fields, literals, arithmetic, comparisons, "
-                    "and/or/not, 'in [...]' and len/abs/lower/upper/round")
+    raise NotSQL(
+        e,
+        "a check can use the row's own scalar fields, literals, arithmetic, comparisons, "
+        "and/or/not, 'in [...]' and len/abs/lower/upper/round",
+    )

@@ -76,7 +76,11 @@ class Checker:
         """What a lookup of `entity` by its key field accepts: the key's value, or a reference
         to the same entity (a reference is stored as the referred key)."""
         got_base = t.strip_optional(got)
-        if len(self.s.entities[entity].key) == 1 and isinstance(got_base, t.RefT) and got_base.entity == entity:
+        if (
+            len(self.s.entities[entity].key) == 1
+            and isinstance(got_base, t.RefT)
+            and got_base.entity == entity
+        ):
             return t.RefT(entity)
         want = self.s.entities[entity].fields[key_field].type
         return self.key_type(want.entity) if isinstance(want, t.RefT) else want
@@ -91,14 +95,20 @@ class Checker:
     def expect(self, node: ast.Expr, got: t.Type, want: t.Type, what: str) -> None:
         if t.assignable(got, want):
             return
-        if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(t.strip_optional(want), t.EnumT):
+        if (
+            isinstance(node, ast.Literal)
+            and isinstance(node.value, str)
+            and isinstance(t.strip_optional(want), t.EnumT)
+        ):
             self.check_enum_literal(node, t.strip_optional(want))
             return
-        if isinstance(t.strip_optional(want), t.RefT) and t.assignable(got, self.key_type(t.strip_optional(want).entity)):
+        if isinstance(t.strip_optional(want), t.RefT) and t.assignable(
+            got, self.key_type(t.strip_optional(want).entity)
+        ):
             return
         hint = None
         if isinstance(got, t.OptionalT) and t.assignable(got.inner, want):
-            hint = "the value may be none: check it with `require x != none else \"...\"` first"
+            hint = 'the value may be none: check it with `require x != none else "..."` first'
         elif got == t.FLOAT and want == t.INT:
             hint = "convert it with int(...) or round(...)"
         self.c.error("E201", f"{what}: expected {want}, found {got}", node.span, hint)
@@ -106,8 +116,12 @@ class Checker:
     def check_enum_literal(self, node: ast.Literal, enum: t.EnumT) -> None:
         members = self.s.enums[enum.name].members
         if node.value not in members:
-            self.c.error("E106", f"'{node.value}' is not a member of enum '{enum.name}'", node.span,
-                         did_you_mean(str(node.value), members) or f"members: {', '.join(members)}")
+            self.c.error(
+                "E106",
+                f"'{node.value}' is not a member of enum '{enum.name}'",
+                node.span,
+                did_you_mean(str(node.value), members) or f"members: {', '.join(members)}",
+            )
         self.note(node, enum)
 
     # ---- expressions
@@ -121,7 +135,11 @@ class Checker:
         """The type of e where a `want` is expected: there, a bare member that several enums
         share means the expected enum's member (`status == open` with `status: SlotStatus`)."""
         base = t.strip_optional(want)
-        if isinstance(base, t.EnumT) and self.shared_member(e, scope) and base.name in self.members[e.id]:  # type: ignore[union-attr]
+        if (
+            isinstance(base, t.EnumT)
+            and self.shared_member(e, scope)
+            and base.name in self.members[e.id]
+        ):  # type: ignore[union-attr]
             return self.note(e, base)
         if isinstance(e, ast.ListLit) and isinstance(base, t.ListT) and e.items:
             for item in e.items:
@@ -163,10 +181,20 @@ class Checker:
         if owners and len(owners) == 1:
             return t.EnumT(owners[0])
         if owners:
-            self.c.error("E108", f"'{e.id}' is a member of several enums: {', '.join(owners)}", e.span,
-                         f"qualify it, e.g. {owners[0]}.{e.id}")
+            self.c.error(
+                "E108",
+                f"'{e.id}' is a member of several enums: {', '.join(owners)}",
+                e.span,
+                f"qualify it, e.g. {owners[0]}.{e.id}",
+            )
             return t.ANY
-        candidates = [*scope.all_names(), *self.members, *self.s.entities, *self.s.enums, *self.s.structs]
+        candidates = [
+            *scope.all_names(),
+            *self.members,
+            *self.s.entities,
+            *self.s.enums,
+            *self.s.structs,
+        ]
         hint = did_you_mean(e.id, candidates)
         if e.id in BUILTINS:
             hint = f"'{e.id}' is a function: call it as {e.id}(...)"
@@ -181,15 +209,24 @@ class Checker:
         if isinstance(base, t.EnumClass):
             members = self.s.enums[base.name].members
             if e.attr not in members:
-                self.c.error("E106", f"'{e.attr}' is not a member of enum '{base.name}'", e.attr_span,
-                             did_you_mean(e.attr, members) or f"members: {', '.join(members)}")
+                self.c.error(
+                    "E106",
+                    f"'{e.attr}' is not a member of enum '{base.name}'",
+                    e.attr_span,
+                    did_you_mean(e.attr, members) or f"members: {', '.join(members)}",
+                )
                 return t.ANY
             return t.EnumT(base.name)
         if isinstance(base, t.EntityClass):
             if e.attr in ("where", "all", "get"):
                 return t.Method(base.entity, e.attr)
-            self.c.error("E103", f"entity '{base.entity}' has no method '{e.attr}'", e.attr_span,
-                         did_you_mean(e.attr, ["where", "all", "get"]) or "use where(...), all() or get(key)")
+            self.c.error(
+                "E103",
+                f"entity '{base.entity}' has no method '{e.attr}'",
+                e.attr_span,
+                did_you_mean(e.attr, ["where", "all", "get"])
+                or "use where(...), all() or get(key)",
+            )
             return t.ANY
         record = self.record(base)
         if record is None:
@@ -197,8 +234,12 @@ class Checker:
             return t.ANY
         info = record.fields.get(e.attr)
         if info is None:
-            self.c.error("E103", f"'{record.name}' has no field '{e.attr}'", e.attr_span,
-                         did_you_mean(e.attr, record.fields))
+            self.c.error(
+                "E103",
+                f"'{record.name}' has no field '{e.attr}'",
+                e.attr_span,
+                did_you_mean(e.attr, record.fields),
+            )
             return t.ANY
         return info.type
 
@@ -212,11 +253,21 @@ class Checker:
             record = self.s.entities[base.entity]
             key_fields = record.key
             if len(keys) != len(key_fields):
-                self.c.error("E202", f"'{base.entity}' is looked up by {len(key_fields)} key value(s), got {len(keys)}",
-                             e.span, f"its key: {', '.join(key_fields) or '(none)'}")
+                self.c.error(
+                    "E202",
+                    f"'{base.entity}' is looked up by {len(key_fields)} key value(s), got "
+                    f"{len(keys)}",
+                    e.span,
+                    f"its key: {', '.join(key_fields) or '(none)'}",
+                )
                 return t.RowT(base.entity)
             for node, got, name in zip(e.keys, keys, key_fields, strict=True):
-                self.expect(node, got, self.lookup_key_type(base.entity, name, got), f"key '{name}' of {base.entity}")
+                self.expect(
+                    node,
+                    got,
+                    self.lookup_key_type(base.entity, name, got),
+                    f"key '{name}' of {base.entity}",
+                )
             return t.RowT(base.entity)
         if len(keys) != 1:
             self.c.error("E202", "only entity lookups take several keys", e.span)
@@ -255,7 +306,11 @@ class Checker:
             left = self.expr(e.left, scope)
             right = self.expr_as(e.right, scope, left)
         if isinstance(left, t.AnyT) or isinstance(right, t.AnyT):
-            return t.BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in") else t.ANY
+            return (
+                t.BOOL
+                if op in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in")
+                else t.ANY
+            )
         if op in ("and", "or"):
             self.expect(e.left, left, t.BOOL, f"left side of '{op}'")
             self.expect(e.right, right, t.BOOL, f"right side of '{op}'")
@@ -267,8 +322,12 @@ class Checker:
             lb, rb = t.strip_optional(left), t.strip_optional(right)
             ok = (lb in t.NUMERIC and rb in t.NUMERIC) or (lb == rb and lb in t.COMPARABLE_ORDER)
             if not ok:
-                self.c.error("E203", f"cannot compare {left} {op} {right}", e.span,
-                             "ordering works on numbers, strings, dates and datetimes of the same kind")
+                self.c.error(
+                    "E203",
+                    f"cannot compare {left} {op} {right}",
+                    e.span,
+                    "ordering works on numbers, strings, dates and datetimes of the same kind",
+                )
             return t.BOOL
         if op in ("in", "not in"):
             container = t.strip_optional(right)
@@ -279,12 +338,20 @@ class Checker:
             elif container == t.STR:
                 self.expect(e.left, left, t.STR, f"left side of '{op}' a string")
             else:
-                self.c.error("E203", f"'{op}' needs a list, map or string on its right, found {right}", e.right.span)
+                self.c.error(
+                    "E203",
+                    f"'{op}' needs a list, map or string on its right, found {right}",
+                    e.right.span,
+                )
             return t.BOOL
         return self.arithmetic(e, left, right)
 
     def element_check(self, node: ast.Expr, got: t.Type, item: t.Type) -> None:
-        if isinstance(node, ast.Literal) and isinstance(node.value, str) and isinstance(item, t.EnumT):
+        if (
+            isinstance(node, ast.Literal)
+            and isinstance(node.value, str)
+            and isinstance(item, t.EnumT)
+        ):
             self.check_enum_literal(node, item)
             return
         if t.unify(got, item) is None and not self._enum_vs_str(got, item):
@@ -297,7 +364,11 @@ class Checker:
 
     def comparable_for_equality(self, e: ast.Binary, left: t.Type, right: t.Type) -> None:
         for lit, other in ((e.left, right), (e.right, left)):
-            if isinstance(lit, ast.Literal) and isinstance(lit.value, str) and isinstance(t.strip_optional(other), t.EnumT):
+            if (
+                isinstance(lit, ast.Literal)
+                and isinstance(lit.value, str)
+                and isinstance(t.strip_optional(other), t.EnumT)
+            ):
                 self.check_enum_literal(lit, t.strip_optional(other))
                 return
         lb, rb = t.strip_optional(left), t.strip_optional(right)
@@ -306,7 +377,12 @@ class Checker:
         if isinstance(rb, t.RowT | t.RefT) and t.assignable(lb, self.key_type(rb.entity)):
             return
         if t.unify(left, right) is None and not self._enum_vs_str(left, right):
-            self.c.error("E203", f"cannot compare {left} with {right}", e.span, "both sides must have the same type")
+            self.c.error(
+                "E203",
+                f"cannot compare {left} with {right}",
+                e.span,
+                "both sides must have the same type",
+            )
 
     def arithmetic(self, e: ast.Binary, left: t.Type, right: t.Type) -> t.Type:
         op = e.op
@@ -340,7 +416,9 @@ class Checker:
             got = self.expr(node, scope)
             common = t.unify(got, value)
             if common is None:
-                self.c.error("E201", f"map values must share one type: {value} and {got}", node.span)
+                self.c.error(
+                    "E201", f"map values must share one type: {value} and {got}", node.span
+                )
             else:
                 value = common
         return t.MapT(t.STR, value)
@@ -350,7 +428,9 @@ class Checker:
         inner = scope.child()
         inner.names[e.var] = Binding(self.iteration_type(e.iterable, iterable), "loop")
         if e.condition is not None:
-            self.expect(e.condition, self.expr(e.condition, inner), t.BOOL, "comprehension condition")
+            self.expect(
+                e.condition, self.expr(e.condition, inner), t.BOOL, "comprehension condition"
+            )
         return t.ListT(self.expr(e.element, inner))
 
     def iteration_type(self, node: ast.Expr, iterable: t.Type) -> t.Type:
@@ -361,8 +441,12 @@ class Checker:
             return base.key
         if isinstance(base, t.AnyT):
             return t.ANY
-        self.c.error("E203", f"cannot iterate over a value of type {iterable}", node.span,
-                     "iterate over a list, a map's keys, or a query such as Order.where(...)")
+        self.c.error(
+            "E203",
+            f"cannot iterate over a value of type {iterable}",
+            node.span,
+            "iterate over a list, a map's keys, or a query such as Order.where(...)",
+        )
         return t.ANY
 
     def _insert(self, e: ast.Insert, scope: Scope) -> t.Type:
@@ -370,16 +454,28 @@ class Checker:
         if record is None:
             for arg in e.args:
                 self.expr(arg.value, scope)
-            self.c.error("E102", f"unknown entity '{e.entity}'", e.entity_span, did_you_mean(e.entity, self.s.entities))
+            self.c.error(
+                "E102",
+                f"unknown entity '{e.entity}'",
+                e.entity_span,
+                did_you_mean(e.entity, self.s.entities),
+            )
             return t.ANY
         self.record_args(record, e.args, scope, e.span, f"insert {e.entity}")
         return t.RowT(e.entity)
 
-    def record_args(self, record: RecordInfo, args: tuple[ast.Arg, ...], scope: Scope, span: ast.Span, what: str) -> None:
+    def record_args(
+        self, record: RecordInfo, args: tuple[ast.Arg, ...], scope: Scope, span: ast.Span, what: str
+    ) -> None:
         given: set[str] = set()
         for arg in args:
-            checked = self.field_arg(record, arg, scope, f"{what} takes named fields only",
-                                     f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...")
+            checked = self.field_arg(
+                record,
+                arg,
+                scope,
+                f"{what} takes named fields only",
+                f"write it as field: value, e.g. {next(iter(record.fields), 'field')}: ...",
+            )
             if checked is None:
                 continue
             info, got = checked
@@ -387,39 +483,70 @@ class Checker:
                 self.c.error("E107", f"field '{arg.name}' is given twice", arg.span)
             given.add(arg.name)
             self.expect(arg.value, got, info.type, f"field '{arg.name}' of {record.name}")
-        missing = [f.name for f in record.fields.values() if f.name not in given and not f.optional and f.default is None]
+        missing = [
+            f.name
+            for f in record.fields.values()
+            if f.name not in given and not f.optional and f.default is None
+        ]
         if missing:
-            self.c.error("E202", f"{what} is missing required field(s): {', '.join(missing)}", span,
-                         "give every field that has no default and is not optional")
+            self.c.error(
+                "E202",
+                f"{what} is missing required field(s): {', '.join(missing)}",
+                span,
+                "give every field that has no default and is not optional",
+            )
 
-    def field_arg(self, record: RecordInfo, arg: ast.Arg, scope: Scope, unnamed: str,
-                  unnamed_hint: str) -> tuple[FieldInfo, t.Type] | None:
-        """Check one `field: value` argument: the field and the value's type, or None after an error."""
+    def field_arg(
+        self, record: RecordInfo, arg: ast.Arg, scope: Scope, unnamed: str, unnamed_hint: str
+    ) -> tuple[FieldInfo, t.Type] | None:
+        """Check one `field: value` argument: the field and the value's type, or None after an
+        error."""
         info = record.fields.get(arg.name) if arg.name is not None else None
-        got = self.expr_as(arg.value, scope, info.type) if info is not None else self.expr(arg.value, scope)
+        got = (
+            self.expr_as(arg.value, scope, info.type)
+            if info is not None
+            else self.expr(arg.value, scope)
+        )
         if arg.name is None:
             self.c.error("E202", unnamed, arg.span, unnamed_hint)
             return None
         if info is None:
-            self.c.error("E103", f"'{record.name}' has no field '{arg.name}'", arg.span,
-                         did_you_mean(arg.name, record.fields))
+            self.c.error(
+                "E103",
+                f"'{record.name}' has no field '{arg.name}'",
+                arg.span,
+                did_you_mean(arg.name, record.fields),
+            )
             return None
         return info, got
 
     def names_something(self, name: str, scope: Scope) -> bool:
-        return (scope.lookup(name) is not None or name in self.s.entities or name in self.s.enums
-                or name in self.s.structs or name in self.members)
+        return (
+            scope.lookup(name) is not None
+            or name in self.s.entities
+            or name in self.s.enums
+            or name in self.s.structs
+            or name in self.members
+        )
 
     def _call(self, e: ast.Call, scope: Scope) -> t.Type:
-        if isinstance(e.func, ast.Name) and e.func.id in BUILTINS and scope.lookup(e.func.id) is None:
+        if (
+            isinstance(e.func, ast.Name)
+            and e.func.id in BUILTINS
+            and scope.lookup(e.func.id) is None
+        ):
             return self.builtin(e, scope)
         if isinstance(e.func, ast.Name) and not self.names_something(e.func.id, scope):
             self.note(e.func, t.ANY)
             for arg in e.args:
                 self.expr(arg.value, scope)
             hint = did_you_mean(e.func.id, [*BUILTINS, *self.s.structs])
-            self.c.error("E109", f"unknown function '{e.func.id}'", e.func.span,
-                         hint or "call a built-in such as len(...), or a struct to build one")
+            self.c.error(
+                "E109",
+                f"unknown function '{e.func.id}'",
+                e.func.span,
+                hint or "call a built-in such as len(...), or a struct to build one",
+            )
             return t.ANY
         callee = self.expr(e.func, scope)
         if isinstance(callee, t.AnyT):
@@ -436,8 +563,13 @@ class Checker:
         if isinstance(e.func, ast.Name) and isinstance(callee, t.AnyT | t.EntityClass):
             pass
         if isinstance(callee, t.EntityClass):
-            self.c.error("E203", f"entity '{callee.entity}' is not called", e.span,
-                         f"look a record up with {callee.entity}[key], or create one with insert {callee.entity}(...)")
+            self.c.error(
+                "E203",
+                f"entity '{callee.entity}' is not called",
+                e.span,
+                f"look a record up with {callee.entity}[key], or create one with insert "
+                f"{callee.entity}(...)",
+            )
         else:
             self.c.error("E203", f"a value of type {callee} is not callable", e.span)
         return t.ANY
@@ -446,12 +578,21 @@ class Checker:
         record = self.s.entities[m.entity]
         if m.name == "all":
             if e.args:
-                self.c.error("E202", f"{m.entity}.all() takes no arguments", e.span, f"filter with {m.entity}.where(field: value)")
+                self.c.error(
+                    "E202",
+                    f"{m.entity}.all() takes no arguments",
+                    e.span,
+                    f"filter with {m.entity}.where(field: value)",
+                )
             return t.ListT(t.RowT(m.entity))
         if m.name == "get":
             keys = [a for a in e.args]
             if len(keys) != len(record.key) or any(a.name for a in keys):
-                self.c.error("E202", f"{m.entity}.get takes the key value(s): {', '.join(record.key)}", e.span)
+                self.c.error(
+                    "E202",
+                    f"{m.entity}.get takes the key value(s): {', '.join(record.key)}",
+                    e.span,
+                )
             for arg, name in zip(keys, record.key, strict=False):
                 got = self.expr(arg.value, scope)
                 want = self.lookup_key_type(m.entity, name, got)
@@ -460,16 +601,30 @@ class Checker:
                 self.expect(arg.value, got, want, f"key '{name}' of {m.entity}")
             return t.OptionalT(t.RowT(m.entity))
         for arg in e.args:
-            checked = self.field_arg(record, arg, scope, f"{m.entity}.where takes field: value conditions",
-                                     f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)")
+            checked = self.field_arg(
+                record,
+                arg,
+                scope,
+                f"{m.entity}.where takes field: value conditions",
+                f"e.g. {m.entity}.where({next(iter(record.fields))}: ...)",
+            )
             if checked is None:
                 continue
             info, got = checked
             if t.is_json(info.type):
-                self.c.error("E203", f"cannot query by '{arg.name}': it holds a {info.type}", arg.span,
-                             "query by a scalar field, then filter the list with [x for x in ... if ...]")
+                self.c.error(
+                    "E203",
+                    f"cannot query by '{arg.name}': it holds a {info.type}",
+                    arg.span,
+                    "query by a scalar field, then filter the list with [x for x in ... if ...]",
+                )
                 continue
-            self.expect(arg.value, got, t.optional(info.type) if not info.optional else info.type, f"condition on '{arg.name}'")
+            self.expect(
+                arg.value,
+                got,
+                t.optional(info.type) if not info.optional else info.type,
+                f"condition on '{arg.name}'",
+            )
         return t.ListT(t.RowT(m.entity))
 
     def builtin(self, e: ast.Call, scope: Scope) -> t.Type:
@@ -480,14 +635,21 @@ class Checker:
         keyword_types = {k: self.expr(a.value, scope) for k, a in keywords.items()}
         self.note(e.func, t.ANY)
         if not spec.min_args <= len(positional) <= spec.max_args:
-            self.c.error("E202", f"{spec.name}() takes {spec.arity}, got {len(positional)}", e.span, spec.summary)
+            self.c.error(
+                "E202",
+                f"{spec.name}() takes {spec.arity}, got {len(positional)}",
+                e.span,
+                spec.summary,
+            )
             return t.ANY
         for k, a in keywords.items():
             if k not in spec.keywords:
                 self.c.error("E202", f"{spec.name}() has no argument '{k}'", a.span, spec.summary)
         if any(isinstance(x, t.AnyT) for x in types):
             return spec.returns or t.ANY
-        call = BuiltinCall(self, spec.name, e, [a.value for a in positional], types, keywords, keyword_types)
+        call = BuiltinCall(
+            self, spec.name, e, [a.value for a in positional], types, keywords, keyword_types
+        )
         for i, want in enumerate(spec.params[: len(types)]):
             call.expect(i, want)
         result = spec.check(call) if spec.check is not None else None

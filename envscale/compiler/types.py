@@ -128,8 +128,20 @@ class Method:
 
 
 Type = (
-    Prim | EnumT | StructT | RowT | RefT | ListT | MapT | OptionalT | NoneT | AnyT
-    | EntityClass | EnumClass | StructClass | Method
+    Prim
+    | EnumT
+    | StructT
+    | RowT
+    | RefT
+    | ListT
+    | MapT
+    | OptionalT
+    | NoneT
+    | AnyT
+    | EntityClass
+    | EnumClass
+    | StructClass
+    | Method
 )
 
 STR, INT, FLOAT, BOOL = Prim("str"), Prim("int"), Prim("float"), Prim("bool")

@@ -49,7 +49,15 @@ def key_formats(c: Compilation) -> dict[str, ir.KeyFormat]:
             width = literals[1] if len(literals) == 2 else 0
             if type(width) is int and width >= 0:
                 numbered.setdefault(entity.entity, ir.KeyFormat(prefix=literals[0], width=width))
-        elif e.func.id == "free_key" and len(literals) == 1 and isinstance(literals[0], str) and literals[0]:
+        elif (
+            e.func.id == "free_key"
+            and len(literals) == 1
+            and isinstance(literals[0], str)
+            and literals[0]
+        ):
             counted.setdefault(entity.entity, ir.KeyFormat(first=literals[0]))
-    return {name: numbered.get(name) or counted[name] for name in c.symbols.entities
-            if name in numbered or name in counted}
+    return {
+        name: numbered.get(name) or counted[name]
+        for name in c.symbols.entities
+        if name in numbered or name in counted
+    }

@@ -128,7 +128,19 @@ class Insert:
     entity_span: Span
 
 
-Expr = Literal | Name | Member | Index | Call | Unary | Binary | ListLit | MapLit | Comprehension | Insert
+Expr = (
+    Literal
+    | Name
+    | Member
+    | Index
+    | Call
+    | Unary
+    | Binary
+    | ListLit
+    | MapLit
+    | Comprehension
+    | Insert
+)
 
 
 # ---- statements --------------------------------------------------------------
@@ -350,8 +362,21 @@ class Module:
 
 
 Node = (
-    Expr | Stmt | Decl | Module | TypeRef | Arg | AttrStep | IndexStep | Target | Attribute | Field | Param
-    | Effect | Selector | Rule
+    Expr
+    | Stmt
+    | Decl
+    | Module
+    | TypeRef
+    | Arg
+    | AttrStep
+    | IndexStep
+    | Target
+    | Attribute
+    | Field
+    | Param
+    | Effect
+    | Selector
+    | Rule
 )
 NODE_TYPES: tuple[type, ...] = typing.get_args(Node)
 
@@ -368,14 +393,19 @@ def _node_fields(cls: type) -> tuple[tuple[str, int], ...]:
     for f in fields(cls):
         annotation = str(f.type)
         if _NODE_NAMES.intersection(re.findall(r"\w+", annotation)):
-            shape = _PAIRS if annotation.startswith("tuple[tuple[") else (
-                _MANY if annotation.startswith("tuple[") else _ONE)
+            shape = (
+                _PAIRS
+                if annotation.startswith("tuple[tuple[")
+                else (_MANY if annotation.startswith("tuple[") else _ONE)
+            )
             found.append((f.name, shape))
     return tuple(found)
 
 
 # The fields of each node class that can hold nodes, in declaration order, with their shape.
-_NODE_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {cls: _node_fields(cls) for cls in NODE_TYPES}
+_NODE_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {
+    cls: _node_fields(cls) for cls in NODE_TYPES
+}
 
 
 def children(node: Node) -> list[Node]:

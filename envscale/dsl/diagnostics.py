@@ -62,7 +62,9 @@ class Diagnostic:
                 text = text_lines[self.span.line - 1].expandtabs(1)
                 gutter = str(self.span.line)
                 pad = " " * len(gutter)
-                end = self.span.end_column if self.span.end_line == self.span.line else len(text) + 1
+                end = (
+                    self.span.end_column if self.span.end_line == self.span.line else len(text) + 1
+                )
                 width = max(1, end - self.span.column)
                 lines.append(f"{pad} |")
                 lines.append(f"{gutter} | {text}")

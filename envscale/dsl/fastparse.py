@@ -31,7 +31,8 @@ GRAMMAR_DIGEST = "f679ece1834ecdf6bd20be81e9ed1bd579761c4749e6de2a8c540e4d6d9cc1
 
 
 class Decline(Exception):
-    """The text is not one this parser takes: the grammar rejects it, or it is a case left to Lark."""
+    """The text is not one this parser takes: the grammar rejects it, or it is a case left to
+    Lark."""
 
 
 def grammar_digest(text: str) -> str:
@@ -67,15 +68,29 @@ _RETURN_ENDS = frozenset({"let", "require", "fail", "set", "delete", "for", "if"
 _NOT_LEVEL = 3
 _COMPARE_LEVEL = 4
 _LEVELS = {
-    "or": 1, "and": 2,
-    "==": 4, "!=": 4, "<=": 4, ">=": 4, "<": 4, ">": 4, "in": 4, "not": 4,
-    "+": 5, "-": 5, "*": 6, "/": 6, "%": 6,
+    "or": 1,
+    "and": 2,
+    "==": 4,
+    "!=": 4,
+    "<=": 4,
+    ">=": 4,
+    "<": 4,
+    ">": 4,
+    "in": 4,
+    "not": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
 }
 _TYPE_FOLLOW_KEYWORDS = frozenset({"reads", "writes"})
 _LITERALS = {"true": True, "false": False, "none": None}
 
 
-def tokenize(source: str) -> tuple[list[str], list[str], list[int], list[int], list[int], list[int]]:
+def tokenize(
+    source: str,
+) -> tuple[list[str], list[str], list[int], list[int], list[int], list[int]]:
     """Kinds, texts, and 1-based start line and column and end line and column of each token.
 
     A token's kind is its text for punctuation, else S, F, I or N (a word); a `$` ends the list.
@@ -135,7 +150,9 @@ class _Parser:
     # ---- tokens
 
     def span(self, first: int, last: int) -> ast.Span:
-        return ast.Span(self.file, self.line[first], self.col[first], self.end_line[last], self.end_col[last])
+        return ast.Span(
+            self.file, self.line[first], self.col[first], self.end_line[last], self.end_col[last]
+        )
 
     def tspan(self, at: int) -> ast.Span:
         return ast.Span(self.file, self.line[at], self.col[at], self.end_line[at], self.end_col[at])
@@ -218,8 +235,16 @@ class _Parser:
                 at = self.expect("S")
                 policy = unquote(self.v[at])
             policy_span = self.tspan(at)
-        return ast.Domain(self.v[name], description, clock, policy, policy_file, self.tspan(name),
-                          policy_span, clock_span)
+        return ast.Domain(
+            self.v[name],
+            description,
+            clock,
+            policy,
+            policy_file,
+            self.tspan(name),
+            policy_span,
+            clock_span,
+        )
 
     def enum(self) -> ast.Enum:
         self.i += 1
@@ -233,8 +258,13 @@ class _Parser:
                 break
             members.append(self.enum_member())
         self.expect("}")
-        return ast.Enum(self.v[name], doc, tuple(value for value, _ in members),
-                        tuple(self.tspan(at) for _, at in members), self.tspan(name))
+        return ast.Enum(
+            self.v[name],
+            doc,
+            tuple(value for value, _ in members),
+            tuple(self.tspan(at) for _, at in members),
+            self.tspan(name),
+        )
 
     def enum_member(self) -> tuple[str, int]:
         at = self.i
@@ -296,8 +326,14 @@ class _Parser:
         condition = self.expr()
         self.keyword("else")
         message = self.expr()
-        return ast.Invariant(self.v[name], self.v[entity] if entity is not None else None, condition, message,
-                             self.tspan(name), self.tspan(entity) if entity is not None else None)
+        return ast.Invariant(
+            self.v[name],
+            self.v[entity] if entity is not None else None,
+            condition,
+            message,
+            self.tspan(name),
+            self.tspan(entity) if entity is not None else None,
+        )
 
     def tool(self) -> ast.Tool:
         k = self.k
@@ -326,8 +362,16 @@ class _Parser:
         doc = self.doc()
         body = self.statements()
         self.expect("}")
-        return ast.Tool(self.v[name], tuple(params), returns, tuple(effects), doc, body,
-                        self.span(start, self.i - 1), self.tspan(name))
+        return ast.Tool(
+            self.v[name],
+            tuple(params),
+            returns,
+            tuple(effects),
+            doc,
+            body,
+            self.span(start, self.i - 1),
+            self.tspan(name),
+        )
 
     def param(self) -> ast.Param:
         name = self.name()
@@ -350,8 +394,11 @@ class _Parser:
         while self.k[self.i] == ",":
             self.i += 1
             names.append(self.name())
-        return ast.Effect(self.v[start], tuple((self.v[n], self.tspan(n)) for n in names),
-                          self.span(start, self.i - 1))
+        return ast.Effect(
+            self.v[start],
+            tuple((self.v[n], self.tspan(n)) for n in names),
+            self.span(start, self.i - 1),
+        )
 
     def policy(self) -> ast.Policy:
         self.i += 1
@@ -366,12 +413,16 @@ class _Parser:
             if word == "before":
                 subject = self.selector()
                 self.keyword("require")
-                rules.append(ast.Rule("before", subject, self.selector(), None, self.span(start, self.i - 1)))
+                rules.append(
+                    ast.Rule("before", subject, self.selector(), None, self.span(start, self.i - 1))
+                )
             elif word == "at":
                 self.keyword("most")
                 limit = int(self.v[self.expect("I")])
                 subject = self.selector()
-                rules.append(ast.Rule("at_most", subject, None, limit, self.span(start, self.i - 1)))
+                rules.append(
+                    ast.Rule("at_most", subject, None, limit, self.span(start, self.i - 1))
+                )
             else:
                 raise Decline
         self.expect("}")
@@ -383,7 +434,9 @@ class _Parser:
         while self.k[self.i] == "|":
             self.i += 1
             names.append(self.name())
-        return ast.Selector(tuple((self.v[n], self.tspan(n)) for n in names), self.span(start, self.i - 1))
+        return ast.Selector(
+            tuple((self.v[n], self.tspan(n)) for n in names), self.span(start, self.i - 1)
+        )
 
     # ---- types
 
@@ -505,7 +558,9 @@ class _Parser:
                 steps.append(ast.IndexStep(key, self.span(step_start, self.i - 1)))
             else:
                 break
-        return ast.Target(self.v[root], tuple(steps), self.span(start, self.i - 1), self.tspan(root))
+        return ast.Target(
+            self.v[root], tuple(steps), self.span(start, self.i - 1), self.tspan(root)
+        )
 
     # ---- expressions
 
@@ -623,7 +678,9 @@ class _Parser:
                 self.i += 1
                 condition = self.expr()
             self.expect("]")
-            return ast.Comprehension(first, self.v[var], iterable, condition, self.span(start, self.i - 1))
+            return ast.Comprehension(
+                first, self.v[var], iterable, condition, self.span(start, self.i - 1)
+            )
         items = [first]
         while k[self.i] == ",":
             self.i += 1

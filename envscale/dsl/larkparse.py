@@ -57,7 +57,8 @@ _local = threading.local()
 
 
 def _transformer() -> _ToAst:
-    """One transformer per thread: building one wraps every method, which costs more than a parse."""
+    """One transformer per thread: building one wraps every method, which costs more than a
+    parse."""
     if not hasattr(_local, "transformer"):
         _local.transformer = _ToAst("<spec>")
     return _local.transformer
@@ -203,11 +204,15 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def reads(self, meta, children):
-        return ast.Effect("reads", tuple((str(t), self.tspan(t)) for t in children), self.span(meta))
+        return ast.Effect(
+            "reads", tuple((str(t), self.tspan(t)) for t in children), self.span(meta)
+        )
 
     @v_args(meta=True)
     def writes(self, meta, children):
-        return ast.Effect("writes", tuple((str(t), self.tspan(t)) for t in children), self.span(meta))
+        return ast.Effect(
+            "writes", tuple((str(t), self.tspan(t)) for t in children), self.span(meta)
+        )
 
     @v_args(meta=True)
     def policy_decl(self, meta, children):
@@ -384,7 +389,12 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def insert(self, meta, children):
         entity, *args = children
-        return ast.Insert(str(entity), tuple(a for a in args if a is not None), self.span(meta), self.tspan(entity))
+        return ast.Insert(
+            str(entity),
+            tuple(a for a in args if a is not None),
+            self.span(meta),
+            self.tspan(entity),
+        )
 
     @v_args(meta=True)
     def positional_arg(self, meta, children):
@@ -434,8 +444,15 @@ def _syntax_diagnostic(file: str, source: str, error: UnexpectedInput) -> Diagno
             if triple and not source.startswith('"""', at):
                 span = ast.Span(file, line, column - 2, line, column + 1)
             quote = '"""' if triple else '"'
-            return Diagnostic("E003", "unterminated string", span, f"close the string with a matching '{quote}'")
-        return Diagnostic("E002", f"unexpected character {char!r}", span, "remove it, or check for a missing quote")
+            return Diagnostic(
+                "E003", "unterminated string", span, f"close the string with a matching '{quote}'"
+            )
+        return Diagnostic(
+            "E002",
+            f"unexpected character {char!r}",
+            span,
+            "remove it, or check for a missing quote",
+        )
     if isinstance(error, UnexpectedToken):
         token = error.token
         shown = "end of file" if token.type == "$END" else f"'{token}'"
@@ -443,12 +460,19 @@ def _syntax_diagnostic(file: str, source: str, error: UnexpectedInput) -> Diagno
         span = ast.Span(file, line, column, line, end)
         hint = f"expected {_describe_expected(error.expected)}" if error.expected else None
         if token.type != "$END" and str(token) in _reserved_words():
-            hint = f"'{token}' is a reserved word; {hint}" if hint else f"'{token}' is a reserved word"
+            hint = (
+                f"'{token}' is a reserved word; {hint}" if hint else f"'{token}' is a reserved word"
+            )
         return Diagnostic("E001", f"unexpected {shown}", span, hint)
     if isinstance(error, UnexpectedEOF):
         lines = source.splitlines() or [""]
         span = ast.Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return Diagnostic("E001", "unexpected end of file", span, f"expected {_describe_expected(set(error.expected))}")
+        return Diagnostic(
+            "E001",
+            "unexpected end of file",
+            span,
+            f"expected {_describe_expected(set(error.expected))}",
+        )
     return Diagnostic("E001", "syntax error", ast.Span(file, line, column, line, column + 1))
 
 
@@ -469,10 +493,16 @@ def _too_deep(file: str, tree: Tree) -> Diagnostic | None:
         if depth > MAX_DEPTH:
             span = _span(file, node.meta)
             span = ast.Span(file, span.line, span.column, span.line, span.column + 1)
-            return Diagnostic("E006", f"the spec nests more than {MAX_DEPTH} levels deep here", span,
-                              "split the expression or block into smaller parts with let")
+            return Diagnostic(
+                "E006",
+                f"the spec nests more than {MAX_DEPTH} levels deep here",
+                span,
+                "split the expression or block into smaller parts with let",
+            )
         # Reversed, so the leftmost offender in the source is the one reported.
-        stack.extend((child, depth + 1) for child in reversed(node.children) if isinstance(child, Tree))
+        stack.extend(
+            (child, depth + 1) for child in reversed(node.children) if isinstance(child, Tree)
+        )
     return None
 
 

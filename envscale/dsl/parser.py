@@ -35,6 +35,8 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Di
     return parse_with_lark(source, file)
 
 
-def parse_with_lark(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Diagnostic]]:
+def parse_with_lark(
+    source: str, file: str = "<spec>"
+) -> tuple[ast.Module | None, list[Diagnostic]]:
     """parse() by the Lark parser alone."""
     return larkparse.parse(source, file)

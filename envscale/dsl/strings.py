@@ -29,7 +29,9 @@ def unquote(text: str) -> str:
             warnings.simplefilter("ignore")
             value = pyast.literal_eval(text)
     except (SyntaxError, ValueError) as error:
-        raise BadString(text, f"invalid escape sequence in string: {_escape_reason(error)}") from None
+        raise BadString(
+            text, f"invalid escape sequence in string: {_escape_reason(error)}"
+        ) from None
     if text.startswith('"""'):
         value = inspect.cleandoc(value)
     return value

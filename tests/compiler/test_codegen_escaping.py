@@ -44,16 +44,27 @@ def test_hostile_prose_stays_inside_comments_and_docstrings(files):
     assert "\x00" not in "".join(files.values())
     domain = Domain(files)  # the generated modules compile
     env = domain.environment(data={"Thing": [{"id": "a"}]})
-    assert env.call("get_thing", {"id": "a"}).content == {"id": "a", "note": "x'); DROP TABLE Thing; --"}
-    assert domain.tools_module.__doc__.startswith('Tools of the `evil` domain: Says """ and ends a line\nDROP')
+    assert env.call("get_thing", {"id": "a"}).content == {
+        "id": "a",
+        "note": "x'); DROP TABLE Thing; --",
+    }
+    assert domain.tools_module.__doc__.startswith(
+        'Tools of the `evil` domain: Says """ and ends a line\nDROP'
+    )
     assert domain.tools_module.get_thing.__doc__.startswith(
-        'Gets a thing """ quoted \\ and \x00 and a closing quote"\n')
-    assert domain.models.Thing.__doc__ == 'A thing.\n    DROP TABLE "Thing";\n    """ raise SystemExit'
+        'Gets a thing """ quoted \\ and \x00 and a closing quote"\n'
+    )
+    assert (
+        domain.models.Thing.__doc__ == 'A thing.\n    DROP TABLE "Thing";\n    """ raise SystemExit'
+    )
     assert domain.models.Note.__doc__.endswith('on two lines"')
 
 
 def test_every_spec_line_of_a_doc_becomes_its_own_sql_comment(files):
-    assert '-- A thing.\n-- DROP TABLE "Thing";\n-- """ raise SystemExit\nCREATE TABLE "Thing"' in files["schema.sql"]
+    assert (
+        '-- A thing.\n-- DROP TABLE "Thing";\n-- """ raise SystemExit\nCREATE TABLE "Thing"'
+        in files["schema.sql"]
+    )
 
 
 NAMES = """

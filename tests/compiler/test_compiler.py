@@ -35,8 +35,11 @@ def compiled(body: str) -> dict[str, str]:
     return files
 
 
-DATA = {"Plan": [{"plan_id": "G", "pct": 80}], "Slot": [{"slot_id": "S1"}, {"slot_id": "S2", "status": "booked"}],
-        "Invoice": [{"invoice_id": "I1", "plan": "G", "slot": "S1"}, {"invoice_id": "I2"}]}
+DATA = {
+    "Plan": [{"plan_id": "G", "pct": 80}],
+    "Slot": [{"slot_id": "S1"}, {"slot_id": "S2", "status": "booked"}],
+    "Invoice": [{"invoice_id": "I1", "plan": "G", "slot": "S1"}, {"invoice_id": "I2"}],
+}
 
 
 def environment(body: str):
@@ -48,7 +51,8 @@ def environment(body: str):
 
 def test_shared_enum_member_resolves_from_the_expected_type():
     env = environment("""
-tool close(invoice_id: str, slot_id: str, status: InvoiceStatus = open) -> list<Slot> writes Slot, Invoice {
+tool close(invoice_id: str, slot_id: str, status: InvoiceStatus = open) -> list<Slot>
+    writes Slot, Invoice {
   let inv = Invoice[invoice_id]
   require inv.status == open else "invoice not open"
   require open == inv.status else "same, mirrored"
@@ -69,7 +73,7 @@ tool close(invoice_id: str, slot_id: str, status: InvoiceStatus = open) -> list<
 
 
 def test_shared_enum_member_without_an_expected_type_is_still_ambiguous():
-    found = errors('tool t() -> bool { let x = open\n return true }')
+    found = errors("tool t() -> bool { let x = open\n return true }")
     assert any(e.startswith("E108 'open' is a member of several enums") for e in found)
 
 
@@ -102,8 +106,10 @@ def test_lookup_by_optional_reference_needs_a_none_check():
 
 
 def test_lookup_by_reference_to_another_entity_is_an_error():
-    found = errors("tool t(invoice_id: str) -> Plan { let inv = Invoice[invoice_id]\n"
-                   "require inv.slot != none else \"x\"\n return Plan[inv.slot] }")
+    found = errors(
+        "tool t(invoice_id: str) -> Plan { let inv = Invoice[invoice_id]\n"
+        'require inv.slot != none else "x"\n return Plan[inv.slot] }'
+    )
     assert any("key 'plan_id' of Plan: expected str, found ref Slot?" in e for e in found)
 
 
@@ -130,7 +136,8 @@ tool note(invoice_id: str, text: str? = none, extra: str? = none) -> Invoice wri
 
 
 def test_require_and_early_fail_narrow_the_rest_of_the_block():
-    assert errors("""
+    assert (
+        errors("""
 tool a(invoice_id: str, text: str?) -> Invoice writes Invoice {
   let inv = Invoice[invoice_id]
   require text != none else "give a text"
@@ -143,7 +150,9 @@ tool b(invoice_id: str, text: str?) -> Invoice writes Invoice {
   set inv.note = text
   return inv
 }
-""") == []
+""")
+        == []
+    )
 
 
 def test_optional_without_a_none_check_is_still_an_error():
@@ -216,7 +225,9 @@ tool t(invoice_id: str, flag: bool) -> Invoice writes Invoice {
 
 
 def test_multiline_tool_doc_is_indented_in_the_docstring():
-    files = compiled('tool t() -> int {\n  """First line.\n  Second line.\n\n  Third."""\n  return 1\n}')
+    files = compiled(
+        'tool t() -> int {\n  """First line.\n  Second line.\n\n  Third."""\n  return 1\n}'
+    )
     assert '    """First line.\n    Second line.\n\n    Third.\n' in files["tools.py"]
 
 
@@ -250,13 +261,16 @@ tool pick(invoice_id: str, reason: str @choices("late", "wrong") "Why") -> str {
     assert env.call("pick", {"invoice_id": "I1", "reason": "late"}).content == "late"
 
 
-@pytest.mark.parametrize("param, message", [
-    ('x: str @choices()', "'@choices' takes one or more values"),
-    ('x: float @choices(1.5)', "'@choices' takes one or more values"),
-    ('x: str @choices("a", 1)', "'@choices' values must be str literals"),
-    ('x: str @choices("a", "a")', "'@choices' lists a value twice"),
-    ('x: str @key', "unknown parameter attribute '@key'"),
-])
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        ("x: str @choices()", "'@choices' takes one or more values"),
+        ("x: float @choices(1.5)", "'@choices' takes one or more values"),
+        ('x: str @choices("a", 1)', "'@choices' values must be str literals"),
+        ('x: str @choices("a", "a")', "'@choices' lists a value twice"),
+        ("x: str @key", "unknown parameter attribute '@key'"),
+    ],
+)
 def test_bad_choices_are_reported(param, message):
     found = errors(f'tool t({param}) -> str {{ "T." return "" }}')
     assert any(e.startswith("E302 " + message) for e in found), found
@@ -276,11 +290,19 @@ tool pairs(xs: list<str>, ys: map<str, int>) -> list<int> {
   return out + range(2, 4)
 }
 """)
-    assert env.call("pairs", {"xs": ["a", "b", "c"], "ys": {"a": 1, "c": 3}}).content == [1, 203, 2, 3]
+    assert env.call("pairs", {"xs": ["a", "b", "c"], "ys": {"a": 1, "c": 3}}).content == [
+        1,
+        203,
+        2,
+        3,
+    ]
 
 
 def test_range_needs_integers():
-    assert any(e.startswith("E201 argument 1 of range()") for e in errors('tool t() -> list<int> { "T." return range("3") }'))
+    assert any(
+        e.startswith("E201 argument 1 of range()")
+        for e in errors('tool t() -> list<int> { "T." return range("3") }')
+    )
 
 
 def test_evaluate_arithmetic_text():
@@ -331,10 +353,13 @@ tool pick(status: Status, day: Day) -> bool {
     env = Domain(files).environment(data=DATA)
     assert env.call("pick", {"status": "on time", "day": {"status": "delayed"}}).content is True
     assert not env.call("pick", {"status": "late", "day": {"status": "delayed"}}).ok
-    assert any(e.startswith("E106 'late' is not a member of enum 'Status'") for e in errors("""
+    assert any(
+        e.startswith("E106 'late' is not a member of enum 'Status'")
+        for e in errors("""
 enum Status { available, "on time" }
 tool t(s: Status) -> bool { "T." return s == "late" }
-"""))
+""")
+    )
 
 
 def test_free_key_counts_up_past_taken_keys_of_an_entity_or_a_map():
@@ -378,7 +403,8 @@ tool next_day(day: str) -> str { "Next." return str(add_days(day, 1)) }
 
 def test_row_invariant_on_its_own_fields_is_checked_on_changed_rows():
     body = """
-invariant short_notes on Invoice: len(split(note, " ")) <= 2 else format("note of {} is too long", invoice_id)
+invariant short_notes on Invoice: len(split(note, " ")) <= 2
+  else format("note of {} is too long", invoice_id)
 tool annotate(invoice_id: str, note: str) -> Invoice {
   "Annotate."
   let i = Invoice[invoice_id]
@@ -390,13 +416,17 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
     assert "changed since reset" in files["tools.py"]
     assert 'db.all("Invoice") if every_row else db.changed("Invoice")' in files["tools.py"]
     bad = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
-    with pytest.raises(DataError, match="invariant 'short_notes' does not hold: note of I1 is too long"):
+    with pytest.raises(
+        DataError, match="invariant 'short_notes' does not hold: note of I1 is too long"
+    ):
         Domain(files).environment(data=bad)
     data = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two"}, {"invoice_id": "I2"}]}
     env = Domain(files).environment(data=data)
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b"}).ok
     assert env.call("annotate", {"invoice_id": "I2", "note": "a b c"}).error == (
-        "invariant 'short_notes' violated: note of I2 is too long")
+        "invariant 'short_notes' violated: note of I2 is too long"
+    )
     assert env.call("annotate", {"invoice_id": "I2", "note": "c d"}).ok
     assert env.call("annotate", {"invoice_id": "I1", "note": "x y z"}).error == (
-        "invariant 'short_notes' violated: note of I1 is too long")
+        "invariant 'short_notes' violated: note of I1 is too long"
+    )

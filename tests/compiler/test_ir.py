@@ -63,7 +63,10 @@ def test_key_formats_are_the_first_literal_next_key_else_free_key() -> None:
 
 def test_key_formats_reach_the_manifest() -> None:
     assert manifest(domain())["key_formats"] == {
-        "Order": {"prefix": "ORD", "width": 4}, "Ticket": {"first": "T-A9"}, "Note": {"prefix": "N", "width": 3}}
+        "Order": {"prefix": "ORD", "width": 4},
+        "Ticket": {"first": "T-A9"},
+        "Note": {"prefix": "N", "width": 3},
+    }
     spec = ROOT / "specs" / "clinic.domain"
     clinic = analyze(spec.read_text(encoding="utf-8"), str(spec), spec)
     assert manifest(clinic.ir)["key_formats"]["Invoice"] == {"prefix": "INV", "width": 4}
@@ -93,15 +96,31 @@ def test_every_builtin_says_its_result_type_or_computes_it() -> None:
             if function is not None:
                 owner, name = function.split(".")
                 assert hasattr({"lib": lib, "db": Db}[owner], name), function
-    assert SQL_FUNCTIONS == {"round": "round", "abs": "abs", "len": "length", "lower": "lower", "upper": "upper"}
+    assert SQL_FUNCTIONS == {
+        "round": "round",
+        "abs": "abs",
+        "len": "length",
+        "lower": "lower",
+        "upper": "upper",
+    }
     assert {"now", "today"} == CONSTANT_CALLS
 
 
-@pytest.mark.parametrize(("call", "result"), [
-    ("split(s, \",\")", t.ListT(t.STR)), ("abs(-2)", t.INT), ("abs(2.5)", t.FLOAT), ("sum([1, 2])", t.INT),
-    ("keys({\"a\": 1})", t.ListT(t.STR)), ("add_days(\"2024-01-01\", 1)", t.DATE), ("max(1, 2.5)", t.FLOAT),
-    ("next_key(Order, s)", t.STR), ("free_key(Order, s)", t.STR), ("count([s])", t.INT),
-])
+@pytest.mark.parametrize(
+    ("call", "result"),
+    [
+        ('split(s, ",")', t.ListT(t.STR)),
+        ("abs(-2)", t.INT),
+        ("abs(2.5)", t.FLOAT),
+        ("sum([1, 2])", t.INT),
+        ('keys({"a": 1})', t.ListT(t.STR)),
+        ('add_days("2024-01-01", 1)', t.DATE),
+        ("max(1, 2.5)", t.FLOAT),
+        ("next_key(Order, s)", t.STR),
+        ("free_key(Order, s)", t.STR),
+        ("count([s])", t.INT),
+    ],
+)
 def test_builtin_result_types(call: str, result: t.Type) -> None:
     c = analyze(SPEC + f"tool probe(s: str) {{ let x = {call} }}", "d.domain")
     assert not c.diagnostics.has_errors, [d.message for d in c.diagnostics]
@@ -119,9 +138,18 @@ def test_loading_a_compiled_domain_needs_no_code_generator(tmp_path: Path) -> No
     assert files is not None
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    code = ("import sys; from envscale.runtime.domain import Domain; Domain.from_dir(sys.argv[1]).environment().call('get_patient', {'patient_id': 'x'}); "
-            "print(sorted(m for m in sys.modules if m == 'jinja2' or m.startswith('envscale.compiler.codegen')"
-            " or m.startswith('envscale.dsl.parser')))")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
-                          check=True)
+    code = (
+        "import sys; from envscale.runtime.domain import Domain; "
+        "Domain.from_dir(sys.argv[1]).environment().call('get_patient', {'patient_id': 'x'}); "
+        "print(sorted(m for m in sys.modules if m == 'jinja2' or "
+        "m.startswith('envscale.compiler.codegen')"
+        " or m.startswith('envscale.dsl.parser')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     assert json.loads(done.stdout.replace("'", '"')) == []

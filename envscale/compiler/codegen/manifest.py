@@ -55,7 +55,9 @@ def manifest(d: ir.DomainIR) -> dict:
                 for c in table.columns
             ],
             "checks": checks,
-            "facts": [{**fact, "check": check.name} for check in table.checks for fact in check.facts],
+            "facts": [
+                {**fact, "check": check.name} for check in table.checks for fact in check.facts
+            ],
         }
     return {
         "format": FORMAT,
@@ -69,7 +71,10 @@ def manifest(d: ir.DomainIR) -> dict:
         "policy": d.policy,
         "entities": entities,
         "structs": {
-            name: [{"name": f.name, "sparse": f.sparse, "shape": shape(f.type)} for f in record.fields.values()]
+            name: [
+                {"name": f.name, "sparse": f.sparse, "shape": shape(f.type)}
+                for f in record.fields.values()
+            ]
             for name, record in d.structs.items()
         },
         "tools": [
@@ -85,17 +90,35 @@ def manifest(d: ir.DomainIR) -> dict:
             for tool in d.tools
         ],
         "invariants": [
-            {"name": inv.name, "entity": inv.entity, "where": inv.where, "reads": inv.reads,
-             "enforced_by": "sql" if inv.sql is not None else "runtime"}
+            {
+                "name": inv.name,
+                "entity": inv.entity,
+                "where": inv.where,
+                "reads": inv.reads,
+                "enforced_by": "sql" if inv.sql is not None else "runtime",
+            }
             for inv in d.invariants
         ],
         "runtime_invariants": [inv.name for inv in d.runtime_invariants],
         "policies": [
-            {"name": p.name, "doc": p.doc,
-             "rules": [{"kind": r.kind, "subject": r.subject, "requirement": r.requirement, "limit": r.limit} for r in p.rules]}
+            {
+                "name": p.name,
+                "doc": p.doc,
+                "rules": [
+                    {
+                        "kind": r.kind,
+                        "subject": r.subject,
+                        "requirement": r.requirement,
+                        "limit": r.limit,
+                    }
+                    for r in p.rules
+                ],
+            }
             for p in d.policies
         ],
-        "tool_graph": [{"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph],
+        "tool_graph": [
+            {"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph
+        ],
         "key_formats": {entity: key_format(fmt) for entity, fmt in d.key_formats.items()},
     }
 

@@ -350,7 +350,9 @@ class Emitter:
     def _flush(self, pending: dict[str, tuple[str, list[str]]], depth: int) -> None:
         for root, (entity, fields) in pending.items():
             args = [py.text(py_str(entity)), _name_code(py_name(root))]
-            self.statement(self.db("update", args + [py.text(py_str(f)) for f in fields]), None, "", depth)
+            self.statement(
+                self.db("update", args + [py.text(py_str(f)) for f in fields]), None, "", depth
+            )
         pending.clear()
 
     def stmt(self, s: ast.Stmt, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:

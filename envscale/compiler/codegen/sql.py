@@ -27,14 +27,21 @@ def create_table_sql(table: ir.Table) -> _TableText:
         parts = [quote_ident(column.name), column.sql_type]
         if not column.nullable:
             parts.append("NOT NULL")
-        if column.has_default and isinstance(column.default, str | int | float | bool) and column.kind != "json":
+        if (
+            column.has_default
+            and isinstance(column.default, str | int | float | bool)
+            and column.kind != "json"
+        ):
             parts.append(f"DEFAULT {sql_literal(column.default)}")
         lines.append(" ".join(parts))
     key = ", ".join(quote_ident(table.column(k).name) for k in table.key)
     lines.append(f"PRIMARY KEY ({key})")
     for column in table.columns:
         if column.unique:
-            lines.append(f"CONSTRAINT {quote_ident(f'{table.entity}.{column.field} is unique')} UNIQUE ({quote_ident(column.name)})")
+            lines.append(
+                f"CONSTRAINT {quote_ident(f'{table.entity}.{column.field} is unique')} UNIQUE "
+                f"({quote_ident(column.name)})"
+            )
         for name, condition in column.type_checks:
             lines.append(f"CONSTRAINT {quote_ident(name)} CHECK ({condition})")
     for check in table.checks:
@@ -42,15 +49,24 @@ def create_table_sql(table: ir.Table) -> _TableText:
     for column in table.columns:
         if column.ref is not None:
             lines.append(
-                f"FOREIGN KEY ({quote_ident(column.name)}) REFERENCES {quote_ident(column.ref)} ({quote_ident(column.ref_column or '')})"
+                f"FOREIGN KEY ({quote_ident(column.name)}) REFERENCES {quote_ident(column.ref)} "
+                f"({quote_ident(column.ref_column or '')})"
             )
     indexes = []
     for column in table.columns:
-        if (column.index or column.ref is not None) and not column.unique and [column.field] != table.key[:1]:
+        if (
+            (column.index or column.ref is not None)
+            and not column.unique
+            and [column.field] != table.key[:1]
+        ):
             index = quote_ident(f"{table.entity}.{column.field} index")
-            indexes.append(f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({quote_ident(column.name)});")
+            indexes.append(
+                f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({quote_ident(column.name)});"
+            )
     # Every filter a tool queries by gets an index, so a query costs what it returns.
-    covered = {(c.field,) for c in table.columns if c.index or c.unique or c.ref is not None} | {tuple(table.key)}
+    covered = {(c.field,) for c in table.columns if c.index or c.unique or c.ref is not None} | {
+        tuple(table.key)
+    }
     for fields in table.queried:
         if any(fields == have[: len(fields)] for have in covered):
             continue

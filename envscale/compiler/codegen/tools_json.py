@@ -26,7 +26,9 @@ def json_schema(d: ir.DomainIR, ty: t.Type) -> dict:
             return {"type": "string", "enum": list(d.enums[base.name])}
         case t.RefT() | t.RowT():
             table = d.table(base.entity)
-            return json_schema(d, table.column(table.key[0]).type) if table.key else {"type": "string"}
+            return (
+                json_schema(d, table.column(table.key[0]).type) if table.key else {"type": "string"}
+            )
         case t.ListT():
             return {"type": "array", "items": json_schema(d, base.item)}
         case t.MapT():
@@ -39,7 +41,9 @@ def json_schema(d: ir.DomainIR, ty: t.Type) -> dict:
                 if f.decl.doc:
                     prop["description"] = f.decl.doc
                 properties[f.name] = prop
-            required = [f.name for f in record.fields.values() if not f.optional and f.default is None]
+            required = [
+                f.name for f in record.fields.values() if not f.optional and f.default is None
+            ]
             return {"type": "object", "properties": properties, "required": required}
     return {}
 
@@ -55,7 +59,9 @@ def tool_schema(d: ir.DomainIR, tool: ir.Tool) -> dict:
         if p.has_default and p.default is not None:
             prop["default"] = p.default
         properties[p.name] = prop
-    required = [p.name for p in tool.params if not p.has_default and not isinstance(p.type, t.OptionalT)]
+    required = [
+        p.name for p in tool.params if not p.has_default and not isinstance(p.type, t.OptionalT)
+    ]
     return {
         "type": "function",
         "function": {
