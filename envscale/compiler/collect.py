@@ -151,13 +151,35 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         return
     if decl.policy_file is None:
         return
-    base = c.path.parent if c.path is not None else None
-    target = (base / decl.policy_file) if base is not None else None
-    if target is None or not target.is_file():
+    span = decl.policy_span or decl.span
+    if c.path is None:
+        c.error(
+            "E602", f"policy file '{decl.policy_file}' not found", span, "the spec has no folder"
+        )
+        return
+    base = c.path.parent
+    target = base / decl.policy_file
+    try:
+        # A spec reads only files in its own folder or below, wherever links point: a
+        # third-party spec must not pull other files into prompts, manifests and trajectories.
+        inside = target.resolve().is_relative_to(base.resolve())
+        found = target.is_file()
+    except (OSError, RuntimeError) as error:  # a name too long, a symlink loop
+        c.error("E602", f"policy file '{decl.policy_file}' cannot be read: {error}", span)
+        return
+    if not inside:
+        c.error(
+            "E604",
+            f"policy file '{decl.policy_file}' is outside the spec's folder",
+            span,
+            "a spec may read only files in its own folder or below it; move the file there",
+        )
+        return
+    if not found:
         c.error(
             "E602",
             f"policy file '{decl.policy_file}' not found",
-            decl.policy_span or decl.span,
+            span,
             "the path is relative to the spec file's folder",
         )
         return
@@ -167,7 +189,7 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         c.error(
             "E602",
             f"policy file '{decl.policy_file}' cannot be read: {error}",
-            decl.policy_span or decl.span,
+            span,
         )
         return
     c.symbols.policy_text = text.strip()

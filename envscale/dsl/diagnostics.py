@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "E601": "missing domain declaration",
     "E602": "policy file not found",
     "E603": "invalid clock",
+    "E604": "file outside the spec's folder",
 }
 
 

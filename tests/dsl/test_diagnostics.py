@@ -122,3 +122,34 @@ def test_render_multiline_span_underlines_to_the_end_of_its_first_line() -> None
     source = "let x =\n  1\n"
     d = Diagnostic("E201", "m", Span("s", 1, 5, 2, 4))
     assert d.render(source).splitlines()[-1] == "  |     ^^^"
+
+
+@pytest.mark.parametrize("escape", ["absolute", "parent", "symlink"])
+def test_a_spec_reads_no_file_outside_its_folder(tmp_path: Path, escape: str) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("API_KEY=do-not-leak\n", encoding="utf-8")
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    if escape == "symlink":
+        (folder / "policy.md").symlink_to(secret)
+    name = {"absolute": str(secret), "parent": "../secret.txt", "symlink": "policy.md"}[escape]
+    spec = folder / "shop.domain"
+    spec.write_text(f'domain shop "A shop." policy from "{name}"\n', encoding="utf-8")
+    files, diagnostics, _ = compile_file(spec)
+    assert files is None and [d.code for d in diagnostics] == ["E604"]
+    assert all("do-not-leak" not in d.message for d in diagnostics)
+
+
+def test_a_policy_file_below_the_spec_is_read(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "policy.md").write_text("Be kind.\n", encoding="utf-8")
+    spec = tmp_path / "shop.domain"
+    spec.write_text(
+        'domain shop "A shop." policy from "docs/policy.md"\n'
+        "entity Item { id: str @key }\n"
+        'tool get_item(id: str) -> Item { "Get an item." return Item[id] }\n',
+        encoding="utf-8",
+    )
+    files, diagnostics, _ = compile_file(spec)
+    assert files is not None, diagnostics
+    assert '"policy": "Be kind."' in files["manifest.json"]
