@@ -26,9 +26,10 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def record_digest(entity: str, record: dict) -> int:
-    text = canonical_json([entity, record])
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+def record_digest(entity: str, record: dict, text: str | None = None) -> int:
+    """The record's digest; `text`, its canonical JSON when the caller has it already."""
+    entry = f"[{json.dumps(entity, ensure_ascii=False)},{text or canonical_json(record)}]"
+    return int.from_bytes(hashlib.sha256(entry.encode("utf-8")).digest(), "big")
 
 
 @dataclass

@@ -19,7 +19,7 @@ import difflib
 import json
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +29,7 @@ import apsw
 import pydantic
 
 from envscale.records import Manifest
-from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, record_digest
+from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, canonical_json, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
 
@@ -347,12 +347,18 @@ class Environment:
         self.history.clear()
 
     def changes(self) -> list[Change]:
-        out = []
+        """The records that differ from reset, compared as stored: 9 and 9.0 differ, and so do
+        0.0 and -0.0, as they do in the exported JSON."""
+        return [change for change, _, _ in self._changes()]
+
+    def _changes(self) -> Iterator[tuple[Change, str | None, str | None]]:
+        """Each change, with the canonical JSON of its record before and after."""
         for (entity, key), before in self.db.original.items():
             after = self.db.find(entity, key)
-            if after != before:
-                out.append(Change(entity, key, before, after))
-        return out
+            before_text = None if before is None else canonical_json(before)
+            after_text = None if after is None else canonical_json(after)
+            if before_text != after_text:
+                yield Change(entity, key, before, after), before_text, after_text
 
     def diff(self) -> list[dict]:
         """What changed since reset, record by record."""
@@ -377,11 +383,11 @@ class Environment:
     def state_hash(self) -> str:
         """A hash of the whole state, equal iff the states are equal, independent of row order."""
         total = self._initial_hash()
-        for change in self.changes():
+        for change, before_text, after_text in self._changes():
             if change.before is not None:
-                total -= record_digest(change.entity, change.before)
+                total -= record_digest(change.entity, change.before, before_text)
             if change.after is not None:
-                total += record_digest(change.entity, change.after)
+                total += record_digest(change.entity, change.after, after_text)
         return format(total % HASH_MODULUS, "064x")
 
     def close(self) -> None:
