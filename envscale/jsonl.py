@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 BLOCK = 1 << 20
 
 
-def dumps(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+# A lone surrogate (a model may emit `\ud800`) cannot be encoded as UTF-8; inside a JSON
+# string it can be written as its escape, which reads back as the same character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dumps(record: Any) -> str:
+    """One JSON line, formatted as every JSON-lines file of the project is: non-ASCII text as
+    it is, lone surrogates escaped, so that any text a record holds can be written."""
+    text = json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _line_start(f, end: int) -> int:

@@ -36,11 +36,7 @@ from pydantic import (
 )
 
 from envscale.errors import DataError
-
-
-def dumps(value: Any) -> str:
-    """One JSON line, formatted as every JSON-lines file of the project is."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+from envscale.jsonl import dumps
 
 
 class Part(BaseModel):

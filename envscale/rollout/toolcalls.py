@@ -56,6 +56,6 @@ def parse_arguments(text: Any) -> dict | None:
         return None
     try:
         value = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # a model may nest without end
         return None
     return value if isinstance(value, dict) else None

@@ -34,6 +34,9 @@ from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.policy import PolicyMonitor
 
 INTERNAL_PREFIX = "internal error: "
+# How deeply an agent's arguments may nest lists and objects; deeper is a failed call.
+MAX_ARGUMENT_DEPTH = 64
+TOO_DEEP = f"arguments nest lists and objects more than {MAX_ARGUMENT_DEPTH} levels deep"
 
 
 class CompiledDomain(Protocol):
@@ -273,8 +276,12 @@ class Environment:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as error:
                 return CallResult(name, False, error=f"arguments are not valid JSON: {error.msg}")
+            except RecursionError:
+                return CallResult(name, False, error=TOO_DEEP)
         if not isinstance(arguments, dict):
             return CallResult(name, False, error="arguments must be a JSON object")
+        if nesting_exceeds(arguments, MAX_ARGUMENT_DEPTH):
+            return CallResult(name, False, error=TOO_DEEP)
         try:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
@@ -392,6 +399,21 @@ class Environment:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest deeper than `limit` in value; without recursion."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, list | dict)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _dump(value: Any) -> Any:

@@ -1,0 +1,60 @@
+"""Arguments an agent (or a hostile model) may send: a failed call each, never an exception,
+never an internal error, and the database as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import envscale
+from envscale.rollout.toolcalls import parse_arguments
+from envscale.runtime.environment import MAX_ARGUMENT_DEPTH, TOO_DEEP, nesting_exceeds
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def clinic():
+    return envscale.load(SPECS / "clinic.domain")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        '{"patient_id": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        {"patient_id": nested(5_000)},
+        {"patient_id": nested(MAX_ARGUMENT_DEPTH + 1)},
+    ],
+    ids=["json-text-100000-deep", "dict-5000-deep", "one-past-the-limit"],
+)
+def test_deeply_nested_arguments_are_a_failed_call(clinic, arguments) -> None:
+    env = clinic.environment(data=SPECS / "clinic.data.json")
+    before = env.state_hash()
+    result = env.call("update_contact", arguments)
+    assert not result.ok and not result.internal and result.error == TOO_DEEP
+    assert env.state_hash() == before and env.diff() == []
+
+
+def test_nesting_up_to_the_limit_reaches_validation(clinic) -> None:
+    env = clinic.environment(data=SPECS / "clinic.data.json")
+    result = env.call("get_patient", {"patient_id": nested(MAX_ARGUMENT_DEPTH - 1)})
+    assert not result.ok and result.error != TOO_DEEP and not result.internal
+
+
+def test_nesting_depth_counts_lists_and_objects() -> None:
+    assert not nesting_exceeds({"a": [[1]]}, 3)
+    assert nesting_exceeds({"a": [[1]]}, 2)
+    assert not nesting_exceeds({"a": "[[[[", "b": 1}, 1)
+
+
+def test_a_model_call_nested_without_end_parses_as_malformed() -> None:
+    assert parse_arguments("[" * 100_000 + "]" * 100_000) is None
+    assert parse_arguments('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}") is None
