@@ -276,6 +276,19 @@ def evaluate(text: str) -> float:
         raise
     except (SyntaxError, ArithmeticError, TypeError, ValueError) as error:
         raise ToolError(_b.str(error)) from None
+    except (RecursionError, MemoryError):  # "1+1+...+1" or "-----1", a hundred thousand long
+        raise ToolError("expression too complex") from None
+
+
+# An integer power whose result would need more bits than this is refused before it is
+# computed: "(9**9999)**9999" is 18 characters and would take hours.
+_MAX_RESULT_BITS = 1 << 20
+
+
+def _power_bits(base: Any, exponent: Any) -> float:
+    if not isinstance(base, _b.int) or not isinstance(exponent, _b.int) or exponent <= 1:
+        return 0
+    return _b.abs(base).bit_length() * exponent
 
 
 def _arithmetic(node: _ast.AST) -> Any:
@@ -286,6 +299,8 @@ def _arithmetic(node: _ast.AST) -> Any:
         too_large = isinstance(right, _b.int | _b.float) and _b.abs(right) > _MAX_EXPONENT
         if isinstance(node.op, _ast.Pow) and too_large:
             raise ToolError("exponent too large")
+        if isinstance(node.op, _ast.Pow) and _power_bits(left, right) > _MAX_RESULT_BITS:
+            raise ToolError("result too large")
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, _ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_arithmetic(node.operand))

@@ -58,3 +58,24 @@ def test_nesting_depth_counts_lists_and_objects() -> None:
 def test_a_model_call_nested_without_end_parses_as_malformed() -> None:
     assert parse_arguments("[" * 100_000 + "]" * 100_000) is None
     assert parse_arguments('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}") is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ("(9**9999)**9999", "result too large"),
+        ("1+" * 100_000 + "1", "expression too complex"),
+        ("-" * 100_000 + "1", "expression too complex"),
+    ],
+    ids=["power-tower", "long-sum", "long-negation"],
+)
+def test_calculate_refuses_what_would_stall_or_crash_a_worker(expression: str, error: str) -> None:
+    retail = envscale.load(SPECS / "retail.domain")
+    env = retail.environment(data={})
+    result = env.call("calculate", {"expression": expression})
+    assert not result.ok and not result.internal and result.error == error
+
+
+def test_calculate_still_computes_with_large_intermediate_values() -> None:
+    env = envscale.load(SPECS / "retail.domain").environment(data={})
+    assert env.call("calculate", {"expression": "(10**400) / (10**399)"}).content == "10.0"
