@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from envscale.jobs.generate import Job, load_domains, run_episodes, sample_job_tasks  # noqa: E402
+from envscale.tasks.states import initial_state_for  # noqa: E402
 
 DEFAULT_SPECS = [ROOT / "specs" / "retail.domain", ROOT / "specs" / "clinic.domain"]
 
@@ -36,7 +37,9 @@ def measure(spec: Path, tasks_n: int, trials: int, workers: int, scratch: Path) 
     job = Job([str(spec)], scratch / "sample", tasks=tasks_n, seed=0, progress=False)
     domains = load_domains(job.specs)
     started = time.perf_counter()
-    tasks = sample_job_tasks(job, domains)
+    # The states the generate command starts from: each spec's seed data, else generated data.
+    initial_states = [initial_state_for(spec) for spec in job.specs]
+    tasks = sample_job_tasks(job, domains, initial_states)
     sampling = time.perf_counter() - started
     rows = []
     for w in (1, workers):
@@ -71,7 +74,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200, help="tasks sampled per spec")
     parser.add_argument("--trials", type=int, default=5, help="episodes per task")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--quick", action="store_true", help="a few seconds' run, for the tests")
     args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.trials, args.workers = 4, 1, 1
     scratch = Path(tempfile.mkdtemp(prefix="envscale-bench-"))
     try:
         rows = [

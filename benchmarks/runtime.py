@@ -238,9 +238,13 @@ def main() -> None:
     parser.add_argument(
         "--compile-only", action="store_true", help="only the compile times of the shipped specs"
     )
+    parser.add_argument("--quick", action="store_true", help="a few seconds' run, for the tests")
     args = parser.parse_args()
+    compiles = 3 if args.quick else 100
+    if args.quick:
+        args.repeat = 3
     if args.compile_only:
-        compile_table(100)
+        compile_table(compiles)
         return
     spec = Path(args.spec)
     data = json.loads(spec.with_suffix(".data.json").read_text(encoding="utf-8"))
@@ -262,13 +266,13 @@ def main() -> None:
         )
     growth = {k: results[-1][k] / results[0][k] for k in ("reset", "hash", "hash_again", "diff")}
     print("growth 1x -> 100x: " + ", ".join(f"{k} {v:.2f}x" for k, v in growth.items()))
-    c = compile_times(spec, 20)
+    c = compile_times(spec, 2 if args.quick else 20)
     print(
         f"check+compile {spec.name}: cold process {c['cold_process_ms']:.1f} ms (includes imports "
         "and the parser build), "
         f"warm {c['warm_ms']:.1f} ms, from cache {c['cached_ms'] * 1000:.1f} µs"
     )
-    compile_table(100)
+    compile_table(compiles)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ def main() -> None:
         "--shared", default=str(ROOT.parent / "shared"), help="the shared folder with conformance/"
     )
     parser.add_argument("--repeat", type=int, default=1, help="replays of every case")
+    parser.add_argument("--quick", action="store_true", help="a few seconds' run, for the tests")
     args = parser.parse_args()
     base = Path(args.shared) / "conformance" / "taubench"
     print(
@@ -100,7 +101,7 @@ def main() -> None:
     )
     for domain in CASES:
         ours = bench_domain(domain, base / domain, args.repeat)
-        ref = bench_reference(base / domain, ours["layout"])
+        ref = bench_reference(base / domain, ours["layout"], samples=2 if args.quick else 20)
         print(
             f"{domain:8} {ours['cases']:>6} {'envscale':10} {ours['reset']:>8.1f}µs "
             f"{ours['call']:>7.1f}µs "

@@ -1,0 +1,59 @@
+"""Every benchmark runs in its quick mode and prints its comparison, so none of them rots.
+No timing is asserted: these machines are shared and noisy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+def test_runtime_benchmark() -> None:
+    done = run("runtime.py")
+    assert done.returncode == 0, done.stderr
+    assert "growth 1x -> 100x" in done.stdout and "retail.domain" in done.stdout
+    assert "parse" in done.stdout and "tools.py" in done.stdout  # the per-stage table
+
+
+def test_generate_benchmark() -> None:
+    done = run("generate.py")
+    assert done.returncode == 0, done.stderr
+    assert "kept/s/core" in done.stdout and "peak memory" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "conformance" / "taubench").is_dir(), reason="no ../shared")
+def test_taubench_replay_benchmark() -> None:
+    done = run("taubench_replay.py", "--shared", str(SHARED))
+    assert done.returncode == 0, done.stderr
+    assert "reload+hash" in done.stdout and "airline" in done.stdout
+
+
+def test_train_throughput_benchmark() -> None:
+    pytest.importorskip("torch")
+    done = run("train_throughput.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "envscale" in done.stdout and "supervised tok/s" in done.stdout
+    try:
+        import trl  # noqa: F401
+    except ImportError:
+        assert "TRL is not installed" in done.stderr
+    else:
+        assert "throughput ratio envscale/TRL" in done.stdout
