@@ -8,14 +8,13 @@ each returned (the text the agent reads, `CallResult.text`), and the hash of the
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from envscale import jsonl
 from envscale.records import GoldCall, GoldOutput, Task, load_jsonl
+from envscale.runtime.database import canonical_json
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.tasks.instructions import InstructionRenderer
@@ -72,7 +71,7 @@ def sample_tasks(
         wrote = any(step.ok and domain.tool_kinds[step.name] == "write" for step in walk.steps)
         if wrote == read_only:
             continue
-        chain = _canonical(walk.calls)
+        chain = canonical_json(walk.calls)
         if chain in seen:
             continue
         task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
@@ -107,7 +106,7 @@ def _execute(
         o.ok and domain.tool_kinds[c.name] == "write"
         for c, o in zip(gold_calls, outputs, strict=True)
     )
-    chain = _canonical(calls)
+    chain = canonical_json(calls)
     digest = hashlib.sha256(f"{domain.spec_hash}\0{initial_hash}\0{chain}".encode()).hexdigest()
     return Task(
         id=f"{domain.name}-{digest[:12]}",
@@ -124,10 +123,6 @@ def _execute(
         length=len(calls),
         enforce_policies=env.enforce_policies,
     )
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # ---- files and verification
