@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from envscale.cli.common import EXIT_OK, run_reporting_errors
@@ -23,6 +24,13 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         result = generate(job)
         print(result.table())
+        for domain, counts in result.counts.items():
+            if counts.tasks < job.tasks:
+                print(
+                    f"warning: {domain}: {counts.tasks} of {job.tasks} tasks: the random walks "
+                    "found no more distinct chains that pass",
+                    file=sys.stderr,
+                )
         print(f"wrote {job.out / TASKS_FILE} and {result.path}")
         return EXIT_OK
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from envscale.cli.common import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE, error, run_reporting_errors
 from envscale.cli.options import add_data_arguments
@@ -46,12 +47,22 @@ def sample_file(args: argparse.Namespace) -> int:
         instructions=load_instructions(args.spec),
     )
     write_tasks(args.out, tasks)
+    if len(tasks) < args.n:
+        error_fewer(len(tasks), args.n)
     reads = sum(1 for t in tasks if t.kind == "read")
     print(
         f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with "
         f"writes; initial state {json.dumps(initial_state)})"
     )
     return EXIT_OK
+
+
+def error_fewer(found: int, wanted: int) -> None:
+    print(
+        f"warning: {found} of {wanted} tasks: the random walks found no more distinct chains "
+        "that pass (a small domain has few; try a larger --max-length or other data)",
+        file=sys.stderr,
+    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import envscale
+from envscale.cli import main as envscale_main
 from envscale.cli import tasks as tasks_command
 from envscale.runtime.errors import DataError
 from envscale.tasks.instructions import InstructionRenderer, load_instructions
@@ -287,3 +288,14 @@ def test_instructions_describe_the_valid_calls_when_some_are_invalid() -> None:
     )
     assert any(t.invalid_calls for t in tasks)
     assert all(t.instruction for t in tasks)
+
+
+def test_the_tasks_command_says_when_it_makes_fewer_than_asked(tmp_path, capsys):
+    spec = tmp_path / "shop.domain"
+    spec.write_text(SHOP, encoding="utf-8")
+    out = tmp_path / "tasks.jsonl"
+    args = ["tasks", str(spec), "-n", "200", "--max-length", "1", "--data", "generated"]
+    assert envscale_main([*args, "--size", "4", "--invalid-share", "0", "-o", str(out)]) == 0
+    made = len(read_tasks(out))
+    assert 0 < made < 200
+    assert f"warning: {made} of 200 tasks" in capsys.readouterr().err
