@@ -38,6 +38,18 @@ SIDE = {
         "envscale.compiler",
         "envscale.runtime",
     },
+    "envscale.fuzz": {
+        "envscale",
+        "envscale.errors",
+        "envscale.records",
+        "envscale.jsonl",
+        "envscale.dsl",
+        "envscale.compiler",
+        "envscale.runtime",
+        "envscale.tasks",
+        "envscale.rollout",
+        "envscale.jobs",
+    },
 }
 # Imported inside functions, only when a feature that needs them runs.
 OPTIONAL_HEAVY = {
