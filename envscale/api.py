@@ -12,6 +12,7 @@ from envscale.dsl.diagnostics import Diagnostic, SpecError
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import CallResult, Environment
 from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.limits import Limits
 from envscale.runtime.load import load
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Diagnostic",
     "Domain",
     "Environment",
+    "Limits",
     "SpecError",
     "ToolError",
     "compile_file",

@@ -9,7 +9,34 @@ from typing import Any
 
 from envscale.jobs.generate import Job
 from envscale.rollout.dialogue import BackendConfig
+from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.tasks.states import DATA_CHOICES
+
+
+def _limit_setting(text: str) -> str:
+    try:
+        DEFAULT_LIMITS.with_settings([text])
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+    return text
+
+
+def add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """--limit NAME=VALUE, repeatable: what one tool call may take in and do."""
+    defaults = ", ".join(f"{k}={v}" for k, v in DEFAULT_LIMITS.to_dict().items())
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        type=_limit_setting,
+        metavar="NAME=VALUE",
+        help=f"a limit on each tool call, repeatable (defaults: {defaults}); a call over one "
+        "fails, rolled back",
+    )
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    return DEFAULT_LIMITS.with_settings(args.limit)
 
 
 def add_data_arguments(p: argparse.ArgumentParser, paths: bool = True) -> None:
@@ -119,6 +146,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="agent turns before an episode is cut",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_limit_arguments(p)
 
 
 def job_from(
@@ -137,4 +165,5 @@ def job_from(
         ray_address=args.ray_address,
         max_steps=args.max_turns,
         progress=not args.quiet,
+        limits=limits_from(args),
     )

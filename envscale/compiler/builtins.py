@@ -435,6 +435,7 @@ BUILTINS: dict[str, Builtin] = {
             2,
             params=(_INT, _INT),
             returns=t.ListT(_INT),
+            with_db=True,  # its elements are charged to the call's step budget
         ),
         Builtin(
             "evaluate",

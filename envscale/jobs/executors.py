@@ -23,6 +23,7 @@ from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import BackendFailure, DomainRuntime, episode_id, run_episode
 from envscale.rollout.users import make_user
 from envscale.runtime.domain import Domain
+from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class WorkerSetup:
     user: BackendConfig
     seed: int
     max_steps: int
+    limits: Limits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Worker:
     def __init__(self, setup: WorkerSetup) -> None:
         self.setup = setup
         self.runtimes = {
-            key: DomainRuntime(Domain(dict(files)), spec_path)
+            key: DomainRuntime(Domain(dict(files), limits=setup.limits), spec_path)
             for key, spec_path, files in setup.domains
         }
         self.agent = make_agent(setup.agent)

@@ -27,6 +27,7 @@ from envscale.records import EpisodeError, Task, Trajectory, load_jsonl, read_js
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
 from envscale.runtime.domain import Domain
+from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.load import load
 from envscale.tasks.instructions import load_instructions
 from envscale.tasks.sampling import sample_tasks
@@ -64,6 +65,7 @@ class Job:
     chunk_size: int = 0  # 0: chosen from the amount of work
     progress: bool = True
     trajectories_file: str = TRAJECTORIES_FILE
+    limits: Limits = DEFAULT_LIMITS  # of the episodes' environments
 
 
 @dataclass
@@ -92,6 +94,8 @@ def _describe(job: Job, domains: list[Domain], task_source: str | dict) -> dict:
         "seed": job.seed,
         "trials": job.trials,
         "max_steps": job.max_steps,
+        # Only limits set away from the defaults, so a job file from before limits still matches.
+        **({"limits": job.limits.changed()} if job.limits.changed() else {}),
         "agent": {
             **job.agent.describe(),
             "temperature": job.agent.temperature,
@@ -203,6 +207,7 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
         user=job.user,
         seed=job.seed,
         max_steps=job.max_steps,
+        limits=job.limits,
     )
     total = len(tasks) * job.trials
     progress = Progress(total, total - len(items), enabled=job.progress)

@@ -18,6 +18,7 @@ import apsw
 from envscale.compiler.sql_expr import quote_ident
 from envscale.records import EntityInfo
 from envscale.runtime.errors import ToolError
+from envscale.runtime.limits import UNLIMITED_STEPS
 
 HASH_MODULUS = 1 << 256
 
@@ -147,6 +148,9 @@ class Db:
         self.original: dict[tuple[str, Any], dict | None] = {}
         # Keys first touched by the call in progress, forgotten again if it rolls back.
         self.touched_in_call: list[tuple[str, Any]] = []
+        # What is left of the call's step budget; generated loops spend it (`lib.counted`).
+        self.steps_left = UNLIMITED_STEPS
+        self.step_limit = UNLIMITED_STEPS
 
     # ---- reads
 

@@ -13,6 +13,7 @@ from typing import Any
 from envscale.compiler.artifacts import ARTIFACTS
 from envscale.records import Manifest, Shape, ToolInfo
 from envscale.runtime.environment import Environment
+from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.shown import Shower
 
 
@@ -28,6 +29,8 @@ def _import_source(module_name: str, filename: str, source: str) -> types.Module
 @dataclass
 class Domain:
     files: dict[str, str]
+    # What one call of its environments may take in and do, unless an environment says else.
+    limits: Limits = DEFAULT_LIMITS
     manifest: Manifest = field(init=False)
     models: types.ModuleType = field(init=False)
     tools_module: types.ModuleType = field(init=False)
@@ -100,12 +103,16 @@ class Domain:
         *,
         path: str | Path | None = None,
         enforce_policies: bool = True,
+        limits: Limits | None = None,
     ) -> Environment:
-        """A fresh environment; data is records per entity (a dict or a JSON file).
+        """A fresh environment; data is records per entity (a dict or a JSON file); `limits`,
+        what one call may take in and do, default to the domain's.
 
         Generated initial states come from `envscale.tasks.datagen.generate_data`.
         """
-        return Environment.create(self, data, path=path, enforce_policies=enforce_policies)
+        return Environment.create(
+            self, data, path=path, enforce_policies=enforce_policies, limits=limits
+        )
 
     def write(self, out: str | Path) -> list[Path]:
         folder = Path(out)

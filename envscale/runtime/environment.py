@@ -7,10 +7,12 @@ A call fails in one of two ways. An ordinary failure is the agent's doing or the
 unknown tool, arguments that do not validate, a policy that forbids the call now, a ToolError
 (a failed require, a missing record, a bad value; lib.py turns every failure a spec author
 cannot rule out into one), a constraint of the schema (a CHECK, UNIQUE, NOT NULL or foreign
-key) or an invariant the call would break. Any other exception is internal: a bug in
-envscale (generated code, the runtime), never something to learn from. Its call is rolled
-back all the same, its result says `internal` and its message starts `internal error: `, and
-it is counted in INTERNAL_ERRORS, which the test suite checks after every test.
+key), an invariant the call would break, or a limit (`limits.py`: argument and result sizes,
+the work a call may do) or a resource (memory, a number's range) it would exceed. Any other
+exception is internal: a bug in envscale (generated code, the runtime), never something to
+learn from. Its call is rolled back all the same, its result says `internal` and its message
+starts `internal error: `, and it is counted in INTERNAL_ERRORS, which the test suite checks
+after every test.
 """
 
 from __future__ import annotations
@@ -31,12 +33,27 @@ import pydantic
 from envscale.records import Manifest
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, canonical_json, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
+from envscale.runtime.limits import (
+    DEFAULT_LIMITS,
+    UNLIMITED_STEPS,
+    Limits,
+    admit_arguments,
+    result_text,
+    too_deep,
+)
 from envscale.runtime.policy import PolicyMonitor
 
 INTERNAL_PREFIX = "internal error: "
-# How deeply an agent's arguments may nest lists and objects; deeper is a failed call.
-MAX_ARGUMENT_DEPTH = 64
-TOO_DEEP = f"arguments nest lists and objects more than {MAX_ARGUMENT_DEPTH} levels deep"
+# The default depth limit and its message (see `Limits`).
+MAX_ARGUMENT_DEPTH = DEFAULT_LIMITS.depth
+TOO_DEEP = too_deep(MAX_ARGUMENT_DEPTH)
+# Resources that what an agent sends can exhaust (a huge list built, a date pushed past year
+# 9999): running out of one is a failed call, with this message.
+RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (MemoryError, "the call needs more memory than there is"),
+    (RecursionError, "the call nests values too deeply"),
+    (OverflowError, "a number is out of range"),
+)
 
 
 class CompiledDomain(Protocol):
@@ -49,6 +66,7 @@ class CompiledDomain(Protocol):
     invariants_after: dict[str, list[tuple[str, Callable[..., str | None]]]]
     tool_kinds: dict[str, str]
     check_messages: dict[str, str]
+    limits: Limits
 
     def show_result(self, tool: str, value: Any) -> Any: ...
 
@@ -148,6 +166,7 @@ class Environment:
     # results can be large, and freeing them would make reset cost what the calls returned.
     history: list[Outcome] = field(default_factory=list)
     monitor: PolicyMonitor | None = None
+    limits: Limits = DEFAULT_LIMITS
     _base_hash: int | None = None
 
     @classmethod
@@ -157,7 +176,9 @@ class Environment:
         data: dict | str | Path | None,
         path: str | Path | None = None,
         enforce_policies: bool = True,
+        limits: Limits | None = None,
     ) -> Environment:
+        """`limits` default to the domain's."""
         connection = apsw.Connection(str(path) if path else ":memory:")
         connection.execute("PRAGMA foreign_keys = ON")
         if path:
@@ -178,7 +199,7 @@ class Environment:
                 [f"{path} already holds a database; omit the data to reopen it, or remove the file"]
             )
         db = Db(connection, tables, domain.manifest.clock)
-        env = cls(domain, connection, db, enforce_policies)
+        env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds)
         if data is not None:
             env._load(_read_data(data))
@@ -269,19 +290,10 @@ class Environment:
             )
             hint = f" Did you mean '{close[0]}'?" if close else ""
             return CallResult(str(name), False, error=f"unknown tool '{name}'.{hint}")
-        if arguments is None:
-            arguments = {}
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as error:
-                return CallResult(name, False, error=f"arguments are not valid JSON: {error.msg}")
-            except RecursionError:
-                return CallResult(name, False, error=TOO_DEEP)
-        if not isinstance(arguments, dict):
-            return CallResult(name, False, error="arguments must be a JSON object")
-        if nesting_exceeds(arguments, MAX_ARGUMENT_DEPTH):
-            return CallResult(name, False, error=TOO_DEEP)
+        try:
+            arguments = admit_arguments(arguments, self.limits)
+        except ToolError as error:
+            return CallResult(name, False, error=error.message)
         try:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
@@ -296,24 +308,27 @@ class Environment:
         ]
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
+        self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
             for invariant, check in self.domain.invariants_after[name]:
                 if (message := check(self.db)) is not None:
                     raise ToolError(f"invariant '{invariant}' violated: {message}")
             # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = json.loads(
-                json.dumps(self.domain.show_result(name, content), ensure_ascii=False)
-            )
+            content = json.loads(result_text(self.domain.show_result(name, content), self.limits))
         except ToolError as error:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
             return self._rollback(name, self._constraint_message(error))
+        except (MemoryError, RecursionError, OverflowError) as error:
+            return self._rollback(name, _resource_message(error))
         except BaseException:
             # Not the agent's doing (a bug, an interrupt): still leave the state as it was;
             # `call` reports a bug as an internal error, an interrupt goes on up.
             self._rollback(name, "")
             raise
+        finally:
+            self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
         self.connection.execute("RELEASE call")
         self.monitor.record(name)
         return CallResult(name, True, content)
@@ -401,19 +416,9 @@ class Environment:
         self.connection.close()
 
 
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether lists and dicts nest deeper than `limit` in value; without recursion."""
-    level: list[Any] = [value]
-    for _ in range(limit + 1):
-        level = [
-            child
-            for item in level
-            if isinstance(item, list | dict)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-        if not level:
-            return False
-    return True
+def _resource_message(error: BaseException) -> str:
+    message = next(text for kind, text in RESOURCE_ERRORS if isinstance(error, kind))
+    return f"{message} ({error})" if str(error) else message
 
 
 def _dump(value: Any) -> Any:

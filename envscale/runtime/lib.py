@@ -19,8 +19,21 @@ from typing import Any
 
 from envscale.runtime.database import Db
 from envscale.runtime.errors import ToolError
+from envscale.runtime.limits import too_much_work
 
 __all__ = ["Db", "ToolError"]  # and the built-ins below, which compiled code calls as lib.<name>
+
+
+def counted(db: Db, xs: Any) -> Any:
+    """xs, once its items are charged to the call's step budget: each loop and comprehension
+    pays for what it iterates when it starts, so a budget too small fails before the work."""
+    try:
+        db.steps_left -= _b.len(xs)
+    except TypeError:
+        raise ToolError("cannot iterate over a missing value") from None
+    if db.steps_left < 0:
+        raise ToolError(too_much_work(db.step_limit))
+    return xs
 
 
 def item(container: Any, key: Any) -> Any:
@@ -244,8 +257,13 @@ def days_between(a: str, b: str) -> int:
     return (_parse(b).date() - _parse(a).date()).days
 
 
-def range(start: int, stop: int | None = None) -> list[int]:
-    return _b.list(_b.range(start) if stop is None else _b.range(start, stop))
+def range(db: Db, start: int, stop: int | None = None) -> list[int]:
+    """The integers, each charged to the step budget before the list is made."""
+    low, high = (0, start) if stop is None else (start, stop)
+    db.steps_left -= _b.max(0, high - low)
+    if db.steps_left < 0:
+        raise ToolError(too_much_work(db.step_limit))
+    return _b.list(_b.range(low, high))
 
 
 _ARITHMETIC_CHARACTERS = frozenset("0123456789+-*/(). ")

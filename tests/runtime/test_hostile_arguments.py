@@ -9,7 +9,9 @@ import pytest
 
 import envscale
 from envscale.rollout.toolcalls import parse_arguments
-from envscale.runtime.environment import MAX_ARGUMENT_DEPTH, TOO_DEEP, nesting_exceeds
+from envscale.runtime.environment import MAX_ARGUMENT_DEPTH, TOO_DEEP
+from envscale.runtime.errors import ToolError
+from envscale.runtime.limits import Limits, check_shape
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -49,10 +51,20 @@ def test_nesting_up_to_the_limit_reaches_validation(clinic) -> None:
     assert not result.ok and result.error != TOO_DEEP and not result.internal
 
 
+def _too_deep(arguments: dict, depth: int) -> bool:
+    try:
+        check_shape(arguments, Limits(depth=depth))
+    except ToolError as error:
+        assert "limit depth=" in error.message
+        return True
+    return False
+
+
 def test_nesting_depth_counts_lists_and_objects() -> None:
-    assert not nesting_exceeds({"a": [[1]]}, 3)
-    assert nesting_exceeds({"a": [[1]]}, 2)
-    assert not nesting_exceeds({"a": "[[[[", "b": 1}, 1)
+    assert not _too_deep({"a": [[1]]}, 3)
+    assert _too_deep({"a": [[1]]}, 2)
+    assert _too_deep({"a": {"b": {}}}, 2)
+    assert not _too_deep({"a": "[[[[", "b": 1}, 1)
 
 
 def test_a_model_call_nested_without_end_parses_as_malformed() -> None:
@@ -71,7 +83,8 @@ def test_a_model_call_nested_without_end_parses_as_malformed() -> None:
 )
 def test_calculate_refuses_what_would_stall_or_crash_a_worker(expression: str, error: str) -> None:
     retail = envscale.load(SPECS / "retail.domain")
-    env = retail.environment(data={})
+    # Past the default string limit, which would refuse the long ones first.
+    env = retail.environment(data={}, limits=Limits(string_length=1_000_000))
     result = env.call("calculate", {"expression": expression})
     assert not result.ok and not result.internal and result.error == error
 

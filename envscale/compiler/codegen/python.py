@@ -228,7 +228,7 @@ class Emitter:
     def _comprehension(self, e: ast.Comprehension) -> Code:
         var = py_name(e.var)
         self.locals_.add(e.var)
-        iterable = self.expr(e.iterable)
+        iterable = self.counted(e.iterable)
         saved = set(self.bounds.facts), set(self.bounds.same_length)
         self.bounds.forget(_bound({e.var}))
         self.bounds.facts |= self.bounds.loop_facts(e.var, e.iterable)
@@ -238,6 +238,14 @@ class Emitter:
         element = self.expr(e.element)
         self.bounds.facts, self.bounds.same_length = saved
         return py.comprehension(element, var, iterable, condition)
+
+    def counted(self, iterable: ast.Expr) -> Code:
+        """What a loop or comprehension iterates, charged to the call's step budget first
+        (`range` charges its elements itself)."""
+        code = self.expr(iterable)
+        if _is_builtin_call(iterable, "range", self.type_of):
+            return code
+        return self.lib("counted", [py.text("db"), code])
 
     def _insert(self, e: ast.Insert) -> Code:
         return self.db("insert", [py.text(py_str(e.entity)), self.record_literal(e.entity, e.args)])
@@ -378,7 +386,7 @@ class Emitter:
                 self.delete(s, depth, pending)
             case ast.For():
                 self.locals_.add(s.var)
-                iterable = self.expr(s.iterable)
+                iterable = self.counted(s.iterable)
                 written = writes_of((s,))
                 self.bounds.forget(written)
                 saved = set(self.bounds.facts)
@@ -513,6 +521,12 @@ _EXPRESSIONS: dict[type, Callable[[Emitter, ast.Expr], Code]] = {
 
 def _bound(names: set[str]) -> Writes:
     return Writes(bound=names)
+
+
+def _is_builtin_call(e: ast.Expr, name: str, type_of: Callable[[ast.Expr], t.Type]) -> bool:
+    if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == name):
+        return False
+    return not isinstance(type_of(e.func), t.StructClass | t.Method)
 
 
 def _is_none(e: ast.Expr) -> bool:

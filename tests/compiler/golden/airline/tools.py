@@ -87,7 +87,7 @@ def search_direct_flight(db: lib.Db, origin: str, destination: str, date: str) -
             "actual_arrival_time_est": None,
             "date": None,
         }
-        for f in db.where("Flight", {"origin": origin, "destination": destination})
+        for f in lib.counted(db, db.where("Flight", {"origin": origin, "destination": destination}))
         if date in f["dates"] and f["dates"][date]["status"] == "available"
     ]
 
@@ -101,9 +101,9 @@ def search_onestop_flight(db: lib.Db, origin: str, destination: str, date: str) 
     Kind: read. Reads: Flight. Writes: -.
     """
     found = []
-    for first in db.where("Flight", {"origin": origin}):
-        for second in db.where(
-            "Flight", {"origin": first["destination"], "destination": destination}
+    for first in lib.counted(db, db.where("Flight", {"origin": origin})):
+        for second in lib.counted(
+            db, db.where("Flight", {"origin": first["destination"], "destination": destination})
         ):
             if (
                 first["scheduled_arrival_time_est"] <= second["scheduled_departure_time_est"]
@@ -192,7 +192,7 @@ def book_reservation(
     reservation_id = lib.free_record_key(db, "Reservation", "HATHAT")
     segments = []
     total = 0
-    for wanted in flights:
+    for wanted in lib.counted(db, flights):
         f = db.find("Flight", wanted["flight_number"])
         if f is None:
             raise lib.ToolError(lib.format("flight {} not found", wanted["flight_number"]))
@@ -228,7 +228,7 @@ def book_reservation(
     if insurance == "yes":
         total = total + 30 * lib.len(passengers)
     total = total + 50 * nonfree_baggages
-    for pay in payment_methods:
+    for pay in lib.counted(db, payment_methods):
         if pay["payment_id"] not in u["payment_methods"]:
             raise lib.ToolError(lib.format("payment method {} not found", pay["payment_id"]))
         method = lib.copy(u["payment_methods"][pay["payment_id"]])
@@ -238,14 +238,14 @@ def book_reservation(
                 raise lib.ToolError(
                     lib.format("not enough balance in payment method {}", pay["payment_id"])
                 )
-    paid = lib.sum([pay["amount"] for pay in payment_methods])
+    paid = lib.sum([pay["amount"] for pay in lib.counted(db, payment_methods)])
     if paid != total:
         raise lib.ToolError(
             lib.format(
                 "payment amount does not add up, total price is {}, but paid {}", total, paid
             )
         )
-    for pay in payment_methods:
+    for pay in lib.counted(db, payment_methods):
         method = lib.copy(lib.item(u["payment_methods"], pay["payment_id"]))
         balance = method.get("amount")
         if method["source"] == "gift_card" and balance is not None:
@@ -288,7 +288,8 @@ def cancel_reservation(db: lib.Db, reservation_id: str) -> dict:
     if r is None:
         raise lib.ToolError("reservation not found")
     r["payment_history"] = r["payment_history"] + [
-        {"payment_id": p["payment_id"], "amount": -p["amount"]} for p in r["payment_history"]
+        {"payment_id": p["payment_id"], "amount": -p["amount"]}
+        for p in lib.counted(db, r["payment_history"])
     ]
     r["status"] = "cancelled"
     db.update("Reservation", r, "payment_history", "status")
@@ -345,10 +346,10 @@ def update_reservation_flights(
     travellers = lib.len(r["passengers"])
     segments = []
     total = 0
-    for wanted in flights:
+    for wanted in lib.counted(db, flights):
         kept = [
             s
-            for s in r["flights"]
+            for s in lib.counted(db, r["flights"])
             if s["flight_number"] == wanted["flight_number"]
             and s["date"] == wanted["date"]
             and cabin == r["cabin"]
@@ -400,7 +401,7 @@ def update_reservation_flights(
                 },
             ]
             total = total + fare * travellers
-    total = total - lib.sum([s["price"] for s in r["flights"]]) * travellers
+    total = total - lib.sum([s["price"] for s in lib.counted(db, r["flights"])]) * travellers
     owner = db.get("User", r["user_id"])
     if payment_id not in owner["payment_methods"]:
         raise lib.ToolError("payment method not found")
@@ -489,7 +490,10 @@ def check_payment_ids_match(db: lib.Db, every_row: bool = False) -> str | None:
     """payment_ids_match (airline.domain:117), on each User: changed since reset."""
     for row in db.all("User") if every_row else db.changed("User"):
         if not lib.all(
-            [row["payment_methods"][k]["id"] == k for k in lib.keys(row["payment_methods"])]
+            [
+                row["payment_methods"][k]["id"] == k
+                for k in lib.counted(db, lib.keys(row["payment_methods"]))
+            ]
         ):
             return lib.format(
                 "User {}: a payment method is filed under another id than its own", row["user_id"]

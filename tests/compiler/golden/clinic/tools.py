@@ -62,7 +62,9 @@ def find_open_slots(db: lib.Db, clinician_id: str, day: str) -> list[dict]:
     c = db.get("Clinician", clinician_id)
     slots = [
         s
-        for s in db.where("Slot", {"clinician": c["clinician_id"], "status": "open"})
+        for s in lib.counted(
+            db, db.where("Slot", {"clinician": c["clinician_id"], "status": "open"})
+        )
         if lib.date(s["start"]) == day and s["start"] > lib.now(db)
     ]
     return lib.sorted(slots, by="start")
@@ -79,7 +81,8 @@ def list_appointments(db: lib.Db, patient_id: str, include_past: bool = False) -
     if include_past:
         return lib.sorted(all_visits, by="start")
     return lib.sorted(
-        [a for a in all_visits if a["status"] in ["scheduled", "checked_in"]], by="start"
+        [a for a in lib.counted(db, all_visits) if a["status"] in ["scheduled", "checked_in"]],
+        by="start",
     )
 
 
@@ -100,7 +103,7 @@ def list_invoices(db: lib.Db, patient_id: str, status: str | None = None) -> lis
     p = db.get("Patient", patient_id)
     found = db.where("Invoice", {"patient": p["patient_id"]})
     if status is not None:
-        found = [i for i in found if i["status"] == status]
+        found = [i for i in lib.counted(db, found) if i["status"] == status]
     return lib.sorted(found, by="issued", desc=True)
 
 
@@ -144,7 +147,7 @@ def book_appointment(
         lib.count(
             [
                 a
-                for a in upcoming
+                for a in lib.counted(db, upcoming)
                 if a["clinician"] == c["clinician_id"]
                 and lib.date(a["start"]) == lib.date(s["start"])
             ]
@@ -508,7 +511,7 @@ def check_one_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
     if not lib.all(
         [
             lib.count(db.where("Appointment", {"slot": s["slot_id"], "status": "scheduled"})) <= 1
-            for s in db.where("Slot", {"status": "booked"})
+            for s in lib.counted(db, db.where("Slot", {"status": "booked"}))
         ]
     ):
         return "A slot can hold only one scheduled appointment"

@@ -19,7 +19,11 @@ def find_user_id_by_email(db: lib.Db, email: str) -> str:
 
     Kind: read. Reads: User. Writes: -.
     """
-    found = [u["user_id"] for u in db.all("User") if lib.lower(u["email"]) == lib.lower(email)]
+    found = [
+        u["user_id"]
+        for u in lib.counted(db, db.all("User"))
+        if lib.lower(u["email"]) == lib.lower(email)
+    ]
     if lib.len(found) <= 0:
         raise lib.ToolError("user not found")
     return found[0]
@@ -34,7 +38,7 @@ def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: s
     """
     found = [
         u["user_id"]
-        for u in db.all("User")
+        for u in lib.counted(db, db.all("User"))
         if lib.lower(u["name"]["first_name"]) == lib.lower(first_name)
         and lib.lower(u["name"]["last_name"]) == lib.lower(last_name)
         and u["address"]["zip"] == zip
@@ -83,7 +87,7 @@ def list_all_product_types(db: lib.Db) -> dict[str, str]:
     Kind: read. Reads: Product. Writes: -.
     """
     found = {}
-    for p in lib.sorted(db.all("Product"), by="name"):
+    for p in lib.counted(db, lib.sorted(db.all("Product"), by="name")):
         found[p["name"]] = p["product_id"]
     return found
 
@@ -109,9 +113,9 @@ def cancel_pending_order(db: lib.Db, order_id: str, reason: str) -> dict:
             "amount": t["amount"],
             "payment_method_id": t["payment_method_id"],
         }
-        for t in o["payment_history"]
+        for t in lib.counted(db, o["payment_history"])
     ]
-    for t in o["payment_history"]:
+    for t in lib.counted(db, o["payment_history"]):
         if "gift_card" in t["payment_method_id"]:
             balance = lib.item(user["payment_methods"], t["payment_method_id"]).get("balance")
             if balance is None:
@@ -227,15 +231,19 @@ def modify_pending_order_items(
         raise lib.ToolError("order not found")
     if o["status"] != "pending":
         raise lib.ToolError("non-pending order cannot be modified")
-    held = [i["item_id"] for i in o["items"]]
-    for id in item_ids:
-        if lib.count([x for x in item_ids if x == id]) > lib.count([x for x in held if x == id]):
+    held = [i["item_id"] for i in lib.counted(db, o["items"])]
+    for id in lib.counted(db, item_ids):
+        if lib.count([x for x in lib.counted(db, item_ids) if x == id]) > lib.count(
+            [x for x in lib.counted(db, held) if x == id]
+        ):
             raise lib.ToolError(lib.format("{} not found", id))
     if lib.len(item_ids) != lib.len(new_item_ids):
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
-    for k in lib.range(lib.len(item_ids)):
-        item = lib.copy(lib.item([i for i in o["items"] if i["item_id"] == item_ids[k]], 0))
+    for k in lib.range(db, lib.len(item_ids)):
+        item = lib.copy(
+            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        )
         variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
@@ -266,11 +274,11 @@ def modify_pending_order_items(
             raise lib.ToolError("the gift card has no balance")
         user["payment_methods"][payment_method_id]["balance"] = lib.round(balance - difference, 2)
         db.update("User", user, "payment_methods")
-    for k in lib.range(lib.len(item_ids)):
+    for k in lib.range(db, lib.len(item_ids)):
         at = lib.item(
             [
                 j
-                for j in lib.range(lib.len(o["items"]))
+                for j in lib.range(db, lib.len(o["items"]))
                 if o["items"][j]["item_id"] == lib.item(item_ids, k)
             ],
             0,
@@ -314,9 +322,11 @@ def return_delivered_order_items(
         raise lib.ToolError(
             "payment method should be either the original payment method or a gift card"
         )
-    held = [i["item_id"] for i in o["items"]]
-    for id in item_ids:
-        if lib.count([x for x in item_ids if x == id]) > lib.count([x for x in held if x == id]):
+    held = [i["item_id"] for i in lib.counted(db, o["items"])]
+    for id in lib.counted(db, item_ids):
+        if lib.count([x for x in lib.counted(db, item_ids) if x == id]) > lib.count(
+            [x for x in lib.counted(db, held) if x == id]
+        ):
             raise lib.ToolError("some item not found")
     o["status"] = "return requested"
     o["return_items"] = lib.sorted(item_ids)
@@ -341,15 +351,19 @@ def exchange_delivered_order_items(
         raise lib.ToolError("order not found")
     if o["status"] != "delivered":
         raise lib.ToolError("non-delivered order cannot be exchanged")
-    held = [i["item_id"] for i in o["items"]]
-    for id in item_ids:
-        if lib.count([x for x in item_ids if x == id]) > lib.count([x for x in held if x == id]):
+    held = [i["item_id"] for i in lib.counted(db, o["items"])]
+    for id in lib.counted(db, item_ids):
+        if lib.count([x for x in lib.counted(db, item_ids) if x == id]) > lib.count(
+            [x for x in lib.counted(db, held) if x == id]
+        ):
             raise lib.ToolError(lib.format("{} not found", id))
     if lib.len(item_ids) != lib.len(new_item_ids):
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
-    for k in lib.range(lib.len(item_ids)):
-        item = lib.copy(lib.item([i for i in o["items"] if i["item_id"] == item_ids[k]], 0))
+    for k in lib.range(db, lib.len(item_ids)):
+        item = lib.copy(
+            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        )
         variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
@@ -439,7 +453,9 @@ def transfer_to_human_agents(db: lib.Db, summary: str) -> str:
 def check_saved_methods_by_id(db: lib.Db, every_row: bool = False) -> str | None:
     """saved_methods_by_id (retail.domain:93), on each User: changed since reset."""
     for row in db.all("User") if every_row else db.changed("User"):
-        if not lib.all([row["payment_methods"][k]["id"] == k for k in row["payment_methods"]]):
+        if not lib.all(
+            [row["payment_methods"][k]["id"] == k for k in lib.counted(db, row["payment_methods"])]
+        ):
             return "A payment method is saved under its own id"
     return None
 
@@ -450,7 +466,7 @@ def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str 
         if not lib.all(
             [
                 (m["source"] == "gift_card") == (m.get("balance") is not None)
-                for m in lib.values(row["payment_methods"])
+                for m in lib.counted(db, lib.values(row["payment_methods"]))
             ]
         ):
             return "Gift cards, and only gift cards, have a balance"
@@ -460,7 +476,9 @@ def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str 
 def check_variants_by_item_id(db: lib.Db, every_row: bool = False) -> str | None:
     """variants_by_item_id (retail.domain:99), on each Product: changed since reset."""
     for row in db.all("Product") if every_row else db.changed("Product"):
-        if not lib.all([row["variants"][k]["item_id"] == k for k in row["variants"]]):
+        if not lib.all(
+            [row["variants"][k]["item_id"] == k for k in lib.counted(db, row["variants"])]
+        ):
             return "A variant is listed under its own item id"
     return None
 

@@ -1,0 +1,225 @@
+"""What one tool call may be asked to take in and do, and the checks that hold it to that.
+
+A `Limits` record travels with a domain (`Domain.limits`) into each of its environments.
+Exceeding a limit is an ordinary failed call: an error message that names the limit and its
+value, e.g. `argument 'flights' is a list of 20000 items (limit list_length=1000)`, with the
+database exactly as before.
+
+The defaults sit far above what real tool calls need and far below what would stall a
+worker. Over the tau-bench conformance cases (retail and airline, about 2,000 calls) the
+largest arguments are 807 bytes of JSON, 3 levels deep, with strings of 303 characters and
+lists of 5 items; the largest result is 15 kB, and the most work a call does is a few
+thousand steps (a scan of every user). docs/design.md lists the limits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from envscale.runtime.errors import ToolError
+
+# The step budget outside a call (loading data, checking invariants on it): in effect none.
+UNLIMITED_STEPS = 1 << 62
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per call. Sizes of arguments and results are bytes of their JSON text in UTF-8."""
+
+    argument_bytes: int = 1_000_000
+    depth: int = 64  # how deeply arguments may nest lists and objects
+    string_length: int = 100_000  # characters of any one string in the arguments, keys included
+    list_length: int = 1_000  # items of any one list, and entries of any one object
+    steps: int = 1_000_000  # loop iterations, comprehension elements and range() elements
+    result_bytes: int = 10_000_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"limit {f.name} must be a positive integer, not {value!r}")
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def changed(self) -> dict[str, int]:
+        """The limits that differ from the defaults."""
+        default = DEFAULT_LIMITS.to_dict()
+        return {k: v for k, v in self.to_dict().items() if v != default[k]}
+
+    def with_settings(self, settings: list[str]) -> Limits:
+        """These limits with `name=value` settings applied (`string_length=100000`)."""
+        names = [f.name for f in fields(self)]
+        changes: dict[str, int] = {}
+        for setting in settings:
+            name, sep, text = setting.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in names:
+                raise ValueError(
+                    f"a limit is NAME=VALUE with NAME one of {', '.join(names)}, not {setting!r}"
+                )
+            try:
+                changes[name] = int(text.strip().replace("_", ""))
+            except ValueError:
+                raise ValueError(f"limit {name} must be a positive integer, not {text!r}") from None
+        return replace(self, **changes)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class NotAnObject(ToolError):
+    """The arguments are not the text of a JSON object at all (rather than one over a limit)."""
+
+
+def over(what: str, name: str, value: int) -> str:
+    return f"{what} (limit {name}={value})"
+
+
+def too_much_work(limits_steps: int) -> str:
+    return over(f"the call needs more than {limits_steps} steps of work", "steps", limits_steps)
+
+
+def too_deep(depth: int) -> str:
+    return over(f"arguments nest lists and objects more than {depth} levels deep", "depth", depth)
+
+
+def _utf8_length(text: str, limit: int) -> int:
+    """The UTF-8 length of text, or a lower bound of it when that already shows it is within
+    `limit` (no character takes more than 4 bytes); lone surrogates count 3 bytes."""
+    if len(text) * 4 <= limit:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def admit_arguments(arguments: dict | str | None, limits: Limits) -> dict:
+    """The arguments as a dict, once they are JSON within the limits; else ToolError."""
+    if arguments is None:
+        return {}
+    if isinstance(arguments, str):
+        if len(arguments) > limits.argument_bytes or (
+            _utf8_length(arguments, limits.argument_bytes) > limits.argument_bytes
+        ):
+            size = len(arguments.encode("utf-8", "surrogatepass"))
+            raise ToolError(
+                over(f"arguments are {size} bytes of JSON", "argument_bytes", limits.argument_bytes)
+            )
+        if not arguments.strip():
+            return {}
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as error:
+            raise NotAnObject(
+                f"arguments are not valid JSON: {error.msg} (column {error.colno})"
+            ) from None
+        except RecursionError:
+            raise ToolError(too_deep(limits.depth)) from None
+        except ValueError as error:  # an integer of more digits than Python converts
+            raise NotAnObject(f"arguments are not valid JSON: {error}") from None
+        if not isinstance(arguments, dict):
+            raise NotAnObject(f"arguments must be a JSON object, not {_json_kind(arguments)}")
+        check_shape(arguments, limits)
+        return arguments
+    if not isinstance(arguments, dict):
+        raise NotAnObject(f"arguments must be a JSON object, not {_json_kind(arguments)}")
+    check_shape(arguments, limits)
+    try:
+        text = json.dumps(arguments, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise ToolError(f"arguments cannot be written as JSON: {error}") from None
+    size = _utf8_length(text, limits.argument_bytes)
+    if size > limits.argument_bytes:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        raise ToolError(
+            over(f"arguments are {size} bytes of JSON", "argument_bytes", limits.argument_bytes)
+        )
+    return arguments
+
+
+def _json_kind(value: Any) -> str:
+    kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "a list"))
+    if value is None:
+        return "null"
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
+def check_shape(arguments: dict, limits: Limits) -> None:
+    """Raise ToolError if any list or object of the arguments is too long, any string too long
+    or the nesting too deep."""
+    if (problem := _size_problem(arguments, limits)) is not None:
+        raise ToolError(f"arguments: {problem}")
+    budget = [limits.argument_bytes]  # values to look at before the JSON must be too large
+    for name, value in arguments.items():
+        if (problem := _value_problem(value, limits, budget)) is not None:
+            raise ToolError(f"argument '{name}': {problem}")
+
+
+def _value_problem(value: Any, limits: Limits, budget: list[int]) -> str | None:
+    """What is too long in one argument's value, if anything; too deep a nesting, or too many
+    values, raise. Level by level, without recursion, so that any depth is safe; the arguments
+    object is level 1."""
+    level, number = [value], 2
+    while level:
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, str):
+                if len(item) > limits.string_length:
+                    return _size_problem(item, limits)
+            elif isinstance(item, dict | list):
+                if number > limits.depth:
+                    raise ToolError(too_deep(limits.depth))
+                if (problem := _size_problem(item, limits)) is not None:
+                    return problem
+                below.extend(item.values() if isinstance(item, dict) else item)
+        budget[0] -= len(below)
+        if budget[0] < 0:  # every value takes a byte of JSON at least
+            raise ToolError(
+                over(
+                    f"arguments are more than {limits.argument_bytes} bytes of JSON",
+                    "argument_bytes",
+                    limits.argument_bytes,
+                )
+            )
+        level, number = below, number + 1
+    return None
+
+
+def _size_problem(value: str | list | dict, limits: Limits) -> str | None:
+    if isinstance(value, str):
+        if len(value) > limits.string_length:
+            return over(
+                f"a string of {len(value)} characters", "string_length", limits.string_length
+            )
+        return None
+    if len(value) > limits.list_length:
+        what = (
+            f"an object of {len(value)} entries"
+            if isinstance(value, dict)
+            else (f"a list of {len(value)} items")
+        )
+        return over(what, "list_length", limits.list_length)
+    if isinstance(value, dict):
+        for key in value:
+            if isinstance(key, str) and len(key) > limits.string_length:
+                return over(
+                    f"a key of {len(key)} characters", "string_length", limits.string_length
+                )
+    return None
+
+
+def result_text(value: Any, limits: Limits) -> str:
+    """The JSON text of a tool's (shown) result, once it is within the result limit."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except RecursionError:
+        raise ToolError("the result nests lists and objects too deeply to be written") from None
+    except ValueError as error:  # an integer of more digits than Python converts to text
+        raise ToolError(f"the result cannot be written as JSON: {error}") from None
+    if _utf8_length(text, limits.result_bytes) > limits.result_bytes:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        raise ToolError(
+            over(f"the result is {size} bytes of JSON", "result_bytes", limits.result_bytes)
+        )
+    return text
