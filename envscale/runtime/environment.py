@@ -47,6 +47,7 @@ INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
 MAX_ARGUMENT_DEPTH = DEFAULT_LIMITS.depth
 TOO_DEEP = too_deep(MAX_ARGUMENT_DEPTH)
+_MAX_TOOL_NAME = 200
 # Resources that what an agent sends can exhaust (a huge list built, a date pushed past year
 # 9999): running out of one is a failed call, with this message.
 RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
@@ -283,13 +284,12 @@ class Environment:
     def _call(self, name: str, arguments: dict | str | None) -> CallResult:
         function = self.tools.get(name) if isinstance(name, str) else None
         if function is None:
-            close = (
-                difflib.get_close_matches(name, list(self.tools), n=1)
-                if isinstance(name, str)
-                else []
-            )
+            # A name far longer than any tool's is no near miss, and is not echoed whole.
+            plausible = isinstance(name, str) and len(name) <= _MAX_TOOL_NAME
+            close = difflib.get_close_matches(name, list(self.tools), n=1) if plausible else []
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            return CallResult(str(name), False, error=f"unknown tool '{name}'.{hint}")
+            shown = str(name) if plausible else f"{str(name)[:_MAX_TOOL_NAME]}..."
+            return CallResult(shown, False, error=f"unknown tool '{shown}'.{hint}")
         try:
             arguments = admit_arguments(arguments, self.limits)
         except ToolError as error:

@@ -170,7 +170,10 @@ def _text(x: Any) -> str:
         return "true" if x else "false"
     if x is None:
         return "none"
-    return _b.str(x)
+    try:
+        return _b.str(x)
+    except ValueError:  # an integer of more digits than Python writes out
+        raise ToolError("the integer is too large to write as text") from None
 
 
 def str(x: Any) -> str:
@@ -189,6 +192,8 @@ def float(x: Any) -> float:
         return _b.float(x)
     except ValueError:
         raise ToolError(f"{x!r} is not a number") from None
+    except OverflowError:
+        raise ToolError("the integer is too large for a float") from None
 
 
 def lower(s: str) -> str:
@@ -221,8 +226,19 @@ def join(xs: list[str], sep: str) -> str:
     return sep.join(xs)
 
 
+# The longest text replace() may make: a replacement repeated at every match can otherwise
+# multiply a string's length by the replacement's (100,000 x 100,000 characters).
+_MAX_TEXT = 100_000_000
+
+
 def replace(s: str, old: str, new: str) -> str:
-    return s.replace(old, new) if old else s
+    if not old:
+        return s
+    if _b.len(new) > _b.len(old):
+        grown = _b.len(s) + s.count(old) * (_b.len(new) - _b.len(old))
+        if grown > _MAX_TEXT:
+            raise ToolError(f"replace() would make a text of {grown} characters")
+    return s.replace(old, new)
 
 
 def now(db: Any) -> str:
@@ -249,7 +265,11 @@ def datetime(value: str) -> str:
 
 
 def add_days(value: str, days: int) -> str:
-    moved = _parse(value) + _dt.timedelta(days=days)
+    start = _parse(value)
+    try:
+        moved = start + _dt.timedelta(days=days)
+    except OverflowError:
+        raise ToolError(f"{value!r} plus {days} days is not a date of the years 1 to 9999") from None
     return moved.date().isoformat() if _b.len(value) == 10 else moved.isoformat(timespec="seconds")
 
 

@@ -33,7 +33,7 @@ class Limits:
     string_length: int = 100_000  # characters of any one string in the arguments, keys included
     list_length: int = 1_000  # items of any one list, and entries of any one object
     steps: int = 1_000_000  # loop iterations, comprehension elements and range() elements
-    result_bytes: int = 10_000_000
+    result_bytes: int = 1_000_000
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -165,8 +165,8 @@ def _value_problem(value: Any, limits: Limits, budget: list[int]) -> str | None:
         below: list[Any] = []
         for item in level:
             if isinstance(item, str):
-                if len(item) > limits.string_length:
-                    return _size_problem(item, limits)
+                if (problem := _string_problem(item, "a string", limits)) is not None:
+                    return problem
             elif isinstance(item, dict | list):
                 if number > limits.depth:
                     raise ToolError(too_deep(limits.depth))
@@ -188,24 +188,29 @@ def _value_problem(value: Any, limits: Limits, budget: list[int]) -> str | None:
 
 def _size_problem(value: str | list | dict, limits: Limits) -> str | None:
     if isinstance(value, str):
-        if len(value) > limits.string_length:
-            return over(
-                f"a string of {len(value)} characters", "string_length", limits.string_length
-            )
-        return None
+        return _string_problem(value, "a string", limits)
     if len(value) > limits.list_length:
         what = (
             f"an object of {len(value)} entries"
             if isinstance(value, dict)
-            else (f"a list of {len(value)} items")
+            else f"a list of {len(value)} items"
         )
         return over(what, "list_length", limits.list_length)
     if isinstance(value, dict):
         for key in value:
-            if isinstance(key, str) and len(key) > limits.string_length:
-                return over(
-                    f"a key of {len(key)} characters", "string_length", limits.string_length
-                )
+            if isinstance(key, str) and (problem := _string_problem(key, "a key", limits)):
+                return problem
+    return None
+
+
+def _string_problem(text: str, what: str, limits: Limits) -> str | None:
+    if len(text) > limits.string_length:
+        return over(f"{what} of {len(text)} characters", "string_length", limits.string_length)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate, which no database can store
+            return f"{what} with a lone surrogate at character {error.start}, which is not text"
     return None
 
 
