@@ -269,7 +269,9 @@ def add_days(value: str, days: int) -> str:
     try:
         moved = start + _dt.timedelta(days=days)
     except OverflowError:
-        raise ToolError(f"{value!r} plus {days} days is not a date of the years 1 to 9999") from None
+        raise ToolError(
+            f"{value!r} plus {days} days is not a date of the years 1 to 9999"
+        ) from None
     return moved.date().isoformat() if _b.len(value) == 10 else moved.isoformat(timespec="seconds")
 
 

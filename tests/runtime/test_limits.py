@@ -10,6 +10,7 @@ import pytest
 
 import envscale
 from envscale.api import Limits, compile_source
+from envscale.conformance.taubench import environment
 from envscale.runtime.domain import Domain
 from envscale.runtime.limits import DEFAULT_LIMITS
 
@@ -106,7 +107,10 @@ def test_a_long_string_is_refused_by_the_string_limit_alone() -> None:
     clinic = envscale.load(SPECS / "clinic.domain")
     env = clinic.environment(data=SPECS / "clinic.data.json")
     error = refused(
-        env, "update_contact", {"patient_id": "P001", "email": "a" * 100_001}, "string_length=100000"
+        env,
+        "update_contact",
+        {"patient_id": "P001", "email": "a" * 100_001},
+        "string_length=100000",
     )
     assert error.startswith("argument 'email': a string of 100001 characters")
 
@@ -131,9 +135,9 @@ def _booking(flights: list[dict]) -> dict:
 def airline_env():
     if not (SHARED / "airline").is_dir():
         pytest.skip("the tau-bench airline data is not in ../shared")
-    from envscale.conformance.taubench import environment
-
-    env, _ = environment(SPECS / "airline.domain", SPECS / "airline.layout.json", SHARED / "airline")
+    env, _ = environment(
+        SPECS / "airline.domain", SPECS / "airline.layout.json", SHARED / "airline"
+    )
     return env
 
 
@@ -214,7 +218,8 @@ def test_arguments_that_are_many_small_values_count_against_the_size(work) -> No
 
 
 @pytest.mark.parametrize(
-    ("day", "n"), [("2024-01-01", 10**15), ("2024-01-01", 10**30), ("9999-12-31", 1), ("0001-01-01", -1)]
+    ("day", "n"),
+    [("2024-01-01", 10**15), ("2024-01-01", 10**30), ("9999-12-31", 1), ("0001-01-01", -1)],
 )
 def test_date_arithmetic_out_of_range_is_a_tool_error(work, day: str, n: int) -> None:
     env = work.environment(data={})
