@@ -124,17 +124,17 @@ def admit_arguments(arguments: dict | str | None, limits: Limits) -> dict:
         return arguments
     if not isinstance(arguments, dict):
         raise NotAnObject(f"arguments must be a JSON object, not {_json_kind(arguments)}")
-    check_shape(arguments, limits)
-    try:
-        text = json.dumps(arguments, ensure_ascii=False)
-    except (TypeError, ValueError) as error:
-        raise ToolError(f"arguments cannot be written as JSON: {error}") from None
-    size = _utf8_length(text, limits.argument_bytes)
-    if size > limits.argument_bytes:
+    # The JSON text is written only when a bound on its length does not settle the limit.
+    if check_shape(arguments, limits) > limits.argument_bytes:
+        try:
+            text = json.dumps(arguments, ensure_ascii=False)
+        except (TypeError, ValueError) as error:
+            raise ToolError(f"arguments cannot be written as JSON: {error}") from None
         size = len(text.encode("utf-8", "surrogatepass"))
-        raise ToolError(
-            over(f"arguments are {size} bytes of JSON", "argument_bytes", limits.argument_bytes)
-        )
+        if size > limits.argument_bytes:
+            raise ToolError(
+                over(f"arguments are {size} bytes of JSON", "argument_bytes", limits.argument_bytes)
+            )
     return arguments
 
 
@@ -145,36 +145,58 @@ def _json_kind(value: Any) -> str:
     return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
-def check_shape(arguments: dict, limits: Limits) -> None:
+# The exact types of JSON scalars other than strings, each at most 25 bytes of JSON (an int
+# below 2**64 or any float).
+_SCALARS = frozenset({int, float, bool, type(None)})
+_SHORT_INT = 1 << 64
+
+
+def check_shape(arguments: dict, limits: Limits) -> int:
     """Raise ToolError if any list or object of the arguments is too long, any string too long
-    or the nesting too deep."""
-    if (problem := _size_problem(arguments, limits)) is not None:
-        raise ToolError(f"arguments: {problem}")
-    budget = [limits.argument_bytes]  # values to look at before the JSON must be too large
-    for name, value in arguments.items():
-        if (problem := _value_problem(value, limits, budget)) is not None:
-            raise ToolError(f"argument '{name}': {problem}")
+    or not text, or the nesting too deep; else return a bound on the length of their JSON text
+    in bytes (past `argument_bytes` when only the text itself can tell).
 
-
-def _value_problem(value: Any, limits: Limits, budget: list[int]) -> str | None:
-    """What is too long in one argument's value, if anything; too deep a nesting, or too many
-    values, raise. Level by level, without recursion, so that any depth is safe; the arguments
-    object is level 1."""
-    level, number = [value], 2
+    One pass, level by level without recursion, so that any depth is safe; a second one, only
+    when there is a problem, finds the argument to name. Written for speed: it runs on every
+    call."""
+    max_string, max_items = limits.string_length, limits.list_length
+    chars = values = extra = 0
+    level: list[Any] = [arguments]
+    depth = 1  # the arguments object is level 1
     while level:
+        if depth > limits.depth:
+            raise ToolError(too_deep(limits.depth))
         below: list[Any] = []
-        for item in level:
-            if isinstance(item, str):
-                if (problem := _string_problem(item, "a string", limits)) is not None:
-                    return problem
-            elif isinstance(item, dict | list):
-                if number > limits.depth:
-                    raise ToolError(too_deep(limits.depth))
-                if (problem := _size_problem(item, limits)) is not None:
-                    return problem
-                below.extend(item.values() if isinstance(item, dict) else item)
-        budget[0] -= len(below)
-        if budget[0] < 0:  # every value takes a byte of JSON at least
+        values += len(level)  # each container counted as a value too, for its brackets
+        for container in level:
+            values += len(container)
+            if len(container) > max_items:
+                _locate(arguments, limits)
+            if isinstance(container, dict):
+                for key in container:
+                    if type(key) is not str:
+                        extra += limits.argument_bytes  # JSON writes it as text: measure that
+                    elif len(key) > max_string or not (key.isascii() or _is_text(key)):
+                        _locate(arguments, limits)
+                    else:
+                        chars += len(key)
+                items = container.values()
+            else:
+                items = container
+            for item in items:
+                kind = type(item)
+                if kind is str:
+                    if len(item) > max_string or not (item.isascii() or _is_text(item)):
+                        _locate(arguments, limits)
+                    chars += len(item)
+                elif kind is dict or kind is list:
+                    below.append(item)
+                elif kind is int:
+                    if not -_SHORT_INT < item < _SHORT_INT:
+                        extra += _int_length(item)
+                elif kind not in _SCALARS:
+                    extra += _unusual(item, below, arguments, limits)
+        if values > limits.argument_bytes:  # every value takes a byte of JSON at least
             raise ToolError(
                 over(
                     f"arguments are more than {limits.argument_bytes} bytes of JSON",
@@ -182,7 +204,71 @@ def _value_problem(value: Any, limits: Limits, budget: list[int]) -> str | None:
                     limits.argument_bytes,
                 )
             )
-        level, number = below, number + 1
+        level, depth = below, depth + 1
+    # Escapes take up to 6 bytes a character; quotes, separators and scalars up to 30 a value.
+    return 6 * chars + 30 * values + extra
+
+
+def _unusual(item: Any, below: list[Any], arguments: dict, limits: Limits) -> int:
+    """A value of a subclass of a JSON type (from Python callers): checked as its base type.
+    Its bound on JSON bytes beyond the 30 of any value is returned."""
+    if isinstance(item, str):
+        if len(item) > limits.string_length or not _is_text(item):
+            _locate(arguments, limits)
+        return 6 * len(item)
+    if isinstance(item, dict | list):
+        below.append(item)
+        return 0
+    if isinstance(item, int):
+        return _int_length(item)
+    if isinstance(item, float):
+        return 0
+    raise ToolError(f"arguments cannot be written as JSON: a {type(item).__name__} value")
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int_length(value: int) -> int:
+    """Decimal digits of a large integer, at most; one too long for Python to write is a
+    ToolError, as it is in JSON text."""
+    digits = value.bit_length() * 3 // 10 + 2
+    if digits > 4000:
+        try:
+            digits = len(str(value))
+        except ValueError as error:
+            raise ToolError(f"arguments cannot be written as JSON: {error}") from None
+    return digits
+
+
+def _locate(arguments: dict, limits: Limits) -> None:
+    """Raise the ToolError, naming the argument, for what the quick pass of `check_shape`
+    found too long or not text."""
+    if (problem := _size_problem(arguments, limits)) is not None:
+        raise ToolError(f"arguments: {problem}")
+    for name, value in arguments.items():
+        if (problem := _value_problem(value, limits)) is not None:
+            raise ToolError(f"argument '{name}': {problem}")
+    raise AssertionError("check_shape found a problem that _locate does not")
+
+
+def _value_problem(value: Any, limits: Limits) -> str | None:
+    """What is too long in one argument's value, if anything."""
+    level = [value]
+    while level:
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, str | dict | list):
+                if (problem := _size_problem(item, limits)) is not None:
+                    return problem
+                if not isinstance(item, str):
+                    below.extend(item.values() if isinstance(item, dict) else item)
+        level = below
     return None
 
 

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import envscale
 from envscale.api import Limits, compile_source
 from envscale.conformance.taubench import environment
 from envscale.runtime.domain import Domain
-from envscale.runtime.limits import DEFAULT_LIMITS
+from envscale.runtime.errors import ToolError
+from envscale.runtime.limits import DEFAULT_LIMITS, admit_arguments, check_shape
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "taubench"
@@ -279,3 +282,31 @@ def test_a_domain_passes_its_limits_to_its_environments(work) -> None:
     env = tight.environment(data={})
     refused(env, "count_up", {"n": 11}, "steps=10")
     assert tight.environment(data={}, limits=Limits(steps=11)).call("count_up", {"n": 11}).ok
+
+
+_SCALAR = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_JSON = st.recursive(
+    _SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=40,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_the_quick_size_bound_is_never_below_the_json_size(arguments: dict) -> None:
+    text = json.dumps(arguments, ensure_ascii=False)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    try:
+        bound = check_shape(arguments, Limits(list_length=10, string_length=100))
+    except ToolError as error:  # a lone surrogate in a string or a key
+        assert "lone surrogate" in error.message
+        return
+    assert bound >= size
+    # So arguments of exactly their own size pass, and one byte less is refused.
+    assert admit_arguments(arguments, Limits(argument_bytes=size)) is arguments
+    if size > 1:
+        with pytest.raises(ToolError, match=f"limit argument_bytes={size - 1}"):
+            admit_arguments(arguments, Limits(argument_bytes=size - 1))
