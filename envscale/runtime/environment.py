@@ -54,7 +54,9 @@ RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (MemoryError, "the call needs more memory than there is"),
     (RecursionError, "the call nests values too deeply"),
     (OverflowError, "a number is out of range"),
+    (apsw.TooBigError, "a value is too big to store"),
 )
+_RESOURCE_KINDS = tuple(kind for kind, _ in RESOURCE_ERRORS)
 
 
 class CompiledDomain(Protocol):
@@ -320,7 +322,7 @@ class Environment:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
             return self._rollback(name, self._constraint_message(error))
-        except (MemoryError, RecursionError, OverflowError) as error:
+        except _RESOURCE_KINDS as error:
             return self._rollback(name, _resource_message(error))
         except BaseException:
             # Not the agent's doing (a bug, an interrupt): still leave the state as it was;

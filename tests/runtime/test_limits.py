@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import apsw
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,6 +64,11 @@ tool write_and_echo(id: str, n: int) -> list<int> {
 tool later(day: date, n: int) -> date {
   "The day n days after day."
   return add_days(day, n)
+}
+
+tool scale(x: float, n: int) -> float {
+  "x times n."
+  return x * n
 }
 
 tool store(id: str, text: str) -> Note {
@@ -229,6 +235,17 @@ def test_date_arithmetic_out_of_range_is_a_tool_error(work, day: str, n: int) ->
     result = env.call("later", {"day": day, "n": n})
     assert not result.ok and not result.internal
     assert result.error == f"'{day}' plus {n} days is not a date of the years 1 to 9999"
+
+
+def test_running_out_of_a_resource_is_a_failed_call(work) -> None:
+    env = work.environment(data={})
+    result = env.call("scale", '{"x": 1.5, "n": 1' + "0" * 400 + "}")
+    assert not result.ok and not result.internal
+    assert result.error == "a number is out of range (int too large to convert to float)"
+    env.connection.limit(apsw.SQLITE_LIMIT_LENGTH, 1000)
+    result = env.call("store", {"id": "a", "text": "x" * 2000})
+    assert not result.ok and not result.internal and env.export() == {"Note": []}
+    assert result.error == "a value is too big to store (string or blob too big)"
 
 
 @pytest.mark.parametrize(
