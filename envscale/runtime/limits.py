@@ -2,14 +2,11 @@
 
 A `Limits` record travels with a domain (`Domain.limits`) into each of its environments.
 Exceeding a limit is an ordinary failed call: an error message that names the limit and its
-value, e.g. `argument 'flights' is a list of 20000 items (limit list_length=1000)`, with the
+value, e.g. `argument 'flights': a list of 20000 items (limit list_length=1000)`, with the
 database exactly as before.
 
 The defaults sit far above what real tool calls need and far below what would stall a
-worker. Over the tau-bench conformance cases (retail and airline, about 2,000 calls) the
-largest arguments are 807 bytes of JSON, 3 levels deep, with strings of 303 characters and
-lists of 5 items; the largest result is 15 kB, and the most work a call does is a few
-thousand steps (a scan of every user). docs/design.md lists the limits.
+worker; docs/design.md lists them with the figures they were chosen from.
 """
 
 from __future__ import annotations
@@ -61,7 +58,7 @@ class Limits:
                     f"a limit is NAME=VALUE with NAME one of {', '.join(names)}, not {setting!r}"
                 )
             try:
-                changes[name] = int(text.strip().replace("_", ""))
+                changes[name] = int(text)
             except ValueError:
                 raise ValueError(f"limit {name} must be a positive integer, not {text!r}") from None
         return replace(self, **changes)
@@ -258,9 +255,9 @@ def _locate(arguments: dict, limits: Limits) -> None:
 
 
 def _value_problem(value: Any, limits: Limits) -> str | None:
-    """What is too long in one argument's value, if anything."""
+    """What is too long in one argument's value, if anything, down to the depth limit."""
     level = [value]
-    while level:
+    for _ in range(limits.depth):
         below: list[Any] = []
         for item in level:
             if isinstance(item, str | dict | list):
@@ -269,6 +266,8 @@ def _value_problem(value: Any, limits: Limits) -> str | None:
                 if not isinstance(item, str):
                     below.extend(item.values() if isinstance(item, dict) else item)
         level = below
+        if not level:
+            break
     return None
 
 
