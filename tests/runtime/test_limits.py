@@ -71,6 +71,15 @@ tool scale(x: float, n: int) -> float {
   return x * n
 }
 
+tool total(xs: list<int>? = none) -> int {
+  "Add up xs, which may be missing."
+  let t = 0
+  for x in xs {
+    set t = t + x
+  }
+  return t
+}
+
 tool store(id: str, text: str) -> Note {
   "Store a note."
   return insert Note(id: id, text: text)
@@ -187,6 +196,14 @@ def test_a_loop_in_a_loop_is_charged_every_iteration(work) -> None:
     assert env.call("pairs", {"xs": list(range(40))}).content == 40
     env.limits = Limits(steps=1639)
     refused(env, "pairs", {"xs": list(range(40))}, "steps=1639")
+
+
+def test_a_loop_over_a_missing_list_is_a_tool_error(work) -> None:
+    env = work.environment(data={})
+    assert env.call("total", {"xs": [1, 2]}).content == 3
+    result = env.call("total", {})
+    assert not result.ok and not result.internal
+    assert result.error == "cannot iterate over a missing value"
 
 
 def test_the_budget_is_per_call(work) -> None:
