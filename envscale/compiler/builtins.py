@@ -373,11 +373,14 @@ BUILTINS: dict[str, Builtin] = {
             returns=_FLOAT,
             check=_converts(_INT, _FLOAT, _STR),
         ),
+        Builtin("lower", "lower(s): Unicode lower case", 1, 1, params=(_STR,), returns=_STR),
         Builtin(
-            "lower", "lower(s): Unicode lower case", 1, 1, params=(_STR,), returns=_STR
-        ),
-        Builtin(
-            "upper", "upper(s): Unicode upper case ('ß' becomes 'SS')", 1, 1, params=(_STR,), returns=_STR
+            "upper",
+            "upper(s): Unicode upper case ('ß' becomes 'SS')",
+            1,
+            1,
+            params=(_STR,),
+            returns=_STR,
         ),
         Builtin(
             "strip", "strip(s): without surrounding spaces", 1, 1, params=(_STR,), returns=_STR

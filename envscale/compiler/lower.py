@@ -117,15 +117,11 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
             message = f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}"
             try:
-                sql = to_sql(
-                    expr, record, lambda f: column_name(record, f), c.type_of, info.name
-                )
+                sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of, info.name)
             except Inexact:
                 sql = None
                 taken = {inv.name for inv in runtime}
-                runtime.append(
-                    _runtime_check(c, record, info.name, i, expr, message, where, taken)
-                )
+                runtime.append(_runtime_check(c, record, info.name, i, expr, message, where, taken))
             name = f"{record.name}.{info.name}#{i + 1} ({where})"
             checks.append(ir.Check(name, sql, message, where, check_facts(expr, record.fields)))
     for inv in c.symbols.invariants.values():

@@ -24,7 +24,8 @@ def number_problem(value: Any) -> str | None:
             continue
         if isinstance(item, int):
             if not INT_MIN <= item <= INT_MAX:
-                shown = str(item) if item.bit_length() < 256 else f"a {item.bit_length()}-bit integer"
+                bits = item.bit_length()
+                shown = str(item) if bits < 256 else f"a {bits}-bit integer"
                 return f"{shown} is out of range (integers are 64-bit)"
         elif isinstance(item, float):
             if not math.isfinite(item):

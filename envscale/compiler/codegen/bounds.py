@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from envscale.compiler import types as t
 from envscale.dsl import ast
 
-
 PRESENT = "!= none"  # the index of a fact that a value is not none
 
 
