@@ -145,7 +145,7 @@ class _Lowering:
             case ast.Binary(op=op) if op in _COMPARE:
                 return self.comparison(e)
             case ast.Binary():
-                raise Inexact(e, "arithmetic in SQL overflows, truncates and loses NaN")
+                return self.arithmetic(e)
             case ast.Call() if isinstance(e.func, ast.Name) and e.func.id in SQL_FUNCTIONS:
                 return self.call(e, e.func.id)
             case ast.Call() if isinstance(e.func, ast.Name) and e.func.id in _RUNTIME_CALLS:
@@ -189,7 +189,7 @@ class _Lowering:
             return self.literal(e, -e.operand.value)
         if t.strip_optional(self.type_of(e.operand)) == t.FLOAT:
             inner = self.expr(e.operand)
-            return _Sql(f"(-{inner.text})", inner.none, inner.fails)
+            return _Sql(f"(-({inner.text}))", inner.none, inner.fails)
         raise Inexact(e, "negating an integer overflows in SQL")
 
     def connective(self, e: ast.Binary) -> _Sql:
@@ -238,6 +238,9 @@ class _Lowering:
             return _Sql(f"(NOT ({text}))" if negate else f"({text})")
         op = "NOT IN" if negate else "IN"
         return _Sql(f"({item.text} {op} ({', '.join(c.text for c in choices)}))", fails=item.fails)
+
+    def arithmetic(self, e: ast.Binary) -> _Sql:
+        raise Inexact(e, "arithmetic in SQL overflows, truncates and loses NaN")
 
     def call(self, e: ast.Call, name: str) -> _Sql:
         args = [self.expr(a.value) for a in e.args]

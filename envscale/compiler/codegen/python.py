@@ -186,7 +186,10 @@ class Emitter:
         op = op or e.op
         if op in ("==", "!="):
             if _is_none(e.left) or _is_none(e.right):
-                other = self.expr(e.right if _is_none(e.left) else e.left)
+                side = e.right if _is_none(e.left) else e.left
+                if isinstance(side, ast.Literal):  # `"a" is None` is a SyntaxWarning
+                    return py.text(str((side.value is None) == (op == "==")))
+                other = self.expr(side)
                 return py.binary("is not" if op == "!=" else "is", other, py.text("None"))
             return py.binary(op, self._comparable(e.left), self._comparable(e.right))
         if op in ("in", "not in"):
