@@ -57,3 +57,10 @@ def test_train_throughput_benchmark() -> None:
         assert "TRL is not installed" in done.stderr
     else:
         assert "throughput ratio envscale/TRL" in done.stdout
+
+
+def test_fuzz_semantics_benchmark() -> None:
+    done = run("fuzz.py", "--only", "semantics")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "semantics.expressions" in done.stdout and "total expressions: 300" in done.stdout
+    assert "problems: 0 " in done.stdout

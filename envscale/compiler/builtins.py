@@ -102,7 +102,8 @@ class Builtin:
     # the entity's name, then the other arguments; with `entity_with_db`, the database first.
     on_entity: str | None = None
     entity_with_db: bool = False
-    # The SQL function computing it inside a CHECK constraint.
+    # The SQL function computing it inside a CHECK constraint, where SQL's agrees with the
+    # language's on every stored value (compiler/sql_expr.py says when it does).
     sql: str | None = None
     # Whether it may be a field default: a value of the environment's fixed clock.
     constant: bool = False
@@ -294,7 +295,6 @@ BUILTINS: dict[str, Builtin] = {
             2,
             params=(_FLOAT, _INT),
             returns=_FLOAT,
-            sql="round",
         ),
         Builtin("abs", "abs(x): absolute value", 1, 1, params=(_FLOAT,), check=_abs, sql="abs"),
         Builtin(
@@ -373,8 +373,15 @@ BUILTINS: dict[str, Builtin] = {
             returns=_FLOAT,
             check=_converts(_INT, _FLOAT, _STR),
         ),
-        Builtin("lower", "lower(s)", 1, 1, params=(_STR,), returns=_STR, sql="lower"),
-        Builtin("upper", "upper(s)", 1, 1, params=(_STR,), returns=_STR, sql="upper"),
+        Builtin("lower", "lower(s): Unicode lower case", 1, 1, params=(_STR,), returns=_STR),
+        Builtin(
+            "upper",
+            "upper(s): Unicode upper case ('ß' becomes 'SS')",
+            1,
+            1,
+            params=(_STR,),
+            returns=_STR,
+        ),
         Builtin(
             "strip", "strip(s): without surrounding spaces", 1, 1, params=(_STR,), returns=_STR
         ),
@@ -471,7 +478,7 @@ BUILTINS: dict[str, Builtin] = {
     ]
 }
 
-# Builtins whose value the SQL CHECK compiler can express, and their SQL names.
+# Builtins whose value a SQL CHECK computes as the language does, and their SQL names.
 SQL_FUNCTIONS = {b.name: b.sql for b in BUILTINS.values() if b.sql is not None}
 # Builtins that may be field defaults.
 CONSTANT_CALLS = frozenset(b.name for b in BUILTINS.values() if b.constant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from envscale.compiler import types as t
 from envscale.compiler.builtins import CONSTANT_CALLS
 from envscale.compiler.context import Compilation
-from envscale.compiler.sql_expr import NotSQL, to_sql
+from envscale.compiler.sql_expr import Inexact, NotSQL, to_sql
 from envscale.compiler.symbols import FieldInfo, RecordInfo
 from envscale.compiler.typecheck import Binding, Checker, Scope
 from envscale.dsl import ast
@@ -131,6 +131,8 @@ def _attribute(
             checker.expect(expr, got, t.BOOL, f"check on '{info.name}'")
             try:
                 to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
+            except Inexact:
+                pass  # the runtime checks it, in Python
             except NotSQL as error:
                 c.error(
                     "E304",

@@ -31,7 +31,7 @@ class Column:
 @dataclass
 class Check:
     name: str  # the constraint name, pointing back to the spec
-    sql: str
+    sql: str | None  # None: SQL would mean something else; a runtime invariant checks it
     message: str
     where: str  # file:line
     facts: list[dict[str, Any]] = field(default_factory=list)  # see compiler/facts.py
@@ -83,6 +83,8 @@ class Invariant:
     where: str
     # A row invariant that reads nothing beyond its own row: only rows that changed can break it.
     own_row: bool = False
+    # A field's `@check` checked at runtime: it holds on a row where this field is none.
+    holds_when_none: str | None = None
 
 
 @dataclass

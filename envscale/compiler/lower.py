@@ -10,7 +10,7 @@ from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
-from envscale.compiler.sql_expr import NotSQL, column_checks, to_sql
+from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
 from envscale.compiler.symbols import RecordInfo
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
@@ -50,7 +50,8 @@ def lower(c: Compilation) -> None:
     s = c.symbols
     domain = s.domain
     assert domain is not None
-    tables = [_table(c, r) for r in s.entities.values()]
+    checked_at_runtime: list[ir.Invariant] = []
+    tables = [_table(c, r, checked_at_runtime) for r in s.entities.values()]
     queried = queried_fields(c)
     for table in tables:
         table.queried = queried.get(table.entity, [])
@@ -65,7 +66,7 @@ def lower(c: Compilation) -> None:
         structs=dict(s.structs),
         tables=tables,
         tools=[_tool(c, tool) for tool in s.tools.values()],
-        invariants=[_invariant(c, inv) for inv in s.invariants.values()],
+        invariants=[_invariant(c, inv) for inv in s.invariants.values()] + checked_at_runtime,
         policies=[_policy(p) for p in s.policies.values()],
         tool_graph=[],
         types=c.types,
@@ -76,7 +77,8 @@ def lower(c: Compilation) -> None:
     c.ir.tool_graph = tool_graph(c.ir)
 
 
-def _table(c: Compilation, record: RecordInfo) -> ir.Table:
+def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> ir.Table:
+    """The table of an entity; a field check that SQL cannot hold exactly joins `runtime`."""
     columns = []
     checks = []
     for info in record.fields.values():
@@ -112,18 +114,16 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
         column.type_checks = column_checks(record.name, column)
         columns.append(column)
         for i, expr in enumerate(info.checks):
-            sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of)
             where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
+            message = f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}"
+            try:
+                sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of, info.name)
+            except Inexact:
+                sql = None
+                taken = {inv.name for inv in runtime}
+                runtime.append(_runtime_check(c, record, info.name, i, expr, message, where, taken))
             name = f"{record.name}.{info.name}#{i + 1} ({where})"
-            checks.append(
-                ir.Check(
-                    name,
-                    sql,
-                    f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}",
-                    where,
-                    check_facts(expr, record.fields),
-                )
-            )
+            checks.append(ir.Check(name, sql, message, where, check_facts(expr, record.fields)))
     for inv in c.symbols.invariants.values():
         if inv.entity == record.name and (sql := _invariant_sql(c, inv, record)) is not None:
             where = f"{PurePath(inv.span.file).name}:{inv.span.line}"
@@ -137,6 +137,26 @@ def _table(c: Compilation, record: RecordInfo) -> ir.Table:
                 )
             )
     return ir.Table(record.name, record.decl.doc, columns, record.key, checks)
+
+
+def _runtime_check(
+    c: Compilation,
+    record: RecordInfo,
+    field: str,
+    index: int,
+    expr: ast.Expr,
+    message: str,
+    where: str,
+    taken: set[str],
+) -> ir.Invariant:
+    """A field's `@check` as an invariant on its entity, evaluated by the runtime."""
+    name = f"{record.name}_{field}_check{index + 1}"
+    while name in c.symbols.invariants or name in taken:
+        name += "_"
+    decl = ast.Invariant(name, record.name, expr, ast.Literal(message, expr.span), expr.span)
+    return ir.Invariant(
+        name, record.name, None, [record.name], decl, where, own_row=True, holds_when_none=field
+    )
 
 
 def _source_text(c: Compilation, expr: ast.Expr) -> str:

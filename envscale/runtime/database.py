@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,10 @@ from envscale.compiler.sql_expr import quote_ident
 from envscale.records import EntityInfo
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
+from envscale.runtime.values import number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
+NO_MATCH = object()  # a query value that no stored value equals
 
 
 def canonical_json(value: Any) -> str:
@@ -116,13 +119,35 @@ class TableMeta:
 
     def encode_value(self, field_name: str, value: Any) -> Any:
         kind = self.kinds[self.fields.index(field_name)]
-        return _encode(kind, value)
+        return self._encode(field_name, kind, value)
 
     def encode(self, record: dict) -> tuple:
+        """The row's column values; a value that cannot be stored (see values.py) is a
+        ToolError that names the field."""
         return tuple(
-            _encode(kind, record.get(name))
+            self._encode(name, kind, record.get(name))
             for name, kind in zip(self.fields, self.kinds, strict=True)
         )
+
+    def _encode(self, field_name: str, kind: str, value: Any) -> Any:
+        if (why := stored_problem(value, text=kind != "json")) is not None:
+            raise ToolError(f"{self.entity}.{field_name}: {why}")
+        return _encode(kind, value)
+
+    def query_value(self, field_name: str, value: Any) -> Any:
+        """`value` as a query parameter for the field, or NO_MATCH when no stored value can
+        equal it: NaN equals nothing, and an int beyond 64 bits only the float it is."""
+        if isinstance(value, float) and math.isnan(value):
+            return NO_MATCH
+        if isinstance(value, int) and not isinstance(value, bool) and number_problem(value):
+            if self.kinds[self.fields.index(field_name)] != "float":
+                return NO_MATCH
+            try:
+                near = float(value)
+            except OverflowError:
+                return NO_MATCH
+            return near if near == value else NO_MATCH
+        return value
 
 
 def _encode(kind: str, value: Any) -> Any:
@@ -156,7 +181,10 @@ class Db:
 
     def find(self, entity: str, key: Any) -> dict | None:
         meta = self.tables[entity]
-        for row in self.connection.execute(meta.select_sql, meta.key_params(key)):
+        params = meta.key_params(key)
+        if any(number_problem(p) for p in params):  # no stored key is out of range
+            return None
+        for row in self.connection.execute(meta.select_sql, params):
             return meta.decode(row)
         return None
 
@@ -174,8 +202,11 @@ class Db:
     def where(self, entity: str, fields: dict[str, Any]) -> list[dict]:
         """The records whose fields hold these values (None matches a missing value), by key."""
         meta = self.tables[entity]
+        params = tuple(meta.query_value(name, value) for name, value in fields.items())
+        if NO_MATCH in params:
+            return []
         sql = meta.where_sql(tuple(fields))
-        return [meta.decode(row) for row in self.connection.execute(sql, tuple(fields.values()))]
+        return [meta.decode(row) for row in self.connection.execute(sql, params)]
 
     def all(self, entity: str) -> list[dict]:
         meta = self.tables[entity]

@@ -42,6 +42,7 @@ from envscale.runtime.limits import (
     too_deep,
 )
 from envscale.runtime.policy import PolicyMonitor
+from envscale.runtime.values import number_problem
 
 INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
@@ -238,7 +239,10 @@ class Environment:
                 values = {
                     f: record[f] if f in record else _dump(getattr(checked, f)) for f in meta.fields
                 }
-                rows.append((meta, meta.encode(values)))
+                try:
+                    rows.append((meta, meta.encode(values)))
+                except ToolError as error:
+                    problems.append(f"{name}[{i}]: {error.message}")
         if problems:
             raise DataError(problems)
         with self.connection:
@@ -256,7 +260,10 @@ class Environment:
                     problems.append(f"{table} row {rowid}: refers to a missing {parent}")
             if not problems:
                 for name, check in self.domain.tools_module.INVARIANTS.items():
-                    message = check(self.db, every_row=True)
+                    try:
+                        message = check(self.db, every_row=True)
+                    except ToolError as error:  # a condition that cannot be evaluated fails
+                        message = error.message
                     if message is not None:
                         problems.append(f"invariant '{name}' does not hold: {message}")
             if problems:
@@ -308,6 +315,9 @@ class Environment:
             arguments[key] if key in arguments else _dump(getattr(validated, key))
             for key in type(validated).model_fields
         ]
+        for key, value in zip(type(validated).model_fields, values, strict=True):
+            if (why := number_problem(value)) is not None:
+                return CallResult(name, False, error=f"invalid arguments: argument '{key}': {why}")
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps

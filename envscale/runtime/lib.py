@@ -13,6 +13,7 @@ import ast as _ast
 import builtins as _b
 import copy as _copy
 import datetime as _dt
+import math as _math
 import operator as _op
 import warnings as _warnings
 from typing import Any
@@ -69,13 +70,31 @@ def remove(container: Any, key: Any) -> None:
 def divide(a: float, b: float) -> float:
     if b == 0:
         raise ToolError("division by zero")
-    return a / b
+    try:
+        return a / b
+    except OverflowError:  # an integer quotient beyond the floats
+        raise ToolError(f"{a!r} / {b!r} is out of range") from None
 
 
 def modulo(a: float, b: float) -> float:
+    """The remainder with the sign of the divisor, as Python's `%`: -7 % 2 is 1."""
     if b == 0:
         raise ToolError("division by zero")
-    return a % b
+    try:
+        return a % b
+    except OverflowError:
+        raise ToolError(f"{a!r} % {b!r} is out of range") from None
+
+
+_ORDER = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge}
+
+
+def compare(a: Any, op: str, b: Any) -> bool:
+    """`a op b` for an ordering operator, where either side may be none: that is a tool
+    error, as ordering a missing value has no answer."""
+    if a is None or b is None:
+        raise ToolError(f"cannot compare a missing value with '{op}'")
+    return _ORDER[op](a, b)
 
 
 def round(x: float, digits: int = 0) -> float:
@@ -115,6 +134,8 @@ def count(xs: list) -> int:
 
 
 def len(x: Any) -> int:
+    if x is None:
+        raise ToolError("len() of a missing value")
     return _b.len(x)
 
 
@@ -185,15 +206,21 @@ def int(x: Any) -> int:
         return _b.int(x)
     except ValueError:
         raise ToolError(f"{x!r} is not an integer") from None
+    except OverflowError:
+        raise ToolError(f"{x!r} is out of range") from None
 
 
 def float(x: Any) -> float:
+    """A finite float: text such as 'nan' or '1e999' is not a number of the language."""
     try:
-        return _b.float(x)
+        value = _b.float(x)
     except ValueError:
         raise ToolError(f"{x!r} is not a number") from None
     except OverflowError:
         raise ToolError("the integer is too large for a float") from None
+    if not _math.isfinite(value):
+        raise ToolError(f"{x!r} is not a finite number")
+    return value
 
 
 def lower(s: str) -> str:

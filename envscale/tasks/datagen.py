@@ -37,7 +37,7 @@ import pydantic
 
 from envscale.records import EntityField, Fact, Manifest
 from envscale.runtime.environment import Environment
-from envscale.runtime.errors import DataError
+from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
@@ -347,7 +347,7 @@ class _Generator:
             env.connection.execute("SAVEPOINT row")
             try:
                 env.connection.execute(meta.insert_sql, meta.encode(record))
-            except apsw.ConstraintError:
+            except (apsw.ConstraintError, ToolError):  # a CHECK, or a value SQLite cannot hold
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
                 continue
@@ -706,10 +706,14 @@ def _bounded(value: float, facts: list[Fact], rng: random.Random) -> float:
 
 
 def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
-    """Run a compiled invariant check over every record, not only those changed since reset."""
-    if "every_row" in inspect.signature(check).parameters:
-        return check(db, every_row=True)
-    return check(db)
+    """Run a compiled invariant check over every record, not only those changed since reset.
+    A condition that cannot be evaluated (a division by zero, a none compared) is broken."""
+    try:
+        if "every_row" in inspect.signature(check).parameters:
+            return check(db, every_row=True)
+        return check(db)
+    except ToolError as error:
+        return error.message
 
 
 def _own_id(value: Any) -> str | None:

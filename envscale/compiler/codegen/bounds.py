@@ -7,6 +7,9 @@ is there, it subscripts directly. A fact `(container, index)` says `container[in
 `range(len(xs))` proves `xs[i]` (and `ys[i]` once `len(xs) == len(ys)` was required). Only
 paths of plain names and fields count. A fact holds until a name in it is bound again; any
 change made inside a container forgets every fact, since another name may share it.
+
+The same facts say which values cannot be none: `x != none` proves `x` present, so
+`x != none and x >= 0` orders `x` directly instead of through `lib.compare`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 
 from envscale.compiler import types as t
 from envscale.dsl import ast
+
+PRESENT = "!= none"  # the index of a fact that a value is not none
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,11 @@ class Bounds:
         c, i = self.path(container), self.path(index)
         return c is not None and i is not None and Fact(c[0], i[0], c[1] | i[1]) in self.facts
 
+    def present(self, e: ast.Expr) -> bool:
+        """Whether an earlier check proves that the value of `e` is not none."""
+        found = self.path(e)
+        return found is not None and Fact(found[0], PRESENT, found[1]) in self.facts
+
     # ---- learning
 
     def proven_by(self, condition: ast.Expr) -> set[Fact]:
@@ -64,6 +74,9 @@ class Bounds:
         if not isinstance(condition, ast.Binary):
             return set()
         left, op, right = condition.left, condition.op, condition.right
+        if op == "!=" and (_is_none(left) or _is_none(right)):
+            found = self.path(right if _is_none(left) else left)
+            return set() if found is None else {Fact(found[0], PRESENT, found[1])}
         if op == "in" and isinstance(self.type_of(right), t.MapT):
             return self._fact(right, left)
         measured = _length_of(left)
@@ -181,6 +194,10 @@ def _is_call(e: ast.Expr, name: str) -> bool:
         and len(e.args) == 1
         and e.args[0].name is None
     )
+
+
+def _is_none(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Literal) and e.value is None
 
 
 def _is_int(e: ast.Expr, value: int) -> bool:

@@ -42,6 +42,9 @@ def _name_code(name: str) -> Code:
     return py.text(name)
 
 
+_NONE = py.text("None")
+
+
 @dataclass
 class Emitter:
     d: ir.DomainIR
@@ -183,7 +186,10 @@ class Emitter:
         op = op or e.op
         if op in ("==", "!="):
             if _is_none(e.left) or _is_none(e.right):
-                other = self.expr(e.right if _is_none(e.left) else e.left)
+                side = e.right if _is_none(e.left) else e.left
+                if isinstance(side, ast.Literal):  # `"a" is None` is a SyntaxWarning
+                    return py.text(str((side.value is None) == (op == "==")))
+                other = self.expr(side)
                 return py.binary("is not" if op == "!=" else "is", other, py.text("None"))
             return py.binary(op, self._comparable(e.left), self._comparable(e.right))
         if op in ("in", "not in"):
@@ -191,6 +197,12 @@ class Emitter:
             item = right_type.item if isinstance(right_type, t.ListT) else None
             left = self.as_stored(e.left, item) if item is not None else self.expr(e.left)
             return py.binary(op, left, self.expr(e.right))
+        if op in ORDER_NEGATED and any(
+            isinstance(self.type_of(side), t.OptionalT) and not self.bounds.present(side)
+            for side in (e.left, e.right)
+        ):
+            # Ordering a none is a tool error, not Python's TypeError.
+            return self.lib("compare", [self.expr(e.left), py.text(py_str(op)), self.expr(e.right)])
         literal = isinstance(e.left, ast.ListLit) or isinstance(e.right, ast.ListLit)
         if op == "+" and literal and isinstance(t.strip_optional(self.type_of(e)), t.ListT):
             return py.unpacked([*self._spread(e.left), *self._spread(e.right)])
@@ -657,7 +669,11 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         rows, scope = f"db.all({entity})", "every one"
     lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
     lines.append(f"    for row in {rows}:")
-    e.statement("if ", e.negated(inv.decl.condition), ":", 2)
+    broken = e.negated(inv.decl.condition)
+    if inv.holds_when_none is not None:
+        present = py.binary("is not", e.expr(ast.Name(inv.holds_when_none, inv.decl.span)), _NONE)
+        broken = py.binary("and", present, broken)
+    e.statement("if ", broken, ":", 2)
     e.statement("return ", e.expr(inv.decl.message), "", 3)
     return "\n".join([*lines, *e.lines, "    return None"])
 

@@ -45,7 +45,8 @@ def create_table_sql(table: ir.Table) -> _TableText:
         for name, condition in column.type_checks:
             lines.append(f"CONSTRAINT {quote_ident(name)} CHECK ({condition})")
     for check in table.checks:
-        lines.append(f"CONSTRAINT {quote_ident(check.name)} CHECK {check.sql}")
+        if check.sql is not None:
+            lines.append(f"CONSTRAINT {quote_ident(check.name)} CHECK {check.sql}")
     for column in table.columns:
         if column.ref is not None:
             lines.append(
