@@ -14,6 +14,7 @@ CLOCK_YEARS = (1000, 8999)
 # The longest `policy from` path: what a file name may be on common file systems.
 MAX_POLICY_PATH = 255
 
+
 def collect_declarations(c: Compilation) -> None:
     s = c.symbols
     seen: dict[str, ast.Span] = {}

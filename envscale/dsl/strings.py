@@ -6,7 +6,6 @@ import ast as pyast
 import inspect
 import warnings
 
-
 # The largest integer a literal may write: SQLite stores 64-bit signed integers, and so do
 # most JSON readers; -2**63 is written as -9223372036854775808, a negated literal.
 MAX_INT_LITERAL = 2**63
@@ -29,9 +28,7 @@ def int_value(text: str) -> int:
     digits = text.lstrip("0")
     if len(digits) > len(str(MAX_INT_LITERAL)) or int(digits or "0") > MAX_INT_LITERAL:
         shown = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
-        raise BadString(
-            text, f"integer literal {shown} is out of range", "E007"
-        )
+        raise BadString(text, f"integer literal {shown} is out of range", "E007")
     return int(digits or "0")
 
 
