@@ -37,10 +37,11 @@ import pydantic
 
 from envscale.records import EntityField, Fact, Manifest
 from envscale.runtime.environment import Environment
-from envscale.runtime.errors import DataError
+from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
+MAX_MADE_LENGTH = 10_000
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
@@ -254,7 +255,8 @@ def length_range(facts: list[Fact]) -> tuple[int, int | None]:
         if op in ("==", "<=", "<"):
             bound = n - (op == "<")
             high = bound if high is None else min(high, bound)
-    return low, high
+    # Longer text is not made: a check may ask for a length no memory holds (2**63 - 1).
+    return min(low, MAX_MADE_LENGTH), high
 
 
 def _learn_format(records: list[dict], key: str) -> IdFormat | None:
@@ -707,9 +709,12 @@ def _bounded(value: float, facts: list[Fact], rng: random.Random) -> float:
 
 def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
     """Run a compiled invariant check over every record, not only those changed since reset."""
-    if "every_row" in inspect.signature(check).parameters:
-        return check(db, every_row=True)
-    return check(db)
+    try:
+        if "every_row" in inspect.signature(check).parameters:
+            return check(db, every_row=True)
+        return check(db)
+    except ToolError as error:  # the condition itself fails on these records (`xs[1]`)
+        return error.message
 
 
 def _own_id(value: Any) -> str | None:
