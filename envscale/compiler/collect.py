@@ -13,6 +13,8 @@ _CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 CLOCK_YEARS = (1000, 8999)
 # The longest `policy from` path: what a file name may be on common file systems.
 MAX_POLICY_PATH = 255
+# The largest policy file: its text goes into every prompt, manifest and trajectory.
+MAX_POLICY_BYTES = 1024 * 1024
 
 
 def collect_declarations(c: Compilation) -> None:
@@ -169,8 +171,12 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         )
         return
     try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with target.open("rb") as handle:
+            data = handle.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:
+            raise ValueError(f"it is larger than {MAX_POLICY_BYTES:,} bytes")
+        text = data.decode("utf-8")
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         c.error(
             "E602",
             f"policy file '{decl.policy_file}' cannot be read: {error}",
