@@ -57,3 +57,11 @@ def test_train_throughput_benchmark() -> None:
         assert "TRL is not installed" in done.stderr
     else:
         assert "throughput ratio envscale/TRL" in done.stdout
+
+
+def test_fuzz_benchmark_spectext() -> None:
+    done = run("fuzz.py", "--only", "spectext")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for attack in ("spectext.bytes", "spectext.tokens", "spectext.structure"):
+        assert attack in done.stdout
+    assert "total specs: 300" in done.stdout and "problems: 0" in done.stdout
