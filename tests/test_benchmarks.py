@@ -64,3 +64,11 @@ def test_fuzz_semantics_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "semantics.expressions" in done.stdout and "total expressions: 300" in done.stdout
     assert "problems: 0 " in done.stdout
+
+
+def test_fuzz_benchmark_spectext() -> None:
+    done = run("fuzz.py", "--only", "spectext")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for attack in ("spectext.bytes", "spectext.tokens", "spectext.structure"):
+        assert attack in done.stdout
+    assert "total specs: 300" in done.stdout and "problems: 0" in done.stdout

@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import keyword
 import re
+from datetime import datetime
 
 from envscale.compiler.context import Compilation
 from envscale.compiler.symbols import RecordInfo, ToolInfo
 from envscale.dsl import ast
 
 _CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
-
-# Names that generated Python (models.py, tools.py) binds at module level or that pydantic
-# keeps for itself; a spec name equal to one of them would break the generated module.
-_MODULE_NAMES = frozenset(
-    {
-        "Annotated",
-        "Literal",
-        "BaseModel",
-        "ConfigDict",
-        "Field",
-        "StringConstraints",
-        "Date",
-        "DateTime",
-        "STRUCTS",
-        "ENTITIES",
-        "ARGUMENTS",
-        "TOOLS",
-        "INVARIANTS",
-        "annotations",
-        "lib",
-        "db",
-        "Db",
-        "ToolError",
-    }
-)
-_PYDANTIC_NAMES = frozenset(
-    {
-        "model_config",
-        "model_fields",
-        "model_computed_fields",
-        "model_extra",
-        "model_fields_set",
-        "model_construct",
-        "model_copy",
-        "model_dump",
-        "model_dump_json",
-        "model_json_schema",
-        "model_parametrized_name",
-        "model_post_init",
-        "model_rebuild",
-        "model_validate",
-        "model_validate_json",
-        "model_validate_strings",
-    }
-)
+CLOCK_YEARS = (1000, 8999)
+# The longest `policy from` path: what a file name may be on common file systems.
+MAX_POLICY_PATH = 255
+# The largest policy file: its text goes into every prompt, manifest and trajectory.
+MAX_POLICY_BYTES = 1024 * 1024
 
 
 def collect_declarations(c: Compilation) -> None:
@@ -72,13 +32,8 @@ def collect_declarations(c: Compilation) -> None:
                 continue
             s.domain = decl
             _load_policy_text(c, decl)
-            if decl.clock is not None and not _CLOCK.match(decl.clock):
-                c.error(
-                    "E603",
-                    f"invalid clock '{decl.clock}'",
-                    decl.clock_span or decl.span,
-                    'write the fixed time as YYYY-MM-DDTHH:MM:SS, e.g. "2024-05-15T15:00:00"',
-                )
+            if decl.clock is not None:
+                _check_clock(c, decl)
             continue
         namespace = (
             "tool"
@@ -126,7 +81,6 @@ def collect_declarations(c: Compilation) -> None:
                 s.invariants[decl.name] = decl
             case ast.Policy():
                 s.policies[decl.name] = decl
-    _check_names(c)
     if s.domain is None:
         where = ast.Span(c.module.file, 1, 1, 1, 2)
         c.error(
@@ -134,6 +88,31 @@ def collect_declarations(c: Compilation) -> None:
             "the spec has no domain declaration",
             where,
             'start the file with: domain NAME "one-line description"',
+        )
+
+
+def _check_clock(c: Compilation, decl: ast.Domain) -> None:
+    assert decl.clock is not None
+    span = decl.clock_span or decl.span
+    try:
+        when = datetime.fromisoformat(decl.clock) if _CLOCK.match(decl.clock) else None
+    except ValueError:
+        when = None
+    if when is None:
+        c.error(
+            "E603",
+            f"invalid clock '{decl.clock}'",
+            span,
+            'write the fixed time as YYYY-MM-DDTHH:MM:SS, e.g. "2024-05-15T15:00:00"',
+        )
+    elif not CLOCK_YEARS[0] <= when.year <= CLOCK_YEARS[1]:
+        # Generated data reaches 85 years before the clock and a year after it, and tools
+        # count days from it: all of that must stay within the years 1 to 9999 of a date.
+        c.error(
+            "E603",
+            f"clock '{decl.clock}' is outside the years {CLOCK_YEARS[0]} to {CLOCK_YEARS[1]}",
+            span,
+            "choose a clock within those years",
         )
 
 
@@ -155,6 +134,14 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
     if c.path is None:
         c.error(
             "E602", f"policy file '{decl.policy_file}' not found", span, "the spec has no folder"
+        )
+        return
+    if len(decl.policy_file) > MAX_POLICY_PATH:
+        c.error(
+            "E602",
+            f"policy file path is {len(decl.policy_file)} characters long",
+            span,
+            f"a policy path has at most {MAX_POLICY_PATH} characters",
         )
         return
     base = c.path.parent
@@ -184,8 +171,12 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         )
         return
     try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with target.open("rb") as handle:
+            data = handle.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:
+            raise ValueError(f"it is larger than {MAX_POLICY_BYTES:,} bytes")
+        text = data.decode("utf-8")
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         c.error(
             "E602",
             f"policy file '{decl.policy_file}' cannot be read: {error}",
@@ -194,40 +185,3 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
         return
     c.symbols.policy_text = text.strip()
     c.extra_sources[decl.policy_file] = text
-
-
-def _check_names(c: Compilation) -> None:
-    """Names become Python identifiers in the generated modules: keep them usable there."""
-
-    def reserved(name: str, span: ast.Span, what: str, extra: frozenset[str] = frozenset()) -> None:
-        if keyword.iskeyword(name):
-            c.error(
-                "E110",
-                f"{what} '{name}' is a Python keyword",
-                span,
-                "names become Python identifiers in the generated code; choose another, e.g. "
-                f"'{name}_'",
-            )
-        elif name in extra:
-            c.error(
-                "E110",
-                f"{what} '{name}' clashes with a name the generated code uses",
-                span,
-                f"choose another name, e.g. '{name}_'",
-            )
-
-    invariant_functions = {
-        f"check_{d.name}" for d in c.module.declarations if isinstance(d, ast.Invariant)
-    }
-    for decl in c.module.declarations:
-        match decl:
-            case ast.Enum() | ast.Struct() | ast.Entity():
-                reserved(decl.name, decl.span, f"{type(decl).__name__.lower()} name", _MODULE_NAMES)
-                for f in getattr(decl, "fields", ()):
-                    reserved(f.name, f.span, "field name", _PYDANTIC_NAMES)
-            case ast.Tool():
-                reserved(
-                    decl.name, decl.name_span, "tool name", _MODULE_NAMES | invariant_functions
-                )
-                for p in decl.params:
-                    reserved(p.name, p.span, "parameter name", _PYDANTIC_NAMES)

@@ -14,6 +14,7 @@ from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
 from envscale.compiler.symbols import RecordInfo
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
+from envscale.dsl.diagnostics import source_lines
 
 DEFAULT_CLOCK = "2024-01-01T00:00:00"
 SQL_TYPES = {
@@ -160,7 +161,7 @@ def _runtime_check(
 
 
 def _source_text(c: Compilation, expr: ast.Expr) -> str:
-    lines = c.module.source.splitlines()
+    lines = source_lines(c.module.source)
     span = expr.span
     if span.line == span.end_line and 1 <= span.line <= len(lines):
         return lines[span.line - 1][span.column - 1 : span.end_column - 1]

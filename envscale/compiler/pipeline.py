@@ -7,6 +7,8 @@ from pathlib import Path
 
 from envscale.compiler.check_entities import check_entities
 from envscale.compiler.check_invariants import check_invariants
+from envscale.compiler.check_limits import check_limits
+from envscale.compiler.check_names import check_names
 from envscale.compiler.check_policies import check_policies
 from envscale.compiler.check_tools import check_tools
 from envscale.compiler.collect import collect_declarations
@@ -25,6 +27,8 @@ Parser = Callable[[str, str], tuple[ast.Module | None, list[Diagnostic]]]
 CHECKS: list[Pass] = [
     collect_declarations,
     resolve_declared_types,
+    check_names,
+    check_limits,
     check_entities,
     check_tools,
     check_invariants,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ CODES: dict[str, str] = {
     "E004": "cannot read spec file",
     "E005": "invalid string literal",
     "E006": "nesting too deep",
+    "E007": "number literal out of range",
     "E101": "duplicate declaration",
     "E102": "unknown type",
     "E103": "unknown field",
@@ -37,6 +39,7 @@ CODES: dict[str, str] = {
     "E304": "check cannot become SQL",
     "E305": "unsupported reference",
     "E306": "recursive struct",
+    "E307": "too many fields",
     "E401": "declared effects differ from the body",
     "E402": "write in a read-only position",
     "E501": "invalid policy rule",
@@ -45,6 +48,35 @@ CODES: dict[str, str] = {
     "E603": "invalid clock",
     "E604": "file outside the spec's folder",
 }
+
+
+def source_lines(source: str) -> list[str]:
+    r"""The lines of spec text by the one rule that every line and column follows: a line
+    ends at a newline, "\n" (a "\r" before it belongs to the line). Both parsers count so;
+    str.splitlines would also split at \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029."""
+    lines = source.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def visible_line(line: str) -> str:
+    """A source line as a diagnostic shows it: one character per column and none that moves
+    the cursor (a tab or other space is a space, a control character its symbol)."""
+    line = line.removesuffix("\r")
+    if line.isprintable():
+        return line
+    shown = []
+    for ch in line:
+        if ch.isprintable():
+            shown.append(ch)
+        elif ch < " ":
+            shown.append(" " if ch == "\t" else chr(0x2400 + ord(ch)))
+        elif unicodedata.category(ch).startswith("Z"):
+            shown.append(" ")
+        else:
+            shown.append("\N{REPLACEMENT CHARACTER}")
+    return "".join(shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +90,9 @@ class Diagnostic:
     def render(self, source: str | None) -> str:
         lines = [f"{self.severity}[{self.code}]: {self.message}", f"  --> {self.span}"]
         if source is not None:
-            text_lines = source.splitlines()
+            text_lines = source_lines(source)
             if 1 <= self.span.line <= len(text_lines):
-                text = text_lines[self.span.line - 1].expandtabs(1)
+                text = visible_line(text_lines[self.span.line - 1])
                 gutter = str(self.span.line)
                 pad = " " * len(gutter)
                 end = (

@@ -23,7 +23,7 @@ import re
 from hashlib import sha256
 
 from envscale.dsl import ast
-from envscale.dsl.strings import unquote
+from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
@@ -418,7 +418,7 @@ class _Parser:
                 )
             elif word == "at":
                 self.keyword("most")
-                limit = int(self.v[self.expect("I")])
+                limit = int_value(self.v[self.expect("I")])
                 subject = self.selector()
                 rules.append(
                     ast.Rule("at_most", subject, None, limit, self.span(start, self.i - 1))
@@ -622,11 +622,7 @@ class _Parser:
             node = ast.Literal(unquote(self.v[start]), self.tspan(start))
         elif kind == "I":
             self.i = start + 1
-            try:
-                value = int(self.v[start])
-            except ValueError:
-                raise Decline from None
-            node = ast.Literal(value, self.tspan(start))
+            node = ast.Literal(int_value(self.v[start]), self.tspan(start))
         elif kind == "F":
             self.i = start + 1
             node = ast.Literal(float(self.v[start]), self.tspan(start))

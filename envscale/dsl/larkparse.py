@@ -21,9 +21,9 @@ from lark.exceptions import (
 )
 
 from envscale.dsl import ast
-from envscale.dsl.diagnostics import Diagnostic
+from envscale.dsl.diagnostics import Diagnostic, source_lines
 from envscale.dsl.grammar import GRAMMAR, MAX_DEPTH
-from envscale.dsl.strings import BadString, unquote
+from envscale.dsl.strings import BadString, int_value, unquote
 
 # The statement classes by the word their rule is named after: `let_stmt` builds an ast.Let.
 _STATEMENTS = {cls.__name__.lower().removesuffix("stmt"): cls for cls in typing.get_args(ast.Stmt)}
@@ -227,7 +227,7 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def rule_at_most(self, meta, children):
         limit, subject = children
-        return ast.Rule("at_most", subject, None, int(limit), self.span(meta))
+        return ast.Rule("at_most", subject, None, int_value(limit), self.span(meta))
 
     @v_args(meta=True)
     def selector(self, meta, children):
@@ -343,7 +343,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def int_lit(self, meta, children):
-        return ast.Literal(int(children[0]), self.span(meta))
+        return ast.Literal(int_value(children[0]), self.span(meta))
 
     @v_args(meta=True)
     def float_lit(self, meta, children):
@@ -430,7 +430,7 @@ def _syntax_diagnostic(file: str, source: str, error: UnexpectedInput) -> Diagno
     line = getattr(error, "line", 1) or 1
     column = getattr(error, "column", 1) or 1
     if isinstance(error, UnexpectedToken) and error.token.type == "$END":
-        lines = source.splitlines() or [""]
+        lines = source_lines(source)
         line, column = len(lines), len(lines[-1]) + 1
     if line < 1 or column < 1:
         line, column = 1, 1
@@ -465,7 +465,7 @@ def _syntax_diagnostic(file: str, source: str, error: UnexpectedInput) -> Diagno
             )
         return Diagnostic("E001", f"unexpected {shown}", span, hint)
     if isinstance(error, UnexpectedEOF):
-        lines = source.splitlines() or [""]
+        lines = source_lines(source)
         span = ast.Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         return Diagnostic(
             "E001",
@@ -526,5 +526,7 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Di
         token = bad.token
         span = _token_span(file, token) if isinstance(token, Token) else ast.Span(file, 1, 1, 1, 2)
         hint = "write a backslash as \\\\" if "escape" in bad.reason else None
-        return None, [Diagnostic("E005", bad.reason, span, hint)]
+        if bad.code == "E007":
+            hint = "an integer literal lies within -2**63 .. 2**63 - 1, what SQLite stores"
+        return None, [Diagnostic(bad.code, bad.reason, span, hint)]
     return ast.Module(file, source, declarations), []

@@ -1,4 +1,4 @@
-"""The value of a STRING token, shared by the Lark transformer and the fast parser."""
+"""The values of STRING and INT tokens, shared by the Lark transformer and the fast parser."""
 
 from __future__ import annotations
 
@@ -6,14 +6,30 @@ import ast as pyast
 import inspect
 import warnings
 
+# The largest integer a literal may write: SQLite stores 64-bit signed integers, and so do
+# most JSON readers; -2**63 is written as -9223372036854775808, a negated literal.
+MAX_INT_LITERAL = 2**63
+
 
 class BadString(Exception):
-    """A string token whose escapes cannot be decoded; becomes an E005 diagnostic."""
+    """A literal token whose value cannot be taken: a string whose escapes cannot be decoded
+    or that holds a character no generated file can (E005), an integer out of range (E007)."""
 
-    def __init__(self, token: str, reason: str):
+    def __init__(self, token: str, reason: str, code: str = "E005"):
         super().__init__(reason)
         self.token = token
         self.reason = reason
+        self.code = code
+
+
+def int_value(text: str) -> int:
+    """The value of an INT token; one beyond 2**63 is refused before Python converts it (a
+    conversion of thousands of digits is slow, and refused past 4,300)."""
+    digits = text.lstrip("0")
+    if len(digits) > len(str(MAX_INT_LITERAL)) or int(digits or "0") > MAX_INT_LITERAL:
+        shown = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+        raise BadString(text, f"integer literal {shown} is out of range", "E007")
+    return int(digits or "0")
 
 
 def unquote(text: str) -> str:
@@ -34,6 +50,11 @@ def unquote(text: str) -> str:
         ) from None
     if text.startswith('"""'):
         value = inspect.cleandoc(value)
+    if "\x00" in value:
+        raise BadString(text, "a string cannot contain a NUL character")
+    if not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
+        # No UTF-8 file (tools.py, schema.sql, manifest.json) can hold a lone surrogate.
+        raise BadString(text, "a string cannot contain a lone surrogate (\\ud800-\\udfff)")
     return value
 
 

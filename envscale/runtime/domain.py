@@ -6,6 +6,7 @@ import json
 import linecache
 import sys
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,11 @@ def _import_source(module_name: str, filename: str, source: str) -> types.Module
     module.__file__ = filename
     sys.modules[module_name] = module
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), module.__dict__)
+    with warnings.catch_warnings():
+        # A field may be named like a method BaseModel kept from pydantic 1 (`copy`, `json`,
+        # `schema`); the field wins, and envscale calls none of those methods.
+        warnings.filterwarnings("ignore", "Field name .* shadows an attribute", UserWarning)
+        exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 

@@ -41,6 +41,7 @@ from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
+MAX_MADE_LENGTH = 10_000
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
@@ -254,7 +255,8 @@ def length_range(facts: list[Fact]) -> tuple[int, int | None]:
         if op in ("==", "<=", "<"):
             bound = n - (op == "<")
             high = bound if high is None else min(high, bound)
-    return low, high
+    # Longer text is not made: a check may ask for a length no memory holds (2**63 - 1).
+    return min(low, MAX_MADE_LENGTH), high
 
 
 def _learn_format(records: list[dict], key: str) -> IdFormat | None:

@@ -45,6 +45,13 @@ def annotation(d: ir.DomainIR, ty: t.Type) -> str:
     return "object"
 
 
+# Names the annotations and defaults of a model's fields may use, besides the domain's enums
+# and structs.
+_ANNOTATION_NAMES = frozenset(
+    {"str", "int", "float", "bool", "list", "dict", "Date", "DateTime", "Field", "Annotated"}
+)
+
+
 def _field_line(
     d: ir.DomainIR, name: str, ty: t.Type, doc: str | None, default: object, has_default: bool
 ) -> str:
@@ -62,6 +69,11 @@ def _field_line(
     if not kwargs:
         return "    " + head
     value = py.call("Field", [], kwargs)
+    if name in _ANNOTATION_NAMES or name in d.enums or name in d.structs:
+        # `str: int = Field(...)` would bind `str` in the class body and change what the later
+        # annotations mean; a field given by its annotation alone binds nothing.
+        annotated = bracket("Annotated[", [annotation(d, ty), value.doc], "]", nested=True)
+        return "    " + render((f"{name}: ", annotated), 1)
     line = f"    {head} = {value.flat}"
     if len(line) > WIDTH:
         line = "    " + render_split((f"{head} = ", value.doc), 1)
