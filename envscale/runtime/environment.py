@@ -179,7 +179,7 @@ class Environment:
             )
         db = Db(connection, tables, domain.manifest.clock)
         env = cls(domain, connection, db, enforce_policies)
-        env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds)
+        env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
             env._load(_read_data(data))
         connection.execute("BEGIN")
@@ -286,14 +286,12 @@ class Environment:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
             return CallResult(name, False, error=_argument_errors(error))
-        if self.enforce_policies and (why := self.monitor.violation(name)):
+        checked = _checked(validated)
+        if self.enforce_policies and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [
-            arguments[key] if key in arguments else _dump(getattr(validated, key))
-            for key in type(validated).model_fields
-        ]
+        values = [arguments.get(key, value) for key, value in checked.items()]
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         try:
@@ -315,8 +313,26 @@ class Environment:
             self._rollback(name, "")
             raise
         self.connection.execute("RELEASE call")
-        self.monitor.record(name)
+        self.monitor.record(name, checked)
         return CallResult(name, True, content)
+
+    def checked_arguments(self, name: str, arguments: dict) -> dict | None:
+        """The arguments as a call of `name` passes them to the policies (defaults filled
+        in), or None when they would not validate."""
+        model = self.domain.models.ARGUMENTS.get(name)
+        if model is None or nesting_exceeds(arguments, MAX_ARGUMENT_DEPTH):
+            return None
+        try:
+            return _checked(model.model_validate(arguments))
+        except pydantic.ValidationError:
+            return None
+
+    def _find(self, entity: str, key: Any) -> dict | None:
+        """The record for a policy's question, or None; a key SQLite cannot take finds none."""
+        try:
+            return self.db.find(entity, key)
+        except (UnicodeEncodeError, OverflowError):
+            return None
 
     def _rollback(self, name: str, message: str) -> CallResult:
         self.connection.execute("ROLLBACK TO call")
@@ -414,6 +430,10 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
         if not level:
             return False
     return True
+
+
+def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
+    return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
 
 
 def _dump(value: Any) -> Any:
