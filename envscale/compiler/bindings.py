@@ -173,6 +173,8 @@ def resolve_binding(c: Compilation, rule: ast.Rule) -> tuple[ir.Binding | None, 
     chains: dict[str, list[ir.Chain]] = {}
     for (name, span), bound in zip(rule.subject.names, rule.subject.params, strict=True):
         named = name not in GROUPS
+        if not named:
+            bound = None  # reported above
         for tool_name in subject_tools(c, name):
             if tool_name in excluded:
                 continue
