@@ -209,11 +209,33 @@ class Invariant(Part):
     enforced_by: Literal["sql", "runtime"]
 
 
-class Rule(Part):
+class Chain(Part):
+    """How an argument leads to a bound record: `param` names a record (of the entity of
+    `via`'s first step, or the bound entity itself when `via` is empty), and each step
+    ("Entity.field") follows a reference to the next."""
+
+    param: str
+    via: list[str]
+
+
+class Binding(Part):
+    """What a bound `before` rule is met for: records of `entity`, one by one. `params` holds
+    each requirement tool's parameter that names the record (a requirement tool not listed is
+    met by any successful call); `chains` how each subject tool's arguments lead to such
+    records (a subject tool not listed concerns none). Absent from manifests of format 1."""
+
+    entity: str
+    params: dict[str, str]
+    chains: dict[str, list[Chain]]
+
+
+class Rule(SparsePart):
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"binding"})
     kind: Literal["before", "at_most"]
     subject: list[str]
     requirement: list[str]
     limit: int | None
+    binding: Binding | None = None
 
 
 class Policy(Part):
@@ -248,6 +270,8 @@ class Manifest(Record):
     loaded, and by the environment, the data generator, the tool graph and the task walker.
     Sections added later (undeclared here) are kept as they are."""
 
+    # Format 2 adds rules bound to records (Rule.binding); a manifest without one is format 1.
+    VERSION: ClassVar[int] = 2
     version: int = Field(1, alias="format")
     envscale: str  # the version that compiled it
     domain: str

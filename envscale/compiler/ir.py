@@ -87,12 +87,34 @@ class Invariant:
     holds_when_none: str | None = None
 
 
+@dataclass(frozen=True)
+class Chain:
+    """How an argument leads to a record: `param` names a record, and the references `via`
+    (each "Entity.field") lead from it to the bound record; none when it names that record."""
+
+    param: str
+    via: tuple[str, ...]
+
+
+@dataclass
+class Binding:
+    """What a bound `before` rule is met for: records of `entity`, one by one. `params` holds
+    the parameter of each requirement tool that names the record (a requirement tool not
+    listed is met by any successful call); `chains` how each subject tool's arguments lead to
+    such records (a subject tool not listed concerns none)."""
+
+    entity: str
+    params: dict[str, str]
+    chains: dict[str, list[Chain]]
+
+
 @dataclass
 class Rule:
     kind: str  # before | at_most
     subject: list[str]
     requirement: list[str]
     limit: int | None
+    binding: Binding | None = None
 
 
 @dataclass

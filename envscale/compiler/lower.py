@@ -6,6 +6,7 @@ from pathlib import PurePath
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.bindings import resolve_binding
 from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
@@ -68,7 +69,7 @@ def lower(c: Compilation) -> None:
         tables=tables,
         tools=[_tool(c, tool) for tool in s.tools.values()],
         invariants=[_invariant(c, inv) for inv in s.invariants.values()] + checked_at_runtime,
-        policies=[_policy(p) for p in s.policies.values()],
+        policies=[_policy(c, p) for p in s.policies.values()],
         tool_graph=[],
         types=c.types,
         symbols=s,
@@ -223,13 +224,14 @@ def _is_literalish(e: ast.Expr) -> bool:
     )
 
 
-def _policy(p: ast.Policy) -> ir.Policy:
+def _policy(c: Compilation, p: ast.Policy) -> ir.Policy:
     rules = [
         ir.Rule(
             r.kind,
             [n for n, _ in r.subject.names],
             [n for n, _ in r.requirement.names] if r.requirement else [],
             r.limit,
+            resolve_binding(c, r)[0],
         )
         for r in p.rules
     ]

@@ -330,7 +330,10 @@ class Tool:
 
 @dataclass(frozen=True, slots=True)
 class Selector:
+    """Tools or groups joined by `|`; each may bind a parameter: `verify_patient(patient_id)`."""
+
     names: tuple[tuple[str, Span], ...]
+    params: tuple[tuple[str, Span] | None, ...]  # per name: the parameter it binds, if any
     span: Span
 
 

@@ -43,6 +43,8 @@ CODES: dict[str, str] = {
     "E401": "declared effects differ from the body",
     "E402": "write in a read-only position",
     "E501": "invalid policy rule",
+    "E502": "unknown parameter in a policy rule",
+    "E503": "policy binding cannot be resolved",
     "E601": "missing domain declaration",
     "E602": "policy file not found",
     "E603": "invalid clock",

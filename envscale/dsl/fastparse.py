@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "f679ece1834ecdf6bd20be81e9ed1bd579761c4749e6de2a8c540e4d6d9cc1eb"
+GRAMMAR_DIGEST = "17795e0232941dcc5502181f85fd37715f49ae9549763dec104fa84e286e4b92"
 
 
 class Decline(Exception):
@@ -430,13 +430,22 @@ class _Parser:
 
     def selector(self) -> ast.Selector:
         start = self.i
-        names = [self.name()]
-        while self.k[self.i] == "|":
+        names: list[tuple[str, ast.Span]] = []
+        params: list[tuple[str, ast.Span] | None] = []
+        while True:
+            at = self.name()
+            names.append((self.v[at], self.tspan(at)))
+            if self.k[self.i] == "(":
+                self.i += 1
+                param = self.name()
+                self.expect(")")
+                params.append((self.v[param], self.tspan(param)))
+            else:
+                params.append(None)
+            if self.k[self.i] != "|":
+                break
             self.i += 1
-            names.append(self.name())
-        return ast.Selector(
-            tuple((self.v[n], self.tspan(n)) for n in names), self.span(start, self.i - 1)
-        )
+        return ast.Selector(tuple(names), tuple(params), self.span(start, self.i - 1))
 
     # ---- types
 

@@ -231,7 +231,17 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def selector(self, meta, children):
-        return ast.Selector(tuple((str(t), self.tspan(t)) for t in children), self.span(meta))
+        return ast.Selector(
+            tuple(name for name, _ in children),
+            tuple(param for _, param in children),
+            self.span(meta),
+        )
+
+    def choice(self, children):
+        name, param = children
+        return (str(name), self.tspan(name)), (
+            (str(param), self.tspan(param)) if param is not None else None
+        )
 
     # ---- types
 

@@ -204,7 +204,7 @@ class Environment:
             )
         db = Db(connection, tables, domain.manifest.clock)
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
-        env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds)
+        env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
             env._load(_read_data(data))
         connection.execute("BEGIN")
@@ -307,17 +307,15 @@ class Environment:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
             return CallResult(name, False, error=_argument_errors(error))
-        if self.enforce_policies and (why := self.monitor.violation(name)):
-            return CallResult(name, False, error=why)
+        checked = _checked(validated)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [
-            arguments[key] if key in arguments else _dump(getattr(validated, key))
-            for key in type(validated).model_fields
-        ]
-        for key, value in zip(type(validated).model_fields, values, strict=True):
+        values = [arguments.get(key, value) for key, value in checked.items()]
+        for key, value in zip(checked, values, strict=True):
             if (why := number_problem(value)) is not None:
                 return CallResult(name, False, error=f"invalid arguments: argument '{key}': {why}")
+        if self.enforce_policies and (why := self.monitor.violation(name, checked)):
+            return CallResult(name, False, error=why)
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps
@@ -342,8 +340,26 @@ class Environment:
         finally:
             self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
         self.connection.execute("RELEASE call")
-        self.monitor.record(name)
+        self.monitor.record(name, checked)
         return CallResult(name, True, content)
+
+    def checked_arguments(self, name: str, arguments: dict) -> dict | None:
+        """The arguments as a call of `name` passes them to the policies (defaults filled
+        in), or None when they would not validate."""
+        model = self.domain.models.ARGUMENTS.get(name)
+        if model is None:
+            return None
+        try:
+            return _checked(model.model_validate(admit_arguments(arguments, self.limits)))
+        except (ToolError, pydantic.ValidationError):
+            return None
+
+    def _find(self, entity: str, key: Any) -> dict | None:
+        """The record for a policy's question, or None; a key SQLite cannot take finds none."""
+        try:
+            return self.db.find(entity, key)
+        except (UnicodeEncodeError, OverflowError):
+            return None
 
     def _rollback(self, name: str, message: str) -> CallResult:
         self.connection.execute("ROLLBACK TO call")
@@ -431,6 +447,10 @@ class Environment:
 def _resource_message(error: BaseException) -> str:
     message = next(text for kind, text in RESOURCE_ERRORS if isinstance(error, kind))
     return f"{message} ({error})" if str(error) else message
+
+
+def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
+    return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
 
 
 def _dump(value: Any) -> Any:

@@ -1,21 +1,67 @@
-"""Episode policies: rules over the sequence of calls, checked before each call runs."""
+"""Episode policies: rules over the sequence of calls, checked before each call runs.
+
+A `before` rule bound to records (`before writes require verify_patient(patient_id)`) is met
+for a call when every record of the bound entity that the call concerns was named by the
+bound parameter of a successful requirement call. A call concerns the existing records its
+arguments lead to along the manifest's chains; a call that concerns none needs any successful
+requirement call, as an unbound rule does. A rule never applies to its own requirement tools.
+docs/design.md (Policies) gives the whole meaning.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from envscale.records import Policy
+from envscale.records import Binding, Chain, Policy, Rule
+
+# A record by entity and key, or None; the environment passes its database's lookup.
+Find = Callable[[str, Any], dict | None]
+
+
+def _no_records(entity: str, key: Any) -> dict | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A `before` rule a call would break now: the tools that meet it (`requirement`) and, for
+    a bound rule, the keys of the `entity` records still to meet it for, with the parameter of
+    each requirement tool that names one (`params`) and the call's parameters that lead to
+    them (`through`)."""
+
+    policy: str
+    requirement: list[str]
+    entity: str | None = None
+    keys: tuple[Any, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+    through: tuple[str, ...] = ()
+
+    def message(self, tool: str) -> str:
+        needed = " or ".join(
+            f"{t}({self.params[t]})" if t in self.params else t for t in self.requirement
+        )
+        text = f"policy '{self.policy}': {tool} may only run after {needed}"
+        if self.keys:
+            # The keys stay out of the message: an argument may lead to a record the agent
+            # has not been shown.
+            text += f" for each {self.entity} it concerns (through {', '.join(self.through)})"
+        return text
 
 
 @dataclass
 class PolicyMonitor:
     policies: list[Policy]
     kinds: dict[str, str]  # tool -> read | write
+    find: Find = _no_records
     succeeded: list[str] = field(default_factory=list)
+    # The arguments of each successful call, as the tool received them.
+    arguments: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.succeeded.clear()
+        self.arguments.clear()
 
     def matches(self, selector: list[str], tool: str) -> bool:
         kind = self.kinds.get(tool)
@@ -27,17 +73,18 @@ class PolicyMonitor:
             for s in selector
         )
 
-    def violation(self, tool: str) -> str | None:
-        """Why calling `tool` now would break a policy, or None."""
+    def violation(self, tool: str, arguments: dict[str, Any] | None = None) -> str | None:
+        """Why calling `tool` with `arguments` now would break a policy, or None."""
         for policy in self.policies:
             for rule in policy.rules:
-                if not self.matches(rule.subject, tool):
-                    continue
                 if rule.kind == "before":
-                    if not any(t in rule.requirement for t in self.succeeded):
-                        needed = " or ".join(rule.requirement)
-                        return f"policy '{policy.name}': {tool} may only run after {needed}"
-                elif rule.kind == "at_most" and rule.limit is not None:
+                    if (unmet := self._unmet(policy, rule, tool, arguments or {})) is not None:
+                        return unmet.message(tool)
+                elif (
+                    rule.kind == "at_most"
+                    and rule.limit is not None
+                    and self.matches(rule.subject, tool)
+                ):
                     done = sum(1 for t in self.succeeded if self.matches(rule.subject, t))
                     if done >= rule.limit:
                         subject = " | ".join(rule.subject)
@@ -47,17 +94,83 @@ class PolicyMonitor:
                         )
         return None
 
-    def unmet_requirements(self, tool: str) -> Iterator[list[str]]:
-        """The requirements of the `before` rules on `tool` that no call has met yet, each
-        judged when reached (a caller may meet one while iterating)."""
+    def unmet_requirements(
+        self, tool: str, arguments: dict[str, Any] | None = None
+    ) -> Iterator[Unmet]:
+        """The `before` rules on `tool` that the calls made so far do not meet, each judged
+        when reached (a caller may meet one while iterating)."""
         for policy in self.policies:
             for rule in policy.rules:
-                if (
-                    rule.kind == "before"
-                    and self.matches(rule.subject, tool)
-                    and not any(t in rule.requirement for t in self.succeeded)
-                ):
-                    yield rule.requirement
+                if rule.kind == "before":
+                    unmet = self._unmet(policy, rule, tool, arguments or {})
+                    if unmet is not None:
+                        yield unmet
 
-    def record(self, tool: str) -> None:
+    def record(self, tool: str, arguments: dict[str, Any] | None = None) -> None:
         self.succeeded.append(tool)
+        self.arguments.append(arguments or {})
+
+    def concerned(self, binding: Binding, tool: str, arguments: dict[str, Any]) -> dict:
+        """The keys of the existing `binding.entity` records a call concerns, each with the
+        call's parameters that lead to it."""
+        found: dict[Any, list[str]] = {}
+        for chain in binding.chains.get(tool, []):
+            key = self._follow(binding.entity, chain, arguments.get(chain.param))
+            if key is not None and chain.param not in found.setdefault(key, []):
+                found[key].append(chain.param)
+        return found
+
+    # ---- internals
+
+    def _unmet(self, policy: Policy, rule: Rule, tool: str, arguments: dict) -> Unmet | None:
+        if tool in rule.requirement or not self.matches(rule.subject, tool):
+            return None
+        binding = rule.binding
+        done = [t in rule.requirement for t in self.succeeded]
+        if binding is not None:
+            concerned = self.concerned(binding, tool, arguments)
+            if concerned:
+                unbound = [t for t in rule.requirement if t not in binding.params]
+                if any(t in unbound for t in self.succeeded):
+                    return None
+                met = {
+                    args.get(binding.params[t])
+                    for t, args in zip(self.succeeded, self.arguments, strict=True)
+                    if t in binding.params
+                }
+                missing = [key for key in concerned if not _among(key, met)]
+                if not missing:
+                    return None
+                through = tuple(dict.fromkeys(p for key in missing for p in concerned[key]))
+                return Unmet(
+                    policy.name,
+                    rule.requirement,
+                    binding.entity,
+                    tuple(missing),
+                    dict(binding.params),
+                    through,
+                )
+        if any(done):
+            return None
+        return Unmet(policy.name, rule.requirement)
+
+    def _follow(self, entity: str, chain: Chain, value: Any) -> Any:
+        """The key of the record a chain leads to from an argument's value, or None when a
+        step finds no record (or a reference that is none)."""
+        for step in chain.via:
+            source, name = step.split(".", 1)
+            record = self._find(source, value)
+            if record is None:
+                return None
+            value = record.get(name)
+        return value if self._find(entity, value) is not None else None
+
+    def _find(self, entity: str, key: Any) -> dict | None:
+        if key is None or isinstance(key, bool) or not isinstance(key, str | int):
+            return None
+        return self.find(entity, key)
+
+
+def _among(key: Any, met: set) -> bool:
+    # A key is a str or an int; a bool argument never meets one (True == 1).
+    return any(key == m and type(key) is type(m) for m in met if not isinstance(m, bool))

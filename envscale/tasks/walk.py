@@ -11,7 +11,9 @@ again; when none succeeds the walk ends. A share of calls is made invalid on pur
 unknown id, a value outside an enum, a negative amount, a missing argument) and kept with
 its error; the walk then goes on with a valid call of the same tool. When an episode policy
 requires a tool first (`before writes require verify_patient`), the walk calls it first,
-with arguments drawn for the records the next call concerns.
+with arguments drawn for the records the next call concerns; a rule bound to records
+(`verify_patient(patient_id)`) is met once for each record the call concerns, that record's
+key in the bound parameter.
 """
 
 from __future__ import annotations
@@ -138,12 +140,14 @@ class Walker:
         invalid_share: float,
         walk: Walk,
         budget: int,
+        fixed: dict | None = None,
     ) -> list[dict] | None:
         """Call `tool` with drawn arguments (after any tool a policy requires first), within
-        `budget` calls in all; the rows it returned, or None when no draw succeeds."""
+        `budget` calls in all; the rows it returned, or None when no draw succeeds. `fixed`
+        arguments are not drawn."""
         start = len(walk.steps)
         rows = self._attempt(
-            env, rng, tool, prev, prev_rows, context, kinds, invalid_share, walk, budget
+            env, rng, tool, prev, prev_rows, context, kinds, invalid_share, walk, budget, fixed
         )
         if rows is None:
             # An invalid call stays only when a valid call of the same tool follows it.
@@ -162,30 +166,35 @@ class Walker:
         invalid_share: float,
         walk: Walk,
         budget: int,
+        fixed: dict | None = None,
     ) -> list[dict] | None:
         for _ in range(DRAWS):
             try:
-                arguments = self.draw(env, rng, tool, prev, prev_rows, context)
+                arguments = {**self.draw(env, rng, tool, prev, prev_rows, context), **(fixed or {})}
             except _NoValue:
                 continue
             planned = self._related(env, tool, arguments)
-            if self._blocked(env, tool):
+            if self._blocked(env, tool, arguments):
                 if budget < 2:
                     return None
-                required = self._required_first(env, rng, tool, [*planned, *context], kinds, walk)
+                required = self._required_first(
+                    env, rng, tool, arguments, [*planned, *context], kinds, walk, budget - 1
+                )
                 if required is None:
                     return None
-                # Later draws for this call follow from the required call
-                # (the patient just verified).
-                prev, prev_rows = required
+                prev, prev_rows, made = required
                 context[:0] = self._typed(prev, prev_rows)
-                budget -= 1
-                if self._blocked(env, tool):
+                budget -= made
+                if self._blocked(env, tool, arguments):
                     return None
+                # The call is drawn again to follow from the required call (the patient just
+                # verified), unless that draw concerns a record the requirement was not met for.
                 try:
-                    arguments = self.draw(env, rng, tool, prev, prev_rows, context)
+                    again = {**self.draw(env, rng, tool, prev, prev_rows, context), **(fixed or {})}
                 except _NoValue:
-                    continue
+                    again = None
+                if again is not None and not self._blocked(env, tool, again):
+                    arguments = again
                 planned = self._related(env, tool, arguments)
             if (
                 budget >= 2
@@ -202,31 +211,54 @@ class Walker:
                 return rows
         return None
 
-    def _blocked(self, env: Environment, tool: str) -> bool:
-        return bool(env.enforce_policies and env.monitor.violation(tool) is not None)
+    def _blocked(self, env: Environment, tool: str, arguments: dict) -> bool:
+        if not env.enforce_policies:
+            return False
+        checked = env.checked_arguments(tool, arguments)
+        return checked is not None and env.monitor.violation(tool, checked) is not None
 
     def _required_first(
         self,
         env: Environment,
         rng: random.Random,
         tool: str,
+        arguments: dict,
         context: list[tuple[str, dict]],
         kinds: tuple[str, ...],
         walk: Walk,
-    ) -> tuple[str, list[dict]] | None:
-        """Call a tool that a `before` policy rule requires ahead of `tool`.
-
-        Returns (that tool, its rows).
-        """
-        for requirement in env.monitor.unmet_requirements(tool):
-            for needed in requirement:
-                if needed in self.graph.nodes and self.graph.nodes[needed].kind in kinds:
-                    rows = self._call(
-                        env, rng, needed, None, [], list(context), kinds, 0.0, walk, 1
-                    )
-                    if rows is not None:
-                        return needed, rows
-        return None
+        budget: int,
+    ) -> tuple[str, list[dict], int] | None:
+        """Call the tools that `before` policy rules require ahead of calling `tool` with
+        `arguments`, within `budget` calls: a bound rule's tool once per record still to meet
+        it for, with that record's key. Returns (the last tool called, its rows, the number
+        of calls), or None when a rule stays unmet."""
+        checked = env.checked_arguments(tool, arguments) or {}
+        last: tuple[str, list[dict]] | None = None
+        made = 0
+        for unmet in env.monitor.unmet_requirements(tool, checked):
+            for needed in unmet.requirement:
+                if needed not in self.graph.nodes or self.graph.nodes[needed].kind not in kinds:
+                    continue
+                param = unmet.params.get(needed)
+                keys = unmet.keys if param is not None else (None,)
+                if made + len(keys) > budget:
+                    continue
+                for key in keys:
+                    fixed, seen = None, list(context)
+                    if param is not None and unmet.entity is not None:
+                        fixed = {param: key}
+                        record = env.db.find(unmet.entity, key)
+                        seen[:0] = [(unmet.entity, record)] if record is not None else []
+                    rows = self._call(env, rng, needed, None, [], seen, kinds, 0.0, walk, 1, fixed)
+                    if rows is None:
+                        break
+                    made += 1
+                    last = needed, rows
+                else:
+                    break  # this rule is met
+            else:
+                return None
+        return None if last is None else (*last, made)
 
     def _invalid_call(
         self, env: Environment, rng: random.Random, tool: str, arguments: dict, walk: Walk

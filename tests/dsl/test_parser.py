@@ -312,6 +312,24 @@ def test_policy_rules() -> None:
     assert [s.column for _, s in p.rules[0].requirement.names] == [33, 44]
 
 
+def test_policy_rules_bind_parameters() -> None:
+    (p,) = decls("""
+        policy own {
+          before writes | cancel(order_id) require verify(user_id) | admin
+        }
+    """)
+    assert isinstance(p, ast.Policy)
+    (rule,) = p.rules
+    assert rule.requirement is not None
+    assert [n for n, _ in rule.subject.names] == ["writes", "cancel"]
+    assert [b and b[0] for b in rule.subject.params] == [None, "order_id"]
+    assert [b and b[0] for b in rule.requirement.params] == ["user_id", None]
+    bound = rule.requirement.params[0]
+    assert bound is not None and (bound[1].line, bound[1].column) == (3, 59)
+    # The selector spans its closing parenthesis.
+    assert (rule.subject.span.column, rule.subject.span.end_column) == (18, 43)
+
+
 def test_all_declarations_in_order() -> None:
     module = parse_ok((FIXTURES / "mini.domain").read_text(encoding="utf-8"))
     assert [type(d).__name__ for d in module.declarations] == [

@@ -449,8 +449,63 @@ def test_policy_limits_archiving_to_one_per_episode(domain):
     env = domain.environment(data=DATA)
     call_ok(env, "verify_patient", {"patient_id": "P007", "date_of_birth": "2019-12-03"})
     call_ok(env, "archive_patient", {"patient_id": "P007"})
+    call_ok(env, "verify_patient", {"patient_id": "P015", "date_of_birth": "1999-01-15"})
     second = env.call("archive_patient", {"patient_id": "P015"})
     assert not second.ok and "policy 'limited_changes'" in second.error
+
+
+def refused_unchanged(env, tool: str, arguments: dict) -> str:
+    before = snapshot(env)
+    result = env.call(tool, arguments)
+    assert not result.ok and not result.internal
+    assert snapshot(env) == before
+    return result.error
+
+
+def test_verifying_one_patient_allows_changes_to_that_patient_only(domain):
+    env = domain.environment(data=DATA)
+    call_ok(env, "verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-14"})
+    error = refused_unchanged(env, "update_contact", {"patient_id": "P002", "email": "m@x.org"})
+    assert error == (
+        "policy 'identify_first': update_contact may only run after "
+        "verify_patient(patient_id) for each Patient it concerns (through patient_id)"
+    )
+    changed = call_ok(env, "update_contact", {"patient_id": "P001", "email": "m@x.org"})
+    assert changed["email"] == "m@x.org"
+    # A failed verification of P002 meets nothing; a successful one does.
+    assert not env.call("verify_patient", {"patient_id": "P002", "date_of_birth": "1999-01-01"}).ok
+    refused_unchanged(env, "update_contact", {"patient_id": "P002", "email": "n@x.org"})
+    call_ok(env, "verify_patient", {"patient_id": "P002", "date_of_birth": "1972-11-02"})
+    call_ok(env, "update_contact", {"patient_id": "P002", "email": "n@x.org"})
+    env.reset()
+    refused_unchanged(env, "update_contact", {"patient_id": "P001", "email": "m@x.org"})
+
+
+def test_writes_reach_their_patient_through_the_records_they_name(domain):
+    env = domain.environment(data=DATA)
+    call_ok(env, "verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-14"})
+    cancel = {"appointment_id": "A0015", "reason": "patient_request"}  # P002's appointment
+    error = refused_unchanged(env, "cancel_appointment", cancel)
+    assert "P002" not in error and "(through appointment_id)" in error
+    refused_unchanged(env, "refill_prescription", {"rx_id": "RX003"})  # P002's
+    payment = {"invoice_id": "INV0004", "amount": 5.0, "method": "card"}  # P002's invoice
+    refused_unchanged(env, "pay_invoice", payment)
+    call_ok(env, "refill_prescription", {"rx_id": "RX001"})  # P001's own
+    call_ok(env, "cancel_appointment", {"appointment_id": "A0003", "reason": "patient_request"})
+    call_ok(env, "verify_patient", {"patient_id": "P002", "date_of_birth": "1972-11-02"})
+    assert call_ok(env, "cancel_appointment", cancel)["status"] == "cancelled"
+
+
+def test_a_write_that_names_no_existing_patient_needs_some_verification(domain):
+    env = domain.environment(data=DATA)
+    unknown = {"appointment_id": "A9999", "reason": "patient_request"}
+    assert "policy 'identify_first'" in refused_unchanged(env, "cancel_appointment", unknown)
+    call_ok(env, "verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-14"})
+    # Now the tool itself answers: the record does not exist.
+    assert refused_unchanged(env, "cancel_appointment", unknown) == "Appointment 'A9999' not found"
+    assert refused_unchanged(env, "update_contact", {"patient_id": "P999", "email": "a@b.c"}) == (
+        "Patient 'P999' not found"
+    )
 
 
 def test_policies_can_be_switched_off(domain):

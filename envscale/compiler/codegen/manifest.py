@@ -8,6 +8,7 @@ from envscale.compiler import types as t
 from envscale.compiler.codegen.jsontext import json_text
 
 FORMAT = 1
+BOUND_FORMAT = 2  # a policy rule carries a binding
 
 
 def shape(ty: t.Type | None) -> dict | None:
@@ -25,6 +26,17 @@ def shape(ty: t.Type | None) -> dict | None:
             inner = shape(base.value)
             return {"map": inner} if inner else None
     return None
+
+
+def binding(b: ir.Binding) -> dict:
+    return {
+        "entity": b.entity,
+        "params": b.params,
+        "chains": {
+            tool: [{"param": chain.param, "via": list(chain.via)} for chain in chains]
+            for tool, chains in b.chains.items()
+        },
+    }
 
 
 def manifest(d: ir.DomainIR) -> dict:
@@ -59,8 +71,11 @@ def manifest(d: ir.DomainIR) -> dict:
                 {**fact, "check": check.name} for check in table.checks for fact in check.facts
             ],
         }
+    bound = any(r.binding for p in d.policies for r in p.rules)
     return {
-        "format": FORMAT,
+        # The oldest format that reads this manifest faithfully: a reader that does not know
+        # bound rules would enforce them unbound, so it must refuse them.
+        "format": BOUND_FORMAT if bound else FORMAT,
         "envscale": __version__,
         "domain": d.name,
         "description": d.description,
@@ -110,6 +125,7 @@ def manifest(d: ir.DomainIR) -> dict:
                         "subject": r.subject,
                         "requirement": r.requirement,
                         "limit": r.limit,
+                        **({"binding": binding(r.binding)} if r.binding else {}),
                     }
                     for r in p.rules
                 ],
