@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -37,6 +38,10 @@ INTERNAL_PREFIX = "internal error: "
 # How deeply an agent's arguments may nest lists and objects; deeper is a failed call.
 MAX_ARGUMENT_DEPTH = 64
 TOO_DEEP = f"arguments nest lists and objects more than {MAX_ARGUMENT_DEPTH} levels deep"
+TOO_MANY_DIGITS = "arguments hold a number with too many digits to read"
+# A lone surrogate (`\ud800`, which JSON text can spell) is not Unicode text: SQLite cannot
+# store it and no message holding it can be encoded, so such an argument is refused.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CompiledDomain(Protocol):
@@ -268,7 +273,7 @@ class Environment:
                 else []
             )
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            return CallResult(str(name), False, error=f"unknown tool '{name}'.{hint}")
+            return CallResult(str(name), False, error=f"unknown tool '{_printable(name)}'.{hint}")
         if arguments is None:
             arguments = {}
         if isinstance(arguments, str):
@@ -278,10 +283,16 @@ class Environment:
                 return CallResult(name, False, error=f"arguments are not valid JSON: {error.msg}")
             except RecursionError:
                 return CallResult(name, False, error=TOO_DEEP)
+            except ValueError:  # an integer past Python's limit on digits it converts
+                return CallResult(name, False, error=TOO_MANY_DIGITS)
         if not isinstance(arguments, dict):
             return CallResult(name, False, error="arguments must be a JSON object")
         if nesting_exceeds(arguments, MAX_ARGUMENT_DEPTH):
             return CallResult(name, False, error=TOO_DEEP)
+        if (where := not_text(arguments)) is not None:
+            return CallResult(
+                name, False, error=f"argument '{where}' is not valid Unicode text (a lone surrogate)"
+            )
         try:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
@@ -414,6 +425,32 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
         if not level:
             return False
     return True
+
+
+def not_text(arguments: dict) -> str | None:
+    """Where a string (or a key) holding a lone surrogate is, as a dotted path with the
+    surrogates escaped; None when there is none. Arguments are already known to nest at most
+    MAX_ARGUMENT_DEPTH levels."""
+    stack: list[tuple[str, Any]] = [("", arguments)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return where or "arguments"
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                path = f"{where}.{_printable(key)}" if where else _printable(key)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return path
+                stack.append((path, child))
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}", child) for i, child in enumerate(value))
+    return None
+
+
+def _printable(text: Any) -> str:
+    """Text with any lone surrogate written as its escape, safe to put in a message."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _dump(value: Any) -> Any:
