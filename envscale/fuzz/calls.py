@@ -57,9 +57,9 @@ def nested(depth: int, leaf: Any = 1) -> Any:
 
 SQL = [
     "' OR '1'='1",
-    "\" OR \"1\"=\"1",
+    '" OR "1"="1',
     "1; DROP TABLE patient; --",
-    "'); DELETE FROM \"order\"; --",
+    '\'); DELETE FROM "order"; --',
     "x' UNION SELECT name, sql FROM sqlite_master --",
     "%",
     "_",
@@ -246,7 +246,9 @@ def positions(value: Any, limit: int = 40) -> list[tuple]:
     while stack and len(found) < limit:
         path, node = stack.pop()
         children = (
-            node.items() if isinstance(node, dict) else enumerate(node)
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
             if isinstance(node, list)
             else []
         )
@@ -414,7 +416,7 @@ def describe(value: Any, budget: int = 8) -> str:
         shown = ", ".join(f"{describe(k)}: {describe(v, budget - 1)}" for k, v in items[:6])
         return "{" + shown + (f", ... {len(items)} keys" if len(items) > 6 else "") + "}"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
-        return f"{'-' if value < 0 else ''}int('{str(abs(value))[:10]}...' ({len(str(value))} digits))"
+        return f"{'-' if value < 0 else ''}2**{abs(value).bit_length() - 1} (about)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({str(value)!r})"
     return repr(value)
@@ -482,9 +484,12 @@ class Checker:
         after = self.hashes[id(env)] = env.state_hash()
         if after != before:
             self.problem(STATE_CHANGED, f"state hash changed: {result.error}", t, tool, arguments)
-        elif exported is not None and (sample or env.connection.total_changes() != writes):
-            if env.export() != exported:
-                self.problem(STATE_CHANGED, f"export changed: {result.error}", t, tool, arguments)
+        elif (
+            exported is not None
+            and (sample or env.connection.total_changes() != writes)
+            and env.export() != exported
+        ):
+            self.problem(STATE_CHANGED, f"export changed: {result.error}", t, tool, arguments)
         return False
 
     def problem(self, kind: str, detail: str, t: Target, tool: Any, arguments: Arguments) -> None:

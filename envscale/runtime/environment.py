@@ -290,9 +290,8 @@ class Environment:
         if nesting_exceeds(arguments, MAX_ARGUMENT_DEPTH):
             return CallResult(name, False, error=TOO_DEEP)
         if (where := not_text(arguments)) is not None:
-            return CallResult(
-                name, False, error=f"argument '{where}' is not valid Unicode text (a lone surrogate)"
-            )
+            why = f"argument '{where}' is not valid Unicode text (a lone surrogate)"
+            return CallResult(name, False, error=why)
         try:
             validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
         except pydantic.ValidationError as error:
