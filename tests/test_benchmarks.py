@@ -57,3 +57,12 @@ def test_train_throughput_benchmark() -> None:
         assert "TRL is not installed" in done.stderr
     else:
         assert "throughput ratio envscale/TRL" in done.stdout
+
+
+@pytest.mark.parametrize("only", ["calls", "endpoints"])
+def test_fuzz_benchmark(only: str) -> None:
+    done = run("fuzz.py", "--only", only)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "problems: 0" in done.stdout and f"{only}." in done.stdout
+    assert f"total {'calls' if only == 'calls' else 'episodes'}:" in done.stdout
+    assert ("endpoints." in done.stdout) == (only == "endpoints")

@@ -434,6 +434,6 @@ def _attack(name: str, kinds: list[Kind]) -> Attack:
 ATTACKS: list[Attack] = [
     _attack("endpoints.http", HTTP_KINDS),
     _attack("endpoints.shape", SHAPE_KINDS),
-    _attack("endpoints.calls", CALL_KINDS),
+    _attack("endpoints.tooluse", CALL_KINDS),
     _attack("endpoints.text", TEXT_KINDS),
 ]

@@ -145,6 +145,8 @@ class ChatClient:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"response not complete after {self.config.timeout} s")
             parts.append(chunk)
+        if response.length:  # the connection closed before the promised Content-Length
+            raise http.client.IncompleteRead(b"".join(parts), response.length)
         return b"".join(parts)
 
 
