@@ -32,9 +32,7 @@ def test_attack_class_runs_clean(name: str) -> None:
     tally = ATTACKS[name].run(120, 7)
     assert tally.tried == 120
     # Integers past SQLite's 64 bits reaching a write are a known escape handled elsewhere.
-    shown = [
-        p for p in tally.examples if "OverflowError: int too big to convert" not in p.detail
-    ]
+    shown = [p for p in tally.examples if "OverflowError: int too big to convert" not in p.detail]
     assert not shown, "\n".join(f"{p.kind}: {p.detail}\n  {p.reproducer}" for p in shown)
 
 

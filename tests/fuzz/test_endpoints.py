@@ -22,7 +22,6 @@ from envscale.jobs import executors, generate
 from envscale.jobs.executors import Worker, WorkerSetup, WorkItem
 from envscale.records import EpisodeError, Trajectory
 from envscale.rollout.dialogue import BackendConfig
-
 from tests.rollout.episode_fixtures import CLINIC, clinic_tasks
 
 KINDS = HTTP_KINDS + SHAPE_KINDS + CALL_KINDS + TEXT_KINDS
