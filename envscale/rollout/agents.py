@@ -23,7 +23,7 @@ from envscale.rollout.dialogue import (
 )
 from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
-from envscale.rollout.openai_client import ChatClient, ChatError
+from envscale.rollout.openai_client import ChatClient, ChatError, json_excerpt, message_text
 from envscale.rollout.toolcalls import make_call, parse_hermes
 
 
@@ -211,11 +211,11 @@ class OpenAIAgent(_ModelAgent):
         first = _next_call_id(messages)
         listed = message.get("tool_calls") or []
         if not isinstance(listed, list):
-            raise ChatError(f"tool_calls is not a list: {_shown(listed)}")
+            raise ChatError(f"tool_calls is not a list: {json_excerpt(listed)}")
         for n, call in enumerate(listed):
             fn = call.get("function") if isinstance(call, dict) else None
             if not isinstance(fn, dict) or not isinstance(fn.get("name", ""), str):
-                raise ChatError(f"a tool call without a function name: {_shown(call)}")
+                raise ChatError(f"a tool call without a function name: {json_excerpt(call)}")
             # Arguments of any JSON type are the model's to get wrong: the call fails as data.
             calls.append(
                 make_call(f"call_{first + n}", fn.get("name", ""), fn.get("arguments", ""))
@@ -223,21 +223,6 @@ class OpenAIAgent(_ModelAgent):
         if not calls and content and "<tool_call>" in content:
             content, calls = parse_hermes(content, first)
         return AgentReply(content or None, calls, result.usage)
-
-
-def message_text(content: object) -> str | None:
-    """A message's content as text: a string, or the text parts of a list of content parts."""
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(
-        isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content
-    ):
-        return "".join(p.get("text", "") for p in content)
-    raise ChatError(f"message content is neither text nor content parts: {_shown(content)}")
-
-
-def _shown(value: object) -> str:
-    return json.dumps(value, ensure_ascii=True, default=str)[:200]
 
 
 class HFAgent(_ModelAgent):

@@ -77,8 +77,7 @@ class ChatClient:
         choice = choices[0] if isinstance(choices, list) and choices else None
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
-            shown = json.dumps(data, ensure_ascii=True)[:200]
-            raise ChatError(f"unexpected response from {self.url}: {shown}")
+            raise ChatError(f"unexpected response from {self.url}: {json_excerpt(data)}")
         usage = data.get("usage")
         usage = usage if isinstance(usage, dict) else {}  # some servers send null counts
         finish = choice.get("finish_reason")
@@ -148,6 +147,21 @@ class ChatClient:
         if response.length:  # the connection closed before the promised Content-Length
             raise http.client.IncompleteRead(b"".join(parts), response.length)
         return b"".join(parts)
+
+
+def message_text(content: object) -> str | None:
+    """A message's content as text: a string, or the text parts of a list of content parts."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content
+    ):
+        return "".join(p.get("text", "") for p in content)
+    raise ChatError(f"message content is neither text nor content parts: {json_excerpt(content)}")
+
+
+def json_excerpt(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True, default=str)[:200]
 
 
 def _count(value: object) -> int:
