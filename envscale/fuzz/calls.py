@@ -9,13 +9,15 @@ gold chains with hostile ones from every class.
 
 Checked on every call: `env.call` does not raise and records no internal error (both
 ESCAPED_EXCEPTION, with the detail), its result text can be encoded as UTF-8, and a failed
-call leaves `state_hash()` as it was. A failed call also leaves `export()` as it was: this is
-compared whenever SQLite counted a write during the call, and for one failed call in
-EXPORT_SAMPLE otherwise (an export of tau-bench's data takes tens of milliseconds, a hash
-microseconds). After each sequence and at the end of each chunk: `export()` loaded into a
-fresh environment hashes the same, `reset()` comes back to the initial hash, and the state
-reached by replaying the sequence's successful calls in another order on a second
-environment hashes equal to it exactly when the exports are equal (HASH_EXPORT).
+call leaves `state_hash()` as it was. A failed call also leaves `export()` as it was: this
+is compared when SQLite counted a write during the call and the export of the state before
+is known (the initial state, where the per-call attacks make most calls, or a state exported
+for a sampled call), and for one failed call in EXPORT_SAMPLE otherwise (an export of
+tau-bench's data takes tens of milliseconds, a hash microseconds). After each sequence and
+at the end of each chunk: `export()` loaded into a fresh environment hashes the same,
+`reset()` comes back to the initial hash, and the state reached by replaying the successful
+calls in another order on a second environment hashes equal to it exactly when the exports
+are equal (HASH_EXPORT).
 """
 
 from __future__ import annotations
