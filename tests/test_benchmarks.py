@@ -72,3 +72,12 @@ def test_fuzz_benchmark_spectext() -> None:
     for attack in ("spectext.bytes", "spectext.tokens", "spectext.structure"):
         assert attack in done.stdout
     assert "total specs: 300" in done.stdout and "problems: 0" in done.stdout
+
+
+@pytest.mark.parametrize("only", ["calls", "endpoints"])
+def test_fuzz_benchmark(only: str) -> None:
+    done = run("fuzz.py", "--only", only)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "problems: 0" in done.stdout and f"{only}." in done.stdout
+    assert f"total {'calls' if only == 'calls' else 'episodes'}:" in done.stdout
+    assert ("endpoints." in done.stdout) == (only == "endpoints")

@@ -15,6 +15,9 @@ TRACEBACK = "traceback"  # a command printed a Python traceback
 # a spec that checks clean but then fails to compile, load, generate data or run a call
 FAILED_LATER = "passed check, failed later"
 WRONG_POSITION = "diagnostic at the wrong place"
+# an episode a job did not record exactly once where it belongs (with its reason when lost),
+# or that a rerun asked for again although it had finished
+EPISODE_RECORD = "episode recorded wrong"
 KINDS = (
     ESCAPED_EXCEPTION,
     STATE_CHANGED,
@@ -23,6 +26,7 @@ KINDS = (
     TRACEBACK,
     FAILED_LATER,
     WRONG_POSITION,
+    EPISODE_RECORD,
 )
 
 EXAMPLES_KEPT = 5  # per kind, so a long run's report stays readable

@@ -74,14 +74,17 @@ class Worker:
                     )
                 )
             except BackendFailure as error:  # loses this episode, not the job
-                out.append(
-                    EpisodeError(
-                        id=episode_id(item.task.id, item.trial),
-                        domain=self.runtimes[item.domain].domain.name,
-                        error=str(error),
-                    )
-                )
+                out.append(self._lost(item, str(error)))
+            except Exception as error:  # a bug of envscale: the episode says so, the job goes on
+                out.append(self._lost(item, f"internal error: {type(error).__name__}: {error}"))
         return out
+
+    def _lost(self, item: WorkItem, reason: str) -> EpisodeError:
+        return EpisodeError(
+            id=episode_id(item.task.id, item.trial),
+            domain=self.runtimes[item.domain].domain.name,
+            error=reason[:2000],
+        )
 
 
 _WORKER: Worker | None = None

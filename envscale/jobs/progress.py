@@ -166,7 +166,7 @@ def summary_table(counts: dict[str, DomainCounts], seconds: float, ran: int) -> 
         )
     if total.errors:
         lines.append(
-            f"{total.errors} episodes stopped on a backend error (see errors.jsonl); "
+            f"{total.errors} episodes stopped on a backend or internal error (see errors.jsonl); "
             "run the same command again to retry them"
         )
     return "\n".join(lines)

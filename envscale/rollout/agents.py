@@ -23,7 +23,7 @@ from envscale.rollout.dialogue import (
 )
 from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
-from envscale.rollout.openai_client import ChatClient
+from envscale.rollout.openai_client import ChatClient, ChatError, json_excerpt, message_text
 from envscale.rollout.toolcalls import make_call, parse_hermes
 
 
@@ -206,13 +206,19 @@ class OpenAIAgent(_ModelAgent):
     def reply(self, messages: list[dict]) -> AgentReply:
         result = self.client.complete(messages, self.context.tools, seed=self._turn_seed())
         message = result.message
-        content = message.get("content")
+        content = message_text(message.get("content"))
         calls = []
         first = _next_call_id(messages)
-        for n, call in enumerate(message.get("tool_calls") or []):
-            fn = call.get("function") or {}
+        listed = message.get("tool_calls") or []
+        if not isinstance(listed, list):
+            raise ChatError(f"tool_calls is not a list: {json_excerpt(listed)}")
+        for n, call in enumerate(listed):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name", ""), str):
+                raise ChatError(f"a tool call without a function name: {json_excerpt(call)}")
+            # Arguments of any JSON type are the model's to get wrong: the call fails as data.
             calls.append(
-                make_call(f"call_{first + n}", str(fn.get("name", "")), fn.get("arguments", ""))
+                make_call(f"call_{first + n}", fn.get("name", ""), fn.get("arguments", ""))
             )
         if not calls and content and "<tool_call>" in content:
             content, calls = parse_hermes(content, first)

@@ -45,8 +45,9 @@ class BackendConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.0
     max_tokens: int = 512
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds per attempt at a request, the whole response included
     retries: int = 4
+    max_response_bytes: int = 32 << 20
     concurrency: int = 8
     options: tuple[tuple[str, Any], ...] = ()  # backend-specific settings
 

@@ -1,12 +1,17 @@
 """A minimal client of OpenAI-compatible chat-completions endpoints (vLLM, SGLang, hosted APIs).
 
 Standard library only. Transient failures (connection errors, timeouts, HTTP 408/409/429
-and 5xx) are retried with exponential backoff and jitter, honouring `Retry-After`; a
-semaphore bounds the requests in flight from one process.
+and 5xx, a body cut short or not JSON) are retried with exponential backoff and jitter,
+honouring `Retry-After`; a semaphore bounds the requests in flight from one process. An
+attempt has `timeout` seconds in all, however slowly the server sends, and a body may hold
+at most `max_response_bytes`. A response that is not a chat completion (no choices, a
+message that is not an object) is a ChatError; what the message holds is the agent's to
+judge.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -68,19 +73,21 @@ class ChatClient:
         if seed is not None:
             body["seed"] = seed
         data = self._post(body)
-        try:
-            choice = data["choices"][0]
-            message = dict(choice["message"])
-        except (KeyError, IndexError, TypeError) as error:
-            raise ChatError(f"unexpected response from {self.url}: {str(data)[:200]}") from error
-        usage = data.get("usage") or {}  # some servers send null counts
+        choices = data.get("choices") if isinstance(data, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise ChatError(f"unexpected response from {self.url}: {json_excerpt(data)}")
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}  # some servers send null counts
+        finish = choice.get("finish_reason")
         return ChatResult(
-            message,
+            dict(message),
             Usage(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
+                prompt_tokens=_count(usage.get("prompt_tokens")),
+                completion_tokens=_count(usage.get("completion_tokens")),
             ),
-            choice.get("finish_reason"),
+            finish if isinstance(finish, str) else None,
         )
 
     def _post(self, body: dict) -> dict:
@@ -93,13 +100,14 @@ class ChatClient:
             wait = None
             request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
             try:
+                deadline = time.monotonic() + self.config.timeout
                 with (
                     self.semaphore,
                     urllib.request.urlopen(request, timeout=self.config.timeout) as response,
                 ):
-                    return json.loads(response.read().decode("utf-8"))
+                    return json.loads(self._read(response, deadline).decode("utf-8"))
             except urllib.error.HTTPError as error:
-                detail = error.read().decode("utf-8", "replace")[:300]
+                detail = error.read(2000).decode("utf-8", "replace")[:300]
                 last_error = f"HTTP {error.code}: {detail}"
                 if error.code not in RETRY_STATUS:
                     raise ChatError(f"{self.url}: {last_error}") from None
@@ -108,9 +116,12 @@ class ChatClient:
                 urllib.error.URLError,
                 TimeoutError,
                 ConnectionError,
-                ValueError,
-            ) as error:  # ValueError: a body that is not JSON
-                last_error = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+                http.client.HTTPException,  # a body cut short, a status line that is none
+                ValueError,  # a body that is not JSON, or not UTF-8
+                RecursionError,  # a body nested deeper than the JSON parser goes
+            ) as error:
+                reason = getattr(error, "reason", None) or error
+                last_error = f"{type(error).__name__}: {str(reason)[:300]}"
             if attempt < self.config.retries:
                 self.sleep(
                     wait
@@ -120,6 +131,44 @@ class ChatClient:
         raise ChatError(
             f"{self.url}: gave up after {self.config.retries + 1} attempts ({last_error})"
         )
+
+    def _read(self, response: http.client.HTTPResponse, deadline: float) -> bytes:
+        """The body, refused once it passes `max_response_bytes` or the attempt's deadline."""
+        limit = self.config.max_response_bytes
+        parts: list[bytes] = []
+        size = 0
+        while chunk := response.read1(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise ChatError(f"{self.url}: response larger than {limit} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"response not complete after {self.config.timeout} s")
+            parts.append(chunk)
+        if response.length:  # the connection closed before the promised Content-Length
+            raise http.client.IncompleteRead(b"".join(parts), response.length)
+        return b"".join(parts)
+
+
+def message_text(content: object) -> str | None:
+    """A message's content as text: a string, or the text parts of a list of content parts."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content
+    ):
+        return "".join(p.get("text", "") for p in content)
+    raise ChatError(f"message content is neither text nor content parts: {json_excerpt(content)}")
+
+
+def json_excerpt(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True, default=str)[:200]
+
+
+def _count(value: object) -> int:
+    """A token count as a server reports it; anything but a whole number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return int(value) if abs(value) < 2**63 else 0
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -20,7 +20,7 @@ from envscale.rollout.dialogue import (
     make_backend,
 )
 from envscale.rollout.local_model import model_for
-from envscale.rollout.openai_client import ChatClient
+from envscale.rollout.openai_client import ChatClient, message_text
 
 STOP_TOKEN = "###STOP###"
 
@@ -136,7 +136,7 @@ class OpenAIUser(_ModelUser):
         result = self.client.complete(
             user_view(messages, self.instruction), seed=self.seed + len(messages)
         )
-        return parse_user_text(result.message.get("content") or "", result.usage)
+        return parse_user_text(message_text(result.message.get("content")), result.usage)
 
 
 class HFUser(_ModelUser):

@@ -297,7 +297,7 @@ class Environment:
             plausible = isinstance(name, str) and len(name) <= _MAX_TOOL_NAME
             close = difflib.get_close_matches(name, list(self.tools), n=1) if plausible else []
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            shown = str(name) if plausible else f"{str(name)[:_MAX_TOOL_NAME]}..."
+            shown = _printable(name if plausible else f"{str(name)[:_MAX_TOOL_NAME]}...")
             return CallResult(shown, False, error=f"unknown tool '{shown}'.{hint}")
         try:
             arguments = admit_arguments(arguments, self.limits)
@@ -451,6 +451,11 @@ def _resource_message(error: BaseException) -> str:
 
 def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
     return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
+
+
+def _printable(text: Any) -> str:
+    """Text with any lone surrogate written as its escape, safe to put in a message."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _dump(value: Any) -> Any:
