@@ -421,7 +421,8 @@ class Checker:
                 )
             else:
                 value = common
-        return t.MapT(t.STR, value)
+        # Keys of a map literal are strings; `{}` has none, so it fits a map of any key type.
+        return t.MapT(t.STR if e.items else t.ANY, value)
 
     def _comprehension(self, e: ast.Comprehension, scope: Scope) -> t.Type:
         iterable = self.expr(e.iterable, scope)

@@ -17,6 +17,11 @@ Values aim at the facts the compiler reads off the checks (manifest `facts`, see
 a field stays apart from (or below, above) another, members come from `in [...]` lists. A
 doc that names a format (`YYYY-MM-DD`, `HH:MM:SS`) gives a string field or map keys that form.
 
+When an entity gets fewer records than asked (a reference with nothing to point at, unique
+values that run out, a check or invariant that no made value meets, an invariant that caps
+the count), the generator says so and why: into `notes` when the caller passes a list, else
+on stderr. It never returns records that break a check or an invariant.
+
 The same seed and size give the same records, in any process.
 """
 
@@ -28,6 +33,7 @@ import math
 import operator
 import random
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,13 +112,23 @@ def generate_data(
     seed: int,
     size: int | dict[str, int] = DEFAULT_SIZE,
     like: dict[str, list[dict]] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, list[dict]]:
     """Records per entity (in the domain's entity order) for `domain.environment(data=...)`.
 
     `size` is the number of records of every entity, or a count per entity name (entities
-    left out get DEFAULT_SIZE). `like` is sample data whose ids set the id formats.
+    left out get DEFAULT_SIZE). `like` is sample data whose ids set the id formats. Each
+    entity that gets fewer records than asked adds a line to `notes` saying why (written to
+    stderr when `notes` is None).
     """
-    return _Generator(domain, seed, like).run(size)
+    generator = _Generator(domain, seed, like)
+    data = generator.run(size)
+    if notes is not None:
+        notes.extend(generator.notes)
+    else:
+        for note in generator.notes:
+            print(f"warning: generated data: {note}", file=sys.stderr)
+    return data
 
 
 def entity_order(manifest: Manifest) -> list[str]:
@@ -285,6 +301,8 @@ class _Generator:
         self.index: dict[str, dict[Any, dict]] = {}
         self.used: dict[tuple[str, str], set] = {}
         self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
+        self.notes: list[str] = []  # why an entity got fewer records than asked
+        self.failure: dict[str, str] = {}  # entity -> why its latest record was not made
 
     # ---- the run
 
@@ -315,6 +333,7 @@ class _Generator:
             self._insert(env, meta, entity, i, rng, None)
         if not set(self._violations(env, entity)) - before:
             connection.execute("RELEASE batch")
+            self._note_shortfall(entity, count)
             return
         # Some rows break a runtime invariant: insert them again one at a time, judging each.
         connection.execute("ROLLBACK TO batch")
@@ -325,6 +344,13 @@ class _Generator:
         rng = random.Random(f"envscale-datagen:{self.seed}:{entity}:one-by-one")
         for i in range(count):
             self._insert(env, meta, entity, i, rng, before)
+        self._note_shortfall(entity, count)
+
+    def _note_shortfall(self, entity: str, count: int) -> None:
+        made = len(self.index.get(entity, {}))
+        if made < count:
+            why = self.failure.get(entity, "no record could be made")
+            self.notes.append(f"{entity}: {made} of {count} records: {why}")
 
     def _insert(
         self,
@@ -339,26 +365,40 @@ class _Generator:
         for attempt in range(ATTEMPTS + 1):
             record = self._record(entity, index, rng, defaults=attempt == ATTEMPTS)
             if record is None:
+                self.failure[entity] = self._no_key_reason(entity)
                 return None
             try:
                 model.model_validate(record)
-            except pydantic.ValidationError:
+            except pydantic.ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                self.failure[entity] = f"no made value of '{where}' is valid: {first['msg']}"
                 continue
             env.connection.execute("SAVEPOINT row")
             try:
                 env.connection.execute(meta.insert_sql, meta.encode(record))
-            except apsw.ConstraintError:
+            except apsw.ConstraintError as error:
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
+                self.failure[entity] = f"no made record passes the table's constraints ({error})"
                 continue
-            if judge is not None and set(self._violations(env, entity)) - judge:
+            if judge is not None and (broken := set(self._violations(env, entity)) - judge):
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
+                names = ", ".join(sorted(broken))
+                self.failure[entity] = f"every further record breaks invariant {names}"
                 continue
             env.connection.execute("RELEASE row")
             self._accept(entity, meta.key_of(record), record)
             return record
         return None
+
+    def _no_key_reason(self, entity: str) -> str:
+        spec = self.manifest.entities[entity]
+        refs = [f.ref for f in spec.fields if f.name in spec.key and f.kind == "ref"]
+        if refs:
+            return f"its key refers to {', '.join(refs)}, which has no record left to refer to"
+        return "it has no key value left"
 
     def _violations(self, env: Any, entity: str | None) -> dict[str, str]:
         out = {}
@@ -444,7 +484,7 @@ class _Generator:
     ) -> Any:
         has_default = "default" in f.model_fields_set
         if has_default and (defaults or rng.random() < 0.5):
-            return f.default
+            return self._constant(f.default)
         if f.nullable and (defaults or rng.random() < 0.3):
             return None
         copied = self._copied(entity, f, record)
@@ -467,6 +507,12 @@ class _Generator:
             if formatted is not None:
                 return formatted
         return fakes.value_for(rng, f.name, f.kind, self.clock, entity)
+
+    def _constant(self, value: Any) -> Any:
+        """A declared default as stored: now() and today() read the domain's clock."""
+        if isinstance(value, dict) and set(value) == {"$call"}:
+            return self.clock if value["$call"] == "now" else self.clock[:10]
+        return value
 
     def _formatted(self, rng: random.Random, prop: dict, name: str) -> str | None:
         """A string in the format its doc names (YYYY-MM-DD, HH:MM:SS), if it names one."""
@@ -534,6 +580,9 @@ class _Generator:
     def _reference(self, entity: str, f: EntityField, record: dict, rng: random.Random) -> Any:
         target = f.ref
         candidates = list(self.index.get(target, {}).values())
+        if target == entity and not f.nullable and (not candidates or rng.random() < 0.3):
+            # A required reference to the entity itself: the first record refers to itself.
+            return record.get(self.manifest.entities[entity].key[0])
         if not candidates:
             return None
         # Agree with references already chosen: an invoice's appointment is of the same patient.
