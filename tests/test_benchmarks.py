@@ -57,3 +57,10 @@ def test_train_throughput_benchmark() -> None:
         assert "TRL is not installed" in done.stderr
     else:
         assert "throughput ratio envscale/TRL" in done.stdout
+
+
+def test_fuzz_benchmark_runs_the_generated_specs() -> None:
+    done = run("fuzz.py", "--only", "oddspecs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "oddspecs" in done.stdout and "total specs: 300" in done.stdout
+    assert "problems: 0" in done.stdout

@@ -546,8 +546,9 @@ class SpecWriter:
             return f"{name}: {t.text()} = {default}{doc}"
         return f"{name}: {t.text()}{doc}"
 
-    def _key_params(self, entity: Entity) -> tuple[list[str], list[str]]:
-        """Parameters naming one record of the entity, and the lookup's key expressions."""
+    def _key_params(self, entity: Entity, reuse: bool = False) -> tuple[list[str], list[str]]:
+        """Parameters naming one record of the entity, and the lookup's key expressions; with
+        `reuse`, often named as the key fields, so that calls can be drawn from the data."""
         params, exprs = [], []
         for f in entity.keys:
             t = f.type
@@ -555,7 +556,7 @@ class SpecWriter:
                 t = self._key_fields(t.name)[0].type
                 while t.kind == "ref":
                     t = self._key_fields(t.name)[0].type
-            pname = self.names.lower()
+            pname = f.name if reuse and self.rng.random() < 0.6 else self.names.lower()
             params.append(self._param(pname, t.required()))
             exprs.append(pname)
         return params, exprs
@@ -563,7 +564,7 @@ class SpecWriter:
     def _tools_for(self, entity: Entity) -> None:
         rng = self.rng
         e = entity.name
-        kp, kx = self._key_params(entity)
+        kp, kx = self._key_params(entity, reuse=True)
         look = f"{e}[{', '.join(kx)}]"
         # a lookup
         if rng.random() < 0.8:
@@ -665,7 +666,7 @@ class SpecWriter:
         base = t.required()
         if t.kind == "ref":
             target = self.plan.entities[t.name]
-            tp, tx = self._key_params(target)
+            tp, tx = self._key_params(target, reuse=target is not entity)
             params += tp
             value = f"{t.name}[{tx[0]}]"
             if t.optional and rng.random() < 0.3:

@@ -47,6 +47,7 @@ from envscale.runtime.errors import DataError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
+_USED_UP = object()  # a unique field of few values (an enum, a bool) that has none left
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
@@ -302,7 +303,8 @@ class _Generator:
         self.used: dict[tuple[str, str], set] = {}
         self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
         self.notes: list[str] = []  # why an entity got fewer records than asked
-        self.failure: dict[str, str] = {}  # entity -> why its latest record was not made
+        self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
+        self.gave_up: dict[str, list[str]] = {}  # entity -> why records were not made
 
     # ---- the run
 
@@ -349,7 +351,7 @@ class _Generator:
     def _note_shortfall(self, entity: str, count: int) -> None:
         made = len(self.index.get(entity, {}))
         if made < count:
-            why = self.failure.get(entity, "no record could be made")
+            why = "; ".join(self.gave_up.get(entity) or ["no record could be made"])
             self.notes.append(f"{entity}: {made} of {count} records: {why}")
 
     def _insert(
@@ -365,8 +367,7 @@ class _Generator:
         for attempt in range(ATTEMPTS + 1):
             record = self._record(entity, index, rng, defaults=attempt == ATTEMPTS)
             if record is None:
-                self.failure[entity] = self._no_key_reason(entity)
-                return None
+                break
             try:
                 model.model_validate(record)
             except pydantic.ValidationError as error:
@@ -391,6 +392,10 @@ class _Generator:
             env.connection.execute("RELEASE row")
             self._accept(entity, meta.key_of(record), record)
             return record
+        reasons = self.gave_up.setdefault(entity, [])
+        why = self.failure.get(entity, "no record could be made")
+        if why not in reasons:
+            reasons.append(why)
         return None
 
     def _no_key_reason(self, entity: str) -> str:
@@ -426,6 +431,7 @@ class _Generator:
         for name in spec.key:
             value = self._key_value(entity, fields[name], index, rng, record)
             if value is None:
+                self.failure[entity] = self._no_key_reason(entity)
                 return None
             record[name] = value
         rest = [f for f in spec.fields if f.name not in record]
@@ -437,11 +443,17 @@ class _Generator:
             schema = self.schemas[entity] = self.domain.models.ENTITIES[entity].model_json_schema()
         for f in rest:
             record[f.name] = self._field_value(entity, f, record, rng, schema, defaults)
+            if f.kind == "ref" and not f.nullable and record[f.name] is None:
+                self.failure[entity] = f"'{f.name}' must refer to a {f.ref}, and there is none"
+                return None
         for f in rest:
             self._relate(entity, f, record, rng, schema)
         for f in rest:
             if f.unique:
                 record[f.name] = self._unique(entity, f, record, rng, schema)
+                if record[f.name] is _USED_UP:
+                    self.failure[entity] = f"every value of unique '{f.name}' is taken"
+                    return None
         return {f.name: record[f.name] for f in spec.fields}
 
     def _key_value(
@@ -455,6 +467,11 @@ class _Generator:
             return rng.choice(choices) if choices else None
         if f.kind == "int":
             return index + 1
+        if f.kind == "enum":  # one record per member
+            return f.enum[index] if f.enum and index < len(f.enum) else None
+        if f.kind in ("date", "datetime"):  # one record per day, counting from the clock
+            day = fakes.shift_date(self.clock, index)
+            return day if f.kind == "date" else day + self.clock[10:]
         fmt = self.formats.get(entity)
         if fmt is not None and f.kind == "str":
             return fmt.make(index + 1)
@@ -499,7 +516,7 @@ class _Generator:
             return self._from_schema(
                 rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default
             )
-        if "email" in fakes.words(f.name):
+        if f.kind == "str" and "email" in fakes.words(f.name):
             first, last = _names_in(record)
             return fakes.email(rng, first, last)
         if f.kind == "str":
@@ -625,6 +642,16 @@ class _Generator:
             if value is None or _hashable(value) not in used:
                 return value
             value = self._field_value(entity, f, record, rng, schema, defaults=False)
+        if f.kind in ("enum", "bool"):
+            return _USED_UP
+        if f.kind in ("date", "datetime"):  # the next day nobody has
+            day = 0
+            while _hashable(value) in used:
+                day += 1
+                value = fakes.shift_date(self.clock, day) + (
+                    self.clock[10:] if f.kind == "datetime" else ""
+                )
+            return value
         if isinstance(value, str):
             local, at, host = value.partition("@")
             sized = any(fact.of == "len" for fact in self.facts.get(entity, {}).get(f.name, []))
@@ -665,6 +692,8 @@ class _Generator:
             return self._from_schema(rng, options[0], name, entity, defs)
         if "enum" in schema:
             return rng.choice(schema["enum"])
+        if "const" in schema:  # an enum of one member
+            return schema["const"]
         kind = schema.get("type")
         if kind == "string" and (formatted := self._formatted(rng, schema, name)) is not None:
             return formatted
@@ -689,11 +718,12 @@ class _Generator:
             sub = schema.get("additionalProperties") or {"type": "string"}
             keys = schema.get("propertyNames") or {}
             keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
-            if keys.get("enum"):  # a map keyed by an enum's members
-                chosen = rng.sample(keys["enum"], rng.randint(1, len(keys["enum"])))
+            members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
+            if members:  # a map keyed by an enum's members
+                chosen = rng.sample(members, rng.randint(1, len(members)))
                 return {
                     key: self._from_schema(rng, sub, name, entity, defs)
-                    for key in sorted(chosen, key=keys["enum"].index)
+                    for key in sorted(chosen, key=members.index)
                 }
             values = [
                 self._from_schema(rng, sub, name, entity, defs) for _ in range(rng.randint(1, 3))
