@@ -241,7 +241,7 @@ class SpecWriter:
             self._enum()
         for _ in range(rng.choice([0, 1, 1, 2, 3])):
             self._struct()
-        count = rng.choice([1, 1, 2, 2, 3, 3, 4, 5, 7])
+        count = rng.choice([1, 1, 2, 2, 3, 3, 4, 5, 7, rng.randint(10, 16)])
         names = [self.names.upper() for _ in range(count)]
         for name in names:
             self.plan.entities[name] = Entity(name, doc=_doc(rng))
@@ -325,6 +325,10 @@ class SpecWriter:
         elif shape < 0.4 and self.plan.enums:
             entity.fields.append(
                 Field(self.names.lower(), Type("enum", rng.choice(list(self.plan.enums))), key=True)
+            )
+        elif shape < 0.44:
+            entity.fields.append(
+                Field(self.names.lower(), Type(rng.choice(["date", "datetime"])), key=True)
             )
         else:
             entity.fields.append(Field(self.names.lower(), Type("str"), key=True))
@@ -557,7 +561,11 @@ class SpecWriter:
                 while t.kind == "ref":
                     t = self._key_fields(t.name)[0].type
             pname = f.name if reuse and self.rng.random() < 0.6 else self.names.lower()
-            params.append(self._param(pname, t.required()))
+            if t.kind == "str" and self.rng.random() < 0.2:  # an id format datagen may follow
+                example = self.rng.choice(["K-0001", "X9", "\u00e9A01", "ab_12"])
+                params.append(f"{pname}: str \"The id, e.g. '{example}'\"")
+            else:
+                params.append(self._param(pname, t.required()))
             exprs.append(pname)
         return params, exprs
 
@@ -822,6 +830,7 @@ class SpecWriter:
                 prefix = rng.choice(["X", "K-", "\u00e9", "ID", ""]) or "Z"
                 fn = rng.choice(
                     [
+                        f'free_key({entity.name}, "{prefix}A0")',
                         f'next_key({entity.name}, "{prefix}", 3)',
                         f'next_key({entity.name}, "{prefix}")',
                     ]
@@ -975,8 +984,9 @@ class SpecWriter:
     def _misc_lists(self) -> None:
         xs, ys, both, y, v = (self.names.lower() for _ in range(5))
         body = [
-            f"let {both} = {xs} + [len({y}) for {y} in {ys}]",
-            f"return sorted(unique([{v} * 2 for {v} in {both} if {v} >= 0]))",
+            f'let {both} = {xs} + [len({y}) for {y} in {ys} if not endswith({y}, "x")]',
+            f"for {v} in range(1, 4) {{ if {v} not in {both} {{ set {both} = {both} + [{v}] }} }}",
+            f"return sorted(unique([{v} * 2 for {v} in {both} if {v} >= 0]), desc: true)",
         ]
         self._tool(
             [
