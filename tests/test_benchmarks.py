@@ -81,3 +81,10 @@ def test_fuzz_benchmark(only: str) -> None:
     assert "problems: 0" in done.stdout and f"{only}." in done.stdout
     assert f"total {'calls' if only == 'calls' else 'episodes'}:" in done.stdout
     assert ("endpoints." in done.stdout) == (only == "endpoints")
+
+
+def test_fuzz_benchmark_runs_the_generated_specs() -> None:
+    done = run("fuzz.py", "--only", "oddspecs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "oddspecs" in done.stdout and "total specs: 300" in done.stdout
+    assert "problems: 0" in done.stdout

@@ -45,6 +45,31 @@ def check_entities(c: Compilation) -> None:
                         info.decl.type.span,
                         "refer only to entities with a single-field key",
                     )
+                elif info.key and _keyed_back(c, record.name, target.entity):
+                    c.error(
+                        "E305",
+                        f"the key '{info.name}' of '{record.name}' refers, through keys, back to "
+                        f"'{record.name}': no record could ever be the first",
+                        info.decl.type.span,
+                        "key one of these entities by a plain field",
+                    )
+
+
+def _keyed_back(c: Compilation, start: str, entity: str) -> bool:
+    """Whether following key references from `entity` leads back to `start`."""
+    seen: set[str] = set()
+    while entity not in seen:
+        if entity == start:
+            return True
+        seen.add(entity)
+        record = c.symbols.entities.get(entity)
+        if record is None or len(record.key) != 1:
+            return False
+        key = t.strip_optional(record.fields[record.key[0]].type)
+        if not isinstance(key, t.RefT):
+            return False
+        entity = key.entity
+    return False
 
 
 def row_scope(record: RecordInfo) -> Scope:

@@ -12,7 +12,7 @@ from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
 from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
-from envscale.compiler.symbols import RecordInfo
+from envscale.compiler.symbols import RecordInfo, stored_key_type
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import source_lines
@@ -92,8 +92,7 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             kind, enum = "enum", list(c.symbols.enums[base.name].members)
         elif isinstance(base, t.RefT):
             target = c.symbols.entities[base.entity]
-            key_info = target.fields[target.key[0]] if target.key else None
-            key_type = t.strip_optional(key_info.type) if key_info else t.STR
+            key_type = stored_key_type(c.symbols.entities, base.entity)
             kind, ref = "ref", base.entity
             ref_column = column_name(target, target.key[0]) if target.key else None
             sql_type = SQL_TYPES.get(getattr(key_type, "name", "str"), "TEXT")
@@ -261,7 +260,7 @@ def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Ty
         if not target.key:
             return []
         key = target.key[0]
-        key_type = t.strip_optional(target.fields[key].type)
+        key_type = stored_key_type(d.symbols.entities, base.entity)
         return [(name, key_type) for name in (key, f"{field}_id", field)]
     if t.is_json(base):
         return []

@@ -17,8 +17,15 @@ def resolve_type(c: Compilation, ref: ast.TypeRef, *, in_entity: bool = False) -
         base = t.ListT(resolve_type(c, ref.args[0]))
     elif ref.name == "map":
         key = resolve_type(c, ref.args[0])
-        if key not in (t.STR, t.INT, t.ANY) and not isinstance(key, t.EnumT):
-            c.error("E201", f"map keys must be str, int or an enum, not {key}", ref.args[0].span)
+        if key not in (t.STR, t.ANY) and not isinstance(key, t.EnumT):
+            # Maps are stored and passed as JSON objects, whose keys are text: an int key would
+            # not survive a round trip through the database or a tool call's arguments.
+            c.error(
+                "E201",
+                f"map keys must be str or an enum, not {key}",
+                ref.args[0].span,
+                "JSON object keys are text: use map<str, ...> and str(k)" if key == t.INT else None,
+            )
         base = t.MapT(key, resolve_type(c, ref.args[1]))
     elif ref.name in t.PRIMITIVES:
         base = t.Prim(ref.name)
@@ -121,12 +128,35 @@ def _check_struct_cycles(c: Compilation) -> None:
         visit(name, [])
 
 
+def _held_entity(ftype: t.Type) -> str | None:
+    """The entity whose whole records a list or map type holds, if any."""
+    base = t.strip_optional(ftype)
+    if isinstance(base, t.ListT):
+        inner = t.strip_optional(base.item)
+    elif isinstance(base, t.MapT):
+        inner = t.strip_optional(base.value)
+    else:
+        return None
+    if isinstance(inner, t.RowT):
+        return inner.entity
+    return _held_entity(inner)
+
+
 def _resolve_fields(c: Compilation, record: RecordInfo) -> None:
     for decl in record.decl.fields:
         if decl.name in record.fields:
             c.error("E107", f"field '{decl.name}' of '{record.name}' is declared twice", decl.span)
             continue
         ftype = resolve_type(c, decl.type, in_entity=True)
+        held = _held_entity(ftype)
+        if held is not None:
+            c.error(
+                "E305",
+                f"'{decl.name}' holds a list or map of '{held}' records; a field can refer to "
+                "one record only",
+                decl.type.span,
+                f"hold their keys instead, e.g. list<str>, and look each up with {held}[key]",
+            )
         if not record.is_entity and isinstance(t.strip_optional(ftype), t.RefT):
             # A struct nested in a record stores the referred key as a plain value.
             ftype = t.RefT(t.strip_optional(ftype).entity)

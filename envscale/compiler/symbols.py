@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from envscale.compiler.types import PRIMITIVES, OptionalT, Type
+from envscale.compiler.types import PRIMITIVES, STR, OptionalT, RefT, Type, strip_optional
 from envscale.dsl import ast
 
 
@@ -92,3 +92,19 @@ class Symbols:
 
     def record(self, name: str) -> RecordInfo | None:
         return self.entities.get(name) or self.structs.get(name)
+
+
+def stored_key_type(entities: dict[str, RecordInfo], entity: str) -> Type:
+    """The type of what refers to a record of `entity`: its key's, followed through keys that
+    are references themselves (a profile keyed by its user is referred to by the user's id)."""
+    seen: set[str] = set()
+    while entity not in seen:
+        seen.add(entity)
+        record = entities.get(entity)
+        if record is None or len(record.key) != 1:
+            return STR
+        key = strip_optional(record.fields[record.key[0]].type)
+        if not isinstance(key, RefT):
+            return key
+        entity = key.entity
+    return STR

@@ -14,7 +14,7 @@ from typing import Any
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, BuiltinCall
 from envscale.compiler.context import Compilation
-from envscale.compiler.symbols import FieldInfo, RecordInfo
+from envscale.compiler.symbols import FieldInfo, RecordInfo, stored_key_type
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
@@ -70,7 +70,9 @@ class Checker:
         record = self.s.entities.get(entity)
         if record is None or len(record.key) != 1:
             return t.ANY
-        return record.fields[record.key[0]].type
+        key = record.fields[record.key[0]].type
+        # A key that is a reference is, in the end, the key of the record it refers to.
+        return stored_key_type(self.s.entities, entity) if isinstance(key, t.RefT) else key
 
     def lookup_key_type(self, entity: str, key_field: str, got: t.Type) -> t.Type:
         """What a lookup of `entity` by its key field accepts: the key's value, or a reference
@@ -421,7 +423,8 @@ class Checker:
                 )
             else:
                 value = common
-        return t.MapT(t.STR, value)
+        # Keys of a map literal are strings; `{}` has none, so it fits a map of any key type.
+        return t.MapT(t.STR if e.items else t.ANY, value)
 
     def _comprehension(self, e: ast.Comprehension, scope: Scope) -> t.Type:
         iterable = self.expr(e.iterable, scope)

@@ -17,6 +17,11 @@ Values aim at the facts the compiler reads off the checks (manifest `facts`, see
 a field stays apart from (or below, above) another, members come from `in [...]` lists. A
 doc that names a format (`YYYY-MM-DD`, `HH:MM:SS`) gives a string field or map keys that form.
 
+When an entity gets fewer records than asked (a reference with nothing to point at, unique
+values that run out, a check or invariant that no made value meets, an invariant that caps
+the count), the generator says so and why: into `notes` when the caller passes a list, else
+on stderr. It never returns records that break a check or an invariant.
+
 The same seed and size give the same records, in any process.
 """
 
@@ -28,6 +33,7 @@ import math
 import operator
 import random
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +48,7 @@ from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
 MAX_MADE_LENGTH = 10_000
+_USED_UP = object()  # a unique field of few values (an enum, a bool) that has none left
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
@@ -107,13 +114,23 @@ def generate_data(
     seed: int,
     size: int | dict[str, int] = DEFAULT_SIZE,
     like: dict[str, list[dict]] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, list[dict]]:
     """Records per entity (in the domain's entity order) for `domain.environment(data=...)`.
 
     `size` is the number of records of every entity, or a count per entity name (entities
-    left out get DEFAULT_SIZE). `like` is sample data whose ids set the id formats.
+    left out get DEFAULT_SIZE). `like` is sample data whose ids set the id formats. Each
+    entity that gets fewer records than asked adds a line to `notes` saying why (written to
+    stderr when `notes` is None).
     """
-    return _Generator(domain, seed, like).run(size)
+    generator = _Generator(domain, seed, like)
+    data = generator.run(size)
+    if notes is not None:
+        notes.extend(generator.notes)
+    else:
+        for note in generator.notes:
+            print(f"warning: generated data: {note}", file=sys.stderr)
+    return data
 
 
 def entity_order(manifest: Manifest) -> list[str]:
@@ -287,6 +304,9 @@ class _Generator:
         self.index: dict[str, dict[Any, dict]] = {}
         self.used: dict[tuple[str, str], set] = {}
         self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
+        self.notes: list[str] = []  # why an entity got fewer records than asked
+        self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
+        self.gave_up: dict[str, list[str]] = {}  # entity -> why records were not made
 
     # ---- the run
 
@@ -317,6 +337,7 @@ class _Generator:
             self._insert(env, meta, entity, i, rng, None)
         if not set(self._violations(env, entity)) - before:
             connection.execute("RELEASE batch")
+            self._note_shortfall(entity, count)
             return
         # Some rows break a runtime invariant: insert them again one at a time, judging each.
         connection.execute("ROLLBACK TO batch")
@@ -327,6 +348,13 @@ class _Generator:
         rng = random.Random(f"envscale-datagen:{self.seed}:{entity}:one-by-one")
         for i in range(count):
             self._insert(env, meta, entity, i, rng, before)
+        self._note_shortfall(entity, count)
+
+    def _note_shortfall(self, entity: str, count: int) -> None:
+        made = len(self.index.get(entity, {}))
+        if made < count:
+            why = "; ".join(self.gave_up.get(entity) or ["no record could be made"])
+            self.notes.append(f"{entity}: {made} of {count} records: {why}")
 
     def _insert(
         self,
@@ -341,26 +369,46 @@ class _Generator:
         for attempt in range(ATTEMPTS + 1):
             record = self._record(entity, index, rng, defaults=attempt == ATTEMPTS)
             if record is None:
-                return None
+                break
             try:
                 model.model_validate(record)
-            except pydantic.ValidationError:
+            except pydantic.ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                self.failure[entity] = f"no made value of '{where}' is valid: {first['msg']}"
                 continue
             env.connection.execute("SAVEPOINT row")
             try:
                 env.connection.execute(meta.insert_sql, meta.encode(record))
-            except (apsw.ConstraintError, ToolError):  # a CHECK, or a value SQLite cannot hold
+            except (
+                apsw.ConstraintError,
+                ToolError,
+            ) as error:  # a CHECK, or a value SQLite cannot hold
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
+                self.failure[entity] = f"no made record passes the table's constraints ({error})"
                 continue
-            if judge is not None and set(self._violations(env, entity)) - judge:
+            if judge is not None and (broken := set(self._violations(env, entity)) - judge):
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
+                names = ", ".join(sorted(broken))
+                self.failure[entity] = f"every further record breaks invariant {names}"
                 continue
             env.connection.execute("RELEASE row")
             self._accept(entity, meta.key_of(record), record)
             return record
+        reasons = self.gave_up.setdefault(entity, [])
+        why = self.failure.get(entity, "no record could be made")
+        if why not in reasons:
+            reasons.append(why)
         return None
+
+    def _no_key_reason(self, entity: str) -> str:
+        spec = self.manifest.entities[entity]
+        refs = [f.ref for f in spec.fields if f.name in spec.key and f.kind == "ref"]
+        if refs:
+            return f"its key refers to {', '.join(refs)}, which has no record left to refer to"
+        return "it has no key value left"
 
     def _violations(self, env: Any, entity: str | None) -> dict[str, str]:
         out = {}
@@ -388,6 +436,7 @@ class _Generator:
         for name in spec.key:
             value = self._key_value(entity, fields[name], index, rng, record)
             if value is None:
+                self.failure[entity] = self._no_key_reason(entity)
                 return None
             record[name] = value
         rest = [f for f in spec.fields if f.name not in record]
@@ -399,11 +448,17 @@ class _Generator:
             schema = self.schemas[entity] = self.domain.models.ENTITIES[entity].model_json_schema()
         for f in rest:
             record[f.name] = self._field_value(entity, f, record, rng, schema, defaults)
+            if f.kind == "ref" and not f.nullable and record[f.name] is None:
+                self.failure[entity] = f"'{f.name}' must refer to a {f.ref}, and there is none"
+                return None
         for f in rest:
             self._relate(entity, f, record, rng, schema)
         for f in rest:
             if f.unique:
                 record[f.name] = self._unique(entity, f, record, rng, schema)
+                if record[f.name] is _USED_UP:
+                    self.failure[entity] = f"every value of unique '{f.name}' is taken"
+                    return None
         return {f.name: record[f.name] for f in spec.fields}
 
     def _key_value(
@@ -417,6 +472,11 @@ class _Generator:
             return rng.choice(choices) if choices else None
         if f.kind == "int":
             return index + 1
+        if f.kind == "enum":  # one record per member
+            return f.enum[index] if f.enum and index < len(f.enum) else None
+        if f.kind in ("date", "datetime"):  # one record per day, counting from the clock
+            day = fakes.shift_date(self.clock, index)
+            return day if f.kind == "date" else day + self.clock[10:]
         fmt = self.formats.get(entity)
         if fmt is not None and f.kind == "str":
             return fmt.make(index + 1)
@@ -446,7 +506,7 @@ class _Generator:
     ) -> Any:
         has_default = "default" in f.model_fields_set
         if has_default and (defaults or rng.random() < 0.5):
-            return f.default
+            return self._constant(f.default)
         if f.nullable and (defaults or rng.random() < 0.3):
             return None
         copied = self._copied(entity, f, record)
@@ -461,7 +521,7 @@ class _Generator:
             return self._from_schema(
                 rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default
             )
-        if "email" in fakes.words(f.name):
+        if f.kind == "str" and "email" in fakes.words(f.name):
             first, last = _names_in(record)
             return fakes.email(rng, first, last)
         if f.kind == "str":
@@ -469,6 +529,12 @@ class _Generator:
             if formatted is not None:
                 return formatted
         return fakes.value_for(rng, f.name, f.kind, self.clock, entity)
+
+    def _constant(self, value: Any) -> Any:
+        """A declared default as stored: now() and today() read the domain's clock."""
+        if isinstance(value, dict) and set(value) == {"$call"}:
+            return self.clock if value["$call"] == "now" else self.clock[:10]
+        return value
 
     def _formatted(self, rng: random.Random, prop: dict, name: str) -> str | None:
         """A string in the format its doc names (YYYY-MM-DD, HH:MM:SS), if it names one."""
@@ -536,6 +602,9 @@ class _Generator:
     def _reference(self, entity: str, f: EntityField, record: dict, rng: random.Random) -> Any:
         target = f.ref
         candidates = list(self.index.get(target, {}).values())
+        if target == entity and not f.nullable and (not candidates or rng.random() < 0.3):
+            # A required reference to the entity itself: the first record refers to itself.
+            return record.get(self.manifest.entities[entity].key[0])
         if not candidates:
             return None
         # Agree with references already chosen: an invoice's appointment is of the same patient.
@@ -578,6 +647,16 @@ class _Generator:
             if value is None or _hashable(value) not in used:
                 return value
             value = self._field_value(entity, f, record, rng, schema, defaults=False)
+        if f.kind in ("enum", "bool"):
+            return _USED_UP
+        if f.kind in ("date", "datetime"):  # the next day nobody has
+            day = 0
+            while _hashable(value) in used:
+                day += 1
+                value = fakes.shift_date(self.clock, day) + (
+                    self.clock[10:] if f.kind == "datetime" else ""
+                )
+            return value
         if isinstance(value, str):
             local, at, host = value.partition("@")
             sized = any(fact.of == "len" for fact in self.facts.get(entity, {}).get(f.name, []))
@@ -618,6 +697,8 @@ class _Generator:
             return self._from_schema(rng, options[0], name, entity, defs)
         if "enum" in schema:
             return rng.choice(schema["enum"])
+        if "const" in schema:  # an enum of one member
+            return schema["const"]
         kind = schema.get("type")
         if kind == "string" and (formatted := self._formatted(rng, schema, name)) is not None:
             return formatted
@@ -642,11 +723,12 @@ class _Generator:
             sub = schema.get("additionalProperties") or {"type": "string"}
             keys = schema.get("propertyNames") or {}
             keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
-            if keys.get("enum"):  # a map keyed by an enum's members
-                chosen = rng.sample(keys["enum"], rng.randint(1, len(keys["enum"])))
+            members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
+            if members:  # a map keyed by an enum's members
+                chosen = rng.sample(members, rng.randint(1, len(members)))
                 return {
                     key: self._from_schema(rng, sub, name, entity, defs)
-                    for key in sorted(chosen, key=keys["enum"].index)
+                    for key in sorted(chosen, key=members.index)
                 }
             values = [
                 self._from_schema(rng, sub, name, entity, defs) for _ in range(rng.randint(1, 3))

@@ -61,7 +61,9 @@ def action_phrase(schema: dict) -> str:
 
 
 def default_step_template(schema: dict) -> str:
-    action = action_phrase(schema).replace("{", "{{ '{' }}").replace("}", "{{ '}' }}")
+    # Every brace of the prose becomes a literal, in one pass: replacing "{" and then "}"
+    # would break the braces the first replacement wrote.
+    action = re.sub(r"[{}]", lambda brace: "{{ '" + brace.group() + "' }}", action_phrase(schema))
     return action + _ARGS_SUFFIX
 
 
@@ -87,10 +89,9 @@ class InstructionRenderer:
         unknown = sorted(set(custom) - set(self.schemas))
         if unknown:
             raise ValueError(f"instruction templates for unknown tools: {', '.join(unknown)}")
-        self.steps = {
-            name: self.env.from_string(custom.get(name) or default_step_template(schema))
-            for name, schema in self.schemas.items()
-        }
+        # A spec's own templates are compiled now, so that a broken one fails here; the default
+        # ones when a task first uses their tool (compiling one per tool dominates small runs).
+        self.steps = {name: self.env.from_string(text) for name, text in custom.items()}
         self.task = self.env.from_string(
             overrides.get("task", {}).get("template") or DEFAULT_TASK_TEMPLATE
         )
@@ -103,7 +104,12 @@ class InstructionRenderer:
             "tool": name,
             "description": function.get("description", ""),
         }
-        return " ".join(self.steps[name].render(variables).split())
+        template = self.steps.get(name)
+        if template is None:
+            template = self.steps[name] = self.env.from_string(
+                default_step_template(self.schemas[name])
+            )
+        return " ".join(template.render(variables).split())
 
     def render(self, calls: list[dict]) -> str:
         steps = [self.step(c["name"], c["arguments"]) for c in calls]

@@ -430,3 +430,47 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
     assert env.call("annotate", {"invoice_id": "I1", "note": "x y z"}).error == (
         "invariant 'short_notes' violated: note of I1 is too long"
     )
+
+
+# ---- types that would pass check and then fail: refused at check, or made to work
+
+
+def test_map_keys_are_str_or_an_enum():
+    found = errors("entity M { m_id: str @key  by: map<int, str> }\n")
+    assert found == ["E201 map keys must be str or an enum, not int"]
+
+
+def test_a_field_cannot_hold_a_list_or_map_of_records():
+    found = errors("entity M { m_id: str @key  plans: list<Plan>  by: map<str, Slot?> }\n")
+    assert found == [
+        "E305 'plans' holds a list or map of 'Plan' records; a field can refer to one record only",
+        "E305 'by' holds a list or map of 'Slot' records; a field can refer to one record only",
+    ]
+
+
+def test_keys_that_refer_back_to_their_own_entity_are_refused():
+    found = errors("entity A { b: B @key }\nentity B { a: A @key }\nentity C { c: C @key }\n")
+    assert [e.split(" refers")[0] for e in found] == [
+        "E305 the key 'b' of 'A'",
+        "E305 the key 'a' of 'B'",
+        "E305 the key 'c' of 'C'",
+    ]
+
+
+def test_an_empty_map_is_the_default_of_a_map_keyed_by_an_enum():
+    compiled("entity M { m_id: str @key  by: map<SlotStatus, int> @default({}) }\n")
+
+
+def test_a_reference_to_an_entity_keyed_by_a_reference_holds_the_final_key():
+    files = compiled(
+        "entity Num { n: int @key }\n"
+        "entity Box { num: Num @key }\n"
+        "entity Tag { t: str @key  box: Box }\n"
+        "tool tag_box(t: str) -> Tag { return Tag[t] }\n"
+    )
+    assert '"box_id" INTEGER NOT NULL' in files["schema.sql"]
+    assert "    box: int\n" in files["models.py"]
+    env = Domain(files).environment(
+        data={**DATA, "Num": [{"n": 7}], "Box": [{"num": 7}], "Tag": [{"t": "a", "box": 7}]}
+    )
+    assert env.call("tag_box", {"t": "a"}).content == {"t": "a", "box": 7}

@@ -196,3 +196,64 @@ def test_values_aim_at_check_facts(shop):
     ]
     data = generate_data(shop, 11, 20)
     assert all(1 <= o["quantity"] <= 5 for o in data["Order"])
+
+
+# ---- odd but valid specs: generated data is valid, or says why there is less of it
+
+
+def _domain(text: str):
+    from envscale.api import compile_source
+    from envscale.runtime.domain import Domain
+
+    files, diagnostics, _ = compile_source(text, "odd.domain")
+    assert files is not None, [d.message for d in diagnostics]
+    return Domain(files)
+
+
+def test_an_invariant_that_caps_the_count_gives_fewer_records_and_says_why(capsys):
+    domain = _domain(
+        'domain d "x"\n'
+        "entity A { a_id: str @key  n: int }\n"
+        'invariant few: count(A.all()) <= 2 else "too many"\n'
+    )
+    notes: list[str] = []
+    data = generate_data(domain, 1, 5, notes=notes)
+    assert len(data["A"]) == 2
+    assert notes == ["A: 2 of 5 records: every further record breaks invariant few"]
+    assert_valid(domain, data)
+    generate_data(domain, 1, 5)  # without a list, the note goes to stderr
+    assert "warning: generated data: A: 2 of 5 records" in capsys.readouterr().err
+
+
+def test_clock_defaults_self_references_and_keys_of_every_kind():
+    domain = _domain(
+        'domain d "x" clock "2024-05-15T15:00:00"\n'
+        "enum Color { red }\n"
+        "enum Size { s, m }\n"
+        "entity Day { day: date @key  at: datetime @default(now())  on: date @default(today()) }\n"
+        "entity Node { n_id: str @key  parent: Node  colors: map<Color, int> }\n"
+        "entity Kind { size: Size @key  unique_color: Color @unique }\n"
+        "entity Moment { at: datetime @key }\n"
+        "entity Profile { node: Node @key }\n"
+        "entity Badge { b_id: int @key  owner: Profile  yes: bool @unique }\n"
+    )
+    notes: list[str] = []
+    data = generate_data(domain, 3, 4, notes=notes)
+    assert_valid(domain, data)
+    assert [len(data[e]) for e in ("Day", "Node", "Moment", "Profile")] == [4, 4, 4, 4]
+    assert data["Node"][0]["parent"] == data["Node"][0]["n_id"]  # the first refers to itself
+    assert all(set(r["colors"]) <= {"red"} for r in data["Node"])
+    assert len(data["Kind"]) == 1 and len(data["Badge"]) == 2
+    assert sorted(n.split(":")[0] for n in notes) == ["Badge", "Kind"]
+    assert any("every value of unique 'unique_color' is taken" in n for n in notes)
+    assert all(isinstance(r["owner"], str) for r in data["Badge"])  # a Profile's key is a Node id
+
+
+def test_a_required_reference_to_an_empty_entity_is_explained():
+    domain = _domain(
+        'domain d "x"\nentity A { a_id: str @key }\nentity B { b_id: str @key  a: A }\n'
+    )
+    notes: list[str] = []
+    data = generate_data(domain, 0, {"A": 0, "B": 3}, notes=notes)
+    assert data == {"A": [], "B": []}
+    assert notes == ["B: 0 of 3 records: 'a' must refer to a A, and there is none"]

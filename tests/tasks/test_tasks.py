@@ -299,3 +299,11 @@ def test_the_tasks_command_says_when_it_makes_fewer_than_asked(tmp_path, capsys)
     made = len(read_tasks(out))
     assert 0 < made < 200
     assert f"warning: {made} of 200 tasks" in capsys.readouterr().err
+
+
+def test_braces_and_template_syntax_in_a_tool_description_stay_literal():
+    description = "Do {braces}, {{ jinja }}, {% raw %} and {# a comment #} now. More."
+    schema = {"function": {"name": "t", "description": description, "parameters": {}}}
+    rendered = InstructionRenderer([schema]).render([{"name": "t", "arguments": {"x": 1}}])
+    literal = "do {braces}, {{ jinja }}, {% raw %} and {# a comment #} now"
+    assert rendered == f"I'd like to {literal} (x: 1)."

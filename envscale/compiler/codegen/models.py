@@ -12,7 +12,7 @@ from envscale.compiler.codegen.layout import WIDTH, bracket, render, render_spli
 from envscale.compiler.codegen.python import docstring_block, module_docstring
 from envscale.compiler.codegen.templates import render as render_template
 from envscale.compiler.lower import constant_value
-from envscale.compiler.symbols import FieldInfo
+from envscale.compiler.symbols import FieldInfo, stored_key_type
 
 
 @dataclass
@@ -35,9 +35,7 @@ def annotation(d: ir.DomainIR, ty: t.Type) -> str:
         case t.EnumT() | t.StructT():
             return ty.name
         case t.RefT() | t.RowT():
-            table = d.table(ty.entity)
-            key = table.column(table.key[0]) if table.key else None
-            return annotation(d, t.strip_optional(key.type)) if key and key.kind != "ref" else "str"
+            return annotation(d, stored_key_type(d.symbols.entities, ty.entity))
         case t.ListT():
             return f"list[{annotation(d, ty.item)}]"
         case t.MapT():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.codegen.jsontext import json_text
+from envscale.compiler.symbols import stored_key_type
 
 
 def json_schema(d: ir.DomainIR, ty: t.Type) -> dict:
@@ -25,10 +26,7 @@ def json_schema(d: ir.DomainIR, ty: t.Type) -> dict:
         case t.EnumT():
             return {"type": "string", "enum": list(d.enums[base.name])}
         case t.RefT() | t.RowT():
-            table = d.table(base.entity)
-            return (
-                json_schema(d, table.column(table.key[0]).type) if table.key else {"type": "string"}
-            )
+            return json_schema(d, stored_key_type(d.symbols.entities, base.entity))
         case t.ListT():
             return {"type": "array", "items": json_schema(d, base.item)}
         case t.MapT():
