@@ -155,8 +155,9 @@ def _runtime_check(
     while name in c.symbols.invariants or name in taken:
         name += "_"
     decl = ast.Invariant(name, record.name, expr, ast.Literal(message, expr.span), expr.span)
+    guard = field if record.fields[field].optional else None
     return ir.Invariant(
-        name, record.name, None, [record.name], decl, where, own_row=True, holds_when_none=field
+        name, record.name, None, [record.name], decl, where, own_row=True, holds_when_none=guard
     )
 
 

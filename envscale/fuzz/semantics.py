@@ -262,8 +262,9 @@ def _as_invariant(c: Any, on_field: str) -> ir.Invariant:
     """A field's check as the runtime would evaluate it, whether or not SQL holds it."""
     expr = c.symbols.entities["R"].fields[on_field].checks[0]
     decl = ast.Invariant("field_check", "R", expr, ast.Literal("no", expr.span), expr.span)
+    guard = on_field if FIELDS[on_field].endswith("?") else None
     return ir.Invariant(
-        "field_check", "R", None, ["R"], decl, "", own_row=True, holds_when_none=on_field
+        "field_check", "R", None, ["R"], decl, "", own_row=True, holds_when_none=guard
     )
 
 

@@ -214,3 +214,21 @@ def test_probe_schemas_run_in_plain_sqlite3() -> None:
     connection.execute(insert, ("a", None, "a"))
     with pytest.raises(sqlite3.IntegrityError):
         connection.execute(insert, ("b", None, "b"))
+
+
+def test_a_field_check_that_sql_would_misread_is_checked_at_runtime() -> None:
+    probe = semantics.compile_probe("(m > 0) and (lower(s) == s)", "check", on_field="m")
+    assert probe is not None and probe.held_by == "runtime"
+    files = probe.domain.files
+    assert "lower" not in files["schema.sql"]
+    assert '"R_m_check1": check_R_m_check1,' in files["tools.py"]
+    assert 'if row["m"] is not None and not (row["m"] > 0 and lib.lower' in files["tools.py"]
+    env = probe.domain.environment()
+    base = {"n": 1, "x": 0.0, "b": True}
+    result = env.call("put", {"id": "a", **base, "m": 1, "s": "ẞ"})  # lower("ẞ") is "ß"
+    assert (
+        result.error
+        == "invariant 'R_m_check1' violated: R.m must satisfy (m > 0) and (lower(s) == s)"
+    )
+    assert env.call("put", {"id": "b", **base, "m": 1, "s": "ß"}).ok
+    assert env.call("put", {"id": "c", **base, "m": None, "s": "ẞ"}).ok

@@ -42,9 +42,6 @@ def _name_code(name: str) -> Code:
     return py.text(name)
 
 
-_NONE = py.text("None")
-
-
 @dataclass
 class Emitter:
     d: ir.DomainIR
@@ -669,10 +666,17 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         rows, scope = f"db.all({entity})", "every one"
     lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
     lines.append(f"    for row in {rows}:")
-    broken = e.negated(inv.decl.condition)
-    if inv.holds_when_none is not None:
-        present = py.binary("is not", e.expr(ast.Name(inv.holds_when_none, inv.decl.span)), _NONE)
-        broken = py.binary("and", present, broken)
+    condition = inv.decl.condition
+    if inv.holds_when_none is None:
+        broken = e.negated(condition)
+    else:  # a field's check: it holds where the field is none
+        span = inv.decl.span
+        present = ast.Binary(
+            "!=", ast.Name(inv.holds_when_none, span), ast.Literal(None, span), span
+        )
+        broken = py.binary(
+            "and", e.expr(present), e._with_facts(present, lambda: e.negated(condition))
+        )
     e.statement("if ", broken, ":", 2)
     e.statement("return ", e.expr(inv.decl.message), "", 3)
     return "\n".join([*lines, *e.lines, "    return None"])
