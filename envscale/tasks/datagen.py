@@ -41,7 +41,7 @@ from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
-MAX_MADE_LENGTH = 10_000
+MAX_MADE_LENGTH = 1_000
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
