@@ -2,9 +2,9 @@
 
 The parsers refuse integer literals beyond 2**63 (E007) and strings that no generated file
 can hold (E005); this pass refuses what needs the tree to judge: 2**63 written without a
-minus, numbers that overflow to infinity, entities with more columns than SQLite allows, and
-loops nested deeper than Python compiles. The rules are listed in docs/design.md, "Names,
-literals and sizes".
+minus, numbers that overflow to infinity, string values holding a NUL, entities with more
+columns than SQLite allows, and loops nested deeper than Python compiles. The rules are
+listed in docs/design.md, "Names, literals and sizes".
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ def check_limits(c: Compilation) -> None:
     for node in ast.walk(*c.module.declarations):  # each node before its children
         if isinstance(node, ast.Literal):
             _literal(c, node, id(node) in negated)
+        elif isinstance(node, ast.Enum):
+            for member, span in zip(node.members, node.member_spans, strict=True):
+                if "\x00" in member:
+                    _nul(c, span)
         elif isinstance(node, ast.Unary) and node.op == "-":
             negated.add(id(node.operand))
     for decl in c.module.declarations:
@@ -46,6 +50,10 @@ def _literal(c: Compilation, node: ast.Literal, negated: bool) -> None:
     value = node.value
     if isinstance(value, bool):
         return
+    if isinstance(value, str):
+        if "\x00" in value:
+            _nul(c, node.span)
+        return
     if isinstance(value, int) and value >= MAX_INT_LITERAL and not negated:
         c.error(
             "E007",
@@ -60,6 +68,18 @@ def _literal(c: Compilation, node: ast.Literal, negated: bool) -> None:
             node.span,
             "a float literal lies within about ±1.8e308",
         )
+
+
+def _nul(c: Compilation, span: ast.Span) -> None:
+    # SQLite ends SQL text at a NUL, so a default, check or enum member holding one cannot be
+    # written into schema.sql; one rule for every string value keeps it simple. Prose (docs,
+    # descriptions, the policy) may hold one: it is escaped where it goes.
+    c.error(
+        "E005",
+        "a string value cannot contain a NUL character",
+        span,
+        "remove the \\x00; documentation may hold one, string values may not",
+    )
 
 
 def _loops(c: Compilation, body: tuple[ast.Stmt, ...], depth: int) -> None:

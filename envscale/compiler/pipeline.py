@@ -44,6 +44,10 @@ def analyze(
     source: str, file: str, path: Path | None = None, *, parser: Parser = parse
 ) -> Compilation:
     """Parse and check a spec; the IR is set when it has no errors. `parser` is for measuring."""
+    if not source.isascii() and (bad := _lone_surrogate(source, file)) is not None:
+        c = Compilation(ast.Module(file, source), path)
+        c.diagnostics.extend([bad])
+        return c
     module, syntax = parser(source, file)
     if module is None:
         c = Compilation(ast.Module(file, source), path)
@@ -56,3 +60,19 @@ def analyze(
         for run in LOWERING:
             run(c)
     return c
+
+
+def _lone_surrogate(source: str, file: str) -> Diagnostic | None:
+    """Text read from a file never holds one; text handed to the API may, and no generated
+    file could hold it."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as error:
+        before = source[: error.start]
+        line = before.count("\n") + 1
+        column = error.start - (before.rfind("\n") + 1) + 1
+        span = ast.Span(file, line, column, line, column + 1)
+        return Diagnostic(
+            "E004", "the spec text holds a lone surrogate", span, "pass text that is valid Unicode"
+        )
+    return None

@@ -50,8 +50,6 @@ def unquote(text: str) -> str:
         ) from None
     if text.startswith('"""'):
         value = inspect.cleandoc(value)
-    if "\x00" in value:
-        raise BadString(text, "a string cannot contain a NUL character")
     if not value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in value):
         # No UTF-8 file (tools.py, schema.sql, manifest.json) can hold a lone surrogate.
         raise BadString(text, "a string cannot contain a lone surrogate (\\ud800-\\udfff)")

@@ -47,7 +47,7 @@ from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
-MAX_MADE_LENGTH = 10_000
+MAX_MADE_LENGTH = 1_000
 _USED_UP = object()  # a unique field of few values (an enum, a bool) that has none left
 ATTEMPTS = 30
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")

@@ -111,3 +111,10 @@ def test_sixteen_nested_loops_compile_and_run() -> None:
     )
     env = _domain(source).environment({})
     assert env.call("t", {"xs": [1]}).content == 1
+
+
+def test_spec_text_with_a_lone_surrogate_is_a_diagnostic() -> None:
+    source = 'domain shop "A shop."\n# \ud800\nentity A { a_id: str @key }\n'
+    files, diagnostics, _ = compile_source(source, "names.domain")
+    assert files is None
+    assert [(d.code, d.span.line, d.span.column) for d in diagnostics] == [("E004", 2, 3)]
