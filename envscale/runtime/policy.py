@@ -56,12 +56,24 @@ class PolicyMonitor:
     kinds: dict[str, str]  # tool -> read | write
     find: Find = _no_records
     succeeded: list[str] = field(default_factory=list)
-    # The arguments of each successful call, as the tool received them.
-    arguments: list[dict[str, Any]] = field(default_factory=list)
+    # Successful calls per tool, and the values each bound parameter held in them: a check
+    # costs what the rules ask, not the length of the episode.
+    counts: dict[str, int] = field(default_factory=dict)
+    bound_values: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._bound = {
+            (tool, param)
+            for policy in self.policies
+            for rule in policy.rules
+            if rule.binding is not None
+            for tool, param in rule.binding.params.items()
+        }
 
     def reset(self) -> None:
         self.succeeded.clear()
-        self.arguments.clear()
+        self.counts.clear()
+        self.bound_values.clear()
 
     def matches(self, selector: list[str], tool: str) -> bool:
         kind = self.kinds.get(tool)
@@ -85,7 +97,7 @@ class PolicyMonitor:
                     and rule.limit is not None
                     and self.matches(rule.subject, tool)
                 ):
-                    done = sum(1 for t in self.succeeded if self.matches(rule.subject, t))
+                    done = sum(n for t, n in self.counts.items() if self.matches(rule.subject, t))
                     if done >= rule.limit:
                         subject = " | ".join(rule.subject)
                         return (
@@ -108,7 +120,13 @@ class PolicyMonitor:
 
     def record(self, tool: str, arguments: dict[str, Any] | None = None) -> None:
         self.succeeded.append(tool)
-        self.arguments.append(arguments or {})
+        self.counts[tool] = self.counts.get(tool, 0) + 1
+        for key in self._bound:
+            if key[0] == tool and arguments:
+                values = self.bound_values.setdefault(key, [])
+                value = arguments.get(key[1])
+                if not _among(value, values):
+                    values.append(value)
 
     def concerned(self, binding: Binding, tool: str, arguments: dict[str, Any]) -> dict:
         """The keys of the existing `binding.entity` records a call concerns, each with the
@@ -126,18 +144,16 @@ class PolicyMonitor:
         if tool in rule.requirement or not self.matches(rule.subject, tool):
             return None
         binding = rule.binding
-        done = [t in rule.requirement for t in self.succeeded]
         if binding is not None:
             concerned = self.concerned(binding, tool, arguments)
             if concerned:
-                unbound = [t for t in rule.requirement if t not in binding.params]
-                if any(t in unbound for t in self.succeeded):
+                if any(t in self.counts for t in rule.requirement if t not in binding.params):
                     return None
-                met = {
-                    args.get(binding.params[t])
-                    for t, args in zip(self.succeeded, self.arguments, strict=True)
-                    if t in binding.params
-                }
+                met = [
+                    value
+                    for t, param in binding.params.items()
+                    for value in self.bound_values.get((t, param), ())
+                ]
                 missing = [key for key in concerned if not _among(key, met)]
                 if not missing:
                     return None
@@ -150,7 +166,7 @@ class PolicyMonitor:
                     dict(binding.params),
                     through,
                 )
-        if any(done):
+        if any(t in self.counts for t in rule.requirement):
             return None
         return Unmet(policy.name, rule.requirement)
 
@@ -163,6 +179,10 @@ class PolicyMonitor:
             if record is None:
                 return None
             value = record.get(name)
+        if chain.via:
+            # A reference that is not none names an existing record: the schema's foreign
+            # keys hold after every call.
+            return value if isinstance(value, str | int) and not isinstance(value, bool) else None
         return value if self._find(entity, value) is not None else None
 
     def _find(self, entity: str, key: Any) -> dict | None:
@@ -171,6 +191,7 @@ class PolicyMonitor:
         return self.find(entity, key)
 
 
-def _among(key: Any, met: set) -> bool:
-    # A key is a str or an int; a bool argument never meets one (True == 1).
-    return any(key == m and type(key) is type(m) for m in met if not isinstance(m, bool))
+def _among(key: Any, values: list) -> bool:
+    """Whether `key` is one of `values`, compared by value and type (1 is not "1", and a bool
+    never meets a key, though True == 1)."""
+    return any(key == v and type(key) is type(v) for v in values)
