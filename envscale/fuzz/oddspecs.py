@@ -14,8 +14,10 @@ data and with a few invalid ones. A problem is any of:
   `state_hash()` or `export()` differ from before;
 - a state, after the calls, whose export does not load again to the same hash.
 
-Cost: about 50 ms per spec on one core of a 2-core machine (compile and load ~10 ms, data
-~10 ms, tasks and calls the rest), so 10,000 specs take about 4 to 5 minutes on 2 processes.
+Cost: 0.1 to 0.2 s of CPU per spec (175 ms measured on a loaded 2-core machine: compiling
+and importing the generated modules, data generation, sampling, and the calls about a
+quarter each), so 10,000 specs take about 15 minutes on 2 processes. Data stays small
+(SIZE records per entity, an entity with none now and then) to keep it so.
 """
 
 from __future__ import annotations
@@ -111,12 +113,13 @@ def run_spec(text: str, seed: int) -> list[Problem]:
         stage = "task states"
         if tasks and not verify_task(domain, tasks[0]):
             raise _Stage(FAILED_LATER, "a sampled task does not replay to its gold results")
-        described = {"generated": {"seed": seed, "size": sizes}}
-        with contextlib.redirect_stderr(io.StringIO()):  # the data's notes, checked above
-            regenerated = initial_environment(domain, described)
-        if regenerated.export() != env.export():
-            raise _Stage(FAILED_LATER, "the same seed and size generated other records")
-        regenerated.close()
+        if seed % 3 == 0:  # a task's described state: the same seed and size, the same records
+            described = {"generated": {"seed": seed, "size": sizes}}
+            with contextlib.redirect_stderr(io.StringIO()):  # the data's notes, checked above
+                regenerated = initial_environment(domain, described)
+            if regenerated.export() != env.export():
+                raise _Stage(FAILED_LATER, "the same seed and size generated other records")
+            regenerated.close()
         stage = "calls"
         problems += _calls(domain, env, random.Random(f"oddspecs-calls:{seed}"))
         stage = "reload"
@@ -168,7 +171,7 @@ def _no_internal(before: int, doing: str) -> None:
 def _calls(domain: Domain, env: Environment, rng: random.Random) -> list[Problem]:
     """Every tool, with drawn arguments and with invalid ones."""
     walker = Walker(domain, ToolGraph.from_manifest(domain.manifest))
-    state = (env.state_hash(), env.export())
+    state = (env.state_hash(), _stored(env))
     for tool in domain.tools:
         calls: list[Any] = []
         for _ in range(DRAWS):
@@ -193,11 +196,19 @@ def _calls(domain: Domain, env: Environment, rng: random.Random) -> list[Problem
                 detail = f"internal error: {shorten(result.error or '')}"
                 return [Problem(ESCAPED_EXCEPTION, detail, what)]
             if result.ok:
-                state = (env.state_hash(), env.export())
-            elif env.state_hash() != state[0] or env.export() != state[1]:
+                state = (env.state_hash(), _stored(env))
+            elif env.state_hash() != state[0] or _stored(env) != state[1]:
                 detail = f"failed with {shorten(result.error or '')}"
                 return [Problem(STATE_CHANGED, detail, what)]
     return []
+
+
+def _stored(env: Environment) -> list[list[tuple]]:
+    """Every row as SQLite stores it: what `export()` reads, without decoding it."""
+    return [
+        list(env.connection.execute(f'SELECT * FROM "{name}" ORDER BY rowid'))
+        for name in env.db.tables
+    ]
 
 
 def _invalid(schema: dict, valid: dict, rng: random.Random) -> list[Any]:

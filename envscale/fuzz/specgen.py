@@ -246,7 +246,9 @@ class SpecWriter:
         for name in names:
             self.plan.entities[name] = Entity(name, doc=_doc(rng))
         for name in names:
-            self._entity(self.plan.entities[name], names)
+            self._key(self.plan.entities[name], names)
+        for name in names:  # after every key, so that a field may refer to a later entity
+            self._fields(self.plan.entities[name], names)
         for entity in self.plan.entities.values():
             self.out.append(self._entity_text(entity))
         self._invariants()
@@ -308,11 +310,10 @@ class SpecWriter:
         t.optional = optional
         return t
 
-    def _entity(self, entity: Entity, names: list[str]) -> None:
+    def _key(self, entity: Entity, names: list[str]) -> None:
         rng = self.rng
         index = names.index(entity.name)
         earlier = [n for n in names[:index] if len(self._key_fields(n)) == 1]
-        # the key
         shape = rng.random()
         if shape < 0.12 and earlier:
             target = rng.choice(earlier)
@@ -336,6 +337,10 @@ class SpecWriter:
             f.attrs.append("@key")
             if f.type.kind == "str" and rng.random() < 0.2:
                 f.attrs.append("@external")
+
+    def _fields(self, entity: Entity, names: list[str]) -> None:
+        rng = self.rng
+        index = names.index(entity.name)
         for _ in range(rng.choice([0, 1, 2, 3, 4, 6, 9])):
             entity.fields.append(self._entity_field(entity, names, index))
         # a check relating two numeric fields of the row
@@ -351,23 +356,15 @@ class SpecWriter:
     def _entity_field(self, entity: Entity, names: list[str], index: int) -> Field:
         rng = self.rng
         r = rng.random()
-        single = [n for n in names if len(self._key_fields(n)) == 1 or n == entity.name]
+        single = [n for n in names if len(self._key_fields(n)) == 1]  # others can't be referred to
         if r < 0.2 and single:
             target = rng.choice(single)
-            if target == entity.name and not self._key_fields(target):
-                target = entity.name
-            later = names.index(target) >= index
-            # a reference back up the order (or to itself) may be required only to itself
-            optional = (later and target != entity.name) or rng.random() < 0.5
-            if target == entity.name and len(entity.keys) != 1:
-                optional = True
-            if len(self._key_fields(target)) > 1 and target != entity.name:
-                return Field(self.names.lower(), Type("int"))
+            # A reference to a later entity closes a cycle: it is optional, since a cycle of
+            # required references between entities admits no first record. One to the entity
+            # itself may be required (the first record refers to itself).
+            optional = names.index(target) > index or rng.random() < 0.5
             ftype = Type("ref", target, optional=optional)
-            if target == entity.name and len(entity.keys) > 1:
-                return Field(self.names.lower(), Type("str"))
-        elif r < 0.25 and single:
-            target = rng.choice(single)
+        elif r < 0.25:
             # A list of references is refused by check (E305): the keys, as plain strings.
             ftype = Type("list", item=Type("str"))
         else:

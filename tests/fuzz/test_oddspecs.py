@@ -12,10 +12,10 @@ from envscale.runtime.environment import CallResult, Environment
 
 
 def test_generated_specs_pass_check_and_differ() -> None:
-    texts = [odd_spec(seed) for seed in range(300)]
+    texts = [odd_spec(seed) for seed in range(1000, 1100)]  # beyond the seeds run below
     assert len(set(texts)) == len(texts)
-    assert odd_spec(7) == texts[7]  # the same seed, the same text
-    for seed, text in enumerate(texts):
+    assert odd_spec(1007) == texts[7]  # the same seed, the same text
+    for seed, text in enumerate(texts, 1000):
         files, diagnostics, _ = compile_source(text, "odd.domain")
         assert files is not None, (seed, [f"{d.code} {d.message}" for d in diagnostics])
 
@@ -104,7 +104,7 @@ def _raising_compile(text, file):
 )
 def test_a_broken_stage_is_reported(monkeypatch, target, name, replacement, kind, words) -> None:
     monkeypatch.setattr(target, name, replacement)
-    tally = oddspecs.run(30, 0)
+    tally = oddspecs.run(15, 0)
     assert tally.counts.get(kind, 0) > 0, tally
     assert any(words in p.detail for p in tally.examples if p.kind == kind), tally.examples
     assert all(p.reproducer.startswith("odd_spec(") for p in tally.examples)
