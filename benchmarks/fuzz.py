@@ -35,12 +35,7 @@ CHUNK = {"calls": 2000, "specs": 1000, "expressions": 2000, "episodes": 20}
 def attacks(only: str | None) -> list[Attack]:
     found = []
     for module in MODULES:
-        try:
-            found.extend(importlib.import_module(module).ATTACKS)
-        except ModuleNotFoundError as missing:
-            if missing.name != module:
-                raise
-            print(f"fuzz: {module} is not there; its attacks are skipped", file=sys.stderr)
+        found.extend(importlib.import_module(module).ATTACKS)
     return [a for a in found if only is None or only in a.name]
 
 
@@ -69,8 +64,11 @@ def main() -> int:
     work: list[tuple[str, int, int]] = []
     for unit, group in per_unit.items():
         total = budget[unit]
-        for i, attack in enumerate(group):
-            share = total // len(group) + (1 if i < total % len(group) else 0)
+        weights = sum(a.share for a in group)
+        shares = [int(total * a.share / weights) for a in group]
+        for i in range(total - sum(shares)):  # what rounding left, one each
+            shares[i % len(group)] += 1
+        for attack, share in zip(group, shares, strict=True):
             for start in range(0, share, CHUNK[unit]):
                 work.append((attack.name, min(CHUNK[unit], share - start), args.seed + start))
     tallies = {a.name: Tally(a.name) for a in chosen}

@@ -70,11 +70,14 @@ class Tally:
 class Attack:
     """One class of attack. `unit` says what `run` counts (calls, specs, expressions,
     episodes); `run(count, seed)` tries `count` inputs drawn from `seed` and must itself never
-    raise: whatever goes wrong is a Problem in the tally."""
+    raise: whatever goes wrong is a Problem in the tally. `share` weighs the attack's part of
+    its unit's total against the other attacks of that unit (an input that costs more to try
+    gets a smaller share)."""
 
     name: str
     unit: str
     run: Callable[[int, int], Tally]
+    share: float = 1.0
 
 
 def shorten(text: str, limit: int = 300) -> str:
