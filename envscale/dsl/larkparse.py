@@ -13,6 +13,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
+    LarkError,
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
@@ -516,6 +517,30 @@ def _too_deep(file: str, tree: Tree) -> Diagnostic | None:
     return None
 
 
+def _split_word(file: str, source: str, tree: Tree) -> Diagnostic | None:
+    """E001 where the contextual lexer read one word as a keyword and a name (`index` as
+    `in dex` where only `in` may follow): every name of the tree must be a whole word."""
+    names = list(tree.scan_values(lambda v: isinstance(v, Token) and v.type == "NAME"))
+    if not names:
+        return None
+    try:
+        words = {(t.start_pos, t.end_pos) for t in _parser().lex(source)}
+    except LarkError:  # the root lexer alone cannot read it: nothing to compare
+        return None
+    for name in names:
+        if (name.start_pos, name.end_pos) not in words:
+            start = next((a for a, b in words if a < name.start_pos < b), name.start_pos)
+            line = source.count("\n", 0, start) + 1
+            column = start - (source.rfind("\n", 0, start) + 1) + 1
+            return Diagnostic(
+                "E001",
+                "syntax error: a keyword runs into a name here",
+                ast.Span(file, line, column, line, column + 1),
+                "put a space after the keyword, or rename",
+            )
+    return None
+
+
 def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse spec text. Returns the module, or None and the syntax diagnostics."""
     try:
@@ -525,6 +550,9 @@ def parse(source: str, file: str = "<spec>") -> tuple[ast.Module | None, list[Di
     too_deep = _too_deep(file, tree)
     if too_deep is not None:
         return None, [too_deep]
+    split = _split_word(file, source, tree)
+    if split is not None:
+        return None, [split]
     try:
         transformer = _transformer()
         transformer.file = file

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from envscale.dsl import ast
-from envscale.dsl.parser import parse
+from envscale.dsl.parser import parse, parse_with_lark
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -559,3 +559,11 @@ def test_keyword_out_of_place_is_named_in_the_hint() -> None:
 def test_empty_source_parses_to_no_declarations() -> None:
     assert parse_ok("").declarations == ()
     assert parse_ok("  # only a comment\n").declarations == ()
+
+
+def test_a_keyword_running_into_a_name_is_a_syntax_error() -> None:
+    # Where only `in` may follow, Lark's contextual lexer would read `index` as `in dex`.
+    source = 'tool t(reason: str) -> bool { return reason index ["a"] }'
+    for module, diagnostics in (parse(source, "t.domain"), parse_with_lark(source, "t.domain")):
+        assert module is None
+        assert [(d.code, d.span.line, d.span.column) for d in diagnostics] == [("E001", 1, 45)]
