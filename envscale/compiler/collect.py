@@ -144,6 +144,14 @@ def _load_policy_text(c: Compilation, decl: ast.Domain) -> None:
             f"a policy path has at most {MAX_POLICY_PATH} characters",
         )
         return
+    if "\x00" in decl.policy_file:
+        c.error(
+            "E602",
+            "policy file path holds a NUL character",
+            span,
+            "no file name can hold one; write the path without it",
+        )
+        return
     base = c.path.parent
     target = base / decl.policy_file
     try:

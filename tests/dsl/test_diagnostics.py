@@ -153,3 +153,11 @@ def test_a_policy_file_below_the_spec_is_read(tmp_path: Path) -> None:
     files, diagnostics, _ = compile_file(spec)
     assert files is not None, diagnostics
     assert '"policy": "Be kind."' in files["manifest.json"]
+
+
+def test_a_policy_path_holding_a_nul_is_a_diagnostic(tmp_path: Path) -> None:
+    spec = tmp_path / "shop.domain"
+    spec.write_text('domain shop "A shop." policy from "a\\u0000.md"\n', encoding="utf-8")
+    files, diagnostics, _ = compile_file(spec)
+    assert files is None and [d.code for d in diagnostics] == ["E602"]
+    assert "NUL" in diagnostics[0].message
