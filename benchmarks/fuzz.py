@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +74,18 @@ def main() -> int:
     tallies = {a.name: Tally(a.name) for a in chosen}
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for (name, _, _), tally in zip(work, pool.map(run_chunk, work), strict=True):
+        futures = {pool.submit(run_chunk, chunk): chunk for chunk in work}
+        for done, future in enumerate(as_completed(futures), start=1):
+            name, _, seed = futures[future]
+            tally = future.result()
             tallies[name].merge(tally)
+            # a progress line per chunk, so a run stopped early still says what it covered
+            print(
+                f"[{done}/{len(work)}] {name} seed {seed}: tried {tally.tried:,}, "
+                f"problems {tally.problems:,} ({time.perf_counter() - began:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     elapsed = time.perf_counter() - began
     units = {a.name: a.unit for a in chosen}
     print(f"{'attack':<40} {'unit':<12} {'tried':>9} {'problems':>9}")
