@@ -25,11 +25,16 @@ BLOCK = 1 << 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def escape_surrogates(text: str) -> str:
+    """The text with each lone surrogate written as its escape (`\\ud800`): UTF-8 can hold
+    the result, and inside a JSON string it reads back as the same character."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dumps(record: Any) -> str:
     """One JSON line, formatted as every JSON-lines file of the project is: non-ASCII text as
     it is, lone surrogates escaped, so that any text a record holds can be written."""
-    text = json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escape_surrogates(json.dumps(record, ensure_ascii=False, separators=(", ", ": ")))
 
 
 def _line_start(f, end: int) -> int:

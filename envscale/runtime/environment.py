@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 import apsw
 import pydantic
 
+from envscale.jsonl import escape_surrogates
 from envscale.records import Manifest
 from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, canonical_json, record_digest
 from envscale.runtime.errors import DataError, ToolError, read_json
@@ -42,7 +43,6 @@ from envscale.runtime.limits import (
     too_deep,
 )
 from envscale.runtime.policy import PolicyMonitor
-from envscale.runtime.values import number_problem
 
 INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
@@ -311,9 +311,6 @@ class Environment:
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
         values = [arguments.get(key, value) for key, value in checked.items()]
-        for key, value in zip(checked, values, strict=True):
-            if (why := number_problem(value)) is not None:
-                return CallResult(name, False, error=f"invalid arguments: argument '{key}': {why}")
         if self.enforce_policies and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         self.db.touched_in_call = []
@@ -455,7 +452,7 @@ def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
 
 def _printable(text: Any) -> str:
     """Text with any lone surrogate written as its escape, safe to put in a message."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape_surrogates(str(text))
 
 
 def _dump(value: Any) -> Any:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields, replace
+from math import isfinite
 from typing import Any
 
 from envscale.runtime.errors import ToolError
+from envscale.runtime.values import INT_MAX, INT_MIN, number_problem
 
 # The step budget outside a call (loading data, checking invariants on it): in effect none.
 UNLIMITED_STEPS = 1 << 62
@@ -142,15 +144,10 @@ def _json_kind(value: Any) -> str:
     return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
-# The exact types of JSON scalars other than strings, each at most 25 bytes of JSON (an int
-# below 2**64 or any float).
-_SCALARS = frozenset({int, float, bool, type(None)})
-_SHORT_INT = 1 << 64
-
-
 def check_shape(arguments: dict, limits: Limits) -> int:
     """Raise ToolError if any list or object of the arguments is too long, any string too long
-    or not text, or the nesting too deep; else return a bound on the length of their JSON text
+    or not text, any number no int or float of the language, or the nesting too deep; else
+    return a bound on the length of their JSON text
     in bytes (past `argument_bytes` when only the text itself can tell).
 
     One pass, level by level without recursion, so that any depth is safe; a second one, only
@@ -189,9 +186,12 @@ def check_shape(arguments: dict, limits: Limits) -> int:
                 elif kind is dict or kind is list:
                     below.append(item)
                 elif kind is int:
-                    if not -_SHORT_INT < item < _SHORT_INT:
-                        extra += _int_length(item)
-                elif kind not in _SCALARS:
+                    if not INT_MIN <= item <= INT_MAX:
+                        _locate(arguments, limits)
+                elif kind is float:
+                    if not isfinite(item):
+                        _locate(arguments, limits)
+                elif kind is not bool and item is not None:
                     extra += _unusual(item, below, arguments, limits)
         if values > limits.argument_bytes:  # every value takes a byte of JSON at least
             raise ToolError(
@@ -202,7 +202,8 @@ def check_shape(arguments: dict, limits: Limits) -> int:
                 )
             )
         level, depth = below, depth + 1
-    # Escapes take up to 6 bytes a character; quotes, separators and scalars up to 30 a value.
+    # Escapes take up to 6 bytes a character; quotes, separators and scalars (a 64-bit int or a
+    # float is at most 25 bytes of JSON) up to 30 a value.
     return 6 * chars + 30 * values + extra
 
 
@@ -216,9 +217,9 @@ def _unusual(item: Any, below: list[Any], arguments: dict, limits: Limits) -> in
     if isinstance(item, dict | list):
         below.append(item)
         return 0
-    if isinstance(item, int):
-        return _int_length(item)
-    if isinstance(item, float):
+    if isinstance(item, int | float):
+        if number_problem(item) is not None:
+            _locate(arguments, limits)
         return 0
     raise ToolError(f"arguments cannot be written as JSON: a {type(item).__name__} value")
 
@@ -231,18 +232,6 @@ def _is_text(text: str) -> bool:
     return True
 
 
-def _int_length(value: int) -> int:
-    """Decimal digits of a large integer, at most; one too long for Python to write is a
-    ToolError, as it is in JSON text."""
-    digits = value.bit_length() * 3 // 10 + 2
-    if digits > 4000:
-        try:
-            digits = len(str(value))
-        except ValueError as error:
-            raise ToolError(f"arguments cannot be written as JSON: {error}") from None
-    return digits
-
-
 def _locate(arguments: dict, limits: Limits) -> None:
     """Raise the ToolError, naming the argument, for what the quick pass of `check_shape`
     found too long or not text."""
@@ -251,6 +240,9 @@ def _locate(arguments: dict, limits: Limits) -> None:
     for name, value in arguments.items():
         if (problem := _value_problem(value, limits)) is not None:
             raise ToolError(f"argument '{name}': {problem}")
+    for name, value in arguments.items():
+        if (problem := number_problem(value)) is not None:
+            raise ToolError(f"invalid arguments: argument '{name}': {problem}")
     raise AssertionError("check_shape found a problem that _locate does not")
 
 

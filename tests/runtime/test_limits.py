@@ -4,6 +4,7 @@ its value, with the database exactly as before; nothing an agent sends makes `ca
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import apsw
@@ -321,7 +322,14 @@ def test_a_domain_passes_its_limits_to_its_environments(work) -> None:
     assert tight.environment(data={}, limits=Limits(steps=11)).call("count_up", {"n": 11}).ok
 
 
-_SCALAR = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+# Numbers of the language: 64-bit ints and finite floats (others are refused, not measured).
+_SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 _JSON = st.recursive(
     _SCALAR,
     lambda inner: (
@@ -347,3 +355,21 @@ def test_the_quick_size_bound_is_never_below_the_json_size(arguments: dict) -> N
     if size > 1:
         with pytest.raises(ToolError, match=f"limit argument_bytes={size - 1}"):
             admit_arguments(arguments, Limits(argument_bytes=size - 1))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"a": [1, {"b": 2**63}]}, "argument 'a': 9223372036854775808 is out of range"),
+        ({"a": 1, "b": {"c": [-(2**63) - 1]}}, "argument 'b': -9223372036854775809 is out"),
+        ({"x": [0.5, float("nan")]}, "argument 'x': nan is not a finite number"),
+        ({"x": {"y": float("-inf")}}, "argument 'x': -inf is not a finite number"),
+    ],
+)
+def test_the_shape_pass_refuses_numbers_beyond_the_language_and_names_the_argument(
+    arguments: dict, message: str
+) -> None:
+    with pytest.raises(ToolError, match=re.escape(f"invalid arguments: {message}")):
+        check_shape(arguments, Limits())
+    edge = {"low": -(2**63), "high": 2**63 - 1, "big": 1.7976931348623157e308}
+    assert check_shape(edge, Limits()) > 0
