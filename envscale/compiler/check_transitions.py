@@ -19,9 +19,6 @@ from envscale.dsl.diagnostics import did_you_mean
 def check_transitions(c: Compilation) -> None:
     seen: dict[str, ast.Span] = {}
     for decl in c.symbols.transition_decls:
-        moves = _moves(c, decl)
-        if moves is None:
-            continue
         slot = f"{decl.entity}.{decl.field}"
         if slot in seen:
             c.error(
@@ -32,7 +29,9 @@ def check_transitions(c: Compilation) -> None:
             )
             continue
         seen[slot] = decl.span
-        c.symbols.transitions[slot] = moves
+        moves = _moves(c, decl)
+        if moves is not None:
+            c.symbols.transitions[slot] = moves
 
 
 def _moves(c: Compilation, decl: ast.Transitions) -> dict[str, list[str]] | None:
@@ -101,7 +100,7 @@ def _moves(c: Compilation, decl: ast.Transitions) -> dict[str, list[str]] | None
                     elif source in allowed and target in allowed:
                         allowed[source].add(target)
     missing = [m for m in members if m not in mentioned]
-    if missing:
+    if missing and ok:
         ok = False
         c.error(
             "E713",

@@ -64,9 +64,9 @@ def manifest(d: ir.DomainIR) -> dict:
                     "external": d.symbols.entities[table.entity].fields[c.field].external,
                     "sparse": d.symbols.entities[table.entity].fields[c.field].sparse,
                     "shape": shape(c.type),
+                    **({"default": c.default} if c.has_default else {}),
                     "derived": c.derived,
                     "hidden": c.hidden,
-                    **({"default": c.default} if c.has_default else {}),
                 }
                 for c in table.columns
             ],
