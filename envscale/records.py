@@ -148,7 +148,7 @@ class Shape(SparsePart):
 class EntityField(SparsePart):
     """A field of an entity and the column that stores it."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"default"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"default", "derived", "hidden"})
     name: str
     column: str
     type: str  # as the spec writes it, e.g. "list<str>"
@@ -161,6 +161,8 @@ class EntityField(SparsePart):
     sparse: bool
     shape: Shape | None
     default: Any = None  # present only for a field with a default (which may be null)
+    derived: str | None = None  # the source of a @derived field's expression
+    hidden: bool = False  # @hidden: left out of tool results
 
 
 class Fact(SparsePart):
@@ -185,10 +187,13 @@ class EntityInfo(Part):
     facts: list[Fact]
 
 
-class StructField(Part):
+class StructField(SparsePart):
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"hidden", "default"})
     name: str
     sparse: bool
     shape: Shape | None
+    hidden: bool = False
+    default: Any = None  # present only for a field with a default
 
 
 class ToolInfo(Part):
@@ -270,8 +275,9 @@ class Manifest(Record):
     loaded, and by the environment, the data generator, the tool graph and the task walker.
     Sections added later (undeclared here) are kept as they are."""
 
-    # Format 2 adds rules bound to records (Rule.binding); a manifest without one is format 1.
-    VERSION: ClassVar[int] = 2
+    # Format 2 adds rules bound to records (Rule.binding); format 3 derived and hidden fields
+    # and transitions; a manifest with none of them is format 1.
+    VERSION: ClassVar[int] = 3
     version: int = Field(1, alias="format")
     envscale: str  # the version that compiled it
     domain: str
@@ -289,12 +295,15 @@ class Manifest(Record):
     policies: list[Policy]
     tool_graph: list[ToolEdge]
     key_formats: dict[str, KeyFormat] = {}  # absent from manifests compiled before it existed
+    # "Entity.field" -> each state to the states a write may move it to; absent before format 3.
+    transitions: dict[str, dict[str, list[str]]] = {}
 
     @model_serializer(mode="wrap")
     def _key_formats_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        if "key_formats" not in self.model_fields_set:
-            del out["key_formats"]
+        for name in ("key_formats", "transitions"):
+            if name not in self.model_fields_set:
+                del out[name]
         return out
 
     def to_json(self) -> str:

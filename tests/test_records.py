@@ -232,9 +232,14 @@ def test_manifests_load_and_are_written_back_byte_for_byte(produced):
     for path in paths:
         text = path.read_text(encoding="utf-8")
         manifest = Manifest.model_validate_json(text)
-        # Format 2 only where a policy rule is bound to records (clinic's identify_first).
+        # Format 3 where transitions (clinic's appointments), derived or hidden fields are
+        # declared, else 2 where a policy rule is bound to records, else 1.
         bound = any(r.binding for p in manifest.policies for r in p.rules)
-        assert manifest.version == (2 if bound else 1) and manifest.to_json() == text
+        computed = bool(manifest.transitions) or any(
+            f.derived is not None or f.hidden for e in manifest.entities.values() for f in e.fields
+        )
+        assert manifest.version == (3 if computed else 2 if bound else 1)
+        assert manifest.to_json() == text
     clinic = Manifest.model_validate_json(
         (produced / "compiled" / "clinic" / "manifest.json").read_text()
     )

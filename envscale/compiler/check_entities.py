@@ -19,8 +19,10 @@ ATTRIBUTES = {
     "check": 1,
     "external": 0,
     "sparse": 0,
+    "derived": 1,
+    "hidden": 0,
 }
-STRUCT_ATTRIBUTES = {"default", "sparse"}
+STRUCT_ATTRIBUTES = {"default", "sparse", "hidden"}
 
 
 def check_entities(c: Compilation) -> None:
@@ -108,8 +110,8 @@ def _attribute(
             "E302",
             f"'@{attr.name}' is not allowed on a struct field",
             attr.span,
-            "structs support @default; put keys, checks and indexes on entity fields or use an "
-            "invariant",
+            "structs support @default, @sparse and @hidden; put keys, checks and indexes on "
+            "entity fields or use an invariant",
         )
         return
     if len(attr.args) != ATTRIBUTES[attr.name]:
@@ -148,6 +150,10 @@ def _attribute(
                 )
                 return
             info.sparse = True
+        case "hidden":
+            info.hidden = True
+        case "derived":
+            _derived(c, checker, info, attr, scope)
         case "default":
             _default(c, checker, record, info, attr.args[0].value)
         case "check":
@@ -167,6 +173,32 @@ def _attribute(
                 )
                 return
             info.checks.append(expr)
+
+
+def _derived(
+    c: Compilation, checker: Checker, info: FieldInfo, attr: ast.Attribute, scope: Scope
+) -> None:
+    """`@derived(expr)`: the field's value is `expr` over the record's other fields, computed
+    by the runtime on every insert and update (check_derived orders and checks them further)."""
+    arg = attr.args[0]
+    if arg.name is not None:
+        c.error("E712", "'@derived' takes an expression, not a named argument", arg.span)
+        return
+    clash = [a.name for a in info.decl.attributes if a.name in ("key", "default")]
+    if clash:
+        c.error(
+            "E712",
+            f"'{info.name}' is derived, so it cannot also be @{clash[0]}",
+            attr.span,
+            "a derived field's value is always computed: drop @default; key a record by a "
+            "stored field"
+            if clash[0] == "key"
+            else "a derived field's value is always computed; drop @default",
+        )
+        return
+    got = checker.expr_as(arg.value, scope, info.type)
+    checker.expect(arg.value, got, info.type, f"derived value of '{info.name}'")
+    info.derived = arg.value
 
 
 def _default(

@@ -33,6 +33,7 @@ MODULE_NAMES = frozenset(
         "ARGUMENTS",
         "TOOLS",
         "INVARIANTS",
+        "DERIVED",
         "annotations",
         "lib",
         "db",
@@ -68,6 +69,12 @@ PYDANTIC_NAMES = frozenset(
 def check_names(c: Compilation) -> None:
     invariant_functions = {
         f"check_{d.name}" for d in c.module.declarations if isinstance(d, ast.Invariant)
+    } | {
+        f"derive_{d.name}_{f.name}"
+        for d in c.module.declarations
+        if isinstance(d, ast.Entity)
+        for f in d.fields
+        if any(a.name == "derived" for a in f.attributes)
     }
     tables: dict[str, ast.Entity] = {}
     for decl in c.module.declarations:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envscale.compiler import types as t
+from envscale.compiler.check_derived import derived_hint
 from envscale.compiler.context import Compilation
 from envscale.compiler.resolve_types import resolve_type
 from envscale.compiler.symbols import ParamInfo, ToolInfo
@@ -239,6 +240,14 @@ class _ToolChecker:
                         f"'{record.name}' has no field '{step.name}'",
                         step.span,
                         did_you_mean(step.name, record.fields),
+                    )
+                    return None
+                if i == 0 and isinstance(base, t.RowT) and info.derived is not None:
+                    self.c.error(
+                        "E710",
+                        f"'{step.name}' of {record.name} is derived and cannot be written",
+                        step.span,
+                        derived_hint(record, step.name),
                     )
                     return None
                 if i == 0 and isinstance(base, t.RowT) and info.key:

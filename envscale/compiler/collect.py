@@ -35,6 +35,9 @@ def collect_declarations(c: Compilation) -> None:
             if decl.clock is not None:
                 _check_clock(c, decl)
             continue
+        if isinstance(decl, ast.Transitions):
+            s.transition_decls.append(decl)
+            continue
         namespace = (
             "tool"
             if isinstance(decl, ast.Tool)

@@ -26,6 +26,8 @@ class Column:
     ref_column: str | None = None
     # (name, SQL condition) of the CHECKs that every value meets by the column's type.
     type_checks: list[tuple[str, str]] = field(default_factory=list)
+    derived: str | None = None  # the source of its @derived expression
+    hidden: bool = False  # left out of tool results
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Table:
     checks: list[Check] = field(default_factory=list)
     # The field tuples that tools and invariants filter on with `.where(...)`, in first-use order.
     queried: list[tuple[str, ...]] = field(default_factory=list)
+    # The derived fields, each after those it reads: the order the runtime computes them in.
+    derived: list[str] = field(default_factory=list)
 
     def column(self, field_name: str) -> Column:
         return next(c for c in self.columns if c.field == field_name)
@@ -162,6 +166,8 @@ class DomainIR:
     includes: list[str] = field(default_factory=list)  # files the spec reads, relative to it
     # Per entity with a single str key that the tools make new keys for.
     key_formats: dict[str, KeyFormat] = field(default_factory=dict)
+    # "Entity.field" -> each state to the states a write may move it to.
+    transitions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def table(self, entity: str) -> Table:
         return next(t for t in self.tables if t.entity == entity)

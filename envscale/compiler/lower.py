@@ -7,6 +7,7 @@ from pathlib import PurePath
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.bindings import resolve_binding
+from envscale.compiler.check_derived import derived_order
 from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
@@ -75,6 +76,7 @@ def lower(c: Compilation) -> None:
         symbols=s,
         includes=sorted(c.extra_sources),
         key_formats=key_formats(c),
+        transitions=dict(s.transitions),
     )
     c.ir.tool_graph = tool_graph(c.ir)
 
@@ -113,6 +115,9 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             column.default = constant_value(info.default)
             column.has_default = True
         column.type_checks = column_checks(record.name, column)
+        column.hidden = info.hidden
+        if info.derived is not None:
+            column.derived = source_text(c, info.derived)
         columns.append(column)
         for i, expr in enumerate(info.checks):
             where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
@@ -137,7 +142,9 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
                     check_facts(inv.condition, record.fields),
                 )
             )
-    return ir.Table(record.name, record.decl.doc, columns, record.key, checks)
+    table = ir.Table(record.name, record.decl.doc, columns, record.key, checks)
+    table.derived = derived_order(record)
+    return table
 
 
 def _runtime_check(
@@ -167,6 +174,20 @@ def _source_text(c: Compilation, expr: ast.Expr) -> str:
     if span.line == span.end_line and 1 <= span.line <= len(lines):
         return lines[span.line - 1][span.column - 1 : span.end_column - 1]
     return "its check"
+
+
+def source_text(c: Compilation, expr: ast.Expr) -> str:
+    """An expression as the spec writes it, its lines joined by single spaces."""
+    lines = source_lines(c.module.source)
+    span = expr.span
+    if not 1 <= span.line <= span.end_line <= len(lines):
+        return ""
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    parts = [lines[span.line - 1][span.column - 1 :]]
+    parts += lines[span.line : span.end_line - 1]
+    parts.append(lines[span.end_line - 1][: span.end_column - 1])
+    return " ".join(" ".join(p.split()) for p in parts if p.strip())
 
 
 def _invariant_sql(c: Compilation, inv: ast.Invariant, record: RecordInfo) -> str | None:
@@ -239,7 +260,8 @@ def _policy(c: Compilation, p: ast.Policy) -> ir.Policy:
 
 
 def _produced_fields(d: ir.DomainIR, returns: t.Type | None) -> list[tuple[str, str, t.Type]]:
-    """(entity or struct, field, type) of every field in what a tool returns."""
+    """(entity or struct, field, type) of every field in what a tool returns (hidden fields
+    are not in it)."""
     if returns is None:
         return []
     base = t.strip_optional(returns)
@@ -248,7 +270,7 @@ def _produced_fields(d: ir.DomainIR, returns: t.Type | None) -> list[tuple[str, 
     record = d.symbols.record(getattr(base, "entity", None) or getattr(base, "name", ""))
     if record is None or not isinstance(base, t.RowT | t.RefT | t.StructT):
         return []
-    return [(record.name, f.name, f.type) for f in record.fields.values()]
+    return [(record.name, f.name, f.type) for f in record.fields.values() if not f.hidden]
 
 
 def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Type]]:

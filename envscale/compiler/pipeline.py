@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from envscale.compiler.check_derived import check_derived
 from envscale.compiler.check_entities import check_entities
 from envscale.compiler.check_invariants import check_invariants
 from envscale.compiler.check_limits import check_limits
 from envscale.compiler.check_names import check_names
 from envscale.compiler.check_policies import check_policies
 from envscale.compiler.check_tools import check_tools
+from envscale.compiler.check_transitions import check_transitions
 from envscale.compiler.collect import collect_declarations
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import check_write_positions, infer_effects
@@ -30,6 +32,8 @@ CHECKS: list[Pass] = [
     check_names,
     check_limits,
     check_entities,
+    check_derived,
+    check_transitions,
     check_tools,
     check_invariants,
     infer_effects,

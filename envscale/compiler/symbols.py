@@ -21,6 +21,8 @@ class FieldInfo:
     sparse: bool = False  # omitted from the shown form when none
     default: ast.Expr | None = None
     checks: list[ast.Expr] = field(default_factory=list)
+    derived: ast.Expr | None = None  # @derived(expr): computed from the record's other fields
+    hidden: bool = False  # @hidden: stored, but left out of every tool result
 
     @property
     def optional(self) -> bool:
@@ -78,6 +80,9 @@ class Symbols:
     tools: dict[str, ToolInfo] = field(default_factory=dict)
     invariants: dict[str, ast.Invariant] = field(default_factory=dict)
     policies: dict[str, ast.Policy] = field(default_factory=dict)
+    transition_decls: list[ast.Transitions] = field(default_factory=list)
+    # "Entity.field" -> each state to the states a write may move it to (checked declarations).
+    transitions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def type_names(self) -> list[str]:
         return [*PRIMITIVES, *self.enums, *self.structs, *self.entities]

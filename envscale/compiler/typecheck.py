@@ -13,6 +13,7 @@ from typing import Any
 
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, BuiltinCall
+from envscale.compiler.check_derived import derived_hint
 from envscale.compiler.context import Compilation
 from envscale.compiler.symbols import FieldInfo, RecordInfo, stored_key_type
 from envscale.dsl import ast
@@ -485,11 +486,19 @@ class Checker:
             if arg.name in given:
                 self.c.error("E107", f"field '{arg.name}' is given twice", arg.span)
             given.add(arg.name)
+            if info.derived is not None:
+                self.c.error(
+                    "E710",
+                    f"'{arg.name}' of {record.name} is derived and cannot be given",
+                    arg.span,
+                    derived_hint(record, info.name),
+                )
+                continue
             self.expect(arg.value, got, info.type, f"field '{arg.name}' of {record.name}")
         missing = [
             f.name
             for f in record.fields.values()
-            if f.name not in given and not f.optional and f.default is None
+            if f.name not in given and not f.optional and f.default is None and f.derived is None
         ]
         if missing:
             self.c.error(

@@ -354,7 +354,20 @@ class Policy:
     span: Span
 
 
-Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy
+@dataclass(frozen=True, slots=True)
+class Transitions:
+    """`transitions Order.status { placed -> preparing; placed, preparing -> cancelled }`: each
+    chain is a sequence of state groups, every state of a group moving to every state of the
+    next; a group alone only names its states."""
+
+    entity: str
+    field: str
+    chains: tuple[tuple[tuple[tuple[str, Span], ...], ...], ...]
+    span: Span  # the entity's name
+    field_span: Span
+
+
+Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy | Transitions
 
 
 @dataclass(frozen=True, slots=True)

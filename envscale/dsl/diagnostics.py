@@ -49,6 +49,10 @@ CODES: dict[str, str] = {
     "E602": "policy file not found",
     "E603": "invalid clock",
     "E604": "file outside the spec's folder",
+    "E710": "derived field written",
+    "E711": "derived fields depend on each other",
+    "E712": "invalid derived field",
+    "E713": "invalid transitions",
 }
 
 

@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "17795e0232941dcc5502181f85fd37715f49ae9549763dec104fa84e286e4b92"
+GRAMMAR_DIGEST = "6f6b18f8b4e78cbb487ebcf61c15e239e5f459919858ad4681896db35134951f"
 
 
 class Decline(Exception):
@@ -50,7 +50,7 @@ def grammar_digest(text: str) -> str:
 _TOKEN = re.compile(
     r"[ \t\f\r\n]+"
     r"|(?P<N>[A-Za-z_]\w*)"
-    r"|(?P<P>->|[=!<>]=|[-+*/%<>=(){}\[\],:.@?|])"
+    r"|(?P<P>->|[=!<>]=|[-+*/%<>=(){}\[\],:;.@?|])"
     r'|(?P<S>(?s:"""(?:[^"\\]|\\.|"(?!""))*""")|"[^"\\\n]*(?:\\.[^"\\\n]*)*")'
     r"|(?P<F>[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<I>[0-9]+)"
@@ -211,6 +211,8 @@ class _Parser:
                 decl = self.policy()
             elif word == "domain":
                 decl = self.domain()
+            elif word == "transitions":
+                decl = self.transitions()
             else:
                 raise Decline
             declarations.append(decl)
@@ -427,6 +429,35 @@ class _Parser:
                 raise Decline
         self.expect("}")
         return ast.Policy(self.v[name], doc, tuple(rules), self.tspan(name))
+
+    def transitions(self) -> ast.Transitions:
+        self.i += 1
+        entity = self.name()
+        self.expect(".")
+        field = self.name()
+        self.expect("{")
+        chains = []
+        while True:
+            groups = [self.states()]
+            while self.k[self.i] == "->":
+                self.i += 1
+                groups.append(self.states())
+            chains.append(tuple(groups))
+            if self.k[self.i] == ";":
+                self.i += 1
+            if self.k[self.i] == "}":
+                break
+        self.expect("}")
+        return ast.Transitions(
+            self.v[entity], self.v[field], tuple(chains), self.tspan(entity), self.tspan(field)
+        )
+
+    def states(self) -> tuple[tuple[str, ast.Span], ...]:
+        states = [self.enum_member()]
+        while self.k[self.i] == ",":
+            self.i += 1
+            states.append(self.enum_member())
+        return tuple((value, self.tspan(at)) for value, at in states)
 
     def selector(self) -> ast.Selector:
         start = self.i

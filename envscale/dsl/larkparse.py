@@ -221,6 +221,21 @@ class _ToAst(Transformer):
         return ast.Policy(str(name), self.opt_str(doc), tuple(rules), self.tspan(name))
 
     @v_args(meta=True)
+    def transitions_decl(self, meta, children):
+        entity, field, *chains = children
+        return ast.Transitions(
+            str(entity), str(field), tuple(chains), self.tspan(entity), self.tspan(field)
+        )
+
+    def chain(self, children):
+        return tuple(children)
+
+    def states(self, children):
+        return tuple(
+            (unquote(s) if s.type == "STRING" else str(s), self.tspan(s)) for s in children
+        )
+
+    @v_args(meta=True)
     def rule_before(self, meta, children):
         subject, requirement = children
         return ast.Rule("before", subject, requirement, None, self.span(meta))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import apsw
 
 from envscale.compiler.sql_expr import quote_ident
-from envscale.records import EntityInfo
+from envscale.records import EntityInfo, Manifest
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
 from envscale.runtime.values import number_problem, stored_problem
@@ -46,6 +47,11 @@ class TableMeta:
     kinds: list[str]
     key: list[str]
     refs: dict[str, str]  # field -> referred entity
+    # Derived fields in the order they are computed, each with its compiled function.
+    derived: dict[str, Callable[[Db, dict], Any]] = field(default_factory=dict)
+    # field -> each state to the states a write may move it to (declared transitions).
+    moves: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    floats: tuple[str, ...] = ()  # float fields: an int written to one is stored as a float
     select_sql: str = ""
     insert_sql: str = ""
     delete_sql: str = ""
@@ -64,6 +70,7 @@ class TableMeta:
             kinds=[f.kind for f in spec.fields],
             key=list(spec.key),
             refs={f.name: f.ref for f in spec.fields if f.ref},
+            floats=tuple(f.name for f in spec.fields if f.kind == "float"),
         )
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
@@ -150,6 +157,23 @@ class TableMeta:
         return value
 
 
+def build_tables(
+    manifest: Manifest, derived: dict[str, dict[str, Callable]]
+) -> dict[str, TableMeta]:
+    """How each entity of a domain is stored; `derived`, the compiled DERIVED of its tools."""
+    tables = {name: TableMeta.from_manifest(name, spec) for name, spec in manifest.entities.items()}
+    for entity, functions in derived.items():
+        tables[entity].derived = dict(functions)
+    for slot, moves in manifest.transitions.items():
+        entity, field_name = slot.split(".", 1)
+        tables[entity].moves[field_name] = moves
+    return tables
+
+
+def shown_key(key: Any) -> str:
+    return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
 def _encode(kind: str, value: Any) -> Any:
     if value is None:
         return None
@@ -191,8 +215,7 @@ class Db:
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
         if record is None:
-            shown = ", ".join(map(str, key)) if isinstance(key, tuple) else key
-            raise ToolError(f"{entity} '{shown}' not found")
+            raise ToolError(f"{entity} '{shown_key(key)}' not found")
         return record
 
     def select(self, entity: str, sql: str, params: tuple) -> list[dict]:
@@ -247,8 +270,24 @@ class Db:
             if value is not None and self.find(target, value) is None:
                 raise ToolError(f"{target} '{value}' not found")
 
+    def complete(self, entity: str, record: dict) -> dict:
+        """The record as it is stored, in place: its derived fields computed, in order, and
+        an int in a float field made the float that is stored."""
+        meta = self.tables[entity]
+        for name, compute in meta.derived.items():
+            try:
+                record[name] = compute(self, record)
+            except ToolError as error:
+                raise ToolError(f"{entity}.{name} cannot be computed: {error.message}") from None
+        for name in meta.floats:
+            value = record.get(name)
+            if type(value) is int and number_problem(value) is None:
+                record[name] = float(value)
+        return record
+
     def insert(self, entity: str, record: dict) -> dict:
         meta = self.tables[entity]
+        record = self.complete(entity, dict(record))
         key = meta.key_of(record)
         if self.find(entity, key) is not None:
             raise ToolError(f"{entity} '{key}' already exists")
@@ -258,15 +297,47 @@ class Db:
         return dict(record)
 
     def update(self, entity: str, record: dict, *field_names: str) -> None:
-        """Write the named fields of a record back, in one statement."""
+        """Write the named fields of a record back, in one statement; its derived fields are
+        computed again and written with them, into `record` too."""
         meta = self.tables[entity]
         key = meta.key_of(record)
+        stored = None
         if (entity, key) not in self.original:
-            self._remember(entity, key, self.find(entity, key))
+            stored = self.find(entity, key)
+            self._remember(entity, key, stored)
+        if any(name in meta.moves for name in field_names):
+            stored = stored or self.find(entity, key)
+            if stored is not None:
+                self._check_moves(meta, key, stored, record, field_names)
+        self.complete(entity, record)
+        if meta.derived:
+            field_names = (*field_names, *(n for n in meta.derived if n not in field_names))
         for name in field_names:
             self._check_refs(meta, record, only=name)
         values = [meta.encode_value(name, record[name]) for name in field_names]
         self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
+
+    def _check_moves(
+        self, meta: TableMeta, key: Any, stored: dict, record: dict, field_names: tuple[str, ...]
+    ) -> None:
+        """A declared field may change only along its transitions; keeping its value is no move."""
+        for name in field_names:
+            moves = meta.moves.get(name)
+            if moves is None:
+                continue
+            before, after = stored.get(name), record.get(name)
+            if before == after or after in moves.get(before, ()):
+                continue
+            allowed = moves.get(before, [])
+            then = (
+                f"from '{before}' it can change to {_either(allowed)}"
+                if allowed
+                else f"'{before}' is final"
+            )
+            raise ToolError(
+                f"{meta.entity} '{shown_key(key)}': {name} cannot change from '{before}' to "
+                f"'{after}'; {then}"
+            )
 
     def delete(self, entity: str, record: dict) -> None:
         meta = self.tables[entity]
@@ -274,3 +345,8 @@ class Db:
         if (entity, key) not in self.original:
             self._remember(entity, key, self.find(entity, key))
         self.connection.execute(meta.delete_sql, meta.key_params(key))
+
+
+def _either(states: list[str]) -> str:
+    quoted = [f"'{s}'" for s in states]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from envscale.compiler.artifacts import ARTIFACTS
 from envscale.records import Manifest, Shape, ToolInfo
+from envscale.runtime.database import Db, build_tables
 from envscale.runtime.environment import Environment
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.shown import Shower
@@ -53,7 +54,9 @@ class Domain:
             f"<envscale {self.name}/tools.py>",
             self.files["tools.py"],
         )
-        self.shower = Shower(self.manifest)
+        self.shower = Shower(self.manifest, hide=True)
+        self.record_shower = Shower(self.manifest)
+        self._tables = build_tables(self.manifest, getattr(self.tools_module, "DERIVED", {}))
         self.tools: dict[str, ToolInfo] = {t.name: t for t in self.manifest.tools}
         self.return_shapes: dict[str, Shape | None] = {
             name: t.returns_shape for name, t in self.tools.items()
@@ -79,7 +82,15 @@ class Domain:
         return self.shower.show(self.return_shapes.get(tool), value)
 
     def show_record(self, entity: str, record: dict | None) -> dict | None:
-        return self.shower.show(self._row_shapes.get(entity) or Shape(row=entity), record)
+        """A record in its shown form as documents hold it (hidden fields kept)."""
+        return self.record_shower.show(self._row_shapes.get(entity) or Shape(row=entity), record)
+
+    def derive(self, entity: str, record: dict) -> dict:
+        """A copy of the record as storing it would make it: its `@derived` fields computed
+        from the others, and ints in float fields made floats. A value that cannot be computed
+        (a division by zero) is a ToolError naming the field."""
+        db = Db(None, self._tables, self.manifest.clock)  # type: ignore[arg-type]  # reads nothing
+        return db.complete(entity, dict(record))
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Domain:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -32,7 +33,15 @@ import pydantic
 
 from envscale.jsonl import escape_surrogates
 from envscale.records import Manifest
-from envscale.runtime.database import HASH_MODULUS, Db, TableMeta, canonical_json, record_digest
+from envscale.runtime.database import (
+    HASH_MODULUS,
+    Db,
+    TableMeta,
+    build_tables,
+    canonical_json,
+    record_digest,
+)
+from envscale.runtime.defaults import StructDefaults
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.limits import (
     DEFAULT_LIMITS,
@@ -172,6 +181,7 @@ class Environment:
     monitor: PolicyMonitor | None = None
     limits: Limits = DEFAULT_LIMITS
     _base_hash: int | None = None
+    struct_defaults: StructDefaults | None = None
 
     @classmethod
     def create(
@@ -191,10 +201,7 @@ class Environment:
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        tables = {
-            name: TableMeta.from_manifest(name, spec)
-            for name, spec in domain.manifest.entities.items()
-        }
+        tables = build_tables(domain.manifest, getattr(domain.tools_module, "DERIVED", {}))
         if not existing:
             connection.execute(domain.files["schema.sql"])
         elif data is not None:
@@ -204,6 +211,7 @@ class Environment:
             )
         db = Db(connection, tables, domain.manifest.clock)
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
+        env.struct_defaults = StructDefaults(domain.manifest)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
             env._load(_read_data(data))
@@ -237,9 +245,14 @@ class Environment:
                 # The record's own values are stored, so data round-trips exactly (100 stays 100);
                 # the model only supplies the defaults of fields the record leaves out.
                 values = {
-                    f: record[f] if f in record else _dump(getattr(checked, f)) for f in meta.fields
+                    f: self._given(record[f], getattr(checked, f))
+                    if f in record
+                    else _dump(getattr(checked, f))
+                    for f in meta.fields
                 }
                 try:
+                    if meta.derived:
+                        problems.extend(self._derive_loaded(meta, f"{name}[{i}]", record, values))
                     rows.append((meta, meta.encode(values)))
                 except ToolError as error:
                     problems.append(f"{name}[{i}]: {error.message}")
@@ -268,6 +281,26 @@ class Environment:
                         problems.append(f"invariant '{name}' does not hold: {message}")
             if problems:
                 raise DataError(problems)
+
+    def _given(self, raw: Any, validated: Any) -> Any:
+        """A value as the data or the agent gave it, struct defaults filled in."""
+        defaults = self.struct_defaults
+        return defaults.fill(raw, validated) if defaults else raw
+
+    def _derive_loaded(self, meta: TableMeta, where: str, record: dict, values: dict) -> list[str]:
+        """Compute a loaded record's derived fields into `values`. Data may leave them out
+        (or give none); a value it does give must be the computed one (numbers within a
+        billionth), since a silently different value would hide an error in the data."""
+        self.db.complete(meta.entity, values)
+        problems = []
+        for name in meta.derived:
+            stated = record.get(name)
+            if stated is not None and not _same_value(stated, values[name]):
+                problems.append(
+                    f"{where}.{name}: the data gives {stated!r}, but {name} is derived and "
+                    f"computes to {values[name]!r}; leave it out to have it computed"
+                )
+        return problems
 
     def export(self) -> dict[str, list[dict]]:
         """The current state, records per entity, in key order."""
@@ -310,7 +343,10 @@ class Environment:
         checked = _checked(validated)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [arguments.get(key, value) for key, value in checked.items()]
+        values = [
+            self._given(arguments[key], getattr(validated, key)) if key in arguments else value
+            for key, value in checked.items()
+        ]
         if self.enforce_policies and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         self.db.touched_in_call = []
@@ -448,6 +484,18 @@ def _resource_message(error: BaseException) -> str:
 
 def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
     return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
+
+
+def _same_value(stated: Any, computed: Any) -> bool:
+    numbers = (int, float)
+    if (
+        isinstance(stated, numbers)
+        and isinstance(computed, numbers)
+        and not isinstance(stated, bool)
+        and not isinstance(computed, bool)
+    ):
+        return math.isclose(stated, computed, rel_tol=1e-9, abs_tol=1e-9)
+    return stated == computed
 
 
 def _printable(text: Any) -> str:

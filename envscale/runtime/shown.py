@@ -2,7 +2,9 @@
 
 A record's shown form leaves out its `@external` fields (its address, such as a key kept
 outside the record) and its `@sparse` fields that are none; structs likewise drop sparse
-fields that are none. Plain values are shown as they are.
+fields that are none. Tool results also leave out `@hidden` fields, of records and structs;
+documents (runtime/layout.py) keep them, since they are part of the state. Plain values are
+shown as they are.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ FieldShow = tuple[str, bool, bool, Shape | None]
 
 
 class Shower:
-    def __init__(self, manifest: Manifest):
+    """`hide`: leave `@hidden` fields out too, as tool results do (documents keep them)."""
+
+    def __init__(self, manifest: Manifest, *, hide: bool = False):
+        # A field left out of every shown form counts as external here.
         self.entities: dict[str, list[FieldShow]] = {
-            name: [(f.name, f.external, f.sparse, f.shape) for f in spec.fields]
+            name: [
+                (f.name, f.external or (hide and f.hidden), f.sparse, f.shape) for f in spec.fields
+            ]
             for name, spec in manifest.entities.items()
         }
         self.structs: dict[str, list[FieldShow]] = {
-            name: [(f.name, False, f.sparse, f.shape) for f in fields]
+            name: [(f.name, hide and f.hidden, f.sparse, f.shape) for f in fields]
             for name, fields in manifest.structs.items()
         }
         self._trivial: dict[str, bool] = {}

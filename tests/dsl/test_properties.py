@@ -52,6 +52,7 @@ KEYWORDS = [
     "true",
     "false",
     "none",
+    "transitions",
 ]
 PUNCTUATION = [
     "{",
@@ -79,6 +80,7 @@ PUNCTUATION = [
     "*",
     "/",
     "%",
+    ";",
     "#",
 ]
 NAMES = [

@@ -6,9 +6,11 @@ from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.codegen.jsontext import json_text
+from envscale.compiler.lower import constant_value
 
 FORMAT = 1
 BOUND_FORMAT = 2  # a policy rule carries a binding
+COMPUTED_FORMAT = 3  # a field is derived or hidden, or a field's transitions are declared
 
 
 def shape(ty: t.Type | None) -> dict | None:
@@ -63,6 +65,8 @@ def manifest(d: ir.DomainIR) -> dict:
                     "sparse": d.symbols.entities[table.entity].fields[c.field].sparse,
                     "shape": shape(c.type),
                     **({"default": c.default} if c.has_default else {}),
+                    "derived": c.derived,
+                    "hidden": c.hidden,
                 }
                 for c in table.columns
             ],
@@ -72,10 +76,15 @@ def manifest(d: ir.DomainIR) -> dict:
             ],
         }
     bound = any(r.binding for p in d.policies for r in p.rules)
+    computed = bool(d.transitions) or any(
+        c.derived is not None or c.hidden for table in d.tables for c in table.columns
+    )
+    computed = computed or any(f.hidden for r in d.structs.values() for f in r.fields.values())
     return {
         # The oldest format that reads this manifest faithfully: a reader that does not know
-        # bound rules would enforce them unbound, so it must refuse them.
-        "format": BOUND_FORMAT if bound else FORMAT,
+        # bound rules would enforce them unbound, so it must refuse them; one that does not
+        # know derived or hidden fields or transitions would neither compute, hide nor check.
+        "format": COMPUTED_FORMAT if computed else (BOUND_FORMAT if bound else FORMAT),
         "envscale": __version__,
         "domain": d.name,
         "description": d.description,
@@ -87,7 +96,13 @@ def manifest(d: ir.DomainIR) -> dict:
         "entities": entities,
         "structs": {
             name: [
-                {"name": f.name, "sparse": f.sparse, "shape": shape(f.type)}
+                {
+                    "name": f.name,
+                    "sparse": f.sparse,
+                    "shape": shape(f.type),
+                    "hidden": f.hidden,
+                    **({"default": constant_value(f.default)} if f.default is not None else {}),
+                }
                 for f in record.fields.values()
             ]
             for name, record in d.structs.items()
@@ -136,6 +151,7 @@ def manifest(d: ir.DomainIR) -> dict:
             {"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph
         ],
         "key_formats": {entity: key_format(fmt) for entity, fmt in d.key_formats.items()},
+        "transitions": d.transitions,
     }
 
 

@@ -157,6 +157,8 @@ def models_py(d: ir.DomainIR) -> str:
         for column in table.columns:
             decl = d.symbols.entities[table.entity].fields[column.field].decl
             default = _runtime_default(column.default, column.has_default)
+            if column.derived is not None:
+                default = (None, True)  # computed when the record is stored
             fields.append(_field_line(d, column.field, column.type, decl.doc, *default))
         models.append(_Model(table.entity, table.doc or f"A record of {table.entity}.", fields))
     arg_models = arg_model_names(d)

@@ -356,12 +356,27 @@ class Emitter:
 
     def _joins_update_group(self, s: ast.Stmt) -> bool:
         if isinstance(s, ast.Set):
-            return not _reads_db(s.value, self.d.types) and not any(
-                isinstance(step, ast.IndexStep) and _reads_db(step.key, self.d.types)
-                for step in s.target.steps
+            # A derived field is computed when its record is written back: reading one must
+            # see the changes before it.
+            return not any(
+                _reads_db(node, self.d.types) or self._reads_derived(node)
+                for node in (
+                    s.value,
+                    *(step.key for step in s.target.steps if isinstance(step, ast.IndexStep)),
+                )
             )
         if isinstance(s, ast.Delete):
             return bool(s.target.steps) and not _reads_db(s.target.steps[-1], self.d.types)
+        return False
+
+    def _reads_derived(self, node: ast.Node) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Member):
+                base = t.strip_optional(self.d.types.get(id(n.obj), t.ANY))
+                if isinstance(base, t.RowT):
+                    info = self.d.symbols.entities[base.entity].fields.get(n.attr)
+                    if info is not None and info.derived is not None:
+                        return True
         return False
 
     def _flush(self, pending: dict[str, tuple[str, list[str]]], depth: int) -> None:
@@ -680,6 +695,26 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     e.statement("if ", broken, ":", 2)
     e.statement("return ", e.expr(inv.decl.message), "", 3)
     return "\n".join([*lines, *e.lines, "    return None"])
+
+
+def derive_function(entity: str, field: str) -> str:
+    return f"derive_{entity}_{field}"
+
+
+def derived_source(d: ir.DomainIR, table: ir.Table, field: str) -> str:
+    """The function computing one derived field from the other fields of a record."""
+    info = d.symbols.entities[table.entity].fields[field]
+    e = Emitter(d)
+    e.field_row = "row"
+    e.current_fields = {c.field for c in table.columns}
+    where = f"{info.derived.span.file.rsplit('/', 1)[-1]}:{info.derived.span.line}"
+    head = (
+        f"def {derive_function(table.entity, field)}(db: lib.Db, row: dict) -> "
+        f"{annotation(d, info.type)}:"
+    )
+    doc = f"{table.entity}.{field} ({where}), computed from the record's other fields."
+    e.statement("return ", e.expr(info.derived), "", 1)
+    return "\n".join([head, *docstring_block(doc, 1), *e.lines])
 
 
 def module_docstring(text: str) -> str:

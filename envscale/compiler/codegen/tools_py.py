@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from envscale import __version__
 from envscale.compiler import ir
-from envscale.compiler.codegen.python import invariant_source, module_docstring, tool_source
+from envscale.compiler.codegen.python import (
+    derive_function,
+    derived_source,
+    invariant_source,
+    module_docstring,
+    tool_source,
+)
 from envscale.compiler.codegen.templates import render
 
 
@@ -24,5 +30,11 @@ def tools_py(d: ir.DomainIR) -> str:
         header=header,
         tools=[tool_source(d, tool) for tool in d.tools],
         invariants=[invariant_source(d, inv) for inv in checks],
+        derived=[derived_source(d, table, f) for table in d.tables for f in table.derived],
+        derived_tables=[
+            (table.entity, [(f, derive_function(table.entity, f)) for f in table.derived])
+            for table in d.tables
+            if table.derived
+        ],
         runtime_invariants=checks,
     )
