@@ -304,3 +304,33 @@ def test_known_family_without_generation_blocks_gets_a_checked_training_template
     tok.chat_template = stock.replace("<tool_response>\\n", "<tool_response>")
     with pytest.raises(TemplateError, match="renders differently"):
         Renderer(tok, resolve_template(tok)).render(MESSAGES, TOOLS)
+
+
+def test_the_training_config_decides_whether_failed_calls_are_masked(tmp_path, tokenizer):
+    import re
+
+    from envscale.records import Trajectory
+    from envscale.trainer.loop import audit_report
+
+    traj = Trajectory(
+        id="t",
+        domain="retail",
+        spec_hash="h",
+        tools=TOOLS,
+        messages=MESSAGES,
+        filters={"valid": True, "state": True, "exact": True},
+    )
+    (tmp_path / "data.jsonl").write_text(json.dumps(traj.to_dict()) + "\n")
+    config = {
+        "output_dir": str(tmp_path / "out"),
+        "model": {"base": "tiny"},
+        "phases": [{"name": "only", "data": [str(tmp_path / "data.jsonl")], "eval_fraction": 0}],
+    }
+
+    def supervised(*overrides: str) -> int:
+        report = audit_report(config, list(overrides))
+        return int(re.search(r"(\d+) supervised", report).group(1))
+
+    on, off = supervised(), supervised("training.mask_failed_calls=false")
+    turn = tokenizer(FAILED_CALL_TURN, add_special_tokens=False)["input_ids"]
+    assert off - on == len(turn) > 0
