@@ -26,7 +26,14 @@ from envscale.rollout.dialogue import (
 from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
 from envscale.rollout.openai_client import ChatClient, ChatError, json_excerpt, message_text
-from envscale.rollout.speech import describe_call, leaves, mentioned, summarise, words
+from envscale.rollout.speech import (
+    describe_call,
+    leaves,
+    mentioned,
+    spoken_forms,
+    summarise,
+    words,
+)
 from envscale.rollout.toolcalls import make_call, parse_hermes
 
 
@@ -59,9 +66,9 @@ _ASK_MISSING = [
     "That needs the {field} as well, and I don't have it. Could you tell me the {field}?",
 ]
 _RECHECK = [
-    "I couldn't {action} with the {field} {wrong}: {error} Could you double-check the {field}?",
-    "That didn't work with {field} {wrong} ({error}) Could you check the {field} again?",
-    "The system won't accept {field} {wrong}: {error} Is that the right {field}?",
+    "I couldn't {action} with the {field} {wrong}: {error}. Could you double-check the {field}?",
+    "That didn't work with {field} {wrong} ({error}). Could you check the {field} again?",
+    "The system won't accept {field} {wrong}: {error}. Is that the right {field}?",
 ]
 _ASK_CONFIRM = [
     "{found}I'm about to {action}. Shall I go ahead?",
@@ -146,7 +153,8 @@ class ScriptedAgent:
 
     def _found(self) -> str:
         """What the results since the agent last spoke showed, a sentence each."""
-        said = [summarise(tool, text, self.rng) for tool, text in self.unreported]
+        results = dict.fromkeys(self.unreported)  # a record shown twice is told once
+        said = [summarise(tool, text, self.rng) for tool, text in results]
         self.unreported = []
         return "".join(s + " " for s in said[-_MAX_REPORTED:])
 
@@ -208,7 +216,7 @@ class ScriptedAgent:
     def _greeting_only(self, said: str) -> bool:
         """A first turn that greets or asks for help without saying what about."""
         values = [leaf for c in self.calls for leaf in leaves(c["arguments"])]
-        if any(mentioned(v, said) for v in values if v not in (None, "")):
+        if any(mentioned(v, said) for v in values if any(spoken_forms(v))):
             return False
         rest = _SALUTATION.sub("", said).split()
         return len(rest) <= 3 or (len(rest) <= 6 and "help" in said.lower())
@@ -219,7 +227,7 @@ class ScriptedAgent:
         assert m is not None
         action = words(self.calls[m.call]["name"])
         field = words(m.argument)
-        reason = summarise(self.calls[m.call]["name"], error, self.rng)
+        reason = summarise(self.calls[m.call]["name"], error, self.rng).rstrip(".")
         if m.kind == "misstated":
             return self._say(
                 self.rng.choice(_RECHECK).format(

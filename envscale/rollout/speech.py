@@ -155,7 +155,7 @@ _RECORD_FORMS = [
 ]
 _RECORD_NO_STATUS = [
     "I have {subject}{holder}{facts}.",
-    "Here is {subject}{holder}{facts}.",
+    "I pulled up {subject}{holder}{facts}.",
     "I found {subject}{holder}{facts}.",
 ]
 
@@ -164,7 +164,7 @@ def summarise_record(record: dict, noun: str, rng: random.Random) -> str:
     ident = _ident(record)
     kind = (ident[0] if ident and ident[0] else noun) or "the record"
     name = _person(record)
-    subject = f"{kind} {ident[1]}" if ident else f"the {kind} details"
+    subject = f"{kind} {ident[1]}" if ident else ("the details" if name else f"the {kind} details")
     holder = (f" ({name})" if ident else f" for {name}") if name else ""
     facts = _facts(record)
     joined = (", with " + ", ".join(facts)) if facts else ""
