@@ -153,8 +153,8 @@ class ScriptedAgent:
 
     def _found(self) -> str:
         """What the results since the agent last spoke showed, a sentence each."""
-        results = dict.fromkeys(self.unreported)  # a record shown twice is told once
-        said = [summarise(tool, text, self.rng) for tool, text in results]
+        results = {text: tool for tool, text in reversed(self.unreported)}  # told once each
+        said = [summarise(tool, text, self.rng) for text, tool in reversed(results.items())]
         self.unreported = []
         return "".join(s + " " for s in said[-_MAX_REPORTED:])
 
