@@ -88,7 +88,8 @@ def siblings(node: Any, value: str) -> list[str]:
         if value in node:
             found += [x for x in node if isinstance(x, str) and x != value]
         records = [x for x in node if isinstance(x, dict)]
-        for key in {k for r in records for k, v in r.items() if v == value}:
+        # Keys in the order met (a set's order would change with the process's hash seed).
+        for key in dict.fromkeys(k for r in records for k, v in r.items() if v == value):
             found += [r[key] for r in records if isinstance(r.get(key), str) and r[key] != value]
         for x in node:
             found += siblings(x, value)
