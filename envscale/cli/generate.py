@@ -23,14 +23,12 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         result = generate(job)
+        shortfalls = result.shortfalls(job.tasks, job.trials)
         print(result.table())
-        for domain, counts in result.counts.items():
-            if counts.tasks < job.tasks:
-                print(
-                    f"warning: {domain}: {counts.tasks} of {job.tasks} tasks: the random walks "
-                    "found no more distinct chains that pass",
-                    file=sys.stderr,
-                )
+        for line in shortfalls:
+            print(f"fewer than asked: {line}")
+        for line in shortfalls:
+            print(f"warning: {line}", file=sys.stderr)
         print(f"wrote {job.out / TASKS_FILE} and {result.path}")
         return EXIT_OK
 

@@ -26,6 +26,7 @@ from envscale.jobs.progress import DomainCounts, Progress, summary_table
 from envscale.records import EpisodeError, Task, Trajectory, load_jsonl, read_jsonl
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
+from envscale.rollout.filters import STAGES
 from envscale.runtime.domain import Domain
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.load import load
@@ -39,6 +40,9 @@ JOB_FILE = "job.json"
 ERRORS_FILE = (
     "errors.jsonl"  # episodes a backend failure stopped in the last run; a rerun retries them
 )
+
+
+_STAGE_NAMES = {"valid": "validity", "state": "the state check", "exact": "the exact match"}
 
 
 class JobError(RuntimeError):
@@ -77,6 +81,36 @@ class JobResult:
 
     def table(self) -> str:
         return summary_table(self.counts, self.seconds, self.ran)
+
+    def shortfalls(self, tasks: int | None, trials: int) -> list[str]:
+        """One line per domain that made fewer tasks (`tasks` asked per domain, None when the
+        tasks were given) or kept fewer trajectories than asked for, with the reasons."""
+        lines = []
+        for domain, c in self.counts.items():
+            if tasks is not None and c.tasks < tasks:
+                lines.append(
+                    f"{domain}: {c.tasks} of {tasks} tasks: the random walks found no more "
+                    "distinct chains that pass"
+                )
+            asked = c.tasks * trials
+            kept = c.stages[STAGES[-1]]
+            if kept >= asked:
+                continue
+            passed = [c.episodes, *(c.stages[s] for s in STAGES)]
+            lost = [
+                f"{passed[i] - passed[i + 1]} failed {_STAGE_NAMES.get(s, s)}"
+                for i, s in enumerate(STAGES)
+            ]
+            if c.errors:
+                lost.append(f"{c.errors} lost to backend errors (see {ERRORS_FILE})")
+            if (missing := asked - c.episodes - c.errors) > 0:
+                lost.append(f"{missing} not run")
+            common = "; ".join(f"{n} × {why}" for why, n in c.failures.most_common(3))
+            lines.append(
+                f"{domain}: {kept} of {asked} trajectories kept: {', '.join(lost)}"
+                + (f" (most often: {common})" if common else "")
+            )
+        return lines
 
 
 def load_domains(specs: Sequence[str]) -> list[Domain]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -85,6 +87,7 @@ class DomainCounts:
     tokens: int = 0
     estimated: bool = False
     errors: int = 0  # episodes a backend failure stopped, this run
+    failures: Counter[str] = field(default_factory=Counter)  # why episodes were not kept
 
     def add(self, trajectory: Trajectory) -> None:
         self.episodes += 1
@@ -93,6 +96,8 @@ class DomainCounts:
             passed = passed and bool(trajectory.filters.get(stage))
             self.stages[stage] += passed
         meta = trajectory.meta
+        if not passed:
+            self.failures[failure_kind(meta.failure)] += 1
         self.failed_calls += meta.failed_calls or 0
         self.internal_errors += meta.internal_errors or 0
         if meta.usage is not None:
@@ -110,6 +115,16 @@ class DomainCounts:
         self.tokens += other.tokens
         self.estimated = self.estimated or other.estimated
         self.errors += other.errors
+        self.failures.update(other.failures)
+
+
+def failure_kind(failure: str | None) -> str:
+    """A trajectory's failure with its particulars (numbers, quoted values) left out, so
+    that episodes failing the same way count together."""
+    if not failure:
+        return "no reason recorded"
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|\([^)]*\)", "…", failure.split(";")[0])
+    return re.sub(r"\d+", "N", text)[:120]
 
 
 def _row(name: str, c: DomainCounts) -> list[str]:

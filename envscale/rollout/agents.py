@@ -1,8 +1,10 @@
 """Agents: the model side of an episode. Three backends share one protocol.
 
-- `scripted` follows the task's gold chain without a model, asks the user to confirm
-  before its first write, and now and then makes a malformed call that it then corrects;
-  every choice comes from the episode's seeded random generator.
+- `scripted` follows the task's gold chain without a model and talks like an agent: it
+  asks for what the dialogue has not told it yet, sums up what it found in a sentence,
+  asks the customer to confirm before each write when the policy asks for that, and plays
+  out the episode's planned mistake (`rollout/mistakes.py`) and its correction; every
+  choice comes from the episode's seeded random generator.
 - `openai` asks any OpenAI-compatible chat-completions endpoint.
 - `hf` prompts a local transformers model with its own chat template and tools and parses
   Hermes/Qwen `<tool_call>` blocks from its output.
@@ -10,7 +12,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Protocol
 
 from envscale.rollout.dialogue import (
@@ -24,6 +26,14 @@ from envscale.rollout.dialogue import (
 from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
 from envscale.rollout.openai_client import ChatClient, ChatError, json_excerpt, message_text
+from envscale.rollout.speech import (
+    describe_call,
+    leaves,
+    mentioned,
+    spoken_forms,
+    summarise,
+    words,
+)
 from envscale.rollout.toolcalls import make_call, parse_hermes
 
 
@@ -35,83 +45,94 @@ class Agent(Protocol):
     def reply(self, messages: list[dict]) -> AgentReply: ...
 
 
-_PREFACES = ["", "", "", "Let me check that for you.", "One moment, please.", "I'll look into it."]
+DEFAULT_FAILURE_RATE = 0.25
+# A policy asks for confirmation when it speaks of confirming, or of waiting for a yes.
+_CONFIRMATION_RULE = re.compile(r"\bconfirm|\bclear yes\b|\bexplicit\b[^.]*\byes\b", re.I)
+_MAX_REPORTED = 3
+_SALUTATION = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b[\s,.!]*", re.I)
+
+_GREETING = [
+    "Hello! How can I help you today?",
+    "Hi, thanks for reaching out. What can I do for you?",
+    "Hello, what can I help you with?",
+]
+_ASK = [
+    "{found}Could you tell me the {fields}?",
+    "{found}To do that I need the {fields}; what {them}?",
+    "{found}Can you give me the {fields}, please?",
+]
+_ASK_MISSING = [
+    "I tried to {action} without the {field}, which I don't have yet. What is the {field}?",
+    "That needs the {field} as well, and I don't have it. Could you tell me the {field}?",
+]
+_RECHECK = [
+    "I couldn't {action} with the {field} {wrong}: {error}. Could you double-check the {field}?",
+    "That didn't work with {field} {wrong} ({error}). Could you check the {field} again?",
+    "The system won't accept {field} {wrong}: {error}. Is that the right {field}?",
+]
 _ASK_CONFIRM = [
-    "Before I make any change, please confirm: I will {actions}. Shall I go ahead?",
-    "To be sure I have this right, I am about to {actions}. Do you want me to proceed?",
-    "Here is what I will do: {actions}. Is that correct?",
+    "{found}I'm about to {action}. Shall I go ahead?",
+    "{found}To confirm, I will {action}. Is that right?",
+    "{found}Here is the change: {action}. Do you want me to proceed?",
 ]
-_CORRECTION = [
-    "That did not work. Let me try again.",
-    "My mistake; let me correct that request.",
-    "That call failed, so I'll adjust it and retry.",
+_DONE = ["Done: {action}. {found}", "That's taken care of: {action}. {found}", "All set. {found}"]
+_FOUND = ["{found}", "Thanks for waiting. {found}", "Alright. {found}"]
+_CLOSERS = ["", "", " Is there anything else I can help with?", " Anything else I can do?"]
+_RECONFIRM = [
+    "Yes, it went through: {action}.",
+    "Yes, that's confirmed: {action}.",
+    "I can confirm it: {action}.",
 ]
-_DONE = ["All done. {summary}", "That's taken care of. {summary}", "Finished. {summary}"]
-_FOUND = ["{summary}", "Thanks for waiting. {summary}", "I have the details. {summary}"]
-_RECONFIRM = ["Yes, I can confirm it went through. {summary}", "Confirmed. {summary}"]
+_RECONFIRM_READ = ["Yes, that is what the records show.", "Yes, that's right per our records."]
 
 
-def describe_call(name: str, arguments: dict) -> str:
-    words = name.replace("_", " ")
-    if not arguments:
-        return words
-    shown = ", ".join(f"{k} {json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
-    return f"{words} ({shown})"
+def policy_asks_confirmation(policy: str) -> bool:
+    return bool(_CONFIRMATION_RULE.search(policy or ""))
+
+
+def _fields(names: list[str]) -> str:
+    said = [words(n) for n in names]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 class ScriptedAgent:
-    """Follows the gold chain; needs no model and runs deterministically for a seed."""
+    """Follows the gold chain; needs no model and runs deterministically for a seed.
+
+    Failed calls of the gold chain (made invalid on purpose by the sampler) are not
+    replayed: their values may appear nowhere in the dialogue. Its own mistake, if the
+    episode plans one, is the `EpisodeContext.mistake` it shares with a scripted user.
+    """
 
     def __init__(self, config: BackendConfig | None = None) -> None:
         self.config = config or BackendConfig("scripted")
-        self.failure_rate = float(self.config.option("failure_rate", 0.15))
-        self.confirm_writes = bool(self.config.option("confirm_writes", True))
+        self.failure_rate = float(self.config.option("failure_rate", DEFAULT_FAILURE_RATE))
+        self.confirm_writes = self.config.option("confirm_writes", "policy")
 
     def start(self, context: EpisodeContext) -> None:
         self.context = context
         self.rng = context.rng
-        self.calls: list[dict] = [call.to_dict() for call in context.task.gold_calls]
-        ok = gold_succeeded(self.calls, context.task.gold_outputs)
-        self.writes = [
-            c
-            for c, good in zip(self.calls, ok, strict=True)
-            if good and context.tool_kinds.get(c["name"]) == "write"
+        task = context.task
+        ok = gold_succeeded(task.gold_calls, task.gold_outputs)
+        self.calls: list[dict] = [
+            c.to_dict() for c, good in zip(task.gold_calls, ok, strict=True) if good
         ]
+        self.mistake = context.mistake
+        confirm = self.confirm_writes
+        self.confirming = (
+            policy_asks_confirmation(context.policy) if confirm == "policy" else bool(confirm)
+        )
         self.position = 0
         self.call_number = 0
-        self.asked_confirmation = False
-        self.confirmed = False
         self.greeted = False
+        self.asked: set[int] = set()
+        self.confirmed: set[int] = set()
+        self.unreported: list[tuple[str, str]] = []
+        self.writes: list[dict] = []
+        self.last_call: dict | None = None
+        self.last_was_mistake = False
         self.answered = False
-        self.retrying = False
-        self.last_outputs: list[str] = []
-        required = {
-            t["function"]["name"]: t["function"].get("parameters", {}).get("required", [])
-            for t in context.tools
-        }
-        breakable = [
-            i
-            for i, c in enumerate(self.calls)
-            if any(r in (c.get("arguments") or {}) for r in required.get(c["name"], []))
-        ]
-        self.fail_at = None
-        self.drop_argument = None
-        if (
-            breakable
-            and not self.context.task.invalid_calls
-            and self.rng.random() < self.failure_rate
-        ):
-            self.fail_at = self.rng.choice(breakable)
-            present = [
-                r
-                for r in required[self.calls[self.fail_at]["name"]]
-                if r in self.calls[self.fail_at]["arguments"]
-            ]
-            self.drop_argument = self.rng.choice(present)
 
-    def _call(self, name: str, arguments: dict) -> dict:
-        self.call_number += 1
-        return make_call(f"call_{self.call_number}", name, arguments)
+    # ---- speaking
 
     def _reply(self, content: str | None, calls: list[dict] | None = None) -> AgentReply:
         text = (content or "") + "".join(
@@ -121,61 +142,141 @@ class ScriptedAgent:
             content, calls or [], Usage(completion_tokens=estimate_tokens(text), estimated=True)
         )
 
-    def _summary(self) -> str:
-        if self.writes:
-            return (
-                "I did the following: "
-                + "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes)
-                + "."
-            )
-        if self.last_outputs:
-            result = self.last_outputs[-1]
-            return "Here is what I found: " + (
-                result if len(result) <= 400 else result[:400] + " ..."
-            )
-        return "There was nothing to change."
+    def _say(self, text: str) -> AgentReply:
+        return self._reply(" ".join(text.split()))
+
+    def _call(self, name: str, arguments: dict, mistaken: bool = False) -> AgentReply:
+        self.call_number += 1
+        self.last_call = {"name": name, "arguments": arguments}
+        self.last_was_mistake = mistaken
+        return self._reply(None, [make_call(f"call_{self.call_number}", name, arguments)])
+
+    def _found(self) -> str:
+        """What the results since the agent last spoke showed, a sentence each."""
+        results = {text: tool for tool, text in reversed(self.unreported)}  # told once each
+        said = [summarise(tool, text, self.rng) for text, tool in reversed(results.items())]
+        self.unreported = []
+        return "".join(s + " " for s in said[-_MAX_REPORTED:])
+
+    # ---- what the dialogue holds
+
+    def _heard(self, messages: list[dict]) -> str:
+        return "\n".join(m.get("content") or "" for m in messages if m["role"] in ("user", "tool"))
+
+    def _arguments(self, index: int) -> dict:
+        """The arguments of the chain's call `index` as the dialogue has them so far."""
+        arguments = dict(self.calls[index]["arguments"])
+        m = self.mistake
+        if m and m.call == index and m.kind == "misstated" and not m.corrected:
+            arguments[m.argument] = m.wrong
+        return arguments
+
+    def _unknown(self, index: int, heard: str) -> list[str]:
+        """Arguments of call `index` whose values the dialogue has not told the agent."""
+        m = self.mistake
+        skip = m.argument if m and m.call == index and m.kind == "missing_argument" else None
+        return [
+            name
+            for name, value in self._arguments(index).items()
+            if name != skip and leaves(value) and not mentioned(value, heard)
+        ]
+
+    def _is_write(self, name: str) -> bool:
+        return self.context.tool_kinds.get(name) == "write"
+
+    # ---- turns
 
     def reply(self, messages: list[dict]) -> AgentReply:
         last = messages[-1]
-        if last["role"] == "tool":
-            self.last_outputs.append(last.get("content") or "")
+        heard = self._heard(messages)
+        if last["role"] == "tool" and self.last_call is not None:
+            text = last.get("content") or ""
+            failed = text.startswith("Error: ")
+            if not failed:
+                self.unreported.append((self.last_call["name"], text))
+                if self._is_write(self.last_call["name"]):
+                    self.writes.append(self.last_call)
+            if failed and self.last_was_mistake:
+                self.last_was_mistake = False
+                recovery = self._recover(text, heard)
+                if recovery is not None:
+                    return recovery
         if last["role"] == "user" and not self.greeted:
             self.greeted = True
-            instruction = self.context.task.instruction
-            if instruction and instruction not in (last.get("content") or ""):
-                return self._reply("Hello! How can I help you today?")
-        if self.position >= len(self.calls):
-            if self.answered:
-                return self._reply(self.rng.choice(_RECONFIRM).format(summary=self._summary()))
-            self.answered = True
-            closing = _DONE if self.writes else _FOUND
-            return self._reply(self.rng.choice(closing).format(summary=self._summary()))
-        step = self.calls[self.position]
-        if (
-            self.confirm_writes
-            and not self.confirmed
-            and self.context.tool_kinds.get(step["name"]) == "write"
-        ):
-            if not self.asked_confirmation:
-                self.asked_confirmation = True
-                actions = "; ".join(describe_call(c["name"], c["arguments"]) for c in self.writes)
-                return self._reply(self.rng.choice(_ASK_CONFIRM).format(actions=actions))
-            self.confirmed = True
-        arguments = dict(step.get("arguments") or {})
-        if self.position == self.fail_at and not self.retrying:
-            self.retrying = True
-            arguments.pop(self.drop_argument, None)
-            return self._reply(
-                self.rng.choice(_PREFACES) or None, [self._call(step["name"], arguments)]
+            if self._greeting_only(last.get("content") or ""):
+                return self._say(self.rng.choice(_GREETING))
+        if last["role"] == "user" and self.mistake and self.mistake.stated:
+            self.mistake.corrected = self.mistake.corrected or mentioned(
+                self.mistake.right, last.get("content") or ""
             )
-        after_error = last["role"] == "tool" and (last.get("content") or "").startswith("Error: ")
-        preface = (
-            self.rng.choice(_CORRECTION) if after_error else (self.rng.choice(_PREFACES) or None)
-        )
-        self.retrying = False
-        self.fail_at = None if self.position == self.fail_at else self.fail_at
+        if self.position >= len(self.calls):
+            return self._close()
+        return self._step(heard)
+
+    def _greeting_only(self, said: str) -> bool:
+        """A first turn that greets or asks for help without saying what about."""
+        values = [leaf for c in self.calls for leaf in leaves(c["arguments"])]
+        if any(mentioned(v, said) for v in values if any(spoken_forms(v))):
+            return False
+        rest = _SALUTATION.sub("", said).split()
+        return len(rest) <= 3 or (len(rest) <= 6 and "help" in said.lower())
+
+    def _recover(self, error: str, heard: str) -> AgentReply | None:
+        """The turn after the planned mistaken call failed; None to go on with the chain."""
+        m = self.mistake
+        assert m is not None
+        action = words(self.calls[m.call]["name"])
+        field = words(m.argument)
+        reason = summarise(self.calls[m.call]["name"], error, self.rng).rstrip(".")
+        if m.kind == "misstated":
+            return self._say(
+                self.rng.choice(_RECHECK).format(
+                    action=action, field=field, wrong=m.wrong, error=reason
+                )
+            )
+        if m.kind == "missing_argument" and not mentioned(m.right, heard):
+            return self._say(self.rng.choice(_ASK_MISSING).format(action=action, field=field))
+        return None
+
+    def _step(self, heard: str) -> AgentReply:
+        index = self.position
+        step = self.calls[index]
+        unknown = self._unknown(index, heard)
+        if unknown and index not in self.asked:
+            self.asked.add(index)
+            them = "is it" if len(unknown) == 1 else "are they"
+            text = self.rng.choice(_ASK)
+            return self._say(text.format(found=self._found(), fields=_fields(unknown), them=them))
+        arguments = self._arguments(index)
+        if self.confirming and self._is_write(step["name"]) and index not in self.confirmed:
+            self.confirmed.add(index)
+            action = describe_call(step["name"], arguments)
+            text = self.rng.choice(_ASK_CONFIRM)
+            return self._say(text.format(found=self._found(), action=action))
+        m = self.mistake
+        if m and m.call == index and m.kind == "misstated" and not m.stated:
+            self.mistake = m = None  # the customer never said the wrong value: no slip to make
+        if m and m.call == index and not m.made:
+            m.made = True
+            wrong = m.wrong_call({"name": step["name"], "arguments": arguments})
+            return self._call(step["name"], wrong["arguments"], mistaken=True)
         self.position += 1
-        return self._reply(preface, [self._call(step["name"], arguments)])
+        return self._call(step["name"], dict(step["arguments"]))
+
+    def _close(self) -> AgentReply:
+        if self.answered:
+            if self.writes:
+                action = describe_call(self.writes[-1]["name"], self.writes[-1]["arguments"])
+                return self._say(self.rng.choice(_RECONFIRM).format(action=action))
+            return self._say(self.rng.choice(_RECONFIRM_READ))
+        self.answered = True
+        found = self._found() or "There was nothing more to change."
+        if self.writes:
+            action = describe_call(self.writes[-1]["name"], self.writes[-1]["arguments"])
+            text = self.rng.choice(_DONE).format(action=action, found=found)
+        else:
+            text = self.rng.choice(_FOUND).format(found=found)
+        return self._say(text + self.rng.choice(_CLOSERS))
 
 
 def _next_call_id(messages: list[dict]) -> int:

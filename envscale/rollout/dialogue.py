@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envscale.records import Task, Usage
+from envscale.rollout.mistakes import Mistake
 
 
 @dataclass
@@ -19,6 +20,8 @@ class EpisodeContext:
     tool_kinds: dict[str, str]  # tool name -> "read" | "write"
     policy: str
     rng: random.Random
+    # The deliberate mistake the scripted agent and user play out together, if any.
+    mistake: Mistake | None = None
 
 
 @dataclass

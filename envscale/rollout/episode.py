@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from envscale import __version__
 from envscale.records import EpisodeUsage, Message, Task, Trajectory, TrajectoryMeta, Usage
-from envscale.rollout.agents import Agent
+from envscale.rollout.agents import DEFAULT_FAILURE_RATE, Agent
 from envscale.rollout.dialogue import AgentReply, EpisodeContext, UserReply
-from envscale.rollout.filters import CallRecord, apply_filters, schema_defaults
+from envscale.rollout.filters import CallRecord, apply_filters, gold_succeeded, schema_defaults
+from envscale.rollout.mistakes import Mistake, Probe, plan_mistake
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.rollout.users import User
 from envscale.runtime.domain import Domain
@@ -57,6 +58,7 @@ class DomainRuntime:
     spec_path: str | None = None
     capacity: int = 4
     _envs: OrderedDict[str, Environment] = field(default_factory=OrderedDict)
+    _scratch: OrderedDict[str, Environment] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.tools = self.domain.tool_schemas
@@ -64,13 +66,30 @@ class DomainRuntime:
         self.defaults = schema_defaults(self.tools)
 
     def environment(self, task: Task) -> Environment:
-        env, key = environment_for(self.domain, task, self._envs, self.spec_path)
-        self._envs.move_to_end(key)
-        while len(self._envs) > self.capacity:
-            _, old = self._envs.popitem(last=False)
+        return self._cached(task, self._envs)
+
+    def _cached(self, task: Task, cache: OrderedDict[str, Environment]) -> Environment:
+        env, key = environment_for(self.domain, task, cache, self.spec_path)
+        cache.move_to_end(key)
+        while len(cache) > self.capacity:
+            _, old = cache.popitem(last=False)
             old.close()
         env.reset()
         return env
+
+    def probe(self, task: Task) -> Probe:
+        """Whether a call fails after given calls, tried on a scratch copy of the task's
+        initial state (kept apart from the episode's environment)."""
+
+        def fails(before: list[dict], call: dict) -> bool:
+            env = self._cached(task, self._scratch)
+            for earlier in before:
+                env.call(earlier["name"], earlier["arguments"])
+            result = env.call(call["name"], call["arguments"])
+            env.reset()
+            return not result.ok and not result.internal
+
+        return fails
 
 
 def episode_id(task_id: str, trial: int) -> str:
@@ -99,12 +118,15 @@ def run_episode(
     trial: int = 0,
     max_steps: int = DEFAULT_MAX_STEPS,
 ) -> Trajectory:
-    env = runtime.environment(task)
     domain = runtime.domain
     base = f"{seed}:{task.id}:{trial}"
+    mistake = plan_episode_mistake(runtime, task, agent, user, random.Random(f"mistake:{base}"))
+    env = runtime.environment(task)
     for participant, role in ((agent, "agent"), (user, "user")):
         rng = random.Random(f"{role}:{base}")
-        participant.start(EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, rng))
+        participant.start(
+            EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, rng, mistake)
+        )
     dialogue = converse(env, agent, user, domain.policy, max_steps)
     final_hash = env.state_hash()
     verdict = apply_filters(
@@ -150,7 +172,34 @@ def run_episode(
             chain_length=len(task.gold_calls),
             failure=failure,
             usage=EpisodeUsage(agent=dialogue.agent_usage, user=dialogue.user_usage),
+            **({"mistake": mistake.kind} if mistake is not None and mistake.made else {}),
         ),
+    )
+
+
+def plan_episode_mistake(
+    runtime: DomainRuntime, task: Task, agent: Agent, user: User, rng: random.Random
+) -> Mistake | None:
+    """The scripted agent's deliberate mistake for this episode, if it makes one: at its
+    `failure_rate`, one that a trial run shows to fail. A misstated value needs a scripted
+    user to say it."""
+    if agent.config.kind != "scripted":
+        return None
+    rate = float(agent.config.option("failure_rate", DEFAULT_FAILURE_RATE))
+    if rng.random() >= rate:
+        return None
+    ok = gold_succeeded(task.gold_calls, task.gold_outputs)
+    calls = [c.to_dict() for c, good in zip(task.gold_calls, ok, strict=True) if good]
+    contents = [o.content for o in task.gold_outputs] + [""] * len(ok)
+    outputs = [text for text, good in zip(contents, ok, strict=False) if good]
+    return plan_mistake(
+        calls,
+        outputs,
+        runtime.tools,
+        task.instruction,
+        rng,
+        runtime.probe(task),
+        customer_scripted=user.config.kind == "scripted",
     )
 
 

@@ -1,14 +1,17 @@
 """Simulated users: the customer side of an episode.
 
-The scripted user speaks from templates: it opens with the task's instruction (sometimes
-after a bare greeting), answers a question from the agent by confirming, now and then asks
-the agent to confirm that the work went through, and ends the conversation once the agent
+The scripted user speaks from templates: it states its goal (the task's instruction, with
+one greeting at most), answers the agent's questions with the facts it knows from the task
+(the argument values of the gold chain), confirms when the agent asks it to, corrects a
+value it misstated when the episode's planned mistake is its own, now and then asks the
+agent to confirm that the work went through, and ends the conversation once the agent
 answers without a question. A model-backed user (`openai`, `hf`) plays the customer from
 the instruction and ends by writing STOP_TOKEN.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from envscale.rollout.dialogue import (
@@ -19,20 +22,33 @@ from envscale.rollout.dialogue import (
     estimate_tokens,
     make_backend,
 )
+from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
+from envscale.rollout.mistakes import Mistake
 from envscale.rollout.openai_client import ChatClient, message_text
+from envscale.rollout.speech import mentioned, render_value, words
 
 STOP_TOKEN = "###STOP###"
 
+_GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b[\s,.!]*", re.I)
 _GREETINGS = [
     "Hi there.",
     "Hello, I need some help.",
     "Good morning, could you help me with something?",
 ]
-_OPENINGS = ["{instruction}", "Hi! {instruction}", "Hello. {instruction}", "Hi, {instruction}"]
+_OFFER = re.compile(r"\bhelp you\b|\bcan i do for you\b|\bhelp you with\b", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SALUTES = ["", "", "Hi! ", "Hello. ", "Hi, "]
+_ANSWERS = ["Sure, {facts}.", "Of course: {facts}.", "{facts}.", "Yes, {facts}."]
+_CORRECTIONS = [
+    "Sorry, my mistake: the {field} is {right}.",
+    "Oh, I got that wrong. The {field} is actually {right}.",
+    "Apologies, it should be {right}.",
+]
 _YES = ["Yes, please go ahead.", "Yes, that's right.", "Sure, please do it.", "Correct, go ahead."]
 _DOUBLE_CHECK = ["Could you confirm that everything went through?", "Is that definitely done now?"]
 _BYE = ["Thank you, that's all I needed.", "Great, thanks for your help!", "Perfect, thanks. Bye!"]
+_NOTHING_ELSE = ["No, that's everything. Thanks!", "No, that's all. Thank you!"]
 
 USER_SYSTEM = (
     "You are a customer talking to a support agent. Your goal:\n{instruction}\n\n"
@@ -57,25 +73,89 @@ class ScriptedUser:
 
     def start(self, context: EpisodeContext) -> None:
         self.rng = context.rng
-        self.instruction = context.task.instruction or "I need help with my account."
+        task = context.task
+        self.instruction = task.instruction or "I need help with my account."
+        ok = gold_succeeded(task.gold_calls, task.gold_outputs)
+        # What the customer knows: each argument of the chain's calls, in order.
+        self.facts: list[tuple[str, object]] = [
+            (name, value)
+            for call, good in zip(task.gold_calls, ok, strict=True)
+            if good
+            for name, value in call.arguments.items()
+        ]
+        m = context.mistake
+        self.slip: Mistake | None = m if m is not None and m.kind == "misstated" else None
         self.told = False
         self.greet_first = self.rng.random() < self.greeting_rate
         self.double_check = self.rng.random() < self.double_check_rate
         self.checked = False
+        self.restated = False  # said the goal again when the agent asked what it was
 
     def _say(self, text: str, done: bool = False) -> UserReply:
         return UserReply(text, done, Usage(completion_tokens=estimate_tokens(text), estimated=True))
+
+    def _goal(self, greeted: bool) -> str:
+        """The instruction as the first thing said about the goal, with one greeting at most."""
+        text = self.instruction
+        slip = self.slip
+        if slip is not None and isinstance(slip.right, str) and slip.right in text:
+            text = text.replace(slip.right, str(slip.wrong))
+            slip.stated = True
+        if greeted:
+            stripped = _GREETING.sub("", text, count=1)
+            return stripped[:1].upper() + stripped[1:] if stripped else text
+        if _GREETING.match(text):
+            return text
+        return self.rng.choice(_SALUTES) + text
+
+    def _answer(self, question: str, heard: str) -> str | None:
+        """The facts the agent asks for: named in its question's last sentence, not given."""
+        question = _SENTENCE_END.split(question)[-1]
+        lowered = question.lower()
+        chosen: dict[str, object] = {}
+        for name, value in self.facts:
+            if words(name).lower() not in lowered or mentioned(value, question):
+                continue
+            fresher = mentioned(chosen.get(name), heard) and not mentioned(value, heard)
+            if name not in chosen or fresher:
+                chosen[name] = value
+        if not chosen:
+            return None
+        said = []
+        for name, value in chosen.items():
+            slip = self.slip
+            slipping = slip is not None and not slip.stated and name == slip.argument
+            if slip is not None and slipping and value == slip.right:
+                value = slip.wrong
+                slip.stated = True
+            verb = "are" if isinstance(value, list) and len(value) > 1 else "is"
+            said.append(f"the {words(name)} {verb} {render_value(value)}")
+        facts = " and ".join(said)
+        text = self.rng.choice(_ANSWERS).format(facts=facts)
+        return text[:1].upper() + text[1:]
 
     def reply(self, messages: list[dict]) -> UserReply:
         if not self.told:
             if self.greet_first and len(messages) <= 1:
                 return self._say(self.rng.choice(_GREETINGS))
             self.told = True
-            return self._say(self.rng.choice(_OPENINGS).format(instruction=self.instruction))
+            return self._say(self._goal(greeted=len(messages) > 1))
         last = messages[-1]
         said = (last.get("content") or "").strip() if last["role"] == "assistant" else ""
+        heard = "\n".join(m.get("content") or "" for m in messages if m["role"] != "system")
+        slip = self.slip
+        owed = slip is not None and slip.stated and slip.made and not slip.corrected
+        if slip is not None and owed and str(slip.wrong) in said:
+            field = words(slip.argument)
+            return self._say(self.rng.choice(_CORRECTIONS).format(field=field, right=slip.right))
         if said.endswith("?"):
-            return self._say(self.rng.choice(_YES))
+            if "anything else" in said.lower():
+                return self._say(self.rng.choice(_NOTHING_ELSE), done=True)
+            answer = self._answer(said, heard)
+            if answer is None and _OFFER.search(said) and not self.restated:
+                self.restated = True
+                return self._say(self._goal(greeted=True))
+            return self._say(answer if answer else self.rng.choice(_YES))
         if self.double_check and not self.checked:
             self.checked = True
             return self._say(self.rng.choice(_DOUBLE_CHECK))

@@ -5,7 +5,9 @@ tool-call names and string arguments) is located in the rendered text, in order.
 every token of an assistant payload must be supervised; no token touching a system, user
 or tool payload may be; a supervised token must lie between the end of the message before
 an assistant turn and the start of the message after it (so tool listings and earlier turns
-stay unsupervised); and a sample must supervise something. Template text between two
+stay unsupervised); and a sample must supervise something. An assistant turn left out of
+the loss on purpose (`unsupervised`, such as one whose tool call failed) is checked like a
+user turn: none of its tokens may be supervised. Template text between two
 payloads, such as the header of the turn after an assistant's, is not told apart: the
 audit cannot know, without knowing the template, which turn it belongs to.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +113,7 @@ def audit_sample(
     spans: Sequence[tuple[int, int]],
     offsets: Sequence[tuple[int, int]],
     mask: Sequence[bool],
+    unsupervised: Collection[int] = (),
 ) -> AuditResult:
     located = locate_messages(messages, text, spans)
     if not any(m.role == "assistant" for m in located):
@@ -139,7 +142,7 @@ def audit_sample(
     regions = []
     turn_ends = []
     for index, msg in enumerate(located):
-        if msg.role == "assistant":
+        if msg.role == "assistant" and index not in unsupervised:
             lo = located[index - 1].end if index else 0
             hi = located[index + 1].start if index + 1 < len(located) else len(text)
             regions.append((lo, hi))

@@ -47,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     over.add_argument("--model", metavar="PATH", help="base model: a directory, hub name or 'tiny'")
     over.add_argument("--seed", type=int, help="random seed")
     over.add_argument(
+        "--keep-failed-calls",
+        action="store_true",
+        help="train on assistant turns whose tool call failed too (by default they get no "
+        "loss; same as --set training.mask_failed_calls=false)",
+    )
+    over.add_argument(
         "--set",
         action="append",
         default=[],
@@ -66,6 +72,8 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
         out.append(f"model.base={json.dumps(args.model)}")
     if args.seed is not None:
         out.append(f"seed={args.seed}")
+    if getattr(args, "keep_failed_calls", False):
+        out.append("training.mask_failed_calls=false")
     return out + list(args.set)
 
 

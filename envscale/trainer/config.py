@@ -77,6 +77,9 @@ class PhaseConfig(_Strict):
 class TrainingConfig(_Strict):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     max_grad_norm: float = 1.0
+    mask_failed_calls: bool = Field(
+        True, description="no loss on an assistant turn whose tool call failed"
+    )
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     log_every: int = 1

@@ -269,7 +269,11 @@ def train(
     out = prepare_output(cfg, accelerator, fresh=not resume)
 
     tokenizer = load_tokenizer(cfg.model)
-    renderer = Renderer(tokenizer, resolve_template(tokenizer, cfg.model.chat_template))
+    renderer = Renderer(
+        tokenizer,
+        resolve_template(tokenizer, cfg.model.chat_template),
+        mask_failed_calls=cfg.training.mask_failed_calls,
+    )
     data = prepare_data(cfg, renderer)
     plans = plan_phases(cfg, data, accelerator.num_processes)
 
@@ -564,7 +568,7 @@ def audit_report(
     cfg = resolve_config(config, overrides)
     tokenizer = load_tokenizer(cfg.model)
     template = resolve_template(tokenizer, cfg.model.chat_template)
-    renderer = Renderer(tokenizer, template)
+    renderer = Renderer(tokenizer, template, mask_failed_calls=cfg.training.mask_failed_calls)
     lines = [
         "chat template: "
         f"{'model' if template.family is None else template.family + ' training template'}"

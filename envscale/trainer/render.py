@@ -1,14 +1,19 @@
-"""Rendering a trajectory into token ids and a loss mask, audited and truncated."""
+"""Rendering a trajectory into token ids and a loss mask, audited and truncated.
+
+With `mask_failed_calls` (the default), an assistant turn that made a tool call which failed
+(its result reads `Error: ...`) gets no loss: the model learns the recovery that follows,
+not the mistake.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from envscale.records import Trajectory
 
-from .audit import AuditError, audit_sample, mark_supervised
+from .audit import AuditError, audit_sample, locate_messages, mark_supervised, message_text
 from .data import chat_messages, chat_tools
 from .templates import ChatTemplate, TemplateError
 
@@ -20,6 +25,7 @@ class Rendered:
     input_ids: list[int]
     offsets: list[tuple[int, int]]
     mask: list[bool]
+    unsupervised: frozenset[int] = field(default_factory=frozenset)  # assistant turns left out
 
     def marked(self, color: bool = False) -> str:
         return mark_supervised(self.text, self.offsets, self.mask, color)
@@ -41,13 +47,16 @@ class Sample:
 
 
 class Renderer:
-    def __init__(self, tokenizer: Any, template: ChatTemplate) -> None:
+    def __init__(
+        self, tokenizer: Any, template: ChatTemplate, mask_failed_calls: bool = True
+    ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise TemplateError(
                 "a fast tokenizer (with offset mappings) is needed for the loss mask"
             )
         self.tokenizer = tokenizer
         self.template = template
+        self.mask_failed_calls = mask_failed_calls
         self._template_kwargs = {**tokenizer.special_tokens_map, **template.variables}
 
     def render(
@@ -75,7 +84,14 @@ class Renderer:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = [tuple(o) for o in enc["offset_mapping"]]
         mask = _mask_from_spans(offsets, spans)
-        return Rendered(text, spans, list(enc["input_ids"]), offsets, mask)
+        left_out = failed_call_turns(messages) if self.mask_failed_calls else frozenset()
+        if left_out:
+            located = locate_messages(messages, text, spans)
+            starts = [located[i].start for i in left_out]
+            blocks = [(s, e) for s, e in spans if any(s <= at < e for at in starts)]
+            for t, keep in zip(range(len(mask)), _mask_from_spans(offsets, blocks), strict=True):
+                mask[t] = mask[t] and not keep
+        return Rendered(text, spans, list(enc["input_ids"]), offsets, mask, left_out)
 
     def render_trajectory(self, traj: Trajectory) -> tuple[list[dict[str, Any]], Rendered]:
         """(the messages as the template took them, their rendering)."""
@@ -86,7 +102,9 @@ class Renderer:
         """Render, audit and truncate one trajectory; None when no assistant turn fits."""
         messages, r = self.render_trajectory(traj)
         try:
-            result = audit_sample(messages, r.text, r.spans, r.offsets, r.mask)
+            result = audit_sample(
+                messages, r.text, r.spans, r.offsets, r.mask, unsupervised=r.unsupervised
+            )
         except AuditError as e:
             raise AuditError(f"{traj.source}: {e}") from None
         if len(r.input_ids) <= max_length:
@@ -97,6 +115,24 @@ class Renderer:
             return None
         cut = fitting[-1]
         return Sample(r.input_ids[:cut], r.mask[:cut], traj.source, truncated=True)
+
+
+def failed_call_turns(messages: Sequence[dict[str, Any]]) -> frozenset[int]:
+    """Indices of the assistant messages with a tool call whose result reads `Error: ...`."""
+    results = {
+        m.get("tool_call_id"): message_text(m.get("content"))
+        for m in messages
+        if m.get("role") == "tool"
+    }
+    return frozenset(
+        i
+        for i, m in enumerate(messages)
+        if m.get("role") == "assistant"
+        and any(
+            results.get(call.get("id"), "").startswith("Error: ")
+            for call in m.get("tool_calls") or []
+        )
+    )
 
 
 def _mask_from_spans(

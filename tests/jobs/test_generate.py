@@ -50,6 +50,7 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "+exact=kept" in printed.out and "total" in printed.out
     assert "episodes" in printed.err  # the progress bar
+    assert "warning" not in printed.err and "fewer than asked" not in printed.out
     tasks = lines(out / "tasks.jsonl")
     trajectories = lines(out / "trajectories.jsonl")
     assert len(tasks) == len(trajectories) == 24
@@ -98,6 +99,22 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
         == 2
     )
     assert "holds another job" in capsys.readouterr().err
+
+
+def test_fewer_trajectories_than_asked_is_a_warning_with_the_reasons(tmp_path, capsys):
+    out = tmp_path / "short"
+    # Three agent turns are too few for most chains: those episodes hit the turn limit.
+    args = ["generate", str(CLINIC), "--tasks", "8", "--max-turns", "3", "--workers", "1"]
+    assert envscale_main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    trajectories = lines(out / "trajectories.jsonl")
+    kept = sum(all(t["filters"].values()) for t in trajectories)
+    invalid = sum(not t["filters"]["valid"] for t in trajectories)
+    assert 0 < kept < 8 and invalid == 8 - kept
+    why = f"clinic: {kept} of 8 trajectories kept: {invalid} failed validity"
+    assert f"warning: {why}" in printed.err
+    assert f"fewer than asked: {why}" in printed.out  # in the run summary too
+    assert f"{invalid} × turn_limit: no end after N agent turns" in printed.err
 
 
 def test_same_seed_same_bytes_with_any_worker_count(tmp_path):

@@ -51,3 +51,13 @@ def test_command_line_paths_reach_the_config_unchanged(path):
     args = argparse.Namespace(output_dir=path, model=path, seed=3, set=[])
     config = apply_overrides(load_config(BASE), overrides_from(args))
     assert config.output_dir == path and config.model.base == path and config.seed == 3
+
+
+def test_failed_calls_are_masked_unless_the_command_line_keeps_them():
+    assert load_config(BASE).training.mask_failed_calls is True
+    args = argparse.Namespace(output_dir=None, model=None, seed=None, set=[])
+    assert apply_overrides(load_config(BASE), overrides_from(args)).training.mask_failed_calls
+    args.keep_failed_calls = True
+    kept = apply_overrides(load_config(BASE), overrides_from(args))
+    assert kept.training.mask_failed_calls is False
+    assert kept.fingerprint() != load_config(BASE).fingerprint()  # it changes the weights

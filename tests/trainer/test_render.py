@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envscale.trainer.audit import AuditError
-from envscale.trainer.data import chat_messages, load_trajectories, normalize_message
-from envscale.trainer.render import Renderer
+from envscale.trainer.audit import AuditError, audit_sample, locate_messages
+from envscale.trainer.data import chat_messages, chat_tools, load_trajectories, normalize_message
+from envscale.trainer.render import Renderer, failed_call_turns
 from envscale.trainer.templates import ChatTemplate, TemplateError, resolve_template
 from envscale.trainer.tiny import CHAT_TEMPLATE
 
@@ -68,7 +68,7 @@ def supervised_text(tokenizer, rendered) -> str:
 
 
 def test_mask_covers_exactly_the_assistant_turns(tokenizer):
-    r = Renderer(tokenizer, resolve_template(tokenizer))
+    r = Renderer(tokenizer, resolve_template(tokenizer), mask_failed_calls=False)
     rendered = r.render(MESSAGES, TOOLS)
     assert supervised_text(tokenizer, rendered) == (
         'Cancelling it now.\n<tool_call>{"name": "cancel_pending_order", "arguments": '
@@ -79,6 +79,92 @@ def test_mask_covers_exactly_the_assistant_turns(tokenizer):
         "#W2 was already delivered, so it cannot be cancelled.<|im_end|>"
     )
     assert "⟦Order #W1 is cancelled.<|im_end|>⟧" in rendered.marked()
+
+
+FAILED_CALL_TURN = (
+    '<tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": '
+    '"#W2"}}</tool_call><|im_end|>'
+)
+
+
+def test_a_turn_whose_call_failed_gets_no_loss(tokenizer):
+    from envscale.records import Trajectory
+    from envscale.trainer.packing import collate
+
+    on = Renderer(tokenizer, resolve_template(tokenizer))
+    off = Renderer(tokenizer, resolve_template(tokenizer), mask_failed_calls=False)
+    assert failed_call_turns(MESSAGES) == {6}
+    masked, full = on.render(MESSAGES, TOOLS), off.render(MESSAGES, TOOLS)
+    assert masked.input_ids == full.input_ids
+    assert supervised_text(tokenizer, masked) == (
+        'Cancelling it now.\n<tool_call>{"name": "cancel_pending_order", "arguments": '
+        '{"order_id": "#W1"}}</tool_call><|im_end|>'
+        "Order #W1 is cancelled.<|im_end|>"
+        "#W2 was already delivered, so it cannot be cancelled.<|im_end|>"
+    )
+    # The training targets: exactly the failed turn's tokens are gone, nothing else moved.
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
+    kept_on = collate([on.sample(traj, 4096)]).keep
+    kept_off = collate([off.sample(traj, 4096)]).keep
+    assert set(kept_on) < set(kept_off)
+    dropped = sorted(set(kept_off) - set(kept_on))
+    assert tokenizer.decode([full.input_ids[p + 1] for p in dropped]) == FAILED_CALL_TURN
+    assert dropped == list(range(dropped[0], dropped[-1] + 1))  # one run: the whole turn
+
+
+def test_audit_rejects_loss_on_a_turn_left_out(tokenizer):
+    on = Renderer(tokenizer, resolve_template(tokenizer))
+    full = Renderer(tokenizer, resolve_template(tokenizer), mask_failed_calls=False)
+    r = full.render(MESSAGES, TOOLS)
+    with pytest.raises(AuditError, match=r"message 6 \(assistant\): supervised tokens"):
+        audit_sample(MESSAGES, r.text, r.spans, r.offsets, r.mask, unsupervised={6})
+    kept = on.render(MESSAGES, TOOLS)
+    audit_sample(MESSAGES, kept.text, kept.spans, kept.offsets, kept.mask, unsupervised={6})
+
+
+def test_scripted_mistakes_are_masked_on_exactly_the_failed_turns(tokenizer):
+    from envscale.records import Trajectory
+    from envscale.rollout.agents import ScriptedAgent
+    from envscale.rollout.dialogue import BackendConfig
+    from envscale.rollout.episode import DomainRuntime, run_episode
+    from envscale.rollout.users import ScriptedUser
+    from envscale.runtime.load import load
+    from envscale.tasks.sampling import sample_tasks
+    from envscale.tasks.states import EnvFactory, initial_state_for
+
+    spec = "specs/clinic.domain"
+    domain = load(spec)
+    factory = EnvFactory(domain, initial_state_for(spec, "auto", 0, 20), spec)
+    tasks = sample_tasks(domain, factory, 6, seed=3, max_length=3)
+    runtime = DomainRuntime(domain, spec)
+    agent = ScriptedAgent(BackendConfig("scripted", options=(("failure_rate", 1.0),)))
+    on = Renderer(tokenizer, resolve_template(tokenizer))
+    off = Renderer(tokenizer, resolve_template(tokenizer), mask_failed_calls=False)
+    failed_turns = 0
+    for task in tasks:
+        t = run_episode(runtime, task, agent, ScriptedUser(), seed=5)
+        traj = Trajectory.model_validate({**t.to_dict(), "source": "episode"})
+        messages = chat_messages(traj)
+        left_out = failed_call_turns(messages)
+        assert len(left_out) == t.meta.failed_calls
+        failed_turns += len(left_out)
+        masked = on.render(messages, chat_tools(traj))
+        full = off.render(messages, chat_tools(traj))
+        located = locate_messages(messages, full.text, full.spans)
+        for i, message in enumerate(located):
+            if message.role != "assistant":
+                continue
+            tokens = [
+                n
+                for n, (a, b) in enumerate(full.offsets)
+                if b > a and message.pieces and message.pieces[0][0] <= a < message.pieces[-1][1]
+            ]
+            assert all(full.mask[n] for n in tokens)
+            assert all(masked.mask[n] == (i not in left_out) for n in tokens)
+        assert on.sample(traj, 8192) is not None  # and the audit accepts the mask
+    assert failed_turns > 0
 
 
 def _with(template: str) -> ChatTemplate:
@@ -218,3 +304,33 @@ def test_known_family_without_generation_blocks_gets_a_checked_training_template
     tok.chat_template = stock.replace("<tool_response>\\n", "<tool_response>")
     with pytest.raises(TemplateError, match="renders differently"):
         Renderer(tok, resolve_template(tok)).render(MESSAGES, TOOLS)
+
+
+def test_the_training_config_decides_whether_failed_calls_are_masked(tmp_path, tokenizer):
+    import re
+
+    from envscale.records import Trajectory
+    from envscale.trainer.loop import audit_report
+
+    traj = Trajectory(
+        id="t",
+        domain="retail",
+        spec_hash="h",
+        tools=TOOLS,
+        messages=MESSAGES,
+        filters={"valid": True, "state": True, "exact": True},
+    )
+    (tmp_path / "data.jsonl").write_text(json.dumps(traj.to_dict()) + "\n")
+    config = {
+        "output_dir": str(tmp_path / "out"),
+        "model": {"base": "tiny"},
+        "phases": [{"name": "only", "data": [str(tmp_path / "data.jsonl")], "eval_fraction": 0}],
+    }
+
+    def supervised(*overrides: str) -> int:
+        report = audit_report(config, list(overrides))
+        return int(re.search(r"(\d+) supervised", report).group(1))
+
+    on, off = supervised(), supervised("training.mask_failed_calls=false")
+    turn = tokenizer(FAILED_CALL_TURN, add_special_tokens=False)["input_ids"]
+    assert off - on == len(turn) > 0
