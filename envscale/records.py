@@ -136,11 +136,15 @@ def load_jsonl(path: str | Path, model: type[R]) -> list[R]:
 
 class Shape(SparsePart):
     """How a value is rendered to its shown form: one key, the others absent. `row` and
-    `struct` name an entity or a struct; `list` and `map` give the shape of the items."""
+    `struct` name an entity or a struct; `list` and `map` give the shape of the items; `ref`
+    names the entity whose key a reference holds (shown as it is stored)."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"row", "struct", "list", "map"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {"row", "struct", "ref", "list", "map"}
+    )
     row: str | None = None
     struct: str | None = None
+    ref: str | None = None
     list: Shape | None = None
     map: Shape | None = None
 

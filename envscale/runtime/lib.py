@@ -56,6 +56,13 @@ def key_of(record: dict | None, key: str) -> Any:
     return None if record is None else record[key]
 
 
+def keys_of(records: Any, key: str) -> Any:
+    """A list or map of records as references store it: each record by its key."""
+    if isinstance(records, dict):
+        return {k: key_of(r, key) for k, r in records.items()}
+    return [key_of(r, key) for r in records]
+
+
 def copy(value: Any) -> Any:
     return _copy.deepcopy(value)
 

@@ -12,11 +12,14 @@ BOUND_FORMAT = 2  # a policy rule carries a binding
 
 
 def shape(ty: t.Type | None) -> dict | None:
-    """How a value of this type is rendered to its shown form; None for plain values."""
+    """How a value of this type is rendered to its shown form, and the references it holds;
+    None for plain values. A reference is `{"ref": entity}`: shown as its key, as stored."""
     base = t.strip_optional(ty) if ty is not None else None
     match base:
         case t.RowT():
             return {"row": base.entity}
+        case t.RefT():
+            return {"ref": base.entity}
         case t.StructT():
             return {"struct": base.name}
         case t.ListT():
@@ -61,7 +64,8 @@ def manifest(d: ir.DomainIR) -> dict:
                     "enum": c.enum,
                     "external": d.symbols.entities[table.entity].fields[c.field].external,
                     "sparse": d.symbols.entities[table.entity].fields[c.field].sparse,
-                    "shape": shape(c.type),
+                    # A direct reference is "ref"; references inside a collection, the shape.
+                    "shape": None if c.ref else shape(c.type),
                     **({"default": c.default} if c.has_default else {}),
                 }
                 for c in table.columns
