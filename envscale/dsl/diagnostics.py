@@ -49,6 +49,8 @@ CODES: dict[str, str] = {
     "E602": "policy file not found",
     "E603": "invalid clock",
     "E604": "file outside the spec's folder",
+    "E750": "invalid format specification",
+    "E751": "format specification does not fit its value",
 }
 
 

@@ -43,8 +43,8 @@ import pydantic
 
 from envscale.records import EntityField, Fact, Manifest, Shape
 from envscale.runtime.environment import Environment
-from envscale.runtime.refs import NestedRefs
 from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.refs import NestedRefs
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
