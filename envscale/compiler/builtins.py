@@ -180,9 +180,15 @@ def _sorted(c: BuiltinCall) -> t.Type:
             c.checker.error(
                 "E202", "sorted(by: ...) takes a field name as a string literal", by.span
             )
-        elif record is None:
+        elif record is None or isinstance(t.strip_optional(lst.item), t.RefT):
+            hint = None
+            if record is not None:  # references hold keys, not the records' fields
+                hint = f"look the records up first: [{record.name}[k] for k in ...]"
             c.checker.error(
-                "E202", f"sorted(by: ...) needs a list of records, found {c.types[0]}", by.span
+                "E202",
+                f"sorted(by: ...) needs a list of records, found {c.types[0]}",
+                by.span,
+                hint,
             )
         elif by.value not in record.fields:
             c.checker.error(
@@ -191,7 +197,7 @@ def _sorted(c: BuiltinCall) -> t.Type:
                 by.span,
                 did_you_mean(by.value, record.fields),
             )
-    elif lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT):
+    elif lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT | t.RefT):
         c.error("E202", f'sorting a list of {lst.item} needs by: "field"')
     if "desc" in c.keyword_types:
         c.checker.expect(

@@ -57,7 +57,8 @@ def resolve_declared_types(c: Compilation) -> None:
                     param.span,
                 )
                 continue
-            ptype = resolve_type(c, param.type)
+            # An agent sends keys: `ids: list<Order>` is a list of references to orders.
+            ptype = resolve_type(c, param.type, in_entity=param.type.name in ("list", "map"))
             if isinstance(t.strip_optional(ptype), t.RowT):
                 hint = (
                     f"take the key instead, e.g. '{param.name}: str', and look it up with "

@@ -59,6 +59,9 @@ tool first_product(user_id: str) -> str {
   require "O1" in u.orders else "O1 is not among them"
   return Product[o.lines[0].product].name
 }
+tool line_total(order_ids: list<Order>) -> int {
+  return sum([len(o.lines) for o in order_ids]) + len(Order[order_ids[0]].lines)
+}
 tool drop(order_id: str) -> str {
   let o = Order[order_id]
   delete o
@@ -156,6 +159,16 @@ def test_a_dangling_key_written_by_a_tool_fails_the_call_and_changes_nothing(
     assert env.state_hash() == before and env.diff() == []
 
 
+def test_a_parameter_listing_an_entity_takes_its_keys(domain):
+    schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
+    params = schemas["line_total"]["function"]["parameters"]["properties"]
+    assert params["order_ids"] == {"type": "array", "items": {"type": "string"}}
+    env = domain.environment(DATA)
+    assert env.call("line_total", {"order_ids": ["O1", "O2"]}).content == 2
+    missing = env.call("line_total", {"order_ids": ["O2", "O5"]})
+    assert (missing.ok, missing.error, missing.internal) == (False, "Order 'O5' not found", False)
+
+
 def test_a_record_nothing_refers_to_can_be_deleted(domain):
     env = domain.environment(DATA)
     assert env.call("drop", {"order_id": "O2"}).ok
@@ -201,4 +214,13 @@ entity Booking { booking_id: str @key  seats: list<Seat>  pick: Pick }
     assert found == [
         "E305 'seat' refers to 'Seat', whose key has 2 fields",
         "E305 'seats' refers to 'Seat', whose key has 2 fields",
+    ]
+
+
+def test_references_sort_as_keys_but_not_by_a_field():
+    plain = "tool s(user_id: str) -> int { return len(sorted(User[user_id].orders, desc: true)) }\n"
+    assert compile_spec(SPEC + plain)[1] == []
+    by = 'tool s(user_id: str) -> int { return len(sorted(User[user_id].orders, by: "lines")) }\n'
+    assert compile_spec(SPEC + by)[1] == [
+        "E202 sorted(by: ...) needs a list of records, found list<ref Order>"
     ]
