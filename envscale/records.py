@@ -274,8 +274,9 @@ class Manifest(Record):
     loaded, and by the environment, the data generator, the tool graph and the task walker.
     Sections added later (undeclared here) are kept as they are."""
 
-    # Format 2 adds rules bound to records (Rule.binding); a manifest without one is format 1.
-    VERSION: ClassVar[int] = 2
+    # Format 2 adds rules bound to records (Rule.binding); format 3, references inside shapes
+    # (Shape.ref), which the runtime checks; a manifest without either is format 1.
+    VERSION: ClassVar[int] = 3
     version: int = Field(1, alias="format")
     envscale: str  # the version that compiled it
     domain: str

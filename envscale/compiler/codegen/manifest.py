@@ -9,6 +9,7 @@ from envscale.compiler.codegen.jsontext import json_text
 
 FORMAT = 1
 BOUND_FORMAT = 2  # a policy rule carries a binding
+NESTED_REF_FORMAT = 3  # a shape holds a reference ({"ref": E}), which the runtime checks
 
 
 def shape(ty: t.Type | None) -> dict | None:
@@ -76,10 +77,17 @@ def manifest(d: ir.DomainIR) -> dict:
             ],
         }
     bound = any(r.binding for p in d.policies for r in p.rules)
+    nested = any(
+        t.all_refs(f.type)
+        for r in [*d.structs.values(), *d.symbols.entities.values()]
+        for f in r.fields.values()
+        if t.nested_refs(f.type) or not r.is_entity
+    )
     return {
         # The oldest format that reads this manifest faithfully: a reader that does not know
-        # bound rules would enforce them unbound, so it must refuse them.
-        "format": BOUND_FORMAT if bound else FORMAT,
+        # bound rules would enforce them unbound, and one that does not know references inside
+        # shapes would not check them, so each must refuse what it does not know.
+        "format": NESTED_REF_FORMAT if nested else BOUND_FORMAT if bound else FORMAT,
         "envscale": __version__,
         "domain": d.name,
         "description": d.description,
