@@ -136,11 +136,15 @@ def load_jsonl(path: str | Path, model: type[R]) -> list[R]:
 
 class Shape(SparsePart):
     """How a value is rendered to its shown form: one key, the others absent. `row` and
-    `struct` name an entity or a struct; `list` and `map` give the shape of the items."""
+    `struct` name an entity or a struct; `list` and `map` give the shape of the items; `ref`
+    names the entity whose key a reference holds (shown as it is stored)."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"row", "struct", "list", "map"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {"row", "struct", "ref", "list", "map"}
+    )
     row: str | None = None
     struct: str | None = None
+    ref: str | None = None
     list: Shape | None = None
     map: Shape | None = None
 
@@ -275,8 +279,9 @@ class Manifest(Record):
     loaded, and by the environment, the data generator, the tool graph and the task walker.
     Sections added later (undeclared here) are kept as they are."""
 
-    # Format 2 adds rules bound to records (Rule.binding); format 3 derived and hidden fields
-    # and transitions; a manifest with none of them is format 1.
+    # Format 2 adds rules bound to records (Rule.binding); format 3 derived and hidden fields,
+    # transitions and references inside shapes (Shape.ref), which the runtime checks; a
+    # manifest with none of them is format 1.
     VERSION: ClassVar[int] = 3
     version: int = Field(1, alias="format")
     envscale: str  # the version that compiled it

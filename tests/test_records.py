@@ -233,13 +233,17 @@ def test_manifests_load_and_are_written_back_byte_for_byte(produced):
         text = path.read_text(encoding="utf-8")
         manifest = Manifest.model_validate_json(text)
         # Format 3 where transitions (clinic's appointments), derived or hidden fields are
-        # declared, else 2 where a policy rule is bound to records, else 1.
+        # declared or a shape holds a reference (airline's and retail's lists of ids), else 2
+        # where a policy rule is bound to records, else 1.
         bound = any(r.binding for p in manifest.policies for r in p.rules)
         computed = bool(manifest.transitions) or any(
             f.derived is not None or f.hidden for e in manifest.entities.values() for f in e.fields
         )
-        assert manifest.version == (3 if computed else 2 if bound else 1)
-        assert manifest.to_json() == text
+        shapes = [f.shape for e in manifest.entities.values() for f in e.fields]
+        shapes += [f.shape for fields in manifest.structs.values() for f in fields]
+        nested = any(s is not None and '"ref"' in s.to_json() for s in shapes)
+        expected = 3 if computed or nested else 2 if bound else 1
+        assert manifest.version == expected and manifest.to_json() == text
     clinic = Manifest.model_validate_json(
         (produced / "compiled" / "clinic" / "manifest.json").read_text()
     )

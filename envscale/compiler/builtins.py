@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from envscale.compiler import formats
 from envscale.compiler import types as t
 from envscale.compiler.symbols import RecordInfo
 from envscale.dsl import ast
@@ -179,9 +180,15 @@ def _sorted(c: BuiltinCall) -> t.Type:
             c.checker.error(
                 "E202", "sorted(by: ...) takes a field name as a string literal", by.span
             )
-        elif record is None:
+        elif record is None or isinstance(t.strip_optional(lst.item), t.RefT):
+            hint = None
+            if record is not None:  # references hold keys, not the records' fields
+                hint = f"look the records up first: [{record.name}[k] for k in ...]"
             c.checker.error(
-                "E202", f"sorted(by: ...) needs a list of records, found {c.types[0]}", by.span
+                "E202",
+                f"sorted(by: ...) needs a list of records, found {c.types[0]}",
+                by.span,
+                hint,
             )
         elif by.value not in record.fields:
             c.checker.error(
@@ -190,7 +197,7 @@ def _sorted(c: BuiltinCall) -> t.Type:
                 by.span,
                 did_you_mean(by.value, record.fields),
             )
-    elif lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT):
+    elif lst.item not in t.COMPARABLE_ORDER and not isinstance(lst.item, t.AnyT | t.EnumT | t.RefT):
         c.error("E202", f'sorting a list of {lst.item} needs by: "field"')
     if "desc" in c.keyword_types:
         c.checker.expect(
@@ -225,13 +232,39 @@ def _get(c: BuiltinCall) -> t.Type:
 
 def _format(c: BuiltinCall) -> None:
     template = c.args[0]
-    if isinstance(template, ast.Literal) and isinstance(template.value, str):
-        holes = template.value.count("{}")
-        if holes != len(c.args) - 1:
-            c.error(
-                "E202",
-                f"format() template has {holes} '{{}}' but {len(c.args) - 1} value(s) follow",
-            )
+    if not (isinstance(template, ast.Literal) and isinstance(template.value, str)):
+        return  # a template made at run time is checked when it is used
+    try:
+        found = formats.holes(formats.parse_template(template.value))
+    except formats.FormatError as error:
+        c.error("E750", error.message, 0, error.hint)
+        return
+    if len(found) != len(c.args) - 1:
+        c.error(
+            "E202",
+            f"format() template has {len(found)} hole(s) but {len(c.args) - 1} value(s) follow",
+        )
+    for i, spec in enumerate(found[: len(c.args) - 1], start=1):
+        if spec is not None:
+            _fits_spec(c, i, spec)
+
+
+def _fits_spec(c: BuiltinCall, i: int, spec: formats.Spec) -> None:
+    """Whether the value of argument i can be written by `{:spec}`."""
+    got = c.types[i]
+    want = "an int" if spec.kind == "d" else "a number"
+    if isinstance(got, t.OptionalT) and spec.numeric:
+        c.error(
+            "E751",
+            f"'{{:{spec.text}}}' needs {want}, found {got}",
+            i,
+            'the value may be none: check it with `require x != none else "..."` first',
+        )
+    elif spec.kind == "d" and got != t.INT:
+        hint = "write it with {:.0f}, or convert it with int(...)" if got == t.FLOAT else None
+        c.error("E751", f"'{{:{spec.text}}}' needs an int, found {got}", i, hint)
+    elif spec.numeric and got not in t.NUMERIC:
+        c.error("E751", f"'{{:{spec.text}}}' needs a number, found {got}", i)
 
 
 def _converts(*sources: t.Type) -> Check:
@@ -262,6 +295,27 @@ def _days_between(c: BuiltinCall) -> None:
     for i in range(2):
         if t.strip_optional(c.types[i]) not in (t.DATE, t.DATETIME):
             c.error("E201", f"days_between() needs dates, found {c.types[i]}", i)
+
+
+def _need_datetime(c: BuiltinCall, i: int) -> None:
+    """Hours and minutes need a time of day: a date has none (text may hold a datetime)."""
+    got = t.strip_optional(c.types[i])
+    if got not in (t.DATETIME, t.STR):
+        hint = None
+        if got == t.DATE:
+            hint = "make it a datetime first, e.g. datetime(d) for its midnight"
+        c.error("E201", f"{c.name}() needs a datetime, found {c.types[i]}", i, hint)
+
+
+def _add_time(c: BuiltinCall) -> t.Type:
+    _need_datetime(c, 0)
+    c.expect(1, t.INT)
+    return t.DATETIME
+
+
+def _time_between(c: BuiltinCall) -> None:
+    for i in range(2):
+        _need_datetime(c, i)
 
 
 def _next_key(c: BuiltinCall) -> None:
@@ -349,12 +403,21 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("get", "get(map, key, default): the value or the default", 3, 3, check=_get),
         Builtin(
             "format",
-            "format(template, args...): '{}' placeholders filled in order",
+            "format(template, args...): holes filled in order, '{}' with the value as str() "
+            "writes it, '{:SPEC}' with a number: [width][,][.precision][f|d], e.g. {:.2f}",
             1,
             16,
             params=(_STR,),
             returns=_STR,
             check=_format,
+        ),
+        Builtin(
+            "money",
+            "money(x): an amount with two decimals and thousands separated: 1,234.50",
+            1,
+            1,
+            params=(_FLOAT,),
+            returns=_STR,
         ),
         Builtin("str", "str(x): text form", 1, 1, returns=_STR),
         Builtin(
@@ -434,6 +497,36 @@ BUILTINS: dict[str, Builtin] = {
             2,
             returns=_INT,
             check=_days_between,
+        ),
+        Builtin(
+            "add_hours",
+            "add_hours(t, n): a datetime n hours later (earlier when n < 0)",
+            2,
+            2,
+            check=_add_time,
+        ),
+        Builtin(
+            "add_minutes",
+            "add_minutes(t, n): a datetime n minutes later (earlier when n < 0)",
+            2,
+            2,
+            check=_add_time,
+        ),
+        Builtin(
+            "hours_between",
+            "hours_between(a, b): whole hours from a to b, counted toward zero",
+            2,
+            2,
+            returns=_INT,
+            check=_time_between,
+        ),
+        Builtin(
+            "minutes_between",
+            "minutes_between(a, b): whole minutes from a to b, counted toward zero",
+            2,
+            2,
+            returns=_INT,
+            check=_time_between,
         ),
         Builtin(
             "range",

@@ -34,20 +34,26 @@ def check_entities(c: Compilation) -> None:
                 _attribute(c, checker, record, info, attr, scope)
         if record.is_entity:
             _check_key(c, record)
-    for record in c.symbols.entities.values():
+    for record in [*c.symbols.structs.values(), *c.symbols.entities.values()]:
         for info in record.fields.values():
-            target = t.strip_optional(info.type)
-            if isinstance(target, t.RefT):
-                referred = c.symbols.entities.get(target.entity)
+            # A reference stores the referred key as one value: a key of several fields has
+            # no such value (a list of references would hold lists), so it cannot be referred to.
+            for entity in dict.fromkeys(t.all_refs(info.type)):
+                referred = c.symbols.entities.get(entity)
                 if referred is not None and len(referred.key) > 1:
                     c.error(
                         "E305",
-                        f"'{info.name}' refers to '{target.entity}', whose key has "
+                        f"'{info.name}' refers to '{entity}', whose key has "
                         f"{len(referred.key)} fields",
                         info.decl.type.span,
                         "refer only to entities with a single-field key",
                     )
-                elif info.key and _keyed_back(c, record.name, target.entity):
+            target = t.strip_optional(info.type)
+            if isinstance(target, t.RefT) and record.is_entity:
+                referred = c.symbols.entities.get(target.entity)
+                if referred is not None and len(referred.key) > 1:
+                    continue
+                if info.key and _keyed_back(c, record.name, target.entity):
                     c.error(
                         "E305",
                         f"the key '{info.name}' of '{record.name}' refers, through keys, back to "

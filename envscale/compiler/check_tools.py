@@ -7,7 +7,7 @@ from envscale.compiler.check_derived import derived_hint
 from envscale.compiler.context import Compilation
 from envscale.compiler.resolve_types import resolve_type
 from envscale.compiler.symbols import ParamInfo, ToolInfo
-from envscale.compiler.typecheck import Binding, Checker, Scope, terminates
+from envscale.compiler.typecheck import Binding, Checker, Scope, path_of, terminates
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
@@ -88,9 +88,23 @@ class _ToolChecker:
             self.stmt(stmt, scope)
             match stmt:
                 case ast.Require():
-                    narrow(scope, scope, none_tested(stmt.condition, "!=", "and"))
+                    self.narrow(scope, scope, none_tested(stmt.condition, "!=", "and"))
                 case ast.If() if terminates(stmt.then) and not stmt.otherwise:
-                    narrow(scope, scope, none_tested(stmt.condition, "==", "or"))
+                    self.narrow(scope, scope, none_tested(stmt.condition, "==", "or"))
+
+    def narrow(self, source: Scope, target: Scope, tested: list[ast.Expr]) -> None:
+        """Give each optional name or path of fields, as seen from source, its non-optional
+        type in target."""
+        for node in tested:
+            if isinstance(node, ast.Name):
+                binding = source.lookup(node.id)
+                if binding is not None and isinstance(binding.type, t.OptionalT):
+                    target.names[node.id] = Binding(binding.type.inner, binding.kind)
+                continue
+            path = path_of(node)
+            seen = self.c.types.get(id(node))
+            if path is not None and isinstance(seen, t.OptionalT):
+                target.paths[path] = seen.inner
 
     def stmt(self, s: ast.Stmt, scope: Scope) -> None:
         k = self.k
@@ -123,12 +137,14 @@ class _ToolChecker:
                         f"to change it, write: set {s.name} = ...",
                     )
                 scope.names[s.name] = Binding(got, "local")
+                scope.forget_paths(s.name, set())
             case ast.Require():
                 k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "require condition")
                 k.expect(s.message, k.expr(s.message, scope), t.STR, "require message")
             case ast.Fail():
                 k.expect(s.message, k.expr(s.message, scope), t.STR, "fail message")
             case ast.Set():
+                forget_written(scope, s.target)
                 target = self.target(s.target, scope, for_delete=False)
                 value = (
                     k.expr_as(s.value, scope, target)
@@ -140,17 +156,23 @@ class _ToolChecker:
             case ast.InsertStmt():
                 k.expr(s.insert, scope)
             case ast.Delete():
+                forget_written(scope, s.target)
                 self.target(s.target, scope, for_delete=True)
             case ast.For():
                 item = k.iteration_type(s.iterable, k.expr(s.iterable, scope))
+                # What the body writes may be none again on the next pass, before the write.
+                for node in ast.walk(*s.body):
+                    if isinstance(node, ast.Set | ast.Delete):
+                        forget_written(scope, node.target)
+                scope.forget_paths(s.var, set())
                 inner = scope.child()
                 inner.names[s.var] = Binding(item, "loop")
                 self.block(s.body, inner)
             case ast.If():
                 k.expect(s.condition, k.expr(s.condition, scope), t.BOOL, "if condition")
                 then, otherwise = scope.child(), scope.child()
-                narrow(scope, then, none_tested(s.condition, "!=", "and"))
-                narrow(scope, otherwise, none_tested(s.condition, "==", "or"))
+                self.narrow(scope, then, none_tested(s.condition, "!=", "and"))
+                self.narrow(scope, otherwise, none_tested(s.condition, "==", "or"))
                 self.block(s.then, then)
                 self.block(s.otherwise, otherwise)
             case ast.Return():
@@ -284,25 +306,26 @@ class _ToolChecker:
         return current
 
 
-def none_tested(condition: ast.Expr, op: str, joiner: str) -> list[str]:
-    """Names compared with none by `op` in condition or in any of its `joiner` operands:
-    `x != none and ...` proves x is set when true, `x == none or ...` when false."""
+def none_tested(condition: ast.Expr, op: str, joiner: str) -> list[ast.Expr]:
+    """Names and paths of fields compared with none by `op` in condition or in any of its
+    `joiner` operands: `x != none and ...` proves x is set when true, `x == none or ...` when
+    false."""
     if isinstance(condition, ast.Binary) and condition.op == joiner:
         return none_tested(condition.left, op, joiner) + none_tested(condition.right, op, joiner)
     if isinstance(condition, ast.Binary) and condition.op == op:
         for name, other in ((condition.left, condition.right), (condition.right, condition.left)):
             if (
-                isinstance(name, ast.Name)
+                path_of(name) is not None
                 and isinstance(other, ast.Literal)
                 and other.value is None
             ):
-                return [name.id]
+                return [name]
     return []
 
 
-def narrow(source: Scope, target: Scope, names: list[str]) -> None:
-    """Bind each optional name, as seen from source, to its non-optional type in target."""
-    for name in names:
-        binding = source.lookup(name)
-        if binding is not None and isinstance(binding.type, t.OptionalT):
-            target.names[name] = Binding(binding.type.inner, binding.kind)
+def forget_written(scope: Scope, target: ast.Target) -> None:
+    """Forget the narrowed paths a write to `target` may change: those from its name when it
+    is rebound, and, since two names may hold the same record, every path through a field it
+    writes."""
+    fields = {step.name for step in target.steps if isinstance(step, ast.AttrStep)}
+    scope.forget_paths(target.root if not target.steps else None, fields)

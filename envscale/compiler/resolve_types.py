@@ -10,11 +10,12 @@ from envscale.dsl.diagnostics import did_you_mean
 
 
 def resolve_type(c: Compilation, ref: ast.TypeRef, *, in_entity: bool = False) -> t.Type:
-    """Resolve a written type; report unknown names. Entities become references."""
+    """Resolve a written type; report unknown names. In a field (`in_entity`), an entity
+    named anywhere in the type, inside lists and maps too, is a reference: its key is stored."""
     s = c.symbols
     base: t.Type
     if ref.name == "list":
-        base = t.ListT(resolve_type(c, ref.args[0]))
+        base = t.ListT(resolve_type(c, ref.args[0], in_entity=in_entity))
     elif ref.name == "map":
         key = resolve_type(c, ref.args[0])
         if key not in (t.STR, t.ANY) and not isinstance(key, t.EnumT):
@@ -26,7 +27,7 @@ def resolve_type(c: Compilation, ref: ast.TypeRef, *, in_entity: bool = False) -
                 ref.args[0].span,
                 "JSON object keys are text: use map<str, ...> and str(k)" if key == t.INT else None,
             )
-        base = t.MapT(key, resolve_type(c, ref.args[1]))
+        base = t.MapT(key, resolve_type(c, ref.args[1], in_entity=in_entity))
     elif ref.name in t.PRIMITIVES:
         base = t.Prim(ref.name)
     elif ref.name in s.enums:
@@ -56,7 +57,8 @@ def resolve_declared_types(c: Compilation) -> None:
                     param.span,
                 )
                 continue
-            ptype = resolve_type(c, param.type)
+            # An agent sends keys: `ids: list<Order>` is a list of references to orders.
+            ptype = resolve_type(c, param.type, in_entity=param.type.name in ("list", "map"))
             if isinstance(t.strip_optional(ptype), t.RowT):
                 hint = (
                     f"take the key instead, e.g. '{param.name}: str', and look it up with "
@@ -128,37 +130,10 @@ def _check_struct_cycles(c: Compilation) -> None:
         visit(name, [])
 
 
-def _held_entity(ftype: t.Type) -> str | None:
-    """The entity whose whole records a list or map type holds, if any."""
-    base = t.strip_optional(ftype)
-    if isinstance(base, t.ListT):
-        inner = t.strip_optional(base.item)
-    elif isinstance(base, t.MapT):
-        inner = t.strip_optional(base.value)
-    else:
-        return None
-    if isinstance(inner, t.RowT):
-        return inner.entity
-    return _held_entity(inner)
-
-
 def _resolve_fields(c: Compilation, record: RecordInfo) -> None:
     for decl in record.decl.fields:
         if decl.name in record.fields:
             c.error("E107", f"field '{decl.name}' of '{record.name}' is declared twice", decl.span)
             continue
         ftype = resolve_type(c, decl.type, in_entity=True)
-        held = _held_entity(ftype)
-        if held is not None:
-            c.error(
-                "E305",
-                f"'{decl.name}' holds a list or map of '{held}' records; a field can refer to "
-                "one record only",
-                decl.type.span,
-                f"hold their keys instead, e.g. list<str>, and look each up with {held}[key]",
-            )
-        if not record.is_entity and isinstance(t.strip_optional(ftype), t.RefT):
-            # A struct nested in a record stores the referred key as a plain value.
-            ftype = t.RefT(t.strip_optional(ftype).entity)
-            ftype = t.OptionalT(ftype) if decl.type.optional else ftype
         record.fields[decl.name] = FieldInfo(decl.name, ftype, decl)

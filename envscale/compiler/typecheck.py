@@ -26,10 +26,45 @@ class Binding:
     kind: str  # "param", "local", "loop", "field"
 
 
+# A path of fields from a name, `cart.restaurant` as ("cart", "restaurant").
+Path = tuple[str, ...]
+
+
+def path_of(e: ast.Expr) -> Path | None:
+    """The path an expression reads, when it is a name followed by fields only."""
+    steps: list[str] = []
+    while isinstance(e, ast.Member):
+        steps.append(e.attr)
+        e = e.obj
+    if not isinstance(e, ast.Name):
+        return None
+    return (e.id, *reversed(steps))
+
+
 @dataclass
 class Scope:
     names: dict[str, Binding] = field(default_factory=dict)
     parent: Scope | None = None
+    # Paths of fields proven set (`require cart.restaurant != none`), to their narrowed type.
+    paths: dict[Path, t.Type] = field(default_factory=dict)
+
+    def narrowed(self, path: Path) -> t.Type | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if path in scope.paths:
+                return scope.paths[path]
+            scope = scope.parent
+        return None
+
+    def forget_paths(self, root: str | None, fields: set[str]) -> None:
+        """Drop, here and in every enclosing scope, the narrowed paths from `root` and those
+        through one of `fields`: a write to them may have made them none again."""
+        scope: Scope | None = self
+        while scope is not None:
+            for path in list(scope.paths):
+                if path[0] == root or fields & set(path[1:]):
+                    del scope.paths[path]
+            scope = scope.parent
 
     def lookup(self, name: str) -> Binding | None:
         scope: Scope | None = self
@@ -86,7 +121,11 @@ class Checker:
         ):
             return t.RefT(entity)
         want = self.s.entities[entity].fields[key_field].type
-        return self.key_type(want.entity) if isinstance(want, t.RefT) else want
+        if not isinstance(want, t.RefT):
+            return want
+        if isinstance(got_base, t.RefT) and got_base.entity == want.entity:
+            return want  # a key field that refers to E takes a reference to E, as one key does
+        return self.key_type(want.entity)
 
     def error(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
         self.c.error(code, message, span, hint)
@@ -105,9 +144,7 @@ class Checker:
         ):
             self.check_enum_literal(node, t.strip_optional(want))
             return
-        if isinstance(t.strip_optional(want), t.RefT) and t.assignable(
-            got, self.key_type(t.strip_optional(want).entity)
-        ):
+        if self.fits(got, want):
             return
         hint = None
         if isinstance(got, t.OptionalT) and t.assignable(got.inner, want):
@@ -115,6 +152,22 @@ class Checker:
         elif got == t.FLOAT and want == t.INT:
             hint = "convert it with int(...) or round(...)"
         self.c.error("E201", f"{what}: expected {want}, found {got}", node.span, hint)
+
+    def fits(self, got: t.Type, want: t.Type) -> bool:
+        """Whether a value of type got may be stored where want is expected, a reference
+        taking its entity's key value too (an id stored in `list<Order>` is a reference)."""
+        if t.assignable(got, want):
+            return True
+        if isinstance(got, t.OptionalT) and not isinstance(want, t.OptionalT):
+            return False
+        g, w = t.strip_optional(got), t.strip_optional(want)
+        if isinstance(w, t.RefT):
+            return t.assignable(g, self.key_type(w.entity))
+        if isinstance(g, t.ListT) and isinstance(w, t.ListT):
+            return self.fits(g.item, w.item)
+        if isinstance(g, t.MapT) and isinstance(w, t.MapT):
+            return t.assignable(g.key, w.key) and self.fits(g.value, w.value)
+        return False
 
     def check_enum_literal(self, node: ast.Literal, enum: t.EnumT) -> None:
         members = self.s.enums[enum.name].members
@@ -244,6 +297,11 @@ class Checker:
                 did_you_mean(e.attr, record.fields),
             )
             return t.ANY
+        if isinstance(info.type, t.OptionalT):
+            path = path_of(e)
+            narrowed = scope.narrowed(path) if path is not None else None
+            if narrowed is not None:
+                return narrowed
         return info.type
 
     def _index(self, e: ast.Index, scope: Scope) -> t.Type:
@@ -357,6 +415,8 @@ class Checker:
         ):
             self.check_enum_literal(node, item)
             return
+        if isinstance(t.strip_optional(item), t.RefT) and self.fits(got, t.optional(item)):
+            return
         if t.unify(got, item) is None and not self._enum_vs_str(got, item):
             self.c.error("E201", f"a {got} cannot be in a collection of {item}", node.span)
 
@@ -397,6 +457,10 @@ class Checker:
             return t.STR
         if op == "+" and isinstance(left, t.ListT) and isinstance(right, t.ListT):
             common = t.unify(left.item, right.item)
+            if common is None and self.fits(right.item, left.item):
+                common = left.item  # keys appended to a list of references
+            elif common is None and self.fits(left.item, right.item):
+                common = right.item
             if common is not None:
                 return t.ListT(common)
         self.c.error("E203", f"cannot apply '{op}' to {left} and {right}", e.span)

@@ -163,6 +163,24 @@ def is_json(t: Type) -> bool:
     return isinstance(strip_optional(t), StructT | ListT | MapT)
 
 
+def nested_refs(t: Type) -> list[str]:
+    """The entities a collection or struct-field type refers to inside it (not a direct
+    reference): `list<ref E>` and `map<str, ref E>` refer to E."""
+    t = strip_optional(t)
+    match t:
+        case ListT():
+            return all_refs(t.item)
+        case MapT():
+            return all_refs(t.value)
+    return []
+
+
+def all_refs(t: Type) -> list[str]:
+    """The entities a type refers to, directly or inside lists and maps."""
+    base = strip_optional(t)
+    return [base.entity] if isinstance(base, RefT) else nested_refs(base)
+
+
 def entity_of(t: Type) -> str | None:
     t = strip_optional(t)
     return t.entity if isinstance(t, RowT | RefT) else None

@@ -53,6 +53,8 @@ CODES: dict[str, str] = {
     "E711": "derived fields depend on each other",
     "E712": "invalid derived field",
     "E713": "invalid transitions",
+    "E750": "invalid format specification",
+    "E751": "format specification does not fit its value",
 }
 
 

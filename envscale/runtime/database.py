@@ -21,6 +21,7 @@ from envscale.compiler.sql_expr import quote_ident
 from envscale.records import EntityInfo, Manifest
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
+from envscale.runtime.refs import NestedRefs
 from envscale.runtime.values import number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
@@ -174,6 +175,13 @@ def shown_key(key: Any) -> str:
     return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
+def _shown_key(key: Any) -> str:
+    """A key as messages quote it: 'U1', or 'A, 1' for a key of several fields."""
+    if isinstance(key, tuple | str | int):
+        return f"'{shown_key(key)}'"
+    return json.dumps(key, ensure_ascii=False)
+
+
 def _encode(kind: str, value: Any) -> Any:
     if value is None:
         return None
@@ -189,10 +197,18 @@ def _encode(kind: str, value: Any) -> Any:
 class Db:
     """What generated tool code sees of the environment."""
 
-    def __init__(self, connection: apsw.Connection, tables: dict[str, TableMeta], clock: str):
+    def __init__(
+        self,
+        connection: apsw.Connection,
+        tables: dict[str, TableMeta],
+        clock: str,
+        nested: NestedRefs | None = None,
+    ):
         self.connection = connection
         self.tables = tables
         self.clock = clock
+        # Where JSON fields hold references, which the database cannot check itself.
+        self.nested = nested or NestedRefs({})
         # (entity, key) -> the record as it was at reset (None: it did not exist).
         self.original: dict[tuple[str, Any], dict | None] = {}
         # Keys first touched by the call in progress, forgotten again if it rolls back.
@@ -285,6 +301,44 @@ class Db:
                 record[name] = float(value)
         return record
 
+    def _check_nested(self, entity: str, record: dict, names: tuple[str, ...] | None) -> None:
+        """Every reference inside the record's JSON fields (or the named ones) must name a
+        record of its entity."""
+        shapes = self.nested.fields.get(entity)
+        if not shapes:
+            return
+        for name, shape in shapes.items():
+            if names is not None and name not in names:
+                continue
+            for target, key, path in self.nested.found(shape, record.get(name), name):
+                if self.missing(target, key):
+                    raise ToolError(f"{entity}.{path}: {target} {_shown_key(key)} not found")
+
+    def missing(self, entity: str, key: Any) -> bool:
+        """Whether no record of the entity has this key (a value that is no key has none)."""
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            return True
+        return self.find(entity, key) is None
+
+    def _referred_inside(self, entity: str, key: Any) -> str | None:
+        """Where a JSON field of another record still refers to this one, if anywhere."""
+        token = json.dumps(key, ensure_ascii=False) if isinstance(key, str) else str(key)
+        for source, name in self.nested.referrers.get(entity, []):
+            meta = self.tables[source]
+            sql = (
+                f"SELECT * FROM {quote_ident(source)} "
+                f"WHERE instr({quote_ident(meta.column(name))}, ?) > 0"
+            )
+            for row in self.connection.execute(sql, (token,)):
+                record = meta.decode(row)
+                if source == entity and meta.key_of(record) == key:
+                    continue  # the record itself, going away with its references
+                shape = self.nested.fields[source][name]
+                for target, held, path in self.nested.found(shape, record[name], name):
+                    if target == entity and held == key:
+                        return f"{source} {_shown_key(meta.key_of(record))}: {path}"
+        return None
+
     def insert(self, entity: str, record: dict) -> dict:
         meta = self.tables[entity]
         record = self.complete(entity, dict(record))
@@ -292,6 +346,7 @@ class Db:
         if self.find(entity, key) is not None:
             raise ToolError(f"{entity} '{key}' already exists")
         self._check_refs(meta, record)
+        self._check_nested(entity, record, None)
         self._remember(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
         return dict(record)
@@ -314,6 +369,7 @@ class Db:
             field_names = (*field_names, *(n for n in meta.derived if n not in field_names))
         for name in field_names:
             self._check_refs(meta, record, only=name)
+        self._check_nested(entity, record, field_names)
         values = [meta.encode_value(name, record[name]) for name in field_names]
         self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
 
@@ -342,6 +398,9 @@ class Db:
     def delete(self, entity: str, record: dict) -> None:
         meta = self.tables[entity]
         key = meta.key_of(record)
+        where = self._referred_inside(entity, key)
+        if where is not None:
+            raise ToolError(f"{entity} {_shown_key(key)} is still referred to by {where}")
         if (entity, key) not in self.original:
             self._remember(entity, key, self.find(entity, key))
         self.connection.execute(meta.delete_sql, meta.key_params(key))

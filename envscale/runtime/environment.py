@@ -52,6 +52,7 @@ from envscale.runtime.limits import (
     too_deep,
 )
 from envscale.runtime.policy import PolicyMonitor
+from envscale.runtime.refs import NestedRefs
 
 INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
@@ -209,7 +210,8 @@ class Environment:
             raise DataError(
                 [f"{path} already holds a database; omit the data to reopen it, or remove the file"]
             )
-        db = Db(connection, tables, domain.manifest.clock)
+        nested = NestedRefs.from_manifest(domain.manifest)
+        db = Db(connection, tables, domain.manifest.clock, nested)
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.struct_defaults = StructDefaults(domain.manifest)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
@@ -272,6 +274,8 @@ class Environment:
                 for table, rowid, parent, _ in violations[:20]:
                     problems.append(f"{table} row {rowid}: refers to a missing {parent}")
             if not problems:
+                problems.extend(self._dangling_inside()[:20])
+            if not problems:
                 for name, check in self.domain.tools_module.INVARIANTS.items():
                     try:
                         message = check(self.db, every_row=True)
@@ -300,6 +304,28 @@ class Environment:
                     f"{where}.{name}: the data gives {stated!r}, but {name} is derived and "
                     f"computes to {values[name]!r}; leave it out to have it computed"
                 )
+        return problems
+
+    def _dangling_inside(self) -> list[str]:
+        """References inside JSON fields of the loaded data that name no record."""
+        nested = self.db.nested
+        keys: dict[str, set] = {}
+        problems = []
+        for entity, shapes in nested.fields.items():
+            meta = self.db.tables[entity]
+            for record in self.db.all(entity):
+                for name, shape in shapes.items():
+                    for target, key, path in nested.found(shape, record.get(name), name):
+                        if target not in keys:
+                            keys[target] = {
+                                self.db.tables[target].key_of(r) for r in self.db.all(target)
+                            }
+                        usable = isinstance(key, str | int) and not isinstance(key, bool)
+                        if not usable or key not in keys[target]:
+                            problems.append(
+                                f"{entity} {meta.key_of(record)!r}: {path} refers to a missing "
+                                f"{target} {json.dumps(key, ensure_ascii=False)}"
+                            )
         return problems
 
     def export(self) -> dict[str, list[dict]]:

@@ -13,11 +13,13 @@ import ast as _ast
 import builtins as _b
 import copy as _copy
 import datetime as _dt
+import decimal as _decimal
 import math as _math
 import operator as _op
 import warnings as _warnings
 from typing import Any
 
+from envscale.compiler import formats as _formats
 from envscale.runtime.database import Db
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import too_much_work
@@ -54,6 +56,13 @@ def field(record: dict | None, name: str) -> Any:
 
 def key_of(record: dict | None, key: str) -> Any:
     return None if record is None else record[key]
+
+
+def keys_of(records: Any, key: str) -> Any:
+    """A list or map of records as references store it: each record by its key."""
+    if isinstance(records, dict):
+        return {k: key_of(r, key) for k, r in records.items()}
+    return [key_of(r, key) for r in records]
 
 
 def copy(value: Any) -> Any:
@@ -178,12 +187,55 @@ def get(m: dict, key: Any, default: Any) -> Any:
 
 
 def format(template: str, *args: Any) -> str:
-    parts = template.split("{}")
-    out = [parts[0]]
-    for i, part in enumerate(parts[1:]):
-        out.append(_text(args[i]) if i < _b.len(args) else "{}")
-        out.append(part)
+    """The template's holes filled in order (see compiler/formats.py); a hole beyond the
+    values stays as written."""
+    try:
+        parts = _formats.parse_template(template)
+    except _formats.FormatError as error:
+        raise ToolError(_b.str(error)) from None
+    out = []
+    given = 0
+    for part in parts:
+        if isinstance(part, _b.str):
+            out.append(part)
+        elif given >= _b.len(args):
+            out.append("{}" if part is None else "{:" + part.text + "}")
+        else:
+            value = args[given]
+            out.append(_text(value) if part is None else _formatted(value, part))
+            given += 1
     return "".join(out)
+
+
+def _formatted(value: Any, spec: _formats.Spec) -> str:
+    shown = "{:" + spec.text + "}"
+    number = isinstance(value, _b.int | _b.float) and not isinstance(value, _b.bool)
+    if not spec.numeric:  # a width alone: the text padded, numbers to the right as Python does
+        return _b.format(_text(value), f"{'>' if number else '<'}{spec.width}")
+    if value is None:
+        raise ToolError(f"cannot write a missing value with {shown}")
+    if not number:
+        raise ToolError(f"{shown} needs a number, not {_text(value)!r}")
+    if spec.kind == "d" and not isinstance(value, _b.int):
+        raise ToolError(f"{shown} needs an integer, not {_text(value)}")
+    try:
+        if isinstance(value, _b.int) and spec.kind == "f":
+            value = _decimal.Decimal(value)  # exactly, where a float would round 10**30
+        return _b.format(value, spec.python)
+    except ValueError:  # an int of more digits than Python writes out
+        raise ToolError("the integer is too large to write as text") from None
+
+
+def money(x: float) -> str:
+    """Two decimals and thousands separated, as Python's format ",.2f" writes them; an amount
+    that rounds to zero has no sign."""
+    if x is None:
+        raise ToolError("money() of a missing value")
+    shown = _formatted(x, _MONEY)
+    return shown[1:] if shown.startswith("-") and shown.strip("-0.,") == "" else shown
+
+
+_MONEY = _formats.parse_spec(",.2f")
 
 
 def _text(x: Any) -> str:
@@ -304,6 +356,50 @@ def add_days(value: str, days: int) -> str:
 
 def days_between(a: str, b: str) -> int:
     return (_parse(b).date() - _parse(a).date()).days
+
+
+def _moved(value: str, delta: _dt.timedelta, what: str) -> str:
+    try:
+        return (_parse(value) + delta).isoformat(timespec="seconds")
+    except OverflowError:
+        raise ToolError(f"{value!r} plus {what} is not a date of the years 1 to 9999") from None
+
+
+def add_hours(value: str, hours: int) -> str:
+    try:
+        delta = _dt.timedelta(hours=hours)
+    except OverflowError:
+        raise ToolError(f"{hours} hours is out of range") from None
+    return _moved(value, delta, f"{hours} hours")
+
+
+def add_minutes(value: str, minutes: int) -> str:
+    try:
+        delta = _dt.timedelta(minutes=minutes)
+    except OverflowError:
+        raise ToolError(f"{minutes} minutes is out of range") from None
+    return _moved(value, delta, f"{minutes} minutes")
+
+
+def _microseconds_between(a: str, b: str) -> int:
+    start, end = _parse(a), _parse(b)
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        raise ToolError(f"cannot subtract {a!r} and {b!r}: one has a time zone, one not")
+    delta = end - start
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _toward_zero(microseconds: int, unit: int) -> int:
+    whole = _b.abs(microseconds) // (unit * 1_000_000)
+    return whole if microseconds >= 0 else -whole
+
+
+def hours_between(a: str, b: str) -> int:
+    return _toward_zero(_microseconds_between(a, b), 3600)
+
+
+def minutes_between(a: str, b: str) -> int:
+    return _toward_zero(_microseconds_between(a, b), 60)
 
 
 def range(db: Db, start: int, stop: int | None = None) -> list[int]:

@@ -36,7 +36,7 @@ class Shower:
 
     def needs_work(self, shape: Shape | None) -> bool:
         """Whether anything under this shape is ever left out (memoized per record type)."""
-        if shape is None:
+        if shape is None or shape.ref is not None:
             return False
         if shape.list is not None or shape.map is not None:
             return self.needs_work(shape.list or shape.map)

@@ -41,9 +41,10 @@ from typing import Any
 import apsw
 import pydantic
 
-from envscale.records import EntityField, Fact, Manifest
+from envscale.records import EntityField, Fact, Manifest, Shape
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.refs import NestedRefs
 from envscale.tasks import fakes
 
 DEFAULT_SIZE = 10
@@ -288,6 +289,9 @@ def _learn_format(records: list[dict], key: str) -> IdFormat | None:
     return IdFormat(shapes[0][0], max(w for _, w in shapes))
 
 
+_NOTHING = object()  # a reference with no record to refer to
+
+
 class _Generator:
     def __init__(self, domain: Any, seed: int, like: dict[str, list[dict]] | None):
         self.domain = domain
@@ -307,6 +311,7 @@ class _Generator:
         self.notes: list[str] = []  # why an entity got fewer records than asked
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
         self.gave_up: dict[str, list[str]] = {}  # entity -> why records were not made
+        self.nested = NestedRefs.from_manifest(self.manifest)
 
     # ---- the run
 
@@ -518,9 +523,15 @@ class _Generator:
             return rng.choice(f.enum)
         if f.kind == "json":
             prop = schema["properties"][f.name]
-            return self._from_schema(
+            value = self._from_schema(
                 rng, prop, f.name, entity, schema.get("$defs", {}), optional=has_default
             )
+            if f.shape is None or not self.nested.targets(f.shape):
+                return value
+            pointed = self._pointed(f.shape, value, rng)
+            if pointed is _NOTHING:
+                return [] if f.shape.list else {} if f.shape.map else None
+            return pointed
         if f.kind == "str" and "email" in fakes.words(f.name):
             first, last = _names_in(record)
             return fakes.email(rng, first, last)
@@ -529,6 +540,29 @@ class _Generator:
             if formatted is not None:
                 return formatted
         return fakes.value_for(rng, f.name, f.kind, self.clock, entity)
+
+    def _pointed(self, shape: Shape, value: Any, rng: random.Random) -> Any:
+        """The value with each reference inside it aimed at a record made already; a list
+        item or map entry whose reference has nothing to aim at is left out (_NOTHING)."""
+        if value is None:
+            return None
+        if shape.ref is not None:
+            keys = list(self.index.get(shape.ref, {}))
+            return rng.choice(keys) if keys else _NOTHING
+        inner = shape.list or shape.map
+        if inner is not None and isinstance(value, list | dict):
+            pairs = value.items() if isinstance(value, dict) else enumerate(value)
+            kept = [(k, self._pointed(inner, v, rng)) for k, v in pairs]
+            kept = [(k, v) for k, v in kept if v is not _NOTHING]
+            return dict(kept) if isinstance(value, dict) else [v for _, v in kept]
+        if shape.struct is not None and isinstance(value, dict):
+            for name, sub in self.nested.structs.get(shape.struct, []):
+                pointed = self._pointed(sub, value.get(name), rng)
+                if pointed is _NOTHING:
+                    return _NOTHING
+                if name in value:
+                    value[name] = pointed
+        return value
 
     def _constant(self, value: Any) -> Any:
         """A declared default as stored: now() and today() read the domain's clock."""

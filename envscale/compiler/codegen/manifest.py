@@ -10,15 +10,20 @@ from envscale.compiler.lower import constant_value
 
 FORMAT = 1
 BOUND_FORMAT = 2  # a policy rule carries a binding
-COMPUTED_FORMAT = 3  # a field is derived or hidden, or a field's transitions are declared
+# A field is derived or hidden, a field's transitions are declared, or a shape holds a
+# reference ({"ref": E}), which the runtime checks.
+EXTENDED_FORMAT = 3
 
 
 def shape(ty: t.Type | None) -> dict | None:
-    """How a value of this type is rendered to its shown form; None for plain values."""
+    """How a value of this type is rendered to its shown form, and the references it holds;
+    None for plain values. A reference is `{"ref": entity}`: shown as its key, as stored."""
     base = t.strip_optional(ty) if ty is not None else None
     match base:
         case t.RowT():
             return {"row": base.entity}
+        case t.RefT():
+            return {"ref": base.entity}
         case t.StructT():
             return {"struct": base.name}
         case t.ListT():
@@ -63,7 +68,8 @@ def manifest(d: ir.DomainIR) -> dict:
                     "enum": c.enum,
                     "external": d.symbols.entities[table.entity].fields[c.field].external,
                     "sparse": d.symbols.entities[table.entity].fields[c.field].sparse,
-                    "shape": shape(c.type),
+                    # A direct reference is "ref"; references inside a collection, the shape.
+                    "shape": None if c.ref else shape(c.type),
                     **({"default": c.default} if c.has_default else {}),
                     "derived": c.derived,
                     "hidden": c.hidden,
@@ -80,11 +86,18 @@ def manifest(d: ir.DomainIR) -> dict:
         c.derived is not None or c.hidden for table in d.tables for c in table.columns
     )
     computed = computed or any(f.hidden for r in d.structs.values() for f in r.fields.values())
+    computed = computed or any(
+        t.all_refs(f.type)
+        for r in [*d.structs.values(), *d.symbols.entities.values()]
+        for f in r.fields.values()
+        if t.nested_refs(f.type) or not r.is_entity
+    )
     return {
         # The oldest format that reads this manifest faithfully: a reader that does not know
         # bound rules would enforce them unbound, so it must refuse them; one that does not
-        # know derived or hidden fields or transitions would neither compute, hide nor check.
-        "format": COMPUTED_FORMAT if computed else (BOUND_FORMAT if bound else FORMAT),
+        # know derived or hidden fields, transitions or references inside shapes would neither
+        # compute, hide nor check them.
+        "format": EXTENDED_FORMAT if computed else (BOUND_FORMAT if bound else FORMAT),
         "envscale": __version__,
         "domain": d.name,
         "description": d.description,

@@ -69,13 +69,32 @@ class Emitter:
 
     def as_stored(self, e: ast.Expr, want: t.Type) -> Code:
         """Code for e converted to how a slot of type `want` stores it (records as keys)."""
-        code = self.expr(e)
         got = t.strip_optional(self.type_of(e))
-        if isinstance(t.strip_optional(want), t.RefT) and isinstance(got, t.RowT):
+        wanted = t.strip_optional(want)
+        if isinstance(wanted, t.ListT | t.MapT) and t.nested_refs(wanted):
+            return self.refs_stored(e, wanted, got)
+        code = self.expr(e)
+        if isinstance(wanted, t.RefT) and isinstance(got, t.RowT):
             if isinstance(self.type_of(e), t.OptionalT):
                 return self.lib("key_of", [code, py.text(py_str(self.key_field(got.entity)[0]))])
             return self.key_expr(code, got.entity)
         return code
+
+    def refs_stored(self, e: ast.Expr, want: t.ListT | t.MapT, got: t.Type) -> Code:
+        """A list or map stored where references are: records among its items become keys."""
+        item = want.item if isinstance(want, t.ListT) else want.value
+        if isinstance(e, ast.ListLit) and isinstance(want, t.ListT):
+            return py.list_of([self.as_stored(i, item) for i in e.items])
+        if isinstance(e, ast.MapLit) and isinstance(want, t.MapT):
+            return py.dict_of([(py.text(py_str(k)), self.as_stored(v, item)) for k, v in e.items])
+        if isinstance(e, ast.Binary) and e.op == "+" and t.nested_refs(got):
+            return self._binary(e)  # typed as the list of references, and written as one
+        held = got.item if isinstance(got, t.ListT) else getattr(got, "value", None)
+        if isinstance(t.strip_optional(held), t.RowT):
+            entity = t.strip_optional(held).entity
+            key = py.text(py_str(self.key_field(entity)[0]))
+            return self.lib("keys_of", [self.expr(e), key])
+        return self.expr(e)
 
     def lib(self, name: str, args: list[Code], keywords: dict[str, Code] | None = None) -> Code:
         return py.call(f"lib.{name}", args, keywords)
@@ -201,7 +220,13 @@ class Emitter:
             # Ordering a none is a tool error, not Python's TypeError.
             return self.lib("compare", [self.expr(e.left), py.text(py_str(op)), self.expr(e.right)])
         literal = isinstance(e.left, ast.ListLit) or isinstance(e.right, ast.ListLit)
-        if op == "+" and literal and isinstance(t.strip_optional(self.type_of(e)), t.ListT):
+        result = t.strip_optional(self.type_of(e))
+        if op == "+" and isinstance(result, t.ListT) and t.nested_refs(result):
+            # Joined into a list of references: records on either side are stored as keys.
+            if literal:
+                return py.unpacked([*self._spread(e.left, result), *self._spread(e.right, result)])
+            return py.binary("+", self.as_stored(e.left, result), self.as_stored(e.right, result))
+        if op == "+" and literal and isinstance(result, t.ListT):
             return py.unpacked([*self._spread(e.left), *self._spread(e.right)])
         left = self.expr(e.left)
         if op == "and":
@@ -213,10 +238,13 @@ class Emitter:
             return self.lib("modulo", [left, right])
         return py.binary(op, left, right)
 
-    def _spread(self, e: ast.Expr) -> list[Code | tuple[str, Code]]:
+    def _spread(self, e: ast.Expr, want: t.ListT | None = None) -> list[Code | tuple[str, Code]]:
+        """The items of one side of a list `+`; with `want`, each stored as its items are."""
         if isinstance(e, ast.ListLit):
+            if want is not None:
+                return [self.as_stored(i, want.item) for i in e.items]
             return [self.expr(i) for i in e.items]
-        return [("*", self.expr(e))]
+        return [("*", self.as_stored(e, want) if want is not None else self.expr(e))]
 
     def _comparable(self, e: ast.Expr) -> Code:
         """Records compare by key, so a record equals a reference to it."""
