@@ -104,6 +104,7 @@ def test_the_compiler_types_them_as_references_and_the_manifest_shows_where(doma
         "name": "product",
         "sparse": False,
         "shape": {"ref": "Product"},
+        "hidden": False,
     }
 
 
