@@ -44,6 +44,8 @@ class SamplingReport:
     rejected: Counter = field(default_factory=Counter)
     tools: list[str] = field(default_factory=list)
     used: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)  # instruction templates that fell back
+    records: int = 0  # in the initial state
 
     @property
     def unused(self) -> list[str]:
@@ -54,9 +56,10 @@ class SamplingReport:
         if self.made >= self.asked:
             return None
         reasons = ", ".join(f"{why} ({count})" for why, count in self.rejected.most_common(3))
+        empty = "; the initial state holds no records" if self.records == 0 else ""
         return (
             f"{self.made} of {self.asked} tasks: {self.attempts} walks tried, the others were "
-            f"dropped because {reasons or 'no walk could start'}"
+            f"dropped because {reasons or 'no walk could start'}{empty}"
         )
 
 
@@ -86,7 +89,9 @@ def sample_tasks(
     if n <= 0:
         return []
     env = env_factory()
-    graph = ToolGraph.from_domain(domain, env.export())
+    state = env.export()
+    report.records = sum(len(records) for records in state.values())
+    graph = ToolGraph.from_domain(domain, state)
     walker = Walker(domain, graph)
     renderer = InstructionRenderer(domain.tool_schemas, instructions, domain.manifest)
     coverage = Coverage()
@@ -152,6 +157,7 @@ def sample_tasks(
         kept[target] += 1
     env.close()
     report.made = len(tasks)
+    report.problems = list(renderer.problems)
     report.tools = sorted(graph.nodes)
     report.used = Counter(
         c.name for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls

@@ -118,11 +118,10 @@ class ToolGraph:
                 makers.setdefault(_value_type(p), set()).add(tool)
         edges: list[Edge] = []
         for source, offers in produced.items():
-            # A value the source was given is no flow: the caller knew it before the call.
-            given = {
-                ("key", s.entity) if s.entity else ("value", singular(s.name))
-                for s in slots[source]
-            }
+            # A key the source was given is no flow: the record it returns is the one the
+            # caller named. (A value of another name may differ from the one given: the
+            # payment an order was paid with, beside the one a refund goes to.)
+            given = {("key", s.entity) for s in slots[source] if s.entity}
             offers = [o for o in offers if _given_type(o) not in given]
             for target, wanted in slots.items():
                 if target == source:
@@ -275,7 +274,7 @@ def _shape_leaves(
     if shape.row is not None and shape.row in manifest.entities and shape.row not in seen:
         info = manifest.entities[shape.row]
         for f in info.fields:
-            here = f"{shape.row}{path}.{f.name}" if not path else f"{path}.{f.name}"
+            here = f"{shape.row}.{f.name}"
             if f.kind == "ref":
                 yield _Produced(f.name, here, f.ref)
             elif f.shape is not None:
