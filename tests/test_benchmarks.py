@@ -100,3 +100,10 @@ def test_toolgraph_benchmark() -> None:
         held = rows[name].split()[7]  # the pairs the new graph holds, of all gold pairs
         got, total = held.split("/")
         assert got == total and int(total) > 0, rows[name]
+
+
+def test_task_coverage_benchmark() -> None:
+    done = run("task_coverage.py")
+    assert done.returncode == 0, done.stderr
+    assert "clinic.domain" in done.stdout and "tools covered 22/22" in done.stdout
+    assert "with a description: 0" in done.stdout

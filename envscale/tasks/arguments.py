@@ -50,6 +50,7 @@ class ArgumentDrawer:
         self.reads = {t.name: set(t.reads) | set(t.writes) for t in manifest.tools}
         self._leaves: dict[int, tuple[dict, list[Leaf]]] = {}
         self._near: dict[tuple[int, ...], Context] = {}
+        self._depth = 0
 
     def leaves_of(self, record: dict) -> list[Leaf]:
         cached = self._leaves.get(id(record))
@@ -94,19 +95,38 @@ class ArgumentDrawer:
         drawn: dict[str, Any],
     ) -> Any:
         kind = prop.get("type", "string")
+        if kind in ("array", "object"):
+            self._depth += 1  # a field inside a list or struct sets no field of the record
+            try:
+                return self._collection(catalog, rng, tool, name, prop, local, drawn)
+            finally:
+                self._depth -= 1
         if "enum" in prop:
             return self._enum(rng, tool, name, prop["enum"], local)
-        if kind == "array":
-            return self._list(catalog, rng, tool, name, prop.get("items") or {}, local, drawn)
-        if kind == "object":
-            if prop.get("properties"):
-                return self._struct(catalog, rng, tool, prop, local, drawn)
-            return self._map(catalog, rng, tool, name, prop, local, drawn)
         if kind == "boolean":
             return rng.random() < 0.5
         if kind in ("integer", "number"):
             return self._number(rng, tool, name, kind, local)
         return self._string(catalog, rng, tool, name, prop, local, drawn)
+
+    def _collection(
+        self,
+        catalog: Catalog,
+        rng: random.Random,
+        tool: str,
+        name: str,
+        prop: dict,
+        local: Context,
+        drawn: dict[str, Any],
+    ) -> Any:
+        if prop.get("type") == "array":
+            return self._list(catalog, rng, tool, name, prop.get("items") or {}, local, drawn)
+        if prop.get("properties"):
+            return self._struct(catalog, rng, tool, prop, local, drawn)
+        return self._map(catalog, rng, tool, name, prop, local, drawn)
+
+    def _fresh(self, tool: str, name: str) -> bool:
+        return self._depth == 0 and name in self.fresh.get(tool, ())
 
     # ---- by type
 
@@ -122,7 +142,7 @@ class ArgumentDrawer:
         current = [
             v for v in self._same_name(name, local) if isinstance(v, int | float) and v is not True
         ]
-        if name in self.fresh.get(tool, ()):
+        if self._fresh(tool, name):
             if current:
                 step = rng.choice([1, 1, 2])
                 value = current[0] + step
@@ -156,9 +176,10 @@ class ArgumentDrawer:
     ) -> Any:
         entity = named(catalog, name)
         fmt = prop.get("format")
-        if entity is None and name in self.fresh.get(tool, ()):
-            kind = {"date": "date", "date-time": "datetime"}.get(fmt or "", "str")
-            return fakes.value_for(rng, name, kind, self.clock)
+        if entity is None and self._fresh(tool, name):
+            if fmt in ("date", "date-time"):
+                return fakes.value_for(rng, name, fmt.replace("date-time", "datetime"), self.clock)
+            return self._made_up(rng, name, "string")
         avoid = _flat_values(drawn)
         if name.startswith("new_"):  # a new value is not the one the record holds now
             avoid |= {v for v in self._same_name(name.removeprefix("new_"), local) if _hashable(v)}
@@ -388,6 +409,8 @@ class ArgumentDrawer:
 
     def _made_up(self, rng: random.Random, name: str, kind: str) -> Any:
         plain = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "str")
+        if plain == "str" and (name in ("dob", "birthday") or name.endswith(("_date", "_on"))):
+            plain = "date"  # a string that names a day is a date, even unformatted
         return fakes.value_for(rng, name, plain, self.clock)
 
 

@@ -177,8 +177,10 @@ class GoalReader:
         return step
 
     def _noun(self, param: str) -> str:
-        base = param.removesuffix("_id").removesuffix("_ids").removeprefix("new_")
-        return _words(base)
+        base = param.removeprefix("new_")
+        for suffix in ("_ids", "_id", "_number", "_code"):
+            base = base.removesuffix(suffix)
+        return _words(singular(base))
 
     def _detail(
         self, param: str, value: Any, prop: dict, catalog: Catalog | None, owned: set
@@ -192,7 +194,7 @@ class GoalReader:
                 self._detail(k, v, (prop.get("properties") or {}).get(k, {}), catalog, owned)
                 for k, v in value.items()
             ]
-            text = ", ".join(f"{p.name} {p.text}" for p in parts)
+            text = ", ".join(p.text if not p.known else f"{p.name} {p.text}" for p in parts)
             return Detail(_words(param), text, all(p.known for p in parts))
         if _id_like(param) and isinstance(value, str | int) and value not in owned:
             described = self._describe(param, value, catalog)
@@ -233,7 +235,7 @@ class GoalReader:
                 parts.append(f"{_words(leaf.name)} {_show(leaf.value)}")
             if len(parts) == 3:
                 break
-        noun = _words(param.removesuffix("_id").removesuffix("_ids").removeprefix("new_"))
+        noun = self._noun(param)
         return f"the {noun} with {', '.join(parts)}" if parts else None
 
 

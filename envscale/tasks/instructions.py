@@ -47,7 +47,7 @@ DEFAULT_TASK_TEMPLATE = (
     "{{ step }}.{% endfor %}{% if look_up %} {{ look_up }}{% endif %}"
 )
 _STEP_NAMES = {"args", "tool", "description", "record", "details"}
-OPENERS = ("Hi.", "Hello!", "Hi there.", "Good morning.", "Hello,", "")
+OPENERS = ("Hi.", "Hello!", "Hi there.", "Good morning.", "Hello.", "")
 THEN = ("Then", "After that,", "Also,", "And then", "Next,")
 IDENTITY = {
     "email": ("My email is {v}.", "You can find me under {v}.", "I'm registered as {v}."),

@@ -78,12 +78,12 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
     for i, (entity, start, end) in enumerate(spans):
         a0, a1 = 360 * (start - 0.1) / slots, 360 * (end + 0.1) / slots
         ax.add_patch(
-            Wedge((0, 0), 1.32, a0, a1, width=0.5, color=GROUP_COLORS[i % len(GROUP_COLORS)])
+            Wedge((0, 0), 1.06, a0, a1, width=0.12, color=GROUP_COLORS[i % len(GROUP_COLORS)])
         )
         mid = math.radians((a0 + a1) / 2)
         ax.text(
-            1.42 * math.cos(mid),
-            1.42 * math.sin(mid),
+            0.84 * math.cos(mid),
+            0.84 * math.sin(mid),
             entity,
             ha="center",
             va="center",
