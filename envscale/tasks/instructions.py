@@ -3,7 +3,7 @@
 `goals.py` reads the goal of a task from its valid calls and its initial state: who the user
 is, which of their records each call concerns, what changes and what the agent must find
 itself. This module words it, seeded by the task so that wording varies from task to task:
-a greeting, how the user is recognised ("My email is ..."), one clause per call ("cancel
+how the user is recognised ("My email is ..."), one clause per call ("cancel
 my order #W123 (reason: no longer needed)"), why, and what the agent has to look up ("I
 don't know my user id"). Tool descriptions are never used: an instruction that copies
 `COPY_WORDS` consecutive words of one is a defect (`copied_words` finds it).
@@ -14,11 +14,12 @@ A spec refines the wording in a sidecar file beside it, `<spec stem>.instruction
     cancel_appointment = "cancel {{ record }}, because of {{ reason | words }}"
 
     [task]
-    template = "{{ opener }} {{ identity }} I'd like to {{ steps | join(', then ') }}."
+    template = "{{ identity }} I'd like to {{ steps | join(', then ') }}."
 
 A step template sees the call's arguments as variables, plus `args` (all of them), `tool`,
 `record` (the user's record it concerns, or "") and `details` (the default wording of the
-arguments). The task template sees `steps`, `calls`, `opener`, `identity` and `look_up`.
+arguments). The task template sees `steps`, `calls`, `identity`, `look_up` and `then` (a connective
+per step). Greetings are the dialogue's, not the instruction's.
 A step template that names an optional argument the call leaves out falls back to the
 default wording for that step (listed in `problems`); a template naming a variable that
 is no argument at all is a ValueError when the renderer is made. Templates run in jinja2's
@@ -42,12 +43,11 @@ from envscale.tasks.goals import Goal, GoalReader, Step
 
 COPY_WORDS = 8
 DEFAULT_TASK_TEMPLATE = (
-    "{% if opener %}{{ opener }} {% endif %}{% if identity %}{{ identity }} {% endif %}"
+    "{% if identity %}{{ identity }} {% endif %}"
     "I'd like to {{ steps[0] }}.{% for step in steps[1:] %} {{ then[loop.index0] }} "
     "{{ step }}.{% endfor %}{% if look_up %} {{ look_up }}{% endif %}"
 )
 _STEP_NAMES = {"args", "tool", "description", "record", "details"}
-OPENERS = ("Hi.", "Hello!", "Hi there.", "Good morning.", "Hello.", "")
 THEN = ("Then", "After that,", "Also,", "And then", "Next,")
 IDENTITY = {
     "email": ("My email is {v}.", "You can find me under {v}.", "I'm registered as {v}."),
@@ -190,7 +190,6 @@ class InstructionRenderer:
         text = self.task.render(
             steps=steps or ["ask a question"],
             calls=calls,
-            opener=rng.choice(OPENERS),
             identity=self._identity(goal, rng),
             look_up=" ".join(x for x in look if x),
             then=[rng.choice(THEN) for _ in steps],

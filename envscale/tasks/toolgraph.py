@@ -139,8 +139,12 @@ class ToolGraph:
                 if best:
                     flows = sorted(best.values(), key=lambda f: (-f.weight, f.param))
                     edges.append(Edge(source, target, tuple(flows)))
-        transitions = (manifest.model_extra or {}).get("transitions") or {}
-        return cls(manifest.domain, nodes, edges, dict(transitions))
+        transitions = getattr(manifest, "transitions", None) or {}  # absent before they existed
+        moves = {
+            where: {start: list(ends) for start, ends in dict(table).items()}
+            for where, table in dict(transitions).items()
+        }
+        return cls(manifest.domain, nodes, edges, moves)
 
     @classmethod
     def from_domain(cls, domain: Any, data: dict[str, list[dict]] | None = None) -> ToolGraph:
