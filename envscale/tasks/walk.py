@@ -1,17 +1,17 @@
-"""One directed random walk on the tool graph, with arguments drawn from the current state.
+"""One directed walk on the tool graph, with arguments drawn from the records met and the state.
 
-The walk starts at a random tool and moves along graph edges. Each call's arguments come,
-in this order, from: the previous call's output along the edge's `via` field (one output
-record per entity, so a patient's id and birth date come from the same patient); the
-records met so far in the walk (outputs, and the records the arguments point at); the
-database (preferring records related to those met so far); the enum's members; and
-realistic made-up values for free text. Write tools get fresh values for the plain fields
-they change (a new phone number, not the current one). A draw whose call fails is drawn
-again; when none succeeds the walk ends. A share of calls is made invalid on purpose (an
-unknown id, a value outside an enum, a negative amount, a missing argument) and kept with
-its error; the walk then goes on with a valid call of the same tool. When an episode policy
-requires a tool first (`before writes require verify_patient`), the walk calls it first,
-with arguments drawn for the records the next call concerns; a rule bound to records
+The first tool, and each next one, is drawn preferring the tools and edges used least so far
+(`Coverage`); the next is one the last call's output feeds, by edge weight, else one an
+earlier output feeds, else (for a walk that must write and has not) any write. Arguments
+come from `arguments.py`: the records met so far first (outputs, and the records the
+arguments point at), then those one step away, then the state. A draw whose call fails is
+drawn again; a failure whose error names a number is retried once with that number in place
+of one of the call's numbers. When no draw succeeds another next tool is tried, and after
+three the walk ends. A share of calls is made invalid on purpose (an unknown id, a value
+outside an enum, a negative amount, a missing argument) and kept with its error; the walk
+then goes on with a valid call of the same tool. When an episode policy requires a tool
+first (`before writes require verify_patient`), the walk calls it first, with arguments
+drawn for the records the next call concerns; a rule bound to records
 (`verify_patient(patient_id)`) is met once for each record the call concerns, that record's
 key in the bound parameter.
 """
@@ -43,6 +43,12 @@ class Step:
     ok: bool
     content: str
     invalid: bool = False
+
+
+def ends_conversation(tool: str) -> bool:
+    """Whether a call of `tool` hands the user over and so ends an episode (the rollout's
+    convention: a tool whose name starts with `transfer`)."""
+    return tool.startswith("transfer")
 
 
 @dataclass
@@ -138,6 +144,7 @@ class Walker:
             )
             if made is None:
                 tried.add(current)
+                coverage.tools[current] += 1  # a tool that keeps failing gives way to others
                 if not result.steps and len(tried) < 3:
                     current = coverage.pick(rng, {n: 1.0 for n in starts if n not in tried})
                     continue
@@ -145,6 +152,8 @@ class Walker:
                 prev, prev_rows = current, made
                 called.append(current)
                 tried = set()
+                if ends_conversation(current):
+                    break  # nothing follows a hand-over to a person
             current = self._next(rng, called, kinds, coverage, tried, result, length, len(tried))
         return result
 
@@ -172,6 +181,8 @@ class Walker:
                 weights[target] = max(weights.get(target, 0.0), w)
         for name in {*tried, called[-1], *(n for n in called if self.tools[n].kind == "read")}:
             weights.pop(name, None)  # a read once made needs no repeating
+        if len(walk.steps) < length - 1:  # a hand-over can only be the last call
+            weights = {n: w for n, w in weights.items() if not ends_conversation(n)}
         if "write" in kinds and len(walk.steps) == length - 1:
             wrote = any(s.ok and self.tools[s.name].kind == "write" for s in walk.steps)
             if not wrote:
