@@ -88,3 +88,22 @@ def test_fuzz_benchmark_runs_the_generated_specs() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "oddspecs" in done.stdout and "total specs: 300" in done.stdout
     assert "problems: 0" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "conformance" / "taubench").is_dir(), reason="no ../shared")
+def test_toolgraph_benchmark() -> None:
+    done = run("toolgraph.py", "--shared", str(SHARED))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert {"clinic", "retail", "airline"} <= set(rows)
+    for name in ("retail", "airline"):
+        held = rows[name].split()[7]  # the pairs the new graph holds, of all gold pairs
+        got, total = held.split("/")
+        assert got == total and int(total) > 0, rows[name]
+
+
+def test_task_coverage_benchmark() -> None:
+    done = run("task_coverage.py")
+    assert done.returncode == 0, done.stderr
+    assert "clinic.domain" in done.stdout and "tools covered" in done.stdout
+    assert "with a description: 0" in done.stdout

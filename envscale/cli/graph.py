@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from envscale.cli.common import EXIT_OK, run_reporting_errors
+from envscale.runtime.errors import read_json
 from envscale.runtime.load import load
+from envscale.tasks.states import seed_data_file
 from envscale.tasks.toolgraph import ToolGraph
 
 
@@ -17,12 +19,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def export_graph(args: argparse.Namespace) -> int:
-    graph = ToolGraph.from_manifest(load(args.spec).manifest)
+    domain = load(args.spec)
+    # The spec's seed data, when it has some, shows which plain-string collections hold ids.
+    seed = seed_data_file(args.spec)
+    data = read_json(seed, "data file") if seed.exists() else None
+    graph = ToolGraph.from_domain(domain, data if isinstance(data, dict) else None)
     text = json.dumps(graph.to_json(), indent=2, ensure_ascii=False) + "\n"
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text, encoding="utf-8")
-        print(f"wrote {args.json} ({len(graph.nodes)} tools, {len(graph.edges)} edges)")
+        print(
+            f"wrote {args.json} ({len(graph.nodes)} tools, {len(graph.edges)} edges, "
+            f"{graph.flow_count} flows)"
+        )
     if args.png:
         graph.draw_png(args.png)
         print(f"wrote {args.png}")
@@ -35,8 +44,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "graph",
         help="export a spec's tool graph as JSON and/or draw it as a PNG",
-        description="The tool graph: an edge where a tool's output can feed another tool's "
-        "parameter. Without --json or --png, prints the JSON.",
+        description="The tool graph: an edge where a key of an entity (or a value of the same "
+        "name) in one tool's output can fill another tool's parameter, weighted by how specific "
+        "the flow is. Without --json or --png, prints the JSON.",
     )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", metavar="OUT.json", help="write the graph as JSON")

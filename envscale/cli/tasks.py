@@ -10,7 +10,13 @@ from envscale.cli.common import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE, error, ru
 from envscale.cli.options import add_data_arguments
 from envscale.runtime.load import load
 from envscale.tasks.instructions import load_instructions
-from envscale.tasks.sampling import read_tasks, sample_tasks, verify_task, write_tasks
+from envscale.tasks.sampling import (
+    SamplingReport,
+    read_tasks,
+    sample_tasks,
+    verify_task,
+    write_tasks,
+)
 from envscale.tasks.states import EnvFactory, initial_state_for
 
 
@@ -33,9 +39,13 @@ def verify_file(args: argparse.Namespace) -> int:
 
 
 def sample_file(args: argparse.Namespace) -> int:
+    if args.n < 0 or args.size < 0 or args.max_length < 1:
+        error("-n and --size take a count of 0 or more, --max-length 1 or more")
+        return EXIT_USAGE
     domain = load(args.spec)
     initial_state = initial_state_for(args.spec, args.data, args.data_seed, args.size)
     factory = EnvFactory(domain, initial_state, args.spec, enforce_policies=not args.no_policies)
+    report = SamplingReport()
     tasks = sample_tasks(
         domain,
         factory,
@@ -45,24 +55,30 @@ def sample_file(args: argparse.Namespace) -> int:
         invalid_share=args.invalid_share,
         read_only_share=args.read_only_share,
         instructions=load_instructions(args.spec),
+        report=report,
     )
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.n > 0 and not tasks:
+        error(f"no tasks: {report.shortfall()}; nothing written")
+        return EXIT_SPEC_ERRORS
     write_tasks(args.out, tasks)
-    if len(tasks) < args.n:
-        error_fewer(len(tasks), args.n)
+    shortfall = report.shortfall()
+    if shortfall:
+        print(f"warning: {shortfall}", file=sys.stderr)
+    if len(tasks) >= len(report.tools) and report.unused:
+        print(
+            f"warning: {len(report.unused)} of {len(report.tools)} tools appear in no task: "
+            f"{', '.join(report.unused)} (none of their calls succeeded in the walks from this "
+            "state)",
+            file=sys.stderr,
+        )
     reads = sum(1 for t in tasks if t.kind == "read")
     print(
         f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with "
         f"writes; initial state {json.dumps(initial_state)})"
     )
     return EXIT_OK
-
-
-def error_fewer(found: int, wanted: int) -> None:
-    print(
-        f"warning: {found} of {wanted} tasks: the random walks found no more distinct chains "
-        "that pass (a small domain has few; try a larger --max-length or other data)",
-        file=sys.stderr,
-    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -75,7 +91,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--out", metavar="FILE.jsonl", help="where to write the tasks")
     p.add_argument("--verify", metavar="FILE.jsonl", help="replay the tasks of a file and compare")
-    p.add_argument("-n", type=int, default=100, help="number of tasks (default 100)")
+    p.add_argument(
+        "-n",
+        type=int,
+        default=100,
+        help="number of tasks (default 100); fewer made is a warning with the reason, none an "
+        "error (exit 1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     add_data_arguments(p)
     p.add_argument("--max-length", type=int, default=4, help="most calls per task")

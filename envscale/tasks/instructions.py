@@ -1,39 +1,80 @@
-"""User instructions for sampled tasks, rendered from jinja2 templates.
+"""User instructions for sampled tasks: what a person would say, rendered from their goal.
 
-Each tool has a step template: by default the first sentence of its description followed by
-its arguments ("cancel a scheduled appointment and free its slot (appointment id: A0004,
-reason: schedule_conflict)"). A task template joins the steps. A spec refines either in a
-sidecar file beside it, `<spec stem>.instructions.toml`:
+`goals.py` reads the goal of a task from its valid calls and its initial state: who the user
+is, which of their records each call concerns, what changes and what the agent must find
+itself. This module words it, seeded by the task so that wording varies from task to task:
+how the user is recognised ("My email is ..."), one clause per call ("cancel
+my order #W123 (reason: no longer needed)"), why, and what the agent has to look up ("I
+don't know my user id"). Tool descriptions are never used: an instruction that copies
+`COPY_WORDS` consecutive words of one is a defect (`copied_words` finds it).
+
+A spec refines the wording in a sidecar file beside it, `<spec stem>.instructions.toml`:
 
     [tools]
-    cancel_appointment = "cancel my appointment {{ appointment_id }}, reason: {{ reason | words }}"
+    cancel_appointment = "cancel {{ record }}, because of {{ reason | words }}"
 
     [task]
-    template = "Hi! I'd like to {{ steps | join(', then ') }}."
+    template = "{{ identity }} I'd like to {{ steps | join(', then ') }}."
 
-A step template sees the call's arguments as variables, plus `args` (all of them), `tool`
-and `description`. The task template sees `steps` (the rendered steps) and `calls`.
-Templates run in jinja2's sandbox.
+A step template sees the call's arguments as variables, plus `args` (all of them), `tool`,
+`record` (the user's record it concerns, or "") and `details` (the default wording of the
+arguments). The task template sees `steps`, `calls`, `identity`, `look_up` and `then` (a connective
+per step). Greetings are the dialogue's, not the instruction's.
+A step template that names an optional argument the call leaves out falls back to the
+default wording for that step (listed in `problems`); a template naming a variable that
+is no argument at all is a ValueError when the renderer is made. Templates run in jinja2's
+sandbox.
 """
 
 from __future__ import annotations
 
-import json
+import random
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from envscale.records import Manifest
+from envscale.tasks.catalog import Catalog
+from envscale.tasks.goals import Goal, GoalReader, Step
+
+COPY_WORDS = 8
 DEFAULT_TASK_TEMPLATE = (
-    "I'd like to {{ steps[0] }}.{% for step in steps[1:] %} Then {{ step }}.{% endfor %}"
+    "{% if identity %}{{ identity }} {% endif %}"
+    "I'd like to {{ steps[0] }}.{% for step in steps[1:] %} {{ then[loop.index0] }} "
+    "{{ step }}.{% endfor %}{% if look_up %} {{ look_up }}{% endif %}"
 )
-_ARGS_SUFFIX = (
-    "{% if args %} ({% for name, value in args.items() %}{{ name | words }}: {{ value | show }}"
-    "{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}"
+_STEP_NAMES = {"args", "tool", "description", "record", "details"}
+THEN = ("Then", "After that,", "Also,", "And then", "Next,")
+IDENTITY = {
+    "email": ("My email is {v}.", "You can find me under {v}.", "I'm registered as {v}."),
+    "name": (
+        "I'm {name}, {fact} {v}.",
+        "My name is {name} and my {fact} is {v}.",
+        "This is {name} ({fact} {v}).",
+    ),
+    "other": ("My {fact} is {v}.", "It's {fact} {v}."),
+}
+LOOK_UP = (
+    "I don't know my {x}, so please look it up.",
+    "I don't have my {x} at hand; you'll need to find it.",
 )
+FIND = (
+    "I don't know the exact ids, so please look them up.",
+    "Please find the exact records yourself.",
+    "",
+)
+CHANGE = ("update", "modify", "change", "edit", "set", "reschedule", "move")
+END = ("cancel", "void", "discontinue", "archive", "delete", "remove", "close")
+READ = ("get", "list", "find", "search", "show", "lookup", "view", "read")
+MOTIVES = {
+    "end": ("my plans changed", "I don't need it any more", "it was a mistake", ""),
+    "change": ("something changed on my side", "I got it wrong the first time", ""),
+    "other": ("", "", "I need it sorted out today"),
+}
 
 
 def _show(value: Any) -> str:
@@ -41,30 +82,11 @@ def _show(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _words(value: Any) -> str:
     return str(value).replace("_", " ")
-
-
-def action_phrase(schema: dict) -> str:
-    """The first sentence of a tool's description as a clause: 'cancel a scheduled appointment'."""
-    function = schema["function"]
-    text = " ".join((function.get("description") or "").split())
-    if not text or text == function["name"]:
-        return function["name"].replace("_", " ")
-    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".!? ")
-    if len(sentence) > 1 and not sentence[1].isupper():
-        sentence = sentence[0].lower() + sentence[1:]
-    return sentence
-
-
-def default_step_template(schema: dict) -> str:
-    # Every brace of the prose becomes a literal, in one pass: replacing "{" and then "}"
-    # would break the braces the first replacement wrote.
-    action = re.sub(r"[{}]", lambda brace: "{{ '" + brace.group() + "' }}", action_phrase(schema))
-    return action + _ARGS_SUFFIX
 
 
 def load_instructions(spec: str | Path) -> dict:
@@ -76,8 +98,46 @@ def load_instructions(spec: str | Path) -> dict:
     return tomllib.loads(sidecar.read_text(encoding="utf-8"))
 
 
+def word_grams(text: str, n: int = COPY_WORDS) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def copied_words(text: str, descriptions: list[str], n: int = COPY_WORDS) -> str | None:
+    """The first run of `n` consecutive words `text` shares with one of `descriptions`."""
+    theirs: set[tuple[str, ...]] = set()
+    for description in descriptions:
+        theirs |= word_grams(description, n)
+    for gram in sorted(word_grams(text, n) & theirs):
+        return " ".join(gram)
+    return None
+
+
+def tool_descriptions(tool_schemas: list[dict]) -> list[str]:
+    """Every description of the tools and their parameters, nested ones included."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("description"), str):
+                out.append(node["description"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tool_schemas)
+    return out
+
+
 class InstructionRenderer:
-    def __init__(self, tool_schemas: list[dict], overrides: dict | str | Path | None = None):
+    def __init__(
+        self,
+        tool_schemas: list[dict],
+        overrides: dict | str | Path | None = None,
+        manifest: Manifest | None = None,
+    ):
         if isinstance(overrides, str | Path):
             overrides = tomllib.loads(Path(overrides).read_text(encoding="utf-8"))
         overrides = overrides or {}
@@ -85,32 +145,142 @@ class InstructionRenderer:
         self.env.filters["show"] = _show
         self.env.filters["words"] = _words
         self.schemas = {s["function"]["name"]: s for s in tool_schemas}
+        self.params = {
+            name: (s["function"].get("parameters") or {}) for name, s in self.schemas.items()
+        }
+        self.reader = GoalReader(manifest, self.params)
+        self.problems: list[str] = []
         custom = overrides.get("tools", {})
         unknown = sorted(set(custom) - set(self.schemas))
         if unknown:
             raise ValueError(f"instruction templates for unknown tools: {', '.join(unknown)}")
-        # A spec's own templates are compiled now, so that a broken one fails here; the default
-        # ones when a task first uses their tool (compiling one per tool dominates small runs).
-        self.steps = {name: self.env.from_string(text) for name, text in custom.items()}
+        self.steps = {name: self._compile(name, text) for name, text in custom.items()}
         self.task = self.env.from_string(
             overrides.get("task", {}).get("template") or DEFAULT_TASK_TEMPLATE
         )
+        self._fell_back: set[str] = set()
 
-    def step(self, name: str, arguments: dict) -> str:
-        function = self.schemas[name]["function"]
-        variables = {
-            **arguments,
-            "args": arguments,
-            "tool": name,
-            "description": function.get("description", ""),
-        }
-        template = self.steps.get(name)
-        if template is None:
-            template = self.steps[name] = self.env.from_string(
-                default_step_template(self.schemas[name])
+    def _compile(self, tool: str, text: str) -> Any:
+        names = meta.find_undeclared_variables(self.env.parse(text))
+        props = self.params[tool].get("properties") or {}
+        strangers = sorted(names - set(props) - _STEP_NAMES)
+        if strangers:
+            raise ValueError(
+                f"instruction template for {tool} names {', '.join(strangers)}, which is no "
+                f"argument of {tool} (its arguments: {', '.join(props) or 'none'})"
             )
-        return " ".join(template.render(variables).split())
+        return self.env.from_string(text)
 
-    def render(self, calls: list[dict]) -> str:
-        steps = [self.step(c["name"], c["arguments"]) for c in calls]
-        return " ".join(self.task.render(steps=steps, calls=calls).split())
+    # ---- rendering
+
+    def render(self, calls: list[dict], catalog: Catalog | None = None, seed: str | int = 0) -> str:
+        """The instruction for a task whose valid calls are `calls`, from the state indexed
+        by `catalog`; `seed` picks the wording."""
+        rng = random.Random(f"envscale-instruction:{seed}")
+        goal = self._goal(calls, catalog)
+        pairs = list(zip(goal.steps, calls, strict=True))
+        # A tool about no record (think, calculate) is the agent's business, not the user's,
+        # unless it is all the task does.
+        kept = [(s, c) for s, c in pairs if s.tool not in self.reader.plain] or pairs
+        steps = [self._step(step, call, rng) for step, call in kept]
+        unknown = any(not d.known for step in goal.steps for d in step.details)
+        look = [rng.choice(LOOK_UP).format(x=x) for x in goal.look_up]
+        if unknown:
+            look.append(rng.choice(FIND))
+        text = self.task.render(
+            steps=steps or ["ask a question"],
+            calls=calls,
+            identity=self._identity(goal, rng),
+            look_up=" ".join(x for x in look if x),
+            then=[rng.choice(THEN) for _ in steps],
+        )
+        return " ".join(text.split())
+
+    def _goal(self, calls: list[dict], catalog: Catalog | None) -> Goal:
+        return self.reader.read(calls, catalog)
+
+    def _identity(self, goal: Goal, rng: random.Random) -> str:
+        if not goal.identity:
+            return ""
+        if goal.identity[0][0] == "email":
+            return rng.choice(IDENTITY["email"]).format(v=goal.identity[0][1])
+        if goal.identity[0][0] == "name" and len(goal.identity) > 1:
+            fact, value = goal.identity[1]
+            return rng.choice(IDENTITY["name"]).format(name=goal.identity[0][1], fact=fact, v=value)
+        fact, value = goal.identity[0]
+        return rng.choice(IDENTITY["other"]).format(fact=fact, v=value)
+
+    def _step(self, step: Step, call: dict, rng: random.Random) -> str:
+        default = self._phrase(step, rng)
+        template = self.steps.get(call["name"])
+        if template is None:
+            return default
+        variables = {
+            **call["arguments"],
+            "args": call["arguments"],
+            "tool": call["name"],
+            "description": "",
+            "record": f"my {step.record}" if step.record else "",
+            "details": self._details(step),
+        }
+        try:
+            return " ".join(template.render(variables).split())
+        except UndefinedError as error:
+            if call["name"] not in self._fell_back:
+                self._fell_back.add(call["name"])
+                self.problems.append(
+                    f"instruction template for {call['name']}: {error.message}; the calls that "
+                    "leave that argument out are worded by default"
+                )
+            return default
+
+    def _details(self, step: Step) -> str:
+        return ", ".join(f"{d.name}: {d.text}" for d in step.details if d.text)
+
+    def _phrase(self, step: Step, rng: random.Random) -> str:
+        own = f"my {step.record}" if step.record else ""
+        what = " ".join(step.words) or "it"
+        details = self._details(step)
+        verb = step.verb
+        if verb in READ:
+            subject = f"{what} of {own}" if own else what
+            head = rng.choice(
+                (f"find out the {subject}", f"know the {subject}", f"check the {subject}")
+            )
+            family = "other"
+        elif verb in END:
+            head = rng.choice(
+                (f"{verb} {own or 'the ' + what}", f"have {own or 'the ' + what} {_past(verb)}")
+            )
+            family = "end"
+        elif verb in CHANGE:
+            head = rng.choice(
+                (f"change the {what} of {own}", f"update the {what} on {own}")
+                if own
+                else (f"change the {what}", f"update the {what}")
+            )
+            family = "change"
+        elif not step.words:
+            head = verb + (" about it" if not details else "")
+            family = "other"
+        else:
+            head = f"{verb} {what}" + (f" for {own}" if own else "")
+            family = "other"
+        if details:
+            head += rng.choice((f" ({details})", f", with {details}", f" - {details}"))
+        motive = rng.choice(MOTIVES[family]) if "reason" not in call_params(step) else ""
+        if motive and step.kind == "write":
+            head += rng.choice((f", since {motive}", f" because {motive}"))
+        return head
+
+
+def call_params(step: Step) -> set[str]:
+    return {d.name for d in step.details}
+
+
+def _past(verb: str) -> str:
+    if verb.endswith("e"):
+        return verb + "d"
+    if verb == "cancel":
+        return "cancelled"
+    return verb + "ed"

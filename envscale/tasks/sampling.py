@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envscale import jsonl
@@ -20,9 +22,45 @@ from envscale.runtime.environment import Environment
 from envscale.tasks.instructions import InstructionRenderer
 from envscale.tasks.states import initial_environment
 from envscale.tasks.toolgraph import ToolGraph
-from envscale.tasks.walk import Walker
+from envscale.tasks.walk import Coverage, Walker
 
 # ---- sampling
+
+_NO_CALL = "no call of the walk succeeded"
+_NO_WRITE = "a walk meant to change the state made no write that succeeded"
+_WROTE = "a read-only walk wrote"
+_REPEAT = "the walk repeated a chain already sampled"
+_REPLAY = "replaying the chain gave other outputs"
+_UNCHANGED = "the writes left the state as it was"
+
+
+@dataclass
+class SamplingReport:
+    """What one `sample_tasks` run asked for and made, and why the other walks were dropped."""
+
+    asked: int = 0
+    made: int = 0
+    attempts: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    tools: list[str] = field(default_factory=list)
+    used: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)  # instruction templates that fell back
+    records: int = 0  # in the initial state
+
+    @property
+    def unused(self) -> list[str]:
+        return [t for t in self.tools if not self.used[t]]
+
+    def shortfall(self) -> str | None:
+        """Why fewer tasks than asked were made, in a sentence; None when none are missing."""
+        if self.made >= self.asked:
+            return None
+        reasons = ", ".join(f"{why} ({count})" for why, count in self.rejected.most_common(3))
+        empty = "; the initial state holds no records" if self.records == 0 else ""
+        return (
+            f"{self.made} of {self.asked} tasks: {self.attempts} walks tried, the others were "
+            f"dropped because {reasons or 'no walk could start'}{empty}"
+        )
 
 
 def sample_tasks(
@@ -37,17 +75,29 @@ def sample_tasks(
     min_length: int = 1,
     instructions: dict | str | Path | None = None,
     max_attempts: int | None = None,
+    report: SamplingReport | None = None,
 ) -> list[Task]:
     """Up to `n` distinct tasks from random walks on the tool graph (fewer only when the
     attempts run out). A share `read_only_share` walks read tools only; the others must
     change the state. Each call is invalid on purpose with probability `invalid_share`.
-    `instructions` refines the step templates (see `instructions.py`)."""
+    `instructions` refines the step templates (see `instructions.py`). `report`, when
+    given, is filled with the attempts made and why walks were not kept."""
     if not 1 <= min_length <= max_length:
         raise ValueError("need 1 <= min_length <= max_length")
-    graph = ToolGraph.from_manifest(domain.manifest)
-    walker = Walker(domain, graph)
-    renderer = InstructionRenderer(domain.tool_schemas, instructions)
+    report = report if report is not None else SamplingReport()
+    report.asked = n
+    if n <= 0:
+        return []
     env = env_factory()
+    state = env.export()
+    report.records = sum(len(records) for records in state.values())
+    graph = ToolGraph.from_domain(domain, state)
+    walker = Walker(domain, graph)
+    renderer = InstructionRenderer(domain.tool_schemas, instructions, domain.manifest)
+    coverage = Coverage()
+    lengths: Counter = Counter()
+    tries: Counter = Counter()
+    kept: Counter = Counter()
     initial_state = getattr(env_factory, "initial_state", None) or env.export()
     initial_hash = env.state_hash()
     tasks: list[Task] = []
@@ -65,29 +115,53 @@ def sample_tasks(
         read_only = reads_left > 0 and (writes_left <= 0 or rng.random() < read_only_share)
         kinds = ("read",) if read_only else ("read", "write")
         env.reset()
-        walk = walker.walk(env, rng, rng.randint(min_length, max_length), kinds, invalid_share)
+        # Lengths spread evenly: a walk aims at a length made seldom so far, discounted by
+        # how often walks aimed at it were kept (a write that needs a check first cannot be
+        # one call long), so an unreachable length does not hold up the others.
+        span = range(min_length, max_length + 1)
+        odds = [(kept[k] + 1) / (tries[k] + 2) / (1 + lengths[k]) for k in span]
+        target = rng.choices(list(span), odds)[0]
+        tries[target] += 1
+        walk = walker.walk(env, rng, target, kinds, invalid_share, coverage)
+        report.attempts += 1
+        # Every walk counts towards the coverage that steers the next ones, kept or not, so
+        # that a start that keeps failing gives way to the others.
+        coverage.add([step.name for step in walk.steps if step.ok])
         if not any(step.ok for step in walk.steps):
+            report.rejected[_NO_CALL] += 1
             continue
         wrote = any(step.ok and domain.tool_kinds[step.name] == "write" for step in walk.steps)
         if wrote == read_only:
+            report.rejected[_NO_WRITE if not wrote else _WROTE] += 1
             continue
         chain = canonical_json(walk.calls)
         if chain in seen:
+            report.rejected[_REPEAT] += 1
             continue
         task = _execute(domain, env, walk.calls, seed, initial_state, initial_hash)
         recorded = [GoldOutput(ok=s.ok, content=s.content) for s in walk.steps]
-        if task.gold_outputs != recorded or (
-            task.kind == "write" and task.gold_state_hash == initial_hash
-        ):
+        if task.gold_outputs != recorded:
+            report.rejected[_REPLAY] += 1
+            continue
+        if task.kind == "write" and task.gold_state_hash == initial_hash:
+            report.rejected[_UNCHANGED] += 1
             continue  # a write task must change the state
         seen.add(chain)
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
         # The user asks for what the valid calls do; a deliberately invalid call is the
         # agent's slip, corrected by the valid call of the same tool that follows it.
         wanted = [c.to_dict() for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
-        task.instruction = renderer.render(wanted)
+        task.instruction = renderer.render(wanted, walker.catalog(env), seed=task.id)
         tasks.append(task)
+        lengths[len(task.gold_calls)] += 1
+        kept[target] += 1
     env.close()
+    report.made = len(tasks)
+    report.problems = list(renderer.problems)
+    report.tools = sorted(graph.nodes)
+    report.used = Counter(
+        c.name for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls
+    )
     return tasks
 
 

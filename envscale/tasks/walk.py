@@ -1,17 +1,17 @@
-"""One directed random walk on the tool graph, with arguments drawn from the current state.
+"""One directed walk on the tool graph, with arguments drawn from the records met and the state.
 
-The walk starts at a random tool and moves along graph edges. Each call's arguments come,
-in this order, from: the previous call's output along the edge's `via` field (one output
-record per entity, so a patient's id and birth date come from the same patient); the
-records met so far in the walk (outputs, and the records the arguments point at); the
-database (preferring records related to those met so far); the enum's members; and
-realistic made-up values for free text. Write tools get fresh values for the plain fields
-they change (a new phone number, not the current one). A draw whose call fails is drawn
-again; when none succeeds the walk ends. A share of calls is made invalid on purpose (an
-unknown id, a value outside an enum, a negative amount, a missing argument) and kept with
-its error; the walk then goes on with a valid call of the same tool. When an episode policy
-requires a tool first (`before writes require verify_patient`), the walk calls it first,
-with arguments drawn for the records the next call concerns; a rule bound to records
+The first tool, and each next one, is drawn preferring the tools and edges used least so far
+(`Coverage`); the next is one the last call's output feeds, by edge weight, else one an
+earlier output feeds, else (for a walk that must write and has not) any write. Arguments
+come from `arguments.py`: the records met so far first (outputs, and the records the
+arguments point at), then those one step away, then the state. A draw whose call fails is
+drawn again; a failure whose error names a number is retried once with that number in place
+of one of the call's numbers. When no draw succeeds another next tool is tried, and after
+three the walk ends. A share of calls is made invalid on purpose (an unknown id, a value
+outside an enum, a negative amount, a missing argument) and kept with its error; the walk
+then goes on with a valid call of the same tool. When an episode policy requires a tool
+first (`before writes require verify_patient`), the walk calls it first, with arguments
+drawn for the records the next call concerns; a rule bound to records
 (`verify_patient(patient_id)`) is met once for each record the call concerns, that record's
 key in the bound parameter.
 """
@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
-from envscale.records import EntityField, Shape
+from envscale.records import Shape
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
-from envscale.tasks import fakes
+from envscale.tasks.arguments import ArgumentDrawer, NoValue
+from envscale.tasks.catalog import Catalog
 from envscale.tasks.toolgraph import ToolGraph
 
 DRAWS = 6
-_COMPATIBLE = {
-    "integer": {"int"},
-    "number": {"float", "int"},
-    "boolean": {"bool"},
-}
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 @dataclass
@@ -44,6 +43,34 @@ class Step:
     ok: bool
     content: str
     invalid: bool = False
+
+
+def ends_conversation(tool: str) -> bool:
+    """Whether a call of `tool` hands the user over and so ends an episode (the rollout's
+    convention: a tool whose name starts with `transfer`)."""
+    return tool.startswith("transfer")
+
+
+@dataclass
+class Coverage:
+    """How often each tool and each (tool, next tool) pair has been used in kept tasks."""
+
+    tools: Counter = field(default_factory=Counter)
+    pairs: Counter = field(default_factory=Counter)
+
+    def add(self, names: list[str]) -> None:
+        self.tools.update(names)
+        self.pairs.update(pairwise(names))
+
+    def pick(self, rng: random.Random, weights: dict[str, float]) -> str | None:
+        """A name drawn by weight, each divided by the square of one plus its uses."""
+        names = list(weights)
+        if not names:
+            return None
+        scores = [weights[n] / (1 + self.tools[n]) ** 2 for n in names]
+        if sum(scores) <= 0:
+            return rng.choice(names)
+        return rng.choices(names, scores)[0]
 
 
 @dataclass
@@ -60,9 +87,9 @@ class _NoValue(Exception):
 
 
 class Walker:
-    def __init__(self, domain: Domain, graph: ToolGraph):
+    def __init__(self, domain: Domain, graph: ToolGraph | None = None):
         self.domain = domain
-        self.graph = graph
+        self.graph = graph or ToolGraph.from_domain(domain)
         self.manifest = domain.manifest
         self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.schemas = {
@@ -70,25 +97,9 @@ class Walker:
         }
         self.tools = domain.tools
         self.entities = self.manifest.entities
-        self.feeds = self._feeds()
-
-    def _feeds(self) -> dict[str, list[tuple[str, str, EntityField]]]:
-        """Parameter name -> (entity, field, field spec) whose values can fill it.
-
-        Parameter names are as the compiler names them.
-        """
-        out: dict[str, list[tuple[str, str, EntityField]]] = {}
-        for entity, spec in self.entities.items():
-            for f in spec.fields:
-                names = [f.name]
-                if f.kind == "ref":
-                    target_key = self.entities[f.ref or ""].key[:1]
-                    names = [*target_key, f"{f.name}_id", f.name]
-                elif f.kind == "json":
-                    continue
-                for name in dict.fromkeys(names):
-                    out.setdefault(name, []).append((entity, f.name, f))
-        return out
+        self.drawer = ArgumentDrawer(self.manifest, self.schemas, self.clock)
+        self._catalog: Catalog | None = None
+        self._catalog_env: int | None = None
 
     # ---- the walk
 
@@ -99,15 +110,25 @@ class Walker:
         length: int,
         kinds: tuple[str, ...],
         invalid_share: float,
+        coverage: Coverage | None = None,
     ) -> Walk:
+        """A walk of up to `length` calls of tools of `kinds`. With `coverage`, the first tool
+        and each next one are drawn preferring the tools and edges used least so far."""
         result = Walk()
+        coverage = coverage or Coverage()
+        self.drawer.forget()
+        self.catalog(env).forget()
         starts = [n for n, node in self.graph.nodes.items() if node.kind in kinds]
+        if "write" in kinds and length == 1:  # a walk that must write and has one call
+            starts = [n for n in starts if self.graph.nodes[n].kind == "write"]
         if not starts:
             return result
-        current: str | None = rng.choice(starts)
+        tried: set[str] = set()
+        current: str | None = coverage.pick(rng, {n: 1.0 for n in starts})
         prev: str | None = None
         prev_rows: list[dict] = []
         context: list[tuple[str, dict]] = []
+        called: list[str] = []
         while current is not None and len(result.steps) < length:
             made = self._call(
                 env,
@@ -122,11 +143,62 @@ class Walker:
                 length - len(result.steps),
             )
             if made is None:
-                break
-            prev, prev_rows = current, made
-            successors = self.graph.successors(current, kinds)
-            current = rng.choice(successors) if successors else None
+                tried.add(current)
+                coverage.tools[current] += 1  # a tool that keeps failing gives way to others
+                if not result.steps and len(tried) < 3:
+                    current = coverage.pick(rng, {n: 1.0 for n in starts if n not in tried})
+                    continue
+            else:
+                prev, prev_rows = current, made
+                called.append(current)
+                tried = set()
+                if ends_conversation(current):
+                    break  # nothing follows a hand-over to a person
+            current = self._next(rng, called, kinds, coverage, tried, result, length, len(tried))
         return result
+
+    def _next(
+        self,
+        rng: random.Random,
+        called: list[str],
+        kinds: tuple[str, ...],
+        coverage: Coverage,
+        tried: set[str],
+        walk: Walk,
+        length: int,
+        failures: int,
+    ) -> str | None:
+        """The next tool: one the last call's output feeds (by edge weight), else one an
+        earlier call's output feeds; a walk that must write and has one call left writes."""
+        if not called or failures >= 3:
+            return None
+        weights: dict[str, float] = {}
+        for depth, source in enumerate(reversed(called)):
+            for target in self.graph.successors(source, kinds):
+                edge = self.graph.edge(source, target)
+                w = (edge.weight if edge else 0.1) * (0.3**depth)
+                w /= 1 + coverage.pairs[(source, target)]
+                weights[target] = max(weights.get(target, 0.0), w)
+        for name in {*tried, called[-1], *(n for n in called if self.tools[n].kind == "read")}:
+            weights.pop(name, None)  # a read once made needs no repeating
+        if len(walk.steps) < length - 1:  # a hand-over can only be the last call
+            weights = {n: w for n, w in weights.items() if not ends_conversation(n)}
+        if "write" in kinds and len(walk.steps) == length - 1:
+            wrote = any(s.ok and self.tools[s.name].kind == "write" for s in walk.steps)
+            if not wrote:
+                weights = {n: w for n, w in weights.items() if self.tools[n].kind == "write"}
+        wrote = any(s.ok and self.tools[s.name].kind == "write" for s in walk.steps)
+        if not weights and "write" in kinds and not wrote:
+            # No output feeds a write, but the walk must make one: any write whose arguments
+            # can come from the records met (a check a policy asks for feeds no parameter).
+            weights = {
+                n: 0.1
+                for n, node in self.graph.nodes.items()
+                if node.kind == "write" and n not in tried
+            }
+        if not weights:
+            return None
+        return coverage.pick(rng, weights)
 
     def _call(
         self,
@@ -204,12 +276,34 @@ class Walker:
                 budget -= 1
                 invalid_share = 0.0  # one invalid call per step
             result = env.call(tool, arguments)
+            if not result.ok and not result.internal:
+                arguments, result = self._repair(env, tool, arguments, result)
             if result.ok:
                 walk.steps.append(Step(tool, arguments, True, result.text))
                 rows = _rows(result.content)
                 context[:0] = [*self._typed(tool, rows), *planned]
                 return rows
         return None
+
+    def _repair(
+        self, env: Environment, tool: str, arguments: dict, failed: Any
+    ) -> tuple[dict, Any]:
+        """Retry a failed call with a number its error names ("total price is 352, but paid
+        100") in place of a number of the arguments, as an agent reading the error would."""
+        numbers = []
+        for text in _NUMBER.findall(failed.text):
+            value = float(text)
+            numbers.append(int(value) if value.is_integer() else value)
+        paths = list(_number_paths(arguments))
+        for path in reversed(paths[-3:]):
+            for number in numbers[:2]:
+                candidate = _replaced(arguments, path, number)
+                if candidate == arguments:
+                    continue
+                result = env.call(tool, candidate)
+                if result.ok:
+                    return candidate, result
+        return arguments, failed
 
     def _blocked(self, env: Environment, tool: str, arguments: dict) -> bool:
         if not env.enforce_policies:
@@ -283,134 +377,20 @@ class Walker:
         prev_rows: list[dict],
         context: list[tuple[str, dict]],
     ) -> dict:
-        schema = self.schemas[tool]
-        required = set(schema.get("required", []))
-        picked: dict[str, dict] = {}
-        arguments = {}
-        for param, prop in schema["properties"].items():
-            if param not in required and rng.random() < 0.5:
-                continue
-            try:
-                arguments[param] = self._value(
-                    env, rng, tool, param, prop, prev, prev_rows, context, picked
-                )
-            except _NoValue:
-                if param in required:
-                    raise
-        return arguments
+        """Arguments for `tool` (see `arguments.py`); raises `NoValue` when a required one has
+        none. `prev` and `prev_rows` are the previous call and what it returned."""
+        seen = [*self._typed(prev, prev_rows), *context] if prev is not None else list(context)
+        try:
+            return self.drawer.draw(self.catalog(env), rng, tool, seen)
+        except NoValue as error:
+            raise _NoValue(str(error)) from error
 
-    def _value(
-        self,
-        env: Environment,
-        rng: random.Random,
-        tool: str,
-        param: str,
-        prop: dict,
-        prev: str | None,
-        prev_rows: list[dict],
-        context: list[tuple[str, dict]],
-        picked: dict[str, dict],
-    ) -> Any:
-        if prev is not None:
-            for edge in self.graph.edges_between(prev, tool):
-                if edge.param != param:
-                    continue
-                rows = [r for r in prev_rows if r.get(edge.field) is not None]
-                if not rows:
-                    continue
-                row = picked.get(edge.entity)
-                if row is None or row.get(edge.field) is None:
-                    row = picked[edge.entity] = rng.choice(rows)
-                return _one(rng, row[edge.field])
-        sources = [s for s in self.feeds.get(param, []) if self._fits(prop, s[2])]
-        if self._fresh(tool, param, sources):
-            return self._made_up(rng, param, prop)
-        for entity, field_name, _ in sources:
-            for seen_entity, record in context:
-                if seen_entity == entity and record.get(field_name) is not None:
-                    return _one(rng, record[field_name])
-        if prop.get("type") in ("number", "integer"):
-            amounts = [
-                v
-                for e, r in context
-                if e in self.tools[tool].reads
-                for k, v in r.items()
-                if isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-            ]
-            if amounts:
-                value = rng.choice(amounts)
-                return value if prop["type"] == "number" else int(value)
-        if sources:
-            entity, field_name, _ = rng.choice(sources)
-            records = [r for r in env.db.all(entity) if r.get(field_name) is not None]
-            if records:
-                related = self._related_to(entity, records, context)
-                return _one(rng, rng.choice(related or records)[field_name])
-        if "enum" in prop:
-            return rng.choice(prop["enum"])
-        if prop.get("format") in ("date", "date-time"):
-            return self._moment(env, rng, tool, prop["format"])
-        if prop.get("type") in ("string", "number", "integer", "boolean"):
-            return self._made_up(rng, param, prop)
-        raise _NoValue(param)
-
-    def _fits(self, prop: dict, f: EntityField) -> bool:
-        if "enum" in prop:
-            return f.kind == "enum" and set(prop["enum"]) <= set(f.enum or [])
-        if prop.get("format") == "date":
-            return f.kind == "date"
-        if prop.get("format") == "date-time":
-            return f.kind == "datetime"
-        kind = prop.get("type", "string")
-        if kind == "string":
-            if f.kind == "ref":
-                target = self.entities[f.ref or ""]
-                key = next(g for g in target.fields if g.name == target.key[0])
-                return key.kind == "str"
-            return f.kind == "str"
-        return f.kind in _COMPATIBLE.get(kind, set())
-
-    def _fresh(self, tool: str, param: str, sources: list[tuple[str, str, EntityField]]) -> bool:
-        """Whether a write tool's parameter sets a plain field it writes.
-
-        If so, a new value fits better.
-        """
-        if self.tools[tool].kind != "write":
-            return False
-        written = set(self.tools[tool].writes)
-        return any(
-            e in written
-            and f.kind in ("str", "int", "float")
-            and f.name not in self.entities[e].key
-            for e, _, f in sources
-        )
-
-    def _made_up(self, rng: random.Random, param: str, prop: dict) -> Any:
-        kind = {"integer": "int", "number": "float", "boolean": "bool"}.get(
-            prop.get("type", "string"), "str"
-        )
-        if prop.get("format") == "date":
-            kind = "date"
-        elif prop.get("format") == "date-time":
-            kind = "datetime"
-        return fakes.value_for(rng, param, kind, self.clock)
-
-    def _moment(self, env: Environment, rng: random.Random, tool: str, fmt: str) -> str:
-        """A date (or date-time) taken from the records the tool reads.
-
-        At or after the clock when possible.
-        """
-        values = []
-        for entity in self.tools[tool].reads:
-            for f in self.entities[entity].fields:
-                if f.kind in ("date", "datetime"):
-                    values += [r[f.name] for r in env.db.all(entity) if r.get(f.name)]
-        if fmt == "date":
-            values = sorted({v[:10] for v in values})
-        ahead = [v for v in values if v >= self.clock[: len(v)]]
-        if ahead or values:
-            return rng.choice(ahead or values)
-        return self.clock[:10] if fmt == "date" else self.clock
+    def catalog(self, env: Environment) -> Catalog:
+        """The index of the state the walks start from, built once per environment."""
+        if self._catalog is None or self._catalog_env != id(env):
+            self._catalog = Catalog.build(self.manifest, env.export())
+            self._catalog_env = id(env)
+        return self._catalog
 
     # ---- records the walk has met
 
@@ -436,17 +416,6 @@ class Walker:
                     if target is not None:
                         out.append((f.ref, target))
         return out
-
-    def _related_to(
-        self, entity: str, records: list[dict], context: list[tuple[str, dict]]
-    ) -> list[dict]:
-        keys = set()
-        for seen_entity, record in context:
-            spec = self.entities.get(seen_entity)
-            if spec and len(spec.key) == 1 and isinstance(record.get(spec.key[0]), str | int):
-                keys.add((seen_entity, record[spec.key[0]]))
-        refs = [f for f in self.entities[entity].fields if f.kind == "ref"]
-        return [r for r in records if any((f.ref, r.get(f.name)) in keys for f in refs)]
 
     # ---- invalid calls
 
@@ -504,3 +473,23 @@ def _row_entity(shape: Shape | None) -> str | None:
             return shape.row
         shape = shape.list
     return None
+
+
+def _number_paths(value: Any, path: tuple = ()) -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _number_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _number_paths(item, (*path, i))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path
+
+
+def _replaced(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {k: (_replaced(v, rest, new) if k == head else v) for k, v in value.items()}
+    return [(_replaced(v, rest, new) if i == head else v) for i, v in enumerate(value)]

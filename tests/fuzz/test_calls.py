@@ -69,7 +69,7 @@ def test_an_internal_error_is_reported_with_its_detail(monkeypatch) -> None:
         tools = target(name).domain.tools_module.TOOLS
         for tool in list(tools):
             monkeypatch.setitem(tools, tool, broken)
-    tally = ATTACKS["calls.shape"].run(30, 0)
+    tally = ATTACKS["calls.shape"].run(120, 0)
     assert tally.counts.get(ESCAPED_EXCEPTION, 0) > 0
     assert any("internal error: KeyError" in p.detail for p in tally.examples)
 

@@ -158,7 +158,7 @@ def test_a_sampled_task_holds_no_internal_error():
     domain = Domain(files)
     count = INTERNAL_ERRORS.count
     tasks = sample_tasks(
-        domain, EnvFactory(domain, {"data": str(CLINIC_DATA)}), 40, seed=3, invalid_share=0.5
+        domain, EnvFactory(domain, {"data": str(CLINIC_DATA)}), 80, seed=3, invalid_share=0.5
     )
     assert INTERNAL_ERRORS.count > count  # a call made invalid on purpose hit the bug
     assert any(c.name == BROKEN_TOOL for t in tasks for c in t.gold_calls)

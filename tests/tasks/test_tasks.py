@@ -164,11 +164,14 @@ def test_instruction_templates(clinic):
             "arguments": {"appointment_id": "A0004", "reason": "schedule_conflict"},
         }
     ]
-    default = InstructionRenderer(clinic.tool_schemas).render(calls)
-    assert default.startswith("I'd like to cancel a scheduled appointment")
-    assert "appointment id: A0004" in default
-    custom = InstructionRenderer(clinic.tool_schemas, load_instructions(SPEC)).render(calls)
-    assert "cancel appointment A0004 (reason: schedule conflict)" in custom
+    default = InstructionRenderer(clinic.tool_schemas, None, clinic.manifest).render(calls)
+    assert "cancel" in default and "A0004" in default and "schedule conflict" in default
+    assert "scheduled appointment" not in default  # the words are the user's, not the tool's
+    custom = InstructionRenderer(
+        clinic.tool_schemas, load_instructions(SPEC), clinic.manifest
+    ).render(calls)
+    assert custom.startswith("I'm calling the clinic.")
+    assert "cancel my appointment (reason: schedule conflict)" in custom
     with pytest.raises(ValueError, match="unknown tools"):
         InstructionRenderer(clinic.tool_schemas, {"tools": {"no_such_tool": "x"}})
 
@@ -301,9 +304,9 @@ def test_the_tasks_command_says_when_it_makes_fewer_than_asked(tmp_path, capsys)
     assert f"warning: {made} of 200 tasks" in capsys.readouterr().err
 
 
-def test_braces_and_template_syntax_in_a_tool_description_stay_literal():
+def test_template_syntax_in_a_tool_description_never_reaches_the_instruction():
     description = "Do {braces}, {{ jinja }}, {% raw %} and {# a comment #} now. More."
     schema = {"function": {"name": "t", "description": description, "parameters": {}}}
     rendered = InstructionRenderer([schema]).render([{"name": "t", "arguments": {"x": 1}}])
-    literal = "do {braces}, {{ jinja }}, {% raw %} and {# a comment #} now"
-    assert rendered == f"I'd like to {literal} (x: 1)."
+    assert "{" not in rendered and "jinja" not in rendered
+    assert rendered.endswith("like to t (x: 1).")

@@ -10,27 +10,43 @@ import pytest
 
 import envscale
 from envscale.cli import graph as graph_command
-from envscale.tasks.toolgraph import Edge, ToolGraph
+from envscale.records import Shape
+from envscale.tasks.toolgraph import ToolGraph
+from envscale.tasks.toolgraph_png import strongest_edges
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "clinic.domain"
 
 
 @pytest.fixture(scope="module")
 def graph() -> ToolGraph:
-    return ToolGraph.from_manifest(envscale.load(SPEC).manifest)
+    return ToolGraph.from_domain(envscale.load(SPEC))
+
+
+def _flow(graph, source, target, param):
+    return next((f for f in graph.flows_between(source, target) if f.param == param), None)
 
 
 def test_nodes_and_typed_edges(graph):
     assert graph.nodes["find_open_slots"].kind == "read"
     assert graph.nodes["book_appointment"].kind == "write"
-    assert Edge("find_open_slots", "book_appointment", "slot_id", "Slot.slot_id") in graph.edges
-    assert (
-        Edge("find_patient", "verify_patient", "date_of_birth", "Patient.date_of_birth")
-        in graph.edges
-    )
+    slot = _flow(graph, "find_open_slots", "book_appointment", "slot_id")
+    assert slot is not None and slot.kind == "key" and slot.entity == "Slot"
+    assert slot.via == "Slot.slot_id"
+    found = _flow(graph, "find_patient", "verify_patient", "patient_id")
+    assert found is not None and found.kind == "key"
     assert "book_appointment" in graph.successors("find_open_slots")
     assert graph.successors("find_open_slots", ("read",)) == []
     assert all(e.source != e.target for e in graph.edges)
+    assert all(0 < f.weight <= 1 for e in graph.edges for f in e.flows)
+
+
+def test_a_value_the_source_was_given_is_no_flow(graph):
+    # get_patient takes the patient's id: handing that key back on is not a flow.
+    assert _flow(graph, "get_patient", "list_invoices", "patient_id") is None
+    # A new phone number is the user's, not a value found in an output.
+    assert _flow(graph, "get_patient", "update_contact", "phone") is None
+    # The appointment booked names the slot it holds, which a reschedule can move from.
+    assert _flow(graph, "list_appointments", "cancel_appointment", "appointment_id") is not None
 
 
 def test_json_export(graph):
@@ -38,13 +54,46 @@ def test_json_export(graph):
     assert json.loads(json.dumps(data)) == data
     assert {n["name"] for n in data["nodes"]} == set(graph.nodes)
     assert len(data["edges"]) == len(graph.edges)
-    assert set(data["edges"][0]) == {"source", "target", "param", "via"}
+    assert set(data["edges"][0]) == {"source", "target", "weight", "flows"}
+    assert set(data["edges"][0]["flows"][0]) == {"param", "via", "kind", "entity", "weight"}
+
+
+def test_collections_of_ids_are_followed_by_shape_or_by_data():
+    airline = envscale.load(SPEC.with_name("airline.domain"))
+    plain = ToolGraph.from_domain(airline)
+    # `User.reservations` is a list of plain strings: without data or a typed shape, no flow.
+    assert _flow(plain, "get_user_details", "get_reservation_details", "reservation_id") is None
+    # A value that is no key flows by name (a segment's date), weighted below a key.
+    date = _flow(plain, "get_reservation_details", "search_direct_flight", "date")
+    user = _flow(plain, "get_reservation_details", "get_user_details", "user_id")
+    assert date.kind == "value" and date.via == "Reservation.flights[].date"
+    assert user.kind == "key" and date.weight < user.weight
+    users = [{"user_id": "u1", "reservations": ["R1", "R2"]}]
+    data = {"User": users, "Reservation": [{"reservation_id": "R1"}, {"reservation_id": "R2"}]}
+    seen = ToolGraph.from_domain(airline, data)
+    flow = _flow(seen, "get_user_details", "get_reservation_details", "reservation_id")
+    assert flow is not None and flow.entity == "Reservation" and flow.via == "User.reservations"
+    # A manifest whose shape says `list<ref Reservation>` needs no data.
+    manifest = airline.manifest.model_copy(deep=True)
+    field = next(f for f in manifest.entities["User"].fields if f.name == "reservations")
+    field.shape = Shape(list=Shape(ref="Reservation"))
+    typed = ToolGraph.from_manifest(manifest, airline.tool_schemas)
+    assert _flow(typed, "get_user_details", "get_reservation_details", "reservation_id")
+
+
+def test_transitions_are_kept_when_the_manifest_has_them(graph):
+    manifest = envscale.load(SPEC).manifest.model_copy(deep=True)
+    moves = {"Appointment.status": {"scheduled": ["checked_in", "cancelled"]}}
+    manifest = manifest.model_validate({**manifest.to_dict(), "transitions": moves})
+    assert ToolGraph.from_manifest(manifest).transitions == moves
 
 
 def test_png_is_written(graph, tmp_path):
     pytest.importorskip("matplotlib")
     out = graph.draw_png(tmp_path / "graph.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = strongest_edges(graph, 3)
+    assert len(drawn) <= 3 * len(graph.nodes) < len(graph.edges)
 
 
 def test_graph_command(tmp_path, capsys):

@@ -1,0 +1,262 @@
+"""What the user of a sampled task wants, in terms a person knows.
+
+From the task's valid calls and the state it starts from (`catalog.py`), a `Goal` holds:
+who the user is (the person the chain's records belong to, and what they would give to be
+recognised: an email, a name with a zip code or a birth date, a user id only when the
+person record has nothing else), and one `Step` per call: the action (the tool name's
+verb and object words), the record it concerns, and its details, each either a value the
+user says (a date, an amount, a reason, a new phone number, the id of an order from their
+own history) or a description of a record the agent must look up (an item by its options,
+a payment method by its brand and last digits, a slot by its time). Keys of records that
+are not the user's own (slot, item, payment ids) are never said.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from envscale.records import Manifest
+from envscale.tasks.catalog import Catalog, leaves, singular
+
+_ID_WORDS = ("id", "ids", "key", "number", "code")
+_PERSON_FIELDS = ("email", "first_name", "last_name", "name", "date_of_birth", "dob")
+_SKIP_DESCRIBE = {"available", "status", "price", "amount", "balance", "id"}
+
+
+@dataclass
+class Detail:
+    name: str  # the parameter (or field) it fills, in words
+    text: str  # what the user says
+    known: bool  # False: a description of what the agent must find
+
+
+@dataclass
+class Step:
+    tool: str
+    verb: str
+    words: list[str]  # the tool name's other words
+    kind: str  # read | write
+    record: str | None = None  # "order #W123", when the call concerns one of the user's records
+    details: list[Detail] = field(default_factory=list)
+
+
+@dataclass
+class Goal:
+    person: str | None  # the entity of the person, when one is found
+    identity: list[tuple[str, str]]  # (fact in words, value) the user gives to be recognised
+    look_up: list[str]  # what the agent must find itself, in words
+    steps: list[Step]
+
+
+def person_entity(manifest: Manifest) -> str | None:
+    """The entity the users are: the one others refer to that has the most personal fields."""
+    referenced = {
+        f.ref for info in manifest.entities.values() for f in info.fields if f.kind == "ref"
+    }
+    best, score = None, 0
+    for entity, info in manifest.entities.items():
+        names = {f.name for f in info.fields}
+        own = sum(1 for p in _PERSON_FIELDS if p in names)
+        own += 1 if entity in referenced else 0
+        if own > score:
+            best, score = entity, own
+    return best if score >= 2 else None
+
+
+class GoalReader:
+    def __init__(self, manifest: Manifest | None, schemas: dict[str, dict]):
+        self.manifest = manifest
+        self.schemas = schemas
+        self.kinds = {t.name: t.kind for t in manifest.tools} if manifest is not None else {}
+        self.person = person_entity(manifest) if manifest is not None else None
+        self.statuses = {
+            member
+            for info in (manifest.entities.values() if manifest is not None else [])
+            for f in info.fields
+            for member in (f.enum or [])
+        }
+        self.plain = {
+            t.name
+            for t in (manifest.tools if manifest is not None else [])
+            if not t.reads and not t.writes
+        }
+
+    def read(self, calls: list[dict], catalog: Catalog | None) -> Goal:
+        person_record = self._person_of(calls, catalog) if catalog is not None else None
+        owned = self._owned_keys(person_record, catalog)
+        steps = [self._step(c, catalog, owned, person_record) for c in calls]
+        identity = self._identity(person_record)
+        look_up = []
+        person_key = self._person_key()
+        said = {value for _, value in identity}
+        if person_record is not None and person_key is not None:
+            key = person_record.get(person_key)
+            if key not in said and any(_holds(c["arguments"], key) for c in calls):
+                look_up.append(_words(person_key))
+        return Goal(self.person, identity, look_up, steps)
+
+    # ---- who
+
+    def _person_key(self) -> str | None:
+        if self.manifest is None:
+            return None
+        info = self.manifest.entities.get(self.person or "")
+        return info.key[0] if info is not None and len(info.key) == 1 else None
+
+    def _person_of(self, calls: list[dict], catalog: Catalog) -> dict | None:
+        if self.person is None:
+            return None
+        people = catalog.by_key.get(self.person, {})
+        for call in calls:
+            for leaf in leaves(call["arguments"], "", {}):
+                if not isinstance(leaf.value, str | int):
+                    continue
+                if leaf.value in people:
+                    return people[leaf.value]
+                for entity, index in catalog.by_key.items():
+                    record = index.get(leaf.value) if entity != self.person else None
+                    if record is None:
+                        continue
+                    for target, key in catalog.refs_of(entity, record):
+                        if target == self.person and key in people:
+                            return people[key]
+        return None
+
+    def _owned_keys(self, person: dict | None, catalog: Catalog | None) -> set:
+        """Keys of the records that are the user's own: theirs to name (their order ids)."""
+        if person is None or catalog is None or self.person is None:
+            return set()
+        key = catalog.key_of(self.person, person)
+        # What the person's record lists is theirs when no other person lists it too (their
+        # orders, not the insurance plan many patients share).
+        out = {
+            k
+            for target, k in catalog.refs_of(self.person, person)
+            if sum(1 for e, _ in catalog.referrers.get((target, k), []) if e == self.person) <= 1
+        }
+        for entity, record in catalog.referrers.get((self.person, key), []):
+            out.add(catalog.key_of(entity, record))
+        out.discard(None)
+        return out
+
+    def _identity(self, person: dict | None) -> list[tuple[str, str]]:
+        if person is None:
+            return []
+        flat = {leaf.name: leaf.value for leaf in leaves(person, "", person)}
+        if isinstance(flat.get("email"), str):
+            return [("email", flat["email"])]
+        first, last = flat.get("first_name"), flat.get("last_name")
+        for when in ("date_of_birth", "dob", "zip"):
+            if isinstance(last, str) and isinstance(flat.get(when), str):
+                name = f"{first} {last}" if isinstance(first, str) else last
+                return [("name", name), (_words(when), flat[when])]
+        key = self._person_key()
+        if key is not None and person.get(key) is not None:
+            return [(_words(key), str(person[key]))]
+        return []
+
+    # ---- what
+
+    def _step(self, call: dict, catalog: Catalog | None, owned: set, person: dict | None) -> Step:
+        name = call["name"]
+        tokens = name.split("_by_")[0].split("_")
+        verb = tokens[0]
+        words = [w for w in tokens[1:] if w not in self.statuses]  # "pending order" is "order"
+        step = Step(name, verb, words, self.kinds.get(name, "read"))
+        props = (self.schemas.get(name) or {}).get("properties") or {}
+        person_key = self._person_key()
+        for param, value in call["arguments"].items():
+            if param == person_key and person is not None and person.get(param) == value:
+                continue  # the user is named by their identity, not their id
+            if isinstance(value, str | int) and value in owned and step.record is None:
+                step.record = f"{self._noun(param)} {value}"
+                continue
+            step.details.append(self._detail(param, value, props.get(param, {}), catalog, owned))
+        return step
+
+    def _noun(self, param: str) -> str:
+        base = param.removeprefix("new_")
+        for suffix in ("_ids", "_id", "_number", "_code"):
+            base = base.removesuffix(suffix)
+        return _words(singular(base))
+
+    def _detail(
+        self, param: str, value: Any, prop: dict, catalog: Catalog | None, owned: set
+    ) -> Detail:
+        if isinstance(value, list):
+            parts = [self._detail(param, v, prop.get("items") or {}, catalog, owned) for v in value]
+            known = all(p.known for p in parts)
+            return Detail(_words(param), "; ".join(p.text for p in parts), known)
+        if isinstance(value, dict):
+            parts = [
+                self._detail(k, v, (prop.get("properties") or {}).get(k, {}), catalog, owned)
+                for k, v in value.items()
+            ]
+            text = ", ".join(p.text if not p.known else f"{p.name} {p.text}" for p in parts)
+            return Detail(_words(param), text, all(p.known for p in parts))
+        if _id_like(param) and isinstance(value, str | int) and value not in owned:
+            described = self._describe(param, value, catalog)
+            if described is not None:
+                return Detail(self._noun(param), described, False)
+        return Detail(_words(param), _show(value), True)
+
+    def _describe(self, param: str, value: Any, catalog: Catalog | None) -> str | None:
+        """The record `value` is the key of, told by its plain fields (not its id)."""
+        if catalog is None:
+            return None
+        record = None
+        for index in catalog.by_key.values():
+            if value in index:
+                record = index[value]
+                break
+        if record is None:
+            bare = param.removeprefix("new_")
+            names = {param, singular(param), bare, singular(bare), "id"}
+            for n in names:
+                for _, leaf in catalog.by_name.get(n, [])[:5000]:
+                    if leaf.value == value:
+                        record = leaf.parent
+                        break
+                if record is not None:
+                    break
+        if record is None:
+            return None
+        parts = []
+        for leaf in leaves(record, "", record):
+            if leaf.value == value or _id_like(leaf.name) or leaf.name in _SKIP_DESCRIBE:
+                continue
+            if leaf.name in catalog.names:  # another record's key says nothing to a person
+                continue
+            if isinstance(leaf.value, str) and re.fullmatch(r"\d{5,}", leaf.value):
+                continue  # a number that names a record (a map's key) is an id too
+            if isinstance(leaf.value, str) and 0 < len(leaf.value) <= 40:
+                parts.append(f"{_words(leaf.name)} {_show(leaf.value)}")
+            if len(parts) == 3:
+                break
+        noun = self._noun(param)
+        return f"the {noun} with {', '.join(parts)}" if parts else None
+
+
+def _holds(value: Any, wanted: Any) -> bool:
+    return any(leaf.value == wanted for leaf in leaves({"v": value}, "", {}))
+
+
+def _id_like(name: str) -> bool:
+    last = name.split("_")[-1]
+    return last in _ID_WORDS or name == "id"
+
+
+def _words(name: str) -> str:
+    return re.sub(r"_+", " ", name).strip()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value):
+        return value.replace("_", " ")  # an enum member: schedule_conflict
+    return str(value)

@@ -1,0 +1,176 @@
+"""Sampled tasks cover the domain: every tool, arguments of every type, lengths 1..max, chains
+that stay on the user's records, and instructions in the user's words, never a tool's."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import envscale
+from envscale.cli import main
+from envscale.runtime.layout import Layout
+from envscale.tasks.instructions import InstructionRenderer, copied_words, tool_descriptions
+from envscale.tasks.sampling import SamplingReport, sample_tasks, verify_task
+from envscale.tasks.states import EnvFactory
+from tests.tasks.shop_spec import SHOP
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+TAUBENCH = ROOT.parent / "shared" / "conformance" / "taubench"
+
+# The shop's reads, and writes whose parameters are a map and an int.
+MAP_SHOP = (
+    SHOP[: SHOP.index("tool cancel_order")]
+    + """
+tool set_scores(customer_id: str "The customer's id", scores: map<str, int> "Score per topic")
+    -> Customer {
+  "Replace a customer's scores."
+  let c = Customer[customer_id]
+  set c.scores = scores
+  return c
+}
+
+tool restock(sku: str "The product", amount: int "How many arrive") -> Product {
+  "Add arriving units to a product's stock."
+  let p = Product[sku]
+  require amount > 0 and p.stock + amount <= 50 else "Too many"
+  set p.stock = p.stock + amount
+  return p
+}
+"""
+)
+
+
+def _used(tasks) -> Counter:
+    return Counter(
+        c.name for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls
+    )
+
+
+@pytest.fixture(scope="module")
+def map_shop(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("mapshop") / "shop.domain"
+    spec.write_text(MAP_SHOP, encoding="utf-8")
+    return envscale.load(spec)
+
+
+def test_map_and_int_parameters_are_filled(map_shop):
+    state = {"generated": {"seed": 1, "size": 8}}
+    report = SamplingReport()
+    tasks = sample_tasks(map_shop, EnvFactory(map_shop, state), 40, seed=3, report=report)
+    assert len(tasks) == 40, report.shortfall()
+    calls = [c for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls]
+    scores = [c.arguments["scores"] for c in calls if c.name == "set_scores"]
+    amounts = [c.arguments["amount"] for c in calls if c.name == "restock"]
+    assert scores and all(isinstance(s, dict) and s for s in scores)
+    assert all(isinstance(v, int) for s in scores for v in s.values())
+    assert amounts and all(isinstance(a, int) and not isinstance(a, bool) for a in amounts)
+    assert all(verify_task(map_shop, t) for t in tasks[:10])
+
+
+def _shipped(name: str):
+    spec = SPECS / f"{name}.domain"
+    domain = envscale.load(spec)
+    if name == "clinic":
+        return domain, EnvFactory(domain, {"data": "clinic.data.json"}, spec)
+    if not (TAUBENCH / name).is_dir():
+        pytest.skip("tau-bench's data is in ../shared")
+    data = Layout.read(SPECS / f"{name}.layout.json").load(TAUBENCH / name)
+    return domain, lambda: domain.environment(data=data)
+
+
+@pytest.mark.parametrize("name", ["clinic", "retail", "airline"])
+def test_400_tasks_cover_every_tool_and_every_length(name):
+    domain, factory = _shipped(name)
+    report = SamplingReport()
+    tasks = sample_tasks(domain, factory, 400, seed=0, report=report)
+    assert len(tasks) == 400, report.shortfall()
+    assert report.unused == [], report.unused
+    lengths = Counter(len(t.gold_calls) for t in tasks)
+    assert set(lengths) == {1, 2, 3, 4}
+    assert min(lengths.values()) >= 20, lengths
+    descriptions = tool_descriptions(domain.tool_schemas)
+    copied = [(t.instruction, copied_words(t.instruction, descriptions)) for t in tasks]
+    assert [c for c in copied if c[1]] == []
+    if name == "airline":
+        used = _used(tasks)
+        for tool in (
+            "book_reservation",
+            "update_reservation_flights",
+            "update_reservation_baggages",
+            "update_reservation_passengers",
+        ):
+            assert used[tool] >= 10, used
+
+
+def test_a_chain_stays_on_the_records_of_one_user():
+    domain, factory = _shipped("clinic")
+    tasks = sample_tasks(domain, factory, 120, seed=4, invalid_share=0.0)
+    env = factory()
+    owner = {}
+    for entity in ("Appointment", "Prescription", "Invoice"):
+        key = domain.manifest.entities[entity].key[0]
+        owner.update({r[key]: r["patient"] for r in env.export()[entity]})
+    env.close()
+    one = 0
+    for task in tasks:
+        people = set()
+        for call in task.gold_calls:
+            for name, value in call.arguments.items():
+                if name == "patient_id":
+                    people.add(value)
+                elif value in owner:
+                    people.add(owner[value])
+        one += len(people) == 1
+    assert one >= 0.8 * len(tasks)
+
+
+def test_instructions_name_no_internal_ids_and_say_what_to_look_up():
+    domain, factory = _shipped("clinic")
+    tasks = sample_tasks(domain, factory, 80, seed=6)
+    for task in tasks:
+        # Slot, clinician and patient ids are the clinic's, not the patient's to know.
+        assert not re.search(r"\b(S\d{3}|C\d{2}|P\d{3})\b", task.instruction), task.instruction
+    assert len({t.instruction.split(".")[0] for t in tasks}) > 3  # the wording varies
+    assert any("look" in t.instruction or "find" in t.instruction for t in tasks)
+
+
+def test_a_template_naming_an_optional_argument_left_out_falls_back():
+    clinic = envscale.load(SPECS / "clinic.domain")
+    templates = {"tools": {"update_contact": "change my phone to {{ phone }}"}}
+    renderer = InstructionRenderer(clinic.tool_schemas, templates, clinic.manifest)
+    call = {"name": "update_contact", "arguments": {"patient_id": "P001", "email": "a@b.c"}}
+    text = renderer.render([call])
+    assert "a@b.c" in text and "phone" not in text
+    assert renderer.problems and "update_contact" in renderer.problems[0]
+    assert "'phone' is undefined" in renderer.problems[0]
+    with_phone = {"name": "update_contact", "arguments": {"patient_id": "P001", "phone": "5"}}
+    assert "change my phone to 5" in renderer.render([with_phone])
+    with pytest.raises(ValueError, match="names telephone, which is no argument"):
+        InstructionRenderer(clinic.tool_schemas, {"tools": {"update_contact": "{{ telephone }}"}})
+
+
+def test_copied_words_finds_eight_words_of_a_description():
+    descriptions = ["Cancel a scheduled appointment and free its slot for someone else."]
+    assert copied_words(
+        "Please cancel a scheduled appointment and free its slot for me", descriptions
+    )
+    assert copied_words("Please cancel my appointment and free the slot", descriptions) is None
+
+
+def test_the_tasks_command_warns_of_a_shortfall_and_fails_on_none(tmp_path, capsys):
+    spec = SPECS / "clinic.domain"
+    out = tmp_path / "t.jsonl"
+    args = ["tasks", str(spec), "-n", "5", "--data", "generated", "--size", "0", "-o", str(out)]
+    code = main(args)
+    err = capsys.readouterr().err
+    made = len(out.read_text().splitlines()) if out.exists() else 0
+    if made:
+        assert code == 0 and f"warning: {made} of 5 tasks" in err
+    else:
+        assert code == 1 and "no tasks" in err
+    assert "the initial state holds no records" in err
+    assert main(["tasks", str(spec), "-n", "-1", "-o", str(out)]) == 2
