@@ -139,9 +139,7 @@ class Shape(SparsePart):
     `struct` name an entity or a struct; `list` and `map` give the shape of the items; `ref`
     names the entity whose key a reference holds (shown as it is stored)."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset(
-        {"row", "struct", "ref", "list", "map"}
-    )
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"row", "struct", "ref", "list", "map"})
     row: str | None = None
     struct: str | None = None
     ref: str | None = None

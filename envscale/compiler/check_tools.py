@@ -314,11 +314,7 @@ def none_tested(condition: ast.Expr, op: str, joiner: str) -> list[ast.Expr]:
         return none_tested(condition.left, op, joiner) + none_tested(condition.right, op, joiner)
     if isinstance(condition, ast.Binary) and condition.op == op:
         for name, other in ((condition.left, condition.right), (condition.right, condition.left)):
-            if (
-                path_of(name) is not None
-                and isinstance(other, ast.Literal)
-                and other.value is None
-            ):
+            if path_of(name) is not None and isinstance(other, ast.Literal) and other.value is None:
                 return [name]
     return []
 

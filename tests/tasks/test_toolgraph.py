@@ -60,25 +60,27 @@ def test_json_export(graph):
 
 def test_collections_of_ids_are_followed_by_shape_or_by_data():
     airline = envscale.load(SPEC.with_name("airline.domain"))
-    plain = ToolGraph.from_domain(airline)
-    # `User.reservations` is a list of plain strings: without data or a typed shape, no flow.
+    # The shipped spec types `User.reservations` as `list<Reservation>`: the shape says it.
+    typed = ToolGraph.from_domain(airline)
+    flow = _flow(typed, "get_user_details", "get_reservation_details", "reservation_id")
+    assert flow is not None and flow.entity == "Reservation" and flow.kind == "key"
+    # The same field as a list of plain strings: without data, no flow.
+    manifest = airline.manifest.model_copy(deep=True)
+    field = next(f for f in manifest.entities["User"].fields if f.name == "reservations")
+    field.shape = None
+    plain = ToolGraph.from_manifest(manifest, airline.tool_schemas)
     assert _flow(plain, "get_user_details", "get_reservation_details", "reservation_id") is None
     # A value that is no key flows by name (a segment's date), weighted below a key.
     date = _flow(plain, "get_reservation_details", "search_direct_flight", "date")
     user = _flow(plain, "get_reservation_details", "get_user_details", "user_id")
     assert date.kind == "value" and date.via == "Reservation.flights[].date"
     assert user.kind == "key" and date.weight < user.weight
+    # With data that shows the strings are keys, the plain list counts as references.
     users = [{"user_id": "u1", "reservations": ["R1", "R2"]}]
     data = {"User": users, "Reservation": [{"reservation_id": "R1"}, {"reservation_id": "R2"}]}
-    seen = ToolGraph.from_domain(airline, data)
+    seen = ToolGraph.from_manifest(manifest, airline.tool_schemas, data)
     flow = _flow(seen, "get_user_details", "get_reservation_details", "reservation_id")
     assert flow is not None and flow.entity == "Reservation" and flow.via == "User.reservations"
-    # A manifest whose shape says `list<ref Reservation>` needs no data.
-    manifest = airline.manifest.model_copy(deep=True)
-    field = next(f for f in manifest.entities["User"].fields if f.name == "reservations")
-    field.shape = Shape(list=Shape(ref="Reservation"))
-    typed = ToolGraph.from_manifest(manifest, airline.tool_schemas)
-    assert _flow(typed, "get_user_details", "get_reservation_details", "reservation_id")
 
 
 def test_transitions_are_kept_when_the_manifest_has_them(graph):
