@@ -59,6 +59,7 @@ _USED_UP = object()  # a unique field of few values (an enum, a bool) that has n
 ATTEMPTS = 30
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
 _NOTHING = object()  # no value to take from a referred record
+_SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
 _QUOTED = re.compile(r"'([^']+)'")
@@ -298,6 +299,7 @@ class _Ctx:
 
     persona: fakes.Persona
     known: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, list[str]] | None = None  # the record's option sets, made once
     referred: list[tuple[str, dict]] = field(default_factory=list)  # (entity, record)
 
 
@@ -704,7 +706,14 @@ class _Generator:
                 return None
             if f.kind == "ref" and record[f.name] is not None:
                 self._know(ctx, f.ref, record[f.name])
+        self._from_lines(entity, record)
+        self._status_dates(
+            entity,
+            record,
+            lambda f: self._field_value(entity, f, record, rng, schema, False, ctx, fresh=True),
+        )
         self._order_dates(entity, record, ctx)
+        self._totals(entity, record)
         for f in rest:
             if not _derived(f):
                 self._relate(entity, f, record, rng, schema, ctx)
@@ -783,8 +792,9 @@ class _Generator:
         schema: dict,
         defaults: bool,
         ctx: _Ctx,
+        fresh: bool = False,
     ) -> Any:
-        value = self._plain_value(entity, f, record, rng, schema, defaults, ctx)
+        value = self._plain_value(entity, f, record, rng, schema, defaults, ctx, fresh)
         return self._aimed(entity, f, value, rng)
 
     def _plain_value(
@@ -796,11 +806,13 @@ class _Generator:
         schema: dict,
         defaults: bool,
         ctx: _Ctx,
+        fresh: bool = False,
     ) -> Any:
+        """A value for one field; `fresh`, never the default nor none."""
         has_default = "default" in f.model_fields_set
-        if has_default and (defaults or rng.random() < 0.5):
+        if has_default and not fresh and (defaults or rng.random() < 0.3):
             return self._constant(f.default)
-        if f.nullable and (defaults or rng.random() < 0.3):
+        if f.nullable and not fresh and (defaults or rng.random() < 0.3):
             return None
         copied = self._copied(entity, f, record)
         if copied is None and f.kind == "ref":
@@ -822,6 +834,11 @@ class _Generator:
             keys = self._agreeing(target, ctx) or list(self.index.get(target, {}))
             if keys:
                 return rng.choice(keys)
+        if f.kind in ("str", "json"):  # a key of a referred record's map, or an item's ids
+            referred = [(False, r) for _, r in ctx.referred]
+            linked = self._linked_value(rng, f.name, prop, referred, record)
+            if linked is not _NOTHING:
+                return linked
         if f.kind == "str" and "email" in fakes.words(f.name):
             first, last = _names_in(record)
             if first or last:
@@ -876,7 +893,6 @@ class _Generator:
         end, departure < arrival), and none comes before the first event of a record it
         refers to (a delivery is not assigned before its order was placed)."""
         spec = self.manifest.entities[entity]
-        self._status_dates(entity, record)
         ranked = []
         for f in spec.fields:
             if f.kind not in ("date", "datetime") or f.name in spec.key or _derived(f):
@@ -905,26 +921,80 @@ class _Generator:
             if f.kind == "datetime" and len(value) == 10:
                 record[f.name] = value + self.clock[10:]
 
-    def _status_dates(self, entity: str, record: dict) -> None:
-        """An optional date named after a status is there exactly when the record is in that
-        status: `delivered_at` on a delivered delivery, none on one still on its way."""
+    def _status_dates(
+        self, entity: str, record: dict, make: Callable[[EntityField], Any] | None = None
+    ) -> None:
+        """An optional field named after a status is there exactly when the record is in that
+        status: `delivered_at` on a delivered delivery (none on one still on its way), a
+        `cancel_reason` on a cancelled visit, `return_items` on an order whose return was
+        requested. `make` makes a value for one that should be there and is not."""
         spec = self.manifest.entities[entity]
         statuses = [
             f for f in spec.fields if f.kind == "enum" and isinstance(record.get(f.name), str)
         ]
         for f in spec.fields:
-            if f.kind not in ("date", "datetime") or not f.nullable or _derived(f):
+            if not f.nullable or _derived(f) or f.name in spec.key or f in statuses:
                 continue
             event = fakes.words(f.name)[0]
             for status in statuses:
-                if event in (f.enum or []) or not any(event == m for m in status.enum or []):
+                member = next(
+                    (
+                        m
+                        for m in status.enum or []
+                        if m == event or (len(event) >= 4 and m.startswith(event))
+                    ),
+                    None,
+                )
+                if member is None:
                     continue
-                if record[status.name] != event:
+                if record[status.name] != member:
                     record[f.name] = None
-                elif record.get(f.name) is None:
-                    record[f.name] = fakes.value_for(
-                        random.Random(str(record)), f.name, f.kind, self.clock
-                    )
+                elif record.get(f.name) is None and f.kind in ("date", "datetime"):
+                    seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+                    record[f.name] = fakes.value_for(seeded, f.name, f.kind, self.clock)
+                elif record.get(f.name) is None and make is not None:
+                    record[f.name] = make(f)
+                break
+
+    def _from_lines(self, entity: str, record: dict) -> None:
+        """A text field named like a field of the record's lines takes the first line's (or,
+        for a destination, the last's): a trip starts where its first flight does."""
+        spec = self.manifest.entities[entity]
+        lines = [
+            v for v in record.values() if isinstance(v, list) and v and isinstance(v[0], dict)
+        ]
+        for f in spec.fields:
+            if f.kind != "str" or f.name in spec.key or _derived(f):
+                continue
+            for value in lines:
+                line = value[-1] if f.name in ("destination", "to") else value[0]
+                if isinstance(line.get(f.name), str):
+                    record[f.name] = line[f.name]
+                    break
+
+    def _totals(self, entity: str, record: dict) -> None:
+        """Counts and amounts of one thing agree with their total: `nonfree_baggages` is at
+        most `total_baggages`; a field whose doc says it is the sum of a list's lines is."""
+        spec = self.manifest.entities[entity]
+        numbers = [f for f in spec.fields if f.kind in ("int", "float") and not _derived(f)]
+        for whole in numbers:
+            tokens = fakes.words(whole.name)
+            if tokens[0] != "total" or not isinstance(record.get(whole.name), int | float):
+                continue
+            for part in numbers:
+                if part is not whole and fakes.words(part.name)[-1:] == tokens[-1:]:
+                    value = record.get(part.name)
+                    if isinstance(value, int | float) and value > record[whole.name]:
+                        record[part.name], record[whole.name] = record[whole.name], value
+        schema = self.schemas[entity]["properties"]
+        for f in numbers:
+            match = _SUM_OF.search(schema.get(f.name, {}).get("description") or "")
+            lines = record.get(match.group(1)) if match else None
+            if isinstance(lines, list) and lines and all(isinstance(x, dict) for x in lines):
+                amounts = [_line_amount(line) for line in lines]
+                if all(a is not None for a in amounts):
+                    total = round(sum(amounts), 2)  # type: ignore[arg-type]
+                    record[f.name] = total if f.kind == "float" else int(total)
 
     def _event_fields(self, entity: str) -> list[EntityField]:
         """The date fields of an entity that name its first events."""
@@ -1109,7 +1179,15 @@ class _Generator:
             options = [s for s in schema["anyOf"] if s.get("type") != "null"]
             if not options or (len(options) < len(schema["anyOf"]) and rng.random() < 0.2):
                 return None
-            return self._from_schema(rng, options[0], name, entity, defs, False, ctx, record)
+            chosen = {
+                **options[0],
+                **(
+                    {"description": schema["description"]}
+                    if "description" in schema and "$ref" not in options[0]
+                    else {}
+                ),
+            }
+            return self._from_schema(rng, chosen, name, entity, defs, False, ctx, record)
         if "enum" in schema:
             return rng.choice(schema["enum"])
         if "const" in schema:  # an enum of one member
@@ -1150,6 +1228,28 @@ class _Generator:
         doc = schema.get("description") or ""
         return fakes.value_for(rng, name, plain, self.clock, entity, ctx.persona, doc, record)
 
+    def _sibling_ids(self, rng: random.Random, prop: str, sub: dict, record: dict) -> Any:
+        """A list of ids named after the record's lines (`item_ids`, `return_items`): some of
+        the ids its lines hold (`items[].item_id`), sorted."""
+        if _schema_type(sub) != "array" or _schema_type(sub.get("items") or _inner(sub)) not in (
+            "string",
+            None,
+        ):
+            return _NOTHING
+        last = fakes.words(prop)[-1]
+        stems = {last[:-4] if last.endswith("_ids") else last.removesuffix("s")}
+        if prop.endswith("_ids"):
+            stems.add(prop[:-4])
+        for value in record.values():
+            if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+                continue
+            for stem in stems:
+                held = [v.get(f"{stem}_id") for v in value if isinstance(v, dict)]
+                held = [h for h in held if isinstance(h, str)]
+                if held:
+                    return sorted(rng.sample(held, rng.randint(1, len(held))))
+        return _NOTHING
+
     def _same_ref(self, a: dict, b: dict, struct: str) -> bool:
         """Whether two struct values refer to the same record."""
         return any(
@@ -1180,11 +1280,12 @@ class _Generator:
             }
         doc = schema.get("description") or ""
         strings = sub.get("items", {}).get("type") == "string"
-        if sub.get("type") == "array" and strings and "option" in name:  # option sets
-            return fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}")
-        if sub.get("type") == "string" and "option" in name:  # one choice per option
-            sets = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}")
-            return {option: rng.choice(choices) for option, choices in sets.items()}
+        if "option" in name and (sub.get("type") == "string" or strings):
+            if ctx.options is None:  # one option set per record: its variants share it
+                ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}")
+            if strings:
+                return copy.deepcopy(ctx.options)
+            return {option: rng.choice(choices) for option, choices in ctx.options.items()}
         values = [
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
             for _ in range(rng.randint(1, 3))
@@ -1233,7 +1334,7 @@ class _Generator:
                 continue
             if prop not in required and not _tied(sub, present, rng):
                 continue
-            value = self._linked_value(rng, prop, sub, linked)
+            value = self._linked_value(rng, prop, sub, linked, record)
             if value is _NOTHING:
                 inner = {**record, "__source": out.get(first) if source is not None else None}
                 value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
@@ -1241,12 +1342,20 @@ class _Generator:
         return {p: out[p] for p in props if p in out}
 
     def _linked_value(
-        self, rng: random.Random, prop: str, sub: dict, linked: list[tuple[bool, dict]]
+        self,
+        rng: random.Random,
+        prop: str,
+        sub: dict,
+        linked: list[tuple[bool, dict]],
+        record: dict | None = None,
     ) -> Any:
         """A struct field's value taken from a referred record: the field of the same name,
         a key of its map named like the field (a flight's dates, a user's payment methods),
         or an entry of a map whose entries carry the field (a product's variant)."""
-        text = sub.get("type") == "string" or "anyOf" in sub
+        ids = self._sibling_ids(rng, prop, sub, record or {})
+        if ids is not _NOTHING:
+            return ids
+        text = _schema_type(sub) == "string"
         stem = prop[:-3] if prop.endswith("_id") else prop
         for own, other in list(linked):
             value = other.get(prop) if own else None
@@ -1351,6 +1460,26 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, list | dict):
         return json.dumps(value, sort_keys=True)
     return value
+
+
+def _schema_type(schema: dict) -> str | None:
+    return schema.get("type") or _inner(schema).get("type")
+
+
+def _inner(schema: dict) -> dict:
+    """The non-null alternative of an optional schema."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return options[0] if options else {}
+
+
+def _line_amount(line: dict) -> float | None:
+    """What one line adds up to: its amount, or its price times its quantity."""
+    for name in ("amount", "total", "price", "cost"):
+        value = line.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            quantity = line.get("quantity", line.get("qty", 1))
+            return value * quantity if isinstance(quantity, int) and name != "total" else value
+    return None
 
 
 def _derived(f: EntityField) -> bool:

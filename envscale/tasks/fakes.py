@@ -264,6 +264,16 @@ REVIEWS = {
         "The order was not what I asked for.",
     ),
 }
+BILLED = (
+    "Office visit",
+    "Follow-up visit",
+    "Lab panel",
+    "Flu vaccination",
+    "X-ray",
+    "Telehealth consultation",
+    "Physical therapy session",
+    "Late cancellation fee",
+)
 CANCEL_REASONS = (
     "Ordered by mistake",
     "Taking too long",
@@ -434,7 +444,7 @@ def company(rng: random.Random) -> str:
 
 def product(rng: random.Random) -> str:
     fake = faker(rng)
-    return f"{fake.last_name()} {rng.choice(PRODUCTS)}"
+    return f"{fake.safe_color_name().title()} {rng.choice(PRODUCTS)}"
 
 
 def dish(rng: random.Random, cuisine: str | None = None) -> str:
@@ -521,6 +531,8 @@ def int_for(rng: random.Random, tokens: list[str]) -> int:
         return rng.randint(18, 90)
     if "year" in t:
         return rng.randint(1995, 2024)
+    if MONEY_WORDS & t or {"prices", "fares"} & t:
+        return rng.randint(50, 900)
     if {"quantity", "qty"} & t:
         return rng.choice((1, 1, 1, 2, 2, 3))
     if {
@@ -549,8 +561,10 @@ def float_for(rng: random.Random, tokens: list[str], context: str = "") -> float
         return float(rng.choice((0, 10, 15, 20, 25, 30, 40)))
     if {"tax", "tip"} & t:
         return money(rng, 0.5, 12)
-    if "fee" in t:
+    if "fee" in t and {"delivery", "service", "booking", "shipping"} & (t | set(context.split())):
         return money(rng, 1.5, 9)
+    if "fee" in t:
+        return money(rng, 40, 250)
     if MONEY_WORDS & t:
         return money(rng)
     if {"rate", "ratio", "share", "score"} & t:
@@ -624,6 +638,10 @@ def text_for(
         return f"{faker(rng).city()} Air"
     if last in {"id", "number", "code", "sku", "ref"}:
         return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
+    if "time" in t or "hh:mm" in lowered:
+        return time_of_day(rng)
+    if "description" in t and ({"bill", "billed", "charge", "invoice"} & set(lowered.split())):
+        return rng.choice(BILLED)
     if {"reason", "symptom", "complaint"} & t:
         return rng.choice(CANCEL_REASONS if "cancel" in ent | t else REASONS)
     if {"comment", "review", "feedback"} & t:
@@ -667,7 +685,7 @@ def name_for(
         return restaurant(rng, cuisine)
     if kind == "plan":
         tier = rng.choice(("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select"))
-        return f"{persona.last_name} {tier} {rng.randint(1, 9) * 10}"
+        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {rng.randint(1, 9) * 10}"
     if kind == "company":
         return persona.company
     return product(rng)
@@ -691,7 +709,8 @@ def description(rng: random.Random, entity: str, record: dict[str, Any]) -> str:
 
 def option_sets(rng: random.Random, entity: str, doc: str) -> dict[str, list[str]]:
     """Option names to their choices, for a dish or a product."""
-    food = bool({"menu", "dish", "meal", "food"} & (set(words(entity)) | set(doc.lower().split())))
+    tokens = set(words(entity)) | set(re.findall(r"[a-z]+", doc.lower()))
+    food = bool({"menu", "dish", "meal", "food"} & tokens)
     sets = OPTION_SETS if food else PRODUCT_OPTIONS
     names = rng.sample(sorted(sets), rng.randint(0 if food else 1, 2))
     return {n: list(rng.sample(sets[n], rng.randint(2, len(sets[n])))) for n in sorted(names)}
