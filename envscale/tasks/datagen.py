@@ -933,10 +933,10 @@ class _Generator:
             f for f in spec.fields if f.kind == "enum" and isinstance(record.get(f.name), str)
         ]
         for f in spec.fields:
-            if not f.nullable or _derived(f) or f.name in spec.key or f in statuses:
+            if not f.nullable or _derived(f) or f.name in spec.key:
                 continue
             event = fakes.words(f.name)[0]
-            for status in statuses:
+            for status in [s for s in statuses if s.name != f.name]:
                 member = next(
                     (
                         m
@@ -960,9 +960,7 @@ class _Generator:
         """A text field named like a field of the record's lines takes the first line's (or,
         for a destination, the last's): a trip starts where its first flight does."""
         spec = self.manifest.entities[entity]
-        lines = [
-            v for v in record.values() if isinstance(v, list) and v and isinstance(v[0], dict)
-        ]
+        lines = [v for v in record.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
         for f in spec.fields:
             if f.kind != "str" or f.name in spec.key or _derived(f):
                 continue
@@ -1124,7 +1122,7 @@ class _Generator:
                 rng,
                 schema,
                 False,
-                _Ctx(fakes.Persona.make(rng), ctx.known, ctx.referred),
+                _Ctx(fakes.Persona.make(rng), known=ctx.known, referred=ctx.referred),
             )
         if f.kind in ("enum", "bool"):
             return _USED_UP
@@ -1201,7 +1199,9 @@ class _Generator:
             items = [
                 self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
                 for each in [
-                    _Ctx(fakes.Persona.make(rng), ctx.known, ctx.referred) if struct_of else ctx
+                    _Ctx(fakes.Persona.make(rng), known=ctx.known, referred=ctx.referred)
+                    if struct_of
+                    else ctx
                     for _ in range(rng.randint(0 if optional else 1, 3))
                 ]
             ]
@@ -1231,7 +1231,8 @@ class _Generator:
     def _sibling_ids(self, rng: random.Random, prop: str, sub: dict, record: dict) -> Any:
         """A list of ids named after the record's lines (`item_ids`, `return_items`): some of
         the ids its lines hold (`items[].item_id`), sorted."""
-        if _schema_type(sub) != "array" or _schema_type(sub.get("items") or _inner(sub)) not in (
+        items = sub.get("items") or _inner(sub).get("items") or {}
+        if _schema_type(sub) != "array" or _schema_type(items) not in (
             "string",
             None,
         ):
