@@ -43,6 +43,7 @@ from envscale.runtime.limits import (
     too_deep,
 )
 from envscale.runtime.policy import PolicyMonitor
+from envscale.runtime.rowview import failing_record, run_check
 
 INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
@@ -259,12 +260,20 @@ class Environment:
                 for table, rowid, parent, _ in violations[:20]:
                     problems.append(f"{table} row {rowid}: refers to a missing {parent}")
             if not problems:
+                on = {inv.name: inv.entity for inv in self.domain.manifest.invariants}
                 for name, check in self.domain.tools_module.INVARIANTS.items():
-                    try:
-                        message = check(self.db, every_row=True)
-                    except ToolError as error:  # a condition that cannot be evaluated fails
-                        message = error.message
-                    if message is not None:
+                    message = run_check(check, self.db)  # a condition that cannot be
+                    if message is None:  # evaluated fails, with the reason
+                        continue
+                    entity = on.get(name)
+                    record = failing_record(check, self.db, entity) if entity else None
+                    if record is not None:
+                        key = self.db.tables[entity].key_of(record)
+                        shown = ", ".join(map(str, key)) if isinstance(key, tuple) else key
+                        problems.append(
+                            f"invariant '{name}' does not hold for {entity} '{shown}': {message}"
+                        )
+                    else:
                         problems.append(f"invariant '{name}' does not hold: {message}")
             if problems:
                 raise DataError(problems)

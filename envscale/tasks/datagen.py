@@ -47,6 +47,7 @@ import pydantic
 from envscale.records import EntityField, Fact
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError, ToolError
+from envscale.runtime.rowview import run_check
 from envscale.tasks import fakes
 from envscale.tasks.links import Links, entity_order, plural
 from envscale.tasks.repair import Check, candidates, judge, probe
@@ -298,7 +299,8 @@ class _Ctx:
     refers to (by entity, directly and one reference further)."""
 
     persona: fakes.Persona
-    known: dict[str, Any] = field(default_factory=dict)
+    # entity -> (key, the entity of the reference it was learned through, or None)
+    known: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     options: dict[str, list[str]] | None = None  # the record's option sets, made once
     referred: list[tuple[str, dict]] = field(default_factory=list)  # (entity, record)
 
@@ -455,7 +457,15 @@ class _Generator:
                 continue
             env.connection.execute("SAVEPOINT row")
             try:
-                env.db.insert(entity, record)
+                key = meta.key_of(record)
+                refers_to_itself = any(
+                    f.ref == entity and record.get(f.name) == key
+                    for f in self.manifest.entities[entity].fields
+                )
+                if refers_to_itself:  # Db.insert would look for the record it is inserting
+                    env.connection.execute(meta.insert_sql, meta.encode(record))
+                else:  # through the runtime's insert, which computes derived fields
+                    env.db.insert(entity, record)
             except (apsw.ConstraintError, ToolError) as error:  # a CHECK, or a value SQLite
                 env.connection.execute("ROLLBACK TO row")  # cannot hold
                 env.connection.execute("RELEASE row")
@@ -730,11 +740,11 @@ class _Generator:
         other = self.index.get(target or "", {}).get(key)
         if target is None or other is None:
             return
-        ctx.known.setdefault(target, key)
+        ctx.known.setdefault(target, (key, None))
         ctx.referred.append((target, other))
         for g in self.manifest.entities[target].fields:
             if g.kind == "ref" and other.get(g.name) is not None:
-                ctx.known.setdefault(g.ref, other[g.name])
+                ctx.known.setdefault(g.ref, (other[g.name], target))
 
     def _key_value(
         self,
@@ -774,10 +784,15 @@ class _Generator:
         records = self.index.get(target or "", {})
         if target is None or not records:
             return []
+        # What was learned through another record of the target's own entity does not bind:
+        # a transfer's target account need not share its source account's owner.
         refs = [
-            (g.name, ctx.known[g.ref])
+            (g.name, ctx.known[g.ref][0])
             for g in self.manifest.entities[target].fields
-            if g.kind == "ref" and g.ref in ctx.known and g.ref != target
+            if g.kind == "ref"
+            and g.ref in ctx.known
+            and g.ref != target
+            and ctx.known[g.ref][1] != target
         ]
         if not refs:
             return list(records)
@@ -1073,7 +1088,14 @@ class _Generator:
         agreeing = self._agreeing(target, ctx)
         if not agreeing:
             return None if f.nullable else rng.choice(candidates)
-        return rng.choice(agreeing)
+        # Two references to one entity point at two records: a transfer's two accounts.
+        others = {
+            record.get(g.name)
+            for g in self.manifest.entities[entity].fields
+            if g.ref == target and g.name != f.name
+        }
+        apart = [k for k in agreeing if k not in others]
+        return rng.choice(apart or agreeing)
 
     def _copied(self, entity: str, f: EntityField, record: dict) -> Any:
         """A field named and typed like a field of a referred record takes its value: an
@@ -1425,10 +1447,11 @@ def _bounded(value: float, facts: list[Fact], rng: random.Random) -> float:
 
 def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
     """Run a compiled invariant check over every record, not only those changed since reset.
-    A condition that cannot be evaluated (a division by zero, a none compared) is broken."""
+    A condition that cannot be evaluated (a lookup that finds nothing, a division by zero, a
+    none compared) is broken, with the reason."""
+    if "every_row" in inspect.signature(check).parameters:
+        return run_check(check, db)
     try:
-        if "every_row" in inspect.signature(check).parameters:
-            return check(db, every_row=True)
         return check(db)
     except ToolError as error:
         return error.message

@@ -531,7 +531,7 @@ def int_for(rng: random.Random, tokens: list[str]) -> int:
         return rng.randint(18, 90)
     if "year" in t:
         return rng.randint(1995, 2024)
-    if {"price", "prices", "fare", "fares", "cost", "amount", "fee"} & t:
+    if {"price", "prices", "fare", "fares"} & t:
         return rng.randint(50, 900)
     if {"quantity", "qty"} & t:
         return rng.choice((1, 1, 1, 2, 2, 3))

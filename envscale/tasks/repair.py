@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from envscale.runtime.errors import ToolError
+from envscale.runtime.rowview import RowView
 
 Check = Callable[..., str | None]
 
@@ -56,40 +57,6 @@ class Probe:
 
     def __bool__(self) -> bool:
         return self.answer
-
-
-class RowView:
-    """The database as a check sees it, with one entity narrowed to one record (which may
-    hold a probe): a per-row invariant then judges that record alone. `referred`, a record
-    of another entity, is what looking that record up finds instead of the stored one."""
-
-    def __init__(
-        self, db: Any, entity: str, record: dict, referred: tuple[str, dict] | None = None
-    ):
-        self._db = db
-        self._entity = entity
-        self._record = record
-        self._referred = referred
-
-    def find(self, entity: str, key: Any) -> dict | None:
-        if self._referred is not None and entity == self._referred[0]:
-            other = self._referred[1]
-            if self._db.tables[entity].key_of(other) == key:
-                return other
-        return self._db.find(entity, key)
-
-    def get(self, entity: str, key: Any) -> dict:
-        found = self.find(entity, key)
-        return found if found is not None else self._db.get(entity, key)
-
-    def all(self, entity: str) -> list[dict]:
-        return [self._record] if entity == self._entity else self._db.all(entity)
-
-    def changed(self, entity: str) -> list[dict]:
-        return [self._record] if entity == self._entity else self._db.changed(entity)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
 
 
 def judge(
