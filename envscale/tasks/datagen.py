@@ -130,21 +130,31 @@ def generate_data(
     size: int | dict[str, int] = DEFAULT_SIZE,
     like: dict[str, list[dict]] | None = None,
     notes: list[str] | None = None,
+    report: dict[str, EntityReport] | None = None,
 ) -> dict[str, list[dict]]:
     """Records per entity (in the domain's entity order) for `domain.environment(data=...)`.
 
     `size` is the number of records of every entity, or a count per entity name (entities
     left out get DEFAULT_SIZE). `like` is sample data whose ids set the id formats. Each
-    entity that gets fewer records than asked adds a line to `notes` saying why (written to
-    stderr when `notes` is None).
+    entity that gets fewer records than asked adds a line to `notes` saying how many were
+    made and why the rest were dropped (written to stderr when `notes` is None); an entity
+    asked for that gets none is a warning on stderr either way. `report`, when given, is
+    filled with what was asked, made and dropped per entity.
     """
     generator = _Generator(domain, seed, like)
     data = generator.run(size)
+    if report is not None:
+        report.update(generator.report)
     if notes is not None:
         notes.extend(generator.notes)
-    else:
-        for note in generator.notes:
-            print(f"warning: generated data: {note}", file=sys.stderr)
+    for entity, counts in generator.report.items():
+        if notes is None and counts.made < counts.asked:
+            print(f"warning: generated data: {counts.line(entity)}", file=sys.stderr)
+        elif counts.asked and not counts.made:
+            print(
+                f"warning: generated data: no {entity} at all: {counts.line(entity)}",
+                file=sys.stderr,
+            )
     return data
 
 
@@ -1086,6 +1096,10 @@ class _Generator:
         if not candidates:
             return None
         agreeing = self._agreeing(target, ctx)
+        if f.unique:  # a record not taken yet: a delivery of an order that has none
+            used = self.used.get((entity, f.name), set())
+            agreeing = [k for k in agreeing if _hashable(k) not in used]
+            candidates = [k for k in candidates if _hashable(k) not in used] or candidates
         if not agreeing:
             return None if f.nullable else rng.choice(candidates)
         # Two references to one entity point at two records: a transfer's two accounts.
@@ -1357,6 +1371,8 @@ class _Generator:
                 continue
             if prop not in required and not _tied(sub, present, rng):
                 continue
+            if prop not in required and "anyOf" in sub:  # tied to the struct: never none
+                sub = {**_inner(sub), "description": sub.get("description", "")}
             value = self._linked_value(rng, prop, sub, linked, record)
             if value is _NOTHING:
                 inner = {**record, "__source": out.get(first) if source is not None else None}
