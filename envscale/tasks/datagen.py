@@ -305,14 +305,31 @@ class EntityReport:
 
 @dataclass
 class _Ctx:
-    """What one record's values agree with: its person and address, and the records it
-    refers to (by entity, directly and one reference further)."""
+    """What one record's values agree with: its person and address (drawn when a value first
+    needs them), and the records it refers to (by entity, directly and one reference further)."""
 
-    persona: fakes.Persona
-    # entity -> (key, the entity of the reference it was learned through, or None)
-    known: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
-    options: dict[str, list[str]] | None = None  # the record's option sets, made once
-    referred: list[tuple[str, dict]] = field(default_factory=list)  # (entity, record)
+    def __init__(
+        self,
+        rng: random.Random,
+        known: dict[str, tuple[Any, str | None]] | None = None,
+        referred: list[tuple[str, dict]] | None = None,
+    ):
+        self._rng = random.Random(rng.getrandbits(64))
+        self._persona: fakes.Persona | None = None
+        # entity -> (key, the entity of the reference it was learned through, or None)
+        self.known: dict[str, tuple[Any, str | None]] = known if known is not None else {}
+        self.referred: list[tuple[str, dict]] = referred if referred is not None else []
+        self.options: dict[str, list[str]] | None = None  # the record's option sets
+
+    @property
+    def persona(self) -> fakes.Persona:
+        if self._persona is None:
+            self._persona = fakes.Persona.make(self._rng)
+        return self._persona
+
+    def person_for(self, kind: str) -> fakes.LazyPersona | None:
+        """The persona for a value of this kind (only text is made from it), drawn when read."""
+        return fakes.LazyPersona(lambda: self.persona) if kind == "str" else None
 
 
 _TEXT_FIELDS = frozenset({"description", "comment", "comments", "notes", "note", "reason"})
@@ -660,6 +677,11 @@ class _Generator:
         trial = {**record, f.name: value}
         if f.kind == "enum":  # a date named after a status follows the new status
             self._status_dates(entity, trial)
+        if f.kind == "ref":  # what is copied from the referred record follows it
+            for g in self.manifest.entities[entity].fields:
+                copied = self._copied(entity, g, trial) if g is not f else None
+                if copied is not None:
+                    trial[g.name] = copied
         changed = [name for name in trial if trial[name] != record.get(name)]
         if judge(check, env.db, entity, trial) is not None:
             return None
@@ -702,7 +724,7 @@ class _Generator:
         spec = self.manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
         record: dict[str, Any] = {}
-        ctx = _Ctx(fakes.Persona.make(rng))
+        ctx = _Ctx(rng)
         for name in spec.key:
             value = self._key_value(entity, fields[name], index, rng, record, ctx)
             if value is None:
@@ -785,7 +807,7 @@ class _Generator:
             return ctx.persona.username
         if fmt is not None and f.kind == "str":
             return fmt.make(index + 1)
-        value = fakes.value_for(rng, f.name, f.kind, self.clock, entity, ctx.persona)
+        value = fakes.value_for(rng, f.name, f.kind, self.clock, entity, ctx.person_for(f.kind))
         return f"{value}-{index + 1}" if isinstance(value, str) else value
 
     def _agreeing(self, target: str | None, ctx: _Ctx) -> list:
@@ -875,7 +897,7 @@ class _Generator:
                 return formatted
         seen = {k: v for _, r in ctx.referred for k, v in r.items() if isinstance(v, str)}
         return fakes.value_for(
-            rng, f.name, f.kind, self.clock, entity, ctx.persona, doc, {**seen, **record}
+            rng, f.name, f.kind, self.clock, entity, ctx.person_for(f.kind), doc, {**seen, **record}
         )
 
     def _doc(self, entity: str) -> str:
@@ -1158,7 +1180,7 @@ class _Generator:
                 rng,
                 schema,
                 False,
-                _Ctx(fakes.Persona.make(rng), known=ctx.known, referred=ctx.referred),
+                _Ctx(rng, ctx.known, ctx.referred),
             )
         if f.kind in ("enum", "bool"):
             return _USED_UP
@@ -1235,9 +1257,7 @@ class _Generator:
             items = [
                 self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
                 for each in [
-                    _Ctx(fakes.Persona.make(rng), known=ctx.known, referred=ctx.referred)
-                    if struct_of
-                    else ctx
+                    _Ctx(rng, ctx.known, ctx.referred) if struct_of else ctx
                     for _ in range(rng.randint(0 if optional else 1, 3))
                 ]
             ]
@@ -1262,7 +1282,9 @@ class _Generator:
         if plain == "str" and name == "id" and isinstance(record.get("__source"), str):
             return f"{record['__source']}_{rng.randint(1_000_000, 9_999_999)}"
         doc = schema.get("description") or ""
-        return fakes.value_for(rng, name, plain, self.clock, entity, ctx.persona, doc, record)
+        return fakes.value_for(
+            rng, name, plain, self.clock, entity, ctx.person_for(plain), doc, record
+        )
 
     def _sibling_ids(self, rng: random.Random, prop: str, sub: dict, record: dict) -> Any:
         """A list of ids named after the record's lines (`item_ids`, `return_items`): some of
@@ -1524,7 +1546,8 @@ def _line_amount(line: dict) -> float | None:
 
 def _derived(f: EntityField) -> bool:
     """Whether the runtime computes the field (a `derived` field record), so none is made."""
-    return getattr(f, "derived", None) is not None
+    # A declared field of the record lives in its __dict__, one it does not declare in extra.
+    return f.__dict__.get("derived") is not None or (f.model_extra or {}).get("derived") is not None
 
 
 def _placeholder(f: EntityField, schema: dict) -> Any:

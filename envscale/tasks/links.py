@@ -11,7 +11,6 @@ collections use; following them keeps a user's `orders` holding that user's orde
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from envscale.records import EntityField, Manifest, Shape
@@ -46,15 +45,21 @@ def element_shape(shape: Shape | None) -> Shape | dict | None:
     return shape.list or shape.map
 
 
-@dataclass(frozen=True)
 class Links:
     """The references of one manifest, declared, typed and named."""
 
-    manifest: Manifest
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self._by_name: dict[tuple[str, str | None], str | None] = {}
 
     def by_name(self, field: str, owner: str | None = None) -> str | None:
         """The entity a text field refers to by its name alone, if any; never the owner's
         own key."""
+        if (field, owner) not in self._by_name:
+            self._by_name[field, owner] = self._named(field, owner)
+        return self._by_name[field, owner]
+
+    def _named(self, field: str, owner: str | None) -> str | None:
         entities = self.manifest.entities
         for entity, spec in entities.items():
             if len(spec.key) != 1:
