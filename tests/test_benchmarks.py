@@ -88,3 +88,10 @@ def test_fuzz_benchmark_runs_the_generated_specs() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "oddspecs" in done.stdout and "total specs: 300" in done.stdout
     assert "problems: 0" in done.stdout
+
+
+def test_datagen_benchmark() -> None:
+    done = run("datagen.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
+    assert "datagen: every entity made as asked" in done.stdout
