@@ -60,6 +60,7 @@ _USED_UP = object()  # a unique field of few values (an enum, a bool) that has n
 ATTEMPTS = 30
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
 _NOTHING = object()  # no value to take from a referred record
+_PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
 _SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 _ID_SHAPE = re.compile(r"^(\D*)(\d+)$")
 _EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+'([^']+)'((?:\s*(?:,|or)\s*'[^']+')*)")
@@ -1040,6 +1041,22 @@ class _Generator:
                 if all(a is not None for a in amounts):
                     total = round(sum(amounts), 2)  # type: ignore[arg-type]
                     record[f.name] = total if f.kind == "float" else int(total)
+        # Fields that are each "part of the total" split it: covered plus due is the total.
+        parts: dict[str, list[EntityField]] = {}
+        for f in numbers:
+            match = _PART_OF.search(schema.get(f.name, {}).get("description") or "")
+            if match and match.group(1) in record and f.kind == "float":
+                parts.setdefault(match.group(1), []).append(f)
+        for whole, fields in parts.items():
+            total = record[whole]
+            if len(fields) < 2 or not isinstance(total, int | float) or total < 0:
+                continue
+            seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+            left = float(total)
+            for f in fields[:-1]:
+                share = round(left * seeded.choice((0.0, seeded.uniform(0.3, 0.9))), 2)
+                record[f.name], left = share, round(left - share, 2)
+            record[fields[-1].name] = left
 
     def _event_fields(self, entity: str) -> list[EntityField]:
         """The date fields of an entity that name its first events."""
