@@ -1005,10 +1005,19 @@ class _Generator:
                 break
 
     def _from_lines(self, entity: str, record: dict) -> None:
-        """A text field named like a field of the record's lines takes the first line's (or,
-        for a destination, the last's): a trip starts where its first flight does."""
+        """A text field named like a field of the record's lines, lines that refer to other
+        records, takes the first line's (or, for a destination, the last's): a trip starts
+        where its first flight does."""
         spec = self.manifest.entities[entity]
-        lines = [v for v in record.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        props = self.schemas[entity]["properties"]
+        lines = []
+        for f in spec.fields:
+            value = record.get(f.name)
+            struct = props.get(f.name, {}).get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not (isinstance(value, list) and value and isinstance(value[0], dict) and struct):
+                continue
+            if any(self.links.struct_ref(struct, p, {"type": "string"}) for p in value[0]):
+                lines.append(value)
         for f in spec.fields:
             if f.kind != "str" or f.name in spec.key or _derived(f):
                 continue
