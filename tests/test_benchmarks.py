@@ -107,3 +107,10 @@ def test_task_coverage_benchmark() -> None:
     assert done.returncode == 0, done.stderr
     assert "clinic.domain" in done.stdout and "tools covered" in done.stdout
     assert "with a description: 0" in done.stdout
+
+
+def test_datagen_benchmark() -> None:
+    done = run("datagen.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
+    assert "datagen: every entity made as asked" in done.stdout

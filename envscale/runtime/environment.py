@@ -40,6 +40,7 @@ from envscale.runtime.database import (
     build_tables,
     canonical_json,
     record_digest,
+    shown_key,
 )
 from envscale.runtime.defaults import StructDefaults
 from envscale.runtime.errors import DataError, ToolError, read_json
@@ -53,6 +54,7 @@ from envscale.runtime.limits import (
 )
 from envscale.runtime.policy import PolicyMonitor
 from envscale.runtime.refs import NestedRefs
+from envscale.runtime.rowview import failing_record, run_check
 
 INTERNAL_PREFIX = "internal error: "
 # The default depth limit and its message (see `Limits`).
@@ -276,12 +278,20 @@ class Environment:
             if not problems:
                 problems.extend(self._dangling_inside()[:20])
             if not problems:
+                on = {inv.name: inv.entity for inv in self.domain.manifest.invariants}
                 for name, check in self.domain.tools_module.INVARIANTS.items():
-                    try:
-                        message = check(self.db, every_row=True)
-                    except ToolError as error:  # a condition that cannot be evaluated fails
-                        message = error.message
-                    if message is not None:
+                    message = run_check(check, self.db)  # a condition that cannot be
+                    if message is None:  # evaluated fails, with the reason
+                        continue
+                    entity = on.get(name)
+                    record = failing_record(check, self.db, entity) if entity else None
+                    if record is not None:
+                        key = self.db.tables[entity].key_of(record)
+                        shown = shown_key(key)
+                        problems.append(
+                            f"invariant '{name}' does not hold for {entity} '{shown}': {message}"
+                        )
+                    else:
                         problems.append(f"invariant '{name}' does not hold: {message}")
             if problems:
                 raise DataError(problems)

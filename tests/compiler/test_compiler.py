@@ -417,7 +417,8 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
     assert 'db.all("Invoice") if every_row else db.changed("Invoice")' in files["tools.py"]
     bad = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
     with pytest.raises(
-        DataError, match="invariant 'short_notes' does not hold: note of I1 is too long"
+        DataError,
+        match="invariant 'short_notes' does not hold for Invoice 'I1': note of I1 is too long",
     ):
         Domain(files).environment(data=bad)
     data = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two"}, {"invoice_id": "I2"}]}

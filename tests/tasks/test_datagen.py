@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import envscale
+from envscale.runtime.errors import DataError
+from envscale.tasks import fakes
 from envscale.tasks.datagen import check_invariant, entity_order, generate_data, id_formats
 from envscale.tasks.sampling import sample_tasks, verify_task
 from envscale.tasks.states import EnvFactory
@@ -257,3 +259,187 @@ def test_a_required_reference_to_an_empty_entity_is_explained():
     data = generate_data(domain, 0, {"A": 0, "B": 3}, notes=notes)
     assert data == {"A": [], "B": []}
     assert notes == ["B: 0 of 3 records: 'a' must refer to a A, and there is none"]
+
+
+# ---- coherent records and invariants met by construction
+
+
+@pytest.fixture(scope="module")
+def delivery():
+    return envscale.load(SPECS / "delivery.domain")
+
+
+@pytest.mark.parametrize("name", ["clinic", "retail", "airline", "delivery"])
+def test_every_shipped_spec_gets_the_count_asked_for(name):
+    domain = envscale.load(SPECS / f"{name}.domain")
+    notes: list[str] = []
+    report: dict = {}
+    data = generate_data(domain, 4, 12, notes=notes, report=report)
+    assert notes == []
+    assert {e: len(r) for e, r in data.items()} == {e: 12 for e in domain.manifest.entities}
+    assert all(r.asked == r.made == 12 and not r.dropped for r in report.values())
+    assert_valid(domain, data)
+
+
+def test_a_person_and_an_address_agree_within_a_record(delivery):
+    data = generate_data(delivery, 2, 25)
+    for c in data["Customer"]:
+        local = c["email"].split("@")[0]
+        assert local.startswith(f"{fakes.ascii_slug(c['first_name'])}.")
+        assert fakes.ascii_slug(c["last_name"]) in local
+        a = c["address"]
+        if a["country"] == "USA":  # a US zip code lies in its state's range
+            assert re.fullmatch(r"\d{5}", a["zip"]) and re.fullmatch(r"[A-Z]{2}", a["state"])
+        elif a["country"] == "Canada":  # a Canadian postcode starts with its province's letter
+            assert re.fullmatch(r"[A-Z]\d[A-Z] ?\d[A-Z]\d", a["zip"])
+        assert a["country"] in {"USA", "United Kingdom", "Canada", "Australia"}
+    us = [c["address"] for c in data["Customer"] if c["address"]["country"] == "USA"]
+    assert us and all(len(a["state"]) == 2 for a in us)
+
+
+def test_the_order_total_invariant_is_met_by_repair_not_by_dropping(delivery):
+    report: dict = {}
+    data = generate_data(delivery, 5, 20, report=report)
+    items = {i["item_id"]: i for i in data["MenuItem"]}
+    for o in data["Order"]:
+        lines = sum(line["price"] * line["quantity"] for line in o["lines"])
+        assert o["total"] == round(lines + o["tax"] + o["delivery_fee"] - o["discount"], 2)
+        assert o["tax"] == round(lines * 0.08, 2) and o["discount"] <= lines
+        for line in o["lines"]:  # a line is priced and named as its menu item
+            item = items[line["menu_item"]]
+            assert item["restaurant"] == o["restaurant"]
+            assert (line["name"], line["price"]) == (item["name"], item["price"])
+            assert all(item["options"][k].count(v) == 1 for k, v in line["options"].items())
+    assert report["Order"].made == 20 and not report["Order"].dropped
+
+
+def test_cross_entity_invariants_hold_with_every_record_made(delivery):
+    data = generate_data(delivery, 6, 20)
+    orders = {o["order_id"]: o for o in data["Order"]}
+    items = {i["item_id"]: i for i in data["MenuItem"]}
+    restaurants = {r["restaurant_id"]: r for r in data["Restaurant"]}
+    assert all(len(data[e]) == 20 for e in delivery.manifest.entities)
+    for cart in data["Cart"]:  # a cart holds items of its own restaurant, with their options
+        for line in cart["items"]:
+            item = items[line["menu_item"]]
+            assert item["restaurant"] == cart["restaurant"]
+            assert all(v in item["options"][k] for k, v in line["options"].items())
+    assert all(r["amount"] <= orders[r["order"]]["total"] for r in data["Refund"])
+    assert all(orders[r["order"]]["status"] == "delivered" for r in data["Rating"])
+    assert all(orders[r["order"]]["customer"] == r["customer"] for r in data["Redemption"])
+    for o in data["Order"]:  # the fee is the restaurant's; it is not placed before signing up
+        assert o["delivery_fee"] == restaurants[o["restaurant"]]["delivery_fee"]
+    for d in data["Delivery"]:  # a delivery time is there exactly when it was delivered
+        assert (d["delivered_at"] is not None) == (d["status"] == "delivered")
+        assert d["assigned_at"][:10] >= orders[d["order"]]["placed_at"][:10]
+    for m in data["MenuItem"]:  # a dish of the restaurant's cuisine
+        cuisine = restaurants[m["restaurant"]]["cuisine"]
+        assert m["name"] in fakes.CUISINE_DISHES[cuisine]
+    assert all(re.fullmatch(r"SAVE\d{2}", p["code"]) for p in data["Promo"])  # the docs' 'SAVE10'
+
+
+def test_lists_of_ids_hold_the_records_that_refer_back(retail, airline):
+    data = generate_data(retail, 3, 15)
+    for user in data["User"]:
+        mine = [o["order_id"] for o in data["Order"] if o["user_id"] == user["user_id"]]
+        assert user["orders"] == mine
+        assert user["email"].startswith(user["name"]["first_name"].lower()[:3])
+    products = {p["product_id"]: p for p in data["Product"]}
+    for order in data["Order"]:
+        user = next(u for u in data["User"] if u["user_id"] == order["user_id"])
+        assert order["address"] == user["address"]
+        for item in order["items"]:  # the variant's own price and options
+            variant = products[item["product_id"]]["variants"][item["item_id"]]
+            assert (item["price"], item["options"]) == (variant["price"], variant["options"])
+            assert item["name"] == products[item["product_id"]]["name"]
+        for paid in order["payment_history"]:
+            assert paid["payment_method_id"] in user["payment_methods"]
+        ids = {i["item_id"] for i in order["items"]}
+        assert all(set(f["item_ids"]) <= ids for f in order["fulfillments"])
+    for product in data["Product"]:  # variants share one option set
+        assert len({tuple(sorted(v["options"])) for v in product["variants"].values()}) == 1
+    data = generate_data(airline, 3, 15)
+    flights = {f["flight_number"]: f for f in data["Flight"]}
+    for r in data["Reservation"]:
+        for leg in r["flights"]:
+            flight = flights[leg["flight_number"]]
+            assert (leg["origin"], leg["destination"]) == (flight["origin"], flight["destination"])
+            assert leg["date"] in flight["dates"]
+        assert r["origin"] == r["flights"][0]["origin"]
+    for user in data["User"]:
+        assert re.fullmatch(r"[a-z]+_[a-z]+_\d+", user["user_id"])
+        for method in user["payment_methods"].values():
+            assert method["id"].startswith(method["source"] + "_")
+            if method["source"] == "credit_card":
+                assert re.fullmatch(r"\d{4}", method["last_four"])
+                assert method["brand"] in fakes.CARD_BRANDS
+
+
+def test_dates_follow_the_order_of_events():
+    domain = _domain(
+        'domain d "x" clock "2024-05-15T15:00:00"\n'
+        "entity T { t_id: str @key  updated_at: datetime  created_at: datetime\n"
+        "  end: date  start: date  arrival: datetime  departure: datetime }\n"
+    )
+    for t in generate_data(domain, 1, 30)["T"]:
+        assert t["created_at"] <= t["updated_at"]
+        assert t["start"] <= t["end"] and t["departure"] <= t["arrival"]
+
+
+def test_a_lookup_that_finds_nothing_is_a_reason_not_a_traceback(capsys):
+    domain = _domain(
+        'domain d "x"\n'
+        "entity A { a_id: str @key  n: int }\n"
+        "entity B { b_id: str @key  a_key: str  m: int }\n"
+        'invariant b_has_a on B: A[self.a_key].n >= 0 else "no a"\n'
+    )
+    notes: list[str] = []
+    data = generate_data(domain, 1, {"A": 0, "B": 2}, notes=notes)
+    assert data["B"] == []
+    assert notes == ["B: 0 of 2 records: breaks invariant b_has_a (A 'A0001' not found)"] or (
+        notes[0].startswith("B: 0 of 2 records: breaks invariant b_has_a (")
+        and "not found" in notes[0]
+    )
+    assert "warning: generated data: no B at all" in capsys.readouterr().err
+    with pytest.raises(DataError) as raised:  # loading names the invariant and the record
+        domain.environment(data={"A": [], "B": [{"b_id": "B1", "a_key": "zz", "m": 1}]})
+    assert "invariant 'b_has_a' does not hold for B 'B1': A 'zz' not found" in str(raised.value)
+
+
+def test_a_check_that_crashes_on_a_record_is_a_data_error():
+    domain = _domain(
+        'domain d "x"\nstruct S { x: int }\n'
+        "entity A { a_id: str @key  s: S }\n"
+        'invariant small on A: s.x < 10 else "big"\n'
+    )
+    from envscale.runtime.rowview import run_check
+
+    def crashing(db, every_row=False):
+        raise KeyError("x")
+
+    assert run_check(crashing, None) == "the condition cannot be evaluated (KeyError: 'x')"
+    assert check_invariant(domain.tools_module.INVARIANTS["small"], _FakeDb()) is not None
+
+
+class _FakeDb:
+    """A database whose one record lacks a struct member, as a check may meet it."""
+
+    step_limit = 10**6
+
+    def all(self, entity):
+        return [{"a_id": "a", "s": {}}]
+
+
+def test_derived_fields_are_left_to_the_runtime(monkeypatch):
+    domain = _domain('domain d "x"\nentity A { a_id: str @key  n: int  twice: int }\n')
+    twice = next(f for f in domain.manifest.entities["A"].fields if f.name == "twice")
+    object.__setattr__(twice, "derived", "n * 2")
+    assert all(r["twice"] == 0 for r in generate_data(domain, 1, 5)["A"])
+
+
+def test_zero_of_an_entity_asked_for_warns_on_stderr_even_with_notes(capsys):
+    domain = _domain(
+        'domain d "x"\nentity A { a_id: str @key }\nentity B { b_id: str @key  a: A }\n'
+    )
+    generate_data(domain, 0, {"A": 0, "B": 3}, notes=[])
+    assert "warning: generated data: no B at all" in capsys.readouterr().err

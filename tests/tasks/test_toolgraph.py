@@ -10,7 +10,6 @@ import pytest
 
 import envscale
 from envscale.cli import graph as graph_command
-from envscale.records import Shape
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.tasks.toolgraph_png import strongest_edges
 
