@@ -59,7 +59,7 @@ def produced(tmp_path_factory) -> Path:
         "1",
         "-q",
         "--max-turns",
-        "3",
+        "6",
         cwd=out,
     )
     envscale(
@@ -190,7 +190,7 @@ def test_a_file_rewritten_by_the_records_is_read_by_the_commands(produced, tmp_p
         "1",
         "-q",
         "--max-turns",
-        "3",
+        "6",
         cwd=tmp_path,
     )
     assert (job / "trajectories.jsonl").read_text(encoding="utf-8") == rewritten
