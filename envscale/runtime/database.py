@@ -351,16 +351,17 @@ class Db:
         self.connection.execute(meta.insert_sql, meta.encode(record))
         return dict(record)
 
-    def update(self, entity: str, record: dict, *field_names: str) -> None:
+    def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
         """Write the named fields of a record back, in one statement; its derived fields are
-        computed again and written with them, into `record` too."""
+        computed again and written with them, into `record` too. `as_move=False` writes a
+        state, not a move (code that makes data): declared transitions do not apply."""
         meta = self.tables[entity]
         key = meta.key_of(record)
         stored = None
         if (entity, key) not in self.original:
             stored = self.find(entity, key)
             self._remember(entity, key, stored)
-        if any(name in meta.moves for name in field_names):
+        if as_move and any(name in meta.moves for name in field_names):
             stored = stored or self.find(entity, key)
             if stored is not None:
                 self._check_moves(meta, key, stored, record, field_names)

@@ -653,7 +653,7 @@ class _Generator:
         before = set(self._violations(env, None))
         env.connection.execute("SAVEPOINT rewrite")
         try:
-            env.db.update(entity, record, name)
+            env.db.update(entity, record, name, as_move=False)
             broken = [
                 n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
             ]
@@ -691,7 +691,7 @@ class _Generator:
             return None
         env.connection.execute("SAVEPOINT repair")
         try:
-            env.db.update(entity, trial, *changed)
+            env.db.update(entity, trial, *changed, as_move=False)
         except (apsw.ConstraintError, ToolError):
             env.connection.execute("ROLLBACK TO repair")
             env.connection.execute("RELEASE repair")
@@ -717,7 +717,7 @@ class _Generator:
                     value = owned.get(record[own_key], [])
                     if record.get(f.name) != value:
                         record[f.name] = value
-                        env.db.update(entity, record, f.name)
+                        env.db.update(entity, record, f.name, as_move=False)
 
     # ---- one record
 
