@@ -103,8 +103,8 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
 
 def test_fewer_trajectories_than_asked_is_a_warning_with_the_reasons(tmp_path, capsys):
     out = tmp_path / "short"
-    # Three agent turns are too few for most chains: those episodes hit the turn limit.
-    args = ["generate", str(CLINIC), "--tasks", "8", "--max-turns", "3", "--workers", "1"]
+    # Six agent turns are too few for the longer chains: those episodes hit the turn limit.
+    args = ["generate", str(CLINIC), "--tasks", "8", "--max-turns", "6", "--workers", "1"]
     assert envscale_main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr()
     trajectories = lines(out / "trajectories.jsonl")

@@ -107,6 +107,9 @@ def test_a_misstated_value_is_corrected_by_the_user(generated):
         assert all(mentioned(wrong[k], said) for k in fixed)  # the user said the wrong value
 
 
+CONFIRMATION_QUESTIONS = ("Shall I go ahead?", "Is that right?", "Do you want me to proceed?")
+
+
 def test_writes_are_confirmed_first_when_the_policy_asks():
     for spec in ("clinic.policy.md", "retail.policy.md", "airline.policy.md"):
         assert policy_asks_confirmation((ROOT / "specs" / spec).read_text())
@@ -124,7 +127,10 @@ def test_writes_are_confirmed_first_when_the_policy_asks():
                     if kinds.get(call.function.name) != "write":
                         continue
                     asked = messages[i - 2]
-                    confirmed = asked.role == "assistant" and (asked.content or "").endswith("?")
+                    # A question for a value the dialogue lacks is no confirmation.
+                    confirmed = asked.role == "assistant" and (asked.content or "").endswith(
+                        CONFIRMATION_QUESTIONS
+                    )
                     assert confirmed == confirm, [x.content for x in messages[i - 3 : i + 1]]
 
 
