@@ -17,6 +17,7 @@ from envscale.api import compile_file, load
 from envscale.cli import main as envscale
 from envscale.dsl.diagnostics import render_all
 from envscale.tasks.datagen import generate_data
+from envscale.tasks.toolgraph import ToolGraph
 from envscale.trainer import train as run_training
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -86,7 +87,7 @@ def play(spec: Path, build: Path) -> None:
     print(f"\n== {manifest.domain}: {manifest.description}")
     print(
         f"   compiled to {out}/: {len(manifest.entities)} entities, {len(reads)} read tools, "
-        f"{len(writes)} write tools, {len(manifest.tool_graph)} tool-graph edges"
+        f"{len(writes)} write tools"
     )
     data_file = spec.with_suffix(".data.json")
     if data_file.exists():
@@ -97,6 +98,8 @@ def play(spec: Path, build: Path) -> None:
         source = f"generated data (seed {GENERATED_SEED}, {GENERATED_SIZE} per entity)"
     counts = ", ".join(f"{len(records)} {name}" for name, records in data.items())
     print(f"   initial state from {source}: {counts}")
+    graph = ToolGraph.from_domain(domain, data)
+    print(f"   tool graph: {len(graph.edges)} pairs of tools where an output can feed an argument")
     env = domain.environment(data=data, enforce_policies=False)
     schemas = {s["function"]["name"]: s for s in domain.tool_schemas}
     initial = env.state_hash()
