@@ -74,15 +74,30 @@ class ArgumentDrawer:
         local = list(context)
         self._near: dict[tuple[int, ...], Context] = {}
         arguments: dict[str, Any] = {}
-        for param, prop in (schema.get("properties") or {}).items():
-            if param not in required and rng.random() < OPTIONAL_SHARE:
+        properties = schema.get("properties") or {}
+        self._fill_fields(catalog, rng, tool, properties, required, local, arguments, arguments)
+        return arguments
+
+    def _fill_fields(
+        self,
+        catalog: Catalog,
+        rng: random.Random,
+        tool: str,
+        properties: dict[str, dict],
+        required: set[str],
+        local: Context,
+        drawn: dict[str, Any],
+        out: dict[str, Any],
+    ) -> None:
+        """Fill `out` with a value for each required field and for some optional ones."""
+        for name, prop in properties.items():
+            if name not in required and rng.random() < OPTIONAL_SHARE:
                 continue
             try:
-                arguments[param] = self.fill(catalog, rng, tool, param, prop, local, arguments)
+                out[name] = self.fill(catalog, rng, tool, name, prop, local, drawn)
             except NoValue:
-                if param in required:
+                if name in required:
                     raise
-        return arguments
 
     def fill(
         self,
@@ -250,17 +265,12 @@ class ArgumentDrawer:
     ) -> dict:
         required = set(prop.get("required", list(prop.get("properties", {}))))
         out: dict[str, Any] = {}
-        scoped = list(local)
-        for field_name, sub in prop["properties"].items():
-            if only_missing is not None and field_name in only_missing:
-                continue
-            if field_name not in required and rng.random() < OPTIONAL_SHARE:
-                continue
-            try:
-                out[field_name] = self.fill(catalog, rng, tool, field_name, sub, scoped, drawn)
-            except NoValue:
-                if field_name in required:
-                    raise
+        fields = {
+            name: sub
+            for name, sub in prop["properties"].items()
+            if only_missing is None or name not in only_missing
+        }
+        self._fill_fields(catalog, rng, tool, fields, required, list(local), drawn, out)
         return out
 
     def _map(
