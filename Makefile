@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull a CUDA build of several GB.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,ray,data,dev]'
+	$(PY) -m pip install -q -e '.[train,ray,data,synth,dev]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -24,6 +24,7 @@ LAYERS = [
     {"envscale.tasks"},
     {"envscale.rollout"},
     {"envscale.jobs"},
+    {"envscale.synth"},
     {"envscale.cli", "envscale.api", "envscale.demo", "envscale.__main__"},
 ]
 # Beside the stages: what they may import from envscale besides themselves.
@@ -61,6 +62,8 @@ OPTIONAL_HEAVY = {
     "matplotlib",
     "ray",
     "tokenizers",
+    "sklearn",
+    "scipy",
 }
 # `envscale.load` resolves to the façade on first use, so that importing a lower layer
 # (as compiled tools do) does not import the layers above it.
