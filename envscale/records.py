@@ -5,6 +5,7 @@
     Trajectory    one line of trajectories.jsonl         rollout -> jobs, trainer
     EpisodeError  one line of errors.jsonl               jobs -> jobs (a rerun retries it)
     EvalReport    eval.json                              jobs (evaluate) -> people, plots
+    DomainEntry   one line of a synthesis's index.jsonl   synth -> jobs (generate), people
 
 Every record carries its schema `version` (the manifest calls it `format`). A file written
 before versions existed has none and reads as version 1; a version newer than this module
@@ -562,3 +563,19 @@ class EvalReport(Record):
     def to_json(self) -> str:
         """The file's text: indented, a final newline."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+class DomainEntry(Record):
+    """What a run knows of one domain, kept or rejected."""
+
+    VERSION: ClassVar[int] = 1
+    name: str
+    status: Literal["kept", "rejected"]
+    reasons: list[str] = Field(default_factory=list)  # why it was rejected; empty when kept
+    spec: str | None = None  # path of the .domain file, relative to the output directory
+    spec_hash: str | None = None
+    # {"name": ..., "kind": "read"|"write", "provenance": [...]}.
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list)
+    # verification figures: tasks, replayed, tools reached, ...
+    figures: dict[str, Any] = Field(default_factory=dict)

@@ -2,14 +2,19 @@
 
     ApiTool       one tool of a collection, normalised     ingest -> graph, partition, specs
     Community     the tools of one would-be domain         partition -> specs, verify
-    DomainEntry   one line of DIR/index.jsonl              verify -> generate, people
+    SpecDraft     a spec written for a community           specs, llm -> verify
+    Verification  what checking a draft found                verify -> run, llm
+
+A line of DIR/index.jsonl is `envscale.records.DomainEntry`: the generate job reads it too.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from envscale.records import Part, Record
+from pydantic import Field
+
+from envscale.records import Part
 
 
 class Provenance(Part):
@@ -43,15 +48,26 @@ class Community(Part):
     tools: list[ApiTool]
 
 
-class DomainEntry(Record):
-    """What a run knows of one domain, kept or rejected."""
+class SpecDraft(Part):
+    """A domain spec written for a community, with what goes beside it."""
 
-    VERSION: ClassVar[int] = 1
     name: str
-    status: Literal["kept", "rejected"]
-    reasons: list[str] = []  # why it was rejected; empty when kept
-    spec: str | None = None  # path of the .domain file, relative to the output directory
-    spec_hash: str | None = None
-    tools: list[dict[str, Any]] = []  # {"name": ..., "kind": "read"|"write", "provenance": [...]}
-    entities: list[str] = []
-    figures: dict[str, Any] = {}  # verification figures: tasks, replayed, tools reached, ...
+    source: str  # the .domain text
+    instructions: str | None = None  # the <name>.instructions.toml sidecar, if any
+    tool_kinds: dict[str, str] = Field(default_factory=dict)  # tool -> "read" | "write"
+    # Tool name in the spec -> its definitions.
+    provenance: dict[str, list[Provenance]] = Field(default_factory=dict)
+    entities: list[str] = Field(default_factory=list)
+    author: str = "heuristic"  # "heuristic", or "llm" when a model's revision was kept
+
+
+class Verification(Part):
+    """What checking a draft found: kept only when every step passed."""
+
+    kept: bool
+    # One line per failed step, with the step's name first.
+    reasons: list[str] = Field(default_factory=list)
+    # Rendered diagnostics of check and compile, if any.
+    diagnostics: list[str] = Field(default_factory=list)
+    # tasks sampled, replayed, tools reached, chain lengths, ...
+    figures: dict[str, Any] = Field(default_factory=dict)
