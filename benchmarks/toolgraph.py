@@ -1,19 +1,23 @@
-"""The tool graph against tau-bench's gold dataflow, beside the compiler's name-typed edges.
+"""The tool graph against tau-bench's gold dataflow, beside the name-typed graph it replaced.
 
     python benchmarks/toolgraph.py [--quick] [--shared ../shared]
 
-For each shipped spec (and `specs/delivery.domain` when present) it prints the edges the
-compiler's manifest lists (`tool_graph`: one per source, target, parameter and field of the
-same name and type, "today") and the connected pairs they make, against the graph of
-`envscale.tasks.toolgraph` (one edge per connected pair, each with its flows). For retail
-and airline, built on tau-bench's data, it also prints how many of the gold dataflow pairs
-each graph holds.
+For each shipped spec (and `specs/delivery.domain` when present) it prints the edges of the
+name-typed graph the compiler listed before ("old": one edge per source, target, parameter
+and returned field of the same name and type, computed here from the compiled IR) and the
+connected pairs they make, against the tool graph (`envscale.compiler.toolgraph`, as the
+sampler reads it: one edge per connected pair, each with its flows). For retail and airline,
+built on tau-bench's data, it also prints how many of the gold dataflow pairs each graph holds.
 
 A gold dataflow pair (A, B): in one of tau-bench's gold action lists
 (`conformance/taubench/*/tasks*.jsonl`), a string value of a later call B's arguments
 (not an enum member of tau-bench's tool schemas) is first found in the output of an
-earlier call A, and was in no argument of any call up to A: the agent learnt it from A's
-output. Calls of the same tool are not a pair. `--quick` reads the first 60 cases per file.
+earlier call A, and was in no argument of any call up to A. Calls of the same tool are not
+a pair. Two counts: every such pair ("all"), and those whose value the task's instruction
+does not state ("learnt": the user did not say it, so the agent took it from A's output;
+retail's gold lists hold only writes, so an address or a payment method the user states
+is otherwise credited to whichever earlier write returned the same order). `--quick` reads
+the first 60 cases per file.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from envscale.compiler import types as t  # noqa: E402
+from envscale.compiler.pipeline import analyze  # noqa: E402
+from envscale.compiler.symbols import stored_key_type  # noqa: E402
 from envscale.runtime.layout import Layout  # noqa: E402
 from envscale.runtime.load import load  # noqa: E402
 from envscale.tasks.toolgraph import ToolGraph  # noqa: E402
@@ -62,13 +69,16 @@ def parsed(text: str) -> Any:
         return text
 
 
-def gold_pairs(folder: Path, limit: int | None) -> dict[tuple[str, str], int]:
+def gold_pairs(folder: Path, limit: int | None) -> dict[str, dict[tuple[str, str], int]]:
+    """{"all": pairs, "learnt": pairs whose value the instruction does not state}, each
+    pair with the number of values it carries."""
     enums = enum_members(json.loads((folder / "tools.json").read_text(encoding="utf-8")), set())
-    pairs: dict[tuple[str, str], int] = {}
+    pairs: dict[str, dict[tuple[str, str], int]] = {"all": {}, "learnt": {}}
     for path in sorted(folder.glob("tasks*.jsonl")):
         lines = path.read_text(encoding="utf-8").splitlines()
         for line in lines[:limit] if limit else lines:
-            actions = json.loads(line)["actions"]
+            task = json.loads(line)
+            actions, said = task["actions"], str(task.get("instruction", "")).lower()
             outputs = [strings(parsed(a["output"]), set()) for a in actions]
             given = [strings(a["kwargs"], set()) for a in actions]
             for j, action in enumerate(actions):
@@ -81,9 +91,60 @@ def gold_pairs(folder: Path, limit: int | None) -> dict[tuple[str, str], int]:
                         if value in outputs[i]:
                             if actions[i]["name"] != action["name"]:
                                 pair = (actions[i]["name"], action["name"])
-                                pairs[pair] = pairs.get(pair, 0) + 1
+                                kinds = ["all"] + ([] if value.lower() in said else ["learnt"])
+                                for kind in kinds:
+                                    pairs[kind][pair] = pairs[kind].get(pair, 0) + 1
                             break
     return pairs
+
+
+def name_typed_edges(spec: Path) -> list[tuple[str, str, str]]:
+    """(source, target, parameter) of the name-typed graph the compiler listed before: an
+    edge wherever a field of what one tool returns has a parameter's name and type (a
+    reference also under its key's name, `<field>_id` and its own name)."""
+    c = analyze(spec.read_text(encoding="utf-8"), str(spec), spec)
+    d = c.ir
+    assert d is not None, spec
+
+    def produced(returns: t.Type | None) -> list[tuple[str, str, t.Type]]:
+        if returns is None:
+            return []
+        base = t.strip_optional(returns)
+        if isinstance(base, t.ListT):
+            base = t.strip_optional(base.item)
+        record = d.symbols.record(getattr(base, "entity", None) or getattr(base, "name", ""))
+        if record is None or not isinstance(base, t.RowT | t.RefT | t.StructT):
+            return []
+        return [(record.name, f.name, f.type) for f in record.fields.values() if not f.hidden]
+
+    def feedable(field: str, ftype: t.Type) -> list[tuple[str, t.Type]]:
+        base = t.strip_optional(ftype)
+        if isinstance(base, t.ListT):
+            base = t.strip_optional(base.item)
+        if isinstance(base, t.RefT):
+            target = d.symbols.entities[base.entity]
+            if not target.key:
+                return []
+            key_type = stored_key_type(d.symbols.entities, base.entity)
+            return [(name, key_type) for name in (target.key[0], f"{field}_id", field)]
+        if t.is_json(base):
+            return []
+        return [(field, base)]
+
+    edges = []
+    slots = [(x.name, [(p.name, t.strip_optional(p.type)) for p in x.params]) for x in d.tools]
+    for source in d.tools:
+        offers: dict[tuple[str, t.Type], str] = {}
+        for owner, field, ftype in produced(source.returns):
+            for slot in feedable(field, ftype):
+                offers.setdefault(slot, f"{owner}.{field}")
+        names = {name for name, _ in offers}
+        for target, params in slots:
+            if target != source.name:
+                edges += [
+                    (source.name, target, p[0]) for p in params if p[0] in names and p in offers
+                ]
+    return edges
 
 
 def main() -> int:
@@ -96,8 +157,8 @@ def main() -> int:
     if (ROOT / "specs" / "delivery.domain").exists():
         specs.append("delivery")
     print(
-        f"{'spec':10} {'today edges':>11} {'today pairs':>11} {'now edges':>9} {'now flows':>9}"
-        f"  gold pairs held (today / now)"
+        f"{'spec':10} {'old edges':>9} {'old pairs':>9} {'new edges':>9} {'new flows':>9}"
+        f"  gold pairs held, old / new: all; learnt"
     )
     for name in specs:
         spec = ROOT / "specs" / f"{name}.domain"
@@ -110,20 +171,24 @@ def main() -> int:
         elif (ROOT / "specs" / f"{name}.data.json").exists():
             data = json.loads((ROOT / "specs" / f"{name}.data.json").read_text(encoding="utf-8"))
         graph = ToolGraph.from_domain(domain, data)
-        today = domain.manifest.tool_graph
-        today_pairs = {(e.source, e.target) for e in today}
-        now_pairs = {(e.source, e.target) for e in graph.edges}
+        old = name_typed_edges(spec)
+        old_pairs = {(a, b) for a, b, _ in old}
+        new_pairs = {(e.source, e.target) for e in graph.edges}
         gold = ""
         if folder.is_dir():
-            pairs = gold_pairs(folder, 60 if args.quick else None)
-            held_today = sum(1 for p in pairs if p in today_pairs)
-            held_now = sum(1 for p in pairs if p in now_pairs)
-            missing = sorted(f"{a}->{b}" for a, b in pairs if (a, b) not in now_pairs)
-            gold = f"{held_today}/{len(pairs)} / {held_now}/{len(pairs)}"
+            found = gold_pairs(folder, 60 if args.quick else None)
+            parts, missing = [], set()
+            for kind in ("all", "learnt"):
+                pairs = found[kind]
+                held_old = sum(1 for p in pairs if p in old_pairs)
+                held_new = sum(1 for p in pairs if p in new_pairs)
+                parts.append(f"{held_old}/{len(pairs)} / {held_new}/{len(pairs)}")
+                missing |= {(kind, f"{a}->{b}") for a, b in pairs if (a, b) not in new_pairs}
+            gold = "; ".join(parts)
             if missing:
-                gold += f"  missing now: {', '.join(missing)}"
+                gold += "  missing now: " + ", ".join(f"{p} ({k})" for k, p in sorted(missing))
         print(
-            f"{name:10} {len(today):>11} {len(today_pairs):>11} {len(graph.edges):>9} "
+            f"{name:10} {len(old):>9} {len(old_pairs):>9} {len(graph.edges):>9} "
             f"{graph.flow_count:>9}  {gold or '(no gold actions)'}"
         )
     return 0

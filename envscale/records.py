@@ -252,14 +252,38 @@ class Policy(Part):
     rules: list[Rule]
 
 
+class ToolFlow(Part):
+    """One value an edge of the tool graph carries: what `via` (a path such as
+    `Order.items[].item_id`) holds fills parameter `param`; `kind` is "key" (a key of
+    `entity`) or "value" (a value of the same name); `weight` how specific the flow is."""
+
+    param: str
+    via: str
+    kind: Literal["key", "value"]
+    entity: str | None
+    weight: float
+
+
 class ToolEdge(Part):
-    """An edge of the tool graph: a value `via` Entity.field that `source`'s result holds
-    feeds parameter `param` of `target`."""
+    """An edge of the tool graph (compiler/toolgraph.py): `source`'s result can feed
+    `target`, by each of `flows`, strongest first; `param`, `via` and `weight` are the
+    strongest one's. Manifests compiled before flows existed list one edge per parameter,
+    with `param` and `via` only (and are read so: `flows` empty)."""
 
     source: str = Field(alias="from")
     target: str = Field(alias="to")
     param: str
     via: str
+    weight: float = 0.0
+    flows: list[ToolFlow] = []
+
+    @model_serializer(mode="wrap")
+    def _flows_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in ("weight", "flows"):
+            if name not in self.model_fields_set:
+                del out[name]
+        return out
 
 
 class KeyFormat(SparsePart):

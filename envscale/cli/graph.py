@@ -44,9 +44,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "graph",
         help="export a spec's tool graph as JSON and/or draw it as a PNG",
-        description="The tool graph: an edge where a key of an entity (or a value of the same "
-        "name) in one tool's output can fill another tool's parameter, weighted by how specific "
-        "the flow is. Without --json or --png, prints the JSON.",
+        description="The tool graph the compiler writes into manifest.json: an edge where a key "
+        "of an entity (or a value of the same name) that one tool's output introduces can fill "
+        "another tool's parameter, weighted by how specific the flow is; with the spec's seed "
+        "data, collections the data shows to hold keys count as references. Declared status "
+        "transitions come along. Without --json or --png, prints the JSON.",
     )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", metavar="OUT.json", help="write the graph as JSON")

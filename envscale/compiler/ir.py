@@ -139,14 +139,6 @@ class KeyFormat:
 
 
 @dataclass
-class Edge:
-    source: str
-    target: str
-    param: str
-    via: str  # Entity.field whose value feeds the parameter
-
-
-@dataclass
 class DomainIR:
     name: str
     description: str
@@ -160,7 +152,6 @@ class DomainIR:
     tools: list[Tool]
     invariants: list[Invariant]
     policies: list[Policy]
-    tool_graph: list[Edge]
     types: dict[int, Type]
     symbols: Any
     includes: list[str] = field(default_factory=list)  # files the spec reads, relative to it

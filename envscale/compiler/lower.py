@@ -71,14 +71,12 @@ def lower(c: Compilation) -> None:
         tools=[_tool(c, tool) for tool in s.tools.values()],
         invariants=[_invariant(c, inv) for inv in s.invariants.values()] + checked_at_runtime,
         policies=[_policy(c, p) for p in s.policies.values()],
-        tool_graph=[],
         types=c.types,
         symbols=s,
         includes=sorted(c.extra_sources),
         key_formats=key_formats(c),
         transitions=dict(s.transitions),
     )
-    c.ir.tool_graph = tool_graph(c.ir)
 
 
 def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> ir.Table:
@@ -257,57 +255,3 @@ def _policy(c: Compilation, p: ast.Policy) -> ir.Policy:
         for r in p.rules
     ]
     return ir.Policy(p.name, p.doc, rules)
-
-
-def _produced_fields(d: ir.DomainIR, returns: t.Type | None) -> list[tuple[str, str, t.Type]]:
-    """(entity or struct, field, type) of every field in what a tool returns (hidden fields
-    are not in it)."""
-    if returns is None:
-        return []
-    base = t.strip_optional(returns)
-    if isinstance(base, t.ListT):
-        base = t.strip_optional(base.item)
-    record = d.symbols.record(getattr(base, "entity", None) or getattr(base, "name", ""))
-    if record is None or not isinstance(base, t.RowT | t.RefT | t.StructT):
-        return []
-    return [(record.name, f.name, f.type) for f in record.fields.values() if not f.hidden]
-
-
-def _feedable(d: ir.DomainIR, field: str, ftype: t.Type) -> list[tuple[str, t.Type]]:
-    """The (parameter name, parameter type) slots that a returned field's value can fill."""
-    base = t.strip_optional(ftype)
-    if isinstance(base, t.ListT):
-        base = t.strip_optional(base.item)
-    if isinstance(base, t.RefT):
-        target = d.symbols.entities[base.entity]
-        if not target.key:
-            return []
-        key = target.key[0]
-        key_type = stored_key_type(d.symbols.entities, base.entity)
-        return [(name, key_type) for name in (key, f"{field}_id", field)]
-    if t.is_json(base):
-        return []
-    return [(field, base)]
-
-
-def tool_graph(d: ir.DomainIR) -> list[ir.Edge]:
-    """An edge wherever a field of what one tool returns can fill another tool's parameter."""
-    edges = []
-    slots = [
-        (target.name, [(p.name, t.strip_optional(p.type)) for p in target.params])
-        for target in d.tools
-    ]
-    for source in d.tools:
-        offers: dict[tuple[str, t.Type], str] = {}
-        for owner, field, ftype in _produced_fields(d, source.returns):
-            for slot in _feedable(d, field, ftype):
-                offers.setdefault(slot, f"{owner}.{field}")
-        names = {name for name, _ in offers}
-        for target, params in slots:
-            if target == source.name:
-                continue
-            for slot in params:
-                via = offers.get(slot) if slot[0] in names else None
-                if via is not None:
-                    edges.append(ir.Edge(source.name, target, slot[0], via))
-    return edges

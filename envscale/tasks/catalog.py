@@ -12,12 +12,12 @@ entity (`User.reservations`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from envscale.records import Manifest, Shape
+from envscale.compiler.toolgraph import entity_names, singular
+from envscale.records import Manifest
 
 # A plain-string collection is taken for references when this share of its sampled values
 # are keys of one entity.
@@ -30,18 +30,6 @@ class Leaf:
     name: str
     value: Any
     parent: dict  # the dict the value sits in (a record, a struct, a list's element)
-
-
-def singular(name: str) -> str:
-    if name.endswith("ies"):
-        return name[:-3] + "y"
-    if name.endswith("s") and not name.endswith("ss"):
-        return name[:-1]
-    return name
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def leaves(value: Any, name: str = "", parent: dict | None = None) -> Iterator[Leaf]:
@@ -66,49 +54,6 @@ def leaves(value: Any, name: str = "", parent: dict | None = None) -> Iterator[L
                     yield from leaves(item, singular(name), parent)
     elif value is not None and name and parent is not None:
         yield Leaf(name, value, parent)
-
-
-def entity_names(manifest: Manifest) -> dict[str, str]:
-    """Leaf or parameter name -> the entity whose keys it holds, from the manifest alone."""
-    out: dict[str, str] = {}
-    for entity, info in manifest.entities.items():
-        if len(info.key) != 1:
-            continue
-        key = info.key[0]
-        base = snake(entity)
-        for name in (f"{base}_id", f"{base}_ids"):
-            out.setdefault(name, entity)
-        if key not in ("id", "name", "key", "code"):
-            out[key] = entity
-            out.setdefault(f"{key}s", entity)
-    for info in manifest.entities.values():
-        for f in info.fields:
-            if f.kind == "ref" and f.ref in manifest.entities:
-                out.setdefault(f.name, f.ref)
-                out.setdefault(f"{f.name}_id", f.ref)
-            for name, target in shape_refs(manifest, f.name, f.shape):
-                out.setdefault(name, target)
-    return out
-
-
-def shape_refs(
-    manifest: Manifest, name: str, shape: Shape | None, seen: frozenset[str] = frozenset()
-) -> Iterator[tuple[str, str]]:
-    """(leaf name, entity) for every `{"ref": E}` node inside a field's shape."""
-    if shape is None:
-        return
-    target = getattr(shape, "ref", None)
-    if isinstance(target, str):
-        yield name, target
-        if singular(name) != name:
-            yield singular(name), target
-    if shape.list is not None:
-        yield from shape_refs(manifest, name, shape.list, seen)
-    if shape.map is not None:
-        yield from shape_refs(manifest, name, shape.map, seen)
-    if shape.struct is not None and shape.struct not in seen:
-        for sf in manifest.structs.get(shape.struct, []):
-            yield from shape_refs(manifest, sf.name, sf.shape, seen | {shape.struct})
 
 
 def evidence_names(manifest: Manifest, data: dict[str, list[dict]]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Tools sit on a circle in groups, one group per entity their output is about (tools returning
 plain text last); each tool keeps its `strongest` outgoing edges by weight, drawn thicker
 for heavier ones (key edges solid, value edges dashed). Declared status transitions, when
-the manifest has them, are listed beside the graph.
+the manifest has them, are listed in a box beside the graph, one line per move and one for
+each field's final states.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ def strongest_edges(graph: ToolGraph, strongest: int) -> list[tuple[str, str, fl
     return out
 
 
+def transition_lines(transitions: dict[str, dict[str, list[str]]], limit: int = 30) -> list[str]:
+    """The declared status transitions, a line per state that can move and one for the final
+    states of each field: `Order.status  placed -> preparing | cancelled`."""
+    lines = ["declared status transitions"]
+    for where, moves in transitions.items():
+        for start, ends in moves.items():
+            if ends:
+                lines.append(f"{where}  {start} -> {' | '.join(ends)}")
+        final = [state for state, ends in moves.items() if not ends]
+        if final:
+            lines.append(f"{where}  final: {', '.join(final)}")
+    return lines[:limit]
+
+
 def groups(graph: ToolGraph) -> dict[str, list[str]]:
     """Entity (or "other") -> the tools whose output is about it, in manifest order."""
     out: dict[str, list[str]] = {}
@@ -60,7 +75,6 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
         ) from error
     grouped = groups(graph)
     order = [name for names in grouped.values() for name in names]
-    n = max(len(order), 1)
     gap = 0.6  # empty slots between groups
     slots = len(order) + gap * len(grouped)
     positions: dict[str, tuple[float, float]] = {}
@@ -129,11 +143,15 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
             rotation_mode="anchor",
         )
     if graph.transitions:
-        lines = ["status transitions"]
-        for where, moves in graph.transitions.items():
-            for start, ends in moves.items():
-                lines.append(f"{where}: {start} -> {', '.join(ends)}")
-        ax.text(-1.95, -1.9, "\n".join(lines[:30]), fontsize=8, va="bottom", family="monospace")
+        ax.text(
+            -1.95,
+            -1.9,
+            "\n".join(transition_lines(graph.transitions)),
+            fontsize=8,
+            va="bottom",
+            family="monospace",
+            bbox={"boxstyle": "round", "facecolor": "#F7F7F7", "edgecolor": "#CCCCCC"},
+        )
     ax.scatter([], [], color=READ_COLOR, label="read tool")
     ax.scatter([], [], color=WRITE_COLOR, label="write tool")
     ax.plot([], [], color="#888888", label="a key flows")
@@ -152,5 +170,4 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    _ = n
     return out

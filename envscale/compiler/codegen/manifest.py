@@ -6,7 +6,10 @@ from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.codegen.jsontext import json_text
+from envscale.compiler.codegen.tools_json import tool_schemas
 from envscale.compiler.lower import constant_value
+from envscale.compiler.toolgraph import edge_records, tool_edges
+from envscale.records import Manifest
 
 FORMAT = 1
 BOUND_FORMAT = 2  # a policy rule carries a binding
@@ -92,7 +95,7 @@ def manifest(d: ir.DomainIR) -> dict:
         for f in r.fields.values()
         if t.nested_refs(f.type) or not r.is_entity
     )
-    return {
+    out = {
         # The oldest format that reads this manifest faithfully: a reader that does not know
         # bound rules would enforce them unbound, so it must refuse them; one that does not
         # know derived or hidden fields, transitions or references inside shapes would neither
@@ -160,12 +163,12 @@ def manifest(d: ir.DomainIR) -> dict:
             }
             for p in d.policies
         ],
-        "tool_graph": [
-            {"from": e.source, "to": e.target, "param": e.param, "via": e.via} for e in d.tool_graph
-        ],
+        "tool_graph": [],  # computed below, from the manifest itself
         "key_formats": {entity: key_format(fmt) for entity, fmt in d.key_formats.items()},
         "transitions": d.transitions,
     }
+    out["tool_graph"] = edge_records(tool_edges(Manifest.from_dict(out), tool_schemas(d)))
+    return out
 
 
 def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:

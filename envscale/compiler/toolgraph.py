@@ -1,0 +1,456 @@
+"""The tool graph of a compiled domain: which tool's output can feed which tool's parameter.
+
+The compiler writes it into manifest.json (`tool_graph`); the task sampler reads it from
+there, or computes it again with names the data shows to be keys (`envscale.tasks.toolgraph`).
+It works on the manifest record and the tools' JSON schemas, so both get the same graph.
+
+Nodes are tools. An edge `source -> target` lists its *flows*: a value found in what `source`
+returns (`via`, a path such as `Order.items[].item_id`) that can fill `target`'s parameter
+`param` (or a field inside it, `flights[].flight_number`). Two kinds:
+
+- `key`: the value is a key of entity E (a record's key, a reference, a `{"ref": E}` node of
+  a shape, or a collection the data shows to hold E's keys) and the parameter names E
+  (`reservation_id`, `new_slot_id`, `item_ids` where Item is an entity);
+- `value`: the value is no entity's key, but a field of that name feeds a parameter of that
+  name (a payment method's id, a flight's date), typed strings only: enums, numbers and
+  flags are the user's choices, not flows.
+
+A flow is kept only where the source introduces the value rather than echoes it:
+
+- a key the source was given is no flow (the record it returns is the one the caller named);
+- a write given the key of the record it returns hands back the record the caller named: the
+  references in it were in that record before (a read of it shows them), so they make no key
+  flow; its values do (the items of an order just changed feed the next change to it);
+- a read that finds one record by its own key or by plain values (`get_order`,
+  `find_user_id_by_email`) is fed by no tool whose output already holds what it finds (the
+  order's record, the user's key);
+- a parameter that sets a plain field of a record the target changes is the user's new value;
+- of the value flows into one parameter, those from records of an entity the target reads or
+  writes are kept when there are any (a customer's street for the customer's address, not a
+  restaurant's).
+
+Each flow has a `weight` for how specific it is: 1 for a key, 0.5 for a value of an
+identifier-like name (`*_id`, `*_number`, `email`, dates) or 0.25, divided by the square root
+of the number of tools whose output holds that value. An edge's weight is its strongest flow's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from envscale.records import Manifest, Shape, ToolEdge, ToolInfo
+
+_ID_LIKE = ("_id", "_ids", "_number", "_code", "email", "date", "_on", "_at", "day")
+
+
+@dataclass(frozen=True)
+class Flow:
+    param: str
+    via: str  # Entity.path of the value in the source's output
+    kind: str = "key"  # key | value
+    entity: str | None = None  # the entity whose key flows, for a key flow
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`source`'s output can feed `target`: each flow a parameter it can fill, strongest first."""
+
+    source: str
+    target: str
+    flows: tuple[Flow, ...]
+
+    @property
+    def weight(self) -> float:
+        return self.flows[0].weight
+
+    @property
+    def kind(self) -> str:
+        return self.flows[0].kind
+
+
+@dataclass(frozen=True)
+class _Produced:
+    name: str  # the leaf's own name
+    via: str
+    entity: str | None  # the entity whose keys the leaf holds
+    record: str | None = None  # the entity whose returned record holds the leaf
+
+
+@dataclass(frozen=True)
+class _Slot:
+    param: str
+    name: str  # the name the value goes under: the parameter, or a field inside it
+    entity: str | None
+
+
+# ---- names
+
+
+def singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def entity_names(manifest: Manifest) -> dict[str, str]:
+    """Leaf or parameter name -> the entity whose keys it holds, from the manifest alone."""
+    out: dict[str, str] = {}
+    for entity, info in manifest.entities.items():
+        if len(info.key) != 1:
+            continue
+        key = info.key[0]
+        base = snake(entity)
+        for name in (f"{base}_id", f"{base}_ids"):
+            out.setdefault(name, entity)
+        if key not in ("id", "name", "key", "code"):
+            out[key] = entity
+            out.setdefault(f"{key}s", entity)
+    for info in manifest.entities.values():
+        for f in info.fields:
+            if f.kind == "ref" and f.ref in manifest.entities:
+                out.setdefault(f.name, f.ref)
+                out.setdefault(f"{f.name}_id", f.ref)
+            for name, target in shape_refs(manifest, f.name, f.shape):
+                out.setdefault(name, target)
+    return out
+
+
+def shape_refs(
+    manifest: Manifest, name: str, shape: Shape | None, seen: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str]]:
+    """(leaf name, entity) for every `{"ref": E}` node inside a field's shape."""
+    if shape is None:
+        return
+    target = getattr(shape, "ref", None)
+    if isinstance(target, str):
+        yield name, target
+        if singular(name) != name:
+            yield singular(name), target
+    if shape.list is not None:
+        yield from shape_refs(manifest, name, shape.list, seen)
+    if shape.map is not None:
+        yield from shape_refs(manifest, name, shape.map, seen)
+    if shape.struct is not None and shape.struct not in seen:
+        for sf in manifest.structs.get(shape.struct, []):
+            yield from shape_refs(manifest, sf.name, sf.shape, seen | {shape.struct})
+
+
+def fresh_names(manifest: Manifest, tool: ToolInfo) -> set[str]:
+    """The plain fields (not keys, references or structs) of the records a tool changes: a
+    parameter of such a name sets the field to a value the user gives. A tool whose
+    parameters hold no key of an entity it writes creates that record instead, from values
+    found elsewhere (a booking's airports come from the flights)."""
+    out: set[str] = set()
+    for entity in tool.writes:
+        info = manifest.entities.get(entity)
+        if info is None or not set(info.key) & set(tool.params):
+            continue
+        for f in info.fields:
+            if f.name in info.key or f.kind == "ref":
+                continue
+            if f.shape is not None and _has_struct(f.shape):
+                continue
+            out.update({f.name, singular(f.name)})
+    return out
+
+
+def _has_struct(shape: Shape) -> bool:
+    while shape.list is not None or shape.map is not None:
+        shape = shape.list or shape.map  # type: ignore[assignment]
+    return shape.struct is not None or getattr(shape, "ref", None) is not None
+
+
+# ---- the graph
+
+
+def tool_edges(
+    manifest: Manifest, schemas: list[dict] | None = None, names: dict[str, str] | None = None
+) -> list[Edge]:
+    """The edges of a manifest's tools; `schemas` (the tools' JSON schemas) type the
+    parameters (without them every parameter is taken for a string) and `names` (leaf name ->
+    entity) adds collections the data shows to hold keys."""
+    tools = {t.name: t for t in manifest.tools}
+    known = {**(names or {}), **entity_names(manifest)}
+    produced = {
+        t.name: list(_produced(manifest, known, t.name, t.returns_shape)) for t in tools.values()
+    }
+    rows = {t.name: _rows(manifest, t.returns_shape) for t in tools.values()}
+    by_schema = {
+        s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas or []
+    }
+    slots = {t.name: list(_slots(known, t.params, by_schema.get(t.name))) for t in tools.values()}
+    fresh = {t.name: fresh_names(manifest, t) for t in tools.values()}
+    finds = {
+        t.name: _finds(tools[t.name], rows[t.name], produced[t.name], slots[t.name])
+        for t in tools.values()
+    }
+    makers: dict[tuple[str, str], set[str]] = {}
+    for tool, items in produced.items():
+        for p in items:
+            makers.setdefault(_value_type(p), set()).add(tool)
+    # (source, target) -> param -> the strongest flow; then the value flows are cut per parameter.
+    found: dict[tuple[str, str], dict[str, tuple[Flow, _Produced]]] = {}
+    for source, offers in produced.items():
+        given = {s.entity for s in slots[source] if s.entity}
+        holds = rows[source] | {o.entity for o in offers if o.entity}
+        offers = [o for o in offers if o.entity not in given]
+        if tools[source].kind == "write":
+            offers = [o for o in offers if _introduced(o, tools[source], rows[source], given)]
+        for target, wanted in slots.items():
+            if target == source or _already_held(finds[target], rows[source], holds):
+                continue
+            best: dict[str, tuple[Flow, _Produced]] = {}
+            for slot in wanted:
+                if slot.entity is None and slot.name in fresh[target]:
+                    continue  # the user's new value for a field, not a value found
+                for offer in offers:
+                    flow = _flow(slot, offer, makers)
+                    if flow is not None and (
+                        slot.param not in best or flow.weight > best[slot.param][0].weight
+                    ):
+                        best[slot.param] = (flow, offer)
+            if best:
+                found[(source, target)] = best
+    _keep_own_values(found, tools)
+    edges = []
+    for (source, target), best in found.items():
+        if best:
+            flows = sorted((f for f, _ in best.values()), key=lambda f: (-f.weight, f.param))
+            edges.append(Edge(source, target, tuple(flows)))
+    return edges
+
+
+def _keep_own_values(
+    found: dict[tuple[str, str], dict[str, tuple[Flow, _Produced]]], tools: dict[str, ToolInfo]
+) -> None:
+    """Of the value flows into one parameter, keep those from records of an entity the target
+    reads or writes, when there are any."""
+    own: set[tuple[str, str]] = set()
+    for (_, target), best in found.items():
+        touched = set(tools[target].reads) | set(tools[target].writes)
+        for param, (flow, offer) in best.items():
+            if flow.kind == "value" and offer.record in touched:
+                own.add((target, param))
+    for (_, target), best in found.items():
+        touched = set(tools[target].reads) | set(tools[target].writes)
+        for param in [p for p, (f, o) in best.items() if f.kind == "value"]:
+            if (target, param) in own and best[param][1].record not in touched:
+                del best[param]
+
+
+def _introduced(o: _Produced, tool: ToolInfo, rows: set[str], given: set[str]) -> bool:
+    """Whether a write's output introduces the value: any value that is no key; the key of a
+    record it creates; a key of an entity it neither was given nor reads. The references of
+    the record it changes were in it before, and those of a record it creates come from the
+    records it was given (an invoice's patient is the appointment's)."""
+    if o.entity is None:
+        return True
+    if o.entity == o.record and o.entity in rows:
+        return o.entity not in given
+    return o.record not in given and o.entity not in set(tool.reads) | given
+
+
+def _finds(
+    tool: ToolInfo, rows: set[str], produced: list[_Produced], slots: list[_Slot]
+) -> tuple[str, str] | None:
+    """("record", E) for a read that finds E's records by E's key alone or by plain values
+    alone (`get_order(order_id)`, `find_patient(last_name, date_of_birth)`), ("key", E) for
+    one that finds only E's key (`find_user_id_by_email`); None otherwise (a read that also
+    checks a value against the record, `verify_patient(patient_id, date_of_birth)`, does more)."""
+    if tool.kind != "read":
+        return None
+    keys = {s.entity for s in slots if s.entity}
+    if keys and set(tool.params) != {s.param for s in slots if s.entity}:
+        return None
+    if len(rows) == 1:
+        entity = next(iter(rows))
+        return ("record", entity) if keys <= {entity} else None
+    if not rows and len(produced) == 1 and produced[0].entity and not keys:
+        return ("key", produced[0].entity)
+    return None
+
+
+def _already_held(finds: tuple[str, str] | None, rows: set[str], holds: set[str]) -> bool:
+    if finds is None:
+        return False
+    kind, entity = finds
+    return entity in rows if kind == "record" else entity in holds
+
+
+def _rows(manifest: Manifest, shape: Shape | None) -> set[str]:
+    """The entities whose records a tool returns (itself, or a list or map of them)."""
+    while shape is not None and (shape.list is not None or shape.map is not None):
+        shape = shape.list or shape.map
+    if shape is not None and shape.row is not None and shape.row in manifest.entities:
+        return {shape.row}
+    return set()
+
+
+def _value_type(p: _Produced) -> tuple[str, str]:
+    return ("key", p.entity) if p.entity else ("value", p.name)
+
+
+def _flow(slot: _Slot, offer: _Produced, makers: dict[tuple[str, str], set[str]]) -> Flow | None:
+    if slot.entity is not None:
+        if offer.entity != slot.entity:
+            return None
+        kind, base = "key", 1.0
+    else:
+        if offer.entity is not None or singular(offer.name) != singular(slot.name):
+            return None
+        kind = "value"
+        base = 0.5 if any(slot.name.endswith(s) or slot.name == s for s in _ID_LIKE) else 0.25
+    weight = base / math.sqrt(len(makers.get(_value_type(offer), ())) or 1)
+    return Flow(slot.param, offer.via, kind, slot.entity, round(weight, 4))
+
+
+def _produced(
+    manifest: Manifest, names: dict[str, str], tool: str, shape: Shape | None
+) -> Iterator[_Produced]:
+    """The values a tool's output holds: named leaves with their path and keyed entity."""
+    if shape is None:
+        # A tool returning plain text whose name says what it finds (`find_user_id_by_email`)
+        # returns that key.
+        for name, entity in names.items():
+            if name in tool.split("_by_")[0] and name.endswith("_id"):
+                yield _Produced(name, f"{entity}.{name}", entity)
+                return
+        return
+    yield from _shape_leaves(manifest, names, shape, "", "", frozenset(), None)
+
+
+def _shape_leaves(
+    manifest: Manifest,
+    names: dict[str, str],
+    shape: Shape,
+    name: str,
+    path: str,
+    seen: frozenset[str],
+    record: str | None,
+) -> Iterator[_Produced]:
+    ref = getattr(shape, "ref", None)
+    if isinstance(ref, str):
+        yield _Produced(name, path or ref, ref, record)
+        return
+    if shape.list is not None:
+        yield from _shape_leaves(manifest, names, shape.list, name, f"{path}[]", seen, record)
+        return
+    if shape.map is not None:
+        yield from _shape_leaves(manifest, names, shape.map, name, f"{path}{{}}", seen, record)
+        return
+    if shape.row is not None and shape.row in manifest.entities and shape.row not in seen:
+        row = shape.row
+        info = manifest.entities[row]
+        for f in info.fields:
+            if f.hidden:
+                continue
+            here = f"{row}.{f.name}"
+            if f.kind == "ref":
+                yield _Produced(f.name, here, f.ref, row)
+            elif f.shape is not None:
+                yield from _shape_leaves(
+                    manifest, names, f.shape, f.name, here, seen | {row}, record or row
+                )
+            elif f.name in info.key and len(info.key) == 1:
+                yield _Produced(f.name, here, row, row)
+            elif f.kind in ("str", "date", "datetime", "json"):
+                yield _Produced(f.name, here, names.get(f.name), row)
+        return
+    if shape.struct is not None and shape.struct not in seen:
+        for sf in manifest.structs.get(shape.struct, []):
+            if sf.hidden:
+                continue
+            here = f"{path or shape.struct}.{sf.name}"
+            if sf.shape is not None:
+                yield from _shape_leaves(
+                    manifest, names, sf.shape, sf.name, here, seen | {shape.struct}, record
+                )
+            else:
+                yield _Produced(sf.name, here, names.get(sf.name), record)
+
+
+def _slots(names: dict[str, str], params: list[str], schema: dict | None) -> Iterator[_Slot]:
+    """The values a tool's parameters take: each string parameter, and each string field of
+    a list or struct parameter; enums, numbers and flags are left out."""
+    props = (schema or {}).get("properties")
+    for param in params:
+        prop = props.get(param, {}) if props is not None else {"type": "string"}
+        yield from _prop_slots(names, param, param, prop)
+
+
+def _prop_slots(names: dict[str, str], param: str, name: str, prop: dict) -> Iterator[_Slot]:
+    kind = prop.get("type")
+    if "enum" in prop:
+        return
+    if kind == "string":
+        yield _Slot(param, name, _named(names, name))
+    elif kind == "array":
+        yield from _prop_slots(names, param, name, prop.get("items") or {})
+    elif kind == "object":
+        for inner, sub in (prop.get("properties") or {}).items():
+            yield from _prop_slots(names, param, inner, sub)
+        extra = prop.get("additionalProperties")
+        if isinstance(extra, dict):
+            yield from _prop_slots(names, param, name, extra)
+
+
+def _named(names: dict[str, str], name: str) -> str | None:
+    """The entity a parameter name names: `reservation_id`, `new_slot_id`, `item_ids`."""
+    for candidate in (name, name.removeprefix("new_"), singular(name)):
+        if candidate in names:
+            return names[candidate]
+    return None
+
+
+# ---- records
+
+
+def edge_records(edges: list[Edge]) -> list[dict[str, Any]]:
+    """The manifest's `tool_graph`: one edge per pair of tools with its flows. `param` and
+    `via` name the strongest flow, as each edge did when edges were one per parameter."""
+    return [
+        {
+            "from": e.source,
+            "to": e.target,
+            "param": e.flows[0].param,
+            "via": e.flows[0].via,
+            "weight": e.weight,
+            "flows": [
+                {
+                    "param": f.param,
+                    "via": f.via,
+                    "kind": f.kind,
+                    "entity": f.entity,
+                    "weight": f.weight,
+                }
+                for f in e.flows
+            ],
+        }
+        for e in edges
+    ]
+
+
+def edges_of(records: list[ToolEdge]) -> list[Edge] | None:
+    """The edges a manifest lists, or None for a manifest whose edges carry no flows
+    (compiled before they did: one edge per parameter, to be computed again)."""
+    if any(not r.flows for r in records):
+        return None
+    return [
+        Edge(
+            r.source,
+            r.target,
+            tuple(Flow(f.param, f.via, f.kind, f.entity, f.weight) for f in r.flows),
+        )
+        for r in records
+    ]
