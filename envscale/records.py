@@ -199,7 +199,10 @@ class StructField(SparsePart):
     default: Any = None  # present only for a field with a default
 
 
-class ToolInfo(Part):
+class ToolInfo(SparsePart):
+    # "Entity.field" -> the enum members a tool needs, and may leave, the record a parameter
+    # names in (compiler/states.py); written only when the tool has some.
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves"})
     name: str
     kind: Literal["read", "write"]
     reads: list[str]  # entities
@@ -207,6 +210,8 @@ class ToolInfo(Part):
     params: list[str]
     returns: str | None  # the return type as the spec writes it
     returns_shape: Shape | None
+    needs: dict[str, list[str]] = {}
+    leaves: dict[str, list[str]] = {}
 
 
 class Invariant(Part):

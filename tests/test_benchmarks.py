@@ -94,12 +94,17 @@ def test_fuzz_benchmark_runs_the_generated_specs() -> None:
 def test_toolgraph_benchmark() -> None:
     done = run("toolgraph.py", "--shared", str(SHARED))
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
     assert {"clinic", "retail", "airline"} <= set(rows)
+    for name, row in rows.items():
+        assert int(row[3]) <= int(row[1]) / 2, row  # at most half the name-typed edges
     for name in ("retail", "airline"):
-        held = rows[name].split()[7]  # the pairs the new graph holds, of all gold pairs
-        got, total = held.split("/")
+        # "old/N / new/N; old/M / new/M": all gold pairs, then those the user did not state.
+        learnt = rows[name][10]
+        got, total = learnt.split("/")
         assert got == total and int(total) > 0, rows[name]
+    got, total = rows["airline"][7].rstrip(";").split("/")
+    assert got == total, rows["airline"]
 
 
 def test_task_coverage_benchmark() -> None:

@@ -75,6 +75,10 @@ class Tool:
     params: list[Param]
     returns: Type | None
     decl: ast.Tool
+    # "Entity.field" -> the members the record a parameter names must be in, and may be left
+    # in (compiler/states.py).
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    leaves: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
 from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
+from envscale.compiler.states import tool_states
 from envscale.compiler.symbols import RecordInfo, stored_key_type
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
@@ -77,6 +78,8 @@ def lower(c: Compilation) -> None:
         key_formats=key_formats(c),
         transitions=dict(s.transitions),
     )
+    for tool in c.ir.tools:
+        tool.needs, tool.leaves = tool_states(c.ir, tool)
 
 
 def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> ir.Table:

@@ -211,10 +211,13 @@ def tool_edges(
             if target == source or _already_held(finds[target], rows[source], holds):
                 continue
             best: dict[str, tuple[Flow, _Produced]] = {}
+            stale = _stale(tools[source], tools[target], rows[source], given, slots[target])
             for slot in wanted:
                 if slot.entity is None and slot.name in fresh[target]:
                     continue  # the user's new value for a field, not a value found
                 for offer in offers:
+                    if offer.record in stale and not slot.name.startswith("new_"):
+                        continue
                     flow = _flow(slot, offer, makers)
                     if flow is not None and (
                         slot.param not in best or flow.weight > best[slot.param][0].weight
@@ -247,6 +250,28 @@ def _keep_own_values(
         for param in [p for p, (f, o) in best.items() if f.kind == "value"]:
             if (target, param) in own and best[param][1].record not in touched:
                 del best[param]
+
+
+def _stale(
+    source: ToolInfo, target: ToolInfo, rows: set[str], given: set[str], wanted: list[_Slot]
+) -> set[str]:
+    """The entities whose record a write hands back in a state the target does not accept
+    (a cancelled order for a change to a pending one): its values feed the target only as
+    new values (`new_item_ids`), not as the current parts of the record it changes."""
+    if source.kind != "write":
+        return set()
+    named = {s.entity for s in wanted if s.entity}
+    out = set()
+    for entity in rows & given & named:
+        for where, accepted in target.needs.items():
+            left = source.leaves.get(where)
+            if (
+                where.startswith(f"{entity}.")
+                and left is not None
+                and not set(left) & set(accepted)
+            ):
+                out.add(entity)
+    return out
 
 
 def _introduced(o: _Produced, tool: ToolInfo, rows: set[str], given: set[str]) -> bool:
@@ -307,7 +332,11 @@ def _flow(slot: _Slot, offer: _Produced, makers: dict[tuple[str, str], set[str]]
             return None
         kind, base = "key", 1.0
     else:
-        if offer.entity is not None or singular(offer.name) != singular(slot.name):
+        name = singular(offer.name)
+        if offer.entity is not None or name not in (
+            singular(slot.name),
+            singular(slot.name.removeprefix("new_")),
+        ):
             return None
         kind = "value"
         base = 0.5 if any(slot.name.endswith(s) or slot.name == s for s in _ID_LIKE) else 0.25

@@ -374,7 +374,9 @@ class ArgumentDrawer:
             if found:
                 owner, leaf = rng.choice(found)
                 if _hashable(leaf.value) and leaf.value not in avoid:
-                    record = leaf.parent
+                    # The whole record first, so the next value is the same person's (a
+                    # name's zip code), then the struct the value sat in.
+                    record = catalog.record_of.get(id(leaf.parent), leaf.parent)
                     _pull(local, owner, record, leaf.parent)
                     return leaf.value
         raise NoValue(next(iter(names)))

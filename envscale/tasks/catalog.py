@@ -93,6 +93,7 @@ class Catalog:
     by_name: dict[str, list[tuple[str, Leaf]]] = field(default_factory=dict)
     referrers: dict[tuple[str, Any], list[tuple[str, dict]]] = field(default_factory=dict)
     entity_of: dict[int, str] = field(default_factory=dict)  # id(record) -> entity
+    record_of: dict[int, dict] = field(default_factory=dict)  # id(a leaf's parent) -> record
     _refs: dict[int, tuple[dict, list[tuple[str, Any]]]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -111,6 +112,7 @@ class Catalog:
                     index[record[single]] = record
                 for leaf in leaves(record, "", record):
                     catalog.by_name.setdefault(leaf.name, []).append((entity, leaf))
+                    catalog.record_of[id(leaf.parent)] = record
         for entity, records in data.items():
             for record in records:
                 for target, key in catalog.refs_of(entity, record):

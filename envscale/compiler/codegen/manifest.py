@@ -123,18 +123,7 @@ def manifest(d: ir.DomainIR) -> dict:
             ]
             for name, record in d.structs.items()
         },
-        "tools": [
-            {
-                "name": tool.name,
-                "kind": tool.kind,
-                "reads": tool.reads,
-                "writes": tool.writes,
-                "params": [p.name for p in tool.params],
-                "returns": str(tool.returns) if tool.returns is not None else None,
-                "returns_shape": shape(tool.returns),
-            }
-            for tool in d.tools
-        ],
+        "tools": [tool_info(d, tool) for tool in d.tools],
         "invariants": [
             {
                 "name": inv.name,
@@ -169,6 +158,20 @@ def manifest(d: ir.DomainIR) -> dict:
     }
     out["tool_graph"] = edge_records(tool_edges(Manifest.from_dict(out), tool_schemas(d)))
     return out
+
+
+def tool_info(d: ir.DomainIR, tool: ir.Tool) -> dict:
+    return {
+        "name": tool.name,
+        "kind": tool.kind,
+        "reads": tool.reads,
+        "writes": tool.writes,
+        "params": [p.name for p in tool.params],
+        "returns": str(tool.returns) if tool.returns is not None else None,
+        "returns_shape": shape(tool.returns),
+        **({"needs": tool.needs} if tool.needs else {}),
+        **({"leaves": tool.leaves} if tool.leaves else {}),
+    }
 
 
 def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:

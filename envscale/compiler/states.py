@@ -1,0 +1,160 @@
+"""The states a tool needs and leaves the record it names in, read off its body.
+
+A tool names a record when it binds one by a parameter (`let o = Order.get(order_id)` or
+`Order[order_id]`). For such a record, `needs` lists, per enum field, the members a top-level
+`require o.status == pending` (or `in [...]`) accepts, and `leaves` the members a
+`set o.status = cancelled` writes, plus the members it needed when such a set is conditional
+(under an `if` or a `for`) or the tool has none for that field: the field then may keep its
+value. Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old
+and new slot) says nothing about that entity. The tool graph reads them: a write hands back
+the record it changed, and that record feeds a next change to it only in a state it accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from envscale.compiler import ir
+from envscale.compiler import types as t
+from envscale.dsl import ast
+
+
+def tool_states(d: ir.DomainIR, tool: ir.Tool) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(needs, leaves) of a tool, each "Entity.field" -> enum members, in declaration order."""
+    params = {p.name for p in tool.params}
+    bound: dict[str, str] = {}  # variable -> entity of the record it names
+    seen: dict[str, int] = {}
+    for stmt in _walk(tool.decl.body):
+        if isinstance(stmt, ast.Let) and (entity := _named_record(d, stmt.value, params)):
+            bound[stmt.name] = entity
+            seen[entity] = seen.get(entity, 0) + 1
+    bound = {v: e for v, e in bound.items() if seen[e] == 1}
+    needs: dict[str, set[str]] = {}
+    for stmt in tool.decl.body:
+        if isinstance(stmt, ast.Require):
+            for where, members in _accepted(d, stmt.condition, bound):
+                needs.setdefault(where, set()).update(members)
+    sets: dict[str, set[str]] = {}
+    partial: set[str] = set()  # set only under an if or a for: may keep its value
+    unknown: set[str] = set()  # set to what is no literal member: any state
+    for stmt, nested in _sets(tool.decl.body, False):
+        target = stmt.target
+        if target.root not in bound:
+            continue
+        entity = bound[target.root]
+        if not target.steps:
+            unknown.update(w for w in sets.keys() | needs.keys() if w.startswith(f"{entity}."))
+            continue
+        step = target.steps[0]
+        if not isinstance(step, ast.AttrStep) or _enum(d, entity, step.name) is None:
+            continue
+        where = f"{entity}.{step.name}"
+        members = _members(d, entity, step.name, stmt.value) if len(target.steps) == 1 else None
+        if members is None:
+            unknown.add(where)
+            continue
+        sets.setdefault(where, set()).update(members)
+        if nested:
+            partial.add(where)
+    leaves: dict[str, set[str]] = {}
+    for where in (sets.keys() | needs.keys()) - unknown:
+        out = set(sets.get(where, set()))
+        if where in partial or where not in sets:
+            out |= needs.get(where, set())
+        if out:
+            leaves[where] = out
+    return _ordered(d, needs), _ordered(d, leaves)
+
+
+def _ordered(d: ir.DomainIR, found: dict[str, set[str]]) -> dict[str, list[str]]:
+    out = {}
+    for where in sorted(found):
+        entity, field = where.split(".", 1)
+        order = d.enums.get(_enum(d, entity, field) or "", [])
+        out[where] = sorted(found[where], key=lambda m: (order.index(m) if m in order else 99, m))
+    return out
+
+
+def _walk(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Stmt]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _walk(stmt.then)
+            yield from _walk(stmt.otherwise)
+        elif isinstance(stmt, ast.For):
+            yield from _walk(stmt.body)
+
+
+def _sets(body: tuple[ast.Stmt, ...], nested: bool) -> Iterator[tuple[ast.Set, bool]]:
+    for stmt in body:
+        if isinstance(stmt, ast.Set):
+            yield stmt, nested
+        elif isinstance(stmt, ast.If):
+            yield from _sets(stmt.then, True)
+            yield from _sets(stmt.otherwise, True)
+        elif isinstance(stmt, ast.For):
+            yield from _sets(stmt.body, True)
+
+
+def _named_record(d: ir.DomainIR, e: ast.Expr, params: set[str]) -> str | None:
+    """The entity of `E.get(param)` or `E[param]`, a record named by a parameter."""
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Member) and e.func.attr == "get":
+        owner, args = e.func.obj, [a.value for a in e.args]
+    elif isinstance(e, ast.Index):
+        owner, args = e.obj, list(e.keys)
+    else:
+        return None
+    if not isinstance(owner, ast.Name) or owner.id not in d.symbols.entities:
+        return None
+    if len(args) == 1 and isinstance(args[0], ast.Name) and args[0].id in params:
+        return owner.id
+    return None
+
+
+def _accepted(d: ir.DomainIR, e: ast.Expr, bound: dict[str, str]) -> Iterator[tuple[str, set[str]]]:
+    """("Entity.field", members) for each `v.field == member` / `v.field in [...]` a
+    condition requires (both sides of an `and`)."""
+    if not isinstance(e, ast.Binary):
+        return
+    if e.op == "and":
+        yield from _accepted(d, e.left, bound)
+        yield from _accepted(d, e.right, bound)
+        return
+    if e.op not in ("==", "in"):
+        return
+    left = e.left
+    if not (isinstance(left, ast.Member) and isinstance(left.obj, ast.Name)):
+        return
+    entity = bound.get(left.obj.id)
+    if entity is None:
+        return
+    members = _members(d, entity, left.attr, e.right, many=e.op == "in")
+    if members:
+        yield f"{entity}.{left.attr}", members
+
+
+def _members(
+    d: ir.DomainIR, entity: str, field: str, e: ast.Expr, many: bool = False
+) -> set[str] | None:
+    """The enum members an expression names (a member, a string, or a list of them for
+    `in`), or None when it is not such a literal."""
+    enum = _enum(d, entity, field)
+    if enum is None:
+        return None
+    items = list(e.items) if many and isinstance(e, ast.ListLit) else [e]
+    if many and not isinstance(e, ast.ListLit):
+        return None
+    out = set()
+    for item in items:
+        value = item.id if isinstance(item, ast.Name) else getattr(item, "value", None)
+        if not isinstance(item, ast.Name | ast.Literal) or value not in d.enums[enum]:
+            return None
+        out.add(str(value))
+    return out
+
+
+def _enum(d: ir.DomainIR, entity: str, field: str) -> str | None:
+    info = d.symbols.entities.get(entity)
+    f = info.fields.get(field) if info is not None else None
+    base = t.strip_optional(f.type) if f is not None else None
+    return base.name if isinstance(base, t.EnumT) else None

@@ -1,0 +1,124 @@
+"""The compiler's tool graph: states read off tool bodies, and the flows the manifest lists."""
+
+from __future__ import annotations
+
+import json
+
+from envscale.api import compile_source
+from envscale.compiler.toolgraph import Edge, edges_of
+from envscale.records import Manifest
+
+SPEC = """
+domain d "A test domain."
+enum Status { open, held, closed }
+struct Line { sku: str  quantity: int }
+entity Customer {
+  customer_id: str @key
+  name: str
+}
+entity Order {
+  order_id: str @key
+  customer: Customer
+  status: Status @default(open)
+  lines: list<Line>
+}
+tool find_customer(name: str) -> Customer {
+  "Find a customer by name."
+  let found = Customer.where(name: name)
+  require len(found) > 0 else "no such customer"
+  return found[0]
+}
+tool get_customer(customer_id: str) -> Customer {
+  "Show a customer."
+  return Customer[customer_id]
+}
+tool list_orders(customer_id: str) -> list<Order> {
+  "A customer's orders."
+  return Order.where(customer: customer_id)
+}
+tool get_order(order_id: str) -> Order {
+  "Show an order."
+  return Order[order_id]
+}
+tool hold_order(order_id: str) -> Order {
+  "Hold an open order."
+  let o = Order.get(order_id)
+  require o != none else "no such order"
+  require o.status == open else "only an open order can be held"
+  set o.status = held
+  return o
+}
+tool drop_line(order_id: str, sku: str) -> Order {
+  "Drop a line of an open or held order; dropping the last closes it."
+  let o = Order[order_id]
+  require o.status in [open, held] else "only an open or held order can change"
+  if len(o.lines) == 1 {
+    set o.status = closed
+  }
+  set o.lines = [l for l in o.lines if l.sku != sku]
+  return o
+}
+tool close_order(order_id: str) -> Order {
+  "Close an order."
+  let o = Order[order_id]
+  require o.status in [open, held] else "only an open or held order can be closed"
+  set o.status = closed
+  return o
+}
+tool reopen_order(order_id: str, new_sku: str) -> Order {
+  "Open a closed order again with a new line."
+  let o = Order[order_id]
+  require o.status == closed else "only a closed order can be opened again"
+  set o.status = open
+  set o.lines = [Line(sku: new_sku, quantity: 1)]
+  return o
+}
+"""
+
+
+def _manifest() -> Manifest:
+    files, diagnostics, _ = compile_source(SPEC, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    return Manifest.from_dict(json.loads(files["manifest.json"]))
+
+
+def _edges() -> dict[tuple[str, str], Edge]:
+    edges = edges_of(_manifest().tool_graph)
+    assert edges is not None
+    return {(e.source, e.target): e for e in edges}
+
+
+def test_states_a_tool_needs_and_leaves_are_read_off_its_body():
+    tools = {t.name: t for t in _manifest().tools}
+    assert tools["hold_order"].needs == {"Order.status": ["open"]}
+    assert tools["hold_order"].leaves == {"Order.status": ["held"]}
+    # A set under an `if` may leave the state as it was.
+    assert tools["drop_line"].needs == {"Order.status": ["open", "held"]}
+    assert tools["drop_line"].leaves == {"Order.status": ["open", "held", "closed"]}
+    # Tools without such conditions write neither key.
+    assert "needs" not in tools["get_order"].to_dict()
+    assert "leaves" not in tools["get_order"].to_dict()
+
+
+def test_keys_flow_where_a_tool_introduces_them():
+    edges = _edges()
+    assert edges[("find_customer", "list_orders")].flows[0].kind == "key"
+    assert edges[("get_order", "get_customer")].flows[0].via == "Order.customer"
+    # The lookup returned the customer's record: reading it again adds nothing.
+    assert ("find_customer", "get_customer") not in edges
+    # A write hands back the order it changed: its customer was in it before.
+    assert ("hold_order", "get_customer") not in edges
+    assert ("close_order", "list_orders") not in edges
+
+
+def test_a_record_handed_back_in_a_state_the_target_refuses_feeds_only_new_values():
+    edges = _edges()
+    # A held order's lines feed dropping one of them (a held order may change) ...
+    held = edges[("hold_order", "drop_line")].flows
+    assert [(f.param, f.kind, f.via) for f in held] == [("sku", "value", "Order.lines[].sku")]
+    # ... a closed one's do not: drop_line needs it open or held.
+    assert ("close_order", "drop_line") not in edges
+    # A new value may come from any order, closed or not.
+    assert edges[("close_order", "reopen_order")].flows[0].param == "new_sku"
+    # A read says nothing of the state: its order may be open.
+    assert ("get_order", "drop_line") in edges
