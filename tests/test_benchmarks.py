@@ -96,7 +96,7 @@ def test_toolgraph_benchmark() -> None:
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
     assert {"clinic", "retail", "airline"} <= set(rows)
-    for name, row in rows.items():
+    for row in rows.values():
         assert int(row[3]) <= int(row[1]) / 2, row  # at most half the name-typed edges
     for name in ("retail", "airline"):
         # "old/N / new/N; old/M / new/M": all gold pairs, then those the user did not state.
