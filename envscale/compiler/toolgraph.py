@@ -18,12 +18,17 @@ returns (`via`, a path such as `Order.items[].item_id`) that can fill `target`'s
 A flow is kept only where the source introduces the value rather than echoes it:
 
 - a key the source was given is no flow (the record it returns is the one the caller named);
-- a write given the key of the record it returns hands back the record the caller named: the
-  references in it were in that record before (a read of it shows them), so they make no key
-  flow; its values do (the items of an order just changed feed the next change to it);
-- a read that finds one record by its own key or by plain values (`get_order`,
-  `find_user_id_by_email`) is fed by no tool whose output already holds what it finds (the
-  order's record, the user's key);
+- a write hands back the record the caller named, or one it made from the records it was
+  given: only the key of a record it creates, and keys of entities it neither was given nor
+  reads, flow from it (an invoice's id, not its patient, who is the appointment's); its
+  values do flow (the items of an order whose address just changed feed changing its items);
+- a write's record in a state the target does not accept (the manifest's `needs` and
+  `leaves`, compiler/states.py) feeds the target's parameters only as new values
+  (`new_item_ids`), not as parts of the record it changes: a cancelled order's items feed no
+  return of them;
+- a read that finds one entity's records by that entity's key alone or by plain values alone
+  (`get_order`, `find_user_id_by_email`) is fed by no tool whose output already holds what
+  it finds (the order's record, the user's key);
 - a parameter that sets a plain field of a record the target changes is the user's new value;
 - of the value flows into one parameter, those from records of an entity the target reads or
   writes are kept when there are any (a customer's street for the customer's address, not a
@@ -212,6 +217,7 @@ def tool_edges(
                 continue
             best: dict[str, tuple[Flow, _Produced]] = {}
             stale = _stale(tools[source], tools[target], rows[source], given, slots[target])
+            touched = set(tools[target].reads) | set(tools[target].writes)
             for slot in wanted:
                 if slot.entity is None and slot.name in fresh[target]:
                     continue  # the user's new value for a field, not a value found
@@ -220,7 +226,8 @@ def tool_edges(
                         continue
                     flow = _flow(slot, offer, makers)
                     if flow is not None and (
-                        slot.param not in best or flow.weight > best[slot.param][0].weight
+                        slot.param not in best
+                        or _rank(flow, offer, touched) > _rank(*best[slot.param], touched)
                     ):
                         best[slot.param] = (flow, offer)
             if best:
@@ -232,6 +239,11 @@ def tool_edges(
             flows = sorted((f for f, _ in best.values()), key=lambda f: (-f.weight, f.param))
             edges.append(Edge(source, target, tuple(flows)))
     return edges
+
+
+def _rank(flow: Flow, offer: _Produced, touched: set[str]) -> tuple[bool, float]:
+    """Of two flows into one parameter, a value from a record the target touches first."""
+    return (flow.kind == "key" or offer.record in touched, flow.weight)
 
 
 def _keep_own_values(
