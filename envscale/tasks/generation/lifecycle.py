@@ -1,0 +1,214 @@
+"""Values of one record that follow each other: dates in the order of their events, fields
+named after a status present exactly in that status, text taken from the record's lines,
+totals that are the sum of their lines or split into their parts."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from envscale.records import EntityField
+from envscale.tasks import fakes
+from envscale.tasks.generation.state import RecordContext, State, is_derived
+
+_PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
+_SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
+
+DATE_RANK = {
+    "born": -1,
+    "birth": -1,
+    "dob": -1,
+    "created": 0,
+    "registered": 0,
+    "joined": 0,
+    "opened": 0,
+    "since": 0,
+    "issued": 1,
+    "placed": 1,
+    "ordered": 1,
+    "booked": 1,
+    "requested": 1,
+    "start": 2,
+    "starts": 2,
+    "departure": 2,
+    "assigned": 2,
+    "scheduled": 2,
+    "filled": 2,
+    "picked": 3,
+    "shipped": 3,
+    "redeemed": 3,
+    "updated": 4,
+    "modified": 4,
+    "paid": 4,
+    "approved": 4,
+    "arrival": 5,
+    "delivered": 5,
+    "end": 5,
+    "ends": 5,
+    "completed": 5,
+    "returned": 5,
+    "closed": 6,
+    "cancelled": 6,
+    "resolved": 6,
+    "expires": 7,
+    "expiry": 7,
+    "expiration": 7,
+    "until": 7,
+}
+
+
+class Lifecycle(State):
+    # ---- dates in order
+
+    def _order_dates(self, entity: str, record: dict, ctx: RecordContext) -> None:
+        """Dates named after events follow the events' order (created <= updated, start <
+        end, departure < arrival), and none comes before the first event of a record it
+        refers to (a delivery is not assigned before its order was placed)."""
+        spec = self.manifest.entities[entity]
+        ranked = []
+        for f in spec.fields:
+            if f.kind not in ("date", "datetime") or f.name in spec.key or is_derived(f):
+                continue
+            ranks = [DATE_RANK[w] for w in fakes.words(f.name) if w in DATE_RANK]
+            if ranks and isinstance(record.get(f.name), str):
+                ranked.append((max(ranks), f))
+        floor = max(
+            (
+                r[g.name][:10]
+                for e, r in ctx.referred
+                for g in self._event_fields(e)
+                if isinstance(r.get(g.name), str)
+            ),
+            default=None,
+        )
+        for rank, f in ranked:
+            value = record[f.name]
+            if floor is not None and rank >= 0 and value[:10] < floor:
+                shifted = fakes.shift_date(floor, (sum(map(ord, value)) % 3))
+                record[f.name] = shifted + value[10:] if f.kind == "datetime" else shifted
+        ranked.sort(key=lambda pair: pair[0])
+        values = sorted(record[f.name] for _, f in ranked)
+        for (_, f), value in zip(ranked, values, strict=True):
+            record[f.name] = value if f.kind == "datetime" or len(value) == 10 else value[:10]
+            if f.kind == "datetime" and len(value) == 10:
+                record[f.name] = value + self.clock[10:]
+
+    def _status_dates(
+        self, entity: str, record: dict, make: Callable[[EntityField], Any] | None = None
+    ) -> None:
+        """An optional field named after a status is there exactly when the record is in that
+        status: `delivered_at` on a delivered delivery (none on one still on its way), a
+        `cancel_reason` on a cancelled visit, `return_items` on an order whose return was
+        requested. `make` makes a value for one that should be there and is not."""
+        spec = self.manifest.entities[entity]
+        statuses = [
+            f for f in spec.fields if f.kind == "enum" and isinstance(record.get(f.name), str)
+        ]
+        for f in spec.fields:
+            if not f.nullable or is_derived(f) or f.name in spec.key:
+                continue
+            event = fakes.words(f.name)[0]
+            for status in [s for s in statuses if s.name != f.name]:
+                member = next(
+                    (
+                        m
+                        for m in status.enum or []
+                        if m == event or (len(event) >= 4 and m.startswith(event))
+                    ),
+                    None,
+                )
+                if member is None:
+                    continue
+                if record[status.name] != member:
+                    record[f.name] = None
+                elif record.get(f.name) is None and f.kind in ("date", "datetime"):
+                    seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+                    record[f.name] = fakes.value_for(seeded, f.name, f.kind, self.clock)
+                elif record.get(f.name) is None and make is not None:
+                    record[f.name] = make(f)
+                break
+
+    def _from_lines(self, entity: str, record: dict) -> None:
+        """A text field named like a field of the record's lines, lines that refer to other
+        records, takes the first line's (or, for a destination, the last's): a trip starts
+        where its first flight does."""
+        spec = self.manifest.entities[entity]
+        props = self.schemas[entity]["properties"]
+        lines = []
+        for f in spec.fields:
+            value = record.get(f.name)
+            struct = props.get(f.name, {}).get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not (isinstance(value, list) and value and isinstance(value[0], dict) and struct):
+                continue
+            if any(self.links.struct_ref(struct, p, {"type": "string"}) for p in value[0]):
+                lines.append(value)
+        for f in spec.fields:
+            if f.kind != "str" or f.name in spec.key or is_derived(f):
+                continue
+            for value in lines:
+                line = value[-1] if f.name in ("destination", "to") else value[0]
+                if isinstance(line.get(f.name), str):
+                    record[f.name] = line[f.name]
+                    break
+
+    def _totals(self, entity: str, record: dict) -> None:
+        """Counts and amounts of one thing agree with their total: `nonfree_baggages` is at
+        most `total_baggages`; a field whose doc says it is the sum of a list's lines is."""
+        spec = self.manifest.entities[entity]
+        numbers = [f for f in spec.fields if f.kind in ("int", "float") and not is_derived(f)]
+        for whole in numbers:
+            tokens = fakes.words(whole.name)
+            if tokens[0] != "total" or not isinstance(record.get(whole.name), int | float):
+                continue
+            for part in numbers:
+                if part is not whole and fakes.words(part.name)[-1:] == tokens[-1:]:
+                    value = record.get(part.name)
+                    if isinstance(value, int | float) and value > record[whole.name]:
+                        record[part.name], record[whole.name] = record[whole.name], value
+        schema = self.schemas[entity]["properties"]
+        for f in numbers:
+            match = _SUM_OF.search(schema.get(f.name, {}).get("description") or "")
+            lines = record.get(match.group(1)) if match else None
+            if isinstance(lines, list) and lines and all(isinstance(x, dict) for x in lines):
+                amounts = [_line_amount(line) for line in lines]
+                if all(a is not None for a in amounts):
+                    total = round(sum(amounts), 2)  # type: ignore[arg-type]
+                    record[f.name] = total if f.kind == "float" else int(total)
+        # Fields that are each "part of the total" split it: covered plus due is the total.
+        parts: dict[str, list[EntityField]] = {}
+        for f in numbers:
+            match = _PART_OF.search(schema.get(f.name, {}).get("description") or "")
+            if match and match.group(1) in record and f.kind == "float":
+                parts.setdefault(match.group(1), []).append(f)
+        for whole, fields in parts.items():
+            total = record[whole]
+            if len(fields) < 2 or not isinstance(total, int | float) or total < 0:
+                continue
+            seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+            left = float(total)
+            for f in fields[:-1]:
+                share = round(left * seeded.choice((0.0, seeded.uniform(0.3, 0.9))), 2)
+                record[f.name], left = share, round(left - share, 2)
+            record[fields[-1].name] = left
+
+    def _event_fields(self, entity: str) -> list[EntityField]:
+        """The date fields of an entity that name its first events."""
+        return [
+            f
+            for f in self.manifest.entities[entity].fields
+            if f.kind in ("date", "datetime")
+            and any(0 <= DATE_RANK.get(w, -1) <= 2 for w in fakes.words(f.name))
+        ]
+
+
+def _line_amount(line: dict) -> float | None:
+    """What one line adds up to: its amount, or its price times its quantity."""
+    for name in ("amount", "total", "price", "cost"):
+        value = line.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            quantity = line.get("quantity", line.get("qty", 1))
+            return value * quantity if isinstance(quantity, int) and name != "total" else value
+    return None

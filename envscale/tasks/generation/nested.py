@@ -1,0 +1,289 @@
+"""Values of JSON fields: structs whose references agree with the record and whose other
+fields copy the referred records, lists with one line per referred record, maps keyed by
+enum members, ids or a documented format, option sets."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+from envscale.tasks import fakes
+from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, schema_type
+from envscale.tasks.links import plural
+
+
+class NestedValues(State):
+    # ---- values of JSON fields: structs, lists and maps
+
+    def _from_schema(
+        self,
+        rng: random.Random,
+        schema: dict,
+        name: str,
+        entity: str,
+        defs: dict,
+        optional: bool,
+        ctx: RecordContext,
+        record: dict,
+        struct: str | None = None,
+    ) -> Any:
+        if "$ref" in schema:
+            struct = schema["$ref"].rsplit("/", 1)[-1]
+            schema = defs[struct]
+        if "anyOf" in schema:
+            options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+            if not options or (len(options) < len(schema["anyOf"]) and rng.random() < 0.2):
+                return None
+            chosen = {
+                **options[0],
+                **(
+                    {"description": schema["description"]}
+                    if "description" in schema and "$ref" not in options[0]
+                    else {}
+                ),
+            }
+            return self._from_schema(rng, chosen, name, entity, defs, False, ctx, record)
+        if "enum" in schema:
+            return rng.choice(schema["enum"])
+        if "const" in schema:  # an enum of one member
+            return schema["const"]
+        kind = schema.get("type")
+        if kind == "string" and (formatted := self._formatted(rng, schema, name)) is not None:
+            return formatted
+        if kind == "array":
+            item_schema = schema.get("items", {})
+            struct_of = item_schema.get("$ref", "").rsplit("/", 1)[-1]
+            items = [
+                self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
+                for each in [
+                    RecordContext(rng, ctx.known, ctx.referred) if struct_of else ctx
+                    for _ in range(rng.randint(0 if optional else 1, 3))
+                ]
+            ]
+            unique: list[Any] = []
+            for item in items:  # and one line per referred record (a dish once per order)
+                if item not in unique and not (
+                    isinstance(item, dict)
+                    and any(self._same_ref(item, u, struct_of) for u in unique)
+                ):
+                    unique.append(item)
+            return unique
+        if kind == "object" and "properties" in schema:
+            return self._struct(rng, schema, struct or "", entity, defs, ctx, record)
+        if kind == "object":
+            return self._map(rng, schema, name, entity, defs, ctx, record)
+        pattern = schema.get("pattern", "")
+        if kind == "string" and "T" in pattern:
+            return fakes.value_for(rng, name, "datetime", self.clock, entity)
+        if kind == "string" and pattern:
+            return fakes.value_for(rng, name, "date", self.clock, entity)
+        plain = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "str")
+        if plain == "str" and name == "id" and isinstance(record.get("__source"), str):
+            return f"{record['__source']}_{rng.randint(1_000_000, 9_999_999)}"
+        doc = schema.get("description") or ""
+        return fakes.value_for(
+            rng, name, plain, self.clock, entity, ctx.person_for(plain), doc, record
+        )
+
+    def _sibling_ids(self, rng: random.Random, prop: str, sub: dict, record: dict) -> Any:
+        """A list of ids named after the record's lines (`item_ids`, `return_items`): some of
+        the ids its lines hold (`items[].item_id`), sorted."""
+        items = sub.get("items") or inner_schema(sub).get("items") or {}
+        if schema_type(sub) != "array" or schema_type(items) not in (
+            "string",
+            None,
+        ):
+            return NOTHING
+        last = fakes.words(prop)[-1]
+        stems = {last[:-4] if last.endswith("_ids") else last.removesuffix("s")}
+        if prop.endswith("_ids"):
+            stems.add(prop[:-4])
+        for value in record.values():
+            if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+                continue
+            for stem in stems:
+                held = [v.get(f"{stem}_id") for v in value if isinstance(v, dict)]
+                held = [h for h in held if isinstance(h, str)]
+                if held:
+                    return sorted(rng.sample(held, rng.randint(1, len(held))))
+        return NOTHING
+
+    def _same_ref(self, a: dict, b: dict, struct: str) -> bool:
+        """Whether two struct values refer to the same record."""
+        return any(
+            a.get(p) is not None and a.get(p) == b.get(p)
+            for p in a
+            if self.links.struct_ref(struct, p, {"type": "string"})
+        )
+
+    def _map(
+        self,
+        rng: random.Random,
+        schema: dict,
+        name: str,
+        entity: str,
+        defs: dict,
+        ctx: RecordContext,
+        record: dict,
+    ) -> dict:
+        sub = schema.get("additionalProperties") or {"type": "string"}
+        keys = schema.get("propertyNames") or {}
+        keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
+        members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
+        if members:  # a map keyed by an enum's members
+            chosen = rng.sample(members, rng.randint(1, len(members)))
+            return {
+                key: self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+                for key in sorted(chosen, key=members.index)
+            }
+        doc = schema.get("description") or ""
+        strings = sub.get("items", {}).get("type") == "string"
+        if "option" in name and (sub.get("type") == "string" or strings):
+            if ctx.options is None:  # one option set per record: its variants share it
+                ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}")
+            if strings:
+                return copy.deepcopy(ctx.options)
+            return {option: rng.choice(choices) for option, choices in ctx.options.items()}
+        values = [
+            self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+            for _ in range(rng.randint(1, 3))
+        ]
+        # A map of records that carry an id is keyed by that id (methods saved under their
+        # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
+        return {
+            _own_id(value) or self._formatted(rng, schema, name) or fakes.word(rng): value
+            for value in values
+        }
+
+    def _struct(
+        self,
+        rng: random.Random,
+        schema: dict,
+        struct: str,
+        entity: str,
+        defs: dict,
+        ctx: RecordContext,
+        record: dict,
+    ) -> dict:
+        """A struct value whose references agree with the record, whose other fields copy
+        what the referred records hold (a line's name and price are its item's), and whose
+        optional fields are present when the doc ties them to a value present (a gift
+        card's balance)."""
+        required = set(schema.get("required", []))
+        props = schema["properties"]
+        out: dict[str, Any] = {}
+        linked: list[tuple[bool, dict]] = []  # (the struct's own reference, its record)
+        for prop, sub in props.items():  # references first: the rest follows them
+            target = self.links.struct_ref(struct, prop, sub)
+            if target is not None and self.index.get(target):
+                keys = self._agreeing(target, ctx) or list(self.index[target])
+                out[prop] = rng.choice(keys)
+                linked.append((True, self.index[target][out[prop]]))
+        linked += [(False, r) for _, r in ctx.referred]
+        source = next(
+            (sub for p, sub in props.items() if p == "source" or p.endswith("_type")), None
+        )
+        if source is not None:
+            first = next(p for p in props if p == "source" or p.endswith("_type"))
+            out[first] = self._from_schema(rng, source, first, entity, defs, False, ctx, record)
+        present = {v for v in out.values() if isinstance(v, str)}
+        for prop, sub in props.items():
+            if prop in out:
+                continue
+            if prop not in required and not _tied(sub, present, rng):
+                continue
+            if prop not in required and "anyOf" in sub:  # tied to the struct: never none
+                sub = {**inner_schema(sub), "description": sub.get("description", "")}
+            value = self._linked_value(rng, prop, sub, linked, record)
+            if value is NOTHING:
+                inner = {**record, "__source": out.get(first) if source is not None else None}
+                value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+            out[prop] = value
+        return {p: out[p] for p in props if p in out}
+
+    def _linked_value(
+        self,
+        rng: random.Random,
+        prop: str,
+        sub: dict,
+        linked: list[tuple[bool, dict]],
+        record: dict | None = None,
+    ) -> Any:
+        """A struct field's value taken from a referred record: the field of the same name,
+        a key of its map named like the field (a flight's dates, a user's payment methods),
+        or an entry of a map whose entries carry the field (a product's variant)."""
+        ids = self._sibling_ids(rng, prop, sub, record or {})
+        if ids is not NOTHING:
+            return ids
+        text = schema_type(sub) == "string"
+        stem = prop[:-3] if prop.endswith("_id") else prop
+        for own, other in list(linked):
+            value = other.get(prop) if own else None
+            if value is not None and not isinstance(value, dict) and alike(sub, value):
+                return fitted(sub, copy.deepcopy(value))
+            if isinstance(value, dict) and sub.get("type") == "object":
+                if all(isinstance(v, list) for v in value.values()):  # choose from option sets
+                    return {k: rng.choice(v) for k, v in value.items() if v}
+                if all(isinstance(v, str) for v in value.values()):
+                    return dict(value)
+            if not text:
+                continue
+            for name, held in other.items():
+                if not isinstance(held, dict) or not held:
+                    continue
+                if name in (plural(stem), plural(prop)) or (name.startswith(stem) and name != prop):
+                    return rng.choice(sorted(held))
+                entries = [v for v in held.values() if isinstance(v, dict) and prop in v]
+                if entries:
+                    entry = rng.choice(entries)
+                    linked.insert(0, (True, entry))
+                    return entry[prop]
+        return NOTHING
+
+
+def _own_id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if (name == "id" or name.endswith("_id")) and isinstance(inner, str):
+                return inner
+    return None
+
+
+def alike(schema: dict, value: Any) -> bool:
+    """Whether a value copied from another record fits the schema's type."""
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        return any(alike(s, value) for s in schema["anyOf"] if s.get("type") != "null")
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if isinstance(value, int):
+        return kind in ("integer", "number")
+    if isinstance(value, float):
+        return kind == "number"
+    if isinstance(value, str):
+        return kind == "string" and "pattern" not in schema and "enum" not in schema
+    if isinstance(value, list):
+        return kind == "array"
+    return False
+
+
+def fitted(schema: dict, value: Any) -> Any:
+    kind = schema.get("type") or next(
+        (s.get("type") for s in schema.get("anyOf", []) if s.get("type") != "null"), None
+    )
+    if kind == "number" and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _tied(schema: dict, present: set[str], rng: random.Random) -> bool:
+    """Whether an optional struct field is made: when its doc names a value the struct holds
+    ("for credit cards" beside source credit_card) yes, when it names a condition the struct
+    does not meet no, else at random."""
+    doc = (schema.get("description") or "").lower()
+    if any(v.replace("_", " ") in doc for v in present if v):
+        return True
+    if " only" in doc or "for " in doc:
+        return False
+    return rng.random() < 0.6
