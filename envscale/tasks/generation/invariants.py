@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -138,21 +139,57 @@ class InvariantSearch(State):
 
     def _rewrite(self, env: Any, entity: str, record: dict, name: str) -> bool:
         """Write one field of an accepted record, kept only when every invariant that held
-        still holds."""
+        still holds, once the records that refer to it have met their own invariants again
+        (the delivery of an order made delivered is delivered too)."""
         before = set(self._violations(env, None))
         env.connection.execute("SAVEPOINT rewrite")
+        undo: list[tuple[str, Any, dict]] = []
         try:
             env.db.update(entity, record, name, as_move=False)
             broken = [
                 n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
             ]
-            ok = not broken and not set(self._violations(env, None)) - before
+            new = set(self._violations(env, None)) - before
+            if new and not broken and not self._cascading:
+                self._cascading = True
+                try:
+                    self._follow(env, entity, record, new, undo)
+                finally:
+                    self._cascading = False
+                new = set(self._violations(env, None)) - before
+            ok = not broken and not new
         except (apsw.ConstraintError, ToolError):
             ok = False
         if not ok:
             env.connection.execute("ROLLBACK TO rewrite")
+            for other, key, kept in reversed(undo):
+                self.index[other][key] = kept
         env.connection.execute("RELEASE rewrite")
         return ok
+
+    def _follow(self, env: Any, entity: str, record: dict, broken: set[str], undo: list) -> None:
+        """The records that refer to a changed record and now break an invariant on their
+        own rows meet it again, each by a repair of its own fields."""
+        key = env.db.tables[entity].key_of(record)
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for name in sorted(broken):
+            other = by_name[name].entity
+            if other is None or other == entity or other not in self.index:
+                continue
+            refs = [f.name for f in self.manifest.entities[other].fields if f.ref == entity]
+            check = self.domain.tools_module.INVARIANTS[name]
+            meta = env.db.tables[other]
+            rng = random.Random(f"{name}:{key}")
+            for own, row in list(self.index[other].items()):
+                if not any(row.get(r) == key for r in refs):
+                    continue
+                if judge(check, env.db, other, row) is None:
+                    continue
+                fixed = self._meet_row_invariants(env, meta, other, row, rng)
+                if fixed is None:
+                    return
+                undo.append((other, own, row))
+                self.index[other][own] = fixed
 
     def _try(
         self,
@@ -166,6 +203,9 @@ class InvariantSearch(State):
     ) -> dict | None:
         trial = {**record, f.name: value}
         if f.kind == "enum":  # a date named after a status follows the new status
+            self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
+            if trial[f.name] != value:  # a status the clock rules out (a visit ahead, done)
+                return None
             self._status_dates(entity, trial)
         if f.kind == "ref":  # what is copied from the referred record follows it
             for g in self.manifest.entities[entity].fields:

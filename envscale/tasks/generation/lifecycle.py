@@ -13,7 +13,11 @@ from typing import Any
 from envscale.records import EntityField
 from envscale.tasks import fakes
 from envscale.tasks.generation.state import RecordContext, State, is_derived
+from envscale.tasks.links import plural
 
+# Date fields that say when the thing itself happens (a visit's start), not when it was made.
+_HAPPENS = frozenset({"start", "starts", "begins", "departure", "departs", "scheduled"})
+_PER = re.compile(r"\bper (\w+)")
 _PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
 _SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 
@@ -60,7 +64,93 @@ DATE_RANK = {
 }
 
 
+def phases(moves: dict[str, list[str]]) -> dict[str, str]:
+    """Where each state of declared transitions lies in time: "start" (the states nothing
+    moves into), "middle" and "end" along the longest chain from a start (scheduled ->
+    checked_in -> completed), "end" for a state with no move in or out (a no-show), and
+    "side" for the rest (cancelled), which may be at any time."""
+    entered = {b for nexts in moves.values() for b in nexts}
+    starts = [s for s in moves if s not in entered and moves[s]]
+    best: list[str] = []
+
+    def walk(path: list[str]) -> None:
+        nonlocal best
+        if len(path) > len(best):
+            best = list(path)
+        for b in moves.get(path[-1], []):
+            if b not in path:
+                walk([*path, b])
+
+    for s in starts:
+        walk([s])
+    out = {s: "side" for s in moves}
+    for s in moves:
+        if not moves[s] and s not in entered:
+            out[s] = "end"
+    for s in best[1:-1]:
+        out[s] = "middle"
+    if len(best) > 1:
+        out[best[-1]] = "end"
+    for s in starts:
+        out[s] = "start"
+    return out
+
+
+def _fits(phase: str, ahead: bool, today: bool) -> bool:
+    """Whether a state of this phase fits a thing that happens ahead of the clock or not."""
+    if phase == "start":
+        return ahead
+    if phase == "middle":
+        return not ahead and today
+    return phase == "side" or not ahead
+
+
 class Lifecycle(State):
+    # ---- statuses that fit the clock
+
+    def _clock_status(self, entity: str, record: dict, rng: random.Random) -> None:
+        """A status with declared transitions fits the domain's clock. When the record has a
+        date of when it happens (a visit's start), the status follows it: a visit ahead is
+        still in its first state (or a side one, cancelled), one in the past has moved on (a
+        state of the middle only on the clock's day). Otherwise a record still in its first
+        or a middle state was made on the clock's day (an order being prepared was placed
+        today), and its first date moves there."""
+        spec = self.manifest.entities[entity]
+        dated = [
+            f
+            for f in spec.fields
+            if f.kind in ("date", "datetime")
+            and f.name not in spec.key
+            and not is_derived(f)
+            and isinstance(record.get(f.name), str)
+        ]
+        for f in spec.fields:
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            if not moves or record.get(f.name) not in moves:
+                continue
+            phase = phases(moves)
+            happens = next((g for g in dated if set(fakes.words(g.name)) & _HAPPENS), None)
+            if happens is not None:
+                when = record[happens.name]
+                ahead = when > self.clock[: len(when)]
+                today = when[:10] == self.clock[:10]
+                allowed = [s for s in moves if _fits(phase[s], ahead, today)]
+                if allowed and record[f.name] not in allowed:
+                    record[f.name] = rng.choice(allowed)
+                continue
+            if phase[record[f.name]] not in ("start", "middle"):
+                continue
+            events = [
+                (min(DATE_RANK[w] for w in fakes.words(g.name) if w in DATE_RANK), g)
+                for g in dated
+                if any(w in DATE_RANK for w in fakes.words(g.name))
+            ]
+            events = [(rank, g) for rank, g in events if rank >= 0]
+            if events:
+                first = min(events, key=lambda pair: pair[0])[1]
+                earlier = fakes.shift_minutes(self.clock, -rng.randrange(15, 6 * 60, 15))
+                record[first.name] = earlier if first.kind == "datetime" else earlier[:10]
+
     # ---- dates in order
 
     def _order_dates(self, entity: str, record: dict, ctx: RecordContext) -> None:
@@ -89,6 +179,11 @@ class Lifecycle(State):
             if floor is not None and rank >= 0 and value[:10] < floor:
                 shifted = fakes.shift_date(floor, (sum(map(ord, value)) % 3))
                 record[f.name] = shifted + value[10:] if f.kind == "datetime" else shifted
+            done = fakes.PAST_WORDS & set(fakes.words(f.name))
+            if done and record[f.name] > self.clock[: len(record[f.name])]:
+                # what is done is not ahead of the clock: a refund asked for today
+                earlier = fakes.shift_minutes(self.clock, -(sum(map(ord, value)) % 8) * 15)
+                record[f.name] = earlier if f.kind == "datetime" else earlier[:10]
         ranked.sort(key=lambda pair: pair[0])
         values = sorted(record[f.name] for _, f in ranked)
         for (_, f), value in zip(ranked, values, strict=True):
@@ -154,6 +249,55 @@ class Lifecycle(State):
                     record[f.name] = line[f.name]
                     break
 
+    def _payments(self, entity: str, record: dict) -> None:
+        """A record's payments (a list of structs with an amount and no price) add up to what
+        its lines (a list of structs with a price) cost: the prices times their quantities,
+        times the length of the list a price is "per" (a fare per passenger). One payment per
+        method; a refund (an entry naming one) gives back one line's cost."""
+        props = self.schemas[entity]["properties"]
+        defs = self.schemas[entity].get("$defs", {})
+        lines = payments = None
+        for name, prop in props.items():
+            struct = prop.get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            fields = defs.get(struct, {}).get("properties", {})
+            value = record.get(name)
+            if not struct or not isinstance(value, list) or not value:
+                continue
+            if "price" in fields and lines is None:
+                lines = (value, fields)
+            elif "amount" in fields and "price" not in fields and payments is None:
+                payments = (name, value, fields)
+        if lines is None or payments is None:
+            return
+        amounts = [_line_amount(line) for line in lines[0]]
+        if any(a is None for a in amounts):
+            return
+        per = _PER.search(lines[1]["price"].get("description") or "")
+        counted = record.get(plural(per.group(1))) if per else None
+        times = len(counted) if isinstance(counted, list) and counted else 1
+        cost = round(sum(amounts) * times, 2)  # type: ignore[arg-type]
+        name, entries, fields = payments
+        whole = fields["amount"].get("type") == "integer"
+        refunds = [e for e in entries if any("refund" in str(v) for v in e.values())]
+        paid: list[dict] = []
+        for entry in entries:  # one payment per method
+            method = _own_method(entry)
+            if entry not in refunds and all(_own_method(e) != method for e in paid):
+                paid.append(entry)
+        if not paid:
+            return
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        left = cost
+        for entry in paid[:-1]:
+            share = round(left * seeded.uniform(0.2, 0.6), 2)
+            entry["amount"], left = share, round(left - share, 2)
+        paid[-1]["amount"] = left
+        for entry in refunds:
+            entry["amount"] = round(seeded.choice(amounts) * times, 2)  # type: ignore[operator]
+        for entry in paid + refunds:
+            entry["amount"] = round(entry["amount"]) if whole else float(entry["amount"])
+        record[name] = [e for e in entries if e in paid or e in refunds]
+
     def _totals(self, entity: str, record: dict) -> None:
         """Counts and amounts of one thing agree with their total: `nonfree_baggages` is at
         most `total_baggages`; a field whose doc says it is the sum of a list's lines is."""
@@ -202,6 +346,11 @@ class Lifecycle(State):
             if f.kind in ("date", "datetime")
             and any(0 <= DATE_RANK.get(w, -1) <= 2 for w in fakes.words(f.name))
         ]
+
+
+def _own_method(entry: dict) -> Any:
+    """The payment method an entry names (its `..._id` text field)."""
+    return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
 
 
 def _line_amount(line: dict) -> float | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import random
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from envscale.tasks import fakes
@@ -54,13 +56,21 @@ class NestedValues(State):
         if kind == "array":
             item_schema = schema.get("items", {})
             struct_of = item_schema.get("$ref", "").rsplit("/", 1)[-1]
-            items = [
-                self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
-                for each in [
-                    RecordContext(rng, ctx.known, ctx.referred) if struct_of else ctx
-                    for _ in range(rng.randint(0 if optional else 1, 3))
-                ]
+            count = rng.randint(0 if optional else 1, 3)
+            if struct_of and (kept := self._kept_list(rng, struct_of, name, count, ctx)):
+                return kept
+            contexts = [
+                RecordContext(rng, ctx.known, ctx.referred) if struct_of else ctx
+                for _ in range(count)
             ]
+            items: list[Any] = []
+            for each in contexts:
+                if struct_of:
+                    each.after = items[-1] if items else None
+                item = self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
+                if item is NOTHING:  # no record continues the path of the lines before
+                    break
+                items.append(item)
             unique: list[Any] = []
             for item in items:  # and one line per referred record (a dish once per order)
                 if item not in unique and not (
@@ -141,7 +151,15 @@ class NestedValues(State):
         strings = sub.get("items", {}).get("type") == "string"
         if "option" in name and (sub.get("type") == "string" or strings):
             if ctx.options is None:  # one option set per record: its variants share it
-                ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}")
+                named = next(
+                    (
+                        v
+                        for k, v in record.items()
+                        if "name" in fakes.words(k) and isinstance(v, str)
+                    ),
+                    "",
+                )
+                ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}", named)
             if strings:
                 return copy.deepcopy(ctx.options)
             return {option: rng.choice(choices) for option, choices in ctx.options.items()}
@@ -165,11 +183,13 @@ class NestedValues(State):
         defs: dict,
         ctx: RecordContext,
         record: dict,
-    ) -> dict:
+    ) -> Any:
         """A struct value whose references agree with the record, whose other fields copy
         what the referred records hold (a line's name and price are its item's), and whose
         optional fields are present when the doc ties them to a value present (a gift
-        card's balance)."""
+        card's balance). A line after another (`ctx.after`) continues its path: it refers to
+        a record that starts where the line before ends, on the same day or later; NOTHING
+        when none does."""
         required = set(schema.get("required", []))
         props = schema["properties"]
         out: dict[str, Any] = {}
@@ -178,6 +198,10 @@ class NestedValues(State):
             target = self.links.struct_ref(struct, prop, sub)
             if target is not None and self.index.get(target):
                 keys = self._agreeing(target, ctx) or list(self.index[target])
+                if ctx.after is not None:
+                    keys = self._continuing(props, target, keys, ctx.after)
+                    if not keys:
+                        return NOTHING
                 out[prop] = rng.choice(keys)
                 linked.append((True, self.index[target][out[prop]]))
         linked += [(False, r) for _, r in ctx.referred]
@@ -195,7 +219,10 @@ class NestedValues(State):
                 continue
             if prop not in required and "anyOf" in sub:  # tied to the struct: never none
                 sub = {**inner_schema(sub), "description": sub.get("description", "")}
-            value = self._linked_value(rng, prop, sub, linked, record)
+            value = self._listed_value(prop, sub, linked, out, record)
+            if value is NOTHING:
+                wanted = [p for p, s in props.items() if schema_type(s) in ("integer", "number")]
+                value = self._linked_value(rng, prop, sub, linked, record, ctx.after, wanted)
             if value is NOTHING:
                 inner = {**record, "__source": out.get(first) if source is not None else None}
                 value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
@@ -209,10 +236,14 @@ class NestedValues(State):
         sub: dict,
         linked: list[tuple[bool, dict]],
         record: dict | None = None,
+        after: dict | None = None,
+        wanted: Sequence[str] = (),
     ) -> Any:
         """A struct field's value taken from a referred record: the field of the same name,
         a key of its map named like the field (a flight's dates, a user's payment methods),
-        or an entry of a map whose entries carry the field (a product's variant)."""
+        or an entry of a map whose entries carry the field (a product's variant). A key is
+        one whose entry lists the `wanted` fields for the record's values (a day the flight
+        has a fare in the reservation's cabin), and not before the line `after`'s."""
         ids = self._sibling_ids(rng, prop, sub, record or {})
         if ids is not NOTHING:
             return ids
@@ -232,14 +263,169 @@ class NestedValues(State):
             for name, held in other.items():
                 if not isinstance(held, dict) or not held:
                     continue
-                if name in (plural(stem), plural(prop)) or (name.startswith(stem) and name != prop):
-                    return rng.choice(sorted(held))
+                if (
+                    name in (plural(stem), plural(prop))
+                    or (name.startswith(stem) and name != prop)
+                    or plural(stem).endswith(f"_{name}")  # return_payment_method_id
+                ):
+                    return rng.choice(self._fitting_keys(prop, held, other, record, after, wanted))
                 entries = [v for v in held.values() if isinstance(v, dict) and prop in v]
                 if entries:
                     entry = rng.choice(entries)
                     linked.insert(0, (True, entry))
                     return entry[prop]
         return NOTHING
+
+    def _fitting_keys(
+        self,
+        prop: str,
+        held: dict,
+        other: dict,
+        record: dict | None,
+        after: dict | None,
+        wanted: Sequence[str],
+    ) -> list:
+        keys = sorted(held)
+        previous = after.get(prop) if after is not None else None
+        if isinstance(previous, str):
+            later = [k for k in keys if str(k) > previous]
+            same = [k for k in keys if k == previous and self._connects(after or {}, other)]
+            keys = same + later or [max(keys)]
+        values = [v for v in (record or {}).values() if isinstance(v, str)]
+        listing = [
+            k for k in keys if all(listed(held[k], w, values) is not NOTHING for w in wanted)
+        ]
+        return listing or keys
+
+    def _continuing(self, props: dict, target: str, keys: list, after: dict) -> list:
+        """The records a line may refer to when it continues the line before: those that
+        start where the earlier one ends (its origin is the other's destination)."""
+        records = self.index[target]
+        for start, end in ENDPOINTS:
+            if start in props and end in props and isinstance(after.get(end), str):
+                keys = [k for k in keys if records[k].get(start) == after[end]]
+                keys = [k for k in keys if not any(v == k for v in after.values())]
+        # ... and that runs on the day of the line before or later (a map by day holds one).
+        for prop, value in after.items():
+            if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
+                continue
+            keys = [
+                k
+                for k in keys
+                if any(
+                    isinstance(days, dict) and any(str(day) >= value for day in days)
+                    for name, days in records[k].items()
+                    if name in (plural(prop), f"{prop}s") or name.startswith(prop)
+                )
+            ]
+        return keys
+
+    def _connects(self, before: dict, other: dict) -> bool:
+        """Whether the record a line refers to leaves after the line before's arrives, on
+        the same day (times of day named after departure and arrival, HH:MM)."""
+        earlier = next(
+            (
+                self.index[e][k]
+                for e, records in self.index.items()
+                for k in [v for v in before.values() if isinstance(v, str)]
+                if k in records and e in self.manifest.entities
+            ),
+            None,
+        )
+        if earlier is None:
+            return True
+        arrives = _time_named(earlier, "arrival")
+        leaves = _time_named(other, "departure")
+        if arrives is None or leaves is None:
+            return True
+        return "+" not in arrives and arrives[:5] <= leaves[:5]
+
+    def _listed_value(
+        self, prop: str, sub: dict, linked: list[tuple[bool, dict]], out: dict, record: dict
+    ) -> Any:
+        """A number the struct's own referred record lists for the values the struct and the
+        record hold: a segment's fare is its flight's price on the segment's day in the
+        reservation's cabin (`dates[day].prices[cabin]`)."""
+        if schema_type(sub) not in ("integer", "number"):
+            return NOTHING
+        values = [v for v in out.values() if isinstance(v, str)]
+        values += [v for v in record.values() if isinstance(v, str)]
+        for own, other in linked:
+            if own and (found := listed(other, prop, values)) is not NOTHING:
+                return fitted(sub, found)
+        return NOTHING
+
+    def _kept_list(
+        self, rng: random.Random, struct: str, name: str, count: int, ctx: RecordContext
+    ) -> list[dict]:
+        """Items of a list drawn from the person the record refers to, when that record keeps
+        a list of the same struct under another name: a reservation's passengers are the
+        member (usually first) and people the member saved."""
+        fields = [g.name for g in self.manifest.structs.get(struct, [])]
+        for entity, other in ctx.referred:
+            props = self.schemas.get(entity, {}).get("properties", {})
+            kept = [
+                item
+                for field_name, prop in props.items()
+                if field_name != name
+                and prop.get("items", {}).get("$ref", "").rsplit("/", 1)[-1] == struct
+                for item in other.get(field_name) or []
+            ]
+            person = _as_struct(other, fields)
+            if not kept and person is None:
+                continue
+            pool = [copy.deepcopy(k) for k in kept]
+            rng.shuffle(pool)
+            items = [person] if person is not None and rng.random() < 0.8 else []
+            items += [k for k in pool if k not in items][: max(0, count - len(items))]
+            return items or pool[:1]
+        return []
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ENDPOINTS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
+
+
+def listed(node: Any, name: str, values: Sequence[Any], depth: int = 0) -> Any:
+    """The number a record lists under `name` (or in a map named its plural, keyed by one of
+    `values`), following maps of entries only by keys among `values`: a product's variant's
+    price, a flight's price on a day in a cabin. NOTHING when it lists none."""
+    if not isinstance(node, dict) or depth > 4:
+        return NOTHING
+    direct = node.get(name)
+    if isinstance(direct, int | float) and not isinstance(direct, bool):
+        return direct
+    table = node.get(plural(name))
+    if isinstance(table, dict):
+        for value in values:
+            found = table.get(value) if isinstance(value, str) else None
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                return found
+    for inner in node.values():
+        if isinstance(inner, dict) and inner and all(isinstance(v, dict) for v in inner.values()):
+            for value in values:
+                if isinstance(value, str) and value in inner:
+                    found = listed(inner[value], name, values, depth + 1)
+                    if found is not NOTHING:
+                        return found
+    return NOTHING
+
+
+def _time_named(record: dict, word: str) -> str | None:
+    for name, value in record.items():
+        if word in fakes.words(name) and isinstance(value, str) and value[:2].isdigit():
+            return value
+    return None
+
+
+def _as_struct(record: dict, fields: list[str]) -> dict | None:
+    """The record as a struct of these fields, reading one level into its own structs (a
+    member as a passenger: their name's first and last name, their birth date)."""
+    flat = {**{k: v for v in record.values() if isinstance(v, dict) for k, v in v.items()}}
+    flat.update({k: v for k, v in record.items() if not isinstance(v, dict | list)})
+    if not fields or not all(isinstance(flat.get(f), str) for f in fields):
+        return None
+    return {f: flat[f] for f in fields}
 
 
 def _own_id(value: Any) -> str | None:

@@ -34,6 +34,7 @@ class RecordContext:
         self.known: dict[str, tuple[Any, str | None]] = known if known is not None else {}
         self.referred: list[tuple[str, dict]] = referred if referred is not None else []
         self.options: dict[str, list[str]] | None = None  # the record's option sets
+        self.after: dict | None = None  # the line before, for a line of a list
 
     @property
     def persona(self) -> fakes.Persona:
@@ -80,6 +81,7 @@ class State:
         self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
         self.notes: list[str] = []  # why an entity got fewer records than asked
         self.report: dict[str, EntityReport] = {}
+        self._cascading = False  # a rewrite is repairing the records that refer to it
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
 
 

@@ -47,12 +47,16 @@ class RecordValues(State):
                 record[f.name] = _placeholder(f, schema)
                 continue
             record[f.name] = self._field_value(entity, f, record, rng, schema, defaults, ctx)
+            if f.unique and f.kind == "str" and "name" in fakes.words(f.name):
+                # unique now, so what follows the name (a product's options) keeps to it
+                record[f.name] = self._unique(entity, f, record, rng, schema, ctx)
             if f.kind == "ref" and not f.nullable and record[f.name] is None:
                 self.failure[entity] = f"'{f.name}' must refer to a {f.ref}, and there is none"
                 return None
             if f.kind == "ref" and record[f.name] is not None:
                 self._know(ctx, f.ref, record[f.name])
         self._from_lines(entity, record)
+        self._clock_status(entity, record, rng)
         self._status_dates(
             entity,
             record,
@@ -60,6 +64,7 @@ class RecordValues(State):
         )
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
+        self._payments(entity, record)
         for f in rest:
             if not is_derived(f):
                 self._relate(entity, f, record, rng, schema, ctx)
@@ -178,6 +183,9 @@ class RecordValues(State):
             target = self.links.element_ref(f)
             if target is not None:
                 return self._ref_list(entity, f, rng, ctx, target)
+            ids = self._sibling_ids(rng, f.name, prop, record)
+            if ids is not NOTHING:  # return_items: some of the ids the record's lines hold
+                return ids
             return self._from_schema(
                 rng, prop, f.name, entity, schema.get("$defs", {}), has_default, ctx, record
             )
@@ -311,6 +319,11 @@ class RecordValues(State):
             candidates = [k for k in candidates if hashable(k) not in used] or candidates
         if not agreeing:
             return None if f.nullable else rng.choice(candidates)
+        # A record of something done refers to things that began before the clock: an
+        # invoice is for a past visit.
+        if self._done_dates(entity):
+            begun = [k for k in agreeing if self._begun(target, k)]
+            agreeing = begun or agreeing
         # Two references to one entity point at two records: a transfer's two accounts.
         others = {
             record.get(g.name)
@@ -319,6 +332,22 @@ class RecordValues(State):
         }
         apart = [k for k in agreeing if k not in others]
         return rng.choice(apart or agreeing)
+
+    def _done_dates(self, entity: str) -> bool:
+        """Whether the entity has a date of something done (issued, paid, created)."""
+        return any(
+            f.kind in ("date", "datetime") and fakes.PAST_WORDS & set(fakes.words(f.name))
+            for f in self.manifest.entities[entity].fields
+        )
+
+    def _begun(self, entity: str | None, key: Any) -> bool:
+        """Whether the record's first events are not after the clock."""
+        record = self.index.get(entity or "", {}).get(key) or {}
+        return all(
+            not isinstance(record.get(g.name), str)
+            or record[g.name] <= self.clock[: len(record[g.name])]
+            for g in self._event_fields(entity or "")
+        )
 
     def _copied(self, entity: str, f: EntityField, record: dict) -> Any:
         """A field named and typed like a field of a referred record takes its value: an
