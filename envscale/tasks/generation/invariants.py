@@ -17,8 +17,8 @@ from envscale.records import EntityField
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import run_check
 from envscale.tasks.generation.facts import meets
-from envscale.tasks.generation.state import State, as_kind, is_derived
-from envscale.tasks.repair import Check, candidates, judge, probe
+from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
+from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
 
@@ -71,6 +71,10 @@ class InvariantSearch(State):
             for f in spec.fields
             if f.name not in spec.key and not is_derived(f) and f.kind not in ("ref", "json")
         ]
+        # The fields fewest invariants read first: an overpaid invoice has its payment cut,
+        # not what the patient owes, which the invoice's sum reads too.
+        checks = [c for _, c in self.row_checks.get(entity, [])]
+        plain.sort(key=lambda f: sum(reads(c, env.db, entity, record, f.name) for c in checks))
         for f in plain:
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:
@@ -206,7 +210,15 @@ class InvariantSearch(State):
             self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
             if trial[f.name] != value:  # a status the clock rules out (a visit ahead, done)
                 return None
-            self._status_dates(entity, trial)
+            seeded = random.Random(json.dumps(trial, default=str))
+            schema = self.schemas[entity]
+            self._status_dates(  # a cancelled visit gets its cancel reason
+                entity,
+                trial,
+                lambda g: self._field_value(
+                    entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
+                ),
+            )
         if f.kind == "ref":  # what is copied from the referred record follows it
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None

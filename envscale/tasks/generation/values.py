@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from typing import Any
 
 from envscale.records import EntityField
@@ -19,6 +20,8 @@ from envscale.tasks.generation.state import (
     hashable,
     is_derived,
 )
+
+_SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
 
 
 class RecordValues(State):
@@ -291,6 +294,16 @@ class RecordValues(State):
                 movable = other not in spec.key and not any(
                     g.name == other and g.ref for g in spec.fields
                 )
+                doc = schema["properties"].get(other, {}).get("description") or ""
+                if _SUMMED.search(doc):  # a part or a sum of a total stays: the field moves
+                    movable = False
+                    value, bound = record[name], record[other]
+                    if op in ("<", "<=") and isinstance(bound, float) and bound > 0:
+                        record[name] = round(bound * rng.uniform(0.0, 1.0), 2)
+                        if meets(fact, record):
+                            continue
+                    if isinstance(value, float) and value != record[name]:
+                        record[name] = value
                 if movable and meets(fact, swapped):
                     record[name], record[other] = record[other], record[name]
                     continue
