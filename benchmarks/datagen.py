@@ -27,6 +27,8 @@ names and the spec alone:
   the clock's day;
 - past dates not ahead: a date named after something done (created, placed, paid, issued)
   is not after the clock;
+- after what it refers to: a record's first event (created, placed, issued, assigned, start)
+  is not before the first event of a record it refers to;
 - options of kind: a product named after a known kind offers only that kind's options.
 """
 
@@ -90,6 +92,7 @@ def main() -> int:
 
 ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
 DONE_WORDS = ("created", "placed", "paid", "issued", "ordered", "registered", "booked")
+FIRST_WORDS = ("created", "placed", "issued", "ordered", "booked", "assigned", "start", "joined")
 HAPPENS = ("start", "starts", "begins", "departure", "departs", "scheduled")
 
 
@@ -185,6 +188,13 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     count(
                         "statuses fit clock", _fits_clock(spec, record, moves, record[field], clock)
                     )
+            for f in spec.fields:  # nothing of a record happens before what it refers to
+                key = record.get(f.name) if f.kind == "ref" else None
+                other = keyed.get(f.ref or "", {}).get(key) if key is not None else None
+                first = _first_event(manifest.entities[f.ref], other) if other else None
+                mine = _first_event(spec, record)
+                if first is not None and mine is not None and len(first) == len(mine):
+                    count("after what it refers to", mine >= first)
             for f in spec.fields:
                 value = record.get(f.name)
                 done = any(w in fakes.words(f.name) for w in DONE_WORDS)
@@ -209,6 +219,18 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                     set(entry["options"]) <= set(fakes.PRODUCT_KINDS[kind]),
                                 )
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _first_event(spec, record: dict) -> str | None:
+    """The date of a record's first event (its creation, placing, start), if it has one."""
+    dates = [
+        record[f.name]
+        for f in spec.fields
+        if f.kind in ("date", "datetime")
+        and isinstance(record.get(f.name), str)
+        and set(fakes.words(f.name)) & set(FIRST_WORDS)
+    ]
+    return min(dates) if dates else None
 
 
 def _listed(node, held: list[str], depth: int = 0):

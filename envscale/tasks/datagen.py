@@ -45,6 +45,7 @@ from envscale.tasks.generation.report import EntityReport
 from envscale.tasks.generation.state import hashable
 from envscale.tasks.generation.values import RecordValues
 from envscale.tasks.links import entity_order
+from envscale.tasks.repair import judge
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -192,6 +193,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                 env.connection.execute("ROLLBACK TO row")
                 env.connection.execute("RELEASE row")
                 continue
+            stored = self._on_the_clock(env, meta, entity, stored, rng)
             if judge_table is not None and (
                 broken := set(self._violations(env, entity)) - judge_table
             ):
@@ -206,6 +208,29 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
         why = self.failure.get(entity, "no record could be made")
         self.report[entity].dropped[why] += 1
         return None
+
+    def _on_the_clock(
+        self, env: Any, meta: Any, entity: str, record: dict, rng: random.Random
+    ) -> dict:
+        """The record with its first date on the clock's day when its final status says it is
+        still in progress, kept only when its invariants still hold."""
+        moved = dict(record)
+        changed = self._clock_dates(entity, moved, rng)
+        if not changed:
+            return record
+        env.connection.execute("SAVEPOINT clock")
+        try:
+            env.db.update(entity, moved, *changed, as_move=False)
+            ok = not any(
+                judge(c, env.db, entity, moved) for _, c in self.row_checks.get(entity, [])
+            )
+        except (apsw.ConstraintError, ToolError):
+            ok = False
+        env.connection.execute("RELEASE clock" if ok else "ROLLBACK TO clock")
+        if not ok:
+            env.connection.execute("RELEASE clock")
+            return record
+        return env.db.find(entity, meta.key_of(moved)) or moved
 
     def _no_key_reason(self, entity: str) -> str:
         spec = self.manifest.entities[entity]

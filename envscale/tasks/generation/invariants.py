@@ -24,6 +24,16 @@ REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a re
 
 
 class InvariantSearch(State):
+    def _broken_reading(self, env: Any, entities: set[str]) -> set[str]:
+        """The broken runtime invariants that read any of the entities."""
+        return {
+            inv.name
+            for inv in self.manifest.invariants
+            if inv.enforced_by == "runtime"
+            and entities & set(inv.reads)
+            and check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
+        }
+
     def _violations(self, env: Any, entity: str | None) -> dict[str, str]:
         """Broken runtime invariants that read the entity (all of them for None), except those
         on the entity's own rows, which each record meets as it is made."""
@@ -73,8 +83,7 @@ class InvariantSearch(State):
         ]
         # The fields fewest invariants read first: an overpaid invoice has its payment cut,
         # not what the patient owes, which the invoice's sum reads too.
-        checks = [c for _, c in self.row_checks.get(entity, [])]
-        plain.sort(key=lambda f: sum(reads(c, env.db, entity, record, f.name) for c in checks))
+        plain.sort(key=lambda f: self._readers(env, entity, record, f.name))
         for f in plain:
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:
@@ -106,6 +115,16 @@ class InvariantSearch(State):
                 return env.db.find(entity, meta.key_of(record)) or record
         return None
 
+    def _readers(self, env: Any, entity: str, record: dict, name: str) -> int:
+        """How many invariants on the entity's rows read the field (learned on the first
+        record that needs a repair, then kept)."""
+        known = self._read_by.get((entity, name))
+        if known is None:
+            checks = [c for _, c in self.row_checks.get(entity, [])]
+            known = sum(reads(c, env.db, entity, record, name) for c in checks)
+            self._read_by[entity, name] = known
+        return known
+
     def _repair_referred(
         self,
         env: Any,
@@ -123,6 +142,7 @@ class InvariantSearch(State):
         spec = self.manifest.entities[target]
         if other is None:
             return False
+        before: set[str] | None = None  # what is broken before any change, learned once
         for g in spec.fields:
             if g.name in spec.key or is_derived(g) or g.kind in ("ref", "json"):
                 continue
@@ -136,16 +156,21 @@ class InvariantSearch(State):
                     check, env.db, entity, record, (target, changed)
                 ):
                     continue
-                if self._rewrite(env, target, changed, g.name):
+                if before is None:
+                    before = self._broken_reading(env, {target})
+                if self._rewrite(env, target, changed, g.name, before):
                     self.index[target][key] = env.db.find(target, key) or changed
                     return True
         return False
 
-    def _rewrite(self, env: Any, entity: str, record: dict, name: str) -> bool:
+    def _rewrite(
+        self, env: Any, entity: str, record: dict, name: str, before: set[str] | None = None
+    ) -> bool:
         """Write one field of an accepted record, kept only when every invariant that held
         still holds, once the records that refer to it have met their own invariants again
         (the delivery of an order made delivered is delivered too)."""
-        before = set(self._violations(env, None))
+        if before is None:
+            before = self._broken_reading(env, {entity})
         env.connection.execute("SAVEPOINT rewrite")
         undo: list[tuple[str, Any, dict]] = []
         try:
@@ -153,14 +178,16 @@ class InvariantSearch(State):
             broken = [
                 n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
             ]
-            new = set(self._violations(env, None)) - before
+            new = self._broken_reading(env, {entity}) - before
             if new and not broken and not self._cascading:
                 self._cascading = True
                 try:
                     self._follow(env, entity, record, new, undo)
                 finally:
                     self._cascading = False
-                new = set(self._violations(env, None)) - before
+                if undo:
+                    followed = {entity} | {other for other, _, _ in undo}
+                    new = self._broken_reading(env, followed) - before
             ok = not broken and not new
         except (apsw.ConstraintError, ToolError):
             ok = False
@@ -219,6 +246,11 @@ class InvariantSearch(State):
                     entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
                 ),
             )
+            ctx = RecordContext(seeded)  # a delivered_at made now follows the other dates
+            for g in self.manifest.entities[entity].fields:
+                if g.kind == "ref" and trial.get(g.name) is not None:
+                    self._know(ctx, g.ref, trial[g.name])
+            self._order_dates(entity, trial, ctx)
         if f.kind == "ref":  # what is copied from the referred record follows it
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None

@@ -112,9 +112,8 @@ class Lifecycle(State):
         """A status with declared transitions fits the domain's clock. When the record has a
         date of when it happens (a visit's start), the status follows it: a visit ahead is
         still in its first state (or a side one, cancelled), one in the past has moved on (a
-        state of the middle only on the clock's day). Otherwise a record still in its first
-        or a middle state was made on the clock's day (an order being prepared was placed
-        today), and its first date moves there."""
+        state of the middle only on the clock's day). Records without such a date are put on
+        the clock's day once their status is final (`_clock_dates`)."""
         spec = self.manifest.entities[entity]
         dated = [
             f
@@ -138,20 +137,37 @@ class Lifecycle(State):
                 if allowed and record[f.name] not in allowed:
                     record[f.name] = rng.choice(allowed)
                 continue
-            if phase[record[f.name]] not in ("start", "middle"):
+
+    def _clock_dates(self, entity: str, record: dict, rng: random.Random) -> list[str]:
+        """A record without a date of when it happens that is still in the first or a middle
+        state of its transitions was made on the clock's day (an order being prepared was
+        placed today): its first date moves there. The fields moved."""
+        spec = self.manifest.entities[entity]
+        if any(set(fakes.words(f.name)) & _HAPPENS for f in spec.fields):
+            return []
+        for f in spec.fields:
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            if not moves or phases(moves).get(record.get(f.name)) not in ("start", "middle"):
                 continue
             events = [
                 (min(DATE_RANK[w] for w in fakes.words(g.name) if w in DATE_RANK), g)
-                for g in dated
-                if any(w in DATE_RANK for w in fakes.words(g.name))
+                for g in spec.fields
+                if g.kind in ("date", "datetime")
+                and g.name not in spec.key
+                and not is_derived(g)
+                and isinstance(record.get(g.name), str)
+                and any(w in DATE_RANK for w in fakes.words(g.name))
             ]
             events = [(rank, g) for rank, g in events if rank >= 0]
-            if events:
-                first = min(events, key=lambda pair: pair[0])[1]
-                earlier = fakes.shift_minutes(self.clock, -rng.randrange(15, 6 * 60, 15))
-                record[first.name] = earlier if first.kind == "datetime" else earlier[:10]
-
-    # ---- dates in order
+            if not events:
+                return []
+            first = min(events, key=lambda pair: pair[0])[1]
+            if record[first.name][:10] == self.clock[:10]:
+                return []
+            earlier = fakes.shift_minutes(self.clock, -rng.randrange(15, 6 * 60, 15))
+            record[first.name] = earlier if first.kind == "datetime" else earlier[:10]
+            return [first.name]
+        return []
 
     def _order_dates(self, entity: str, record: dict, ctx: RecordContext) -> None:
         """Dates named after events follow the events' order (created <= updated, start <
@@ -167,7 +183,7 @@ class Lifecycle(State):
                 ranked.append((max(ranks), f))
         floor = max(
             (
-                r[g.name][:10]
+                r[g.name]
                 for e, r in ctx.referred
                 for g in self._event_fields(e)
                 if isinstance(r.get(g.name), str)
@@ -176,13 +192,20 @@ class Lifecycle(State):
         )
         for rank, f in ranked:
             value = record[f.name]
-            if floor is not None and rank >= 0 and value[:10] < floor:
+            if floor is None or rank < 0:
+                pass
+            elif len(value) > 10 and len(floor) > 10 and value < floor:  # later that day
+                record[f.name] = fakes.shift_minutes(floor, 15 * (1 + sum(map(ord, value)) % 12))
+            elif value[:10] < floor[:10]:
                 shifted = fakes.shift_date(floor, (sum(map(ord, value)) % 3))
                 record[f.name] = shifted + value[10:] if f.kind == "datetime" else shifted
+            value = record[f.name]
             done = fakes.PAST_WORDS & set(fakes.words(f.name))
             if done and record[f.name] > self.clock[: len(record[f.name])]:
                 # what is done is not ahead of the clock: a refund asked for today
                 earlier = fakes.shift_minutes(self.clock, -(sum(map(ord, value)) % 8) * 15)
+                if floor is not None and len(floor) > 10 and earlier < floor <= self.clock:
+                    earlier = floor  # nor before what it follows
                 record[f.name] = earlier if f.kind == "datetime" else earlier[:10]
         ranked.sort(key=lambda pair: pair[0])
         values = sorted(record[f.name] for _, f in ranked)

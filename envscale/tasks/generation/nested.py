@@ -301,8 +301,8 @@ class NestedValues(State):
         """The records a line may refer to when it continues the line before: those that
         start where the earlier one ends (its origin is the other's destination)."""
         records = self.index[target]
-        for start, end in ENDPOINTS:
-            if start in props and end in props and isinstance(after.get(end), str):
+        for start, end in endpoints(props):
+            if isinstance(after.get(end), str):
                 keys = [k for k in keys if records[k].get(start) == after[end]]
                 keys = [k for k in keys if not any(v == k for v in after.values())]
         # ... and that runs on the day of the line before or later (a map by day holds one).
@@ -383,7 +383,22 @@ class NestedValues(State):
 
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ENDPOINTS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
+# Words of a field where a line starts, and of the field where it ends.
+ENDPOINTS = {"origin": "destination", "source": "destination", "from": "to", "pickup": "dropoff"}
+
+
+def endpoints(props: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs of fields naming where a line starts and ends: origin and destination,
+    from_stop and to_stop."""
+    pairs = []
+    for start in props:
+        tokens = fakes.words(start)
+        for i, word in enumerate(tokens):
+            if word in ENDPOINTS:
+                end = "_".join([*tokens[:i], ENDPOINTS[word], *tokens[i + 1 :]])
+                if end in props:
+                    pairs.append((start, end))
+    return pairs
 
 
 def listed(node: Any, name: str, values: Sequence[Any], depth: int = 0) -> Any:

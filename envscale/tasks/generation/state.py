@@ -81,6 +81,7 @@ class State:
         self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
         self.notes: list[str] = []  # why an entity got fewer records than asked
         self.report: dict[str, EntityReport] = {}
+        self._read_by: dict[tuple[str, str], int] = {}  # (entity, field) -> invariants reading it
         self._cascading = False  # a rewrite is repairing the records that refer to it
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
 
