@@ -29,6 +29,8 @@ names and the spec alone:
   is not after the clock;
 - after what it refers to: a record's first event (created, placed, issued, assigned, start)
   is not before the first event of a record it refers to;
+- days fit clock: in a map by day (YYYY-MM-DD keys), a past day's status is over (landed,
+  cancelled), the clock's day's under way, a later day's still ahead (available);
 - options of kind: a product named after a known kind offers only that kind's options.
 """
 
@@ -92,6 +94,11 @@ def main() -> int:
 
 ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
 DONE_WORDS = ("created", "placed", "paid", "issued", "ordered", "registered", "booked")
+DAY_STATUSES = {
+    "past": {"landed", "cancelled", "completed", "delivered", "closed"},
+    "today": {"flying", "delayed", "on time", "boarding", "landed", "cancelled"},
+    "later": {"available", "scheduled", "open", "on time", "delayed", "cancelled"},
+}
 FIRST_WORDS = ("created", "placed", "issued", "ordered", "booked", "assigned", "start", "joined")
 HAPPENS = ("start", "starts", "begins", "departure", "departs", "scheduled")
 
@@ -131,9 +138,11 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                         for a, b in itertools.pairwise(items):
                             count("legs connect", a[end] == b[start])
                         if start in record and end in record:
+                            closed = len(items) > 1 and items[-1][end] == items[0][start]
+                            turn = items[-2] if closed else items[-1]  # a round trip turns
                             count(
                                 "trip is its legs",
-                                record[start] == items[0][start] and record[end] == items[-1][end],
+                                record[start] == items[0][start] and record[end] == turn[end],
                             )
                 if "date" in items[0]:
                     for a, b in itertools.pairwise(items):
@@ -188,6 +197,18 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     count(
                         "statuses fit clock", _fits_clock(spec, record, moves, record[field], clock)
                     )
+            for value in record.values():  # a map by day: each day's status fits the clock
+                if not isinstance(value, dict) or not value:
+                    continue
+                if not all(isinstance(k, str) and len(k) == 10 and k[4] == "-" for k in value):
+                    continue
+                for day, entry in value.items():
+                    status = entry.get("status") if isinstance(entry, dict) else None
+                    if isinstance(status, str):
+                        fits = DAY_STATUSES["past" if day < clock[:10] else "later"]
+                        if day == clock[:10]:
+                            fits = DAY_STATUSES["today"]
+                        count("days fit clock", status in fits)
             for f in spec.fields:  # nothing of a record happens before what it refers to
                 key = record.get(f.name) if f.kind == "ref" else None
                 other = keyed.get(f.ref or "", {}).get(key) if key is not None else None

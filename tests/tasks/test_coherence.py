@@ -61,8 +61,29 @@ def test_legs_connect_in_date_order_and_make_the_trip(airline):
             flight = flights[leg["flight_number"]]
             assert (leg["origin"], leg["destination"]) == (flight["origin"], flight["destination"])
             assert leg["date"] in flight["dates"]
-        assert (r["origin"], r["destination"]) == (legs[0]["origin"], legs[-1]["destination"])
+        closed = len(legs) > 1 and legs[-1]["destination"] == legs[0]["origin"]
+        assert r["flight_type"] == ("round_trip" if closed else "one_way")
+        turn = legs[-2] if closed else legs[-1]  # a round trip's destination is where it turns
+        assert (r["origin"], r["destination"]) == (legs[0]["origin"], turn["destination"])
     assert multi >= 3  # connections are made, not only single legs
+
+
+def test_a_flights_days_fit_the_clock(airline):
+    domain, data = airline
+    today = domain.manifest.clock[:10]
+    for f in data["Flight"]:
+        days = sorted(f["dates"])
+        assert len(days) >= 4 and all(  # a run of consecutive days
+            fakes.shift_date(a, 1) == b for a, b in itertools.pairwise(days)
+        )
+        for day, entry in f["dates"].items():
+            status = entry["status"]
+            if day < today:
+                assert status in ("landed", "cancelled"), (day, entry)
+            elif day > today:
+                assert status in ("available", "cancelled"), (day, entry)
+            assert ("prices" in entry) == (status == "available"), (day, entry)
+            assert ("actual_arrival_time_est" in entry) == (status == "landed"), (day, entry)
 
 
 def test_a_path_of_lines_connects_in_a_domain_of_its_own():

@@ -12,7 +12,8 @@ from typing import Any
 
 from envscale.records import EntityField
 from envscale.tasks import fakes
-from envscale.tasks.generation.state import RecordContext, State, is_derived
+from envscale.tasks.generation.nested import endpoints
+from envscale.tasks.generation.state import RecordContext, State, inner_schema, is_derived
 from envscale.tasks.links import plural
 
 # Date fields that say when the thing itself happens (a visit's start), not when it was made.
@@ -64,6 +65,14 @@ DATE_RANK = {
 }
 
 
+# Words of statuses, for entries by day that have no declared transitions: what is over,
+# what is under way today, what can still be booked, what was called off.
+_OVER = frozenset({"landed", "arrived", "completed", "delivered", "done", "finished", "departed"})
+_UNDER_WAY = frozenset({"flying", "boarding", "in_progress", "in progress", "delayed"})
+_AHEAD = frozenset({"available", "scheduled", "open", "upcoming", "planned", "on time"})
+_OFF = frozenset({"cancelled", "canceled"})
+
+
 def phases(moves: dict[str, list[str]]) -> dict[str, str]:
     """Where each state of declared transitions lies in time: "start" (the states nothing
     moves into), "middle" and "end" along the longest chain from a start (scheduled ->
@@ -106,6 +115,92 @@ def _fits(phase: str, ahead: bool, today: bool) -> bool:
 
 
 class Lifecycle(State):
+    # ---- an entry of a map by day fits its day
+
+    def _day_entry(
+        self, rng: random.Random, entry: Any, day: str, schema: dict, defs: dict, record: dict
+    ) -> Any:
+        """A struct entry of a map by day whose status and optional fields fit the day against
+        the clock: past days are over (landed) or called off, the clock's day is under way,
+        later days can be booked. Fields named `actual_...` are there once it happened,
+        `estimated_...` while it is under way, those whose doc says "while" only while it can
+        be booked; their times are the record's own (`scheduled_...`) moved a little."""
+        if "$ref" in schema:
+            schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        props = schema.get("properties", {})
+        if not isinstance(entry, dict) or "status" not in props:
+            return entry
+        status_schema = props["status"]
+        if "$ref" in status_schema:
+            status_schema = defs.get(status_schema["$ref"].rsplit("/", 1)[-1], {})
+        members = status_schema.get("enum") or []
+        today = self.clock[:10]
+        if day < today:
+            allowed = [m for m in members if m in _OVER] * 8 + [m for m in members if m in _OFF]
+        elif day == today:
+            allowed = [m for m in members if m in _UNDER_WAY or m == "on time"]
+        else:
+            allowed = [m for m in members if m in _AHEAD and m != "on time"] * 8
+            allowed += [m for m in members if m in _OFF]
+        if not allowed:
+            return entry
+        status = entry["status"] = rng.choice(allowed)
+        over, under_way = status in _OVER, status in _UNDER_WAY or status == "on time"
+        bookable = status in _AHEAD and status != "on time"
+        for name, prop in props.items():
+            words = set(fakes.words(name))
+            doc = (prop.get("description") or "").lower()
+            if "actual" in words:
+                gone = under_way and status not in ("on time", "delayed")  # in the air
+                wanted = over or (gone and "departure" in words)
+            elif "estimated" in words:
+                wanted = under_way
+            elif "while" in doc:
+                wanted = bookable
+            else:
+                continue
+            if not wanted:
+                entry.pop(name, None)
+                continue
+            rest = name.split("_", 1)[1] if "_" in name and words & {"actual", "estimated"} else ""
+            base = next(
+                (
+                    v
+                    for k, v in record.items()
+                    if rest and isinstance(v, str) and k != name and k.endswith(rest)
+                ),
+                None,
+            )
+            if base is not None and base[:2].isdigit():
+                late = rng.randint(30, 180) if status == "delayed" else rng.randint(-15, 20)
+                entry[name] = _later_time(base[:8], late)
+            elif name not in entry or entry[name] is None:
+                inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
+                entry[name] = self._from_schema(
+                    rng, inner, name, "", defs, False, RecordContext(rng), record
+                )
+        return {k: entry[k] for k in props if k in entry}
+
+    # ---- times of day in order
+
+    def _order_times(self, entity: str, record: dict) -> None:
+        """Times of day named after departure and arrival keep their order: an arrival
+        before its departure lands the next day, marked `+1` where the field's doc says so,
+        else the two swap."""
+        props = self.schemas[entity]["properties"]
+        for name, value in list(record.items()):
+            words = fakes.words(name)
+            if "departure" not in words or not isinstance(value, str) or not value[:2].isdigit():
+                continue
+            other = "_".join("arrival" if w == "departure" else w for w in words)
+            arrival = record.get(other)
+            if not isinstance(arrival, str) or not arrival[:2].isdigit() or arrival >= value:
+                continue
+            if "'+1'" in (props.get(other, {}).get("description") or ""):
+                record[other] = f"{arrival}+1"
+            else:
+                record[name], record[other] = arrival, value
+
     # ---- statuses that fit the clock
 
     def _clock_status(self, entity: str, record: dict, rng: random.Random) -> None:
@@ -263,14 +358,28 @@ class Lifecycle(State):
                 continue
             if any(self.links.struct_ref(struct, p, {"type": "string"}) for p in value[0]):
                 lines.append(value)
+        closed = False
+        for value in lines:  # a path back to its start: where it turns is its destination
+            for start, end in endpoints(list(value[0])):
+                closed = len(value) > 1 and value[-1].get(end) == value[0].get(start)
         for f in spec.fields:
             if f.kind != "str" or f.name in spec.key or is_derived(f):
                 continue
             for value in lines:
-                line = value[-1] if f.name in ("destination", "to") else value[0]
+                line = value[0]
+                if f.name in ("destination", "to"):
+                    line = value[-2] if closed else value[-1]
                 if isinstance(line.get(f.name), str):
                     record[f.name] = line[f.name]
                     break
+        if not lines:
+            return
+        for f in spec.fields:  # and a trip type says whether it comes back (round, one way)
+            members = f.enum or []
+            shape = [m for m in members if ("round" in fakes.words(m)) == closed]
+            two = f.kind == "enum" and len(members) == 2 and len(shape) == 1
+            if two and any("round" in fakes.words(m) for m in members):
+                record[f.name] = shape[0]
 
     def _payments(self, entity: str, record: dict) -> None:
         """A record's payments (a list of structs with an amount and no price) add up to what
@@ -369,6 +478,14 @@ class Lifecycle(State):
             if f.kind in ("date", "datetime")
             and any(0 <= DATE_RANK.get(w, -1) <= 2 for w in fakes.words(f.name))
         ]
+
+
+def _later_time(clock_time: str, minutes: int) -> str:
+    """A time of day HH:MM:SS moved by some minutes, within the day, on a quarter hour."""
+    hours, mins = int(clock_time[:2]), int(clock_time[3:5])
+    total = max(0, min(23 * 60 + 45, hours * 60 + mins + minutes))
+    total -= total % 15
+    return f"{total // 60:02d}:{total % 60:02d}:00"
 
 
 def _own_method(entry: dict) -> Any:

@@ -71,6 +71,12 @@ class NestedValues(State):
                 if item is NOTHING:  # no record continues the path of the lines before
                     break
                 items.append(item)
+            if struct_of and items and _round(record):  # a round trip comes back
+                back = RecordContext(rng, ctx.known, ctx.referred)
+                back.after, back.closing = items[-1], items[0]
+                item = self._from_schema(rng, item_schema, name, entity, defs, False, back, record)
+                if item is not NOTHING:
+                    items.append(item)
             unique: list[Any] = []
             for item in items:  # and one line per referred record (a dish once per order)
                 if item not in unique and not (
@@ -163,6 +169,14 @@ class NestedValues(State):
             if strings:
                 return copy.deepcopy(ctx.options)
             return {option: rng.choice(choices) for option, choices in ctx.options.items()}
+        if "YYYY-MM-DD" in doc and "HH:MM" not in doc:  # by day: a run of days near the clock
+            start = rng.randint(-12, 8)
+            days = [fakes.shift_date(self.clock, start + i) for i in range(rng.randint(4, 12))]
+            by_day = {}
+            for day in days:
+                entry = self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record)
+            return by_day
         values = [
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
             for _ in range(rng.randint(1, 3))
@@ -199,7 +213,7 @@ class NestedValues(State):
             if target is not None and self.index.get(target):
                 keys = self._agreeing(target, ctx) or list(self.index[target])
                 if ctx.after is not None:
-                    keys = self._continuing(props, target, keys, ctx.after)
+                    keys = self._continuing(props, target, keys, ctx.after, ctx.closing)
                     if not keys:
                         return NOTHING
                 out[prop] = rng.choice(keys)
@@ -287,17 +301,19 @@ class NestedValues(State):
     ) -> list:
         keys = sorted(held)
         previous = after.get(prop) if after is not None else None
-        if isinstance(previous, str):
+        if isinstance(previous, str):  # a connection: the same day, else the first day after
             later = [k for k in keys if str(k) > previous]
             same = [k for k in keys if k == previous and self._connects(after or {}, other)]
-            keys = same + later or [max(keys)]
+            keys = same or later[:1] or [max(keys)]
         values = [v for v in (record or {}).values() if isinstance(v, str)]
         listing = [
             k for k in keys if all(listed(held[k], w, values) is not NOTHING for w in wanted)
         ]
         return listing or keys
 
-    def _continuing(self, props: dict, target: str, keys: list, after: dict) -> list:
+    def _continuing(
+        self, props: dict, target: str, keys: list, after: dict, closing: dict | None = None
+    ) -> list:
         """The records a line may refer to when it continues the line before: those that
         start where the earlier one ends (its origin is the other's destination)."""
         records = self.index[target]
@@ -305,7 +321,10 @@ class NestedValues(State):
             if isinstance(after.get(end), str):
                 keys = [k for k in keys if records[k].get(start) == after[end]]
                 keys = [k for k in keys if not any(v == k for v in after.values())]
-        # ... and that runs on the day of the line before or later (a map by day holds one).
+            if closing is not None and isinstance(closing.get(start), str):
+                keys = [k for k in keys if records[k].get(end) == closing[start]]
+        # ... and that runs on the day of the line before or later (a map by day holds one),
+        # within a day when some record does.
         for prop, value in after.items():
             if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
                 continue
@@ -318,6 +337,17 @@ class NestedValues(State):
                     if name in (plural(prop), f"{prop}s") or name.startswith(prop)
                 )
             ]
+            soon = fakes.shift_date(value, 1)
+            close = [
+                k
+                for k in keys
+                if any(
+                    isinstance(days, dict) and any(value <= str(day) <= soon for day in days)
+                    for name, days in records[k].items()
+                    if name in (plural(prop), f"{prop}s") or name.startswith(prop)
+                )
+            ]
+            keys = close or keys
         return keys
 
     def _connects(self, before: dict, other: dict) -> bool:
@@ -424,6 +454,11 @@ def listed(node: Any, name: str, values: Sequence[Any], depth: int = 0) -> Any:
                     if found is not NOTHING:
                         return found
     return NOTHING
+
+
+def _round(record: dict) -> bool:
+    """Whether the record says its lines come back where they start (a round trip)."""
+    return any(isinstance(v, str) and "round" in fakes.words(v) for v in record.values())
 
 
 def _time_named(record: dict, word: str) -> str | None:

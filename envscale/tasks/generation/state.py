@@ -35,6 +35,7 @@ class RecordContext:
         self.referred: list[tuple[str, dict]] = referred if referred is not None else []
         self.options: dict[str, list[str]] | None = None  # the record's option sets
         self.after: dict | None = None  # the line before, for a line of a list
+        self.closing: dict | None = None  # the first line, for a line that comes back to it
 
     @property
     def persona(self) -> fakes.Persona:

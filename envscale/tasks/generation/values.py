@@ -59,6 +59,7 @@ class RecordValues(State):
             if f.kind == "ref" and record[f.name] is not None:
                 self._know(ctx, f.ref, record[f.name])
         self._from_lines(entity, record)
+        self._order_times(entity, record)
         self._clock_status(entity, record, rng)
         self._status_dates(
             entity,
