@@ -71,6 +71,8 @@ class NestedValues(State):
                 if item is NOTHING:  # no record continues the path of the lines before
                     break
                 items.append(item)
+            if struct_of:
+                items = _shared_once(items, record)
             if struct_of and items and _round(record):  # a round trip comes back
                 back = RecordContext(rng, ctx.known, ctx.referred)
                 back.after, back.closing = items[-1], items[0]
@@ -454,6 +456,38 @@ def listed(node: Any, name: str, values: Sequence[Any], depth: int = 0) -> Any:
                     if found is not NOTHING:
                         return found
     return NOTHING
+
+
+def _shared_once(items: list, record: dict) -> list:
+    """Lines that list ids of the record's other lines (shipments listing the order's items)
+    each list an id once among them; a line left with none is dropped."""
+    held = {
+        v
+        for value in record.values()
+        if isinstance(value, list)
+        for line in value
+        if isinstance(line, dict)
+        for k, v in line.items()
+        if k.endswith("_id") and isinstance(v, str)
+    }
+    if not held:
+        return items
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if not isinstance(item, dict):
+            return items
+        lists = [
+            k
+            for k, v in item.items()
+            if isinstance(v, list) and v and all(isinstance(x, str) and x in held for x in v)
+        ]
+        for k in lists:
+            item[k] = [x for x in item[k] if x not in seen]
+            seen.update(item[k])
+        if all(item[k] for k in lists):
+            kept.append(item)
+    return kept
 
 
 def _round(record: dict) -> bool:
