@@ -163,6 +163,9 @@ def test_an_orders_payment_is_the_sum_of_its_items(retail):
         )
         methods = users[o["user_id"]]["payment_methods"]
         assert all(t["payment_method_id"] in methods for t in o["payment_history"])
+        shipped = [i for f in o["fulfillments"] for i in f["item_ids"]]  # each item ships once
+        assert len(shipped) == len(set(shipped)) and all(f["item_ids"] for f in o["fulfillments"])
+        assert set(shipped) <= {i["item_id"] for i in o["items"]}
 
 
 def test_a_products_options_are_those_of_its_kind(retail):

@@ -505,7 +505,12 @@ def _time_named(record: dict, word: str) -> str | None:
 def _as_struct(record: dict, fields: list[str]) -> dict | None:
     """The record as a struct of these fields, reading one level into its own structs (a
     member as a passenger: their name's first and last name, their birth date)."""
-    flat = {**{k: v for v in record.values() if isinstance(v, dict) for k, v in v.items()}}
+    flat = {
+        name: value
+        for inner in record.values()
+        if isinstance(inner, dict)
+        for name, value in inner.items()
+    }
     flat.update({k: v for k, v in record.items() if not isinstance(v, dict | list)})
     if not fields or not all(isinstance(flat.get(f), str) for f in fields):
         return None
