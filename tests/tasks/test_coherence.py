@@ -210,6 +210,10 @@ def test_appointment_statuses_fit_the_clock():
             assert a["start"][:10] == clock[:10] and a["start"] <= clock
         assert (a["cancel_reason"] is not None) == (a["status"] == "cancelled"), a
     assert {"scheduled", "completed", "cancelled"} <= seen
+    for rx in data["Prescription"]:  # a status named after a date is the one once it passed
+        assert (rx["status"] == "expired") == (rx["expires"] < clock[:10]) or (
+            rx["status"] == "discontinued"
+        ), rx
     for i in data["Invoice"]:  # and the bill agrees with itself
         assert round(sum(line["amount"] for line in i["lines"]), 2) == i["total"]
         assert round(i["insurance_covered"] + i["patient_due"], 2) == i["total"]

@@ -219,6 +219,8 @@ class Lifecycle(State):
             and isinstance(record.get(f.name), str)
         ]
         for f in spec.fields:
+            if f.kind == "enum" and f.enum and isinstance(record.get(f.name), str):
+                self._dated_member(f, record, dated)
             moves = self.manifest.transitions.get(f"{entity}.{f.name}")
             if not moves or record.get(f.name) not in moves:
                 continue
@@ -232,6 +234,22 @@ class Lifecycle(State):
                 if allowed and record[f.name] not in allowed:
                     record[f.name] = rng.choice(allowed)
                 continue
+
+    def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
+        """A status named after a date of the record (expired, `expires`) is the status once
+        that date is past: a record in the enum's first state (active) past it takes it, one
+        in it whose date is ahead goes back to the first state."""
+        assert f.enum is not None
+        for member in f.enum[1:]:
+            date_field = next((g for g in dated if len(_shared_stem(g.name, member)) >= 5), None)
+            if date_field is None:
+                continue
+            when = record[date_field.name]
+            past = when < self.clock[: len(when)]
+            if past and record[f.name] == f.enum[0]:
+                record[f.name] = member
+            elif not past and record[f.name] == member:
+                record[f.name] = f.enum[0]
 
     def _clock_dates(self, entity: str, record: dict, rng: random.Random) -> list[str]:
         """A record without a date of when it happens that is still in the first or a middle
@@ -478,6 +496,13 @@ class Lifecycle(State):
             if f.kind in ("date", "datetime")
             and any(0 <= DATE_RANK.get(w, -1) <= 2 for w in fakes.words(f.name))
         ]
+
+
+def _shared_stem(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _later_time(clock_time: str, minutes: int) -> str:
