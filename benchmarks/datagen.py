@@ -6,14 +6,38 @@ invariant hold, and what do the records look like?
     python benchmarks/datagen.py --quick         # size 8: the check the test suite runs
 
 Prints per spec and entity `asked / made`, the reasons of any shortfall, whether the data
-loads (models, schema, CHECKs, foreign keys, every invariant), and, with --show N, the first N
-records of each entity as JSON lines for reading. Exits 1 when an entity falls short or the
-data does not load.
+loads (models, schema, CHECKs, foreign keys, every invariant), the coherence checks it can
+count mechanically (below), and, with --show N, the first N records of each entity as JSON
+lines for reading. Exits 1 when an entity falls short or the data does not load.
+
+Coherence checks, each `held / applicable` over the whole generated state, read from field
+names and the spec alone:
+- legs connect: consecutive lines with an origin and a destination meet (a -> b, b -> c);
+- legs in date order: consecutive dated lines do not go back in time;
+- trip is its legs: a record's origin and destination are its first line's and last line's;
+- lines copy their record: a line's field equals the same field of the record it refers to;
+- prices listed: a line's price is the one its record lists for the values the line and its
+  owner hold (a flight's `dates[day].prices[cabin]`, a product's `variants[item].price`);
+- payments own methods: a payment's method id is a key of the payer's `payment_methods`;
+- payments add up: the payments (not refunds) sum to the lines' prices times their
+  quantities, times the length of the list the price is "per" (a fare per passenger);
+- statuses fit clock: a status with declared transitions against the record's dates: in
+  its first state a thing that happens (a start) is ahead, in a final state of the main chain
+  behind; a record without such a date is in its first or a middle state only when made on
+  the clock's day;
+- past dates not ahead: a date named after something done (created, placed, paid, issued)
+  is not after the clock;
+- after what it refers to: a record's first event (created, placed, issued, assigned, start)
+  is not before the first event of a record it refers to;
+- days fit clock: in a map by day (YYYY-MM-DD keys), a past day's status is over (landed,
+  cancelled), the clock's day's under way, a later day's still ahead (available);
+- options of kind: a product named after a known kind offers only that kind's options.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -24,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 import envscale  # noqa: E402
 from envscale.runtime.errors import DataError  # noqa: E402
+from envscale.tasks import fakes  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
 
 SPECS = ("clinic", "retail", "airline", "delivery")
@@ -52,6 +77,8 @@ def main() -> int:
             failed |= len(records) != size
         for note in notes:
             print(f"  note: {note}")
+        for check, (held, total) in coherence(domain, data).items():
+            print(f"  coherence: {check:<24} {held:>5} / {total:<5}")
         try:
             domain.environment(data=data).close()
             print("  loads: yes (models, schema, checks, references, every invariant)")
@@ -63,6 +90,232 @@ def main() -> int:
                 print(f"  {entity} {json.dumps(record, ensure_ascii=False)}")
     print("datagen: every entity made as asked" if not failed else "datagen: SHORTFALLS")
     return 1 if failed else 0
+
+
+ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
+DONE_WORDS = ("created", "placed", "paid", "issued", "ordered", "registered", "booked")
+DAY_STATUSES = {
+    "past": {"landed", "cancelled", "completed", "delivered", "closed"},
+    "today": {"flying", "delayed", "on time", "boarding", "landed", "cancelled"},
+    "later": {"available", "scheduled", "open", "on time", "delayed", "cancelled"},
+}
+FIRST_WORDS = ("created", "placed", "issued", "ordered", "booked", "assigned", "start", "joined")
+HAPPENS = ("start", "starts", "begins", "departure", "departs", "scheduled")
+
+
+def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]:
+    """Coherence checks over one generated state: name -> (held, applicable)."""
+    manifest = domain.manifest
+    clock = manifest.clock or "2024-01-01T09:00:00"
+    keyed = {
+        e: {r[s.key[0]]: r for r in data.get(e, [])}
+        for e, s in manifest.entities.items()
+        if len(s.key) == 1
+    }
+    counts: dict[str, list[int]] = {}
+
+    def count(name: str, ok: bool) -> None:
+        tally = counts.setdefault(name, [0, 0])
+        tally[0] += bool(ok)
+        tally[1] += 1
+
+    def referred(line: dict) -> dict | None:
+        for value in line.values():
+            for records in keyed.values():
+                if isinstance(value, str) and value in records:
+                    return records[value]
+        return None
+
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        for record in records:
+            lines = [
+                v for v in record.values() if isinstance(v, list) and v and isinstance(v[0], dict)
+            ]
+            for items in lines:
+                for start, end in ENDS:
+                    if start in items[0] and end in items[0]:
+                        for a, b in itertools.pairwise(items):
+                            count("legs connect", a[end] == b[start])
+                        if start in record and end in record:
+                            closed = len(items) > 1 and items[-1][end] == items[0][start]
+                            turn = items[-2] if closed else items[-1]  # a round trip turns
+                            count(
+                                "trip is its legs",
+                                record[start] == items[0][start] and record[end] == turn[end],
+                            )
+                if "date" in items[0]:
+                    for a, b in itertools.pairwise(items):
+                        count("legs in date order", str(a["date"]) <= str(b["date"]))
+                for line in items:
+                    other = referred(line)
+                    if other is None:
+                        continue
+                    for name, value in line.items():
+                        if name in other and not isinstance(value, dict | list):
+                            if referred({name: value}) is other:
+                                continue
+                            count("lines copy their record", other[name] == value)
+                    if "price" in line:
+                        held = [v for v in [*line.values(), *record.values()] if isinstance(v, str)]
+                        listed = _listed(other, held)
+                        if listed is not None:
+                            count("prices listed", listed == line["price"])
+            payer = next(
+                (
+                    keyed[f.ref][record[f.name]]
+                    for f in spec.fields
+                    if f.ref
+                    and record.get(f.name) in keyed.get(f.ref, {})
+                    and isinstance(keyed[f.ref][record[f.name]].get("payment_methods"), dict)
+                ),
+                None,
+            )
+            priced = next((items for items in lines if "price" in items[0]), None)
+            for items in lines:
+                if "amount" not in items[0] or "price" in items[0]:
+                    continue
+                for entry in items:
+                    method = next(
+                        (v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)),
+                        None,
+                    )
+                    if payer is not None and method is not None:
+                        count("payments own methods", method in payer["payment_methods"])
+                if priced is not None:
+                    paid = sum(
+                        e["amount"]
+                        for e in items
+                        if not any("refund" in str(v) for v in e.values())
+                    )
+                    cost = sum(line["price"] * line.get("quantity", 1) for line in priced)
+                    times = _per(domain, entity, record)
+                    count("payments add up", abs(paid - cost * times) < 0.01)
+            for name, moves in manifest.transitions.items():
+                owner, field = name.split(".")
+                if owner == entity and record.get(field) in moves:
+                    count(
+                        "statuses fit clock", _fits_clock(spec, record, moves, record[field], clock)
+                    )
+            for value in record.values():  # a map by day: each day's status fits the clock
+                if not isinstance(value, dict) or not value:
+                    continue
+                if not all(isinstance(k, str) and len(k) == 10 and k[4] == "-" for k in value):
+                    continue
+                for day, entry in value.items():
+                    status = entry.get("status") if isinstance(entry, dict) else None
+                    if isinstance(status, str):
+                        fits = DAY_STATUSES["past" if day < clock[:10] else "later"]
+                        if day == clock[:10]:
+                            fits = DAY_STATUSES["today"]
+                        count("days fit clock", status in fits)
+            for f in spec.fields:  # nothing of a record happens before what it refers to
+                key = record.get(f.name) if f.kind == "ref" else None
+                other = keyed.get(f.ref or "", {}).get(key) if key is not None else None
+                first = _first_event(manifest.entities[f.ref], other) if other else None
+                mine = _first_event(spec, record)
+                if first is not None and mine is not None and len(first) == len(mine):
+                    count("after what it refers to", mine >= first)
+            for f in spec.fields:
+                value = record.get(f.name)
+                done = any(w in fakes.words(f.name) for w in DONE_WORDS)
+                if f.kind in ("date", "datetime") and isinstance(value, str) and done:
+                    count("past dates not ahead", value <= clock[: len(value)])
+            name = record.get("name")
+            kind = next(
+                (
+                    k
+                    for k in fakes.PRODUCT_KINDS
+                    if isinstance(name, str) and k.lower() in name.lower()
+                ),
+                None,
+            )
+            if kind is not None:
+                for value in record.values():
+                    if isinstance(value, dict):
+                        for entry in value.values():
+                            if isinstance(entry, dict) and isinstance(entry.get("options"), dict):
+                                count(
+                                    "options of kind",
+                                    set(entry["options"]) <= set(fakes.PRODUCT_KINDS[kind]),
+                                )
+    return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _first_event(spec, record: dict) -> str | None:
+    """The date of a record's first event (its creation, placing, start), if it has one."""
+    dates = [
+        record[f.name]
+        for f in spec.fields
+        if f.kind in ("date", "datetime")
+        and isinstance(record.get(f.name), str)
+        and set(fakes.words(f.name)) & set(FIRST_WORDS)
+    ]
+    return min(dates) if dates else None
+
+
+def _listed(node, held: list[str], depth: int = 0):
+    if not isinstance(node, dict) or depth > 4:
+        return None
+    if isinstance(node.get("price"), int | float):
+        return node["price"]
+    if isinstance(node.get("prices"), dict):
+        for h in held:
+            if h in node["prices"]:
+                return node["prices"][h]
+    for inner in node.values():
+        if isinstance(inner, dict):
+            for h in held:
+                if isinstance(inner.get(h), dict):
+                    found = _listed(inner[h], held, depth + 1)
+                    if found is not None:
+                        return found
+    return None
+
+
+def _per(domain, entity: str, record: dict) -> int:
+    """How many times a line's price counts: the length of the list its doc says it is per."""
+    defs = domain.models.ENTITIES[entity].model_json_schema().get("$defs", {})
+    for struct in defs.values():
+        doc = struct.get("properties", {}).get("price", {}).get("description") or ""
+        if " per " in doc:
+            word = doc.split(" per ", 1)[1].split()[0].strip(".,")
+            counted = record.get(word + "s")
+            if isinstance(counted, list) and counted:
+                return len(counted)
+    return 1
+
+
+def _fits_clock(spec, record: dict, moves: dict, state: str, clock: str) -> bool:
+    entered = {b for nexts in moves.values() for b in nexts}
+    starts = {s for s in moves if s not in entered and moves[s]}
+    chain: list[str] = []
+    for s in starts:  # the main chain: the longest from a first state
+        stack = [[s]]
+        while stack:
+            path = stack.pop()
+            if len(path) > len(chain):
+                chain = path
+            stack.extend([*path, b] for b in moves.get(path[-1], []) if b not in path)
+    finals = {chain[-1]} if len(chain) > 1 else set()
+    finals |= {s for s in moves if not moves[s] and s not in entered}
+    middle = set(chain[1:-1])
+    dates = [
+        (f.name, record[f.name])
+        for f in spec.fields
+        if f.kind in ("date", "datetime") and isinstance(record.get(f.name), str)
+    ]
+    happens = next((v for n, v in dates if set(fakes.words(n)) & set(HAPPENS)), None)
+    if happens is not None:
+        ahead = happens > clock[: len(happens)]
+        if state in starts:
+            return ahead
+        if state in middle:
+            return not ahead and happens[:10] == clock[:10]
+        return not ahead if state in finals else True
+    if state in starts or state in middle:
+        return any(v[:10] == clock[:10] for _, v in dates)
+    return True
 
 
 if __name__ == "__main__":

@@ -183,6 +183,48 @@ PRODUCT_OPTIONS: dict[str, tuple[str, ...]] = {
     "size": ("S", "M", "L", "XL"),
     "material": ("cotton", "polyester", "leather", "steel"),
     "capacity": ("500ml", "750ml", "1L"),
+    "brightness": ("400 lumens", "800 lumens", "1200 lumens"),
+    "connectivity": ("wired", "wireless"),
+    "power": ("600W", "1000W", "1500W"),
+    "strap": ("leather", "metal", "silicone"),
+    "pages": ("100", "200", "300"),
+    "sleeps": ("2", "4", "6"),
+    "frame size": ("S", "M", "L"),
+    "thickness": ("4mm", "6mm", "8mm"),
+    "switch type": ("linear", "tactile", "clicky"),
+    "resolution": ("1080p", "4K"),
+    "shoe size": ("8", "9", "10", "11"),
+    "lens": ("polarized", "non-polarized"),
+    "firmness": ("soft", "medium", "firm"),
+    "filter": ("HEPA", "carbon"),
+    "kettle capacity": ("1L", "1.5L", "1.7L"),
+}
+# The options each kind of product comes in: a T-shirt has sizes, not a capacity.
+PRODUCT_KINDS: dict[str, tuple[str, ...]] = {
+    "Desk Lamp": ("color", "brightness"),
+    "Backpack": ("color", "size", "material"),
+    "Electric Kettle": ("kettle capacity", "material"),
+    "Headphones": ("color", "connectivity"),
+    "Rain Jacket": ("color", "size"),
+    "Office Chair": ("color", "material"),
+    "Blender": ("capacity", "power"),
+    "Wristwatch": ("color", "strap"),
+    "Notebook": ("size", "pages"),
+    "Camping Tent": ("color", "sleeps"),
+    "Bluetooth Speaker": ("color", "connectivity"),
+    "Road Bicycle": ("color", "frame size"),
+    "Coffee Mug": ("color", "capacity"),
+    "Mechanical Keyboard": ("switch type", "connectivity"),
+    "Action Camera": ("color", "resolution"),
+    "Running Shoes": ("color", "shoe size"),
+    "Standing Desk": ("color", "material"),
+    "Pillow": ("firmness", "material"),
+    "Umbrella": ("color", "size"),
+    "Water Bottle": ("capacity", "color"),
+    "T-Shirt": ("color", "size", "material"),
+    "Sunglasses": ("color", "lens"),
+    "Yoga Mat": ("color", "thickness"),
+    "Air Purifier": ("color", "filter"),
 }
 MEDICATIONS = (
     "Lisinopril",
@@ -493,6 +535,12 @@ def shift_date(clock: str, days: int) -> str:
     return (date.fromisoformat(clock[:10]) + timedelta(days=days)).isoformat()
 
 
+def shift_minutes(clock: str, minutes: int) -> str:
+    """The date-time `minutes` after the clock (before it when negative), to the second."""
+    moved = datetime.fromisoformat(clock) + timedelta(minutes=minutes)
+    return moved.isoformat(timespec="seconds")
+
+
 PAST_WORDS = frozenset(
     {
         "issued",
@@ -736,13 +784,21 @@ def description(rng: random.Random, entity: str, record: dict[str, Any]) -> str:
     return rng.choice(NOTES)
 
 
-def option_sets(rng: random.Random, entity: str, doc: str) -> dict[str, list[str]]:
-    """Option names to their choices, for a dish or a product."""
+def option_sets(rng: random.Random, entity: str, doc: str, name: str = "") -> dict[str, list[str]]:
+    """Option names to their choices, for a dish or a product; a product named after one of
+    the known kinds ("Maroon T-Shirt") gets the options of its kind."""
     tokens = set(words(entity)) | set(re.findall(r"[a-z]+", doc.lower()))
     food = bool({"menu", "dish", "meal", "food"} & tokens)
-    sets = OPTION_SETS if food else PRODUCT_OPTIONS
-    names = rng.sample(sorted(sets), rng.randint(0 if food else 1, 2))
-    return {n: list(rng.sample(sets[n], rng.randint(2, len(sets[n])))) for n in sorted(names)}
+    kind = next((k for k in PRODUCT_KINDS if k.lower() in name.lower()), None)
+    if not food and kind is not None:
+        own = PRODUCT_KINDS[kind]
+        names = sorted(rng.sample(own, rng.randint(1, len(own))))
+        sets = PRODUCT_OPTIONS
+    else:
+        sets = OPTION_SETS if food else PRODUCT_OPTIONS
+        pool = sorted(sets) if food else ["color", "size", "material"]
+        names = sorted(rng.sample(pool, rng.randint(0 if food else 1, 2)))
+    return {n: list(rng.sample(sets[n], rng.randint(2, len(sets[n])))) for n in names}
 
 
 def value_for(

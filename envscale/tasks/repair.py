@@ -99,6 +99,22 @@ def probe(
     return found
 
 
+def reads(check: Check, db: Any, entity: str, record: dict, field: str) -> bool:
+    """Whether the check reads the field of the record: compares it, or computes with it
+    (a probe inside arithmetic makes a check that ran fail)."""
+    if probe(check, db, entity, record, field):
+        return True
+    try:
+        check(RowView(db, entity, record), every_row=True)
+    except Exception:
+        return False  # the check fails on the record itself: nothing is learned
+    try:
+        check(RowView(db, entity, {**record, field: Probe(True)}), every_row=True)
+    except Exception:
+        return True
+    return False
+
+
 def candidates(
     rng: random.Random, current: Any, seen: list[Any], kind: str, members: list[str] | None
 ) -> Iterator[Any]:

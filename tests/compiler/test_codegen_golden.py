@@ -119,6 +119,8 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
         "payment_positive": "sql",
         "invoice_not_overpaid": "sql",
         "invoice_split": "sql",
+        "invoice_adds_up": "runtime",
+        "invoice_paid_in_full": "runtime",
         "archived_patients_have_no_visits": "runtime",
         "one_visit_per_slot": "runtime",
     }

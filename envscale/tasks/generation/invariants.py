@@ -1,0 +1,285 @@
+"""Meeting the runtime invariants on a record's own row: probe the failing check for the values
+it compares with, repair that field, else refer to another record, else change the referred
+record when no invariant that held breaks by it."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import apsw
+
+from envscale.records import EntityField
+from envscale.runtime.errors import ToolError
+from envscale.runtime.rowview import run_check
+from envscale.tasks.generation.facts import meets
+from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
+from envscale.tasks.repair import Check, candidates, judge, probe, reads
+
+REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
+
+
+class InvariantSearch(State):
+    def _broken_reading(self, env: Any, entities: set[str]) -> set[str]:
+        """The broken runtime invariants that read any of the entities."""
+        return {
+            inv.name
+            for inv in self.manifest.invariants
+            if inv.enforced_by == "runtime"
+            and entities & set(inv.reads)
+            and check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
+        }
+
+    def _violations(self, env: Any, entity: str | None) -> dict[str, str]:
+        """Broken runtime invariants that read the entity (all of them for None), except those
+        on the entity's own rows, which each record meets as it is made."""
+        out = {}
+        for inv in self.manifest.invariants:
+            if inv.enforced_by != "runtime" or (entity is not None and entity not in inv.reads):
+                continue
+            if entity is not None and inv.entity == entity:
+                continue
+            message = check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
+            if message is not None:
+                out[inv.name] = message
+        return out
+
+    # ---- invariants on the record's own row: probe, repair, or search another reference
+
+    def _meet_row_invariants(
+        self, env: Any, meta: Any, entity: str, record: dict, rng: random.Random
+    ) -> dict | None:
+        checks = self.row_checks.get(entity, [])
+        for _ in range(2 * len(checks) + 2):
+            broken = [(n, c, m) for n, c in checks if (m := judge(c, env.db, entity, record))]
+            if not broken:
+                return record
+            name, check, message = broken[0]
+            fixed = self._repair(env, meta, entity, record, check, rng)
+            if fixed is None:
+                self.failure[entity] = f"breaks invariant {name} ({message})"
+                return None
+            record = fixed
+        names = ", ".join(n for n, c in checks if judge(c, env.db, entity, record))
+        if names:
+            self.failure[entity] = f"no repair meets invariants {names} together"
+            return None
+        return record
+
+    def _repair(
+        self, env: Any, meta: Any, entity: str, record: dict, check: Check, rng: random.Random
+    ) -> dict | None:
+        """The record with one field changed so that the check holds, written to the
+        database; None when no field the check compares, nor another reference, does it."""
+        spec = self.manifest.entities[entity]
+        plain = [
+            f
+            for f in spec.fields
+            if f.name not in spec.key and not is_derived(f) and f.kind not in ("ref", "json")
+        ]
+        # The fields fewest invariants read first: an overpaid invoice has its payment cut,
+        # not what the patient owes, which the invoice's sum reads too.
+        plain.sort(key=lambda f: self._readers(env, entity, record, f.name))
+        for f in plain:
+            seen = probe(check, env.db, entity, record, f.name)
+            if not seen:
+                continue
+            options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+            for value in itertools.islice(options, REPAIR_CANDIDATES):
+                if value is None and not f.nullable:
+                    continue
+                fixed = self._try(env, meta, entity, record, f, as_kind(value, f.kind), check)
+                if fixed is not None:
+                    return fixed
+        refs = [
+            f
+            for f in spec.fields
+            if f.kind == "ref" and f.ref in self.index and record.get(f.name) is not None
+        ]
+        for f in refs:  # another record to refer to
+            if f.name in spec.key:
+                continue
+            keys = list(self.index[f.ref])
+            rng.shuffle(keys)
+            for key in keys[:REPAIR_CANDIDATES]:
+                if key != record.get(f.name):
+                    fixed = self._try(env, meta, entity, record, f, key, check)
+                    if fixed is not None:
+                        return fixed
+        for f in refs:  # the referred record changed: a rated order is a delivered one
+            if self._repair_referred(env, entity, record, f, check, rng):
+                return env.db.find(entity, meta.key_of(record)) or record
+        return None
+
+    def _readers(self, env: Any, entity: str, record: dict, name: str) -> int:
+        """How many invariants on the entity's rows read the field (learned on the first
+        record that needs a repair, then kept)."""
+        known = self._read_by.get((entity, name))
+        if known is None:
+            checks = [c for _, c in self.row_checks.get(entity, [])]
+            known = sum(reads(c, env.db, entity, record, name) for c in checks)
+            self._read_by[entity, name] = known
+        return known
+
+    def _repair_referred(
+        self,
+        env: Any,
+        entity: str,
+        record: dict,
+        f: EntityField,
+        check: Check,
+        rng: random.Random,
+    ) -> bool:
+        """Change one field of the record a reference points at, so that the check holds,
+        when no invariant that held before breaks by it."""
+        target, key = f.ref, record[f.name]
+        assert target is not None
+        other = env.db.find(target, key)
+        spec = self.manifest.entities[target]
+        if other is None:
+            return False
+        before: set[str] | None = None  # what is broken before any change, learned once
+        for g in spec.fields:
+            if g.name in spec.key or is_derived(g) or g.kind in ("ref", "json"):
+                continue
+            seen = probe(check, env.db, entity, record, g.name, (target, other))
+            if not seen:
+                continue
+            options = candidates(rng, other.get(g.name), seen, g.kind, g.enum)
+            for value in itertools.islice(options, REPAIR_CANDIDATES):
+                changed = {**other, g.name: as_kind(value, g.kind)}
+                if (value is None and not g.nullable) or judge(
+                    check, env.db, entity, record, (target, changed)
+                ):
+                    continue
+                if before is None:
+                    before = self._broken_reading(env, {target})
+                if self._rewrite(env, target, changed, g.name, before):
+                    self.index[target][key] = env.db.find(target, key) or changed
+                    return True
+        return False
+
+    def _rewrite(
+        self, env: Any, entity: str, record: dict, name: str, before: set[str] | None = None
+    ) -> bool:
+        """Write one field of an accepted record, kept only when every invariant that held
+        still holds, once the records that refer to it have met their own invariants again
+        (the delivery of an order made delivered is delivered too)."""
+        if before is None:
+            before = self._broken_reading(env, {entity})
+        env.connection.execute("SAVEPOINT rewrite")
+        undo: list[tuple[str, Any, dict]] = []
+        try:
+            env.db.update(entity, record, name, as_move=False)
+            broken = [
+                n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
+            ]
+            new = self._broken_reading(env, {entity}) - before
+            if new and not broken and not self._cascading:
+                self._cascading = True
+                try:
+                    self._follow(env, entity, record, new, undo)
+                finally:
+                    self._cascading = False
+                if undo:
+                    followed = {entity} | {other for other, _, _ in undo}
+                    new = self._broken_reading(env, followed) - before
+            ok = not broken and not new
+        except (apsw.ConstraintError, ToolError):
+            ok = False
+        if not ok:
+            env.connection.execute("ROLLBACK TO rewrite")
+            for other, key, kept in reversed(undo):
+                self.index[other][key] = kept
+        env.connection.execute("RELEASE rewrite")
+        return ok
+
+    def _follow(self, env: Any, entity: str, record: dict, broken: set[str], undo: list) -> None:
+        """The records that refer to a changed record and now break an invariant on their
+        own rows meet it again, each by a repair of its own fields."""
+        key = env.db.tables[entity].key_of(record)
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for name in sorted(broken):
+            other = by_name[name].entity
+            if other is None or other == entity or other not in self.index:
+                continue
+            refs = [f.name for f in self.manifest.entities[other].fields if f.ref == entity]
+            check = self.domain.tools_module.INVARIANTS[name]
+            meta = env.db.tables[other]
+            rng = random.Random(f"{name}:{key}")
+            for own, row in list(self.index[other].items()):
+                if not any(row.get(r) == key for r in refs):
+                    continue
+                if judge(check, env.db, other, row) is None:
+                    continue
+                fixed = self._meet_row_invariants(env, meta, other, row, rng)
+                if fixed is None:
+                    return
+                undo.append((other, own, row))
+                self.index[other][own] = fixed
+
+    def _try(
+        self,
+        env: Any,
+        meta: Any,
+        entity: str,
+        record: dict,
+        f: EntityField,
+        value: Any,
+        check: Check,
+    ) -> dict | None:
+        trial = {**record, f.name: value}
+        if f.kind == "enum":  # a date named after a status follows the new status
+            self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
+            if trial[f.name] != value:  # a status the clock rules out (a visit ahead, done)
+                return None
+            seeded = random.Random(json.dumps(trial, default=str))
+            schema = self.schemas[entity]
+            self._status_dates(  # a cancelled visit gets its cancel reason
+                entity,
+                trial,
+                lambda g: self._field_value(
+                    entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
+                ),
+            )
+            ctx = RecordContext(seeded)  # a delivered_at made now follows the other dates
+            for g in self.manifest.entities[entity].fields:
+                if g.kind == "ref" and trial.get(g.name) is not None:
+                    self._know(ctx, g.ref, trial[g.name])
+            self._order_dates(entity, trial, ctx)
+        if f.kind == "ref":  # what is copied from the referred record follows it
+            for g in self.manifest.entities[entity].fields:
+                copied = self._copied(entity, g, trial) if g is not f else None
+                if copied is not None:
+                    trial[g.name] = copied
+        changed = [name for name in trial if trial[name] != record.get(name)]
+        if judge(check, env.db, entity, trial) is not None:
+            return None
+        facts = self.facts.get(entity, {})
+        if not all(meets(fact, trial) for name in changed for fact in facts.get(name, [])):
+            return None
+        env.connection.execute("SAVEPOINT repair")
+        try:
+            env.db.update(entity, trial, *changed, as_move=False)
+        except (apsw.ConstraintError, ToolError):
+            env.connection.execute("ROLLBACK TO repair")
+            env.connection.execute("RELEASE repair")
+            return None
+        env.connection.execute("RELEASE repair")
+        return env.db.find(entity, meta.key_of(trial)) or trial
+
+
+def check_invariant(check: Callable[..., str | None], db: Any) -> str | None:
+    """Run a compiled invariant check over every record, not only those changed since reset.
+    A condition that cannot be evaluated (a lookup that finds nothing, a division by zero, a
+    none compared) is broken, with the reason."""
+    if "every_row" in inspect.signature(check).parameters:
+        return run_check(check, db)
+    try:
+        return check(db)
+    except ToolError as error:
+        return error.message

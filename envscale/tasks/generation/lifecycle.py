@@ -1,0 +1,528 @@
+"""Values of one record that follow each other: dates in the order of their events, fields
+named after a status present exactly in that status, text taken from the record's lines,
+totals that are the sum of their lines or split into their parts."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from envscale.records import EntityField
+from envscale.tasks import fakes
+from envscale.tasks.generation.nested import endpoints
+from envscale.tasks.generation.state import RecordContext, State, inner_schema, is_derived
+from envscale.tasks.links import plural
+
+# Date fields that say when the thing itself happens (a visit's start), not when it was made.
+_HAPPENS = frozenset({"start", "starts", "begins", "departure", "departs", "scheduled"})
+_PER = re.compile(r"\bper (\w+)")
+_PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
+_SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
+
+DATE_RANK = {
+    "born": -1,
+    "birth": -1,
+    "dob": -1,
+    "created": 0,
+    "registered": 0,
+    "joined": 0,
+    "opened": 0,
+    "since": 0,
+    "issued": 1,
+    "placed": 1,
+    "ordered": 1,
+    "booked": 1,
+    "requested": 1,
+    "start": 2,
+    "starts": 2,
+    "departure": 2,
+    "assigned": 2,
+    "scheduled": 2,
+    "filled": 2,
+    "picked": 3,
+    "shipped": 3,
+    "redeemed": 3,
+    "updated": 4,
+    "modified": 4,
+    "paid": 4,
+    "approved": 4,
+    "arrival": 5,
+    "delivered": 5,
+    "end": 5,
+    "ends": 5,
+    "completed": 5,
+    "returned": 5,
+    "closed": 6,
+    "cancelled": 6,
+    "resolved": 6,
+    "expires": 7,
+    "expiry": 7,
+    "expiration": 7,
+    "until": 7,
+}
+
+
+# Words of statuses, for entries by day that have no declared transitions: what is over,
+# what is under way today, what can still be booked, what was called off.
+_OVER = frozenset({"landed", "arrived", "completed", "delivered", "done", "finished", "departed"})
+_UNDER_WAY = frozenset({"flying", "boarding", "in_progress", "in progress", "delayed"})
+_AHEAD = frozenset({"available", "scheduled", "open", "upcoming", "planned", "on time"})
+_OFF = frozenset({"cancelled", "canceled"})
+
+
+def phases(moves: dict[str, list[str]]) -> dict[str, str]:
+    """Where each state of declared transitions lies in time: "start" (the states nothing
+    moves into), "middle" and "end" along the longest chain from a start (scheduled ->
+    checked_in -> completed), "end" for a state with no move in or out (a no-show), and
+    "side" for the rest (cancelled), which may be at any time."""
+    entered = {b for nexts in moves.values() for b in nexts}
+    starts = [s for s in moves if s not in entered and moves[s]]
+    best: list[str] = []
+
+    def walk(path: list[str]) -> None:
+        nonlocal best
+        if len(path) > len(best):
+            best = list(path)
+        for b in moves.get(path[-1], []):
+            if b not in path:
+                walk([*path, b])
+
+    for s in starts:
+        walk([s])
+    out = {s: "side" for s in moves}
+    for s in moves:
+        if not moves[s] and s not in entered:
+            out[s] = "end"
+    for s in best[1:-1]:
+        out[s] = "middle"
+    if len(best) > 1:
+        out[best[-1]] = "end"
+    for s in starts:
+        out[s] = "start"
+    return out
+
+
+def _fits(phase: str, ahead: bool, today: bool) -> bool:
+    """Whether a state of this phase fits a thing that happens ahead of the clock or not."""
+    if phase == "start":
+        return ahead
+    if phase == "middle":
+        return not ahead and today
+    return phase == "side" or not ahead
+
+
+class Lifecycle(State):
+    # ---- an entry of a map by day fits its day
+
+    def _day_entry(
+        self, rng: random.Random, entry: Any, day: str, schema: dict, defs: dict, record: dict
+    ) -> Any:
+        """A struct entry of a map by day whose status and optional fields fit the day against
+        the clock: past days are over (landed) or called off, the clock's day is under way,
+        later days can be booked. Fields named `actual_...` are there once it happened,
+        `estimated_...` while it is under way, those whose doc says "while" only while it can
+        be booked; their times are the record's own (`scheduled_...`) moved a little."""
+        if "$ref" in schema:
+            schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        props = schema.get("properties", {})
+        if not isinstance(entry, dict) or "status" not in props:
+            return entry
+        status_schema = props["status"]
+        if "$ref" in status_schema:
+            status_schema = defs.get(status_schema["$ref"].rsplit("/", 1)[-1], {})
+        members = status_schema.get("enum") or []
+        today = self.clock[:10]
+        if day < today:
+            allowed = [m for m in members if m in _OVER] * 8 + [m for m in members if m in _OFF]
+        elif day == today:
+            allowed = [m for m in members if m in _UNDER_WAY or m == "on time"]
+        else:
+            allowed = [m for m in members if m in _AHEAD and m != "on time"] * 8
+            allowed += [m for m in members if m in _OFF]
+        if not allowed:
+            return entry
+        status = entry["status"] = rng.choice(allowed)
+        over, under_way = status in _OVER, status in _UNDER_WAY or status == "on time"
+        bookable = status in _AHEAD and status != "on time"
+        for name, prop in props.items():
+            words = set(fakes.words(name))
+            doc = (prop.get("description") or "").lower()
+            if "actual" in words:
+                gone = under_way and status not in ("on time", "delayed")  # in the air
+                wanted = over or (gone and "departure" in words)
+            elif "estimated" in words:
+                wanted = under_way
+            elif "while" in doc:
+                wanted = bookable
+            else:
+                continue
+            if not wanted:
+                entry.pop(name, None)
+                continue
+            rest = name.split("_", 1)[1] if "_" in name and words & {"actual", "estimated"} else ""
+            base = next(
+                (
+                    v
+                    for k, v in record.items()
+                    if rest and isinstance(v, str) and k != name and k.endswith(rest)
+                ),
+                None,
+            )
+            if base is not None and base[:2].isdigit():
+                late = rng.randint(30, 180) if status == "delayed" else rng.randint(-15, 20)
+                entry[name] = _later_time(base[:8], late)
+            elif name not in entry or entry[name] is None:
+                inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
+                entry[name] = self._from_schema(
+                    rng, inner, name, "", defs, False, RecordContext(rng), record
+                )
+        return {k: entry[k] for k in props if k in entry}
+
+    # ---- times of day in order
+
+    def _order_times(self, entity: str, record: dict) -> None:
+        """Times of day named after departure and arrival keep their order: an arrival
+        before its departure lands the next day, marked `+1` where the field's doc says so,
+        else the two swap."""
+        props = self.schemas[entity]["properties"]
+        for name, value in list(record.items()):
+            words = fakes.words(name)
+            if "departure" not in words or not isinstance(value, str) or not value[:2].isdigit():
+                continue
+            other = "_".join("arrival" if w == "departure" else w for w in words)
+            arrival = record.get(other)
+            if not isinstance(arrival, str) or not arrival[:2].isdigit() or arrival >= value:
+                continue
+            if "'+1'" in (props.get(other, {}).get("description") or ""):
+                record[other] = f"{arrival}+1"
+            else:
+                record[name], record[other] = arrival, value
+
+    # ---- statuses that fit the clock
+
+    def _clock_status(self, entity: str, record: dict, rng: random.Random) -> None:
+        """A status with declared transitions fits the domain's clock. When the record has a
+        date of when it happens (a visit's start), the status follows it: a visit ahead is
+        still in its first state (or a side one, cancelled), one in the past has moved on (a
+        state of the middle only on the clock's day). Records without such a date are put on
+        the clock's day once their status is final (`_clock_dates`)."""
+        spec = self.manifest.entities[entity]
+        dated = [
+            f
+            for f in spec.fields
+            if f.kind in ("date", "datetime")
+            and f.name not in spec.key
+            and not is_derived(f)
+            and isinstance(record.get(f.name), str)
+        ]
+        for f in spec.fields:
+            if f.kind == "enum" and f.enum and isinstance(record.get(f.name), str):
+                self._dated_member(f, record, dated)
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            if not moves or record.get(f.name) not in moves:
+                continue
+            phase = phases(moves)
+            happens = next((g for g in dated if set(fakes.words(g.name)) & _HAPPENS), None)
+            if happens is not None:
+                when = record[happens.name]
+                ahead = when > self.clock[: len(when)]
+                today = when[:10] == self.clock[:10]
+                allowed = [s for s in moves if _fits(phase[s], ahead, today)]
+                if allowed and record[f.name] not in allowed:
+                    record[f.name] = rng.choice(allowed)
+                continue
+
+    def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
+        """A status named after a date of the record (expired, `expires`) is the status once
+        that date is past: a record in the enum's first state (active) past it takes it, one
+        in it whose date is ahead goes back to the first state."""
+        assert f.enum is not None
+        for member in f.enum[1:]:
+            date_field = next((g for g in dated if len(_shared_stem(g.name, member)) >= 5), None)
+            if date_field is None:
+                continue
+            when = record[date_field.name]
+            past = when < self.clock[: len(when)]
+            if past and record[f.name] == f.enum[0]:
+                record[f.name] = member
+            elif not past and record[f.name] == member:
+                record[f.name] = f.enum[0]
+
+    def _clock_dates(self, entity: str, record: dict, rng: random.Random) -> list[str]:
+        """A record without a date of when it happens that is still in the first or a middle
+        state of its transitions was made on the clock's day (an order being prepared was
+        placed today): its first date moves there. The fields moved."""
+        spec = self.manifest.entities[entity]
+        if any(set(fakes.words(f.name)) & _HAPPENS for f in spec.fields):
+            return []
+        for f in spec.fields:
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            if not moves or phases(moves).get(record.get(f.name)) not in ("start", "middle"):
+                continue
+            events = [
+                (min(DATE_RANK[w] for w in fakes.words(g.name) if w in DATE_RANK), g)
+                for g in spec.fields
+                if g.kind in ("date", "datetime")
+                and g.name not in spec.key
+                and not is_derived(g)
+                and isinstance(record.get(g.name), str)
+                and any(w in DATE_RANK for w in fakes.words(g.name))
+            ]
+            events = [(rank, g) for rank, g in events if rank >= 0]
+            if not events:
+                return []
+            first = min(events, key=lambda pair: pair[0])[1]
+            if record[first.name][:10] == self.clock[:10]:
+                return []
+            earlier = fakes.shift_minutes(self.clock, -rng.randrange(15, 6 * 60, 15))
+            record[first.name] = earlier if first.kind == "datetime" else earlier[:10]
+            return [first.name]
+        return []
+
+    def _order_dates(self, entity: str, record: dict, ctx: RecordContext) -> None:
+        """Dates named after events follow the events' order (created <= updated, start <
+        end, departure < arrival), and none comes before the first event of a record it
+        refers to (a delivery is not assigned before its order was placed)."""
+        spec = self.manifest.entities[entity]
+        ranked = []
+        for f in spec.fields:
+            if f.kind not in ("date", "datetime") or f.name in spec.key or is_derived(f):
+                continue
+            ranks = [DATE_RANK[w] for w in fakes.words(f.name) if w in DATE_RANK]
+            if ranks and isinstance(record.get(f.name), str):
+                ranked.append((max(ranks), f))
+        floor = max(
+            (
+                r[g.name]
+                for e, r in ctx.referred
+                for g in self._event_fields(e)
+                if isinstance(r.get(g.name), str)
+            ),
+            default=None,
+        )
+        for rank, f in ranked:
+            value = record[f.name]
+            if floor is None or rank < 0:
+                pass
+            elif len(value) > 10 and len(floor) > 10 and value < floor:  # later that day
+                record[f.name] = fakes.shift_minutes(floor, 15 * (1 + sum(map(ord, value)) % 12))
+            elif value[:10] < floor[:10]:
+                shifted = fakes.shift_date(floor, (sum(map(ord, value)) % 3))
+                record[f.name] = shifted + value[10:] if f.kind == "datetime" else shifted
+            value = record[f.name]
+            done = fakes.PAST_WORDS & set(fakes.words(f.name))
+            if done and record[f.name] > self.clock[: len(record[f.name])]:
+                # what is done is not ahead of the clock: a refund asked for today
+                earlier = fakes.shift_minutes(self.clock, -(sum(map(ord, value)) % 8) * 15)
+                if floor is not None and len(floor) > 10 and earlier < floor <= self.clock:
+                    earlier = floor  # nor before what it follows
+                record[f.name] = earlier if f.kind == "datetime" else earlier[:10]
+        ranked.sort(key=lambda pair: pair[0])
+        values = sorted(record[f.name] for _, f in ranked)
+        for (_, f), value in zip(ranked, values, strict=True):
+            record[f.name] = value if f.kind == "datetime" or len(value) == 10 else value[:10]
+            if f.kind == "datetime" and len(value) == 10:
+                record[f.name] = value + self.clock[10:]
+
+    def _status_dates(
+        self, entity: str, record: dict, make: Callable[[EntityField], Any] | None = None
+    ) -> None:
+        """An optional field named after a status is there exactly when the record is in that
+        status: `delivered_at` on a delivered delivery (none on one still on its way), a
+        `cancel_reason` on a cancelled visit, `return_items` on an order whose return was
+        requested. `make` makes a value for one that should be there and is not."""
+        spec = self.manifest.entities[entity]
+        statuses = [
+            f for f in spec.fields if f.kind == "enum" and isinstance(record.get(f.name), str)
+        ]
+        for f in spec.fields:
+            if not f.nullable or is_derived(f) or f.name in spec.key:
+                continue
+            event = fakes.words(f.name)[0]
+            for status in [s for s in statuses if s.name != f.name]:
+                member = next(
+                    (
+                        m
+                        for m in status.enum or []
+                        if m == event or (len(event) >= 4 and m.startswith(event))
+                    ),
+                    None,
+                )
+                if member is None:
+                    continue
+                if record[status.name] != member:
+                    record[f.name] = None
+                elif record.get(f.name) is None and f.kind in ("date", "datetime"):
+                    seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+                    record[f.name] = fakes.value_for(seeded, f.name, f.kind, self.clock)
+                elif record.get(f.name) is None and make is not None:
+                    record[f.name] = make(f)
+                break
+
+    def _from_lines(self, entity: str, record: dict) -> None:
+        """A text field named like a field of the record's lines, lines that refer to other
+        records, takes the first line's (or, for a destination, the last's): a trip starts
+        where its first flight does."""
+        spec = self.manifest.entities[entity]
+        props = self.schemas[entity]["properties"]
+        lines = []
+        for f in spec.fields:
+            value = record.get(f.name)
+            struct = props.get(f.name, {}).get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not (isinstance(value, list) and value and isinstance(value[0], dict) and struct):
+                continue
+            if any(self.links.struct_ref(struct, p, {"type": "string"}) for p in value[0]):
+                lines.append(value)
+        closed = False
+        for value in lines:  # a path back to its start: where it turns is its destination
+            for start, end in endpoints(list(value[0])):
+                closed = len(value) > 1 and value[-1].get(end) == value[0].get(start)
+        for f in spec.fields:
+            if f.kind != "str" or f.name in spec.key or is_derived(f):
+                continue
+            for value in lines:
+                line = value[0]
+                if f.name in ("destination", "to"):
+                    line = value[-2] if closed else value[-1]
+                if isinstance(line.get(f.name), str):
+                    record[f.name] = line[f.name]
+                    break
+        if not lines:
+            return
+        for f in spec.fields:  # and a trip type says whether it comes back (round, one way)
+            members = f.enum or []
+            shape = [m for m in members if ("round" in fakes.words(m)) == closed]
+            two = f.kind == "enum" and len(members) == 2 and len(shape) == 1
+            if two and any("round" in fakes.words(m) for m in members):
+                record[f.name] = shape[0]
+
+    def _payments(self, entity: str, record: dict) -> None:
+        """A record's payments (a list of structs with an amount and no price) add up to what
+        its lines (a list of structs with a price) cost: the prices times their quantities,
+        times the length of the list a price is "per" (a fare per passenger). One payment per
+        method; a refund (an entry naming one) gives back one line's cost."""
+        props = self.schemas[entity]["properties"]
+        defs = self.schemas[entity].get("$defs", {})
+        lines = payments = None
+        for name, prop in props.items():
+            struct = prop.get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            fields = defs.get(struct, {}).get("properties", {})
+            value = record.get(name)
+            if not struct or not isinstance(value, list) or not value:
+                continue
+            if "price" in fields and lines is None:
+                lines = (value, fields)
+            elif "amount" in fields and "price" not in fields and payments is None:
+                payments = (name, value, fields)
+        if lines is None or payments is None:
+            return
+        amounts = [_line_amount(line) for line in lines[0]]
+        if any(a is None for a in amounts):
+            return
+        per = _PER.search(lines[1]["price"].get("description") or "")
+        counted = record.get(plural(per.group(1))) if per else None
+        times = len(counted) if isinstance(counted, list) and counted else 1
+        cost = round(sum(amounts) * times, 2)  # type: ignore[arg-type]
+        name, entries, fields = payments
+        whole = fields["amount"].get("type") == "integer"
+        refunds = [e for e in entries if any("refund" in str(v) for v in e.values())]
+        paid: list[dict] = []
+        for entry in entries:  # one payment per method
+            method = _own_method(entry)
+            if entry not in refunds and all(_own_method(e) != method for e in paid):
+                paid.append(entry)
+        if not paid:
+            return
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        left = cost
+        for entry in paid[:-1]:
+            share = round(left * seeded.uniform(0.2, 0.6), 2)
+            entry["amount"], left = share, round(left - share, 2)
+        paid[-1]["amount"] = left
+        for entry in refunds:
+            entry["amount"] = round(seeded.choice(amounts) * times, 2)  # type: ignore[operator]
+        for entry in paid + refunds:
+            entry["amount"] = round(entry["amount"]) if whole else float(entry["amount"])
+        record[name] = [e for e in entries if e in paid or e in refunds]
+
+    def _totals(self, entity: str, record: dict) -> None:
+        """Counts and amounts of one thing agree with their total: `nonfree_baggages` is at
+        most `total_baggages`; a field whose doc says it is the sum of a list's lines is."""
+        spec = self.manifest.entities[entity]
+        numbers = [f for f in spec.fields if f.kind in ("int", "float") and not is_derived(f)]
+        for whole in numbers:
+            tokens = fakes.words(whole.name)
+            if tokens[0] != "total" or not isinstance(record.get(whole.name), int | float):
+                continue
+            for part in numbers:
+                if part is not whole and fakes.words(part.name)[-1:] == tokens[-1:]:
+                    value = record.get(part.name)
+                    if isinstance(value, int | float) and value > record[whole.name]:
+                        record[part.name], record[whole.name] = record[whole.name], value
+        schema = self.schemas[entity]["properties"]
+        for f in numbers:
+            match = _SUM_OF.search(schema.get(f.name, {}).get("description") or "")
+            lines = record.get(match.group(1)) if match else None
+            if isinstance(lines, list) and lines and all(isinstance(x, dict) for x in lines):
+                amounts = [_line_amount(line) for line in lines]
+                if all(a is not None for a in amounts):
+                    total = round(sum(amounts), 2)  # type: ignore[arg-type]
+                    record[f.name] = total if f.kind == "float" else int(total)
+        # Fields that are each "part of the total" split it: covered plus due is the total.
+        parts: dict[str, list[EntityField]] = {}
+        for f in numbers:
+            match = _PART_OF.search(schema.get(f.name, {}).get("description") or "")
+            if match and match.group(1) in record and f.kind == "float":
+                parts.setdefault(match.group(1), []).append(f)
+        for whole, fields in parts.items():
+            total = record[whole]
+            if len(fields) < 2 or not isinstance(total, int | float) or total < 0:
+                continue
+            seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+            left = float(total)
+            for f in fields[:-1]:
+                share = round(left * seeded.choice((0.0, seeded.uniform(0.3, 0.9))), 2)
+                record[f.name], left = share, round(left - share, 2)
+            record[fields[-1].name] = left
+
+    def _event_fields(self, entity: str) -> list[EntityField]:
+        """The date fields of an entity that name its first events."""
+        return [
+            f
+            for f in self.manifest.entities[entity].fields
+            if f.kind in ("date", "datetime")
+            and any(0 <= DATE_RANK.get(w, -1) <= 2 for w in fakes.words(f.name))
+        ]
+
+
+def _shared_stem(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _later_time(clock_time: str, minutes: int) -> str:
+    """A time of day HH:MM:SS moved by some minutes, within the day, on a quarter hour."""
+    hours, mins = int(clock_time[:2]), int(clock_time[3:5])
+    total = max(0, min(23 * 60 + 45, hours * 60 + mins + minutes))
+    total -= total % 15
+    return f"{total // 60:02d}:{total % 60:02d}:00"
+
+
+def _own_method(entry: dict) -> Any:
+    """The payment method an entry names (its `..._id` text field)."""
+    return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _line_amount(line: dict) -> float | None:
+    """What one line adds up to: its amount, or its price times its quantity."""
+    for name in ("amount", "total", "price", "cost"):
+        value = line.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            quantity = line.get("quantity", line.get("qty", 1))
+            return value * quantity if isinstance(quantity, int) and name != "total" else value
+    return None

@@ -1,0 +1,564 @@
+"""Values of JSON fields: structs whose references agree with the record and whose other
+fields copy the referred records, lists with one line per referred record, maps keyed by
+enum members, ids or a documented format, option sets."""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from envscale.tasks import fakes
+from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, schema_type
+from envscale.tasks.links import plural
+
+
+class NestedValues(State):
+    # ---- values of JSON fields: structs, lists and maps
+
+    def _from_schema(
+        self,
+        rng: random.Random,
+        schema: dict,
+        name: str,
+        entity: str,
+        defs: dict,
+        optional: bool,
+        ctx: RecordContext,
+        record: dict,
+        struct: str | None = None,
+    ) -> Any:
+        if "$ref" in schema:
+            struct = schema["$ref"].rsplit("/", 1)[-1]
+            schema = defs[struct]
+        if "anyOf" in schema:
+            options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+            if not options or (len(options) < len(schema["anyOf"]) and rng.random() < 0.2):
+                return None
+            chosen = {
+                **options[0],
+                **(
+                    {"description": schema["description"]}
+                    if "description" in schema and "$ref" not in options[0]
+                    else {}
+                ),
+            }
+            return self._from_schema(rng, chosen, name, entity, defs, False, ctx, record)
+        if "enum" in schema:
+            return rng.choice(schema["enum"])
+        if "const" in schema:  # an enum of one member
+            return schema["const"]
+        kind = schema.get("type")
+        if kind == "string" and (formatted := self._formatted(rng, schema, name)) is not None:
+            return formatted
+        if kind == "array":
+            item_schema = schema.get("items", {})
+            struct_of = item_schema.get("$ref", "").rsplit("/", 1)[-1]
+            count = rng.randint(0 if optional else 1, 3)
+            if struct_of and (kept := self._kept_list(rng, struct_of, name, count, ctx)):
+                return kept
+            contexts = [
+                RecordContext(rng, ctx.known, ctx.referred) if struct_of else ctx
+                for _ in range(count)
+            ]
+            items: list[Any] = []
+            for each in contexts:
+                if struct_of:
+                    each.after = items[-1] if items else None
+                item = self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
+                if item is NOTHING:  # no record continues the path of the lines before
+                    break
+                items.append(item)
+            if struct_of:
+                items = _shared_once(items, record)
+            if struct_of and items and _round(record):  # a round trip comes back
+                back = RecordContext(rng, ctx.known, ctx.referred)
+                back.after, back.closing = items[-1], items[0]
+                item = self._from_schema(rng, item_schema, name, entity, defs, False, back, record)
+                if item is not NOTHING:
+                    items.append(item)
+            unique: list[Any] = []
+            for item in items:  # and one line per referred record (a dish once per order)
+                if item not in unique and not (
+                    isinstance(item, dict)
+                    and any(self._same_ref(item, u, struct_of) for u in unique)
+                ):
+                    unique.append(item)
+            return unique
+        if kind == "object" and "properties" in schema:
+            return self._struct(rng, schema, struct or "", entity, defs, ctx, record)
+        if kind == "object":
+            return self._map(rng, schema, name, entity, defs, ctx, record)
+        pattern = schema.get("pattern", "")
+        if kind == "string" and "T" in pattern:
+            return fakes.value_for(rng, name, "datetime", self.clock, entity)
+        if kind == "string" and pattern:
+            return fakes.value_for(rng, name, "date", self.clock, entity)
+        plain = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "str")
+        if plain == "str" and name == "id" and isinstance(record.get("__source"), str):
+            return f"{record['__source']}_{rng.randint(1_000_000, 9_999_999)}"
+        doc = schema.get("description") or ""
+        return fakes.value_for(
+            rng, name, plain, self.clock, entity, ctx.person_for(plain), doc, record
+        )
+
+    def _sibling_ids(self, rng: random.Random, prop: str, sub: dict, record: dict) -> Any:
+        """A list of ids named after the record's lines (`item_ids`, `return_items`): some of
+        the ids its lines hold (`items[].item_id`), sorted."""
+        items = sub.get("items") or inner_schema(sub).get("items") or {}
+        if schema_type(sub) != "array" or schema_type(items) not in (
+            "string",
+            None,
+        ):
+            return NOTHING
+        last = fakes.words(prop)[-1]
+        stems = {last[:-4] if last.endswith("_ids") else last.removesuffix("s")}
+        if prop.endswith("_ids"):
+            stems.add(prop[:-4])
+        for value in record.values():
+            if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+                continue
+            for stem in stems:
+                held = [v.get(f"{stem}_id") for v in value if isinstance(v, dict)]
+                held = [h for h in held if isinstance(h, str)]
+                if held:
+                    return sorted(rng.sample(held, rng.randint(1, len(held))))
+        return NOTHING
+
+    def _same_ref(self, a: dict, b: dict, struct: str) -> bool:
+        """Whether two struct values refer to the same record."""
+        return any(
+            a.get(p) is not None and a.get(p) == b.get(p)
+            for p in a
+            if self.links.struct_ref(struct, p, {"type": "string"})
+        )
+
+    def _map(
+        self,
+        rng: random.Random,
+        schema: dict,
+        name: str,
+        entity: str,
+        defs: dict,
+        ctx: RecordContext,
+        record: dict,
+    ) -> dict:
+        sub = schema.get("additionalProperties") or {"type": "string"}
+        keys = schema.get("propertyNames") or {}
+        keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
+        members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
+        if members:  # a map keyed by an enum's members
+            chosen = rng.sample(members, rng.randint(1, len(members)))
+            return {
+                key: self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+                for key in sorted(chosen, key=members.index)
+            }
+        doc = schema.get("description") or ""
+        strings = sub.get("items", {}).get("type") == "string"
+        if "option" in name and (sub.get("type") == "string" or strings):
+            if ctx.options is None:  # one option set per record: its variants share it
+                named = next(
+                    (
+                        v
+                        for k, v in record.items()
+                        if "name" in fakes.words(k) and isinstance(v, str)
+                    ),
+                    "",
+                )
+                ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}", named)
+            if strings:
+                return copy.deepcopy(ctx.options)
+            return {option: rng.choice(choices) for option, choices in ctx.options.items()}
+        if "YYYY-MM-DD" in doc and "HH:MM" not in doc:  # by day: a run of days near the clock
+            start = rng.randint(-12, 8)
+            days = [fakes.shift_date(self.clock, start + i) for i in range(rng.randint(4, 12))]
+            by_day = {}
+            for day in days:
+                entry = self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record)
+            return by_day
+        values = [
+            self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
+            for _ in range(rng.randint(1, 3))
+        ]
+        # A map of records that carry an id is keyed by that id (methods saved under their
+        # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
+        return {
+            _own_id(value) or self._formatted(rng, schema, name) or fakes.word(rng): value
+            for value in values
+        }
+
+    def _struct(
+        self,
+        rng: random.Random,
+        schema: dict,
+        struct: str,
+        entity: str,
+        defs: dict,
+        ctx: RecordContext,
+        record: dict,
+    ) -> Any:
+        """A struct value whose references agree with the record, whose other fields copy
+        what the referred records hold (a line's name and price are its item's), and whose
+        optional fields are present when the doc ties them to a value present (a gift
+        card's balance). A line after another (`ctx.after`) continues its path: it refers to
+        a record that starts where the line before ends, on the same day or later; NOTHING
+        when none does."""
+        required = set(schema.get("required", []))
+        props = schema["properties"]
+        out: dict[str, Any] = {}
+        linked: list[tuple[bool, dict]] = []  # (the struct's own reference, its record)
+        for prop, sub in props.items():  # references first: the rest follows them
+            target = self.links.struct_ref(struct, prop, sub)
+            if target is not None and self.index.get(target):
+                keys = self._agreeing(target, ctx) or list(self.index[target])
+                if ctx.after is not None:
+                    keys = self._continuing(props, target, keys, ctx.after, ctx.closing)
+                    if not keys:
+                        return NOTHING
+                out[prop] = rng.choice(keys)
+                linked.append((True, self.index[target][out[prop]]))
+        linked += [(False, r) for _, r in ctx.referred]
+        source = next(
+            (sub for p, sub in props.items() if p == "source" or p.endswith("_type")), None
+        )
+        if source is not None:
+            first = next(p for p in props if p == "source" or p.endswith("_type"))
+            out[first] = self._from_schema(rng, source, first, entity, defs, False, ctx, record)
+        present = {v for v in out.values() if isinstance(v, str)}
+        for prop, sub in props.items():
+            if prop in out:
+                continue
+            if prop not in required and not _tied(sub, present, rng):
+                continue
+            if prop not in required and "anyOf" in sub:  # tied to the struct: never none
+                sub = {**inner_schema(sub), "description": sub.get("description", "")}
+            value = self._listed_value(prop, sub, linked, out, record)
+            if value is NOTHING:
+                wanted = [p for p, s in props.items() if schema_type(s) in ("integer", "number")]
+                value = self._linked_value(rng, prop, sub, linked, record, ctx.after, wanted)
+            if value is NOTHING:
+                inner = {**record, "__source": out.get(first) if source is not None else None}
+                value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+            out[prop] = value
+        return {p: out[p] for p in props if p in out}
+
+    def _linked_value(
+        self,
+        rng: random.Random,
+        prop: str,
+        sub: dict,
+        linked: list[tuple[bool, dict]],
+        record: dict | None = None,
+        after: dict | None = None,
+        wanted: Sequence[str] = (),
+    ) -> Any:
+        """A struct field's value taken from a referred record: the field of the same name,
+        a key of its map named like the field (a flight's dates, a user's payment methods),
+        or an entry of a map whose entries carry the field (a product's variant). A key is
+        one whose entry lists the `wanted` fields for the record's values (a day the flight
+        has a fare in the reservation's cabin), and not before the line `after`'s."""
+        ids = self._sibling_ids(rng, prop, sub, record or {})
+        if ids is not NOTHING:
+            return ids
+        text = schema_type(sub) == "string"
+        stem = prop[:-3] if prop.endswith("_id") else prop
+        for own, other in list(linked):
+            value = other.get(prop) if own else None
+            if value is not None and not isinstance(value, dict) and alike(sub, value):
+                return fitted(sub, copy.deepcopy(value))
+            if isinstance(value, dict) and sub.get("type") == "object":
+                if all(isinstance(v, list) for v in value.values()):  # choose from option sets
+                    return {k: rng.choice(v) for k, v in value.items() if v}
+                if all(isinstance(v, str) for v in value.values()):
+                    return dict(value)
+            if not text:
+                continue
+            for name, held in other.items():
+                if not isinstance(held, dict) or not held:
+                    continue
+                if (
+                    name in (plural(stem), plural(prop))
+                    or (name.startswith(stem) and name != prop)
+                    or plural(stem).endswith(f"_{name}")  # return_payment_method_id
+                ):
+                    return rng.choice(self._fitting_keys(prop, held, other, record, after, wanted))
+                entries = [v for v in held.values() if isinstance(v, dict) and prop in v]
+                if entries:
+                    entry = rng.choice(entries)
+                    linked.insert(0, (True, entry))
+                    return entry[prop]
+        return NOTHING
+
+    def _fitting_keys(
+        self,
+        prop: str,
+        held: dict,
+        other: dict,
+        record: dict | None,
+        after: dict | None,
+        wanted: Sequence[str],
+    ) -> list:
+        keys = sorted(held)
+        previous = after.get(prop) if after is not None else None
+        if isinstance(previous, str):  # a connection: the same day, else the first day after
+            later = [k for k in keys if str(k) > previous]
+            same = [k for k in keys if k == previous and self._connects(after or {}, other)]
+            keys = same or later[:1] or [max(keys)]
+        values = [v for v in (record or {}).values() if isinstance(v, str)]
+        listing = [
+            k for k in keys if all(listed(held[k], w, values) is not NOTHING for w in wanted)
+        ]
+        return listing or keys
+
+    def _continuing(
+        self, props: dict, target: str, keys: list, after: dict, closing: dict | None = None
+    ) -> list:
+        """The records a line may refer to when it continues the line before: those that
+        start where the earlier one ends (its origin is the other's destination)."""
+        records = self.index[target]
+        for start, end in endpoints(props):
+            if isinstance(after.get(end), str):
+                keys = [k for k in keys if records[k].get(start) == after[end]]
+                keys = [k for k in keys if not any(v == k for v in after.values())]
+            if closing is not None and isinstance(closing.get(start), str):
+                keys = [k for k in keys if records[k].get(end) == closing[start]]
+        # ... and that runs on the day of the line before or later (a map by day holds one),
+        # within a day when some record does.
+        for prop, value in after.items():
+            if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
+                continue
+            keys = [
+                k
+                for k in keys
+                if any(
+                    isinstance(days, dict) and any(str(day) >= value for day in days)
+                    for name, days in records[k].items()
+                    if name in (plural(prop), f"{prop}s") or name.startswith(prop)
+                )
+            ]
+            soon = fakes.shift_date(value, 1)
+            close = [
+                k
+                for k in keys
+                if any(
+                    isinstance(days, dict) and any(value <= str(day) <= soon for day in days)
+                    for name, days in records[k].items()
+                    if name in (plural(prop), f"{prop}s") or name.startswith(prop)
+                )
+            ]
+            keys = close or keys
+        return keys
+
+    def _connects(self, before: dict, other: dict) -> bool:
+        """Whether the record a line refers to leaves after the line before's arrives, on
+        the same day (times of day named after departure and arrival, HH:MM)."""
+        earlier = next(
+            (
+                self.index[e][k]
+                for e, records in self.index.items()
+                for k in [v for v in before.values() if isinstance(v, str)]
+                if k in records and e in self.manifest.entities
+            ),
+            None,
+        )
+        if earlier is None:
+            return True
+        arrives = _time_named(earlier, "arrival")
+        leaves = _time_named(other, "departure")
+        if arrives is None or leaves is None:
+            return True
+        return "+" not in arrives and arrives[:5] <= leaves[:5]
+
+    def _listed_value(
+        self, prop: str, sub: dict, linked: list[tuple[bool, dict]], out: dict, record: dict
+    ) -> Any:
+        """A number the struct's own referred record lists for the values the struct and the
+        record hold: a segment's fare is its flight's price on the segment's day in the
+        reservation's cabin (`dates[day].prices[cabin]`)."""
+        if schema_type(sub) not in ("integer", "number"):
+            return NOTHING
+        values = [v for v in out.values() if isinstance(v, str)]
+        values += [v for v in record.values() if isinstance(v, str)]
+        for own, other in linked:
+            if own and (found := listed(other, prop, values)) is not NOTHING:
+                return fitted(sub, found)
+        return NOTHING
+
+    def _kept_list(
+        self, rng: random.Random, struct: str, name: str, count: int, ctx: RecordContext
+    ) -> list[dict]:
+        """Items of a list drawn from the person the record refers to, when that record keeps
+        a list of the same struct under another name: a reservation's passengers are the
+        member (usually first) and people the member saved."""
+        fields = [g.name for g in self.manifest.structs.get(struct, [])]
+        for entity, other in ctx.referred:
+            props = self.schemas.get(entity, {}).get("properties", {})
+            kept = [
+                item
+                for field_name, prop in props.items()
+                if field_name != name
+                and prop.get("items", {}).get("$ref", "").rsplit("/", 1)[-1] == struct
+                for item in other.get(field_name) or []
+            ]
+            person = _as_struct(other, fields)
+            if not kept and person is None:
+                continue
+            pool = [copy.deepcopy(k) for k in kept]
+            rng.shuffle(pool)
+            items = [person] if person is not None and rng.random() < 0.8 else []
+            items += [k for k in pool if k not in items][: max(0, count - len(items))]
+            return items or pool[:1]
+        return []
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Words of a field where a line starts, and of the field where it ends.
+ENDPOINTS = {"origin": "destination", "source": "destination", "from": "to", "pickup": "dropoff"}
+
+
+def endpoints(props: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs of fields naming where a line starts and ends: origin and destination,
+    from_stop and to_stop."""
+    pairs = []
+    for start in props:
+        tokens = fakes.words(start)
+        for i, word in enumerate(tokens):
+            if word in ENDPOINTS:
+                end = "_".join([*tokens[:i], ENDPOINTS[word], *tokens[i + 1 :]])
+                if end in props:
+                    pairs.append((start, end))
+    return pairs
+
+
+def listed(node: Any, name: str, values: Sequence[Any], depth: int = 0) -> Any:
+    """The number a record lists under `name` (or in a map named its plural, keyed by one of
+    `values`), following maps of entries only by keys among `values`: a product's variant's
+    price, a flight's price on a day in a cabin. NOTHING when it lists none."""
+    if not isinstance(node, dict) or depth > 4:
+        return NOTHING
+    direct = node.get(name)
+    if isinstance(direct, int | float) and not isinstance(direct, bool):
+        return direct
+    table = node.get(plural(name))
+    if isinstance(table, dict):
+        for value in values:
+            found = table.get(value) if isinstance(value, str) else None
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                return found
+    for inner in node.values():
+        if isinstance(inner, dict) and inner and all(isinstance(v, dict) for v in inner.values()):
+            for value in values:
+                if isinstance(value, str) and value in inner:
+                    found = listed(inner[value], name, values, depth + 1)
+                    if found is not NOTHING:
+                        return found
+    return NOTHING
+
+
+def _shared_once(items: list, record: dict) -> list:
+    """Lines that list ids of the record's other lines (shipments listing the order's items)
+    each list an id once among them; a line left with none is dropped."""
+    held = {
+        v
+        for value in record.values()
+        if isinstance(value, list)
+        for line in value
+        if isinstance(line, dict)
+        for k, v in line.items()
+        if k.endswith("_id") and isinstance(v, str)
+    }
+    if not held:
+        return items
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if not isinstance(item, dict):
+            return items
+        lists = [
+            k
+            for k, v in item.items()
+            if isinstance(v, list) and v and all(isinstance(x, str) and x in held for x in v)
+        ]
+        for k in lists:
+            item[k] = [x for x in item[k] if x not in seen]
+            seen.update(item[k])
+        if all(item[k] for k in lists):
+            kept.append(item)
+    return kept
+
+
+def _round(record: dict) -> bool:
+    """Whether the record says its lines come back where they start (a round trip)."""
+    return any(isinstance(v, str) and "round" in fakes.words(v) for v in record.values())
+
+
+def _time_named(record: dict, word: str) -> str | None:
+    for name, value in record.items():
+        if word in fakes.words(name) and isinstance(value, str) and value[:2].isdigit():
+            return value
+    return None
+
+
+def _as_struct(record: dict, fields: list[str]) -> dict | None:
+    """The record as a struct of these fields, reading one level into its own structs (a
+    member as a passenger: their name's first and last name, their birth date)."""
+    flat = {
+        name: value
+        for inner in record.values()
+        if isinstance(inner, dict)
+        for name, value in inner.items()
+    }
+    flat.update({k: v for k, v in record.items() if not isinstance(v, dict | list)})
+    if not fields or not all(isinstance(flat.get(f), str) for f in fields):
+        return None
+    return {f: flat[f] for f in fields}
+
+
+def _own_id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if (name == "id" or name.endswith("_id")) and isinstance(inner, str):
+                return inner
+    return None
+
+
+def alike(schema: dict, value: Any) -> bool:
+    """Whether a value copied from another record fits the schema's type."""
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        return any(alike(s, value) for s in schema["anyOf"] if s.get("type") != "null")
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if isinstance(value, int):
+        return kind in ("integer", "number")
+    if isinstance(value, float):
+        return kind == "number"
+    if isinstance(value, str):
+        return kind == "string" and "pattern" not in schema and "enum" not in schema
+    if isinstance(value, list):
+        return kind == "array"
+    return False
+
+
+def fitted(schema: dict, value: Any) -> Any:
+    kind = schema.get("type") or next(
+        (s.get("type") for s in schema.get("anyOf", []) if s.get("type") != "null"), None
+    )
+    if kind == "number" and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _tied(schema: dict, present: set[str], rng: random.Random) -> bool:
+    """Whether an optional struct field is made: when its doc names a value the struct holds
+    ("for credit cards" beside source credit_card) yes, when it names a condition the struct
+    does not meet no, else at random."""
+    doc = (schema.get("description") or "").lower()
+    if any(v.replace("_", " ") in doc for v in present if v):
+        return True
+    if " only" in doc or "for " in doc:
+        return False
+    return rng.random() < 0.6

@@ -1,0 +1,115 @@
+"""The state one generator run shares between its parts, the context of one record, and small
+helpers over fields and JSON schemas."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from envscale.records import EntityField, Fact
+from envscale.tasks import fakes
+from envscale.tasks.generation.ids import id_formats
+from envscale.tasks.generation.report import EntityReport
+from envscale.tasks.links import Links
+from envscale.tasks.repair import Check
+
+USED_UP = object()  # a unique field of few values (an enum, a bool) that has none left
+NOTHING = object()  # no value to take from a referred record
+
+
+class RecordContext:
+    """What one record's values agree with: its person and address (drawn when a value first
+    needs them), and the records it refers to (by entity, directly and one reference further)."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        known: dict[str, tuple[Any, str | None]] | None = None,
+        referred: list[tuple[str, dict]] | None = None,
+    ):
+        self._rng = random.Random(rng.getrandbits(64))
+        self._persona: fakes.Persona | None = None
+        # entity -> (key, the entity of the reference it was learned through, or None)
+        self.known: dict[str, tuple[Any, str | None]] = known if known is not None else {}
+        self.referred: list[tuple[str, dict]] = referred if referred is not None else []
+        self.options: dict[str, list[str]] | None = None  # the record's option sets
+        self.after: dict | None = None  # the line before, for a line of a list
+        self.closing: dict | None = None  # the first line, for a line that comes back to it
+
+    @property
+    def persona(self) -> fakes.Persona:
+        if self._persona is None:
+            self._persona = fakes.Persona.make(self._rng)
+        return self._persona
+
+    def person_for(self, kind: str) -> fakes.LazyPersona | None:
+        """The persona for a value of this kind (only text is made from it), drawn when read."""
+        return fakes.LazyPersona(lambda: self.persona) if kind == "str" else None
+
+
+TEXT_FIELDS = frozenset({"description", "comment", "comments", "notes", "note", "reason"})
+
+
+class State:
+    """What every part of one run reads and writes: the domain, the records accepted so far
+    (`index`), the unique values taken (`used`), and why an entity's latest attempt failed."""
+
+    def __init__(self, domain: Any, seed: int, like: dict[str, list[dict]] | None):
+        self.domain = domain
+        self.manifest = domain.manifest
+        self.seed = seed
+        self.clock = self.manifest.clock or "2024-01-01T09:00:00"
+        self.formats = id_formats(domain, like)
+        self.links = Links(self.manifest)
+        # entity -> field -> the check facts about that field
+        self.facts: dict[str, dict[str, list[Fact]]] = {}
+        for entity, spec in self.manifest.entities.items():
+            for fact in spec.facts:
+                self.facts.setdefault(entity, {}).setdefault(fact.field, []).append(fact)
+        checks = domain.tools_module.INVARIANTS
+        runtime = [inv for inv in self.manifest.invariants if inv.enforced_by == "runtime"]
+        # Invariants on one entity's rows are met record by record; the others (global ones,
+        # or those on another entity that read this one) are judged over the whole table.
+        self.row_checks: dict[str, list[tuple[str, Check]]] = {}
+        for inv in runtime:
+            if inv.entity is not None:
+                self.row_checks.setdefault(inv.entity, []).append((inv.name, checks[inv.name]))
+        self.table_checks = [inv for inv in runtime if inv.entity is None]
+        # entity -> key -> record, in the order the records were accepted
+        self.index: dict[str, dict[Any, dict]] = {}
+        self.used: dict[tuple[str, str], set] = {}
+        self.schemas: dict[str, dict] = {}  # entity -> its model's JSON schema, made once
+        self.notes: list[str] = []  # why an entity got fewer records than asked
+        self.report: dict[str, EntityReport] = {}
+        self._read_by: dict[tuple[str, str], int] = {}  # (entity, field) -> invariants reading it
+        self._cascading = False  # a rewrite is repairing the records that refer to it
+        self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
+
+
+def hashable(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def schema_type(schema: dict) -> str | None:
+    return schema.get("type") or inner_schema(schema).get("type")
+
+
+def inner_schema(schema: dict) -> dict:
+    """The non-null alternative of an optional schema."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return options[0] if options else {}
+
+
+def is_derived(f: EntityField) -> bool:
+    """Whether the runtime computes the field (a `derived` field record), so none is made."""
+    # A declared field of the record lives in its __dict__, one it does not declare in extra.
+    return f.__dict__.get("derived") is not None or (f.model_extra or {}).get("derived") is not None
+
+
+def as_kind(value: Any, kind: str) -> Any:
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -1,0 +1,250 @@
+"""Generated values that agree across records: lines that connect, prices their records list,
+payments that add up and come from the payer, statuses that fit the clock, a record that
+follows the record it refers to. Real generated data, loaded into a real environment."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+import envscale
+from envscale.tasks import fakes
+from envscale.tasks.datagen import generate_data
+from envscale.tasks.generation.lifecycle import phases
+from envscale.tasks.generation.nested import NOTHING, listed
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def _load(name: str):
+    return envscale.load(SPECS / f"{name}.domain")
+
+
+@pytest.fixture(scope="module")
+def airline():
+    domain = _load("airline")
+    data = generate_data(domain, 3, 40)
+    domain.environment(data=data).close()  # every check and invariant holds
+    return domain, data
+
+
+@pytest.fixture(scope="module")
+def retail():
+    domain = _load("retail")
+    data = generate_data(domain, 3, 30)
+    domain.environment(data=data).close()
+    return domain, data
+
+
+def _compile(text: str):
+    from envscale.api import compile_source
+    from envscale.runtime.domain import Domain
+
+    files, diagnostics, _ = compile_source(text, "own.domain")
+    assert files is not None, [d.message for d in diagnostics]
+    return Domain(files)
+
+
+def test_legs_connect_in_date_order_and_make_the_trip(airline):
+    _, data = airline
+    flights = {f["flight_number"]: f for f in data["Flight"]}
+    multi = 0
+    for r in data["Reservation"]:
+        legs = r["flights"]
+        multi += len(legs) > 1
+        for a, b in itertools.pairwise(legs):
+            assert a["destination"] == b["origin"], r["reservation_id"]
+            assert a["date"] <= b["date"], r["reservation_id"]
+        for leg in legs:  # a leg is its flight's route, on a day the flight runs
+            flight = flights[leg["flight_number"]]
+            assert (leg["origin"], leg["destination"]) == (flight["origin"], flight["destination"])
+            assert leg["date"] in flight["dates"]
+        closed = len(legs) > 1 and legs[-1]["destination"] == legs[0]["origin"]
+        assert r["flight_type"] == ("round_trip" if closed else "one_way")
+        turn = legs[-2] if closed else legs[-1]  # a round trip's destination is where it turns
+        assert (r["origin"], r["destination"]) == (legs[0]["origin"], turn["destination"])
+    assert multi >= 3  # connections are made, not only single legs
+
+
+def test_a_flights_days_fit_the_clock(airline):
+    domain, data = airline
+    today = domain.manifest.clock[:10]
+    for f in data["Flight"]:
+        days = sorted(f["dates"])
+        assert len(days) >= 4 and all(  # a run of consecutive days
+            fakes.shift_date(a, 1) == b for a, b in itertools.pairwise(days)
+        )
+        for day, entry in f["dates"].items():
+            status = entry["status"]
+            if day < today:
+                assert status in ("landed", "cancelled"), (day, entry)
+            elif day > today:
+                assert status in ("available", "cancelled"), (day, entry)
+            assert ("prices" in entry) == (status == "available"), (day, entry)
+            assert ("actual_arrival_time_est" in entry) == (status == "landed"), (day, entry)
+
+
+def test_a_path_of_lines_connects_in_a_domain_of_its_own():
+    domain = _compile(
+        'domain rail "Trains." clock "2024-03-01T10:00:00"\n'
+        "entity Train { train_id: str @key  from_stop: str  to_stop: str }\n"
+        "struct Hop { from_stop: str  to_stop: str  train: Train }\n"
+        "entity Journey { journey_id: str @key  hops: list<Hop> }\n"
+    )
+    data = generate_data(domain, 1, 40)
+    trains = {t["train_id"]: t for t in data["Train"]}
+    pairs = 0
+    for j in data["Journey"]:
+        for hop in j["hops"]:
+            train = trains[hop["train"]]
+            assert (hop["from_stop"], hop["to_stop"]) == (train["from_stop"], train["to_stop"])
+        for a, b in itertools.pairwise(j["hops"]):
+            pairs += 1
+            assert a["to_stop"] == b["from_stop"]
+    assert pairs > 0
+
+
+def test_a_fare_is_the_price_its_flight_lists_for_the_day_and_cabin(airline):
+    _, data = airline
+    flights = {f["flight_number"]: f for f in data["Flight"]}
+    checked = 0
+    for r in data["Reservation"]:
+        for leg in r["flights"]:
+            day = flights[leg["flight_number"]]["dates"][leg["date"]]
+            price = (day.get("prices") or {}).get(r["cabin"])
+            if price is not None:
+                checked += 1
+                assert leg["price"] == price
+    assert checked >= len(data["Reservation"]) // 2
+
+
+def test_listed_follows_maps_only_by_the_values_held():
+    flight = {"dates": {"2024-05-01": {"prices": {"economy": 120, "business": 400}}}}
+    assert listed(flight, "price", ["2024-05-01", "business"]) == 400
+    assert listed(flight, "price", ["2024-05-02", "business"]) is NOTHING
+    product = {"variants": {"I1": {"price": 9.5}, "I2": {"price": 12.0}}}
+    assert listed(product, "price", ["I2"]) == 12.0
+
+
+def test_payments_add_up_to_the_fares_and_use_the_members_methods(airline):
+    _, data = airline
+    users = {u["user_id"]: u for u in data["User"]}
+    for r in data["Reservation"]:
+        fares = sum(leg["price"] for leg in r["flights"]) * len(r["passengers"])
+        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares
+        methods = users[r["user_id"]]["payment_methods"]
+        assert all(p["payment_id"] in methods for p in r["payment_history"])
+
+
+def test_passengers_are_often_the_member_and_people_they_saved(airline):
+    _, data = airline
+    users = {u["user_id"]: u for u in data["User"]}
+    member = kept = 0
+    for r in data["Reservation"]:
+        u = users[r["user_id"]]
+        me = {"first_name": u["name"]["first_name"], "last_name": u["name"]["last_name"]}
+        me["dob"] = u["dob"]
+        member += r["passengers"][0] == me
+        kept += all(p == me or p in u["saved_passengers"] for p in r["passengers"])
+    assert member >= len(data["Reservation"]) // 2
+    assert kept == len(data["Reservation"])
+
+
+def test_an_orders_payment_is_the_sum_of_its_items(retail):
+    _, data = retail
+    users = {u["user_id"]: u for u in data["User"]}
+    for o in data["Order"]:
+        paid = [t for t in o["payment_history"] if t["transaction_type"] == "payment"]
+        assert paid, o["order_id"]
+        assert round(sum(t["amount"] for t in paid), 2) == round(
+            sum(i["price"] for i in o["items"]), 2
+        )
+        methods = users[o["user_id"]]["payment_methods"]
+        assert all(t["payment_method_id"] in methods for t in o["payment_history"])
+        shipped = [i for f in o["fulfillments"] for i in f["item_ids"]]  # each item ships once
+        assert len(shipped) == len(set(shipped)) and all(f["item_ids"] for f in o["fulfillments"])
+        assert set(shipped) <= {i["item_id"] for i in o["items"]}
+
+
+def test_a_products_options_are_those_of_its_kind(retail):
+    _, data = retail
+    kinds = 0
+    for p in data["Product"]:
+        kind = next((k for k in fakes.PRODUCT_KINDS if k.lower() in p["name"].lower()), None)
+        if kind is None:
+            continue
+        kinds += 1
+        for variant in p["variants"].values():
+            assert set(variant["options"]) <= set(fakes.PRODUCT_KINDS[kind]), p["name"]
+    assert kinds >= len(data["Product"]) // 2
+
+
+def test_phases_of_declared_transitions():
+    clinic = _load("clinic").manifest.transitions["Appointment.status"]
+    assert phases(clinic) == {
+        "scheduled": "start",
+        "checked_in": "middle",
+        "completed": "end",
+        "cancelled": "side",
+        "no_show": "end",
+    }
+    delivery = _load("delivery").manifest.transitions["Delivery.status"]
+    assert phases(delivery)["failed"] == "side" and phases(delivery)["picked_up"] == "middle"
+
+
+def test_appointment_statuses_fit_the_clock():
+    domain = _load("clinic")
+    clock = domain.manifest.clock
+    data = generate_data(domain, 5, 50)
+    domain.environment(data=data).close()
+    seen = set()
+    for a in data["Appointment"]:
+        seen.add(a["status"])
+        if a["status"] == "scheduled":
+            assert a["start"] > clock, a
+        if a["status"] in ("completed", "no_show"):
+            assert a["start"] <= clock, a
+        if a["status"] == "checked_in":
+            assert a["start"][:10] == clock[:10] and a["start"] <= clock
+        assert (a["cancel_reason"] is not None) == (a["status"] == "cancelled"), a
+    assert {"scheduled", "completed", "cancelled"} <= seen
+    for rx in data["Prescription"]:  # a status named after a date is the one once it passed
+        assert (rx["status"] == "expired") == (rx["expires"] < clock[:10]) or (
+            rx["status"] == "discontinued"
+        ), rx
+    for i in data["Invoice"]:  # and the bill agrees with itself
+        assert round(sum(line["amount"] for line in i["lines"]), 2) == i["total"]
+        assert round(i["insurance_covered"] + i["patient_due"], 2) == i["total"]
+        assert i["status"] != "paid" or i["paid"] == i["patient_due"]
+        assert i["issued"] <= clock[:10]
+
+
+def test_orders_in_progress_were_placed_today_and_deliveries_follow_them():
+    domain = _load("delivery")
+    clock = domain.manifest.clock
+    data = generate_data(domain, 1, {"Rating": 4, "Delivery": 20} | {})
+    domain.environment(data=data).close()
+    orders = {o["order_id"]: o for o in data["Order"]}
+    statuses = {o["status"] for o in orders.values()}
+    assert len(statuses) >= 3
+    for o in orders.values():
+        if o["status"] in ("placed", "preparing", "out_for_delivery"):
+            assert o["placed_at"][:10] == clock[:10] and o["placed_at"] <= clock, o
+    for d in data["Delivery"]:
+        order = orders[d["order"]]
+        assert (d["status"] == "delivered") == (order["status"] == "delivered"), d
+        assert d["status"] not in ("assigned", "picked_up") or order["status"] == "out_for_delivery"
+    for r in data["Refund"]:
+        assert r["created_at"] <= clock
+
+
+def test_ratings_asked_beyond_the_delivered_orders_deliver_more_with_their_deliveries():
+    domain = _load("delivery")
+    data = generate_data(domain, 2, 20)  # 20 ratings, one per order: every order delivered
+    domain.environment(data=data).close()
+    orders = {o["order_id"]: o for o in data["Order"]}
+    assert len(data["Rating"]) == 20
+    assert all(orders[r["order"]]["status"] == "delivered" for r in data["Rating"])
+    assert all(d["status"] == "delivered" and d["delivered_at"] for d in data["Delivery"])
