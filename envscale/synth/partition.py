@@ -28,12 +28,11 @@ MAX_SIZE = 30
 SPLIT_ROUNDS = 6
 NAME_WORDS = 3
 # Words that say nothing of which service a tool belongs to.
-GENERIC = frozenset(
-    """a an and the of for to in on by with from at or is are be get set list all api apis
-    v rest data info information tool tools service services function functions new
-    bfcl live multiple parallel simple irrelevance demo train test lv1 lv2 lv3 results
-    create update delete add remove search find fetch retrieve check calculate""".split()
-)
+_GENERIC_TEXT = """a an and the of for to in on by with from at or is are be get set list all api
+    apis v rest data info information tool tools service services function functions new bfcl
+    live multiple parallel simple irrelevance demo train test lv1 lv2 lv3 results create update
+    delete add remove search find fetch retrieve check calculate"""
+GENERIC = frozenset(_GENERIC_TEXT.split())
 _SOURCE_WORDS = re.compile(r"[a-z][a-z0-9]*")
 
 
