@@ -119,3 +119,13 @@ def test_datagen_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
     assert "datagen: every entity made as asked" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_benchmark() -> None:
+    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--show", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for stage in ("ingest", "vectorise", "graph", "partition"):
+        assert f"\n{stage} " in done.stdout
+    assert "purity against source groups" in done.stdout and "NMI" in done.stdout
+    assert "graph stage (vectorise + graph) by collection size" in done.stdout
