@@ -14,7 +14,7 @@ schema's minimum and maximum, numbers among their allowed values.
 
 from __future__ import annotations
 
-from envscale.synth.model import POSITIVE_WORDS, DomainModel, EntityPlan, ToolPlan
+from envscale.synth.model import POSITIVE_WORDS, DomainModel, EntityPlan, ToolPlan, article
 from envscale.synth.nouns import Namer, phrase, snake, words
 from envscale.synth.params import Param, SpecType, quote
 
@@ -41,7 +41,7 @@ class _Body:
         self.plan = plan
         self.model = model
         self.params = {p.name: p for p in plan.params}
-        self.locals = Namer({p.name for p in plan.params} | set(model.entities))
+        self.locals = Namer({p.name for p in plan.params})
         self.lines: list[str] = []
 
     def line(self, text: str, depth: int = 0) -> None:
@@ -63,7 +63,8 @@ class _Body:
             checks: list[tuple[str, str]] = []
             if p.type.numeric and POSITIVE_WORDS & set(p.words):
                 checks.append((f"{p.name} > 0", f"The {phrase(p.words)} must be positive"))
-            if p.type.numeric and p.minimum is not None:
+            positive = bool(checks)
+            if p.type.numeric and p.minimum is not None and not (positive and p.minimum <= 0):
                 low = _number(p.minimum, p.type.base)
                 checks.append((f"{p.name} >= {low}", f"The {phrase(p.words)} must be at least {low}"))
             if p.type.numeric and p.maximum is not None:
@@ -383,7 +384,8 @@ class _Body:
         listed = ", ".join(sources)
         what = phrase(e.words)
         allowed = " or ".join(sources)
-        message = quote(f"Only a {allowed} {what} can be {target.replace('_', ' ')}; this one is {{}}")
+        done = target.replace("_", " ")
+        message = quote(f"Only {article(allowed)} {what} can be {done}; this one is {{}}")
         self.line(f"require {record}.status in [{listed}] else format({message}, {record}.status)")
         self.line(f"set {record}.status = {target}")
         self.set_values(record, self.field_values())

@@ -163,6 +163,38 @@ ACT_VERBS = {
     "track": "tracking",
     "post": "post",
 }
+# What a read that answers a question leaves as its answer: translate -> a translation.
+READ_NOMINALS = {
+    "translate": "translation",
+    "convert": "conversion",
+    "calculate": "calculation",
+    "compute": "calculation",
+    "predict": "prediction",
+    "detect": "detection",
+    "recommend": "recommendation",
+    "suggest": "suggestion",
+    "summarize": "summary",
+    "summarise": "summary",
+    "analyze": "analysis",
+    "analyse": "analysis",
+    "estimate": "estimate",
+    "forecast": "forecast",
+    "verify": "verification",
+    "validate": "validation",
+    "compare": "comparison",
+    "evaluate": "evaluation",
+    "classify": "classification",
+    "extract": "extraction",
+    "recognize": "recognition",
+    "recognise": "recognition",
+    "identify": "identification",
+    "search": "search result",
+    "geocode": "location",
+    "autocomplete": "suggestion",
+    "assess": "assessment",
+    "simulate": "simulation",
+    "plan": "plan",
+}
 # Words of a name that say which record, not what is done.
 STOP_WORDS = frozenset(
     """a an the for to of by in on at with from into onto via and or all my new details detail
@@ -243,7 +275,7 @@ def classify(
 ) -> Verb:
     found = _first_verb(name_words)
     if found is None and description:
-        found = _first_verb(words(description)[:3], description=True)
+        found = _first_verb(words(description)[:1], description=True)
     if found is None and method:
         action = HTTP.get(method.upper())
         if method.upper() == "DELETE":

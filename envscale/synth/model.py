@@ -15,7 +15,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from envscale.synth.classify import OBJECT_ACTS, STOP_WORDS, UNDOES, Verb, classify, verb_like
+from envscale.synth.classify import (
+    OBJECT_ACTS,
+    READ_NOMINALS,
+    STOP_WORDS,
+    UNDOES,
+    Verb,
+    classify,
+)
 from envscale.synth.nouns import Namer, camel, is_plural, phrase, singular, snake, valid_name, words
 from envscale.synth.params import (
     BOOL,
@@ -197,10 +204,16 @@ class _Inference:
         if found is not None:
             return found
         name = self.type_names.fresh(camel(ws), "type")
+        spellings = self.key_spellings.get(phrase(ws))
+        if key_name is None and spellings:
+            key_name = spellings.most_common(1)[0][0]
         key = key_name or snake([*ws, "id"])
         key = valid_name(key)
+        votes = self.key_votes.get(phrase(ws))
+        if votes:
+            key_type = STR if "str" in votes else INT
         self.entities[name] = EntityPlan(
-            name, ws, key, key_type, doc=f"A {phrase(ws)} of {phrase(self.service) or 'the service'}"
+            name, ws, key, key_type, doc=f"{article(phrase(ws)).capitalize()} of {phrase(self.service) or 'the service'}"
         )
         self.by_words[phrase(ws)] = name
         return name
@@ -268,7 +281,7 @@ class _Inference:
         verb = classify(ws, tool.description, tool.method, tool.returns)
         params = read_params(tool.name, tool.parameters, self.types, set())
         before = [w for w in ws[: max(verb.index, 0)] if w not in STOP_WORDS]
-        after = [w for w in ws[verb.index + 1 :] if w not in STOP_WORDS and not verb_like(w)]
+        after = [w for w in ws[verb.index + 1 :] if w not in STOP_WORDS]
         if verb.index < 0:
             before, after = [], [w for w in ws if w not in STOP_WORDS]
         obj = after or before
@@ -294,9 +307,6 @@ class _Inference:
         special = SPECIAL_KEYS.get(p.original.lower())
         key_name = p.name if special and not p.original.lower().endswith("_id") else None
         votes = self.key_votes.get(phrase(stem), {"str"})
-        spellings = self.key_spellings.get(phrase(stem))
-        if key_name is None and spellings:
-            key_name = spellings.most_common(1)[0][0]
         return self.entity(stem, key_name, STR if "str" in votes else INT)
 
     @staticmethod
@@ -312,7 +322,10 @@ class _Inference:
             # The key field is spelled as the tools spell its parameter (`spreadsheetId`),
             # so that values flow by name; a bare `id` or a role's id says nothing of it.
             own = [w for w in p.words if w != "is"]
-            if len(own) > 1 and not any(w in ROLES for w in own) and p.type.base != "list":
+            special = p.original.lower() in SPECIAL_KEYS and not p.original.lower().endswith("_id")
+            if special or (
+                len(own) > 1 and not any(w in ROLES for w in own) and p.type.base != "list"
+            ):
                 spelled = self.key_spellings.setdefault(phrase(self.stem(ws)), Counter())
                 spelled[p.name] += 1
 
@@ -425,7 +438,7 @@ class _Inference:
             ws = p.words[1:] if p.words[0] in ("new", "updated") and len(p.words) > 1 else p.words
             wanted = snake(ws) if ws is not p.words else p.name
             fname = self.add_field(plan.subject, wanted, p.type, p.doc, optional=not p.required)
-            if fname:
+            if fname and fname != self.entities[plan.subject].key:
                 plan.sets[p.name] = fname
 
     def move(self, entity: str, verb: Verb) -> None:
@@ -476,7 +489,8 @@ class _Inference:
         if subject_key is not None:
             p, ws = subject_key
             key_entity = self.key_entity(p, ws)
-            names_key = not noun or self.matches(key_entity, noun[-2:])
+            ew = self.entities[key_entity].words
+            names_key = not noun or [singular(w) for w in noun][-len(ew) :] == ew
             others = [k for k in keys if k[0].name != p.name]
             if not names_key and (plural or verb.action == "search" or others):
                 # Records of another kind that refer to the key's record: a user's orders.
@@ -508,7 +522,11 @@ class _Inference:
             self.plans.append(plan)
             return
         # Outside information: a table keyed by the arguments.
-        table = noun[-2:] or [*self.service[-1:], "result"]
+        nominal = READ_NOMINALS.get(verb.word, "").split()
+        if nominal:
+            table = [*noun[-1:], *nominal]
+        else:
+            table = noun[-2:] or [*self.service[-1:], "result"]
         plan.action = "external"
         plan.subject = self.entity(table)
         e = self.entities[plan.subject]
@@ -528,13 +546,11 @@ class _Inference:
         if returns:
             self.return_fields(plan.subject, returns)
         elif not any(n not in plan.filters.values() for n in e.fields):
-            head = [w for w in table if w not in self.service] or table
-            self.add_field(
-                plan.subject,
-                snake(head[-2:]),
-                _typed_by_name(head),
-                f"The {phrase(head)} found",
-            )
+            head = nominal[-1:] or [w for w in table if w not in self.service][-2:] or table[-2:]
+            wanted = snake(head)
+            if e.field_for(wanted) is not None:
+                wanted = "result"
+            self.add_field(plan.subject, wanted, _typed_by_name(head), f"The {phrase(head)} found")
         self.plans.append(plan)
 
     def internal_match(self, noun: list[str]) -> str | None:
@@ -582,7 +598,7 @@ class _Inference:
 
     def finish(self) -> None:
         for e in self.entities.values():
-            if not e.external and not any(
+            if not e.external and not e.creators and not any(
                 f.type.base in ("str",) and f.ref is None for f in e.fields.values()
             ):
                 self.add_field(e.name, "name", STR, f"The {phrase(e.words)}'s name")
@@ -616,6 +632,10 @@ class _Inference:
             for f in e.fields.values():
                 if f.ref is not None and not f.optional and reaches(f.ref, e.name, set()):
                     f.optional = True
+
+
+def article(text: str) -> str:
+    return f"{'an' if text[:1] in 'aeio' else 'a'} {text}"
 
 
 def _unify(a: SpecType, b: SpecType) -> SpecType:
@@ -665,6 +685,7 @@ def _name_words(tool: ApiTool) -> list[str]:
             ws = ws[:cut]
     while len(ws) > 1 and (ws[-1].isdigit() or ws[-1] in ("v", "api")):
         ws = ws[:-1]
+    ws = [w for w in ws if not w.isdigit()] or ws
     return ws or words(tool.name) or ["tool"]
 
 

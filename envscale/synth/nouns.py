@@ -161,6 +161,8 @@ def valid_name(wanted: str, kind: str = "value") -> str:
         text = text.replace("__", "_")
     if kind == "type":
         text = text[0].upper() + text[1:]
+    if text.startswith("model_") or text.lower().startswith("sqlite_"):
+        text = "x_" + text  # pydantic and SQLite keep these prefixes, with any suffix
     if clashes(text, kind):
         text += "_"
     return text
