@@ -114,7 +114,12 @@ def verify(draft: SpecDraft, seed: int, tasks: int) -> tuple[str, str, dict]:
     report = SamplingReport()
     try:
         made = sample_tasks(
-            domain, EnvFactory(domain, data), tasks, seed=seed, max_length=3, report=report,
+            domain,
+            EnvFactory(domain, data),
+            tasks,
+            seed=seed,
+            max_length=3,
+            report=report,
             max_attempts=10 * tasks,
         )
     except Exception as error:
@@ -151,7 +156,9 @@ def main() -> int:
         print(f"no collection at {args.apis}; nothing measured", file=sys.stderr)
         return 0
     every = communities(args.apis)
-    picked = random.Random(args.seed).sample(every, min(40 if args.quick else args.groups, len(every)))
+    picked = random.Random(args.seed).sample(
+        every, min(40 if args.quick else args.groups, len(every))
+    )
     stages: Counter = Counter()
     reasons: Counter = Counter()
     sizes: list[tuple[int, int, int]] = []
@@ -188,7 +195,9 @@ def main() -> int:
     seconds = time.perf_counter() - started
     n = len(picked)
     compiled = n - stages["check"] - stages["raised"]
-    print(f"groups {n}  seed {args.seed}  {seconds:.0f}s ({seconds / max(n, 1) * 1000:.0f} ms/draft)")
+    print(
+        f"groups {n}  seed {args.seed}  {seconds:.0f}s ({seconds / max(n, 1) * 1000:.0f} ms/draft)"
+    )
     print(f"checks and compiles: {compiled}/{n} ({compiled / max(n, 1):.1%})")
     print(f"passes basic verification: {stages['ok']}/{n} ({stages['ok'] / max(n, 1):.1%})")
     print("stages reached: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))

@@ -114,3 +114,11 @@ def test_datagen_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
     assert "datagen: every entity made as asked" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_specs_benchmark() -> None:
+    done = run("synth_specs.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks and compiles: " in done.stdout and "passes basic verification" in done.stdout
+    assert "failures by reason" in done.stdout

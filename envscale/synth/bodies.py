@@ -66,13 +66,19 @@ class _Body:
             positive = bool(checks)
             if p.type.numeric and p.minimum is not None and not (positive and p.minimum <= 0):
                 low = _number(p.minimum, p.type.base)
-                checks.append((f"{p.name} >= {low}", f"The {phrase(p.words)} must be at least {low}"))
+                checks.append(
+                    (f"{p.name} >= {low}", f"The {phrase(p.words)} must be at least {low}")
+                )
             if p.type.numeric and p.maximum is not None:
                 high = _number(p.maximum, p.type.base)
-                checks.append((f"{p.name} <= {high}", f"The {phrase(p.words)} must be at most {high}"))
+                checks.append(
+                    (f"{p.name} <= {high}", f"The {phrase(p.words)} must be at most {high}")
+                )
             if p.choices:
                 listed = ", ".join(_number(v, p.type.base) for v in p.choices)
-                checks.append((f"{p.name} in [{listed}]", f"The {phrase(p.words)} must be one of {listed}"))
+                checks.append(
+                    (f"{p.name} in [{listed}]", f"The {phrase(p.words)} must be one of {listed}")
+                )
             if not checks:
                 continue
             if nullable(p):
@@ -173,7 +179,9 @@ class _Body:
             p = self.params[self.plan.query]
             text = self.plan.text_field or "name"
             f = e.fields.get(text)
-            field_text = f"{item}.{text}" if f is not None and not f.optional else f"str({item}.{text})"
+            field_text = (
+                f"{item}.{text}" if f is not None and not f.optional else f"str({item}.{text})"
+            )
             depth = 0
             if nullable(p):
                 self.line(f"if {p.name} != none {{")
@@ -232,13 +240,17 @@ class _Body:
         found = self.locals.fresh("found")
         plain, later = self.narrow(found, subject, True)
         args = ", ".join(where + plain)
-        self.line(f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()")
+        self.line(
+            f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()"
+        )
         item = self.locals.fresh("r")
         for p, fname in optional_refs:
             target = e.fields[fname].ref or ""
             self.line(f"if {p.name} != none {{")
             value = self.key_expr(target, p)
-            self.line(f"set {found} = [{item} for {item} in {found} if {item}.{fname} == {value}]", 1)
+            self.line(
+                f"set {found} = [{item} for {item} in {found} if {item}.{fname} == {value}]", 1
+            )
             self.line("}")
         self.apply_filters(found, subject, later)
         if self.plan.single:
@@ -252,7 +264,9 @@ class _Body:
         found = self.locals.fresh("found")
         plain, later = self.narrow(found, subject, True)
         args = ", ".join(plain)
-        self.line(f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()")
+        self.line(
+            f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()"
+        )
         self.apply_filters(found, subject, later)
         self.line(f"return {found}")
         return f"list<{subject}>"
@@ -262,7 +276,9 @@ class _Body:
         found = self.locals.fresh("found")
         plain, later = self.narrow(found, subject, True)
         args = ", ".join(plain)
-        self.line(f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()")
+        self.line(
+            f"let {found} = {subject}.where({args})" if args else f"let {found} = {subject}.all()"
+        )
         self.apply_filters(found, subject, later)
         if self.plan.single:
             self.one_of(found, subject)

@@ -13,27 +13,33 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from envscale.synth.nouns import words
+from envscale.synth.nouns import words, wordset
 
-READ_VERBS = frozenset(
-    """get list search find check fetch retrieve show view read query lookup look browse
-    describe count calculate compute convert translate detect analyze analyse estimate predict
-    recommend suggest validate verify see display explore discover monitor measure compare
-    evaluate identify recognize recognise extract parse summarize summarise classify scan
-    download autocomplete locate geocode forecast lookup inspect test ping fetch obtain
+READ_VERBS = wordset(
+    """
+    get list search find check fetch retrieve show view read query lookup look browse
+    describe count calculate compute convert translate detect analyze analyse estimate
+    predict recommend suggest validate verify see display explore discover monitor measure
+    compare evaluate identify recognize recognise extract parse summarize summarise classify
+    scan download autocomplete locate geocode forecast lookup inspect test ping fetch obtain
     filter sort rank match determine assess simulate plan recommend top trending random
-    return""".split()
+    return
+    """
 )
-CREATE_VERBS = frozenset(
-    """create add new make generate insert post upload register signup build open compose
-    draft issue setup""".split()
+CREATE_VERBS = wordset(
+    """
+    create add new make generate insert post upload register signup build open compose draft
+    issue setup
+    """
 )
-UPDATE_VERBS = frozenset(
-    """update set change edit modify rename move assign configure customize customise adjust
+UPDATE_VERBS = wordset(
+    """
+    update set change edit modify rename move assign configure customize customise adjust
     replace patch put upgrade downgrade reschedule extend renew mark tag link attach save
-    increase decrease increment decrement apply_discount reset toggle""".split()
+    increase decrease increment decrement apply_discount reset toggle
+    """
 )
-DELETE_VERBS = frozenset("delete remove destroy erase purge drop clear revoke unlink".split())
+DELETE_VERBS = wordset("delete remove destroy erase purge drop clear revoke unlink")
 # A status change: the verb, the state it leads to.
 STATUS_VERBS = {
     "cancel": "cancelled",
@@ -196,13 +202,15 @@ READ_NOMINALS = {
     "plan": "plan",
 }
 # Words of a name that say which record, not what is done.
-STOP_WORDS = frozenset(
-    """a an the for to of by in on at with from into onto via and or all my new details detail
-    info information data by_id using based given specific single multiple one api v1 v2 v3 id
-    ids""".split()
+STOP_WORDS = wordset(
+    """
+    a an the for to of by in on at with from into onto via and or all my new details detail
+    info information data by_id using based given specific single multiple one api v1 v2 v3
+    id ids
+    """
 )
 # Verbs that take a thing sent as their object ("send email"), so the object names the record.
-OBJECT_ACTS = frozenset("send post email message log record upload submit schedule".split())
+OBJECT_ACTS = wordset("send post email message log record upload submit schedule")
 HTTP = {"GET": "lookup", "HEAD": "lookup", "POST": "create", "PUT": "update", "PATCH": "update"}
 
 
@@ -261,12 +269,12 @@ def verb_like(word: str) -> bool:
 
 # Nouns that are verbs too: as the name's last word they are the record, not the act
 # (`get_order`, `list_reviews`, `user_report`).
-_NOUNISH = frozenset(
+_NOUNISH = wordset(
     "order orders review reviews report reports comment comments like likes share shares "
     "vote votes post posts record records call calls message messages email emails log logs "
     "return returns run runs play plays bid bids claim claims transfer transfers deposit "
     "deposits trade trades request requests charge charges import exports set sets match "
-    "matches test tests plan plans rank ranks sort filter track tracks".split()
+    "matches test tests plan plans rank ranks sort filter track tracks"
 )
 
 

@@ -23,7 +23,17 @@ from envscale.synth.classify import (
     Verb,
     classify,
 )
-from envscale.synth.nouns import Namer, camel, is_plural, phrase, singular, snake, valid_name, words
+from envscale.synth.nouns import (
+    Namer,
+    camel,
+    is_plural,
+    phrase,
+    singular,
+    snake,
+    valid_name,
+    words,
+    wordset,
+)
 from envscale.synth.params import (
     BOOL,
     DATETIME,
@@ -61,45 +71,54 @@ SPECIAL_KEYS = {
     "tracking_number": "shipment",
 }
 # A `<stem>_number` or `<stem>_code` that names a record.
-NUMBERED = frozenset(
-    """order invoice booking reservation flight account ticket confirmation policy case
+NUMBERED = wordset(
+    """
+    order invoice booking reservation flight account ticket confirmation policy case
     employee member customer product serial part room promo coupon voucher discount license
-    membership student patient badge course receipt claim shipment parcel package
-    table""".split()
+    membership student patient badge course receipt claim shipment parcel package table
+    """
 )
 # Stems of `<stem>_id` that name no record of the domain.
-NOT_ENTITIES = frozenset(
-    "api access secret client_secret idempotency correlation trace nonce x request_trace".split()
+NOT_ENTITIES = wordset(
+    "api access secret client_secret idempotency correlation trace nonce x request_trace"
 )
-ROLES = frozenset(
-    """new old source target from to sender receiver recipient src dst dest origin other
-    primary secondary parent child current previous next original""".split()
+ROLES = wordset(
+    """
+    new old source target from to sender receiver recipient src dst dest origin other
+    primary secondary parent child current previous next original
+    """
 )
 # Parameters that say how to answer, not what: never fields or filters.
-NOISE = frozenset(
-    """api_key apikey key token access_token auth authorization callback jsonp format pretty
+NOISE = wordset(
+    """
+    api_key apikey key token access_token auth authorization callback jsonp format pretty
     output response_format x_rapidapi_key rapidapi_key user_agent x_user_agent accept
     content_type page offset limit per_page page_size size cursor skip start_cursor
-    max_results num_results count_only fields sort sort_by order_by sortby orderby sort_order
-    direction order_direction""".split()
+    max_results num_results count_only fields sort sort_by order_by sortby orderby
+    sort_order direction order_direction
+    """
 )
-QUERY_WORDS = frozenset("query q keyword keywords term search searchterm search_term text".split())
+QUERY_WORDS = wordset("query q keyword keywords term search searchterm search_term text")
 # Lookup nouns that are a view of the record, not a record of their own.
-VIEW_WORDS = frozenset(
-    """detail details info information data status summary profile overview stat stats
-    metadata meta record by""".split()
+VIEW_WORDS = wordset(
+    """
+    detail details info information data status summary profile overview stat stats metadata
+    meta record by
+    """
 )
-FLOAT_WORDS = frozenset(
-    """rate price amount score temperature percentage percent ratio level distance speed
+FLOAT_WORDS = wordset(
+    """
+    rate price amount score temperature percentage percent ratio level distance speed
     balance cost probability latitude longitude lat lng lon humidity weight height rating
-    value total fee tax salary revenue income budget area volume""".split()
+    value total fee tax salary revenue income budget area volume
+    """
 )
-INT_WORDS = frozenset("count number population year age rank ranking quantity qty".split())
+INT_WORDS = wordset("count number population year age rank ranking quantity qty")
 BOOL_PREFIXES = ("is", "has", "can", "should", "allow", "enable")
-POSITIVE_WORDS = frozenset(
-    "amount price quantity qty cost fee total payment deposit withdrawal donation".split()
+POSITIVE_WORDS = wordset(
+    "amount price quantity qty cost fee total payment deposit withdrawal donation"
 )
-ACK_FIELDS = frozenset("status success message msg error result code ok response".split())
+ACK_FIELDS = wordset("status success message msg error result code ok response")
 
 
 @dataclass
@@ -213,7 +232,11 @@ class _Inference:
         if votes:
             key_type = STR if "str" in votes else INT
         self.entities[name] = EntityPlan(
-            name, ws, key, key_type, doc=f"{article(phrase(ws)).capitalize()} of {phrase(self.service) or 'the service'}"
+            name,
+            ws,
+            key,
+            key_type,
+            doc=f"{article(phrase(ws)).capitalize()} of {phrase(self.service) or 'the service'}",
         )
         self.by_words[phrase(ws)] = name
         return name
@@ -390,11 +413,15 @@ class _Inference:
                 e.set_by.setdefault(fname, set()).add(plan.name)
         self.plans.append(plan)
 
-    def record_words(self, verb: Verb, obj: list[str], keys: list[tuple[Param, list[str]]]) -> list[str]:
+    def record_words(
+        self, verb: Verb, obj: list[str], keys: list[tuple[Param, list[str]]]
+    ) -> list[str]:
         key_entities = [self.key_entity(p, ws) for p, ws in keys]
         obj_names_key = bool(obj) and any(self.matches(k, obj[-2:]) for k in key_entities)
-        if verb.action == "act" and verb.record and (
-            not obj or obj_names_key or verb.word not in OBJECT_ACTS
+        if (
+            verb.action == "act"
+            and verb.record
+            and (not obj or obj_names_key or verb.word not in OBJECT_ACTS)
         ):
             return verb.record.split()
         if obj and not obj_names_key:
@@ -446,8 +473,19 @@ class _Inference:
         if e.machine is None:
             e.machine = Machine(
                 self.type_names.fresh(f"{e.name}Status", "type"),
-                "active" if verb.word in ("deactivate", "disable", "suspend", "archive",
-                                          "block", "lock", "pause", "close") else "pending",
+                "active"
+                if verb.word
+                in (
+                    "deactivate",
+                    "disable",
+                    "suspend",
+                    "archive",
+                    "block",
+                    "lock",
+                    "pause",
+                    "close",
+                )
+                else "pending",
             )
             e.fields["status"] = FieldPlan("status", SpecType(e.machine.enum, "enum"))
         m = e.machine
@@ -510,7 +548,12 @@ class _Inference:
             return
         if many:
             p, ws = many[0]
-            plan.action, plan.subject, plan.key, plan.single = "many", self.key_entity(p, ws), p, False
+            plan.action, plan.subject, plan.key, plan.single = (
+                "many",
+                self.key_entity(p, ws),
+                p,
+                False,
+            )
             self.return_fields(plan.subject, returns)
             self.plans.append(plan)
             return
@@ -523,10 +566,7 @@ class _Inference:
             return
         # Outside information: a table keyed by the arguments.
         nominal = READ_NOMINALS.get(verb.word, "").split()
-        if nominal:
-            table = [*noun[-1:], *nominal]
-        else:
-            table = noun[-2:] or [*self.service[-1:], "result"]
+        table = [*noun[-1:], *nominal] if nominal else noun[-2:] or [*self.service[-1:], "result"]
         plan.action = "external"
         plan.subject = self.entity(table)
         e = self.entities[plan.subject]
@@ -598,8 +638,10 @@ class _Inference:
 
     def finish(self) -> None:
         for e in self.entities.values():
-            if not e.external and not e.creators and not any(
-                f.type.base in ("str",) and f.ref is None for f in e.fields.values()
+            if (
+                not e.external
+                and not e.creators
+                and not any(f.type.base in ("str",) and f.ref is None for f in e.fields.values())
             ):
                 self.add_field(e.name, "name", STR, f"The {phrase(e.words)}'s name")
             if e.creators:
@@ -618,6 +660,7 @@ class _Inference:
 
     def break_cycles(self) -> None:
         """Required references that go round in a circle leave no record to make first."""
+
         def reaches(start: str, goal: str, seen: set[str]) -> bool:
             if start == goal:
                 return True
@@ -700,9 +743,7 @@ def _service_words(community: Community) -> list[str]:
 
 
 def _domain_doc(community: Community) -> str:
-    groups = list(
-        dict.fromkeys(p.group for t in community.tools for p in t.provenance if p.group)
-    )
+    groups = list(dict.fromkeys(p.group for t in community.tools for p in t.provenance if p.group))
     categories = list(
         dict.fromkeys(p.category for t in community.tools for p in t.provenance if p.category)
     )
@@ -751,7 +792,11 @@ def _return_fields(returns: Any) -> list[tuple[str, SpecType, str]]:
     for _ in range(3):
         if isinstance(node, dict) and isinstance(node.get("anyOf"), list) and node["anyOf"]:
             node = node["anyOf"][0]
-        if isinstance(node, dict) and node.get("type") == "array" and isinstance(node.get("items"), dict):
+        if (
+            isinstance(node, dict)
+            and node.get("type") == "array"
+            and isinstance(node.get("items"), dict)
+        ):
             node = node["items"]
     if isinstance(node, dict) and isinstance(node.get("properties"), dict):
         props = node["properties"]

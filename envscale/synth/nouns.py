@@ -15,6 +15,12 @@ import unicodedata
 from envscale.compiler.builtins import BUILTINS
 from envscale.compiler.check_names import MODULE_NAMES, PYDANTIC_NAMES
 
+
+def wordset(text: str) -> frozenset[str]:
+    """The words of a text, as a set: the lexicons are written as prose-like lists."""
+    return frozenset(text.split())
+
+
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])|([A-Z])([A-Z][a-z])")
 _DIGITS = re.compile(r"([A-Za-z])([0-9])|([0-9])([A-Za-z])")
@@ -22,15 +28,15 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # Words of the spec language: accepted as names by its parsers, but kept clear of so that a
 # synthesised spec reads plainly.
-LANGUAGE_WORDS = frozenset(
+LANGUAGE_WORDS = wordset(
     "domain enum struct entity invariant tool policy transitions let require fail set insert "
     "delete for if else return in not and or true false none reads writes on from clock "
-    "before at most list map self".split()
+    "before at most list map self"
 )
 # A parameter or field named like a built-in would hide it from the body (`format(...)` of a
 # parameter called format is no call).
 BUILTIN_NAMES = frozenset(BUILTINS)
-TYPE_NAMES = frozenset("str int float bool date datetime list map".split())
+TYPE_NAMES = wordset("str int float bool date datetime list map")
 
 _IRREGULAR = {
     "people": "person",

@@ -77,7 +77,9 @@ class Types:
 
     def struct(self, wanted: str, schema: dict, depth: int) -> SpecType:
         props = schema.get("properties")
-        required = set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
+        required = (
+            set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
+        )
         fields: list[tuple[str, SpecType, bool, str]] = []
         names = Namer()
         for original, sub in props.items():

@@ -139,5 +139,3 @@ def _doc(doc: str) -> str:
 
 def _comment(text: str) -> str:
     return " ".join(text.split())[:200]
-
-

@@ -25,8 +25,15 @@ from envscale.tasks.states import EnvFactory
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def tool(name: str, description: str, props: dict, required: list[str] | None = None,
-         returns: object = None, method: str | None = None, group: str = "Shop") -> ApiTool:
+def tool(
+    name: str,
+    description: str,
+    props: dict,
+    required: list[str] | None = None,
+    returns: object = None,
+    method: str | None = None,
+    group: str = "Shop",
+) -> ApiTool:
     return ApiTool(
         name=name,
         description=description,
@@ -77,8 +84,11 @@ CRUD = Community(
         tool(
             "rate_book",
             "Rate a book with one to five stars.",
-            {"isbn": s("ISBN"), "userId": s("Who rates"),
-             "stars": {"type": "integer", "minimum": 1, "maximum": 5}},
+            {
+                "isbn": s("ISBN"),
+                "userId": s("Who rates"),
+                "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+            },
             ["isbn", "userId", "stars"],
         ),
     ],
@@ -91,16 +101,19 @@ WORKFLOW = Community(
         tool(
             "place_order",
             "Order a product for a customer.",
-            {"customer_id": s("Customer"), "product_id": s("Product"),
-             "quantity": {"type": "integer", "description": "How many"}},
+            {
+                "customer_id": s("Customer"),
+                "product_id": s("Product"),
+                "quantity": {"type": "integer", "description": "How many"},
+            },
             ["customer_id", "product_id", "quantity"],
         ),
-        tool("cancel_order", "Cancel an order.", {"order_id": s(), "reason": s("Why")},
-             ["order_id"]),
+        tool(
+            "cancel_order", "Cancel an order.", {"order_id": s(), "reason": s("Why")}, ["order_id"]
+        ),
         tool("ship_order", "Ship an order.", {"order_id": s()}, ["order_id"]),
         tool("confirm_order", "Confirm an order.", {"order_id": s()}, ["order_id"]),
-        tool("list_customer_orders", "A customer's orders.", {"customer_id": s()},
-             ["customer_id"]),
+        tool("list_customer_orders", "A customer's orders.", {"customer_id": s()}, ["customer_id"]),
         tool(
             "pay_invoice",
             "Pay an invoice.",
@@ -116,11 +129,15 @@ OUTSIDE = Community(
         tool(
             "get_current_weather",
             "The weather now in a city.",
-            {"city": s("City name, e.g. 'London'"),
-             "units": s("Units", enum=["metric", "imperial"])},
+            {
+                "city": s("City name, e.g. 'London'"),
+                "units": s("Units", enum=["metric", "imperial"]),
+            },
             ["city"],
-            returns={"temperature": {"type": "float", "description": "Degrees"},
-                     "conditions": {"type": "str", "description": "Sky"}},
+            returns={
+                "temperature": {"type": "float", "description": "Degrees"},
+                "conditions": {"type": "str", "description": "Sky"},
+            },
             group="Weather",
         ),
         tool(
@@ -155,9 +172,14 @@ ODD = Community(
             "2fa-verify",
             'Checks a "code".\nSecond line\twith a tab, a backslash \\ and unicode: 日本 ü 😀'
             + " long" * 400,
-            {"from": s("A Python keyword"), "format": s("A built-in"), "class": s(),
-             "page[size]": {"type": "integer"}, "x-api-key": s("Credential"),
-             "user_id": s('Quoted "id" \\ here')},
+            {
+                "from": s("A Python keyword"),
+                "format": s("A built-in"),
+                "class": s(),
+                "page[size]": {"type": "integer"},
+                "x-api-key": s("Credential"),
+                "user_id": s('Quoted "id" \\ here'),
+            },
             ["from", "user_id"],
             group="Odd/API",
         ),
@@ -171,9 +193,15 @@ ODD = Community(
         tool(
             "model_dump",
             "Named like pydantic's own.",
-            {"sqlite_master": s(), "_private": s(), "db": s(),
-             "nested": {"type": "object",
-                        "properties": {"a b": {"type": "array", "items": {"type": "object"}}}}},
+            {
+                "sqlite_master": s(),
+                "_private": s(),
+                "db": s(),
+                "nested": {
+                    "type": "object",
+                    "properties": {"a b": {"type": "array", "items": {"type": "object"}}},
+                },
+            },
             group="Odd/API",
         ),
         tool("user", "Get a user.", {"userId": s()}, ["userId"], group="Odd/API"),
