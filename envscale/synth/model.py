@@ -669,6 +669,9 @@ class _Inference:
             for f in e.fields.values():
                 if f.ref is not None and f.ref == e.name:
                     f.optional = True
+        for e in self.entities.values():
+            if e.machine is not None:
+                _prune(e.machine)
         self.break_cycles()
         taken: set[str] = set()
         for e in self.entities.values():
@@ -692,6 +695,19 @@ class _Inference:
             for f in e.fields.values():
                 if f.ref is not None and not f.optional and reaches(f.ref, e.name, set()):
                     f.optional = True
+
+
+def _prune(machine: Machine) -> None:
+    """Moves only from states that something reaches: an undoing verb (resume) leaves only
+    the states the domain's other verbs (pause, not suspend) lead to."""
+    reached = {machine.initial, *machine.moves}
+    for target, sources in machine.moves.items():
+        kept = [s for s in sources if s in reached and s != target]
+        if not kept:
+            kept = [machine.initial] if machine.initial != target else []
+        machine.moves[target] = kept
+    for target in [t for t, sources in machine.moves.items() if not sources]:
+        del machine.moves[target]
 
 
 def article(text: str) -> str:
