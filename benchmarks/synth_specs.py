@@ -162,12 +162,35 @@ def main() -> int:
     stages: Counter = Counter()
     reasons: Counter = Counter()
     sizes: list[tuple[int, int, int]] = []
-    mismatched = 0
+    mismatch = [0]
     reached: list[float] = []
-    shown = 0
-    problems = 0
     started = time.perf_counter()
-    for community in picked:
+    try:
+        problems = _measure(picked, args, stages, reasons, sizes, reached, mismatch)
+    except KeyboardInterrupt:  # an interrupted run reports the drafts it made
+        print("interrupted: the figures below are of the drafts made so far", file=sys.stderr)
+        problems = 0
+    seconds = time.perf_counter() - started
+    n = sum(stages.values())
+    _report(n, args, seconds, stages, reasons, sizes, reached, mismatch[0])
+    return 1 if problems else 0
+
+
+def _measure(
+    picked: list[Community],
+    args: argparse.Namespace,
+    stages: Counter,
+    reasons: Counter,
+    sizes: list[tuple[int, int, int]],
+    reached: list[float],
+    mismatch: list[int],
+) -> int:
+    """Draft, check and verify each community, counting into the caller's tallies; the
+    number of problems (a draft that raised, two drafts of one community that differ)."""
+    shown = problems = 0
+    for done, community in enumerate(picked):
+        if done and done % 100 == 0:
+            print(f"... {done} drafts, {stages['ok']} verified", file=sys.stderr, flush=True)
         try:
             draft = draft_spec(community)
             again = draft_spec(community)
@@ -186,14 +209,25 @@ def main() -> int:
             reasons[f"{stage}: {_short(reason)}"] += 1
         writes = sum(1 for k in draft.tool_kinds.values() if k == "write")
         sizes.append((len(draft.tool_kinds), len(draft.entities), writes))
-        mismatched += bool(figures.get("kind_mismatch"))
+        mismatch[0] += bool(figures.get("kind_mismatch"))
         if "reached" in figures:
             reached.append(figures["reached"])
         if shown < args.show and len(community.tools) <= args.max_tools and stage == "ok":
             shown += 1
             print(f"==== {community.name} ({len(community.tools)} tools)\n{draft.source}")
-    seconds = time.perf_counter() - started
-    n = len(picked)
+    return problems
+
+
+def _report(
+    n: int,
+    args: argparse.Namespace,
+    seconds: float,
+    stages: Counter,
+    reasons: Counter,
+    sizes: list[tuple[int, int, int]],
+    reached: list[float],
+    mismatched: int,
+) -> None:
     compiled = n - stages["check"] - stages["raised"]
     print(
         f"groups {n}  seed {args.seed}  {seconds:.0f}s ({seconds / max(n, 1) * 1000:.0f} ms/draft)"
@@ -214,7 +248,6 @@ def main() -> int:
     print("failures by reason:")
     for reason, count in reasons.most_common(25):
         print(f"  {count:>5}  {reason}")
-    return 1 if problems else 0
 
 
 if __name__ == "__main__":
