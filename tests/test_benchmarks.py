@@ -129,3 +129,11 @@ def test_synth_benchmark() -> None:
         assert f"\n{stage} " in done.stdout
     assert "purity against source groups" in done.stdout and "NMI" in done.stdout
     assert "graph stage (vectorise + graph) by collection size" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_specs_benchmark() -> None:
+    done = run("synth_specs.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks and compiles: " in done.stdout and "passes basic verification" in done.stdout
+    assert "failures by reason" in done.stdout
