@@ -84,6 +84,7 @@ def make_domain(job: DomainJob) -> DomainOutcome:
     community = job.community
     seconds: dict[str, float] = {}
     reasons: list[str] = []
+    notes: dict[str, str] = {}
     draft: SpecDraft | None = None
     started = time.perf_counter()
     try:
@@ -103,8 +104,8 @@ def make_domain(job: DomainJob) -> DomainOutcome:
         started = time.perf_counter()
         try:
             draft = job.improve(draft, community, check)
-        except Exception as error:  # the heuristic draft stands
-            reasons.append(f"improve: crashed: {type(error).__name__}: {error}"[:500])
+        except Exception as error:  # the heuristic draft stands, and the index says why
+            notes["improve_error"] = f"improve: crashed: {type(error).__name__}: {error}"[:500]
         seconds["improve"] = time.perf_counter() - started
     verification: Verification | None = None
     if draft is not None:
@@ -122,7 +123,7 @@ def make_domain(job: DomainJob) -> DomainOutcome:
         spec_hash=(verification.figures.get("spec_hash") if verification else None),
         tools=_tools(community, draft, verification),
         entities=list(draft.entities) if draft is not None else [],
-        figures=_figures(draft, verification, community),
+        figures={**_figures(draft, verification, community), **notes},
     )
     return DomainOutcome(
         entry=entry,
@@ -137,14 +138,17 @@ def make_domain(job: DomainJob) -> DomainOutcome:
 def _tools(
     community: Community, draft: SpecDraft | None, verification: Verification | None
 ) -> list[dict[str, Any]]:
-    """Each tool with its kind (read or write), its effect (create, update or delete, for a
-    classified write) and where its definitions came from."""
-    effects = (verification.figures.get("write_kinds") or {}) if verification else {}
+    """Each tool with its kind (read or write, as compiled; the draft's where it did not
+    compile), its effect (create, update or delete, for a classified write) and where its
+    definitions came from."""
+    figures = verification.figures if verification is not None else {}
+    effects = figures.get("write_kinds") or {}
+    kinds = {**(draft.tool_kinds if draft is not None else {}), **(figures.get("tool_kinds") or {})}
     if draft is not None and draft.provenance:
         return [
             {
                 "name": name,
-                "kind": draft.tool_kinds.get(name),
+                "kind": kinds.get(name),
                 **({"effect": effects[name]} if name in effects else {}),
                 "provenance": [p.to_dict() for p in provenance],
             }
@@ -153,7 +157,7 @@ def _tools(
     return [
         {
             "name": tool.name,
-            "kind": draft.tool_kinds.get(tool.name) if draft is not None else None,
+            "kind": kinds.get(tool.name),
             **({"effect": effects[tool.name]} if tool.name in effects else {}),
             "provenance": [p.to_dict() for p in tool.provenance],
         }
@@ -173,5 +177,7 @@ def _figures(
     if draft is not None:
         figures["author"] = draft.author
     if verification is not None:
-        figures.update({k: v for k, v in verification.figures.items() if k != "seconds"})
+        figures.update(
+            {k: v for k, v in verification.figures.items() if k not in ("seconds", "tool_kinds")}
+        )
     return figures

@@ -19,6 +19,8 @@ skipped. `verify` itself never raises.
 from __future__ import annotations
 
 import json
+import linecache
+import sys
 import time
 import tomllib
 from collections import Counter
@@ -124,11 +126,37 @@ def _verify(
     domain = run.step("compile", lambda: _compile(compilation, draft.source))
     if domain is None:
         return
+    try:
+        _run_domain(run, draft, domain, compilation, seed, tasks, size, max_length, base)
+    finally:
+        _forget(domain)
+
+
+def _forget(domain: Domain) -> None:
+    """Drop the domain's generated modules from sys.modules and linecache: a worker that
+    verifies thousands of domains keeps none of them."""
+    for module in (domain.models, domain.tools_module):
+        sys.modules.pop(module.__name__, None)
+        linecache.cache.pop(getattr(module, "__file__", "") or "", None)
+
+
+def _run_domain(
+    run: _Run,
+    draft: SpecDraft,
+    domain: Domain,
+    compilation: Compilation,
+    seed: int,
+    tasks: int,
+    size: int,
+    max_length: int,
+    base: Path | None,
+) -> None:
     manifest = domain.manifest
     run.figures.update(
         tools=len(manifest.tools),
         entities=len(manifest.entities),
         writes=sum(1 for t in manifest.tools if t.kind == "write"),
+        tool_kinds={t.name: t.kind for t in manifest.tools},
         spec_hash=domain.spec_hash,
     )
     instructions = run.step("instructions", lambda: _instructions(draft))
@@ -213,9 +241,7 @@ def _check(run: _Run, source: str, file: str, path: Path | None) -> Compilation 
     run.diagnostics.extend(d.render(source if d.span.file == file else None) for d in items)
     errors = [d for d in items if d.severity == "error"]
     if errors or c.ir is None:
-        shown = "; ".join(
-            f"{d.code} {d.message} (line {d.span.line})" for d in errors[:_SHOWN]
-        )
+        shown = "; ".join(f"{d.code} {d.message} (line {d.span.line})" for d in errors[:_SHOWN])
         more = f"; and {len(errors) - _SHOWN} more" if len(errors) > _SHOWN else ""
         run.fail("check", f"{len(errors)} error{'s' if len(errors) != 1 else ''}: {shown}{more}")
         return None
