@@ -47,6 +47,7 @@ STEPS = ("check", "compile", "data", "properties", "tasks", "replay", "reach", "
 DATA_SIZE = 10  # records per entity of the generated data
 MAX_LENGTH = 4  # calls per sampled task, at most
 TASK_ROUNDS = 4  # samplings until every tool is reached
+ATTEMPTS_PER_TASK = 4  # walks tried per task asked, in one sampling
 _SHOWN = 3  # diagnostics or items named in one reason line
 
 
@@ -201,8 +202,8 @@ def _run_domain(
         if report.shortfall():
             shortfalls.append(report.shortfall() or "")
         unreached = [t for t in tools if not used[t]]
-        if not unreached:
-            break
+        if not unreached or not report.used:
+            break  # every tool reached, or a round that reached none: more would not help
         asked = max(n, 2 * len(unreached))
     run.figures.update(
         tasks_asked=n,
@@ -329,6 +330,7 @@ def _sample(
         seed=seed,
         max_length=max_length,
         instructions=instructions,
+        max_attempts=ATTEMPTS_PER_TASK * n + 20,
         report=report,
         coverage=coverage,
     )
