@@ -114,3 +114,12 @@ def test_datagen_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
     assert "datagen: every entity made as asked" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_benchmark_domain_stages() -> None:
+    done = run("synth.py")
+    assert done.returncode == 0, done.stderr
+    for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
+        assert line in done.stdout, done.stdout
+    assert "  draft   seconds" in done.stdout and "  verify  seconds" in done.stdout

@@ -48,8 +48,8 @@ class SynthOptions:
     threshold: float = 0.5  # cosine similarity above which two tools are linked
     neighbours: int = 10  # nearest neighbours searched per tool
     resolution: float = 1.0  # Louvain's
-    min_size: int = 3
-    max_size: int = 40
+    min_size: int = 4
+    max_size: int = 30
     tasks: int = DEFAULT_TASKS  # tasks sampled per domain, at least (see verify)
     limit: int | None = None  # the first N tools only
     improve: Improver | None = None  # a model's revision of each draft
