@@ -139,7 +139,7 @@ def test_an_improver_that_crashes_leaves_the_heuristic_draft() -> None:
 def test_the_improver_gets_a_check_and_its_draft_is_verified() -> None:
     seen: list[bool] = []
 
-    def improver(draft: SpecDraft, community: Community, check) -> SpecDraft:  # noqa: ANN001
+    def improver(draft: SpecDraft, community: Community, check) -> SpecDraft:
         seen.append(check(draft).kept)
         return draft.model_copy(update={"author": "llm"})
 
