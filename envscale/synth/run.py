@@ -49,13 +49,12 @@ def _partition_stages(
 ) -> tuple[list[Community], dict[str, Any]]:
     """Ingest, graph and partition; their figures and what they dropped."""
     tools, ingest_report = stages.run("ingest", lambda: ingest(options.inputs))
-    warnings = [str(w) for w in (getattr(ingest_report, "warnings", None) or [])]
+    found = getattr(ingest_report, "warnings", None)
+    warnings = [str(w) for w in ((found() if callable(found) else found) or [])]
     read = len(tools)
     if options.limit is not None:
         tools = tools[: options.limit]
-    stages.figures["ingest"].update(
-        {"in": len(options.inputs), "out": len(tools), "read": read}
-    )
+    stages.figures["ingest"].update({"in": len(options.inputs), "out": len(tools), "read": read})
     stages.figures["ingest"]["report"] = as_dict(ingest_report)
     vectoriser = make_vectoriser(options.vectoriser)
     graph = stages.run(
@@ -63,7 +62,11 @@ def _partition_stages(
         lambda: similarity_graph(tools, vectoriser, options.threshold, options.neighbours),
     )
     stages.figures["graph"].update(
-        {"in": len(tools), "out": graph.number_of_edges(), "edges": graph.number_of_edges()}
+        {
+            "in": len(tools),
+            "out": graph.number_of_edges(),
+            **({"report": as_dict(graph.graph["report"])} if "report" in graph.graph else {}),
+        }
     )
     result = stages.run(
         "partition",
@@ -78,6 +81,7 @@ def _partition_stages(
             "out": len(result.communities),
             "dropped": len(result.dropped),
             "dropped_reasons": dict(dropped.most_common(20)),
+            **({"figures": as_dict(result.figures)} if hasattr(result, "figures") else {}),
         }
     )
     jsonl.write_atomic(
@@ -110,5 +114,3 @@ def synthesise(options: SynthOptions) -> SynthReport:
         save_communities(out, communities)
     saved = read_json(stages_path)
     return domain_stages(options, communities, saved, stream, started)
-
-
