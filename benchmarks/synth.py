@@ -1,192 +1,269 @@
-"""Synthesis of domains from a tool collection, stage by stage.
+"""Synthesis over a tool collection, stage by stage: wall time and peak memory per stage,
+the graph stage's growth with the collection, and how the communities look.
 
-    python benchmarks/synth.py                          # the whole of ../shared/apis (minutes)
-    python benchmarks/synth.py --limit 8000 --workers 2 # the first 8,000 tools
-    python benchmarks/synth.py --quick                  # the first 300 tools: the tests' check
+    python benchmarks/synth.py [--quick] [--limit N] [--apis ../shared/apis/apis.jsonl.gz]
 
-The run is `envscale synth` itself (`envscale.synth.run.synthesise`) into a temporary folder
-(or `--out`); its report.json gives per stage the wall time and peak memory. Printed after
-it, for the domain stages: how many communities became kept domains and why the others were
-rejected (by step, then the commonest reasons); per kept domain the tools, entities, write
-tools and the lengths of the chains its sampled tasks reach; the time and peak memory of
-drafting and of verifying one domain, measured in this process on a sample of communities
-(tracemalloc's peak of Python allocations, and the wall time of each call).
+Stages run in the order of `STAGES` (ingest, vectorise, graph, partition); a later stage
+appends itself there and reads what the earlier ones left in `State`. After the stages,
+each function of `REPORTS` prints its figures: the graph stage's time at growing sizes
+(`--sizes`, random whole source groups up to each size), the communities' sizes, the share
+of tools with parameters that end in a community, purity and NMI of the communities against
+the source groups (scikit-learn), the communities that join tools of different sources, and
+`--show` communities picked at random, as tool lists, to judge their coherence.
 
-Each stage is one function, so that the earlier stages' own measurements (the graph's
-growth with the number of tools, agreement with source groups) sit beside these.
+`--limit N` keeps N tools (random whole source groups, seeded); `--quick` is `--limit 3000`
+with graph-stage sizes 500, 1000 and 3000.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import random
 import sys
-import tempfile
+import threading
 import time
-import tracemalloc
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envscale.records import DomainEntry, read_jsonl  # noqa: E402
-from envscale.synth.output import COMMUNITIES_FILE, INDEX_FILE, load_communities  # noqa: E402
-from envscale.synth.records import Community  # noqa: E402
-from envscale.synth.run import SynthOptions, synthesise  # noqa: E402
-from envscale.synth.specwriter import draft_spec  # noqa: E402
-from envscale.synth.verify import verify  # noqa: E402
+from envscale.synth import graph as graphs  # noqa: E402
+from envscale.synth import partition as partitions  # noqa: E402
+from envscale.synth.ingest import IngestReport, ingest  # noqa: E402
+from envscale.synth.records import ApiTool  # noqa: E402
+from envscale.synth.vectors import make_vectoriser  # noqa: E402
 
-APIS = ROOT.parent / "shared" / "apis" / "apis.jsonl.gz"
+PAGE = 4096
 
 
-def run_pipeline(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """The whole synthesis; its report.json."""
-    options = SynthOptions(
-        inputs=[Path(p) for p in args.input],
-        out=out,
-        seed=args.seed,
-        workers=args.workers,
-        tasks=args.tasks,
-        limit=args.limit,
-        progress=not args.quiet,
+@dataclass
+class State:
+    args: argparse.Namespace
+    tools: list[ApiTool] = field(default_factory=list)
+    ingest_report: IngestReport | None = None
+    vectoriser: Any = None
+    vectors: Any = None
+    graph: Any = None
+    partition: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what later stages keep
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[State], str]  # does the stage's work, returns a one-line summary
+
+
+def rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+class PeakMemory:
+    """The largest resident set seen while the block runs, sampled every 20 ms."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = rss()
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss())
+            time.sleep(0.02)
+
+    def __exit__(self, *_: object) -> None:
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, rss())
+
+
+def by_groups(tools: list[ApiTool], size: int, seed: int) -> list[ApiTool]:
+    """Whole source groups picked at random until `size` tools, in the collection's order."""
+    if size >= len(tools):
+        return tools
+    groups: dict[str, list[int]] = {}
+    for i, tool in enumerate(tools):
+        p = tool.provenance[0]
+        groups.setdefault(f"{p.source}|{p.group}", []).append(i)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    chosen: list[int] = []
+    for key in keys:
+        if len(chosen) >= size:
+            break
+        chosen.extend(groups[key][: size - len(chosen)])
+    return [tools[i] for i in sorted(chosen)]
+
+
+def stage_ingest(state: State) -> str:
+    tools, report = ingest([state.args.apis])
+    for line in report.warnings():
+        print(line, file=sys.stderr)
+    if state.args.limit:
+        tools = by_groups(tools, state.args.limit, state.args.seed)
+    state.tools, state.ingest_report = tools, report
+    return f"{report.summary()}; kept {len(tools)}"
+
+
+def stage_vectorise(state: State) -> str:
+    state.vectoriser = make_vectoriser(state.args.vectoriser)
+    state.vectors = state.vectoriser.vectorise(state.tools)
+    shape = state.vectors.shape
+    return f"{state.args.vectoriser}: {shape[0]} x {shape[1]}"
+
+
+def graph_of(state: State, tools: list[ApiTool], vectors: Any = None) -> Any:
+    a = state.args
+    return graphs.similarity_graph(
+        tools, state.vectoriser, a.threshold, a.neighbours, max_df=a.max_df, vectors=vectors
     )
-    result = synthesise(options)
-    print(result.table())
-    print()
-    return result.report
 
 
-def print_stages(report: dict[str, Any]) -> None:
-    print("stage          seconds  peak MB  figures")
-    for name, stage in report["stages"].items():
-        if name == "domains":
-            seconds = stage.get("wall_seconds", 0.0)
-            figures = f"{stage['kept']} kept of {stage['communities']} communities"
-        else:
-            seconds = stage.get("seconds", 0.0)
-            figures = f"in {stage.get('in', '')}, out {stage.get('out', '')}"
-        print(f"{name:<13} {seconds:8.1f} {stage.get('peak_rss_mb', 0.0):8.0f}  {figures}")
-    print()
-
-
-def print_verification(report: dict[str, Any]) -> None:
-    domains, rejected = report["domains"], report["rejected"]
-    share = 100 * domains["kept_share"]
-    print(
-        f"kept after verification: {domains['kept']} of "
-        f"{domains['kept'] + domains['rejected']} domains ({share:.0f}%)"
-    )
-    for step, count in rejected["by_step"].items():
-        print(f"  rejected at {step:<11} {count}")
-    for reason, count in list(rejected["by_reason"].items())[:10]:
-        print(f"  {count:5d} × {reason}")
-    tools = report["tools"]
-    print(
-        f"tools with parameters that end in a kept domain: {tools['with_parameters_kept']} of "
-        f"{tools['with_parameters']} ({100 * tools['share_with_parameters_kept']:.0f}%)"
-    )
-    print()
-
-
-def _spread(values: list[int]) -> str:
-    if not values:
-        return "none"
+def stage_graph(state: State) -> str:
+    state.graph = graph_of(state, state.tools, state.vectors)
+    r = state.graph.graph["report"]
     return (
-        f"mean {statistics.mean(values):.1f}  median {statistics.median(values):g}  "
-        f"min {min(values)}  max {max(values)}"
+        f"{r['edges']} edges, {r['pairs_scored']} pairs scored, {r['isolated']} isolated, "
+        f"{r['no_parameters_linked']}/{r['no_parameters']} tools without parameters linked"
     )
 
 
-def print_kept_domains(entries: list[DomainEntry]) -> None:
-    kept = [e for e in entries if e.status == "kept"]
-    figures = [e.figures for e in kept]
-    print(f"per kept domain ({len(kept)}):")
-    for label, key in (
-        ("tools", "tools"),
-        ("entities", "entities"),
-        ("write tools", "writes"),
-        ("tasks", "tasks_sampled"),
-    ):
-        print(f"  {label:<12} {_spread([int(f.get(key, 0)) for f in figures])}")
-    lengths: Counter[int] = Counter()
-    longest = []
-    for f in figures:
-        counts = {int(k): v for k, v in (f.get("chain_lengths") or {}).items()}
-        lengths.update(counts)
-        if counts:
-            longest.append(max(counts))
-    print(
-        "  chain lengths reached: "
-        + ", ".join(f"{k}: {lengths[k]}" for k in sorted(lengths))
-        + f"; longest per domain {_spread(longest)}"
+def stage_partition(state: State) -> str:
+    a = state.args
+    state.partition = partitions.partition(
+        state.tools, state.graph, a.resolution, a.min_size, a.max_size, a.seed
     )
-    effects = Counter(t.get("effect") for e in kept for t in e.tools if t.get("effect"))
-    print(f"  write effects: {dict(sorted(effects.items()))}")
-    print()
+    f = state.partition.figures
+    return (
+        f"{f['communities']} communities (louvain {f['louvain']}, split {f.get('split', 0)}, "
+        f"merged {f.get('merged', 0)}), {f['dropped_tools']} tools dropped"
+    )
 
 
-def measure_draft_verify(communities: list[Community], sample: int, tasks: int) -> None:
-    """Time and peak memory of drafting and of verifying one domain, in this process."""
-    step = max(1, len(communities) // max(1, sample))
-    chosen = communities[::step][:sample]
-    rows: dict[str, list[tuple[float, float]]] = {"draft": [], "verify": []}
-    for community in chosen:
-        tracemalloc.start()
-        started = time.perf_counter()
-        draft = draft_spec(community)
-        rows["draft"].append((time.perf_counter() - started, tracemalloc.get_traced_memory()[1]))
-        tracemalloc.reset_peak()
-        started = time.perf_counter()
-        verify(draft, 0, tasks)
-        rows["verify"].append((time.perf_counter() - started, tracemalloc.get_traced_memory()[1]))
-        tracemalloc.stop()
-    print(f"one domain, on {len(chosen)} communities (tracemalloc on, so slower than the run):")
-    for name, values in rows.items():
-        if not values:
-            continue
-        seconds = [s for s, _ in values]
-        peaks = [p / 2**20 for _, p in values]
+STAGES: list[Stage] = [
+    Stage("ingest", stage_ingest),
+    Stage("vectorise", stage_vectorise),
+    Stage("graph", stage_graph),
+    Stage("partition", stage_partition),
+]
+
+
+def report_scaling(state: State) -> None:
+    print("\ngraph stage (vectorise + graph) by collection size:")
+    print(f"{'tools':>8} {'seconds':>8} {'edges':>8} {'us/tool':>8}")
+    for size in state.args.sizes:
+        tools = by_groups(state.tools, size, state.args.seed)
+        start = time.perf_counter()
+        graph = graph_of(state, tools)
+        took = time.perf_counter() - start
         print(
-            f"  {name:<7} seconds mean {statistics.mean(seconds):.3f} max {max(seconds):.3f}"
-            f"   peak MB mean {statistics.mean(peaks):.1f} max {max(peaks):.1f}"
+            f"{len(tools):>8} {took:>8.2f} {graph.number_of_edges():>8} "
+            f"{1e6 * took / len(tools):>8.0f}"
         )
-    print()
+
+
+def label(tool: ApiTool) -> str:
+    p = tool.provenance[0]
+    return f"{p.source.split('@')[0]}|{p.group}"
+
+
+def report_communities(state: State) -> None:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    result = state.partition
+    tools = state.tools
+    sizes = sorted(len(m) for m in result.members)
+    with_params = {i for i, t in enumerate(tools) if t.parameters.get("properties")}
+    placed = {i for m in result.members for i in m}
+    labels, ids, majority = [], [], 0
+    cross = 0
+    for cid, members in enumerate(result.members):
+        counts = Counter(label(tools[i]) for i in members)
+        majority += counts.most_common(1)[0][1]
+        sources = {p.source.split("@")[0] for i in members for p in tools[i].provenance}
+        cross += len(sources) > 1
+        labels.extend(label(tools[i]) for i in members)
+        ids.extend([cid] * len(members))
+    print("\ncommunities:")
+    print(f"  count {len(sizes)}")
+    if sizes:
+        typical = sum(1 for s in sizes if 5 <= s <= 30)
+        print(
+            f"  sizes min {sizes[0]} median {sizes[len(sizes) // 2]} "
+            f"p90 {sizes[int(0.9 * (len(sizes) - 1))]} max {sizes[-1]}; "
+            f"5-30 tools: {typical} ({100 * typical / len(sizes):.0f}%)"
+        )
+    share = len(placed & with_params) / max(1, len(with_params))
+    print(
+        f"  tools with parameters in a community: {len(placed & with_params)}/"
+        f"{len(with_params)} ({100 * share:.1f}%); all tools: {len(placed)}/{len(tools)}"
+    )
+    purity = majority / max(1, len(labels))
+    nmi = normalized_mutual_info_score(labels, ids) if labels else 0.0
+    print(f"  purity against source groups {purity:.3f}, NMI {nmi:.3f}")
+    print(f"  communities joining tools of different sources: {cross}")
+    reasons = Counter(reason.split(":")[0].split(",")[0] for _, reason in result.dropped)
+    for reason, n in reasons.most_common():
+        print(f"  dropped: {n} tools: {reason}")
+    pick = random.Random(state.args.seed).sample(
+        range(len(result.communities)), min(state.args.show, len(result.communities))
+    )
+    for cid in sorted(pick):
+        community = result.communities[cid]
+        groups = Counter(label(t).split("|", 1)[1] for t in community.tools)
+        print(f"\n  {community.name} ({len(community.tools)} tools; groups: ", end="")
+        print(", ".join(f"{g} x{n}" for g, n in groups.most_common(3)) + ")")
+        print("    " + ", ".join(t.name for t in community.tools))
+
+
+REPORTS: list[Callable[[State], None]] = [report_communities, report_scaling]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", nargs="+", default=[str(APIS)], help="tool collections")
-    parser.add_argument("--limit", type=int, default=None, help="the first N tools only")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--tasks", type=int, default=10, help="tasks per domain, at least")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3,000 tools, small sizes")
+    parser.add_argument("--limit", type=int, default=0, help="keep N tools (whole groups)")
+    parser.add_argument("--apis", default=str(ROOT.parent / "shared" / "apis" / "apis.jsonl.gz"))
+    parser.add_argument("--vectoriser", default="hashed")
+    parser.add_argument("--threshold", type=float, default=graphs.THRESHOLD)
+    parser.add_argument("--neighbours", type=int, default=graphs.NEIGHBOURS)
+    parser.add_argument("--max-df", type=int, default=graphs.MAX_DF)
+    parser.add_argument("--resolution", type=float, default=partitions.RESOLUTION)
+    parser.add_argument("--min-size", type=int, default=partitions.MIN_SIZE)
+    parser.add_argument("--max-size", type=int, default=partitions.MAX_SIZE)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sample", type=int, default=20, help="domains measured one by one")
-    parser.add_argument("--out", help="output folder (default: a temporary one)")
-    parser.add_argument("--quick", action="store_true", help="300 tools, 5 tasks, 4 samples")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--show", type=int, default=10, help="communities printed")
+    parser.add_argument("--sizes", default="1000,8000,all", help="graph-stage sizes")
+    parser.add_argument("--no-scaling", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.limit, args.tasks, args.sample, args.quiet = args.limit or 300, 5, 4, True
-    missing = [p for p in args.input if not Path(p).exists()]
-    if missing:
-        print(f"no such input: {', '.join(missing)}", file=sys.stderr)
+        args.limit = args.limit or 3000
+        args.sizes = "500,1000,3000"
+    args.sizes = [10**9 if s == "all" else int(s) for s in args.sizes.split(",")]
+    if not Path(args.apis).exists():
+        print(f"no collection at {args.apis}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out) if args.out else Path(tmp)
-        report = run_pipeline(args, out)
-        print_stages(report)
-        print_verification(report)
-        print_kept_domains(list(read_jsonl(out / INDEX_FILE, DomainEntry)))
-        communities = load_communities(out) or []
-        measure_draft_verify(communities, args.sample, args.tasks)
-        if args.out:
-            print(f"wrote {out / INDEX_FILE}, {out / COMMUNITIES_FILE} and {out / 'report.json'}")
-        print(json.dumps({"kept": report["domains"]["kept"]}))
+    state = State(args)
+    print(f"{'stage':12} {'seconds':>8} {'peak MB':>8}  summary")
+    for stage in STAGES:
+        start = time.perf_counter()
+        with PeakMemory() as memory:
+            summary = stage.run(state)
+        took = time.perf_counter() - start
+        print(f"{stage.name:12} {took:>8.2f} {memory.peak / 2**20:>8.0f}  {summary}", flush=True)
+    for report in REPORTS:
+        if report is report_scaling and args.no_scaling:
+            continue
+        report(state)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
