@@ -117,6 +117,14 @@ def test_datagen_benchmark() -> None:
 
 
 @pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_specs_benchmark() -> None:
+    done = run("synth_specs.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks and compiles: " in done.stdout and "passes basic verification" in done.stdout
+    assert "failures by reason" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
 def test_synth_benchmark_domain_stages() -> None:
     done = run("synth.py")
     assert done.returncode == 0, done.stderr
