@@ -114,3 +114,10 @@ def test_datagen_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
     assert "datagen: every entity made as asked" in done.stdout
+
+
+def test_generate_directory_benchmark() -> None:
+    done = run("generate_directory.py")
+    assert done.returncode == 0, done.stderr
+    assert "4 domains in" in done.stdout and "resumed run skipped 4" in done.stdout
+    assert "largest worker" in done.stdout
