@@ -313,3 +313,29 @@ def improve(
 
 def _kept_heuristic(draft: SpecDraft, record: dict[str, Any]) -> SpecDraft:
     return draft.model_copy(update={"author": "heuristic", "llm": record})
+
+
+@dataclass(frozen=True)
+class LlmImprover:
+    """`improve` with its endpoint and rounds fixed: the synthesis's improver, called with a
+    draft, its community and a check; picklable, so workers can call it."""
+
+    config: LlmConfig
+    rounds: int = 3
+
+    def __call__(
+        self, draft: SpecDraft, community: Community, check: Callable[[SpecDraft], Verification]
+    ) -> SpecDraft:
+        return improve(draft, community, self.config, check, self.rounds)
+
+    def describe(self) -> dict[str, Any]:
+        """What shapes its output, for a run's description (never the key)."""
+        c = self.config
+        return {
+            "base_url": c.base_url,
+            "model": c.model,
+            "temperature": c.temperature,
+            "max_tokens": c.max_tokens,
+            "seed": c.seed,
+            "rounds": self.rounds,
+        }

@@ -6,6 +6,7 @@ falling back to the heuristic draft), not what any model would write."""
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from envscale.compiler.build import compile_source
 from envscale.runtime.domain import Domain
-from envscale.synth.llm import LlmConfig, extract_spec, improve
+from envscale.synth.llm import LlmConfig, LlmImprover, extract_spec, improve
 from envscale.synth.records import ApiTool, Community, Provenance, SpecDraft, Verification
 from envscale.tasks.datagen import generate_data
 
@@ -366,3 +367,10 @@ def test_extract_spec() -> None:
     assert extract_spec("") is None and extract_spec(None) is None
     # Two blocks with a domain: the last one is the answer's final version.
     assert extract_spec(f'```\ndomain a "1"\n```\n```\n{spec}```') == spec
+
+
+def test_the_improver_is_picklable_and_calls_improve(serve) -> None:
+    server = serve([fenced(improved())])
+    improver = pickle.loads(pickle.dumps(LlmImprover(config(server), rounds=2)))
+    assert improver(_draft(), COMMUNITY, real_check).author == "llm"
+    assert improver.describe()["rounds"] == 2 and "api_key" not in str(improver.describe())
