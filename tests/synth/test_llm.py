@@ -5,6 +5,7 @@ falling back to the heuristic draft), not what any model would write."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import pickle
 import threading
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from envscale.cli.options import add_llm_arguments, llm_improver_from
 from envscale.compiler.build import compile_source
 from envscale.runtime.domain import Domain
 from envscale.synth.llm import LlmConfig, LlmImprover, extract_spec, improve
@@ -374,3 +376,15 @@ def test_the_improver_is_picklable_and_calls_improve(serve) -> None:
     improver = pickle.loads(pickle.dumps(LlmImprover(config(server), rounds=2)))
     assert improver(_draft(), COMMUNITY, real_check).author == "llm"
     assert improver.describe()["rounds"] == 2 and "api_key" not in str(improver.describe())
+
+
+def test_command_line_options_make_an_improver() -> None:
+    parser = argparse.ArgumentParser()
+    add_llm_arguments(parser)
+    assert llm_improver_from(parser.parse_args([])) is None
+    args = parser.parse_args(
+        ["--llm-model", "m", "--llm-base-url", "http://h/v1", "--llm-rounds", "5"]
+    )
+    improver = llm_improver_from(args)
+    assert improver is not None and improver.rounds == 5
+    assert improver.config.base_url == "http://h/v1" and improver.config.model == "m"
