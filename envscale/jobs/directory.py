@@ -350,8 +350,8 @@ def generate_directory(directory: Path, base: Job) -> DirectoryResult:
     started = time.perf_counter()
     for outcome in _outcomes(base, todo):
         outcomes[outcome.name] = outcome
-        kept = outcome.counts.stages[STAGES[-1]] if outcome.counts else 0
-        progress.update(1, kept)
+        # "kept" counts the domains that kept at least one trajectory.
+        progress.update(1, int(bool(outcome.counts and outcome.counts.stages[STAGES[-1]])))
     progress.close()
     seconds = time.perf_counter() - started
     ordered = {job.out.name: outcomes[job.out.name] for job in jobs}
