@@ -116,6 +116,13 @@ def test_datagen_benchmark() -> None:
     assert "datagen: every entity made as asked" in done.stdout
 
 
+def test_generate_directory_benchmark() -> None:
+    done = run("generate_directory.py")
+    assert done.returncode == 0, done.stderr
+    assert "4 domains in" in done.stdout and "resumed run skipped 4" in done.stdout
+    assert "largest worker" in done.stdout
+
+
 @pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
 def test_synth_specs_benchmark() -> None:
     done = run("synth_specs.py")
