@@ -133,8 +133,9 @@ def test_synth_specs_benchmark() -> None:
 
 @pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
 def test_synth_benchmark_domain_stages() -> None:
-    done = run("synth.py")
-    assert done.returncode == 0, done.stderr
+    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--no-scaling")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "\ndomains " in done.stdout and "kept of 16 communities" in done.stdout
     for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
         assert line in done.stdout, done.stdout
     assert "  draft   seconds" in done.stdout and "  verify  seconds" in done.stdout

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from envscale.cli.common import EXIT_OK, run_reporting_errors
 from envscale.cli.options import add_llm_arguments, llm_improver_from
+from envscale.synth.graph import NEIGHBOURS, THRESHOLD
 from envscale.synth.output import INDEX_FILE, REPORT_FILE
+from envscale.synth.partition import MAX_SIZE, MIN_SIZE, RESOLUTION
 from envscale.synth.pipeline import DEFAULT_TASKS, SynthOptions
 from envscale.synth.run import synthesise
 
@@ -82,15 +84,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
-        help="cosine similarity above which two tools are linked (default 0.5)",
+        default=THRESHOLD,
+        help=f"cosine similarity above which two tools are linked (default {THRESHOLD})",
     )
     g.add_argument(
-        "--neighbours", type=_positive, default=10, help="neighbours searched per tool (10)"
+        "--neighbours",
+        type=_positive,
+        default=NEIGHBOURS,
+        help=f"neighbours searched per tool (default {NEIGHBOURS})",
     )
-    g.add_argument("--resolution", type=float, default=1.0, help="Louvain resolution (1.0)")
-    g.add_argument("--min-size", type=_positive, default=4, help="fewest tools of a domain (4)")
-    g.add_argument("--max-size", type=_positive, default=30, help="most tools of a domain (30)")
+    g.add_argument(
+        "--resolution",
+        type=float,
+        default=RESOLUTION,
+        help=f"Louvain resolution (default {RESOLUTION})",
+    )
+    g.add_argument(
+        "--min-size",
+        type=_positive,
+        default=MIN_SIZE,
+        help=f"fewest tools of a domain (default {MIN_SIZE})",
+    )
+    g.add_argument(
+        "--max-size",
+        type=_positive,
+        default=MAX_SIZE,
+        help=f"most tools of a domain (default {MAX_SIZE})",
+    )
     g = p.add_argument_group("verification")
     g.add_argument(
         "--tasks",

@@ -21,6 +21,7 @@ from envscale import __version__
 from envscale.jobs.progress import Progress
 from envscale.records import DomainEntry
 from envscale.synth.domains import DomainJob, Drafter, Improver, community_hash
+from envscale.synth.graph import NEIGHBOURS, THRESHOLD
 from envscale.synth.output import (
     PLOTS_FOLDER,
     REPORT_FILE,
@@ -30,6 +31,7 @@ from envscale.synth.output import (
     write_json,
 )
 from envscale.synth.parallel import run_jobs
+from envscale.synth.partition import MAX_SIZE, MIN_SIZE, RESOLUTION
 from envscale.synth.records import ApiTool, Community
 from envscale.synth.summary import build_report, reason_kind, summary_table, write_plots
 
@@ -45,11 +47,11 @@ class SynthOptions:
     executor: str = "local"  # local | ray
     ray_address: str | None = None
     vectoriser: str = "hashed"
-    threshold: float = 0.5  # cosine similarity above which two tools are linked
-    neighbours: int = 10  # nearest neighbours searched per tool
-    resolution: float = 1.0  # Louvain's
-    min_size: int = 4
-    max_size: int = 30
+    threshold: float = THRESHOLD  # cosine similarity above which two tools are linked
+    neighbours: int = NEIGHBOURS  # nearest neighbours searched per tool
+    resolution: float = RESOLUTION  # Louvain's
+    min_size: int = MIN_SIZE
+    max_size: int = MAX_SIZE
     tasks: int = DEFAULT_TASKS  # tasks sampled per domain, at least (see verify)
     limit: int | None = None  # the first N tools only
     improve: Improver | None = None  # a model's revision of each draft

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from envscale.records import DomainEntry, read_jsonl
 from envscale.synth.domains import DomainJob, make_domain
 from envscale.synth.pipeline import SynthOptions, synthesise_communities
@@ -146,3 +148,22 @@ def test_the_improver_gets_a_check_and_its_draft_is_verified() -> None:
     outcome = make_domain(DomainJob(communities()[0], 0, 10, drafts.by_name, improver))
     assert seen == [True]
     assert outcome.entry.status == "kept" and outcome.entry.figures["author"] == "llm"
+
+
+def test_the_ray_executor_gives_the_same_index(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'envscale[ray]')")
+    run(tmp_path / "local")
+    stream = io.StringIO()
+    options = SynthOptions(
+        inputs=[],
+        out=tmp_path / "ray",
+        workers=1,
+        executor="ray",
+        tasks=10,
+        drafter=drafts.by_name,
+        progress=False,
+        stream=stream,
+    )
+    synthesise_communities(options, communities(), {})
+    local, ray = (tmp_path / "local" / "index.jsonl"), (tmp_path / "ray" / "index.jsonl")
+    assert ray.read_bytes() == local.read_bytes()
