@@ -400,10 +400,21 @@ class _Body:
         listed = ", ".join(sources)
         what = phrase(e.words)
         allowed = " or ".join(sources)
-        done = target.replace("_", " ")
+        done = _participle(self.plan.verb.word, target)
         message = quote(f"Only {article(allowed)} {what} can be {done}; this one is {{}}")
         self.line(f"require {record}.status in [{listed}] else format({message}, {record}.status)")
         self.line(f"set {record}.status = {target}")
         self.set_values(record, self.field_values())
         self.line(f"return {record}")
         return self.plan.subject
+
+
+def _participle(verb: str, state: str) -> str:
+    """How the message names the move: `cancelled`, `resumed`, `unlocked`."""
+    if state.startswith(verb[:4]) or not verb:
+        return state.replace("_", " ")
+    if verb.endswith("e"):
+        return f"{verb}d"
+    if verb.endswith(("ship", "stop", "drop", "plan")):
+        return f"{verb}{verb[-1]}ed"
+    return f"{verb}ed"

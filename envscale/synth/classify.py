@@ -299,9 +299,11 @@ def classify(
 
 def _first_verb(ws: list[str], description: bool = False) -> Verb | None:
     for i, w in enumerate(ws):
-        if not description and i == len(ws) - 1 and i > 0 and w in _NOUNISH:
+        last = not description and i == len(ws) - 1
+        if last and i > 0 and w in _NOUNISH:
             continue
-        v = verb_of(w)
+        # A name's last word in the plural is its record (`exchanges`, `pairs_for_x`).
+        v = verb_of(w) if not (last and w.endswith("s") and not verb_like(w)) else None
         if v is not None:
             return Verb(v.action, v.word, v.state, v.record, i)
     return None

@@ -95,7 +95,7 @@ NOISE = wordset(
     output response_format x_rapidapi_key rapidapi_key user_agent x_user_agent accept
     content_type page offset limit per_page page_size size cursor skip start_cursor
     max_results num_results count_only fields sort sort_by order_by sortby orderby
-    sort_order direction order_direction
+    sort_order direction order_direction top_k top_n topk max_items maxresults max_count
     """
 )
 QUERY_WORDS = wordset("query q keyword keywords term search searchterm search_term text")
@@ -118,6 +118,19 @@ BOOL_PREFIXES = ("is", "has", "can", "should", "allow", "enable")
 POSITIVE_WORDS = wordset(
     "amount price quantity qty cost fee total payment deposit withdrawal donation"
 )
+CHANGE_NOMINALS = {
+    "cancel": "cancellation",
+    "approve": "approval",
+    "reject": "rejection",
+    "complete": "completion",
+    "confirm": "confirmation",
+    "close": "closure",
+    "activate": "activation",
+    "deactivate": "deactivation",
+    "suspend": "suspension",
+    "renew": "renewal",
+    "reset": "reset",
+}
 ACK_FIELDS = wordset("status success message msg error result code ok response")
 
 
@@ -424,10 +437,14 @@ class _Inference:
             and (not obj or obj_names_key or verb.word not in OBJECT_ACTS)
         ):
             return verb.record.split()
+        if verb.action in ("update", "delete", "status"):
+            # A change that names no record to change leaves a request for it.
+            what = (
+                "deletion" if verb.action == "delete" else CHANGE_NOMINALS.get(verb.word, "change")
+            )
+            return [*(obj[-1:] or self.service[-1:] or ["record"]), what]
         if obj and not obj_names_key:
             return obj[-2:]
-        if verb.action in ("update", "delete", "status"):
-            return [*(obj[-1:] or self.service[-1:] or ["record"]), "change"]
         return obj[-2:] or [*self.service[-1:], "record"]
 
     def subject_key(
@@ -628,7 +645,7 @@ class _Inference:
     def return_fields(self, entity: str, returns: list[tuple[str, SpecType, str]]) -> None:
         e = self.entities[entity]
         for name, ftype, doc in returns:
-            if name.lower() in ACK_FIELDS and e.machine is not None:
+            if (name.lower() in ACK_FIELDS and e.machine is not None) or name.lower() == "id":
                 continue
             if len(e.fields) >= 40:
                 break
@@ -652,6 +669,9 @@ class _Inference:
             for f in e.fields.values():
                 if f.ref is not None and f.ref == e.name:
                     f.optional = True
+        for e in self.entities.values():
+            if e.machine is not None:
+                _prune(e.machine)
         self.break_cycles()
         taken: set[str] = set()
         for e in self.entities.values():
@@ -675,6 +695,19 @@ class _Inference:
             for f in e.fields.values():
                 if f.ref is not None and not f.optional and reaches(f.ref, e.name, set()):
                     f.optional = True
+
+
+def _prune(machine: Machine) -> None:
+    """Moves only from states that something reaches: an undoing verb (resume) leaves only
+    the states the domain's other verbs (pause, not suspend) lead to."""
+    reached = {machine.initial, *machine.moves}
+    for target, sources in machine.moves.items():
+        kept = [s for s in sources if s in reached and s != target]
+        if not kept:
+            kept = [machine.initial] if machine.initial != target else []
+        machine.moves[target] = kept
+    for target in [t for t, sources in machine.moves.items() if not sources]:
+        del machine.moves[target]
 
 
 def article(text: str) -> str:
