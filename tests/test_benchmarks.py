@@ -121,3 +121,21 @@ def test_generate_directory_benchmark() -> None:
     assert done.returncode == 0, done.stderr
     assert "4 domains in" in done.stdout and "resumed run skipped 4" in done.stdout
     assert "largest worker" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_specs_benchmark() -> None:
+    done = run("synth_specs.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks and compiles: " in done.stdout and "passes basic verification" in done.stdout
+    assert "failures by reason" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_benchmark_domain_stages() -> None:
+    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--no-scaling")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "\ndomains " in done.stdout and "kept of 16 communities" in done.stdout
+    for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
+        assert line in done.stdout, done.stdout
+    assert "  draft   seconds" in done.stdout and "  verify  seconds" in done.stdout
