@@ -183,7 +183,8 @@ def _run_domain(
     used: Counter[str] = Counter()
     shortfalls: list[str] = []
     # Walks are steered towards the tools used least; the tools a round leaves unreached get
-    # further rounds (other seeds, the steering carried over), two tasks per tool.
+    # further rounds (other seeds, the steering carried over, at least two tasks per tool
+    # still unreached), while a round reaches anything.
     coverage = Coverage()
     asked = n
     for round_ in range(TASK_ROUNDS):
