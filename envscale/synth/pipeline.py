@@ -135,6 +135,16 @@ def _name(function: Any) -> str | None:
     return f"{inner.__module__}.{inner.__qualname__}"
 
 
+class _StageBar(Progress):
+    """A stage that runs as one call: its bar fills when it ends, with its wall time."""
+
+    def render(self, now: float) -> str:
+        width = 24
+        filled = width * self.done // self.total if self.total else width
+        elapsed = max(now - self.started, 0.0)
+        return f"[{'#' * filled}{'.' * (width - filled)}] {self.label}  {elapsed:.1f} s"
+
+
 class Stages:
     """Wall time and peak memory (the process's high-water mark so far) of each stage."""
 
@@ -144,7 +154,7 @@ class Stages:
         self.figures: dict[str, dict[str, Any]] = {}
 
     def run(self, name: str, body: Callable[[], Any], **counts: Any) -> Any:
-        bar = Progress(1, label=name, stream=self.stream, enabled=self.options.progress)
+        bar = _StageBar(1, label=name, stream=self.stream, enabled=self.options.progress)
         started = time.perf_counter()
         value = body()
         bar.update(1, 1)
