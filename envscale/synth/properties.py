@@ -12,8 +12,9 @@ does):
 - delete: a successful call deletes a record, and the get tool no longer finds it;
 - update: a successful call changes a record, and the get tool shows the new values (an
   update whose drawn calls all keep the values it sets is untested);
-- missing key: the tool called with a key that names no record (of an entity it reads or
-  writes, other than one it creates) fails with a message, and the database is unchanged.
+- missing key: the tool called with a key that names no record, in a parameter its body
+  looks a record up by (`E[p]`, `E.get(p)`, a reference of an inserted record; not the key
+  of the record a create makes), fails with a message, and the database is unchanged.
 
 Arguments are drawn as task walks draw them (`tasks.arguments`), a few draws per tool. A tool
 no draw can call successfully is not tested here: the tasks and the reach step say so. Where
@@ -29,7 +30,7 @@ from typing import Any, Literal
 from envscale.compiler import types as t
 from envscale.compiler.context import Compilation
 from envscale.dsl import ast
-from envscale.records import Manifest, ToolInfo
+from envscale.records import Manifest
 from envscale.runtime.database import canonical_json
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Change, Environment
@@ -47,6 +48,9 @@ class WriteClass:
     tool: str
     kind: WriteKind
     entity: str
+    # (parameter, entity) for each parameter the body looks a record up by: `E[p]`,
+    # `E.get(p)`, or a reference field of an inserted record set to `p`.
+    lookups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -85,13 +89,42 @@ def classify(c: Compilation, manifest: Manifest) -> dict[str, WriteClass]:
                 updates.add(entity)
         returned = info.returns_shape.row if info.returns_shape is not None else None
         primary = returned if returned in info.writes else sorted(info.writes)[0]
-        if primary in creates:
-            out[info.name] = WriteClass(info.name, "create", primary)
-        elif primary in deletes:
-            out[info.name] = WriteClass(info.name, "delete", primary)
-        elif primary in updates:
-            out[info.name] = WriteClass(info.name, "update", primary)
+        keys = _lookups(c, manifest, symbol.body_nodes, set(info.params))
+        kinds: tuple[tuple[WriteKind, set[str]], ...] = (
+            ("create", creates),
+            ("delete", deletes),
+            ("update", updates),
+        )
+        for kind, found in kinds:
+            if primary in found:
+                out[info.name] = WriteClass(info.name, kind, primary, keys)
+                break
     return out
+
+
+def _lookups(
+    c: Compilation, manifest: Manifest, nodes: list[ast.Node], params: set[str]
+) -> tuple[tuple[str, str], ...]:
+    found: set[tuple[str, str]] = set()
+
+    def param(e: ast.Node) -> str | None:
+        return e.id if isinstance(e, ast.Name) and e.id in params else None
+
+    for node in nodes:
+        if isinstance(node, ast.Index) and len(node.keys) == 1 and (p := param(node.keys[0])):
+            obj = c.type_of(node.obj)
+            if isinstance(obj, t.EntityClass):
+                found.add((p, obj.entity))
+        elif isinstance(node, ast.Call) and node.args and (p := param(node.args[0].value)):
+            method = c.type_of(node.func)
+            if isinstance(method, t.Method) and method.name == "get":
+                found.add((p, method.entity))
+        elif isinstance(node, ast.Insert) and node.entity in manifest.entities:
+            refs = {f.name: f.ref for f in manifest.entities[node.entity].fields if f.ref}
+            for arg in node.args:
+                if arg.name in refs and (p := param(arg.value)):
+                    found.add((p, refs[arg.name]))
+    return tuple(sorted(found))
 
 
 def getters(domain: Domain) -> dict[str, tuple[str, str]]:
@@ -111,22 +144,21 @@ def getters(domain: Domain) -> dict[str, tuple[str, str]]:
     return out
 
 
-def key_params(domain: Domain, info: ToolInfo, created: str | None) -> dict[str, str]:
-    """Parameter -> entity, for each string parameter of the tool that names a key of an
-    entity it reads or writes, other than the one it creates."""
-    names = entity_names(domain.manifest)
+def key_params(domain: Domain, cls: WriteClass) -> dict[str, str]:
+    """Parameter -> entity, for each string parameter the tool looks a record up by (of an
+    entity with one key field), other than the key of the record a create makes."""
     props = next(
         s["function"]["parameters"].get("properties", {})
         for s in domain.tool_schemas
-        if s["function"]["name"] == info.name
+        if s["function"]["name"] == cls.tool
     )
-    touched = (set(info.reads) | set(info.writes)) - {created}
+    created = cls.entity if cls.kind == "create" else None
     return {
-        p: names[p]
-        for p in info.params
-        if names.get(p) in touched
+        p: entity
+        for p, entity in cls.lookups
+        if entity != created
         and props.get(p, {}).get("type") == "string"
-        and len(domain.manifest.entities[names[p]].key) == 1
+        and len(domain.manifest.entities[entity].key) == 1
     }
 
 
@@ -235,8 +267,7 @@ class PropertyTester:
     def _missing_key(self, cls: WriteClass, arguments: dict[str, Any] | None) -> bool | None:
         """True when every key parameter, given a key that names no record, makes a clear
         error; False when one does not (a failure is recorded); None when untested."""
-        info = self.domain.tools[cls.tool]
-        params = key_params(self.domain, info, cls.entity if cls.kind == "create" else None)
+        params = key_params(self.domain, cls)
         base = arguments if arguments is not None else self._draw(cls.tool)
         if not params or base is None:
             return None

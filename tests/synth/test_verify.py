@@ -104,7 +104,7 @@ def test_an_update_the_get_tool_cannot_show_fails_the_property_tests() -> None:
 def test_writes_are_classified_by_what_their_bodies_do_not_by_their_names() -> None:
     source = (
         drafts.NOTEBOOK
-        + '''
+        + """
 tool delete_body(note_id: str "The note's id") -> Note {
   "Empty a note's body."
   let n = Note[note_id]
@@ -117,7 +117,7 @@ tool add_copy(note_id: str "The note to copy") -> Note {
   let n = Note[note_id]
   return insert Note(note_id: next_key(Note, "NO", 4), owner: n.owner, title: n.title)
 }
-'''
+"""
     )
     c = analyze(source, "notebook.domain")
     domain = verify_module._compile(c, source)
@@ -129,6 +129,10 @@ tool add_copy(note_id: str "The note to copy") -> Note {
         "delete_body": ("update", "Note"),
         "add_copy": ("create", "Note"),
     }
+    # The parameters a missing key is tried in: those the body looks a record up by.
+    assert classes["create_note"].lookups == (("person_id", "Person"),)
+    assert classes["rename_note"].lookups == (("note_id", "Note"),)
+    assert classes["add_copy"].lookups == (("note_id", "Note"),)
 
 
 def test_a_crash_in_a_step_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
