@@ -38,12 +38,14 @@ def reason_kind(reason: str) -> str:
     if reason_step(reason) == "check":
         codes = sorted(set(re.findall(r"\bE\d{3}\b", reason)))
         return "check: " + ", ".join(codes)
+    if reason_step(reason) == "properties":  # "properties: TOOL: what; TOOL: what": the what
+        reason = "properties: " + reason.split(": ", 2)[-1].split("; ")[0]
     text = re.sub(r"'[^']*'|\"[^\"]*\"|\([^)]*\)", "…", reason)
     text = re.sub(r"\d+", "N", text)
     step, _, rest = text.partition(":")
-    # A list of tool names after the last colon is no part of the kind.
-    head = rest.rsplit(":", 1)[0] if rest.count(":") >= 1 else rest
-    return f"{step}:{head}"[:160]
+    if step == "reach":  # the tools after the last colon are no part of the kind
+        rest = rest.rsplit(":", 1)[0]
+    return f"{step}:{rest}"[:160]
 
 
 def histogram(values: Sequence[int]) -> dict[str, int]:
