@@ -74,6 +74,19 @@ class DomainOutcome:
         )
 
 
+def peak_rss_mb() -> float:
+    """This process's high-water mark of resident memory, in MiB: the kernel's VmHWM, which
+    a spawned worker starts afresh (getrusage's ru_maxrss keeps the parent's across exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def community_hash(community: Community, seed: int, tasks: int) -> str:
     """What a domain's result depends on besides the code: its tools and the verification."""
     text = f"{community.to_json()}\0{seed}\0{tasks}"
@@ -130,7 +143,7 @@ def make_domain(job: DomainJob) -> DomainOutcome:
         draft=draft,
         verification=verification,
         seconds={k: round(v, 4) for k, v in seconds.items()},
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mb=peak_rss_mb(),
         community_hash=community_hash(community, job.seed, job.tasks),
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import resource
 import sys
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ from typing import Any, TextIO
 from envscale import __version__
 from envscale.jobs.progress import Progress
 from envscale.records import DomainEntry
-from envscale.synth.domains import DomainJob, Drafter, Improver, community_hash
+from envscale.synth.domains import DomainJob, Drafter, Improver, community_hash, peak_rss_mb
 from envscale.synth.graph import NEIGHBOURS, THRESHOLD
 from envscale.synth.output import (
     PLOTS_FOLDER,
@@ -76,10 +75,6 @@ class SynthReport:
 
     def table(self) -> str:
         return summary_table(self.report)
-
-
-def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def as_dict(value: Any) -> Any:
@@ -162,7 +157,7 @@ class Stages:
         self.figures[name] = {
             **counts,
             "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": _peak_mb(),
+            "peak_rss_mb": peak_rss_mb(),
         }
         return value
 
@@ -237,7 +232,7 @@ def domain_stages(
         "in": len(entries),
         "out": len(entries),
         "seconds": round(time.perf_counter() - write_started, 3),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
     write_json(out / REPORT_FILE, report)
     warnings = list(saved.get("warnings") or [])
