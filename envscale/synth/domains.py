@@ -189,6 +189,8 @@ def _figures(
     }
     if draft is not None:
         figures["author"] = draft.author
+        if (llm := (draft.model_extra or {}).get("llm")) is not None:
+            figures["llm"] = llm  # the model's rounds and why each failed (synth/llm.py)
     if verification is not None:
         figures.update(
             {k: v for k, v in verification.figures.items() if k not in ("seconds", "tool_kinds")}

@@ -6,6 +6,7 @@ falling back to the heuristic draft), not what any model would write."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import pickle
 import threading
@@ -19,7 +20,9 @@ from envscale.cli.options import add_llm_arguments, llm_improver_from
 from envscale.compiler.build import compile_source
 from envscale.runtime.domain import Domain
 from envscale.synth.llm import LlmConfig, LlmImprover, extract_spec, improve
+from envscale.synth.pipeline import SynthOptions, synthesise_communities
 from envscale.synth.records import ApiTool, Community, Provenance, SpecDraft, Verification
+from envscale.synth.specwriter import draft_spec
 from envscale.tasks.datagen import generate_data
 
 
@@ -388,3 +391,26 @@ def test_command_line_options_make_an_improver() -> None:
     improver = llm_improver_from(args)
     assert improver is not None and improver.rounds == 5
     assert improver.config.base_url == "http://h/v1" and improver.config.model == "m"
+
+
+def test_the_synthesis_index_shows_what_the_model_did(serve, tmp_path) -> None:
+    """The real pipeline (spec writer, verification, index) with the improver: a kept answer
+    and the rounds before it reach the domain's line of index.jsonl."""
+    server = serve([fenced(improved(user_type="Usr")), fenced(improved())])
+    options = SynthOptions(
+        inputs=[],
+        out=tmp_path / "synth",
+        tasks=4,
+        improve=LlmImprover(config(server), rounds=3),
+        drafter=draft_spec,
+        progress=False,
+        stream=io.StringIO(),
+    )
+    report = synthesise_communities(options, [COMMUNITY], {})
+    (entry,) = report.entries
+    assert entry.figures["author"] == "llm"
+    assert entry.figures["llm"]["rounds"] == 2 and entry.figures["llm"]["kept"] == "llm"
+    line = json.loads((tmp_path / "synth" / "index.jsonl").read_text().splitlines()[0])
+    assert line["figures"]["llm"]["failures"] == [
+        "the spec does not check: error[E102]: unknown type 'Usr'"
+    ]
