@@ -132,9 +132,14 @@ def test_synth_specs_benchmark() -> None:
 
 
 @pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
-def test_synth_benchmark_domain_stages() -> None:
-    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--no-scaling")
+def test_synth_benchmark() -> None:
+    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--show", "2")
     assert done.returncode == 0, done.stdout + done.stderr
+    for stage in ("ingest", "vectorise", "graph", "partition"):
+        assert f"\n{stage} " in done.stdout
+    assert "purity against source groups" in done.stdout and "NMI" in done.stdout
+    assert "graph stage (vectorise + graph) by collection size" in done.stdout
+    # The domains stage: drafted and verified communities, and what became of them.
     assert "\ndomains " in done.stdout and "kept of 16 communities" in done.stdout
     for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
         assert line in done.stdout, done.stdout

@@ -64,6 +64,8 @@ OPTIONAL_HEAVY = {
     "tokenizers",
     "sklearn",
     "scipy",
+    "numpy",
+    "sentence_transformers",
 }
 # `envscale.load` resolves to the façade on first use, so that importing a lower layer
 # (as compiled tools do) does not import the layers above it.

@@ -103,7 +103,7 @@ def _split(
     if len(members) <= max_size:
         return [members]
     figures["split"] += 1
-    subgraph = graph.subgraph(members)
+    subgraph = graph.subgraph(members).copy()  # a view is slow to walk
     parts: list[list[int]] = [members]
     for round_ in range(1, SPLIT_ROUNDS + 1):
         parts = _louvain(subgraph, resolution * 2**round_, seed)
@@ -205,9 +205,8 @@ def _names(tools: Sequence[ApiTool], communities: list[list[int]]) -> list[str]:
             for w, _ in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))
             if w not in GENERIC and len(w) > 1 and not w.isdigit()
         ]
-        base = "_".join(ranked[:NAME_WORDS]) or "tools"
-        if not base[0].isalpha():
-            base = f"d_{base}"
+        # Two words at least, so that no name is a word of the spec language.
+        base = "_".join(ranked[:NAME_WORDS] if len(ranked) > 1 else [*ranked, "tools"])
         name = base[:40].rstrip("_")
         extra, suffix = NAME_WORDS, 1
         while name in taken:

@@ -20,7 +20,7 @@ from envscale.records import Part
 class Provenance(Part):
     """Where one definition of a tool came from."""
 
-    source: str  # the collection and file, as the input names it ("" when it names none)
+    source: str  # the collection and file, as the input names it (else the file read)
     group: str | None = None  # the API, server or class the tool belongs to in its source
     category: str | None = None  # the source's own topic label
     original_name: str

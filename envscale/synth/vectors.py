@@ -189,6 +189,8 @@ class LexicalVectoriser:
         from scipy import sparse
         from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 
+        if not tools:
+            return sparse.csr_matrix((0, 1))
         blocks = feature_blocks(tools)
         parts = []
         for name, weight in self.weights.items():
@@ -241,6 +243,8 @@ class EmbeddingVectoriser:
         import numpy as np
         from scipy import sparse
 
+        if not tools:
+            return sparse.csr_matrix((0, 1))
         texts = [tool_text(t) for t in tools]
         dense = np.asarray(self.embed(texts), dtype=np.float64).reshape(len(texts), -1)
         parts = [sparse.csr_matrix(_normalised(dense))]

@@ -8,12 +8,14 @@ from typing import Any
 
 from envscale.synth.records import ApiTool, Provenance
 
-NOUNS = """book author loan patient doctor visit order product invoice flight seat booking
+_NOUNS = """book author loan patient doctor visit order product invoice flight seat booking
 hotel room guest movie ticket cinema song album artist recipe ingredient meal car rental
 driver parcel route depot course student grade ticket agent queue policy claim premium
-account transfer payee repo commit branch""".split()
-FIELDS = """title name email phone price amount status date city country code colour size
-weight rating genre year note address level score currency capacity duration""".split()
+account transfer payee repo commit branch"""
+NOUNS = _NOUNS.split()
+_FIELDS = """title name email phone price amount status date city country code colour size
+weight rating genre year note address level score currency capacity duration"""
+FIELDS = _FIELDS.split()
 
 
 def schema(fields: dict[str, str], required: list[str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from envscale.synth.graph import similarity_graph
+from envscale.synth.partition import partition
 from envscale.synth.records import ApiTool
 from envscale.synth.vectors import EmbeddingVectoriser, make_vectoriser, tool_text
 from tests.synth.collection import collection
@@ -90,3 +91,11 @@ def test_dense_vectors_are_blocked_by_hashed_features() -> None:
     for u, v, w in graph.edges(data="weight"):
         cosine = texts[u] @ texts[v] / np.linalg.norm(texts[u]) / np.linalg.norm(texts[v])
         assert abs(w - cosine) < 1e-5
+
+
+def test_an_empty_or_single_tool_collection() -> None:
+    for tools in ([], collection(1)[:1]):
+        graph = similarity_graph(tools, "tfidf")
+        assert graph.number_of_nodes() == len(tools) and graph.number_of_edges() == 0
+        result = partition(tools, graph)
+        assert result.communities == [] and len(result.dropped) == len(tools)
