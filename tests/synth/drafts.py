@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from envscale.synth.records import ApiTool, Community, Provenance, SpecDraft
 
-NOTEBOOK = '''domain notebook "Notes kept by people." clock "2024-05-01T10:00:00"
+NOTEBOOK = """domain notebook "Notes kept by people." clock "2024-05-01T10:00:00"
   policy "You help people with their notes."
 
 enum NoteStatus { active, archived }
@@ -58,7 +58,7 @@ tool delete_note(note_id: str "The note's id") -> str {
   delete n
   return format("Deleted note {}", note_id)
 }
-'''
+"""
 
 # A misspelt type: the spec does not check.
 UNCHECKED = NOTEBOOK.replace("  owner: Person\n", "  owner: Persn\n")
@@ -66,7 +66,7 @@ UNCHECKED = NOTEBOOK.replace("  owner: Person\n", "  owner: Persn\n")
 # A tool no walk can call: its code is never one a user would give.
 UNREACHABLE = (
     NOTEBOOK
-    + '''
+    + """
 tool pin_note(note_id: str "The note's id", code: str "The pin code") -> Note {
   "Pin a note with a code."
   let n = Note[note_id]
@@ -74,13 +74,13 @@ tool pin_note(note_id: str "The note's id", code: str "The pin code") -> Note {
   set n.status = archived
   return n
 }
-'''
+"""
 )
 
 # A write that takes a missing key for no error: it quietly does nothing.
 SILENT_MISSING_KEY = (
     NOTEBOOK
-    + '''
+    + """
 tool touch_note(note_id: str "The note's id") -> Note? {
   "Mark a note as read."
   let n = Note.get(note_id)
@@ -89,18 +89,20 @@ tool touch_note(note_id: str "The note's id") -> Note? {
   }
   return n
 }
-'''
+"""
 )
 
 # The get tool hides archived notes, so archiving one cannot be read back.
-HIDDEN_UPDATE = NOTEBOOK.replace(
-    '''  "Look a note up by id."
-  return Note[note_id]''',
-    '''  "Look a note up by id."
+HIDDEN_UPDATE = (
+    NOTEBOOK.replace(
+        """  "Look a note up by id."
+  return Note[note_id]""",
+        """  "Look a note up by id."
   let n = Note[note_id]
   require n.status == active else format("No note {}", note_id)
-  return n''',
-) + '''
+  return n""",
+    )
+    + """
 tool archive_note(note_id: str "The note's id") -> Note {
   "Archive a note."
   let n = Note[note_id]
@@ -108,7 +110,8 @@ tool archive_note(note_id: str "The note's id") -> Note {
   set n.status = archived
   return n
 }
-'''
+"""
+)
 
 
 def draft(source: str, name: str = "notebook") -> SpecDraft:
