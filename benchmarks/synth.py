@@ -3,25 +3,34 @@ the graph stage's growth with the collection, and how the communities look.
 
     python benchmarks/synth.py [--quick] [--limit N] [--apis ../shared/apis/apis.jsonl.gz]
 
-Stages run in the order of `STAGES` (ingest, vectorise, graph, partition); a later stage
-appends itself there and reads what the earlier ones left in `State`. After the stages,
+Stages run in the order of `STAGES` (ingest, vectorise, graph, partition, domains); a later
+stage appends itself there and reads what the earlier ones left in `State`. The domains stage
+drafts and verifies the communities (`--domains N` of them picked at random, all by default)
+on `--workers` processes, as `envscale synth` does, into a temporary folder. After the stages,
 each function of `REPORTS` prints its figures: the graph stage's time at growing sizes
 (`--sizes`, random whole source groups up to each size), the communities' sizes, the share
 of tools with parameters that end in a community, purity and NMI of the communities against
 the source groups (scikit-learn), the communities that join tools of different sources, and
-`--show` communities picked at random, as tool lists, to judge their coherence.
+`--show` communities picked at random, as tool lists, to judge their coherence; then the
+domains kept after verification and the reasons for the rest, the tools, entities, write
+tools and reachable chain lengths per kept domain, and the time and peak memory of drafting
+and of verifying one domain (measured in this process on `--sample` communities).
 
 `--limit N` keeps N tools (random whole source groups, seeded); `--quick` is `--limit 3000`
-with graph-stage sizes 500, 1000 and 3000.
+with graph-stage sizes 500, 1000 and 3000, 16 domains of 5 tasks and 4 measured one by one.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import random
+import statistics
 import sys
+import tempfile
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +43,11 @@ sys.path.insert(0, str(ROOT))
 from envscale.synth import graph as graphs  # noqa: E402
 from envscale.synth import partition as partitions  # noqa: E402
 from envscale.synth.ingest import IngestReport, ingest  # noqa: E402
+from envscale.synth.pipeline import SynthOptions, synthesise_communities  # noqa: E402
 from envscale.synth.records import ApiTool  # noqa: E402
+from envscale.synth.specwriter import draft_spec  # noqa: E402
 from envscale.synth.vectors import make_vectoriser  # noqa: E402
+from envscale.synth.verify import verify  # noqa: E402
 
 PAGE = 4096
 
@@ -147,11 +159,40 @@ def stage_partition(state: State) -> str:
     )
 
 
+def stage_domains(state: State) -> str:
+    """Draft and verify the communities on worker processes, as `envscale synth` does."""
+    a = state.args
+    communities = list(state.partition.communities)
+    if a.domains and a.domains < len(communities):
+        picked = random.Random(a.seed).sample(range(len(communities)), a.domains)
+        communities = [communities[i] for i in sorted(picked)]
+    with tempfile.TemporaryDirectory() as out:
+        options = SynthOptions(
+            inputs=[],
+            out=Path(out),
+            seed=a.seed,
+            workers=a.workers,
+            tasks=a.tasks,
+            drafter=draft_spec,
+            progress=False,
+            stream=io.StringIO(),
+        )
+        result = synthesise_communities(options, communities, {})
+    state.extra["domains"] = result
+    d = result.report["domains"]
+    workers = result.report["stages"]["domains"]["peak_rss_mb"]
+    return (
+        f"{d['kept']} kept of {d['communities']} communities on {a.workers} workers "
+        f"(largest worker {workers:.0f} MB)"
+    )
+
+
 STAGES: list[Stage] = [
     Stage("ingest", stage_ingest),
     Stage("vectorise", stage_vectorise),
     Stage("graph", stage_graph),
     Stage("partition", stage_partition),
+    Stage("domains", stage_domains),
 ]
 
 
@@ -223,7 +264,98 @@ def report_communities(state: State) -> None:
         print("    " + ", ".join(t.name for t in community.tools))
 
 
-REPORTS: list[Callable[[State], None]] = [report_communities, report_scaling]
+def _spread(values: list[int]) -> str:
+    if not values:
+        return "none"
+    return (
+        f"mean {statistics.mean(values):.1f}  median {statistics.median(values):g}  "
+        f"min {min(values)}  max {max(values)}"
+    )
+
+
+def report_verification(state: State) -> None:
+    result = state.extra["domains"]
+    report = result.report
+    domains, rejected = report["domains"], report["rejected"]
+    print(
+        f"\nkept after verification: {domains['kept']} of {domains['communities']} domains "
+        f"({100 * domains['kept_share']:.0f}%)"
+    )
+    for step, count in rejected["by_step"].items():
+        print(f"  rejected at {step:<12} {count}")
+    for reason, count in list(rejected["by_reason"].items())[:12]:
+        print(f"  {count:5d} x {reason}")
+    seconds = report["stages"]["domains"]["seconds"]
+    for name, t in seconds.items():
+        print(
+            f"  {name} per domain: mean {t['mean']:.3f} s, median {t['p50']:.3f} s, "
+            f"max {t['max']:.2f} s"
+        )
+    steps = report["stages"]["domains"]["verify_steps"]
+    print(
+        "  verify steps, total seconds: "
+        + ", ".join(f"{k} {v['total']:.1f}" for k, v in steps.items() if v["total"] >= 0.05)
+    )
+    kept = [e for e in result.entries if e.status == "kept"]
+    figures = [e.figures for e in kept]
+    print(f"per kept domain ({len(kept)}):")
+    for label, key in (
+        ("tools", "tools"),
+        ("entities", "entities"),
+        ("write tools", "writes"),
+        ("tasks", "tasks_sampled"),
+    ):
+        print(f"  {label:<12} {_spread([int(f.get(key, 0)) for f in figures])}")
+    lengths: Counter[int] = Counter()
+    longest = []
+    for f in figures:
+        counts = {int(k): v for k, v in (f.get("chain_lengths") or {}).items()}
+        lengths.update(counts)
+        if counts:
+            longest.append(max(counts))
+    print(
+        "  chain lengths reached: "
+        + ", ".join(f"{k}: {lengths[k]}" for k in sorted(lengths))
+        + f"; longest per domain {_spread(longest)}"
+    )
+    effects = Counter(t.get("effect") for e in kept for t in e.tools if t.get("effect"))
+    print(f"  write effects: {dict(sorted(effects.items()))}")
+
+
+def report_draft_verify(state: State) -> None:
+    """Time and peak memory of drafting and of verifying one domain, in this process."""
+    communities = list(state.partition.communities)
+    chosen = random.Random(state.args.seed + 1).sample(
+        communities, min(state.args.sample, len(communities))
+    )
+    rows: dict[str, list[tuple[float, float]]] = {"draft": [], "verify": []}
+    for community in chosen:
+        tracemalloc.start()
+        started = time.perf_counter()
+        draft = draft_spec(community)
+        rows["draft"].append((time.perf_counter() - started, tracemalloc.get_traced_memory()[1]))
+        tracemalloc.reset_peak()
+        started = time.perf_counter()
+        verify(draft, state.args.seed, state.args.tasks)
+        rows["verify"].append((time.perf_counter() - started, tracemalloc.get_traced_memory()[1]))
+        tracemalloc.stop()
+    print(f"one domain, {len(chosen)} measured (tracemalloc's peak; slower with it on):")
+    for name, values in rows.items():
+        if values:
+            seconds = [s for s, _ in values]
+            peaks = [p / 2**20 for _, p in values]
+            print(
+                f"  {name:<7} seconds mean {statistics.mean(seconds):.3f} max {max(seconds):.3f}"
+                f"   peak MB mean {statistics.mean(peaks):.1f} max {max(peaks):.1f}"
+            )
+
+
+REPORTS: list[Callable[[State], None]] = [
+    report_communities,
+    report_scaling,
+    report_verification,
+    report_draft_verify,
+]
 
 
 def main() -> int:
@@ -242,10 +374,15 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=10, help="communities printed")
     parser.add_argument("--sizes", default="1000,8000,all", help="graph-stage sizes")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--domains", type=int, default=0, help="communities verified (0: all)")
+    parser.add_argument("--tasks", type=int, default=10, help="tasks per domain, at least")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the domains stage")
+    parser.add_argument("--sample", type=int, default=20, help="domains measured one by one")
     args = parser.parse_args()
     if args.quick:
         args.limit = args.limit or 3000
         args.sizes = "500,1000,3000"
+        args.domains, args.tasks, args.sample = args.domains or 16, 5, 4
     args.sizes = [10**9 if s == "all" else int(s) for s in args.sizes.split(",")]
     if not Path(args.apis).exists():
         print(f"no collection at {args.apis}", file=sys.stderr)

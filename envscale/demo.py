@@ -1,6 +1,8 @@
 """The main job on embedded defaults: compile the shipped specs, play tool calls on each,
-generate filtered trajectories from them, and train a tiny model in two phases. A spec
-without seed data (`<name>.data.json` beside it) is played on generated data.
+synthesise domains from a small tool collection shipped with the project, generate filtered
+trajectories (the synthesised domains as the general phase, the shipped specs as the vertical
+one), and train a tiny model in two phases. A spec without seed data (`<name>.data.json`
+beside it) is played on generated data.
 
 Run it with `make demo` (or `python -m envscale.demo`).
 """
@@ -16,11 +18,15 @@ from pathlib import Path
 from envscale.api import compile_file, load
 from envscale.cli import main as envscale
 from envscale.dsl.diagnostics import render_all
+from envscale.synth.run import SynthOptions, synthesise
 from envscale.tasks.datagen import generate_data
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.trainer import train as run_training
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+# A few dozen tools of several kinds of API (a library's records, hotel bookings, weather and
+# exchange rates, team chat, parcel shipping), in the OpenAI tool format.
+COLLECTION = Path(__file__).resolve().parent.parent / "examples" / "apis" / "demo.jsonl"
 GENERATED_SEED = 7
 GENERATED_SIZE = 6
 
@@ -133,11 +139,14 @@ def play(spec: Path, build: Path) -> None:
     print(f"   reset: state hash back to {initial[:16]}…")
 
 
-# The demo's choices: which specs count as general and which as vertical, how many tasks
-# each contributes, and the training run (both phases on the tiny model built offline).
-GENERAL = ("clinic", "retail")
-VERTICAL = ("airline",)
-TASKS_PER_SPEC = 40
+# The demo's choices: the synthesised domains are the general phase and these shipped specs
+# the vertical one; how many tasks each contributes, and the training run (both phases on the
+# tiny model built offline).
+VERTICAL = ("clinic", "retail", "airline")
+TASKS_PER_SPEC = 20
+TASKS_PER_DOMAIN = 8  # per synthesised domain
+SYNTH_TASKS = 8  # tasks sampled and replayed to verify each synthesised domain
+SYNTH_MIN_SIZE = 2  # a pair of tools may be a domain: the collection is small
 TRAINING = {
     "output_dir": "build/demo/run",
     "seed": 0,
@@ -171,30 +180,76 @@ TRAINING = {
 }
 
 
-def generate(build: Path) -> list[Path]:
-    """Trajectories from scripted users and agents on the shipped specs, filtered."""
-    outputs = []
-    for name, group in (("general", GENERAL), ("vertical", VERTICAL)):
-        specs = [str(SPECS / f"{spec}.domain") for spec in group]
-        out = build / "demo" / name
-        print(f"\n== generate {name} trajectories: {', '.join(group)}")
-        code = envscale(
-            [
-                "generate",
-                *specs,
-                "--tasks",
-                str(TASKS_PER_SPEC),
-                "--seed",
-                "1",
-                "--out",
-                str(out),
-                "-q",
-            ]
-        )
-        if code != 0:
-            raise SystemExit(code)
-        outputs.append(out / "trajectories.jsonl")
-    return outputs
+def synthesise_collection(build: Path) -> Path:
+    """Domains synthesised from the shipped collection: ingest, tool graph, communities, a
+    spec each, verification; prints what was kept, rejected and left out."""
+    out = build / "demo" / "synth"
+    print(f"\n== synthesise domains from {COLLECTION.relative_to(COLLECTION.parents[2])}")
+    options = SynthOptions(
+        inputs=[COLLECTION],
+        out=out,
+        seed=0,
+        min_size=SYNTH_MIN_SIZE,
+        tasks=SYNTH_TASKS,
+        progress=False,
+        stream=sys.stdout,
+    )
+    report = synthesise(options)
+    tools = report.report["tools"]
+    kept = report.kept
+    print(
+        f"   {tools['ingested']} tools -> {len(report.entries)} domains: {len(kept)} kept, "
+        f"{len(report.entries) - len(kept)} rejected; {tools['in_communities']} tools in "
+        f"domains ({report.seconds:.1f} s)"
+    )
+    for entry in report.entries:
+        names = ", ".join(t["name"] for t in entry.tools)
+        if entry.status == "kept":
+            f = entry.figures
+            print(
+                f"   [kept] {entry.name}: {len(entry.tools)} tools ({f.get('writes', 0)} write), "
+                f"entities {', '.join(entry.entities)}; {f.get('tasks_replayed', 0)} tasks "
+                f"replayed, {f.get('tools_reached', 0)}/{f.get('tools_total', 0)} tools reached"
+            )
+            print(f"          {names}")
+        else:
+            why = entry.reasons[0] if entry.reasons else "no reason recorded"
+            print(f"   [rejected] {entry.name} ({names}): {why}")
+    for line in (out / "dropped.jsonl").read_text(encoding="utf-8").splitlines():
+        dropped = json.loads(line)
+        print(f"   [left out] {dropped['tool']}: {dropped['reason']}")
+    if not kept:
+        print("no synthesised domain was kept", file=sys.stderr)
+        raise SystemExit(1)
+    return out
+
+
+def _generate(out: Path, inputs: list[str], tasks: int, label: str) -> Path:
+    print(f"\n== generate {label}")
+    code = envscale(
+        ["generate", *inputs, "--tasks", str(tasks), "--seed", "1", "--out", str(out), "-q"]
+    )
+    if code != 0:
+        raise SystemExit(code)
+    return out / "trajectories.jsonl"
+
+
+def generate(build: Path, synthesised: Path) -> list[Path]:
+    """Trajectories from scripted users and agents, filtered: the synthesised domains for the
+    general phase, the shipped specs for the vertical one."""
+    general = _generate(
+        build / "demo" / "general",
+        [str(synthesised)],
+        TASKS_PER_DOMAIN,
+        f"general trajectories: every kept domain of {synthesised}",
+    )
+    vertical = _generate(
+        build / "demo" / "vertical",
+        [str(SPECS / f"{spec}.domain") for spec in VERTICAL],
+        TASKS_PER_SPEC,
+        f"vertical trajectories: {', '.join(VERTICAL)}",
+    )
+    return [general, vertical]
 
 
 def train() -> dict | None:
@@ -236,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"envscale demo: {len(specs)} shipped spec(s)")
     for spec in specs:
         play(spec, build)
-    generate(build)
+    generate(build, synthesise_collection(build))
     if not args.no_train:
         train()
     return 0

@@ -121,14 +121,11 @@ def test_datagen_benchmark() -> None:
     assert "datagen: every entity made as asked" in done.stdout
 
 
-@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
-def test_synth_benchmark() -> None:
-    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--show", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
-    for stage in ("ingest", "vectorise", "graph", "partition"):
-        assert f"\n{stage} " in done.stdout
-    assert "purity against source groups" in done.stdout and "NMI" in done.stdout
-    assert "graph stage (vectorise + graph) by collection size" in done.stdout
+def test_generate_directory_benchmark() -> None:
+    done = run("generate_directory.py")
+    assert done.returncode == 0, done.stderr
+    assert "4 domains in" in done.stdout and "resumed run skipped 4" in done.stdout
+    assert "largest worker" in done.stdout
 
 
 @pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
@@ -137,3 +134,18 @@ def test_synth_specs_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "checks and compiles: " in done.stdout and "passes basic verification" in done.stdout
     assert "failures by reason" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "apis" / "apis.jsonl.gz").exists(), reason="no ../shared")
+def test_synth_benchmark() -> None:
+    done = run("synth.py", "--apis", str(SHARED / "apis" / "apis.jsonl.gz"), "--show", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for stage in ("ingest", "vectorise", "graph", "partition"):
+        assert f"\n{stage} " in done.stdout
+    assert "purity against source groups" in done.stdout and "NMI" in done.stdout
+    assert "graph stage (vectorise + graph) by collection size" in done.stdout
+    # The domains stage: drafted and verified communities, and what became of them.
+    assert "\ndomains " in done.stdout and "kept of 16 communities" in done.stdout
+    for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
+        assert line in done.stdout, done.stdout
+    assert "  draft   seconds" in done.stdout and "  verify  seconds" in done.stdout

@@ -1,5 +1,6 @@
-"""The demo: plays every shipped spec (on seed data or generated data), generates filtered
-trajectories from them, and trains the tiny model in two phases."""
+"""The demo: plays every shipped spec (on seed data or generated data), synthesises domains from
+the shipped tool collection, generates filtered trajectories (the synthesised domains as the
+general phase, shipped specs as the vertical one), and trains the tiny model in two phases."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from envscale import demo
 
 
-def test_demo_plays_specs_and_generates_trajectories(tmp_path, monkeypatch, capsys):
+def test_demo_plays_specs_synthesises_and_generates_trajectories(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert demo.main(["--no-train"]) == 0
     out = capsys.readouterr().out
@@ -17,14 +18,28 @@ def test_demo_plays_specs_and_generates_trajectories(tmp_path, monkeypatch, caps
         assert "initial state from generated data (seed 7" in section
         assert "[ok ]" in section and "reset: state hash back to" in section
     assert "initial state from clinic.data.json" in out
-    for group, domains in (("general", {"clinic", "retail"}), ("vertical", {"airline"})):
-        lines = [
-            json.loads(line)
-            for line in (tmp_path / "build/demo" / group / "trajectories.jsonl").open()
-        ]
-        assert {line["domain"] for line in lines} == domains
-        assert len(lines) == demo.TASKS_PER_SPEC * len(domains)
-        assert all(set(line["filters"]) == {"valid", "state", "exact"} for line in lines)
+    synthesis = out.split("== synthesise domains from examples/apis/demo.jsonl")[1]
+    synthesis = synthesis.split("\n== ")[0]
+    assert "34 tools ->" in synthesis and "[kept]" in synthesis
+    index = [json.loads(line) for line in (tmp_path / "build/demo/synth/index.jsonl").open()]
+    kept = {e["name"] for e in index if e["status"] == "kept"}
+    assert len(kept) >= 3
+    for entry in index:  # every domain is accounted for in what the demo prints
+        assert f"[{entry['status']}] {entry['name']}" in synthesis
+    general = [
+        json.loads(line) for line in (tmp_path / "build/demo/general/trajectories.jsonl").open()
+    ]
+    assert {line["domain"] for line in general} == kept
+    for name in kept:
+        made = sum(1 for line in general if line["domain"] == name)
+        assert 0 < made <= demo.TASKS_PER_DOMAIN
+    vertical = [
+        json.loads(line) for line in (tmp_path / "build/demo/vertical/trajectories.jsonl").open()
+    ]
+    assert {line["domain"] for line in vertical} == set(demo.VERTICAL)
+    assert len(vertical) == demo.TASKS_PER_SPEC * len(demo.VERTICAL)
+    for line in general + vertical:
+        assert set(line["filters"]) == {"valid", "state", "exact"}
 
 
 def test_demo_training_config_is_valid() -> None:

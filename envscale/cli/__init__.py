@@ -16,12 +16,13 @@ from envscale.cli import (
     generate,
     graph,
     serve,
+    synth,
     tasks,
     train,
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
-COMMANDS = [check, compile, call, conformance, graph, tasks, generate, eval, serve, train]
+COMMANDS = [check, compile, call, conformance, graph, tasks, generate, eval, serve, train, synth]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from typing import Any
 from envscale.jobs.generate import Job
 from envscale.rollout.dialogue import BackendConfig
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
+from envscale.synth.llm import LlmConfig, LlmImprover
 from envscale.tasks.states import DATA_CHOICES
 
 
@@ -167,3 +168,51 @@ def job_from(
         progress=not args.quiet,
         limits=limits_from(args),
     )
+
+
+def add_llm_arguments(p: argparse.ArgumentParser) -> None:
+    """The LLM mode of `envscale synth`: a model revises each heuristic draft."""
+    g = p.add_argument_group("LLM mode (a model revises each draft; off without --llm-model)")
+    g.add_argument("--llm-model", metavar="NAME", help="model name at the endpoint")
+    g.add_argument(
+        "--llm-base-url",
+        metavar="URL",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: "
+        "$OPENAI_BASE_URL)",
+    )
+    g.add_argument(
+        "--llm-api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the API key (default OPENAI_API_KEY)",
+    )
+    g.add_argument(
+        "--llm-rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="answers per domain, the first one included; diagnostics and failed "
+        "verifications go back each round (default 3)",
+    )
+    g.add_argument("--llm-temperature", type=float, default=0.0, metavar="T")
+    g.add_argument("--llm-max-tokens", type=int, default=8192, metavar="N")
+    g.add_argument(
+        "--llm-timeout", type=float, default=300.0, metavar="S", help="seconds per request"
+    )
+
+
+def llm_improver_from(args: argparse.Namespace) -> LlmImprover | None:
+    if not args.llm_model:
+        return None
+    config = LlmConfig(
+        base_url=args.llm_base_url or os.environ.get("OPENAI_BASE_URL") or "",
+        model=args.llm_model,
+        api_key_env=args.llm_api_key_env,
+        temperature=args.llm_temperature,
+        max_tokens=args.llm_max_tokens,
+        timeout=args.llm_timeout,
+        seed=getattr(args, "seed", None),
+    )
+    if not config.base_url:
+        raise ValueError("--llm-model needs --llm-base-url (or $OPENAI_BASE_URL)")
+    return LlmImprover(config, max(1, args.llm_rounds))

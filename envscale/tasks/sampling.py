@@ -76,12 +76,14 @@ def sample_tasks(
     instructions: dict | str | Path | None = None,
     max_attempts: int | None = None,
     report: SamplingReport | None = None,
+    coverage: Coverage | None = None,
 ) -> list[Task]:
     """Up to `n` distinct tasks from random walks on the tool graph (fewer only when the
     attempts run out). A share `read_only_share` walks read tools only; the others must
     change the state. Each call is invalid on purpose with probability `invalid_share`.
     `instructions` refines the step templates (see `instructions.py`). `report`, when
-    given, is filled with the attempts made and why walks were not kept."""
+    given, is filled with the attempts made and why walks were not kept. `coverage`, when
+    given, carries the steering over from an earlier sampling (and is updated)."""
     if not 1 <= min_length <= max_length:
         raise ValueError("need 1 <= min_length <= max_length")
     report = report if report is not None else SamplingReport()
@@ -94,7 +96,7 @@ def sample_tasks(
     graph = ToolGraph.from_domain(domain, state)
     walker = Walker(domain, graph)
     renderer = InstructionRenderer(domain.tool_schemas, instructions, domain.manifest)
-    coverage = Coverage()
+    coverage = coverage if coverage is not None else Coverage()
     lengths: Counter = Counter()
     tries: Counter = Counter()
     kept: Counter = Counter()
