@@ -114,3 +114,12 @@ def test_datagen_benchmark() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivery.domain  size 8" in done.stdout and "asked    8  made    8" in done.stdout
     assert "datagen: every entity made as asked" in done.stdout
+
+
+def test_dialogues_benchmark() -> None:
+    done = run("dialogues.py")
+    assert done.returncode == 0, done.stdout + done.stderr  # 1: a failed call trained on
+    header, row = done.stdout.splitlines()[:2]
+    assert "wrong_record" in header and "user says it early" in header
+    domain, episodes, kept = row.split()[:3]
+    assert (domain, episodes, kept) == ("clinic", "20", "20")  # every episode kept
