@@ -491,7 +491,8 @@ class _Generator:
                     for f in self.manifest.entities[entity].fields
                 )
                 if refers_to_itself:  # Db.insert would look for the record it is inserting
-                    env.connection.execute(meta.insert_sql, meta.encode(record))
+                    derived = self.domain.derive(entity, record)  # as Db.insert computes them
+                    env.connection.execute(meta.insert_sql, meta.encode(derived))
                 else:  # through the runtime's insert, which computes derived fields
                     env.db.insert(entity, record)
             except (apsw.ConstraintError, ToolError) as error:  # a CHECK, or a value SQLite
@@ -1583,6 +1584,7 @@ def _placeholder(f: EntityField, schema: dict) -> Any:
     if f.kind == "json":
         return {} if schema["properties"].get(f.name, {}).get("type") == "object" else []
     zero: dict[str, Any] = {"int": 0, "float": 0.0, "bool": False, "str": ""}
+    zero |= {"date": "2000-01-01", "datetime": "2000-01-01T00:00:00"}
     if f.kind in zero:
         return zero[f.kind]
     if f.kind == "enum" and f.enum:
