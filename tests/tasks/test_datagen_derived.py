@@ -40,3 +40,40 @@ def test_derived_dates_and_self_references_are_generated_and_load(tmp_path) -> N
     assert any(n["parent"] == n["node_id"] for n in data["Node"])  # one refers to itself
     assert all(n["heavy"] is True for n in data["Node"])  # computed, not the placeholder
     domain.environment(data).close()  # the runtime agrees with every derived value
+
+
+STRUCTS = """domain sr "References inside structs."
+
+struct Link { next: Part?  many: list<Part>  spares: list<Spare>  weight: int }
+
+entity Spare {
+  spare_id: int @key
+}
+
+entity Part {
+  part_id: str @key
+  link: Link
+}
+
+tool get_part(part_id: str) -> Part {
+  return Part[part_id]
+}
+"""
+
+
+def test_references_inside_structs_name_made_records_only(tmp_path) -> None:
+    """A struct's references name records made before (none, for the first record of the
+    entity itself; none at all of an entity asked for zero), never made-up keys."""
+    spec = tmp_path / "sr.domain"
+    spec.write_text(STRUCTS, encoding="utf-8")
+    domain = envscale.load(spec)
+    data = generate_data(domain, 1, {"Spare": 0, "Part": 6})
+    parts = data["Part"]
+    assert len(parts) == 6 and data["Spare"] == []
+    keys = [p["part_id"] for p in parts]
+    for i, part in enumerate(parts):
+        link = part["link"]
+        assert link["next"] in (None, *keys[:i]) and set(link["many"]) <= set(keys[:i])
+        assert link["spares"] == []
+    assert any(p["link"]["next"] or p["link"]["many"] for p in parts)
+    domain.environment(data).close()
