@@ -149,3 +149,12 @@ def test_synth_benchmark() -> None:
     for line in ("kept after verification:", "per kept domain", "chain lengths reached"):
         assert line in done.stdout, done.stdout
     assert "  draft   seconds" in done.stdout and "  verify  seconds" in done.stdout
+
+
+def test_dialogues_benchmark() -> None:
+    done = run("dialogues.py")
+    assert done.returncode == 0, done.stdout + done.stderr  # 1: a failed call trained on
+    header, row = done.stdout.splitlines()[:2]
+    assert "wrong_record" in header and "user says it early" in header
+    domain, episodes, kept = row.split()[:3]
+    assert (domain, episodes, kept) == ("clinic", "20", "20")  # every episode kept

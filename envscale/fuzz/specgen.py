@@ -7,7 +7,14 @@ them, optionals, references to other entities, to the entity itself and around c
 of references), `@unique`, `@index`, `@default`, `@check`, `@external`, `@sparse`, single-row
 and cross-row invariants that still admit data, and tools that read, write, insert and
 delete, with parameters of every type, `require … else`, `if`/`else`, loops,
-comprehensions, built-ins and policies. Names are legal but odd: long, one letter, mixed
+comprehensions, built-ins and policies. The newer language has a fair share of each spec:
+`@derived(expr)` fields over their record's other fields (arithmetic, `len`, `count`,
+`money`, `format("{:,.2f}", x)`, `hours_between`, `add_minutes`, derived fields reading
+derived ones), `@hidden` entity and struct fields, `transitions E.field { … }` over enum
+fields (chains, groups, states alone), references held in `list<E>`, `map<K, E>` and struct
+fields typed as an entity (with tools that append to and read them), and the time and
+number built-ins `add_hours`, `add_minutes`, `hours_between`, `minutes_between`, `money` and
+`format` specs in tools and messages. Names are legal but odd: long, one letter, mixed
 case, digits, words the language uses as keywords elsewhere (`on`, `at`, `most`, `clock`).
 
 What the generator leaves out on purpose, because `check` refuses it (or will): Python
@@ -138,6 +145,7 @@ class Field:
     doc: str | None = None
     key: bool = False
     unique: bool = False
+    derived: bool = False  # computed: no statement writes it
 
 
 @dataclass
@@ -247,11 +255,14 @@ class SpecWriter:
             self.plan.entities[name] = Entity(name, doc=_doc(rng))
         for name in names:
             self._key(self.plan.entities[name], names)
+        if rng.random() < 0.4:  # a struct holding references, once every key is known
+            self._ref_struct(names)
         for name in names:  # after every key, so that a field may refer to a later entity
             self._fields(self.plan.entities[name], names)
         for entity in self.plan.entities.values():
             self.out.append(self._entity_text(entity))
         self._invariants()
+        self._transitions()
         for entity in self.plan.entities.values():
             self._tools_for(entity)
         self._misc_tools()
@@ -286,7 +297,32 @@ class SpecWriter:
                 f.attrs.append("@sparse")
             elif rng.random() < 0.25 and (d := self._default(ftype)) is not None:
                 f.attrs.append(f"@default({d})")
+            if rng.random() < 0.12:
+                f.attrs.append("@hidden")
             fields.append(f)
+        self.plan.structs[name] = fields
+        body = "  ".join(self._field_text(f) for f in fields)
+        self.out.append(f"struct {name}{_doc(rng)} {{ {body} }}")
+
+    def _ref_struct(self, names: list[str]) -> None:
+        """A struct whose fields refer to entities: one optional reference (a required one
+        could close a cycle of required references) or a list of them, and a scalar."""
+        rng = self.rng
+        single = [n for n in names if len(self._key_fields(n)) == 1]
+        if not single:
+            return
+        name = self.names.upper()
+        target = rng.choice(single)
+        ref = (
+            Type("ref", target, optional=True)
+            if rng.random() < 0.6
+            else Type("list", item=Type("ref", target))
+        )
+        fields = [Field(self.names.lower(), ref)]
+        if rng.random() < 0.7:
+            fields.append(Field(self.names.lower(), Type(rng.choice(SCALARS))))
+        if rng.random() < 0.2:
+            fields[-1].attrs.append("@hidden")
         self.plan.structs[name] = fields
         body = "  ".join(self._field_text(f) for f in fields)
         self.out.append(f"struct {name}{_doc(rng)} {{ {body} }}")
@@ -343,6 +379,8 @@ class SpecWriter:
         index = names.index(entity.name)
         for _ in range(rng.choice([0, 1, 2, 3, 4, 6, 9])):
             entity.fields.append(self._entity_field(entity, names, index))
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            self._derived(entity)
         # a check relating two numeric fields of the row
         numbers = [f for f in entity.fields if f.type.kind == "int" and not f.type.optional]
         if len(numbers) >= 2 and rng.random() < 0.4:
@@ -364,9 +402,15 @@ class SpecWriter:
             # itself may be required (the first record refers to itself).
             optional = names.index(target) > index or rng.random() < 0.5
             ftype = Type("ref", target, optional=optional)
-        elif r < 0.25:
-            # A list of references is refused by check (E305): the keys, as plain strings.
-            ftype = Type("list", item=Type("str"))
+        elif r < 0.3 and single:
+            # References held in JSON: a list or a map of them (an empty one breaks a cycle).
+            item = Type("ref", rng.choice(single), optional=rng.random() < 0.15)
+            if rng.random() < 0.7:
+                ftype = Type("list", item=item)
+            else:
+                ftype = Type("map", key=Type("str"), item=item.required())
+        elif r < 0.33:
+            ftype = Type("list", item=Type("str"))  # keys as plain strings, as old specs had
         else:
             ftype = self._value_type(in_struct=False, depth=1)
         f = Field(self.names.lower(), ftype, doc=_doc(rng, 0.25))
@@ -390,6 +434,62 @@ class SpecWriter:
             f.attrs.append(f"@default({d})")
         if rng.random() < 0.35 and (c := self._check(f)) is not None:
             f.attrs.append(f"@check({c})")
+        if rng.random() < 0.1:
+            f.attrs.append("@hidden")
+
+    def _derived(self, entity: Entity) -> None:
+        """A field computed from its record's other fields."""
+        rng = self.rng
+        plain = [f for f in entity.fields if not f.type.optional and not f.key]
+        ints = [f.name for f in plain if f.type.kind == "int"]
+        numbers = [f.name for f in plain if f.type.kind in ("int", "float")]
+        floats = [f.name for f in plain if f.type.kind == "float"]
+        strs = [f.name for f in plain if f.type.kind == "str"]
+        times = [f.name for f in plain if f.type.kind == "datetime"]
+        lists = [f.name for f in plain if f.type.kind == "list"]
+        maps = [f.name for f in plain if f.type.kind == "map"]
+        options: list[tuple[str, str]] = [("int", "1 + 2"), ("str", 'format("{:,.2f}", 1234.5)')]
+        if numbers:
+            a, b = rng.choice(numbers), rng.choice(numbers)
+            options += [
+                ("float", f"round({a} * 1.5 + {b}, 2)"),
+                ("float", f"float({a}) / 4.0 + self.{b}"),
+                ("bool", f"{a} >= {b}"),
+                ("str", f"money({a})"),
+                ("str", f'format("{{:,.2f}} and {{:.1f}}", {a}, {b})'),
+            ]
+        if ints:
+            a, b = rng.choice(ints), rng.choice(ints)
+            options += [("int", f"abs({a}) + {b} % 7"), ("int", f"max({a}, {b}, 0)")]
+        if floats:
+            options.append(("str", f'format("{{:12,.3f}}", {rng.choice(floats)})'))
+        if strs:
+            s = rng.choice(strs)
+            options += [("int", f"len({s})"), ("str", f'upper({s}) + "!"')]
+        if times:
+            a, b = rng.choice(times), rng.choice(times)
+            options += [
+                ("int", f"hours_between({a}, {b})"),
+                ("int", f"minutes_between({a}, {b}) % 60"),
+                ("datetime", f"add_minutes({a}, 90)"),
+                ("datetime", f"add_hours(self.{a}, -3)"),
+                ("bool", f"{a} <= add_hours({b}, 1)"),
+            ]
+        if lists:
+            options.append(("int", f"count({rng.choice(lists)})"))
+        if maps:
+            options.append(("int", f"len(keys({rng.choice(maps)}))"))
+        derived = [f for f in entity.fields if f.derived]
+        if derived and rng.random() < 0.5:  # one derived field read by another
+            d = rng.choice(derived)
+            options.append(("str", f'format("{{}} / {{}}", {d.name}, 1)'))
+        kind, expr = rng.choice(options)
+        f = Field(self.names.lower(), Type(kind), [f"@derived({expr})"], derived=True)
+        if rng.random() < 0.15:
+            f.attrs.append("@hidden")
+        if rng.random() < 0.15:
+            f.attrs.append("@index")
+        entity.fields.append(f)
 
     def _default(self, t: Type) -> str | None:
         rng = self.rng
@@ -519,6 +619,29 @@ class SpecWriter:
             )
             self.out.append(f"invariant {name}: {rng.choice(cross)} else {msg}")
 
+    def _transitions(self) -> None:
+        """Allowed moves of required enum fields: a chain, sometimes a group into one more
+        state or a way back, and the states left over alone."""
+        rng = self.rng
+        for entity in self.plan.entities.values():
+            for f in entity.fields:
+                t = f.type
+                if t.kind != "enum" or t.optional or f.key or f.derived or rng.random() < 0.5:
+                    continue
+                states = list(dict.fromkeys(self.plan.enums[t.name]))
+                rng.shuffle(states)
+                k = rng.randint(1, len(states))
+                chain, rest = states[:k], states[k:]
+                lines = [" -> ".join(chain)]
+                if rest and rng.random() < 0.6:
+                    group = rng.sample(chain, min(len(chain), rng.choice([1, 2, 3])))
+                    lines.append(f"{', '.join(group)} -> {rest.pop(0)}")
+                if len(chain) > 2 and rng.random() < 0.3:
+                    lines.append(f"{chain[-1]} -> {chain[0]}")  # a way back
+                lines += rest  # states no write enters or leaves
+                sep = rng.choice(["; ", "\n  ", " "])
+                self.out.append(f"transitions {entity.name}.{f.name} {{ {sep.join(lines)} }}")
+
     # ---- tools
 
     def _tool(
@@ -622,7 +745,7 @@ class SpecWriter:
                 False,
             )
         # writes
-        settable = [f for f in entity.fields if not f.key]
+        settable = [f for f in entity.fields if not f.key and not f.derived]
         for f in rng.sample(settable, min(len(settable), rng.choice([0, 1, 1, 2, 3]))):
             self._setter(entity, f, kp, look)
         if rng.random() < 0.5:
@@ -677,6 +800,17 @@ class SpecWriter:
             if t.optional and rng.random() < 0.3:
                 value = "none"
             body.append(f"set {r}.{f.name} = {value}")
+        elif t.kind == "list" and base.item is not None and base.item.kind == "ref":
+            target = self.plan.entities[base.item.name]
+            tp, tx = self._key_params(target)
+            params += tp
+            body.append(f'require count({r}.{f.name}) < 40 else "full"')
+            body.append(f"set {r}.{f.name} = {r}.{f.name} + [{tx[0]}]")
+            if rng.random() < 0.5:  # what it holds, followed to the records' keys
+                x = self.names.lower()
+                body.append(f"return [str({x}) for {x} in {r}.{f.name}]")
+                self._tool(params, "list<str>", body, True)
+                return
         elif t.kind == "list" and base.item is not None and base.item.kind in [*SCALARS, "enum"]:
             p = self.names.lower()
             params.append(self._param(p, base.item))
@@ -729,7 +863,9 @@ class SpecWriter:
             body[-1]
         ]
         if body[-1] == f"return {r}.{f.name}":
-            returns = t.text() if t.kind != "ref" else None
+            # A reference held in a list or map is no record of it: `-> list<E>` is E201.
+            held = t.item is not None and t.item.kind == "ref"
+            returns = t.text() if t.kind != "ref" and not held else None
             if returns is None:
                 body[-1] = f"return {r}"
                 returns = entity.name
@@ -746,7 +882,9 @@ class SpecWriter:
             "float": f"{p} == {p} or {p} != {p}",
             "bool": f"{p} or not {p}",
             "date": f'{p} >= date("0001-01-01")',
-            "datetime": f"{p} <= add_days(now(), 100000) or true",
+            "datetime": rng.choice(
+                [f"{p} <= add_days(now(), 100000) or true", f"minutes_between({p}, {p}) == 0"]
+            ),
             "enum": "true",
         }[t.kind]
         return f"require {cond} else {msg}"
@@ -762,6 +900,8 @@ class SpecWriter:
                     [
                         self._str_literal(),
                         'format("{}-{}", 1, "x")',
+                        "money(12.5)",
+                        'format("{:,.2f}", 1234.567)',
                         'upper("abc")',
                         'join(["a", "b"], "/")',
                     ]
@@ -782,7 +922,13 @@ class SpecWriter:
                 )
             case "datetime":
                 return rng.choice(
-                    ["now()", "add_days(now(), -2)", 'datetime("2024-01-01T00:00:00")']
+                    [
+                        "now()",
+                        "add_days(now(), -2)",
+                        'datetime("2024-01-01T00:00:00")',
+                        "add_hours(now(), 5)",
+                        "add_minutes(now(), -45)",
+                    ]
                 )
             case "enum":
                 plain = self._plain_members(t.name)
@@ -819,6 +965,8 @@ class SpecWriter:
         args: list[str] = []
         lets: list[str] = []
         for f in entity.fields:
+            if f.derived:
+                continue  # computed on insert; giving it is E710
             has_default = any(a.startswith("@default") for a in f.attrs)
             if (has_default or f.type.optional) and not f.key and rng.random() < 0.6:
                 continue
@@ -877,12 +1025,9 @@ class SpecWriter:
 
     def _loop_writer(self, entity: Entity) -> None:
         rng = self.rng
-        ints = [
-            f for f in entity.fields if f.type.kind == "int" and not f.key and not f.type.optional
-        ]
-        bools = [
-            f for f in entity.fields if f.type.kind == "bool" and not f.key and not f.type.optional
-        ]
+        writable = [f for f in entity.fields if not f.key and not f.type.optional and not f.derived]
+        ints = [f for f in writable if f.type.kind == "int"]
+        bools = [f for f in writable if f.type.kind == "bool"]
         x = self.names.lower()
         n = self.names.lower()
         if ints:
@@ -911,7 +1056,10 @@ class SpecWriter:
         rng = self.rng
         for _ in range(rng.choice([0, 1, 2, 3])):
             kind = rng.choice(
-                ["text", "numbers", "dates", "lists", "maps", "struct", "fail", "empty", "choices"]
+                [
+                    *("text", "numbers", "dates", "lists", "maps", "struct", "fail", "empty"),
+                    *("choices", "times", "money", "times", "money"),
+                ]
             )
             getattr(self, f"_misc_{kind}")()
 
@@ -976,6 +1124,51 @@ class SpecWriter:
             "int",
             body,
             False,
+        )
+
+    def _misc_times(self) -> None:
+        """Hours and minutes on datetimes, with no bound on the amount: a result out of the
+        calendar must fail the call, not the environment."""
+        rng = self.rng
+        t, u, n = self.names.lower(), self.names.lower(), self.names.lower()
+        shift = rng.choice([f"add_hours({t}, {n})", f"add_minutes({t}, {n})"])
+        result = rng.choice(
+            [
+                f"hours_between({t}, {shift})",
+                f"minutes_between({shift}, {u})",
+                f"hours_between({u}, {t}) + minutes_between({t}, {u})",
+            ]
+        )
+        body = [f"if {shift} > {u} {{ return {result} }}", "return 0"]
+        if rng.random() < 0.5:
+            body.insert(0, f'require {n} >= -100000 and {n} <= 100000 else "too far"')
+        self._tool(
+            [
+                self._param(t, Type("datetime")),
+                self._param(u, Type("datetime"), "now()" if rng.random() < 0.3 else None),
+                self._param(n, Type("int"), "0"),
+            ],
+            "int",
+            body,
+            False,
+        )
+
+    def _misc_money(self) -> None:
+        """Number formatting, in results and in failure messages."""
+        rng = self.rng
+        x, k = self.names.lower(), self.names.lower()
+        spec = rng.choice(["{:,.2f}", "{:.0f}", "{:10.3f}", "{:,.1f}", "{:,}", "{:8.2f}", "{:12}"])
+        shown = rng.choice(
+            [f"money({x})", f'format("{spec}", {x})', f'format("{spec} x {{}}", {x}, {k})']
+        )
+        body = [
+            f"require {x} < 1000000000.0 else "
+            f'format("at most {{:,.2f}}, not {{:,.2f}}", 1000000000.0, {x})',
+            f'if {k} < 0 {{ fail format("{{}} is below zero: {{}}", {k}, money(float({k}))) }}',
+            f"return {shown}",
+        ]
+        self._tool(
+            [self._param(x, Type("float")), self._param(k, Type("int"), "1")], "str", body, False
         )
 
     def _misc_lists(self) -> None:

@@ -1,8 +1,10 @@
 """Spec-text fuzzing: mutants of the shipped specs, checked, and when they check clean, run.
 
-Each mutant starts from a shipped spec (`specs/*.domain`), whole or a slice of it (a few
-tools and the declarations they need, so that most mutants are small and fast), and gets one
-to three mutations of its attack's class:
+Each mutant starts from a shipped spec (`specs/*.domain`) or, a share `GENERATED_SHARE`, from
+a generated one (`specgen.odd_spec`, which holds the newer language: derived and hidden
+fields, transitions, references in lists, maps and structs, the time and number built-ins),
+whole or a slice of it (a few tools and the declarations they need, so that most mutants are
+small and fast), and gets one to three mutations of its attack's class:
 
 - bytes: bits flipped, bytes inserted (NUL, \\v, \\f, bytes of no UTF-8), spans deleted or
   repeated; text that is no UTF-8 goes through the file reader.
@@ -11,7 +13,9 @@ to three mutations of its attack's class:
   underscores, a case variant); numbers replaced by huge or odd literals; odd characters
   put into strings or anywhere (NUL, \\v, \\u2028, a lone surrogate).
 - structure: declarations repeated, dropped or reordered; bodies and expressions nested
-  deeper; entities widened.
+  deeper; entities widened; the newer language put where it may or may not belong (`@derived`
+  and `@hidden` on any field, a `transitions` declaration over any field with states named
+  or made up, values wrapped in `money`, `format` with a specification, `add_hours`).
 
 For each mutant, in-process: `check` (analysis) must not raise (ESCAPED_EXCEPTION otherwise);
 every diagnostic must point inside the text, at a line the text itself has when split at its
@@ -55,13 +59,15 @@ from envscale.fuzz.report import (
     Tally,
     shorten,
 )
+from envscale.fuzz.specgen import odd_spec
 from envscale.runtime.domain import Domain
 from envscale.tasks.datagen import generate_data
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.tasks.walk import Walker
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-BASES = ("clinic", "retail", "airline")
+BASES = ("clinic", "retail", "airline", "delivery")
+GENERATED_SHARE = 0.25  # of mutants made from a generated spec rather than a shipped one
 SLICE_SHARE = 0.9  # of mutants made from a slice rather than a whole spec
 E2E_LIMIT = 40  # end-to-end runs per `run` call at most (a chunk of benchmarks/fuzz.py)
 DATA_SIZE = 3
@@ -79,7 +85,9 @@ _TOKEN = re.compile(
     r"|(?P<P>->|[=!<>]=|.)",
     re.ASCII | re.DOTALL,
 )
-_DECLS = frozenset({"domain", "enum", "struct", "entity", "invariant", "tool", "policy"})
+_DECLS = frozenset(
+    {"domain", "enum", "struct", "entity", "invariant", "tool", "policy", "transitions"}
+)
 
 
 class Token(NamedTuple):
@@ -141,15 +149,21 @@ def base_texts() -> dict[str, str]:
     return {name: (SPECS / f"{name}.domain").read_text(encoding="utf-8") for name in BASES}
 
 
+@lru_cache(maxsize=64)
+def _generated(label: str) -> str:
+    return odd_spec(int(label.removeprefix("odd_spec(").removesuffix(")")))
+
+
 @cache
 def base_chunks(name: str) -> tuple[Chunk, ...]:
     return tuple(chunks(base_texts()[name]))
 
 
-def spec_slice(name: str, rng: random.Random) -> str:
+def spec_slice(name: str, rng: random.Random, parts: tuple[Chunk, ...] | None = None) -> str:
     """The domain declaration, a few tools, and every declaration they name, transitively;
-    invariants and policies only when what they name is all there."""
-    parts = base_chunks(name)
+    invariants, transitions and policies only when what they name is all there. `parts`, the
+    declarations of a text that is no shipped spec."""
+    parts = base_chunks(name) if parts is None else parts
     tools = [c for c in parts if c.keyword == "tool"]
     chosen = {c.name for c in rng.sample(tools, k=min(len(tools), rng.choice((1, 1, 2, 3))))}
     defined = {c.name: c for c in parts if c.keyword in ("enum", "struct", "entity", "tool")}
@@ -167,7 +181,7 @@ def spec_slice(name: str, rng: random.Random) -> str:
     for c in parts:
         if c.keyword == "domain" or c.name in chosen:
             kept.append(c.text)
-        elif c.keyword in ("invariant", "policy"):
+        elif c.keyword in ("invariant", "policy", "transitions"):
             named = {n for n in c.names if n in defined}
             if named <= chosen:
                 kept.append(c.text)
@@ -316,7 +330,7 @@ def mutate_structure(text: str, rng: random.Random) -> tuple[str, str]:
     for _ in range(rng.randint(1, 2)):
         if len(parts) < 2:
             break
-        op = rng.randrange(7)
+        op = rng.randrange(8)
         i = rng.randrange(len(parts))
         if op == 0:
             parts.insert(rng.randrange(len(parts) + 1), parts[i])
@@ -337,6 +351,9 @@ def mutate_structure(text: str, rng: random.Random) -> tuple[str, str]:
         elif op == 5:
             parts[i], n = _widen(parts[i], rng)
             done.append(f"add {n} fields to declaration {i}")
+        elif op == 6:
+            parts, what = _newer_language(parts, rng)
+            done.append(what)
         else:
             rng.shuffle(parts)
             done.append("shuffle the declarations")
@@ -374,6 +391,73 @@ def _nest_expression(part: str, rng: random.Random) -> tuple[str, int]:
     else:
         new = "[" * n + tok.text + "]" * n
     return _replace_token(part, tok, new), n
+
+
+_FIELD = re.compile(r"(?m)^(\s*)([A-Za-z_]\w*)(\s*:\s*[^\n\"@]*?)(\s*(?:@|\"|$))")
+NEWER_ATTRIBUTES = (
+    "@hidden",
+    "@derived({x} + 1)",
+    "@derived(money({x}))",
+    '@derived(format("{{:,.2f}}", {x}))',
+    "@derived(len({x}))",
+    "@derived(hours_between({x}, {x}))",
+    "@derived(self.{x})",
+    "@derived({y} * 2)",
+    "@derived(Order.all())",
+    "@derived(count({y}))",
+    "@hidden @hidden",
+    "@derived({x}) @key",
+    "@derived(add_minutes({x}, 30)) @default(1)",
+)
+WRAPPERS = (
+    "money({})",
+    'format("{{:,.2f}}", {})',
+    'format("{{:.0f}} and {{:12}}", {}, 1)',
+    'format("{{:>3x}}", {})',
+    'format("{{:,d}}", {})',
+    "add_hours({}, 2)",
+    "add_minutes({}, -90)",
+    "hours_between({}, now())",
+    "minutes_between(now(), {})",
+    "money({}, 2)",
+)
+
+
+def _newer_language(parts: list[str], rng: random.Random) -> tuple[list[str], str]:
+    """An attribute, a transitions declaration or a built-in of the newer language, where it
+    may or may not belong."""
+    fields = [
+        (i, m)
+        for i, part in enumerate(parts)
+        if part.startswith(("entity", "struct"))
+        for m in _FIELD.finditer(part)
+        if m.group(2) not in ("entity", "struct")
+    ]
+    names = [m.group(2) for _, m in fields] or ["status"]
+    shape = rng.randrange(3)
+    if shape == 0 and fields:
+        i, m = rng.choice(fields)
+        x, y = m.group(2) if rng.random() < 0.5 else rng.choice(names), rng.choice(names)
+        attribute = rng.choice(NEWER_ATTRIBUTES).format(x=x, y=y)
+        at = m.end(3)
+        parts[i] = parts[i][:at] + " " + attribute + parts[i][at:]
+        return parts, f"put {attribute!r} on field {m.group(2)!r}"
+    if shape == 1:
+        entities = [re.match(r"entity\s+(\w+)", p) for p in parts]
+        owner = rng.choice([e.group(1) for e in entities if e] or ["Nowhere"])
+        states = [rng.choice([*names, "placed", "done", "x"]) for _ in range(rng.randint(1, 5))]
+        arrows = rng.choice([" -> ", ", ", " -> ", "; "])
+        text = f"transitions {owner}.{rng.choice(names)} {{ {arrows.join(states)} }}\n\n"
+        parts.insert(rng.randrange(len(parts) + 1), text)
+        return parts, f"add {text.strip()!r}"
+    i = rng.randrange(len(parts))
+    toks = [t for t in tokens(parts[i]) if t.kind in "NIFS" and t.text not in _DECLS]
+    if not toks:
+        return parts, "none"
+    tok = rng.choice(toks)
+    wrapped = rng.choice(WRAPPERS).format(tok.text)
+    parts[i] = _replace_token(parts[i], tok, wrapped)
+    return parts, f"wrap {tok.text[:20]!r} as {wrapped[:40]!r}"
 
 
 def _widen(part: str, rng: random.Random) -> tuple[str, int]:
@@ -415,7 +499,12 @@ def mutant(attack: str, seed: int, index: int) -> Mutant:
     rng = random.Random(f"{attack}:{seed}:{index}")
     base = rng.choice(BASES)
     whole = rng.random() >= SLICE_SHARE
-    text = base_texts()[base] if whole else spec_slice(base, rng)
+    if rng.random() < GENERATED_SHARE:
+        base = f"odd_spec({rng.randrange(10**6)})"
+        text = _generated(base)
+        text = text if whole else spec_slice(base, rng, tuple(chunks(text)))
+    else:
+        text = base_texts()[base] if whole else spec_slice(base, rng)
     mutated, how = _MUTATIONS[kind](text, rng)
     label = base if whole else f"a slice of {base}"
     if isinstance(mutated, bytes):

@@ -3,7 +3,8 @@
 - `scripted` follows the task's gold chain without a model and talks like an agent: it
   asks for what the dialogue has not told it yet, sums up what it found in a sentence,
   asks the customer to confirm before each write when the policy asks for that, and plays
-  out the episode's planned mistake (`rollout/mistakes.py`) and its correction; every
+  out the episode's planned mistake (`rollout/mistakes.py`) and its correction (after a
+  wrong record, it says so and asks before it takes the right one); every
   choice comes from the episode's seeded random generator.
 - `openai` asks any OpenAI-compatible chat-completions endpoint.
 - `hf` prompts a local transformers model with its own chat template and tools and parses
@@ -30,6 +31,7 @@ from envscale.rollout.speech import (
     describe_call,
     leaves,
     mentioned,
+    render_value,
     spoken_forms,
     summarise,
     words,
@@ -82,6 +84,12 @@ _RECONFIRM = [
     "Yes, it went through: {action}.",
     "Yes, that's confirmed: {action}.",
     "I can confirm it: {action}.",
+]
+_WRONG_PICK = [
+    "My mistake: {wrong} is not the right {noun} ({error}). It should be {right}; shall I go "
+    "ahead with it?",
+    "{wrong} was the wrong {noun}: {error}. Shall I use {right} instead?",
+    "Sorry, I picked {wrong} by mistake ({error}). The right one is {right}. Shall I go ahead?",
 ]
 _RECONFIRM_READ = ["Yes, that is what the records show.", "Yes, that's right per our records."]
 
@@ -236,6 +244,16 @@ class ScriptedAgent:
             )
         if m.kind == "missing_argument" and not mentioned(m.right, heard):
             return self._say(self.rng.choice(_ASK_MISSING).format(action=action, field=field))
+        if m.kind == "wrong_record":  # says so, and asks before the call on the right one
+            noun = words(re.sub(r"_(ids?|number|code)$", "", m.argument))
+            return self._say(
+                self.rng.choice(_WRONG_PICK).format(
+                    wrong=render_value(m.wrong),
+                    right=render_value(m.right),
+                    noun=noun,
+                    error=reason,
+                )
+            )
         return None
 
     def _step(self, heard: str) -> AgentReply:

@@ -200,6 +200,7 @@ def plan_episode_mistake(
         rng,
         runtime.probe(task),
         customer_scripted=user.config.kind == "scripted",
+        writes={name for name, kind in runtime.kinds.items() if kind == "write"},
     )
 
 

@@ -4,8 +4,11 @@
   off, two letters swapped), the call with it fails, the agent asks, the customer corrects;
 - `missing_argument`: the agent calls before it has every argument, the tool says which
   one is missing, and the agent asks for it (or uses it, when it was said already);
-- `wrong_record`: of several records a lookup returned, the agent first picks one the
-  tool refuses, then the right one.
+- `wrong_record`: of several records the dialogue has shown (the entries a lookup returned,
+  or the records the customer named for the task's other steps), the agent first picks one
+  the tool refuses (an order that is no longer pending, an appointment already completed),
+  says so, then takes the right one. Calls that write are tried first, since a read of
+  another record rarely fails.
 
 Every wrong value comes from the dialogue (the customer said it, or a tool returned it),
 never made up. A mistake is planned only when a trial run on a scratch copy of the state
@@ -27,6 +30,8 @@ from envscale.rollout.speech import mentioned
 
 KINDS = ("misstated", "missing_argument", "wrong_record")
 PROBES_PER_KIND = 3
+# A wrong pick fails only where the other record is in another state: more are tried.
+WRONG_RECORD_PROBES = 8
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Whether a call would fail after the given calls, both as {"name", "arguments"}.
@@ -132,17 +137,40 @@ def _missing(calls: list[dict], required: dict[str, list[str]]) -> list[Mistake]
     ]
 
 
-def _wrong_record(calls: list[dict], outputs: list[str]) -> list[Mistake]:
+def _wrong_record(calls: list[dict], outputs: list[str], instruction: str) -> list[Mistake]:
     out = []
     for i, call in enumerate(calls):
         results = [_parsed(text) for text in outputs[:i]]
+        said = instruction + " ".join(outputs[:i])
         for name, value in call["arguments"].items():
+            if isinstance(value, list):  # one entry of a list swapped for one beside it
+                for at, entry in enumerate(value):
+                    if not isinstance(entry, str):
+                        continue
+                    others = [o for r in results for o in siblings(r, entry) if o not in value]
+                    for other in dict.fromkeys(others):
+                        wrong = [*value[:at], other, *value[at + 1 :]]
+                        out.append(Mistake("wrong_record", i, name, value, wrong))
+                continue
             if not isinstance(value, str):
                 continue
             others = [o for r in results for o in siblings(r, value)]
+            # The customer's records named for the other steps (their two orders).
+            others += [
+                c["arguments"][name]
+                for c in calls
+                if _names_record(name)
+                and isinstance(c["arguments"].get(name), str)
+                and c["arguments"][name] != value
+                and mentioned(c["arguments"][name], said)
+            ]
             for other in dict.fromkeys(others):
                 out.append(Mistake("wrong_record", i, name, value, other))
     return out
+
+
+def _names_record(parameter: str) -> bool:
+    return parameter == "id" or parameter.rsplit("_", 1)[-1] in ("id", "ids", "number", "code")
 
 
 def plan_mistake(
@@ -154,8 +182,10 @@ def plan_mistake(
     fails: Probe,
     *,
     customer_scripted: bool,
+    writes: set[str] | frozenset[str] = frozenset(),
 ) -> Mistake | None:
-    """A mistake the dialogue can make and recover from, or None when none fits."""
+    """A mistake the dialogue can make and recover from, or None when none fits. `writes`
+    names the tools that write, whose wrong records are tried first."""
     required = {
         t["function"]["name"]: list(t["function"].get("parameters", {}).get("required", []))
         for t in tools
@@ -168,10 +198,21 @@ def plan_mistake(
         elif kind == "missing_argument":
             candidates = _missing(calls, required)
         else:
-            candidates = _wrong_record(calls, outputs)
-        rng.shuffle(candidates)
-        for mistake in candidates[:PROBES_PER_KIND]:
+            candidates = _wrong_record(calls, outputs, instruction)
+        probes = PROBES_PER_KIND
+        if kind == "wrong_record":
+            first = [m for m in candidates if calls[m.call]["name"] in writes]
+            rest = candidates[len(first) :]
+            rng.shuffle(first)
+            rng.shuffle(rest)
+            candidates, probes = first + rest, WRONG_RECORD_PROBES
+        else:
+            rng.shuffle(candidates)
+        for mistake in candidates[:probes]:
             if fails(calls[: mistake.call], mistake.wrong_call(calls[mistake.call])):
                 found.append(mistake)
                 break
-    return rng.choice(found) if found else None
+    # A wrong record needs a chain that shows several records and a pick that fails: the
+    # rarest chance of the three, so it is taken whenever it is there.
+    rare = [m for m in found if m.kind == "wrong_record"]
+    return rare[0] if rare else (rng.choice(found) if found else None)

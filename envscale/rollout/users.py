@@ -2,11 +2,12 @@
 
 The scripted user speaks from templates: it states its goal (the task's instruction, with
 one greeting at most), answers the agent's questions with the facts it knows from the task
-(the argument values of the gold chain), confirms when the agent asks it to, corrects a
-value it misstated when the episode's planned mistake is its own, now and then asks the
-agent to confirm that the work went through, and ends the conversation once the agent
-answers without a question. A model-backed user (`openai`, `hf`) plays the customer from
-the instruction and ends by writing STOP_TOKEN.
+(the argument values of the gold chain, but none that only an earlier result holds, such as
+the id of a record the chain makes: the user never says it before the agent), confirms
+when the agent asks it to, corrects a value it misstated when the episode's planned mistake
+is its own, now and then asks the agent to confirm that the work went through, and ends the
+conversation once the agent answers without a question. A model-backed user (`openai`,
+`hf`) plays the customer from the instruction and ends by writing STOP_TOKEN.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
 from envscale.rollout.mistakes import Mistake
 from envscale.rollout.openai_client import ChatClient, message_text
-from envscale.rollout.speech import mentioned, render_value, words
+from envscale.rollout.speech import leaves, mentioned, render_value, spoken_forms, words
 
 STOP_TOKEN = "###STOP###"
 
@@ -76,12 +77,16 @@ class ScriptedUser:
         task = context.task
         self.instruction = task.instruction or "I need help with my account."
         ok = gold_succeeded(task.gold_calls, task.gold_outputs)
-        # What the customer knows: each argument of the chain's calls, in order.
+        outputs = [o.content for o in task.gold_outputs]
+        # What the customer knows: each argument of the chain's calls, in order, but for the
+        # values the agent learns from an earlier call's result and the instruction never
+        # says (the id of the appointment the chain books, the order a lookup finds).
         self.facts: list[tuple[str, object]] = [
             (name, value)
-            for call, good in zip(task.gold_calls, ok, strict=True)
+            for i, (call, good) in enumerate(zip(task.gold_calls, ok, strict=True))
             if good
             for name, value in call.arguments.items()
+            if mentioned(value, self.instruction) or not _learned(value, outputs[:i])
         ]
         m = context.mistake
         self.slip: Mistake | None = m if m is not None and m.kind == "misstated" else None
@@ -160,6 +165,13 @@ class ScriptedUser:
             self.checked = True
             return self._say(self.rng.choice(_DOUBLE_CHECK))
         return self._say(self.rng.choice(_BYE), done=True)
+
+
+def _learned(value: object, outputs: list[str]) -> bool:
+    """Whether an earlier result holds every spoken part of `value`: the agent's to know."""
+    return any(spoken_forms(leaf) for leaf in leaves(value)) and any(
+        mentioned(value, text) for text in outputs if not text.startswith("Error: ")
+    )
 
 
 AGENT_GREETING = "Hello, how can I help you today?"

@@ -179,7 +179,8 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                     for f in self.manifest.entities[entity].fields
                 )
                 if refers_to_itself:  # Db.insert would look for the record it is inserting
-                    env.connection.execute(meta.insert_sql, meta.encode(record))
+                    derived = self.domain.derive(entity, record)  # as Db.insert computes them
+                    env.connection.execute(meta.insert_sql, meta.encode(derived))
                 else:  # through the runtime's insert, which computes derived fields
                     env.db.insert(entity, record)
             except (apsw.ConstraintError, ToolError) as error:  # a CHECK, or a value SQLite

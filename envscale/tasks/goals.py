@@ -9,10 +9,17 @@ user says (a date, an amount, a reason, a new phone number, the id of an order f
 own history) or a description of a record the agent must look up (an item by its options,
 a payment method by its brand and last digits, a slot by its time). Keys of records that
 are not the user's own (slot, item, payment ids) are never said.
+
+A record an earlier call of the chain makes (the appointment `book_appointment` returns,
+then cancelled) has no id the user could know when they ask: a key that first appears in an
+earlier call's output and is nowhere in the starting state is such a record, and the step
+names it by what made it (`Step.made`, the making call's verb in the past: "booked"), for
+the wording to say "the new appointment" where the id would stand.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +47,9 @@ class Step:
     kind: str  # read | write
     record: str | None = None  # "order #W123", when the call concerns one of the user's records
     details: list[Detail] = field(default_factory=list)
+    noun: str | None = None  # what `record` is, in words: "order"
+    made: str | None = None  # a record an earlier call made: that call's verb, past ("booked")
+    maker: str | None = None  # and the verb itself ("book")
 
 
 @dataclass
@@ -82,11 +92,22 @@ class GoalReader:
             for t in (manifest.tools if manifest is not None else [])
             if not t.reads and not t.writes
         }
+        self._values_of: tuple[Catalog, set] | None = None  # the values of the last state read
 
-    def read(self, calls: list[dict], catalog: Catalog | None) -> Goal:
+    def read(
+        self, calls: list[dict], catalog: Catalog | None, outputs: list[str] | None = None
+    ) -> Goal:
+        """The goal of a chain of `calls` from the state `catalog` indexes; `outputs`, what
+        each call returned, tells which records the chain itself makes."""
         person_record = self._person_of(calls, catalog) if catalog is not None else None
         owned = self._owned_keys(person_record, catalog)
-        steps = [self._step(c, catalog, owned, person_record) for c in calls]
+        made = self._made(calls, outputs or [], catalog)
+        steps = [
+            self._step(
+                c, catalog, owned, person_record, {v: m for v, m in made.items() if m[0] < i}
+            )
+            for i, c in enumerate(calls)
+        ]
         identity = self._identity(person_record)
         look_up = []
         person_key = self._person_key()
@@ -157,9 +178,54 @@ class GoalReader:
             return [(_words(key), str(person[key]))]
         return []
 
+    # ---- records the chain makes
+
+    def _made(
+        self, calls: list[dict], outputs: list[str], catalog: Catalog | None
+    ) -> dict[Any, tuple[int, str]]:
+        """Values first returned by a call of the chain that the starting state does not
+        hold, with that call's index and verb: value -> (index, verb)."""
+        if catalog is None or not outputs:
+            return {}
+        known = self._state_values(catalog)
+        made: dict[Any, tuple[int, str]] = {}
+        for j, text in enumerate(outputs[: len(calls)]):
+            for value in _output_values(text):
+                if value not in known and value not in made:
+                    made[value] = (j, calls[j]["name"].split("_")[0])
+        return made
+
+    def _state_values(self, catalog: Catalog) -> set:
+        if self._values_of is not None and self._values_of[0] is catalog:
+            return self._values_of[1]
+        values = {
+            leaf.value
+            for found in catalog.by_name.values()
+            for _, leaf in found
+            if isinstance(leaf.value, str | int) and not isinstance(leaf.value, bool)
+        }
+        for index in catalog.by_key.values():
+            values.update(k for k in index if isinstance(k, str | int))
+        self._values_of = (catalog, values)
+        return values
+
+    def _is_made(
+        self, param: str, value: Any, made: dict[Any, tuple[int, str]], catalog: Catalog | None
+    ) -> bool:
+        if isinstance(value, bool) or not isinstance(value, str | int) or value not in made:
+            return False
+        return _id_like(param) or (catalog is not None and param in catalog.names)
+
     # ---- what
 
-    def _step(self, call: dict, catalog: Catalog | None, owned: set, person: dict | None) -> Step:
+    def _step(
+        self,
+        call: dict,
+        catalog: Catalog | None,
+        owned: set,
+        person: dict | None,
+        made: dict[Any, tuple[int, str]] | None = None,
+    ) -> Step:
         name = call["name"]
         tokens = name.split("_by_")[0].split("_")
         verb = tokens[0]
@@ -167,11 +233,22 @@ class GoalReader:
         step = Step(name, verb, words, self.kinds.get(name, "read"))
         props = (self.schemas.get(name) or {}).get("properties") or {}
         person_key = self._person_key()
+        made = made or {}
         for param, value in call["arguments"].items():
             if param == person_key and person is not None and person.get(param) == value:
                 continue  # the user is named by their identity, not their id
+            if self._is_made(param, value, made, catalog):
+                noun = self._noun(param)
+                if step.record is None:
+                    step.record, step.noun = noun, noun
+                    step.maker = made[value][1]
+                    step.made = past(step.maker)
+                else:  # a second new record: named, never by its id
+                    step.details.append(Detail(noun, f"the new {noun}", True))
+                continue
             if isinstance(value, str | int) and value in owned and step.record is None:
-                step.record = f"{self._noun(param)} {value}"
+                step.noun = self._noun(param)
+                step.record = f"{step.noun} {value}"
                 continue
             step.details.append(self._detail(param, value, props.get(param, {}), catalog, owned))
         return step
@@ -237,6 +314,62 @@ class GoalReader:
                 break
         noun = self._noun(param)
         return f"the {noun} with {', '.join(parts)}" if parts else None
+
+
+_IRREGULAR = {
+    "make": "made",
+    "buy": "bought",
+    "send": "sent",
+    "put": "put",
+    "set": "set",
+    "begin": "begun",
+    "take": "taken",
+    "give": "given",
+    "write": "written",
+    "get": "got",
+    "pay": "paid",
+}
+
+
+def past(verb: str) -> str:
+    """A verb's past participle, as in "the appointment you booked": regular forms and a few
+    irregular ones."""
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if verb.endswith("e"):
+        return verb + "d"
+    if verb in ("cancel", "travel", "label"):
+        return verb + "led"
+    if re.fullmatch(r"[a-z]*[^aeiou][aeiou][bdgmnprt]", verb) and len(verb) <= 4:
+        return verb + verb[-1] + "ed"  # ship -> shipped, plan -> planned
+    if re.fullmatch(r"[a-z]*[^aeiou]y", verb):
+        return verb[:-1] + "ied"
+    return verb + "ed"
+
+
+def _output_values(text: str) -> list[Any]:
+    """The scalar values of one call's output (a JSON document, or a bare word)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        stripped = text.strip()
+        return [stripped] if stripped and " " not in stripped else []
+    out: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(item, dict):
+                    out.append(key)  # a mapping's keys name records too
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, str | int) and not isinstance(node, bool):
+            out.append(node)
+
+    walk(value)
+    return out
 
 
 def _holds(value: Any, wanted: Any) -> bool:

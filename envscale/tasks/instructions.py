@@ -17,9 +17,12 @@ A spec refines the wording in a sidecar file beside it, `<spec stem>.instruction
     template = "{{ identity }} I'd like to {{ steps | join(', then ') }}."
 
 A step template sees the call's arguments as variables, plus `args` (all of them), `tool`,
-`record` (the user's record it concerns, or "") and `details` (the default wording of the
-arguments). The task template sees `steps`, `calls`, `identity`, `look_up` and `then` (a connective
-per step). Greetings are the dialogue's, not the instruction's.
+`record` (the user's record it concerns as the user says it: "my order #W123", or "the new
+appointment" for one an earlier call of the task makes; "" when none) and `details` (the
+default wording of the arguments). A record the task makes is never named by its id, which
+the user cannot know before it exists. The task template sees `steps`, `calls`, `identity`,
+`look_up` and `then` (a connective per step). Greetings are the dialogue's, not the
+instruction's.
 A step template that names an optional argument the call leaves out falls back to the
 default wording for that step (listed in `problems`); a template naming a variable that
 is no argument at all is a ValueError when the renderer is made. Templates run in jinja2's
@@ -39,7 +42,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from envscale.records import Manifest
 from envscale.tasks.catalog import Catalog
-from envscale.tasks.goals import Goal, GoalReader, Step
+from envscale.tasks.goals import Goal, GoalReader, Step, past
 
 COPY_WORDS = 8
 DEFAULT_TASK_TEMPLATE = (
@@ -70,6 +73,12 @@ FIND = (
 CHANGE = ("update", "modify", "change", "edit", "set", "reschedule", "move")
 END = ("cancel", "void", "discontinue", "archive", "delete", "remove", "close")
 READ = ("get", "list", "find", "search", "show", "lookup", "view", "read")
+# A record an earlier step makes, as the user names it before it exists; "the appointment you
+# booked for me" only where the step that makes it says so (not "the invoice you completed").
+NEW_RECORD = ("the new {noun}", "that new {noun}")
+MADE_BY = ("the {noun} you {made} for me",)
+MAKING = {"book", "place", "create", "start", "open", "add", "make", "schedule", "register"}
+MAKING |= {"submit", "issue", "request", "file", "buy", "reserve", "insert", "new"}
 MOTIVES = {
     "end": ("my plans changed", "I don't need it any more", "it was a mistake", ""),
     "change": ("something changed on my side", "I got it wrong the first time", ""),
@@ -173,11 +182,18 @@ class InstructionRenderer:
 
     # ---- rendering
 
-    def render(self, calls: list[dict], catalog: Catalog | None = None, seed: str | int = 0) -> str:
+    def render(
+        self,
+        calls: list[dict],
+        catalog: Catalog | None = None,
+        seed: str | int = 0,
+        outputs: list[str] | None = None,
+    ) -> str:
         """The instruction for a task whose valid calls are `calls`, from the state indexed
-        by `catalog`; `seed` picks the wording."""
+        by `catalog`; `outputs` (what each call returned) tells the records the task makes;
+        `seed` picks the wording."""
         rng = random.Random(f"envscale-instruction:{seed}")
-        goal = self._goal(calls, catalog)
+        goal = self.reader.read(calls, catalog, outputs)
         pairs = list(zip(goal.steps, calls, strict=True))
         # A tool about no record (think, calculate) is the agent's business, not the user's,
         # unless it is all the task does.
@@ -196,9 +212,6 @@ class InstructionRenderer:
         )
         return " ".join(text.split())
 
-    def _goal(self, calls: list[dict], catalog: Catalog | None) -> Goal:
-        return self.reader.read(calls, catalog)
-
     def _identity(self, goal: Goal, rng: random.Random) -> str:
         if not goal.identity:
             return ""
@@ -211,7 +224,8 @@ class InstructionRenderer:
         return rng.choice(IDENTITY["other"]).format(fact=fact, v=value)
 
     def _step(self, step: Step, call: dict, rng: random.Random) -> str:
-        default = self._phrase(step, rng)
+        own = _mention(step, rng)
+        default = self._phrase(step, own, rng)
         template = self.steps.get(call["name"])
         if template is None:
             return default
@@ -220,7 +234,7 @@ class InstructionRenderer:
             "args": call["arguments"],
             "tool": call["name"],
             "description": "",
-            "record": f"my {step.record}" if step.record else "",
+            "record": own,
             "details": self._details(step),
         }
         try:
@@ -237,31 +251,33 @@ class InstructionRenderer:
     def _details(self, step: Step) -> str:
         return ", ".join(f"{d.name}: {d.text}" for d in step.details if d.text)
 
-    def _phrase(self, step: Step, rng: random.Random) -> str:
-        own = f"my {step.record}" if step.record else ""
+    def _phrase(self, step: Step, own: str, rng: random.Random) -> str:
         what = " ".join(step.words) or "it"
         details = self._details(step)
         verb = step.verb
         if verb in READ:
-            subject = f"{what} of {own}" if own else what
-            head = rng.choice(
-                (f"find out the {subject}", f"know the {subject}", f"check the {subject}")
-            )
+            if own and step.noun == what:  # "check my cart CA7", not "the cart of my cart"
+                head = rng.choice((f"look at {own}", f"check {own}", f"see {own}"))
+            else:
+                subject = f"the {what} of {own}" if own else f"the {what}"
+                head = rng.choice((f"find out {subject}", f"know {subject}", f"check {subject}"))
             family = "other"
         elif verb in END:
             head = rng.choice(
-                (f"{verb} {own or 'the ' + what}", f"have {own or 'the ' + what} {_past(verb)}")
+                (f"{verb} {own or 'the ' + what}", f"have {own or 'the ' + what} {past(verb)}")
             )
             family = "end"
         elif verb in CHANGE:
             head = rng.choice(
-                (f"change the {what} of {own}", f"update the {what} on {own}")
+                (f"{verb} {own}", f"{'update' if verb == 'change' else 'change'} {own}")
+                if own and step.noun == what
+                else (f"change the {what} of {own}", f"update the {what} on {own}")
                 if own
                 else (f"change the {what}", f"update the {what}")
             )
             family = "change"
         elif not step.words:
-            head = verb + (" about it" if not details else "")
+            head = f"{verb} {own}" if own else verb + (" about it" if not details else "")
             family = "other"
         else:
             head = f"{verb} {what}" + (f" for {own}" if own else "")
@@ -278,9 +294,11 @@ def call_params(step: Step) -> set[str]:
     return {d.name for d in step.details}
 
 
-def _past(verb: str) -> str:
-    if verb.endswith("e"):
-        return verb + "d"
-    if verb == "cancel":
-        return "cancelled"
-    return verb + "ed"
+def _mention(step: Step, rng: random.Random) -> str:
+    """The record a step concerns as the user says it, or "" when it concerns none."""
+    if step.record is None:
+        return ""
+    if step.made is not None:
+        forms = NEW_RECORD + (MADE_BY if step.maker in MAKING else ())
+        return rng.choice(forms).format(noun=step.record, made=step.made)
+    return f"my {step.record}"

@@ -153,7 +153,8 @@ def sample_tasks(
         # The user asks for what the valid calls do; a deliberately invalid call is the
         # agent's slip, corrected by the valid call of the same tool that follows it.
         wanted = [c.to_dict() for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
-        task.instruction = renderer.render(wanted, walker.catalog(env), seed=task.id)
+        said = [o.content for i, o in enumerate(task.gold_outputs) if i not in task.invalid_calls]
+        task.instruction = renderer.render(wanted, walker.catalog(env), task.id, said)
         tasks.append(task)
         lengths[len(task.gold_calls)] += 1
         kept[target] += 1

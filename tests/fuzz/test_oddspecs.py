@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from envscale.compiler.build import compile_source
@@ -54,6 +56,48 @@ def test_generated_specs_cover_the_language() -> None:
         "() ->",
     ]:
         assert piece in text, piece
+
+
+NEWER = {
+    "@derived(": "@derived(",
+    "@hidden": "@hidden",
+    "transitions": "\ntransitions ",
+    "add_hours": "add_hours(",
+    "add_minutes": "add_minutes(",
+    "hours_between": "hours_between(",
+    "minutes_between": "minutes_between(",
+    "money": "money(",
+    "a format spec": "{:,.2f}",
+}
+
+
+def _refs(shape: object, inside: str = "") -> set[str]:
+    """Where a manifest shape holds a reference: "list", "map" or "" (the node itself)."""
+    if not isinstance(shape, dict):
+        return set()
+    found = {inside} if shape.get("ref") else set()
+    for kind in ("list", "map"):
+        found |= _refs(shape.get(kind), inside or kind)
+    return found
+
+
+def test_generated_specs_use_the_newer_language_at_a_fair_share() -> None:
+    """Each newer piece in a fair share of generated specs: read from the texts and, for
+    references in collections and structs, from the compiled manifests."""
+    texts = [odd_spec(seed) for seed in range(200)]
+    shares = {name: sum(piece in t for t in texts) / len(texts) for name, piece in NEWER.items()}
+    held: dict[str, int] = {"list<E>": 0, "map<K, E>": 0, "an entity in a struct": 0}
+    for text in texts[:80]:
+        manifest = json.loads(compile_source(text, "odd.domain")[0]["manifest.json"])
+        fields = [f for info in manifest["entities"].values() for f in info["fields"]]
+        where = set().union(*(_refs(f.get("shape")) for f in fields))
+        held["list<E>"] += "list" in where
+        held["map<K, E>"] += "map" in where
+        struct_fields = [f for fs in manifest.get("structs", {}).values() for f in fs]
+        held["an entity in a struct"] += any(_refs(f.get("shape")) for f in struct_fields)
+    shares |= {name: n / 80 for name, n in held.items()}
+    rare = {name: share for name, share in shares.items() if share < 0.1}
+    assert not rare, shares
 
 
 def test_a_few_hundred_generated_specs_run_end_to_end() -> None:

@@ -13,13 +13,14 @@ from envscale.records import Trajectory
 from envscale.rollout.agents import ScriptedAgent, policy_asks_confirmation
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import DomainRuntime, run_episode
-from envscale.rollout.mistakes import perturb, siblings
+from envscale.rollout.mistakes import _wrong_record, perturb, siblings
 from envscale.rollout.speech import leaves, mentioned, summarise
 from envscale.rollout.users import ScriptedUser
 from envscale.runtime.load import load
 from envscale.tasks.sampling import sample_tasks
 from envscale.tasks.states import EnvFactory, initial_state_for
-from tests.rollout.episode_fixtures import CLINIC, ROOT, clinic_domain, make_task
+from envscale.trainer.render import failed_call_turns
+from tests.rollout.episode_fixtures import CLINIC, CLINIC_DATA, ROOT, clinic_domain, make_task
 
 ALWAYS = BackendConfig("scripted", options=(("failure_rate", 1.0),))
 GREETING = re.compile(r"\b(hi|hello|hey)\b", re.I)
@@ -177,7 +178,71 @@ def test_a_wrong_record_is_one_the_lookup_returned():
         assert picked[-2:] == ["A0001", "A0003"]  # the completed visit first, then the right one
         listing = next(m.content for m in t.messages if m.role == "tool" and "A0001" in m.content)
         assert "A0003" in listing
+        # The agent says which was wrong and asks before it takes the right one; the failed
+        # call's turn gets no loss.
+        failed = next(i for i, m in enumerate(t.messages) if (m.content or "").startswith("Error"))
+        said = t.messages[failed + 1]
+        assert said.role == "assistant" and not said.tool_calls and said.content.endswith("?")
+        assert "A0001" in said.content and "A0003" in said.content
+        messages = [m.model_dump(exclude_none=True) for m in t.messages]
+        assert failed_call_turns(messages) == {failed - 1}
     assert "wrong_record" in kinds
+
+
+def test_a_wrong_record_may_be_one_the_customer_named_for_another_step():
+    calls = [
+        {"name": "cancel_order", "arguments": {"order_id": "O1"}},
+        {"name": "return_order", "arguments": {"order_id": "O2", "reason": "broken"}},
+    ]
+    said = "Cancel my order O1, then return my order O2 (reason: broken)."
+    found = _wrong_record(calls, ["{}", "{}"], said)
+    assert {(m.call, m.right, m.wrong) for m in found} == {(0, "O1", "O2"), (1, "O2", "O1")}
+    # A reason is no record: the other step's reason is never tried in its place.
+    assert not any(m.argument == "reason" for m in found)
+    # One entry of a list of items, swapped for another the order lists.
+    listed = json.dumps({"items": [{"item_id": "I1"}, {"item_id": "I2"}]})
+    calls = [{"name": "return_items", "arguments": {"item_ids": ["I1"]}}]
+    calls.insert(0, {"name": "get_order", "arguments": {"order_id": "O2"}})
+    [swap] = _wrong_record(calls, [listed, "{}"], "")
+    assert (swap.call, swap.right, swap.wrong) == (1, ["I1"], ["I2"])
+
+
+def test_the_customer_never_says_the_id_of_a_record_the_task_makes():
+    domain = clinic_domain()
+    chain = [
+        ("verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-14"}),
+        (
+            "book_appointment",
+            {"patient_id": "P001", "slot_id": "S028", "visit_type": "telehealth", "reason": "Rash"},
+        ),
+    ]
+    env = domain.environment(data=CLINIC_DATA)
+    for name, arguments in chain:
+        made = env.call(name, arguments)
+    new_id = json.loads(made.text)["appointment_id"]
+    env.close()
+    chain.append(("cancel_appointment", {"appointment_id": new_id, "reason": "feeling_better"}))
+    text = (
+        "I'm patient P001, born 1985-03-14. Book me a telehealth visit in slot S028 for a "
+        "Rash, then cancel the new appointment because I'm feeling better."
+    )
+    task = make_task(domain, "clinic-book-cancel", text, chain)
+    runtime = DomainRuntime(domain, str(CLINIC))
+    for seed in range(8):
+        t = run_episode(runtime, task, ScriptedAgent(ALWAYS), ScriptedUser(), seed=seed)
+        assert t.filters == {"valid": True, "state": True, "exact": True}, t.meta.failure
+        first = next(
+            i for i, m in enumerate(t.messages) if m.role == "tool" and new_id in m.content
+        )
+        assert not any(new_id in (m.content or "") for m in t.messages[:first] if m.role == "user")
+        assert not any(new_id in (m.content or "") for m in t.messages if m.role == "user")
+        cancels = [
+            json.loads(c.function.arguments)
+            for m in t.messages
+            for c in m.tool_calls or []
+            if c.function.name == "cancel_appointment"
+        ]
+        assert cancels[-1]["appointment_id"] == new_id  # taken from the booking's result
 
 
 def test_summaries_are_drawn_from_the_result():

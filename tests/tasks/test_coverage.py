@@ -3,6 +3,7 @@ that stay on the user's records, and instructions in the user's words, never a t
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 import envscale
 from envscale.cli import main
 from envscale.runtime.layout import Layout
+from envscale.tasks.catalog import Catalog
+from envscale.tasks.goals import past
 from envscale.tasks.instructions import InstructionRenderer, copied_words, tool_descriptions
 from envscale.tasks.sampling import SamplingReport, sample_tasks, verify_task
 from envscale.tasks.states import EnvFactory
@@ -174,3 +177,77 @@ def test_the_tasks_command_warns_of_a_shortfall_and_fails_on_none(tmp_path, caps
         assert code == 1 and "no tasks" in err
     assert "the initial state holds no records" in err
     assert main(["tasks", str(spec), "-n", "-1", "-o", str(out)]) == 2
+
+
+def _made_ids(task, start: str) -> set[str]:
+    """Ids a later call names that an earlier call returned first, absent from the start."""
+    outputs = [o.content for o in task.gold_outputs]
+    return {
+        value
+        for i, call in enumerate(task.gold_calls)
+        for name, value in call.arguments.items()
+        if isinstance(value, str) and name.endswith("id") and f'"{value}"' not in start
+        if any(f'"{value}"' in text for text in outputs[:i])
+    }
+
+
+@pytest.mark.parametrize("name", ["clinic", "delivery", "retail"])
+def test_a_record_the_task_makes_is_named_as_new_never_by_its_id(name):
+    spec = SPECS / f"{name}.domain"
+    domain = envscale.load(spec)
+    factory = EnvFactory(domain, {"data": f"{name}.data.json"}, spec)
+    if not (SPECS / f"{name}.data.json").exists():
+        factory = EnvFactory(domain, {"generated": {"seed": 0, "size": 20}}, spec)
+    env = factory()
+    start = json.dumps(env.export(), ensure_ascii=False)
+    env.close()
+    tasks = sample_tasks(domain, factory, 200, seed=0)
+    made = [(t, ids) for t in tasks if (ids := _made_ids(t, start))]
+    for task, ids in made:
+        assert not any(i in task.instruction for i in ids), task.instruction
+        assert "new " in task.instruction or "for me" in task.instruction, task.instruction
+    if name != "retail":  # retail's tools make no records; elsewhere the check is not vacuous
+        assert made
+
+
+def test_a_booked_then_cancelled_appointment_is_the_new_one():
+    clinic = envscale.load(SPECS / "clinic.domain")
+    env = clinic.environment(data=SPECS / "clinic.data.json")
+    catalog = Catalog.build(clinic.manifest, env.export())
+    verify = {"patient_id": "P001", "date_of_birth": "1985-03-14"}
+    book = {"patient_id": "P001", "slot_id": "S028", "visit_type": "telehealth", "reason": "Rash"}
+    verified, booked = env.call("verify_patient", verify), env.call("book_appointment", book)
+    made = json.loads(booked.text)["appointment_id"]
+    cancel = {"appointment_id": made, "reason": "feeling_better"}
+    calls = [{"name": "verify_patient", "arguments": verify}]
+    calls.append({"name": "book_appointment", "arguments": book})
+    calls.append({"name": "cancel_appointment", "arguments": cancel})
+    outputs = [verified.text, booked.text, env.call("cancel_appointment", cancel).text]
+    plain = InstructionRenderer(clinic.tool_schemas, None, clinic.manifest)
+    texts = {plain.render(calls, catalog, seed, outputs) for seed in range(12)}
+    assert not any(made in text for text in texts), texts
+    assert any("the new appointment" in t or "that new appointment" in t for t in texts)
+    assert any("the appointment you booked for me" in t for t in texts)
+    # The spec's own template words it too: its `record` is the new appointment.
+    sidecar = InstructionRenderer(
+        clinic.tool_schemas, SPECS / "clinic.instructions.toml", clinic.manifest
+    )
+    text = sidecar.render(calls, catalog, 0, outputs)
+    assert (
+        made not in text and "cancel the" in text and "appointment (reason: feeling better)" in text
+    )
+    # Without the outputs the id is all the renderer knows of the appointment.
+    assert made in plain.render(calls, catalog, 0)
+    env.close()
+
+
+def test_past_participles():
+    assert [past(v) for v in ("book", "place", "cancel", "ship", "buy", "start", "apply")] == [
+        "booked",
+        "placed",
+        "cancelled",
+        "shipped",
+        "bought",
+        "started",
+        "applied",
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from envscale.tasks import fakes
 from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, schema_type
-from envscale.tasks.links import plural
+from envscale.tasks.links import plural, shape_ref
 
 
 class NestedValues(State):
@@ -211,6 +211,14 @@ class NestedValues(State):
         out: dict[str, Any] = {}
         linked: list[tuple[bool, dict]] = []  # (the struct's own reference, its record)
         for prop, sub in props.items():  # references first: the rest follows them
+            typed = self._typed_ref(struct, prop)
+            if typed is not None and (typed[1] != "one" or not self.index.get(typed[0])):
+                # Only records made so far can be named (none yet, for the first record of
+                # an entity its struct refers to): a list or map of them, or none.
+                keys = list(self.index.get(typed[0], {}))
+                many = rng.sample(keys, min(len(keys), rng.randint(0, 2)))
+                out[prop] = {"one": None, "list": many, "map": {}}[typed[1]]
+                continue
             target = self.links.struct_ref(struct, prop, sub)
             if target is not None and self.index.get(target):
                 keys = self._agreeing(target, ctx) or list(self.index[target])
@@ -244,6 +252,19 @@ class NestedValues(State):
                 value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
             out[prop] = value
         return {p: out[p] for p in props if p in out}
+
+    def _typed_ref(self, struct: str, prop: str) -> tuple[str, str] | None:
+        """(entity, "one" | "list" | "map"): a struct field typed as references to it."""
+        for g in self.manifest.structs.get(struct, []):
+            if g.name != prop or g.shape is None:
+                continue
+            if (target := shape_ref(g.shape)) is not None:
+                return target, "one"
+            for kind in ("list", "map"):
+                inner = getattr(g.shape, kind)
+                if inner is not None and (target := shape_ref(inner)) is not None:
+                    return target, kind
+        return None
 
     def _linked_value(
         self,

@@ -467,6 +467,7 @@ def _placeholder(f: EntityField, schema: dict) -> Any:
     if f.kind == "json":
         return {} if schema["properties"].get(f.name, {}).get("type") == "object" else []
     zero: dict[str, Any] = {"int": 0, "float": 0.0, "bool": False, "str": ""}
+    zero |= {"date": "2000-01-01", "datetime": "2000-01-01T00:00:00"}
     if f.kind in zero:
         return zero[f.kind]
     if f.kind == "enum" and f.enum:
