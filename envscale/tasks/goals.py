@@ -290,7 +290,8 @@ class GoalReader:
                 break
         if record is None:
             bare = param.removeprefix("new_")
-            names = {param, singular(param), bare, singular(bare), "id"}
+            # In this order: the first name that finds the value decides the record.
+            names = dict.fromkeys((param, singular(param), bare, singular(bare), "id"))
             for n in names:
                 for _, leaf in catalog.by_name.get(n, [])[:5000]:
                     if leaf.value == value:

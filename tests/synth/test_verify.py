@@ -27,11 +27,11 @@ def test_shipped_specs_are_kept(name: str) -> None:
         source=spec.read_text(encoding="utf-8"),
         instructions=sidecar.read_text(encoding="utf-8") if sidecar.exists() else None,
     )
-    result = verify(draft, seed=0, tasks=40, base=SPECS)
+    result = verify(draft, seed=0, tasks=60, base=SPECS)
     assert result.kept, result.reasons
     f = result.figures
     assert f["tools_reached"] == f["tools_total"] == len(load(spec).manifest.tools)
-    assert f["tasks_replayed"] == f["tasks_sampled"] >= 40
+    assert f["tasks_replayed"] == f["tasks_sampled"] >= 60
     assert f["task_data"] == "seed"  # the spec's seed data, as `envscale tasks --data auto`
     assert sum(f["data_counts"].values()) > 0  # the generated data loaded all the same
     assert f["properties"]["failed"] == 0 and f["properties"]["tested"] > 0
