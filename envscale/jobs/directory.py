@@ -17,14 +17,12 @@ number of workers: tasks are seeded per domain and episodes per task.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 from envscale import __version__
 from envscale.dsl.diagnostics import SpecError, sorted_diagnostics
 from envscale.errors import DataError
+from envscale.jobs.executors import map_pool, map_ray
 from envscale.jobs.generate import (
     JOB_FILE,
     TASKS_FILE,
@@ -249,63 +248,17 @@ def _check_job(path: Path, described: dict[str, Any]) -> None:
         path.write_text(json.dumps(described, indent=2) + "\n", "utf-8")
 
 
-def _run_pool(jobs: list[Job], workers: int) -> Iterator[DomainOutcome]:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=RECYCLE) as pool:
-        queue = iter(jobs)
-        pending: set[Future] = set()
-        try:
-            while True:
-                while len(pending) < 2 * workers and (job := next(queue, None)) is not None:
-                    pending.add(pool.submit(run_domain, job))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def _run_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[DomainOutcome]:
-    try:  # ray is an optional extra, imported only when this executor is chosen
-        import ray
-    except ImportError:
-        raise RuntimeError("the ray executor needs ray: pip install 'envscale[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        options: dict[str, Any] = {"address": address, "include_dashboard": False}
-        options.update(log_to_driver=False, configure_logging=False)
-        if address is None:
-            options["num_cpus"] = workers
-        ray.init(**options)
-    try:
-        remote = ray.remote(max_calls=RECYCLE)(run_domain)
-        limit = 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
-        queue = iter(jobs)
-        pending: list[Any] = []
-        while True:
-            while len(pending) < limit and (job := next(queue, None)) is not None:
-                pending.append(remote.remote(job))
-            if not pending:
-                return
-            ready, pending = ray.wait(pending, num_returns=1)
-            yield from ray.get(ready)
-    finally:
-        if started:
-            ray.shutdown()
-
-
 def _outcomes(base: Job, jobs: list[Job]) -> Iterator[DomainOutcome]:
     if not jobs:
         return iter(())
     if base.executor == "ray":
-        return _run_ray(jobs, base.workers, base.ray_address)
+        ran = map_ray(run_domain, jobs, base.workers, base.ray_address, recycle=RECYCLE)
+        return (outcome for _, outcome in ran)
     if base.executor != "local":
         raise JobError(f"unknown executor '{base.executor}' (local or ray)")
     if base.workers > 1 or len(jobs) > RECYCLE:
-        return _run_pool(jobs, max(1, min(base.workers, len(jobs))))
+        workers = max(1, min(base.workers, len(jobs)))
+        return (outcome for _, outcome in map_pool(run_domain, jobs, workers, recycle=RECYCLE))
     return (run_domain(job) for job in jobs)
 
 

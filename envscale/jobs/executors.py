@@ -12,8 +12,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +107,12 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _init_process(setup: WorkerSetup, parent: int) -> None:
+def _watch_parent(parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _init_process(setup: WorkerSetup, parent: int) -> None:
+    _watch_parent(parent)
     _worker(setup)
 
 
@@ -139,7 +144,7 @@ def run_pool(
         )
 
 
-def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
+def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, Any]]:
     done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
     out = []
     for future in done:
@@ -148,7 +153,7 @@ def _wait_futures(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
     return out
 
 
-def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, list[Outcome]]]:
+def _bounded(submit, chunks, limit, wait_some) -> Iterator[tuple[int, Any]]:
     pending: dict[Any, int] = {}
     queue = iter(enumerate(chunks))
     try:
@@ -174,6 +179,53 @@ def _ray_chunk(setup: WorkerSetup, items: Sequence[WorkItem]) -> list[Outcome]:
 def run_ray(
     setup: WorkerSetup, chunks: Sequence[Sequence[WorkItem]], workers: int, address: str | None
 ) -> Iterator[tuple[int, list[Outcome]]]:
+    with ray_session(workers, address) as ray:
+        remote = ray.remote(_ray_chunk)
+        setup_ref = ray.put(setup)
+        yield from _bounded(
+            lambda chunk: remote.remote(setup_ref, chunk),
+            chunks,
+            _ray_limit(ray, workers),
+            lambda pending: _ray_wait(ray, pending),
+        )
+
+
+def map_pool(
+    fn: Callable[[Any], Any], items: Sequence[Any], workers: int, recycle: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """`(index, fn(item))` as each finishes, on `workers` spawned processes that exit when
+    this one dies, each replaced after `recycle` items if given; `fn` and the items must
+    pickle."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_watch_parent,
+        initargs=(os.getpid(),),
+        max_tasks_per_child=recycle,
+    ) as pool:
+        yield from _bounded(lambda item: pool.submit(fn, item), items, 2 * workers, _wait_futures)
+
+
+def map_ray(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
+    address: str | None,
+    recycle: int | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """`(index, fn(item))` as each finishes, on a Ray cluster (a local one of `workers` CPUs
+    when `address` is None), each worker replaced after `recycle` items if given."""
+    with ray_session(workers, address) as ray:
+        remote = ray.remote(max_calls=recycle)(fn) if recycle else ray.remote(fn)
+        limit = _ray_limit(ray, workers)
+        yield from _bounded(remote.remote, items, limit, lambda pending: _ray_wait(ray, pending))
+
+
+@contextmanager
+def ray_session(workers: int, address: str | None) -> Iterator[Any]:
+    """The ray module, initialised (joined to the cluster at `address`, or a local one of
+    `workers` CPUs) unless it already was, and shut down afterwards if this started it."""
     try:  # ray is an optional extra, imported only when this executor is chosen
         import ray
     except ImportError:
@@ -187,18 +239,19 @@ def run_ray(
             "configure_logging": False,
         }
         if address is None:
-            options["num_cpus"] = workers
+            options["num_cpus"] = max(1, workers)
         ray.init(**options)
     try:
-        remote = ray.remote(_ray_chunk)
-        setup_ref = ray.put(setup)
-        limit = 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
-
-        def wait_some(pending: dict[Any, int]) -> list[tuple[int, list[Outcome]]]:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            return [(pending.pop(ref), ray.get(ref)) for ref in ready]
-
-        yield from _bounded(lambda chunk: remote.remote(setup_ref, chunk), chunks, limit, wait_some)
+        yield ray
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_limit(ray: Any, workers: int) -> int:
+    return 2 * max(workers, int(ray.cluster_resources().get("CPU", workers)))
+
+
+def _ray_wait(ray: Any, pending: dict[Any, int]) -> list[tuple[int, Any]]:
+    ready, _ = ray.wait(list(pending), num_returns=1)
+    return [(pending.pop(ref), ray.get(ref)) for ref in ready]
