@@ -38,6 +38,7 @@ from envscale.jobs.generate import (
     Job,
     JobError,
     JobResult,
+    check_job_file,
     generate,
 )
 from envscale.jobs.progress import DomainCounts, Progress, summary_table
@@ -232,22 +233,6 @@ def _describe(base: Job, directory: Path) -> dict[str, Any]:
     }
 
 
-def _check_job(path: Path, described: dict[str, Any]) -> None:
-    if path.exists():
-        found = json.loads(path.read_text("utf-8"))
-        if found != described:
-            changed = sorted(
-                k for k in set(found) | set(described) if found.get(k) != described.get(k)
-            )
-            raise JobError(
-                f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
-                "use another --out, or remove the folder to start over"
-            )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(described, indent=2) + "\n", "utf-8")
-
-
 def _outcomes(base: Job, jobs: list[Job]) -> Iterator[DomainOutcome]:
     if not jobs:
         return iter(())
@@ -288,7 +273,7 @@ def generate_directory(directory: Path, base: Job) -> DirectoryResult:
             f"({selection.rejected} rejected, {len(selection.unusable)} unusable)"
         )
     base.out.mkdir(parents=True, exist_ok=True)
-    _check_job(base.out / JOB_FILE, _describe(base, directory))
+    check_job_file(base.out / JOB_FILE, _describe(base, directory))
     jobs = [_domain_job(base, d) for d in selection.domains]
     outcomes: dict[str, DomainOutcome] = {}
     todo = []

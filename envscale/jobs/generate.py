@@ -143,7 +143,8 @@ def _describe(job: Job, domains: list[Domain], task_source: str | dict) -> dict:
     }
 
 
-def _check_job_file(path: Path, described: dict) -> None:
+def check_job_file(path: Path, described: dict) -> None:
+    """Write the job's description, or refuse a folder that holds another job's."""
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
         if found != described:
@@ -185,7 +186,7 @@ def generate(job: Job) -> JobResult:
     ]
     job.out.mkdir(parents=True, exist_ok=True)
     source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": initial_states}
-    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
+    check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     tasks_path = job.out / TASKS_FILE
     if tasks_path.exists():
         tasks = load_jsonl(tasks_path, Task)
@@ -201,7 +202,7 @@ def run_tasks(job: Job, tasks: list[Task]) -> JobResult:
     digest = jsonl.dumps({"tasks": [t.id for t in tasks]})
     source = "given:" + hashlib.sha256(digest.encode()).hexdigest()[:16]
     job.out.mkdir(parents=True, exist_ok=True)
-    _check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
+    check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     return run_episodes(job, domains, tasks)
 
 
