@@ -1,6 +1,6 @@
 """The tool graph against tau-bench's gold dataflow, beside the name-typed graph it replaced.
 
-    python benchmarks/toolgraph.py [--quick] [--shared ../shared]
+    python benchmarks/toolgraph.py [--quick] [--why] [--shared ../shared]
 
 For each shipped spec (and `specs/delivery.domain` when present) it prints the edges of the
 name-typed graph the compiler listed before ("old": one edge per source, target, parameter
@@ -17,7 +17,10 @@ a pair. Two counts: every such pair ("all"), and those whose value the task's in
 does not state ("learnt": the user did not say it, so the agent took it from A's output;
 retail's gold lists hold only writes, so an address or a payment method the user states
 is otherwise credited to whichever earlier write returned the same order). `--quick` reads
-the first 60 cases per file.
+the first 60 cases per file. `--why` lists, under each spec, the gold pairs the tool graph
+lacks: what each carries (the target's argument, where the source's output held the value,
+how many values and how many of them the instruction states) and the states the source
+leaves its record in against those the target needs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +43,20 @@ from envscale.runtime.load import load  # noqa: E402
 from envscale.tasks.toolgraph import ToolGraph  # noqa: E402
 
 
-def strings(value: Any, out: set[str]) -> set[str]:
+def strings(value: Any) -> set[str]:
+    return set(paths(value, "", {}))
+
+
+def paths(value: Any, path: str, out: dict[str, str]) -> dict[str, str]:
+    """Each string a JSON value holds, with the first path it is found at (`.items[].item_id`)."""
     if isinstance(value, dict):
-        for item in value.values():
-            strings(item, out)
+        for key, item in value.items():
+            paths(item, f"{path}.{key}", out)
     elif isinstance(value, list):
         for item in value:
-            strings(item, out)
+            paths(item, f"{path}[]", out)
     elif isinstance(value, str):
-        out.add(value)
+        out.setdefault(value, path)
     return out
 
 
@@ -69,20 +78,29 @@ def parsed(text: str) -> Any:
         return text
 
 
-def gold_pairs(folder: Path, limit: int | None) -> dict[str, dict[tuple[str, str], int]]:
-    """{"all": pairs, "learnt": pairs whose value the instruction does not state}, each
-    pair with the number of values it carries."""
+@dataclass(frozen=True)
+class GoldFlow:
+    """One value of a gold call's arguments first found in an earlier call's output."""
+
+    source: str
+    target: str
+    param: str  # where in the target's arguments, `.payment_method_id`
+    via: str  # where in the source's output, `.payment_history[].payment_method_id`
+    stated: bool  # whether the task's instruction states the value
+
+
+def gold_flows(folder: Path, limit: int | None) -> list[GoldFlow]:
     enums = enum_members(json.loads((folder / "tools.json").read_text(encoding="utf-8")), set())
-    pairs: dict[str, dict[tuple[str, str], int]] = {"all": {}, "learnt": {}}
+    flows = []
     for path in sorted(folder.glob("tasks*.jsonl")):
         lines = path.read_text(encoding="utf-8").splitlines()
         for line in lines[:limit] if limit else lines:
             task = json.loads(line)
             actions, said = task["actions"], str(task.get("instruction", "")).lower()
-            outputs = [strings(parsed(a["output"]), set()) for a in actions]
-            given = [strings(a["kwargs"], set()) for a in actions]
+            outputs = [paths(parsed(a["output"]), "", {}) for a in actions]
+            given = [strings(a["kwargs"]) for a in actions]
             for j, action in enumerate(actions):
-                for value in strings(action["kwargs"], set()):
+                for value, param in paths(action["kwargs"], "", {}).items():
                     if value in enums or len(value) < 2:
                         continue
                     for i in range(j):
@@ -90,12 +108,53 @@ def gold_pairs(folder: Path, limit: int | None) -> dict[str, dict[tuple[str, str
                             break
                         if value in outputs[i]:
                             if actions[i]["name"] != action["name"]:
-                                pair = (actions[i]["name"], action["name"])
-                                kinds = ["all"] + ([] if value.lower() in said else ["learnt"])
-                                for kind in kinds:
-                                    pairs[kind][pair] = pairs[kind].get(pair, 0) + 1
+                                flows.append(
+                                    GoldFlow(
+                                        actions[i]["name"],
+                                        action["name"],
+                                        param,
+                                        outputs[i][value],
+                                        value.lower() in said,
+                                    )
+                                )
                             break
+    return flows
+
+
+def gold_pairs(flows: list[GoldFlow]) -> dict[str, dict[tuple[str, str], int]]:
+    """{"all": pairs, "learnt": pairs whose value the instruction does not state}, each
+    pair with the number of values it carries."""
+    pairs: dict[str, dict[tuple[str, str], int]] = {"all": {}, "learnt": {}}
+    for f in flows:
+        for kind in ["all"] + ([] if f.stated else ["learnt"]):
+            pairs[kind][(f.source, f.target)] = pairs[kind].get((f.source, f.target), 0) + 1
     return pairs
+
+
+def why_missing(
+    flows: list[GoldFlow], missing: set[tuple[str, str]], tools: dict[str, Any]
+) -> list[str]:
+    """For each gold pair the graph lacks: what it carries (target argument <- source output:
+    values, how many of them the instruction states) and the states of the source's record
+    that the target needs."""
+    out = []
+    for source, target in sorted(missing):
+        carried: dict[tuple[str, str], list[int]] = {}
+        for f in flows:
+            if (f.source, f.target) == (source, target):
+                seen = carried.setdefault((f.param, f.via), [0, 0])
+                seen[0] += 1
+                seen[1] += f.stated
+        states = [
+            f"{where}: leaves {tools[source].leaves.get(where)}, needs {accepted}"
+            for where, accepted in tools[target].needs.items()
+        ]
+        out.append(f"  {source} -> {target}" + (f"  ({'; '.join(states)})" if states else ""))
+        out += [
+            f"      {param} <- {via}: {n} value{'s' * (n != 1)}, {stated} stated"
+            for (param, via), (n, stated) in sorted(carried.items())
+        ]
+    return out
 
 
 def name_typed_edges(spec: Path) -> list[tuple[str, str, str]]:
@@ -151,6 +210,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the first 60 cases per file")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    parser.add_argument(
+        "--why", action="store_true", help="what each gold pair the graph misses carries"
+    )
     args = parser.parse_args()
     taubench = Path(args.shared) / "conformance" / "taubench"
     specs = ["clinic", "retail", "airline"]
@@ -174,9 +236,10 @@ def main() -> int:
         old = name_typed_edges(spec)
         old_pairs = {(a, b) for a, b, _ in old}
         new_pairs = {(e.source, e.target) for e in graph.edges}
-        gold = ""
+        gold, why = "", []
         if folder.is_dir():
-            found = gold_pairs(folder, 60 if args.quick else None)
+            flows = gold_flows(folder, 60 if args.quick else None)
+            found = gold_pairs(flows)
             parts, missing = [], set()
             for kind in ("all", "learnt"):
                 pairs = found[kind]
@@ -187,10 +250,16 @@ def main() -> int:
             gold = "; ".join(parts)
             if missing:
                 gold += "  missing now: " + ", ".join(f"{p} ({k})" for k, p in sorted(missing))
+            if args.why:
+                tools = {x.name: x for x in domain.manifest.tools}
+                lacking = {p for p in found["all"] if p not in new_pairs}
+                why = why_missing(flows, lacking, tools)
         print(
             f"{name:10} {len(old):>9} {len(old_pairs):>9} {len(graph.edges):>9} "
             f"{graph.flow_count:>9}  {gold or '(no gold actions)'}"
         )
+        for line in why:
+            print(line)
     return 0
 
 

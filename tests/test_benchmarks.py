@@ -107,6 +107,20 @@ def test_toolgraph_benchmark() -> None:
     assert got == total, rows["airline"]
 
 
+@pytest.mark.skipif(not (SHARED / "conformance" / "taubench").is_dir(), reason="no ../shared")
+def test_toolgraph_benchmark_says_what_each_missed_gold_pair_carries() -> None:
+    done = run("toolgraph.py", "--why", "--shared", str(SHARED))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    retail = next(line for line in lines if line.startswith("retail "))
+    missing = retail.split("missing now: ")[1].split(", ") if "missing now: " in retail else []
+    for pair in missing:
+        source, target = pair.split(" (")[0].split("->")
+        at = lines.index(next(x for x in lines if x.startswith(f"  {source} -> {target}")))
+        # a line per carried argument: `.payment_method_id <- .payment_history[]...: 3 values`
+        assert " <- " in lines[at + 1] and " stated" in lines[at + 1], lines[at : at + 2]
+
+
 def test_task_coverage_benchmark() -> None:
     done = run("task_coverage.py")
     assert done.returncode == 0, done.stderr
