@@ -202,7 +202,7 @@ class StructField(SparsePart):
 class ToolInfo(SparsePart):
     # "Entity.field" -> the enum members a tool needs, and may leave, the record a parameter
     # names in (compiler/states.py); written only when the tool has some.
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves", "as_sent"})
     name: str
     kind: Literal["read", "write"]
     reads: list[str]  # entities
@@ -212,6 +212,7 @@ class ToolInfo(SparsePart):
     returns_shape: Shape | None
     needs: dict[str, list[str]] = {}
     leaves: dict[str, list[str]] = {}
+    as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
 
 
 class Invariant(Part):
