@@ -76,6 +76,7 @@ def manifest(d: ir.DomainIR) -> dict:
                     **({"default": c.default} if c.has_default else {}),
                     "derived": c.derived,
                     "hidden": c.hidden,
+                    **({"as_written": True} if c.as_written else {}),
                 }
                 for c in table.columns
             ],
