@@ -96,6 +96,9 @@ def manifest(d: ir.DomainIR) -> dict:
         for f in r.fields.values()
         if t.nested_refs(f.type) or not r.is_entity
     )
+    # A reader that does not know @as_sent would take a type error of such a tool for a bug.
+    computed = computed or any(_as_sent(tool) for tool in d.tools)
+    computed = computed or any(c.as_written for table in d.tables for c in table.columns)
     out = {
         # The oldest format that reads this manifest faithfully: a reader that does not know
         # bound rules would enforce them unbound, so it must refuse them; one that does not
