@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "d66bea29c2c87583627a73c58fd037a9b3ef0bcafc55d21fe95f4033e1cb0c1f"
+GRAMMAR_DIGEST = "0ab094de0e78f414fe3a9f81afb7db95954c59373e3205d8fd2382ee9d400d6e"
 
 
 class Decline(Exception):
@@ -199,27 +199,36 @@ class _Parser:
             if k[self.i] != "N":
                 raise Decline
             word = v[self.i]
-            decl: ast.Decl
-            if word == "tool":
-                decl = self.tool()
-            elif word == "entity" or word == "struct":
-                decl = self.record(word)
-            elif word == "enum":
-                decl = self.enum()
-            elif word == "invariant":
-                decl = self.invariant()
-            elif word == "policy":
-                decl = self.policy()
-            elif word == "domain":
-                decl = self.domain()
-            elif word == "transitions":
-                decl = self.transitions()
-            elif word == "remove":
-                decl = self.remove()
+            if word == "replace":
+                self.i += 1
+                if k[self.i] != "N" or v[self.i] in ("domain", "remove", "replace"):
+                    raise Decline
+                inner = self.declaration(v[self.i])
+                assert not isinstance(inner, ast.Domain | ast.Remove | ast.Replace)
+                declarations.append(ast.Replace(inner))
             else:
-                raise Decline
-            declarations.append(decl)
+                declarations.append(self.declaration(word))
         return tuple(declarations)
+
+    def declaration(self, word: str) -> ast.Decl:
+        """The declaration that starts with the keyword `word`, at the current token."""
+        if word == "tool":
+            return self.tool()
+        if word == "entity" or word == "struct":
+            return self.record(word)
+        if word == "enum":
+            return self.enum()
+        if word == "invariant":
+            return self.invariant()
+        if word == "policy":
+            return self.policy()
+        if word == "domain":
+            return self.domain()
+        if word == "transitions":
+            return self.transitions()
+        if word == "remove":
+            return self.remove()
+        raise Decline
 
     def domain(self) -> ast.Domain:
         self.i += 1
