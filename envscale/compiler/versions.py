@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from envscale.compiler.context import Compilation
+from envscale.compiler.context import Compilation, Parser
+from envscale.compiler.specfile import read_spec
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic, did_you_mean
 
-Parser = Callable[[str, str], tuple[ast.Module | None, list[Diagnostic]]]
 ReadSpec = Callable[[Path], tuple[str | None, list[Diagnostic]]]
 
 # What a `remove` names, by the word it uses: the declaration class.
@@ -58,9 +58,10 @@ def _name_span(decl: ast.Decl) -> ast.Span:
     return decl.name_span if isinstance(decl, ast.Tool) else decl.span
 
 
-def resolve_versions(c: Compilation, parse: Parser, read: ReadSpec) -> None:
-    """Replace c.module by the module its `extends` chain makes; report what cannot be."""
-    module = _resolve(c, c.module, c.path, parse, read, [])
+def resolve_versions(c: Compilation) -> None:
+    """Pass 0: replace c.module by the module its `extends` chain makes; report what cannot
+    be."""
+    module = _resolve(c, c.module, c.path, c.parser, read_spec, [])
     if module is not None:
         c.module = module
 
