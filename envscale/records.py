@@ -151,7 +151,9 @@ class Shape(SparsePart):
 class EntityField(SparsePart):
     """A field of an entity and the column that stores it."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"default", "derived", "hidden"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {"default", "derived", "hidden", "as_written"}
+    )
     name: str
     column: str
     type: str  # as the spec writes it, e.g. "list<str>"
@@ -166,6 +168,7 @@ class EntityField(SparsePart):
     default: Any = None  # present only for a field with a default (which may be null)
     derived: str | None = None  # the source of a @derived field's expression
     hidden: bool = False  # @hidden: left out of tool results
+    as_written: bool = False  # @as_written: keeps a str, int or float of any of those types
 
 
 class Fact(SparsePart):
@@ -202,7 +205,7 @@ class StructField(SparsePart):
 class ToolInfo(SparsePart):
     # "Entity.field" -> the enum members a tool needs, and may leave, the record a parameter
     # names in (compiler/states.py); written only when the tool has some.
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves", "as_sent"})
     name: str
     kind: Literal["read", "write"]
     reads: list[str]  # entities
@@ -212,6 +215,7 @@ class ToolInfo(SparsePart):
     returns_shape: Shape | None
     needs: dict[str, list[str]] = {}
     leaves: dict[str, list[str]] = {}
+    as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
 
 
 class Invariant(Part):

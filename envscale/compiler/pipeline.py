@@ -18,6 +18,7 @@ from envscale.compiler.context import Compilation
 from envscale.compiler.effects import check_write_positions, infer_effects
 from envscale.compiler.lower import lower
 from envscale.compiler.resolve_types import resolve_declared_types
+from envscale.compiler.versions import resolve_versions
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
 from envscale.dsl.parser import parse
@@ -27,6 +28,7 @@ Parser = Callable[[str, str], tuple[ast.Module | None, list[Diagnostic]]]
 
 # Checking passes report into c.diagnostics and keep going, so one run shows every error.
 CHECKS: list[Pass] = [
+    resolve_versions,
     collect_declarations,
     resolve_declared_types,
     check_names,
@@ -57,7 +59,7 @@ def analyze(
         c = Compilation(ast.Module(file, source), path)
         c.diagnostics.extend(syntax)
         return c
-    c = Compilation(module, path)
+    c = Compilation(module, path, parser=parser)
     for run in CHECKS:
         run(c)
     if not c.diagnostics.has_errors:

@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "6f6b18f8b4e78cbb487ebcf61c15e239e5f459919858ad4681896db35134951f"
+GRAMMAR_DIGEST = "0ab094de0e78f414fe3a9f81afb7db95954c59373e3205d8fd2382ee9d400d6e"
 
 
 class Decline(Exception):
@@ -84,6 +84,7 @@ _LEVELS = {
     "/": 6,
     "%": 6,
 }
+_REMOVED_KINDS = frozenset({"enum", "struct", "entity", "invariant", "tool", "policy"})
 _TYPE_FOLLOW_KEYWORDS = frozenset({"reads", "writes"})
 _LITERALS = {"true": True, "false": False, "none": None}
 
@@ -198,31 +199,47 @@ class _Parser:
             if k[self.i] != "N":
                 raise Decline
             word = v[self.i]
-            decl: ast.Decl
-            if word == "tool":
-                decl = self.tool()
-            elif word == "entity" or word == "struct":
-                decl = self.record(word)
-            elif word == "enum":
-                decl = self.enum()
-            elif word == "invariant":
-                decl = self.invariant()
-            elif word == "policy":
-                decl = self.policy()
-            elif word == "domain":
-                decl = self.domain()
-            elif word == "transitions":
-                decl = self.transitions()
+            if word == "replace":
+                self.i += 1
+                if k[self.i] != "N" or v[self.i] in ("domain", "remove", "replace"):
+                    raise Decline
+                inner = self.declaration(v[self.i])
+                assert not isinstance(inner, ast.Domain | ast.Remove | ast.Replace)
+                declarations.append(ast.Replace(inner))
             else:
-                raise Decline
-            declarations.append(decl)
+                declarations.append(self.declaration(word))
         return tuple(declarations)
+
+    def declaration(self, word: str) -> ast.Decl:
+        """The declaration that starts with the keyword `word`, at the current token."""
+        if word == "tool":
+            return self.tool()
+        if word == "entity" or word == "struct":
+            return self.record(word)
+        if word == "enum":
+            return self.enum()
+        if word == "invariant":
+            return self.invariant()
+        if word == "policy":
+            return self.policy()
+        if word == "domain":
+            return self.domain()
+        if word == "transitions":
+            return self.transitions()
+        if word == "remove":
+            return self.remove()
+        raise Decline
 
     def domain(self) -> ast.Domain:
         self.i += 1
         name = self.name()
         description = unquote(self.v[self.expect("S")])
         clock = clock_span = policy = policy_file = policy_span = None
+        extends = extends_span = None
+        if self.at_keyword("extends"):
+            self.i += 1
+            at = self.expect("S")
+            extends, extends_span = unquote(self.v[at]), self.tspan(at)
         if self.at_keyword("clock"):
             self.i += 1
             at = self.expect("S")
@@ -246,7 +263,17 @@ class _Parser:
             self.tspan(name),
             policy_span,
             clock_span,
+            extends,
+            extends_span,
         )
+
+    def remove(self) -> ast.Remove:
+        self.i += 1
+        kind = self.name()
+        if self.v[kind] not in _REMOVED_KINDS:
+            raise Decline
+        name = self.name()
+        return ast.Remove(self.v[kind], self.v[name], self.tspan(name))
 
     def enum(self) -> ast.Enum:
         self.i += 1

@@ -19,6 +19,9 @@ SEEDS = [
 
 KEYWORDS = [
     "domain",
+    "extends",
+    "remove",
+    "replace",
     "clock",
     "policy",
     "from",

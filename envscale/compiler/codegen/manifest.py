@@ -76,6 +76,7 @@ def manifest(d: ir.DomainIR) -> dict:
                     **({"default": c.default} if c.has_default else {}),
                     "derived": c.derived,
                     "hidden": c.hidden,
+                    **({"as_written": True} if c.as_written else {}),
                 }
                 for c in table.columns
             ],
@@ -95,6 +96,9 @@ def manifest(d: ir.DomainIR) -> dict:
         for f in r.fields.values()
         if t.nested_refs(f.type) or not r.is_entity
     )
+    # A reader that does not know @as_sent would take a type error of such a tool for a bug.
+    computed = computed or any(_as_sent(tool) for tool in d.tools)
+    computed = computed or any(c.as_written for table in d.tables for c in table.columns)
     out = {
         # The oldest format that reads this manifest faithfully: a reader that does not know
         # bound rules would enforce them unbound, so it must refuse them; one that does not
@@ -171,7 +175,12 @@ def tool_info(d: ir.DomainIR, tool: ir.Tool) -> dict:
         "returns_shape": shape(tool.returns),
         **({"needs": tool.needs} if tool.needs else {}),
         **({"leaves": tool.leaves} if tool.leaves else {}),
+        **({"as_sent": [p.name for p in tool.params if p.as_sent]} if _as_sent(tool) else {}),
     }
+
+
+def _as_sent(tool: ir.Tool) -> bool:
+    return any(p.as_sent for p in tool.params)
 
 
 def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:
