@@ -28,6 +28,7 @@ class Column:
     type_checks: list[tuple[str, str]] = field(default_factory=list)
     derived: str | None = None  # the source of its @derived expression
     hidden: bool = False  # left out of tool results
+    as_written: bool = False  # an ANY column: keeps whatever str, int or float is written
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Param:
     default: Any = None
     has_default: bool = False
     choices: list | None = None  # @choices: offered in the schema, checked by the body
+    as_sent: bool = False  # @as_sent: passed to the body as sent, whatever its JSON type
 
 
 @dataclass
