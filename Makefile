@@ -27,7 +27,8 @@ test: $(VENV)/.installed
 	@if [ -d $(SHARED) ]; then $(MAKE) --no-print-directory conformance; fi
 
 # tau-bench's visible case files replayed on the shipped retail and airline specs, and
-# tau2-bench's visible and sealed ones on their tau2 versions (when ../shared has them).
+# tau2-bench's visible and sealed ones on their tau2 versions and the telecom spec (when
+# ../shared has them).
 conformance: $(VENV)/.installed
 	$(VENV)/bin/envscale conformance taubench --domain retail --data $(SHARED)/retail \
 		--cases $(SHARED)/retail/tasks.train.jsonl $(SHARED)/retail/tasks.dev.jsonl $(SHARED)/retail/probes.jsonl
@@ -37,7 +38,9 @@ conformance: $(VENV)/.installed
 		$(VENV)/bin/envscale conformance tau2 --domain retail --data $(TAU2)/retail \
 			--cases $(TAU2)/retail/tasks.jsonl $(TAU2)/retail/probes.jsonl $(TAU2)/sealed/retail.sealed.jsonl && \
 		$(VENV)/bin/envscale conformance tau2 --domain airline --data $(TAU2)/airline \
-			--cases $(TAU2)/airline/tasks.jsonl $(TAU2)/airline/probes.jsonl $(TAU2)/sealed/airline.sealed.jsonl; \
+			--cases $(TAU2)/airline/tasks.jsonl $(TAU2)/airline/probes.jsonl $(TAU2)/sealed/airline.sealed.jsonl && \
+		$(VENV)/bin/envscale conformance tau2 --domain telecom --data $(TAU2)/telecom \
+			--cases $(TAU2)/telecom/tasks.jsonl $(TAU2)/telecom/probes.jsonl $(TAU2)/sealed/telecom.sealed.jsonl; \
 	fi
 
 bench: $(VENV)/.installed

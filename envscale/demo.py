@@ -88,8 +88,9 @@ def play(spec: Path, build: Path) -> None:
         (out / name).write_text(text, encoding="utf-8")
     domain = load(spec)
     manifest = domain.manifest
-    reads = [t for t in manifest.tools if t.kind == "read"]
-    writes = [t for t in manifest.tools if t.kind == "write"]
+    agents = [t for t in manifest.tools if t.side == "agent"]  # what the demo's agent may call
+    reads = [t for t in agents if t.kind == "read"]
+    writes = [t for t in agents if t.kind == "write"]
     print(f"\n== {manifest.domain}: {manifest.description}")
     print(
         f"   compiled to {out}/: {len(manifest.entities)} entities, {len(reads)} read tools, "

@@ -50,7 +50,7 @@ def test_taubench_replay_benchmark() -> None:
 def test_tau2_replay_benchmark() -> None:
     done = run("tau2_replay.py", "--shared", str(SHARED))
     assert done.returncode == 0, done.stderr
-    assert "reload+hash" in done.stdout and "airline" in done.stdout
+    assert "reload+hash" in done.stdout and "airline" in done.stdout and "telecom" in done.stdout
     assert "final_db_hash: 0/" not in done.stdout
 
 

@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "0ab094de0e78f414fe3a9f81afb7db95954c59373e3205d8fd2382ee9d400d6e"
+GRAMMAR_DIGEST = "c92dd99084ce7d3233695eb62ad1f2fdd14d4cf5b96a071493818faddd6cea2b"
 
 
 class Decline(Exception):
@@ -387,6 +387,9 @@ class _Parser:
         effects = []
         while k[self.i] == "N" and (self.v[self.i] == "reads" or self.v[self.i] == "writes"):
             effects.append(self.effect())
+        attributes = []
+        while k[self.i] == "@":
+            attributes.append(self.attribute())
         self.expect("{")
         doc = self.doc()
         body = self.statements()
@@ -400,6 +403,7 @@ class _Parser:
             body,
             self.span(start, self.i - 1),
             self.tspan(name),
+            tuple(attributes),
         )
 
     def param(self) -> ast.Param:
