@@ -202,7 +202,10 @@ class StructField(SparsePart):
 class ToolInfo(SparsePart):
     # "Entity.field" -> the enum members a tool needs, and may leave, the record a parameter
     # names in (compiler/states.py); written only when the tool has some.
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves"})
+    # `side`, who may call it (an agent, the user on their own device, or neither: set-up
+    # actions), and `role` (a sync block run after every call, or an assertion a task names)
+    # are written only when not the default (format 4).
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves", "side", "role"})
     name: str
     kind: Literal["read", "write"]
     reads: list[str]  # entities
@@ -212,6 +215,8 @@ class ToolInfo(SparsePart):
     returns_shape: Shape | None
     needs: dict[str, list[str]] = {}
     leaves: dict[str, list[str]] = {}
+    side: Literal["agent", "user", "internal"] = "agent"
+    role: Literal["tool", "sync", "assertion"] = "tool"
 
 
 class Invariant(Part):
@@ -309,8 +314,9 @@ class Manifest(Record):
 
     # Format 2 adds rules bound to records (Rule.binding); format 3 derived and hidden fields,
     # transitions and references inside shapes (Shape.ref), which the runtime checks; a
-    # manifest with none of them is format 1.
-    VERSION: ClassVar[int] = 3
+    # manifest with none of them is format 1; format 4 tools of other sides than the agent's,
+    # sync blocks and assertions (ToolInfo.side, ToolInfo.role).
+    VERSION: ClassVar[int] = 4
     version: int = Field(1, alias="format")
     envscale: str  # the version that compiled it
     domain: str

@@ -79,6 +79,8 @@ class Tool:
     # in (compiler/states.py).
     needs: dict[str, list[str]] = field(default_factory=dict)
     leaves: dict[str, list[str]] = field(default_factory=dict)
+    side: str = "agent"  # agent, user or internal
+    role: str = "tool"  # tool, sync (runs after every successful call) or assertion
 
 
 @dataclass

@@ -237,6 +237,8 @@ def _tool(c: Compilation, info) -> ir.Tool:
         params=params,
         returns=info.returns,
         decl=info.decl,
+        side=info.side,
+        role=info.role,
     )
 
 

@@ -11,6 +11,7 @@ from envscale.compiler.check_invariants import check_invariants
 from envscale.compiler.check_limits import check_limits
 from envscale.compiler.check_names import check_names
 from envscale.compiler.check_policies import check_policies
+from envscale.compiler.check_sides import check_sides
 from envscale.compiler.check_tools import check_tools
 from envscale.compiler.check_transitions import check_transitions
 from envscale.compiler.collect import collect_declarations
@@ -37,6 +38,7 @@ CHECKS: list[Pass] = [
     check_tools,
     check_invariants,
     infer_effects,
+    check_sides,
     check_write_positions,
     check_policies,
 ]

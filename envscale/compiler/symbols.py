@@ -59,6 +59,8 @@ class ToolInfo:
     returns: Type | None = None
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
+    side: str = "agent"  # agent, user or internal (compiler/check_sides.py)
+    role: str = "tool"  # tool, sync or assertion
 
     @property
     def kind(self) -> str:

@@ -184,8 +184,8 @@ def tool_edges(
 ) -> list[Edge]:
     """The edges of a manifest's tools; `schemas` (the tools' JSON schemas) type the
     parameters (without them every parameter is taken for a string) and `names` (leaf name ->
-    entity) adds collections the data shows to hold keys."""
-    tools = {t.name: t for t in manifest.tools}
+    entity) adds collections the data shows to hold keys. Only the agent's tools take part."""
+    tools = {t.name: t for t in manifest.tools if t.side == "agent"}
     known = {**(names or {}), **entity_names(manifest)}
     produced = {
         t.name: list(_produced(manifest, known, t.name, t.returns_shape)) for t in tools.values()

@@ -326,6 +326,8 @@ class Tool:
     body: tuple[Stmt, ...]
     span: Span
     name_span: Span
+    # `@side(agent|user|internal)`, `@sync`, `@assertion` (compiler/check_sides.py).
+    attributes: tuple[Attribute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

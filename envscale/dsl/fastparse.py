@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "6f6b18f8b4e78cbb487ebcf61c15e239e5f459919858ad4681896db35134951f"
+GRAMMAR_DIGEST = "4fb4ccde3e4d7fd642406a0cbfacf95750f5bf75c0cb1f5619a4384417375f44"
 
 
 class Decline(Exception):
@@ -360,6 +360,9 @@ class _Parser:
         effects = []
         while k[self.i] == "N" and (self.v[self.i] == "reads" or self.v[self.i] == "writes"):
             effects.append(self.effect())
+        attributes = []
+        while k[self.i] == "@":
+            attributes.append(self.attribute())
         self.expect("{")
         doc = self.doc()
         body = self.statements()
@@ -373,6 +376,7 @@ class _Parser:
             body,
             self.span(start, self.i - 1),
             self.tspan(name),
+            tuple(attributes),
         )
 
     def param(self) -> ast.Param:

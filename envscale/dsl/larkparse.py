@@ -171,7 +171,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def tool_decl(self, meta, children):
-        name, params, returns, effects, doc, body = children
+        name, params, returns, effects, attributes, doc, body = children
         return ast.Tool(
             name=str(name),
             params=params or (),
@@ -181,7 +181,11 @@ class _ToAst(Transformer):
             body=body,
             span=self.span(meta),
             name_span=self.tspan(name),
+            attributes=attributes,
         )
+
+    def tool_attrs(self, children):
+        return tuple(children)
 
     def params(self, children):
         return tuple(children)

@@ -14,7 +14,7 @@ from typing import Any
 from envscale.compiler.artifacts import ARTIFACTS
 from envscale.records import Manifest, Shape, ToolInfo
 from envscale.runtime.database import Db, build_tables
-from envscale.runtime.environment import Environment
+from envscale.runtime.environment import SIDES, Environment
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.shown import Shower
 
@@ -62,6 +62,14 @@ class Domain:
             name: t.returns_shape for name, t in self.tools.items()
         }
         self.tool_kinds: dict[str, str] = {name: t.kind for name, t in self.tools.items()}
+        # Who may call what: each side sees only its own tools (internal ones: set-up actions,
+        # sync blocks and assertions, none). Sync blocks run after every successful call.
+        self.side_tools: dict[str, list[str]] = {side: [] for side in SIDES}
+        for t in self.manifest.tools:
+            self.side_tools[t.side].append(t.name)
+        self.tool_sides: dict[str, str] = {t.name: t.side for t in self.manifest.tools}
+        self.sync_tools: list[str] = [t.name for t in self.manifest.tools if t.role == "sync"]
+        self.assertions: list[str] = [t.name for t in self.manifest.tools if t.role == "assertion"]
         # Constraint name -> message, over all entities (a CHECK failure names only the constraint).
         self.check_messages: dict[str, str] = {}
         for entity in reversed(self.manifest.entities.values()):
@@ -111,7 +119,13 @@ class Domain:
 
     @property
     def tool_schemas(self) -> list[dict]:
-        return json.loads(self.files["tools.json"])
+        """The agent's tools as it is offered them."""
+        return self.side_schemas("agent")
+
+    def side_schemas(self, side: str) -> list[dict]:
+        """The tools of one side (agent or user) in the OpenAI function format."""
+        mine = set(self.side_tools.get(side, ()))
+        return [s for s in json.loads(self.files["tools.json"]) if s["function"]["name"] in mine]
 
     def environment(
         self,

@@ -70,6 +70,9 @@ RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (apsw.TooBigError, "a value is too big to store"),
 )
 _RESOURCE_KINDS = tuple(kind for kind, _ in RESOURCE_ERRORS)
+# Who calls a tool: the agent, the user on their own device, or set-up code (a task's
+# initialisation actions), which may call any tool but sync blocks and assertions.
+SIDES = ("agent", "user", "internal")
 
 
 class CompiledDomain(Protocol):
@@ -83,6 +86,9 @@ class CompiledDomain(Protocol):
     tool_kinds: dict[str, str]
     check_messages: dict[str, str]
     limits: Limits
+    tool_sides: dict[str, str]
+    sync_tools: list[str]
+    assertions: list[str]
 
     def show_result(self, tool: str, value: Any) -> Any: ...
 
@@ -118,6 +124,7 @@ class Outcome(NamedTuple):
     tool: str
     ok: bool
     internal: bool = False
+    side: str = "agent"
 
 
 @dataclass(frozen=True)
@@ -348,19 +355,58 @@ class Environment:
     def tools(self) -> dict:
         return self.domain.tools_module.TOOLS
 
-    def call(self, name: str, arguments: dict | str | None = None) -> CallResult:
+    def call(
+        self, name: str, arguments: dict | str | None = None, side: str = "agent"
+    ) -> CallResult:
+        """Call a tool as `side` (agent, user or internal); each side sees only its own tools.
+        After a successful call the domain's sync blocks run, in the same savepoint."""
+        if side not in SIDES:
+            raise ValueError(f"unknown side {side!r}: one of {', '.join(SIDES)}")
+        return self._guarded(name, arguments, side, "tool")
+
+    def assertion(self, name: str, arguments: dict | str | None = None) -> CallResult:
+        """Run a named assertion of the domain on the current state: content is a bool when
+        it ran; an unknown assertion or a failing one is an ordinary failed call."""
+        return self._guarded(name, arguments, "internal", "assertion")
+
+    def sync(self) -> CallResult | None:
+        """Run the domain's sync blocks now (as after a call); the failed result, if any."""
+        for name in self.domain.sync_tools:
+            result = self._guarded(name, {}, "internal", "sync")
+            if not result.ok:
+                return result
+        return None
+
+    def _guarded(self, name: str, arguments: dict | str | None, side: str, role: str) -> CallResult:
         try:
-            result = self._call(name, arguments)
+            result = self._call(name, arguments, side, role)
         except Exception as error:  # any other exception is a bug: flagged, not raised
             entry = INTERNAL_ERRORS.record(str(name), error)
             result = CallResult(
                 str(name), False, error=INTERNAL_PREFIX + entry.message, internal=True
             )
-        self.history.append(Outcome(result.tool, result.ok, result.internal))
+        self.history.append(Outcome(result.tool, result.ok, result.internal, side))
         return result
 
-    def _call(self, name: str, arguments: dict | str | None) -> CallResult:
+    def _callable(self, name: Any, side: str, role: str) -> bool:
+        sides = self.domain.tool_sides
+        if not isinstance(name, str) or name not in self.tools:
+            return False
+        if role != "tool":
+            wanted = self.domain.sync_tools if role == "sync" else self.domain.assertions
+            return name in wanted
+        if name in self.domain.sync_tools or name in self.domain.assertions:
+            return False
+        return side == "internal" or sides.get(name, "agent") == side
+
+    def _call(
+        self, name: str, arguments: dict | str | None, side: str = "agent", role: str = "tool"
+    ) -> CallResult:
         function = self.tools.get(name) if isinstance(name, str) else None
+        if function is not None and not self._callable(name, side, role):
+            # Another side's tool, an internal one, or not an assertion: not this side's to call.
+            shown = _printable(name)
+            return CallResult(shown, False, error=f"Tool '{shown}' not found.")
         if function is None:
             # A name far longer than any tool's is no near miss, and is not echoed whole.
             plausible = isinstance(name, str) and len(name) <= _MAX_TOOL_NAME
@@ -383,18 +429,21 @@ class Environment:
             self._given(arguments[key], getattr(validated, key)) if key in arguments else value
             for key, value in checked.items()
         ]
-        if self.enforce_policies and (why := self.monitor.violation(name, checked)):
+        policed = self.enforce_policies and side == "agent"
+        if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         self.db.touched_in_call = []
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
-            for invariant, check in self.domain.invariants_after[name]:
-                if (message := check(self.db)) is not None:
-                    raise ToolError(f"invariant '{invariant}' violated: {message}")
+            self._check_invariants(name)
             # A copy in plain JSON values: the result shares nothing with the tool's records.
             content = json.loads(result_text(self.domain.show_result(name, content), self.limits))
+            if role == "tool":
+                for sync in self.domain.sync_tools:
+                    self.tools[sync](self.db)
+                    self._check_invariants(sync)
         except ToolError as error:
             return self._rollback(name, error.message)
         except apsw.ConstraintError as error:
@@ -409,8 +458,14 @@ class Environment:
         finally:
             self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
         self.connection.execute("RELEASE call")
-        self.monitor.record(name, checked)
+        if side == "agent":
+            self.monitor.record(name, checked)
         return CallResult(name, True, content)
+
+    def _check_invariants(self, tool: str) -> None:
+        for invariant, check in self.domain.invariants_after[tool]:
+            if (message := check(self.db)) is not None:
+                raise ToolError(f"invariant '{invariant}' violated: {message}")
 
     def checked_arguments(self, name: str, arguments: dict) -> dict | None:
         """The arguments as a call of `name` passes them to the policies (defaults filled

@@ -16,6 +16,9 @@ BOUND_FORMAT = 2  # a policy rule carries a binding
 # A field is derived or hidden, a field's transitions are declared, or a shape holds a
 # reference ({"ref": E}), which the runtime checks.
 EXTENDED_FORMAT = 3
+# A tool is another side's than the agent's, a sync block or an assertion: a reader that does
+# not know sides would offer the agent every tool.
+SIDES_FORMAT = 4
 
 
 def shape(ty: t.Type | None) -> dict | None:
@@ -95,12 +98,15 @@ def manifest(d: ir.DomainIR) -> dict:
         for f in r.fields.values()
         if t.nested_refs(f.type) or not r.is_entity
     )
+    sided = any(tool.side != "agent" or tool.role != "tool" for tool in d.tools)
     out = {
         # The oldest format that reads this manifest faithfully: a reader that does not know
         # bound rules would enforce them unbound, so it must refuse them; one that does not
         # know derived or hidden fields, transitions or references inside shapes would neither
         # compute, hide nor check them.
-        "format": EXTENDED_FORMAT if computed else (BOUND_FORMAT if bound else FORMAT),
+        "format": SIDES_FORMAT
+        if sided
+        else (EXTENDED_FORMAT if computed else (BOUND_FORMAT if bound else FORMAT)),
         "envscale": __version__,
         "domain": d.name,
         "description": d.description,
@@ -171,6 +177,8 @@ def tool_info(d: ir.DomainIR, tool: ir.Tool) -> dict:
         "returns_shape": shape(tool.returns),
         **({"needs": tool.needs} if tool.needs else {}),
         **({"leaves": tool.leaves} if tool.leaves else {}),
+        **({"side": tool.side} if tool.side != "agent" else {}),
+        **({"role": tool.role} if tool.role != "tool" else {}),
     }
 
 

@@ -71,7 +71,9 @@ def tool_schema(d: ir.DomainIR, tool: ir.Tool) -> dict:
 
 
 def tool_schemas(d: ir.DomainIR) -> list[dict]:
-    return [tool_schema(d, tool) for tool in d.tools]
+    """The schemas of the tools a side may call (the agent's and the user's, in spec order);
+    the manifest tells whose each is. Internal tools, sync blocks and assertions have none."""
+    return [tool_schema(d, tool) for tool in d.tools if tool.side != "internal"]
 
 
 def tools_json(d: ir.DomainIR) -> str:
