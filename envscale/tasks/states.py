@@ -99,9 +99,10 @@ def initial_environment(
         data = initial_state
         described = set()
     actions = initial_state.get("actions") if described else None
-    env = Environment.create(
-        domain, data, enforce_policies=False if actions else enforce_policies, as_models=as_models
-    )
+    policies = False if actions else enforce_policies
+    # Documents validated into models are stored as the models hold them (runtime/layout.py).
+    stored = {"as_models": True} if as_models else {}
+    env = Environment.create(domain, data, enforce_policies=policies, **stored)
     if actions:
         env = _after_actions(domain, env, actions, enforce_policies)
     return env

@@ -203,23 +203,6 @@ def _task(
         )
         for a in line.get("actions") or []
     ]
-    key = json.dumps(state, sort_keys=True)
-    if key not in envs:
-        try:
-            envs[key] = initial_environment(domain, state, spec_path, enforce_policies=False)
-        except DataError as error:
-            raise DataError([f"{where}: {p}" for p in error.problems]) from None
-    env = envs[key]
-    env.reset()
-    initial_hash = env.state_hash()
-    outputs = []
-    for call in gold:
-        result = env.call(call.name, call.arguments, side=call.side)
-        outputs.append(GoldOutput(ok=result.ok, content=result.text))
-    final_hash = env.state_hash()
-    env.reset()
-    if actions:  # a set-up of its own: no other task starts from it
-        envs.pop(key).close()
     basis = list(line.get("reward_basis") or [])
     if line.get("no_env_criteria"):
         basis = [part for part in basis if part not in ENV_PARTS]
@@ -238,15 +221,59 @@ def _task(
         nl_assertions=list(line.get("nl_assertions") or []),
         source="tau2",
     )
+    try:
+        return criteria_task(
+            domain,
+            spec_path,
+            str(line["task_id"]),
+            state,
+            line.get("instruction") or "",
+            gold,
+            scoring,
+            envs,
+        )
+    except DataError as error:
+        raise DataError([f"{where}: {p}" for p in error.problems]) from None
+
+
+def criteria_task(
+    domain: Domain,
+    spec_path: str | Path | None,
+    task_id: str,
+    initial_state: dict,
+    instruction: str,
+    gold: list[GoldCall],
+    scoring: Scoring,
+    envs: dict[str, Environment] | None = None,
+) -> Task:
+    """A task scored by its own criteria, its gold outputs and state from running `gold` on
+    the initial state, each call on its side, policies off. `envs` caches environments by
+    initial state across calls (the caller closes them); a state with set-up actions of its
+    own is not kept."""
+    key = json.dumps(initial_state, sort_keys=True)
+    cache = envs if envs is not None else {}
+    if key not in cache:
+        cache[key] = initial_environment(domain, initial_state, spec_path, enforce_policies=False)
+    env = cache[key]
+    env.reset()
+    initial_hash = env.state_hash()
+    outputs = []
+    for call in gold:
+        result = env.call(call.name, call.arguments, side=call.side)
+        outputs.append(GoldOutput(ok=result.ok, content=result.text))
+    final_hash = env.state_hash()
+    env.reset()
+    if envs is None or "actions" in initial_state:
+        cache.pop(key).close()
     writes = any(domain.tool_kinds.get(c.name) == "write" for c in gold)
     return Task(
-        id=str(line["task_id"]),
+        id=task_id,
         domain=domain.name,
         spec_hash=domain.spec_hash,
         seed=0,
-        initial_state=state,
+        initial_state=initial_state,
         initial_state_hash=initial_hash,
-        instruction=line.get("instruction") or "",
+        instruction=instruction,
         gold_calls=gold,
         gold_outputs=outputs,
         gold_state_hash=final_hash,
