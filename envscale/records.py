@@ -205,7 +205,9 @@ class ToolInfo(SparsePart):
     # `side`, who may call it (an agent, the user on their own device, or neither: set-up
     # actions), and `role` (a sync block run after every call, or an assertion a task names)
     # are written only when not the default (format 4).
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"needs", "leaves", "side", "role"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {"needs", "leaves", "side", "role", "as_sent"}
+    )
     name: str
     kind: Literal["read", "write"]
     reads: list[str]  # entities
@@ -217,6 +219,7 @@ class ToolInfo(SparsePart):
     leaves: dict[str, list[str]] = {}
     side: Literal["agent", "user", "internal"] = "agent"
     role: Literal["tool", "sync", "assertion"] = "tool"
+    as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
 
 
 class Invariant(Part):

@@ -1,8 +1,9 @@
-"""`envscale conformance taubench ...`: replay another implementation's recorded cases."""
+"""`envscale conformance taubench|tau2 ...`: replay another implementation's recorded cases."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from envscale.cli.common import (
@@ -13,26 +14,17 @@ from envscale.cli.common import (
     print_diagnostics,
     shipped,
 )
-from envscale.conformance.taubench import environment, replay_file
+from envscale.conformance import tau2, taubench
+from envscale.conformance.replay import FileResult
 from envscale.dsl.diagnostics import SpecError
 from envscale.runtime.errors import DataError
 
 
-def run_taubench(args: argparse.Namespace) -> int:
-    spec = Path(args.spec) if args.spec else shipped(f"{args.domain}.domain")
-    layout_path = Path(args.layout) if args.layout else shipped(f"{args.domain}.layout.json")
-    try:
-        env, layout = environment(spec, layout_path, args.data)
-    except SpecError as problem:
-        print_diagnostics(problem.diagnostics, problem.sources)
-        return EXIT_SPEC_ERRORS
-    except DataError as problem:
-        error(str(problem))
-        return EXIT_USAGE
+def _report(args: argparse.Namespace, replay: Callable[[str], FileResult]) -> int:
     matched = total = 0
     for path in args.cases:
         try:
-            result = replay_file(env, layout, path)
+            result = replay(path)
         except (OSError, ValueError) as problem:
             error(f"{path}: {problem}")
             return EXIT_USAGE
@@ -45,6 +37,53 @@ def run_taubench(args: argparse.Namespace) -> int:
     return EXIT_OK if matched == total else EXIT_SPEC_ERRORS
 
 
+def _files(args: argparse.Namespace, version: str) -> tuple[Path, Path]:
+    spec = Path(args.spec) if args.spec else shipped(f"{args.domain}{version}.domain")
+    layout = Path(args.layout) if args.layout else shipped(f"{args.domain}{version}.layout.json")
+    return spec, layout
+
+
+def run_taubench(args: argparse.Namespace) -> int:
+    try:
+        env, layout = taubench.environment(*_files(args, ""), args.data)
+    except SpecError as problem:
+        print_diagnostics(problem.diagnostics, problem.sources)
+        return EXIT_SPEC_ERRORS
+    except DataError as problem:
+        error(str(problem))
+        return EXIT_USAGE
+    return _report(args, lambda path: taubench.replay_file(env, layout, path))
+
+
+def run_tau2(args: argparse.Namespace) -> int:
+    try:
+        domain = tau2.environment(*_files(args, ".tau2"), args.data)
+    except SpecError as problem:
+        print_diagnostics(problem.diagnostics, problem.sources)
+        return EXIT_SPEC_ERRORS
+    except DataError as problem:
+        error(str(problem))
+        return EXIT_USAGE
+    return _report(args, lambda path: tau2.replay_file(domain, path))
+
+
+def _suite(
+    suites: argparse._SubParsersAction, name: str, help: str, description: str, default: str
+) -> argparse.ArgumentParser:
+    p = suites.add_parser(name, help=help, description=description)
+    p.add_argument(
+        "--domain", required=True, help="retail, airline, or a spec of your own with --spec"
+    )
+    p.add_argument(
+        "--data", required=True, metavar="DIR", help="folder of the domain's JSON documents"
+    )
+    p.add_argument("--cases", required=True, nargs="+", metavar="FILE.jsonl", help="case files")
+    p.add_argument("--spec", help=f"the spec (default: the shipped specs/{default}.domain)")
+    p.add_argument("--layout", help=f"the document layout (default: specs/{default}.layout.json)")
+    p.add_argument("--show", type=int, default=5, metavar="N", help="mismatches to print per file")
+    return p
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "conformance",
@@ -52,21 +91,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Replay recorded cases and compare every output and the final state.",
     )
     suites = p.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    tau = suites.add_parser(
+    _suite(
+        suites,
         "taubench",
-        help="tau-bench retail and airline cases",
-        description="Replay tau-bench cases (visible or sealed) on an envscale spec.",
-    )
-    tau.add_argument(
-        "--domain", required=True, help="retail, airline, or a spec of your own with --spec"
-    )
-    tau.add_argument(
-        "--data", required=True, metavar="DIR", help="folder of the domain's JSON documents"
-    )
-    tau.add_argument("--cases", required=True, nargs="+", metavar="FILE.jsonl", help="case files")
-    tau.add_argument("--spec", help="the spec (default: the shipped specs/DOMAIN.domain)")
-    tau.add_argument("--layout", help="the document layout (default: specs/DOMAIN.layout.json)")
-    tau.add_argument(
-        "--show", type=int, default=5, metavar="N", help="mismatches to print per file"
-    )
-    tau.set_defaults(func=run_taubench)
+        "tau-bench retail and airline cases",
+        "Replay tau-bench cases (visible or sealed) on an envscale spec.",
+        "DOMAIN",
+    ).set_defaults(func=run_taubench)
+    _suite(
+        suites,
+        "tau2",
+        "tau2-bench cases",
+        "Replay tau2-bench cases (visible or sealed) on an envscale spec: outputs, final "
+        "databases and assertions.",
+        "DOMAIN.tau2",
+    ).set_defaults(func=run_tau2)

@@ -52,13 +52,20 @@ class _ToolChecker:
 
     def param_attribute(self, param: ParamInfo, attr: ast.Attribute) -> None:
         """`@choices(v, ...)`: the values a tool's schema offers for a parameter. They are not
-        enforced before the body runs, so the body's own checks decide which error comes first."""
+        enforced before the body runs, so the body's own checks decide which error comes first.
+        `@as_sent`: the argument is not validated against the parameter's type; the body gets
+        the JSON value as sent, and a type error it then meets fails the call."""
+        if attr.name == "as_sent":
+            if attr.args:
+                self.c.error("E302", "'@as_sent' takes no arguments", attr.span)
+            param.as_sent = True
+            return
         if attr.name != "choices":
             self.c.error(
                 "E302",
                 f"unknown parameter attribute '@{attr.name}'",
                 attr.span,
-                "parameters take @choices(value, ...)",
+                "parameters take @choices(value, ...) and @as_sent",
             )
             return
         base = t.strip_optional(param.type)

@@ -23,9 +23,16 @@ class Compilation:
     # Set by the last pass.
     ir: Any = None
     extra_sources: dict[str, str] = field(default_factory=dict)
+    # The text of each spec file besides the compiled one (the bases it extends), by the
+    # file name its spans carry.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def error(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
         self.diagnostics.error(code, message, span, hint)
+
+    def source_of(self, file: str) -> str:
+        """The text of the spec file a span names."""
+        return self.sources.get(file, self.module.source)
 
     def type_of(self, node: ast.Expr) -> Type:
         return self.types.get(id(node), ANY)

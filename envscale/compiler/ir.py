@@ -63,6 +63,7 @@ class Param:
     default: Any = None
     has_default: bool = False
     choices: list | None = None  # @choices: offered in the schema, checked by the body
+    as_sent: bool = False  # @as_sent: passed to the body as sent, whatever its JSON type
 
 
 @dataclass

@@ -170,8 +170,8 @@ def _runtime_check(
 
 
 def _source_text(c: Compilation, expr: ast.Expr) -> str:
-    lines = source_lines(c.module.source)
     span = expr.span
+    lines = source_lines(c.source_of(span.file))
     if span.line == span.end_line and 1 <= span.line <= len(lines):
         return lines[span.line - 1][span.column - 1 : span.end_column - 1]
     return "its check"
@@ -179,8 +179,8 @@ def _source_text(c: Compilation, expr: ast.Expr) -> str:
 
 def source_text(c: Compilation, expr: ast.Expr) -> str:
     """An expression as the spec writes it, its lines joined by single spaces."""
-    lines = source_lines(c.module.source)
     span = expr.span
+    lines = source_lines(c.source_of(span.file))
     if not 1 <= span.line <= span.end_line <= len(lines):
         return ""
     if span.line == span.end_line:
@@ -221,7 +221,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
 def _tool(c: Compilation, info) -> ir.Tool:
     params = []
     for p in info.params.values():
-        param = ir.Param(p.name, p.type, p.decl.doc, choices=p.choices)
+        param = ir.Param(p.name, p.type, p.decl.doc, choices=p.choices, as_sent=p.as_sent)
         if p.decl.default is not None:
             param.default = (
                 constant_value(p.decl.default) if _is_literalish(p.decl.default) else None

@@ -19,6 +19,8 @@ from envscale.compiler.context import Compilation
 from envscale.compiler.effects import check_write_positions, infer_effects
 from envscale.compiler.lower import lower
 from envscale.compiler.resolve_types import resolve_declared_types
+from envscale.compiler.specfile import read_spec
+from envscale.compiler.versions import resolve_versions
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic
 from envscale.dsl.parser import parse
@@ -60,6 +62,7 @@ def analyze(
         c.diagnostics.extend(syntax)
         return c
     c = Compilation(module, path)
+    resolve_versions(c, parser, read_spec)
     for run in CHECKS:
         run(c)
     if not c.diagnostics.has_errors:

@@ -49,6 +49,7 @@ class ParamInfo:
     type: Type
     decl: ast.Param
     choices: list | None = None  # @choices: the values the schema offers; the body checks them
+    as_sent: bool = False  # @as_sent: the value reaches the body unvalidated, as the agent sent it
 
 
 @dataclass

@@ -262,6 +262,8 @@ class Domain:
     span: Span
     policy_span: Span | None = None
     clock_span: Span | None = None
+    extends: str | None = None  # the base spec's path, relative to this one
+    extends_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +371,16 @@ class Transitions:
     field_span: Span
 
 
-Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy | Transitions
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """`remove tool think`: in a spec that extends another, leave the base's declaration out."""
+
+    kind: str  # enum, struct, entity, invariant, tool or policy
+    name: str
+    span: Span  # the removed name
+
+
+Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy | Transitions | Remove
 
 
 @dataclass(frozen=True, slots=True)

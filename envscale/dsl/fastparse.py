@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "4fb4ccde3e4d7fd642406a0cbfacf95750f5bf75c0cb1f5619a4384417375f44"
+GRAMMAR_DIGEST = "c39c134f86d656b36a385176f69c57eb76e34cc6fc96ca54d3200197b63c0580"
 
 
 class Decline(Exception):
@@ -84,6 +84,7 @@ _LEVELS = {
     "/": 6,
     "%": 6,
 }
+_REMOVED_KINDS = frozenset({"enum", "struct", "entity", "invariant", "tool", "policy"})
 _TYPE_FOLLOW_KEYWORDS = frozenset({"reads", "writes"})
 _LITERALS = {"true": True, "false": False, "none": None}
 
@@ -213,6 +214,8 @@ class _Parser:
                 decl = self.domain()
             elif word == "transitions":
                 decl = self.transitions()
+            elif word == "remove":
+                decl = self.remove()
             else:
                 raise Decline
             declarations.append(decl)
@@ -223,6 +226,11 @@ class _Parser:
         name = self.name()
         description = unquote(self.v[self.expect("S")])
         clock = clock_span = policy = policy_file = policy_span = None
+        extends = extends_span = None
+        if self.at_keyword("extends"):
+            self.i += 1
+            at = self.expect("S")
+            extends, extends_span = unquote(self.v[at]), self.tspan(at)
         if self.at_keyword("clock"):
             self.i += 1
             at = self.expect("S")
@@ -246,7 +254,17 @@ class _Parser:
             self.tspan(name),
             policy_span,
             clock_span,
+            extends,
+            extends_span,
         )
+
+    def remove(self) -> ast.Remove:
+        self.i += 1
+        kind = self.name()
+        if self.v[kind] not in _REMOVED_KINDS:
+            raise Decline
+        name = self.name()
+        return ast.Remove(self.v[kind], self.v[name], self.tspan(name))
 
     def enum(self) -> ast.Enum:
         self.i += 1

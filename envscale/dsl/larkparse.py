@@ -99,7 +99,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def domain_decl(self, meta, children):
-        name, description, clock, policy = children
+        name, description, extends, clock, policy = children
         kind, text, pspan = policy if policy else (None, None, None)
         return ast.Domain(
             name=str(name),
@@ -110,7 +110,21 @@ class _ToAst(Transformer):
             span=self.tspan(name),
             policy_span=pspan,
             clock_span=clock[1] if clock else None,
+            extends=extends[0] if extends else None,
+            extends_span=extends[1] if extends else None,
         )
+
+    def extends(self, children):
+        (token,) = children
+        return unquote(token), self.tspan(token)
+
+    def remove_decl(self, children):
+        kind, name = children
+        return ast.Remove(kind, str(name), self.tspan(name))
+
+    def removed_kind(self, children):
+        (token,) = children
+        return str(token)
 
     def clock(self, children):
         (token,) = children

@@ -134,14 +134,21 @@ class Domain:
         path: str | Path | None = None,
         enforce_policies: bool = True,
         limits: Limits | None = None,
+        as_models: bool = False,
     ) -> Environment:
         """A fresh environment; data is records per entity (a dict or a JSON file); `limits`,
-        what one call may take in and do, default to the domain's.
+        what one call may take in and do, default to the domain's; `as_models` stores the
+        records as the entity models validate them (see `Environment.create`).
 
         Generated initial states come from `envscale.tasks.datagen.generate_data`.
         """
         return Environment.create(
-            self, data, path=path, enforce_policies=enforce_policies, limits=limits
+            self,
+            data,
+            path=path,
+            enforce_policies=enforce_policies,
+            limits=limits,
+            as_models=as_models,
         )
 
     def write(self, out: str | Path) -> list[Path]:

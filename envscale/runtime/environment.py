@@ -192,6 +192,8 @@ class Environment:
     limits: Limits = DEFAULT_LIMITS
     _base_hash: int | None = None
     struct_defaults: StructDefaults | None = None
+    # Tools with @as_sent parameters: a type error in their bodies is the agent's doing.
+    as_sent_tools: frozenset[str] = frozenset()
 
     @classmethod
     def create(
@@ -201,8 +203,11 @@ class Environment:
         path: str | Path | None = None,
         enforce_policies: bool = True,
         limits: Limits | None = None,
+        as_models: bool = False,
     ) -> Environment:
-        """`limits` default to the domain's."""
+        """`limits` default to the domain's. `as_models`: store loaded records as the entity
+        models validate them (ints in float fields floats, optional fields left out none)
+        rather than as written."""
         connection = apsw.Connection(str(path) if path else ":memory:")
         connection.execute("PRAGMA foreign_keys = ON")
         if path:
@@ -223,15 +228,16 @@ class Environment:
         db = Db(connection, tables, domain.manifest.clock, nested)
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.struct_defaults = StructDefaults(domain.manifest)
+        env.as_sent_tools = frozenset(t.name for t in domain.manifest.tools if t.as_sent)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
-            env._load(_read_data(data))
+            env._load(_read_data(data), as_models)
         connection.execute("BEGIN")
         return env
 
     # ---- data
 
-    def _load(self, data: dict) -> None:
+    def _load(self, data: dict, as_models: bool = False) -> None:
         models = self.domain.models.ENTITIES
         problems: list[str] = []
         unknown = [name for name in data if name not in self.db.tables]
@@ -257,7 +263,7 @@ class Environment:
                 # the model only supplies the defaults of fields the record leaves out.
                 values = {
                     f: self._given(record[f], getattr(checked, f))
-                    if f in record
+                    if f in record and not as_models
                     else _dump(getattr(checked, f))
                     for f in meta.fields
                 }
@@ -450,6 +456,13 @@ class Environment:
             return self._rollback(name, self._constraint_message(error))
         except _RESOURCE_KINDS as error:
             return self._rollback(name, _resource_message(error))
+        except (TypeError, AttributeError) as error:
+            # An argument passed as sent (@as_sent) may be of any type: what a body then
+            # cannot do with it fails the call, with Python's words. Elsewhere it is a bug.
+            self._rollback(name, "")
+            if name in self.as_sent_tools:
+                return CallResult(name, False, error=str(error))
+            raise
         except BaseException:
             # Not the agent's doing (a bug, an interrupt): still leave the state as it was;
             # `call` reports a bug as an internal error, an interrupt goes on up.

@@ -6,6 +6,14 @@ A layout file maps each document table to an entity:
 
 Each file is a JSON object from key to record; a record may leave its key out (the layout
 puts it back on import, and the entity's `@external` key keeps it out on export).
+
+Two optional keys beside `tables`:
+- `"document": "db.json"`: every table is in that one file, a JSON object from table name to
+  the table's records (a table's `file` is then not read);
+- `"values": "as_models"`: records are stored as the entity models validate them, the way an
+  implementation that validates its documents into models holds them: ints in float fields
+  become floats and optional fields left out become none. By default (`"as_written"`) the
+  documents' own values are stored, so 100 in a float field stays 100.
 """
 
 from __future__ import annotations
@@ -26,9 +34,18 @@ class TableLayout:
     file: str
 
 
+VALUES = ("as_written", "as_models")
+
+
 @dataclass(frozen=True)
 class Layout:
     tables: tuple[TableLayout, ...]
+    document: str | None = None  # the one file holding every table, if any
+    values: str = "as_written"
+
+    @property
+    def as_models(self) -> bool:
+        return self.values == "as_models"
 
     @classmethod
     def read(cls, path: str | Path) -> Layout:
@@ -53,9 +70,15 @@ class Layout:
                     name, spec["entity"], spec["key"], str(spec.get("file", f"{name}.json"))
                 )
             )
+        document = raw.get("document")
+        if document is not None and not isinstance(document, str):
+            problems.append(f"{path}: 'document' must be a file name")
+        values = raw.get("values", "as_written")
+        if values not in VALUES:
+            problems.append(f"{path}: 'values' must be one of {', '.join(VALUES)}")
         if problems or not tables:
             raise DataError(problems or [f"{path}: no tables"])
-        return cls(tuple(tables))
+        return cls(tuple(tables), document, values)
 
     def check(self, manifest: Manifest) -> None:
         problems = []
@@ -74,9 +97,21 @@ class Layout:
     def load(self, folder: str | Path) -> dict[str, list[dict]]:
         """Records per entity from the layout's JSON files in `folder`."""
         records: dict[str, list[dict]] = {}
+        whole = None
+        if self.document is not None:
+            whole = read_json(Path(folder) / self.document, "data file")
+            if not isinstance(whole, dict):
+                raise DataError(
+                    [f"{Path(folder) / self.document}: expected a JSON object of tables"]
+                )
         for table in self.tables:
-            path = Path(folder) / table.file
-            document = read_json(path, "data file")
+            path = Path(folder) / (self.document or table.file)
+            if whole is not None:
+                if table.name not in whole:
+                    raise DataError([f"{path}: no table '{table.name}'"])
+                document = whole[table.name]
+            else:
+                document = read_json(path, "data file")
             if not isinstance(document, dict):
                 raise DataError([f"{path}: expected a JSON object from key to record"])
             rows = []

@@ -33,12 +33,17 @@ ATTRIBUTE_NOTES: dict[str, str] = {
     "hidden": "stored and readable in tools, left out of every tool result",
     "choices": "on a str or int tool parameter: the values its schema offers (enum); the body "
     "still checks them",
+    "as_sent": "on a tool parameter: the argument reaches the body as sent, unvalidated; what "
+    "the body cannot do with a value of another type fails the call",
 }
-PARAMETER_ATTRIBUTES = ("choices",)
+PARAMETER_ATTRIBUTES = ("choices", "as_sent")
 
 # What a statement or declaration does beyond its syntax, by grammar rule.
 RULE_NOTES: dict[str, str] = {
     "domain_decl": "exactly one per spec: name, description, fixed clock, the agent's policy text",
+    "extends": "the spec is a version of the base spec: its declarations replace the base's of "
+    "the same kind and name, new ones are added, clock and policy are inherited unless given",
+    "remove_decl": "in a spec that extends another, leaves out one of the base's declarations",
     "enum_decl": "a closed set of names; `E.member` in expressions",
     "struct_decl": "a nested value stored as JSON; `S(f: ...)` makes one",
     "entity_decl": "a table; needs a @key field; a field typed by another entity is a reference",
@@ -164,7 +169,7 @@ def _clean(text: str) -> tuple[str, str | None]:
     return " ".join(text.split()), comment
 
 
-_RULE_START = re.compile(r"^\??([A-Za-z_][A-Za-z0-9_]*)\s*:(.*)$")
+_RULE_START = re.compile(r"^[?!]?([A-Za-z_][A-Za-z0-9_]*)\s*:(.*)$")
 _SECTION = re.compile(r"^//\s*-+\s*([a-z ]+?)\s*-+\s*$")
 
 
@@ -238,7 +243,8 @@ def attribute_lines() -> list[str]:
         where = "fields of entities and structs" if name in STRUCT_ATTRIBUTES else "entity fields"
         lines.append(f"- {form}: {ATTRIBUTE_NOTES[name]} ({where})")
     for name in PARAMETER_ATTRIBUTES:
-        lines.append(f"- @{name}(v, ...): {ATTRIBUTE_NOTES[name]} (tool parameters)")
+        form = f"@{name}(v, ...)" if name == "choices" else f"@{name}"
+        lines.append(f"- {form}: {ATTRIBUTE_NOTES[name]} (tool parameters)")
     return lines
 
 

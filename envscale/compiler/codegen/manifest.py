@@ -179,7 +179,12 @@ def tool_info(d: ir.DomainIR, tool: ir.Tool) -> dict:
         **({"leaves": tool.leaves} if tool.leaves else {}),
         **({"side": tool.side} if tool.side != "agent" else {}),
         **({"role": tool.role} if tool.role != "tool" else {}),
+        **({"as_sent": [p.name for p in tool.params if p.as_sent]} if _as_sent(tool) else {}),
     }
+
+
+def _as_sent(tool: ir.Tool) -> bool:
+    return any(p.as_sent for p in tool.params)
 
 
 def key_format(fmt: ir.KeyFormat) -> dict[str, str | int]:

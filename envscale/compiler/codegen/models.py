@@ -51,7 +51,13 @@ _ANNOTATION_NAMES = frozenset(
 
 
 def _field_line(
-    d: ir.DomainIR, name: str, ty: t.Type, doc: str | None, default: object, has_default: bool
+    d: ir.DomainIR,
+    name: str,
+    ty: t.Type,
+    doc: str | None,
+    default: object,
+    has_default: bool,
+    as_sent: bool = False,
 ) -> str:
     kwargs: dict[str, py.Code] = {}
     if has_default:
@@ -63,14 +69,16 @@ def _field_line(
         kwargs["default"] = py.text("None")
     if doc:
         kwargs["description"] = py.text(py.string(doc))
-    head = f"{name}: {annotation(d, ty)}"
+    # An @as_sent argument takes any JSON value: the tool's body gets it as sent.
+    written = "object" if as_sent else annotation(d, ty)
+    head = f"{name}: {written}"
     if not kwargs:
         return "    " + head
     value = py.call("Field", [], kwargs)
     if name in _ANNOTATION_NAMES or name in d.enums or name in d.structs:
         # `str: int = Field(...)` would bind `str` in the class body and change what the later
         # annotations mean; a field given by its annotation alone binds nothing.
-        annotated = bracket("Annotated[", [annotation(d, ty), value.doc], "]", nested=True)
+        annotated = bracket("Annotated[", [written, value.doc], "]", nested=True)
         return "    " + render((f"{name}: ", annotated), 1)
     line = f"    {head} = {value.flat}"
     if len(line) > WIDTH:
@@ -164,7 +172,8 @@ def models_py(d: ir.DomainIR) -> str:
     arg_models = arg_model_names(d)
     for tool in d.tools:
         fields = [
-            _field_line(d, p.name, p.type, p.doc, p.default, p.has_default) for p in tool.params
+            _field_line(d, p.name, p.type, p.doc, p.default, p.has_default, p.as_sent)
+            for p in tool.params
         ]
         models.append(_Model(arg_models[tool.name], f"Arguments of {tool.name}.", fields))
     base = base_model_name(d)
