@@ -21,6 +21,7 @@ ATTRIBUTES = {
     "sparse": 0,
     "derived": 1,
     "hidden": 0,
+    "as_written": 0,
 }
 STRUCT_ATTRIBUTES = {"default", "sparse", "hidden"}
 
@@ -158,6 +159,16 @@ def _attribute(
             info.sparse = True
         case "hidden":
             info.hidden = True
+        case "as_written":
+            if t.strip_optional(info.type) not in (t.STR, t.INT, t.FLOAT) or info.key:
+                c.error(
+                    "E302",
+                    f"'@as_written' needs a str, int or float field that is no key; "
+                    f"'{info.name}' is a {info.type}",
+                    attr.span,
+                )
+                return
+            info.as_written = True
         case "derived":
             _derived(c, checker, info, attr, scope)
         case "default":

@@ -28,6 +28,7 @@ class Column:
     type_checks: list[tuple[str, str]] = field(default_factory=list)
     derived: str | None = None  # the source of its @derived expression
     hidden: bool = False  # left out of tool results
+    as_written: bool = False  # an ANY column: keeps whatever str, int or float is written
 
 
 @dataclass

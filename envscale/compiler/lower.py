@@ -117,6 +117,8 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             column.has_default = True
         column.type_checks = column_checks(record.name, column)
         column.hidden = info.hidden
+        if info.as_written:
+            column.sql_type, column.as_written = "ANY", True
         if info.derived is not None:
             column.derived = source_text(c, info.derived)
         columns.append(column)

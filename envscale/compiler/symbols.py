@@ -23,6 +23,7 @@ class FieldInfo:
     checks: list[ast.Expr] = field(default_factory=list)
     derived: ast.Expr | None = None  # @derived(expr): computed from the record's other fields
     hidden: bool = False  # @hidden: stored, but left out of every tool result
+    as_written: bool = False  # @as_written: keeps a value of any type a tool writes to it
 
     @property
     def optional(self) -> bool:

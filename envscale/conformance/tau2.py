@@ -122,7 +122,8 @@ def replay_case(domain: Tau2Domain, case: dict) -> list[Mismatch]:
         if mismatch is not None:
             found.append(mismatch)
     for side in domain.sides.values():
-        mismatch = compare_diff(task, case, side.diff, side.own_diff(), f"final {side.diff}")
+        where = "final state" if side.diff == "final_diff" else f"final state ({side.diff})"
+        mismatch = compare_diff(task, case, side.diff, side.own_diff(), where)
         if mismatch is not None:
             found.append(mismatch)
     found.extend(_assertions(domain, task, case))
@@ -146,7 +147,7 @@ def _initialise(domain: Tau2Domain, task: str, case: dict) -> list[Mismatch]:
     if actions:
         for side in domain.sides.values():
             mismatch = compare_diff(
-                task, case, side.init_diff, side.own_diff(), f"initial {side.init_diff}"
+                task, case, side.init_diff, side.own_diff(), f"initial state ({side.init_diff})"
             )
             if mismatch is not None:
                 found.append(mismatch)

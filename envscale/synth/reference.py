@@ -33,6 +33,9 @@ ATTRIBUTE_NOTES: dict[str, str] = {
     "hidden": "stored and readable in tools, left out of every tool result",
     "choices": "on a str or int tool parameter: the values its schema offers (enum); the body "
     "still checks them",
+    "as_written": "a str, int or float field that keeps a value of another of those types "
+    "when a tool writes one (an SQL ANY column), as a model that does not validate on "
+    "assignment does",
     "as_sent": "on a tool parameter: the argument reaches the body as sent, unvalidated; what "
     "the body cannot do with a value of another type fails the call",
 }

@@ -57,7 +57,7 @@ def _field_line(
     doc: str | None,
     default: object,
     has_default: bool,
-    as_sent: bool = False,
+    any_value: bool = False,
 ) -> str:
     kwargs: dict[str, py.Code] = {}
     if has_default:
@@ -69,8 +69,8 @@ def _field_line(
         kwargs["default"] = py.text("None")
     if doc:
         kwargs["description"] = py.text(py.string(doc))
-    # An @as_sent argument takes any JSON value: the tool's body gets it as sent.
-    written = "object" if as_sent else annotation(d, ty)
+    # An @as_sent argument or an @as_written field takes any value: it is kept as given.
+    written = "object" if any_value else annotation(d, ty)
     head = f"{name}: {written}"
     if not kwargs:
         return "    " + head
@@ -167,7 +167,11 @@ def models_py(d: ir.DomainIR) -> str:
             default = _runtime_default(column.default, column.has_default)
             if column.derived is not None:
                 default = (None, True)  # computed when the record is stored
-            fields.append(_field_line(d, column.field, column.type, decl.doc, *default))
+            fields.append(
+                _field_line(
+                    d, column.field, column.type, decl.doc, *default, any_value=column.as_written
+                )
+            )
         models.append(_Model(table.entity, table.doc or f"A record of {table.entity}.", fields))
     arg_models = arg_model_names(d)
     for tool in d.tools:
