@@ -206,7 +206,7 @@ class ToolInfo(SparsePart):
     # actions), and `role` (a sync block run after every call, or an assertion a task names)
     # are written only when not the default (format 4).
     written_when_set: ClassVar[frozenset[str]] = frozenset(
-        {"needs", "leaves", "side", "role", "as_sent"}
+        {"needs", "leaves", "as_sent", "side", "role"}
     )
     name: str
     kind: Literal["read", "write"]
@@ -217,9 +217,9 @@ class ToolInfo(SparsePart):
     returns_shape: Shape | None
     needs: dict[str, list[str]] = {}
     leaves: dict[str, list[str]] = {}
+    as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
     side: Literal["agent", "user", "internal"] = "agent"
     role: Literal["tool", "sync", "assertion"] = "tool"
-    as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
 
 
 class Invariant(Part):

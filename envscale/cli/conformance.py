@@ -38,6 +38,10 @@ def _report(args: argparse.Namespace, replay: Callable[[str], FileResult]) -> in
 
 
 def _files(args: argparse.Namespace, version: str) -> tuple[Path, Path]:
+    """The spec and layout: the domain's version when one is shipped (retail.tau2.domain),
+    else the domain's own (telecom.domain, which is tau2's already)."""
+    if not shipped(f"{args.domain}{version}.domain").exists():
+        version = ""
     spec = Path(args.spec) if args.spec else shipped(f"{args.domain}{version}.domain")
     layout = Path(args.layout) if args.layout else shipped(f"{args.domain}{version}.layout.json")
     return spec, layout

@@ -216,6 +216,34 @@ def _keys(c: BuiltinCall) -> t.Type:
     return t.ListT(m.key) if m is not None else t.ANY
 
 
+def _json(c: BuiltinCall) -> t.Type:
+    """json(x) writes records and structs whole: one with a hidden field would show it."""
+    seen: set[str] = set()
+    pending = [c.types[0]]
+    while pending:
+        ty = t.strip_optional(pending.pop())
+        if isinstance(ty, t.ListT):
+            pending.append(ty.item)
+        elif isinstance(ty, t.MapT):
+            pending.append(ty.value)
+        elif isinstance(ty, t.RowT | t.StructT) and str(ty) not in seen:
+            seen.add(str(ty))
+            record = c.checker.record(ty)
+            if record is None:
+                continue
+            hidden = [f.name for f in record.fields.values() if f.hidden]
+            if hidden:
+                c.error(
+                    "E203",
+                    f"json() would show {record.name}'s hidden field(s) {', '.join(hidden)}",
+                    0,
+                    "return the record itself: results leave hidden fields out",
+                )
+                return _STR
+            pending.extend(f.type for f in record.fields.values())
+    return _STR
+
+
 def _values(c: BuiltinCall) -> t.Type:
     m = c.need_map()
     return t.ListT(m.value) if m is not None else t.ANY
@@ -420,6 +448,13 @@ BUILTINS: dict[str, Builtin] = {
             returns=_STR,
         ),
         Builtin("str", "str(x): text form", 1, 1, returns=_STR),
+        Builtin(
+            "json",
+            "json(x): x as JSON text, records and structs as objects in field order",
+            1,
+            1,
+            check=_json,
+        ),
         Builtin(
             "int",
             "int(x): integer (truncates)",

@@ -255,6 +255,17 @@ def _default_fits(checker: Checker, expr: ast.Expr, got: t.Type, want: t.Type) -
     base = t.strip_optional(want)
     if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(base, t.EnumT):
         return expr.value in checker.s.enums[base.name].members
+    # A list or map literal of enum members, keys of a map keyed by an enum included.
+    if isinstance(expr, ast.ListLit) and isinstance(base, t.ListT):
+        return all(_default_fits(checker, i, checker.c.type_of(i), base.item) for i in expr.items)
+    if isinstance(expr, ast.MapLit) and isinstance(base, t.MapT):
+        key = t.strip_optional(base.key)
+        keys_fit = not isinstance(key, t.EnumT) or all(
+            k in checker.s.enums[key.name].members for k, _ in expr.items
+        )
+        return keys_fit and all(
+            _default_fits(checker, v, checker.c.type_of(v), base.value) for _, v in expr.items
+        )
     return False
 
 

@@ -41,10 +41,12 @@ def reads_of(c: Compilation, nodes: Iterable[ast.Node]) -> set[str]:
 
 
 def infer_effects(c: Compilation) -> None:
+    calls: dict[str, dict[str, ast.Span]] = {}
     for tool in c.symbols.tools.values():
         defaults = [p.default for p in tool.decl.params if p.default is not None]
         reads = reads_of(c, tool.body_nodes) | reads_of(c, ast.walk(*defaults))
         writes: set[str] = set()
+        calls[tool.name] = {}
         for node in tool.body_nodes:
             if isinstance(node, ast.Insert) and node.entity in c.symbols.entities:
                 writes.add(node.entity)
@@ -52,8 +54,39 @@ def infer_effects(c: Compilation) -> None:
                 root = t.strip_optional(c.types.get(id(node.target), t.ANY))
                 if isinstance(root, t.RowT):
                     writes.add(root.entity)
+            elif isinstance(node, ast.Call):
+                callee = c.types.get(id(node.func))
+                if isinstance(callee, t.ToolFn):
+                    calls[tool.name].setdefault(callee.name, node.func.span)
         tool.reads, tool.writes = reads, writes
-        _compare_declared(c, tool.name, tool.decl, reads, writes)
+    _add_callees(c, calls)
+    for tool in c.symbols.tools.values():
+        _compare_declared(c, tool.name, tool.decl, tool.reads, tool.writes)
+
+
+def _add_callees(c: Compilation, calls: dict[str, dict[str, ast.Span]]) -> None:
+    """A tool that calls another reads and writes what that one does, transitively; a tool
+    that reaches itself through its calls is E111 (generated code would recurse forever)."""
+    tools = c.symbols.tools
+    for name, callees in calls.items():
+        reached: set[str] = set()
+        stack = list(callees)
+        while stack:
+            callee = stack.pop()
+            if callee in reached:
+                continue
+            reached.add(callee)
+            stack.extend(calls.get(callee, {}))
+        if name in reached:
+            c.error(
+                "E111",
+                f"tool '{name}' calls itself" + ("" if name in callees else " through others"),
+                next(iter(callees.values())),
+                "a tool may call others, but no call may lead back to it",
+            )
+        for callee in reached:
+            tools[name].reads |= tools[callee].reads
+            tools[name].writes |= tools[callee].writes
 
 
 def _compare_declared(

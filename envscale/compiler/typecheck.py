@@ -15,7 +15,7 @@ from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS, BuiltinCall
 from envscale.compiler.check_derived import derived_hint
 from envscale.compiler.context import Compilation
-from envscale.compiler.symbols import FieldInfo, RecordInfo, stored_key_type
+from envscale.compiler.symbols import FieldInfo, RecordInfo, ToolInfo, stored_key_type
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import did_you_mean
 
@@ -612,6 +612,12 @@ class Checker:
             and scope.lookup(e.func.id) is None
         ):
             return self.builtin(e, scope)
+        if (
+            isinstance(e.func, ast.Name)
+            and e.func.id in self.s.tools
+            and not self.names_something(e.func.id, scope)
+        ):
+            return self.tool_call(e, self.s.tools[e.func.id], scope)
         if isinstance(e.func, ast.Name) and not self.names_something(e.func.id, scope):
             self.note(e.func, t.ANY)
             for arg in e.args:
@@ -649,6 +655,50 @@ class Checker:
         else:
             self.c.error("E203", f"a value of type {callee} is not callable", e.span)
         return t.ANY
+
+    def tool_call(self, e: ast.Call, tool: ToolInfo, scope: Scope) -> t.Type:
+        """Another tool called as a function: its arguments by position or name, those with
+        a default optional; its result (none without a return type). Its writes are the
+        caller's too (effects.py); a sync block cannot be called."""
+        self.note(e.func, t.ToolFn(tool.name))
+        params = list(tool.params.values())
+        given: set[str] = set()
+        for i, arg in enumerate(e.args):
+            if arg.name is None:
+                if given - {p.name for p in params[:i]}:
+                    self.c.error("E202", "a positional argument follows a named one", arg.span)
+                param = params[i] if i < len(params) else None
+            else:
+                param = tool.params.get(arg.name)
+            if param is None:
+                self.expr(arg.value, scope)
+                self.c.error(
+                    "E202",
+                    f"tool '{tool.name}' takes no argument "
+                    + (f"'{arg.name}'" if arg.name else f"number {i + 1}"),
+                    arg.span,
+                    f"its parameters: {', '.join(tool.params) or 'none'}",
+                )
+                continue
+            if param.name in given:
+                self.c.error("E107", f"argument '{param.name}' is given twice", arg.span)
+            given.add(param.name)
+            got = self.expr_as(arg.value, scope, param.type)
+            self.expect(arg.value, got, param.type, f"argument '{param.name}' of '{tool.name}'")
+        missing = [p.name for p in params if p.name not in given and p.decl.default is None]
+        if missing:
+            self.c.error(
+                "E202",
+                f"call of tool '{tool.name}' is missing argument(s): {', '.join(missing)}",
+                e.span,
+            )
+        if any(a.name == "sync" for a in tool.decl.attributes):
+            self.c.error(
+                "E203",
+                f"'{tool.name}' is a sync block: the runtime runs it after every call",
+                e.func.span,
+            )
+        return tool.returns if tool.returns is not None else t.NONE
 
     def method(self, e: ast.Call, m: t.Method, scope: Scope) -> t.Type:
         record = self.s.entities[m.entity]

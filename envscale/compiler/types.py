@@ -127,6 +127,16 @@ class Method:
         return f"{self.entity}.{self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class ToolFn:
+    """A tool named in another tool's body, before it is called: `search_network()`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"tool {self.name}"
+
+
 Type = (
     Prim
     | EnumT
@@ -142,6 +152,7 @@ Type = (
     | EnumClass
     | StructClass
     | Method
+    | ToolFn
 )
 
 STR, INT, FLOAT, BOOL = Prim("str"), Prim("int"), Prim("float"), Prim("bool")

@@ -13,10 +13,20 @@ failed with a `ValidationError` or a `TypeError`, its text was written by pydant
 (a model's validation report, "f() missing 1 required positional argument"), so the call must
 fail and change nothing, and its text is not compared. A tool the requestor does not have
 fails as tau2 words it: `Tool 'think' not found.`
+
+A domain with a user's database (telecom) has a second layout beside its own,
+`NAME.user.layout.json`, whose tables are the user's: one environment holds both databases,
+the agent calls as the spec's agent side and the user as its user side, initialization
+actions as internal set-up code, and assertions run as the spec's assertions. Its sync block
+runs after every successful call, as tau2's `sync_tools`. Records of the layout's `carried`
+entities outlive a reset: tau2 keeps them in one object that every environment of a process
+shares (telecom's default VPN profile), so a case sees what the cases before it left there.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +62,18 @@ class Side:
     # The tools this side may call (None: every tool of its environment); initialization
     # actions and assertions may call any.
     tools: frozenset[str] | None = None
+    side: str = "agent"  # the spec's side this requestor calls as
+
+    def initial_keys(self, table: Any) -> set[Any]:
+        """The keys a table's entity held at reset."""
+        meta = self.env.db.tables[table.entity]
+        keys = {meta.key_of(r) for r in self.env.db.all(table.entity)}
+        for change in self.env.changes():
+            if change.entity == table.entity and change.before is None:
+                keys.discard(change.key)
+            elif change.entity == table.entity and change.after is None:
+                keys.add(change.key)
+        return keys
 
     def own_diff(self) -> dict[str, dict[str, Any]]:
         """What changed in this side's tables since reset (an environment two sides share
@@ -67,6 +89,7 @@ class Tau2Domain:
 
     sides: dict[str, Side]
     after_call: Callable[[Tau2Domain], None] | None = None
+    carried: tuple[str, ...] = ()  # entities whose records outlive a reset (see above)
     environments: list[Environment] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +100,10 @@ class Tau2Domain:
 
     def reset(self) -> None:
         for env in self.environments:
+            kept = [(e, r) for e in self.carried if e in env.db.tables for r in env.db.changed(e)]
             env.reset()
+            for entity, record in kept:
+                env.db.update(entity, record, *env.db.tables[entity].fields)
 
     def state(self) -> tuple[str, ...]:
         return tuple(env.state_hash() for env in self.environments)
@@ -89,7 +115,10 @@ class Tau2Domain:
             return CallResult(str(name), False, error=f"Tool '{name}' not found.")
         if not isinstance(name, str) or name not in side.env.tools:
             return CallResult(str(name), False, error=f"Tool '{name}' not found.")
-        result = side.env.call(name, kwargs if kwargs is not None else {})
+        arguments = kwargs if kwargs is not None else {}
+        if any_tool and name in side.env.domain.assertions:
+            return side.env.assertion(name, arguments)
+        result = side.env.call(name, arguments, side="internal" if any_tool else side.side)
         if self.after_call is not None:
             self.after_call(self)
         return result
@@ -123,7 +152,7 @@ def replay_case(domain: Tau2Domain, case: dict) -> list[Mismatch]:
             found.append(mismatch)
     for side in domain.sides.values():
         where = "final state" if side.diff == "final_diff" else f"final state ({side.diff})"
-        mismatch = compare_diff(task, case, side.diff, side.own_diff(), where)
+        mismatch = _compare_diff(task, case, side, side.diff, where)
         if mismatch is not None:
             found.append(mismatch)
     found.extend(_assertions(domain, task, case))
@@ -146,12 +175,39 @@ def _initialise(domain: Tau2Domain, task: str, case: dict) -> list[Mismatch]:
             )
     if actions:
         for side in domain.sides.values():
-            mismatch = compare_diff(
-                task, case, side.init_diff, side.own_diff(), f"initial state ({side.init_diff})"
+            mismatch = _compare_diff(
+                task, case, side, side.init_diff, f"initial state ({side.init_diff})"
             )
             if mismatch is not None:
                 found.append(mismatch)
     return found
+
+
+def _compare_diff(task: str, case: dict, side: Side, name: str, where: str) -> Mismatch | None:
+    """compare_diff, with the keys of records made under a random id (the layout's
+    `random_ids`) written as `<new Entity N>` on both sides, in the order of the keys."""
+    ours = side.own_diff()
+    if not side.layout.random_ids or not isinstance(case.get(name), dict):
+        return compare_diff(task, case, name, ours, where)
+    expected = case[name]
+    for table in side.layout.tables:
+        pattern = side.layout.random_ids.get(table.entity)
+        if pattern is None:
+            continue
+        known = {str(k) for k in side.initial_keys(table)}
+        ours = _renamed(ours, table.name, table.entity, pattern, known)
+        expected = _renamed(expected, table.name, table.entity, pattern, known)
+    return compare_diff(task, {**case, name: expected}, name, ours, where)
+
+
+def _renamed(diff: dict, table: str, entity: str, pattern: str, known: set[str]) -> dict:
+    fresh = sorted(k for k in diff.get(table, {}) if k not in known and re.fullmatch(pattern, k))
+    if not fresh:
+        return diff
+    text = json.dumps(diff, ensure_ascii=False)
+    for i, key in enumerate(fresh, 1):
+        text = text.replace(json.dumps(key), json.dumps(f"<new {entity} {i}>"))
+    return json.loads(text)
 
 
 def _assertions(domain: Tau2Domain, task: str, case: dict) -> list[Mismatch]:
@@ -188,7 +244,20 @@ def environment(spec: str | Path, layout_path: str | Path, data: str | Path) -> 
     compiled = load(spec)
     layout = Layout.read(layout_path)
     layout.check(compiled.manifest)
-    env = compiled.environment(
-        data=layout.load(data), enforce_policies=False, as_models=layout.as_models
+    user_path = Path(str(layout_path).removesuffix(".layout.json") + ".user.layout.json")
+    if not user_path.exists():
+        env = compiled.environment(
+            data=layout.load(data), enforce_policies=False, as_models=layout.as_models
+        )
+        return Tau2Domain({AGENT: Side(env, layout)})
+    user_layout = Layout.read(user_path)
+    user_layout.check(compiled.manifest)
+    records = {**layout.load(data), **user_layout.load(data)}
+    env = compiled.environment(data=records, enforce_policies=False, as_models=layout.as_models)
+    return Tau2Domain(
+        {
+            AGENT: Side(env, layout),
+            USER: Side(env, user_layout, "final_user_diff", "init_user_diff", side="user"),
+        },
+        carried=layout.carried,
     )
-    return Tau2Domain({AGENT: Side(env, layout)})

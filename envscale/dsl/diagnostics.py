@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "E108": "ambiguous enum member",
     "E109": "unknown function",
     "E110": "reserved name",
+    "E111": "recursive tool call",
     "E201": "type mismatch",
     "E202": "wrong arguments",
     "E203": "invalid operand",

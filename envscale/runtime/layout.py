@@ -14,11 +14,24 @@ Two optional keys beside `tables`:
   implementation that validates its documents into models holds them: ints in float fields
   become floats and optional fields left out become none. By default (`"as_written"`) the
   documents' own values are stored, so 100 in a float field stays 100.
+
+A document may be TOML (`"document": "db.toml"`, read with tomllib). A table of it may be a
+list of records, each holding its key; and a table may be one record (`"record": "device"`:
+the document's `device` is that record, stored under that key, which an `@external` key
+keeps out of the shown form). Its diff is then per attribute: each changed field's new value.
+`"datetime_text": ["Customer.created_at", ...]` names text fields holding a date and time:
+loaded, they are written as `YYYY-MM-DD HH:MM:SS`, however the document writes them.
+`"records": {"Entity": [...]}` adds records the documents do not hold (constants of the spec).
+`"carried": ["Entity", ...]`: entities whose records a replay of recorded cases keeps from one
+case to the next, and `"random_ids": {"Entity": "regex"}`: the ids the recording drew at random
+for new records, compared whatever they are (see conformance/tau2.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +45,7 @@ class TableLayout:
     entity: str
     key: str
     file: str
+    record: str | None = None  # the key of the one record this table is
 
 
 VALUES = ("as_written", "as_models")
@@ -42,6 +56,14 @@ class Layout:
     tables: tuple[TableLayout, ...]
     document: str | None = None  # the one file holding every table, if any
     values: str = "as_written"
+    datetime_text: tuple[str, ...] = ()  # "Entity.field" holding a date and time as text
+    records: dict[str, list[dict]] = field(default_factory=dict)  # records beside the documents
+    # Entities whose records a replay of recorded cases carries from case to case, as the
+    # recording implementation's process kept them.
+    carried: tuple[str, ...] = ()
+    # Entity -> the pattern of the random ids the recording implementation gives new records:
+    # a replay compares such records whatever their ids.
+    random_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def as_models(self) -> bool:
@@ -65,9 +87,17 @@ class Layout:
             if missing:
                 problems.append(f"{path}: table '{name}' needs {', '.join(missing)} (a string)")
                 continue
+            record = spec.get("record")
+            if record is not None and not isinstance(record, str):
+                problems.append(f"{path}: table '{name}': 'record' must be the record's key")
+                continue
             tables.append(
                 TableLayout(
-                    name, spec["entity"], spec["key"], str(spec.get("file", f"{name}.json"))
+                    name,
+                    spec["entity"],
+                    spec["key"],
+                    str(spec.get("file", f"{name}.json")),
+                    record,
                 )
             )
         document = raw.get("document")
@@ -76,9 +106,41 @@ class Layout:
         values = raw.get("values", "as_written")
         if values not in VALUES:
             problems.append(f"{path}: 'values' must be one of {', '.join(VALUES)}")
+        datetime_text = raw.get("datetime_text", [])
+        if not isinstance(datetime_text, list) or not all(
+            isinstance(f, str) and f.count(".") == 1 for f in datetime_text
+        ):
+            problems.append(f"{path}: 'datetime_text' must list fields as Entity.field")
+            datetime_text = []
+        extra = raw.get("records", {})
+        if not isinstance(extra, dict) or not all(
+            isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in extra.values()
+        ):
+            problems.append(f"{path}: 'records' must map an entity to a list of records")
+            extra = {}
         if problems or not tables:
             raise DataError(problems or [f"{path}: no tables"])
-        return cls(tuple(tables), document, values)
+        carried = raw.get("carried", [])
+        if not isinstance(carried, list) or not all(isinstance(e, str) for e in carried):
+            problems.append(f"{path}: 'carried' must list entity names")
+            carried = []
+        random_ids = raw.get("random_ids", {})
+        if not isinstance(random_ids, dict) or not all(
+            isinstance(v, str) for v in random_ids.values()
+        ):
+            problems.append(f"{path}: 'random_ids' must map an entity to a pattern")
+            random_ids = {}
+        if problems:
+            raise DataError(problems)
+        return cls(
+            tuple(tables),
+            document,
+            values,
+            tuple(datetime_text),
+            extra,
+            tuple(carried),
+            random_ids,
+        )
 
     def check(self, manifest: Manifest) -> None:
         problems = []
@@ -99,7 +161,7 @@ class Layout:
         records: dict[str, list[dict]] = {}
         whole = None
         if self.document is not None:
-            whole = read_json(Path(folder) / self.document, "data file")
+            whole = _read_document(Path(folder) / self.document)
             if not isinstance(whole, dict):
                 raise DataError(
                     [f"{Path(folder) / self.document}: expected a JSON object of tables"]
@@ -107,11 +169,18 @@ class Layout:
         for table in self.tables:
             path = Path(folder) / (self.document or table.file)
             if whole is not None:
-                if table.name not in whole:
+                if table.name not in whole and table.record is None:
                     raise DataError([f"{path}: no table '{table.name}'"])
-                document = whole[table.name]
+                # A one-record table left out is a record of defaults.
+                document = whole.get(table.name, {})
             else:
                 document = read_json(path, "data file")
+            if table.record is not None and isinstance(document, dict):
+                document = {table.record: document}
+            elif isinstance(document, list):
+                if not all(isinstance(r, dict) and table.key in r for r in document):
+                    raise DataError([f"{path}: table '{table.name}': each record needs its key"])
+                document = {r[table.key]: r for r in document}
             if not isinstance(document, dict):
                 raise DataError([f"{path}: expected a JSON object from key to record"])
             rows = []
@@ -122,6 +191,13 @@ class Layout:
                 row.setdefault(table.key, key)
                 rows.append(row)
             records[table.entity] = rows
+        for name in self.datetime_text:
+            entity, field_name = name.split(".")
+            for row in records.get(entity, []):
+                if isinstance(row.get(field_name), str | datetime):
+                    row[field_name] = _datetime_text(row[field_name], name)
+        for entity, extra in self.records.items():
+            records.setdefault(entity, []).extend(dict(r) for r in extra)
         return records
 
     def table_of(self, entity: str) -> TableLayout | None:
@@ -138,9 +214,15 @@ class Layout:
                 continue
             table = self.table_of(change.entity)
             name = table.name if table else change.entity
-            out.setdefault(name, {})[str(change.key)] = env.domain.show_record(
-                change.entity, change.after
-            )
+            after = env.domain.show_record(change.entity, change.after)
+            if table is not None and table.record is not None:
+                before = env.domain.show_record(change.entity, change.before) or {}
+                changed = {k: v for k, v in (after or {}).items() if before.get(k, v) != v}
+                changed.update({k: v for k, v in (after or {}).items() if k not in before})
+                if changed:
+                    out.setdefault(name, {}).update(changed)
+                continue
+            out.setdefault(name, {})[str(change.key)] = after
         return out
 
     def export(self, env: Any) -> dict[str, dict[str, Any]]:
@@ -152,3 +234,23 @@ class Layout:
                 str(r[table.key]): env.domain.show_record(table.entity, r) for r in records
             }
         return out
+
+
+def _read_document(path: Path) -> Any:
+    if path.suffix != ".toml":
+        return read_json(path, "data file")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as error:
+        raise DataError([f"{path}: cannot read the data file: {error.strerror}"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise DataError([f"{path}: invalid TOML: {error}"]) from None
+
+
+def _datetime_text(value: str | datetime, where: str) -> str:
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError([f"{where}: {value!r} is not a date and time"]) from None
+    return str(when)

@@ -14,6 +14,7 @@ import builtins as _b
 import copy as _copy
 import datetime as _dt
 import decimal as _decimal
+import json as _json
 import math as _math
 import operator as _op
 import warnings as _warnings
@@ -251,6 +252,12 @@ def _text(x: Any) -> str:
 
 def str(x: Any) -> str:
     return _text(x)
+
+
+def json(x: Any) -> str:
+    """JSON text as Python writes it by default (', ' and ': ' between items, non-ASCII
+    escaped), which is how tool results that embed records as text read elsewhere."""
+    return _json.dumps(x)
 
 
 def int(x: Any) -> int:

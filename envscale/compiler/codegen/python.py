@@ -320,6 +320,8 @@ class Emitter:
             return self.record_literal(callee.name, e.args)
         if isinstance(callee, t.Method):
             return self.method(e, callee)
+        if isinstance(callee, t.ToolFn):
+            return self.tool_call(e, callee.name)
         assert isinstance(e.func, ast.Name)
         spec = BUILTINS[e.func.id]
         positional = [a.value for a in e.args if a.name is None]
@@ -337,6 +339,20 @@ class Emitter:
             args = [py.text("db"), *args]
         assert spec.python is not None, f"{spec.name}() is typed only on an entity"
         return py.call(spec.python.format(name=spec.name), args, options)
+
+    def tool_call(self, e: ast.Call, name: str) -> Code:
+        """Another tool's function, its arguments by position (a parameter may be named like
+        a Python keyword), defaults written out."""
+        params = list(self.d.symbols.tools[name].params.values())
+        given = {
+            (params[i].name if a.name is None else a.name): a.value for i, a in enumerate(e.args)
+        }
+        args = [
+            self.expr(given[p.name]) if p.name in given else self.constant(p.decl.default)
+            for p in params
+            if p.name in given or p.decl.default is not None
+        ]
+        return py.call(py_name(name), [py.text("db"), *args])
 
     def method(self, e: ast.Call, m: t.Method) -> Code:
         entity = py.text(py_str(m.entity))
@@ -597,7 +613,7 @@ def _reads_db(node: ast.Node, types: dict[int, t.Type]) -> bool:
         elif isinstance(n, ast.Insert):
             return True
         elif isinstance(n, ast.Call):
-            if isinstance(types.get(id(n.func), t.ANY), t.Method):
+            if isinstance(types.get(id(n.func), t.ANY), t.Method | t.ToolFn):
                 return True
             if isinstance(n.func, ast.Name) and n.func.id in ("next_key", "free_key"):
                 return True
