@@ -91,7 +91,7 @@ class ScriptedUser:
     def start(self, context: EpisodeContext) -> None:
         self.rng = context.rng
         task = context.task
-        self.instruction = task.instruction or "I need help with my account."
+        self.instruction = spoken_goal(task.instruction) or "I need help with my account."
         ok = gold_succeeded(task.gold_calls, task.gold_outputs)
         outputs = [o.content for o in task.gold_outputs]
         # What the customer knows: each argument of the chain's calls, in order, but for the
@@ -200,6 +200,20 @@ class ScriptedUser:
         act = self.acts[self.acted]
         asked = said.lower()
         return act if all(w in asked for w in words(act.name).lower().split()) else None
+
+
+_SCENARIO_PART = re.compile(r"^\t(Reason for call|Known info):\n((?:\t\t.*(?:\n|$)|\n)+)", re.M)
+
+
+def spoken_goal(instruction: str) -> str:
+    """What the customer says of an instruction: the instruction itself, or, for a scenario
+    written as tau2 writes its user scenarios (`Instructions:` then tab-indented parts), its
+    reason for the call and what it knows, in plain lines."""
+    if not instruction.startswith(("Instructions:\n", "Persona:\n")):
+        return instruction
+    parts = [m.group(2) for m in _SCENARIO_PART.finditer(instruction)]
+    lines = [line.strip() for part in parts for line in part.split("\n")]
+    return " ".join(line for line in lines if line) or instruction
 
 
 def _learned(value: object, outputs: list[str]) -> bool:

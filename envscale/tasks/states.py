@@ -4,8 +4,9 @@
 spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
 `{"generated": {"seed": S, "size": N}}` (made by `datagen.generate_data`; `size` may be a
 count per entity), `{"documents": FOLDER, "layout": FILE}` (another implementation's
-documents, read through a document layout, `runtime/layout.py`), or the records themselves
-(an inline snapshot, a dict of entity -> records). Any of them but the snapshot may add
+documents, read through a document layout, `runtime/layout.py`; `"user_layout": FILE` adds
+the documents of the user's own database, a phone, to the same environment), or the records
+themselves (an inline snapshot, a dict of entity -> records). Any of them but the snapshot may add
 `"actions": [{"name", "arguments"}, ...]`: set-up calls run in order after loading, as the
 set-up code's side (`internal`, which may call any tool but sync blocks and assertions),
 policies off; a failing one is a DataError. The state they leave is the initial state.
@@ -90,11 +91,15 @@ def initial_environment(
             json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
         )
         data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
-    elif described == {"documents", "layout"}:
-        layout = Layout.read(_data_path(initial_state["layout"], spec_path))
-        layout.check(domain.manifest)
-        data = layout.load(_data_path(initial_state["documents"], spec_path))
-        as_models = layout.as_models
+    elif described in ({"documents", "layout"}, {"documents", "layout", "user_layout"}):
+        folder = _data_path(initial_state["documents"], spec_path)
+        data = {}
+        for which in ("layout", "user_layout"):  # the agent's documents, then the user's
+            if which in initial_state:
+                layout = Layout.read(_data_path(initial_state[which], spec_path))
+                layout.check(domain.manifest)
+                data.update(layout.load(folder))
+                as_models = as_models or layout.as_models
     else:
         data = initial_state
         described = set()

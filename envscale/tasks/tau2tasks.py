@@ -8,7 +8,8 @@ form of the conformance data (`tasks.jsonl`: `task_id`, `instruction`, `initial_
 - The instruction is the text tau2 gives its user simulator (`str(task.user_scenario)`:
   the persona, then the instructions, each part indented by a tab).
 - The initial state is the domain's documents read through the spec's document layout
-  (`<spec>.layout.json` beside the spec, or one given), plus the task's initialisation
+  (`<spec>.layout.json` beside the spec, or one given; with the user's documents through
+  `<spec>.user.layout.json` beside it, when there is one), plus the task's initialisation
   actions, called as the set-up side. tau2's `initialization_data` and `message_history`
   are refused: no tau2 task of retail, airline or telecom has them.
 - Gold calls are the task's actions in order (`requestor: user` is the user's side); their
@@ -152,6 +153,12 @@ def default_layout(spec_path: str | Path) -> Path:
     return spec.with_name(spec.name.removesuffix(".domain") + ".layout.json")
 
 
+def user_layout_beside(layout: Path) -> Path:
+    """The layout of the user's documents (a phone) beside a domain's layout:
+    `telecom.layout.json` -> `telecom.user.layout.json`."""
+    return layout.with_name(layout.name.removesuffix(".layout.json") + ".user.layout.json")
+
+
 def tau2_tasks(
     domain: Domain,
     spec_path: str | Path,
@@ -167,6 +174,9 @@ def tau2_tasks(
     if not layout_path.exists():
         raise DataError([f"{layout_path}: no document layout for {spec_path} (give one)"])
     base = {"documents": str(folder.resolve()), "layout": str(layout_path.resolve())}
+    user_layout = user_layout_beside(layout_path)
+    if user_layout.exists():
+        base["user_layout"] = str(user_layout.resolve())
     envs: dict[str, Environment] = {}  # by initial state: tasks without set-up share one
     try:
         return [

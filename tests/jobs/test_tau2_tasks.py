@@ -1,6 +1,7 @@
 """tau2-bench's own tasks in `envscale eval`: both task file forms read into the same tasks,
 and the scripted agent, which follows the gold actions, scores 1 on a sample of tau2's
-retail and airline tasks as tau2 scores them. Needs ../shared (skipped without it)."""
+retail, airline and telecom tasks as tau2 scores them (telecom with dual control: the
+scripted user makes the gold user actions). Needs ../shared (skipped without it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import envscale
 from envscale.cli import main
 from envscale.records import EvalReport, Trajectory, load_jsonl
+from envscale.rollout.users import spoken_goal
 from envscale.tasks.tau2tasks import is_tau2_file, scenario_text, tau2_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,9 @@ def test_the_user_scenario_is_worded_as_tau2_words_it() -> None:
         "\tTask instructions:\n\t\tAccept a refund only."
     )
     assert scenario_text({"instructions": "Just ask."}) == "Instructions:\n\tJust ask."
+    # The scripted user says the reason for the call and what it knows, in plain lines.
+    assert spoken_goal(scenario_text(scenario)) == ("Return a lamp. It flickers. You are Ann Lee.")
+    assert spoken_goal("Cancel my order O1.") == "Cancel my order O1."
 
 
 def sample(domain: str, tmp_path: Path) -> Path:
@@ -45,9 +50,11 @@ def sample(domain: str, tmp_path: Path) -> Path:
     one without actions among them, written to a file of the test's own."""
     lines = (TAU2 / domain / "tasks.jsonl").read_text(encoding="utf-8").splitlines()
     tasks = [json.loads(line) for line in lines]
-    special = [t for t in tasks if t["communicate_info"]][:2] + [
-        t for t in tasks if not t["actions"]
-    ][:1]
+    special = (
+        [t for t in tasks if t["communicate_info"]][:2]
+        + [t for t in tasks if not t["actions"]][:1]
+        + [t for t in tasks if "ACTION" in t["reward_basis"]][:2]
+    )
     rest = [t for t in tasks if t not in special]
     chosen = special + random.Random(domain).sample(rest, SAMPLE - len(special))
     path = tmp_path / f"{domain}.jsonl"
@@ -60,12 +67,16 @@ def as_tasks_json(path: Path, out: Path) -> None:
     tasks = []
     for line in path.read_text(encoding="utf-8").splitlines():
         t = json.loads(line)
-        instruction = t["instruction"].removeprefix("Instructions:\n")
-        text = "\n".join(s.removeprefix("\t") for s in instruction.split("\n"))
+        head, _, instruction = t["instruction"].partition("Instructions:\n")
+        persona = head.removeprefix("Persona:\n").removesuffix("\n") if head else None
+        text, persona = (
+            None if part is None else "\n".join(s.removeprefix("\t") for s in part.split("\n"))
+            for part in (instruction, persona)
+        )
         tasks.append(
             {
                 "id": t["task_id"],
-                "user_scenario": {"persona": None, "instructions": text},
+                "user_scenario": {"persona": persona, "instructions": text},
                 "initial_state": t["initial_state"],
                 "evaluation_criteria": {
                     "actions": [
@@ -88,9 +99,9 @@ def as_tasks_json(path: Path, out: Path) -> None:
 
 
 @needs_shared
-@pytest.mark.parametrize("domain", ["retail", "airline"])
+@pytest.mark.parametrize("domain", ["retail", "airline", "telecom"])
 def test_the_scripted_agent_scores_one_on_tau2_tasks(domain: str, tmp_path: Path, capsys) -> None:
-    spec = ROOT / "specs" / f"{domain}.tau2.domain"
+    spec = ROOT / "specs" / ("telecom.domain" if domain == "telecom" else f"{domain}.tau2.domain")
     lines = sample(domain, tmp_path)
     checkout = tmp_path / "tasks.json"
     as_tasks_json(lines, checkout)
@@ -125,13 +136,29 @@ def test_the_scripted_agent_scores_one_on_tau2_tasks(domain: str, tmp_path: Path
     report = EvalReport.model_validate_json((out / "eval.json").read_text(encoding="utf-8"))
     assert report.tasks == SAMPLE and report.pass_k == {"1": 1.0, "2": 1.0}
     assert report.failure_reasons == {}
-    assert all(s.passed == s.episodes == 2 * SAMPLE for s in report.scores.values())
-    assert "DB" in report.scores and "stop" in report.scores
+    assert all(s.passed == s.episodes for s in report.scores.values())
+    assert report.scores["stop"].episodes == 2 * SAMPLE
+    if domain != "telecom":  # telecom's basis never names DB
+        assert report.scores["DB"].episodes == 2 * SAMPLE
     if domain == "retail":  # its basis names NL_ASSERTION, which is reported, not passed
         assert report.not_scored["NL_ASSERTION"] > 0
         assert "NL_ASSERTION is in the reward basis" in captured.err
-    else:
+    elif domain == "airline":
         assert report.scores["COMMUNICATE"].episodes == 2 * SAMPLE
-    for t in load_jsonl(out / "trajectories.jsonl", Trajectory):
+    else:  # the assertions on the phone and the line, and the gold actions of both sides
+        assert report.scores["ENV_ASSERTION"].episodes == 2 * SAMPLE
+        assert report.scores["ACTION"].episodes == 2 * 2
+    trajectories = load_jsonl(out / "trajectories.jsonl", Trajectory)
+    for t in trajectories:
         assert t.meta.scores["stop"] == 1.0 and t.reward == 1.0
         assert all(v in (1.0, None) for v in t.meta.scores.values())
+    if domain == "telecom":
+        # The scripted user made each gold user action once, when the agent asked.
+        acts = {t.id: sum(g.side == "user" for g in t.gold_calls) for t in from_lines}
+        assert sum(acts.values()) > 0
+        for t in trajectories:
+            assert t.user_tools and t.meta.user_calls == acts[t.task_id]
+            names = {s.function.name for s in t.tools}
+            assert names.isdisjoint(s.function.name for s in t.user_tools)
+            users = [m for m in t.messages if m.side == "user" and m.role == "user"]
+            assert all(c.function.name not in names for m in users for c in m.tool_calls)
