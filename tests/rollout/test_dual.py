@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 import envscale
-from envscale.records import Assertion, GoldCall, Scoring
+from envscale.records import Assertion, GoldCall, Scoring, Trajectory
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.criteria import action_matched, communicated
 from envscale.rollout.episode import DomainRuntime, run_episode
 from envscale.rollout.filters import CallRecord, check_validity
 from envscale.rollout.users import ScriptedUser
 from envscale.tasks.tau2tasks import criteria_task
+from envscale.trainer.data import chat_messages, chat_tools
 
 HERE = Path(__file__).parent / "dual"
 SPEC = HERE / "phone.domain"
@@ -144,3 +145,13 @@ def test_the_scripted_agent_says_what_must_be_communicated(runtime: DomainRuntim
     assert traj.meta.scores == {"stop": 1.0, "COMMUNICATE": 1.0}
     said = [m.content for m in traj.messages if m.role == "assistant" and m.content]
     assert "roaming is now allowed; L1" in said[-1]
+
+
+def test_the_trainer_reads_the_agents_side_in_the_openai_layout(runtime: DomainRuntime) -> None:
+    traj = episode(runtime, task(runtime, ["ENV_ASSERTION"]))
+    again = Trajectory.from_line(traj.to_json())  # as the trainer reads it from a file
+    messages = chat_messages(again)
+    assert [m["role"] for m in messages][:4] == ["system", "user", "assistant", "tool"]
+    assert all("side" not in m for m in messages)
+    assert not any(m["role"] == "user" and "tool_calls" in m for m in messages)
+    assert [t["function"]["name"] for t in chat_tools(again)] == ["get_line", "enable_roaming"]

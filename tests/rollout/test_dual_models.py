@@ -4,6 +4,7 @@ environment as the user's, their results come back to it, and the agent never se
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +15,8 @@ import pytest
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import run_episode
-from envscale.rollout.users import STOP_TOKEN, OpenAIUser
+from envscale.rollout.toolcalls import parse_hermes
+from envscale.rollout.users import STOP_TOKEN, HFUser, OpenAIUser, parse_user_text, user_view
 
 from .test_dual import runtime, task  # noqa: F401  (the module fixture)
 
@@ -101,3 +103,28 @@ def test_an_openai_user_acts_on_its_own_device(runtime, server):  # noqa: F811
     assert not any(m.get("tool_call_id", "").startswith("user_") for m in seen)
     assert any("My phone now shows" in (m["content"] or "") for m in seen if m["role"] == "user")
     assert traj.meta.usage.user.prompt_tokens == 10 * len(PhoneOwner.requests)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None,
+    reason="torch and transformers are not installed (pip install 'envscale[train]')",
+)
+def test_an_hf_user_is_prompted_with_its_tools(runtime):  # noqa: F811
+    from envscale.rollout.local_model import LocalChatModel
+    from envscale.trainer.tiny import tiny_model_path
+
+    path = str(tiny_model_path())
+    t = task(runtime, ["ENV_ASSERTION"])
+    user = HFUser(BackendConfig("hf", model=path, max_tokens=12, temperature=1.0))
+    traj = run_episode(runtime, t, ScriptedAgent(), user, seed=3, max_steps=3)
+    messages = [m.to_dict() for m in traj.messages]
+    model = LocalChatModel.get(path)
+    turns = [i for i, m in enumerate(messages) if m["role"] == "user" and m.get("content")]
+    assert turns
+    for i in turns:
+        # Each turn is what the model makes of the user's view, offered the user's tools.
+        view = user_view(messages[:i], t.instruction, tools=True)
+        out = model.generate(
+            view, runtime.user_tools, max_new_tokens=12, temperature=1.0, seed=user.seed + i
+        )
+        assert messages[i]["content"] == parse_user_text(parse_hermes(out.text)[0]).content
