@@ -162,3 +162,37 @@ def test_the_scripted_agent_scores_one_on_tau2_tasks(domain: str, tmp_path: Path
             assert names.isdisjoint(s.function.name for s in t.user_tools)
             users = [m for m in t.messages if m.side == "user" and m.role == "user"]
             assert all(c.function.name not in names for m in users for c in m.tool_calls)
+
+
+PHONE = ROOT / "tests" / "rollout" / "dual"
+
+
+def test_tau2_lines_of_a_dual_control_domain_in_eval(tmp_path: Path, capsys) -> None:
+    spec = PHONE / "phone.domain"
+    tasks = tau2_tasks(envscale.load(spec), spec, PHONE / "tasks.jsonl")
+    abroad = tasks[0]
+    assert abroad.initial_state["actions"] == [{"name": "break_phone", "arguments": {}}]
+    assert [g.side for g in abroad.gold_calls] == ["agent", "user", "user"]
+    assert abroad.scoring.assertions[0].name == "assert_online"
+    assert abroad.gold_outputs[1].ok and '"airplane": false' in abroad.gold_outputs[1].content
+    out = tmp_path / "eval"
+    argv = ["eval", str(spec), "--tasks", str(PHONE / "tasks.jsonl"), "--trials", "1"]
+    code = main([*argv, "--workers", "1", "--out", str(out), "-q"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = EvalReport.model_validate_json((out / "eval.json").read_text(encoding="utf-8"))
+    assert report.pass_k == {"1": 1.0}
+    assert {p: (s.passed, s.episodes) for p, s in report.scores.items()} == {
+        "ACTION": (1, 1),
+        "COMMUNICATE": (1, 1),
+        "DB": (1, 1),
+        "ENV_ASSERTION": (1, 1),
+        "stop": (2, 2),
+    }
+    assert report.not_scored == {"NL_ASSERTION": 1}
+    assert "NL_ASSERTION is in the reward basis of 1 episodes" in captured.err
+    # One spec only, and some tasks.
+    two = main(["eval", str(spec), *argv[1:], "--out", str(tmp_path / "two"), "-q"])
+    assert two == 2 and "one spec" in capsys.readouterr().err
+    none = main(["eval", str(spec), "--out", str(tmp_path / "none"), "-q"])
+    assert none == 2 and "--tau2-tasks" in capsys.readouterr().err
