@@ -151,7 +151,9 @@ class Shape(SparsePart):
 class EntityField(SparsePart):
     """A field of an entity and the column that stores it."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"default", "derived", "hidden"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset(
+        {"default", "derived", "hidden", "as_written"}
+    )
     name: str
     column: str
     type: str  # as the spec writes it, e.g. "list<str>"
@@ -166,6 +168,7 @@ class EntityField(SparsePart):
     default: Any = None  # present only for a field with a default (which may be null)
     derived: str | None = None  # the source of a @derived field's expression
     hidden: bool = False  # @hidden: left out of tool results
+    as_written: bool = False  # @as_written: keeps a str, int or float of any of those types
 
 
 class Fact(SparsePart):

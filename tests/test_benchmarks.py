@@ -46,6 +46,14 @@ def test_taubench_replay_benchmark() -> None:
     assert "reload+hash" in done.stdout and "airline" in done.stdout
 
 
+@pytest.mark.skipif(not (SHARED / "conformance" / "tau2").is_dir(), reason="no ../shared")
+def test_tau2_replay_benchmark() -> None:
+    done = run("tau2_replay.py", "--shared", str(SHARED))
+    assert done.returncode == 0, done.stderr
+    assert "reload+hash" in done.stdout and "airline" in done.stdout and "telecom" in done.stdout
+    assert "final_db_hash: 0/" not in done.stdout
+
+
 def test_train_throughput_benchmark() -> None:
     pytest.importorskip("torch")
     done = run("train_throughput.py")

@@ -38,12 +38,13 @@ def _report(args: argparse.Namespace, replay: Callable[[str], FileResult]) -> in
 
 
 def _files(args: argparse.Namespace, version: str) -> tuple[Path, Path]:
-    """The spec and layout: the domain's version when one is shipped (retail.tau2.domain),
-    else the domain's own (telecom.domain, which is tau2's already)."""
-    if not shipped(f"{args.domain}{version}.domain").exists():
-        version = ""
-    spec = Path(args.spec) if args.spec else shipped(f"{args.domain}{version}.domain")
-    layout = Path(args.layout) if args.layout else shipped(f"{args.domain}{version}.layout.json")
+    """The spec and layout asked for, else the shipped version's (`retail.tau2.domain`), else
+    the shipped spec of the domain's name."""
+    name = f"{args.domain}{version}"
+    if version and not shipped(f"{name}.domain").exists():
+        name = args.domain
+    spec = Path(args.spec) if args.spec else shipped(f"{name}.domain")
+    layout = Path(args.layout) if args.layout else shipped(f"{name}.layout.json")
     return spec, layout
 
 
@@ -108,5 +109,5 @@ def register(commands: argparse._SubParsersAction) -> None:
         "tau2-bench cases",
         "Replay tau2-bench cases (visible or sealed) on an envscale spec: outputs, final "
         "databases and assertions.",
-        "DOMAIN.tau2",
+        "DOMAIN.tau2 (or DOMAIN)",
     ).set_defaults(func=run_tau2)

@@ -53,6 +53,8 @@ class TableMeta:
     # field -> each state to the states a write may move it to (declared transitions).
     moves: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     floats: tuple[str, ...] = ()  # float fields: an int written to one is stored as a float
+    # @as_written fields: they keep a value of another plain type than their own.
+    loose: frozenset[str] = frozenset()
     select_sql: str = ""
     insert_sql: str = ""
     delete_sql: str = ""
@@ -72,6 +74,7 @@ class TableMeta:
             key=list(spec.key),
             refs={f.name: f.ref for f in spec.fields if f.ref},
             floats=tuple(f.name for f in spec.fields if f.kind == "float"),
+            loose=frozenset(f.name for f in spec.fields if f.as_written),
         )
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
@@ -140,6 +143,9 @@ class TableMeta:
     def _encode(self, field_name: str, kind: str, value: Any) -> Any:
         if (why := stored_problem(value, text=kind != "json")) is not None:
             raise ToolError(f"{self.entity}.{field_name}: {why}")
+        if field_name not in self.loose and (why := _wrong_type(kind, value)) is not None:
+            # Typed code writes no such value; an @as_sent argument passed on may be one.
+            raise ToolError(f"{self.entity}.{field_name}: {why}")
         return _encode(kind, value)
 
     def query_value(self, field_name: str, value: Any) -> Any:
@@ -180,6 +186,27 @@ def _shown_key(key: Any) -> str:
     if isinstance(key, tuple | str | int):
         return f"'{shown_key(key)}'"
     return json.dumps(key, ensure_ascii=False)
+
+
+# The Python types a plain field's values have, by kind.
+_PLAIN: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "date": (str,),
+    "datetime": (str,),
+    "enum": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+def _wrong_type(kind: str, value: Any) -> str | None:
+    types = _PLAIN.get(kind)
+    if value is None or types is None:
+        return None
+    if isinstance(value, types) and (kind == "bool" or not isinstance(value, bool)):
+        return None
+    return f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not {type(value).__name__}"
 
 
 def _encode(kind: str, value: Any) -> Any:

@@ -19,6 +19,8 @@ SEEDS = [
 
 KEYWORDS = [
     "domain",
+    "extends",
+    "remove",
     "clock",
     "policy",
     "from",

@@ -79,6 +79,7 @@ def manifest(d: ir.DomainIR) -> dict:
                     **({"default": c.default} if c.has_default else {}),
                     "derived": c.derived,
                     "hidden": c.hidden,
+                    **({"as_written": True} if c.as_written else {}),
                 }
                 for c in table.columns
             ],
@@ -98,6 +99,9 @@ def manifest(d: ir.DomainIR) -> dict:
         for f in r.fields.values()
         if t.nested_refs(f.type) or not r.is_entity
     )
+    # A reader that does not know @as_sent would take a type error of such a tool for a bug.
+    computed = computed or any(_as_sent(tool) for tool in d.tools)
+    computed = computed or any(c.as_written for table in d.tables for c in table.columns)
     sided = any(tool.side != "agent" or tool.role != "tool" for tool in d.tools)
     out = {
         # The oldest format that reads this manifest faithfully: a reader that does not know
