@@ -35,6 +35,7 @@ _KINDS: dict[str, type] = {
     "policy": ast.Policy,
 }
 _WORDS = {cls: word for word, cls in _KINDS.items()}
+_WORD_OF = {**_WORDS, ast.Transitions: "transitions"}
 
 
 def _key(decl: ast.Decl) -> tuple[str, str] | None:
@@ -74,29 +75,34 @@ def _resolve(
 ) -> ast.Module | None:
     """The merged module of `module` (read from `path`), or None when it extends nothing."""
     domain = next((d for d in module.declarations if isinstance(d, ast.Domain)), None)
-    removes = [d for d in module.declarations if isinstance(d, ast.Remove)]
+    changes = [d for d in module.declarations if isinstance(d, ast.Remove | ast.Replace)]
     if domain is None or domain.extends is None:
-        for r in removes:
+        for d in changes:
+            if isinstance(d, ast.Remove):
+                verb, kind, name, span = "remove", d.kind, d.name, d.span
+            else:
+                verb, kind, span = "replace", _WORD_OF[type(d.decl)], _name_span(d.decl)
+                name = _shown(d.decl)
             c.error(
                 "E607",
-                f"nothing to remove: {r.kind} '{r.name}' is not in a base spec",
-                r.span,
-                'only a spec that extends another removes declarations: domain NAME "..." '
+                f"nothing to {verb}: {kind} '{name}' is not in a base spec",
+                span,
+                f'only a spec that extends another can {verb} declarations: domain NAME "..." '
                 'extends "base.domain"',
             )
-        if removes:
-            return replace(module, declarations=_without_removes(module.declarations))
+        if changes:
+            return replace(module, declarations=_plain(module.declarations))
         return None
     span = domain.extends_span or domain.span
     base = _base(c, domain, path, span, chain, read)
     if base is None:
-        return replace(module, declarations=_without_removes(module.declarations))
+        return replace(module, declarations=_plain(module.declarations))
     base_path, base_file, text = base
     c.sources[base_file] = text
     parsed, syntax = parse(text, base_file)
     if parsed is None:
         c.diagnostics.extend(syntax)
-        return replace(module, declarations=_without_removes(module.declarations))
+        return replace(module, declarations=_plain(module.declarations))
     merged_base = _resolve(c, parsed, base_path, parse, read, [*chain, _real(path)]) or parsed
     return replace(module, declarations=_merge(c, merged_base, module, domain))
 
@@ -184,8 +190,13 @@ def _relative(c: Compilation, target: Path) -> str:
     return os.path.relpath(target.resolve(), c.path.parent.resolve())
 
 
-def _without_removes(declarations: tuple[ast.Decl, ...]) -> tuple[ast.Decl, ...]:
-    return tuple(d for d in declarations if not isinstance(d, ast.Remove))
+def _plain(declarations: tuple[ast.Decl, ...]) -> tuple[ast.Decl, ...]:
+    """The declarations without `remove`s, and without the `replace` marks."""
+    return tuple(
+        d.decl if isinstance(d, ast.Replace) else d
+        for d in declarations
+        if not isinstance(d, ast.Remove)
+    )
 
 
 def _merge(
@@ -207,9 +218,15 @@ def _merge(
         if isinstance(decl, ast.Remove):
             _remove(c, decl, merged, slots)
             continue
+        required = isinstance(decl, ast.Replace)
+        if isinstance(decl, ast.Replace):
+            decl = decl.decl
         key = _key(decl)
         at = slots.get(key) if key is not None else None
         if at is None or merged[at] is None:
+            if required:
+                _nothing_to_replace(c, decl, merged)
+                continue
             merged.append(decl)
             continue
         old = merged[at]
@@ -225,6 +242,21 @@ def _merge(
             continue
         merged[at] = decl
     return (_domain(domain, base_domain), *(d for d in merged if d is not None))
+
+
+def _shown(decl: ast.Decl) -> str:
+    return f"{decl.entity}.{decl.field}" if isinstance(decl, ast.Transitions) else decl.name
+
+
+def _nothing_to_replace(c: Compilation, decl: ast.Decl, merged: list[ast.Decl | None]) -> None:
+    names = [_shown(d) for d in merged if d is not None and type(d) is type(decl)]
+    shown = _shown(decl)
+    c.error(
+        "E607",
+        f"nothing to replace: the base spec has no {_WORD_OF[type(decl)]} '{shown}'",
+        _name_span(decl),
+        did_you_mean(shown, names) or "without `replace` the declaration is added",
+    )
 
 
 def _remove(

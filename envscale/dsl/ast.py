@@ -380,7 +380,15 @@ class Remove:
     span: Span  # the removed name
 
 
-Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy | Transitions | Remove
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """`replace tool t(...) {...}`: in a spec that extends another, a declaration that must
+    take the place of one of the base's."""
+
+    decl: Enum | Struct | Entity | Invariant | Tool | Policy | Transitions
+
+
+Decl = Domain | Enum | Struct | Entity | Invariant | Tool | Policy | Transitions | Remove | Replace
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from envscale.dsl.strings import int_value, unquote
 
 # The grammar this parser implements, as grammar_digest() reads it. parser.py uses this parser
 # only while grammar.lark still has this digest.
-GRAMMAR_DIGEST = "c39c134f86d656b36a385176f69c57eb76e34cc6fc96ca54d3200197b63c0580"
+GRAMMAR_DIGEST = "c92dd99084ce7d3233695eb62ad1f2fdd14d4cf5b96a071493818faddd6cea2b"
 
 
 class Decline(Exception):
@@ -199,27 +199,36 @@ class _Parser:
             if k[self.i] != "N":
                 raise Decline
             word = v[self.i]
-            decl: ast.Decl
-            if word == "tool":
-                decl = self.tool()
-            elif word == "entity" or word == "struct":
-                decl = self.record(word)
-            elif word == "enum":
-                decl = self.enum()
-            elif word == "invariant":
-                decl = self.invariant()
-            elif word == "policy":
-                decl = self.policy()
-            elif word == "domain":
-                decl = self.domain()
-            elif word == "transitions":
-                decl = self.transitions()
-            elif word == "remove":
-                decl = self.remove()
+            if word == "replace":
+                self.i += 1
+                if k[self.i] != "N" or v[self.i] in ("domain", "remove", "replace"):
+                    raise Decline
+                inner = self.declaration(v[self.i])
+                assert not isinstance(inner, ast.Domain | ast.Remove | ast.Replace)
+                declarations.append(ast.Replace(inner))
             else:
-                raise Decline
-            declarations.append(decl)
+                declarations.append(self.declaration(word))
         return tuple(declarations)
+
+    def declaration(self, word: str) -> ast.Decl:
+        """The declaration that starts with the keyword `word`, at the current token."""
+        if word == "tool":
+            return self.tool()
+        if word == "entity" or word == "struct":
+            return self.record(word)
+        if word == "enum":
+            return self.enum()
+        if word == "invariant":
+            return self.invariant()
+        if word == "policy":
+            return self.policy()
+        if word == "domain":
+            return self.domain()
+        if word == "transitions":
+            return self.transitions()
+        if word == "remove":
+            return self.remove()
+        raise Decline
 
     def domain(self) -> ast.Domain:
         self.i += 1

@@ -122,6 +122,10 @@ class _ToAst(Transformer):
         kind, name = children
         return ast.Remove(kind, str(name), self.tspan(name))
 
+    def replace_decl(self, children):
+        (decl,) = children
+        return ast.Replace(decl)
+
     def removed_kind(self, children):
         (token,) = children
         return str(token)

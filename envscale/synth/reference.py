@@ -47,6 +47,8 @@ RULE_NOTES: dict[str, str] = {
     "extends": "the spec is a version of the base spec: its declarations replace the base's of "
     "the same kind and name, new ones are added, clock and policy are inherited unless given",
     "remove_decl": "in a spec that extends another, leaves out one of the base's declarations",
+    "replace_decl": "in a spec that extends another, a declaration that must take the place of "
+    "the base's of the same kind and name (a plain one replaces it too, or is added)",
     "enum_decl": "a closed set of names; `E.member` in expressions",
     "struct_decl": "a nested value stored as JSON; `S(f: ...)` makes one",
     "entity_decl": "a table; needs a @key field; a field typed by another entity is a reference",

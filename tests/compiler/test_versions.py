@@ -44,7 +44,7 @@ tool think(thought: str) -> str {
 
 VERSION = """domain shop_v2 "A shop, second version." extends "base/shop.domain"
 
-tool get_order(order_id: str @as_sent) -> Order {
+replace tool get_order(order_id: str @as_sent) -> Order {
   "Read an order."
   let o = Order.get(order_id)
   require o != none else "Order not found"

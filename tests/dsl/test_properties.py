@@ -21,6 +21,7 @@ KEYWORDS = [
     "domain",
     "extends",
     "remove",
+    "replace",
     "clock",
     "policy",
     "from",
