@@ -359,14 +359,54 @@ class Manifest(Record):
 # ---- tasks.jsonl
 
 
-class GoldCall(Part):
+Side = Literal["agent", "user"]
+
+
+class GoldCall(SparsePart):
+    """A call of a task's gold chain. `side` says who makes it: the agent, or the user on
+    their own device (dual control; written only when given). `compare_args` names the
+    arguments a call must match when the task scores its actions (all when absent)."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"side", "compare_args"})
     name: str
     arguments: dict[str, Any]
+    side: Side = "agent"
+    compare_args: list[str] | None = None
 
 
 class GoldOutput(Part):
     ok: bool
     content: str  # the text the agent reads for the call (CallResult.text)
+
+
+RewardPart = Literal["DB", "ENV_ASSERTION", "COMMUNICATE", "NL_ASSERTION", "ACTION"]
+
+
+class Assertion(SparsePart):
+    """A check a task names over the final state: the domain's assertion `name` with
+    `arguments` must give `expect`. `message` says what it means when it does not."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"message"})
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    expect: bool = True
+    message: str | None = None
+
+
+class Scoring(SparsePart):
+    """How an episode of a task is scored when the task brings its own criteria (tau2's
+    tasks): the reward is the product of the parts named in `basis` (rollout/criteria.py).
+    DB: the state after replaying the episode's writes equals the gold state; ENV_ASSERTION:
+    every assertion holds on it; COMMUNICATE: the agent said every text of `communicate`;
+    ACTION: every gold call was made; NL_ASSERTION: `nl_assertions` hold, which needs a
+    judge model and is reported as not scored."""
+
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"source"})
+    basis: list[RewardPart]
+    assertions: list[Assertion] = Field(default_factory=list)
+    communicate: list[str] = Field(default_factory=list)
+    nl_assertions: list[str] = Field(default_factory=list)
+    source: str | None = None  # where the criteria come from, e.g. "tau2"
 
 
 class Task(Record):
@@ -395,6 +435,14 @@ class Task(Record):
     length: int = 0
     invalid_calls: list[int] = Field(default_factory=list)
     enforce_policies: bool = True
+    scoring: Scoring | None = None  # the task's own criteria; written only when given
+
+    @model_serializer(mode="wrap")
+    def _scoring_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if "scoring" not in self.model_fields_set:
+            del out["scoring"]
+        return out
 
 
 # ---- trajectories.jsonl
@@ -415,13 +463,30 @@ class ToolCall(Part):
 
 class Message(SparsePart):
     """A chat message in the OpenAI form. `tool_calls` (assistant) and `tool_call_id` (tool)
-    are written only when given."""
+    are written only when given. In a dual-control episode `side` says who called: on a
+    message holding tool calls and on each tool result, "agent" or "user" (a user message
+    with tool calls is the user acting on their own device, which the agent never sees);
+    absent, the agent. `agent_view` gives the messages as the agent saw them."""
 
-    written_when_set: ClassVar[frozenset[str]] = frozenset({"tool_call_id", "tool_calls"})
+    written_when_set: ClassVar[frozenset[str]] = frozenset({"tool_call_id", "tool_calls", "side"})
     role: Literal["system", "user", "assistant", "tool"]
     tool_call_id: str | None = None
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[ToolCall] | None = None
+    side: Side | None = None
+
+
+def agent_view(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as the agent sees them, in the OpenAI layout: the user's own tool calls
+    and their results left out, and no `side` keys."""
+    out = []
+    for m in messages:
+        if m.get("side") == "user":
+            continue
+        if "side" in m:
+            m = {k: v for k, v in m.items() if k != "side"}
+        out.append(m)
+    return out
 
 
 class FunctionSchema(SparsePart):
@@ -479,6 +544,8 @@ class TrajectoryMeta(SparsePart):
             "chain_length",
             "failure",
             "usage",
+            "user_calls",
+            "scores",
         }
     )
     agent: str | None = None  # backend kind
@@ -497,6 +564,10 @@ class TrajectoryMeta(SparsePart):
     chain_length: int | None = None  # calls in the task's gold chain
     failure: str | None = None  # the first filter stage that failed, with why
     usage: EpisodeUsage | None = None
+    user_calls: int | None = None  # calls the user made on their own device (dual control)
+    # A task with its own criteria: each part of its basis -> 1.0 or 0.0, or None when not
+    # scored (NL_ASSERTION needs a judge model); "stop" is whether the user or agent ended it.
+    scores: dict[str, float | None] | None = None
 
 
 class Trajectory(Record):
@@ -517,6 +588,8 @@ class Trajectory(Record):
     task_id: str = ""  # the trials of one task share it
     tools: list[ToolSchema]
     messages: list[Message]
+    # The user's tools in a dual-control episode; written only when given.
+    user_tools: list[ToolSchema] | None = None
     reward: float = 0.0
     final_state_hash: str = ""
     filters: dict[str, bool] = Field(default_factory=dict)
@@ -539,9 +612,20 @@ class Trajectory(Record):
         record.source = where
         return record
 
+    @model_serializer(mode="wrap")
+    def _user_tools_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if "user_tools" not in self.model_fields_set:
+            del out["user_tools"]
+        return out
+
     def passed(self, stages: Iterable[str]) -> bool:
         """Whether the trajectory passed every one of `stages` (a stage not run is not passed)."""
         return all(self.filters.get(stage) is True for stage in stages)
+
+    def agent_messages(self) -> list[dict[str, Any]]:
+        """The messages as the agent saw them (see `agent_view`)."""
+        return agent_view(m.to_dict() for m in self.messages)
 
 
 class EpisodeError(Record):
@@ -565,6 +649,13 @@ class LengthResult(Part):
     successes: int
     success_rate: float | None
     pass_1: float | None = Field(alias="pass^1")
+
+
+class PartScore(Part):
+    """One part of the tasks' reward basis over an evaluation's episodes."""
+
+    episodes: int
+    passed: int
 
 
 class TaskResult(Part):
@@ -592,10 +683,18 @@ class EvalReport(Record):
     internal_error_examples: list[str] = Field(default_factory=list)  # up to five ids
     per_task: dict[str, TaskResult]
     lineage: dict[str, Any] | None = None
+    # Tasks with their own criteria: per part of the basis, the episodes it was scored in and
+    # those that passed it; parts that could not be scored (NL_ASSERTION) count episodes in
+    # `not_scored` and are left out of the reward.
+    scores: dict[str, PartScore] = Field(default_factory=dict)
+    not_scored: dict[str, int] = Field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # A report from before internal errors were counted has no such keys, and gains none.
         out = super().to_dict()
+        for name in ("scores", "not_scored"):
+            if not getattr(self, name):
+                del out[name]
         for name in ("internal_error_episodes", "internal_error_examples"):
             if name not in self.model_fields_set:
                 del out[name]

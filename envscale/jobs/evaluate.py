@@ -1,7 +1,9 @@
 """Evaluation: each task K times, pass^k by tau-bench's definition, success by chain length,
 failure reasons, the episodes that hit an internal error of the environment (a bug in
 envscale: they stay in pass^k, and their failures count as `internal_error`, not as the
-agent's); JSON, and PNG plots when matplotlib is installed.
+agent's); JSON, and PNG plots when matplotlib is installed. Tasks with their own criteria
+(tau2's) succeed when their reward is 1; the report counts, per part of their basis, the
+episodes scored and passed, and the episodes whose basis named a part that is not scored.
 
 pass^k is the chance that k independent trials of a task all succeed, estimated without bias
 from n >= k trials with c successes as C(c, k) / C(n, k), then averaged over tasks.
@@ -15,7 +17,24 @@ from math import comb
 from pathlib import Path
 
 from envscale.jobs.generate import JOB_FILE, Job, run_tasks
-from envscale.records import EvalReport, LengthResult, Task, TaskResult, Trajectory, load_jsonl
+from envscale.records import (
+    EvalReport,
+    LengthResult,
+    PartScore,
+    Task,
+    TaskResult,
+    Trajectory,
+    load_jsonl,
+)
+
+# A task with its own criteria: the first failed part of its score names the failure.
+_PART_FAILURES = {
+    "stop": "no_stop",
+    "DB": "state_mismatch",
+    "ENV_ASSERTION": "assertion_failed",
+    "COMMUNICATE": "not_communicated",
+    "ACTION": "action_missing",
+}
 
 
 def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
@@ -39,6 +58,10 @@ def failure_reason(trajectory: Trajectory) -> str:
         return "internal_error"
     if trajectory.meta.end == "turn_limit":
         return "turn_limit"
+    scores = trajectory.meta.scores
+    if scores is not None:
+        failed = [part for part, value in scores.items() if value == 0.0]
+        return _PART_FAILURES.get(failed[0], "other") if failed else "other"
     filters = trajectory.filters
     if not filters.get("state"):
         return "state_mismatch"
@@ -53,12 +76,21 @@ def evaluate(trajectories: list[Trajectory], tasks: list[Task], trials: int) -> 
     reasons: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     internal: list[str] = []
+    parts: dict[str, PartScore] = {}
+    not_scored: Counter[str] = Counter()
     for t in trajectories:
         tid = t.task_id
         if tid not in per_task:
             continue
         if hit_internal_error(t):
             internal.append(t.id)
+        for part, value in (t.meta.scores or {}).items():
+            if value is None:
+                not_scored[part] += 1
+                continue
+            score = parts.setdefault(part, PartScore(episodes=0, passed=0))
+            score.episodes += 1
+            score.passed += value >= 1.0
         ok = t.reward >= 1.0
         per_task[tid][0] += ok
         per_task[tid][1] += 1
@@ -100,6 +132,8 @@ def evaluate(trajectories: list[Trajectory], tasks: list[Task], trials: int) -> 
             tid: TaskResult(successes=c, trials=n, chain_length=chain[tid])
             for tid, (c, n) in complete.items()
         },
+        scores=dict(sorted(parts.items())),
+        not_scored=dict(sorted(not_scored.items())),
     )
 
 

@@ -92,6 +92,12 @@ _WRONG_PICK = [
     "Sorry, I picked {wrong} by mistake ({error}). The right one is {right}. Shall I go ahead?",
 ]
 _RECONFIRM_READ = ["Yes, that is what the records show.", "Yes, that's right per our records."]
+_ASK_USER_ACT = [
+    "{found}Could you {action} on your device and tell me what it shows?",
+    "{found}Please {action} on your side. What do you see afterwards?",
+    "{found}Next, could you {action} for me, and let me know what it says?",
+]
+_FOR_THE_RECORD = [" For the record: {facts}.", " To sum up: {facts}."]
 
 
 def policy_asks_confirmation(policy: str) -> bool:
@@ -181,6 +187,8 @@ class ScriptedAgent:
 
     def _unknown(self, index: int, heard: str) -> list[str]:
         """Arguments of call `index` whose values the dialogue has not told the agent."""
+        if self.calls[index].get("side", "agent") != "agent":
+            return []  # the user's own action: the user knows what it takes
         m = self.mistake
         skip = m.argument if m and m.call == index and m.kind == "missing_argument" else None
         return [
@@ -259,6 +267,12 @@ class ScriptedAgent:
     def _step(self, heard: str) -> AgentReply:
         index = self.position
         step = self.calls[index]
+        if step.get("side", "agent") != "agent":
+            # Dual control: the user acts on their own device; the agent asks them to.
+            self.position += 1
+            action = describe_call(step["name"], step["arguments"])
+            text = self.rng.choice(_ASK_USER_ACT)
+            return self._say(text.format(found=self._found(), action=action))
         unknown = self._unknown(index, heard)
         if unknown and index not in self.asked:
             self.asked.add(index)
@@ -294,6 +308,11 @@ class ScriptedAgent:
             text = self.rng.choice(_DONE).format(action=action, found=found)
         else:
             text = self.rng.choice(_FOUND).format(found=found)
+        # What the task says the agent must tell the customer, which the gold solution says.
+        scoring = self.context.task.scoring
+        if scoring is not None and scoring.communicate:
+            facts = "; ".join(scoring.communicate)
+            text = text.rstrip() + self.rng.choice(_FOR_THE_RECORD).format(facts=facts)
         return self._say(text + self.rng.choice(_CLOSERS))
 
 

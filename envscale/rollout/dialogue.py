@@ -16,12 +16,14 @@ class EpisodeContext:
     """What a participant knows when an episode starts."""
 
     task: Task
-    tools: list[dict]  # OpenAI function schemas
+    tools: list[dict]  # OpenAI function schemas of the agent's tools
     tool_kinds: dict[str, str]  # tool name -> "read" | "write"
     policy: str
     rng: random.Random
     # The deliberate mistake the scripted agent and user play out together, if any.
     mistake: Mistake | None = None
+    # The user's own tools (dual control: the user acts on their device); empty otherwise.
+    user_tools: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -36,6 +38,9 @@ class UserReply:
     content: str
     done: bool = False
     usage: Usage = field(default_factory=Usage)
+    # Calls of the user's own tools (OpenAI form, arguments as JSON text); a reply with calls
+    # is the user acting, not speaking: the agent does not see it.
+    tool_calls: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

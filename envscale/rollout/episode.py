@@ -5,6 +5,13 @@ when a transfer tool is called successfully, or when the agent has taken `max_st
 The reply in which the user says it is done is not kept: the transcript ends on the agent's turn.
 The result is one `records.Trajectory` (docs/design.md), with the filters' verdicts and the
 episode's lineage in `meta`.
+
+Dual control: when the domain has user tools, the agent is offered only its own and the user
+only theirs. A user turn may call the user's tools (run on the same environment as the
+user's calls); their results go back to the user, who acts again or speaks. Those calls and
+results carry `side: "user"` and the agent never sees them; the agent's calls carry
+`side: "agent"`. A task with its own criteria (`Task.scoring`) is scored by them
+(rollout/criteria.py) instead of the state and exact-match filters.
 """
 
 from __future__ import annotations
@@ -14,10 +21,27 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from envscale import __version__
-from envscale.records import EpisodeUsage, Message, Task, Trajectory, TrajectoryMeta, Usage
+from envscale.records import (
+    EpisodeUsage,
+    Message,
+    Task,
+    Trajectory,
+    TrajectoryMeta,
+    Usage,
+    agent_view,
+)
 from envscale.rollout.agents import DEFAULT_FAILURE_RATE, Agent
+from envscale.rollout.criteria import STATE_PARTS, score_episode
 from envscale.rollout.dialogue import AgentReply, EpisodeContext, UserReply
-from envscale.rollout.filters import CallRecord, apply_filters, gold_succeeded, schema_defaults
+from envscale.rollout.filters import (
+    CallRecord,
+    FilterResult,
+    apply_filters,
+    check_internal,
+    check_validity,
+    gold_succeeded,
+    schema_defaults,
+)
 from envscale.rollout.mistakes import Mistake, Probe, plan_mistake
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.rollout.users import User
@@ -26,6 +50,8 @@ from envscale.runtime.environment import Environment
 from envscale.tasks.states import environment_for
 
 DEFAULT_MAX_STEPS = 30
+# Tool calls a user may make in a row before it speaks; past it the episode ends.
+MAX_USER_ACTS = 10
 
 
 class BackendFailure(RuntimeError):
@@ -61,9 +87,10 @@ class DomainRuntime:
     _scratch: OrderedDict[str, Environment] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
-        self.tools = self.domain.tool_schemas
+        self.tools = self.domain.tool_schemas  # the agent's
+        self.user_tools = self.domain.side_schemas("user")
         self.kinds = dict(self.domain.tool_kinds)
-        self.defaults = schema_defaults(self.tools)
+        self.defaults = schema_defaults(self.tools + self.user_tools)
 
     def environment(self, task: Task) -> Environment:
         return self._cached(task, self._envs)
@@ -91,6 +118,25 @@ class DomainRuntime:
 
         return fails
 
+    def replay(self, task: Task, calls: list[CallRecord]) -> tuple[Environment, str | None]:
+        """A scratch environment in the task's initial state after the episode's calls of
+        write tools, in order and on their sides, policies off (reads are not replayed, so
+        a rule that needs one would refuse); and the first replayed call whose result
+        differs from the episode's, if any."""
+        env = self._cached(task, self._scratch)
+        policed, env.enforce_policies = env.enforce_policies, False
+        diverged = None
+        try:
+            for i, call in enumerate(calls, start=1):
+                if self.kinds.get(call.name) != "write" or call.arguments is None:
+                    continue
+                result = env.call(call.name, call.arguments, side=call.side)
+                if result.text != call.text and diverged is None:
+                    diverged = f"replaying call {i} ({call.name}) gave another result"
+        finally:
+            env.enforce_policies = policed
+        return env, diverged
+
 
 def episode_id(task_id: str, trial: int) -> str:
     return f"{task_id}.t{trial}"
@@ -106,6 +152,7 @@ class Dialogue:
     user_usage: Usage = field(default_factory=Usage)
     steps: int = 0  # agent turns
     end: str = "turn_limit"  # user_done | transfer | turn_limit
+    dual: bool = False  # the user has tools of their own: calls carry their side
 
 
 def run_episode(
@@ -125,34 +172,49 @@ def run_episode(
     for participant, role in ((agent, "agent"), (user, "user")):
         rng = random.Random(f"{role}:{base}")
         participant.start(
-            EpisodeContext(task, runtime.tools, runtime.kinds, domain.policy, rng, mistake)
+            EpisodeContext(
+                task,
+                runtime.tools,
+                runtime.kinds,
+                domain.policy,
+                rng,
+                mistake,
+                user_tools=runtime.user_tools,
+            )
         )
-    dialogue = converse(env, agent, user, domain.policy, max_steps)
+    dialogue = converse(env, agent, user, domain.policy, max_steps, dual=bool(runtime.user_tools))
     final_hash = env.state_hash()
-    verdict = apply_filters(
-        dialogue.messages,
-        dialogue.calls,
-        final_hash,
-        task,
-        runtime.defaults,
-        ended_by_transfer=dialogue.end == "transfer",
-    )
-    # A read-only task leaves the state as it was, so only the calls can tell success.
-    success = verdict.state and (verdict.exact or not is_read_only(task, runtime.kinds))
+    scores = None
+    if task.scoring is not None:
+        verdict, reward, scores = score_by_criteria(runtime, task, dialogue)
+    else:
+        verdict = apply_filters(
+            dialogue.messages,
+            dialogue.calls,
+            final_hash,
+            task,
+            runtime.defaults,
+            ended_by_transfer=dialogue.end == "transfer",
+        )
+        # A read-only task leaves the state as it was, so only the calls can tell success.
+        success = verdict.state and (verdict.exact or not is_read_only(task, runtime.kinds))
+        reward = 1.0 if success else 0.0
     failure = verdict.failure
     if dialogue.end == "turn_limit":
         failure = f"turn_limit: no end after {max_steps} agent turns" + (
             f"; {failure}" if failure else ""
         )
     calls = dialogue.calls
+    user_calls = sum(c.side == "user" for c in calls)
     return Trajectory(
         id=episode_id(task.id, trial),
         domain=domain.name,
         spec_hash=domain.spec_hash,
         task_id=task.id,
         tools=runtime.tools,
+        **({"user_tools": runtime.user_tools} if dialogue.dual else {}),
         messages=[Message.model_validate(m) for m in dialogue.messages],
-        reward=1.0 if success else 0.0,
+        reward=reward,
         final_state_hash=final_hash,
         filters=verdict.to_dict(),
         meta=TrajectoryMeta(
@@ -173,8 +235,41 @@ def run_episode(
             failure=failure,
             usage=EpisodeUsage(agent=dialogue.agent_usage, user=dialogue.user_usage),
             **({"mistake": mistake.kind} if mistake is not None and mistake.made else {}),
+            **({"user_calls": user_calls} if dialogue.dual else {}),
+            **({"scores": scores} if scores is not None else {}),
         ),
     )
+
+
+def score_by_criteria(
+    runtime: DomainRuntime, task: Task, dialogue: Dialogue
+) -> tuple[FilterResult, float, dict[str, float | None]]:
+    """The filters and reward of an episode of a task with its own criteria: `valid` as
+    always, `state` the parts about the final state (DB, ENV_ASSERTION), `exact` the rest
+    (the stop, COMMUNICATE, ACTION); the reward is the criteria's product."""
+    assert task.scoring is not None
+    score = score_episode(
+        task,
+        task.scoring,
+        dialogue.messages,
+        dialogue.calls,
+        dialogue.end,
+        lambda calls: runtime.replay(task, calls),
+    )
+    reasons: dict[str, str] = {}
+    problem = check_internal(dialogue.calls) or check_validity(
+        dialogue.messages, allow_final_tool=dialogue.end == "transfer"
+    )
+    if problem:
+        reasons["valid"] = problem
+    rest = [p for p in score.scores if p not in STATE_PARTS]
+    for stage, parts in (("state", STATE_PARTS), ("exact", rest)):
+        if why := score.failure(parts):
+            reasons[stage] = why
+    verdict = FilterResult(
+        "valid" not in reasons, score.passed(STATE_PARTS), score.passed(rest), reasons
+    )
+    return verdict, score.reward, score.scores
 
 
 def plan_episode_mistake(
@@ -183,8 +278,8 @@ def plan_episode_mistake(
     """The scripted agent's deliberate mistake for this episode, if it makes one: at its
     `failure_rate`, one that a trial run shows to fail. A misstated value needs a scripted
     user to say it."""
-    if agent.config.kind != "scripted":
-        return None
+    if agent.config.kind != "scripted" or any(g.side != "agent" for g in task.gold_calls):
+        return None  # a dual-control chain plays no deliberate mistake
     rate = float(agent.config.option("failure_rate", DEFAULT_FAILURE_RATE))
     if rng.random() >= rate:
         return None
@@ -204,31 +299,43 @@ def plan_episode_mistake(
     )
 
 
-def converse(env: Environment, agent: Agent, user: User, policy: str, max_steps: int) -> Dialogue:
+def converse(
+    env: Environment,
+    agent: Agent,
+    user: User,
+    policy: str,
+    max_steps: int,
+    dual: bool = False,
+) -> Dialogue:
     """The user speaks first; each agent turn either calls tools, whose results it reads next,
-    or answers the user, who replies or says it is done."""
-    dialogue = Dialogue([{"role": "system", "content": policy}])
-    said = _ask(user, dialogue.messages)
-    dialogue.user_usage.add(said.usage)
+    or answers the user, who replies or says it is done. With `dual`, a user turn may first
+    call the user's tools, and the agent is shown only its own side of the dialogue."""
+    dialogue = Dialogue([{"role": "system", "content": policy}], dual=dual)
+    said = _user_turn(env, user, dialogue)
+    if said is None:
+        return dialogue
     if said.done:  # a model user may stop before it has said anything
         dialogue.end = "user_done"
     else:
         dialogue.messages.append({"role": "user", "content": said.content})
     while not said.done and dialogue.steps < max_steps:
-        answer = _ask(agent, dialogue.messages)
+        answer = _ask(agent, agent_view(dialogue.messages) if dual else dialogue.messages)
         dialogue.steps += 1
         dialogue.agent_usage.add(answer.usage)
         message: dict = {"role": "assistant", "content": answer.content}
         if answer.tool_calls:
             message["tool_calls"] = answer.tool_calls
+            if dual:
+                message["side"] = "agent"
         dialogue.messages.append(message)
         if answer.tool_calls:
             if run_tool_calls(env, answer.tool_calls, dialogue):
                 dialogue.end = "transfer"
                 break
             continue
-        said = _ask(user, dialogue.messages)
-        dialogue.user_usage.add(said.usage)
+        said = _user_turn(env, user, dialogue)
+        if said is None:
+            break
         if said.done:
             dialogue.end = "user_done"
             break
@@ -236,18 +343,47 @@ def converse(env: Environment, agent: Agent, user: User, policy: str, max_steps:
     return dialogue
 
 
-def run_tool_calls(env: Environment, tool_calls: list[dict], dialogue: Dialogue) -> bool:
-    """Run one assistant message's tool calls in order; whether one transferred the user."""
+def _user_turn(env: Environment, user: User, dialogue: Dialogue) -> UserReply | None:
+    """The user's next reply, after the calls of their own tools it makes first (each round's
+    results go back to the user); None when the user keeps calling past MAX_USER_ACTS."""
+    for _ in range(MAX_USER_ACTS + 1):
+        said = _ask(user, dialogue.messages)
+        dialogue.user_usage.add(said.usage)
+        if not said.tool_calls or said.done:
+            return said
+        if not dialogue.dual:
+            # The user was offered no tools: a call is not an act on a device but text.
+            return UserReply(said.content, said.done, Usage())
+        dialogue.messages.append(
+            {
+                "role": "user",
+                "content": said.content or None,
+                "tool_calls": said.tool_calls,
+                "side": "user",
+            }
+        )
+        run_tool_calls(env, said.tool_calls, dialogue, side="user")
+    dialogue.end = "turn_limit"
+    return None
+
+
+def run_tool_calls(
+    env: Environment, tool_calls: list[dict], dialogue: Dialogue, side: str = "agent"
+) -> bool:
+    """Run one message's tool calls in order, as `side`; whether one transferred the user."""
     transferred = False
     for call in tool_calls:
         fn = call["function"]
-        result = env.call(fn["name"], fn["arguments"])
+        result = env.call(fn["name"], fn["arguments"], side=side)
         arguments = parse_arguments(fn["arguments"])
-        dialogue.calls.append(CallRecord(fn["name"], arguments, result.ok, result.internal))
-        dialogue.messages.append(
-            {"role": "tool", "tool_call_id": call["id"], "content": result.text}
+        dialogue.calls.append(
+            CallRecord(fn["name"], arguments, result.ok, result.internal, side, result.text)
         )
-        transferred = transferred or (result.ok and is_transfer(fn["name"]))
+        message = {"role": "tool", "tool_call_id": call["id"], "content": result.text}
+        if dialogue.dual:
+            message["side"] = side
+        dialogue.messages.append(message)
+        transferred = transferred or (side == "agent" and result.ok and is_transfer(fn["name"]))
     return transferred
 
 

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from envscale.records import GoldCall, GoldOutput, Task
+from envscale.records import GoldCall, GoldOutput, Task, agent_view
 from envscale.rollout.toolcalls import parse_arguments
 from envscale.runtime.environment import INTERNAL_PREFIX
 
@@ -37,6 +37,8 @@ class CallRecord:
     arguments: dict | None  # None when the arguments were not a JSON object
     ok: bool
     internal: bool = False  # failed on an internal error of the environment
+    side: str = "agent"  # who called: the agent, or the user on their own device
+    text: str = ""  # the result as the caller read it
 
 
 @dataclass
@@ -72,7 +74,48 @@ def repetitive(text: str, n: int = NGRAM) -> bool:
 
 
 def check_validity(messages: list[dict], allow_final_tool: bool = False) -> str | None:
-    """None when the dialogue is well formed, else the first problem."""
+    """None when the dialogue is well formed, else the first problem. In a dual-control
+    dialogue the agent's view must be well formed, and each of the user's own tool calls is
+    answered by exactly one tool message of the user's right after it."""
+    if any("side" in m for m in messages):
+        return check_user_calls(messages) or _check_agent_dialogue(
+            agent_view(messages), allow_final_tool
+        )
+    return _check_agent_dialogue(messages, allow_final_tool)
+
+
+def check_user_calls(messages: list[dict]) -> str | None:
+    """None when every user tool call is well formed and answered right after it."""
+    pending: list[str] = []
+    seen: set[str] = set()
+    for i, m in enumerate(messages):
+        user_side = m.get("side") == "user"
+        if pending and not (user_side and m.get("role") == "tool"):
+            return f"message {i}: the user's tool call {pending[0]} has no result"
+        if not user_side:
+            continue
+        if m.get("role") == "tool":
+            if not pending or m.get("tool_call_id") != pending[0]:
+                return f"message {i}: a user tool result for {m.get('tool_call_id')!r} out of turn"
+            pending.pop(0)
+        elif m.get("role") == "user":
+            for call in m.get("tool_calls") or []:
+                if problem := _call_problem(call):
+                    return f"message {i}: {problem}"
+                if call["id"] in seen:
+                    return f"message {i}: repeated tool call ids"
+                seen.add(call["id"])
+                pending.append(call["id"])
+            if not m.get("tool_calls"):
+                return f"message {i}: a user message of the device without tool calls"
+        else:
+            return f"message {i}: a {m.get('role')} message on the user's side"
+    if pending:
+        return "the user's last tool calls have no result"
+    return None
+
+
+def _check_agent_dialogue(messages: list[dict], allow_final_tool: bool) -> str | None:
     if not messages or messages[0].get("role") != "system":
         return "the dialogue does not start with a system prompt"
     if len(messages) < 2 or messages[1].get("role") != "user":
@@ -190,23 +233,27 @@ def check_exact(
 
     Otherwise, the first difference.
     """
-    done = [(c.name, with_defaults(c.name, c.arguments or {}, defaults)) for c in calls if c.ok]
+    done = [
+        (c.name, with_defaults(c.name, c.arguments or {}, defaults), c.side) for c in calls if c.ok
+    ]
     gold = [
-        (g.name, with_defaults(g.name, g.arguments, defaults))
+        (g.name, with_defaults(g.name, g.arguments, defaults), g.side)
         for g, ok in zip(gold_calls, gold_succeeded(gold_calls, gold_outputs), strict=True)
         if ok
     ]
     for i, (have, want) in enumerate(zip(done, gold, strict=False)):
         if have != want:
-            return (
-                f"call {i + 1} is {have[0]}({json.dumps(have[1], sort_keys=True)}), "
-                f"expected {want[0]}({json.dumps(want[1], sort_keys=True)})"
-            )
+            return f"call {i + 1} is {_shown(have)}, expected {_shown(want)}"
     if len(done) < len(gold):
         return f"{len(done)} successful calls, expected {len(gold)} (missing {gold[len(done)][0]})"
     if len(done) > len(gold):
         return f"{len(done)} successful calls, expected {len(gold)} (extra {done[len(gold)][0]})"
     return None
+
+
+def _shown(call: tuple[str, dict, str]) -> str:
+    by = " by the user" if call[2] == "user" else ""
+    return f"{call[0]}({json.dumps(call[1], sort_keys=True)}){by}"
 
 
 def apply_filters(
@@ -247,6 +294,8 @@ def calls_from_messages(messages: list[dict]) -> list[CallRecord]:
                     parse_arguments(fn.get("arguments")),
                     not text.startswith("Error: "),
                     text.startswith(f"Error: {INTERNAL_PREFIX}"),
+                    m.get("side") or "agent",
+                    text,
                 )
             )
     return out

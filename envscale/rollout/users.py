@@ -6,8 +6,12 @@ one greeting at most), answers the agent's questions with the facts it knows fro
 the id of a record the chain makes: the user never says it before the agent), confirms
 when the agent asks it to, corrects a value it misstated when the episode's planned mistake
 is its own, now and then asks the agent to confirm that the work went through, and ends the
-conversation once the agent answers without a question. A model-backed user (`openai`,
-`hf`) plays the customer from the instruction and ends by writing STOP_TOKEN.
+conversation once the agent answers without a question. In dual control it also acts on
+its own device: when the agent asks for the next of the gold chain's user calls (the words
+of the tool's name in the agent's message), it makes that call, then tells the agent what
+the result shows. A model-backed user (`openai`, `hf`) plays the customer from the
+instruction, is offered the user's tools when the domain has some (their calls and results
+are part of its view), and ends by writing STOP_TOKEN.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from envscale.rollout.dialogue import (
 from envscale.rollout.filters import gold_succeeded
 from envscale.rollout.local_model import model_for
 from envscale.rollout.mistakes import Mistake
-from envscale.rollout.openai_client import ChatClient, message_text
+from envscale.rollout.openai_client import ChatClient, ChatError, json_excerpt, message_text
 from envscale.rollout.speech import leaves, mentioned, render_value, spoken_forms, words
+from envscale.rollout.toolcalls import make_call, parse_hermes
 
 STOP_TOKEN = "###STOP###"
 
@@ -56,6 +61,17 @@ USER_SYSTEM = (
     "Reveal details only when asked, one turn at a time, and never invent facts beyond your goal. "
     "When your goal is met, or cannot be met, reply with " + STOP_TOKEN + " and nothing else."
 )
+USER_TOOLS_NOTE = (
+    "\n\nYou have tools that act on your own device. Use one when the agent asks you to do "
+    "something on your side, one call at a time, and base what you tell the agent on what the "
+    "tools return, never on guesses. The agent does not see your tool calls, only what you say."
+)
+_DID = [
+    "I did that. Here is what it shows:\n{result}",
+    "Done. This is what I see now:\n{result}",
+    "Okay, I tried it. It says:\n{result}",
+]
+_DID_FAIL = ["I tried, but it gave an error:\n{result}", "That didn't work, it says:\n{result}"]
 
 
 class User(Protocol):
@@ -75,7 +91,7 @@ class ScriptedUser:
     def start(self, context: EpisodeContext) -> None:
         self.rng = context.rng
         task = context.task
-        self.instruction = task.instruction or "I need help with my account."
+        self.instruction = spoken_goal(task.instruction) or "I need help with my account."
         ok = gold_succeeded(task.gold_calls, task.gold_outputs)
         outputs = [o.content for o in task.gold_outputs]
         # What the customer knows: each argument of the chain's calls, in order, but for the
@@ -84,10 +100,13 @@ class ScriptedUser:
         self.facts: list[tuple[str, object]] = [
             (name, value)
             for i, (call, good) in enumerate(zip(task.gold_calls, ok, strict=True))
-            if good
+            if good and call.side == "agent"
             for name, value in call.arguments.items()
             if mentioned(value, self.instruction) or not _learned(value, outputs[:i])
         ]
+        # Dual control: the chain's calls the user makes on their own device, in order.
+        self.acts = [c for c in task.gold_calls if c.side == "user"]
+        self.acted = 0
         m = context.mistake
         self.slip: Mistake | None = m if m is not None and m.kind == "misstated" else None
         self.told = False
@@ -146,7 +165,15 @@ class ScriptedUser:
             self.told = True
             return self._say(self._goal(greeted=len(messages) > 1))
         last = messages[-1]
+        if last["role"] == "tool" and last.get("side") == "user":
+            result = last.get("content") or ""
+            template = _DID_FAIL if result.startswith("Error: ") else _DID
+            return self._say(self.rng.choice(template).format(result=result))
         said = (last.get("content") or "").strip() if last["role"] == "assistant" else ""
+        if act := self._requested_act(said):
+            self.acted += 1
+            call = make_call(f"user_call_{self.acted}", act.name, act.arguments)
+            return UserReply("", usage=Usage(estimated=True), tool_calls=[call])
         heard = "\n".join(m.get("content") or "" for m in messages if m["role"] != "system")
         slip = self.slip
         owed = slip is not None and slip.stated and slip.made and not slip.corrected
@@ -166,6 +193,28 @@ class ScriptedUser:
             return self._say(self.rng.choice(_DOUBLE_CHECK))
         return self._say(self.rng.choice(_BYE), done=True)
 
+    def _requested_act(self, said: str):
+        """The next of the chain's user calls, when the agent's message asks for it."""
+        if self.acted >= len(self.acts) or not said:
+            return None
+        act = self.acts[self.acted]
+        asked = said.lower()
+        return act if all(w in asked for w in words(act.name).lower().split()) else None
+
+
+_SCENARIO_PART = re.compile(r"^\t(Reason for call|Known info):\n((?:\t\t.*(?:\n|$)|\n)+)", re.M)
+
+
+def spoken_goal(instruction: str) -> str:
+    """What the customer says of an instruction: the instruction itself, or, for a scenario
+    written as tau2 writes its user scenarios (`Instructions:` then tab-indented parts), its
+    reason for the call and what it knows, in plain lines."""
+    if not instruction.startswith(("Instructions:\n", "Persona:\n")):
+        return instruction
+    parts = [m.group(2) for m in _SCENARIO_PART.finditer(instruction)]
+    lines = [line.strip() for part in parts for line in part.split("\n")]
+    return " ".join(line for line in lines if line) or instruction
+
 
 def _learned(value: object, outputs: list[str]) -> bool:
     """Whether an earlier result holds every spoken part of `value`: the agent's to know."""
@@ -177,24 +226,62 @@ def _learned(value: object, outputs: list[str]) -> bool:
 AGENT_GREETING = "Hello, how can I help you today?"
 
 
-def user_view(messages: list[dict], instruction: str) -> list[dict]:
-    """The conversation as the simulated customer sees it: roles swapped, tool traffic hidden.
+def user_view(messages: list[dict], instruction: str, tools: bool = False) -> list[dict]:
+    """The conversation as the simulated customer sees it: roles swapped, the agent's tool
+    traffic hidden. With `tools` (dual control) the customer's own tool calls are its
+    assistant turns with tool calls, followed by their results.
 
     Roles alternate, as strict chat templates require: the customer's first turn answers
     AGENT_GREETING, and what the agent says between two customer turns (text around its tool
-    calls, in several messages) is one turn, empty when the agent said nothing.
+    calls, in several messages) is one turn, empty when the agent said nothing; after the
+    results of the customer's own calls it speaks again without an agent turn between.
     """
-    view = [{"role": "system", "content": USER_SYSTEM.format(instruction=instruction)}]
+    system = USER_SYSTEM.format(instruction=instruction) + (USER_TOOLS_NOTE if tools else "")
+    view: list[dict] = [{"role": "system", "content": system}]
     agent_said = [AGENT_GREETING]
+
+    def agent_turn() -> None:
+        if agent_said or view[-1]["role"] != "tool":
+            view.append({"role": "user", "content": "\n\n".join(agent_said)})
+
     for m in messages:
         if m["role"] == "assistant" and (m.get("content") or "").strip():
             agent_said.append(m["content"].strip())
+        elif m["role"] == "user" and m.get("side") == "user":
+            agent_turn()
+            view.append(
+                {"role": "assistant", "content": m.get("content"), "tool_calls": m["tool_calls"]}
+            )
+            agent_said = []
+        elif m["role"] == "tool" and m.get("side") == "user":
+            view.append(
+                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]}
+            )
         elif m["role"] == "user":
-            view.append({"role": "user", "content": "\n\n".join(agent_said)})
+            agent_turn()
             view.append({"role": "assistant", "content": m["content"]})
             agent_said = []
-    view.append({"role": "user", "content": "\n\n".join(agent_said)})
+    agent_turn()
     return view
+
+
+def _user_calls(listed: object, first: int) -> list[dict]:
+    """A model user's tool calls in the OpenAI form, numbered `user_call_N` from `first`."""
+    if not isinstance(listed, list):
+        raise ChatError(f"tool_calls is not a list: {json_excerpt(listed)}")
+    calls = []
+    for n, call in enumerate(listed):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name", ""), str):
+            raise ChatError(f"a tool call without a function name: {json_excerpt(call)}")
+        calls.append(
+            make_call(f"user_call_{first + n}", fn.get("name", ""), fn.get("arguments", ""))
+        )
+    return calls
+
+
+def _next_user_call(messages: list[dict]) -> int:
+    return 1 + sum(len(m.get("tool_calls") or []) for m in messages if m["role"] == "user")
 
 
 def parse_user_text(text: str | None, usage: Usage | None = None) -> UserReply:
@@ -211,11 +298,16 @@ def parse_user_text(text: str | None, usage: Usage | None = None) -> UserReply:
 
 
 class _ModelUser:
-    """What the model-backed users share: the instruction to play, and a seed per episode."""
+    """What the model-backed users share: the instruction to play, the user's own tools (dual
+    control), and a seed per episode."""
 
     def start(self, context: EpisodeContext) -> None:
         self.instruction = context.task.instruction
+        self.tools = list(context.user_tools)
         self.seed = context.rng.randrange(2**31)
+
+    def view(self, messages: list[dict]) -> list[dict]:
+        return user_view(messages, self.instruction, tools=bool(self.tools))
 
 
 class OpenAIUser(_ModelUser):
@@ -226,9 +318,16 @@ class OpenAIUser(_ModelUser):
 
     def reply(self, messages: list[dict]) -> UserReply:
         result = self.client.complete(
-            user_view(messages, self.instruction), seed=self.seed + len(messages)
+            self.view(messages), self.tools or None, seed=self.seed + len(messages)
         )
-        return parse_user_text(message_text(result.message.get("content")), result.usage)
+        content = message_text(result.message.get("content"))
+        calls = _user_calls(result.message.get("tool_calls") or [], _next_user_call(messages))
+        if not calls and self.tools and content and "<tool_call>" in content:
+            content, calls = parse_hermes(content, _next_user_call(messages))
+            calls = [make_call(f"user_{c['id']}", **c["function"]) for c in calls]
+        reply = parse_user_text(content, result.usage)
+        reply.tool_calls = [] if reply.done else calls
+        return reply
 
 
 class HFUser(_ModelUser):
@@ -239,16 +338,20 @@ class HFUser(_ModelUser):
 
     def reply(self, messages: list[dict]) -> UserReply:
         out = self.model.generate(
-            user_view(messages, self.instruction),
-            None,
+            self.view(messages),
+            self.tools or None,
             max_new_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
             seed=self.seed + len(messages),
         )
-        return parse_user_text(
-            out.text,
-            Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens),
-        )
+        usage = Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens)
+        if not self.tools:
+            return parse_user_text(out.text, usage)
+        content, calls = parse_hermes(out.text, _next_user_call(messages))
+        reply = parse_user_text(content, usage)
+        if not reply.done:
+            reply.tool_calls = [make_call(f"user_{c['id']}", **c["function"]) for c in calls]
+        return reply
 
 
 USERS = {"scripted": ScriptedUser, "openai": OpenAIUser, "hf": HFUser}

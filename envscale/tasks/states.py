@@ -3,8 +3,14 @@
 `initial_state` is one of: `{"data": PATH}` (a data file; a relative path is relative to the
 spec's folder; a spec's own seed data is `<stem>.data.json` beside it),
 `{"generated": {"seed": S, "size": N}}` (made by `datagen.generate_data`; `size` may be a
-count per entity), or the records themselves (an inline snapshot, a dict of entity ->
-records). This module is the one place that builds an environment from one; environments are
+count per entity), `{"documents": FOLDER, "layout": FILE}` (another implementation's
+documents, read through a document layout, `runtime/layout.py`; `"user_layout": FILE` adds
+the documents of the user's own database, a phone, to the same environment), or the records
+themselves (an inline snapshot, a dict of entity -> records). Any of them but the snapshot may add
+`"actions": [{"name", "arguments"}, ...]`: set-up calls run in order after loading, as the
+set-up code's side (`internal`, which may call any tool but sync blocks and assertions),
+policies off; a failing one is a DataError. The state they leave is the initial state.
+This module is the one place that builds an environment from one; environments are
 built once per distinct initial state and reused (reset between episodes).
 """
 
@@ -20,6 +26,7 @@ from envscale.records import Task
 from envscale.runtime.domain import Domain
 from envscale.runtime.environment import Environment
 from envscale.runtime.errors import DataError
+from envscale.runtime.layout import Layout
 from envscale.tasks.datagen import generate_data
 
 DATA_CHOICES = ("auto", "generated", "file")
@@ -73,18 +80,57 @@ def initial_environment(
     enforce_policies: bool = True,
 ) -> Environment:
     """A fresh environment in a task's initial state."""
-    if set(initial_state) == {"data"}:
+    described = set(initial_state) - {"actions"}
+    as_models = False
+    if described == {"data"}:
         data: Any = _data_path(initial_state["data"], spec_path)
-    elif set(initial_state) == {"generated"}:
+    elif described == {"generated"}:
         spec = initial_state["generated"]
         like = spec.get("like")
         like_data = (
             json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
         )
         data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
+    elif described in ({"documents", "layout"}, {"documents", "layout", "user_layout"}):
+        folder = _data_path(initial_state["documents"], spec_path)
+        data = {}
+        for which in ("layout", "user_layout"):  # the agent's documents, then the user's
+            if which in initial_state:
+                layout = Layout.read(_data_path(initial_state[which], spec_path))
+                layout.check(domain.manifest)
+                data.update(layout.load(folder))
+                as_models = as_models or layout.as_models
     else:
         data = initial_state
-    return Environment.create(domain, data, enforce_policies=enforce_policies)
+        described = set()
+    actions = initial_state.get("actions") if described else None
+    policies = False if actions else enforce_policies
+    # Documents validated into models are stored as the models hold them (runtime/layout.py).
+    stored = {"as_models": True} if as_models else {}
+    env = Environment.create(domain, data, enforce_policies=policies, **stored)
+    if actions:
+        env = _after_actions(domain, env, actions, enforce_policies)
+    return env
+
+
+def _after_actions(
+    domain: Domain, env: Environment, actions: list, enforce_policies: bool
+) -> Environment:
+    """A fresh environment holding the state that `actions` leave: they run on `env`, whose
+    state is then loaded as the new one's data (so a reset comes back to it)."""
+    for i, action in enumerate(actions):
+        if not isinstance(action, dict) or not isinstance(action.get("name"), str):
+            env.close()
+            raise DataError([f"initial state: action {i} is not an object with a 'name'"])
+        result = env.call(action["name"], action.get("arguments") or {}, side="internal")
+        if not result.ok:
+            env.close()
+            raise DataError(
+                [f"initial state: action {i} ({action['name']}) failed: {result.error}"]
+            )
+    state = env.export()
+    env.close()
+    return Environment.create(domain, state, enforce_policies=enforce_policies)
 
 
 def _data_path(name: str, spec_path: str | Path | None) -> Path:

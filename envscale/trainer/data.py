@@ -72,8 +72,9 @@ def load_trajectories(
 
 
 def chat_messages(traj: Trajectory) -> list[dict[str, Any]]:
-    """The trajectory's messages as chat templates take them (see `normalize_message`)."""
-    return [normalize_message(m.to_dict(), traj.source) for m in traj.messages]
+    """The trajectory's messages as the agent saw them (a dual-control user's own tool calls
+    left out), as chat templates take them (see `normalize_message`)."""
+    return [normalize_message(m, traj.source) for m in traj.agent_messages()]
 
 
 def chat_tools(traj: Trajectory) -> list[dict[str, Any]]:
