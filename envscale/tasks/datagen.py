@@ -100,11 +100,14 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
 
     def run(self, size: int | dict[str, int]) -> dict[str, list[dict]]:
         env = Environment.create(self.domain, None, enforce_policies=False)
+        order = entity_order(self.manifest)
+        self._defer(order)
         try:
-            for entity in entity_order(self.manifest):
+            for entity in order:
                 count = size.get(entity, DEFAULT_SIZE) if isinstance(size, dict) else size
                 self._fill(env, entity, max(0, int(count)))
             self._fill_inverse_lists(env)
+            self._settle(env, order)
             problems = [
                 f"invariant '{name}' violated: {message}"
                 for name, message in self._violations(env, None).items()
@@ -143,6 +146,53 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
         for i in range(count):
             self._insert(env, meta, entity, i, rng, before)
         self._note_shortfall(entity)
+
+    # ---- invariants on a record that read records made after it
+
+    def _defer(self, order: list[str]) -> None:
+        """Set aside the invariants on an entity's rows that read entities made after it (an
+        invoice's `paid` is the sum of its payments; a slot is booked when a visit holds it):
+        they cannot be met while those records do not exist."""
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for i, entity in enumerate(order):
+            later = set(order[i + 1 :])
+            checks = self.row_checks.get(entity, [])
+            held = [(n, c) for n, c in checks if later & set(by_name[n].reads)]
+            if held:
+                self.deferred[entity] = held
+                self.row_checks[entity] = [pair for pair in checks if pair not in held]
+        self.deferred_names = {n for held in self.deferred.values() for n, _ in held}
+
+    def _settle(self, env: Any, order: list[str]) -> None:
+        """Meet the set-aside invariants once every record exists, the entities made last
+        first (an invoice's `paid` before the balance its patient owes on it): each record
+        that breaks one is repaired, and the records referring to it that now break an
+        invariant on their rows meet it again."""
+        for entity in reversed(order):
+            held = self.deferred.pop(entity, [])
+            if not held:
+                continue
+            self.deferred_names -= {n for n, _ in held}
+            self.row_checks[entity] = [*self.row_checks.get(entity, []), *held]
+            # what reads which field is learned again, with these invariants
+            self._read_by = {k: n for k, n in self._read_by.items() if k[0] != entity}
+            meta = env.db.tables[entity]
+            rng = random.Random(f"envscale-datagen:{self.seed}:{entity}:settle")
+            for key, row in list(self.index.get(entity, {}).items()):
+                if not any(judge(c, env.db, entity, row) for _, c in held):
+                    continue
+                before = self._broken_reading(env, {entity})
+                env.connection.execute("SAVEPOINT settle")
+                fixed = self._meet_row_invariants(env, meta, entity, row, rng)
+                if fixed is None:  # reported as broken below
+                    env.connection.execute("ROLLBACK TO settle")
+                    env.connection.execute("RELEASE settle")
+                    continue
+                env.connection.execute("RELEASE settle")
+                self.index[entity][key] = fixed
+                new = self._broken_reading(env, {entity}) - before
+                if new:
+                    self._follow(env, entity, fixed, new, [])
 
     def _note_shortfall(self, entity: str) -> None:
         report = self.report[entity]

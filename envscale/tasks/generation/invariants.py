@@ -18,6 +18,7 @@ from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import run_check
 from envscale.tasks.generation.facts import meets
 from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
+from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
@@ -30,6 +31,7 @@ class InvariantSearch(State):
             inv.name
             for inv in self.manifest.invariants
             if inv.enforced_by == "runtime"
+            and inv.name not in self.deferred_names
             and entities & set(inv.reads)
             and check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
         }
@@ -41,7 +43,7 @@ class InvariantSearch(State):
         for inv in self.manifest.invariants:
             if inv.enforced_by != "runtime" or (entity is not None and entity not in inv.reads):
                 continue
-            if entity is not None and inv.entity == entity:
+            if (entity is not None and inv.entity == entity) or inv.name in self.deferred_names:
                 continue
             message = check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
             if message is not None:
@@ -83,14 +85,22 @@ class InvariantSearch(State):
         ]
         # The fields fewest invariants read first: an overpaid invoice has its payment cut,
         # not what the patient owes, which the invoice's sum reads too.
-        plain.sort(key=lambda f: self._readers(env, entity, record, f.name))
+        # Of fields read as often, a status before a number: a bill whose payments fall short
+        # of its due is open again, rather than due less.
+        plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), f.kind != "enum"))
+        later: list[tuple[EntityField, Any]] = []  # side states of transitions, tried last
         for f in plain:
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:
                 continue
             options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            aside = {s for s, p in phases(moves).items() if p == "side"} if moves else set()
             for value in itertools.islice(options, REPAIR_CANDIDATES):
                 if value is None and not f.nullable:
+                    continue
+                if value in aside:  # a visit is called off only when no other slot will do
+                    later.append((f, value))
                     continue
                 fixed = self._try(env, meta, entity, record, f, as_kind(value, f.kind), check)
                 if fixed is not None:
@@ -110,6 +120,10 @@ class InvariantSearch(State):
                     fixed = self._try(env, meta, entity, record, f, key, check)
                     if fixed is not None:
                         return fixed
+        for f, value in later:
+            fixed = self._try(env, meta, entity, record, f, value, check)
+            if fixed is not None:
+                return fixed
         for f in refs:  # the referred record changed: a rated order is a delivered one
             if self._repair_referred(env, entity, record, f, check, rng):
                 return env.db.find(entity, meta.key_of(record)) or record
@@ -152,6 +166,11 @@ class InvariantSearch(State):
             options = candidates(rng, other.get(g.name), seen, g.kind, g.enum)
             for value in itertools.islice(options, REPAIR_CANDIDATES):
                 changed = {**other, g.name: as_kind(value, g.kind)}
+                if g.kind == "enum":  # a status the clock rules out (a visit ahead, done)
+                    clocked = dict(changed)
+                    self._clock_status(target, clocked, random.Random(0))
+                    if clocked[g.name] != changed[g.name]:
+                        continue
                 if (value is None and not g.nullable) or judge(
                     check, env.db, entity, record, (target, changed)
                 ):

@@ -232,7 +232,9 @@ class Lifecycle(State):
                 today = when[:10] == self.clock[:10]
                 allowed = [s for s in moves if _fits(phase[s], ahead, today)]
                 if allowed and record[f.name] not in allowed:
-                    record[f.name] = rng.choice(allowed)
+                    # mostly a state of the main chain; a side one (cancelled) now and then
+                    main = [s for s in allowed if phase[s] != "side"]
+                    record[f.name] = rng.choice(main * 3 + allowed)
                 continue
 
     def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
