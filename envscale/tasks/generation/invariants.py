@@ -17,8 +17,8 @@ from envscale.records import EntityField
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import run_check
 from envscale.tasks.generation.facts import meets
-from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
 from envscale.tasks.generation.lifecycle import phases
+from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
 from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
