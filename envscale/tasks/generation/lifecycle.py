@@ -359,10 +359,35 @@ class Lifecycle(State):
                     record[f.name] = None
                 elif record.get(f.name) is None and f.kind in ("date", "datetime"):
                     seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
-                    record[f.name] = fakes.value_for(seeded, f.name, f.kind, self.clock)
+                    record[f.name] = self._soon_after(entity, f, record, seeded)
                 elif record.get(f.name) is None and make is not None:
                     record[f.name] = make(f)
                 break
+
+    def _soon_after(
+        self, entity: str, f: EntityField, record: dict, rng: random.Random
+    ) -> str:
+        """A date for the event a field names that follows the record's earlier events by a
+        little (delivered within the hours after it was assigned), not after the clock; a
+        date of its own when the record has no earlier event."""
+        rank = max((DATE_RANK[w] for w in fakes.words(f.name) if w in DATE_RANK), default=None)
+        earlier = [
+            record[g.name]
+            for g in self.manifest.entities[entity].fields
+            if g is not f
+            and g.kind in ("date", "datetime")
+            and isinstance(record.get(g.name), str)
+            and rank is not None
+            and any(0 <= DATE_RANK.get(w, 99) < rank for w in fakes.words(g.name))
+        ]
+        if not earlier:
+            return str(fakes.value_for(rng, f.name, f.kind, self.clock))
+        start = max(earlier)
+        if len(start) == 10:
+            start += self.clock[10:]
+        when = fakes.shift_minutes(start, rng.randrange(15, 120, 5))
+        when = min(when, self.clock) if start <= self.clock else when
+        return when if f.kind == "datetime" else when[:10]
 
     def _from_lines(self, entity: str, record: dict) -> None:
         """A text field named like a field of the record's lines, lines that refer to other
