@@ -4,9 +4,8 @@ follows the record it refers to. Real generated data, loaded into a real environ
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
