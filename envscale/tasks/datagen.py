@@ -40,6 +40,7 @@ from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks.generation.ids import IdFormat, id_formats
 from envscale.tasks.generation.invariants import InvariantSearch, check_invariant
 from envscale.tasks.generation.lifecycle import Lifecycle
+from envscale.tasks.generation.lifecycle import own_method as _own_method
 from envscale.tasks.generation.nested import NestedValues
 from envscale.tasks.generation.report import EntityReport
 from envscale.tasks.generation.state import hashable
@@ -108,6 +109,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                 self._fill(env, entity, max(0, int(count)))
             self._fill_inverse_lists(env)
             self._settle(env, order)
+            self._cover_balances(env)
             problems = [
                 f"invariant '{name}' violated: {message}"
                 for name, message in self._violations(env, None).items()
@@ -193,6 +195,34 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                 new = self._broken_reading(env, {entity}) - before
                 if new:
                     self._follow(env, entity, fixed, new, [])
+
+    def _cover_balances(self, env: Any) -> None:
+        """A saved method that holds a balance (a gift card, a certificate) still holds at
+        least what any one payment of its owner took from it, when no other method of the
+        owner could pay instead (`_within_balance`)."""
+        needed: dict[tuple[str, Any, str, Any], float] = {}
+        for entity, records in self.index.items():
+            refs = [f for f in self.manifest.entities[entity].fields if f.kind == "ref"]
+            for record in records.values():
+                for f in refs:
+                    payer = self.index.get(f.ref or "", {}).get(record.get(f.name))
+                    if payer is None:
+                        continue
+                    for entry in _payment_entries(record):
+                        for name, saved in payer.items():
+                            method = _own_method(entry)
+                            held = saved.get(method) if isinstance(saved, dict) else None
+                            if isinstance(held, dict) and _balance_field(held):
+                                slot = (f.ref or "", record[f.name], name, method)
+                                needed[slot] = max(needed.get(slot, 0.0), entry["amount"])
+        rng = random.Random(f"envscale-datagen:{self.seed}:balances")
+        for (entity, key, name, method), amount in needed.items():
+            payer = self.index[entity][key]
+            held = payer[name][method]
+            at = _balance_field(held)
+            if at is not None and held[at] < amount:
+                held[at] = round(amount + rng.uniform(0, 150), 2)
+                env.db.update(entity, payer, name, as_move=False)
 
     def _note_shortfall(self, entity: str) -> None:
         report = self.report[entity]
@@ -316,3 +346,26 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                     if record.get(f.name) != value:
                         record[f.name] = value
                         env.db.update(entity, record, f.name, as_move=False)
+
+
+def _payment_entries(record: dict) -> list[dict]:
+    """The payments (not refunds) among a record's lines: structs with an amount and a method."""
+    return [
+        entry
+        for value in record.values()
+        if isinstance(value, list)
+        for entry in value
+        if isinstance(entry, dict)
+        and isinstance(entry.get("amount"), int | float)
+        and entry["amount"] > 0
+        and not any("refund" in str(v) for v in entry.values())
+        and _own_method(entry) is not None
+    ]
+
+
+def _balance_field(method: dict) -> str | None:
+    for name in ("balance", "amount"):
+        value = method.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return name
+    return None

@@ -134,9 +134,13 @@ def test_payments_add_up_to_the_fares_and_use_the_members_methods(airline):
     users = {u["user_id"]: u for u in data["User"]}
     for r in data["Reservation"]:
         fares = sum(leg["price"] for leg in r["flights"]) * len(r["passengers"])
-        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares
+        insurance = 30 * len(r["passengers"]) if r["insurance"] == "yes" else 0  # as booked
+        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares + insurance
         methods = users[r["user_id"]]["payment_methods"]
         assert all(p["payment_id"] in methods for p in r["payment_history"])
+        for p in r["payment_history"]:  # a gift card or certificate held what it paid
+            held = methods[p["payment_id"]].get("amount")
+            assert held is None or held >= p["amount"], (p, methods)
 
 
 def test_passengers_are_often_the_member_and_people_they_saved(airline):
@@ -226,7 +230,7 @@ def test_orders_in_progress_were_placed_today_and_deliveries_follow_them():
     domain = _load("delivery")
     clock = domain.manifest.clock
     # Fewer deliveries than orders: an order with none may still be placed or preparing.
-    data = generate_data(domain, 1, {"Rating": 4, "Delivery": 6})
+    data = generate_data(domain, 1, {"Rating": 4, "Delivery": 6, "Order": 20})
     domain.environment(data=data).close()
     orders = {o["order_id"]: o for o in data["Order"]}
     statuses = {o["status"] for o in orders.values()}

@@ -85,11 +85,29 @@ class InvariantSearch(State):
         ]
         # The fields fewest invariants read first: an overpaid invoice has its payment cut,
         # not what the patient owes, which the invoice's sum reads too.
-        # Of fields read as often, a status before a number: a bill whose payments fall short
-        # of its due is open again, rather than due less.
-        plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), f.kind != "enum"))
+        # A list the check reads may be emptied (a pending order has no shipments yet).
+        plain += [
+            f
+            for f in spec.fields
+            if f.kind == "json"
+            and f.name not in spec.key
+            and not is_derived(f)
+            and isinstance(record.get(f.name), list)
+            and record[f.name]
+            and reads(check, env.db, entity, record, f.name)
+        ]
+        # Of fields read as often, a list before a status before a number: what a status
+        # holds follows it, and a bill whose payments fall short of its due is open again,
+        # rather than due less.
+        rank = {"json": 0, "enum": 1}
+        plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), rank.get(f.kind, 2)))
         later: list[tuple[EntityField, Any]] = []  # side states of transitions, tried last
         for f in plain:
+            if f.kind == "json":
+                fixed = self._try(env, meta, entity, record, f, [], check)
+                if fixed is not None:
+                    return fixed
+                continue
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:
                 continue

@@ -66,6 +66,7 @@ class RecordValues(State):
             record,
             lambda f: self._field_value(entity, f, record, rng, schema, False, ctx, fresh=True),
         )
+        self._replacements(entity, record)
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
         self._payments(entity, record)
