@@ -504,9 +504,15 @@ def company(rng: random.Random) -> str:
     return faker(rng).company()
 
 
+PRODUCT_LINES = ("Classic", "Compact", "Deluxe", "Essential", "Pro", "Travel", "Urban", "Eco")
+
+
 def product(rng: random.Random) -> str:
-    fake = faker(rng)
-    return f"{fake.safe_color_name().title()} {rng.choice(PRODUCTS)}"
+    """A product type's name: a line and a kind. No colour: its variants come in several."""
+    kind = rng.choice(PRODUCTS)
+    if "color" in PRODUCT_KINDS.get(kind, ()):
+        return f"{rng.choice(PRODUCT_LINES)} {kind}"
+    return f"{faker(rng).safe_color_name().title()} {kind}"
 
 
 def dish(rng: random.Random, cuisine: str | None = None) -> str:
@@ -758,7 +764,9 @@ def name_for(
         return restaurant(rng, cuisine)
     if kind == "plan":
         tier = rng.choice(("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select"))
-        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {rng.randint(1, 9) * 10}"
+        # no number in the name, which a reader would take for the share it covers
+        kind_of = rng.choice(("PPO", "HMO", "EPO", "POS"))
+        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {kind_of}"
     if kind == "company":
         return persona.company
     return product(rng)

@@ -85,7 +85,7 @@ class InvariantSearch(State):
         ]
         # The fields fewest invariants read first: an overpaid invoice has its payment cut,
         # not what the patient owes, which the invoice's sum reads too.
-        # A list the check reads may be emptied (a pending order has no shipments yet).
+        # A list the check reads may lose entries (a pending order has no shipments yet).
         plain += [
             f
             for f in spec.fields
@@ -103,10 +103,13 @@ class InvariantSearch(State):
         plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), rank.get(f.kind, 2)))
         later: list[tuple[EntityField, Any]] = []  # side states of transitions, tried last
         for f in plain:
-            if f.kind == "json":
-                fixed = self._try(env, meta, entity, record, f, [], check)
-                if fixed is not None:
-                    return fixed
+            if f.kind == "json":  # one entry left out (a refund), else none at all
+                held = record[f.name]
+                options = [held[:i] + held[i + 1 :] for i in reversed(range(len(held)))]
+                for value in [*options[:REPAIR_CANDIDATES], []]:
+                    fixed = self._try(env, meta, entity, record, f, value, check)
+                    if fixed is not None:
+                        return fixed
                 continue
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:

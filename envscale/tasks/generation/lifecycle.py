@@ -19,6 +19,7 @@ from envscale.tasks.links import plural
 # Date fields that say when the thing itself happens (a visit's start), not when it was made.
 _HAPPENS = frozenset({"start", "starts", "begins", "departure", "departs", "scheduled"})
 _PER = re.compile(r"\bper (\w+)")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
 _SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 
@@ -175,7 +176,7 @@ class Lifecycle(State):
                 # a moment of that day (the next one for an arrival marked '+1'), as a
                 # date-time: what happened on a day is dated
                 late = rng.randint(30, 180) if status == "delayed" else rng.randint(-15, 20)
-                on = fakes.shift_date(day, 1) if base.endswith("+1") else day
+                on = day  # an arrival the next day moves there with its schedule
                 entry[name] = f"{on}T{_later_time(base[:8], late)}"
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
@@ -201,8 +202,23 @@ class Lifecycle(State):
                 continue
             if "'+1'" in (props.get(other, {}).get("description") or ""):
                 record[other] = f"{arrival}+1"
+                self._next_day_arrivals(record, other)
             else:
                 record[name], record[other] = arrival, value
+
+    def _next_day_arrivals(self, record: dict, scheduled: str) -> None:
+        """The dated arrivals of the days of a record that lands the day after it leaves
+        (actual and estimated ones, in a map by day) fall on the next day."""
+        rest = scheduled.split("_", 1)[1] if "_" in scheduled else scheduled
+        for value in record.values():
+            if not isinstance(value, dict):
+                continue
+            for day, entry in value.items():
+                if not isinstance(entry, dict) or not _ISO_DAY.match(str(day)):
+                    continue
+                for name, moment in entry.items():
+                    if name.endswith(rest) and isinstance(moment, str) and moment[:10] == day:
+                        entry[name] = fakes.shift_date(day, 1) + moment[10:]
 
     # ---- statuses that fit the clock
 
