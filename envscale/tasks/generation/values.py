@@ -141,9 +141,7 @@ class RecordValues(State):
                 continue
             taken = {r.get(g.name) for r in made}
             free = {
-                r.get(owner)
-                for k, r in self.index.get(g.ref or "", {}).items()
-                if k not in taken
+                r.get(owner) for k, r in self.index.get(g.ref or "", {}).items() if k not in taken
             }
             choices = [c for c in choices if c in free]
         return choices
