@@ -31,7 +31,24 @@ names and the spec alone:
   is not before the first event of a record it refers to;
 - days fit clock: in a map by day (YYYY-MM-DD keys), a past day's status is over (landed,
   cancelled), the clock's day's under way, a later day's still ahead (available);
-- options of kind: a product named after a known kind offers only that kind's options.
+- options of kind: a product named after a known kind offers only that kind's options;
+- notes once done: a record with declared transitions has `notes` only in its final state;
+- payments make up paid: a `paid` amount is the sum of the amounts of what refers to it;
+- bills for visits held: an `issued` record bills a referred record that was held (final or
+  cancelled) on the day it was issued, not after the clock;
+- dosage fits medication: a dosage is one its medication is prescribed in;
+- booked once held: a record with a `booked` status is booked exactly when one record that
+  refers to it, not cancelled, holds it;
+- busy only on a trip: a record with an `on_delivery` status is in it exactly when a record
+  that refers to it is under way (assigned, picked up);
+- pending not shipped: a record in a `pending…` status has no shipments (lines with a
+  tracking id);
+- exchanges ask for others: a `…new…` list of ids shares none with its sibling list;
+- balances cover payments: a saved method holding a balance held what a payment took;
+- promos discount: a record a promo is redeemed on has a discount;
+- done within hours: `delivered_at`/`completed_at` is within three hours after `assigned_at`;
+- times on their day: an actual or estimated time in a map by day is a date-time of that
+  day (the next for an arrival scheduled `+1`).
 """
 
 from __future__ import annotations
@@ -39,8 +56,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import sys
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,7 +209,8 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     )
                     cost = sum(line["price"] * line.get("quantity", 1) for line in priced)
                     times = _per(domain, entity, record)
-                    count("payments add up", abs(paid - cost * times) < 0.01)
+                    fees = _fees(domain, entity, record)
+                    count("payments add up", abs(paid - cost * times - fees) < 0.01)
             for name, moves in manifest.transitions.items():
                 owner, field = name.split(".")
                 if owner == entity and record.get(field) in moves:
@@ -239,7 +259,132 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                     "options of kind",
                                     set(entry["options"]) <= set(fakes.PRODUCT_KINDS[kind]),
                                 )
+    _more_checks(domain, data, keyed, count, clock)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _more_checks(domain, data, keyed, count, clock: str) -> None:
+    """Checks of what refers to a record agreeing with it, and of values that must fit each
+    other within a record (see the module doc, second list)."""
+    manifest = domain.manifest
+    referrers: dict[tuple[str, object], list[tuple[str, dict]]] = {}
+    for entity, records in data.items():
+        for f in manifest.entities[entity].fields:
+            if f.kind == "ref":
+                for r in records:
+                    referrers.setdefault((f.ref, r.get(f.name)), []).append((entity, r))
+    chains = {name.split(".")[0]: moves for name, moves in manifest.transitions.items()}
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        fields = {f.name: f for f in spec.fields}
+        moves = chains.get(entity)
+        ends = _chain_end(moves) if moves else None
+        for r in records:
+            key = r.get(spec.key[0])
+            mine = referrers.get((entity, key), [])
+            if moves and isinstance(r.get("notes"), str) and r["notes"]:
+                count("notes once done", r.get("status") == ends)
+            if "paid" in fields and fields["paid"].kind == "float":
+                amounts = [o["amount"] for _, o in mine if isinstance(o.get("amount"), float)]
+                if any(e != entity and "amount" in o for e, o in mine) or r["paid"]:
+                    count("payments make up paid", abs(sum(amounts) - r["paid"]) < 0.01)
+            if "issued" in fields:
+                for f in spec.fields:
+                    other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
+                    other_moves = chains.get(f.ref or "")
+                    if other is not None and other_moves and isinstance(other.get("start"), str):
+                        held = other.get("status") in (_chain_end(other_moves), "cancelled")
+                        day = other["start"][:10] == r["issued"] <= clock[:10]
+                        count("bills for visits held", held and day)
+            if isinstance(r.get("dosage"), str) and r.get("medication") in fakes.MEDICATION_DOSES:
+                count(
+                    "dosage fits medication", r["dosage"] in fakes.MEDICATION_DOSES[r["medication"]]
+                )
+            status = r.get("status")
+            members = fields["status"].enum if "status" in fields else None
+            if members and "booked" in members:
+                held = [o for _, o in mine if o.get("status") != "cancelled"]
+                count("booked once held", (status == "booked") == bool(held) and len(held) <= 1)
+            if members and "on_delivery" in members:
+                going = [o for _, o in mine if o.get("status") in ("assigned", "picked_up")]
+                count("busy only on a trip", (status == "on_delivery") == bool(going))
+            if isinstance(status, str) and status.startswith("pending"):
+                for value in r.values():
+                    lines = isinstance(value, list) and value and isinstance(value[0], dict)
+                    if lines and any("tracking" in k for k in value[0]):
+                        count("pending not shipped", False)
+                        break
+                else:
+                    count("pending not shipped", True)
+            for name, value in r.items():
+                words = fakes.words(name)
+                old = r.get("_".join(w for w in words if w != "new"))
+                if "new" in words and isinstance(value, list) and isinstance(old, list) and old:
+                    count("exchanges ask for others", not set(value) & set(old))
+            if "discount" in fields and any(e != entity and "promo" in o for e, o in mine):
+                count("promos discount", r["discount"] > 0)
+            done = next((r[n] for n in ("delivered_at", "completed_at") if r.get(n)), None)
+            begun = r.get("assigned_at")
+            if isinstance(done, str) and isinstance(begun, str):
+                took = datetime.fromisoformat(done) - datetime.fromisoformat(begun)
+                count("done within hours", timedelta(0) <= took < timedelta(hours=3))
+            for f in spec.fields:  # what a saved method holding a balance pays, it holds
+                payer = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
+                methods = (payer or {}).get("payment_methods")
+                if not isinstance(methods, dict):
+                    continue
+                for value in r.values():
+                    for entry in value if isinstance(value, list) else []:
+                        if not isinstance(entry, dict) or "amount" not in entry:
+                            continue
+                        if any("refund" in str(v) for v in entry.values()):
+                            continue
+                        method = next(
+                            (
+                                methods[v]
+                                for v in entry.values()
+                                if isinstance(v, str) and v in methods
+                            ),
+                            None,
+                        )
+                        left = _held(method) if isinstance(method, dict) else None
+                        if left is not None and entry["amount"] > 0:
+                            count("balances cover payments", left >= entry["amount"])
+            for value in r.values():  # what happened on a day is dated that day
+                if not isinstance(value, dict):
+                    continue
+                for day, entry in value.items():
+                    if not (isinstance(day, str) and len(day) == 10 and day[4] == "-"):
+                        continue
+                    for name, moment in entry.items() if isinstance(entry, dict) else []:
+                        words = fakes.words(name)
+                        if ("actual" in words or "estimated" in words) and isinstance(moment, str):
+                            # the next day for an arrival whose schedule says '+1'
+                            rest = name.split("_", 1)[1]
+                            late = any(
+                                k.endswith(rest) and str(v).endswith("+1") for k, v in r.items()
+                            )
+                            nxt = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+                            count("times on their day", moment[:10] == (nxt if late else day))
+
+
+def _chain_end(moves: dict) -> str | None:
+    entered = {b for nexts in moves.values() for b in nexts}
+    starts = [s for s in moves if s not in entered and moves[s]]
+    best: list[str] = []
+    stack = [[s] for s in starts]
+    while stack:
+        path = stack.pop()
+        best = path if len(path) > len(best) else best
+        stack.extend([*path, b] for b in moves.get(path[-1], []) if b not in path)
+    return best[-1] if best else None
+
+
+def _held(method: dict) -> float | None:
+    for name in ("balance", "amount"):
+        if isinstance(method.get(name), int | float) and not isinstance(method[name], bool):
+            return float(method[name])
+    return None
 
 
 def _first_event(spec, record: dict) -> str | None:
@@ -284,6 +429,27 @@ def _per(domain, entity: str, record: dict) -> int:
             if isinstance(counted, list) and counted:
                 return len(counted)
     return 1
+
+
+def _fees(domain, entity: str, record: dict) -> float:
+    """Fees the tools that write the entity charge, as their docs say: "30 per passenger for
+    insurance" when the record's insurance is taken."""
+    for tool in domain.manifest.tools:
+        if tool.kind != "write" or entity not in tool.writes:
+            continue
+        doc = next(
+            s["function"].get("description") or ""
+            for s in domain.tool_schemas
+            if s["function"]["name"] == tool.name
+        )
+        total = 0.0
+        for amount, word, field in re.findall(r"(\d+) per (\w+) for (\w+)", " ".join(doc.split())):
+            if str(record.get(field)).lower() in ("yes", "true"):
+                counted = record.get(word + "s")
+                total += float(amount) * (len(counted) if isinstance(counted, list) else 1)
+        if total:
+            return total
+    return 0.0
 
 
 def _fits_clock(spec, record: dict, moves: dict, state: str, clock: str) -> bool:

@@ -48,6 +48,9 @@ class ArgumentDrawer:
             for t in manifest.tools
         }
         self.reads = {t.name: set(t.reads) | set(t.writes) for t in manifest.tools}
+        # tool -> "Entity.field" -> the states its records must be in for the call to pass
+        self.needs = {t.name: dict(t.needs or {}) for t in manifest.tools}
+        self._wanted: dict[str, list] = {}
         self._leaves: dict[int, tuple[dict, list[Leaf]]] = {}
         self._near: dict[tuple[int, ...], Context] = {}
         self._depth = 0
@@ -75,6 +78,7 @@ class ArgumentDrawer:
         self._near: dict[tuple[int, ...], Context] = {}
         arguments: dict[str, Any] = {}
         properties = schema.get("properties") or {}
+        self._wanted = self.needs.get(tool, {})
         self._fill_fields(catalog, rng, tool, properties, required, local, arguments, arguments)
         return arguments
 
@@ -137,7 +141,16 @@ class ArgumentDrawer:
         if prop.get("type") == "array":
             return self._list(catalog, rng, tool, name, prop.get("items") or {}, local, drawn)
         if prop.get("properties"):
-            return self._struct(catalog, rng, tool, prop, local, drawn)
+            out = self._struct(catalog, rng, tool, prop, local, drawn)
+            if (
+                self._depth == 1
+                and name in self.written.get(tool, ())
+                and out in self._same_name(name, local, whole=True)
+            ):
+                # A struct that replaces a record's own (a new address) is not the one it
+                # holds: its fields come from another record of the state, together.
+                out = self._struct(catalog, rng, tool, prop, [], drawn)
+            return out
         return self._map(catalog, rng, tool, name, prop, local, drawn)
 
     def _fresh(self, tool: str, name: str) -> bool:
@@ -365,6 +378,9 @@ class ArgumentDrawer:
             pool = fresh or [r for r in records.values() if catalog.key_of(entity, r) not in avoid]
             if not pool:
                 raise NoValue(entity)
+            # A record in the states the tool needs, when one is (a delivered order to rate):
+            # a tool that few records pass is not starved by draws that cannot succeed.
+            pool = [r for r in pool if self._ready(entity, r)] or pool
             record = rng.choice(pool)
             key = catalog.key_of(entity, record)
             _pull(local, entity, record, record)
@@ -380,6 +396,14 @@ class ArgumentDrawer:
                     _pull(local, owner, record, leaf.parent)
                     return leaf.value
         raise NoValue(next(iter(names)))
+
+    def _ready(self, entity: str, record: dict) -> bool:
+        """Whether the record is in every state the tool being drawn needs of its entity."""
+        return all(
+            record.get(path.split(".", 1)[1]) in states
+            for path, states in self._wanted.items()
+            if path.split(".", 1)[0] == entity
+        )
 
     def _same_name(self, name: str, local: Context, whole: bool = False) -> list[Any]:
         out = []

@@ -40,6 +40,7 @@ from envscale.runtime.errors import DataError, ToolError
 from envscale.tasks.generation.ids import IdFormat, id_formats
 from envscale.tasks.generation.invariants import InvariantSearch, check_invariant
 from envscale.tasks.generation.lifecycle import Lifecycle
+from envscale.tasks.generation.lifecycle import own_method as _own_method
 from envscale.tasks.generation.nested import NestedValues
 from envscale.tasks.generation.report import EntityReport
 from envscale.tasks.generation.state import hashable
@@ -100,11 +101,15 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
 
     def run(self, size: int | dict[str, int]) -> dict[str, list[dict]]:
         env = Environment.create(self.domain, None, enforce_policies=False)
+        order = entity_order(self.manifest)
+        self._defer(order)
         try:
-            for entity in entity_order(self.manifest):
+            for entity in order:
                 count = size.get(entity, DEFAULT_SIZE) if isinstance(size, dict) else size
                 self._fill(env, entity, max(0, int(count)))
             self._fill_inverse_lists(env)
+            self._settle(env, order)
+            self._cover_balances(env)
             problems = [
                 f"invariant '{name}' violated: {message}"
                 for name, message in self._violations(env, None).items()
@@ -143,6 +148,81 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
         for i in range(count):
             self._insert(env, meta, entity, i, rng, before)
         self._note_shortfall(entity)
+
+    # ---- invariants on a record that read records made after it
+
+    def _defer(self, order: list[str]) -> None:
+        """Set aside the invariants on an entity's rows that read entities made after it (an
+        invoice's `paid` is the sum of its payments; a slot is booked when a visit holds it):
+        they cannot be met while those records do not exist."""
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for i, entity in enumerate(order):
+            later = set(order[i + 1 :])
+            checks = self.row_checks.get(entity, [])
+            held = [(n, c) for n, c in checks if later & set(by_name[n].reads)]
+            if held:
+                self.deferred[entity] = held
+                self.row_checks[entity] = [pair for pair in checks if pair not in held]
+        self.deferred_names = {n for held in self.deferred.values() for n, _ in held}
+
+    def _settle(self, env: Any, order: list[str]) -> None:
+        """Meet the set-aside invariants once every record exists, the entities made last
+        first (an invoice's `paid` before the balance its patient owes on it): each record
+        that breaks one is repaired, and the records referring to it that now break an
+        invariant on their rows meet it again."""
+        for entity in reversed(order):
+            held = self.deferred.pop(entity, [])
+            if not held:
+                continue
+            self.deferred_names -= {n for n, _ in held}
+            self.row_checks[entity] = [*self.row_checks.get(entity, []), *held]
+            # what reads which field is learned again, with these invariants
+            self._read_by = {k: n for k, n in self._read_by.items() if k[0] != entity}
+            meta = env.db.tables[entity]
+            rng = random.Random(f"envscale-datagen:{self.seed}:{entity}:settle")
+            for key, row in list(self.index.get(entity, {}).items()):
+                if not any(judge(c, env.db, entity, row) for _, c in held):
+                    continue
+                before = self._broken_reading(env, {entity})
+                env.connection.execute("SAVEPOINT settle")
+                fixed = self._meet_row_invariants(env, meta, entity, row, rng)
+                if fixed is None:  # reported as broken below
+                    env.connection.execute("ROLLBACK TO settle")
+                    env.connection.execute("RELEASE settle")
+                    continue
+                env.connection.execute("RELEASE settle")
+                self.index[entity][key] = fixed
+                new = self._broken_reading(env, {entity}) - before
+                if new:
+                    self._follow(env, entity, fixed, new, [])
+
+    def _cover_balances(self, env: Any) -> None:
+        """A saved method that holds a balance (a gift card, a certificate) still holds at
+        least what any one payment of its owner took from it, when no other method of the
+        owner could pay instead (`_within_balance`)."""
+        needed: dict[tuple[str, Any, str, Any], float] = {}
+        for entity, records in self.index.items():
+            refs = [f for f in self.manifest.entities[entity].fields if f.kind == "ref"]
+            for record in records.values():
+                for f in refs:
+                    payer = self.index.get(f.ref or "", {}).get(record.get(f.name))
+                    if payer is None:
+                        continue
+                    for entry in _payment_entries(record):
+                        for name, saved in payer.items():
+                            method = _own_method(entry)
+                            held = saved.get(method) if isinstance(saved, dict) else None
+                            if isinstance(held, dict) and _balance_field(held):
+                                slot = (f.ref or "", record[f.name], name, method)
+                                needed[slot] = max(needed.get(slot, 0.0), entry["amount"])
+        rng = random.Random(f"envscale-datagen:{self.seed}:balances")
+        for (entity, key, name, method), amount in needed.items():
+            payer = self.index[entity][key]
+            held = payer[name][method]
+            at = _balance_field(held)
+            if at is not None and held[at] < amount:
+                held[at] = round(amount + rng.uniform(0, 150), 2)
+                env.db.update(entity, payer, name, as_move=False)
 
     def _note_shortfall(self, entity: str) -> None:
         report = self.report[entity]
@@ -266,3 +346,26 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
                     if record.get(f.name) != value:
                         record[f.name] = value
                         env.db.update(entity, record, f.name, as_move=False)
+
+
+def _payment_entries(record: dict) -> list[dict]:
+    """The payments (not refunds) among a record's lines: structs with an amount and a method."""
+    return [
+        entry
+        for value in record.values()
+        if isinstance(value, list)
+        for entry in value
+        if isinstance(entry, dict)
+        and isinstance(entry.get("amount"), int | float)
+        and entry["amount"] > 0
+        and not any("refund" in str(v) for v in entry.values())
+        and _own_method(entry) is not None
+    ]
+
+
+def _balance_field(method: dict) -> str | None:
+    for name in ("balance", "amount"):
+        value = method.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return name
+    return None

@@ -226,31 +226,26 @@ PRODUCT_KINDS: dict[str, tuple[str, ...]] = {
     "Yoga Mat": ("color", "thickness"),
     "Air Purifier": ("color", "filter"),
 }
-MEDICATIONS = (
-    "Lisinopril",
-    "Metformin",
-    "Atorvastatin",
-    "Amoxicillin",
-    "Levothyroxine",
-    "Albuterol",
-    "Omeprazole",
-    "Sertraline",
-    "Amlodipine",
-    "Cetirizine",
-    "Ibuprofen",
-    "Losartan",
-    "Montelukast",
-    "Gabapentin",
-)
-DOSAGES = (
-    "5 mg once daily",
-    "10 mg once daily",
-    "20 mg twice daily",
-    "500 mg twice daily",
-    "250 mg three times daily",
-    "2 puffs as needed",
-    "1 tablet at bedtime",
-)
+# Medications with doses they are prescribed in (strength and schedule), so a dosage fits
+# its medication.
+MEDICATION_DOSES: dict[str, tuple[str, ...]] = {
+    "Lisinopril": ("10 mg once daily", "20 mg once daily", "40 mg once daily"),
+    "Metformin": ("500 mg twice daily", "850 mg twice daily", "1000 mg twice daily"),
+    "Atorvastatin": ("10 mg once daily", "20 mg at bedtime", "40 mg at bedtime"),
+    "Amoxicillin": ("250 mg three times daily", "500 mg three times daily"),
+    "Levothyroxine": ("50 mcg once daily", "75 mcg once daily", "100 mcg once daily"),
+    "Albuterol": ("2 puffs every 4 to 6 hours as needed", "2 puffs before exercise"),
+    "Omeprazole": ("20 mg once daily", "40 mg once daily"),
+    "Sertraline": ("50 mg once daily", "100 mg once daily"),
+    "Amlodipine": ("5 mg once daily", "10 mg once daily"),
+    "Cetirizine": ("10 mg once daily", "5 mg once daily"),
+    "Ibuprofen": ("400 mg every 6 hours as needed", "600 mg three times daily"),
+    "Losartan": ("25 mg once daily", "50 mg once daily", "100 mg once daily"),
+    "Montelukast": ("10 mg at bedtime",),
+    "Gabapentin": ("300 mg three times daily", "300 mg at bedtime", "600 mg three times daily"),
+}
+MEDICATIONS = tuple(MEDICATION_DOSES)
+DOSAGES = tuple(dict.fromkeys(d for doses in MEDICATION_DOSES.values() for d in doses))
 ALLERGENS = (
     "penicillin",
     "latex",
@@ -509,9 +504,15 @@ def company(rng: random.Random) -> str:
     return faker(rng).company()
 
 
+PRODUCT_LINES = ("Classic", "Compact", "Deluxe", "Essential", "Pro", "Travel", "Urban", "Eco")
+
+
 def product(rng: random.Random) -> str:
-    fake = faker(rng)
-    return f"{fake.safe_color_name().title()} {rng.choice(PRODUCTS)}"
+    """A product type's name: a line and a kind. No colour: its variants come in several."""
+    kind = rng.choice(PRODUCTS)
+    if "color" in PRODUCT_KINDS.get(kind, ()):
+        return f"{rng.choice(PRODUCT_LINES)} {kind}"
+    return f"{faker(rng).safe_color_name().title()} {kind}"
 
 
 def dish(rng: random.Random, cuisine: str | None = None) -> str:
@@ -696,7 +697,8 @@ def text_for(
     if {"medication", "drug", "medicine"} & t:
         return rng.choice(MEDICATIONS)
     if {"dosage", "dose"} & t:
-        return rng.choice(DOSAGES)
+        drug = next((v for v in (record or {}).values() if v in MEDICATION_DOSES), None)
+        return rng.choice(MEDICATION_DOSES[drug] if drug is not None else DOSAGES)
     if {"allergy", "allergen", "allergies"} & t:
         return rng.choice(ALLERGENS)
     if {"color", "colour"} & t:
@@ -762,7 +764,9 @@ def name_for(
         return restaurant(rng, cuisine)
     if kind == "plan":
         tier = rng.choice(("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select"))
-        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {rng.randint(1, 9) * 10}"
+        # no number in the name, which a reader would take for the share it covers
+        kind_of = rng.choice(("PPO", "HMO", "EPO", "POS"))
+        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {kind_of}"
     if kind == "company":
         return persona.company
     return product(rng)

@@ -33,6 +33,7 @@ from envscale.tasks.catalog import Catalog
 from envscale.tasks.toolgraph import ToolGraph
 
 DRAWS = 6
+FAILED_SHARE = 0.25  # of a use, for a draw of a tool none of whose calls succeeded
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -53,21 +54,27 @@ def ends_conversation(tool: str) -> bool:
 
 @dataclass
 class Coverage:
-    """How often each tool and each (tool, next tool) pair has been used in kept tasks."""
+    """How often each tool and each (tool, next tool) pair has been called successfully, and
+    how often a tool was drawn and no call of it succeeded (`failures`)."""
 
     tools: Counter = field(default_factory=Counter)
     pairs: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
 
     def add(self, names: list[str]) -> None:
         self.tools.update(names)
         self.pairs.update(pairwise(names))
 
     def pick(self, rng: random.Random, weights: dict[str, float]) -> str | None:
-        """A name drawn by weight, each divided by the square of one plus its uses."""
+        """A name drawn by weight, each divided by the square of one plus its uses. A draw that
+        failed counts as a fraction of a use: a tool whose calls often fail (few records in
+        the state it needs) gives way to the others without being starved by them."""
         names = list(weights)
         if not names:
             return None
-        scores = [weights[n] / (1 + self.tools[n]) ** 2 for n in names]
+        scores = [
+            weights[n] / (1 + self.tools[n] + FAILED_SHARE * self.failures[n]) ** 2 for n in names
+        ]
         if sum(scores) <= 0:
             return rng.choice(names)
         return rng.choices(names, scores)[0]
@@ -144,7 +151,7 @@ class Walker:
             )
             if made is None:
                 tried.add(current)
-                coverage.tools[current] += 1  # a tool that keeps failing gives way to others
+                coverage.failures[current] += 1  # one that keeps failing gives way to others
                 if not result.steps and len(tried) < 3:
                     current = coverage.pick(rng, {n: 1.0 for n in starts if n not in tried})
                     continue

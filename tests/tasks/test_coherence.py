@@ -5,6 +5,7 @@ follows the record it refers to. Real generated data, loaded into a real environ
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -133,9 +134,13 @@ def test_payments_add_up_to_the_fares_and_use_the_members_methods(airline):
     users = {u["user_id"]: u for u in data["User"]}
     for r in data["Reservation"]:
         fares = sum(leg["price"] for leg in r["flights"]) * len(r["passengers"])
-        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares
+        insurance = 30 * len(r["passengers"]) if r["insurance"] == "yes" else 0  # as booked
+        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares + insurance
         methods = users[r["user_id"]]["payment_methods"]
         assert all(p["payment_id"] in methods for p in r["payment_history"])
+        for p in r["payment_history"]:  # a gift card or certificate held what it paid
+            held = methods[p["payment_id"]].get("amount")
+            assert held is None or held >= p["amount"], (p, methods)
 
 
 def test_passengers_are_often_the_member_and_people_they_saved(airline):
@@ -224,7 +229,8 @@ def test_appointment_statuses_fit_the_clock():
 def test_orders_in_progress_were_placed_today_and_deliveries_follow_them():
     domain = _load("delivery")
     clock = domain.manifest.clock
-    data = generate_data(domain, 1, {"Rating": 4, "Delivery": 20} | {})
+    # Fewer deliveries than orders: an order with none may still be placed or preparing.
+    data = generate_data(domain, 1, {"Rating": 4, "Delivery": 6, "Order": 20})
     domain.environment(data=data).close()
     orders = {o["order_id"]: o for o in data["Order"]}
     statuses = {o["status"] for o in orders.values()}
@@ -236,6 +242,12 @@ def test_orders_in_progress_were_placed_today_and_deliveries_follow_them():
         order = orders[d["order"]]
         assert (d["status"] == "delivered") == (order["status"] == "delivered"), d
         assert d["status"] not in ("assigned", "picked_up") or order["status"] == "out_for_delivery"
+        assert d["status"] != "failed" or order["status"] in ("out_for_delivery", "cancelled")
+        if d["delivered_at"]:  # within the hours after it was assigned
+            took = datetime.fromisoformat(d["delivered_at"]) - datetime.fromisoformat(
+                d["assigned_at"]
+            )
+            assert timedelta(0) <= took < timedelta(hours=3), d
     for r in data["Refund"]:
         assert r["created_at"] <= clock
 
@@ -248,3 +260,86 @@ def test_ratings_asked_beyond_the_delivered_orders_deliver_more_with_their_deliv
     assert len(data["Rating"]) == 20
     assert all(orders[r["order"]]["status"] == "delivered" for r in data["Rating"])
     assert all(d["status"] == "delivered" and d["delivered_at"] for d in data["Delivery"])
+
+
+def test_records_made_later_settle_what_refers_to_them_in_the_clinic():
+    # Invoices are made before payments, slots before visits: their invariants that read
+    # the later records are met once those exist.
+    domain = _load("clinic")
+    data = generate_data(domain, 5, 30)
+    domain.environment(data=data).close()
+    paid: dict[str, float] = {}
+    for p in data["Payment"]:
+        paid[p["invoice"]] = round(paid.get(p["invoice"], 0.0) + p["amount"], 2)
+    invoices = {i["invoice_id"]: i for i in data["Invoice"]}
+    assert paid, "some invoices are paid"
+    for key, invoice in invoices.items():
+        assert invoice["paid"] == paid.get(key, 0.0)
+        assert invoice["status"] != "void" or key not in paid
+    for patient in data["Patient"]:
+        owed = sum(
+            i["patient_due"] - i["paid"]
+            for i in data["Invoice"]
+            if i["patient"] == patient["patient_id"] and i["status"] == "open"
+        )
+        assert patient["balance"] == round(owed, 2)
+    for slot in data["Slot"]:
+        held = [
+            a
+            for a in data["Appointment"]
+            if a["slot"] == slot["slot_id"] and a["status"] != "cancelled"
+        ]
+        assert (slot["status"] == "booked") == bool(held) and len(held) <= 1
+    for a in data["Appointment"]:
+        assert (a["status"] == "completed") == bool(a["notes"]), a
+    for rx in data["Prescription"]:
+        assert rx["dosage"] in fakes.MEDICATION_DOSES[rx["medication"]]
+
+
+def test_retail_pending_orders_are_unshipped_and_exchanges_ask_for_other_variants(retail):
+    _, data = retail
+    products = {p["product_id"]: p for p in data["Product"]}
+    users = {u["user_id"]: u for u in data["User"]}
+    exchanges = 0
+    for o in data["Order"]:
+        if o["status"].startswith("pending"):
+            assert o["fulfillments"] == []
+        elif o["status"] != "cancelled":
+            assert all(t["transaction_type"] == "payment" for t in o["payment_history"])
+        if o["exchange_new_items"]:
+            exchanges += 1
+            assert not set(o["exchange_items"]) & set(o["exchange_new_items"])
+            lines = {i["item_id"]: i for i in o["items"]}
+            old = [lines[i] for i in o["exchange_items"]]
+            kinds = {products[i["product_id"]]["product_id"] for i in old}
+            for new in o["exchange_new_items"]:  # another variant of the same products
+                assert any(new in products[k]["variants"] for k in kinds)
+        methods = users[o["user_id"]]["payment_methods"]
+        for t in o["payment_history"]:
+            held = methods[t["payment_method_id"]].get("balance")
+            if t["transaction_type"] == "payment" and held is not None:
+                assert held >= t["amount"]
+    assert exchanges
+
+
+def test_delivery_couriers_are_busy_only_on_a_trip_and_promos_discount_their_orders():
+    domain = _load("delivery")
+    data = generate_data(domain, 6, 20)
+    domain.environment(data=data).close()
+    for c in data["Courier"]:
+        going = [
+            d
+            for d in data["Delivery"]
+            if d["courier"] == c["courier_id"] and d["status"] in ("assigned", "picked_up")
+        ]
+        assert (c["status"] == "on_delivery") == bool(going) and len(going) <= 1
+    orders = {o["order_id"]: o for o in data["Order"]}
+    promos = {p["code"]: p for p in data["Promo"]}
+    redeemed = {r["order"]: r for r in data["Redemption"]}
+    assert redeemed
+    for key, o in orders.items():
+        subtotal = round(sum(line["price"] * line["quantity"] for line in o["lines"]), 2)
+        percent = promos[redeemed[key]["promo"]]["percent_off"] if key in redeemed else 0
+        assert o["discount"] == round(subtotal * percent / 100, 2)
+    for r in data["Redemption"]:
+        assert r["redeemed_at"] == orders[r["order"]]["placed_at"]

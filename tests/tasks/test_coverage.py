@@ -4,6 +4,7 @@ that stay on the user's records, and instructions in the user's words, never a t
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,7 @@ from envscale.tasks.goals import past
 from envscale.tasks.instructions import InstructionRenderer, copied_words, tool_descriptions
 from envscale.tasks.sampling import SamplingReport, sample_tasks, verify_task
 from envscale.tasks.states import EnvFactory
+from envscale.tasks.walk import Coverage, Walker
 from tests.tasks.shop_spec import SHOP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,3 +253,34 @@ def test_past_participles():
         "started",
         "applied",
     ]
+
+
+def test_failed_draws_count_a_fraction_of_a_use():
+    coverage = Coverage()
+    coverage.tools["used"] = 4
+    coverage.failures["failing"] = 12  # counts as 3 calls: still drawn before "used"
+    picks = Counter(
+        coverage.pick(random.Random(i), {"used": 1.0, "failing": 1.0}) for i in range(400)
+    )
+    assert picks["failing"] > picks["used"] > 0
+
+
+def test_delivery_draws_a_delivered_order_to_rate_and_a_new_address():
+    domain, factory = _shipped_delivery()
+    env = factory()
+    walker = Walker(domain)
+    delivered = {o["order_id"] for o in env.db.all("Order") if o["status"] == "delivered"}
+    for seed in range(10):
+        drawn = walker.draw(env, random.Random(seed), "rate_order", None, [], [])
+        assert drawn["order_id"] in delivered
+    customer = env.db.all("Customer")[0]
+    seen = [("Customer", customer)]
+    for seed in range(10):
+        drawn = walker.draw(env, random.Random(seed), "update_address", None, [], seen)
+        assert drawn["address"] != customer["address"]
+    env.close()
+
+
+def _shipped_delivery():
+    domain = envscale.load(SPECS / "delivery.domain")
+    return domain, EnvFactory(domain, {"data": "delivery.data.json"}, SPECS / "delivery.domain")

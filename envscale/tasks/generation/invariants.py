@@ -17,6 +17,7 @@ from envscale.records import EntityField
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import run_check
 from envscale.tasks.generation.facts import meets
+from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
 from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
@@ -30,6 +31,7 @@ class InvariantSearch(State):
             inv.name
             for inv in self.manifest.invariants
             if inv.enforced_by == "runtime"
+            and inv.name not in self.deferred_names
             and entities & set(inv.reads)
             and check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
         }
@@ -41,7 +43,7 @@ class InvariantSearch(State):
         for inv in self.manifest.invariants:
             if inv.enforced_by != "runtime" or (entity is not None and entity not in inv.reads):
                 continue
-            if entity is not None and inv.entity == entity:
+            if (entity is not None and inv.entity == entity) or inv.name in self.deferred_names:
                 continue
             message = check_invariant(self.domain.tools_module.INVARIANTS[inv.name], env.db)
             if message is not None:
@@ -83,14 +85,43 @@ class InvariantSearch(State):
         ]
         # The fields fewest invariants read first: an overpaid invoice has its payment cut,
         # not what the patient owes, which the invoice's sum reads too.
-        plain.sort(key=lambda f: self._readers(env, entity, record, f.name))
+        # A list the check reads may lose entries (a pending order has no shipments yet).
+        plain += [
+            f
+            for f in spec.fields
+            if f.kind == "json"
+            and f.name not in spec.key
+            and not is_derived(f)
+            and isinstance(record.get(f.name), list)
+            and record[f.name]
+            and reads(check, env.db, entity, record, f.name)
+        ]
+        # Of fields read as often, a list before a status before a number: what a status
+        # holds follows it, and a bill whose payments fall short of its due is open again,
+        # rather than due less.
+        rank = {"json": 0, "enum": 1}
+        plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), rank.get(f.kind, 2)))
+        later: list[tuple[EntityField, Any]] = []  # side states of transitions, tried last
         for f in plain:
+            if f.kind == "json":  # one entry left out (a refund), else none at all
+                held = record[f.name]
+                options = [held[:i] + held[i + 1 :] for i in reversed(range(len(held)))]
+                for value in [*options[:REPAIR_CANDIDATES], []]:
+                    fixed = self._try(env, meta, entity, record, f, value, check)
+                    if fixed is not None:
+                        return fixed
+                continue
             seen = probe(check, env.db, entity, record, f.name)
             if not seen:
                 continue
             options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+            moves = self.manifest.transitions.get(f"{entity}.{f.name}")
+            aside = {s for s, p in phases(moves).items() if p == "side"} if moves else set()
             for value in itertools.islice(options, REPAIR_CANDIDATES):
                 if value is None and not f.nullable:
+                    continue
+                if value in aside:  # a visit is called off only when no other slot will do
+                    later.append((f, value))
                     continue
                 fixed = self._try(env, meta, entity, record, f, as_kind(value, f.kind), check)
                 if fixed is not None:
@@ -110,6 +141,10 @@ class InvariantSearch(State):
                     fixed = self._try(env, meta, entity, record, f, key, check)
                     if fixed is not None:
                         return fixed
+        for f, value in later:
+            fixed = self._try(env, meta, entity, record, f, value, check)
+            if fixed is not None:
+                return fixed
         for f in refs:  # the referred record changed: a rated order is a delivered one
             if self._repair_referred(env, entity, record, f, check, rng):
                 return env.db.find(entity, meta.key_of(record)) or record
@@ -152,6 +187,11 @@ class InvariantSearch(State):
             options = candidates(rng, other.get(g.name), seen, g.kind, g.enum)
             for value in itertools.islice(options, REPAIR_CANDIDATES):
                 changed = {**other, g.name: as_kind(value, g.kind)}
+                if g.kind == "enum":  # a status the clock rules out (a visit ahead, done)
+                    clocked = dict(changed)
+                    self._clock_status(target, clocked, random.Random(0))
+                    if clocked[g.name] != changed[g.name]:
+                        continue
                 if (value is None and not g.nullable) or judge(
                     check, env.db, entity, record, (target, changed)
                 ):

@@ -12,13 +12,14 @@ from typing import Any
 
 from envscale.records import EntityField
 from envscale.tasks import fakes
-from envscale.tasks.generation.nested import endpoints
-from envscale.tasks.generation.state import RecordContext, State, inner_schema, is_derived
+from envscale.tasks.generation.nested import endpoints, listed
+from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, is_derived
 from envscale.tasks.links import plural
 
 # Date fields that say when the thing itself happens (a visit's start), not when it was made.
 _HAPPENS = frozenset({"start", "starts", "begins", "departure", "departs", "scheduled"})
 _PER = re.compile(r"\bper (\w+)")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
 _SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 
@@ -172,8 +173,11 @@ class Lifecycle(State):
                 None,
             )
             if base is not None and base[:2].isdigit():
+                # a moment of that day (the next one for an arrival marked '+1'), as a
+                # date-time: what happened on a day is dated
                 late = rng.randint(30, 180) if status == "delayed" else rng.randint(-15, 20)
-                entry[name] = _later_time(base[:8], late)
+                on = day  # an arrival the next day moves there with its schedule
+                entry[name] = f"{on}T{_later_time(base[:8], late)}"
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
                 entry[name] = self._from_schema(
@@ -198,8 +202,23 @@ class Lifecycle(State):
                 continue
             if "'+1'" in (props.get(other, {}).get("description") or ""):
                 record[other] = f"{arrival}+1"
+                self._next_day_arrivals(record, other)
             else:
                 record[name], record[other] = arrival, value
+
+    def _next_day_arrivals(self, record: dict, scheduled: str) -> None:
+        """The dated arrivals of the days of a record that lands the day after it leaves
+        (actual and estimated ones, in a map by day) fall on the next day."""
+        rest = scheduled.split("_", 1)[1] if "_" in scheduled else scheduled
+        for value in record.values():
+            if not isinstance(value, dict):
+                continue
+            for day, entry in value.items():
+                if not isinstance(entry, dict) or not _ISO_DAY.match(str(day)):
+                    continue
+                for name, moment in entry.items():
+                    if name.endswith(rest) and isinstance(moment, str) and moment[:10] == day:
+                        entry[name] = fakes.shift_date(day, 1) + moment[10:]
 
     # ---- statuses that fit the clock
 
@@ -232,7 +251,9 @@ class Lifecycle(State):
                 today = when[:10] == self.clock[:10]
                 allowed = [s for s in moves if _fits(phase[s], ahead, today)]
                 if allowed and record[f.name] not in allowed:
-                    record[f.name] = rng.choice(allowed)
+                    # mostly a state of the main chain; a side one (cancelled) now and then
+                    main = [s for s in allowed if phase[s] != "side"]
+                    record[f.name] = rng.choice(main * 3 + allowed)
                 continue
 
     def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
@@ -357,10 +378,99 @@ class Lifecycle(State):
                     record[f.name] = None
                 elif record.get(f.name) is None and f.kind in ("date", "datetime"):
                     seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
-                    record[f.name] = fakes.value_for(seeded, f.name, f.kind, self.clock)
+                    record[f.name] = self._soon_after(entity, f, record, seeded)
                 elif record.get(f.name) is None and make is not None:
                     record[f.name] = make(f)
                 break
+
+    def _soon_after(self, entity: str, f: EntityField, record: dict, rng: random.Random) -> str:
+        """A date for the event a field names that follows the record's earlier events by a
+        little (delivered within the hours after it was assigned), not after the clock; a
+        date of its own when the record has no earlier event."""
+        rank = max((DATE_RANK[w] for w in fakes.words(f.name) if w in DATE_RANK), default=None)
+        earlier = [
+            record[g.name]
+            for g in self.manifest.entities[entity].fields
+            if g is not f
+            and g.kind in ("date", "datetime")
+            and isinstance(record.get(g.name), str)
+            and rank is not None
+            and any(0 <= DATE_RANK.get(w, 99) < rank for w in fakes.words(g.name))
+        ]
+        if not earlier:
+            return str(fakes.value_for(rng, f.name, f.kind, self.clock))
+        start = max(earlier)
+        if len(start) == 10:
+            start += self.clock[10:]
+        when = fakes.shift_minutes(start, rng.randrange(15, 120, 5))
+        when = min(when, self.clock) if start <= self.clock else when
+        return when if f.kind == "datetime" else when[:10]
+
+    def _replacements(self, entity: str, record: dict) -> None:
+        """A list of ids named `new` beside a list of the record's line ids (exchange_items
+        and exchange_new_items) holds, for each of those, another id of the same kind of
+        thing: another key of the map, in the record the line refers to, that holds the old
+        one (another variant of the same product). A number named after the difference of
+        the two (exchange_price_difference) is what the new ones cost more."""
+        lines = [
+            line
+            for value in record.values()
+            if isinstance(value, list)
+            for line in value
+            if isinstance(line, dict)
+        ]
+        for name, new in list(record.items()):
+            words = fakes.words(name)
+            if "new" not in words or not isinstance(new, list):
+                continue
+            old = record.get("_".join(w for w in words if w != "new"))
+            if not isinstance(old, list) or not old:
+                continue
+            kept: list[str] = []
+            chosen: list[str] = []
+            cost = 0.0
+            for item in old:  # an item with no other kind of it (one variant) stays out
+                line = next((x for x in lines if item in x.values()), None)
+                found = self._other_key(line or {}, item, str(name), set(old))
+                if found is not None:
+                    kept.append(item)
+                    chosen.append(found[0])
+                    cost += found[1] - found[2]
+            if not chosen:
+                continue
+            record["_".join(w for w in words if w != "new")] = sorted(kept)
+            record[name] = sorted(chosen)
+            prefix = words[0]
+            for other, value in list(record.items()):
+                parts = fakes.words(other)
+                if parts[:1] == [prefix] and "difference" in parts and value is not None:
+                    record[other] = round(cost, 2)
+
+    def _other_key(
+        self, line: dict, item: Any, salt: str, avoid: set
+    ) -> tuple[str, float, float] | None:
+        """Another key of the map holding `item` in a record the line refers to, with the
+        price of each (an available variant first): (key, its price, the old one's)."""
+        for value in line.values():
+            for records in self.index.values():
+                referred = records.get(value) if isinstance(value, str) else None
+                if not isinstance(referred, dict):
+                    continue
+                for held in referred.values():
+                    if not isinstance(held, dict) or item not in held:
+                        continue
+                    others = [k for k, v in held.items() if k not in avoid and isinstance(v, dict)]
+                    ready = [k for k in others if held[k].get("available") is not False]
+                    pool = sorted(ready or others)
+                    if not pool:
+                        return None
+                    key = pool[sum(map(ord, f"{salt}{item}")) % len(pool)]
+                    price = listed(held[key], "price", [])
+                    was = listed(held[item], "price", [])
+                    if price is NOTHING or was is NOTHING:
+                        return key, 0.0, 0.0
+                    return key, float(price), float(was)
+        return None
 
     def _from_lines(self, entity: str, record: dict) -> None:
         """A text field named like a field of the record's lines, lines that refer to other
@@ -425,14 +535,14 @@ class Lifecycle(State):
         per = _PER.search(lines[1]["price"].get("description") or "")
         counted = record.get(plural(per.group(1))) if per else None
         times = len(counted) if isinstance(counted, list) and counted else 1
-        cost = round(sum(amounts) * times, 2)  # type: ignore[arg-type]
+        cost = round(sum(amounts) * times + self._fees(entity, record), 2)  # type: ignore[arg-type]
         name, entries, fields = payments
         whole = fields["amount"].get("type") == "integer"
         refunds = [e for e in entries if any("refund" in str(v) for v in e.values())]
         paid: list[dict] = []
         for entry in entries:  # one payment per method
-            method = _own_method(entry)
-            if entry not in refunds and all(_own_method(e) != method for e in paid):
+            method = own_method(entry)
+            if entry not in refunds and all(own_method(e) != method for e in paid):
                 paid.append(entry)
         if not paid:
             return
@@ -446,7 +556,62 @@ class Lifecycle(State):
             entry["amount"] = round(seeded.choice(amounts) * times, 2)  # type: ignore[operator]
         for entry in paid + refunds:
             entry["amount"] = round(entry["amount"]) if whole else float(entry["amount"])
+        for entry in paid:
+            self._within_balance(entity, record, entry)
         record[name] = [e for e in entries if e in paid or e in refunds]
+
+    def _fees(self, entity: str, record: dict) -> float:
+        """What the tools that write the entity charge on top of its lines, as their docs say
+        it: "30 per passenger for insurance" adds 30 for each of the record's passengers when
+        its `insurance` is taken (yes, true)."""
+        fees = 0.0
+        for tool in self.manifest.tools:
+            if tool.kind != "write" or entity not in tool.writes:
+                continue
+            doc = next(
+                (
+                    s["function"].get("description") or ""
+                    for s in self.domain.tool_schemas
+                    if s["function"]["name"] == tool.name
+                ),
+                "",
+            )
+            for amount, word, field in _FEE.findall(" ".join(doc.split())):
+                taken = record.get(field)
+                if taken is True or (isinstance(taken, str) and taken.lower() in ("yes", "true")):
+                    counted = record.get(plural(word))
+                    fees += float(amount) * (len(counted) if isinstance(counted, list) else 1)
+            if fees:
+                return fees
+        return fees
+
+    def _within_balance(self, entity: str, record: dict, entry: dict) -> None:
+        """A payment from a saved method that holds a balance (a gift card, a certificate) is
+        no more than that balance: else another saved method of the payer pays, one without
+        a balance or with enough of it."""
+        method = own_method(entry)
+        amount = entry.get("amount")
+        if method is None or not isinstance(amount, int | float):
+            return
+        for f in self.manifest.entities[entity].fields:
+            if f.kind != "ref" or record.get(f.name) is None:
+                continue
+            payer = self.index.get(f.ref or "", {}).get(record[f.name]) or {}
+            for saved in payer.values():
+                if not isinstance(saved, dict) or not isinstance(saved.get(method), dict):
+                    continue
+                left = _balance(saved[method])
+                if left is None or left >= amount:
+                    return
+                fits = [
+                    k
+                    for k, m in saved.items()
+                    if isinstance(m, dict) and (_balance(m) is None or _balance(m) >= amount)
+                ]
+                if fits:
+                    field = next(k for k, v in entry.items() if v == method)
+                    entry[field] = sorted(fits)[len(str(amount)) % len(fits)]
+                return
 
     def _totals(self, entity: str, record: dict) -> None:
         """Counts and amounts of one thing agree with their total: `nonfree_baggages` is at
@@ -513,7 +678,20 @@ def _later_time(clock_time: str, minutes: int) -> str:
     return f"{total // 60:02d}:{total % 60:02d}:00"
 
 
-def _own_method(entry: dict) -> Any:
+_FEE = re.compile(r"\b(\d+(?:\.\d+)?) per (\w+) for (\w+)")
+_BALANCE_NAMES = ("balance", "amount")
+
+
+def _balance(method: dict) -> float | None:
+    """What a saved payment method holds (a gift card's balance), None when it holds none."""
+    for name in _BALANCE_NAMES:
+        value = method.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def own_method(entry: dict) -> Any:
     """The payment method an entry names (its `..._id` text field)."""
     return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
 

@@ -66,6 +66,7 @@ class RecordValues(State):
             record,
             lambda f: self._field_value(entity, f, record, rng, schema, False, ctx, fresh=True),
         )
+        self._replacements(entity, record)
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
         self._payments(entity, record)
@@ -102,6 +103,7 @@ class RecordValues(State):
     ) -> Any:
         if f.kind == "ref":
             choices = self._agreeing(f.ref, ctx)
+            choices = self._matchable(entity, f, choices) or choices
             if len(self.manifest.entities[entity].key) == 1:
                 taken = self.index.get(entity, {})
                 choices = [k for k in choices if k not in taken]
@@ -122,6 +124,27 @@ class RecordValues(State):
             return fmt.make(index + 1)
         value = fakes.value_for(rng, f.name, f.kind, self.clock, entity, ctx.person_for(f.kind))
         return f"{value}-{index + 1}" if isinstance(value, str) else value
+
+    def _matchable(self, entity: str, f: EntityField, choices: list) -> list:
+        """Of the records a key reference may name, those that another reference of the record
+        can still agree with: a redemption's customer is one with an order no redemption
+        names yet (the order must be the customer's own)."""
+        spec = self.manifest.entities[entity]
+        made = self.index.get(entity, {}).values()
+        for g in spec.fields:
+            if g.kind != "ref" or g.name in spec.key or g.ref in (None, entity, f.ref):
+                continue
+            owner = next(
+                (h.name for h in self.manifest.entities[g.ref].fields if h.ref == f.ref), None
+            )
+            if owner is None:
+                continue
+            taken = {r.get(g.name) for r in made}
+            free = {
+                r.get(owner) for k, r in self.index.get(g.ref or "", {}).items() if k not in taken
+            }
+            choices = [c for c in choices if c in free]
+        return choices
 
     def _agreeing(self, target: str | None, ctx: RecordContext) -> list:
         """Keys of the target's records that agree with what the record refers to: a cart's
