@@ -85,6 +85,8 @@ class State:
         self._read_by: dict[tuple[str, str], int] = {}  # (entity, field) -> invariants reading it
         self._cascading = False  # a rewrite is repairing the records that refer to it
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
+        # entity -> the constant keys the tools look its records up by (generation/singles.py)
+        self.fixed: dict[str, list[str]] = {}
 
 
 def hashable(value: Any) -> Any:
