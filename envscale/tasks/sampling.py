@@ -32,6 +32,7 @@ _WROTE = "a read-only walk wrote"
 _REPEAT = "the walk repeated a chain already sampled"
 _REPLAY = "replaying the chain gave other outputs"
 _UNCHANGED = "the writes left the state as it was"
+_NO_AGENT = "the domain has no tool of the agent's to start a walk with"
 
 
 @dataclass
@@ -106,6 +107,11 @@ def sample_tasks(
     seen: set[str] = set()
     attempts = max_attempts if max_attempts is not None else 20 * n + 20
     agents = [node for node in graph.nodes.values() if node.side == "agent"]
+    if not agents:  # walks start with the agent's tools; the user's alone make no task
+        env.close()
+        report.rejected[_NO_AGENT] += 1
+        report.tools = sorted(graph.nodes)
+        return []
     has_reads = any(node.kind == "read" for node in agents)
     has_writes = any(node.kind == "write" for node in graph.nodes.values())
     want_reads = n if not has_writes else (round(n * read_only_share) if has_reads else 0)

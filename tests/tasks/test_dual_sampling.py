@@ -232,3 +232,17 @@ def test_the_small_dual_control_spec_through_the_commands(
     kept = _generate_cli(roaming_spec, "generated", tmp_path / "gen", 12, capsys)
     assert kept and all(t.filters["state"] and t.filters["exact"] for t in kept)
     assert sum(t.meta.user_calls or 0 for t in kept) > 0
+
+
+def test_a_domain_of_the_users_tools_alone_says_why_it_makes_no_task(
+    tmp_path: Path, capsys
+) -> None:
+    head, _, _ = ROAMING.partition("tool get_line")
+    user_only = head + ROAMING[ROAMING.index("tool check_phone") :]
+    user_only = user_only[: user_only.index("tool follow_line")]
+    spec = tmp_path / "phone_only.domain"
+    spec.write_text(user_only, encoding="utf-8")
+    assert main(["tasks", str(spec), "-n", "4", "-o", str(tmp_path / "t.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "no tool of the agent's to start a walk with" in err and "Traceback" not in err
+    assert not (tmp_path / "t.jsonl").exists()
