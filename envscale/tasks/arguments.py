@@ -218,6 +218,8 @@ class ArgumentDrawer:
             }
         if name in ("expression", "formula", "calculation"):
             return self._expression(rng, local)
+        if name == "id" and entity is None:
+            return self._any_key(catalog, rng, local)
         try:
             return self.find(catalog, rng, name, entity, local, avoid)
         except NoValue:
@@ -226,6 +228,30 @@ class ArgumentDrawer:
         if fmt in ("date", "date-time") or name in ("date", "day") or name.endswith("_date"):
             return self._moment(catalog, rng, tool, fmt or "date")
         return self._made_up(rng, name, "string")
+
+    def _any_key(self, catalog: Catalog, rng: random.Random, local: Context) -> str:
+        """For a parameter called just `id`: the key of a record met (most recent first, now
+        and then passed over), else of any record whose key is no address (`@external`)."""
+        met = [catalog.key_of(entity, record) for entity, record in local]
+        met = [k for k in met if isinstance(k, str)]
+        for key in met:
+            if rng.random() >= SKIP_RECORD:
+                return key
+        addressed = {
+            name
+            for name, spec in self.manifest.entities.items()
+            if any(f.external for f in spec.fields if f.name in spec.key)
+        }
+        keyed = [
+            key
+            for entity, index in catalog.by_key.items()
+            if entity not in addressed
+            for key in index
+            if isinstance(key, str)
+        ]
+        if not keyed:
+            raise NoValue("id")
+        return rng.choice(keyed)
 
     def _list(
         self,

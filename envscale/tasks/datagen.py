@@ -43,6 +43,7 @@ from envscale.tasks.generation.lifecycle import Lifecycle
 from envscale.tasks.generation.lifecycle import own_method as _own_method
 from envscale.tasks.generation.nested import NestedValues
 from envscale.tasks.generation.report import EntityReport
+from envscale.tasks.generation.singles import Singles, fixed_keys
 from envscale.tasks.generation.state import hashable
 from envscale.tasks.generation.values import RecordValues
 from envscale.tasks.links import entity_order
@@ -96,20 +97,24 @@ def generate_data(
     return data
 
 
-class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
+class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles):
     # ---- the run
 
     def run(self, size: int | dict[str, int]) -> dict[str, list[dict]]:
+        self.fixed = fixed_keys(self.domain)
         env = Environment.create(self.domain, None, enforce_policies=False)
         order = entity_order(self.manifest)
         self._defer(order)
         try:
             for entity in order:
                 count = size.get(entity, DEFAULT_SIZE) if isinstance(size, dict) else size
+                if entity in self.fixed:  # exactly the records the tools look up
+                    count = len(self.fixed[entity])
                 self._fill(env, entity, max(0, int(count)))
             self._fill_inverse_lists(env)
             self._settle(env, order)
             self._cover_balances(env)
+            self._tie_singles(env, self.fixed)
             problems = [
                 f"invariant '{name}' violated: {message}"
                 for name, message in self._violations(env, None).items()
@@ -329,11 +334,37 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch):
 
     # ---- lists of references filled from the references back (a user's orders)
 
+    def _deal_owned(self, env: Any, entity: str, f: Any, order: list[str]) -> None:
+        """A list of references to T that T does not refer back to, on records made before
+        any T (a customer's `line_ids`, made ahead of the lines in a cycle of references):
+        the T records are dealt out, each to one owner, one to three an owner."""
+        target = self.links.element_ref(f)
+        if target is None or target == entity or target not in self.index:
+            return
+        if order.index(target) < order.index(entity):
+            return  # the list was drawn from records that existed
+        owners = [r for r in self.index.get(entity, {}).values() if not r.get(f.name)]
+        if not owners:
+            return
+        rng = random.Random(f"envscale-datagen:{self.seed}:{entity}.{f.name}")
+        keys = list(self.index[target])
+        rng.shuffle(keys)
+        for record in owners:
+            if not keys:
+                break
+            take = rng.randint(1, 3)
+            record[f.name], keys = keys[:take], keys[take:]
+            env.db.update(entity, record, f.name, as_move=False)
+
     def _fill_inverse_lists(self, env: Any) -> None:
+        order = entity_order(self.manifest)
         for entity, spec in self.manifest.entities.items():
             for f in spec.fields:
                 back = self.links.inverse(entity, f)
-                if back is None or f.kind != "json" or not f.type.startswith("list"):
+                if f.kind != "json" or not f.type.startswith("list"):
+                    continue
+                if back is None:
+                    self._deal_owned(env, entity, f, order)
                     continue
                 target = self.links.element_ref(f)
                 assert target is not None

@@ -32,6 +32,7 @@ _WROTE = "a read-only walk wrote"
 _REPEAT = "the walk repeated a chain already sampled"
 _REPLAY = "replaying the chain gave other outputs"
 _UNCHANGED = "the writes left the state as it was"
+_NO_AGENT = "the domain has no tool of the agent's to start a walk with"
 
 
 @dataclass
@@ -105,7 +106,13 @@ def sample_tasks(
     tasks: list[Task] = []
     seen: set[str] = set()
     attempts = max_attempts if max_attempts is not None else 20 * n + 20
-    has_reads = any(node.kind == "read" for node in graph.nodes.values())
+    agents = [node for node in graph.nodes.values() if node.side == "agent"]
+    if not agents:  # walks start with the agent's tools; the user's alone make no task
+        env.close()
+        report.rejected[_NO_AGENT] += 1
+        report.tools = sorted(graph.nodes)
+        return []
+    has_reads = any(node.kind == "read" for node in agents)
     has_writes = any(node.kind == "write" for node in graph.nodes.values())
     want_reads = n if not has_writes else (round(n * read_only_share) if has_reads else 0)
     for attempt in range(attempts):
@@ -152,8 +159,14 @@ def sample_tasks(
         task.invalid_calls = [i for i, step in enumerate(walk.steps) if step.invalid]
         # The user asks for what the valid calls do; a deliberately invalid call is the
         # agent's slip, corrected by the valid call of the same tool that follows it.
-        wanted = [c.to_dict() for i, c in enumerate(task.gold_calls) if i not in task.invalid_calls]
-        said = [o.content for i, o in enumerate(task.gold_outputs) if i not in task.invalid_calls]
+        # The user's own calls are not asked for: the user makes them when the agent asks.
+        asked = [
+            i
+            for i, c in enumerate(task.gold_calls)
+            if i not in task.invalid_calls and c.side == "agent"
+        ]
+        wanted = [task.gold_calls[i].to_dict() for i in asked]
+        said = [task.gold_outputs[i].content for i in asked]
         task.instruction = renderer.render(wanted, walker.catalog(env), task.id, said)
         tasks.append(task)
         lengths[len(task.gold_calls)] += 1
@@ -238,7 +251,7 @@ def _run_from_reset(env: Environment, calls: list[GoldCall]) -> tuple[list[GoldO
     env.reset()
     outputs = []
     for call in calls:
-        result = env.call(call.name, call.arguments)
+        result = env.call(call.name, call.arguments, side=call.side)
         outputs.append(GoldOutput(ok=result.ok, content=result.text))
     return outputs, env.state_hash()
 

@@ -119,7 +119,7 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
                 color=color,
                 alpha=0.55,
                 linewidth=0.6 + 2.4 * weight / top,
-                linestyle="-" if kind == "key" else "--",
+                linestyle={"key": "-", "effect": ":"}.get(kind, "--"),
                 shrinkA=9,
                 shrinkB=9,
             )
@@ -156,6 +156,8 @@ def draw(graph: ToolGraph, path: str | Path, title: str | None, strongest: int) 
     ax.scatter([], [], color=WRITE_COLOR, label="write tool")
     ax.plot([], [], color="#888888", label="a key flows")
     ax.plot([], [], color="#888888", linestyle="--", label="a value flows")
+    if any(e.kind == "effect" for e in graph.edges):  # the user's tools, joined by effects
+        ax.plot([], [], color="#888888", linestyle=":", label="a write reaches what it reads")
     ax.legend(loc="lower right", frameon=False)
     ax.set_title(
         title

@@ -14,6 +14,11 @@ first (`before writes require verify_patient`), the walk calls it first, with ar
 drawn for the records the next call concerns; a rule bound to records
 (`verify_patient(patient_id)`) is met once for each record the call concerns, that record's
 key in the bound parameter.
+
+Walks start with one of the agent's tools. Where the domain gives the user tools of their own
+(dual control), a walk may go on to one of them along the graph's edges by effects, and the
+call is made as the user (`Step.side`); the user's calls are never made invalid on purpose,
+and policies, which judge the agent, do not hold them up.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Step:
     ok: bool
     content: str
     invalid: bool = False
+    side: str = "agent"  # agent | user
 
 
 def ends_conversation(tool: str) -> bool:
@@ -86,7 +92,14 @@ class Walk:
 
     @property
     def calls(self) -> list[dict]:
-        return [{"name": s.name, "arguments": s.arguments} for s in self.steps]
+        return [
+            {
+                "name": s.name,
+                "arguments": s.arguments,
+                **({"side": s.side} if s.side != "agent" else {}),
+            }
+            for s in self.steps
+        ]
 
 
 class _NoValue(Exception):
@@ -100,7 +113,8 @@ class Walker:
         self.manifest = domain.manifest
         self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.schemas = {
-            s["function"]["name"]: s["function"]["parameters"] for s in domain.tool_schemas
+            s["function"]["name"]: s["function"]["parameters"]
+            for s in [*domain.tool_schemas, *domain.side_schemas("user")]
         }
         self.tools = domain.tools
         self.entities = self.manifest.entities
@@ -125,7 +139,9 @@ class Walker:
         coverage = coverage or Coverage()
         self.drawer.forget()
         self.catalog(env).forget()
-        starts = [n for n, node in self.graph.nodes.items() if node.kind in kinds]
+        starts = [
+            n for n, node in self.graph.nodes.items() if node.kind in kinds and node.side == "agent"
+        ]
         if "write" in kinds and length == 1:  # a walk that must write and has one call
             starts = [n for n in starts if self.graph.nodes[n].kind == "write"]
         if not starts:
@@ -201,7 +217,7 @@ class Walker:
             weights = {
                 n: 0.1
                 for n, node in self.graph.nodes.items()
-                if node.kind == "write" and n not in tried
+                if node.kind == "write" and node.side == "agent" and n not in tried
             }
         if not weights:
             return None
@@ -253,7 +269,8 @@ class Walker:
             except _NoValue:
                 continue
             planned = self._related(env, tool, arguments)
-            if self._blocked(env, tool, arguments):
+            side = self.graph.side(tool)
+            if side == "agent" and self._blocked(env, tool, arguments):
                 if budget < 2:
                     return None
                 required = self._required_first(
@@ -276,17 +293,18 @@ class Walker:
                     arguments = again
                 planned = self._related(env, tool, arguments)
             if (
-                budget >= 2
+                side == "agent"
+                and budget >= 2
                 and rng.random() < invalid_share
                 and self._invalid_call(env, rng, tool, arguments, walk)
             ):
                 budget -= 1
                 invalid_share = 0.0  # one invalid call per step
-            result = env.call(tool, arguments)
-            if not result.ok and not result.internal:
+            result = env.call(tool, arguments, side=side)
+            if not result.ok and not result.internal and side == "agent":
                 arguments, result = self._repair(env, tool, arguments, result)
             if result.ok:
-                walk.steps.append(Step(tool, arguments, True, result.text))
+                walk.steps.append(Step(tool, arguments, True, result.text, side=side))
                 rows = _rows(result.content)
                 context[:0] = [*self._typed(tool, rows), *planned]
                 return rows

@@ -88,6 +88,8 @@ class State:
         # invariants on an entity's rows that read entities made later: met once all exist
         self.deferred: dict[str, list[tuple[str, Check]]] = {}
         self.deferred_names: set[str] = set()
+        # entity -> the constant keys the tools look its records up by (generation/singles.py)
+        self.fixed: dict[str, list[str]] = {}
 
 
 def hashable(value: Any) -> Any:

@@ -101,6 +101,9 @@ class RecordValues(State):
         record: dict,
         ctx: RecordContext,
     ) -> Any:
+        fixed = self.fixed.get(entity)
+        if fixed is not None:  # a record the tools look up by a constant key
+            return fixed[index] if index < len(fixed) else None
         if f.kind == "ref":
             choices = self._agreeing(f.ref, ctx)
             choices = self._matchable(entity, f, choices) or choices
