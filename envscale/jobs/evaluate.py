@@ -16,6 +16,7 @@ from pathlib import Path
 
 from envscale.jobs.generate import JOB_FILE, Job, run_tasks
 from envscale.records import EvalReport, LengthResult, Task, TaskResult, Trajectory, load_jsonl
+from envscale.rollout.toolcalls import holds_malformed_call
 
 
 def pass_hat_k(successes: dict[str, tuple[int, int]], k: int) -> float:
@@ -37,6 +38,11 @@ def hit_internal_error(trajectory: Trajectory) -> bool:
 def failure_reason(trajectory: Trajectory) -> str:
     if hit_internal_error(trajectory):
         return "internal_error"
+    # A model's tool call that did not parse: what went wrong first, whatever the end.
+    if any(
+        m.role == "assistant" and holds_malformed_call(m.content) for m in trajectory.messages
+    ):
+        return "malformed_call"
     if trajectory.meta.end == "turn_limit":
         return "turn_limit"
     filters = trajectory.filters
