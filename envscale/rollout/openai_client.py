@@ -39,9 +39,6 @@ class Unreachable(ChatError):
     """No connection to the endpoint could be made, several times in a row."""
 
 
-_FAILED_CONNECTIONS: dict[str, int] = {}
-
-
 def unreachable_in(message: str) -> str | None:
     """What an episode's error says of an unreachable endpoint, or None when it says other."""
     marker = f"{Unreachable.__name__}: "
@@ -85,6 +82,7 @@ class ChatClient:
         self.key = os.environ.get(config.api_key_env, "")
         self.semaphore = _semaphore(self.url, config.concurrency)
         self.sleep = time.sleep
+        self.failed_connections = 0  # in a row, over this client's requests
 
     def complete(
         self, messages: list[dict], tools: list[dict] | None = None, seed: int | None = None
@@ -132,10 +130,10 @@ class ChatClient:
                     self.semaphore,
                     urllib.request.urlopen(request, timeout=self.config.timeout) as response,
                 ):
-                    _FAILED_CONNECTIONS[self.url] = 0
+                    self.failed_connections = 0
                     return json.loads(self._read(response, deadline).decode("utf-8"))
             except urllib.error.HTTPError as error:
-                _FAILED_CONNECTIONS[self.url] = 0
+                self.failed_connections = 0
                 detail = error.read(2000).decode("utf-8", "replace")[:300]
                 last_error = f"HTTP {error.code}: {detail}"
                 if error.code not in RETRY_STATUS:
@@ -152,15 +150,15 @@ class ChatClient:
                 reason = getattr(error, "reason", None) or error
                 last_error = f"{type(error).__name__}: {str(reason)[:300]}"
                 if _connection_failed(error):
-                    failed = _FAILED_CONNECTIONS.get(self.url, 0) + 1
-                    _FAILED_CONNECTIONS[self.url] = failed
+                    self.failed_connections += 1
+                    failed = self.failed_connections
                     if failed >= UNREACHABLE_AFTER:
                         raise Unreachable(
                             f"cannot reach {self.url}: {failed} connections in a row failed "
                             f"({type(reason).__name__}: {str(reason)[:300]})"
                         ) from None
                 else:
-                    _FAILED_CONNECTIONS[self.url] = 0
+                    self.failed_connections = 0
             if attempt < self.config.retries:
                 self.sleep(
                     wait
