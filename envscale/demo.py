@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 from envscale.api import compile_file, load
@@ -147,37 +148,12 @@ TASKS_PER_SPEC = 20
 TASKS_PER_DOMAIN = 8  # per synthesised domain
 SYNTH_TASKS = 8  # tasks sampled and replayed to verify each synthesised domain
 SYNTH_MIN_SIZE = 2  # a pair of tools may be a domain: the collection is small
-TRAINING = {
-    "output_dir": "build/demo/run",
-    "seed": 0,
-    "model": {"base": "tiny"},
-    "training": {"eval_every": 10, "checkpoint_every": 10, "merge_final": True, "progress": False},
-    "phases": [
-        {
-            "name": "general",
-            "data": ["build/demo/general/trajectories.jsonl"],
-            "eval_fraction": 0.1,
-            "steps": 30,
-            "lr": 3e-3,
-            "schedule": "cosine",
-            "warmup": 0.05,
-            "tokens_per_batch": 8192,
-            "max_length": 8192,
-        },
-        {
-            "name": "vertical",
-            "data": ["build/demo/vertical/trajectories.jsonl"],
-            "eval_fraction": 0.1,
-            "steps": 30,
-            "lr": 2e-3,
-            "schedule": "cosine",
-            "warmup": 0.05,
-            "tokens_per_batch": 8192,
-            "max_length": 8192,
-            "replay": 0.2,
-        },
-    ],
-}
+# The training run is examples/demo.toml (`envscale train examples/demo.toml` repeats it),
+# without the progress bar.
+TRAINING_FILE = COLLECTION.parents[1] / "demo.toml"
+with TRAINING_FILE.open("rb") as _file:
+    TRAINING = tomllib.load(_file)
+TRAINING.setdefault("training", {})["progress"] = False
 
 
 def synthesise_collection(build: Path) -> Path:
