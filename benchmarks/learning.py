@@ -1,7 +1,7 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 240] [--threads 1]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 100] [--threads 1]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -96,8 +97,9 @@ class Settings:
     seeds: int
     steps: int
     trials: int
-    train_tasks: int  # per domain
-    eval_tasks: int  # per domain
+    train_tasks: int  # per general domain; three times as many for the vertical one
+    vertical_eval_tasks: int
+    eval_tasks: int  # per held-out general domain
     max_turns: int
     max_tokens: int
     vocab: int
@@ -107,8 +109,8 @@ class Settings:
     max_length: int
 
 
-FULL = Settings(3, 240, 4, 40, 8, 8, 72, 2048, 128, 3, 4096, 1024)
-QUICK = Settings(1, 4, 2, 6, 2, 3, 24, 512, 32, 1, 2048, 768)
+FULL = Settings(3, 100, 4, 40, 6, 3, 6, 64, 2048, 128, 3, 2048, 1024)
+QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768)
 
 
 # ---- data
@@ -155,11 +157,12 @@ def instance(task: Task) -> str:
 
 
 def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str]) -> list[Task]:
-    """Tasks sampled with another seed, minus any whose instance a training task has."""
-    job = Job([str(s) for s in specs], Path("."), tasks=n, seed=seed)
+    """n tasks per spec sampled with another seed, none whose instance a training task has."""
+    job = Job([str(s) for s in specs], Path("."), tasks=4 * n, seed=seed)
     domains = load_domains(job.specs)
     states = [initial_state_for(s, job.data, job.data_seed, job.data_size) for s in job.specs]
-    return [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    return [t for d in domains for t in [t for t in fresh if t.domain == d.name][:n]]
 
 
 def training_instances(files: list[Path]) -> set[str]:
@@ -195,7 +198,7 @@ def build_tokenizer(texts: list[str], vocab: int):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab,
-        special_tokens=SPECIAL_TOKENS + TAG_TOKENS,
+        special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -206,6 +209,7 @@ def build_tokenizer(texts: list[str], vocab: int):
         pad_token="<|endoftext|>",
         additional_special_tokens=SPECIAL_TOKENS[1:],
     )
+    fast.add_tokens(TAG_TOKENS)  # whole tokens, kept when a reply is decoded
     fast.chat_template = TEMPLATE
     return fast
 
@@ -393,7 +397,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 240)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 100)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "learning")
@@ -432,7 +436,7 @@ def main() -> int:
     general = trajectories(general_domains, out / "data" / "general", s.train_tasks, seed=1)
     vertical = trajectories([VERTICAL], out / "data" / "vertical", 3 * s.train_tasks, seed=1)
     seen = training_instances(general + vertical)
-    vertical_tasks = held_out_tasks([VERTICAL], 3 * s.eval_tasks, seed=101, seen=seen)
+    vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, seed=101, seen=seen)
     general_tasks = held_out_tasks(held_domains, s.eval_tasks, seed=101, seen=seen)
     texts = rendered_texts(general + vertical)
     tokenizer = build_tokenizer(texts, s.vocab)
@@ -452,8 +456,9 @@ def main() -> int:
     for seed in range(s.seeds):
         base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
         size = size or parameters(base)
-        for arm in [] if args.no_arms else ARMS:
+        for arm in [] if args.no_arms else args.arms:
             folder = out / f"seed{seed}" / arm.replace(" ", "-")
+            shutil.rmtree(folder, ignore_errors=True)  # an earlier run's episodes are not reused
             seconds = 0.0
             model = base
             if arm != "untrained":
@@ -498,6 +503,7 @@ def main() -> int:
                 if not base.exists():
                     build_model(base, tokenizer, s, seed)
                 folder = out / f"seed{seed}" / f"scaling-{n}"
+                shutil.rmtree(folder, ignore_errors=True)
                 model, _ = train_arm(
                     base, folder / "run", [phase("general", files, s.steps, s)], seed
                 )
