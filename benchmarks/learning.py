@@ -1,7 +1,7 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 100] [--threads 1]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 200] [--threads 1]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
@@ -107,10 +107,11 @@ class Settings:
     layers: int
     tokens_per_batch: int
     max_length: int
+    lr: float
 
 
-FULL = Settings(3, 100, 4, 40, 6, 3, 6, 64, 2048, 128, 3, 2048, 1024)
-QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768)
+FULL = Settings(3, 200, 4, 40, 4, 2, 6, 64, 2048, 128, 3, 2048, 1024, 6e-3)
+QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3)
 
 
 # ---- data
@@ -256,7 +257,7 @@ def phase(name: str, files: list[Path], steps: int, settings: Settings) -> dict:
         "data": [str(f) for f in files],
         "eval_fraction": 0.0,
         "steps": steps,
-        "lr": 3e-3,
+        "lr": settings.lr,
         "schedule": "cosine",
         "warmup": 0.05,
         "tokens_per_batch": settings.tokens_per_batch,
@@ -397,14 +398,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 100)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 200)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "learning")
     parser.add_argument(
         "--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM", help="arms to run"
     )
     parser.add_argument("--scaling", action="store_true", help="also the scaling curve")
+    parser.add_argument("--scaling-seeds", type=int, help="seeds per point (default --seeds)")
     parser.add_argument("--no-arms", action="store_true", help="only the scaling curve")
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
     parser.add_argument("--limit", type=int, help="the collection's first N tools only")
@@ -421,6 +424,7 @@ def main() -> int:
             **s.__dict__,
             **{k: v for k, v in (("seeds", args.seeds), ("steps", args.steps)) if v},
             **({"trials": args.trials} if args.trials else {}),
+            **({"lr": args.lr} if args.lr else {}),
         }
     )
     out: Path = args.out
@@ -452,10 +456,24 @@ def main() -> int:
     sets = {"vertical": ([VERTICAL], vertical_tasks), "general": (held_domains, general_tasks)}
     results: dict[str, list[dict]] = {}
     timings: dict[str, list[float]] = {}
-    size = 0
+    size = parameters(build_model(out / "seed0" / "base", tokenizer, s, 0))
+    record: dict = {
+        "settings": s.__dict__,
+        "parameters": size,
+        "vertical": VERTICAL.stem,
+        "general_domains": [d.stem for d in general_domains],
+        "held_out_domains": [d.stem for d in held_domains],
+        "held_out_tasks": {"vertical": len(vertical_tasks), "general": len(general_tasks)},
+        "arms": results,
+        "train_seconds": timings,
+    }
+
+    def save() -> None:  # after every arm, so a run cut short keeps what it measured
+        record["seconds"] = time.perf_counter() - started
+        (out / "learning.json").write_text(json.dumps(record, indent=2))
+
     for seed in range(s.seeds):
         base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
-        size = size or parameters(base)
         for arm in [] if args.no_arms else args.arms:
             folder = out / f"seed{seed}" / arm.replace(" ", "-")
             shutil.rmtree(folder, ignore_errors=True)  # an earlier run's episodes are not reused
@@ -473,17 +491,8 @@ def main() -> int:
             timings.setdefault(arm, []).append(seconds)
             said = ", ".join(f"{n} pass^1 {v['pass^k']['1']:.3f}" for n, v in scores.items())
             print(f"seed {seed} {arm}: {said} (trained in {seconds:.0f} s)", flush=True)
+            save()
 
-    record: dict = {
-        "settings": s.__dict__,
-        "parameters": size,
-        "vertical": VERTICAL.stem,
-        "general_domains": [d.stem for d in general_domains],
-        "held_out_domains": [d.stem for d in held_domains],
-        "held_out_tasks": {"vertical": len(vertical_tasks), "general": len(general_tasks)},
-        "arms": results,
-        "train_seconds": timings,
-    }
     if results:
         print(f"\n{s.steps} steps per arm, {s.seeds} seed(s), model of {size:,} parameters")
         print("pass^1 and pass^k: mean [min-max] over seeds")
@@ -496,12 +505,11 @@ def main() -> int:
         if not args.quick and len(general_domains) >= 30:
             counts = sorted({1, 3, 10, 30, len(general_domains)})
         points: dict[int, list[float]] = {}
+        record["scaling"] = {}
         for n in counts:
             files = general[:n]
-            for seed in range(s.seeds):
-                base = out / f"seed{seed}" / "base"
-                if not base.exists():
-                    build_model(base, tokenizer, s, seed)
+            for seed in range(args.scaling_seeds or s.seeds):
+                base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
                 folder = out / f"seed{seed}" / f"scaling-{n}"
                 shutil.rmtree(folder, ignore_errors=True)
                 model, _ = train_arm(
@@ -510,15 +518,15 @@ def main() -> int:
                 score = evaluate(model, held_domains, general_tasks, folder / "eval", s)
                 points.setdefault(n, []).append(score["pass^k"]["1"])
             print(f"scaling: {n} training domains: held-out pass^1 {points[n]}", flush=True)
-        record["scaling"] = {str(n): v for n, v in points.items()}
+            record["scaling"][str(n)] = points[n]
+            save()
         print("\ntraining domains -> held-out domains pass^1 (mean over seeds)")
         for n in counts:
             print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}")
         if plot_scaling(points, out / "scaling.png"):
             print(f"plot: {out / 'scaling.png'}")
 
-    record["seconds"] = time.perf_counter() - started
-    (out / "learning.json").write_text(json.dumps(record, indent=2))
+    save()
     print(f"wrote {out / 'learning.json'} ({record['seconds']:.0f} s in all)")
     return 0
 
