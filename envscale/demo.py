@@ -1,7 +1,8 @@
 """The main job on embedded defaults: compile the shipped specs, play tool calls on each,
 synthesise domains from a small tool collection shipped with the project, generate filtered
 trajectories (the synthesised domains as the general phase, the shipped specs as the vertical
-one), and train a tiny model in two phases. A spec without seed data (`<name>.data.json`
+one), train a tiny model in two phases, and compare the untrained and the trained model as
+agents on a few held-out tasks. A spec without seed data (`<name>.data.json`
 beside it) is played on generated data.
 
 Run it with `make demo` (or `python -m envscale.demo`).
@@ -10,18 +11,25 @@ Run it with `make demo` (or `python -m envscale.demo`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 from envscale.api import compile_file, load
 from envscale.cli import main as envscale
 from envscale.dsl.diagnostics import render_all
+from envscale.jobs.generate import Job, load_domains, sample_job_tasks
+from envscale.records import Task, load_jsonl
 from envscale.synth.run import SynthOptions, synthesise
 from envscale.tasks.datagen import generate_data
+from envscale.tasks.states import initial_state_for
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.trainer import train as run_training
+from envscale.trainer.tiny import tiny_model_path
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 # A few dozen tools of several kinds of API (a library's records, hotel bookings, weather and
@@ -148,37 +156,20 @@ TASKS_PER_SPEC = 20
 TASKS_PER_DOMAIN = 8  # per synthesised domain
 SYNTH_TASKS = 8  # tasks sampled and replayed to verify each synthesised domain
 SYNTH_MIN_SIZE = 2  # a pair of tools may be a domain: the collection is small
-TRAINING = {
-    "output_dir": "build/demo/run",
-    "seed": 0,
-    "model": {"base": "tiny"},
-    "training": {"eval_every": 10, "checkpoint_every": 10, "merge_final": True, "progress": False},
-    "phases": [
-        {
-            "name": "general",
-            "data": ["build/demo/general/trajectories.jsonl"],
-            "eval_fraction": 0.1,
-            "steps": 30,
-            "lr": 3e-3,
-            "schedule": "cosine",
-            "warmup": 0.05,
-            "tokens_per_batch": 8192,
-            "max_length": 8192,
-        },
-        {
-            "name": "vertical",
-            "data": ["build/demo/vertical/trajectories.jsonl"],
-            "eval_fraction": 0.1,
-            "steps": 30,
-            "lr": 2e-3,
-            "schedule": "cosine",
-            "warmup": 0.05,
-            "tokens_per_batch": 8192,
-            "max_length": 8192,
-            "replay": 0.2,
-        },
-    ],
-}
+# The models are compared as agents on a handful of held-out tasks of this vertical spec:
+# sampled with another seed, none the same as a training task.
+HELD_OUT_SPEC = "clinic"
+HELD_OUT_TASKS = 3
+HELD_OUT_SEED = 2
+EVAL_TURNS = 4
+EVAL_TOKENS = 48
+
+# The training run is examples/demo.toml (`envscale train examples/demo.toml` repeats it),
+# without the progress bar.
+TRAINING_FILE = COLLECTION.parents[1] / "demo.toml"
+with TRAINING_FILE.open("rb") as _file:
+    TRAINING = tomllib.load(_file)
+TRAINING.setdefault("training", {})["progress"] = False
 
 
 def synthesise_collection(build: Path) -> Path:
@@ -275,6 +266,55 @@ def train() -> dict | None:
     return summary
 
 
+def held_out_tasks(build: Path) -> Path:
+    """A few tasks of the held-out spec whose calls and initial state no training task has."""
+
+    def instance(task: Task) -> str:
+        calls = [c.to_dict() for c in task.gold_calls]
+        return json.dumps([task.domain, task.initial_state, calls], sort_keys=True)
+
+    seen = {instance(t) for t in load_jsonl(build / "demo" / "vertical" / "tasks.jsonl", Task)}
+    spec = str(SPECS / f"{HELD_OUT_SPEC}.domain")
+    job = Job([spec], build / "demo" / "heldout", tasks=4 * HELD_OUT_TASKS, seed=HELD_OUT_SEED)
+    states = [initial_state_for(spec, job.data, job.data_seed, job.data_size)]
+    fresh = sample_job_tasks(job, load_domains(job.specs), states)
+    chosen = [t for t in fresh if instance(t) not in seen][:HELD_OUT_TASKS]
+    path = build / "demo" / "heldout" / "tasks.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(t.to_json() + "\n" for t in chosen), encoding="utf-8")
+    return path
+
+
+def evaluate_models(build: Path, trained: str) -> dict[str, float]:
+    """The untrained and the trained model as agents (`envscale eval --agent hf`), with the
+    scripted user, on held-out tasks; their pass^1."""
+    tasks = held_out_tasks(build)
+    count = len(tasks.read_text(encoding="utf-8").splitlines())
+    print(
+        f"\n== evaluate: the untrained and the trained model as agents on {count} held-out "
+        f"{HELD_OUT_SPEC} tasks (scripted user, {EVAL_TURNS} turns at most)"
+    )
+    rates = {}
+    for label, model in (("untrained", str(tiny_model_path())), ("trained", trained)):
+        out = build / "demo" / f"eval-{label}"
+        args = ["eval", str(SPECS / f"{HELD_OUT_SPEC}.domain"), "--tasks", str(tasks)]
+        args += ["--trials", "1", "--out", str(out), "--workers", "1", "-q"]
+        args += ["--agent", "hf", "--agent-model", model, "--max-turns", str(EVAL_TURNS)]
+        args += ["--agent-max-tokens", str(EVAL_TOKENS)]
+        with contextlib.redirect_stdout(io.StringIO()):  # the JSON report; eval.json has it
+            code = envscale(args)
+        if code != 0:
+            raise SystemExit(code)
+        report = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+        rates[label] = report["pass^k"]["1"]
+        reasons = ", ".join(f"{n} {why}" for why, n in report["failure_reasons"].items())
+        print(
+            f"   {label:9} pass^1 {rates[label]:.2f}" + (f" (failed: {reasons})" if reasons else "")
+        )
+    print(f"   episodes in {build / 'demo'}/eval-*/trajectories.jsonl")
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m envscale.demo", description=__doc__.splitlines()[0]
@@ -294,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         play(spec, build)
     generate(build, synthesise_collection(build))
     if not args.no_train:
-        train()
+        summary = train()
+        if summary is not None:
+            evaluate_models(build, summary["final_model"])
     return 0
 
 

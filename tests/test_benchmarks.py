@@ -3,6 +3,7 @@ No timing is asserted: these machines are shared and noisy."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,26 @@ def test_dialogues_benchmark() -> None:
     assert "wrong_record" in header and "user says it early" in header
     domain, episodes, kept = row.split()[:3]
     assert (domain, episodes, kept) == ("clinic", "20", "20")  # every episode kept
+
+
+def test_learning_benchmark(tmp_path) -> None:
+    pytest.importorskip("torch")
+    done = run("learning.py", "--scaling", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for arm in ("untrained", "vertical only", "general then vertical", "general only"):
+        assert arm in done.stdout
+    assert "vertical pass^1" in done.stdout and "general pass^2" in done.stdout
+    assert "training domains -> held-out domains pass^1" in done.stdout
+    record = json.loads((tmp_path / "learning.json").read_text())
+    assert set(record["arms"]) == {
+        "untrained",
+        "vertical only",
+        "general then vertical",
+        "general only",
+    }
+    assert not set(record["held_out_domains"]) & set(record["general_domains"])
+    for seeds in record["arms"].values():
+        for scores in seeds:
+            assert set(scores) == {"vertical", "general"}
+            assert set(scores["vertical"]["pass^k"]) == {"1", "2"}
+    assert record["scaling"] and (tmp_path / "learning.png").exists()

@@ -26,6 +26,7 @@ from envscale.records import (
     Trajectory,
     load_jsonl,
 )
+from envscale.rollout.toolcalls import holds_malformed_call
 
 # A task with its own criteria: the first failed part of its score names the failure.
 _PART_FAILURES = {
@@ -56,6 +57,11 @@ def hit_internal_error(trajectory: Trajectory) -> bool:
 def failure_reason(trajectory: Trajectory) -> str:
     if hit_internal_error(trajectory):
         return "internal_error"
+    # A model's tool call that did not parse: what went wrong first, whatever the end.
+    if any(
+        m.role == "assistant" and holds_malformed_call(m.content) for m in trajectory.messages
+    ):
+        return "malformed_call"
     if trajectory.meta.end == "turn_limit":
         return "turn_limit"
     scores = trajectory.meta.scores

@@ -7,6 +7,9 @@ already in the file are skipped, and an unterminated tail left by a kill is cut 
 Because lines are written in task order and every episode is seeded by (job seed, task id,
 trial), an interrupted and resumed job writes the same bytes as one that ran straight through
 (unless a backend failed: its episodes go to `errors.jsonl` and a rerun appends them later).
+An endpoint that cannot be reached stops the job (`EndpointUnreachable`); when no episode was
+written by then, the folder is left as if the job had never started, so a corrected command
+is not refused as another job.
 Initial states default to each spec's seed data when it has some (`tasks.initial_state_for`).
 """
 
@@ -16,7 +19,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from envscale.records import EpisodeError, Task, Trajectory, load_jsonl, read_js
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
 from envscale.rollout.filters import STAGES
+from envscale.rollout.openai_client import unreachable_in
 from envscale.runtime.domain import Domain
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.load import load
@@ -47,6 +51,10 @@ _STAGE_NAMES = {"valid": "validity", "state": "the state check", "exact": "the e
 
 class JobError(RuntimeError):
     pass
+
+
+class EndpointUnreachable(JobError):
+    """A model endpoint refused every connection: the job stops instead of losing each episode."""
 
 
 @dataclass
@@ -249,10 +257,25 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
     started = time.perf_counter()
     # The errors of an earlier run are retried now: only this run's belong in the file.
     (job.out / ERRORS_FILE).unlink(missing_ok=True)
-    with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
-        ran = _drain(job, setup, items, out, errors, progress, counts)
+    try:
+        with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
+            ran = _drain(job, setup, items, out, errors, progress, counts)
+    except EndpointUnreachable:
+        progress.close()
+        _forget_if_empty(job.out, path)
+        raise
     progress.close()
     return JobResult(counts, ran, time.perf_counter() - started, path)
+
+
+def _forget_if_empty(out: Path, trajectories: Path) -> None:
+    """A job that wrote no trajectory leaves no job description, tasks or files behind."""
+    if trajectories.exists() and trajectories.stat().st_size:
+        return
+    for name in (JOB_FILE, TASKS_FILE, ERRORS_FILE, trajectories.name):
+        (out / name).unlink(missing_ok=True)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _chunks(items: list[WorkItem], job: Job) -> list[list[WorkItem]]:
@@ -280,6 +303,20 @@ def _drain(
         results = run_inline(setup, chunks)
     else:
         raise JobError(f"unknown executor '{job.executor}' (local or ray)")
+    try:
+        return _collect(results, out, errors, progress, counts)
+    finally:
+        results.close()  # a stopped job stops its workers
+
+
+def _collect(
+    results: Iterator[tuple[int, list[Outcome]]],
+    out: jsonl.Appender,
+    errors: jsonl.Appender,
+    progress: Progress,
+    counts: dict[str, DomainCounts],
+) -> int:
+    """Write the outcomes in chunk order as they come; stop at an unreachable endpoint."""
     waiting: dict[int, list[Outcome]] = {}
     following = 0
     ran = 0
@@ -303,4 +340,7 @@ def _drain(
                 counts[e.domain].errors += 1
             ran += len(batch)
             progress.update(len(batch), kept)
+            for e in failed:
+                if (why := unreachable_in(e.error)) is not None:
+                    raise EndpointUnreachable(why)
     return ran

@@ -6,7 +6,9 @@ honouring `Retry-After`; a semaphore bounds the requests in flight from one proc
 attempt has `timeout` seconds in all, however slowly the server sends, and a body may hold
 at most `max_response_bytes`. A response that is not a chat completion (no choices, a
 message that is not an object) is a ChatError; what the message holds is the agent's to
-judge.
+judge. An endpoint that refuses the connection (or whose host does not resolve)
+`UNREACHABLE_AFTER` times in a row, over one request's retries or over several requests, is
+`Unreachable`: no use retrying it further, and a job stops on it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -25,10 +28,31 @@ from envscale.records import Usage
 from envscale.rollout.dialogue import BackendConfig
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+UNREACHABLE_AFTER = 3  # consecutive failed connections to one endpoint
 
 
 class ChatError(RuntimeError):
     pass
+
+
+class Unreachable(ChatError):
+    """No connection to the endpoint could be made, several times in a row."""
+
+
+def unreachable_in(message: str) -> str | None:
+    """What an episode's error says of an unreachable endpoint, or None when it says other."""
+    marker = f"{Unreachable.__name__}: "
+    return message.split(marker, 1)[1] if marker in message else None
+
+
+def _connection_failed(error: BaseException) -> bool:
+    """A refused connection or an unknown host; not a timeout, which a busy server may cause."""
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return False
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror) or (
+        isinstance(error, urllib.error.URLError) and isinstance(reason, OSError)
+    )
 
 
 @dataclass
@@ -58,6 +82,7 @@ class ChatClient:
         self.key = os.environ.get(config.api_key_env, "")
         self.semaphore = _semaphore(self.url, config.concurrency)
         self.sleep = time.sleep
+        self.failed_connections = 0  # in a row, over this client's requests
 
     def complete(
         self, messages: list[dict], tools: list[dict] | None = None, seed: int | None = None
@@ -105,8 +130,10 @@ class ChatClient:
                     self.semaphore,
                     urllib.request.urlopen(request, timeout=self.config.timeout) as response,
                 ):
+                    self.failed_connections = 0
                     return json.loads(self._read(response, deadline).decode("utf-8"))
             except urllib.error.HTTPError as error:
+                self.failed_connections = 0
                 detail = error.read(2000).decode("utf-8", "replace")[:300]
                 last_error = f"HTTP {error.code}: {detail}"
                 if error.code not in RETRY_STATUS:
@@ -122,6 +149,16 @@ class ChatClient:
             ) as error:
                 reason = getattr(error, "reason", None) or error
                 last_error = f"{type(error).__name__}: {str(reason)[:300]}"
+                if _connection_failed(error):
+                    self.failed_connections += 1
+                    failed = self.failed_connections
+                    if failed >= UNREACHABLE_AFTER:
+                        raise Unreachable(
+                            f"cannot reach {self.url}: {failed} connections in a row failed "
+                            f"({type(reason).__name__}: {str(reason)[:300]})"
+                        ) from None
+                else:
+                    self.failed_connections = 0
             if attempt < self.config.retries:
                 self.sleep(
                     wait

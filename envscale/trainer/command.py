@@ -10,7 +10,10 @@ import sys
 from envscale.errors import DataError
 
 from .audit import AuditError
+from .config import ConfigError
 from .templates import TemplateError
+
+EXIT_USAGE = 2  # the configuration, the command line or the data named cannot be used
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,9 +102,37 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         summary = train(args.config, resume=args.resume, overrides=overrides)
-    except (AuditError, DataError, TemplateError) as e:
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as e:
+        print(f"error: {'; '.join(e.problems[:3])}", file=sys.stderr)
+        return EXIT_USAGE
+    except (AuditError, TemplateError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if not summary.get("already_finished"):
+        print(summary_text(summary))
     if summary["halted"]:
         print(f"stopped after step {summary['global_step']}; continue with --resume")
     return 0
+
+
+def summary_text(summary: dict) -> str:
+    """What a run did, a line per phase, and where its model is."""
+    lines = [f"trained {summary['global_step']} steps in {len(summary['phases'])} phase(s):"]
+    for p in summary["phases"]:
+        eval_loss = p["final_eval_loss"]
+        lines.append(
+            f"  {p['name']}: {p['steps']} steps, {p['samples']} samples "
+            f"({p['replayed_samples']} replayed), {p['supervised_tokens']} supervised of "
+            f"{p['tokens']} tokens, train loss {p['final_train_loss']:.4f}, eval loss "
+            + (f"{eval_loss:.4f}" if eval_loss is not None else "- (nothing held out)")
+            + (f"; {p['truncated']} samples truncated" if p.get("truncated") else "")
+            + (f", {p['dropped_too_long']} too long" if p.get("dropped_too_long") else "")
+        )
+    if "final_model" in summary:
+        lines.append(f"model: {summary['final_model']}")
+    elif summary["phases"]:
+        lines.append(f"model: {summary['phases'][-1]['output']} (the last phase's output)")
+    return "\n".join(lines)

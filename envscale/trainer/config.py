@@ -1,20 +1,35 @@
 """The training configuration: one TOML file, validated by pydantic.
 
 Relative paths (data globs, output directory, model directories) are taken from the
-current working directory, the way a command line reads them.
+current working directory, the way a command line reads them. A configuration that cannot
+be read, parsed or validated is a `ConfigError` of one line: where, and what is wrong (an
+unknown key with the nearest known one).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 FILTERS = ("valid", "state", "exact")
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be used, said in one line."""
 
 
 class _Strict(BaseModel):
@@ -140,9 +155,76 @@ def load_config(source: str | Path | dict[str, Any] | TrainConfig) -> TrainConfi
     if isinstance(source, TrainConfig):
         return source
     if isinstance(source, dict):
-        return TrainConfig.model_validate(source)
-    with open(source, "rb") as f:
-        return TrainConfig.model_validate(tomllib.load(f))
+        return validate(source, "the configuration")
+    try:
+        with open(source, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such configuration file") from None
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read it: {e.strerror or e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from None
+    return validate(data, str(source))
+
+
+def validate(data: dict[str, Any], where: str) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{where}: {_first_problem(e, data)}") from None
+
+
+def _dotted(loc: tuple[Any, ...], data: Any) -> str:
+    """A pydantic location as the config spells it: phases.general.lr, not phases.0.lr."""
+    parts, node = [], data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list):
+            name = node[part].get("name") if isinstance(node[part], dict) else None
+            parts.append(str(name) if isinstance(name, str) else str(part))
+            node = node[part]
+        else:
+            parts.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _table_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class of the table that holds `loc`'s last key."""
+    model: type[BaseModel] | None = TrainConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if found := _model_in(arg):
+            return found
+    return None
+
+
+def _first_problem(error: ValidationError, data: dict[str, Any]) -> str:
+    problem = error.errors()[0]
+    loc = tuple(problem["loc"])
+    key = _dotted(loc, data)
+    if problem["type"] == "extra_forbidden":
+        table = _table_at(loc)
+        known = list(table.model_fields) if table else []
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(known)})"
+        return f"unknown key {key!r}{hint}"
+    if problem["type"] == "missing":
+        return f"{key!r} is required"
+    message = problem["msg"].removeprefix("Value error, ")
+    more = len(error.errors()) - 1
+    also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return (f"{key}: {message}" if key else message) + also
 
 
 def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
@@ -153,29 +235,34 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
     data = config.model_dump(mode="json")
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"--set {item!r}: give KEY=VALUE, e.g. phases.general.lr=1e-4")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
         node: Any = data
-        parts = key.strip().split(".")
         for part in parts[:-1]:
             if isinstance(node, list):
-                node = _phase_by_key(node, part)
-            else:
+                node = _phase_by_key(node, part, item)
+            elif isinstance(node, dict):
                 if node.get(part) is None:
                     node[part] = {}
                 node = node[part]
+            else:
+                raise ConfigError(f"--set {item!r}: {part!r} is inside a value, not a table")
+        if isinstance(node, list):
+            raise ConfigError(f"--set {item!r}: name a phase's key, e.g. phases.general.lr")
         node[parts[-1]] = value
-    return TrainConfig.model_validate(data)
+    return validate(data, "--set")
 
 
-def _phase_by_key(phases: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    if key.isdigit():
+def _phase_by_key(phases: list[dict[str, Any]], key: str, item: str) -> dict[str, Any]:
+    if key.isdigit() and int(key) < len(phases):
         return phases[int(key)]
     for phase in phases:
         if phase["name"] == key:
             return phase
-    raise KeyError(f"no phase named {key!r}")
+    names = ", ".join(str(p["name"]) for p in phases)
+    raise ConfigError(f"--set {item!r}: no phase {key!r} (the phases are {names})")

@@ -266,8 +266,6 @@ def train(
 
     cfg = resolve_config(config, overrides)
     accelerator = Accelerator(mixed_precision=mixed_precision(cfg.training.mixed_precision))
-    out = prepare_output(cfg, accelerator, fresh=not resume)
-
     tokenizer = load_tokenizer(cfg.model)
     renderer = Renderer(
         tokenizer,
@@ -276,8 +274,18 @@ def train(
     )
     data = prepare_data(cfg, renderer)
     plans = plan_phases(cfg, data, accelerator.num_processes)
+    # Only a run whose model and data load touches the output folder.
+    out = prepare_output(cfg, accelerator, fresh=not resume)
 
     start = find_start(cfg, plans, out, resume, accelerator.is_main_process)
+    if start.phase >= len(cfg.phases) and (out / "summary.json").exists():
+        if accelerator.is_main_process:
+            print(
+                f"{out} holds a finished run ({start.global_step} steps); nothing to resume. "
+                "Start it again without --resume, or set another output_dir"
+            )
+        summary = json.loads((out / "summary.json").read_text())
+        return {**summary, "already_finished": True}
     metrics = MetricsLog(
         out / "metrics.jsonl",
         keep_until_step=start.global_step,
@@ -355,6 +363,11 @@ def train_phase(
             f"{data.stats['samples']} samples ({data.stats['replayed_samples']} replayed), "
             f"{data.stats['eval_samples']} held out"
         )
+        if data.truncated or data.dropped:
+            print(
+                f"  {data.truncated} samples cut to max_length={phase.max_length} (the turns "
+                f"past it get no loss), {data.dropped} dropped (the first reply does not fit)"
+            )
     last_loss, eval_loss = train_steps(run, index, plan, data, trained, step)
     if run.halted:
         return

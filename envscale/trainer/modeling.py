@@ -11,20 +11,34 @@ from typing import Any
 
 import torch
 
-from .config import LoraConfig, ModelConfig, TrainConfig
+from .config import ConfigError, LoraConfig, ModelConfig, TrainConfig
 from .tiny import tiny_model_path
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def model_path(cfg: ModelConfig) -> str:
-    return str(tiny_model_path()) if cfg.base == "tiny" else cfg.base
+    if cfg.base == "tiny":
+        return str(tiny_model_path())
+    path = Path(cfg.base).expanduser()
+    # A hub name is "org/name"; anything else that names no directory is a mistyped path.
+    looks_like_path = cfg.base.startswith((".", "/", "~")) or cfg.base.count("/") > 1
+    if not path.exists() and looks_like_path:
+        raise ConfigError(f"model.base {cfg.base!r}: no such directory")
+    if path.exists() and not (path / "config.json").exists():
+        raise ConfigError(f"model.base {cfg.base!r}: the directory holds no model (no config.json)")
+    return str(path) if path.exists() else cfg.base
 
 
 def load_tokenizer(cfg: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model_path(cfg))
+    where = model_path(cfg)
+    try:
+        return AutoTokenizer.from_pretrained(where)
+    except OSError as e:  # a hub name that is not in the local cache, offline
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"model.base {cfg.base!r}: cannot load it: {first}") from None
 
 
 def _dtype(cfg: ModelConfig) -> torch.dtype:

@@ -9,7 +9,7 @@ import pytest
 from envscale import jsonl
 from envscale.cli import main as envscale_main
 from envscale.jobs.evaluate import evaluate, failure_reason, pass_hat_k
-from envscale.records import Trajectory
+from envscale.records import Message, Trajectory
 from tests.rollout.episode_fixtures import CLINIC, bare_task, clinic_tasks
 
 
@@ -68,6 +68,14 @@ def test_report_by_chain_length_and_failure_reasons():
     assert report.by_chain_length["2"].success_rate == pytest.approx(4 / 6)
     assert report.failure_reasons == {"state_mismatch": 1, "call_mismatch": 1, "turn_limit": 1}
     assert failure_reason(traj("x", 0, 0.0, state=False, end="turn_limit")) == "turn_limit"
+
+
+def test_a_tool_call_that_did_not_parse_is_a_malformed_call():
+    said = traj("m", 0, 0.0, state=False, end="turn_limit")
+    said.messages = [Message(role="assistant", content='<tool_call>{"name": get}</tool_call>')]
+    assert failure_reason(said) == "malformed_call"
+    said.messages = [Message(role="assistant", content="I can help with that.")]
+    assert failure_reason(said) == "turn_limit"
 
 
 def test_eval_command(tmp_path, capsys):

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -224,16 +226,36 @@ def test_resume_after_sigkill_loses_nothing_written(tmp_path):
     assert path.read_bytes().startswith(data)
 
 
-def test_backend_errors_lose_episodes_not_the_job(tmp_path):
-    dead = BackendConfig(
-        "openai", model="m", base_url="http://127.0.0.1:9/v1", retries=0, timeout=2
-    )
+class Failing(BaseHTTPRequestHandler):
+    """An endpoint that is up and fails every request."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def failing_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_backend_errors_lose_episodes_not_the_job(tmp_path, failing_url):
+    dead = BackendConfig("openai", model="m", base_url=failing_url, retries=0, timeout=2)
     tasks = clinic_tasks(3)
     result = run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)
     assert result.counts["clinic"].errors == 3 and result.counts["clinic"].episodes == 0
     errors = lines(tmp_path / "e" / "errors.jsonl")
     assert [e["id"] for e in errors] == [f"{t.id}.t0" for t in tasks]
-    assert "URLError" in errors[0]["error"] or "Connection" in errors[0]["error"]
+    assert "HTTP 500" in errors[0]["error"]
     assert (tmp_path / "e" / "trajectories.jsonl").read_bytes() == b""
     # A rerun retries them; the errors file then holds that run's failures only.
     run_tasks(Job([str(CLINIC)], tmp_path / "e", agent=dead, progress=False), tasks)

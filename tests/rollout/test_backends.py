@@ -19,7 +19,7 @@ from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import DomainRuntime, run_episode
 from envscale.rollout.filters import check_validity
 from envscale.rollout.openai_client import ChatClient, ChatError
-from envscale.rollout.toolcalls import parse_hermes
+from envscale.rollout.toolcalls import holds_malformed_call, parse_hermes
 from envscale.rollout.users import ScriptedUser
 
 from .episode_fixtures import ROOT, clinic_domain, clinic_tasks
@@ -38,15 +38,16 @@ def test_parse_hermes_tool_calls():
     assert calls[0]["function"] == {"name": "get_patient", "arguments": '{"patient_id": "P001"}'}
     content, calls = parse_hermes("Hello there<|im_end|>")
     assert (content, calls) == ("Hello there", [])
-    content, calls = parse_hermes('<tool_call>{"name": get_patient}</tool_call>')
-    assert content is None and calls[0]["function"] == {
-        "name": "",
-        "arguments": '{"name": get_patient}',
-    }
-    _, calls = parse_hermes(
-        '<tool_call>{"name": "get_patient", "arguments": {"patient_id": "P0'
-    )  # cut off
-    assert calls[0]["function"]["name"] == ""
+    # Not a well-formed call: no call at all, the text stays the content.
+    bad = '<tool_call>{"name": get_patient}</tool_call>'
+    assert parse_hermes(bad + "<|im_end|>") == (bad, [])
+    cut = 'Sure. <tool_call>{"name": "get_patient", "arguments": {"patient_id": "P0'
+    assert parse_hermes(cut) == (cut, [])
+    unnamed = '<tool_call>{"name": "", "arguments": {}}</tool_call>'
+    assert parse_hermes(unnamed) == (unnamed, [])
+    mixed = text.replace("</tool_call><|im_end|>", "</tool_call><tool_call>{}</tool_call>")
+    assert parse_hermes(mixed)[1] == []
+    assert holds_malformed_call(bad) and not holds_malformed_call("Hello there")
 
 
 class Flaky(BaseHTTPRequestHandler):

@@ -3,7 +3,7 @@ import argparse
 import pytest
 
 from envscale.trainer.command import overrides_from
-from envscale.trainer.config import apply_overrides, load_config
+from envscale.trainer.config import ConfigError, apply_overrides, load_config
 
 BASE = {
     "phases": [
@@ -42,7 +42,7 @@ def test_overrides_address_phases_by_name_or_index():
         ["phases.vertical.lr=1e-5", "phases.0.replay=0.0", "model.base=some/model"],
     )
     assert config.phases[1].lr == 1e-5 and config.model.base == "some/model"
-    with pytest.raises(KeyError, match="no phase named"):
+    with pytest.raises(ConfigError, match=r"no phase 'missing'"):
         apply_overrides(config, ["phases.missing.lr=1"])
 
 

@@ -1,0 +1,535 @@
+"""Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
+an agent with the scripted user on tasks it never saw.
+
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 200] [--threads 1]
+    nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
+
+Everything is built offline, in code: domains synthesised from a tool collection (by default
+the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec (clinic)
+is the vertical one. Trajectories come from `generate` with the scripted agent and user.
+A byte-level BPE tokenizer is trained on the training trajectories, rendered with a compact
+chat template (a tool is one line, `name(arg, ...)`; the policy is left out; a tool result is
+cut to RESULT_CHARS characters), so samples stay a few hundred tokens long; the model is a
+Qwen2-architecture network of about a million parameters, randomly initialised per seed.
+
+Arms, each with the same total number of optimizer steps:
+- untrained: the initialised model;
+- vertical only: every step on the vertical trajectories;
+- general then vertical: half the steps on general trajectories, half on vertical ones
+  (two phases, as the paper trains);
+- general only: every step on general trajectories.
+
+Each arm is evaluated with `evaluate_job` (the `envscale eval` path, `hf` agent) on held-out
+vertical tasks (sampled with another seed, and none whose calls and initial state equal a
+training task's) and on held-out general domains that no arm trained on; pass^k for k up to
+--trials. With --scaling it also trains general-only models on 1, ..., N training domains at
+a fixed number of steps (so a fixed token budget) and evaluates them on the held-out domains.
+Prints the tables, writes learning.json and learning.png (and scaling.png) under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from envscale.jobs.evaluate import evaluate_job  # noqa: E402
+from envscale.jobs.generate import Job, generate, load_domains, sample_job_tasks  # noqa: E402
+from envscale.records import Task, Trajectory, load_jsonl  # noqa: E402
+from envscale.rollout.dialogue import BackendConfig  # noqa: E402
+from envscale.synth.run import SynthOptions, synthesise  # noqa: E402
+from envscale.tasks.states import initial_state_for  # noqa: E402
+from envscale.trainer import train  # noqa: E402
+from envscale.trainer.data import chat_messages, chat_tools  # noqa: E402
+
+VERTICAL = ROOT / "specs" / "clinic.domain"
+COLLECTION = ROOT / "examples" / "apis" / "demo.jsonl"
+HELD_OUT_DOMAINS = 2  # general domains no arm trains on
+RESULT_CHARS = 500
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+TAG_TOKENS = ["<tool_call>", "</tool_call>"]
+ARMS = ("untrained", "vertical only", "general then vertical", "general only")
+
+TEMPLATE = (
+    "{%- if tools -%}{{ '<|im_start|>tools\\n' }}"
+    "{%- for tool in tools -%}"
+    "{{ tool.function.name + '(' + (tool.function.parameters.properties or {}) | list "
+    "| join(', ') + ')\\n' }}"
+    "{%- endfor -%}{{ '<|im_end|>\\n' }}{%- endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if message.role == 'system' -%}"
+    "{%- elif message.role == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}"
+    "{%- generation -%}"
+    "{{ message.content or '' }}"
+    "{%- for call in message.tool_calls or [] -%}"
+    "{{ '\\n' if (message.content or not loop.first) else '' }}"
+    "{{ '<tool_call>{\"name\": ' + call.function.name | tojson + ', \"arguments\": ' }}"
+    "{%- set args = call.function.arguments -%}"
+    "{{ (args if args is string else args | tojson) + '}</tool_call>' }}"
+    "{%- endfor -%}"
+    "{{ '<|im_end|>' }}"
+    "{%- endgeneration -%}"
+    "{{ '\\n' }}"
+    "{%- elif message.role == 'tool' -%}"
+    "{{ '<|im_start|>tool\\n' + message.content[:" + str(RESULT_CHARS) + "] + '<|im_end|>\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+
+@dataclass
+class Settings:
+    seeds: int
+    steps: int
+    trials: int
+    train_tasks: int  # per general domain; three times as many for the vertical one
+    vertical_eval_tasks: int
+    eval_tasks: int  # per held-out general domain
+    max_turns: int
+    max_tokens: int
+    vocab: int
+    hidden: int
+    layers: int
+    tokens_per_batch: int
+    max_length: int
+    lr: float
+
+
+FULL = Settings(3, 200, 4, 40, 4, 2, 6, 48, 2048, 128, 3, 2048, 1024, 6e-3)
+QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3)
+
+
+# ---- data
+
+
+def synthesised_domains(out: Path, apis: Path, limit: int | None) -> list[Path]:
+    report = synthesise(
+        SynthOptions(
+            inputs=[apis], out=out, seed=0, min_size=2, tasks=8, limit=limit, progress=False
+        )
+    )
+    return sorted(out / entry.spec for entry in report.kept)
+
+
+def trajectories(specs: list[Path], out: Path, tasks: int, seed: int) -> list[Path]:
+    """Scripted trajectories, one file per domain, as the compact template shows them."""
+    files = []
+    for spec in specs:
+        folder = out / spec.stem
+        generate(Job([str(spec)], folder, tasks=tasks, seed=seed, workers=1, progress=False))
+        files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
+    return files
+
+
+def compact(source: Path, target: Path) -> Path:
+    """The trajectories with what the template leaves out taken out (the policy, the end of
+    long tool results), so the trainer's audit holds every message to its rendering."""
+    lines = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        for message in record["messages"]:
+            if message["role"] == "system":
+                message["content"] = ""
+            elif message["role"] == "tool":
+                message["content"] = (message.get("content") or "")[:RESULT_CHARS]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return target
+
+
+def instance(task: Task) -> str:
+    calls = [c.to_dict() for c in task.gold_calls]
+    return json.dumps([task.domain, task.initial_state, calls], sort_keys=True)
+
+
+def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str]) -> list[Task]:
+    """n tasks per spec sampled with another seed, none whose instance a training task has."""
+    job = Job([str(s) for s in specs], Path("."), tasks=4 * n, seed=seed)
+    domains = load_domains(job.specs)
+    states = [initial_state_for(s, job.data, job.data_seed, job.data_size) for s in job.specs]
+    fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    return [t for d in domains for t in [t for t in fresh if t.domain == d.name][:n]]
+
+
+def training_instances(files: list[Path]) -> set[str]:
+    seen = set()
+    for file in files:
+        for task in load_jsonl(file.parent / "tasks.jsonl", Task):
+            seen.add(instance(task))
+    return seen
+
+
+# ---- the model
+
+
+def rendered_texts(files: list[Path]) -> list[str]:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    texts = []
+    for file in files:
+        for traj in load_jsonl(file, Trajectory):
+            rendered, _ = render_jinja_template(
+                [chat_messages(traj)], tools=chat_tools(traj), chat_template=TEMPLATE
+            )
+            texts.append(rendered[0])
+    return texts
+
+
+def build_tokenizer(texts: list[str], vocab: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+    )
+    fast.add_tokens(TAG_TOKENS)  # whole tokens, kept when a reply is decoded
+    fast.chat_template = TEMPLATE
+    return fast
+
+
+def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Path:
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=settings.hidden,
+        intermediate_size=3 * settings.hidden,
+        num_hidden_layers=settings.layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
+    )
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def parameters(directory: Path) -> int:
+    from transformers import AutoModelForCausalLM
+
+    return sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(directory).parameters())
+
+
+# ---- arms
+
+
+def phase(name: str, files: list[Path], steps: int, settings: Settings) -> dict:
+    return {
+        "name": name,
+        "data": [str(f) for f in files],
+        "eval_fraction": 0.0,
+        "steps": steps,
+        "lr": settings.lr,
+        "schedule": "cosine",
+        "warmup": 0.05,
+        "tokens_per_batch": settings.tokens_per_batch,
+        "max_length": settings.max_length,
+    }
+
+
+def train_arm(base: Path, out: Path, phases: list[dict], seed: int) -> tuple[Path, float]:
+    started = time.perf_counter()
+    summary = train(
+        {
+            "output_dir": str(out),
+            "seed": seed,
+            "model": {"base": str(base)},
+            "training": {"progress": False, "merge_final": True},
+            "phases": phases,
+        }
+    )
+    return Path(summary["final_model"]), time.perf_counter() - started
+
+
+def evaluate(
+    model: Path, specs: list[Path], tasks: list[Task], out: Path, settings: Settings
+) -> dict:
+    agent = BackendConfig("hf", model=str(model), max_tokens=settings.max_tokens)
+    job = Job(
+        [str(s) for s in specs],
+        out,
+        seed=0,
+        agent=agent,
+        trials=settings.trials,
+        workers=1,
+        max_steps=settings.max_turns,
+        progress=False,
+    )
+    report, _ = evaluate_job(job, tasks, settings.trials)
+    return {
+        "pass^k": report.pass_k,
+        "failure_reasons": report.failure_reasons,
+        "tasks": report.tasks,
+        "episodes": report.episodes,
+    }
+
+
+def arm_phases(arm: str, general: list[Path], vertical: list[Path], s: Settings) -> list[dict]:
+    if arm == "vertical only":
+        return [phase("vertical", vertical, s.steps, s)]
+    if arm == "general only":
+        return [phase("general", general, s.steps, s)]
+    half = s.steps // 2
+    return [phase("general", general, half, s), phase("vertical", vertical, s.steps - half, s)]
+
+
+# ---- reporting
+
+
+def spread(values: list[float]) -> dict:
+    return {
+        "mean": statistics.fmean(values),
+        "min": min(values),
+        "max": max(values),
+        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
+
+
+def table(results: dict, sets: list[str], k: int) -> str:
+    lines = [f"{'arm':24}" + "".join(f"{s + ' pass^' + str(j):>26}" for s in sets for j in (1, k))]
+    for arm, by_set in results.items():
+        row = f"{arm:24}"
+        for name in sets:
+            for j in (1, k):
+                values = [seed[name]["pass^k"][str(j)] for seed in by_set]
+                sd = spread(values)
+                row += f"{sd['mean']:>14.3f} [{sd['min']:.2f}-{sd['max']:.2f}]".rjust(26)
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def plot(results: dict, sets: list[str], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    width = 0.8 / len(sets)
+    for j, name in enumerate(sets):
+        means, errors = [], [[], []]
+        for by_set in results.values():
+            values = [seed[name]["pass^k"]["1"] for seed in by_set]
+            mean = statistics.fmean(values)
+            means.append(mean)
+            errors[0].append(mean - min(values))
+            errors[1].append(max(values) - mean)
+        xs = [i + j * width for i in range(len(results))]
+        ax.bar(xs, means, width, yerr=errors, capsize=3, label=name)
+    ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(results))])
+    ax.set_xticklabels(list(results), fontsize=8)
+    ax.set(ylabel="pass^1 (min-max over seeds)", ylim=(0, 1.05), title="held-out tasks")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def plot_scaling(points: dict[int, list[float]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ns = sorted(points)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(ns, [statistics.fmean(points[n]) for n in ns], marker="o")
+    ax.fill_between(ns, [min(points[n]) for n in ns], [max(points[n]) for n in ns], alpha=0.2)
+    ax.set(
+        xlabel="training domains",
+        ylabel="pass^1 on held-out domains",
+        ylim=(0, 1.05),
+        xscale="log" if ns[-1] >= 10 else "linear",
+    )
+    ax.set_xticks(ns)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+# ---- the run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
+    parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 200)")
+    parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "learning")
+    parser.add_argument(
+        "--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM", help="arms to run"
+    )
+    parser.add_argument("--scaling", action="store_true", help="also the scaling curve")
+    parser.add_argument("--scaling-seeds", type=int, help="seeds per point (default --seeds)")
+    parser.add_argument("--no-arms", action="store_true", help="only the scaling curve")
+    parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
+    parser.add_argument("--limit", type=int, help="the collection's first N tools only")
+    args = parser.parse_args()
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    torch.set_num_threads(args.threads)
+    hf_logging.disable_progress_bar()
+    s = QUICK if args.quick else FULL
+    s = Settings(
+        **{
+            **s.__dict__,
+            **{k: v for k, v in (("seeds", args.seeds), ("steps", args.steps)) if v},
+            **({"trials": args.trials} if args.trials else {}),
+            **({"lr": args.lr} if args.lr else {}),
+        }
+    )
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    domains = synthesised_domains(out / "synth", args.apis, args.limit)
+    if len(domains) <= HELD_OUT_DOMAINS:
+        print(f"only {len(domains)} synthesised domains: too few to hold some out", file=sys.stderr)
+        return 1
+    held_domains = domains[-HELD_OUT_DOMAINS:] if args.quick else domains[::4][:HELD_OUT_DOMAINS]
+    general_domains = [d for d in domains if d not in held_domains]
+    general = trajectories(general_domains, out / "data" / "general", s.train_tasks, seed=1)
+    vertical = trajectories([VERTICAL], out / "data" / "vertical", 3 * s.train_tasks, seed=1)
+    seen = training_instances(general + vertical)
+    vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, seed=101, seen=seen)
+    general_tasks = held_out_tasks(held_domains, s.eval_tasks, seed=101, seen=seen)
+    texts = rendered_texts(general + vertical)
+    tokenizer = build_tokenizer(texts, s.vocab)
+    lengths = sorted(len(tokenizer(t)["input_ids"]) for t in texts)
+    n_vertical = len(load_jsonl(vertical[0], Trajectory))
+    print(
+        f"data: {len(general_domains)} general domains ({len(texts) - n_vertical} "
+        f"trajectories), vertical {VERTICAL.stem} ({n_vertical}); "
+        f"held out: {len(vertical_tasks)} vertical tasks, {len(general_tasks)} tasks of "
+        f"{', '.join(d.stem for d in held_domains)}; tokenizer {len(tokenizer)} tokens, "
+        f"median sample {lengths[len(lengths) // 2]} tokens, longest {lengths[-1]}"
+    )
+    sets = {"vertical": ([VERTICAL], vertical_tasks), "general": (held_domains, general_tasks)}
+    results: dict[str, list[dict]] = {}
+    timings: dict[str, list[float]] = {}
+    size = parameters(build_model(out / "seed0" / "base", tokenizer, s, 0))
+    record: dict = {
+        "settings": s.__dict__,
+        "parameters": size,
+        "vertical": VERTICAL.stem,
+        "general_domains": [d.stem for d in general_domains],
+        "held_out_domains": [d.stem for d in held_domains],
+        "held_out_tasks": {"vertical": len(vertical_tasks), "general": len(general_tasks)},
+        "arms": results,
+        "train_seconds": timings,
+    }
+
+    def save() -> None:  # after every arm, so a run cut short keeps what it measured
+        record["seconds"] = time.perf_counter() - started
+        (out / "learning.json").write_text(json.dumps(record, indent=2))
+
+    for seed in range(s.seeds):
+        base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
+        for arm in [] if args.no_arms else args.arms:
+            folder = out / f"seed{seed}" / arm.replace(" ", "-")
+            shutil.rmtree(folder, ignore_errors=True)  # an earlier run's episodes are not reused
+            seconds = 0.0
+            model = base
+            if arm != "untrained":
+                model, seconds = train_arm(
+                    base, folder / "run", arm_phases(arm, general, vertical, s), seed
+                )
+            scores = {
+                name: evaluate(model, specs, tasks, folder / f"eval-{name}", s)
+                for name, (specs, tasks) in sets.items()
+            }
+            results.setdefault(arm, []).append(scores)
+            timings.setdefault(arm, []).append(seconds)
+            said = ", ".join(f"{n} pass^1 {v['pass^k']['1']:.3f}" for n, v in scores.items())
+            print(f"seed {seed} {arm}: {said} (trained in {seconds:.0f} s)", flush=True)
+            save()
+
+    if results:
+        print(f"\n{s.steps} steps per arm, {s.seeds} seed(s), model of {size:,} parameters")
+        print("pass^1 and pass^k: mean [min-max] over seeds")
+        print(table(results, list(sets), s.trials))
+        if plot(results, list(sets), out / "learning.png"):
+            print(f"plot: {out / 'learning.png'}")
+
+    if args.scaling:
+        counts = sorted({1, max(1, len(general_domains) // 2), len(general_domains)})
+        if not args.quick and len(general_domains) >= 30:
+            counts = sorted({1, 3, 10, 30, len(general_domains)})
+        points: dict[int, list[float]] = {}
+        record["scaling"] = {}
+        for n in counts:
+            files = general[:n]
+            for seed in range(args.scaling_seeds or s.seeds):
+                base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
+                folder = out / f"seed{seed}" / f"scaling-{n}"
+                shutil.rmtree(folder, ignore_errors=True)
+                model, _ = train_arm(
+                    base, folder / "run", [phase("general", files, s.steps, s)], seed
+                )
+                score = evaluate(model, held_domains, general_tasks, folder / "eval", s)
+                points.setdefault(n, []).append(score["pass^k"]["1"])
+            print(f"scaling: {n} training domains: held-out pass^1 {points[n]}", flush=True)
+            record["scaling"][str(n)] = points[n]
+            save()
+        print("\ntraining domains -> held-out domains pass^1 (mean over seeds)")
+        for n in counts:
+            print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}")
+        if plot_scaling(points, out / "scaling.png"):
+            print(f"plot: {out / 'scaling.png'}")
+
+    save()
+    print(f"wrote {out / 'learning.json'} ({record['seconds']:.0f} s in all)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
