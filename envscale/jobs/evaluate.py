@@ -58,9 +58,7 @@ def failure_reason(trajectory: Trajectory) -> str:
     if hit_internal_error(trajectory):
         return "internal_error"
     # A model's tool call that did not parse: what went wrong first, whatever the end.
-    if any(
-        m.role == "assistant" and holds_malformed_call(m.content) for m in trajectory.messages
-    ):
+    if any(m.role == "assistant" and holds_malformed_call(m.content) for m in trajectory.messages):
         return "malformed_call"
     if trajectory.meta.end == "turn_limit":
         return "turn_limit"
