@@ -122,7 +122,7 @@ def _broken_record(domain, seed, size, notes):
     return data
 
 
-def _raising_call(self, name, arguments=None):
+def _raising_call(self, name, arguments=None, side="agent"):
     raise RuntimeError("boom")
 
 
@@ -157,10 +157,10 @@ def test_a_broken_stage_is_reported(monkeypatch, target, name, replacement, kind
 def test_a_call_that_raises_is_an_escaped_exception(monkeypatch) -> None:
     real = Environment.call
 
-    def raising_after_sampling(self, name, arguments=None):
+    def raising_after_sampling(self, name, arguments=None, side="agent"):
         if isinstance(arguments, list):  # one of the invalid calls only the attack makes
             raise RuntimeError("escaped")
-        return real(self, name, arguments)
+        return real(self, name, arguments, side)
 
     monkeypatch.setattr(Environment, "call", raising_after_sampling)
     tally = oddspecs.run(10, 0)
