@@ -13,6 +13,7 @@ from envscale.tasks import fakes
 from envscale.tasks.generation.facts import bounded, length_range, meets, shaped
 from envscale.tasks.generation.state import (
     NOTHING,
+    REDRAW,
     TEXT_FIELDS,
     USED_UP,
     RecordContext,
@@ -27,7 +28,10 @@ _SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
 class RecordValues(State):
     # ---- one record
 
-    def _record(self, entity: str, index: int, rng: random.Random, defaults: bool) -> dict | None:
+    def _record(
+        self, entity: str, index: int, rng: random.Random, defaults: bool
+    ) -> dict | object | None:
+        """A record, none when one cannot be made, REDRAW when this draw cannot be kept."""
         spec = self.manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
         record: dict[str, Any] = {}
@@ -66,7 +70,9 @@ class RecordValues(State):
             record,
             lambda f: self._field_value(entity, f, record, rng, schema, False, ctx, fresh=True),
         )
-        self._replacements(entity, record)
+        if not self._replacements(entity, record) and not defaults:
+            self.failure[entity] = "no line has another kind of it to exchange for"
+            return REDRAW
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
         self._payments(entity, record)
@@ -230,6 +236,9 @@ class RecordValues(State):
             if first or last:
                 return fakes.email(rng, first, last)
             return ctx.persona.email
+        offered = self.writes.choices.get((entity, f.name))
+        if f.kind == "str" and offered:  # what a tool sets it from a @choices parameter
+            return rng.choice(offered)
         if f.kind == "str":
             formatted = self._formatted(rng, prop, f.name)
             if formatted is not None:
