@@ -51,6 +51,8 @@ names and the spec alone:
   back by a refund of its amount to its method;
 - values a tool offers: a field named after a tool's parameter that offers choices
   (`cancel_reason` after `reason`), on an entity the tool writes, holds one of them or none;
+- delivered by a trip: a `delivered` record that records with a `delivered` status refer to
+  (an order and its deliveries) has one of them delivered;
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
 """
@@ -375,6 +377,18 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                     if k == "refund"
                 ]
                 count("cancels refund", sorted(given) == sorted(back))
+            if status == "delivered":
+                trips = [
+                    e
+                    for e, s in manifest.entities.items()
+                    if e != entity
+                    and any(f.ref == entity for f in s.fields)
+                    and "delivered"
+                    in next((f.enum or [] for f in s.fields if f.name == "status"), [])
+                ]
+                for trip in trips:
+                    done = [o for e, o in mine if e == trip and o.get("status") == "delivered"]
+                    count("delivered by a trip", bool(done))
             for name, offered in _offered(domain, entity).items():
                 if name in r:
                     count("values a tool offers", r[name] is None or r[name] in offered)
