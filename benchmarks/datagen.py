@@ -53,6 +53,8 @@ names and the spec alone:
   (`cancel_reason` after `reason`), on an entity the tool writes, holds one of them or none;
 - delivered by a trip: a `delivered` record that records with a `delivered` status refer to
   (an order and its deliveries) has one of them delivered;
+- codes name their percent: a key ending in a number (SAVE35) on a record with a percent
+  field names that percent (a letter may follow);
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
 """
@@ -377,6 +379,10 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                     if k == "refund"
                 ]
                 count("cancels refund", sorted(given) == sorted(back))
+            percent = next((n for n in fields if "percent" in fakes.words(n)), None)
+            numbered = re.match(r"^[A-Z]+(\d+)[A-Z]?$", str(key)) if len(spec.key) == 1 else None
+            if percent is not None and numbered is not None:
+                count("codes name their percent", int(numbered.group(1)) == r.get(percent))
             if status == "delivered":
                 trips = [
                     e

@@ -377,3 +377,11 @@ def test_tool_writes_read_from_the_compiled_tools():
     writes = tool_writes(_load("retail"))
     assert writes.choices[("Order", "cancel_reason")] == ["no longer needed", "ordered by mistake"]
     assert "payment_history" in writes.extends[("Order", "status", "cancelled")]
+
+
+def test_a_promo_code_names_the_percent_it_takes_off():
+    data = generate_data(_load("delivery"), 0, 50)
+    codes = {p["code"] for p in data["Promo"]}
+    assert len(codes) == 50
+    for p in data["Promo"]:
+        assert p["code"].rstrip("BCDEFGHJKLMNPQRSTUVWXYZ") == f"SAVE{p['percent_off']:02d}", p

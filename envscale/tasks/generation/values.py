@@ -22,6 +22,7 @@ from envscale.tasks.generation.state import (
     is_derived,
 )
 
+_NUMBERED = re.compile(r"^([A-Z]+)(\d+)$")
 _SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
 
 
@@ -85,7 +86,28 @@ class RecordValues(State):
                 if record[f.name] is USED_UP:
                     self.failure[entity] = f"every value of unique '{f.name}' is taken"
                     return None
+        self._key_names_percent(entity, record)
         return {f.name: record[f.name] for f in spec.fields}
+
+    def _key_names_percent(self, entity: str, record: dict) -> None:
+        """A key that ends in a number (a promo code SAVE10) on a record with a percent names
+        that percent: SAVE35 takes 35% off; a second code of the same percent gets a letter."""
+        spec = self.manifest.entities[entity]
+        percent = next(
+            (f.name for f in spec.fields if f.kind == "int" and "percent" in fakes.words(f.name)),
+            None,
+        )
+        if len(spec.key) != 1 or percent is None or not isinstance(record.get(percent), int):
+            return
+        found = _NUMBERED.match(str(record[spec.key[0]]))
+        if found is None:
+            return
+        taken = self.index.get(entity, {})
+        for suffix in ["", *"BCDEFGHJKLMNPQRSTUVWXYZ"]:
+            key = f"{found.group(1)}{record[percent]:0{len(found.group(2))}d}{suffix}"
+            if key not in taken:
+                record[spec.key[0]] = key
+                return
 
     def _know(self, ctx: RecordContext, target: str | None, key: Any) -> None:
         """Remember a chosen reference, and what the referred record refers to in turn."""
