@@ -47,6 +47,14 @@ names and the spec alone:
 - balances cover payments: a saved method holding a balance held what a payment took;
 - promos discount: a record a promo is redeemed on has a discount;
 - done within hours: `delivered_at`/`completed_at` is within three hours after `assigned_at`;
+- cancels refund: a cancelled record's payments (entries typed `payment`) are each given
+  back by a refund of its amount to its method;
+- values a tool offers: a field named after a tool's parameter that offers choices
+  (`cancel_reason` after `reason`), on an entity the tool writes, holds one of them or none;
+- delivered by a trip: a `delivered` record that records with a `delivered` status refer to
+  (an order and its deliveries) has one of them delivered;
+- codes name their percent: a key ending in a number (SAVE35) on a record with a percent
+  field names that percent (a letter may follow);
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
 """
@@ -350,6 +358,46 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                         left = _held(method) if isinstance(method, dict) else None
                         if left is not None and entry["amount"] > 0:
                             count("balances cover payments", left >= entry["amount"])
+            for value in r.values():  # a cancel gives every payment back
+                entries = value if isinstance(value, list) else []
+                if status != "cancelled" or not all(isinstance(e, dict) for e in entries):
+                    continue
+                kinds = [
+                    next((v for v in e.values() if v in ("payment", "refund")), None)
+                    for e in entries
+                ]
+                if "payment" not in kinds:
+                    continue
+                given = [
+                    sorted(map(str, e.values()))
+                    for e, k in zip(entries, kinds, strict=True)
+                    if k == "payment"
+                ]
+                back = [
+                    sorted(str("payment" if v == "refund" else v) for v in e.values())
+                    for e, k in zip(entries, kinds, strict=True)
+                    if k == "refund"
+                ]
+                count("cancels refund", sorted(given) == sorted(back))
+            percent = next((n for n in fields if "percent" in fakes.words(n)), None)
+            numbered = re.match(r"^[A-Z]+(\d+)[A-Z]?$", str(key)) if len(spec.key) == 1 else None
+            if percent is not None and numbered is not None:
+                count("codes name their percent", int(numbered.group(1)) == r.get(percent))
+            if status == "delivered":
+                trips = [
+                    e
+                    for e, s in manifest.entities.items()
+                    if e != entity
+                    and any(f.ref == entity for f in s.fields)
+                    and "delivered"
+                    in next((f.enum or [] for f in s.fields if f.name == "status"), [])
+                ]
+                for trip in trips:
+                    done = [o for e, o in mine if e == trip and o.get("status") == "delivered"]
+                    count("delivered by a trip", bool(done))
+            for name, offered in _offered(domain, entity).items():
+                if name in r:
+                    count("values a tool offers", r[name] is None or r[name] in offered)
             for value in r.values():  # what happened on a day is dated that day
                 if not isinstance(value, dict):
                     continue
@@ -366,6 +414,23 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                             )
                             nxt = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
                             count("times on their day", moment[:10] == (nxt if late else day))
+
+
+def _offered(domain, entity: str) -> dict[str, list]:
+    """Fields of `entity` named after (ending in) a parameter that offers choices, of a tool
+    that writes the entity: field -> the choices."""
+    writers = {t.name for t in domain.manifest.tools if entity in t.writes}
+    fields = [f.name for f in domain.manifest.entities[entity].fields]
+    found: dict[str, list] = {}
+    for schema in domain.tool_schemas:
+        if schema["function"]["name"] not in writers:
+            continue
+        props = schema["function"].get("parameters", {}).get("properties", {})
+        for param, prop in props.items():
+            for name in fields:
+                if prop.get("enum") and name.endswith("_" + param):
+                    found.setdefault(name, prop["enum"])
+    return found
 
 
 def _chain_end(moves: dict) -> str | None:

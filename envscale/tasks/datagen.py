@@ -44,7 +44,7 @@ from envscale.tasks.generation.lifecycle import own_method as _own_method
 from envscale.tasks.generation.nested import NestedValues
 from envscale.tasks.generation.report import EntityReport
 from envscale.tasks.generation.singles import Singles, fixed_keys
-from envscale.tasks.generation.state import hashable
+from envscale.tasks.generation.state import REDRAW, hashable
 from envscale.tasks.generation.values import RecordValues
 from envscale.tasks.links import entity_order
 from envscale.tasks.repair import judge
@@ -247,7 +247,9 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
         model = self.domain.models.ENTITIES[entity]
         for attempt in range(ATTEMPTS + 1):
             record = self._record(entity, index, rng, defaults=attempt == ATTEMPTS)
-            if record is None:
+            if record is REDRAW:
+                continue
+            if not isinstance(record, dict):
                 break
             try:
                 model.model_validate(record)

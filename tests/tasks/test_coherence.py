@@ -15,6 +15,7 @@ from envscale.tasks import fakes
 from envscale.tasks.datagen import generate_data
 from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.nested import NOTHING, listed
+from envscale.tasks.generation.writes import tool_writes
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -343,3 +344,44 @@ def test_delivery_couriers_are_busy_only_on_a_trip_and_promos_discount_their_ord
         assert o["discount"] == round(subtotal * percent / 100, 2)
     for r in data["Redemption"]:
         assert r["redeemed_at"] == orders[r["order"]]["placed_at"]
+
+
+def test_cancelled_orders_are_refunded_and_give_a_reason_the_tool_offers():
+    domain = _load("retail")
+    offered = {"no longer needed", "ordered by mistake"}
+    for seed in (0, 1):
+        data = generate_data(domain, seed, 50)
+        domain.environment(data=data).close()
+        cancelled = [o for o in data["Order"] if o["status"] == "cancelled"]
+        assert cancelled
+        for o in cancelled:  # as cancel_pending_order does: each payment given back
+            moves = [
+                (t["transaction_type"], t["amount"], t["payment_method_id"])
+                for t in o["payment_history"]
+            ]
+            paid = sorted(m[1:] for m in moves if m[0] == "payment")
+            assert paid == sorted(m[1:] for m in moves if m[0] == "refund"), o
+        assert {o["cancel_reason"] for o in data["Order"]} <= offered | {None}
+
+
+def test_an_exchange_asks_for_another_variant_of_each_item():
+    domain = _load("retail")
+    data = generate_data(domain, 1, 50)
+    exchanges = [o for o in data["Order"] if o.get("exchange_items")]
+    assert exchanges
+    for o in exchanges:
+        assert not set(o["exchange_new_items"]) & set(o["exchange_items"]), o
+
+
+def test_tool_writes_read_from_the_compiled_tools():
+    writes = tool_writes(_load("retail"))
+    assert writes.choices[("Order", "cancel_reason")] == ["no longer needed", "ordered by mistake"]
+    assert "payment_history" in writes.extends[("Order", "status", "cancelled")]
+
+
+def test_a_promo_code_names_the_percent_it_takes_off():
+    data = generate_data(_load("delivery"), 0, 50)
+    codes = {p["code"] for p in data["Promo"]}
+    assert len(codes) == 50
+    for p in data["Promo"]:
+        assert p["code"].rstrip("BCDEFGHJKLMNPQRSTUVWXYZ") == f"SAVE{p['percent_off']:02d}", p

@@ -406,12 +406,14 @@ class Lifecycle(State):
         when = min(when, self.clock) if start <= self.clock else when
         return when if f.kind == "datetime" else when[:10]
 
-    def _replacements(self, entity: str, record: dict) -> None:
+    def _replacements(self, entity: str, record: dict) -> bool:
         """A list of ids named `new` beside a list of the record's line ids (exchange_items
         and exchange_new_items) holds, for each of those, another id of the same kind of
         thing: another key of the map, in the record the line refers to, that holds the old
         one (another variant of the same product). A number named after the difference of
-        the two (exchange_price_difference) is what the new ones cost more."""
+        the two (exchange_price_difference) is what the new ones cost more. False when no
+        line has another kind of it (every product of one variant): nothing to exchange."""
+        possible = True
         lines = [
             line
             for value in record.values()
@@ -437,6 +439,7 @@ class Lifecycle(State):
                     chosen.append(found[0])
                     cost += found[1] - found[2]
             if not chosen:
+                possible = False
                 continue
             record["_".join(w for w in words if w != "new")] = sorted(kept)
             record[name] = sorted(chosen)
@@ -445,6 +448,7 @@ class Lifecycle(State):
                 parts = fakes.words(other)
                 if parts[:1] == [prefix] and "difference" in parts and value is not None:
                     record[other] = round(cost, 2)
+        return possible
 
     def _other_key(
         self, line: dict, item: Any, salt: str, avoid: set
@@ -558,7 +562,26 @@ class Lifecycle(State):
             entry["amount"] = round(entry["amount"]) if whole else float(entry["amount"])
         for entry in paid:
             self._within_balance(entity, record, entry)
-        record[name] = [e for e in entries if e in paid or e in refunds]
+        if self._refunds_all(entity, record, name):  # as the tool that cancels it does
+            refunds = self._mirrored(paid, fields, defs) or refunds
+        record[name] = [e for e in entries if e in paid] + refunds
+
+    def _refunds_all(self, entity: str, record: dict, name: str) -> bool:
+        """Whether a tool that moved the record into its status appended to list `name`."""
+        return any(
+            e == entity and record.get(f) == member and name in extended
+            for (e, f, member), extended in self.writes.extends.items()
+        )
+
+    def _mirrored(self, paid: list[dict], fields: dict, defs: dict) -> list[dict]:
+        """One refund per payment, of its amount, to its method: the entry's field whose
+        enum has a member naming a refund takes that member."""
+        for prop, schema in fields.items():
+            enum = defs.get(schema.get("$ref", "").rsplit("/", 1)[-1], schema).get("enum", [])
+            member = next((m for m in enum if "refund" in str(m)), None)
+            if member is not None:
+                return [{**entry, prop: member} for entry in paid]
+        return []
 
     def _fees(self, entity: str, record: dict) -> float:
         """What the tools that write the entity charge on top of its lines, as their docs say

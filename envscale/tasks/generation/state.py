@@ -11,10 +11,12 @@ from envscale.records import EntityField, Fact
 from envscale.tasks import fakes
 from envscale.tasks.generation.ids import id_formats
 from envscale.tasks.generation.report import EntityReport
+from envscale.tasks.generation.writes import tool_writes
 from envscale.tasks.links import Links
 from envscale.tasks.repair import Check
 
 USED_UP = object()  # a unique field of few values (an enum, a bool) that has none left
+REDRAW = object()  # a drawn record that cannot be kept as it is: draw another
 NOTHING = object()  # no value to take from a referred record
 
 
@@ -62,6 +64,7 @@ class State:
         self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.formats = id_formats(domain, like)
         self.links = Links(self.manifest)
+        self.writes = tool_writes(domain)
         # entity -> field -> the check facts about that field
         self.facts: dict[str, dict[str, list[Fact]]] = {}
         for entity, spec in self.manifest.entities.items():

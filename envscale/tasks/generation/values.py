@@ -13,6 +13,7 @@ from envscale.tasks import fakes
 from envscale.tasks.generation.facts import bounded, length_range, meets, shaped
 from envscale.tasks.generation.state import (
     NOTHING,
+    REDRAW,
     TEXT_FIELDS,
     USED_UP,
     RecordContext,
@@ -21,13 +22,17 @@ from envscale.tasks.generation.state import (
     is_derived,
 )
 
+_NUMBERED = re.compile(r"^([A-Z]+)(\d+)$")
 _SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
 
 
 class RecordValues(State):
     # ---- one record
 
-    def _record(self, entity: str, index: int, rng: random.Random, defaults: bool) -> dict | None:
+    def _record(
+        self, entity: str, index: int, rng: random.Random, defaults: bool
+    ) -> dict | object | None:
+        """A record, none when one cannot be made, REDRAW when this draw cannot be kept."""
         spec = self.manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
         record: dict[str, Any] = {}
@@ -66,7 +71,9 @@ class RecordValues(State):
             record,
             lambda f: self._field_value(entity, f, record, rng, schema, False, ctx, fresh=True),
         )
-        self._replacements(entity, record)
+        if not self._replacements(entity, record) and not defaults:
+            self.failure[entity] = "no line has another kind of it to exchange for"
+            return REDRAW
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
         self._payments(entity, record)
@@ -79,7 +86,28 @@ class RecordValues(State):
                 if record[f.name] is USED_UP:
                     self.failure[entity] = f"every value of unique '{f.name}' is taken"
                     return None
+        self._key_names_percent(entity, record)
         return {f.name: record[f.name] for f in spec.fields}
+
+    def _key_names_percent(self, entity: str, record: dict) -> None:
+        """A key that ends in a number (a promo code SAVE10) on a record with a percent names
+        that percent: SAVE35 takes 35% off; a second code of the same percent gets a letter."""
+        spec = self.manifest.entities[entity]
+        percent = next(
+            (f.name for f in spec.fields if f.kind == "int" and "percent" in fakes.words(f.name)),
+            None,
+        )
+        if len(spec.key) != 1 or percent is None or not isinstance(record.get(percent), int):
+            return
+        found = _NUMBERED.match(str(record[spec.key[0]]))
+        if found is None:
+            return
+        taken = self.index.get(entity, {})
+        for suffix in ["", *"BCDEFGHJKLMNPQRSTUVWXYZ"]:
+            key = f"{found.group(1)}{record[percent]:0{len(found.group(2))}d}{suffix}"
+            if key not in taken:
+                record[spec.key[0]] = key
+                return
 
     def _know(self, ctx: RecordContext, target: str | None, key: Any) -> None:
         """Remember a chosen reference, and what the referred record refers to in turn."""
@@ -233,6 +261,9 @@ class RecordValues(State):
             if first or last:
                 return fakes.email(rng, first, last)
             return ctx.persona.email
+        offered = self.writes.choices.get((entity, f.name))
+        if f.kind == "str" and offered:  # what a tool sets it from a @choices parameter
+            return rng.choice(offered)
         if f.kind == "str":
             formatted = self._formatted(rng, prop, f.name)
             if formatted is not None:
