@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull a CUDA build of several GB.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,ray,data,synth,dev]'
+	$(PY) -m pip install -q -e '.[train,ray,data,synth,mcp,rl,export,dev]'
 	touch $@
 
 demo: $(VENV)/.installed
