@@ -25,6 +25,8 @@ LAYERS = [
     {"envscale.rollout"},
     {"envscale.jobs"},
     {"envscale.synth"},
+    # The doors users come through: MCP, RL trainers, dataset exports, the trajectory viewer.
+    {"envscale.mcpserver", "envscale.rl", "envscale.exports", "envscale.viewer"},
     {"envscale.cli", "envscale.api", "envscale.demo", "envscale.__main__"},
 ]
 # Beside the stages: what they may import from envscale besides themselves.
@@ -66,6 +68,12 @@ OPTIONAL_HEAVY = {
     "scipy",
     "numpy",
     "sentence_transformers",
+    "mcp",
+    "trl",
+    "datasets",
+    "gymnasium",
+    "openenv",
+    "playwright",
 }
 # `envscale.load` resolves to the façade on first use, so that importing a lower layer
 # (as compiled tools do) does not import the layers above it.
