@@ -19,10 +19,24 @@ from envscale.cli import (
     synth,
     tasks,
     train,
+    view,
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
-COMMANDS = [check, compile, call, conformance, graph, tasks, generate, eval, serve, train, synth]
+COMMANDS = [
+    check,
+    compile,
+    call,
+    conformance,
+    graph,
+    tasks,
+    generate,
+    eval,
+    serve,
+    train,
+    synth,
+    view,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
