@@ -306,8 +306,12 @@ class Gather:
         if differ is None:
             return
         try:
-            key, changes, reproduced = differ.compare(t, task)
+            compared = differ.compare(t, task)
         except DataError as error:  # the task's initial state cannot be built here
             row["diff_note"] = "; ".join(error.problems)[:300]
         else:
-            row["diff"] = {"state": self.states.intern(key, changes), "reproduced": reproduced}
+            row["diff"] = {
+                "state": self.states.intern(compared.key, compared.changes),
+                "reproduced": compared.reproduced,
+                "gold_reproduced": compared.gold_reproduced,
+            }

@@ -10,7 +10,10 @@ import pytest
 
 from envscale.cli import main as envscale_main
 from envscale.records import Task, Trajectory, load_jsonl
+from envscale.rollout.filters import gold_succeeded
+from envscale.runtime.load import load
 from envscale.viewer import Sources, build
+from envscale.viewer.diffs import StateDiffs, dialogue_calls
 from envscale.viewer.page import render, script_json
 from tests.viewer.conftest import RETAIL, TELECOM, Episodes
 
@@ -94,6 +97,13 @@ def test_final_states_are_replayed_beside_the_gold_ones(episodes: Episodes) -> N
             for _name, before, agent, gold in change["fields"]:
                 assert len({json.dumps(v, sort_keys=True) for v in (before, agent, gold)}) > 1
     assert changed_some
+    # Episodes cut short leave states other than the gold ones, shown field by field.
+    assert any(
+        not c["same"]
+        for row in data["rows"]
+        if row["diff"]
+        for c in data["states"][row["diff"]["state"]]
+    )
     notes = data["notes"]
     assert any("domain telecom" in note and "--spec" in note for note in notes)
 
@@ -179,3 +189,23 @@ def test_data_in_the_script_element_cannot_end_it() -> None:
     assert html.count("</script>") == 2  # the data's and the viewer's
     assert "t&lt;/title&gt;" in html
     html.encode("utf-8")  # a lone surrogate is written as its escape
+
+
+def test_replaying_the_successful_writes_reproduces_every_final_state(episodes: Episodes) -> None:
+    differs = {str(spec): StateDiffs(load(spec), str(spec)) for spec in (RETAIL, TELECOM)}
+    tasks = {t.id: t for t in load_jsonl(episodes.mixed / "tasks.jsonl", Task)}
+    try:
+        for t in load_jsonl(episodes.mixed / "trajectories.jsonl", Trajectory):
+            differ = differs[str(RETAIL if t.domain == "retail" else TELECOM)]
+            task = tasks[t.task_id]
+            _changes, final_hash = differ.replay(task, dialogue_calls(t))
+            assert final_hash == t.final_state_hash, t.id
+            ok = gold_succeeded(task.gold_calls, task.gold_outputs)
+            pairs = zip(task.gold_calls, ok, strict=True)
+            gold = [(g.name, g.arguments, g.side) for g, good in pairs if good]
+            gold_changes, gold_hash = differ.replay(task, gold)
+            assert gold_hash == task.gold_state_hash
+            assert bool(gold_changes) == (task.kind == "write")
+    finally:
+        for differ in differs.values():
+            differ.close()

@@ -263,6 +263,9 @@
     if (!row.diff.reproduced) {
       section.append(el("p", { class: "warn" }, "Replaying the dialogue did not give the final state hash the trajectory records."));
     }
+    if (!row.diff.gold_reproduced) {
+      section.append(el("p", { class: "warn" }, "Replaying the gold calls did not give the task's gold state hash."));
+    }
     const changes = DATA.states[row.diff.state];
     if (!changes.length) {
       section.append(el("p", { class: "note" }, "Neither the agent nor the gold chain changed any record."));
