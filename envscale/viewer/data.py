@@ -236,6 +236,8 @@ def build(sources: Sources) -> PageData:
                 undiffable[t.domain] += 1
     finally:
         gather.differs.close()
+    if not gather.rows:
+        notes.append(f"{sources.trajectories} holds no trajectories")
     if tasks and missing_tasks:
         notes.append(f"{len(missing_tasks)} task(s) not in the tasks file: their gold not shown")
     for domain, n in sorted(undiffable.items()):

@@ -65,6 +65,7 @@ def render(data: dict[str, Any], title: str) -> str:
 def write(path: Path, data: dict[str, Any], title: str) -> int:
     """Write the page (whole, then renamed into place); its size in bytes."""
     text = render(data, title).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(text)
     tmp.replace(path)

@@ -209,3 +209,16 @@ def test_replaying_the_successful_writes_reproduces_every_final_state(episodes: 
     finally:
         for differ in differs.values():
             differ.close()
+
+
+def test_an_empty_file_makes_an_empty_page_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "trajectories.jsonl"
+    empty.write_text("", "utf-8")
+    page = tmp_path / "new" / "page.html"
+    code, out, err = view([str(empty), "-o", str(page)], capsys)
+    assert code == 0
+    assert f"wrote {page}: 0 trajectories" in out
+    assert f"warning: {empty} holds no trajectories" in err
+    assert page_data(page.read_text("utf-8"))["rows"] == []
