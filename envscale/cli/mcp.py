@@ -51,12 +51,14 @@ def run(args: argparse.Namespace) -> int:
     sessions = Sessions(
         lambda: initial_environment(domain, state, args.spec, not args.no_policies),
         idle_timeout=mcp_server.IDLE_TIMEOUT if http else None,
-        max_sessions=args.max_sessions if http else None,
     )
     server = mcp_server.build_server(
         f"envscale-{domain.name}", entries, sessions, args.side, domain.policy
     )
-    tools = f"{len(entries)} tools of the {args.side} side"
+    own = sum(not e.control for e in entries)
+    tools = f"{own} tools of the {args.side} side" + (
+        "" if own == len(entries) else f", {len(entries) - own} control tools"
+    )
     try:
         if sock is None:
             print(f"serving {domain.name} ({tools}) over stdio", file=sys.stderr, flush=True)
@@ -65,12 +67,36 @@ def run(args: argparse.Namespace) -> int:
             host, port = sock.getsockname()[:2]
             url = f"http://{host}:{port}{mcp_server.HTTP_PATH}"
             print(f"serving {domain.name} ({tools}) on {url}", file=sys.stderr, flush=True)
-            mcp_server.serve_http(server, sock, args.max_sessions)
+            mcp_server.serve_http(server, sessions, sock, args.max_sessions)
     except KeyboardInterrupt:
         pass
     finally:
         sessions.close()
     return EXIT_OK
+
+
+def _port(text: str) -> int:
+    port = _count(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0 to 65535)")
+    return port
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _bind(port: int) -> socket.socket:
@@ -103,7 +129,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         f"HTTP on {LOCALHOST}, at /mcp",
     )
     p.add_argument(
-        "--port", type=int, default=8000, help="the HTTP port; 0 picks a free one (default 8000)"
+        "--port", type=_port, default=8000, help="the HTTP port; 0 picks a free one (default 8000)"
     )
     p.add_argument(
         "--side",
@@ -121,9 +147,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-sessions",
-        type=int,
+        type=_positive,
         default=100,
-        help="HTTP sessions held at once; the least recently used beyond it is closed "
-        "(default 100)",
+        help="HTTP sessions open at once; a client beyond them is refused (default 100)",
     )
     p.set_defaults(func=run)

@@ -26,6 +26,8 @@ from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import DEFAULT_SESSION_IDLE_TIMEOUT
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from envscale import __version__
 from envscale.dsl.diagnostics import did_you_mean
@@ -161,7 +163,9 @@ def _offer_handshake_only(server: Server[Any]) -> None:
     server.add_request_handler("server/discover", types.RequestParams, discover)
 
 
-def serve_http(server: Server[Any], sock: socket.socket, max_sessions: int) -> None:
+def serve_http(
+    server: Server[Any], sessions: Sessions, sock: socket.socket, max_sessions: int
+) -> None:
     """Serve streamable HTTP on a socket already bound (to a localhost address)."""
     _offer_handshake_only(server)
     host = sock.getsockname()[0]
@@ -171,5 +175,28 @@ def serve_http(server: Server[Any], sock: socket.socket, max_sessions: int) -> N
         session_idle_timeout=IDLE_TIMEOUT,
         max_sessions=max_sessions,
     )
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(forgetting_closed_sessions(app, sessions), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def forgetting_closed_sessions(app: ASGIApp, sessions: Sessions) -> ASGIApp:
+    """`app`, closing a session's environment once the transport has ended the session at
+    its client's request (a DELETE); the SDK tells the handlers nothing of it."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "DELETE":
+            await app(scope, receive, send)
+            return
+        key = Headers(scope=scope).get(SESSION_HEADER)
+        status: list[int] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await app(scope, receive, watch)
+        if key and status and 200 <= status[0] < 300:
+            sessions.forget(key)
+
+    return wrapped

@@ -1,8 +1,9 @@
 """One environment per client session, each made fresh from the initial state.
 
 A session is what the transport calls one: the process's one client over stdio, an
-`Mcp-Session-Id` over streamable HTTP. The transport closes a session that stays idle or
-one too many; an environment unused as long is closed here the same way.
+`Mcp-Session-Id` over streamable HTTP. The HTTP transport ends a session when its client
+closes it (`forget`) or when it has been idle `idle_timeout` seconds; an environment unused
+that long is closed here (on the next call of any session), since its session is gone.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ class Sessions:
         self,
         make: Callable[[], Environment],
         idle_timeout: float | None = None,
-        max_sessions: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._make = make
         self.idle_timeout = idle_timeout
-        self.max_sessions = max_sessions
         self._clock = clock
         # Session key -> (environment, last use), least recently used first.
         self._held: OrderedDict[str, tuple[Environment, float]] = OrderedDict()
@@ -35,18 +34,27 @@ class Sessions:
         held = self._held.pop(key, None)
         env = held[0] if held else self._make()
         self._held[key] = (env, now)
-        self._evict(now)
+        self._close_idle(now)
         return env
 
-    def _evict(self, now: float) -> None:
+    def forget(self, key: str) -> None:
+        """The session ended: close its environment."""
+        held = self._held.pop(key, None)
+        if held:
+            held[0].close()
+
+    def _close_idle(self, now: float) -> None:
+        if self.idle_timeout is None:
+            return
         while self._held:
             key, (env, used) = next(iter(self._held.items()))
-            idle = self.idle_timeout is not None and now - used > self.idle_timeout
-            over = self.max_sessions is not None and len(self._held) > self.max_sessions
-            if not (idle or over):
+            if now - used <= self.idle_timeout:
                 return
             del self._held[key]
             env.close()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._held
 
     def __len__(self) -> int:
         return len(self._held)

@@ -4,6 +4,8 @@ client over streamable HTTP: one environment per session, each from the initial 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -13,9 +15,7 @@ import anyio
 import pytest
 
 from tests.mcpserver.scenario import (
-    DATA,
     ROOT,
-    SPEC,
     VERIFY,
     WRITE,
     check_calls,
@@ -30,7 +30,6 @@ mcp = pytest.importorskip(
 )
 
 TIMEOUT = 60
-SERVE = [sys.executable, "-m", "envscale", "mcp"]
 
 
 def first_line(stream, timeout: float) -> str:
@@ -42,10 +41,22 @@ def first_line(stream, timeout: float) -> str:
     return lines[0] if lines else ""
 
 
+def readme_command() -> tuple[list[str], str]:
+    """The README's `envscale mcp` HTTP command and the line it prints."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\$ envscale (mcp .*--transport http .*)\n(serving .*)\n", text)
+    assert found, "the README's MCP server command is missing"
+    return shlex.split(found.group(1)), found.group(2)
+
+
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
+    """The README's command on a free port; its data is the seed data beside the spec."""
+    command, shown = readme_command()
+    port = command[command.index("--port") + 1]
+    command[command.index("--port") + 1] = "0"
     process = subprocess.Popen(
-        [*SERVE, str(SPEC), "--data", str(DATA), "--transport", "http", "--port", "0"],
+        [sys.executable, "-m", "envscale", *command],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
         stdin=subprocess.DEVNULL,
@@ -56,7 +67,9 @@ def url() -> Iterator[str]:
     try:
         line = first_line(process.stderr, TIMEOUT)
         assert " on http://127.0.0.1:" in line, line or process.stderr.read()
-        yield line.rsplit(" ", 1)[-1].strip()
+        served = line.rsplit(" ", 1)[-1].strip()
+        assert re.sub(r":\d+/", f":{port}/", line.strip()) == shown
+        yield served
     finally:
         process.terminate()
         process.wait(10)
