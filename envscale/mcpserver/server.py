@@ -78,15 +78,13 @@ def build_server(
         structured = result.content if isinstance(result.content, dict) else None
         return _text_result(result.text, structured=structured)
 
-    server: Server[Any] = Server(
+    return Server(
         name,
         version=__version__,
         instructions=instructions or None,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
-
-    return server
 
 
 def _tool(entry: ToolEntry) -> types.Tool:

@@ -82,6 +82,7 @@ def test_tools_and_calls_over_http(url: str) -> None:
     async def main() -> None:
         with anyio.fail_after(TIMEOUT):
             async with mcp.Client(url, read_timeout_seconds=TIMEOUT) as client:
+                assert client.protocol_version == "2025-11-25"  # the handshake, for a session
                 await check_tools(client)
                 await check_calls(client, expected)
 

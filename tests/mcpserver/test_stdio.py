@@ -51,6 +51,7 @@ def test_tools_calls_sessions_and_reset_over_stdio() -> None:
                     server("--no-control-tools"), read_timeout_seconds=TIMEOUT, mode="legacy"
                 ) as two,
             ):
+                assert (one.protocol_version, two.protocol_version) == ("2026-07-28", "2025-11-25")
                 await check_tools(one)
                 await check_calls(one, expected)
                 payload(await one.call_tool(*VERIFY))
