@@ -15,6 +15,7 @@ from envscale.cli import (
     eval,
     generate,
     graph,
+    mcp,
     serve,
     synth,
     tasks,
@@ -22,7 +23,20 @@ from envscale.cli import (
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
-COMMANDS = [check, compile, call, conformance, graph, tasks, generate, eval, serve, train, synth]
+COMMANDS = [
+    check,
+    compile,
+    call,
+    conformance,
+    graph,
+    tasks,
+    generate,
+    eval,
+    serve,
+    mcp,
+    train,
+    synth,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
