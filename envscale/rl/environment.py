@@ -168,9 +168,9 @@ class TaskEnvironment:
             raise RuntimeError("no episode yet: call reset(task) first")
         return self._env.state_hash()
 
-    def resolve(self, task: Task | str | dict | None) -> Task:
+    def resolve(self, task: Task | str | dict | None, seed: int | None = None) -> Task:
         """A task given as a record, its JSON object, or the id of one of `tasks`; None draws
-        one of `tasks`."""
+        one of `tasks` (by `seed` when given)."""
         if isinstance(task, Task):
             return task
         if isinstance(task, dict):
@@ -178,7 +178,8 @@ class TaskEnvironment:
         if not self.tasks:
             raise ValueError("no task given and the environment holds none")
         if task is None:
-            return self.tasks[self._rng.choice(sorted(self.tasks))]
+            rng = self._rng if seed is None else random.Random(f"envscale-rl-task:{seed}")
+            return self.tasks[rng.choice(sorted(self.tasks))]
         try:
             return self.tasks[task]
         except KeyError:
@@ -189,7 +190,7 @@ class TaskEnvironment:
     ) -> Observation:
         """Start an episode of `task` in its initial state; the user's opening line. `seed`
         (default: the environment's) seeds the simulated user."""
-        chosen = self.resolve(task)
+        chosen = self.resolve(task, seed)
         self._task = chosen
         self._env = self.runtime.environment(chosen)
         self._verdict = None
@@ -202,7 +203,8 @@ class TaskEnvironment:
                 self.runtime.tools,
                 self.runtime.kinds,
                 self.domain.policy,
-                random.Random(f"user:{base}:{chosen.id}"),
+                # seeded as a generated episode seeds its user (trial 0)
+                random.Random(f"user:{base}:{chosen.id}:0"),
                 user_tools=self.runtime.user_tools,
             )
         )
