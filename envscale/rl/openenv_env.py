@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field, model_validator
+
 from envscale.records import Task
 from envscale.rl.environment import Observation as CoreObservation
 from envscale.rl.environment import Say, TaskEnvironment, ToolCall
@@ -43,7 +45,6 @@ def openenv_types() -> OpenEnvTypes:
     from openenv.core.env_client import EnvClient
     from openenv.core.env_server import Action, Environment, Observation, State
     from openenv.core.env_server.types import EnvironmentMetadata
-    from pydantic import Field, model_validator
 
     class EnvscaleAction(Action):
         """A tool call (`tool`, `arguments`: an object, or JSON text as a model wrote it) or
