@@ -1,10 +1,10 @@
-"""TRL's GRPOTrainer over a domain's tasks: the environment class it instantiates, its tools,
-the verified reward, and a real (short) GRPO run of the tiny model on CPU."""
+"""TRL's GRPOTrainer over a domain's tasks: the environment class it instantiates, its tools
+and the verified reward (the README's section makes a real GRPO run of the tiny model on CPU,
+tests/rl/test_readme_rl.py)."""
 
 from __future__ import annotations
 
 import inspect
-import os
 
 import pytest
 
@@ -105,60 +105,3 @@ def test_a_wrong_rollout_earns_nothing_and_errors_are_results(environments) -> N
     assert reward == 0.0 and env.episode.verdict.failure.startswith("turn_limit: the rollout")
     with pytest.raises(ValueError, match="environments"):
         environments.verified_reward(completions=[calls])
-
-
-def test_a_grpo_run_takes_its_rewards_from_the_environments(environments, tmp_path) -> None:
-    from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-    from trl.chat_template_utils import qwen3_template
-
-    from envscale.trainer.tiny import tiny_model_path
-
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    path = tiny_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    # The tiny model's template writes Hermes tool calls, as Qwen's does.
-    tokenizer.response_template = qwen3_template
-    scored: list[list[float]] = []
-
-    def reward(completions, environments, **kwargs):
-        rewards = TRLEnvironments.verified_reward(completions, environments, **kwargs)
-        scored.append(rewards)
-        return rewards
-
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=2,
-        per_device_train_batch_size=2,
-        num_generations=2,
-        max_completion_length=8,
-        max_tool_calling_iterations=2,
-        logging_steps=1,
-        report_to=[],
-        use_cpu=True,
-        save_strategy="no",
-        seed=0,
-    )
-    trainer = GRPOTrainer(
-        model=str(path),
-        reward_funcs=[reward],
-        args=args,
-        train_dataset=environments.dataset(),
-        processing_class=tokenizer,
-        environment_factory=environments.factory,
-    )
-    trainer.train()
-    assert trainer.state.global_step == 2
-    assert len(scored) == 2 and all(len(batch) == 2 for batch in scored)
-    ids = {t.id for t in environments.tasks}
-    for env in trainer.environments:
-        episode = env.episode
-        assert episode.task.id in ids and episode.verdict is not None
-        assert episode.messages[1]["role"] == "user" and episode.messages[1]["content"]
-    # The logged rewards are the environments' verdicts.
-    verdicts = [env.episode.verdict.reward for env in trainer.environments]
-    assert scored[-1] == verdicts
-    logged = [
-        h["rewards/reward/mean"] for h in trainer.state.log_history if "rewards/reward/mean" in h
-    ]
-    assert logged[-1] == pytest.approx(sum(verdicts) / len(verdicts))
