@@ -20,6 +20,7 @@ from envscale.cli import (
     synth,
     tasks,
     train,
+    view,
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
@@ -36,6 +37,7 @@ COMMANDS = [
     mcp,
     train,
     synth,
+    view,
 ]
 
 
