@@ -85,6 +85,15 @@ class Tool:
     role: str = "tool"  # tool, sync (runs after every successful call) or assertion
 
 
+@dataclass(frozen=True)
+class Link:
+    """A record of `entity` can affect the rows whose `row_field` equals its `field`."""
+
+    entity: str
+    field: str
+    row_field: str
+
+
 @dataclass
 class Invariant:
     name: str
@@ -97,6 +106,9 @@ class Invariant:
     own_row: bool = False
     # A field's `@check` checked at runtime: it holds on a row where this field is none.
     holds_when_none: str | None = None
+    # A row invariant that reads other records through links (affected.py): after a call only
+    # the rows those links reach from the changed records, and the changed rows, are judged.
+    affected_by: tuple[Link, ...] | None = None
 
 
 @dataclass(frozen=True)

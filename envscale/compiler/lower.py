@@ -6,6 +6,7 @@ from pathlib import PurePath
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.affected import affected_by
 from envscale.compiler.bindings import resolve_binding
 from envscale.compiler.check_derived import derived_order
 from envscale.compiler.check_entities import column_name
@@ -207,6 +208,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
     sql = _invariant_sql(c, inv, record) if record is not None else None
     reads = reads_of(c, ast.walk(inv.condition, inv.message))
     own_row = record is not None and not reads
+    links = affected_by(c, inv, record) if record is not None and not own_row else None
     if inv.entity:
         reads.add(inv.entity)
     return ir.Invariant(
@@ -217,6 +219,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
         inv,
         f"{PurePath(inv.span.file).name}:{inv.span.line}",
         own_row=own_row,
+        affected_by=links,
     )
 
 

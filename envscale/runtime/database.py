@@ -26,6 +26,7 @@ from envscale.runtime.values import number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
+_NOT_READ = object()  # a record's earlier version, not read yet
 
 
 def canonical_json(value: Any) -> str:
@@ -177,6 +178,18 @@ def build_tables(
     return tables
 
 
+def watched_entities(
+    tables: dict[str, TableMeta], affected_by: dict[str, tuple[tuple[str, str, str], ...]]
+) -> frozenset[str]:
+    """The entities that link to invariants' rows by a field other than their key."""
+    return frozenset(
+        source
+        for links in affected_by.values()
+        for source, field_name, _ in links
+        if source in tables and tables[source].key != [field_name]
+    )
+
+
 def shown_key(key: Any) -> str:
     return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
@@ -240,6 +253,13 @@ class Db:
         self.original: dict[tuple[str, Any], dict | None] = {}
         # Keys first touched by the call in progress, forgotten again if it rolls back.
         self.touched_in_call: list[tuple[str, Any]] = []
+        # (entity, key) -> the record as it was before the call in progress wrote it (None: it
+        # did not exist, or it is of an entity outside `watched`, whose earlier version no
+        # check reads). Invariants judge what the call's writes reach (`affected`).
+        self.call_before: dict[tuple[str, Any], dict | None] = {}
+        # Entities whose fields other than the key link them to invariants' rows (AFFECTED_BY
+        # of the generated tools): a write may move such a link, so the version before it counts.
+        self.watched: frozenset[str] = frozenset()
         # What is left of the call's step budget; generated loops spend it (`lib.counted`).
         self.steps_left = UNLIMITED_STEPS
         self.step_limit = UNLIMITED_STEPS
@@ -283,19 +303,69 @@ class Db:
         rows = (self.find(e, key) for e, key in self.original if e == entity)
         return [row for row in rows if row is not None]
 
+    def affected(self, entity: str, links: tuple[tuple[str, str, str], ...] = ()) -> list[dict]:
+        """The current records of an entity that the call in progress wrote, and those that
+        `links` (entity, field, this entity's field) reach from any record it wrote: the rows
+        whose field equals that record's field, before or after the call. In key order, as a
+        check over every record meets them."""
+        meta = self.tables[entity]
+        found: dict[Any, dict | None] = {}
+        for source, key in self.call_before:
+            if source == entity and key not in found:
+                found[key] = self.find(entity, key)
+        by_key = len(meta.key) == 1
+        for source, field_name, row_field in links:
+            keyed = self.tables[source].key == [field_name]
+            for (written, key), before in self.call_before.items():
+                if written != source:
+                    continue
+                values: list[Any] = [key]
+                if not keyed:
+                    versions = (before, self.find(source, key))
+                    values = []
+                    for record in versions:
+                        value = None if record is None else record.get(field_name)
+                        if value is not None and value not in values:
+                            values.append(value)
+                for value in values:
+                    if by_key and row_field == meta.key[0]:
+                        if value not in found:
+                            found[value] = self.find(entity, value)
+                        continue
+                    for record in self.where(entity, {row_field: value}):
+                        found.setdefault(meta.key_of(record), record)
+        try:
+            ordered = sorted(found)
+        except TypeError:  # keys of mixed types (loosely typed data): as found
+            ordered = list(found)
+        return [record for key in ordered if (record := found[key]) is not None]
+
     def count(self, entity: str) -> int:
         return next(self.connection.execute(f"SELECT count(*) FROM {quote_ident(entity)}"))[0]
 
     def next_key(self, entity: str, prefix: str, width: int = 0) -> str:
+        """The prefix and one more than the highest number (ASCII digits) that follows it in a
+        key of the entity, zero-filled to `width`. The keys with the prefix are a range of the
+        key's index; SQLite reads that range alone, and reads numbers of up to 18 digits."""
         meta = self.tables[entity]
         column = quote_ident(meta.column(meta.key[0]))
-        sql = f"SELECT {column} FROM {quote_ident(entity)} WHERE substr({column}, 1, ?) = ?"
-        highest = 0
-        for (value,) in self.connection.execute(sql, (len(prefix), prefix)):
-            rest = str(value)[len(prefix) :]
-            if rest.isdigit():
-                highest = max(highest, int(rest))
-        return f"{prefix}{str(highest + 1).zfill(width)}"
+        rest = f"substr({column}, {len(prefix) + 1})"
+        where = [f"substr({column}, 1, ?) = ?", f"{rest} <> ''", f"{rest} NOT GLOB '*[^0-9]*'"]
+        params: list[Any] = [len(prefix), prefix]
+        if prefix and ord(prefix[-1]) < 0x10FFFF:
+            where[:0] = [f"{column} >= ?", f"{column} < ?"]
+            params[:0] = [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        table = quote_ident(entity)
+        condition = " AND ".join(where)
+        sql = (
+            f"SELECT max(CAST({rest} AS INTEGER)), max(length({rest})) "
+            f"FROM {table} WHERE {condition}"
+        )
+        highest, digits = next(self.connection.execute(sql, params))
+        if digits is not None and digits > 18:  # past what SQLite's integers hold: Python's
+            sql = f"SELECT {rest} FROM {table} WHERE {condition}"
+            highest = max(int(text) for (text,) in self.connection.execute(sql, params))
+        return f"{prefix}{str((highest or 0) + 1).zfill(width)}"
 
     # ---- writes
 
@@ -304,6 +374,16 @@ class Db:
         if slot not in self.original:
             self.original[slot] = before
             self.touched_in_call.append(slot)
+
+    def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
+        """Note, before writing it, that the call in progress writes this record; `before`,
+        the record as it is now when the caller has read it."""
+        slot = (entity, key)
+        if slot in self.call_before:
+            return
+        if before is _NOT_READ:
+            before = self.find(entity, key) if entity in self.watched else None
+        self.call_before[slot] = before
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
         for name, target in meta.refs.items():
@@ -375,6 +455,7 @@ class Db:
         self._check_refs(meta, record)
         self._check_nested(entity, record, None)
         self._remember(entity, key, None)
+        self._written(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
         return dict(record)
 
@@ -388,6 +469,9 @@ class Db:
         if (entity, key) not in self.original:
             stored = self.find(entity, key)
             self._remember(entity, key, stored)
+            self._written(entity, key, stored)
+        else:
+            self._written(entity, key)
         if as_move and any(name in meta.moves for name in field_names):
             stored = stored or self.find(entity, key)
             if stored is not None:
@@ -430,7 +514,11 @@ class Db:
         if where is not None:
             raise ToolError(f"{entity} {_shown_key(key)} is still referred to by {where}")
         if (entity, key) not in self.original:
-            self._remember(entity, key, self.find(entity, key))
+            stored = self.find(entity, key)
+            self._remember(entity, key, stored)
+            self._written(entity, key, stored)
+        else:
+            self._written(entity, key)
         self.connection.execute(meta.delete_sql, meta.key_params(key))
 
 

@@ -41,6 +41,7 @@ from envscale.runtime.database import (
     canonical_json,
     record_digest,
     shown_key,
+    watched_entities,
 )
 from envscale.runtime.defaults import StructDefaults
 from envscale.runtime.errors import DataError, ToolError, read_json
@@ -226,6 +227,7 @@ class Environment:
             )
         nested = NestedRefs.from_manifest(domain.manifest)
         db = Db(connection, tables, domain.manifest.clock, nested)
+        db.watched = watched_entities(tables, getattr(domain.tools_module, "AFFECTED_BY", {}))
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.struct_defaults = StructDefaults(domain.manifest)
         env.as_sent_tools = frozenset(t.name for t in domain.manifest.tools if t.as_sent)
@@ -439,6 +441,7 @@ class Environment:
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         self.db.touched_in_call = []
+        self.db.call_before = {}
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
@@ -530,6 +533,7 @@ class Environment:
         self.connection.execute("BEGIN")
         self.db.original.clear()
         self.db.touched_in_call = []
+        self.db.call_before = {}
         self.monitor.reset()
         self.history.clear()
 

@@ -28,6 +28,9 @@ class RowView:
     def changed(self, entity: str) -> list[dict]:
         return [self._record] if entity == self._entity else self._db.changed(entity)
 
+    def affected(self, entity: str, links: tuple = ()) -> list[dict]:
+        return [self._record] if entity == self._entity else self._db.affected(entity, links)
+
     def find(self, entity: str, key: Any) -> dict | None:
         if self._referred is not None and entity == self._referred[0]:
             other = self._referred[1]

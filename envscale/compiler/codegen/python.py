@@ -652,6 +652,9 @@ def docstring_block(text: str, depth: int, *, closing_line: bool = True) -> list
     unless `closing_line` is False (then its text keeps no trailing newline)."""
     pad = "    " * depth
     lines = docstring_lines(text, width=100 - len(pad))
+    if len(lines) == 1 and len(pad) + len(lines[0]) + 6 > 100:
+        # Ruff joins a lone line to its closing quotes: one that cannot hold them is wrapped.
+        lines = docstring_lines(text, width=100 - len(pad) - 3)
     lines[0] = '"""' + lines[0]
     last_fits = len(pad) + len(lines[-1]) + 3 <= 100
     if (len(lines) == 1 or not closing_line) and last_fits:
@@ -702,8 +705,10 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     """A check function returning the violation message, or None.
 
     With `every_row`, a per-row invariant checks every record (when data is loaded);
-    otherwise one whose condition reads only its own row checks just the records changed
-    since reset, since no other record can have broken it.
+    otherwise one whose condition reads only its own row checks just the records the call
+    changed, since no other record can have broken it, and one that reads other records
+    through the row's links (`inv.affected_by`) checks those and the rows the links reach
+    from the records the call changed. One that reads other records otherwise checks them all.
     """
     e = Emitter(d)
     head = f"def check_{inv.name}(db: lib.Db, every_row: bool = False) -> str | None:"
@@ -716,15 +721,18 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
     entity = py_str(inv.entity)
-    if inv.own_row:
-        rows, scope = (
-            f"db.all({entity}) if every_row else db.changed({entity})",
-            "changed since reset",
+    if inv.own_row or inv.affected_by is not None:
+        links = "" if inv.own_row else f", AFFECTED_BY[{py_str(inv.name)}]"
+        scope = "written by the call" if inv.own_row else "those the call's writes reach"
+        rows = _conditional(
+            "rows", f"db.all({entity})", "every_row", f"db.affected({entity}{links})"
         )
+        loop = "row in rows"
     else:
-        rows, scope = f"db.all({entity})", "every one"
+        rows, scope, loop = [], "every one", f"row in db.all({entity})"
     lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
-    lines.append(f"    for row in {rows}:")
+    lines.extend(rows)
+    lines.append(f"    for {loop}:")
     condition = inv.decl.condition
     if inv.holds_when_none is None:
         broken = e.negated(condition)
@@ -739,6 +747,39 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     e.statement("if ", broken, ":", 2)
     e.statement("return ", e.expr(inv.decl.message), "", 3)
     return "\n".join([*lines, *e.lines, "    return None"])
+
+
+def _conditional(name: str, then: str, test: str, otherwise: str) -> list[str]:
+    """`name = then if test else otherwise` in a function body, split as ruff would."""
+    flat = f"{then} if {test} else {otherwise}"
+    if len(f"    {name} = {flat}") <= WIDTH:
+        return [f"    {name} = {flat}"]
+    if len(f"        {flat}") <= WIDTH:
+        return [f"    {name} = (", f"        {flat}", "    )"]
+    split = [f"        {then}", f"        if {test}", f"        else {otherwise}"]
+    return [f"    {name} = (", *split, "    )"]
+
+
+def affected_by_source(d: ir.DomainIR) -> str:
+    """`AFFECTED_BY`: per invariant checked on linked rows, its links (entity, field, the
+    row's field); empty when there is none."""
+    entries = []
+    for inv in d.runtime_invariants:
+        if inv.affected_by is None or inv.own_row:
+            continue
+        links = [
+            f"({py_str(k.entity)}, {py_str(k.field)}, {py_str(k.row_field)})"
+            for k in inv.affected_by
+        ]
+        flat = f"({links[0]},)" if len(links) == 1 else f"({', '.join(links)})"
+        head = f"    {py_str(inv.name)}: "
+        if len(head + flat) + 1 <= WIDTH:
+            entries.append(f"{head}{flat},")
+        else:
+            entries.extend([f"{head}(", *(f"        {link}," for link in links), "    ),"])
+    if not entries:
+        return ""
+    return "\n".join(["AFFECTED_BY = {", *entries, "}"])
 
 
 def derive_function(entity: str, field: str) -> str:

@@ -451,8 +451,9 @@ def transfer_to_human_agents(db: lib.Db, summary: str) -> str:
 
 
 def check_saved_methods_by_id(db: lib.Db, every_row: bool = False) -> str | None:
-    """saved_methods_by_id (retail.domain:93), on each User: changed since reset."""
-    for row in db.all("User") if every_row else db.changed("User"):
+    """saved_methods_by_id (retail.domain:93), on each User: written by the call."""
+    rows = db.all("User") if every_row else db.affected("User")
+    for row in rows:
         if not lib.all(
             [row["payment_methods"][k]["id"] == k for k in lib.counted(db, row["payment_methods"])]
         ):
@@ -461,8 +462,9 @@ def check_saved_methods_by_id(db: lib.Db, every_row: bool = False) -> str | None
 
 
 def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str | None:
-    """gift_cards_hold_a_balance (retail.domain:96), on each User: changed since reset."""
-    for row in db.all("User") if every_row else db.changed("User"):
+    """gift_cards_hold_a_balance (retail.domain:96), on each User: written by the call."""
+    rows = db.all("User") if every_row else db.affected("User")
+    for row in rows:
         if not lib.all(
             [
                 (m["source"] == "gift_card") == (m.get("balance") is not None)
@@ -474,8 +476,9 @@ def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str 
 
 
 def check_variants_by_item_id(db: lib.Db, every_row: bool = False) -> str | None:
-    """variants_by_item_id (retail.domain:99), on each Product: changed since reset."""
-    for row in db.all("Product") if every_row else db.changed("Product"):
+    """variants_by_item_id (retail.domain:99), on each Product: written by the call."""
+    rows = db.all("Product") if every_row else db.affected("Product")
+    for row in rows:
         if not lib.all(
             [row["variants"][k]["item_id"] == k for k in lib.counted(db, row["variants"])]
         ):
@@ -484,8 +487,9 @@ def check_variants_by_item_id(db: lib.Db, every_row: bool = False) -> str | None
 
 
 def check_pending_orders_not_shipped(db: lib.Db, every_row: bool = False) -> str | None:
-    """pending_orders_not_shipped (retail.domain:102), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """pending_orders_not_shipped (retail.domain:102), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if (row["status"] == "pending" or row["status"] == "pending (item modified)") and lib.len(
             row["fulfillments"]
         ) != 0:
@@ -494,8 +498,9 @@ def check_pending_orders_not_shipped(db: lib.Db, every_row: bool = False) -> str
 
 
 def check_refunds_before_shipping(db: lib.Db, every_row: bool = False) -> str | None:
-    """refunds_before_shipping (retail.domain:105), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """refunds_before_shipping (retail.domain:105), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if not (
             row["status"] == "cancelled"
             or row["status"] == "pending"
@@ -512,8 +517,9 @@ def check_refunds_before_shipping(db: lib.Db, every_row: bool = False) -> str | 
 
 
 def check_orders_are_paid(db: lib.Db, every_row: bool = False) -> str | None:
-    """orders_are_paid (retail.domain:108), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """orders_are_paid (retail.domain:108), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if (
             lib.len(row["payment_history"]) <= 0
             or row["payment_history"][0]["transaction_type"] != "payment"
