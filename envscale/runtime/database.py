@@ -29,6 +29,19 @@ NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
 
 
+_SCAN = json.JSONDecoder().scan_once
+
+
+def load_json(text: str) -> Any:
+    """A stored JSON value: the compact text `_encode` writes is read by json's C scanner
+    directly, skipping what json.loads does around it; any other text goes to json.loads."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -60,6 +73,8 @@ class TableMeta:
     insert_sql: str = ""
     delete_sql: str = ""
     all_sql: str = ""
+    # Positions of the columns decoded after reading: (index, field, is JSON; else a bool).
+    _decoded: tuple[tuple[int, str, bool], ...] = ()
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
 
@@ -76,6 +91,11 @@ class TableMeta:
             refs={f.name: f.ref for f in spec.fields if f.ref},
             floats=tuple(f.name for f in spec.fields if f.kind == "float"),
             loose=frozenset(f.name for f in spec.fields if f.as_written),
+        )
+        meta._decoded = tuple(
+            (i, name, kind == "json")
+            for i, (name, kind) in enumerate(zip(meta.fields, meta.kinds, strict=True))
+            if kind in ("json", "bool")
         )
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
@@ -119,14 +139,11 @@ class TableMeta:
         return key if isinstance(key, tuple) else (key,)
 
     def decode(self, row: tuple) -> dict:
-        out = {}
-        for name, kind, value in zip(self.fields, self.kinds, row, strict=True):
+        out = dict(zip(self.fields, row, strict=True))
+        for i, name, is_json in self._decoded:
+            value = row[i]
             if value is not None:
-                if kind == "json":
-                    value = json.loads(value)
-                elif kind == "bool":
-                    value = bool(value)
-            out[name] = value
+                out[name] = load_json(value) if is_json else bool(value)
         return out
 
     def encode_value(self, field_name: str, value: Any) -> Any:
@@ -176,6 +193,18 @@ def build_tables(
         entity, field_name = slot.split(".", 1)
         tables[entity].moves[field_name] = moves
     return tables
+
+
+def same_row(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two versions of a row hold the same values, as the exported JSON tells them
+    apart: 9 and 9.0 differ, and so do 0.0 and -0.0."""
+    if a is None or b is None:
+        return a is b
+    return a == b and all(
+        type(x) is type(y)
+        and (type(x) is not float or math.copysign(1.0, x) == math.copysign(1.0, y))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def watched_entities(
@@ -260,6 +289,8 @@ class Db:
         # Entities whose fields other than the key link them to invariants' rows (AFFECTED_BY
         # of the generated tools): a write may move such a link, so the version before it counts.
         self.watched: frozenset[str] = frozenset()
+        # What `affected` found since the latest write: the checks after a call share it.
+        self._affected: dict[tuple[str, tuple], list[dict]] = {}
         # What is left of the call's step budget; generated loops spend it (`lib.counted`).
         self.steps_left = UNLIMITED_STEPS
         self.step_limit = UNLIMITED_STEPS
@@ -267,12 +298,17 @@ class Db:
     # ---- reads
 
     def find(self, entity: str, key: Any) -> dict | None:
+        row = self.row(entity, key)
+        return None if row is None else self.tables[entity].decode(row)
+
+    def row(self, entity: str, key: Any) -> tuple | None:
+        """The stored columns of a record, not decoded."""
         meta = self.tables[entity]
         params = meta.key_params(key)
         if any(number_problem(p) for p in params):  # no stored key is out of range
             return None
         for row in self.connection.execute(meta.select_sql, params):
-            return meta.decode(row)
+            return row
         return None
 
     def get(self, entity: str, key: Any) -> dict:
@@ -307,7 +343,11 @@ class Db:
         """The current records of an entity that the call in progress wrote, and those that
         `links` (entity, field, this entity's field) reach from any record it wrote: the rows
         whose field equals that record's field, before or after the call. In key order, as a
-        check over every record meets them."""
+        check over every record meets them. The records are shared by the checks that ask
+        until the next write: checks only read them."""
+        memo = self._affected.get((entity, links))
+        if memo is not None:
+            return memo
         meta = self.tables[entity]
         found: dict[Any, dict | None] = {}
         for source, key in self.call_before:
@@ -338,7 +378,9 @@ class Db:
             ordered = sorted(found)
         except TypeError:  # keys of mixed types (loosely typed data): as found
             ordered = list(found)
-        return [record for key in ordered if (record := found[key]) is not None]
+        records = [record for key in ordered if (record := found[key]) is not None]
+        self._affected[(entity, links)] = records
+        return records
 
     def count(self, entity: str) -> int:
         return next(self.connection.execute(f"SELECT count(*) FROM {quote_ident(entity)}"))[0]
@@ -375,9 +417,16 @@ class Db:
             self.original[slot] = before
             self.touched_in_call.append(slot)
 
+    def begin_call(self) -> None:
+        """Forget what the previous call wrote."""
+        self.touched_in_call = []
+        self.call_before = {}
+        self._affected.clear()
+
     def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
         """Note, before writing it, that the call in progress writes this record; `before`,
         the record as it is now when the caller has read it."""
+        self._affected.clear()
         slot = (entity, key)
         if slot in self.call_before:
             return

@@ -39,7 +39,9 @@ from envscale.runtime.database import (
     TableMeta,
     build_tables,
     canonical_json,
+    load_json,
     record_digest,
+    same_row,
     shown_key,
     watched_entities,
 )
@@ -181,6 +183,19 @@ class Change:
 
 
 @dataclass
+class _Seen:
+    """What a journalled record was found to be the last time the state was looked at: its
+    stored row, and what follows from it while the row stays the same."""
+
+    before: dict | None  # the journal's version, by identity
+    row: tuple | None
+    change: Change | None  # None: the record is as it was at reset
+    before_text: str | None
+    after_text: str | None
+    delta: int | None = None  # what the record adds to the state hash, once computed
+
+
+@dataclass
 class Environment:
     domain: CompiledDomain
     connection: apsw.Connection
@@ -195,6 +210,8 @@ class Environment:
     struct_defaults: StructDefaults | None = None
     # Tools with @as_sent parameters: a type error in their bodies is the agent's doing.
     as_sent_tools: frozenset[str] = frozenset()
+    # Per journalled record, what the diff and the state hash last made of it.
+    _seen: dict[tuple[str, Any], _Seen] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -440,15 +457,14 @@ class Environment:
         policed = self.enforce_policies and side == "agent"
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
-        self.db.touched_in_call = []
-        self.db.call_before = {}
+        self.db.begin_call()
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
             self._check_invariants(name)
             # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = json.loads(result_text(self.domain.show_result(name, content), self.limits))
+            content = load_json(result_text(self.domain.show_result(name, content), self.limits))
             if role == "tool":
                 for sync in self.domain.sync_tools:
                     self.tools[sync](self.db)
@@ -506,7 +522,8 @@ class Environment:
         self.connection.execute("RELEASE call")
         for slot in self.db.touched_in_call:
             self.db.original.pop(slot, None)
-        self.db.touched_in_call = []
+            self._seen.pop(slot, None)
+        self.db.begin_call()
         return CallResult(name, False, error=message)
 
     def _constraint_message(self, error: apsw.ConstraintError) -> str:
@@ -532,8 +549,8 @@ class Environment:
         self.connection.execute("ROLLBACK")
         self.connection.execute("BEGIN")
         self.db.original.clear()
-        self.db.touched_in_call = []
-        self.db.call_before = {}
+        self._seen.clear()
+        self.db.begin_call()
         self.monitor.reset()
         self.history.clear()
 
@@ -544,12 +561,27 @@ class Environment:
 
     def _changes(self) -> Iterator[tuple[Change, str | None, str | None]]:
         """Each change, with the canonical JSON of its record before and after."""
-        for (entity, key), before in self.db.original.items():
-            after = self.db.find(entity, key)
-            before_text = None if before is None else canonical_json(before)
-            after_text = None if after is None else canonical_json(after)
-            if before_text != after_text:
-                yield Change(entity, key, before, after), before_text, after_text
+        for seen in self._journal():
+            if seen.change is not None:
+                yield seen.change, seen.before_text, seen.after_text
+
+    def _journal(self) -> Iterator[_Seen]:
+        """Each journalled record as it is now; one whose stored row is as it was when last
+        looked at is not decoded again."""
+        for slot, before in self.db.original.items():
+            entity, key = slot
+            row = self.db.row(entity, key)
+            seen = self._seen.get(slot)
+            if seen is None or seen.before is not before or not same_row(seen.row, row):
+                after = None if row is None else self.db.tables[entity].decode(row)
+                before_text = None if before is None else canonical_json(before)
+                after_text = None if after is None else canonical_json(after)
+                change = None
+                if before_text != after_text:
+                    change = Change(entity, key, before, after)
+                seen = _Seen(before, row, change, before_text, after_text)
+                self._seen[slot] = seen
+            yield seen
 
     def diff(self) -> list[dict]:
         """What changed since reset, record by record."""
@@ -574,11 +606,15 @@ class Environment:
     def state_hash(self) -> str:
         """A hash of the whole state, equal iff the states are equal, independent of row order."""
         total = self._initial_hash()
-        for change, before_text, after_text in self._changes():
-            if change.before is not None:
-                total -= record_digest(change.entity, change.before, before_text)
-            if change.after is not None:
-                total += record_digest(change.entity, change.after, after_text)
+        for seen in self._journal():
+            if seen.delta is None:
+                seen.delta = 0
+                change = seen.change
+                if change is not None and change.before is not None:
+                    seen.delta -= record_digest(change.entity, change.before, seen.before_text)
+                if change is not None and change.after is not None:
+                    seen.delta += record_digest(change.entity, change.after, seen.after_text)
+            total += seen.delta
         return format(total % HASH_MODULUS, "064x")
 
     def close(self) -> None:
