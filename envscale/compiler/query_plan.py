@@ -94,7 +94,8 @@ def plan_query(e: ast.Comprehension, symbols: Symbols, type_of: TypeOf) -> Query
     record = symbols.entities[entity]
     planner = _Planner(e.var, record, symbols, type_of)
     term = planner.term(e.condition) if e.condition is not None else _Term(None, True)
-    fields = _fields_read(e, record)
+    roots: list[ast.Node] = [e.element] + ([e.condition] if e.condition is not None else [])
+    fields = _fields_read(e.var, record, roots)
     if term.sql is None and fields is None:
         return None
     return QueryPlan(entity, fields, term.sql or "", term.params, term.indexes)
@@ -113,27 +114,58 @@ def _entity_of(iterable: ast.Expr, type_of: TypeOf) -> str | None:
     return None
 
 
-def _fields_read(e: ast.Comprehension, record: RecordInfo) -> tuple[str, ...] | None:
-    """The fields the element and condition read off the loop's record, the key first; None
-    where the record is used whole (or its name is bound again inside)."""
-    roots = [e.element] + ([e.condition] if e.condition is not None else [])
-    read = list(record.key)
+def _fields_read(
+    var: str, record: RecordInfo, roots: list[ast.Node], also: tuple[str, ...] = ()
+) -> tuple[str, ...] | None:
+    """The fields that the nodes read off the loop's record `var` (the key and `also` among
+    them); None where the record is used whole, written, or its name is bound again."""
+    read = [*record.key, *also]
     members = set()
     for node in ast.walk(*roots):
-        if isinstance(node, ast.Comprehension | ast.For) and node.var == e.var:
+        if isinstance(node, ast.Comprehension | ast.For) and node.var == var:
             return None
-        if isinstance(node, ast.Member) and isinstance(node.obj, ast.Name) and node.obj.id == e.var:
+        if isinstance(node, ast.Let) and node.name == var:
+            return None
+        if isinstance(node, ast.Set | ast.Delete) and node.target.root == var:
+            return None
+        if isinstance(node, ast.Member) and isinstance(node.obj, ast.Name) and node.obj.id == var:
             members.add(id(node.obj))
             if node.attr not in record.fields:
                 return None
             if node.attr not in read:
                 read.append(node.attr)
     for node in ast.walk(*roots):
-        if isinstance(node, ast.Name) and node.id == e.var and id(node) not in members:
+        if isinstance(node, ast.Name) and node.id == var and id(node) not in members:
             return None
-    if len(read) == len(record.fields):
+    if any(f not in record.fields for f in read) or len(set(read)) == len(record.fields):
         return None
     return tuple(f for f in record.fields if f in read)
+
+
+def loop_projection(
+    s: ast.For, symbols: Symbols, type_of: TypeOf
+) -> tuple[ast.Call, tuple[str, ...]] | None:
+    """For `for r in E.all()` (or `E.where(...)`, or either `sorted(..., by: "f")`) whose body
+    reads only some fields of `r` and writes none: the query call and those fields."""
+    call, by = s.iterable, ()
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "sorted"
+        and not isinstance(type_of(call.func), t.StructClass | t.Method | t.ToolFn)
+    ):
+        positional = [a.value for a in call.args if a.name is None]
+        named = {a.name: a.value for a in call.args if a.name is not None}
+        key = named.get("by")
+        if len(positional) != 1 or not (isinstance(key, ast.Literal) and type(key.value) is str):
+            return None
+        call, by = positional[0], (key.value,)
+    entity = _entity_of(call, type_of)
+    if entity is None:
+        return None
+    assert isinstance(call, ast.Call)
+    fields = _fields_read(s.var, symbols.entities[entity], list(s.body), by)
+    return (call, fields) if fields is not None else None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
 from envscale.compiler.codegen.escape import docstring_lines
 from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
 from envscale.compiler.codegen.pysyntax import Code
-from envscale.compiler.query_plan import QueryPlan, plan_query
+from envscale.compiler.query_plan import QueryPlan, loop_projection, plan_query
 from envscale.dsl import ast
 
 NEGATED_OPS = {"==": "!=", "!=": "==", "in": "not in", "not in": "in"}
@@ -57,6 +57,8 @@ class Emitter:
     # The WHERE texts of the planned queries met so far: (constant name, SQL).
     queries: list[tuple[str, str]] = field(default_factory=list)
     query_prefix: str = "QUERY"
+    # Entity queries (`E.all()`, `E.where(...)`, by node id) that read only these fields.
+    projections: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bounds = Bounds(self.d.types)
@@ -394,6 +396,11 @@ class Emitter:
             keys = [self.expr(a.value) for a in e.args]
             key = keys[0] if len(keys) == 1 else py.tuple_of(keys)
             return self.db("find", [entity, key])
+        projected = self.projections.get(id(e))
+        if projected is not None:
+            fields = py.tuple_of([py.text(py_str(f)) for f in projected])
+            by = {"by": self.equalities(e, m.entity)} if e.args else None
+            return py.call("db.query", [entity, fields], by)
         if not e.args:
             return self.db("all", [entity])
         return self.db("where", [entity, self.equalities(e, m.entity)])
@@ -492,6 +499,9 @@ class Emitter:
                 self.delete(s, depth, pending)
             case ast.For():
                 self.locals_.add(s.var)
+                projected = loop_projection(s, self.d.symbols, self.type_of)
+                if projected is not None and self.plan_queries:
+                    self.projections[id(projected[0])] = projected[1]
                 iterable = self.counted(s.iterable)
                 written = writes_of((s,))
                 self.bounds.forget(written)

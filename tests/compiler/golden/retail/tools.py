@@ -114,7 +114,7 @@ def list_all_product_types(db: lib.Db) -> dict[str, str]:
     Kind: read. Reads: Product. Writes: -.
     """
     found = {}
-    for p in lib.counted(db, lib.sorted(db.all("Product"), by="name")):
+    for p in lib.counted(db, lib.sorted(db.query("Product", ("product_id", "name")), by="name")):
         found[p["name"]] = p["product_id"]
     return found
 
