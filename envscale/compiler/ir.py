@@ -49,6 +49,9 @@ class Table:
     checks: list[Check] = field(default_factory=list)
     # The field tuples that tools and invariants filter on with `.where(...)`, in first-use order.
     queried: list[tuple[str, ...]] = field(default_factory=list)
+    # SQL expressions that planned queries compare by equality (label, expression): a JSON
+    # path, a folded text (compiler/query_plan.py); each gets an expression index.
+    query_expressions: list[tuple[str, str]] = field(default_factory=list)
     # The derived fields, each after those it reads: the order the runtime computes them in.
     derived: list[str] = field(default_factory=list)
 
@@ -179,6 +182,9 @@ class DomainIR:
     key_formats: dict[str, KeyFormat] = field(default_factory=dict)
     # "Entity.field" -> each state to the states a write may move it to.
     transitions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Whether comprehensions over an entity become planned queries (compiler/query_plan.py);
+    # off only to compare the answers of both ways.
+    plan_queries: bool = True
 
     def table(self, entity: str) -> Table:
         return next(t for t in self.tables if t.entity == entity)

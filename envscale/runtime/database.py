@@ -77,6 +77,7 @@ class TableMeta:
     _decoded: tuple[tuple[int, str, bool], ...] = ()
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, entity: str, spec: EntityInfo) -> TableMeta:
@@ -129,6 +130,43 @@ class TableMeta:
             sql = f"SELECT * FROM {quote_ident(self.entity)} WHERE {where} ORDER BY {order}"
             self._where_sql[field_names] = sql
         return sql
+
+    def query_sql(
+        self, fields: tuple[str, ...] | None, where: str, by: tuple[str, ...]
+    ) -> tuple[str, Callable[[tuple], dict]]:
+        """The SELECT of a planned query (see compiler/query_plan.py) and the decoder of its
+        rows: the named fields (every field for None), `by` none-aware equalities first."""
+        slot = (fields, where, by)
+        found = self._queries.get(slot)
+        if found is None:
+            names = list(fields) if fields is not None else self.fields
+            columns = ", ".join(quote_ident(self.column(f)) for f in names)
+            terms = [f"{quote_ident(self.column(f))} IS ?" for f in by]
+            if where:
+                terms.append(f"({where})" if terms else where)
+            order = ", ".join(quote_ident(self.column(k)) for k in self.key)
+            condition = f" WHERE {' AND '.join(terms)}" if terms else ""
+            sql = f"SELECT {columns} FROM {quote_ident(self.entity)}{condition} ORDER BY {order}"
+            decode = self.decode if fields is None else self._projection(names)
+            found = self._queries[slot] = (sql, decode)
+        return found
+
+    def _projection(self, names: list[str]) -> Callable[[tuple], dict]:
+        kinds = [self.kinds[self.fields.index(n)] for n in names]
+        shape = list(zip(names, kinds, strict=True))
+
+        def decode(row: tuple) -> dict:
+            out = {}
+            for (name, kind), value in zip(shape, row, strict=True):
+                if value is not None:
+                    if kind == "json":
+                        value = json.loads(value)
+                    elif kind == "bool":
+                        value = bool(value)
+                out[name] = value
+            return out
+
+        return decode
 
     def key_of(self, record: dict) -> Any:
         if len(self.key) == 1:
@@ -251,6 +289,17 @@ def _wrong_type(kind: str, value: Any) -> str | None:
     return f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not {type(value).__name__}"
 
 
+def _bindable(value: Any) -> bool:
+    """Whether SQLite holds the value exactly as a query parameter."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return "\0" not in value
+    if isinstance(value, int | float):
+        return number_problem(value) is None
+    return False
+
+
 def _encode(kind: str, value: Any) -> Any:
     if value is None:
         return None
@@ -329,6 +378,29 @@ class Db:
             return []
         sql = meta.where_sql(tuple(fields))
         return [meta.decode(row) for row in self.connection.execute(sql, params)]
+
+    def query(
+        self,
+        entity: str,
+        fields: tuple[str, ...] | None,
+        where: str = "",
+        params: tuple = (),
+        by: dict[str, Any] | None = None,
+    ) -> list[dict]:
+        """A query the compiler planned: the records (by key, with the fields named, every
+        field for None) whose `by` fields hold these values and that `where` may keep.
+        `where` only narrows what the tool's own condition then judges: a value SQLite cannot
+        bind exactly drops it."""
+        meta = self.tables[entity]
+        values: tuple = ()
+        if by:
+            values = tuple(meta.query_value(name, value) for name, value in by.items())
+            if NO_MATCH in values:
+                return []
+        if where and not all(_bindable(p) for p in params):
+            where, params = "", ()
+        sql, decode = meta.query_sql(fields, where, tuple(by) if by else ())
+        return [decode(row) for row in self.connection.execute(sql, values + params)]
 
     def all(self, entity: str) -> list[dict]:
         meta = self.tables[entity]

@@ -25,6 +25,20 @@ class RowView:
     def all(self, entity: str) -> list[dict]:
         return [self._record] if entity == self._entity else self._db.all(entity)
 
+    def query(
+        self,
+        entity: str,
+        fields: tuple[str, ...] | None,
+        where: str = "",
+        params: tuple = (),
+        by: dict[str, Any] | None = None,
+    ) -> list[dict]:
+        """A planned query over every record (`E.all()`): this one alone; its condition, which
+        the tool's code judges after the query, does the rest."""
+        if entity == self._entity and by is None:
+            return [self._record]
+        return self._db.query(entity, fields, where, params, by)
+
     def changed(self, entity: str) -> list[dict]:
         return [self._record] if entity == self._entity else self._db.changed(entity)
 

@@ -544,7 +544,12 @@ def check_invoice_paid_by_payments(db: lib.Db, every_row: bool = False) -> str |
             lib.sum(
                 [
                     p["amount"]
-                    for p in lib.counted(db, db.where("Payment", {"invoice": row["invoice_id"]}))
+                    for p in lib.counted(
+                        db,
+                        db.query(
+                            "Payment", ("payment_id", "amount"), by={"invoice": row["invoice_id"]}
+                        ),
+                    )
                 ]
             ),
             2,
@@ -611,7 +616,16 @@ def check_balance_is_what_is_due(db: lib.Db, every_row: bool = False) -> str | N
             lib.sum(
                 [
                     i["patient_due"] - i["paid"]
-                    for i in lib.counted(db, db.where("Invoice", {"patient": row["patient_id"]}))
+                    for i in lib.counted(
+                        db,
+                        db.query(
+                            "Invoice",
+                            ("invoice_id", "patient_due", "paid", "status"),
+                            CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE,
+                            ("open",),
+                            by={"patient": row["patient_id"]},
+                        ),
+                    )
                     if i["status"] == "open"
                 ]
             ),
@@ -622,6 +636,9 @@ def check_balance_is_what_is_due(db: lib.Db, every_row: bool = False) -> str | N
                 row["patient_id"],
             )
     return None
+
+
+CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE = '"status" IS ?'
 
 
 def check_member_id_with_a_plan(db: lib.Db, every_row: bool = False) -> str | None:
@@ -690,7 +707,16 @@ def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | N
             lib.count(
                 [
                     a
-                    for a in lib.counted(db, db.where("Appointment", {"slot": row["slot_id"]}))
+                    for a in lib.counted(
+                        db,
+                        db.query(
+                            "Appointment",
+                            None,
+                            CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE,
+                            ("cancelled",),
+                            by={"slot": row["slot_id"]},
+                        ),
+                    )
                     if a["status"] != "cancelled"
                 ]
             )
@@ -703,12 +729,24 @@ def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | N
                 lib.count(
                     [
                         a
-                        for a in lib.counted(db, db.where("Appointment", {"slot": row["slot_id"]}))
+                        for a in lib.counted(
+                            db,
+                            db.query(
+                                "Appointment",
+                                None,
+                                CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE,
+                                ("cancelled",),
+                                by={"slot": row["slot_id"]},
+                            ),
+                        )
                         if a["status"] != "cancelled"
                     ]
                 ),
             )
     return None
+
+
+CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE = '"status" IS NOT ?'
 
 
 def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
@@ -726,7 +764,16 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
             and lib.count(
                 [
                     a
-                    for a in lib.counted(db, db.where("Appointment", {"slot": row["slot"]}))
+                    for a in lib.counted(
+                        db,
+                        db.query(
+                            "Appointment",
+                            None,
+                            CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE,
+                            ("cancelled",),
+                            by={"slot": row["slot"]},
+                        ),
+                    )
                     if a["status"] != "cancelled"
                 ]
             )
@@ -738,6 +785,9 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
                 row["appointment_id"],
             )
     return None
+
+
+CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE = '"status" IS NOT ?'
 
 
 def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None:
@@ -754,7 +804,12 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
                 lib.sum(
                     [
                         p["amount"]
-                        for p in lib.counted(db, db.where("Payment", {"invoice": row["invoice"]}))
+                        for p in lib.counted(
+                            db,
+                            db.query(
+                                "Payment", ("payment_id", "amount"), by={"invoice": row["invoice"]}
+                            ),
+                        )
                     ]
                 ),
                 2,
@@ -795,7 +850,7 @@ def check_one_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
     if not lib.all(
         [
             lib.count(db.where("Appointment", {"slot": s["slot_id"], "status": "scheduled"})) <= 1
-            for s in lib.counted(db, db.where("Slot", {"status": "booked"}))
+            for s in lib.counted(db, db.query("Slot", ("slot_id",), by={"status": "booked"}))
         ]
     ):
         return "A slot can hold only one scheduled appointment"

@@ -21,12 +21,22 @@ def find_user_id_by_email(db: lib.Db, email: str) -> str:
     """
     found = [
         u["user_id"]
-        for u in lib.counted(db, db.all("User"))
+        for u in lib.counted(
+            db,
+            db.query(
+                "User", ("user_id", "email"), FIND_USER_ID_BY_EMAIL_WHERE, (lib.lower(email),)
+            ),
+        )
         if lib.lower(u["email"]) == lib.lower(email)
     ]
     if lib.len(found) <= 0:
         raise lib.ToolError("user not found")
     return found[0]
+
+
+FIND_USER_ID_BY_EMAIL_WHERE = (
+    '(CASE WHEN "email" GLOB \'*[^ -~]*\' THEN 0 ELSE lower("email") END) IN (?, 0)'
+)
 
 
 def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: str) -> str:
@@ -38,7 +48,15 @@ def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: s
     """
     found = [
         u["user_id"]
-        for u in lib.counted(db, db.all("User"))
+        for u in lib.counted(
+            db,
+            db.query(
+                "User",
+                ("user_id", "name", "address"),
+                FIND_USER_ID_BY_NAME_ZIP_WHERE,
+                (lib.lower(first_name), lib.lower(last_name), zip),
+            ),
+        )
         if lib.lower(u["name"]["first_name"]) == lib.lower(first_name)
         and lib.lower(u["name"]["last_name"]) == lib.lower(last_name)
         and u["address"]["zip"] == zip
@@ -46,6 +64,15 @@ def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: s
     if lib.len(found) <= 0:
         raise lib.ToolError("user not found")
     return found[0]
+
+
+FIND_USER_ID_BY_NAME_ZIP_WHERE = (
+    "(CASE WHEN json_extract(\"name\", '$.first_name') GLOB '*[^ -~]*' THEN 0 ELSE "
+    "lower(json_extract(\"name\", '$.first_name')) END) IN (?, 0) AND (CASE WHEN "
+    "json_extract(\"name\", '$.last_name') GLOB '*[^ -~]*' THEN 0 ELSE "
+    'lower(json_extract("name", \'$.last_name\')) END) IN (?, 0) AND json_extract("address", '
+    "'$.zip') IS ?"
+)
 
 
 def get_user_details(db: lib.Db, user_id: str) -> dict:
@@ -87,7 +114,7 @@ def list_all_product_types(db: lib.Db) -> dict[str, str]:
     Kind: read. Reads: Product. Writes: -.
     """
     found = {}
-    for p in lib.counted(db, lib.sorted(db.all("Product"), by="name")):
+    for p in lib.counted(db, lib.sorted(db.query("Product", ("product_id", "name")), by="name")):
         found[p["name"]] = p["product_id"]
     return found
 
