@@ -30,6 +30,9 @@ _NOT_READ = object()  # a record's earlier version, not read yet
 
 
 _SCAN = json.JSONDecoder().scan_once
+# What json.dumps would build for these options on every call, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def load_json(text: str) -> Any:
@@ -43,7 +46,7 @@ def load_json(text: str) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL(value)
 
 
 def record_digest(entity: str, record: dict, text: str | None = None) -> int:
@@ -304,7 +307,7 @@ def _encode(kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "json":
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT(value)
     if kind == "bool":
         return 1 if value else 0
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
