@@ -27,17 +27,16 @@ def affected_by(c: Compilation, inv: ast.Invariant, record: RecordInfo) -> tuple
     links: list[Link] = []
 
     def row_field(e: ast.Expr) -> str | None:
-        """The row's field that the expression is, if it is one."""
+        """The row's field that the expression is, if it is one and holds a plain value (a
+        link's values are looked up: a list or a struct is none to look up by)."""
+        name = None
         if type(e) is ast.Name and e.id in record.fields and e.id not in bound:
-            return e.id
-        if (
-            type(e) is ast.Member
-            and type(e.obj) is ast.Name
-            and e.obj.id == "self"
-            and e.attr in record.fields
-        ):
-            return e.attr
-        return None
+            name = e.id
+        elif type(e) is ast.Member and type(e.obj) is ast.Name and e.obj.id == "self":
+            name = e.attr
+        if name is None or name not in record.fields:
+            return None
+        return None if t.is_json(record.fields[name].type) else name
 
     def by_key(entity: str, e: ast.Expr) -> bool:
         target = c.symbols.entities.get(entity)
@@ -79,9 +78,11 @@ def _call_linked(c: Compilation, e: ast.Call, row_field, by_key, links: list[Lin
             return len(e.args) == 1 and by_key(callee.entity, e.args[0].value)
         if callee.name != "where":
             return False
+        target = c.symbols.entities.get(callee.entity)
         for arg in e.args:
             name = row_field(arg.value) if arg.name else None
-            if name is not None:
+            plain = target is not None and arg.name in target.fields
+            if name is not None and plain and not t.is_json(target.fields[arg.name].type):
                 links.append(Link(callee.entity, arg.name, name))
                 return True
         return False
