@@ -64,6 +64,7 @@ INTERNAL_PREFIX = "internal error: "
 MAX_ARGUMENT_DEPTH = DEFAULT_LIMITS.depth
 TOO_DEEP = too_deep(MAX_ARGUMENT_DEPTH)
 _MAX_TOOL_NAME = 200
+STATEMENT_CACHE = 512
 # Resources that what an agent sends can exhaust (a huge list built, a date pushed past year
 # 9999): running out of one is a failed call, with this message.
 RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
@@ -226,7 +227,11 @@ class Environment:
         """`limits` default to the domain's. `as_models`: store loaded records as the entity
         models validate them (ints in float fields floats, optional fields left out none)
         rather than as written."""
-        connection = apsw.Connection(str(path) if path else ":memory:")
+        # Every statement's text is made once (database.py), so each is prepared once and then
+        # found in apsw's per-connection cache, kept large enough for a domain's statements.
+        connection = apsw.Connection(
+            str(path) if path else ":memory:", statementcachesize=STATEMENT_CACHE
+        )
         connection.execute("PRAGMA foreign_keys = ON")
         if path:
             connection.execute("PRAGMA journal_mode = WAL")
