@@ -1,12 +1,14 @@
 """Runtime speed on the shipped example domain at 1x, 10x and 100x its seed data.
 
 Prints the median time of reset, one tool call, the state hash (right after the episode's
-calls, and again) and the diff for each size (reset and hash must not grow with the data;
-an episode's own calls do, since scaled data makes its queries return more rows), and the
-time to check and compile the spec: cold (a fresh process), warm (parser built, no cache)
-and from the in-process cache; then the median check and compile (to all five artifacts) of
-every shipped spec on one core, with the hand-written parser and with Lark alone, and where
-that time goes: parsing, the checking passes, lowering and the generator of each artifact.
+calls, and again), the diff and the whole episode for each size, and the episode as the sum
+of its steps' medians (reset and hash must not grow with the data; of the episode's calls,
+those whose queries find more records in scaled data do, and the line after the growth
+names them), and the time to check and compile the spec: cold (a fresh process), warm
+(parser built, no cache) and from the in-process cache; then the median check and compile
+(to all five artifacts) of every shipped spec on one core, with the hand-written parser and
+with Lark alone, and where that time goes: parsing, the checking passes, lowering and the
+generator of each artifact.
 
     python benchmarks/runtime.py [--spec specs/clinic.domain] [--repeat 200]
 """
@@ -93,6 +95,9 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
     samples: dict[str, list[float]] = {
         k: [] for k in ("reset", "call", "hash", "hash_again", "diff", "episode")
     }
+    per_tool: dict[str, list[float]] = {name: [] for name, _ in calls}
+    result_bytes = {name: len(env.call(name, args).text) for name, args in calls}
+    env.reset()
 
     def timed(kind: str, step) -> None:
         t0 = time.perf_counter()
@@ -103,6 +108,7 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
         start = time.perf_counter()
         for name, args in calls:
             timed("call", lambda name=name, args=args: env.call(name, args))
+            per_tool[name].append(samples["call"][-1])
         timed("hash", env.state_hash)
         # The same hash again: what it costs once the caches no longer hold the episode's reads.
         timed("hash_again", env.state_hash)
@@ -116,6 +122,12 @@ def bench_size(domain, data: dict, factor: int, repeat: int) -> dict:
         "rows": rows,
         "calls": len(calls),
         **{k: median_us(v) for k, v in samples.items()},
+        "tools": {name: median_us(v) for name, v in per_tool.items()},
+        # An episode as the sum of its steps' medians: what preemption on a busy machine,
+        # which lands in some episode's step or other, does not inflate.
+        "steps": sum(median_us(v) for v in per_tool.values())
+        + sum(median_us(samples[k]) for k in ("hash", "hash_again", "diff", "reset")),
+        "result_bytes": result_bytes,
     }
 
 
@@ -253,7 +265,7 @@ def main() -> None:
     print(
         f"{'data':>6} {'rows':>8} {'calls':>5} {'reset µs':>9} {'call µs':>9} {'hash µs':>9} "
         f"{'again µs':>9} "
-        f"{'diff µs':>9} {'episode µs':>11}"
+        f"{'diff µs':>9} {'episode µs':>11} {'steps µs':>9}"
     )
     results = []
     for factor in (1, 10, 100):
@@ -262,10 +274,23 @@ def main() -> None:
         print(
             f"{str(factor) + 'x':>6} {r['rows']:>8} {r['calls']:>5} {r['reset']:>9.1f} "
             f"{r['call']:>9.1f} "
-            f"{r['hash']:>9.1f} {r['hash_again']:>9.1f} {r['diff']:>9.1f} {r['episode']:>11.1f}"
+            f"{r['hash']:>9.1f} {r['hash_again']:>9.1f} {r['diff']:>9.1f} {r['episode']:>11.1f} "
+            f"{r['steps']:>9.1f}"
         )
-    growth = {k: results[-1][k] / results[0][k] for k in ("reset", "hash", "hash_again", "diff")}
+    kinds = ("reset", "hash", "hash_again", "diff", "episode", "steps")
+    growth = {k: results[-1][k] / results[0][k] for k in kinds}
     print("growth 1x -> 100x: " + ", ".join(f"{k} {v:.2f}x" for k, v in growth.items()))
+    small, large = results[0], results[-1]
+    grown = [t for t in small["tools"] if large["result_bytes"][t] != small["result_bytes"][t]]
+    if grown:
+        # Their results hold more records at 100x (copies share the names they search by).
+        rest = [t for t in small["tools"] if t not in grown]
+        same = sum(large["tools"][t] for t in rest) / sum(small["tools"][t] for t in rest)
+        print(
+            f"calls whose results grow with the data: {', '.join(grown)} "
+            f"({', '.join(str(large['result_bytes'][t]) for t in grown)} bytes at 100x); "
+            f"the other {len(rest)} calls, summed: {same:.2f}x"
+        )
     c = compile_times(spec, 2 if args.quick else 20)
     print(
         f"check+compile {spec.name}: cold process {c['cold_process_ms']:.1f} ms (includes imports "

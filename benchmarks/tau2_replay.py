@@ -15,19 +15,19 @@ episode includes its initialization actions and its assertions.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
-import statistics
 import sys
-import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from replaybench import Table, parse_args, time_episodes, time_reference  # noqa: E402
 
 from envscale.conformance.replay import canonical, read_cases  # noqa: E402
 from envscale.conformance.tau2 import (  # noqa: E402
@@ -42,10 +42,6 @@ DOMAINS = ("retail", "airline", "telecom")
 # The databases of a domain as tau2 reads them: its files, and the case's hash of each.
 DATABASES = {"telecom": (("db.toml", "final_db_hash"), ("user_db.toml", "final_user_db_hash"))}
 JSON_DATABASE = (("db.json", "final_db_hash"),)
-
-
-def median_us(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e6 if samples else float("nan")
 
 
 def tau2_hash(db: dict) -> str:
@@ -70,17 +66,25 @@ def requestor(action: dict, key: str) -> str:
     return USER if action.get(key) == USER else AGENT
 
 
-def episode(domain: Tau2Domain, case: dict, t_call: list[float] | None = None) -> None:
-    """A case's initialization actions, its calls (each timed into t_call) and assertions."""
+def untimed(call: Callable[[], Any]) -> Any:
+    return call()
+
+
+def episode(
+    domain: Tau2Domain, case: dict, timed: Callable[[Callable[[], Any]], Any] = untimed
+) -> None:
+    """A case's initialization actions, its calls (each passed through `timed`) and
+    assertions."""
     for action in (case.get("initial_state") or {}).get("initialization_actions") or []:
         domain.call(
             requestor(action, "env_type"), action["func_name"], action["arguments"], any_tool=True
         )
     for action in case["actions"]:
-        t0 = time.perf_counter()
-        domain.call(requestor(action, "requestor"), action["name"], action.get("kwargs"))
-        if t_call is not None:
-            t_call.append(time.perf_counter() - t0)
+        timed(
+            lambda action=action: domain.call(
+                requestor(action, "requestor"), action["name"], action.get("kwargs")
+            )
+        )
     for assertion in case.get("env_assertions") or []:
         domain.call(
             requestor(assertion, "env_type"),
@@ -91,42 +95,27 @@ def episode(domain: Tau2Domain, case: dict, t_call: list[float] | None = None) -
 
 
 def bench_domain(domain: Tau2Domain, cases: list[dict], repeat: int) -> dict:
-    t_reset: list[float] = []
-    t_call: list[float] = []
-    t_check: list[float] = []
-    t_episode: list[float] = []
-    for _ in range(repeat):
-        for case in cases:
-            start = time.perf_counter()
-            domain.reset()
-            t_reset.append(time.perf_counter() - start)
-            episode(domain, case, t_call)
-            t0 = time.perf_counter()
-            for side in domain.sides.values():
-                hashlib.sha256(canonical(side.own_diff()).encode()).hexdigest()
-            domain.state()
-            t_check.append(time.perf_counter() - t0)
-            t_episode.append(time.perf_counter() - start)
-    return {
-        "reset": median_us(t_reset),
-        "call": median_us(t_call),
-        "check": median_us(t_check),
-        "episode": median_us(t_episode),
-    }
+    def check() -> None:
+        for side in domain.sides.values():
+            hashlib.sha256(canonical(side.own_diff()).encode()).hexdigest()
+        domain.state()
+
+    return time_episodes(
+        cases, repeat, domain.reset, lambda case, timed: episode(domain, case, timed), check
+    )
 
 
 def bench_reference(data: Path, name: str, samples: int) -> dict:
     """tau2's way: the databases' files loaded into dicts again, and hashed whole."""
-    reloads, hashes = [], []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        dbs = [read_database(data / file) for file, _ in DATABASES.get(name, JSON_DATABASE)]
-        reloads.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+    files = DATABASES.get(name, JSON_DATABASE)
+
+    def digest(dbs: list[Any]) -> None:
         for db in dbs:
             tau2_hash(db)
-        hashes.append(time.perf_counter() - t0)
-    return {"reset": median_us(reloads), "check": median_us(hashes)}
+
+    return time_reference(
+        samples, lambda: [read_database(data / file) for file, _ in files], digest
+    )
 
 
 def tau2_document(side: Side, raw: dict) -> dict:
@@ -163,18 +152,10 @@ def hashes_agree(domain: Tau2Domain, data: Path, name: str, cases: list[dict]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--shared", default=str(ROOT.parent / "shared"), help="the shared folder with conformance/"
-    )
-    parser.add_argument("--repeat", type=int, default=1, help="replays of every case")
-    parser.add_argument("--quick", action="store_true", help="a few seconds' run, for the tests")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     base = Path(args.shared) / "conformance" / "tau2"
-    print(
-        f"{'domain':8} {'cases':>6} {'':12} {'reset':>10} {'call':>9} {'final check':>12} "
-        f"{'episode':>10}"
-    )
+    table = Table(label_width=12)
+    table.header()
     for name in DOMAINS:
         data = base / name
         cases = [c for f in ("tasks.jsonl", "probes.jsonl") for c in read_cases(data / f)]
@@ -186,15 +167,8 @@ def main() -> None:
         agreed, checked = hashes_agree(
             domain, data, name, list(itertools.islice(cases, 3 if args.quick else 20))
         )
-        print(
-            f"{name:8} {len(cases):>6} {'envscale':12} {ours['reset']:>8.1f}µs "
-            f"{ours['call']:>7.1f}µs {ours['check']:>10.1f}µs {ours['episode']:>8.1f}µs"
-        )
-        print(
-            f"{'':8} {'':>6} {'reload+hash':12} {ref['reset'] / 1000:>8.1f}ms {'':>9} "
-            f"{ref['check'] / 1000:>10.1f}ms {(ref['reset'] + ref['check']) / 1000:>8.1f}ms"
-            "   (tau2's way, same machine; its calls not counted)"
-        )
+        table.ours(name, len(cases), ours)
+        table.reference(ref, "tau2's way, same machine; its calls not counted", ours=ours)
         print(f"{'':8} whole-database hash equals tau2's final_db_hash: {agreed}/{checked} cases")
 
 

@@ -33,6 +33,7 @@ MODULE_NAMES = frozenset(
         "ARGUMENTS",
         "TOOLS",
         "INVARIANTS",
+        "AFFECTED_BY",
         "DERIVED",
         "annotations",
         "lib",

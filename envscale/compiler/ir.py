@@ -49,6 +49,9 @@ class Table:
     checks: list[Check] = field(default_factory=list)
     # The field tuples that tools and invariants filter on with `.where(...)`, in first-use order.
     queried: list[tuple[str, ...]] = field(default_factory=list)
+    # SQL expressions that planned queries compare by equality (label, expression): a JSON
+    # path, a folded text (compiler/query_plan.py); each gets an expression index.
+    query_expressions: list[tuple[str, str]] = field(default_factory=list)
     # The derived fields, each after those it reads: the order the runtime computes them in.
     derived: list[str] = field(default_factory=list)
 
@@ -85,6 +88,15 @@ class Tool:
     role: str = "tool"  # tool, sync (runs after every successful call) or assertion
 
 
+@dataclass(frozen=True)
+class Link:
+    """A record of `entity` can affect the rows whose `row_field` equals its `field`."""
+
+    entity: str
+    field: str
+    row_field: str
+
+
 @dataclass
 class Invariant:
     name: str
@@ -97,6 +109,9 @@ class Invariant:
     own_row: bool = False
     # A field's `@check` checked at runtime: it holds on a row where this field is none.
     holds_when_none: str | None = None
+    # A row invariant that reads other records through links (affected.py): after a call only
+    # the rows those links reach from the changed records, and the changed rows, are judged.
+    affected_by: tuple[Link, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,9 @@ class DomainIR:
     key_formats: dict[str, KeyFormat] = field(default_factory=dict)
     # "Entity.field" -> each state to the states a write may move it to.
     transitions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Whether comprehensions over an entity become planned queries (compiler/query_plan.py);
+    # off only to compare the answers of both ways.
+    plan_queries: bool = True
 
     def table(self, entity: str) -> Table:
         return next(t for t in self.tables if t.entity == entity)

@@ -6,12 +6,14 @@ from pathlib import PurePath
 
 from envscale.compiler import ir
 from envscale.compiler import types as t
+from envscale.compiler.affected import affected_by
 from envscale.compiler.bindings import resolve_binding
 from envscale.compiler.check_derived import derived_order
 from envscale.compiler.check_entities import column_name
 from envscale.compiler.context import Compilation
 from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
+from envscale.compiler.query_plan import plans_of
 from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
 from envscale.compiler.states import tool_states
 from envscale.compiler.symbols import RecordInfo, stored_key_type
@@ -59,6 +61,7 @@ def lower(c: Compilation) -> None:
     queried = queried_fields(c)
     for table in tables:
         table.queried = queried.get(table.entity, [])
+    _index_planned_queries(c, {table.entity: table for table in tables})
     c.ir = ir.DomainIR(
         name=domain.name,
         description=domain.description,
@@ -80,6 +83,22 @@ def lower(c: Compilation) -> None:
     )
     for tool in c.ir.tools:
         tool.needs, tool.leaves = tool_states(c.ir, tool)
+
+
+def _index_planned_queries(c: Compilation, tables: dict[str, ir.Table]) -> None:
+    """Indexes for the equalities that the tools' planned queries filter by."""
+    nodes: list[ast.Node] = [n for tool in c.symbols.tools.values() for n in tool.body_nodes]
+    nodes.extend(ast.walk(*(inv.condition for inv in c.symbols.invariants.values())))
+    for record in c.symbols.entities.values():
+        nodes.extend(ast.walk(*(f.derived for f in record.fields.values() if f.derived)))
+    for plan in plans_of(nodes, c.symbols, c.type_of):
+        table = tables[plan.entity]
+        for index in plan.indexes:
+            if index.expression is not None:
+                if index.expression not in (e for _, e in table.query_expressions):
+                    table.query_expressions.append((index.label, index.expression))
+            elif index.fields not in table.queried:
+                table.queried.append(index.fields)
 
 
 def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> ir.Table:
@@ -207,6 +226,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
     sql = _invariant_sql(c, inv, record) if record is not None else None
     reads = reads_of(c, ast.walk(inv.condition, inv.message))
     own_row = record is not None and not reads
+    links = affected_by(c, inv, record) if record is not None and not own_row else None
     if inv.entity:
         reads.add(inv.entity)
     return ir.Invariant(
@@ -217,6 +237,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
         inv,
         f"{PurePath(inv.span.file).name}:{inv.span.line}",
         own_row=own_row,
+        affected_by=links,
     )
 
 

@@ -26,10 +26,27 @@ from envscale.runtime.values import number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
+_NOT_READ = object()  # a record's earlier version, not read yet
+
+
+_SCAN = json.JSONDecoder().scan_once
+# What json.dumps would build for these options on every call, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def load_json(text: str) -> Any:
+    """A stored JSON value: the compact text `_encode` writes is read by json's C scanner
+    directly, skipping what json.loads does around it; any other text goes to json.loads."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL(value)
 
 
 def record_digest(entity: str, record: dict, text: str | None = None) -> int:
@@ -59,8 +76,11 @@ class TableMeta:
     insert_sql: str = ""
     delete_sql: str = ""
     all_sql: str = ""
+    # Positions of the columns decoded after reading: (index, field, is JSON; else a bool).
+    _decoded: tuple[tuple[int, str, bool], ...] = ()
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, entity: str, spec: EntityInfo) -> TableMeta:
@@ -75,6 +95,11 @@ class TableMeta:
             refs={f.name: f.ref for f in spec.fields if f.ref},
             floats=tuple(f.name for f in spec.fields if f.kind == "float"),
             loose=frozenset(f.name for f in spec.fields if f.as_written),
+        )
+        meta._decoded = tuple(
+            (i, name, kind == "json")
+            for i, (name, kind) in enumerate(zip(meta.fields, meta.kinds, strict=True))
+            if kind in ("json", "bool")
         )
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
@@ -109,6 +134,43 @@ class TableMeta:
             self._where_sql[field_names] = sql
         return sql
 
+    def query_sql(
+        self, fields: tuple[str, ...] | None, where: str, by: tuple[str, ...]
+    ) -> tuple[str, Callable[[tuple], dict]]:
+        """The SELECT of a planned query (see compiler/query_plan.py) and the decoder of its
+        rows: the named fields (every field for None), `by` none-aware equalities first."""
+        slot = (fields, where, by)
+        found = self._queries.get(slot)
+        if found is None:
+            names = list(fields) if fields is not None else self.fields
+            columns = ", ".join(quote_ident(self.column(f)) for f in names)
+            terms = [f"{quote_ident(self.column(f))} IS ?" for f in by]
+            if where:
+                terms.append(f"({where})" if terms else where)
+            order = ", ".join(quote_ident(self.column(k)) for k in self.key)
+            condition = f" WHERE {' AND '.join(terms)}" if terms else ""
+            sql = f"SELECT {columns} FROM {quote_ident(self.entity)}{condition} ORDER BY {order}"
+            decode = self.decode if fields is None else self._projection(names)
+            found = self._queries[slot] = (sql, decode)
+        return found
+
+    def _projection(self, names: list[str]) -> Callable[[tuple], dict]:
+        kinds = [self.kinds[self.fields.index(n)] for n in names]
+        shape = list(zip(names, kinds, strict=True))
+
+        def decode(row: tuple) -> dict:
+            out = {}
+            for (name, kind), value in zip(shape, row, strict=True):
+                if value is not None:
+                    if kind == "json":
+                        value = json.loads(value)
+                    elif kind == "bool":
+                        value = bool(value)
+                out[name] = value
+            return out
+
+        return decode
+
     def key_of(self, record: dict) -> Any:
         if len(self.key) == 1:
             return record[self.key[0]]
@@ -118,14 +180,11 @@ class TableMeta:
         return key if isinstance(key, tuple) else (key,)
 
     def decode(self, row: tuple) -> dict:
-        out = {}
-        for name, kind, value in zip(self.fields, self.kinds, row, strict=True):
+        out = dict(zip(self.fields, row, strict=True))
+        for i, name, is_json in self._decoded:
+            value = row[i]
             if value is not None:
-                if kind == "json":
-                    value = json.loads(value)
-                elif kind == "bool":
-                    value = bool(value)
-            out[name] = value
+                out[name] = load_json(value) if is_json else bool(value)
         return out
 
     def encode_value(self, field_name: str, value: Any) -> Any:
@@ -177,6 +236,30 @@ def build_tables(
     return tables
 
 
+def same_row(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two versions of a row hold the same values, as the exported JSON tells them
+    apart: 9 and 9.0 differ, and so do 0.0 and -0.0."""
+    if a is None or b is None:
+        return a is b
+    return a == b and all(
+        type(x) is type(y)
+        and (type(x) is not float or math.copysign(1.0, x) == math.copysign(1.0, y))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def watched_entities(
+    tables: dict[str, TableMeta], affected_by: dict[str, tuple[tuple[str, str, str], ...]]
+) -> frozenset[str]:
+    """The entities that link to invariants' rows by a field other than their key."""
+    return frozenset(
+        source
+        for links in affected_by.values()
+        for source, field_name, _ in links
+        if source in tables and tables[source].key != [field_name]
+    )
+
+
 def shown_key(key: Any) -> str:
     return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
@@ -209,11 +292,22 @@ def _wrong_type(kind: str, value: Any) -> str | None:
     return f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not {type(value).__name__}"
 
 
+def _bindable(value: Any) -> bool:
+    """Whether SQLite holds the value exactly as a query parameter."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return "\0" not in value
+    if isinstance(value, int | float):
+        return number_problem(value) is None
+    return False
+
+
 def _encode(kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "json":
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT(value)
     if kind == "bool":
         return 1 if value else 0
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
@@ -240,6 +334,15 @@ class Db:
         self.original: dict[tuple[str, Any], dict | None] = {}
         # Keys first touched by the call in progress, forgotten again if it rolls back.
         self.touched_in_call: list[tuple[str, Any]] = []
+        # (entity, key) -> the record as it was before the call in progress wrote it (None: it
+        # did not exist, or it is of an entity outside `watched`, whose earlier version no
+        # check reads). Invariants judge what the call's writes reach (`affected`).
+        self.call_before: dict[tuple[str, Any], dict | None] = {}
+        # Entities whose fields other than the key link them to invariants' rows (AFFECTED_BY
+        # of the generated tools): a write may move such a link, so the version before it counts.
+        self.watched: frozenset[str] = frozenset()
+        # What `affected` found since the latest write: the checks after a call share it.
+        self._affected: dict[tuple[str, tuple], list[dict]] = {}
         # What is left of the call's step budget; generated loops spend it (`lib.counted`).
         self.steps_left = UNLIMITED_STEPS
         self.step_limit = UNLIMITED_STEPS
@@ -247,12 +350,17 @@ class Db:
     # ---- reads
 
     def find(self, entity: str, key: Any) -> dict | None:
+        row = self.row(entity, key)
+        return None if row is None else self.tables[entity].decode(row)
+
+    def row(self, entity: str, key: Any) -> tuple | None:
+        """The stored columns of a record, not decoded."""
         meta = self.tables[entity]
         params = meta.key_params(key)
         if any(number_problem(p) for p in params):  # no stored key is out of range
             return None
         for row in self.connection.execute(meta.select_sql, params):
-            return meta.decode(row)
+            return row
         return None
 
     def get(self, entity: str, key: Any) -> dict:
@@ -274,6 +382,29 @@ class Db:
         sql = meta.where_sql(tuple(fields))
         return [meta.decode(row) for row in self.connection.execute(sql, params)]
 
+    def query(
+        self,
+        entity: str,
+        fields: tuple[str, ...] | None,
+        where: str = "",
+        params: tuple = (),
+        by: dict[str, Any] | None = None,
+    ) -> list[dict]:
+        """A query the compiler planned: the records (by key, with the fields named, every
+        field for None) whose `by` fields hold these values and that `where` may keep.
+        `where` only narrows what the tool's own condition then judges: a value SQLite cannot
+        bind exactly drops it."""
+        meta = self.tables[entity]
+        values: tuple = ()
+        if by:
+            values = tuple(meta.query_value(name, value) for name, value in by.items())
+            if NO_MATCH in values:
+                return []
+        if where and not all(_bindable(p) for p in params):
+            where, params = "", ()
+        sql, decode = meta.query_sql(fields, where, tuple(by) if by else ())
+        return [decode(row) for row in self.connection.execute(sql, values + params)]
+
     def all(self, entity: str) -> list[dict]:
         meta = self.tables[entity]
         return [meta.decode(row) for row in self.connection.execute(meta.all_sql)]
@@ -283,19 +414,75 @@ class Db:
         rows = (self.find(e, key) for e, key in self.original if e == entity)
         return [row for row in rows if row is not None]
 
+    def affected(self, entity: str, links: tuple[tuple[str, str, str], ...] = ()) -> list[dict]:
+        """The current records of an entity that the call in progress wrote, and those that
+        `links` (entity, field, this entity's field) reach from any record it wrote: the rows
+        whose field equals that record's field, before or after the call. In key order, as a
+        check over every record meets them. The records are shared by the checks that ask
+        until the next write: checks only read them."""
+        memo = self._affected.get((entity, links))
+        if memo is not None:
+            return memo
+        meta = self.tables[entity]
+        found: dict[Any, dict | None] = {}
+        for source, key in self.call_before:
+            if source == entity and key not in found:
+                found[key] = self.find(entity, key)
+        by_key = len(meta.key) == 1
+        for source, field_name, row_field in links:
+            keyed = self.tables[source].key == [field_name]
+            for (written, key), before in self.call_before.items():
+                if written != source:
+                    continue
+                values: list[Any] = [key]
+                if not keyed:
+                    versions = (before, self.find(source, key))
+                    values = []
+                    for record in versions:
+                        value = None if record is None else record.get(field_name)
+                        if value is not None and value not in values:
+                            values.append(value)
+                for value in values:
+                    if by_key and row_field == meta.key[0]:
+                        if value not in found:
+                            found[value] = self.find(entity, value)
+                        continue
+                    for record in self.where(entity, {row_field: value}):
+                        found.setdefault(meta.key_of(record), record)
+        try:
+            ordered = sorted(found)
+        except TypeError:  # keys of mixed types (loosely typed data): as found
+            ordered = list(found)
+        records = [record for key in ordered if (record := found[key]) is not None]
+        self._affected[(entity, links)] = records
+        return records
+
     def count(self, entity: str) -> int:
         return next(self.connection.execute(f"SELECT count(*) FROM {quote_ident(entity)}"))[0]
 
     def next_key(self, entity: str, prefix: str, width: int = 0) -> str:
+        """The prefix and one more than the highest number (ASCII digits) that follows it in a
+        key of the entity, zero-filled to `width`. The keys with the prefix are a range of the
+        key's index; SQLite reads that range alone, and reads numbers of up to 18 digits."""
         meta = self.tables[entity]
         column = quote_ident(meta.column(meta.key[0]))
-        sql = f"SELECT {column} FROM {quote_ident(entity)} WHERE substr({column}, 1, ?) = ?"
-        highest = 0
-        for (value,) in self.connection.execute(sql, (len(prefix), prefix)):
-            rest = str(value)[len(prefix) :]
-            if rest.isdigit():
-                highest = max(highest, int(rest))
-        return f"{prefix}{str(highest + 1).zfill(width)}"
+        rest = f"substr({column}, {len(prefix) + 1})"
+        where = [f"substr({column}, 1, ?) = ?", f"{rest} <> ''", f"{rest} NOT GLOB '*[^0-9]*'"]
+        params: list[Any] = [len(prefix), prefix]
+        if prefix and ord(prefix[-1]) < 0x10FFFF:
+            where[:0] = [f"{column} >= ?", f"{column} < ?"]
+            params[:0] = [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        table = quote_ident(entity)
+        condition = " AND ".join(where)
+        sql = (
+            f"SELECT max(CAST({rest} AS INTEGER)), max(length({rest})) "
+            f"FROM {table} WHERE {condition}"
+        )
+        highest, digits = next(self.connection.execute(sql, params))
+        if digits is not None and digits > 18:  # past what SQLite's integers hold: Python's
+            sql = f"SELECT {rest} FROM {table} WHERE {condition}"
+            highest = max(int(text) for (text,) in self.connection.execute(sql, params))
+        return f"{prefix}{str((highest or 0) + 1).zfill(width)}"
 
     # ---- writes
 
@@ -304,6 +491,23 @@ class Db:
         if slot not in self.original:
             self.original[slot] = before
             self.touched_in_call.append(slot)
+
+    def begin_call(self) -> None:
+        """Forget what the previous call wrote."""
+        self.touched_in_call = []
+        self.call_before = {}
+        self._affected.clear()
+
+    def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
+        """Note, before writing it, that the call in progress writes this record; `before`,
+        the record as it is now when the caller has read it."""
+        self._affected.clear()
+        slot = (entity, key)
+        if slot in self.call_before:
+            return
+        if before is _NOT_READ:
+            before = self.find(entity, key) if entity in self.watched else None
+        self.call_before[slot] = before
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
         for name, target in meta.refs.items():
@@ -375,6 +579,7 @@ class Db:
         self._check_refs(meta, record)
         self._check_nested(entity, record, None)
         self._remember(entity, key, None)
+        self._written(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
         return dict(record)
 
@@ -388,6 +593,9 @@ class Db:
         if (entity, key) not in self.original:
             stored = self.find(entity, key)
             self._remember(entity, key, stored)
+            self._written(entity, key, stored)
+        else:
+            self._written(entity, key)
         if as_move and any(name in meta.moves for name in field_names):
             stored = stored or self.find(entity, key)
             if stored is not None:
@@ -430,7 +638,11 @@ class Db:
         if where is not None:
             raise ToolError(f"{entity} {_shown_key(key)} is still referred to by {where}")
         if (entity, key) not in self.original:
-            self._remember(entity, key, self.find(entity, key))
+            stored = self.find(entity, key)
+            self._remember(entity, key, stored)
+            self._written(entity, key, stored)
+        else:
+            self._written(entity, key)
         self.connection.execute(meta.delete_sql, meta.key_params(key))
 
 

@@ -39,8 +39,11 @@ from envscale.runtime.database import (
     TableMeta,
     build_tables,
     canonical_json,
+    load_json,
     record_digest,
+    same_row,
     shown_key,
+    watched_entities,
 )
 from envscale.runtime.defaults import StructDefaults
 from envscale.runtime.errors import DataError, ToolError, read_json
@@ -61,6 +64,7 @@ INTERNAL_PREFIX = "internal error: "
 MAX_ARGUMENT_DEPTH = DEFAULT_LIMITS.depth
 TOO_DEEP = too_deep(MAX_ARGUMENT_DEPTH)
 _MAX_TOOL_NAME = 200
+STATEMENT_CACHE = 512
 # Resources that what an agent sends can exhaust (a huge list built, a date pushed past year
 # 9999): running out of one is a failed call, with this message.
 RESOURCE_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
@@ -180,6 +184,19 @@ class Change:
 
 
 @dataclass
+class _Seen:
+    """What a journalled record was found to be the last time the state was looked at: its
+    stored row, and what follows from it while the row stays the same."""
+
+    before: dict | None  # the journal's version, by identity
+    row: tuple | None
+    change: Change | None  # None: the record is as it was at reset
+    before_text: str | None
+    after_text: str | None
+    delta: int | None = None  # what the record adds to the state hash, once computed
+
+
+@dataclass
 class Environment:
     domain: CompiledDomain
     connection: apsw.Connection
@@ -194,6 +211,8 @@ class Environment:
     struct_defaults: StructDefaults | None = None
     # Tools with @as_sent parameters: a type error in their bodies is the agent's doing.
     as_sent_tools: frozenset[str] = frozenset()
+    # Per journalled record, what the diff and the state hash last made of it.
+    _seen: dict[tuple[str, Any], _Seen] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -208,7 +227,11 @@ class Environment:
         """`limits` default to the domain's. `as_models`: store loaded records as the entity
         models validate them (ints in float fields floats, optional fields left out none)
         rather than as written."""
-        connection = apsw.Connection(str(path) if path else ":memory:")
+        # Every statement's text is made once (database.py), so each is prepared once and then
+        # found in apsw's per-connection cache, kept large enough for a domain's statements.
+        connection = apsw.Connection(
+            str(path) if path else ":memory:", statementcachesize=STATEMENT_CACHE
+        )
         connection.execute("PRAGMA foreign_keys = ON")
         if path:
             connection.execute("PRAGMA journal_mode = WAL")
@@ -226,6 +249,7 @@ class Environment:
             )
         nested = NestedRefs.from_manifest(domain.manifest)
         db = Db(connection, tables, domain.manifest.clock, nested)
+        db.watched = watched_entities(tables, getattr(domain.tools_module, "AFFECTED_BY", {}))
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.struct_defaults = StructDefaults(domain.manifest)
         env.as_sent_tools = frozenset(t.name for t in domain.manifest.tools if t.as_sent)
@@ -438,14 +462,14 @@ class Environment:
         policed = self.enforce_policies and side == "agent"
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
-        self.db.touched_in_call = []
+        self.db.begin_call()
         self.connection.execute("SAVEPOINT call")
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
             self._check_invariants(name)
             # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = json.loads(result_text(self.domain.show_result(name, content), self.limits))
+            content = load_json(result_text(self.domain.show_result(name, content), self.limits))
             if role == "tool":
                 for sync in self.domain.sync_tools:
                     self.tools[sync](self.db)
@@ -503,7 +527,8 @@ class Environment:
         self.connection.execute("RELEASE call")
         for slot in self.db.touched_in_call:
             self.db.original.pop(slot, None)
-        self.db.touched_in_call = []
+            self._seen.pop(slot, None)
+        self.db.begin_call()
         return CallResult(name, False, error=message)
 
     def _constraint_message(self, error: apsw.ConstraintError) -> str:
@@ -529,7 +554,8 @@ class Environment:
         self.connection.execute("ROLLBACK")
         self.connection.execute("BEGIN")
         self.db.original.clear()
-        self.db.touched_in_call = []
+        self._seen.clear()
+        self.db.begin_call()
         self.monitor.reset()
         self.history.clear()
 
@@ -540,12 +566,27 @@ class Environment:
 
     def _changes(self) -> Iterator[tuple[Change, str | None, str | None]]:
         """Each change, with the canonical JSON of its record before and after."""
-        for (entity, key), before in self.db.original.items():
-            after = self.db.find(entity, key)
-            before_text = None if before is None else canonical_json(before)
-            after_text = None if after is None else canonical_json(after)
-            if before_text != after_text:
-                yield Change(entity, key, before, after), before_text, after_text
+        for seen in self._journal():
+            if seen.change is not None:
+                yield seen.change, seen.before_text, seen.after_text
+
+    def _journal(self) -> Iterator[_Seen]:
+        """Each journalled record as it is now; one whose stored row is as it was when last
+        looked at is not decoded again."""
+        for slot, before in self.db.original.items():
+            entity, key = slot
+            row = self.db.row(entity, key)
+            seen = self._seen.get(slot)
+            if seen is None or seen.before is not before or not same_row(seen.row, row):
+                after = None if row is None else self.db.tables[entity].decode(row)
+                before_text = None if before is None else canonical_json(before)
+                after_text = None if after is None else canonical_json(after)
+                change = None
+                if before_text != after_text:
+                    change = Change(entity, key, before, after)
+                seen = _Seen(before, row, change, before_text, after_text)
+                self._seen[slot] = seen
+            yield seen
 
     def diff(self) -> list[dict]:
         """What changed since reset, record by record."""
@@ -570,11 +611,15 @@ class Environment:
     def state_hash(self) -> str:
         """A hash of the whole state, equal iff the states are equal, independent of row order."""
         total = self._initial_hash()
-        for change, before_text, after_text in self._changes():
-            if change.before is not None:
-                total -= record_digest(change.entity, change.before, before_text)
-            if change.after is not None:
-                total += record_digest(change.entity, change.after, after_text)
+        for seen in self._journal():
+            if seen.delta is None:
+                seen.delta = 0
+                change = seen.change
+                if change is not None and change.before is not None:
+                    seen.delta -= record_digest(change.entity, change.before, seen.before_text)
+                if change is not None and change.after is not None:
+                    seen.delta += record_digest(change.entity, change.after, seen.after_text)
+            total += seen.delta
         return format(total % HASH_MODULUS, "064x")
 
     def close(self) -> None:

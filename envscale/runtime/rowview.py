@@ -25,8 +25,25 @@ class RowView:
     def all(self, entity: str) -> list[dict]:
         return [self._record] if entity == self._entity else self._db.all(entity)
 
+    def query(
+        self,
+        entity: str,
+        fields: tuple[str, ...] | None,
+        where: str = "",
+        params: tuple = (),
+        by: dict[str, Any] | None = None,
+    ) -> list[dict]:
+        """A planned query over every record (`E.all()`): this one alone; its condition, which
+        the tool's code judges after the query, does the rest."""
+        if entity == self._entity and by is None:
+            return [self._record]
+        return self._db.query(entity, fields, where, params, by)
+
     def changed(self, entity: str) -> list[dict]:
         return [self._record] if entity == self._entity else self._db.changed(entity)
+
+    def affected(self, entity: str, links: tuple = ()) -> list[dict]:
+        return [self._record] if entity == self._entity else self._db.affected(entity, links)
 
     def find(self, entity: str, key: Any) -> dict | None:
         if self._referred is not None and entity == self._referred[0]:

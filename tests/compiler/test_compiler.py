@@ -413,8 +413,8 @@ tool annotate(invoice_id: str, note: str) -> Invoice {
 }
 """
     files = compiled(body)
-    assert "changed since reset" in files["tools.py"]
-    assert 'db.all("Invoice") if every_row else db.changed("Invoice")' in files["tools.py"]
+    assert "written by the call" in files["tools.py"]
+    assert 'db.all("Invoice") if every_row else db.affected("Invoice")' in files["tools.py"]
     bad = {**DATA, "Invoice": [{"invoice_id": "I1", "note": "one two three"}, {"invoice_id": "I2"}]}
     with pytest.raises(
         DataError,

@@ -21,6 +21,7 @@ from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
 from envscale.compiler.codegen.escape import docstring_lines
 from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
 from envscale.compiler.codegen.pysyntax import Code
+from envscale.compiler.query_plan import QueryPlan, loop_projection, plan_query
 from envscale.dsl import ast
 
 NEGATED_OPS = {"==": "!=", "!=": "==", "in": "not in", "not in": "in"}
@@ -51,9 +52,17 @@ class Emitter:
     locals_: set[str] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
     bounds: Bounds = field(init=False)
+    # Whether comprehensions over an entity become planned queries (compiler/query_plan.py).
+    plan_queries: bool = True
+    # The WHERE texts of the planned queries met so far: (constant name, SQL).
+    queries: list[tuple[str, str]] = field(default_factory=list)
+    query_prefix: str = "QUERY"
+    # Entity queries (`E.all()`, `E.where(...)`, by node id) that read only these fields.
+    projections: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bounds = Bounds(self.d.types)
+        self.plan_queries = self.plan_queries and self.d.plan_queries
 
     def type_of(self, e: ast.Expr) -> t.Type:
         return self.d.types.get(id(e), t.ANY)
@@ -264,8 +273,12 @@ class Emitter:
 
     def _comprehension(self, e: ast.Comprehension) -> Code:
         var = py_name(e.var)
+        plan = plan_query(e, self.d.symbols, self.type_of) if self.plan_queries else None
         self.locals_.add(e.var)
-        iterable = self.counted(e.iterable)
+        if plan is None:
+            iterable = self.counted(e.iterable)
+        else:
+            iterable = self.lib("counted", [py.text("db"), self.query(plan, e.iterable)])
         saved = set(self.bounds.facts), set(self.bounds.same_length)
         self.bounds.forget(_bound({e.var}))
         self.bounds.facts |= self.bounds.loop_facts(e.var, e.iterable)
@@ -275,6 +288,29 @@ class Emitter:
         element = self.expr(e.element)
         self.bounds.facts, self.bounds.same_length = saved
         return py.comprehension(element, var, iterable, condition)
+
+    def query(self, plan: QueryPlan, iterable: ast.Expr) -> Code:
+        """`db.query(...)` for a planned comprehension: its projection, the WHERE text (a
+        module constant) and its parameters, and the equalities of a `.where(...)`."""
+        fields = (
+            py.tuple_of([py.text(py_str(f)) for f in plan.fields])
+            if plan.fields is not None
+            else py.text("None")
+        )
+        args = [py.text(py_str(plan.entity)), fields]
+        if plan.where:
+            name = next((n for n, sql in self.queries if sql == plan.where), None)
+            if name is None:
+                name = self.query_prefix
+                if self.queries:
+                    name = f"{name}_{len(self.queries) + 1}"
+                self.queries.append((name, plan.where))
+            args += [py.text(name), py.tuple_of([self._comparable(p) for p in plan.params])]
+        keywords = None
+        assert isinstance(iterable, ast.Call)
+        if iterable.args:
+            keywords = {"by": self.equalities(iterable, plan.entity)}
+        return py.call("db.query", args, keywords)
 
     def counted(self, iterable: ast.Expr) -> Code:
         """What a loop or comprehension iterates, charged to the call's step budget first
@@ -360,16 +396,25 @@ class Emitter:
             keys = [self.expr(a.value) for a in e.args]
             key = keys[0] if len(keys) == 1 else py.tuple_of(keys)
             return self.db("find", [entity, key])
-        table = self.d.table(m.entity)
+        projected = self.projections.get(id(e))
+        if projected is not None:
+            fields = py.tuple_of([py.text(py_str(f)) for f in projected])
+            by = {"by": self.equalities(e, m.entity)} if e.args else None
+            return py.call("db.query", [entity, fields], by)
         if not e.args:
             return self.db("all", [entity])
+        return self.db("where", [entity, self.equalities(e, m.entity)])
+
+    def equalities(self, e: ast.Call, entity: str) -> Code:
+        """The field -> value map of a `.where(...)` call, each value as its field stores it."""
+        table = self.d.table(entity)
         conditions = []
         for arg in e.args:
-            column = table.column(arg.name)
+            column = table.column(arg.name)  # type: ignore[arg-type]
             conditions.append(
                 (py.text(py_str(column.field)), self.as_stored(arg.value, column.type))
             )
-        return self.db("where", [entity, py.dict_of(conditions)])
+        return py.dict_of(conditions)
 
     # ---- statements
 
@@ -454,6 +499,9 @@ class Emitter:
                 self.delete(s, depth, pending)
             case ast.For():
                 self.locals_.add(s.var)
+                projected = loop_projection(s, self.d.symbols, self.type_of)
+                if projected is not None and self.plan_queries:
+                    self.projections[id(projected[0])] = projected[1]
                 iterable = self.counted(s.iterable)
                 written = writes_of((s,))
                 self.bounds.forget(written)
@@ -652,6 +700,9 @@ def docstring_block(text: str, depth: int, *, closing_line: bool = True) -> list
     unless `closing_line` is False (then its text keeps no trailing newline)."""
     pad = "    " * depth
     lines = docstring_lines(text, width=100 - len(pad))
+    if len(lines) == 1 and len(pad) + len(lines[0]) + 6 > 100:
+        # Ruff joins a lone line to its closing quotes: one that cannot hold them is wrapped.
+        lines = docstring_lines(text, width=100 - len(pad) - 3)
     lines[0] = '"""' + lines[0]
     last_fits = len(pad) + len(lines[-1]) + 3 <= 100
     if (len(lines) == 1 or not closing_line) and last_fits:
@@ -660,8 +711,31 @@ def docstring_block(text: str, depth: int, *, closing_line: bool = True) -> list
     return [pad + line if line else "" for line in lines] + [pad + '"""']
 
 
+def query_constants(queries: list[tuple[str, str]]) -> list[str]:
+    """Module constants holding planned queries' WHERE texts, written after the function that
+    uses them; split at spaces where a line would be too long, as ruff leaves an implicitly
+    joined string."""
+    lines: list[str] = []
+    for name, sql in queries:
+        flat = f"{name} = {py_str(sql)}"
+        if len(flat) <= WIDTH:
+            lines += ["", "", flat]
+            continue
+        parts, current = [], ""
+        for word in sql.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if current and len(py_str(candidate + " ")) > WIDTH - 4:
+                parts.append(current + " ")
+                current = word
+            else:
+                current = candidate
+        parts.append(current)
+        lines += ["", "", f"{name} = (", *(f"    {py_str(p)}" for p in parts), ")"]
+    return lines
+
+
 def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
-    e = Emitter(d)
+    e = Emitter(d, query_prefix=f"{tool.name.upper()}_WHERE")
     e.locals_ = {p.name for p in tool.params}
     params: list[Doc] = ["db: lib.Db"]
     # The runtime passes every argument, in order, defaults filled in; the signature shows the
@@ -695,36 +769,41 @@ def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
                 e.lines.clear()
     e.block(tool.decl.body, 1)
     lines.extend(e.lines)
-    return "\n".join(lines)
+    return "\n".join([*lines, *query_constants(e.queries)])
 
 
 def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
     """A check function returning the violation message, or None.
 
     With `every_row`, a per-row invariant checks every record (when data is loaded);
-    otherwise one whose condition reads only its own row checks just the records changed
-    since reset, since no other record can have broken it.
+    otherwise one whose condition reads only its own row checks just the records the call
+    changed, since no other record can have broken it, and one that reads other records
+    through the row's links (`inv.affected_by`) checks those and the rows the links reach
+    from the records the call changed. One that reads other records otherwise checks them all.
     """
-    e = Emitter(d)
+    e = Emitter(d, query_prefix=f"CHECK_{inv.name.upper()}_WHERE")
     head = f"def check_{inv.name}(db: lib.Db, every_row: bool = False) -> str | None:"
     if inv.entity is None:
         lines = [head, *docstring_block(f"{inv.name} ({inv.where}).", 1)]
         e.statement("if ", e.negated(inv.decl.condition), ":", 1)
         e.statement("return ", e.expr(inv.decl.message), "", 2)
-        return "\n".join([*lines, *e.lines, "    return None"])
+        return "\n".join([*lines, *e.lines, "    return None", *query_constants(e.queries)])
     table = d.table(inv.entity)
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
     entity = py_str(inv.entity)
-    if inv.own_row:
-        rows, scope = (
-            f"db.all({entity}) if every_row else db.changed({entity})",
-            "changed since reset",
+    if inv.own_row or inv.affected_by is not None:
+        links = "" if inv.own_row else f", AFFECTED_BY[{py_str(inv.name)}]"
+        scope = "written by the call" if inv.own_row else "those the call's writes reach"
+        rows = _conditional(
+            "rows", f"db.all({entity})", "every_row", f"db.affected({entity}{links})"
         )
+        loop = "row in rows"
     else:
-        rows, scope = f"db.all({entity})", "every one"
+        rows, scope, loop = [], "every one", f"row in db.all({entity})"
     lines = [head, *docstring_block(f"{inv.name} ({inv.where}), on each {inv.entity}: {scope}.", 1)]
-    lines.append(f"    for row in {rows}:")
+    lines.extend(rows)
+    lines.append(f"    for {loop}:")
     condition = inv.decl.condition
     if inv.holds_when_none is None:
         broken = e.negated(condition)
@@ -738,7 +817,40 @@ def invariant_source(d: ir.DomainIR, inv: ir.Invariant) -> str:
         )
     e.statement("if ", broken, ":", 2)
     e.statement("return ", e.expr(inv.decl.message), "", 3)
-    return "\n".join([*lines, *e.lines, "    return None"])
+    return "\n".join([*lines, *e.lines, "    return None", *query_constants(e.queries)])
+
+
+def _conditional(name: str, then: str, test: str, otherwise: str) -> list[str]:
+    """`name = then if test else otherwise` in a function body, split as ruff would."""
+    flat = f"{then} if {test} else {otherwise}"
+    if len(f"    {name} = {flat}") <= WIDTH:
+        return [f"    {name} = {flat}"]
+    if len(f"        {flat}") <= WIDTH:
+        return [f"    {name} = (", f"        {flat}", "    )"]
+    split = [f"        {then}", f"        if {test}", f"        else {otherwise}"]
+    return [f"    {name} = (", *split, "    )"]
+
+
+def affected_by_source(d: ir.DomainIR) -> str:
+    """`AFFECTED_BY`: per invariant checked on linked rows, its links (entity, field, the
+    row's field); empty when there is none."""
+    entries = []
+    for inv in d.runtime_invariants:
+        if inv.affected_by is None or inv.own_row:
+            continue
+        links = [
+            f"({py_str(k.entity)}, {py_str(k.field)}, {py_str(k.row_field)})"
+            for k in inv.affected_by
+        ]
+        flat = f"({links[0]},)" if len(links) == 1 else f"({', '.join(links)})"
+        head = f"    {py_str(inv.name)}: "
+        if len(head + flat) + 1 <= WIDTH:
+            entries.append(f"{head}{flat},")
+        else:
+            entries.extend([f"{head}(", *(f"        {link}," for link in links), "    ),"])
+    if not entries:
+        return ""
+    return "\n".join(["AFFECTED_BY = {", *entries, "}"])
 
 
 def derive_function(entity: str, field: str) -> str:
@@ -748,7 +860,7 @@ def derive_function(entity: str, field: str) -> str:
 def derived_source(d: ir.DomainIR, table: ir.Table, field: str) -> str:
     """The function computing one derived field from the other fields of a record."""
     info = d.symbols.entities[table.entity].fields[field]
-    e = Emitter(d)
+    e = Emitter(d, query_prefix=f"{derive_function(table.entity, field).upper()}_WHERE")
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
     where = f"{info.derived.span.file.rsplit('/', 1)[-1]}:{info.derived.span.line}"
@@ -758,7 +870,7 @@ def derived_source(d: ir.DomainIR, table: ir.Table, field: str) -> str:
     )
     doc = f"{table.entity}.{field} ({where}), computed from the record's other fields."
     e.statement("return ", e.expr(info.derived), "", 1)
-    return "\n".join([head, *docstring_block(doc, 1), *e.lines])
+    return "\n".join([head, *docstring_block(doc, 1), *e.lines, *query_constants(e.queries)])
 
 
 def module_docstring(text: str) -> str:

@@ -75,6 +75,9 @@ def create_table_sql(table: ir.Table) -> _TableText:
         names = ", ".join(quote_ident(table.column(f).name) for f in fields)
         index = quote_ident(f"{table.entity}.{'+'.join(fields)} query index")
         indexes.append(f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({names});")
+    for label, expression in table.query_expressions:
+        index = quote_ident(f"{table.entity}.{label} query index")
+        indexes.append(f"CREATE INDEX {index} ON {quote_ident(table.entity)} ({expression});")
     return _TableText(quote_ident(table.entity), table.doc, lines, indexes)
 
 

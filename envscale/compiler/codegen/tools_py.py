@@ -5,6 +5,7 @@ from __future__ import annotations
 from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler.codegen.python import (
+    affected_by_source,
     derive_function,
     derived_source,
     invariant_source,
@@ -37,4 +38,5 @@ def tools_py(d: ir.DomainIR) -> str:
             if table.derived
         ],
         runtime_invariants=checks,
+        affected_by=affected_by_source(d),
     )

@@ -487,8 +487,9 @@ def transfer_to_human_agents(db: lib.Db, summary: str) -> str:
 
 
 def check_payment_ids_match(db: lib.Db, every_row: bool = False) -> str | None:
-    """payment_ids_match (airline.domain:117), on each User: changed since reset."""
-    for row in db.all("User") if every_row else db.changed("User"):
+    """payment_ids_match (airline.domain:117), on each User: written by the call."""
+    rows = db.all("User") if every_row else db.affected("User")
+    for row in rows:
         if not lib.all(
             [
                 row["payment_methods"][k]["id"] == k

@@ -492,8 +492,9 @@ def void_invoice(db: lib.Db, invoice_id: str, reason: str) -> dict:
 
 
 def check_invoice_adds_up(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_adds_up (clinic.domain:110), on each Invoice: changed since reset."""
-    for row in db.all("Invoice") if every_row else db.changed("Invoice"):
+    """invoice_adds_up (clinic.domain:110), on each Invoice: written by the call."""
+    rows = db.all("Invoice") if every_row else db.affected("Invoice")
+    for row in rows:
         if lib.round(row["insurance_covered"] + row["patient_due"], 2) != row["total"]:
             return lib.format(
                 "Invoice {}: covered and due must add up to the total", row["invoice_id"]
@@ -502,8 +503,9 @@ def check_invoice_adds_up(db: lib.Db, every_row: bool = False) -> str | None:
 
 
 def check_invoice_paid_in_full(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_paid_in_full (clinic.domain:113), on each Invoice: changed since reset."""
-    for row in db.all("Invoice") if every_row else db.changed("Invoice"):
+    """invoice_paid_in_full (clinic.domain:113), on each Invoice: written by the call."""
+    rows = db.all("Invoice") if every_row else db.affected("Invoice")
+    for row in rows:
         if row["status"] == "paid" and row["paid"] != row["patient_due"]:
             return lib.format(
                 "Invoice {} is marked paid with {} of {} paid",
@@ -515,8 +517,9 @@ def check_invoice_paid_in_full(db: lib.Db, every_row: bool = False) -> str | Non
 
 
 def check_invoice_total_is_its_lines(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_total_is_its_lines (clinic.domain:116), on each Invoice: changed since reset."""
-    for row in db.all("Invoice") if every_row else db.changed("Invoice"):
+    """invoice_total_is_its_lines (clinic.domain:116), on each Invoice: written by the call."""
+    rows = db.all("Invoice") if every_row else db.affected("Invoice")
+    for row in rows:
         if lib.len(row["lines"]) <= 0 or row["total"] != lib.round(
             lib.sum([line["amount"] for line in lib.counted(db, row["lines"])]), 2
         ):
@@ -528,13 +531,25 @@ def check_invoice_total_is_its_lines(db: lib.Db, every_row: bool = False) -> str
 
 
 def check_invoice_paid_by_payments(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_paid_by_payments (clinic.domain:119), on each Invoice: every one."""
-    for row in db.all("Invoice"):
+    """invoice_paid_by_payments (clinic.domain:119), on each Invoice: those the call's writes
+    reach.
+    """
+    rows = (
+        db.all("Invoice")
+        if every_row
+        else db.affected("Invoice", AFFECTED_BY["invoice_paid_by_payments"])
+    )
+    for row in rows:
         if row["paid"] != lib.round(
             lib.sum(
                 [
                     p["amount"]
-                    for p in lib.counted(db, db.where("Payment", {"invoice": row["invoice_id"]}))
+                    for p in lib.counted(
+                        db,
+                        db.query(
+                            "Payment", ("payment_id", "amount"), by={"invoice": row["invoice_id"]}
+                        ),
+                    )
                 ]
             ),
             2,
@@ -546,8 +561,9 @@ def check_invoice_paid_by_payments(db: lib.Db, every_row: bool = False) -> str |
 
 
 def check_invoice_open_until_paid(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_open_until_paid (clinic.domain:122), on each Invoice: changed since reset."""
-    for row in db.all("Invoice") if every_row else db.changed("Invoice"):
+    """invoice_open_until_paid (clinic.domain:122), on each Invoice: written by the call."""
+    rows = db.all("Invoice") if every_row else db.affected("Invoice")
+    for row in rows:
         if not (
             (row["status"] != "open" or row["paid"] < row["patient_due"] or row["patient_due"] == 0)
             and (row["status"] != "void" or row["paid"] == 0)
@@ -563,8 +579,15 @@ def check_invoice_open_until_paid(db: lib.Db, every_row: bool = False) -> str | 
 
 
 def check_invoice_for_a_held_visit(db: lib.Db, every_row: bool = False) -> str | None:
-    """invoice_for_a_held_visit (clinic.domain:125), on each Invoice: every one."""
-    for row in db.all("Invoice"):
+    """invoice_for_a_held_visit (clinic.domain:125), on each Invoice: those the call's writes
+    reach.
+    """
+    rows = (
+        db.all("Invoice")
+        if every_row
+        else db.affected("Invoice", AFFECTED_BY["invoice_for_a_held_visit"])
+    )
+    for row in rows:
         if row["appointment"] is not None and (
             lib.field(db.find("Appointment", row["appointment"]), "status")
             not in ["completed", "cancelled"]
@@ -580,13 +603,29 @@ def check_invoice_for_a_held_visit(db: lib.Db, every_row: bool = False) -> str |
 
 
 def check_balance_is_what_is_due(db: lib.Db, every_row: bool = False) -> str | None:
-    """balance_is_what_is_due (clinic.domain:128), on each Patient: every one."""
-    for row in db.all("Patient"):
+    """balance_is_what_is_due (clinic.domain:128), on each Patient: those the call's writes
+    reach.
+    """
+    rows = (
+        db.all("Patient")
+        if every_row
+        else db.affected("Patient", AFFECTED_BY["balance_is_what_is_due"])
+    )
+    for row in rows:
         if row["balance"] != lib.round(
             lib.sum(
                 [
                     i["patient_due"] - i["paid"]
-                    for i in lib.counted(db, db.where("Invoice", {"patient": row["patient_id"]}))
+                    for i in lib.counted(
+                        db,
+                        db.query(
+                            "Invoice",
+                            ("invoice_id", "patient_due", "paid", "status"),
+                            CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE,
+                            ("open",),
+                            by={"patient": row["patient_id"]},
+                        ),
+                    )
                     if i["status"] == "open"
                 ]
             ),
@@ -599,9 +638,13 @@ def check_balance_is_what_is_due(db: lib.Db, every_row: bool = False) -> str | N
     return None
 
 
+CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE = '"status" IS ?'
+
+
 def check_member_id_with_a_plan(db: lib.Db, every_row: bool = False) -> str | None:
-    """member_id_with_a_plan (clinic.domain:131), on each Patient: changed since reset."""
-    for row in db.all("Patient") if every_row else db.changed("Patient"):
+    """member_id_with_a_plan (clinic.domain:131), on each Patient: written by the call."""
+    rows = db.all("Patient") if every_row else db.affected("Patient")
+    for row in rows:
         if (row["plan"] is None) != (row["member_id"] is None):
             return lib.format(
                 "Patient {}: a member id goes with an insurance plan", row["patient_id"]
@@ -610,8 +653,9 @@ def check_member_id_with_a_plan(db: lib.Db, every_row: bool = False) -> str | No
 
 
 def check_archived_patients_owe_nothing(db: lib.Db, every_row: bool = False) -> str | None:
-    """archived_patients_owe_nothing (clinic.domain:134), on each Patient: changed since reset."""
-    for row in db.all("Patient") if every_row else db.changed("Patient"):
+    """archived_patients_owe_nothing (clinic.domain:134), on each Patient: written by the call."""
+    rows = db.all("Patient") if every_row else db.affected("Patient")
+    for row in rows:
         if row["status"] == "archived" and row["balance"] != 0:
             return lib.format(
                 "Patient {} is archived but owes {}", row["patient_id"], lib.money(row["balance"])
@@ -620,8 +664,9 @@ def check_archived_patients_owe_nothing(db: lib.Db, every_row: bool = False) -> 
 
 
 def check_notes_after_the_visit(db: lib.Db, every_row: bool = False) -> str | None:
-    """notes_after_the_visit (clinic.domain:137), on each Appointment: changed since reset."""
-    for row in db.all("Appointment") if every_row else db.changed("Appointment"):
+    """notes_after_the_visit (clinic.domain:137), on each Appointment: written by the call."""
+    rows = db.all("Appointment") if every_row else db.affected("Appointment")
+    for row in rows:
         if (row["status"] == "completed") != (row["notes"] != ""):
             return lib.format(
                 "Appointment {} is {}: it has visit notes exactly once completed",
@@ -632,8 +677,15 @@ def check_notes_after_the_visit(db: lib.Db, every_row: bool = False) -> str | No
 
 
 def check_appointment_in_its_slot(db: lib.Db, every_row: bool = False) -> str | None:
-    """appointment_in_its_slot (clinic.domain:140), on each Appointment: every one."""
-    for row in db.all("Appointment"):
+    """appointment_in_its_slot (clinic.domain:140), on each Appointment: those the call's writes
+    reach.
+    """
+    rows = (
+        db.all("Appointment")
+        if every_row
+        else db.affected("Appointment", AFFECTED_BY["appointment_in_its_slot"])
+    )
+    for row in rows:
         if (
             row["start"] != db.get("Slot", row["slot"])["start"]
             or row["clinician"] != db.get("Slot", row["slot"])["clinician"]
@@ -646,13 +698,25 @@ def check_appointment_in_its_slot(db: lib.Db, every_row: bool = False) -> str | 
 
 
 def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | None:
-    """slot_booked_by_a_visit (clinic.domain:143), on each Slot: every one."""
-    for row in db.all("Slot"):
+    """slot_booked_by_a_visit (clinic.domain:143), on each Slot: those the call's writes reach."""
+    rows = (
+        db.all("Slot") if every_row else db.affected("Slot", AFFECTED_BY["slot_booked_by_a_visit"])
+    )
+    for row in rows:
         if (row["status"] == "booked") != (
             lib.count(
                 [
                     a
-                    for a in lib.counted(db, db.where("Appointment", {"slot": row["slot_id"]}))
+                    for a in lib.counted(
+                        db,
+                        db.query(
+                            "Appointment",
+                            None,
+                            CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE,
+                            ("cancelled",),
+                            by={"slot": row["slot_id"]},
+                        ),
+                    )
                     if a["status"] != "cancelled"
                 ]
             )
@@ -665,7 +729,16 @@ def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | N
                 lib.count(
                     [
                         a
-                        for a in lib.counted(db, db.where("Appointment", {"slot": row["slot_id"]}))
+                        for a in lib.counted(
+                            db,
+                            db.query(
+                                "Appointment",
+                                None,
+                                CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE,
+                                ("cancelled",),
+                                by={"slot": row["slot_id"]},
+                            ),
+                        )
                         if a["status"] != "cancelled"
                     ]
                 ),
@@ -673,15 +746,34 @@ def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | N
     return None
 
 
+CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE = '"status" IS NOT ?'
+
+
 def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
-    """one_held_visit_per_slot (clinic.domain:146), on each Appointment: every one."""
-    for row in db.all("Appointment"):
+    """one_held_visit_per_slot (clinic.domain:146), on each Appointment: those the call's writes
+    reach.
+    """
+    rows = (
+        db.all("Appointment")
+        if every_row
+        else db.affected("Appointment", AFFECTED_BY["one_held_visit_per_slot"])
+    )
+    for row in rows:
         if (
             row["status"] != "cancelled"
             and lib.count(
                 [
                     a
-                    for a in lib.counted(db, db.where("Appointment", {"slot": row["slot"]}))
+                    for a in lib.counted(
+                        db,
+                        db.query(
+                            "Appointment",
+                            None,
+                            CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE,
+                            ("cancelled",),
+                            by={"slot": row["slot"]},
+                        ),
+                    )
                     if a["status"] != "cancelled"
                 ]
             )
@@ -695,16 +787,29 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
     return None
 
 
+CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE = '"status" IS NOT ?'
+
+
 def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None:
-    """payments_within_due (clinic.domain:149), on each Payment: every one."""
-    for row in db.all("Payment"):
+    """payments_within_due (clinic.domain:149), on each Payment: those the call's writes reach."""
+    rows = (
+        db.all("Payment")
+        if every_row
+        else db.affected("Payment", AFFECTED_BY["payments_within_due"])
+    )
+    for row in rows:
         if not (
             db.get("Invoice", row["invoice"])["status"] != "void"
             and lib.round(
                 lib.sum(
                     [
                         p["amount"]
-                        for p in lib.counted(db, db.where("Payment", {"invoice": row["invoice"]}))
+                        for p in lib.counted(
+                            db,
+                            db.query(
+                                "Payment", ("payment_id", "amount"), by={"invoice": row["invoice"]}
+                            ),
+                        )
                     ]
                 ),
                 2,
@@ -719,8 +824,15 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
 
 
 def check_archived_patients_have_no_visits(db: lib.Db, every_row: bool = False) -> str | None:
-    """archived_patients_have_no_visits (clinic.domain:152), on each Appointment: every one."""
-    for row in db.all("Appointment"):
+    """archived_patients_have_no_visits (clinic.domain:152), on each Appointment: those the call's
+    writes reach.
+    """
+    rows = (
+        db.all("Appointment")
+        if every_row
+        else db.affected("Appointment", AFFECTED_BY["archived_patients_have_no_visits"])
+    )
+    for row in rows:
         if (
             row["status"] == "scheduled"
             and db.get("Patient", row["patient"])["status"] == "archived"
@@ -738,7 +850,7 @@ def check_one_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
     if not lib.all(
         [
             lib.count(db.where("Appointment", {"slot": s["slot_id"], "status": "scheduled"})) <= 1
-            for s in lib.counted(db, db.where("Slot", {"status": "booked"}))
+            for s in lib.counted(db, db.query("Slot", ("slot_id",), by={"status": "booked"}))
         ]
     ):
         return "A slot can hold only one scheduled appointment"
@@ -787,4 +899,20 @@ INVARIANTS = {
     "payments_within_due": check_payments_within_due,
     "archived_patients_have_no_visits": check_archived_patients_have_no_visits,
     "one_visit_per_slot": check_one_visit_per_slot,
+}
+
+# Per invariant checked on the rows a call's changes reach: (entity, field, the row's field),
+# a changed record of the entity reaching the rows whose field holds its field's value.
+AFFECTED_BY = {
+    "invoice_paid_by_payments": (("Payment", "invoice", "invoice_id"),),
+    "invoice_for_a_held_visit": (("Appointment", "appointment_id", "appointment"),),
+    "balance_is_what_is_due": (("Invoice", "patient", "patient_id"),),
+    "appointment_in_its_slot": (("Slot", "slot_id", "slot"),),
+    "slot_booked_by_a_visit": (("Appointment", "slot", "slot_id"),),
+    "one_held_visit_per_slot": (("Appointment", "slot", "slot"),),
+    "payments_within_due": (
+        ("Invoice", "invoice_id", "invoice"),
+        ("Payment", "invoice", "invoice"),
+    ),
+    "archived_patients_have_no_visits": (("Patient", "patient_id", "patient"),),
 }

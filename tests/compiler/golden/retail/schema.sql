@@ -16,6 +16,10 @@ CREATE TABLE "User" (
   CONSTRAINT "User.payment_methods is JSON" CHECK (json_valid("payment_methods")),
   CONSTRAINT "User.orders is JSON" CHECK (json_valid("orders"))
 ) STRICT;
+CREATE INDEX "User.lower(email) query index" ON "User" ((CASE WHEN "email" GLOB '*[^ -~]*' THEN 0 ELSE lower("email") END));
+CREATE INDEX "User.lower(name.first_name) query index" ON "User" ((CASE WHEN json_extract("name", '$.first_name') GLOB '*[^ -~]*' THEN 0 ELSE lower(json_extract("name", '$.first_name')) END));
+CREATE INDEX "User.lower(name.last_name) query index" ON "User" ((CASE WHEN json_extract("name", '$.last_name') GLOB '*[^ -~]*' THEN 0 ELSE lower(json_extract("name", '$.last_name')) END));
+CREATE INDEX "User.address.zip query index" ON "User" (json_extract("address", '$.zip'));
 -- A product type, sold in variants
 CREATE TABLE "Product" (
   "product_id" TEXT NOT NULL,

@@ -21,12 +21,22 @@ def find_user_id_by_email(db: lib.Db, email: str) -> str:
     """
     found = [
         u["user_id"]
-        for u in lib.counted(db, db.all("User"))
+        for u in lib.counted(
+            db,
+            db.query(
+                "User", ("user_id", "email"), FIND_USER_ID_BY_EMAIL_WHERE, (lib.lower(email),)
+            ),
+        )
         if lib.lower(u["email"]) == lib.lower(email)
     ]
     if lib.len(found) <= 0:
         raise lib.ToolError("user not found")
     return found[0]
+
+
+FIND_USER_ID_BY_EMAIL_WHERE = (
+    '(CASE WHEN "email" GLOB \'*[^ -~]*\' THEN 0 ELSE lower("email") END) IN (?, 0)'
+)
 
 
 def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: str) -> str:
@@ -38,7 +48,15 @@ def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: s
     """
     found = [
         u["user_id"]
-        for u in lib.counted(db, db.all("User"))
+        for u in lib.counted(
+            db,
+            db.query(
+                "User",
+                ("user_id", "name", "address"),
+                FIND_USER_ID_BY_NAME_ZIP_WHERE,
+                (lib.lower(first_name), lib.lower(last_name), zip),
+            ),
+        )
         if lib.lower(u["name"]["first_name"]) == lib.lower(first_name)
         and lib.lower(u["name"]["last_name"]) == lib.lower(last_name)
         and u["address"]["zip"] == zip
@@ -46,6 +64,15 @@ def find_user_id_by_name_zip(db: lib.Db, first_name: str, last_name: str, zip: s
     if lib.len(found) <= 0:
         raise lib.ToolError("user not found")
     return found[0]
+
+
+FIND_USER_ID_BY_NAME_ZIP_WHERE = (
+    "(CASE WHEN json_extract(\"name\", '$.first_name') GLOB '*[^ -~]*' THEN 0 ELSE "
+    "lower(json_extract(\"name\", '$.first_name')) END) IN (?, 0) AND (CASE WHEN "
+    "json_extract(\"name\", '$.last_name') GLOB '*[^ -~]*' THEN 0 ELSE "
+    'lower(json_extract("name", \'$.last_name\')) END) IN (?, 0) AND json_extract("address", '
+    "'$.zip') IS ?"
+)
 
 
 def get_user_details(db: lib.Db, user_id: str) -> dict:
@@ -87,7 +114,7 @@ def list_all_product_types(db: lib.Db) -> dict[str, str]:
     Kind: read. Reads: Product. Writes: -.
     """
     found = {}
-    for p in lib.counted(db, lib.sorted(db.all("Product"), by="name")):
+    for p in lib.counted(db, lib.sorted(db.query("Product", ("product_id", "name")), by="name")):
         found[p["name"]] = p["product_id"]
     return found
 
@@ -451,8 +478,9 @@ def transfer_to_human_agents(db: lib.Db, summary: str) -> str:
 
 
 def check_saved_methods_by_id(db: lib.Db, every_row: bool = False) -> str | None:
-    """saved_methods_by_id (retail.domain:93), on each User: changed since reset."""
-    for row in db.all("User") if every_row else db.changed("User"):
+    """saved_methods_by_id (retail.domain:93), on each User: written by the call."""
+    rows = db.all("User") if every_row else db.affected("User")
+    for row in rows:
         if not lib.all(
             [row["payment_methods"][k]["id"] == k for k in lib.counted(db, row["payment_methods"])]
         ):
@@ -461,8 +489,9 @@ def check_saved_methods_by_id(db: lib.Db, every_row: bool = False) -> str | None
 
 
 def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str | None:
-    """gift_cards_hold_a_balance (retail.domain:96), on each User: changed since reset."""
-    for row in db.all("User") if every_row else db.changed("User"):
+    """gift_cards_hold_a_balance (retail.domain:96), on each User: written by the call."""
+    rows = db.all("User") if every_row else db.affected("User")
+    for row in rows:
         if not lib.all(
             [
                 (m["source"] == "gift_card") == (m.get("balance") is not None)
@@ -474,8 +503,9 @@ def check_gift_cards_hold_a_balance(db: lib.Db, every_row: bool = False) -> str 
 
 
 def check_variants_by_item_id(db: lib.Db, every_row: bool = False) -> str | None:
-    """variants_by_item_id (retail.domain:99), on each Product: changed since reset."""
-    for row in db.all("Product") if every_row else db.changed("Product"):
+    """variants_by_item_id (retail.domain:99), on each Product: written by the call."""
+    rows = db.all("Product") if every_row else db.affected("Product")
+    for row in rows:
         if not lib.all(
             [row["variants"][k]["item_id"] == k for k in lib.counted(db, row["variants"])]
         ):
@@ -484,8 +514,9 @@ def check_variants_by_item_id(db: lib.Db, every_row: bool = False) -> str | None
 
 
 def check_pending_orders_not_shipped(db: lib.Db, every_row: bool = False) -> str | None:
-    """pending_orders_not_shipped (retail.domain:102), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """pending_orders_not_shipped (retail.domain:102), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if (row["status"] == "pending" or row["status"] == "pending (item modified)") and lib.len(
             row["fulfillments"]
         ) != 0:
@@ -494,8 +525,9 @@ def check_pending_orders_not_shipped(db: lib.Db, every_row: bool = False) -> str
 
 
 def check_refunds_before_shipping(db: lib.Db, every_row: bool = False) -> str | None:
-    """refunds_before_shipping (retail.domain:105), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """refunds_before_shipping (retail.domain:105), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if not (
             row["status"] == "cancelled"
             or row["status"] == "pending"
@@ -512,8 +544,9 @@ def check_refunds_before_shipping(db: lib.Db, every_row: bool = False) -> str | 
 
 
 def check_orders_are_paid(db: lib.Db, every_row: bool = False) -> str | None:
-    """orders_are_paid (retail.domain:108), on each Order: changed since reset."""
-    for row in db.all("Order") if every_row else db.changed("Order"):
+    """orders_are_paid (retail.domain:108), on each Order: written by the call."""
+    rows = db.all("Order") if every_row else db.affected("Order")
+    for row in rows:
         if (
             lib.len(row["payment_history"]) <= 0
             or row["payment_history"][0]["transaction_type"] != "payment"
