@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from envscale.jobs.generate import Job, generate  # noqa: E402
-from envscale.rollout.mistakes import KINDS  # noqa: E402
 from envscale.records import Trajectory, read_jsonl  # noqa: E402
+from envscale.rollout.mistakes import KINDS  # noqa: E402
 from envscale.runtime.load import load  # noqa: E402
 from envscale.tasks.states import initial_environment  # noqa: E402
 from envscale.trainer.render import failed_call_turns  # noqa: E402
