@@ -157,6 +157,19 @@ def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
     assert (tmp_path / "a" / "trajectories.jsonl").read_bytes() == full
 
 
+def test_a_job_killed_after_its_preamble_resumes_without_writing_it_again(tmp_path):
+    tasks = clinic_tasks(4)
+    run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
+    path = tmp_path / "a" / "trajectories.jsonl"
+    full = path.read_bytes()
+    preamble = full.splitlines(keepends=True)[0]
+    assert json.loads(preamble)["kind"] == "preamble"
+    path.write_bytes(preamble + full.splitlines(keepends=True)[1][:80])
+    result = run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
+    assert result.ran == 4 and path.read_bytes() == full
+    assert [t.id for t in records.load_jsonl(path, Trajectory)] == [f"{t.id}.t0" for t in tasks]
+
+
 def test_repair_keeps_whole_lines_only(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": ')
