@@ -680,24 +680,14 @@ class Preamble(Record):
     @classmethod
     def of(cls, trajectory: Trajectory) -> Preamble:
         """What a trajectory shares with the others of its domain."""
-        first = trajectory.messages[0] if trajectory.messages else None
-        shared_system = (
-            first is not None
-            and first.role == "system"
-            and isinstance(first.content, str)
-            and first.model_fields_set <= {"role", "content"}
-            and not first.model_extra
-        )
-        given = "user_tools" in trajectory.model_fields_set
-        parts: dict[str, Any] = {
-            "tools": trajectory.tools,
-            **({"user_tools": trajectory.user_tools} if given else {}),
-            **({"system": first.content} if shared_system and first is not None else {}),
-        }
+        system = shared_system(trajectory)
+        parts: dict[str, Any] = {"tools": trajectory.tools}
+        if "user_tools" in trajectory.model_fields_set:  # given, if only as null
+            parts["user_tools"] = trajectory.user_tools
+        if system is not None:
+            parts["system"] = system
         return cls(
-            digest=preamble_digest(
-                parts.get("tools", []), parts.get("user_tools"), parts.get("system")
-            ),
+            digest=preamble_digest(parts),
             domain=trajectory.domain,
             spec_hash=trajectory.spec_hash,
             **parts,
@@ -712,17 +702,30 @@ class Preamble(Record):
         return out
 
 
-def preamble_digest(
-    tools: Iterable[ToolSchema], user_tools: Iterable[ToolSchema] | None, system: str | None
-) -> str:
-    """The digest trajectory lines name a preamble by: the SHA-256 of its parts' JSON. It is
-    of the parts themselves, not of the spec: the same spec compiled by another version may
-    describe its tools in other words, and files from other producers have no spec."""
-    value = [
-        [t.to_dict() for t in tools],
-        None if user_tools is None else [t.to_dict() for t in user_tools],
-        system,
-    ]
+def shared_system(trajectory: Trajectory) -> str | None:
+    """The text of the system message opening the trajectory, when a preamble can hold it
+    (a plain message of text: role and content, nothing else)."""
+    first = trajectory.messages[0] if trajectory.messages else None
+    if (
+        first is None
+        or first.role != "system"
+        or not isinstance(first.content, str)
+        or not first.model_fields_set <= {"role", "content"}
+        or first.model_extra
+    ):
+        return None
+    return first.content
+
+
+def preamble_digest(parts: dict[str, Any]) -> str:
+    """The digest trajectory lines name a preamble by: the SHA-256 of the JSON of its parts
+    (`tools`, and `user_tools` and `system` when given). It is of the parts themselves, not
+    of the spec: the same spec compiled by another version may describe its tools in other
+    words, and files from other producers have no spec."""
+    value = {
+        name: [t.to_dict() for t in part] if isinstance(part, list) else part
+        for name, part in parts.items()
+    }
     return hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()[:32]
 
 
@@ -786,7 +789,7 @@ class TrajectoryReader:
             )
         out = {k: v for k, v in data.items() if k != "preamble"}
         out["tools"] = preamble.tools
-        if preamble.user_tools is not None:
+        if "user_tools" in preamble.model_fields_set:
             out["user_tools"] = preamble.user_tools
         if preamble.system is not None:
             messages = out.get("messages")
@@ -817,15 +820,12 @@ class TrajectoryWriter:
             yield trajectory_line(trajectory, preamble)
 
     def _preamble(self, trajectory: Trajectory) -> Preamble:
-        first = trajectory.messages[0] if trajectory.messages else None
-        system = first.content if first is not None and first.role == "system" else None
         user_tools = trajectory.user_tools if "user_tools" in trajectory.model_fields_set else None
         schemas = [*trajectory.tools, *(user_tools or ())]
         key = (
             trajectory.domain,
             trajectory.spec_hash,
-            system if isinstance(system, str) else None,
-            first is not None and first.model_fields_set <= {"role", "content"},
+            shared_system(trajectory),
             len(trajectory.tools),
             -1 if user_tools is None else len(user_tools),
             *map(id, schemas),

@@ -408,3 +408,30 @@ def test_a_torn_last_line_is_not_read(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(line + "\n\n" + line[:30], encoding="utf-8")
     assert [t.id for t in records.read_jsonl(path, Trajectory)] == ["a"]
+
+
+def test_what_a_preamble_cannot_hold_stays_on_the_line():
+    base = records.load_jsonl(BEFORE_VERSIONS / "trajectories.jsonl", Trajectory)[0].to_dict()
+    rest = base["messages"][1:]
+    variants = [
+        base,
+        {**base, "id": "no-system", "messages": rest},
+        {**base, "id": "named", "messages": [{**base["messages"][0], "name": "policy"}, *rest]},
+        {**base, "id": "parts", "messages": [{"role": "system", "content": [{"type": "text"}]}]},
+        {**base, "id": "dual", "user_tools": base["tools"][:1]},
+        {**base, "id": "none", "user_tools": None},
+    ]
+    trajectories = [Trajectory.from_dict(v) for v in variants]
+    text = file_text(trajectories)
+    reader = records.TrajectoryReader()
+    again = [t for line in text.splitlines() if (t := reader.from_line(line)) is not None]
+    assert [t.to_dict() | {"version": 1} for t in again] == [t.to_dict() for t in trajectories]
+    # The plain system message goes to a preamble; the others keep theirs on the line.
+    kept = [
+        json.loads(line)["messages"][0]["role"]
+        for line in text.splitlines()
+        if json.loads(line).get("kind") != "preamble"
+    ]
+    assert kept == ["user", "user", "system", "system", "user", "user"]
+    # With the system message, without it (three lines), with user tools, with null ones.
+    assert len(reader.preambles) == 4
