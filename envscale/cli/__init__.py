@@ -16,10 +16,12 @@ from envscale.cli import (
     export,
     generate,
     graph,
+    mcp,
     serve,
     synth,
     tasks,
     train,
+    view,
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
@@ -34,8 +36,10 @@ COMMANDS = [
     eval,
     export,
     serve,
+    mcp,
     train,
     synth,
+    view,
 ]
 
 
