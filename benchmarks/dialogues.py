@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from envscale.jobs.generate import Job, generate  # noqa: E402
+from envscale.records import Trajectory, read_jsonl  # noqa: E402
 from envscale.rollout.mistakes import KINDS  # noqa: E402
 from envscale.runtime.load import load  # noqa: E402
 from envscale.tasks.states import initial_environment  # noqa: E402
@@ -77,8 +78,8 @@ def measure(spec: Path, tasks: int, scratch: Path) -> dict:
             starts[key] = json.dumps(env.export(), ensure_ascii=False)
             env.close()
     row: Counter = Counter()
-    for line in (out / "trajectories.jsonl").read_text(encoding="utf-8").splitlines():
-        traj = json.loads(line)
+    for record in read_jsonl(out / "trajectories.jsonl", Trajectory):
+        traj = record.to_dict()
         row["episodes"] += 1
         row["kept"] += all(traj["filters"].values())
         row[traj["meta"].get("mistake") or "none"] += 1

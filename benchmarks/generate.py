@@ -6,7 +6,9 @@ For each spec (default: the tau-bench retail port and the clinic example), tasks
 sampled once on generated data, then every task runs `--trials` episodes through the real
 job (filters, ordered fsync'd JSON lines): first in this process alone (the per-core rate),
 then on `--workers` local processes. Peak memory is the maximum resident set size of this
-process and of any one worker.
+process and of any one worker. KiB/line is the trajectory file's size per episode, its
+preamble included; "inline" the size each line would take holding its tool schemas and
+system message itself (format 1).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from envscale import jsonl  # noqa: E402
 from envscale.jobs.generate import Job, load_domains, run_episodes, sample_job_tasks  # noqa: E402
+from envscale.records import Trajectory, read_jsonl  # noqa: E402
 from envscale.tasks.states import initial_state_for  # noqa: E402
 
 DEFAULT_SPECS = [ROOT / "specs" / "retail.domain", ROOT / "specs" / "clinic.domain"]
@@ -31,6 +35,14 @@ DEFAULT_SPECS = [ROOT / "specs" / "retail.domain", ROOT / "specs" / "clinic.doma
 
 def peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def inline_size(path: Path) -> int:
+    """The bytes the file would take with every line holding its tool schemas and system
+    message (format 1, as trajectory files were before preambles)."""
+    return sum(
+        len((jsonl.dumps(t.to_dict()) + "\n").encode()) for t in read_jsonl(path, Trajectory)
+    )
 
 
 def measure(spec: Path, tasks_n: int, trials: int, workers: int, scratch: Path) -> list[dict]:
@@ -63,6 +75,9 @@ def measure(spec: Path, tasks_n: int, trials: int, workers: int, scratch: Path) 
                 "mib_per_episode": (out / "trajectories.jsonl").stat().st_size
                 / 2**20
                 / max(1, result.ran),
+                "mib_per_episode_inline": inline_size(out / "trajectories.jsonl")
+                / 2**20
+                / max(1, result.ran),
             }
         )
     return rows
@@ -89,14 +104,14 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(
         f"{'domain':8} {'workers':>7} {'tasks':>6} {'episodes':>8} {'kept':>6} {'seconds':>8} "
-        f"{'kept/s':>8} {'kept/s/core':>11} {'sampling s':>10} {'KiB/line':>8}"
+        f"{'kept/s':>8} {'kept/s/core':>11} {'sampling s':>10} {'KiB/line':>8} {'inline':>7}"
     )
     for r in rows:
         print(
             f"{r['domain']:8} {r['workers']:>7} {r['tasks']:>6} {r['episodes']:>8} {r['kept']:>6} "
             f"{r['seconds']:>8.2f} {r['kept_per_s']:>8.0f} {r['per_core']:>11.0f} "
             f"{r['sampling_s']:>10.2f} "
-            f"{r['mib_per_episode'] * 1024:>8.1f}"
+            f"{r['mib_per_episode'] * 1024:>8.1f} {r['mib_per_episode_inline'] * 1024:>7.1f}"
         )
     print(
         f"peak memory: this process {peak_mib(resource.RUSAGE_SELF):.0f} MiB, "

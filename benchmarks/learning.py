@@ -46,7 +46,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from envscale.jobs.evaluate import evaluate_job  # noqa: E402
 from envscale.jobs.generate import Job, generate, load_domains, sample_job_tasks  # noqa: E402
-from envscale.records import Task, Trajectory, load_jsonl  # noqa: E402
+from envscale.records import Task, Trajectory, load_jsonl, read_jsonl  # noqa: E402
 from envscale.rollout.dialogue import BackendConfig  # noqa: E402
 from envscale.synth.run import SynthOptions, synthesise  # noqa: E402
 from envscale.tasks.states import initial_state_for  # noqa: E402
@@ -140,8 +140,8 @@ def compact(source: Path, target: Path) -> Path:
     """The trajectories with what the template leaves out taken out (the policy, the end of
     long tool results), so the trainer's audit holds every message to its rendering."""
     lines = []
-    for line in source.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
+    for trajectory in read_jsonl(source, Trajectory):
+        record = trajectory.to_dict()
         for message in record["messages"]:
             if message["role"] == "system":
                 message["content"] = ""

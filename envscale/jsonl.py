@@ -34,7 +34,16 @@ def escape_surrogates(text: str) -> str:
 def dumps(record: Any) -> str:
     """One JSON line, formatted as every JSON-lines file of the project is: non-ASCII text as
     it is, lone surrogates escaped, so that any text a record holds can be written."""
-    return escape_surrogates(json.dumps(record, ensure_ascii=False, separators=(", ", ": ")))
+    text = json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+    # Scanning for surrogates costs as much as the encoding itself; ASCII text, or text
+    # that UTF-8 can hold, has none.
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return escape_surrogates(text)
+    return text
 
 
 def _line_start(f, end: int) -> int:

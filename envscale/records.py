@@ -20,8 +20,9 @@ imports only the standard library, pydantic and envscale.errors: every layer may
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -105,6 +106,12 @@ class Record(Part):
             raise DataError([f"{where or '<line>'}: not JSON: {error}"]) from None
         return cls.from_dict(data, where)
 
+    @classmethod
+    def line_reader(cls) -> Callable[[str, str], Self | None]:
+        """What reads the lines of one file of these records, in order: the record of a line,
+        or None for a line that is not one."""
+        return cls.from_line
+
 
 def _problems(name: str, error: ValidationError, where: str) -> list[str]:
     prefix = f"{where}: " if where else ""
@@ -120,11 +127,22 @@ R = TypeVar("R", bound=Record)
 
 def read_jsonl(path: str | Path, model: type[R]) -> Iterator[R]:
     """The records of a JSON-lines file, in order. Blank lines are skipped, and so is an
-    unterminated last line: a writer killed mid-line leaves one, and it is not data yet."""
+    unterminated last line: a writer killed mid-line leaves one, and it is not data yet.
+    Lines that serve the records rather than being one (a trajectory file's tool schemas)
+    are read by the model's `line_reader` and yield nothing."""
+    take = model.line_reader()
+    for line, where in _lines(path):
+        record = take(line, where)
+        if record is not None:
+            yield record
+
+
+def _lines(path: str | Path) -> Iterator[tuple[str, str]]:
+    """The complete, non-blank lines of a file, each with its "path:line"."""
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if line.strip() and line.endswith("\n"):
-                yield model.from_line(line, f"{path}:{number}")
+                yield line, f"{path}:{number}"
 
 
 def load_jsonl(path: str | Path, model: type[R]) -> list[R]:
@@ -578,8 +596,16 @@ class Trajectory(Record):
 
     `filters` maps each filter stage to whether the trajectory passed it (valid, state,
     exact). `source` is where the record was read from ("file:line"), for error messages;
-    it is not written."""
+    it is not written.
 
+    In memory and in `to_dict()` a trajectory holds its tool schemas and its whole dialogue,
+    in the OpenAI layout. In a file (format 2) a line leaves out what it shares with the
+    other trajectories of its domain, the schemas and the system message, and names the
+    `Preamble` line earlier in the same file that holds them (`preamble`); `read_jsonl`
+    puts them back, and `TrajectoryWriter` writes the lines. A line of format 1 holds
+    everything itself, and so may a line of format 2 that names no preamble."""
+
+    VERSION: ClassVar[int] = 2
     model_config = ConfigDict(coerce_numbers_to_str=True)
 
     id: str
@@ -616,8 +642,12 @@ class Trajectory(Record):
     def _user_tools_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
         if "user_tools" not in self.model_fields_set:
-            del out["user_tools"]
+            out.pop("user_tools", None)
         return out
+
+    @classmethod
+    def line_reader(cls) -> Callable[[str, str], Self | None]:
+        return TrajectoryReader().from_line  # type: ignore[return-value]
 
     def passed(self, stages: Iterable[str]) -> bool:
         """Whether the trajectory passed every one of `stages` (a stage not run is not passed)."""
@@ -626,6 +656,202 @@ class Trajectory(Record):
     def agent_messages(self) -> list[dict[str, Any]]:
         """The messages as the agent saw them (see `agent_view`)."""
         return agent_view(m.to_dict() for m in self.messages)
+
+
+class Preamble(Record):
+    """A line of trajectories.jsonl holding what the trajectories after it that name its
+    `digest` (their `preamble`) share: the tool schemas (some 17 KB for a domain) and the
+    system message (its policy), written once per file instead of on every line. `digest`
+    is `preamble_digest` of the rest; `domain` and `spec_hash` say whose they are, for
+    people reading the file. A file may hold several (one per domain, or a file made by
+    concatenating others)."""
+
+    KIND: ClassVar[str] = "preamble"
+    kind: Literal["preamble"] = "preamble"
+    digest: str
+    domain: str = ""
+    spec_hash: str = ""
+    tools: list[ToolSchema]
+    user_tools: list[ToolSchema] | None = None
+    # The content of the system message that opens each such trajectory; None: the
+    # trajectories keep their first message.
+    system: str | None = None
+
+    @classmethod
+    def of(cls, trajectory: Trajectory) -> Preamble:
+        """What a trajectory shares with the others of its domain."""
+        system = shared_system(trajectory)
+        parts: dict[str, Any] = {"tools": trajectory.tools}
+        if "user_tools" in trajectory.model_fields_set:  # given, if only as null
+            parts["user_tools"] = trajectory.user_tools
+        if system is not None:
+            parts["system"] = system
+        return cls(
+            digest=preamble_digest(parts),
+            domain=trajectory.domain,
+            spec_hash=trajectory.spec_hash,
+            **parts,
+        )
+
+    @model_serializer(mode="wrap")
+    def _given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in ("user_tools", "system"):
+            if name not in self.model_fields_set:
+                out.pop(name, None)
+        return out
+
+
+def shared_system(trajectory: Trajectory) -> str | None:
+    """The text of the system message opening the trajectory, when a preamble can hold it
+    (a plain message of text: role and content, nothing else)."""
+    first = trajectory.messages[0] if trajectory.messages else None
+    if (
+        first is None
+        or first.role != "system"
+        or not isinstance(first.content, str)
+        or not first.model_fields_set <= {"role", "content"}
+        or first.model_extra
+    ):
+        return None
+    return first.content
+
+
+def preamble_digest(parts: dict[str, Any]) -> str:
+    """The digest trajectory lines name a preamble by: the SHA-256 of the JSON of its parts
+    (`tools`, and `user_tools` and `system` when given). It is of the parts themselves, not
+    of the spec: the same spec compiled by another version may describe its tools in other
+    words, and files from other producers have no spec."""
+    value = {
+        name: [t.to_dict() for t in part] if isinstance(part, list) else part
+        for name, part in parts.items()
+    }
+    return hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()[:32]
+
+
+class TrajectoryReader:
+    """Reads the lines of one trajectory file in order: `Preamble` lines are remembered by
+    digest, and a trajectory line that names one gets its parts back. The tool schemas are
+    validated once per file and shared by the trajectories that name them."""
+
+    def __init__(self) -> None:
+        self.preambles: dict[str, Preamble] = {}
+
+    def read(self, path: str | Path) -> Iterator[Trajectory]:
+        """The trajectories of a file (see `read_jsonl`); `preambles` then holds its preambles."""
+        for line, where in _lines(path):
+            record = self.from_line(line, where)
+            if record is not None:
+                yield record
+
+    def from_line(self, line: str, where: str = "") -> Trajectory | None:
+        """The trajectory of one line, or None for a preamble."""
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError([f"{where or '<line>'}: not JSON: {error}"]) from None
+        return self.from_dict(data, where)
+
+    def from_dict(self, data: Any, where: str = "") -> Trajectory | None:
+        """The trajectory of one line's JSON value, or None for a preamble."""
+        if not isinstance(data, dict):
+            return Trajectory.from_dict(data, where)
+        if self.take(data, where):
+            return None
+        return Trajectory.from_dict(self.expand(data, where), where)
+
+    def take(self, data: dict[str, Any], where: str = "") -> bool:
+        """Remember the value when it is a preamble (and say whether it was)."""
+        if data.get("kind") != Preamble.KIND:
+            return False
+        preamble = Preamble.from_dict(data, where)
+        known = self.preambles.get(preamble.digest)
+        if known is not None and known.to_dict() != preamble.to_dict():
+            raise DataError(
+                [f"{where}: preamble {preamble.digest} differs from the one of that digest before"]
+            )
+        self.preambles.setdefault(preamble.digest, preamble)
+        return True
+
+    def expand(self, data: dict[str, Any], where: str = "") -> dict[str, Any]:
+        """A trajectory line's value with the parts of the preamble it names put back (a
+        copy), or the value itself when it names none."""
+        digest = data.get("preamble")
+        if digest is None:
+            return data
+        preamble = self.preambles.get(digest) if isinstance(digest, str) else None
+        if preamble is None:
+            raise DataError(
+                [
+                    f"{where}: names preamble {digest!r}, which no earlier line of the file holds "
+                    "(a trajectory file is read whole, from its first line)"
+                ]
+            )
+        out = {k: v for k, v in data.items() if k != "preamble"}
+        out["tools"] = preamble.tools
+        if "user_tools" in preamble.model_fields_set:
+            out["user_tools"] = preamble.user_tools
+        if preamble.system is not None:
+            messages = out.get("messages")
+            rest = messages if isinstance(messages, list) else []
+            out["messages"] = [{"role": "system", "content": preamble.system}, *rest]
+        return out
+
+
+class TrajectoryWriter:
+    """Turns trajectories into the lines of a trajectory file: a `Preamble` line before the
+    first trajectory that shares it, then trajectory lines naming it. `known` holds the
+    digests the file already has (`TrajectoryReader.preambles` of the file appended to), so
+    a resumed job writes none twice."""
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        self.known = set(known)
+        # Preambles by the identity of the schemas' objects (and the system text): a job's
+        # trajectories share the same ToolSchema objects, so a digest is computed once per
+        # domain. The objects are kept alive here, so their ids are not reused while cached.
+        self._cache: dict[tuple[Any, ...], tuple[Preamble, list[ToolSchema]]] = {}
+
+    def lines(self, trajectories: Iterable[Trajectory]) -> Iterator[dict[str, Any]]:
+        for trajectory in trajectories:
+            preamble = self._preamble(trajectory)
+            if preamble.digest not in self.known:
+                self.known.add(preamble.digest)
+                yield preamble.to_dict()
+            yield trajectory_line(trajectory, preamble)
+
+    def _preamble(self, trajectory: Trajectory) -> Preamble:
+        user_tools = trajectory.user_tools if "user_tools" in trajectory.model_fields_set else None
+        schemas = [*trajectory.tools, *(user_tools or ())]
+        key = (
+            trajectory.domain,
+            trajectory.spec_hash,
+            shared_system(trajectory),
+            len(trajectory.tools),
+            -1 if user_tools is None else len(user_tools),
+            *map(id, schemas),
+        )
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            cached = (Preamble.of(trajectory), schemas)
+            self._cache[key] = cached
+        return cached[0]
+
+
+def trajectory_line(trajectory: Trajectory, preamble: Preamble) -> dict[str, Any]:
+    """The value of a trajectory's line in a file (format 2): the parts it shares with others
+    left out, and the digest of the preamble that holds them."""
+    body = trajectory.model_dump(mode="json", by_alias=True, exclude={"tools", "user_tools"})
+    if preamble.system is not None:
+        body["messages"] = body["messages"][1:]
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "messages":
+            out["preamble"] = preamble.digest
+        out[key] = value
+    out["version"] = Trajectory.VERSION
+    return out
 
 
 class EpisodeError(Record):

@@ -9,6 +9,11 @@ import json
 import pytest
 
 from envscale import demo
+from envscale.records import Trajectory, read_jsonl
+
+
+def trajectories_of(path) -> list[dict]:
+    return [t.to_dict() for t in read_jsonl(path, Trajectory)]
 
 
 def test_demo_plays_specs_synthesises_and_generates_trajectories(tmp_path, monkeypatch, capsys):
@@ -28,16 +33,12 @@ def test_demo_plays_specs_synthesises_and_generates_trajectories(tmp_path, monke
     assert len(kept) >= 3
     for entry in index:  # every domain is accounted for in what the demo prints
         assert f"[{entry['status']}] {entry['name']}" in synthesis
-    general = [
-        json.loads(line) for line in (tmp_path / "build/demo/general/trajectories.jsonl").open()
-    ]
+    general = trajectories_of(tmp_path / "build/demo/general/trajectories.jsonl")
     assert {line["domain"] for line in general} == kept
     for name in kept:
         made = sum(1 for line in general if line["domain"] == name)
         assert 0 < made <= demo.TASKS_PER_DOMAIN
-    vertical = [
-        json.loads(line) for line in (tmp_path / "build/demo/vertical/trajectories.jsonl").open()
-    ]
+    vertical = trajectories_of(tmp_path / "build/demo/vertical/trajectories.jsonl")
     assert {line["domain"] for line in vertical} == set(demo.VERTICAL)
     assert len(vertical) == demo.TASKS_PER_SPEC * len(demo.VERTICAL)
     for line in general + vertical:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from envscale import records
+from envscale import jsonl, records
+from envscale import load as envscale_load
 from envscale.errors import DataError
 from envscale.records import EpisodeError, EvalReport, Manifest, Task, Trajectory
 
@@ -129,29 +130,92 @@ def test_task_lines_are_written_back_as_they_were(produced, name):
         assert Task.model_validate(json.loads(task.to_json())) == task
 
 
-def check_trajectories(path: Path, written_back: Callable[[str], str]) -> None:
+def trajectory_lines(path: Path) -> list[tuple[int, str]]:
+    """The numbered lines of a trajectory file that are trajectories (not preambles)."""
+    return [
+        (number, line)
+        for number, line in enumerate(lines(path), 1)
+        if json.loads(line).get("kind") != "preamble"
+    ]
+
+
+def file_text(trajectories: list[Trajectory]) -> str:
+    """The trajectories as a job writes them into a new file."""
+    return "".join(
+        jsonl.dumps(line) + "\n" for line in records.TrajectoryWriter().lines(trajectories)
+    )
+
+
+def check_trajectories(
+    path: Path, written_back: Callable[[list[Trajectory]], str], expected: str
+) -> None:
     trajectories = records.load_jsonl(path, Trajectory)
-    assert len(trajectories) == len(lines(path)) >= 4
+    assert len(trajectories) == len(trajectory_lines(path)) >= 4
     # The job's short turn limit leaves failures of every kind in the file.
     assert {t.meta.end for t in trajectories} == {"user_done", "turn_limit"}
     assert any(t.passed(["valid", "state", "exact"]) for t in trajectories)
     assert any(not t.filters["valid"] for t in trajectories)
-    for number, (trajectory, line) in enumerate(zip(trajectories, lines(path), strict=True), 1):
+    for trajectory, (number, _) in zip(trajectories, trajectory_lines(path), strict=True):
         assert trajectory.source == f"{path}:{number}"
-        assert trajectory.to_json() == written_back(line)
         assert trajectory.meta.usage is not None and trajectory.meta.usage.agent.estimated
         calls = [c for m in trajectory.messages for c in m.tool_calls or []]
         assert all(isinstance(c.function.arguments, str) for c in calls)
+        # In memory, whatever the file's format: the OpenAI layout, schemas and system message.
+        assert trajectory.tools and trajectory.messages[0].role == "system"
+    assert written_back(trajectories) == expected
     assert any("tool_calls" in m.to_dict() for t in trajectories for m in t.messages)
     assert all(m.tool_call_id for t in trajectories for m in t.messages if m.role == "tool")
 
 
 def test_trajectory_lines_from_before_versions_load_and_gain_only_the_version():
-    check_trajectories(BEFORE_VERSIONS / "trajectories.jsonl", versioned_line)
+    path = BEFORE_VERSIONS / "trajectories.jsonl"
+    expected = "".join(versioned_line(line) + "\n" for line in lines(path))
+    check_trajectories(path, lambda ts: "".join(t.to_json() + "\n" for t in ts), expected)
 
 
-def test_trajectory_lines_are_written_back_as_they_were(produced):
-    check_trajectories(produced / "gen" / "trajectories.jsonl", lambda line: line)
+def test_trajectory_files_are_written_back_as_they_were(produced):
+    path = produced / "gen" / "trajectories.jsonl"
+    check_trajectories(path, file_text, path.read_text(encoding="utf-8"))
+    # One preamble, first, holding the domain's tool schemas and the system message.
+    first = json.loads(lines(path)[0])
+    domain = envscale_load(CLINIC)
+    assert first["kind"] == "preamble" and first["tools"] == domain.tool_schemas
+    assert first["system"] and first["domain"] == "clinic"
+    for _, line in trajectory_lines(path):
+        value = json.loads(line)
+        assert value["version"] == 2 and value["preamble"] == first["digest"]
+        assert "tools" not in value and value["messages"][0]["role"] != "system"
+
+
+def test_an_older_file_rewritten_shrinks_and_reads_the_same():
+    old = records.load_jsonl(BEFORE_VERSIONS / "trajectories.jsonl", Trajectory)
+    text = file_text(old)
+    assert len(text) * 2 < sum(len(t.to_json()) for t in old)
+    reader = records.TrajectoryReader()
+    assert reader.from_line(text.splitlines()[0]) is None  # the preamble
+    again = [t for line in text.splitlines()[1:] if (t := reader.from_line(line)) is not None]
+    assert [t.to_dict() | {"version": 1} for t in again] == [t.to_dict() for t in old]
+
+
+def test_a_preamble_is_needed_before_the_lines_that_name_it():
+    old = records.load_jsonl(BEFORE_VERSIONS / "trajectories.jsonl", Trajectory)
+    text = file_text(old)
+    line = text.splitlines()[1]
+    with pytest.raises(DataError, match=r"x\.jsonl:2: names preamble '[0-9a-f]+', which no"):
+        records.TrajectoryReader().from_line(line, "x.jsonl:2")
+    with pytest.raises(DataError, match="not a Trajectory: tools"):
+        Trajectory.from_line(line, "x.jsonl:2")
+
+
+def test_concatenated_files_and_mixed_formats_read_in_order(tmp_path):
+    old = records.load_jsonl(BEFORE_VERSIONS / "trajectories.jsonl", Trajectory)
+    first, second = file_text(old[:2]), file_text(old[2:])
+    path = tmp_path / "all.jsonl"
+    # Two files of format 2 one after the other, then a line of format 1 (schemas inline).
+    path.write_text(first + second + old[0].to_json() + "\n", encoding="utf-8")
+    read = records.load_jsonl(path, Trajectory)
+    assert [t.id for t in read] == [t.id for t in old] + [old[0].id]
+    assert all(r.tools == o.tools for r, o in zip(read, [*old, old[0]], strict=True))
 
 
 def test_example_trajectories_load_and_keep_their_sparse_meta():
@@ -172,11 +236,12 @@ def test_a_file_rewritten_by_the_records_is_read_by_the_commands(produced, tmp_p
     )
     out = envscale("tasks", str(CLINIC), "--verify", str(tasks), cwd=tmp_path)
     assert "12/12 tasks replay" in out
-    # A resumed job reads the trajectories it holds: with every line rewritten, none is rerun.
+    # A resumed job reads the trajectories it holds: with every line rewritten whole (format 2
+    # with nothing left to a preamble), none is rerun and nothing is appended.
     job = tmp_path / "gen"
     subprocess.run(["cp", "-r", str(produced / "gen"), str(job)], check=True)
     rewritten = "".join(
-        Trajectory.from_line(line).to_json() + "\n" for line in lines(job / "trajectories.jsonl")
+        t.to_json() + "\n" for t in records.load_jsonl(job / "trajectories.jsonl", Trajectory)
     )
     (job / "trajectories.jsonl").write_text(rewritten, encoding="utf-8")
     envscale(
@@ -343,3 +408,30 @@ def test_a_torn_last_line_is_not_read(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(line + "\n\n" + line[:30], encoding="utf-8")
     assert [t.id for t in records.read_jsonl(path, Trajectory)] == ["a"]
+
+
+def test_what_a_preamble_cannot_hold_stays_on_the_line():
+    base = records.load_jsonl(BEFORE_VERSIONS / "trajectories.jsonl", Trajectory)[0].to_dict()
+    rest = base["messages"][1:]
+    variants = [
+        base,
+        {**base, "id": "no-system", "messages": rest},
+        {**base, "id": "named", "messages": [{**base["messages"][0], "name": "policy"}, *rest]},
+        {**base, "id": "parts", "messages": [{"role": "system", "content": [{"type": "text"}]}]},
+        {**base, "id": "dual", "user_tools": base["tools"][:1]},
+        {**base, "id": "none", "user_tools": None},
+    ]
+    trajectories = [Trajectory.from_dict(v) for v in variants]
+    text = file_text(trajectories)
+    reader = records.TrajectoryReader()
+    again = [t for line in text.splitlines() if (t := reader.from_line(line)) is not None]
+    assert [t.to_dict() | {"version": 1} for t in again] == [t.to_dict() for t in trajectories]
+    # The plain system message goes to a preamble; the others keep theirs on the line.
+    kept = [
+        json.loads(line)["messages"][0]["role"]
+        for line in text.splitlines()
+        if json.loads(line).get("kind") != "preamble"
+    ]
+    assert kept == ["user", "user", "system", "system", "user", "user"]
+    # With the system message, without it (three lines), with user tools, with null ones.
+    assert len(reader.preambles) == 4

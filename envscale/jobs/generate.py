@@ -2,8 +2,10 @@
 
 The output folder holds `job.json` (what the job is), `tasks.jsonl` (written once, whole) and
 `trajectories.jsonl` (appended by this process only, whole lines in task order, fsync'd after
-each batch). Running the same job again continues where it stopped: episodes whose ids are
-already in the file are skipped, and an unterminated tail left by a kill is cut off first.
+each batch; what the trajectories of a domain share, a preamble line before the first).
+Running the same job again continues where it stopped: episodes whose ids are already in the
+file are skipped, preambles it holds are not written again, and an unterminated tail left by a
+kill is cut off first.
 Because lines are written in task order and every episode is seeded by (job seed, task id,
 trial), an interrupted and resumed job writes the same bytes as one that ran straight through
 (unless a backend failed: its episodes go to `errors.jsonl` and a rerun appends them later).
@@ -26,7 +28,14 @@ from pathlib import Path
 from envscale import __version__, jsonl
 from envscale.jobs.executors import Outcome, WorkerSetup, WorkItem, run_inline, run_pool, run_ray
 from envscale.jobs.progress import DomainCounts, Progress, summary_table
-from envscale.records import EpisodeError, Task, Trajectory, load_jsonl, read_jsonl
+from envscale.records import (
+    EpisodeError,
+    Task,
+    Trajectory,
+    TrajectoryReader,
+    TrajectoryWriter,
+    load_jsonl,
+)
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import episode_id
 from envscale.rollout.filters import STAGES
@@ -226,10 +235,12 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
     jsonl.repair(path)
     done: set[str] = set()
     counts: dict[str, DomainCounts] = {d.name: DomainCounts() for d in domains}
+    reader = TrajectoryReader()
     if path.exists():
-        for record in read_jsonl(path, Trajectory):
+        for record in reader.read(path):
             done.add(record.id)
             counts.setdefault(record.domain, DomainCounts()).add(record)
+    writer = TrajectoryWriter(known=reader.preambles)
     items: list[WorkItem] = []
     for task in tasks:
         key = keys.get(f"{task.domain}:{task.spec_hash}") or by_name.get(task.domain)
@@ -259,7 +270,7 @@ def run_episodes(job: Job, domains: list[Domain], tasks: list[Task]) -> JobResul
     (job.out / ERRORS_FILE).unlink(missing_ok=True)
     try:
         with jsonl.Appender(path) as out, jsonl.Appender(job.out / ERRORS_FILE) as errors:
-            ran = _drain(job, setup, items, out, errors, progress, counts)
+            ran = _drain(job, setup, items, out, writer, errors, progress, counts)
     except EndpointUnreachable:
         progress.close()
         _forget_if_empty(job.out, path)
@@ -288,6 +299,7 @@ def _drain(
     setup: WorkerSetup,
     items: list[WorkItem],
     out: jsonl.Appender,
+    writer: TrajectoryWriter,
     errors: jsonl.Appender,
     progress: Progress,
     counts: dict[str, DomainCounts],
@@ -304,7 +316,7 @@ def _drain(
     else:
         raise JobError(f"unknown executor '{job.executor}' (local or ray)")
     try:
-        return _collect(results, out, errors, progress, counts)
+        return _collect(results, out, writer, errors, progress, counts)
     finally:
         results.close()  # a stopped job stops its workers
 
@@ -312,6 +324,7 @@ def _drain(
 def _collect(
     results: Iterator[tuple[int, list[Outcome]]],
     out: jsonl.Appender,
+    writer: TrajectoryWriter,
     errors: jsonl.Appender,
     progress: Progress,
     counts: dict[str, DomainCounts],
@@ -329,7 +342,7 @@ def _collect(
         if batch:
             finished = [t for t in batch if isinstance(t, Trajectory)]
             failed = [t for t in batch if isinstance(t, EpisodeError)]
-            out.write(t.to_dict() for t in finished)
+            out.write(writer.lines(finished))
             if failed:
                 errors.write(e.to_dict() for e in failed)
             kept = 0

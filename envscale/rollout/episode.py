@@ -25,6 +25,7 @@ from envscale.records import (
     EpisodeUsage,
     Message,
     Task,
+    ToolSchema,
     Trajectory,
     TrajectoryMeta,
     Usage,
@@ -91,6 +92,9 @@ class DomainRuntime:
         self.user_tools = self.domain.side_schemas("user")
         self.kinds = dict(self.domain.tool_kinds)
         self.defaults = schema_defaults(self.tools + self.user_tools)
+        # Validated once: every trajectory of the domain shares these records.
+        self.tool_records = [ToolSchema.model_validate(t) for t in self.tools]
+        self.user_tool_records = [ToolSchema.model_validate(t) for t in self.user_tools]
 
     def environment(self, task: Task) -> Environment:
         return self._cached(task, self._envs)
@@ -203,8 +207,8 @@ def run_episode(
         domain=domain.name,
         spec_hash=domain.spec_hash,
         task_id=task.id,
-        tools=runtime.tools,
-        **({"user_tools": runtime.user_tools} if dialogue.dual else {}),
+        tools=runtime.tool_records,
+        **({"user_tools": runtime.user_tool_records} if dialogue.dual else {}),
         messages=[Message.model_validate(m) for m in dialogue.messages],
         reward=reward,
         final_state_hash=final_hash,

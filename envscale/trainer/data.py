@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from envscale.errors import DataError
-from envscale.records import Trajectory
+from envscale.records import Trajectory, TrajectoryReader
 
 
 @dataclass
@@ -46,23 +46,27 @@ def load_trajectories(
         kept = 0
         lines = 0
         spec_hashes: dict[str, str] = {}
+        reader = TrajectoryReader()  # puts back what a line shares with others (its preamble)
         # A generation job killed mid-write may leave its last line unfinished: it is not data yet.
         complete = raw[: raw.rfind(b"\n") + 1]
         for lineno, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
-            lines += 1
             where = f"{path}:{lineno}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataError([f"{where}: not JSON: {e}"]) from e
+            if isinstance(record, dict) and reader.take(record, where):
+                continue
+            lines += 1
             # Lines that did not pass are skipped before they are validated, as they are not read.
             filters = (record.get("filters") if isinstance(record, dict) else None) or {}
             if not all(filters.get(name) is True for name in require_filters):
                 continue
             if isinstance(record, dict):
                 record.setdefault("id", where)
+                record = reader.expand(record, where)
             traj = Trajectory.from_dict(record, where)
             spec_hashes.setdefault(traj.domain, traj.spec_hash)
             trajectories.append(traj)

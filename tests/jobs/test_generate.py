@@ -17,7 +17,7 @@ import pytest
 from envscale import jsonl, records
 from envscale.cli import main as envscale_main
 from envscale.jobs.generate import JOB_FILE, Job, JobError, run_tasks
-from envscale.records import Task
+from envscale.records import Task, Trajectory
 from envscale.rollout.dialogue import BackendConfig
 from tests.rollout.episode_fixtures import CLINIC, ROOT, clinic_tasks
 
@@ -27,6 +27,11 @@ RETAIL = ROOT / "specs" / "retail.domain"
 
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def trajectories_of(path: Path) -> list[dict]:
+    """The trajectories of a file as the OpenAI layout has them (preambles put back)."""
+    return [t.to_dict() for t in records.read_jsonl(path, Trajectory)]
 
 
 def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
@@ -54,7 +59,7 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
     assert "episodes" in printed.err  # the progress bar
     assert "warning" not in printed.err and "fewer than asked" not in printed.out
     tasks = lines(out / "tasks.jsonl")
-    trajectories = lines(out / "trajectories.jsonl")
+    trajectories = trajectories_of(out / "trajectories.jsonl")
     assert len(tasks) == len(trajectories) == 24
     assert [t["task_id"] for t in trajectories] == [t["id"] for t in tasks]
     for t in trajectories:
@@ -109,7 +114,7 @@ def test_fewer_trajectories_than_asked_is_a_warning_with_the_reasons(tmp_path, c
     args = ["generate", str(CLINIC), "--tasks", "8", "--max-turns", "6", "--workers", "1"]
     assert envscale_main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    trajectories = lines(out / "trajectories.jsonl")
+    trajectories = trajectories_of(out / "trajectories.jsonl")
     kept = sum(all(t["filters"].values()) for t in trajectories)
     invalid = sum(not t["filters"]["valid"] for t in trajectories)
     assert 0 < kept < 8 and invalid == 8 - kept
@@ -135,7 +140,7 @@ def test_same_seed_same_bytes_with_any_worker_count(tmp_path):
         run_tasks(job, tasks)
         outputs.append((tmp_path / f"w{workers}" / "trajectories.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
-    assert len(outputs[0].splitlines()) == 48
+    assert len(outputs[0].splitlines()) == 1 + 48  # the domain's preamble, then trajectories
 
 
 def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
@@ -143,13 +148,26 @@ def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
     job = Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False)
     run_tasks(job, tasks)
     full = (tmp_path / "a" / "trajectories.jsonl").read_bytes()
-    kept = b"".join(full.splitlines(keepends=True)[:3])
+    kept = b"".join(full.splitlines(keepends=True)[:4])  # the preamble and 3 trajectories
     (tmp_path / "a" / "trajectories.jsonl").write_bytes(
-        kept + full.splitlines(keepends=True)[3][:50]
+        kept + full.splitlines(keepends=True)[4][:50]
     )
     result = run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
     assert result.ran == 3
     assert (tmp_path / "a" / "trajectories.jsonl").read_bytes() == full
+
+
+def test_a_job_killed_after_its_preamble_resumes_without_writing_it_again(tmp_path):
+    tasks = clinic_tasks(4)
+    run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
+    path = tmp_path / "a" / "trajectories.jsonl"
+    full = path.read_bytes()
+    preamble = full.splitlines(keepends=True)[0]
+    assert json.loads(preamble)["kind"] == "preamble"
+    path.write_bytes(preamble + full.splitlines(keepends=True)[1][:80])
+    result = run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), tasks)
+    assert result.ran == 4 and path.read_bytes() == full
+    assert [t.id for t in records.load_jsonl(path, Trajectory)] == [f"{t.id}.t0" for t in tasks]
 
 
 def test_repair_keeps_whole_lines_only(tmp_path):

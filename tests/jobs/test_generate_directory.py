@@ -11,7 +11,7 @@ from pathlib import Path
 from envscale.cli import main as envscale_main
 from envscale.jobs.directory import DONE_FILE, SUMMARY_FILE, generate_directory, kept_domains
 from envscale.jobs.generate import Job
-from envscale.records import DomainEntry
+from envscale.records import DomainEntry, Trajectory, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -26,6 +26,11 @@ KEPT = [("clinic", "clinic_a"), ("airline", "airline_b"), ("delivery", "delivery
 
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def trajectories_of(path: Path) -> list[dict]:
+    """The trajectories of a file as the OpenAI layout has them (preambles put back)."""
+    return [t.to_dict() for t in read_jsonl(path, Trajectory)]
 
 
 def synthesised(tmp_path: Path) -> Path:
@@ -49,7 +54,7 @@ def test_kept_domains_only_and_in_index_order(tmp_path) -> None:
         ]
     )
     assert code == 0
-    trajectories = lines(out / "trajectories.jsonl")
+    trajectories = trajectories_of(out / "trajectories.jsonl")
     assert [t["domain"] for t in trajectories] == ["clinic_a"] * 2 + ["airline_b"] * 2 + [
         "delivery_c"
     ] * 2
@@ -101,7 +106,8 @@ def test_a_broken_or_missing_domain_is_reported_and_the_others_run(tmp_path) -> 
         and "[E102] unknown type 'Nope'" in line
         for line in problems
     )
-    assert {t["domain"] for t in lines(result.trajectories_path)} == {"clinic_a", "delivery_c"}
+    made = trajectories_of(result.trajectories_path)
+    assert {t["domain"] for t in made} == {"clinic_a", "delivery_c"}
     assert not (tmp_path / "out" / "domains" / "airline_b" / DONE_FILE).exists()
 
 

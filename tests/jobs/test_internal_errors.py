@@ -21,7 +21,7 @@ from envscale.jobs import evaluate as evaluate_job
 from envscale.jobs import generate as generate_job
 from envscale.jobs.generate import Job, run_tasks
 from envscale.jobs.progress import summary_table
-from envscale.records import Trajectory
+from envscale.records import Trajectory, read_jsonl
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.episode import DomainRuntime, run_episode
 from envscale.rollout.filters import calls_from_messages, check_internal
@@ -272,7 +272,7 @@ def test_generation_counts_internal_errors(tmp_path, broken_specs):
     broken = sum(any(c.name == BROKEN_TOOL for c in t.gold_calls) for t in tasks)
     result = run_tasks(Job([str(CLINIC)], tmp_path / "gen", progress=False), tasks)
     counts = result.counts["clinic"]
-    trajectories = list(jsonl.read(result.path))
+    trajectories = [t.to_dict() for t in read_jsonl(result.path, Trajectory)]
     hit = [t for t in trajectories if t["meta"]["internal_errors"]]
     assert len(hit) == broken > 0
     assert (

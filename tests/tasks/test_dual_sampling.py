@@ -13,7 +13,7 @@ import pytest
 
 import envscale
 from envscale.cli import main
-from envscale.records import Trajectory
+from envscale.records import Trajectory, load_jsonl
 from envscale.tasks.datagen import generate_data
 from envscale.tasks.generation.singles import fixed_keys
 from envscale.tasks.sampling import SamplingReport, sample_tasks, verify_task
@@ -204,8 +204,7 @@ def _generate_cli(spec: Path, data: str, out: Path, n: int, capsys) -> list[Traj
     argv = ["generate", str(spec), "--data", data, "--tasks", str(n), "--out", str(out)]
     assert main([*argv, "--workers", "1", "-q"]) == 0
     capsys.readouterr()
-    lines = (out / "trajectories.jsonl").read_text(encoding="utf-8").splitlines()
-    return [Trajectory.model_validate_json(line) for line in lines]
+    return load_jsonl(out / "trajectories.jsonl", Trajectory)
 
 
 @pytest.mark.parametrize("data", ["file", "generated"])

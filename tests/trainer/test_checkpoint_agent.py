@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from envscale.cli import main as envscale
+from envscale.records import Trajectory, read_jsonl
 from envscale.trainer import train
 
 from .helpers import ROOT, subprocess_env, tiny_config
@@ -61,7 +62,7 @@ def evaluate(tasks: Path, out: Path, *backend: str) -> tuple[dict, list[dict]]:
     )
     assert code == 0
     report = json.loads((out / "eval.json").read_text())
-    return report, [json.loads(line) for line in (out / "trajectories.jsonl").open()]
+    return report, [t.to_dict() for t in read_jsonl(out / "trajectories.jsonl", Trajectory)]
 
 
 def served(model: Path):
