@@ -1,8 +1,9 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 200] [--threads 1]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 240] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
+        [--counts 3 30 300] [--train-tasks 8]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
 the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec (clinic)
@@ -414,7 +415,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 200)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 240)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
