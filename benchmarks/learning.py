@@ -1,15 +1,18 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 200] [--threads 1]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 240] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
+        [--counts 3 30 300] [--train-tasks 8]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
 the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec (clinic)
-is the vertical one. Trajectories come from `generate` with the scripted agent and user.
-A byte-level BPE tokenizer is trained on the training trajectories, rendered with a compact
-chat template (a tool is one line, `name(arg, ...)`; the policy is left out; a tool result is
-cut to RESULT_CHARS characters), so samples stay a few hundred tokens long; the model is a
+is the vertical one. Trajectories come from `generate` with the scripted agent (without its
+deliberate mistakes) and user. They are rendered with the trainer's compact chat format (a
+tool is one line, `name(arg, ...)`; the policy is left out; a tool result is cut to
+RESULT_CHARS characters; an agent's text is its last sentence, the one the scripted user acts
+on), and a byte-level BPE tokenizer with every digit a token of its own (so an id is copied
+digit by digit) is trained on them; samples stay a few hundred tokens long. The model is a
 Qwen2-architecture network of about a million parameters, randomly initialised per seed.
 
 Arms, each with the same total number of optimizer steps:
@@ -31,12 +34,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,45 +58,24 @@ from envscale.rollout.dialogue import BackendConfig  # noqa: E402
 from envscale.synth.run import SynthOptions, synthesise  # noqa: E402
 from envscale.tasks.states import initial_state_for  # noqa: E402
 from envscale.trainer import train  # noqa: E402
+from envscale.trainer.chat import ChatFormat, chat_template  # noqa: E402
 from envscale.trainer.data import chat_messages, chat_tools  # noqa: E402
+from envscale.trainer.tiny import train_tokenizer  # noqa: E402
 
 VERTICAL = ROOT / "specs" / "clinic.domain"
 COLLECTION = ROOT / "examples" / "apis" / "demo.jsonl"
 HELD_OUT_DOMAINS = 2  # general domains no arm trains on
-RESULT_CHARS = 500
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+RESULT_CHARS = 300
 TAG_TOKENS = ["<tool_call>", "</tool_call>"]
+# The scripted agent without its deliberate mistakes: a small model learns from clean
+# demonstrations; the held-out episodes (a model as the agent) have none either.
+CLEAN = BackendConfig("scripted", options=(("failure_rate", 0.0),))
 ARMS = ("untrained", "vertical only", "general then vertical", "general only")
 
-TEMPLATE = (
-    "{%- if tools -%}{{ '<|im_start|>tools\\n' }}"
-    "{%- for tool in tools -%}"
-    "{{ tool.function.name + '(' + (tool.function.parameters.properties or {}) | list "
-    "| join(', ') + ')\\n' }}"
-    "{%- endfor -%}{{ '<|im_end|>\\n' }}{%- endif -%}"
-    "{%- for message in messages -%}"
-    "{%- if message.role == 'system' -%}"
-    "{%- elif message.role == 'assistant' -%}"
-    "{{ '<|im_start|>assistant\\n' }}"
-    "{%- generation -%}"
-    "{{ message.content or '' }}"
-    "{%- for call in message.tool_calls or [] -%}"
-    "{{ '\\n' if (message.content or not loop.first) else '' }}"
-    "{{ '<tool_call>{\"name\": ' + call.function.name | tojson + ', \"arguments\": ' }}"
-    "{%- set args = call.function.arguments -%}"
-    "{{ (args if args is string else args | tojson) + '}</tool_call>' }}"
-    "{%- endfor -%}"
-    "{{ '<|im_end|>' }}"
-    "{%- endgeneration -%}"
-    "{{ '\\n' }}"
-    "{%- elif message.role == 'tool' -%}"
-    "{{ '<|im_start|>tool\\n' + message.content[:" + str(RESULT_CHARS) + "] + '<|im_end|>\\n' }}"
-    "{%- else -%}"
-    "{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
-)
+# The compact rendering: a tool is one line, the policy is left out, results are cut short.
+FORMAT = ChatFormat(tools="line", system=False, results="plain", result_chars=RESULT_CHARS)
+TEMPLATE = chat_template(FORMAT)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -110,7 +96,7 @@ class Settings:
     lr: float
 
 
-FULL = Settings(3, 200, 4, 40, 4, 2, 6, 48, 2048, 128, 3, 2048, 1024, 6e-3)
+FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3)
 QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3)
 
 
@@ -131,14 +117,16 @@ def trajectories(specs: list[Path], out: Path, tasks: int, seed: int) -> list[Pa
     files = []
     for spec in specs:
         folder = out / spec.stem
-        generate(Job([str(spec)], folder, tasks=tasks, seed=seed, workers=1, progress=False))
+        job = Job([str(spec)], folder, tasks=tasks, seed=seed, agent=CLEAN, workers=1)
+        generate(replace(job, progress=False))
         files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
     return files
 
 
 def compact(source: Path, target: Path) -> Path:
-    """The trajectories with what the template leaves out taken out (the policy, the end of
-    long tool results), so the trainer's audit holds every message to its rendering."""
+    """The trajectories as the compact format shows them: the policy and the end of long tool
+    results taken out (so the trainer's audit holds every message to its rendering), and the
+    agent's text cut to its last sentence."""
     lines = []
     for trajectory in read_jsonl(source, Trajectory):
         record = trajectory.to_dict()
@@ -147,9 +135,18 @@ def compact(source: Path, target: Path) -> Path:
                 message["content"] = ""
             elif message["role"] == "tool":
                 message["content"] = (message.get("content") or "")[:RESULT_CHARS]
+            elif message["role"] == "assistant" and message.get("content"):
+                message["content"] = last_sentence(message["content"])
         lines.append(json.dumps(record, ensure_ascii=False))
     target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return target
+
+
+def last_sentence(text: str) -> str:
+    """What the scripted user acts on: the last sentence of what the agent says (its question,
+    or the offer of more help). The rest restates tool results, which the tokens of a small
+    model are better spent on reading than on repeating."""
+    return SENTENCE_END.split(text.strip())[-1]
 
 
 def instance(task: Task) -> str:
@@ -191,28 +188,7 @@ def rendered_texts(files: list[Path]) -> list[str]:
 
 
 def build_tokenizer(texts: list[str], vocab: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:],
-    )
-    fast.add_tokens(TAG_TOKENS)  # whole tokens, kept when a reply is decoded
-    fast.chat_template = TEMPLATE
-    return fast
+    return train_tokenizer(texts, vocab, TEMPLATE, TAG_TOKENS, split_digits=True)
 
 
 def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Path:
@@ -311,6 +287,47 @@ def arm_phases(arm: str, general: list[Path], vertical: list[Path], s: Settings)
     return [phase("general", general, half, s), phase("vertical", vertical, s.steps - half, s)]
 
 
+@dataclass
+class Unit:
+    """One model to train (None phases: the untrained one) and evaluate on the held-out sets."""
+
+    label: str
+    seed: int
+    phases: list[dict] | None
+    base: Path
+    folder: Path
+    sets: dict[str, tuple[list[Path], list[Task]]]
+    settings: Settings
+    threads: int
+
+
+def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
+    import torch
+
+    torch.set_num_threads(unit.threads)
+    shutil.rmtree(unit.folder, ignore_errors=True)  # an earlier run's episodes are not reused
+    model, seconds = unit.base, 0.0
+    if unit.phases is not None:
+        model, seconds = train_arm(unit.base, unit.folder / "run", unit.phases, unit.seed)
+    scores = {
+        name: evaluate(model, specs, tasks, unit.folder / f"eval-{name}", unit.settings)
+        for name, (specs, tasks) in unit.sets.items()
+    }
+    return unit, scores, seconds
+
+
+def run_units(units: list[Unit], jobs: int) -> Iterator[tuple[Unit, dict, float]]:
+    """Each unit's result as it finishes; `jobs` processes at once (forked, so the data and the
+    tokenizer are shared)."""
+    if jobs <= 1:
+        yield from map(run_unit, units)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for future in as_completed([pool.submit(run_unit, unit) for unit in units]):
+            yield future.result()
+
+
 # ---- reporting
 
 
@@ -398,10 +415,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 200)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 240)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, help="models trained at once (default 1)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "learning")
     parser.add_argument(
         "--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM", help="arms to run"
@@ -409,6 +427,12 @@ def main() -> int:
     parser.add_argument("--scaling", action="store_true", help="also the scaling curve")
     parser.add_argument("--scaling-seeds", type=int, help="seeds per point (default --seeds)")
     parser.add_argument("--no-arms", action="store_true", help="only the scaling curve")
+    parser.add_argument(
+        "--counts", type=int, nargs="+", help="training-domain counts of the scaling curve"
+    )
+    parser.add_argument(
+        "--train-tasks", type=int, help="training tasks per general domain (default 40)"
+    )
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
     parser.add_argument("--limit", type=int, help="the collection's first N tools only")
     args = parser.parse_args()
@@ -425,6 +449,7 @@ def main() -> int:
             **{k: v for k, v in (("seeds", args.seeds), ("steps", args.steps)) if v},
             **({"trials": args.trials} if args.trials else {}),
             **({"lr": args.lr} if args.lr else {}),
+            **({"train_tasks": args.train_tasks} if args.train_tasks else {}),
         }
     )
     out: Path = args.out
@@ -456,7 +481,9 @@ def main() -> int:
     sets = {"vertical": ([VERTICAL], vertical_tasks), "general": (held_domains, general_tasks)}
     results: dict[str, list[dict]] = {}
     timings: dict[str, list[float]] = {}
-    size = parameters(build_model(out / "seed0" / "base", tokenizer, s, 0))
+    seeds = max(s.seeds, (args.scaling_seeds or s.seeds) if args.scaling else 0)
+    bases = [build_model(out / f"seed{i}" / "base", tokenizer, s, i) for i in range(seeds)]
+    size = parameters(bases[0])
     record: dict = {
         "settings": s.__dict__,
         "parameters": size,
@@ -472,26 +499,31 @@ def main() -> int:
         record["seconds"] = time.perf_counter() - started
         (out / "learning.json").write_text(json.dumps(record, indent=2))
 
-    for seed in range(s.seeds):
-        base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
-        for arm in [] if args.no_arms else args.arms:
-            folder = out / f"seed{seed}" / arm.replace(" ", "-")
-            shutil.rmtree(folder, ignore_errors=True)  # an earlier run's episodes are not reused
-            seconds = 0.0
-            model = base
-            if arm != "untrained":
-                model, seconds = train_arm(
-                    base, folder / "run", arm_phases(arm, general, vertical, s), seed
-                )
-            scores = {
-                name: evaluate(model, specs, tasks, folder / f"eval-{name}", s)
-                for name, (specs, tasks) in sets.items()
-            }
-            results.setdefault(arm, []).append(scores)
-            timings.setdefault(arm, []).append(seconds)
-            said = ", ".join(f"{n} pass^1 {v['pass^k']['1']:.3f}" for n, v in scores.items())
-            print(f"seed {seed} {arm}: {said} (trained in {seconds:.0f} s)", flush=True)
-            save()
+    units = [
+        Unit(
+            arm,
+            seed,
+            None if arm == "untrained" else arm_phases(arm, general, vertical, s),
+            bases[seed],
+            out / f"seed{seed}" / arm.replace(" ", "-"),
+            sets,
+            s,
+            args.threads,
+        )
+        for seed in range(s.seeds)
+        for arm in ([] if args.no_arms else args.arms)
+    ]
+    done: dict[tuple[str, int], tuple[dict, float]] = {}
+    for unit, scores, seconds in run_units(units, args.jobs):
+        done[unit.label, unit.seed] = scores, seconds
+        for arm in args.arms:  # in the order of the arms and the seeds, whatever finished first
+            finished = [done[arm, i] for i in range(s.seeds) if (arm, i) in done]
+            if finished:
+                results[arm] = [scores for scores, _ in finished]
+                timings[arm] = [seconds for _, seconds in finished]
+        said = ", ".join(f"{n} pass^1 {v['pass^k']['1']:.3f}" for n, v in scores.items())
+        print(f"seed {unit.seed} {unit.label}: {said} (trained in {seconds:.0f} s)", flush=True)
+        save()
 
     if results:
         print(f"\n{s.steps} steps per arm, {s.seeds} seed(s), model of {size:,} parameters")
@@ -504,21 +536,30 @@ def main() -> int:
         counts = sorted({1, max(1, len(general_domains) // 2), len(general_domains)})
         if not args.quick and len(general_domains) >= 30:
             counts = sorted({1, 3, 10, 30, len(general_domains)})
+        if args.counts:
+            counts = sorted({min(n, len(general_domains)) for n in args.counts})
         points: dict[int, list[float]] = {}
         record["scaling"] = {}
-        for n in counts:
-            files = general[:n]
-            for seed in range(args.scaling_seeds or s.seeds):
-                base = build_model(out / f"seed{seed}" / "base", tokenizer, s, seed)
-                folder = out / f"seed{seed}" / f"scaling-{n}"
-                shutil.rmtree(folder, ignore_errors=True)
-                model, _ = train_arm(
-                    base, folder / "run", [phase("general", files, s.steps, s)], seed
-                )
-                score = evaluate(model, held_domains, general_tasks, folder / "eval", s)
-                points.setdefault(n, []).append(score["pass^k"]["1"])
+        held = {"general": (held_domains, general_tasks)}
+        units = [
+            Unit(
+                str(n),
+                seed,
+                [phase("general", general[:n], s.steps, s)],
+                bases[seed],
+                out / f"seed{seed}" / f"scaling-{n}",
+                held,
+                s,
+                args.threads,
+            )
+            for n in counts
+            for seed in range(args.scaling_seeds or s.seeds)
+        ]
+        for unit, scores, _ in run_units(units, args.jobs):
+            n = int(unit.label)
+            points.setdefault(n, []).append(scores["general"]["pass^k"]["1"])
             print(f"scaling: {n} training domains: held-out pass^1 {points[n]}", flush=True)
-            record["scaling"][str(n)] = points[n]
+            record["scaling"] = {str(k): points[k] for k in sorted(points)}
             save()
         print("\ntraining domains -> held-out domains pass^1 (mean over seeds)")
         for n in counts:

@@ -14,7 +14,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from .chat import ChatFormat, chat_template
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
@@ -31,43 +34,7 @@ MODEL_CONFIG = {
     "tie_word_embeddings": True,
 }
 
-CHAT_TEMPLATE = (
-    "{%- set sys = messages[0].content if messages and messages[0].role == 'system' else '' -%}"
-    "{%- if tools or sys -%}"
-    "{{ '<|im_start|>system\\n' + sys }}"
-    "{%- if tools -%}"
-    "{{ '\\n\\n' if sys else '' }}"
-    "{{ 'Available functions, one JSON schema per line:\\n<tools>\\n' }}"
-    "{%- for tool in tools %}{{ tool | tojson }}{{ '\\n' }}{% endfor -%}"
-    "{{ '</tools>\\nCall a function by answering with '"
-    ' + \'<tool_call>{"name": ..., "arguments": {...}}</tool_call>.\' }}'
-    "{%- endif -%}"
-    "{{ '<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{%- for message in messages -%}"
-    "{%- if message.role == 'system' and loop.first -%}"
-    "{%- elif message.role == 'assistant' -%}"
-    "{{ '<|im_start|>assistant\\n' }}"
-    "{%- generation -%}"
-    "{{ message.content or '' }}"
-    "{%- for call in message.tool_calls or [] -%}"
-    "{{ '\\n' if (message.content or not loop.first) else '' }}"
-    "{{ '<tool_call>{\"name\": ' + call.function.name | tojson + ', \"arguments\": ' }}"
-    "{%- set args = call.function.arguments -%}"
-    "{{ (args if args is string else args | tojson) + '}</tool_call>' }}"
-    "{%- endfor -%}"
-    "{{ '<|im_end|>' }}"
-    "{%- endgeneration -%}"
-    "{{ '\\n' }}"
-    "{%- elif message.role == 'tool' -%}"
-    "{{ '<|im_start|>user\\n<tool_response>\\n' + message.content + "
-    "'\\n</tool_response><|im_end|>\\n' }}"
-    "{%- else -%}"
-    "{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
-)
+CHAT_TEMPLATE = chat_template(ChatFormat())  # Hermes-style: JSON schemas, policy shown
 
 CORPUS = (
     """\
@@ -168,27 +135,45 @@ def tiny_model_path() -> Path:
 
 
 def build_tokenizer():
+    return train_tokenizer(CORPUS.splitlines(), VOCAB_SIZE, CHAT_TEMPLATE, TAG_TOKENS)
+
+
+def train_tokenizer(
+    texts: Iterable[str],
+    vocab_size: int,
+    template: str,
+    tags: Sequence[str] = TAG_TOKENS,
+    split_digits: bool = False,
+):
+    """A byte-level BPE fast tokenizer trained on `texts`, with the chat tokens, the `tags`
+    as whole tokens and `template` as its chat template. With `split_digits` every digit is a
+    token of its own, so an id such as `P012` is always spelled the same way."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if split_digits
+        else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(CORPUS.splitlines(), trainer=trainer)
+    tok.train_from_iterator(texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         additional_special_tokens=SPECIAL_TOKENS[1:],
     )
-    fast.add_tokens(TAG_TOKENS)
-    fast.chat_template = CHAT_TEMPLATE
+    fast.add_tokens(list(tags))  # whole tokens, kept when a reply is decoded
+    fast.chat_template = template
     return fast
 
 
