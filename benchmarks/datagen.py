@@ -55,6 +55,10 @@ names and the spec alone:
   (an order and its deliveries) has one of them delivered;
 - codes name their percent: a key ending in a number (SAVE35) on a record with a percent
   field names that percent (a letter may follow);
+- fees as stated: a line whose text a tool writes with constants only (a late-cancellation
+  fee of 25) has the tool's numbers;
+- lines fit the visit: a line of a record that refers to a record in the final state of its
+  transitions (a visit completed) names it: its type or the name of what it refers to;
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
 """
@@ -62,6 +66,7 @@ names and the spec alone:
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import json
 import re
@@ -282,6 +287,7 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                 for r in records:
                     referrers.setdefault((f.ref, r.get(f.name)), []).append((entity, r))
     chains = {name.split(".")[0]: moves for name, moves in manifest.transitions.items()}
+    constants = _constant_lines(domain)
     for entity, records in data.items():
         spec = manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
@@ -296,6 +302,24 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                 amounts = [o["amount"] for _, o in mine if isinstance(o.get("amount"), float)]
                 if any(e != entity and "amount" in o for e, o in mine) or r["paid"]:
                     count("payments make up paid", abs(sum(amounts) - r["paid"]) < 0.01)
+            for items in _line_lists(r):  # what a tool writes as a constant line, it costs
+                for line in items:
+                    text = next((v for v in line.values() if isinstance(v, str)), "")
+                    fixed = constants.get(text)
+                    if fixed is not None:
+                        count("fees as stated", all(line.get(k) == v for k, v in fixed.items()))
+            for f in spec.fields:  # a line on a bill for a visit done names that visit
+                other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
+                other_moves = chains.get(f.ref or "")
+                if other is None or not other_moves or other.get("status") != _chain_end(
+                    other_moves
+                ):
+                    continue
+                names = _names_of(manifest, keyed, f.ref, other)
+                for items in _line_lists(r):
+                    for line in items:
+                        text = " ".join(v for v in line.values() if isinstance(v, str))
+                        count("lines fit the visit", any(n in text for n in names))
             if "issued" in fields:
                 for f in spec.fields:
                     other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
@@ -431,6 +455,49 @@ def _offered(domain, entity: str) -> dict[str, list]:
                 if prop.get("enum") and name.endswith("_" + param):
                     found.setdefault(name, prop["enum"])
     return found
+
+
+def _line_lists(record: dict) -> list[list[dict]]:
+    return [
+        v
+        for v in record.values()
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+    ]
+
+
+def _constant_lines(domain) -> dict[str, dict]:
+    """Struct values the compiled tools write with constants only, a text and a number (a
+    late-cancellation fee of 25): the text -> the numbers."""
+    found: dict[str, dict] = {}
+    for node in ast.walk(ast.parse(domain.files["tools.py"])):
+        if not isinstance(node, ast.Dict) or not node.keys:
+            continue
+        pairs = [
+            (k.value, v.value)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+        ]
+        if len(pairs) != len(node.keys):
+            continue
+        texts = [v for _, v in pairs if isinstance(v, str)]
+        numbers = {k: v for k, v in pairs if isinstance(v, int | float) and v is not True}
+        if len(texts) == 1 and numbers:
+            found[texts[0]] = numbers
+    return found
+
+
+def _names_of(manifest, keyed, entity: str, record: dict) -> set[str]:
+    """How a line may name a record: its enum values (a visit's type), and the names of the
+    records it refers to (its clinician)."""
+    names: set[str] = set()
+    for f in manifest.entities[entity].fields:
+        value = record.get(f.name)
+        if f.kind == "enum" and isinstance(value, str) and f.name != "status":
+            names.add(value)
+        other = keyed.get(f.ref or "", {}).get(value) if f.kind == "ref" else None
+        if other is not None and isinstance(other.get("name"), str):
+            names.add(other["name"])
+    return names
 
 
 def _chain_end(moves: dict) -> str | None:

@@ -145,6 +145,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
         for other, records in self.index.items():  # undo repairs of referred records too
             for key in records:
                 records[key] = env.db.find(other, key) or records[key]
+        self.rewritten.clear()
         self.index[entity] = {}
         report.dropped.clear()
         for slot in [s for s in self.used if s[0] == entity]:
@@ -190,10 +191,10 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                     continue
                 before = self._broken_reading(env, {entity})
                 env.connection.execute("SAVEPOINT settle")
+                mark = len(self.rewritten)
                 fixed = self._meet_row_invariants(env, meta, entity, row, rng)
                 if fixed is None:  # reported as broken below
-                    env.connection.execute("ROLLBACK TO settle")
-                    env.connection.execute("RELEASE settle")
+                    self._roll_back(env, "settle", mark)
                     continue
                 env.connection.execute("RELEASE settle")
                 self.index[entity][key] = fixed
@@ -259,6 +260,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                 self.failure[entity] = f"no made value of '{where}' is valid: {first['msg']}"
                 continue
             env.connection.execute("SAVEPOINT row")
+            mark = len(self.rewritten)
             try:
                 key = meta.key_of(record)
                 refers_to_itself = any(
@@ -278,15 +280,13 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
             stored = env.db.find(entity, meta.key_of(record)) or record
             stored = self._meet_row_invariants(env, meta, entity, stored, rng)
             if stored is None:
-                env.connection.execute("ROLLBACK TO row")
-                env.connection.execute("RELEASE row")
+                self._roll_back(env, "row", mark)
                 continue
             stored = self._on_the_clock(env, meta, entity, stored, rng)
             if judge_table is not None and (
                 broken := set(self._violations(env, entity)) - judge_table
             ):
-                env.connection.execute("ROLLBACK TO row")
-                env.connection.execute("RELEASE row")
+                self._roll_back(env, "row", mark)
                 names = ", ".join(sorted(broken))
                 self.failure[entity] = f"every further record breaks invariant {names}"
                 continue

@@ -385,3 +385,67 @@ def test_a_promo_code_names_the_percent_it_takes_off():
     assert len(codes) == 50
     for p in data["Promo"]:
         assert p["code"].rstrip("BCDEFGHJKLMNPQRSTUVWXYZ") == f"SAVE{p['percent_off']:02d}", p
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_clinic_invoice_bills_what_its_visit_was(seed):
+    # The spec says what an invoice for a visit holds (the tools that bill write the same):
+    # the visit's fee, half for telehealth, or the late-cancellation fee of 25.
+    domain = _load("clinic")
+    data = generate_data(domain, seed, 40)
+    domain.environment(data=data).close()
+    visits = {a["appointment_id"]: a for a in data["Appointment"]}
+    clinicians = {c["clinician_id"]: c for c in data["Clinician"]}
+    billed = [i for i in data["Invoice"] if i["appointment"] is not None]
+    assert billed, "some invoices bill a visit"
+    assert len({i["appointment"] for i in billed}) == len(billed), "one invoice per visit"
+    for invoice in billed:
+        visit = visits[invoice["appointment"]]
+        clinician = clinicians[visit["clinician"]]
+        if visit["status"] == "completed":
+            fee = clinician["visit_fee"]
+            if visit["visit_type"] == "telehealth":
+                fee = round(fee / 2, 2)
+            text = f"{visit['visit_type']} visit with {clinician['name']}"
+            assert invoice["lines"] == [{"description": text, "amount": fee}], invoice
+        else:
+            assert visit["status"] == "cancelled", invoice
+            assert invoice["lines"] == [{"description": "Late cancellation fee", "amount": 25.0}]
+            assert invoice["insurance_covered"] == 0.0
+        assert invoice["total"] == round(sum(line["amount"] for line in invoice["lines"]), 2)
+    for invoice in data["Invoice"]:
+        for line in invoice["lines"]:
+            if line["description"].endswith(" fee"):
+                assert line["amount"] == 25.0, invoice
+
+
+def test_a_list_an_invariant_names_whole_is_made_that_list_and_its_total_follows():
+    domain = _compile(
+        '''
+domain shop "A shop." clock "2024-06-10T09:00:00"
+enum Kind { plain, express }
+struct Line { description: str  amount: float }
+entity Parcel { parcel_id: str @key  kind: Kind }
+entity Bill {
+  bill_id: str @key
+  parcel: Parcel
+  lines: list<Line>
+  total: float "Sum of the lines, USD"
+}
+invariant bill_is_the_postage on Bill:
+  (self.parcel.kind == plain and lines == [Line(description: "Postage", amount: 4.5)])
+  or (self.parcel.kind == express and lines == [Line(description: "Postage", amount: 4.5),
+      Line(description: "Express", amount: 10.0)])
+  else "A bill is its parcel's postage"
+invariant bill_total on Bill: total == round(sum([l.amount for l in lines]), 2) else "sum"
+tool get_bill(bill_id: str) -> Bill { return Bill[bill_id] }
+'''
+    )
+    data = generate_data(domain, 0, 12)
+    domain.environment(data=data).close()
+    kinds = {p["parcel_id"]: p["kind"] for p in data["Parcel"]}
+    assert len(data["Bill"]) == 12
+    for bill in data["Bill"]:
+        express = kinds[bill["parcel"]] == "express"
+        assert len(bill["lines"]) == 1 + express and bill["lines"][0]["amount"] == 4.5
+        assert bill["total"] == (14.5 if express else 4.5)
