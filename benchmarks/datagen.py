@@ -311,8 +311,10 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
             for f in spec.fields:  # a line on a bill for a visit done names that visit
                 other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
                 other_moves = chains.get(f.ref or "")
-                if other is None or not other_moves or other.get("status") != _chain_end(
-                    other_moves
+                if (
+                    other is None
+                    or not other_moves
+                    or other.get("status") != _chain_end(other_moves)
                 ):
                     continue
                 names = _names_of(manifest, keyed, f.ref, other)

@@ -421,7 +421,7 @@ def test_a_clinic_invoice_bills_what_its_visit_was(seed):
 
 def test_a_list_an_invariant_names_whole_is_made_that_list_and_its_total_follows():
     domain = _compile(
-        '''
+        """
 domain shop "A shop." clock "2024-06-10T09:00:00"
 enum Kind { plain, express }
 struct Line { description: str  amount: float }
@@ -439,7 +439,7 @@ invariant bill_is_the_postage on Bill:
   else "A bill is its parcel's postage"
 invariant bill_total on Bill: total == round(sum([l.amount for l in lines]), 2) else "sum"
 tool get_bill(bill_id: str) -> Bill { return Bill[bill_id] }
-'''
+"""
     )
     data = generate_data(domain, 0, 12)
     domain.environment(data=data).close()
