@@ -55,6 +55,9 @@ names and the spec alone:
   (an order and its deliveries) has one of them delivered;
 - codes name their percent: a key ending in a number (SAVE35) on a record with a percent
   field names that percent (a letter may follow);
+- flight times fit distance: a record between two known airports takes, from its scheduled
+  departure to its arrival, between the great-circle distance at 900 km/h plus 15 minutes
+  and the distance at 500 km/h plus 90 minutes;
 - fees as stated: a line whose text a tool writes with constants only (a late-cancellation
   fee of 25) has the tool's numbers;
 - lines fit the visit: a line of a record that refers to a record in the final state of its
@@ -69,6 +72,7 @@ import argparse
 import ast
 import itertools
 import json
+import math
 import re
 import sys
 import time
@@ -224,6 +228,13 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     times = _per(domain, entity, record)
                     fees = _fees(domain, entity, record)
                     count("payments add up", abs(paid - cost * times - fees) < 0.01)
+            ends = next(((a, b) for a, b in ENDS if a in record and b in record), None)
+            places = [fakes.AIRPORT_PLACES.get(str(record[e])) for e in ends] if ends else []
+            times = [record.get(n) for n in _leg_times(record)]
+            if len(places) == 2 and all(places) and len(times) == 2:
+                km = _great_circle(*places)
+                took = _minutes(times[1]) - _minutes(times[0])
+                count("flight times fit distance", km / 900 * 60 + 15 <= took <= km / 500 * 60 + 90)
             for name, moves in manifest.transitions.items():
                 owner, field = name.split(".")
                 if owner == entity and record.get(field) in moves:
@@ -457,6 +468,30 @@ def _offered(domain, entity: str) -> dict[str, list]:
                 if prop.get("enum") and name.endswith("_" + param):
                     found.setdefault(name, prop["enum"])
     return found
+
+
+def _leg_times(record: dict) -> list[str]:
+    """A record's scheduled departure and arrival times of day (HH:MM:SS), by field name."""
+    for name, value in record.items():
+        words = fakes.words(name)
+        other = "_".join("arrival" if w == "departure" else w for w in words)
+        arrival = record.get(other)
+        timed = isinstance(arrival, str) and arrival[:2].isdigit()
+        if "departure" in words and isinstance(value, str) and value[:2].isdigit() and timed:
+            return [name, other]
+    return []
+
+
+def _minutes(clock: str) -> int:
+    """Minutes after the day's midnight of HH:MM:SS, a day later when marked '+1'."""
+    return int(clock[:2]) * 60 + int(clock[3:5]) + (24 * 60 if clock.endswith("+1") else 0)
+
+
+def _great_circle(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def _line_lists(record: dict) -> list[list[dict]]:

@@ -449,3 +449,40 @@ tool get_bill(bill_id: str) -> Bill { return Bill[bill_id] }
         express = kinds[bill["parcel"]] == "express"
         assert len(bill["lines"]) == 1 + express and bill["lines"][0]["amount"] == 4.5
         assert bill["total"] == (14.5 if express else 4.5)
+
+
+def test_a_flight_takes_the_time_its_distance_does(airline):
+    _, data = airline
+    for f in data["Flight"]:
+        minutes = fakes.flight_minutes(f["origin"], f["destination"])
+        assert minutes is not None, f
+        leaves, lands = f["scheduled_departure_time_est"], f["scheduled_arrival_time_est"]
+        start = datetime.fromisoformat(f"2024-05-01T{leaves}")
+        end = datetime.fromisoformat(f"2024-05-0{2 if lands.endswith('+1') else 1}T{lands[:8]}")
+        assert end - start == timedelta(minutes=minutes), f
+        for day in f["dates"].values():
+            left, came = day.get("actual_departure_time_est"), day.get("actual_arrival_time_est")
+            if left and came:
+                took = datetime.fromisoformat(came) - datetime.fromisoformat(left)
+                assert abs(took - timedelta(minutes=minutes)) <= timedelta(minutes=20), f
+    assert fakes.flight_minutes("JFK", "PHL") < 90 < 300 < fakes.flight_minutes("JFK", "LAX")
+
+
+def test_saved_balances_stay_as_made_and_pay_only_what_they_hold(airline):
+    # A payer whose gift cards and certificates cannot pay a booking does not book it; the
+    # balances keep the size they were made with.
+    _, data = airline
+    users = {u["user_id"]: u for u in data["User"]}
+    held = [
+        m["amount"]
+        for u in data["User"]
+        for m in u["payment_methods"].values()
+        if m["source"] != "credit_card"
+    ]
+    assert held and max(held) <= 600
+    for r in data["Reservation"]:
+        methods = users[r["user_id"]]["payment_methods"]
+        for p in r["payment_history"]:
+            method = methods[p["payment_id"]]
+            if method["source"] != "credit_card" and p["amount"] > 0:
+                assert p["amount"] <= method["amount"], (r["reservation_id"], p)

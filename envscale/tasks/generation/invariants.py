@@ -307,6 +307,8 @@ class InvariantSearch(State):
             self._order_dates(entity, trial, ctx)
         if f.kind == "json":  # a total of the lines, and its parts, follow the lines
             self._totals(entity, trial)
+        if f.kind == "str":  # a flight's times follow the airport it now flies to
+            self._order_times(entity, trial, again=True)
         if f.kind == "ref":  # what is copied from the referred record follows it
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None
