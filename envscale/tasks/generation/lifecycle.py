@@ -603,8 +603,7 @@ class Lifecycle(State):
             self._within_balance(entity, record, entry)
         paid = self._spread(entity, record, paid, whole)
         self.short_paid = any(
-            (held := _balance(methods.get(own_method(e)) or {})) is not None
-            and e["amount"] > held
+            (held := _balance(methods.get(own_method(e)) or {})) is not None and e["amount"] > held
             for methods in [self._payer_methods(entity, record)]
             for e in paid
         )
@@ -692,8 +691,10 @@ class Lifecycle(State):
                 continue
             payer = self.index.get(f.ref or "", {}).get(record[f.name]) or {}
             for saved in payer.values():
-                if isinstance(saved, dict) and saved and all(
-                    isinstance(m, dict) for m in saved.values()
+                if (
+                    isinstance(saved, dict)
+                    and saved
+                    and all(isinstance(m, dict) for m in saved.values())
                 ):
                     return saved
         return {}
