@@ -47,8 +47,9 @@ names and the spec alone:
 - balances cover payments: a saved method holding a balance held what a payment took;
 - promos discount: a record a promo is redeemed on has a discount;
 - done within hours: `delivered_at`/`completed_at` is within three hours after `assigned_at`;
-- cancels refund: a cancelled record's payments (entries typed `payment`) are each given
-  back by a refund of its amount to its method;
+- cancels refund: a cancelled record's payments (entries typed `payment`, or of a positive
+  amount) are each given back by a refund of its amount to its method (typed `refund`, or
+  the amount negated);
 - values a tool offers: a field named after a tool's parameter that offers choices
   (`cancel_reason` after `reason`), on an entity the tool writes, holds one of them or none;
 - delivered by a trip: a `delivered` record that records with a `delivered` status refer to
@@ -219,10 +220,10 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     if payer is not None and method is not None:
                         count("payments own methods", method in payer["payment_methods"])
                 if priced is not None:
-                    paid = sum(
+                    paid = sum(  # a refund is typed so, or a negative amount
                         e["amount"]
                         for e in items
-                        if not any("refund" in str(v) for v in e.values())
+                        if not any("refund" in str(v) for v in e.values()) and e["amount"] >= 0
                     )
                     cost = sum(line["price"] * line.get("quantity", 1) for line in priced)
                     times = _per(domain, entity, record)
@@ -403,7 +404,16 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                     next((v for v in e.values() if v in ("payment", "refund")), None)
                     for e in entries
                 ]
-                if "payment" not in kinds:
+                if "payment" not in kinds:  # refunds as negative amounts of the same method
+                    signed = [e for e in entries if isinstance(e.get("amount"), int | float)]
+                    if signed and any(e["amount"] > 0 for e in signed):
+                        given = sorted(
+                            (str(_own(e)), e["amount"]) for e in signed if e["amount"] > 0
+                        )
+                        back = sorted(
+                            (str(_own(e)), -e["amount"]) for e in signed if e["amount"] < 0
+                        )
+                        count("cancels refund", given == back)
                     continue
                 given = [
                     sorted(map(str, e.values()))
@@ -468,6 +478,11 @@ def _offered(domain, entity: str) -> dict[str, list]:
                 if prop.get("enum") and name.endswith("_" + param):
                     found.setdefault(name, prop["enum"])
     return found
+
+
+def _own(entry: dict):
+    """The payment method an entry names (its `..._id` text)."""
+    return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
 
 
 def _leg_times(record: dict) -> list[str]:

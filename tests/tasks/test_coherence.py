@@ -136,7 +136,8 @@ def test_payments_add_up_to_the_fares_and_use_the_members_methods(airline):
     for r in data["Reservation"]:
         fares = sum(leg["price"] for leg in r["flights"]) * len(r["passengers"])
         insurance = 30 * len(r["passengers"]) if r["insurance"] == "yes" else 0  # as booked
-        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares + insurance
+        charged = [p["amount"] for p in r["payment_history"] if p["amount"] > 0]  # not refunds
+        assert round(sum(charged), 2) == fares + insurance
         methods = users[r["user_id"]]["payment_methods"]
         assert all(p["payment_id"] in methods for p in r["payment_history"])
         for p in r["payment_history"]:  # a gift card or certificate held what it paid
@@ -486,3 +487,25 @@ def test_saved_balances_stay_as_made_and_pay_only_what_they_hold(airline):
             method = methods[p["payment_id"]]
             if method["source"] != "credit_card" and p["amount"] > 0:
                 assert p["amount"] <= method["amount"], (r["reservation_id"], p)
+
+
+def test_what_a_cancel_appends_is_read_from_the_tool_and_given_to_cancelled_records(airline):
+    writes = tool_writes(_load("airline"))
+    rules = writes.mirrors[("Reservation", "status", "cancelled")]["payment_history"]
+    assert rules == {"payment_id": ("copy", "payment_id"), "amount": ("negate", "amount")}
+    retail = tool_writes(_load("retail")).mirrors[("Order", "status", "cancelled")]
+    assert retail["payment_history"]["transaction_type"] == ("const", "refund")
+    _, data = airline
+    cancelled = [r for r in data["Reservation"] if r.get("status") == "cancelled"]
+    assert cancelled and len(cancelled) < len(data["Reservation"]) / 2
+    for r in cancelled:
+        paid = sorted(
+            (p["payment_id"], p["amount"]) for p in r["payment_history"] if p["amount"] > 0
+        )
+        back = sorted(
+            (p["payment_id"], -p["amount"]) for p in r["payment_history"] if p["amount"] < 0
+        )
+        assert paid and paid == back, r["reservation_id"]
+    for r in data["Reservation"]:
+        if r.get("status") != "cancelled":
+            assert all(p["amount"] > 0 for p in r["payment_history"]), r["reservation_id"]

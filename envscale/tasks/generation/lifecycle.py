@@ -14,6 +14,7 @@ from envscale.records import EntityField
 from envscale.tasks import fakes
 from envscale.tasks.generation.nested import endpoints, listed
 from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, is_derived
+from envscale.tasks.generation.writes import apply_mirror
 from envscale.tasks.links import plural
 
 # Date fields that say when the thing itself happens (a visit's start), not when it was made.
@@ -242,7 +243,11 @@ class Lifecycle(State):
                     left = entry.get(name.replace("arrival", "departure"))
                     start = left if isinstance(left, str) and left[:4].isdigit() else None
                     start = start or f"{day}T{record[departure]}"
-                    entry[name] = fakes.shift_minutes(start, minutes + seeded.randrange(-10, 20, 5))
+                    moment = fakes.shift_minutes(start, minutes + seeded.randrange(-10, 20, 5))
+                    # on the day its schedule lands: the next one for an arrival marked '+1'
+                    on = fakes.shift_date(str(day), 1) if lands >= 24 * 60 else str(day)
+                    low, high = f"{on}T00:00:00", f"{on}T23:55:00"
+                    entry[name] = min(max(moment, low), high)
         return True
 
     def _next_day_arrivals(self, record: dict, scheduled: str) -> None:
@@ -608,7 +613,7 @@ class Lifecycle(State):
             for e in paid
         )
         if self._refunds_all(entity, record, name):  # as the tool that cancels it does
-            refunds = self._mirrored(paid, fields, defs) or refunds
+            refunds = self._mirrored(entity, record, name, paid, fields, defs) or refunds
         added = [e for e in paid if e not in entries]  # what other methods pay of a payment
         record[name] = [e for e in entries if e in paid] + added + refunds
 
@@ -619,9 +624,17 @@ class Lifecycle(State):
             for (e, f, member), extended in self.writes.extends.items()
         )
 
-    def _mirrored(self, paid: list[dict], fields: dict, defs: dict) -> list[dict]:
-        """One refund per payment, of its amount, to its method: the entry's field whose
-        enum has a member naming a refund takes that member."""
+    def _mirrored(
+        self, entity: str, record: dict, name: str, paid: list[dict], fields: dict, defs: dict
+    ) -> list[dict]:
+        """One refund per payment, as the tool that moved the record into its status appends
+        it (the amount negated, a kind `refund`); for a tool whose code does not say, one of
+        its amount to its method, whose field with an enum member naming a refund takes it."""
+        for (e, f, member), lists in self.writes.mirrors.items():
+            if e == entity and record.get(f) == member and name in lists:
+                made = [apply_mirror(lists[name], entry) for entry in paid]
+                if all(m is not None for m in made):
+                    return [m for m in made if m is not None]
         for prop, schema in fields.items():
             enum = defs.get(schema.get("$ref", "").rsplit("/", 1)[-1], schema).get("enum", [])
             member = next((m for m in enum if "refund" in str(m)), None)

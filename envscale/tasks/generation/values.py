@@ -231,7 +231,10 @@ class RecordValues(State):
         has_default = "default" in f.model_fields_set
         if has_default and not fresh and (defaults or rng.random() < 0.3):
             return self._constant(f.default)
-        if f.nullable and not fresh and (defaults or rng.random() < 0.3):
+        # An optional status is set only once something befell the record (a cancellation):
+        # most records have none.
+        unset = 0.8 if f.kind == "enum" and "status" in fakes.words(f.name) else 0.3
+        if f.nullable and not fresh and (defaults or rng.random() < unset):
             return None
         copied = self._copied(entity, f, record)
         if copied is None and f.kind == "ref":
