@@ -201,6 +201,32 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                 new = self._broken_reading(env, {entity}) - before
                 if new:
                     self._follow(env, entity, fixed, new, [])
+                    self._drop_unmet(env, entity, fixed, new)
+
+    def _drop_unmet(self, env: Any, entity: str, record: dict, broken: set[str]) -> None:
+        """The records referring to a settled one that still break an invariant on their
+        rows by it (a rating of an order no trip delivered, made undelivered) are dropped,
+        and reported with the invariant, when nothing refers to them in turn."""
+        key = env.db.tables[entity].key_of(record)
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for name in sorted(broken):
+            other = by_name[name].entity
+            if other is None or other == entity or other not in self.index:
+                continue
+            refs = [f.name for f in self.manifest.entities[other].fields if f.ref == entity]
+            check = self.domain.tools_module.INVARIANTS[name]
+            for own, row in list(self.index[other].items()):
+                if not any(row.get(r) == key for r in refs) or not judge(check, env.db, other, row):
+                    continue
+                try:
+                    env.db.delete(other, row)
+                except ToolError:
+                    continue
+                del self.index[other][own]
+                report = self.report[other]
+                report.made = len(self.index[other])
+                report.dropped[f"breaks invariant {name} once its {entity} is settled"] += 1
+        self.notes[:] = [r.line(e) for e, r in self.report.items() if r.made < r.asked]
 
     def _cover_balances(self, env: Any) -> None:
         """A saved method that holds a balance (a gift card, a certificate) still holds at

@@ -672,6 +672,9 @@ def float_for(rng: random.Random, tokens: list[str], context: str = "") -> float
     food = bool({"menu", "dish", "meal", "food", "drink"} & set(re.findall(r"[a-z]+", context)))
     if food and {"price", "cost"} & t:
         return money(rng, 4, 32)
+    held = {"gift", "card", "remaining", "certificate", "wallet"}
+    if "balance" in t and held & set(re.findall(r"[a-z]+", context)):
+        return money(rng, 5, 250)  # what a gift card still holds: seldom nothing
     if {"balance", "paid", "covered", "refund", "credit", "discount"} & t:
         return rng.choice((0.0, 0.0, money(rng, 10, 150)))
     if {"min", "minimum"} & t:

@@ -152,6 +152,20 @@ class InvariantSearch(State):
                 return env.db.find(entity, meta.key_of(record)) or record
         return None
 
+    def _under_way_today(self, entity: str, name: str, record: dict) -> bool:
+        """Whether a record whose status is in its first or a middle state, and that has no
+        date of when it happens, was made on the clock's day (an order still preparing was
+        placed today): what began on an earlier day has moved on."""
+        moves = self.manifest.transitions.get(f"{entity}.{name}")
+        if not moves or record.get(name) not in moves:
+            return True
+        if phases(moves)[record[name]] not in ("start", "middle"):
+            return True
+        events = self._event_fields(entity)  # type: ignore[attr-defined]
+        happens = [g for g in events if set(g.name.split("_")) & {"start", "departure"}]
+        made = [record[g.name] for g in events if isinstance(record.get(g.name), str)]
+        return bool(happens) or not made or min(made)[:10] == self.clock[:10]
+
     def _roll_back(self, env: Any, savepoint: str, mark: int) -> None:
         """Undo an attempt: the database back to the savepoint, and the accepted records it
         rewrote (a visit made completed for an invoice that was then dropped) as stored."""
@@ -290,6 +304,8 @@ class InvariantSearch(State):
         if f.kind == "enum":  # a date named after a status follows the new status
             self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
             if trial[f.name] != value:  # a status the clock rules out (a visit ahead, done)
+                return None
+            if not self._under_way_today(entity, f.name, trial):
                 return None
             seeded = random.Random(json.dumps(trial, default=str))
             schema = self.schemas[entity]
