@@ -47,14 +47,22 @@ names and the spec alone:
 - balances cover payments: a saved method holding a balance held what a payment took;
 - promos discount: a record a promo is redeemed on has a discount;
 - done within hours: `delivered_at`/`completed_at` is within three hours after `assigned_at`;
-- cancels refund: a cancelled record's payments (entries typed `payment`) are each given
-  back by a refund of its amount to its method;
+- cancels refund: a cancelled record's payments (entries typed `payment`, or of a positive
+  amount) are each given back by a refund of its amount to its method (typed `refund`, or
+  the amount negated);
 - values a tool offers: a field named after a tool's parameter that offers choices
   (`cancel_reason` after `reason`), on an entity the tool writes, holds one of them or none;
 - delivered by a trip: a `delivered` record that records with a `delivered` status refer to
   (an order and its deliveries) has one of them delivered;
 - codes name their percent: a key ending in a number (SAVE35) on a record with a percent
   field names that percent (a letter may follow);
+- flight times fit distance: a record between two known airports takes, from its scheduled
+  departure to its arrival, between the great-circle distance at 900 km/h plus 15 minutes
+  and the distance at 500 km/h plus 90 minutes;
+- fees as stated: a line whose text a tool writes with constants only (a late-cancellation
+  fee of 25) has the tool's numbers;
+- lines fit the visit: a line of a record that refers to a record in the final state of its
+  transitions (a visit completed) names it: its type or the name of what it refers to;
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
 """
@@ -62,8 +70,10 @@ names and the spec alone:
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import json
+import math
 import re
 import sys
 import time
@@ -210,15 +220,22 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                     if payer is not None and method is not None:
                         count("payments own methods", method in payer["payment_methods"])
                 if priced is not None:
-                    paid = sum(
+                    paid = sum(  # a refund is typed so, or a negative amount
                         e["amount"]
                         for e in items
-                        if not any("refund" in str(v) for v in e.values())
+                        if not any("refund" in str(v) for v in e.values()) and e["amount"] >= 0
                     )
                     cost = sum(line["price"] * line.get("quantity", 1) for line in priced)
                     times = _per(domain, entity, record)
                     fees = _fees(domain, entity, record)
                     count("payments add up", abs(paid - cost * times - fees) < 0.01)
+            ends = next(((a, b) for a, b in ENDS if a in record and b in record), None)
+            places = [fakes.AIRPORT_PLACES.get(str(record[e])) for e in ends] if ends else []
+            times = [record.get(n) for n in _leg_times(record)]
+            if len(places) == 2 and all(places) and len(times) == 2:
+                km = _great_circle(*places)
+                took = _minutes(times[1]) - _minutes(times[0])
+                count("flight times fit distance", km / 900 * 60 + 15 <= took <= km / 500 * 60 + 90)
             for name, moves in manifest.transitions.items():
                 owner, field = name.split(".")
                 if owner == entity and record.get(field) in moves:
@@ -282,6 +299,7 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                 for r in records:
                     referrers.setdefault((f.ref, r.get(f.name)), []).append((entity, r))
     chains = {name.split(".")[0]: moves for name, moves in manifest.transitions.items()}
+    constants = _constant_lines(domain)
     for entity, records in data.items():
         spec = manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
@@ -296,6 +314,26 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                 amounts = [o["amount"] for _, o in mine if isinstance(o.get("amount"), float)]
                 if any(e != entity and "amount" in o for e, o in mine) or r["paid"]:
                     count("payments make up paid", abs(sum(amounts) - r["paid"]) < 0.01)
+            for items in _line_lists(r):  # what a tool writes as a constant line, it costs
+                for line in items:
+                    text = next((v for v in line.values() if isinstance(v, str)), "")
+                    fixed = constants.get(text)
+                    if fixed is not None:
+                        count("fees as stated", all(line.get(k) == v for k, v in fixed.items()))
+            for f in spec.fields:  # a line on a bill for a visit done names that visit
+                other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
+                other_moves = chains.get(f.ref or "")
+                if (
+                    other is None
+                    or not other_moves
+                    or other.get("status") != _chain_end(other_moves)
+                ):
+                    continue
+                names = _names_of(manifest, keyed, f.ref, other)
+                for items in _line_lists(r):
+                    for line in items:
+                        text = " ".join(v for v in line.values() if isinstance(v, str))
+                        count("lines fit the visit", any(n in text for n in names))
             if "issued" in fields:
                 for f in spec.fields:
                     other = keyed.get(f.ref or "", {}).get(r.get(f.name)) if f.ref else None
@@ -366,7 +404,16 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                     next((v for v in e.values() if v in ("payment", "refund")), None)
                     for e in entries
                 ]
-                if "payment" not in kinds:
+                if "payment" not in kinds:  # refunds as negative amounts of the same method
+                    signed = [e for e in entries if isinstance(e.get("amount"), int | float)]
+                    if signed and any(e["amount"] > 0 for e in signed):
+                        given = sorted(
+                            (str(_own(e)), e["amount"]) for e in signed if e["amount"] > 0
+                        )
+                        back = sorted(
+                            (str(_own(e)), -e["amount"]) for e in signed if e["amount"] < 0
+                        )
+                        count("cancels refund", given == back)
                     continue
                 given = [
                     sorted(map(str, e.values()))
@@ -431,6 +478,78 @@ def _offered(domain, entity: str) -> dict[str, list]:
                 if prop.get("enum") and name.endswith("_" + param):
                     found.setdefault(name, prop["enum"])
     return found
+
+
+def _own(entry: dict):
+    """The payment method an entry names (its `..._id` text)."""
+    return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _leg_times(record: dict) -> list[str]:
+    """A record's scheduled departure and arrival times of day (HH:MM:SS), by field name."""
+    for name, value in record.items():
+        words = fakes.words(name)
+        other = "_".join("arrival" if w == "departure" else w for w in words)
+        arrival = record.get(other)
+        timed = isinstance(arrival, str) and arrival[:2].isdigit()
+        if "departure" in words and isinstance(value, str) and value[:2].isdigit() and timed:
+            return [name, other]
+    return []
+
+
+def _minutes(clock: str) -> int:
+    """Minutes after the day's midnight of HH:MM:SS, a day later when marked '+1'."""
+    return int(clock[:2]) * 60 + int(clock[3:5]) + (24 * 60 if clock.endswith("+1") else 0)
+
+
+def _great_circle(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _line_lists(record: dict) -> list[list[dict]]:
+    return [
+        v
+        for v in record.values()
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+    ]
+
+
+def _constant_lines(domain) -> dict[str, dict]:
+    """Struct values the compiled tools write with constants only, a text and a number (a
+    late-cancellation fee of 25): the text -> the numbers."""
+    found: dict[str, dict] = {}
+    for node in ast.walk(ast.parse(domain.files["tools.py"])):
+        if not isinstance(node, ast.Dict) or not node.keys:
+            continue
+        pairs = [
+            (k.value, v.value)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+        ]
+        if len(pairs) != len(node.keys):
+            continue
+        texts = [v for _, v in pairs if isinstance(v, str)]
+        numbers = {k: v for k, v in pairs if isinstance(v, int | float) and v is not True}
+        if len(texts) == 1 and numbers:
+            found[texts[0]] = numbers
+    return found
+
+
+def _names_of(manifest, keyed, entity: str, record: dict) -> set[str]:
+    """How a line may name a record: its enum values (a visit's type), and the names of the
+    records it refers to (its clinician)."""
+    names: set[str] = set()
+    for f in manifest.entities[entity].fields:
+        value = record.get(f.name)
+        if f.kind == "enum" and isinstance(value, str) and f.name != "status":
+            names.add(value)
+        other = keyed.get(f.ref or "", {}).get(value) if f.kind == "ref" else None
+        if other is not None and isinstance(other.get("name"), str):
+            names.add(other["name"])
+    return names
 
 
 def _chain_end(moves: dict) -> str | None:

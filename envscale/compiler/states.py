@@ -5,8 +5,10 @@ A tool names a record when it binds one by a parameter (`let o = Order.get(order
 `require o.status == pending` (or `in [...]`) accepts, and `leaves` the members a
 `set o.status = cancelled` writes, plus the members it needed when such a set is conditional
 (under an `if` or a `for`) or the tool has none for that field: the field then may keep its
-value. Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old
-and new slot) says nothing about that entity. The tool graph reads them: a write hands back
+value. `leaves` also holds what it writes into a record a named one refers to (`let o =
+Order[d.order]` and `set o.status = delivered`: marking a delivery done delivers its order).
+Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old and new
+slot) says nothing about that entity. The tool graph reads them: a write hands back
 the record it changed, and that record feeds a next change to it only in a state it accepts.
 """
 
@@ -24,11 +26,18 @@ def tool_states(d: ir.DomainIR, tool: ir.Tool) -> tuple[dict[str, list[str]], di
     params = {p.name for p in tool.params}
     bound: dict[str, str] = {}  # variable -> entity of the record it names
     seen: dict[str, int] = {}
+    reached: dict[str, str] = {}  # variable -> entity of a record a named one refers to
     for stmt in _walk(tool.decl.body):
         if isinstance(stmt, ast.Let) and (entity := _named_record(d, stmt.value, params)):
             bound[stmt.name] = entity
             seen[entity] = seen.get(entity, 0) + 1
+        elif isinstance(stmt, ast.Let) and (entity := _referred_record(d, stmt.value, bound)):
+            reached[stmt.name] = entity
     bound = {v: e for v, e in bound.items() if seen[e] == 1}
+    # a referred record counts only as the one record of its entity the tool binds
+    reached = {
+        v: e for v, e in reached.items() if e not in seen and list(reached.values()).count(e) == 1
+    }
     needs: dict[str, set[str]] = {}
     for stmt in tool.decl.body:
         if isinstance(stmt, ast.Require):
@@ -37,11 +46,12 @@ def tool_states(d: ir.DomainIR, tool: ir.Tool) -> tuple[dict[str, list[str]], di
     sets: dict[str, set[str]] = {}
     partial: set[str] = set()  # set only under an if or a for: may keep its value
     unknown: set[str] = set()  # set to what is no literal member: any state
+    writes = {**bound, **reached}
     for stmt, nested in _sets(tool.decl.body, False):
         target = stmt.target
-        if target.root not in bound:
+        if target.root not in writes:
             continue
-        entity = bound[target.root]
+        entity = writes[target.root]
         if not target.steps:
             unknown.update(w for w in sets.keys() | needs.keys() if w.startswith(f"{entity}."))
             continue
@@ -107,6 +117,23 @@ def _named_record(d: ir.DomainIR, e: ast.Expr, params: set[str]) -> str | None:
     if not isinstance(owner, ast.Name) or owner.id not in d.symbols.entities:
         return None
     if len(args) == 1 and isinstance(args[0], ast.Name) and args[0].id in params:
+        return owner.id
+    return None
+
+
+def _referred_record(d: ir.DomainIR, e: ast.Expr, bound: dict[str, str]) -> str | None:
+    """The entity of `E[v.field]` or `E.get(v.field)`, a record that a named record `v`
+    refers to (a delivery's order)."""
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Member) and e.func.attr == "get":
+        owner, args = e.func.obj, [a.value for a in e.args]
+    elif isinstance(e, ast.Index):
+        owner, args = e.obj, list(e.keys)
+    else:
+        return None
+    if not isinstance(owner, ast.Name) or owner.id not in d.symbols.entities or len(args) != 1:
+        return None
+    key = args[0]
+    if isinstance(key, ast.Member) and isinstance(key.obj, ast.Name) and key.obj.id in bound:
         return owner.id
     return None
 

@@ -22,6 +22,9 @@ A flow is kept only where the source introduces the value rather than echoes it:
   given: only the key of a record it creates, and keys of entities it neither was given nor
   reads, flow from it (an invoice's id, not its patient, who is the appointment's); its
   values do flow (the items of an order whose address just changed feed changing its items);
+- a key a write hands back without introducing it still feeds a target that needs the
+  record it names in a state the write moved it into (a delivery marked done names its
+  order, now delivered, which `rate_order` takes);
 - a write's record in a state the target does not accept (the manifest's `needs` and
   `leaves`, compiler/states.py) feeds the target's parameters only as new values
   (`new_item_ids`), not as parts of the record it changes: a cancelled order's items feed no
@@ -210,18 +213,21 @@ def tool_edges(
         given = {s.entity for s in slots[source] if s.entity}
         holds = rows[source] | {o.entity for o in offers if o.entity}
         offers = [o for o in offers if o.entity not in given]
+        echoed: list[_Produced] = []  # keys a write hands back that it did not introduce
         if tools[source].kind == "write":
-            offers = [o for o in offers if _introduced(o, tools[source], rows[source], given)]
+            echoed = [o for o in offers if not _introduced(o, tools[source], rows[source], given)]
+            offers = [o for o in offers if o not in echoed]
         for target, wanted in slots.items():
             if target == source or _already_held(finds[target], rows[source], holds):
                 continue
+            moved = [o for o in echoed if _moved_into(tools[source], tools[target], o.entity)]
             best: dict[str, tuple[Flow, _Produced]] = {}
             stale = _stale(tools[source], tools[target], rows[source], given, slots[target])
             touched = set(tools[target].reads) | set(tools[target].writes)
             for slot in wanted:
                 if slot.entity is None and slot.name in fresh[target]:
                     continue  # the user's new value for a field, not a value found
-                for offer in offers:
+                for offer in [*offers, *moved]:
                     if offer.record in stale and not slot.name.startswith("new_"):
                         continue
                     flow = _flow(slot, offer, makers)
@@ -284,6 +290,21 @@ def _stale(
             ):
                 out.add(entity)
     return out
+
+
+def _moved_into(source: ToolInfo, target: ToolInfo, entity: str | None) -> bool:
+    """Whether a write leaves a record of the entity in a state the target needs and the
+    write did not need (marking a delivery done delivers its order, which can then be
+    rated): the key of that record, though the write did not introduce it, feeds the target."""
+    if entity is None:
+        return False
+    for where, accepted in target.needs.items():
+        if not where.startswith(f"{entity}."):
+            continue
+        left = set(source.leaves.get(where) or []) - set(source.needs.get(where) or [])
+        if left & set(accepted):
+            return True
+    return False
 
 
 def _introduced(o: _Produced, tool: ToolInfo, rows: set[str], given: set[str]) -> bool:

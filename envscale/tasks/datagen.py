@@ -145,6 +145,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
         for other, records in self.index.items():  # undo repairs of referred records too
             for key in records:
                 records[key] = env.db.find(other, key) or records[key]
+        self.rewritten.clear()
         self.index[entity] = {}
         report.dropped.clear()
         for slot in [s for s in self.used if s[0] == entity]:
@@ -190,16 +191,42 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                     continue
                 before = self._broken_reading(env, {entity})
                 env.connection.execute("SAVEPOINT settle")
+                mark = len(self.rewritten)
                 fixed = self._meet_row_invariants(env, meta, entity, row, rng)
                 if fixed is None:  # reported as broken below
-                    env.connection.execute("ROLLBACK TO settle")
-                    env.connection.execute("RELEASE settle")
+                    self._roll_back(env, "settle", mark)
                     continue
                 env.connection.execute("RELEASE settle")
                 self.index[entity][key] = fixed
                 new = self._broken_reading(env, {entity}) - before
                 if new:
                     self._follow(env, entity, fixed, new, [])
+                    self._drop_unmet(env, entity, fixed, new)
+
+    def _drop_unmet(self, env: Any, entity: str, record: dict, broken: set[str]) -> None:
+        """The records referring to a settled one that still break an invariant on their
+        rows by it (a rating of an order no trip delivered, made undelivered) are dropped,
+        and reported with the invariant, when nothing refers to them in turn."""
+        key = env.db.tables[entity].key_of(record)
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        for name in sorted(broken):
+            other = by_name[name].entity
+            if other is None or other == entity or other not in self.index:
+                continue
+            refs = [f.name for f in self.manifest.entities[other].fields if f.ref == entity]
+            check = self.domain.tools_module.INVARIANTS[name]
+            for own, row in list(self.index[other].items()):
+                if not any(row.get(r) == key for r in refs) or not judge(check, env.db, other, row):
+                    continue
+                try:
+                    env.db.delete(other, row)
+                except ToolError:
+                    continue
+                del self.index[other][own]
+                report = self.report[other]
+                report.made = len(self.index[other])
+                report.dropped[f"breaks invariant {name} once its {entity} is settled"] += 1
+        self.notes[:] = [r.line(e) for e, r in self.report.items() if r.made < r.asked]
 
     def _cover_balances(self, env: Any) -> None:
         """A saved method that holds a balance (a gift card, a certificate) still holds at
@@ -259,6 +286,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                 self.failure[entity] = f"no made value of '{where}' is valid: {first['msg']}"
                 continue
             env.connection.execute("SAVEPOINT row")
+            mark = len(self.rewritten)
             try:
                 key = meta.key_of(record)
                 refers_to_itself = any(
@@ -278,15 +306,13 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
             stored = env.db.find(entity, meta.key_of(record)) or record
             stored = self._meet_row_invariants(env, meta, entity, stored, rng)
             if stored is None:
-                env.connection.execute("ROLLBACK TO row")
-                env.connection.execute("RELEASE row")
+                self._roll_back(env, "row", mark)
                 continue
             stored = self._on_the_clock(env, meta, entity, stored, rng)
             if judge_table is not None and (
                 broken := set(self._violations(env, entity)) - judge_table
             ):
-                env.connection.execute("ROLLBACK TO row")
-                env.connection.execute("RELEASE row")
+                self._roll_back(env, "row", mark)
                 names = ", ".join(sorted(broken))
                 self.failure[entity] = f"every further record breaks invariant {names}"
                 continue

@@ -14,6 +14,7 @@ are that vocabulary. Everything else comes from Faker.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import unicodedata
@@ -341,6 +342,48 @@ AIRPORTS = (
     "PHL",
     "LGA",
 )
+# Where each airport lies (latitude, longitude in degrees), so that a flight takes the time
+# its distance does.
+AIRPORT_PLACES = {
+    "SFO": (37.62, -122.38),
+    "JFK": (40.64, -73.78),
+    "LAX": (33.94, -118.41),
+    "ORD": (41.98, -87.90),
+    "DFW": (32.90, -97.04),
+    "DEN": (39.86, -104.67),
+    "SEA": (47.45, -122.31),
+    "ATL": (33.64, -84.43),
+    "MIA": (25.79, -80.29),
+    "BOS": (42.37, -71.02),
+    "PHX": (33.43, -112.01),
+    "IAH": (29.99, -95.34),
+    "LAS": (36.08, -115.15),
+    "MCO": (28.43, -81.31),
+    "EWR": (40.69, -74.17),
+    "CLT": (35.21, -80.94),
+    "MSP": (44.88, -93.22),
+    "DTW": (42.21, -83.35),
+    "PHL": (39.87, -75.24),
+    "LGA": (40.78, -73.87),
+}
+CRUISE_KMH = 800.0  # a jet's average speed over the ground
+TAXI_MINUTES = 40  # taxiing, climb and approach
+
+
+def flight_minutes(origin: object, destination: object) -> int | None:
+    """How long a flight between two known airports takes, on the five minutes: the
+    great-circle distance at cruise speed, plus the time on the ground and in the climb."""
+    a, b = AIRPORT_PLACES.get(str(origin)), AIRPORT_PLACES.get(str(destination))
+    if a is None or b is None or a == b:
+        return None
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    km = 2 * 6371.0 * math.asin(math.sqrt(h))
+    minutes = TAXI_MINUTES + km / CRUISE_KMH * 60
+    return int(round(minutes / 5) * 5)
+
+
 CARD_BRANDS = ("visa", "mastercard", "amex", "discover")
 CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 MONEY_WORDS = frozenset(
@@ -629,6 +672,9 @@ def float_for(rng: random.Random, tokens: list[str], context: str = "") -> float
     food = bool({"menu", "dish", "meal", "food", "drink"} & set(re.findall(r"[a-z]+", context)))
     if food and {"price", "cost"} & t:
         return money(rng, 4, 32)
+    held = {"gift", "card", "remaining", "certificate", "wallet"}
+    if "balance" in t and held & set(re.findall(r"[a-z]+", context)):
+        return money(rng, 5, 250)  # what a gift card still holds: seldom nothing
     if {"balance", "paid", "covered", "refund", "credit", "discount"} & t:
         return rng.choice((0.0, 0.0, money(rng, 10, 150)))
     if {"min", "minimum"} & t:

@@ -122,3 +122,57 @@ def test_a_record_handed_back_in_a_state_the_target_refuses_feeds_only_new_value
     assert edges[("close_order", "reopen_order")].flows[0].param == "new_sku"
     # A read says nothing of the state: its order may be open.
     assert ("get_order", "drop_line") in edges
+
+
+TRIPS = """
+domain d "A test domain."
+enum OrderStatus { placed, shipped, arrived }
+enum TripStatus { driving, done }
+entity Order {
+  order_id: str @key
+  status: OrderStatus @default(placed)
+}
+entity Trip {
+  trip_id: str @key
+  order: Order
+  status: TripStatus @default(driving)
+}
+tool finish_trip(trip_id: str) -> Trip {
+  "Mark a trip done: its order has arrived."
+  let t = Trip[trip_id]
+  require t.status == driving else "only a trip under way can finish"
+  let o = Order[t.order]
+  set o.status = arrived
+  set t.status = done
+  return t
+}
+tool review_order(order_id: str, stars: int) -> Order {
+  "Review an order that arrived."
+  let o = Order[order_id]
+  require o.status == arrived else "only an order that arrived can be reviewed"
+  return o
+}
+tool ship_order(order_id: str) -> Order {
+  "Ship a placed order."
+  let o = Order[order_id]
+  require o.status == placed else "only a placed order can ship"
+  set o.status = shipped
+  return o
+}
+"""
+
+
+def test_a_write_that_moves_a_referred_record_into_a_state_feeds_the_tool_needing_it():
+    files, diagnostics, _ = compile_source(TRIPS, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    manifest = Manifest.from_dict(json.loads(files["manifest.json"]))
+    tools = {t.name: t for t in manifest.tools}
+    # What a tool writes into the record a named one refers to is a state it leaves.
+    assert tools["finish_trip"].leaves == {"Order.status": ["arrived"], "Trip.status": ["done"]}
+    assert tools["finish_trip"].needs == {"Trip.status": ["driving"]}
+    edges = {(e.source, e.target): e for e in edges_of(manifest.tool_graph) or []}
+    # The trip names its order, now arrived: the order can be reviewed ...
+    flows = edges[("finish_trip", "review_order")].flows
+    assert [(f.param, f.via) for f in flows] == [("order_id", "Trip.order")]
+    # ... but not shipped: the trip left it in no state shipping takes.
+    assert ("finish_trip", "ship_order") not in edges

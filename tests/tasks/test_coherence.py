@@ -136,7 +136,8 @@ def test_payments_add_up_to_the_fares_and_use_the_members_methods(airline):
     for r in data["Reservation"]:
         fares = sum(leg["price"] for leg in r["flights"]) * len(r["passengers"])
         insurance = 30 * len(r["passengers"]) if r["insurance"] == "yes" else 0  # as booked
-        assert round(sum(p["amount"] for p in r["payment_history"]), 2) == fares + insurance
+        charged = [p["amount"] for p in r["payment_history"] if p["amount"] > 0]  # not refunds
+        assert round(sum(charged), 2) == fares + insurance
         methods = users[r["user_id"]]["payment_methods"]
         assert all(p["payment_id"] in methods for p in r["payment_history"])
         for p in r["payment_history"]:  # a gift card or certificate held what it paid
@@ -385,3 +386,126 @@ def test_a_promo_code_names_the_percent_it_takes_off():
     assert len(codes) == 50
     for p in data["Promo"]:
         assert p["code"].rstrip("BCDEFGHJKLMNPQRSTUVWXYZ") == f"SAVE{p['percent_off']:02d}", p
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_clinic_invoice_bills_what_its_visit_was(seed):
+    # The spec says what an invoice for a visit holds (the tools that bill write the same):
+    # the visit's fee, half for telehealth, or the late-cancellation fee of 25.
+    domain = _load("clinic")
+    data = generate_data(domain, seed, 40)
+    domain.environment(data=data).close()
+    visits = {a["appointment_id"]: a for a in data["Appointment"]}
+    clinicians = {c["clinician_id"]: c for c in data["Clinician"]}
+    billed = [i for i in data["Invoice"] if i["appointment"] is not None]
+    assert billed, "some invoices bill a visit"
+    assert len({i["appointment"] for i in billed}) == len(billed), "one invoice per visit"
+    for invoice in billed:
+        visit = visits[invoice["appointment"]]
+        clinician = clinicians[visit["clinician"]]
+        if visit["status"] == "completed":
+            fee = clinician["visit_fee"]
+            if visit["visit_type"] == "telehealth":
+                fee = round(fee / 2, 2)
+            text = f"{visit['visit_type']} visit with {clinician['name']}"
+            assert invoice["lines"] == [{"description": text, "amount": fee}], invoice
+        else:
+            assert visit["status"] == "cancelled", invoice
+            assert invoice["lines"] == [{"description": "Late cancellation fee", "amount": 25.0}]
+            assert invoice["insurance_covered"] == 0.0
+        assert invoice["total"] == round(sum(line["amount"] for line in invoice["lines"]), 2)
+    for invoice in data["Invoice"]:
+        for line in invoice["lines"]:
+            if line["description"].endswith(" fee"):
+                assert line["amount"] == 25.0, invoice
+
+
+def test_a_list_an_invariant_names_whole_is_made_that_list_and_its_total_follows():
+    domain = _compile(
+        """
+domain shop "A shop." clock "2024-06-10T09:00:00"
+enum Kind { plain, express }
+struct Line { description: str  amount: float }
+entity Parcel { parcel_id: str @key  kind: Kind }
+entity Bill {
+  bill_id: str @key
+  parcel: Parcel
+  lines: list<Line>
+  total: float "Sum of the lines, USD"
+}
+invariant bill_is_the_postage on Bill:
+  (self.parcel.kind == plain and lines == [Line(description: "Postage", amount: 4.5)])
+  or (self.parcel.kind == express and lines == [Line(description: "Postage", amount: 4.5),
+      Line(description: "Express", amount: 10.0)])
+  else "A bill is its parcel's postage"
+invariant bill_total on Bill: total == round(sum([l.amount for l in lines]), 2) else "sum"
+tool get_bill(bill_id: str) -> Bill { return Bill[bill_id] }
+"""
+    )
+    data = generate_data(domain, 0, 12)
+    domain.environment(data=data).close()
+    kinds = {p["parcel_id"]: p["kind"] for p in data["Parcel"]}
+    assert len(data["Bill"]) == 12
+    for bill in data["Bill"]:
+        express = kinds[bill["parcel"]] == "express"
+        assert len(bill["lines"]) == 1 + express and bill["lines"][0]["amount"] == 4.5
+        assert bill["total"] == (14.5 if express else 4.5)
+
+
+def test_a_flight_takes_the_time_its_distance_does(airline):
+    _, data = airline
+    for f in data["Flight"]:
+        minutes = fakes.flight_minutes(f["origin"], f["destination"])
+        assert minutes is not None, f
+        leaves, lands = f["scheduled_departure_time_est"], f["scheduled_arrival_time_est"]
+        start = datetime.fromisoformat(f"2024-05-01T{leaves}")
+        end = datetime.fromisoformat(f"2024-05-0{2 if lands.endswith('+1') else 1}T{lands[:8]}")
+        assert end - start == timedelta(minutes=minutes), f
+        for day in f["dates"].values():
+            left, came = day.get("actual_departure_time_est"), day.get("actual_arrival_time_est")
+            if left and came:
+                took = datetime.fromisoformat(came) - datetime.fromisoformat(left)
+                assert abs(took - timedelta(minutes=minutes)) <= timedelta(minutes=20), f
+    assert fakes.flight_minutes("JFK", "PHL") < 90 < 300 < fakes.flight_minutes("JFK", "LAX")
+
+
+def test_saved_balances_stay_as_made_and_pay_only_what_they_hold(airline):
+    # A payer whose gift cards and certificates cannot pay a booking does not book it; the
+    # balances keep the size they were made with.
+    _, data = airline
+    users = {u["user_id"]: u for u in data["User"]}
+    held = [
+        m["amount"]
+        for u in data["User"]
+        for m in u["payment_methods"].values()
+        if m["source"] != "credit_card"
+    ]
+    assert held and max(held) <= 600
+    for r in data["Reservation"]:
+        methods = users[r["user_id"]]["payment_methods"]
+        for p in r["payment_history"]:
+            method = methods[p["payment_id"]]
+            if method["source"] != "credit_card" and p["amount"] > 0:
+                assert p["amount"] <= method["amount"], (r["reservation_id"], p)
+
+
+def test_what_a_cancel_appends_is_read_from_the_tool_and_given_to_cancelled_records(airline):
+    writes = tool_writes(_load("airline"))
+    rules = writes.mirrors[("Reservation", "status", "cancelled")]["payment_history"]
+    assert rules == {"payment_id": ("copy", "payment_id"), "amount": ("negate", "amount")}
+    retail = tool_writes(_load("retail")).mirrors[("Order", "status", "cancelled")]
+    assert retail["payment_history"]["transaction_type"] == ("const", "refund")
+    _, data = airline
+    cancelled = [r for r in data["Reservation"] if r.get("status") == "cancelled"]
+    assert cancelled and len(cancelled) < len(data["Reservation"]) / 2
+    for r in cancelled:
+        paid = sorted(
+            (p["payment_id"], p["amount"]) for p in r["payment_history"] if p["amount"] > 0
+        )
+        back = sorted(
+            (p["payment_id"], -p["amount"]) for p in r["payment_history"] if p["amount"] < 0
+        )
+        assert paid and paid == back, r["reservation_id"]
+    for r in data["Reservation"]:
+        if r.get("status") != "cancelled":
+            assert all(p["amount"] > 0 for p in r["payment_history"]), r["reservation_id"]

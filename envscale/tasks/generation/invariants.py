@@ -103,10 +103,12 @@ class InvariantSearch(State):
         plain.sort(key=lambda f: (self._readers(env, entity, record, f.name), rank.get(f.kind, 2)))
         later: list[tuple[EntityField, Any]] = []  # side states of transitions, tried last
         for f in plain:
-            if f.kind == "json":  # one entry left out (a refund), else none at all
-                held = record[f.name]
+            if f.kind == "json":  # a whole list the check names, else one entry left out
+                held = record[f.name]  # (a refund), else none at all
+                seen = probe(check, env.db, entity, record, f.name)
+                named = [v for v in seen if isinstance(v, list)]
                 options = [held[:i] + held[i + 1 :] for i in reversed(range(len(held)))]
-                for value in [*options[:REPAIR_CANDIDATES], []]:
+                for value in [*named, *options[:REPAIR_CANDIDATES], []]:
                     fixed = self._try(env, meta, entity, record, f, value, check)
                     if fixed is not None:
                         return fixed
@@ -149,6 +151,30 @@ class InvariantSearch(State):
             if self._repair_referred(env, entity, record, f, check, rng):
                 return env.db.find(entity, meta.key_of(record)) or record
         return None
+
+    def _under_way_today(self, entity: str, name: str, record: dict) -> bool:
+        """Whether a record whose status is in its first or a middle state, and that has no
+        date of when it happens, was made on the clock's day (an order still preparing was
+        placed today): what began on an earlier day has moved on."""
+        moves = self.manifest.transitions.get(f"{entity}.{name}")
+        if not moves or record.get(name) not in moves:
+            return True
+        if phases(moves)[record[name]] not in ("start", "middle"):
+            return True
+        events = self._event_fields(entity)  # type: ignore[attr-defined]
+        happens = [g for g in events if set(g.name.split("_")) & {"start", "departure"}]
+        made = [record[g.name] for g in events if isinstance(record.get(g.name), str)]
+        return bool(happens) or not made or min(made)[:10] == self.clock[:10]
+
+    def _roll_back(self, env: Any, savepoint: str, mark: int) -> None:
+        """Undo an attempt: the database back to the savepoint, and the accepted records it
+        rewrote (a visit made completed for an invoice that was then dropped) as stored."""
+        env.connection.execute(f"ROLLBACK TO {savepoint}")
+        env.connection.execute(f"RELEASE {savepoint}")
+        for entity, key in self.rewritten[mark:]:
+            if key in self.index.get(entity, {}):
+                self.index[entity][key] = env.db.find(entity, key) or self.index[entity][key]
+        del self.rewritten[mark:]
 
     def _readers(self, env: Any, entity: str, record: dict, name: str) -> int:
         """How many invariants on the entity's rows read the field (learned on the first
@@ -200,6 +226,7 @@ class InvariantSearch(State):
                     before = self._broken_reading(env, {target})
                 if self._rewrite(env, target, changed, g.name, before):
                     self.index[target][key] = env.db.find(target, key) or changed
+                    self.rewritten.append((target, key))
                     return True
         return False
 
@@ -261,6 +288,7 @@ class InvariantSearch(State):
                     return
                 undo.append((other, own, row))
                 self.index[other][own] = fixed
+                self.rewritten.append((other, own))
 
     def _try(
         self,
@@ -277,6 +305,8 @@ class InvariantSearch(State):
             self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
             if trial[f.name] != value:  # a status the clock rules out (a visit ahead, done)
                 return None
+            if not self._under_way_today(entity, f.name, trial):
+                return None
             seeded = random.Random(json.dumps(trial, default=str))
             schema = self.schemas[entity]
             self._status_dates(  # a cancelled visit gets its cancel reason
@@ -291,6 +321,10 @@ class InvariantSearch(State):
                 if g.kind == "ref" and trial.get(g.name) is not None:
                     self._know(ctx, g.ref, trial[g.name])
             self._order_dates(entity, trial, ctx)
+        if f.kind == "json":  # a total of the lines, and its parts, follow the lines
+            self._totals(entity, trial)
+        if f.kind == "str":  # a flight's times follow the airport it now flies to
+            self._order_times(entity, trial, again=True)
         if f.kind == "ref":  # what is copied from the referred record follows it
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None

@@ -14,6 +14,7 @@ from envscale.records import EntityField
 from envscale.tasks import fakes
 from envscale.tasks.generation.nested import endpoints, listed
 from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, is_derived
+from envscale.tasks.generation.writes import apply_mirror
 from envscale.tasks.links import plural
 
 # Date fields that say when the thing itself happens (a visit's start), not when it was made.
@@ -187,10 +188,11 @@ class Lifecycle(State):
 
     # ---- times of day in order
 
-    def _order_times(self, entity: str, record: dict) -> None:
+    def _order_times(self, entity: str, record: dict, again: bool = False) -> None:
         """Times of day named after departure and arrival keep their order: an arrival
         before its departure lands the next day, marked `+1` where the field's doc says so,
-        else the two swap."""
+        else the two swap. Between known airports the arrival is the departure plus the
+        flight's time; `again` (an end repaired) sets that time only."""
         props = self.schemas[entity]["properties"]
         for name, value in list(record.items()):
             words = fakes.words(name)
@@ -198,13 +200,55 @@ class Lifecycle(State):
                 continue
             other = "_".join("arrival" if w == "departure" else w for w in words)
             arrival = record.get(other)
-            if not isinstance(arrival, str) or not arrival[:2].isdigit() or arrival >= value:
+            if not isinstance(arrival, str) or not arrival[:2].isdigit():
                 continue
-            if "'+1'" in (props.get(other, {}).get("description") or ""):
+            marks = "'+1'" in (props.get(other, {}).get("description") or "")
+            if self._flight_time(record, name, other, marks) or again:
+                continue
+            if arrival >= value:
+                continue
+            if marks:
                 record[other] = f"{arrival}+1"
                 self._next_day_arrivals(record, other)
             else:
                 record[name], record[other] = arrival, value
+
+    def _flight_time(self, record: dict, departure: str, arrival: str, marks: bool) -> bool:
+        """Between two airports it knows the places of, a flight takes the time its distance
+        does: the arrival is the departure plus that time (marked `+1` the next day, where
+        the field's doc says so, else the departure is earlier), and each day's actual or
+        estimated arrival follows that day's departure by about as long."""
+        ends = next(((a, b) for a, b in _ENDS if a in record and b in record), None)
+        minutes = fakes.flight_minutes(record[ends[0]], record[ends[1]]) if ends else None
+        if minutes is None:
+            return False
+        leaves = int(record[departure][:2]) * 60 + int(record[departure][3:5])
+        if leaves + minutes >= 24 * 60 and not marks:
+            leaves = max(0, 24 * 60 - 15 - minutes)
+            record[departure] = f"{leaves // 60:02d}:{leaves % 60:02d}:00"
+        lands = leaves + minutes
+        clock = f"{lands % 1440 // 60:02d}:{lands % 60:02d}:00"
+        record[arrival] = f"{clock}+1" if lands >= 24 * 60 else clock
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        rest = arrival.split("_", 1)[1] if "_" in arrival else arrival
+        for value in record.values():
+            if not isinstance(value, dict):
+                continue
+            for day, entry in value.items():
+                if not isinstance(entry, dict) or not _ISO_DAY.match(str(day)):
+                    continue
+                for name, moment in list(entry.items()):
+                    if not (name.endswith(rest) and isinstance(moment, str) and moment[:4]):
+                        continue
+                    left = entry.get(name.replace("arrival", "departure"))
+                    start = left if isinstance(left, str) and left[:4].isdigit() else None
+                    start = start or f"{day}T{record[departure]}"
+                    moment = fakes.shift_minutes(start, minutes + seeded.randrange(-10, 20, 5))
+                    # on the day its schedule lands: the next one for an arrival marked '+1'
+                    on = fakes.shift_date(str(day), 1) if lands >= 24 * 60 else str(day)
+                    low, high = f"{on}T00:00:00", f"{on}T23:55:00"
+                    entry[name] = min(max(moment, low), high)
+        return True
 
     def _next_day_arrivals(self, record: dict, scheduled: str) -> None:
         """The dated arrivals of the days of a record that lands the day after it leaves
@@ -562,9 +606,16 @@ class Lifecycle(State):
             entry["amount"] = round(entry["amount"]) if whole else float(entry["amount"])
         for entry in paid:
             self._within_balance(entity, record, entry)
+        paid = self._spread(entity, record, paid, whole)
+        self.short_paid = any(
+            (held := _balance(methods.get(own_method(e)) or {})) is not None and e["amount"] > held
+            for methods in [self._payer_methods(entity, record)]
+            for e in paid
+        )
         if self._refunds_all(entity, record, name):  # as the tool that cancels it does
-            refunds = self._mirrored(paid, fields, defs) or refunds
-        record[name] = [e for e in entries if e in paid] + refunds
+            refunds = self._mirrored(entity, record, name, paid, fields, defs) or refunds
+        added = [e for e in paid if e not in entries]  # what other methods pay of a payment
+        record[name] = [e for e in entries if e in paid] + added + refunds
 
     def _refunds_all(self, entity: str, record: dict, name: str) -> bool:
         """Whether a tool that moved the record into its status appended to list `name`."""
@@ -573,9 +624,17 @@ class Lifecycle(State):
             for (e, f, member), extended in self.writes.extends.items()
         )
 
-    def _mirrored(self, paid: list[dict], fields: dict, defs: dict) -> list[dict]:
-        """One refund per payment, of its amount, to its method: the entry's field whose
-        enum has a member naming a refund takes that member."""
+    def _mirrored(
+        self, entity: str, record: dict, name: str, paid: list[dict], fields: dict, defs: dict
+    ) -> list[dict]:
+        """One refund per payment, as the tool that moved the record into its status appends
+        it (the amount negated, a kind `refund`); for a tool whose code does not say, one of
+        its amount to its method, whose field with an enum member naming a refund takes it."""
+        for (e, f, member), lists in self.writes.mirrors.items():
+            if e == entity and record.get(f) == member and name in lists:
+                made = [apply_mirror(lists[name], entry) for entry in paid]
+                if all(m is not None for m in made):
+                    return [m for m in made if m is not None]
         for prop, schema in fields.items():
             enum = defs.get(schema.get("$ref", "").rsplit("/", 1)[-1], schema).get("enum", [])
             member = next((m for m in enum if "refund" in str(m)), None)
@@ -607,6 +666,51 @@ class Lifecycle(State):
             if fees:
                 return fees
         return fees
+
+    def _spread(self, entity: str, record: dict, paid: list[dict], whole: bool) -> list[dict]:
+        """A payment beyond what its saved method holds (a gift card, a certificate of the
+        payer who has no card to pay with instead) takes that balance, and the payer's other
+        methods that hold one pay the rest, each what it holds, so that balances stay what
+        they were made; what they cannot cover stays on the first."""
+        payer = self._payer_methods(entity, record)
+        if not payer:
+            return paid
+        out = list(paid)
+        for entry in paid:
+            method = own_method(entry)
+            held = _balance(payer.get(method) or {}) if method in payer else None
+            if held is None or entry["amount"] <= held:
+                continue
+            field = next(k for k, v in entry.items() if v == method)
+            taken = {own_method(e) for e in out}
+            excess = moved = round(entry["amount"] - held, 2)
+            for other in sorted(k for k in payer if k not in taken):
+                has = _balance(payer[other])
+                if has is None or has <= 0 or excess <= 0:
+                    continue
+                share = round(min(has, excess), 2)
+                share = float(int(share)) if whole else share
+                if share <= 0:
+                    continue
+                out.append({**entry, field: other, "amount": int(share) if whole else share})
+                excess = round(excess - share, 2)
+            entry["amount"] = round(entry["amount"] - (moved - excess), 2)  # the rest stays
+        return out
+
+    def _payer_methods(self, entity: str, record: dict) -> dict[str, dict]:
+        """The saved payment methods of the record's payer: id -> method."""
+        for f in self.manifest.entities[entity].fields:
+            if f.kind != "ref" or record.get(f.name) is None:
+                continue
+            payer = self.index.get(f.ref or "", {}).get(record[f.name]) or {}
+            for saved in payer.values():
+                if (
+                    isinstance(saved, dict)
+                    and saved
+                    and all(isinstance(m, dict) for m in saved.values())
+                ):
+                    return saved
+        return {}
 
     def _within_balance(self, entity: str, record: dict, entry: dict) -> None:
         """A payment from a saved method that holds a balance (a gift card, a certificate) is
@@ -701,6 +805,7 @@ def _later_time(clock_time: str, minutes: int) -> str:
     return f"{total // 60:02d}:{total % 60:02d}:00"
 
 
+_ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
 _FEE = re.compile(r"\b(\d+(?:\.\d+)?) per (\w+) for (\w+)")
 _BALANCE_NAMES = ("balance", "amount")
 

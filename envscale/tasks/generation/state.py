@@ -88,6 +88,10 @@ class State:
         self._read_by: dict[tuple[str, str], int] = {}  # (entity, field) -> invariants reading it
         self._cascading = False  # a rewrite is repairing the records that refer to it
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
+        # (entity, key) of accepted records rewritten while repairing another: read again
+        # from the database when the attempt that rewrote them is rolled back
+        self.rewritten: list[tuple[str, Any]] = []
+        self.short_paid = False  # the record's payment takes more than a saved balance holds
         # invariants on an entity's rows that read entities made later: met once all exist
         self.deferred: dict[str, list[tuple[str, Check]]] = {}
         self.deferred_names: set[str] = set()

@@ -76,10 +76,15 @@ class RecordValues(State):
             return REDRAW
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
+        self.short_paid = False
         self._payments(entity, record)
+        if self.short_paid and not defaults:  # a payer whose saved balances cannot pay it
+            self.failure[entity] = "no saved method of the payer holds what the payment takes"
+            return REDRAW
         for f in rest:
             if not is_derived(f):
                 self._relate(entity, f, record, rng, schema, ctx)
+        self._order_times(entity, record, again=True)  # an end related to another above
         for f in rest:
             if f.unique and not is_derived(f):
                 record[f.name] = self._unique(entity, f, record, rng, schema, ctx)
@@ -226,7 +231,10 @@ class RecordValues(State):
         has_default = "default" in f.model_fields_set
         if has_default and not fresh and (defaults or rng.random() < 0.3):
             return self._constant(f.default)
-        if f.nullable and not fresh and (defaults or rng.random() < 0.3):
+        # An optional status is set only once something befell the record (a cancellation):
+        # most records have none.
+        unset = 0.8 if f.kind == "enum" and "status" in fakes.words(f.name) else 0.3
+        if f.nullable and not fresh and (defaults or rng.random() < unset):
             return None
         copied = self._copied(entity, f, record)
         if copied is None and f.kind == "ref":

@@ -1,12 +1,18 @@
 """What the compiled tools write into records, read from their code: the values a field
 takes when a tool sets it from a parameter that offers choices, and the lists a tool extends
-when it moves a record into a status (a cancel that appends refunds to the payments)."""
+when it moves a record into a status (a cancel that appends refunds to the payments), with
+what each appended entry takes from the entry it mirrors (the method as it is, the amount
+negated, a constant kind `refund`)."""
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
 from typing import Any
+
+# How an appended entry's field follows the entry it is made from: ("copy", key),
+# ("negate", key) or ("const", value).
+Rule = tuple[str, Any]
 
 
 @dataclass
@@ -15,6 +21,9 @@ class ToolWrites:
     choices: dict[tuple[str, str], list] = field(default_factory=dict)
     # (entity, field, member) -> the list fields a tool extends when it sets field = member
     extends: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    # (entity, field, member) -> list field -> for each entry of the list, the entry the
+    # tool appends: its fields' rules
+    mirrors: dict[tuple[str, str, str], dict[str, dict[str, Rule]]] = field(default_factory=dict)
 
 
 def tool_writes(domain: Any) -> ToolWrites:
@@ -31,9 +40,29 @@ def tool_writes(domain: Any) -> ToolWrites:
     return found
 
 
+def apply_mirror(rules: dict[str, Rule], entry: dict) -> dict | None:
+    """The entry a tool appends for `entry`, by the rules; None when it reads a field the
+    entry lacks or cannot negate."""
+    out: dict[str, Any] = {}
+    for name, (how, what) in rules.items():
+        if how == "const":
+            out[name] = what
+            continue
+        value = entry.get(what)
+        if how == "negate":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return None
+            value = -value
+        elif what not in entry:
+            return None
+        out[name] = value
+    return out
+
+
 def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites) -> None:
     entities: dict[str, str] = {}  # variable -> the entity `db.update("Entity", var)` saves
     sets: list[tuple[str, str, ast.expr]] = []  # var["field"] = value
+    names: dict[str, ast.expr] = {}  # name = value
     for node in ast.walk(function):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             args = node.args
@@ -42,6 +71,8 @@ def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites
                 entities[args[1].id] = str(args[0].value)
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
+            if isinstance(target, ast.Name):
+                names[target.id] = node.value
             if (
                 isinstance(target, ast.Subscript)
                 and isinstance(target.value, ast.Name)
@@ -59,17 +90,68 @@ def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites
             extended = {n for v, n, e in sets if v == var and _extends(e, var, n)}
             if extended:
                 found.extends.setdefault((entity, name, value.value), set()).update(extended)
+            for v, n, e in sets:
+                rules = _mirror(e, var, n, names) if v == var else None
+                if rules:
+                    found.mirrors.setdefault((entity, name, value.value), {})[n] = rules
 
 
 def _extends(value: ast.expr, var: str, name: str) -> bool:
     """`var["name"] + ...`: the list kept and more appended."""
     if not (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)):
         return False
-    left = value.left
+    return _is_field(value.left, var, name)
+
+
+def _is_field(node: ast.expr, var: str, name: str) -> bool:
     return (
-        isinstance(left, ast.Subscript)
-        and isinstance(left.value, ast.Name)
-        and left.value.id == var
-        and isinstance(left.slice, ast.Constant)
-        and left.slice.value == name
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == var
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value == name
     )
+
+
+def _mirror(
+    value: ast.expr, var: str, name: str, names: dict[str, ast.expr]
+) -> dict[str, Rule] | None:
+    """`var["name"] + [{...} for t in var["name"]]` (the comprehension perhaps named first):
+    the rules of the entry appended for each entry t of the list."""
+    if not _extends(value, var, name):
+        return None
+    added = value.right  # type: ignore[attr-defined]
+    if isinstance(added, ast.Name):
+        added = names.get(added.id)
+    if not isinstance(added, ast.ListComp) or len(added.generators) != 1:
+        return None
+    loop = added.generators[0]
+    over = any(_is_field(n, var, name) for n in ast.walk(loop.iter))  # type: ignore[arg-type]
+    if loop.ifs or not over or not isinstance(loop.target, ast.Name):
+        return None
+    each = loop.target.id
+    if not isinstance(added.elt, ast.Dict):
+        return None
+    rules: dict[str, Rule] = {}
+    for key, item in zip(added.elt.keys, added.elt.values, strict=True):
+        if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+            return None
+        negated = isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub)
+        inner = item.operand if negated else item  # type: ignore[attr-defined]
+        source = _field_of(inner, each)
+        if isinstance(inner, ast.Constant) and not negated:
+            rules[key.value] = ("const", inner.value)
+        elif source is not None:
+            rules[key.value] = ("negate" if negated else "copy", source)
+        else:
+            return None
+    return rules
+
+
+def _field_of(node: ast.expr, var: str) -> str | None:
+    """The field `var["field"]` reads, else None."""
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        name = node.slice.value
+        if isinstance(name, str) and _is_field(node, var, name):
+            return name
+    return None
