@@ -92,7 +92,10 @@ def plan_query(e: ast.Comprehension, symbols: Symbols, type_of: TypeOf) -> Query
     if entity is None:
         return None
     record = symbols.entities[entity]
-    planner = _Planner(e.var, record, symbols, type_of)
+    # Under `.where(...)` the index of its equalities serves: the prefilter's terms are
+    # kept off every index (SQLite, without statistics, might take a less selective one).
+    by_where = bool(isinstance(e.iterable, ast.Call) and e.iterable.args)
+    planner = _Planner(e.var, record, symbols, type_of, indexed=not by_where)
     term = planner.term(e.condition) if e.condition is not None else _Term(None, True)
     roots: list[ast.Node] = [e.element] + ([e.condition] if e.condition is not None else [])
     fields = _fields_read(e.var, record, roots)
@@ -174,6 +177,7 @@ class _Planner:
     record: RecordInfo
     symbols: Symbols
     type_of: TypeOf
+    indexed: bool = True  # whether the terms may use an index (and ask for one)
 
     def term(self, e: ast.Expr) -> _Term:
         match e:
@@ -220,7 +224,8 @@ class _Planner:
                 value = f"coalesce({value}, 0)"
             sql = f"(CASE WHEN {slot.sql} GLOB {_BEYOND_ASCII} THEN 0 ELSE {value} END)"
             index = QueryIndex(f"{function}({slot.label})", expression=sql)
-            return _Term(f"{sql} IN (?, 0)", not may_be_none, (right,), (index,))
+            wanted = (index,) if self.indexed else ()
+            return _Term(f"{sql} IN (?, 0)", not may_be_none, (right,), wanted)
         if op in ("==", "!="):
             index = (
                 QueryIndex(slot.label, fields=(slot.field,))
@@ -228,7 +233,8 @@ class _Planner:
                 else QueryIndex(slot.label, expression=slot.sql)
             )
             sql = f"{slot.sql} {'IS' if op == '==' else 'IS NOT'} ?"
-            return _Term(sql, True, (right,), (index,) if op == "==" else ())
+            wanted = (index,) if op == "==" and self.indexed else ()
+            return _Term(sql, True, (right,), wanted)
         if (
             isinstance(slot.type, t.OptionalT)
             or isinstance(self.type_of(right), t.OptionalT)
@@ -257,6 +263,7 @@ class _Planner:
             base = t.strip_optional(info.type)
             if not isinstance(base, _VALUES):
                 return None
+            column = column if self.indexed else f"+{column}"  # unary + keeps the index off
             return _Slot(column, path[0], info.type, True, path[0])
         current, optional = info.type, isinstance(info.type, t.OptionalT)
         for name in path[1:]:
@@ -271,6 +278,8 @@ class _Planner:
         if not isinstance(t.strip_optional(current), _SCALARS):
             return None
         sql = f"json_extract({column}, '$.{'.'.join(path[1:])}')"
+        if not self.indexed:
+            sql = f"+{sql}"
         kind = t.OptionalT(t.strip_optional(current)) if optional else current
         return _Slot(sql, ".".join(path), kind, False, path[0])
 

@@ -141,7 +141,6 @@ CREATE TABLE "Invoice" (
 ) STRICT;
 CREATE INDEX "Invoice.patient index" ON "Invoice" ("patient_id");
 CREATE INDEX "Invoice.appointment index" ON "Invoice" ("appointment_id");
-CREATE INDEX "Invoice.status query index" ON "Invoice" ("status");
 -- A payment a patient made against an invoice
 CREATE TABLE "Payment" (
   "payment_id" TEXT NOT NULL,

@@ -746,7 +746,7 @@ def check_balance_is_what_is_due(db: lib.Db, every_row: bool = False) -> str | N
     return None
 
 
-CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE = '"status" IS ?'
+CHECK_BALANCE_IS_WHAT_IS_DUE_WHERE = '+"status" IS ?'
 
 
 def check_member_id_with_a_plan(db: lib.Db, every_row: bool = False) -> str | None:
@@ -854,7 +854,7 @@ def check_slot_booked_by_a_visit(db: lib.Db, every_row: bool = False) -> str | N
     return None
 
 
-CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE = '"status" IS NOT ?'
+CHECK_SLOT_BOOKED_BY_A_VISIT_WHERE = '+"status" IS NOT ?'
 
 
 def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | None:
@@ -895,7 +895,7 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
     return None
 
 
-CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE = '"status" IS NOT ?'
+CHECK_ONE_HELD_VISIT_PER_SLOT_WHERE = '+"status" IS NOT ?'
 
 
 def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None:
