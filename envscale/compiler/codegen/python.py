@@ -751,7 +751,7 @@ def derived_source(d: ir.DomainIR, table: ir.Table, field: str) -> str:
     e = Emitter(d)
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
-    where = f"{info.derived.span.file.rsplit('/', 1)[-1]}:{info.derived.span.line}"
+    where = info.derived.span.file.rsplit("/", 1)[-1]
     head = (
         f"def {derive_function(table.entity, field)}(db: lib.Db, row: dict) -> "
         f"{annotation(d, info.type)}:"
