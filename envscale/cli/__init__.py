@@ -23,7 +23,20 @@ from envscale.cli import (
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
-COMMANDS = [check, compile, fmt, call, conformance, graph, tasks, generate, eval, serve, train, synth]
+COMMANDS = [
+    check,
+    compile,
+    fmt,
+    call,
+    conformance,
+    graph,
+    tasks,
+    generate,
+    eval,
+    serve,
+    train,
+    synth,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

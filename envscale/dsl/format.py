@@ -123,9 +123,7 @@ def _mark_tree(tree: Tree, marks: dict[int, _Mark]) -> None:
                             mark(_first_token(p)).brk = "member"
                         parens = [k for k in kids if isinstance(k, Token) and k.type == "LPAR"]
                         mark(parens[0]).opens = True
-                        close = next(
-                            k for k in kids if isinstance(k, Token) and k.type == "RPAR"
-                        )
+                        close = next(k for k in kids if isinstance(k, Token) and k.type == "RPAR")
                         mark(close).closes = True
                         mark(close).brk = "close"
         if node.data == "invariant_decl":

@@ -94,7 +94,7 @@ def needs_space(prev: str, prev_role: str, cur: str, cur_role: str) -> bool:
         return False
     if cur_role in ("attach", "map_end") or prev_role in ("unary", "map"):
         return False
-    return not (prev_role == "type" and prev == "<" or cur_role == "type")
+    return not ((prev_role == "type" and prev == "<") or cur_role == "type")
 
 
 def expression_text(text: str) -> str:
