@@ -12,7 +12,10 @@ The layout, as the README's language reference states it:
   closing brace has a line of its own; an enum lists its members on one line;
 - a tool with two or more parameters lists one a line; its doc string opens the body;
 - an invariant writes its condition and its `else` on lines of their own, one level in;
-- everything else (expressions, types, attributes) stays on its declaration's line;
+- a list, map, call or insert whose last element is followed by a comma lists one element a
+  line, one level in, its closing bracket on a line of its own;
+- everything else (expressions, types, attributes) stays on its declaration's or statement's
+  line;
 - a comment stays where it is: on its own line (indented as what follows it) or at the end of
   its line after two spaces; a single blank line is kept where the source has blank lines
   between members or before a comment, never after an opening brace or before a closing one.
@@ -55,6 +58,10 @@ _MEMBERS = frozenset(
     }
 )
 _TYPE_BRACKETS = frozenset({"list_type", "map_type"})
+# Bracketed lists of expressions: written one element a line when the last one has a comma.
+_LISTS = frozenset({"list_lit", "map_lit", "call", "insert"})
+_OPEN = frozenset({"LSQB", "LBRACE", "LPAR"})
+_CLOSE = frozenset({"RSQB", "RBRACE", "RPAR"})
 
 
 class FormatError(Exception):
@@ -133,6 +140,8 @@ def _mark_tree(tree: Tree, marks: dict[int, _Mark]) -> None:
             for kid in rest:
                 if isinstance(kid, Token) and kid.type == "ELSE":
                     mark(kid).brk = "cont"
+        if node.data in _LISTS:
+            _mark_list(kids, mark)
         if node.data in _TYPE_BRACKETS:
             for kid in kids:
                 if isinstance(kid, Token) and kid.type in ("LESSTHAN", "MORETHAN"):
@@ -141,6 +150,21 @@ def _mark_tree(tree: Tree, marks: dict[int, _Mark]) -> None:
             for kid in kids:
                 if isinstance(kid, Token) and kid.type in ("LBRACE", "RBRACE"):
                     mark(kid).role = "enum"
+
+
+def _mark_list(kids: list, mark) -> None:
+    """One element a line in a bracketed list whose last element has a trailing comma."""
+    opening = next(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in _OPEN)
+    closing = max(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in _CLOSE)
+    before = kids[closing - 1]
+    if closing - opening < 2 or not (isinstance(before, Token) and before.type == "COMMA"):
+        return
+    mark(kids[opening]).opens = True
+    for kid in kids[opening + 1 : closing]:
+        if not (isinstance(kid, Token) and kid.type == "COMMA"):
+            mark(_first_token(kid)).brk = "member"
+    mark(kids[closing]).closes = True
+    mark(kids[closing]).brk = "close"
 
 
 def _blank_between(source: str, start: int, end: int) -> bool:
@@ -164,7 +188,7 @@ def _layout(source: str, tree: Tree) -> str:
         line = ""
 
     def blank(allowed: bool) -> None:
-        if allowed and lines and lines[-1] != "" and not lines[-1].endswith(("{", "(")):
+        if allowed and lines and lines[-1] != "" and not lines[-1].endswith(("{", "(", "[")):
             lines.append("")
 
     prev_end = 0
