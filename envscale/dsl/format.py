@@ -95,76 +95,77 @@ def _first_token(node: Tree | Token) -> Token:
     return node
 
 
-def _mark_tree(tree: Tree, marks: dict[int, _Mark]) -> None:
-    """Line breaks and levels from the parse tree, by token position."""
+def _tokens(kids: list, *types: str) -> list[Token]:
+    return [k for k in kids if isinstance(k, Token) and k.type in types]
 
-    def mark(token: Token) -> _Mark:
-        return marks.setdefault(token.start_pos, _Mark())
 
+class _Marks(dict[int, _Mark]):
+    def __call__(self, token: Token) -> _Mark:
+        return self.setdefault(token.start_pos, _Mark())
+
+    def block(self, opening: Token, closing: Token) -> None:
+        self(opening).opens = True
+        self(closing).closes = True
+        self(closing).brk = "close"
+
+
+def _mark_tree(tree: Tree) -> _Marks:
+    """Line breaks, levels and bracket roles from the parse tree, by token position."""
+    mark = _Marks()
     for decl in tree.children:
         mark(_first_token(decl)).brk = "decl"
     for node in tree.iter_subtrees():
         kids = node.children
         if node.data in _BLOCKS:
-            braces = [k for k in kids if isinstance(k, Token) and k.type in ("LBRACE", "RBRACE")]
-            mark(braces[0]).opens = True
-            mark(braces[-1]).closes = True
-            mark(braces[-1]).brk = "close"
-        if node.data in ("body", "block", "struct_decl", "entity_decl", "policy_decl") or (
-            node.data == "transitions_decl"
-        ):
+            braces = _tokens(kids, "LBRACE", "RBRACE")
+            mark.block(braces[0], braces[-1])
+        if node.data in _BLOCKS or node.data == "body":
             for kid in kids:
                 if isinstance(kid, Tree) and kid.data in _MEMBERS:
                     mark(_first_token(kid)).brk = "member"
         if node.data == "tool_decl":
-            after_brace = False
-            for kid in kids:
-                if isinstance(kid, Token) and kid.type == "LBRACE":
-                    after_brace = True
-                elif after_brace and isinstance(kid, Token) and kid.type == "STRING":
-                    mark(kid).brk = "member"
-                elif isinstance(kid, Tree) and kid.data == "params":
-                    params = [p for p in kid.children if isinstance(p, Tree)]
-                    if len(params) > 1:
-                        for p in params:
-                            mark(_first_token(p)).brk = "member"
-                        parens = [k for k in kids if isinstance(k, Token) and k.type == "LPAR"]
-                        mark(parens[0]).opens = True
-                        close = next(k for k in kids if isinstance(k, Token) and k.type == "RPAR")
-                        mark(close).closes = True
-                        mark(close).brk = "close"
-        if node.data == "invariant_decl":
-            colon = next(k for k in kids if isinstance(k, Token) and k.type == "COLON")
-            rest = kids[kids.index(colon) + 1 :]
+            _mark_tool(kids, mark)
+        elif node.data == "invariant_decl":
+            rest = kids[kids.index(_tokens(kids, "COLON")[0]) + 1 :]
             mark(_first_token(rest[0])).brk = "cont"
-            for kid in rest:
-                if isinstance(kid, Token) and kid.type == "ELSE":
-                    mark(kid).brk = "cont"
-        if node.data in _LISTS:
+            for token in _tokens(rest, "ELSE"):
+                mark(token).brk = "cont"
+        elif node.data in _LISTS:
             _mark_list(kids, mark)
-        if node.data in _TYPE_BRACKETS:
-            for kid in kids:
-                if isinstance(kid, Token) and kid.type in ("LESSTHAN", "MORETHAN"):
-                    mark(kid).role = "type"
-        if node.data == "enum_decl":
-            for kid in kids:
-                if isinstance(kid, Token) and kid.type in ("LBRACE", "RBRACE"):
-                    mark(kid).role = "enum"
+        elif node.data in _TYPE_BRACKETS:
+            for token in _tokens(kids, "LESSTHAN", "MORETHAN"):
+                mark(token).role = "type"
+        elif node.data == "enum_decl":
+            for token in _tokens(kids, "LBRACE", "RBRACE"):
+                mark(token).role = "enum"
+    return mark
 
 
-def _mark_list(kids: list, mark) -> None:
+def _mark_tool(kids: list, mark: _Marks) -> None:
+    """A tool's doc string opens its body; two or more parameters take a line each."""
+    brace = kids.index(_tokens(kids, "LBRACE")[0])
+    for doc in _tokens(kids[brace + 1 :], "STRING"):
+        mark(doc).brk = "member"
+    for kid in kids:
+        if isinstance(kid, Tree) and kid.data == "params":
+            params = [p for p in kid.children if isinstance(p, Tree)]
+            if len(params) > 1:
+                for p in params:
+                    mark(_first_token(p)).brk = "member"
+                mark.block(_tokens(kids, "LPAR")[0], _tokens(kids, "RPAR")[0])
+
+
+def _mark_list(kids: list, mark: _Marks) -> None:
     """One element a line in a bracketed list whose last element has a trailing comma."""
     opening = next(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in _OPEN)
     closing = max(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in _CLOSE)
     before = kids[closing - 1]
     if closing - opening < 2 or not (isinstance(before, Token) and before.type == "COMMA"):
         return
-    mark(kids[opening]).opens = True
     for kid in kids[opening + 1 : closing]:
         if not (isinstance(kid, Token) and kid.type == "COMMA"):
             mark(_first_token(kid)).brk = "member"
-    mark(kids[closing]).closes = True
-    mark(kids[closing]).brk = "close"
+    mark.block(kids[opening], kids[closing])
 
 
 def _blank_between(source: str, start: int, end: int) -> bool:
@@ -172,8 +173,7 @@ def _blank_between(source: str, start: int, end: int) -> bool:
 
 
 def _layout(source: str, tree: Tree) -> str:
-    marks: dict[int, _Mark] = {}
-    _mark_tree(tree, marks)
+    marks = _mark_tree(tree)
     tokens, comments = scan(source)
     token_roles = roles(tokens)
     lines: list[str] = []
