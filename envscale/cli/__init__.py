@@ -16,10 +16,12 @@ from envscale.cli import (
     fmt,
     generate,
     graph,
+    mcp,
     serve,
     synth,
     tasks,
     train,
+    view,
 )
 from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
@@ -34,8 +36,10 @@ COMMANDS = [
     generate,
     eval,
     serve,
+    mcp,
     train,
     synth,
+    view,
 ]
 
 

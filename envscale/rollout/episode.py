@@ -104,6 +104,12 @@ class DomainRuntime:
         env.reset()
         return env
 
+    def close(self) -> None:
+        """Close the cached environments."""
+        for cache in (self._envs, self._scratch):
+            while cache:
+                cache.popitem()[1].close()
+
     def probe(self, task: Task) -> Probe:
         """Whether a call fails after given calls, tried on a scratch copy of the task's
         initial state (kept apart from the episode's environment)."""
@@ -184,21 +190,7 @@ def run_episode(
         )
     dialogue = converse(env, agent, user, domain.policy, max_steps, dual=bool(runtime.user_tools))
     final_hash = env.state_hash()
-    scores = None
-    if task.scoring is not None:
-        verdict, reward, scores = score_by_criteria(runtime, task, dialogue)
-    else:
-        verdict = apply_filters(
-            dialogue.messages,
-            dialogue.calls,
-            final_hash,
-            task,
-            runtime.defaults,
-            ended_by_transfer=dialogue.end == "transfer",
-        )
-        # A read-only task leaves the state as it was, so only the calls can tell success.
-        success = verdict.state and (verdict.exact or not is_read_only(task, runtime.kinds))
-        reward = 1.0 if success else 0.0
+    verdict, reward, scores = verify_dialogue(runtime, task, dialogue, final_hash)
     failure = verdict.failure
     if dialogue.end == "turn_limit":
         failure = f"turn_limit: no end after {max_steps} agent turns" + (
@@ -239,6 +231,28 @@ def run_episode(
             **({"scores": scores} if scores is not None else {}),
         ),
     )
+
+
+def verify_dialogue(
+    runtime: DomainRuntime, task: Task, dialogue: Dialogue, final_hash: str
+) -> tuple[FilterResult, float, dict[str, float | None] | None]:
+    """The filters' verdict and the reward of a dialogue whose environment ended in
+    `final_hash`, and the criteria's scores when the task has its own (else None): the final
+    state against the gold one, the exact calls, which alone tell a read-only task's success,
+    or the task's criteria (the facts to tell the user among them)."""
+    if task.scoring is not None:
+        return score_by_criteria(runtime, task, dialogue)
+    verdict = apply_filters(
+        dialogue.messages,
+        dialogue.calls,
+        final_hash,
+        task,
+        runtime.defaults,
+        ended_by_transfer=dialogue.end == "transfer",
+    )
+    # A read-only task leaves the state as it was, so only the calls can tell success.
+    success = verdict.state and (verdict.exact or not is_read_only(task, runtime.kinds))
+    return verdict, 1.0 if success else 0.0, None
 
 
 def score_by_criteria(
@@ -311,7 +325,7 @@ def converse(
     or answers the user, who replies or says it is done. With `dual`, a user turn may first
     call the user's tools, and the agent is shown only its own side of the dialogue."""
     dialogue = Dialogue([{"role": "system", "content": policy}], dual=dual)
-    said = _user_turn(env, user, dialogue)
+    said = user_turn(env, user, dialogue)
     if said is None:
         return dialogue
     if said.done:  # a model user may stop before it has said anything
@@ -333,7 +347,7 @@ def converse(
                 dialogue.end = "transfer"
                 break
             continue
-        said = _user_turn(env, user, dialogue)
+        said = user_turn(env, user, dialogue)
         if said is None:
             break
         if said.done:
@@ -343,7 +357,7 @@ def converse(
     return dialogue
 
 
-def _user_turn(env: Environment, user: User, dialogue: Dialogue) -> UserReply | None:
+def user_turn(env: Environment, user: User, dialogue: Dialogue) -> UserReply | None:
     """The user's next reply, after the calls of their own tools it makes first (each round's
     results go back to the user); None when the user keeps calling past MAX_USER_ACTS."""
     for _ in range(MAX_USER_ACTS + 1):
