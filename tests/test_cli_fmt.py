@@ -76,3 +76,19 @@ def test_a_layout_that_changes_a_token_is_refused_and_nothing_is_written(
     assert main(["fmt", str(spec)]) == EXIT_USAGE
     assert "internal error" in capsys.readouterr().err
     assert spec.read_text(encoding="utf-8") == MESSY
+
+
+def test_the_readme_commands_print_what_the_readme_shows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Formatting and editors", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    check, shown = block.split("$ envscale fmt --stdout specs/clinic.domain | head -3\n")
+    assert check.strip() == "$ envscale fmt --check specs"
+    monkeypatch.chdir(root)
+    assert main(["fmt", "--check", "specs"]) == EXIT_OK
+    assert main(["fmt", "--stdout", "specs/clinic.domain"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.splitlines(keepends=True)[:3] == shown.splitlines(keepends=True)[:3]
