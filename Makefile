@@ -23,6 +23,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/envscale fmt --check specs
 	$(PY) -m pytest
 	@if [ -d $(SHARED) ]; then $(MAKE) --no-print-directory conformance; fi
 

@@ -27,6 +27,7 @@ MODULES = [
     "envscale.fuzz.semantics",
     "envscale.fuzz.spectext",
     "envscale.fuzz.oddspecs",
+    "envscale.fuzz.layout",
 ]
 QUICK = {"calls": 400, "specs": 300, "expressions": 300, "episodes": 10}
 CHUNK = {"calls": 2000, "specs": 1000, "expressions": 2000, "episodes": 20}

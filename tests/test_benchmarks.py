@@ -92,6 +92,13 @@ def test_fuzz_benchmark(only: str) -> None:
     assert ("endpoints." in done.stdout) == (only == "endpoints")
 
 
+def test_fuzz_benchmark_formats_specs_in_random_layouts() -> None:
+    done = run("fuzz.py", "--only", "layout")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "layout.fmt" in done.stdout and "total specs: 300" in done.stdout
+    assert "problems: 0" in done.stdout
+
+
 def test_fuzz_benchmark_runs_the_generated_specs() -> None:
     done = run("fuzz.py", "--only", "oddspecs")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -14,6 +14,7 @@ from envscale.cli import (
     conformance,
     eval,
     export,
+    fmt,
     generate,
     graph,
     mcp,
@@ -28,6 +29,7 @@ from envscale.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 COMMANDS = [
     check,
     compile,
+    fmt,
     call,
     conformance,
     graph,

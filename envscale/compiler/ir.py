@@ -36,7 +36,7 @@ class Check:
     name: str  # the constraint name, pointing back to the spec
     sql: str | None  # None: SQL would mean something else; a runtime invariant checks it
     message: str
-    where: str  # file:line
+    where: str  # the spec file's name
     facts: list[dict[str, Any]] = field(default_factory=list)  # see compiler/facts.py
 
 

@@ -20,6 +20,7 @@ from envscale.compiler.symbols import RecordInfo, stored_key_type
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import source_lines
+from envscale.dsl.tokens import expression_text
 
 DEFAULT_CLOCK = "2024-01-01T00:00:00"
 SQL_TYPES = {
@@ -142,8 +143,8 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             column.derived = source_text(c, info.derived)
         columns.append(column)
         for i, expr in enumerate(info.checks):
-            where = f"{PurePath(expr.span.file).name}:{expr.span.line}"
-            message = f"{record.name}.{info.name} must satisfy {_source_text(c, expr)}"
+            where = PurePath(expr.span.file).name
+            message = f"{record.name}.{info.name} must satisfy {source_text(c, expr)}"
             try:
                 sql = to_sql(expr, record, lambda f: column_name(record, f), c.type_of, info.name)
             except Inexact:
@@ -154,7 +155,7 @@ def _table(c: Compilation, record: RecordInfo, runtime: list[ir.Invariant]) -> i
             checks.append(ir.Check(name, sql, message, where, check_facts(expr, record.fields)))
     for inv in c.symbols.invariants.values():
         if inv.entity == record.name and (sql := _invariant_sql(c, inv, record)) is not None:
-            where = f"{PurePath(inv.span.file).name}:{inv.span.line}"
+            where = PurePath(inv.span.file).name
             checks.append(
                 ir.Check(
                     f"{inv.name} ({where})",
@@ -190,26 +191,21 @@ def _runtime_check(
     )
 
 
-def _source_text(c: Compilation, expr: ast.Expr) -> str:
-    span = expr.span
-    lines = source_lines(c.source_of(span.file))
-    if span.line == span.end_line and 1 <= span.line <= len(lines):
-        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
-    return "its check"
-
-
 def source_text(c: Compilation, expr: ast.Expr) -> str:
-    """An expression as the spec writes it, its lines joined by single spaces."""
+    """An expression as the spec writes it, in canonical spacing on one line: the same
+    whatever the spec's layout."""
     span = expr.span
     lines = source_lines(c.source_of(span.file))
     if not 1 <= span.line <= span.end_line <= len(lines):
         return ""
     if span.line == span.end_line:
-        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
-    parts = [lines[span.line - 1][span.column - 1 :]]
-    parts += lines[span.line : span.end_line - 1]
-    parts.append(lines[span.end_line - 1][: span.end_column - 1])
-    return " ".join(" ".join(p.split()) for p in parts if p.strip())
+        text = lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    else:
+        parts = [lines[span.line - 1][span.column - 1 :]]
+        parts += lines[span.line : span.end_line - 1]
+        parts.append(lines[span.end_line - 1][: span.end_column - 1])
+        text = "\n".join(parts)
+    return expression_text(text)
 
 
 def _invariant_sql(c: Compilation, inv: ast.Invariant, record: RecordInfo) -> str | None:
@@ -235,7 +231,7 @@ def _invariant(c: Compilation, inv: ast.Invariant) -> ir.Invariant:
         sql,
         sorted(reads),
         inv,
-        f"{PurePath(inv.span.file).name}:{inv.span.line}",
+        PurePath(inv.span.file).name,
         own_row=own_row,
         affected_by=links,
     )

@@ -15,6 +15,9 @@ TRACEBACK = "traceback"  # a command printed a Python traceback
 # a spec that checks clean but then fails to compile, load, generate data or run a call
 FAILED_LATER = "passed check, failed later"
 WRONG_POSITION = "diagnostic at the wrong place"
+# `envscale fmt` output that compiles to other artifacts, changes again when formatted, or is
+# refused as not saying what its input says
+FORMAT_CHANGED = "formatting changed the spec"
 # an episode a job did not record exactly once where it belongs (with its reason when lost),
 # or that a rerun asked for again although it had finished
 EPISODE_RECORD = "episode recorded wrong"
@@ -27,6 +30,7 @@ KINDS = (
     FAILED_LATER,
     WRONG_POSITION,
     EPISODE_RECORD,
+    FORMAT_CHANGED,
 )
 
 EXAMPLES_KEPT = 5  # per kind, so a long run's report stays readable

@@ -145,7 +145,7 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
 
 def test_schema_carries_named_checks_keys_and_indexes(files):
     schema = files["schema.sql"]
-    assert 'CONSTRAINT "payment_positive (clinic.domain:' in schema
+    assert 'CONSTRAINT "payment_positive (clinic.domain)"' in schema
     assert 'CONSTRAINT "Patient.phone is unique" UNIQUE ("phone")' in schema
     assert 'CREATE INDEX "Patient.last_name index" ON "Patient" ("last_name");' in schema
     assert 'FOREIGN KEY ("slot_id") REFERENCES "Slot" ("slot_id")' in schema

@@ -863,7 +863,7 @@ def derived_source(d: ir.DomainIR, table: ir.Table, field: str) -> str:
     e = Emitter(d, query_prefix=f"{derive_function(table.entity, field).upper()}_WHERE")
     e.field_row = "row"
     e.current_fields = {c.field for c in table.columns}
-    where = f"{info.derived.span.file.rsplit('/', 1)[-1]}:{info.derived.span.line}"
+    where = info.derived.span.file.rsplit("/", 1)[-1]
     head = (
         f"def {derive_function(table.entity, field)}(db: lib.Db, row: dict) -> "
         f"{annotation(d, info.type)}:"
