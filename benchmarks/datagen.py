@@ -65,6 +65,14 @@ names and the spec alone:
   transitions (a visit completed) names it: its type or the name of what it refers to;
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
+
+Third list, of records that refer to the same record and of who may do what:
+- trips take time: a record assigned and then delivered or completed took ten minutes or more;
+- asked after done: a record created or requested about a record (a refund of an order) is
+  dated at or after the end of every trip of that record (its delivery's `delivered_at`);
+- done by who may: a record named after what a `can_…` flag allows (a prescription, after
+  `can_prescribe`) refers to a record with that flag set;
+- no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ import ast
 import itertools
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -285,6 +294,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                     set(entry["options"]) <= set(fakes.PRODUCT_KINDS[kind]),
                                 )
     _more_checks(domain, data, keyed, count, clock)
+    _sibling_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -461,6 +471,47 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                             )
                             nxt = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
                             count("times on their day", moment[:10] == (nxt if late else day))
+
+
+_DONE = ("delivered_at", "completed_at")
+
+
+def _sibling_checks(domain, data, keyed, count) -> None:
+    """Checks of records that refer to the same record (a refund and the trip of one order), of
+    how long a trip takes, and of who may do what (see the module doc, third list)."""
+    manifest = domain.manifest
+    done_of: dict[tuple[str, object], list[str]] = {}  # (entity, key) -> when its trips ended
+    for entity, records in data.items():
+        refs = [f for f in manifest.entities[entity].fields if f.kind == "ref"]
+        for r in records:
+            ended = next((r[n] for n in _DONE if isinstance(r.get(n), str)), None)
+            if isinstance(r.get("assigned_at"), str) and ended is not None:
+                took = datetime.fromisoformat(ended) - datetime.fromisoformat(r["assigned_at"])
+                count("trips take time", took >= timedelta(minutes=10))
+            for f in refs if ended is not None else []:
+                done_of.setdefault((f.ref, r.get(f.name)), []).append(ended)
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        asked = [
+            f.name
+            for f in spec.fields
+            if f.kind == "datetime" and {"created", "requested"} & set(fakes.words(f.name))
+        ]
+        refs = [f for f in spec.fields if f.kind == "ref"]
+        for r in records:
+            for f in refs:
+                for when in asked:
+                    for ended in done_of.get((f.ref, r.get(f.name)), []):
+                        count("asked after done", r[when] >= ended)
+                target = keyed.get(f.ref, {}).get(r.get(f.name))
+                for name, value in (target or {}).items():
+                    verb = name[4:] if name.startswith("can_") else ""
+                    if len(os.path.commonprefix([verb, entity.lower()])) >= 5:
+                        count("done by who may", value is True)
+            if isinstance(r.get("can_prescribe"), bool):
+                roles = [v for v in r.values() if isinstance(v, str) and "therap" in v]
+                if roles:
+                    count("no therapist prescribes", not r["can_prescribe"])
 
 
 def _offered(domain, entity: str) -> dict[str, list]:
