@@ -72,6 +72,8 @@ Third list, of records that refer to the same record and of who may do what:
   dated at or after the end of every trip of that record (its delivery's `delivered_at`);
 - done by who may: a record named after what a `can_…` flag allows (a prescription, after
   `can_prescribe`) refers to a record with that flag set;
+- variants differ: the entries of a map (a product's variants) differ in their options;
+- doctors by title: the name of a clinician, doctor or physician begins with "Dr.";
 - no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
 """
 
@@ -82,7 +84,6 @@ import ast
 import itertools
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -476,6 +477,12 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
 _DONE = ("delivered_at", "completed_at")
 
 
+def _stem(a: str, b: str) -> int:
+    """How many leading letters two words share (prescribe, prescription: 7)."""
+    pairs = zip(a, b, strict=False)
+    return sum(1 for _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs))
+
+
 def _sibling_checks(domain, data, keyed, count) -> None:
     """Checks of records that refer to the same record (a refund and the trip of one order), of
     how long a trip takes, and of who may do what (see the module doc, third list)."""
@@ -498,6 +505,7 @@ def _sibling_checks(domain, data, keyed, count) -> None:
             if f.kind == "datetime" and {"created", "requested"} & set(fakes.words(f.name))
         ]
         refs = [f for f in spec.fields if f.kind == "ref"]
+        titled = {"clinician", "doctor", "physician"} & set(fakes.words(entity))
         for r in records:
             for f in refs:
                 for when in asked:
@@ -506,8 +514,19 @@ def _sibling_checks(domain, data, keyed, count) -> None:
                 target = keyed.get(f.ref, {}).get(r.get(f.name))
                 for name, value in (target or {}).items():
                     verb = name[4:] if name.startswith("can_") else ""
-                    if len(os.path.commonprefix([verb, entity.lower()])) >= 5:
+                    if _stem(verb, entity.lower()) >= 5:
                         count("done by who may", value is True)
+            for value in r.values():  # variants of one product differ in their options
+                entries = list(value.values()) if isinstance(value, dict) else []
+                held = [
+                    json.dumps(e["options"], sort_keys=True)
+                    for e in entries
+                    if isinstance(e, dict) and isinstance(e.get("options"), dict)
+                ]
+                if len(held) > 1:
+                    count("variants differ", len(set(held)) == len(held))
+            if titled and isinstance(r.get("name"), str):
+                count("doctors by title", r["name"].startswith("Dr. "))
             if isinstance(r.get("can_prescribe"), bool):
                 roles = [v for v in r.values() if isinstance(v, str) and "therap" in v]
                 if roles:

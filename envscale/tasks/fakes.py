@@ -790,6 +790,9 @@ _NAMED_KINDS: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
+_TITLED = frozenset({"clinician", "doctor", "physician"})
+
+
 def name_for(
     rng: random.Random,
     entity: str,
@@ -803,7 +806,8 @@ def name_for(
     sources = [set(words(entity)), *({w} for w in re.findall(r"[a-z]+", doc.lower()))]
     kind = next((kind for tokens in sources for names, kind in _NAMED_KINDS if tokens & names), "")
     if kind == "person":
-        return persona.name
+        # a doctor is introduced by title; the entity's own name says so, not its doc
+        return f"Dr. {persona.name}" if set(words(entity)) & _TITLED else persona.name
     if kind == "dish":
         return dish(rng, cuisine)
     if kind == "restaurant":
