@@ -72,6 +72,7 @@ Third list, of records that refer to the same record and of who may do what:
   dated at or after the end of every trip of that record (its delivery's `delivered_at`);
 - done by who may: a record named after what a `can_…` flag allows (a prescription, after
   `can_prescribe`) refers to a record with that flag set;
+- tracking ids their own: no value of a tracking id has the shape of another id field's;
 - variants differ: the entries of a map (a product's variants) differ in their options;
 - doctors by title: the name of a clinician, doctor or physician begins with "Dr.";
 - no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
@@ -477,6 +478,19 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
 _DONE = ("delivered_at", "completed_at")
 
 
+def _id_shapes(value, shapes: dict[str, set[str]], name: str = "") -> None:
+    """The shapes (digits as 9, letters as a) of the string values of fields named `…_id`."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _id_shapes(v, shapes, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            _id_shapes(v, shapes, name)
+    elif isinstance(value, str) and name.endswith("_id"):
+        shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", value))
+        shapes.setdefault(name, set()).add(shape)
+
+
 def _stem(a: str, b: str) -> int:
     """How many leading letters two words share (prescribe, prescription: 7)."""
     pairs = zip(a, b, strict=False)
@@ -497,6 +511,12 @@ def _sibling_checks(domain, data, keyed, count) -> None:
                 count("trips take time", took >= timedelta(minutes=10))
             for f in refs if ended is not None else []:
                 done_of.setdefault((f.ref, r.get(f.name)), []).append(ended)
+    shapes: dict[str, set[str]] = {}  # id field name -> the shapes of its values
+    _id_shapes(data, shapes)
+    for name, held in shapes.items():
+        if "tracking" in name:
+            others = set().union(*(v for k, v in shapes.items() if k != name))
+            count("tracking ids their own", not held & others)
     for entity, records in data.items():
         spec = manifest.entities[entity]
         asked = [

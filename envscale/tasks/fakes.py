@@ -757,6 +757,8 @@ def text_for(
         return p.company
     if {"airline", "carrier"} & t:
         return f"{faker(rng).city()} Air"
+    if {"tracking", "waybill", "shipment"} & t and last in {"id", "number", "code", "ref"}:
+        return str(rng.randint(10**11, 10**12 - 1))  # a carrier's number, unlike an item's
     if last in {"id", "number", "code", "sku", "ref"}:
         return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
     if "time" in t or "hh:mm" in lowered:

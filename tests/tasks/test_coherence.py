@@ -548,3 +548,13 @@ def test_variants_of_a_product_differ_in_their_options(retail):
     for product in several:
         held = [sorted(v["options"].items()) for v in product["variants"].values()]
         assert all(a != b for a, b in itertools.combinations(held, 2)), product
+
+
+def test_tracking_ids_are_carrier_numbers_not_item_ids(retail):
+    _, data = retail
+    shipped = [f for o in data["Order"] for f in o["fulfillments"]]
+    assert shipped
+    for fulfillment in shipped:
+        for tracking in fulfillment["tracking_id"]:
+            assert tracking.isdigit() and len(tracking) == 12, fulfillment
+        assert all("-" in item for item in fulfillment["item_ids"]), fulfillment
