@@ -67,7 +67,6 @@ names and the spec alone:
   day (the next for an arrival scheduled `+1`).
 
 Third list, of records that refer to the same record and of who may do what:
-- trips take time: a record assigned and then delivered or completed took ten minutes or more;
 - asked after done: a record created or requested about a record (a refund of an order) is
   dated at or after the end of every trip of that record (its delivery's `delivered_at`);
 - done by who may: a record named after what a `can_…` flag allows (a prescription, after
@@ -506,9 +505,6 @@ def _sibling_checks(domain, data, keyed, count) -> None:
         refs = [f for f in manifest.entities[entity].fields if f.kind == "ref"]
         for r in records:
             ended = next((r[n] for n in _DONE if isinstance(r.get(n), str)), None)
-            if isinstance(r.get("assigned_at"), str) and ended is not None:
-                took = datetime.fromisoformat(ended) - datetime.fromisoformat(r["assigned_at"])
-                count("trips take time", took >= timedelta(minutes=10))
             for f in refs if ended is not None else []:
                 done_of.setdefault((f.ref, r.get(f.name)), []).append(ended)
     shapes: dict[str, set[str]] = {}  # id field name -> the shapes of its values

@@ -511,7 +511,7 @@ def test_what_a_cancel_appends_is_read_from_the_tool_and_given_to_cancelled_reco
             assert all(p["amount"] > 0 for p in r["payment_history"]), r["reservation_id"]
 
 
-def test_refunds_follow_the_delivery_and_trips_take_ten_minutes_or_more():
+def test_refunds_follow_the_delivery():
     domain = _load("delivery")
     data = generate_data(domain, 4, 20)
     delivered = {d["order"]: d["delivered_at"] for d in data["Delivery"] if d["delivered_at"]}
@@ -519,12 +519,6 @@ def test_refunds_follow_the_delivery_and_trips_take_ten_minutes_or_more():
     for refund in data["Refund"]:
         if refund["order"] in delivered:
             assert refund["created_at"] >= delivered[refund["order"]], refund
-    for trip in data["Delivery"]:
-        if trip["delivered_at"]:
-            took = datetime.fromisoformat(trip["delivered_at"]) - datetime.fromisoformat(
-                trip["assigned_at"]
-            )
-            assert took >= timedelta(minutes=10), trip
 
 
 def test_prescriptions_come_from_clinicians_who_may_prescribe_and_doctors_go_by_title():
