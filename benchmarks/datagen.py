@@ -65,6 +65,16 @@ names and the spec alone:
   transitions (a visit completed) names it: its type or the name of what it refers to;
 - times on their day: an actual or estimated time in a map by day is a date-time of that
   day (the next for an arrival scheduled `+1`).
+
+Third list, of records that refer to the same record and of who may do what:
+- asked after done: a record created or requested about a record (a refund of an order) is
+  dated at or after the end of every trip of that record (its delivery's `delivered_at`);
+- done by who may: a record named after what a `can_…` flag allows (a prescription, after
+  `can_prescribe`) refers to a record with that flag set;
+- tracking ids their own: no value of a tracking id has the shape of another id field's;
+- variants differ: the entries of a map (a product's variants) differ in their options;
+- doctors by title: the name of a clinician, doctor or physician begins with "Dr.";
+- no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
 """
 
 from __future__ import annotations
@@ -285,6 +295,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                     set(entry["options"]) <= set(fakes.PRODUCT_KINDS[kind]),
                                 )
     _more_checks(domain, data, keyed, count, clock)
+    _sibling_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -461,6 +472,81 @@ def _more_checks(domain, data, keyed, count, clock: str) -> None:
                             )
                             nxt = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
                             count("times on their day", moment[:10] == (nxt if late else day))
+
+
+_DONE = ("delivered_at", "completed_at")
+
+
+def _id_shapes(value, shapes: dict[str, set[str]], name: str = "") -> None:
+    """The shapes (digits as 9, letters as a) of the string values of fields named `…_id`."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _id_shapes(v, shapes, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            _id_shapes(v, shapes, name)
+    elif isinstance(value, str) and name.endswith("_id"):
+        shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", value))
+        shapes.setdefault(name, set()).add(shape)
+
+
+def _stem(a: str, b: str) -> int:
+    """How many leading letters two words share (prescribe, prescription: 7)."""
+    pairs = zip(a, b, strict=False)
+    return sum(1 for _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs))
+
+
+def _sibling_checks(domain, data, keyed, count) -> None:
+    """Checks of records that refer to the same record (a refund and the trip of one order), of
+    how long a trip takes, and of who may do what (see the module doc, third list)."""
+    manifest = domain.manifest
+    done_of: dict[tuple[str, object], list[str]] = {}  # (entity, key) -> when its trips ended
+    for entity, records in data.items():
+        refs = [f for f in manifest.entities[entity].fields if f.kind == "ref"]
+        for r in records:
+            ended = next((r[n] for n in _DONE if isinstance(r.get(n), str)), None)
+            for f in refs if ended is not None else []:
+                done_of.setdefault((f.ref, r.get(f.name)), []).append(ended)
+    shapes: dict[str, set[str]] = {}  # id field name -> the shapes of its values
+    _id_shapes(data, shapes)
+    for name, held in shapes.items():
+        if "tracking" in name:
+            others = set().union(*(v for k, v in shapes.items() if k != name))
+            count("tracking ids their own", not held & others)
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        asked = [
+            f.name
+            for f in spec.fields
+            if f.kind == "datetime" and {"created", "requested"} & set(fakes.words(f.name))
+        ]
+        refs = [f for f in spec.fields if f.kind == "ref"]
+        titled = {"clinician", "doctor", "physician"} & set(fakes.words(entity))
+        for r in records:
+            for f in refs:
+                for when in asked:
+                    for ended in done_of.get((f.ref, r.get(f.name)), []):
+                        count("asked after done", r[when] >= ended)
+                target = keyed.get(f.ref, {}).get(r.get(f.name))
+                for name, value in (target or {}).items():
+                    verb = name[4:] if name.startswith("can_") else ""
+                    if _stem(verb, entity.lower()) >= 5:
+                        count("done by who may", value is True)
+            for value in r.values():  # variants of one product differ in their options
+                entries = list(value.values()) if isinstance(value, dict) else []
+                held = [
+                    json.dumps(e["options"], sort_keys=True)
+                    for e in entries
+                    if isinstance(e, dict) and isinstance(e.get("options"), dict)
+                ]
+                if len(held) > 1:
+                    count("variants differ", len(set(held)) == len(held))
+            if titled and isinstance(r.get("name"), str):
+                count("doctors by title", r["name"].startswith("Dr. "))
+            if isinstance(r.get("can_prescribe"), bool):
+                roles = [v for v in r.values() if isinstance(v, str) and "therap" in v]
+                if roles:
+                    count("no therapist prescribes", not r["can_prescribe"])
 
 
 def _offered(domain, entity: str) -> dict[str, list]:

@@ -757,6 +757,8 @@ def text_for(
         return p.company
     if {"airline", "carrier"} & t:
         return f"{faker(rng).city()} Air"
+    if {"tracking", "waybill", "shipment"} & t and last in {"id", "number", "code", "ref"}:
+        return str(rng.randint(10**11, 10**12 - 1))  # a carrier's number, unlike an item's
     if last in {"id", "number", "code", "sku", "ref"}:
         return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
     if "time" in t or "hh:mm" in lowered:
@@ -790,6 +792,9 @@ _NAMED_KINDS: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
+_TITLED = frozenset({"clinician", "doctor", "physician"})
+
+
 def name_for(
     rng: random.Random,
     entity: str,
@@ -803,7 +808,8 @@ def name_for(
     sources = [set(words(entity)), *({w} for w in re.findall(r"[a-z]+", doc.lower()))]
     kind = next((kind for tokens in sources for names, kind in _NAMED_KINDS if tokens & names), "")
     if kind == "person":
-        return persona.name
+        # a doctor is introduced by title; the entity's own name says so, not its doc
+        return f"Dr. {persona.name}" if set(words(entity)) & _TITLED else persona.name
     if kind == "dish":
         return dish(rng, cuisine)
     if kind == "restaurant":

@@ -131,6 +131,8 @@ def test_manifest_lists_tools_effects_and_a_tool_graph(files):
         "balance_is_what_is_due": "runtime",
         "member_id_with_a_plan": "runtime",
         "archived_patients_owe_nothing": "runtime",
+        "therapists_do_not_prescribe": "runtime",
+        "prescribed_by_a_prescriber": "runtime",
         "notes_after_the_visit": "runtime",
         "appointment_in_its_slot": "runtime",
         "slot_booked_by_a_visit": "runtime",

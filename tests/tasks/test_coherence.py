@@ -509,3 +509,46 @@ def test_what_a_cancel_appends_is_read_from_the_tool_and_given_to_cancelled_reco
     for r in data["Reservation"]:
         if r.get("status") != "cancelled":
             assert all(p["amount"] > 0 for p in r["payment_history"]), r["reservation_id"]
+
+
+def test_refunds_follow_the_delivery():
+    domain = _load("delivery")
+    data = generate_data(domain, 4, 20)
+    delivered = {d["order"]: d["delivered_at"] for d in data["Delivery"] if d["delivered_at"]}
+    assert data["Refund"] and delivered
+    for refund in data["Refund"]:
+        if refund["order"] in delivered:
+            assert refund["created_at"] >= delivered[refund["order"]], refund
+
+
+def test_prescriptions_come_from_clinicians_who_may_prescribe_and_doctors_go_by_title():
+    domain = _load("clinic")
+    data = generate_data(domain, 4, 30)
+    clinicians = {c["clinician_id"]: c for c in data["Clinician"]}
+    assert any(c["specialty"] == "physiotherapy" for c in clinicians.values())
+    for c in clinicians.values():
+        assert not (c["specialty"] == "physiotherapy" and c["can_prescribe"]), c
+        assert c["name"].startswith("Dr. ") and len(c["name"].split()) >= 3, c
+    assert not any(p["first_name"].startswith("Dr") for p in data["Patient"])
+    assert data["Prescription"]
+    for rx in data["Prescription"]:
+        assert clinicians[rx["clinician"]]["can_prescribe"], rx
+
+
+def test_variants_of_a_product_differ_in_their_options(retail):
+    _, data = retail
+    several = [p for p in data["Product"] if len(p["variants"]) > 1]
+    assert several
+    for product in several:
+        held = [sorted(v["options"].items()) for v in product["variants"].values()]
+        assert all(a != b for a, b in itertools.combinations(held, 2)), product
+
+
+def test_tracking_ids_are_carrier_numbers_not_item_ids(retail):
+    _, data = retail
+    shipped = [f for o in data["Order"] for f in o["fulfillments"]]
+    assert shipped
+    for fulfillment in shipped:
+        for tracking in fulfillment["tracking_id"]:
+            assert tracking.isdigit() and len(tracking) == 12, fulfillment
+        assert all("-" in item for item in fulfillment["item_ids"]), fulfillment

@@ -446,6 +446,14 @@ class Lifecycle(State):
         start = max(earlier)
         if len(start) == 10:
             start += self.clock[10:]
+        if self.clock[: len(start)] >= start > fakes.shift_minutes(self.clock, -15)[: len(start)]:
+            # begun just before the clock: it began earlier, so that what follows takes time
+            fields = self.manifest.entities[entity].fields
+            begun = next((g for g in fields if record.get(g.name) == start), None)
+            if begun is not None and begun.kind == "datetime":
+                record[begun.name] = start = fakes.shift_minutes(
+                    self.clock, -rng.randrange(15, 60, 5)
+                )
         when = fakes.shift_minutes(start, rng.randrange(15, 120, 5))
         when = min(when, self.clock) if start <= self.clock else when
         return when if f.kind == "datetime" else when[:10]

@@ -170,7 +170,13 @@ class NestedValues(State):
                 ctx.options = fakes.option_sets(rng, entity, f"{doc} {self._doc(entity)}", named)
             if strings:
                 return copy.deepcopy(ctx.options)
-            return {option: rng.choice(choices) for option, choices in ctx.options.items()}
+            # the variants of one record differ in their options while combinations are left
+            for _ in range(20):
+                picked = {option: rng.choice(choices) for option, choices in ctx.options.items()}
+                if repr(sorted(picked.items())) not in ctx.picked:
+                    break
+            ctx.picked.add(repr(sorted(picked.items())))
+            return picked
         if "YYYY-MM-DD" in doc and "HH:MM" not in doc:  # by day: a run of days near the clock
             start = rng.randint(-12, 8)
             days = [fakes.shift_date(self.clock, start + i) for i in range(rng.randint(4, 12))]
@@ -183,6 +189,7 @@ class NestedValues(State):
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
             for _ in range(rng.randint(1, 3))
         ]
+        values = _distinct_options(values)
         # A map of records that carry an id is keyed by that id (methods saved under their
         # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
         return {
@@ -583,3 +590,21 @@ def _tied(schema: dict, present: set[str], rng: random.Random) -> bool:
     if " only" in doc or "for " in doc:
         return False
     return rng.random() < 0.6
+
+
+def _distinct_options(values: list) -> list:
+    """The entries of a map that differ in their options (variants of one product): one whose
+    options repeat an earlier one's is left out, for want of combinations left."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        held = [
+            repr(sorted(v.items()))
+            for k, v in (value.items() if isinstance(value, dict) else [])
+            if "option" in k and isinstance(v, dict) and v
+        ]
+        if held and held[0] in seen:
+            continue
+        seen.update(held)
+        kept.append(value)
+    return kept

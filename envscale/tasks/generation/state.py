@@ -36,6 +36,7 @@ class RecordContext:
         self.known: dict[str, tuple[Any, str | None]] = known if known is not None else {}
         self.referred: list[tuple[str, dict]] = referred if referred is not None else []
         self.options: dict[str, list[str]] | None = None  # the record's option sets
+        self.picked: set[str] = set()  # the combinations of options its lines hold so far
         self.after: dict | None = None  # the line before, for a line of a list
         self.closing: dict | None = None  # the first line, for a line that comes back to it
 
