@@ -271,6 +271,7 @@ class Gather:
         self.states = Shared()  # final states beside gold ones
         self.tasks_shown: dict[str, dict[str, Any]] = {}
         self.defaults: dict[str, dict[str, dict]] = {}  # domain -> each tool's defaults
+        self.seen_ids: Counter[str] = Counter()
 
     def add(self, t: Trajectory) -> None:
         passed, reason = outcome(t)
@@ -279,8 +280,11 @@ class Gather:
         call_names: dict[str, str] = {}
         messages = [shown_message(m, self.texts, call_names) for m in t.messages]
         meta = t.meta.to_dict()
+        # The same task run by two jobs gives two episodes of one id; a row's id names one row.
+        self.seen_ids[t.id] += 1
+        row_id = t.id if self.seen_ids[t.id] == 1 else f"{t.id}~{self.seen_ids[t.id]}"
         row: dict[str, Any] = {
-            "id": t.id,
+            "id": row_id,
             "domain": self.domains.setdefault(t.domain, len(self.domains)),
             "task": t.task_id,
             "passed": passed,

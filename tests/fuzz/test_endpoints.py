@@ -3,6 +3,9 @@ reason, and the jobs around it finish and resume; the fuzzer reports a job that 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 import envscale
@@ -20,7 +23,7 @@ from envscale.fuzz.endpoints import (
 from envscale.fuzz.report import EPISODE_RECORD
 from envscale.jobs import executors, generate
 from envscale.jobs.executors import Worker, WorkerSetup, WorkItem
-from envscale.records import EpisodeError, Trajectory
+from envscale.records import EpisodeError, Trajectory, TrajectoryReader
 from envscale.rollout.dialogue import BackendConfig
 from tests.rollout.episode_fixtures import CLINIC, clinic_tasks
 
@@ -85,7 +88,11 @@ def test_an_episode_the_job_drops_is_reported(monkeypatch) -> None:
 
 
 def test_a_rerun_that_redoes_finished_episodes_is_reported(monkeypatch) -> None:
-    monkeypatch.setattr(generate, "read_jsonl", lambda path, model: iter([]))
+    class ForgetfulReader(TrajectoryReader):
+        def read(self, path: str | Path) -> Iterator[Trajectory]:  # sees no finished episode
+            return iter([])
+
+    monkeypatch.setattr(generate, "TrajectoryReader", ForgetfulReader)
     tally = ATTACKS["endpoints.text"].run(4, 0)
     details = [p.detail for p in tally.examples]
     assert any("recorded 2 times" in d for d in details), details

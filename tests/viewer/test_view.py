@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,18 @@ def test_an_empty_file_makes_an_empty_page_and_says_so(
     assert f"wrote {page}: 0 trajectories" in out
     assert f"warning: {empty} holds no trajectories" in err
     assert page_data(page.read_text("utf-8"))["rows"] == []
+
+
+def test_an_episode_given_twice_is_two_rows_of_their_own(
+    episodes: Episodes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = tmp_path / "job"
+    shutil.copytree(episodes.whole, job)
+    once = (job / "trajectories.jsonl").read_text("utf-8")
+    (job / "trajectories.jsonl").write_text(once + once, "utf-8")
+    page = tmp_path / "page.html"
+    code, _, err = view([str(job / "trajectories.jsonl"), "-o", str(page)], capsys)
+    assert code == 0, err
+    ids = [row["id"] for row in page_data(page.read_text("utf-8"))["rows"]]
+    first = [t.id for t in load_jsonl(episodes.whole / "trajectories.jsonl", Trajectory)]
+    assert ids == first + [f"{i}~2" for i in first]
