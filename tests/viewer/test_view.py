@@ -81,15 +81,17 @@ def test_final_states_are_replayed_beside_the_gold_ones(episodes: Episodes) -> N
     data = build(Sources(episodes.mixed / "trajectories.jsonl", specs=[str(RETAIL)])).value
     tasks = {t.id: t for t in load_jsonl(episodes.mixed / "tasks.jsonl", Task)}
     by_domain = {name: i for i, name in enumerate(data["domains"])}
+    trajectories = load_jsonl(episodes.mixed / "trajectories.jsonl", Trajectory)
+    assert len(trajectories) == len(data["rows"])  # a row for each, in the file's order
     changed_some = False
-    for row in data["rows"]:
+    for row, trajectory in zip(data["rows"], trajectories, strict=True):
         if row["domain"] != by_domain["retail"]:
             assert row["diff"] is None  # no telecom spec was given
             continue
         assert row["diff"]["reproduced"], row["id"]
         changes = data["states"][row["diff"]["state"]]
         task = tasks[row["task"]]
-        reached_gold = task.gold_state_hash == _final_hash(episodes, row["id"])
+        reached_gold = task.gold_state_hash == trajectory.final_state_hash
         assert all(c["same"] for c in changes) == reached_gold, row["id"]
         for change in changes:
             changed_some = True
@@ -107,13 +109,6 @@ def test_final_states_are_replayed_beside_the_gold_ones(episodes: Episodes) -> N
     )
     notes = data["notes"]
     assert any("domain telecom" in note and "--spec" in note for note in notes)
-
-
-def _final_hash(episodes: Episodes, trajectory_id: str) -> str:
-    for t in load_jsonl(episodes.mixed / "trajectories.jsonl", Trajectory):
-        if t.id == trajectory_id:
-            return t.final_state_hash
-    raise AssertionError(trajectory_id)
 
 
 def test_dual_control_sides_and_error_outputs_are_kept(episodes: Episodes) -> None:
