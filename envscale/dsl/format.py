@@ -24,12 +24,11 @@ The layout, as the README's language reference states it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from lark import Lark, Token, Tree
 
 from envscale.dsl.diagnostics import Diagnostic
-from envscale.dsl.grammar import GRAMMAR
+from envscale.dsl.grammar import lark_parser
 from envscale.dsl.parser import parse
 from envscale.dsl.tokens import needs_space, roles, scan
 
@@ -78,15 +77,8 @@ class _Mark:
     role: str = ""
 
 
-@cache
 def _parser() -> Lark:
-    return Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        keep_all_tokens=True,
-        maybe_placeholders=False,
-        cache=True,
-    )
+    return lark_parser(keep_all_tokens=True, maybe_placeholders=False)
 
 
 def _first_token(node: Tree | Token) -> Token:

@@ -23,7 +23,7 @@ from lark.exceptions import (
 
 from envscale.dsl import ast
 from envscale.dsl.diagnostics import Diagnostic, source_lines
-from envscale.dsl.grammar import GRAMMAR, MAX_DEPTH
+from envscale.dsl.grammar import MAX_DEPTH, lark_parser
 from envscale.dsl.strings import BadString, int_value, unquote
 
 # The statement classes by the word their rule is named after: `let_stmt` builds an ast.Let.
@@ -43,15 +43,8 @@ _READABLE = {
 }
 
 
-@cache
 def _parser() -> Lark:
-    return Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        cache=True,
-    )
+    return lark_parser(propagate_positions=True)
 
 
 _local = threading.local()
