@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from envscale.errors import DataError
-from envscale.jsonl import dumps
+from envscale.jsonl import Appender, dumps, repair
 
 
 class Part(BaseModel):
@@ -837,6 +837,23 @@ class TrajectoryWriter:
             cached = (Preamble.of(trajectory), schemas)
             self._cache[key] = cached
         return cached[0]
+
+
+def append_trajectories(path: str | Path, trajectories: Iterable[Trajectory]) -> int:
+    """Append trajectories to a trajectory file as the generate and evaluate jobs write it
+    (a preamble line before the first trajectory that shares it, unless the file holds that
+    preamble already); the number of trajectories written."""
+    path = Path(path)
+    repair(path)
+    reader = TrajectoryReader()
+    if path.exists():
+        for _ in reader.read(path):  # the preambles the file holds
+            pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = list(trajectories)
+    with Appender(path) as out:
+        out.write(TrajectoryWriter(known=reader.preambles).lines(records))
+    return len(records)
 
 
 def trajectory_line(trajectory: Trajectory, preamble: Preamble) -> dict[str, Any]:

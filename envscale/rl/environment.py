@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from envscale.records import Task, agent_view
+from envscale.records import Task, Trajectory, agent_view
 from envscale.rollout.dialogue import BackendConfig, EpisodeContext
 from envscale.rollout.episode import (
     DEFAULT_MAX_STEPS,
     Dialogue,
     DomainRuntime,
+    episode_record,
     run_tool_calls,
     user_turn,
     verify_dialogue,
@@ -128,6 +129,9 @@ class TaskEnvironment:
         self._task: Task | None = None
         self._dialogue: Dialogue | None = None
         self._verdict: Verdict | None = None
+        self._final_hash = ""
+        self._seed = seed
+        self._trial = 0
         self._truncated = False
         self._calls = 0
 
@@ -186,25 +190,27 @@ class TaskEnvironment:
             raise KeyError(f"unknown task {task!r}") from None
 
     def reset(
-        self, task: Task | str | dict | None = None, *, seed: int | None = None
+        self, task: Task | str | dict | None = None, *, seed: int | None = None, trial: int = 0
     ) -> Observation:
         """Start an episode of `task` in its initial state; the user's opening line. `seed`
-        (default: the environment's) seeds the simulated user."""
+        (default: the environment's) and `trial` seed the simulated user as `envscale
+        generate` seeds a trial's (`--seed`); both are kept in the episode's trajectory."""
         chosen = self.resolve(task, seed)
         self._task = chosen
         self._env = self.runtime.environment(chosen)
         self._verdict = None
+        self._final_hash = ""
         self._truncated = False
         self._calls = 0
         base = self.seed if seed is None else seed
+        self._seed, self._trial = base, trial
         self.user.start(
             EpisodeContext(
                 chosen,
                 self.runtime.tools,
                 self.runtime.kinds,
                 self.domain.policy,
-                # seeded as a generated episode seeds its user (trial 0)
-                random.Random(f"user:{base}:{chosen.id}:0"),
+                random.Random(f"user:{base}:{chosen.id}:{trial}"),
                 user_tools=self.runtime.user_tools,
             )
         )
@@ -253,6 +259,33 @@ class TaskEnvironment:
         assert self._verdict is not None
         return self._verdict
 
+    def trajectory(self, *, agent: str = "rl", agent_model: str | None = None) -> Trajectory:
+        """The ended episode as a trajectory record, as `envscale generate` writes one: the
+        whole dialogue (the user's own calls too, in dual control), the verdict and the
+        reward; `agent` and `agent_model` name what chose the actions. `records.
+        append_trajectories` writes it to a file that `envscale export`, `view` and `train`
+        read."""
+        dialogue = self._live()
+        verdict = self._verdict
+        if verdict is None:
+            raise RuntimeError("the episode has not ended: step to its end or call finish()")
+        return episode_record(
+            self.runtime,
+            self.task,
+            dialogue,
+            self._final_hash,
+            filters=verdict.filters,
+            reward=verdict.reward,
+            scores=verdict.scores,
+            failure=verdict.failure,
+            trial=self._trial,
+            agent=agent,
+            agent_model=agent_model,
+            user=self.user.config.kind,
+            user_model=self.user.config.model,
+            seed=self._seed,
+        )
+
     def close(self) -> None:
         self.runtime.close()
         self._env = None
@@ -299,8 +332,9 @@ class TaskEnvironment:
     def _end(self, truncated: bool, why: str = "no end") -> None:
         dialogue = self._live()
         assert self._env is not None and self._task is not None
+        self._final_hash = self._env.state_hash()
         verdict, reward, scores = verify_dialogue(
-            self.runtime, self._task, dialogue, self._env.state_hash()
+            self.runtime, self._task, dialogue, self._final_hash
         )
         self._truncated = truncated
         failure = verdict.failure

@@ -8,22 +8,30 @@ starts a task's episode (without one, a task drawn from the seeded generator); i
 the agent's tools and the policy. Both spaces are text of any Unicode characters up to a
 length (`UnicodeText`: Gymnasium's `Text` samples from a character set, but the text a model
 writes or a tool returns is not confined to one).
+
+Importing this module registers the environment as `envscale/TaskEnv-v0` with gymnasium
+(when it is installed), so `gymnasium.make("envscale.rl.gym_env:envscale/TaskEnv-v0",
+spec=...)` works without importing envscale first; `make_environment` says what it takes.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import string
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envscale.records import Task
+from envscale.records import Task, load_jsonl
 from envscale.rl.environment import Step, TaskEnvironment, ToolCall, Turn
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import DEFAULT_MAX_STEPS
 from envscale.rollout.toolcalls import parse_hermes
 from envscale.runtime.domain import Domain
+from envscale.runtime.load import load
+from envscale.tasks.sampling import sample_tasks
+from envscale.tasks.states import EnvFactory, initial_state_for
 
 # Characters, far above a tool result's default limit of 1,000,000 bytes.
 MAX_TEXT = 1 << 21
@@ -113,3 +121,42 @@ def gymnasium_environment(
 def unicode_text(max_length: int = MAX_TEXT) -> Any:
     """The text space of the environment's actions and observations."""
     return _classes()[0](max_length)
+
+
+ENV_ID = "envscale/TaskEnv-v0"
+
+
+def make_environment(
+    spec: str | Path,
+    tasks: Iterable[Task] | str | Path | None = None,
+    *,
+    n_tasks: int = 8,
+    task_seed: int = 0,
+    user: BackendConfig | None = None,
+    max_turns: int = DEFAULT_MAX_STEPS,
+    render_mode: str | None = None,
+) -> Any:
+    """What `gymnasium.make(ENV_ID, ...)` makes: the environment over a spec's tasks, given
+    as records or a tasks.jsonl file, or else `n_tasks` sampled from the spec's initial
+    state with `task_seed`."""
+    domain = load(spec)
+    if tasks is None:
+        factory = EnvFactory(domain, initial_state_for(spec), spec)
+        tasks = sample_tasks(domain, factory, n=n_tasks, seed=task_seed)
+    elif isinstance(tasks, str | Path):
+        tasks = load_jsonl(tasks, Task)
+    return gymnasium_environment(
+        domain, tasks, spec_path=spec, user=user, max_turns=max_turns, render_mode=render_mode
+    )
+
+
+def register() -> None:
+    """Register ENV_ID with gymnasium, once."""
+    import gymnasium
+
+    if ENV_ID not in gymnasium.registry:
+        gymnasium.register(ENV_ID, entry_point=make_environment)
+
+
+if importlib.util.find_spec("gymnasium") is not None:
+    register()

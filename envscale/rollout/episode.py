@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from envscale import __version__
 from envscale.records import (
@@ -200,25 +201,55 @@ def run_episode(
         failure = f"turn_limit: no end after {max_steps} agent turns" + (
             f"; {failure}" if failure else ""
         )
+    return episode_record(
+        runtime,
+        task,
+        dialogue,
+        final_hash,
+        filters=verdict.to_dict(),
+        reward=reward,
+        scores=scores,
+        failure=failure,
+        trial=trial,
+        agent=agent.config.kind,
+        agent_model=agent.config.model,
+        user=user.config.kind,
+        user_model=user.config.model,
+        seed=seed,
+        usage=EpisodeUsage(agent=dialogue.agent_usage, user=dialogue.user_usage),
+        **({"mistake": mistake.kind} if mistake is not None and mistake.made else {}),
+    )
+
+
+def episode_record(
+    runtime: DomainRuntime,
+    task: Task,
+    dialogue: Dialogue,
+    final_hash: str,
+    *,
+    filters: dict[str, bool],
+    reward: float,
+    scores: dict[str, float | None] | None,
+    failure: str | None,
+    trial: int,
+    **meta: Any,
+) -> Trajectory:
+    """The trajectory record of a verified dialogue whose environment ended in `final_hash`:
+    what every episode records (its lineage and counts in `meta`), plus the `meta` keys the
+    caller knows (the backends, the job seed, the usage)."""
     calls = dialogue.calls
-    user_calls = sum(c.side == "user" for c in calls)
     return Trajectory(
         id=episode_id(task.id, trial),
-        domain=domain.name,
-        spec_hash=domain.spec_hash,
+        domain=runtime.domain.name,
+        spec_hash=runtime.domain.spec_hash,
         task_id=task.id,
         tools=runtime.tool_records,
         **({"user_tools": runtime.user_tool_records} if dialogue.dual else {}),
         messages=[Message.model_validate(m) for m in dialogue.messages],
         reward=reward,
         final_state_hash=final_hash,
-        filters=verdict.to_dict(),
+        filters=filters,
         meta=TrajectoryMeta(
-            agent=agent.config.kind,
-            agent_model=agent.config.model,
-            user=user.config.kind,
-            user_model=user.config.model,
-            seed=seed,
             task_seed=task.seed,
             trial=trial,
             envscale=__version__,
@@ -229,10 +260,9 @@ def run_episode(
             internal_errors=sum(c.internal for c in calls),
             chain_length=len(task.gold_calls),
             failure=failure,
-            usage=EpisodeUsage(agent=dialogue.agent_usage, user=dialogue.user_usage),
-            **({"mistake": mistake.kind} if mistake is not None and mistake.made else {}),
-            **({"user_calls": user_calls} if dialogue.dual else {}),
+            **({"user_calls": sum(c.side == "user" for c in calls)} if dialogue.dual else {}),
             **({"scores": scores} if scores is not None else {}),
+            **meta,
         ),
     )
 

@@ -3,6 +3,7 @@ cleared after each test so that later trainer runs in the same process start afr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -11,9 +12,9 @@ import pytest
 @pytest.fixture(autouse=True)
 def fresh_accelerate_state() -> Iterator[None]:
     yield
-    try:
-        from accelerate.state import AcceleratorState, GradientState
-    except ImportError:
+    if "accelerate.state" not in sys.modules:  # no trainer ran: nothing to clear
         return
+    from accelerate.state import AcceleratorState, GradientState
+
     AcceleratorState._reset_state(reset_partial_state=True)
     GradientState._reset_state()

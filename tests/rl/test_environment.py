@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import envscale
-from envscale.records import Assertion, GoldCall, Scoring, Task
+from envscale.records import Scoring, Task
 from envscale.rl import Say, TaskEnvironment, ToolCall, Turn
 from envscale.rollout.agents import ScriptedAgent
 from envscale.rollout.dialogue import BackendConfig
 from envscale.rollout.episode import DomainRuntime, run_episode
 from envscale.rollout.users import ScriptedUser
-from envscale.tasks.tau2tasks import criteria_task
 from tests.rl.desk import desk_domain, desk_tasks
+from tests.rl.dual import PHONE, roaming_task
 from tests.rollout.episode_fixtures import CLINIC, clinic_domain, clinic_tasks
-
-PHONE = Path(__file__).resolve().parents[1] / "rollout" / "dual" / "phone.domain"
 
 
 @pytest.fixture(scope="module")
@@ -206,19 +202,7 @@ def test_a_generated_episode_replayed_gets_its_reward_and_verdict() -> None:
 
 def test_dual_control_keeps_the_users_device_apart() -> None:
     domain = envscale.load(PHONE)
-    gold = [
-        GoldCall(name="enable_roaming", arguments={"line_id": "L1"}),
-        GoldCall(name="toggle_airplane_mode", arguments={}, side="user"),
-        GoldCall(name="toggle_data_roaming", arguments={}, side="user"),
-    ]
-    scoring = Scoring(
-        basis=["ENV_ASSERTION", "ACTION"],
-        assertions=[Assertion(name="assert_online", arguments={"expected": True})],
-    )
-    broken = {"data": "phone.data.json", "actions": [{"name": "break_phone", "arguments": {}}]}
-    task = criteria_task(
-        domain, PHONE, "abroad", broken, "My phone has no data abroad. Line L1.", gold, scoring
-    )
+    task = roaming_task(domain)
     trajectory = run_episode(
         DomainRuntime(domain, str(PHONE)), task, ScriptedAgent(), ScriptedUser(), seed=0
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from envscale.records import TrajectoryReader
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -33,6 +35,8 @@ def test_the_readme_section_runs_as_shown(tmp_path, monkeypatch, capsys) -> None
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == "1.0 {'valid': True, 'state': True, 'exact': True}"
     assert printed[0] == space["env"].messages[1]["content"]
+    [written] = TrajectoryReader().read(tmp_path / "build" / "rl" / "trajectories.jsonl")
+    assert written.reward == 1.0 and written.task_id == space["task"].id
 
     exec(compile(grpo, "README.md", "exec"), space)
     trainer = space["trainer"]
