@@ -4,6 +4,7 @@ the problems found per class. Exits 1 if any attack found a problem.
     python benchmarks/fuzz.py [--calls 100000] [--specs 100000] [--expressions 20000]
                               [--episodes 200] [--jobs 2] [--seed 0] [--only NAME]
     python benchmarks/fuzz.py --quick      # a few hundred inputs per class
+    python benchmarks/fuzz.py --quick --only layout --specs 40   # a count given still counts
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ MODULES = [
     "envscale.fuzz.oddspecs",
     "envscale.fuzz.layout",
 ]
+FULL = {"calls": 100_000, "specs": 100_000, "expressions": 20_000, "episodes": 200}
 QUICK = {"calls": 400, "specs": 300, "expressions": 300, "episodes": 10}
 CHUNK = {"calls": 2000, "specs": 1000, "expressions": 2000, "episodes": 20}
 
@@ -48,16 +50,16 @@ def run_chunk(module_attack: tuple[str, int, int]) -> Tally:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=100_000)
-    ap.add_argument("--specs", type=int, default=100_000)
-    ap.add_argument("--expressions", type=int, default=20_000)
-    ap.add_argument("--episodes", type=int, default=200)
+    for unit, full in FULL.items():
+        ap.add_argument(f"--{unit}", type=int, help=f"default {full:,}; {QUICK[unit]} with --quick")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="run only the attacks whose name contains this")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    budget = QUICK if args.quick else vars(args)
+    given = {unit: getattr(args, unit) for unit in FULL}
+    defaults = QUICK if args.quick else FULL
+    budget = {unit: defaults[unit] if n is None else n for unit, n in given.items()}
     chosen = attacks(args.only)
     per_unit: dict[str, list[Attack]] = {}
     for attack in chosen:
