@@ -92,17 +92,24 @@ def test_fuzz_benchmark(only: str) -> None:
     assert ("endpoints." in done.stdout) == (only == "endpoints")
 
 
+# Each of these specs is compiled, run or formatted whole, at a second or more apiece: a few
+# dozen show the benchmark works (tests/dsl/test_format.py and tests/fuzz/test_oddspecs.py
+# check the properties on more).
+SPECS = "40"
+
+
 def test_fuzz_benchmark_formats_specs_in_random_layouts() -> None:
-    done = run("fuzz.py", "--only", "layout")
+    # half generated specs, half slices of each shipped one in turn, half of all re-laid out
+    done = run("fuzz.py", "--only", "layout", "--specs", SPECS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "layout.fmt" in done.stdout and "total specs: 300" in done.stdout
+    assert "layout.fmt" in done.stdout and f"total specs: {SPECS}" in done.stdout
     assert "problems: 0" in done.stdout
 
 
 def test_fuzz_benchmark_runs_the_generated_specs() -> None:
-    done = run("fuzz.py", "--only", "oddspecs")
+    done = run("fuzz.py", "--only", "oddspecs", "--specs", SPECS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "oddspecs" in done.stdout and "total specs: 300" in done.stdout
+    assert "oddspecs" in done.stdout and f"total specs: {SPECS}" in done.stdout
     assert "problems: 0" in done.stdout
 
 
