@@ -43,8 +43,16 @@ def test_nodes_and_typed_edges(graph):
 
 
 def test_a_value_the_source_was_given_is_no_flow(graph):
-    # get_patient takes the patient's id: handing that key back on is not a flow.
-    assert _flow(graph, "get_patient", "list_invoices", "patient_id") is None
+    # verify_patient takes the patient's id: handing that key back on is not a flow ...
+    assert _flow(graph, "verify_patient", "list_invoices", "patient_id") is None
+    # ... but get_patient, which finds the patient by it alone, hands it on with the record.
+    assert _flow(graph, "get_patient", "list_invoices", "patient_id") is not None
+    # A patient's plan is a lone reference: it goes to the read that finds the plan, which
+    # hands it on, not straight to changing the patient's insurance.
+    assert _flow(graph, "verify_patient", "get_insurance_plan", "plan_id") is not None
+    assert _flow(graph, "get_insurance_plan", "update_insurance", "plan_id") is not None
+    assert _flow(graph, "verify_patient", "update_insurance", "plan_id") is None
+    assert _flow(graph, "find_patient", "update_insurance", "plan_id") is None
     # A new phone number is the user's, not a value found in an output.
     assert _flow(graph, "get_patient", "update_contact", "phone") is None
     # The appointment booked names the slot it holds, which a reschedule can move from.
