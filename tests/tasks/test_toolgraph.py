@@ -193,6 +193,13 @@ def test_reads_that_find_what_the_source_holds_and_value_flows_from_other_record
     # ... but the order's owner it names was in the order before the write.
     assert graph.edge("cancel_pending_order", "get_user_details") is None
     assert _flow(graph, "get_order_details", "get_user_details", "user_id") is not None
+    # A cancelled order is not the pending one whose address changes: its address may be
+    # copied into that one, and its payment method charged for another.
+    assert _flow(graph, "cancel_pending_order", "modify_pending_order_address", "address1")
+    assert _flow(graph, "cancel_pending_order", "modify_pending_order_payment", "payment_method_id")
+    # A user's order ids go to get_order_details, which shows the order's state, and on.
+    assert graph.edge("get_user_details", "cancel_pending_order") is None
+    assert _flow(graph, "get_order_details", "cancel_pending_order", "order_id") is not None
 
 
 def test_declared_transitions_are_listed_for_the_drawing():
