@@ -10,6 +10,11 @@ Order[d.order]` and `set o.status = delivered`: marking a delivery done delivers
 Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old and new
 slot) says nothing about that entity. The tool graph reads them: a write hands back
 the record it changed, and that record feeds a next change to it only in a state it accepts.
+
+`stored_params` lists the parameters a tool writes into records (a new address, the payment
+method a transaction names), as against those it only picks by (a lookup's key, the item a
+comprehension's condition matches): a record in a state the target refuses is another
+record, and the graph lets its values feed only what the target stores.
 """
 
 from __future__ import annotations

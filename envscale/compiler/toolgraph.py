@@ -17,7 +17,16 @@ returns (`via`, a path such as `Order.items[].item_id`) that can fill `target`'s
 
 A flow is kept only where the source introduces the value rather than echoes it:
 
-- a key the source was given is no flow (the record it returns is the one the caller named);
+- a key the source was given is no flow (the record it returns is the one the caller named),
+  but for a read that finds a record by its key alone (`get_order(order_id)`), which hands
+  the key on with the record it shows;
+- a bare key of E (one whose record the output does not show: a reference, an id found, a
+  list of ids) goes to that read, not straight to the other tools that take it, when it is
+  a lone key or when the target needs E's record in some state: a customer an order names
+  reaches the customer's tools through `get_customer`, an order picked from a customer's
+  list reaches cancelling it through `get_order`; a key picked from a list feeds a target
+  that needs no state of its record straight, and so does a key a write moved into the
+  state the target needs;
 - a write hands back the record the caller named, or one it made from the records it was
   given: only the key of a record it creates, and keys of entities it neither was given nor
   reads, flow from it (an invoice's id, not its patient, who is the appointment's); its
@@ -26,9 +35,11 @@ A flow is kept only where the source introduces the value rather than echoes it:
   record it names in a state the write moved it into (a delivery marked done names its
   order, now delivered, which `rate_order` takes);
 - a write's record in a state the target does not accept (the manifest's `needs` and
-  `leaves`, compiler/states.py) feeds the target's parameters only as new values
-  (`new_item_ids`), not as parts of the record it changes: a cancelled order's items feed no
-  return of them;
+  `leaves`, compiler/states.py) is another record than the one the target changes: it feeds
+  the values the target stores (the manifest's `stores`: a cancelled order's address into
+  another order's new address, its payment method to pay another) and new values
+  (`new_item_ids`), not those the target matches against its own record (the items to
+  change);
 - a read that finds one entity's records by that entity's key alone or by plain values alone
   (`get_order`, `find_user_id_by_email`) is fed by no tool whose output already holds what
   it finds (the order's record, the user's key);
