@@ -464,6 +464,7 @@ class Environment:
             return CallResult(name, False, error=why)
         self.db.begin_call()
         self.connection.execute("SAVEPOINT call")
+        self.db.keep_rows(True)
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
@@ -493,6 +494,7 @@ class Environment:
             self._rollback(name, "")
             raise
         finally:
+            self.db.keep_rows(False)
             self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
         self.connection.execute("RELEASE call")
         if side == "agent":
@@ -573,7 +575,7 @@ class Environment:
     def _journal(self) -> Iterator[_Seen]:
         """Each journalled record as it is now; one whose stored row is as it was when last
         looked at is not decoded again."""
-        for slot, before in self.db.original.items():
+        for slot, before in self.db.originals().items():
             entity, key = slot
             row = self.db.row(entity, key)
             seen = self._seen.get(slot)
@@ -599,7 +601,7 @@ class Environment:
                 for row in self.connection.execute(meta.all_sql):
                     total += record_digest(name, meta.decode(row))
             # Rows an episode already changed count as they were at reset.
-            for (entity, key), before in self.db.original.items():
+            for (entity, key), before in self.db.originals().items():
                 current = self.db.find(entity, key)
                 if current is not None:
                     total -= record_digest(entity, current)
