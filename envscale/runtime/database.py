@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +34,6 @@ _UNCACHED = object()  # a record not read in the call in progress
 # What json.dumps would build for these options on every call, built once.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# In JSON that json writes, the only text that can hold a number outside the language's
-# (an int past 64 bits, NaN, an infinity): what has none of it needs no walk over the value.
-_SUSPECT_NUMBER = re.compile(r"\d{19}|NaN|Infinity")
 
 
 def load_json(text: str) -> Any:
@@ -49,15 +45,18 @@ def load_json(text: str) -> Any:
         return json.loads(text)
 
 
-def copy_json(text: str) -> Any:
-    """The value of JSON text that json wrote, read as json.loads reads it: orjson unless the
-    text may hold an int orjson would read as a float (20 digits or more) or NaN."""
-    if _SUSPECT_NUMBER.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+def plain_numbers(value: Any, text: str) -> bool:
+    """Whether a value, whose JSON json wrote as `text`, holds only numbers of the language,
+    told without a walk in Python: no NaN or infinity (json writes them by name; an
+    occurrence in a string only costs the walk) and no int past 53 bits (which orjson's
+    strict mode refuses, as it refuses anything that is not plain JSON). False: walk to know."""
+    if "NaN" in text or "Infinity" in text:
+        return False
+    try:
+        orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return False
+    return True
 
 
 def canonical_json(value: Any) -> str:
@@ -230,7 +229,7 @@ class TableMeta:
                 text = _COMPACT(value)
             except (TypeError, ValueError, RecursionError):
                 text = None  # the checks below name the problem, if they know it
-            if text is not None and _SUSPECT_NUMBER.search(text) is None:
+            if text is not None and plain_numbers(value, text):
                 return text
         if (why := stored_problem(value, text=kind != "json")) is not None:
             raise ToolError(f"{self.entity}.{field_name}: {why}")
@@ -392,6 +391,9 @@ class Db:
         # The stored rows the call in progress read, by (entity, key), until it writes them;
         # None outside a call, where savepoints of other code may change rows under it.
         self._rows: dict[tuple[str, Any], tuple | None] | None = None
+        # False while a tool that declares no writes runs, outside any savepoint: a write
+        # then is a bug in envscale, refused before it changes anything.
+        self.writable = True
 
     # ---- reads
 
@@ -554,6 +556,7 @@ class Db:
 
     def _remember(self, entity: str, key: Any, before: dict | _Stored | None) -> None:
         slot = (entity, key)
+        self._check_writable(entity)
         if slot not in self.original:
             self.original[slot] = before
             self.touched_in_call.append(slot)
@@ -570,9 +573,14 @@ class Db:
         """Keep the rows read during a call (`on`), or stop keeping them when it ends."""
         self._rows = {} if on else None
 
+    def _check_writable(self, entity: str) -> None:
+        if not self.writable:
+            raise RuntimeError(f"a tool that declares no writes wrote {entity}")
+
     def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
         """Note, before writing it, that the call in progress writes this record; `before`,
         its stored row as it is now when the caller has read it."""
+        self._check_writable(entity)
         self._affected.clear()
         slot = (entity, key)
         if slot not in self.call_before:
