@@ -92,6 +92,10 @@ class TableMeta:
     all_sql: str = ""
     # Positions of the columns decoded after reading: (index, field, is JSON; else a bool).
     _decoded: tuple[tuple[int, str, bool], ...] = ()
+    # Per field, the Python type a value of its column is read back as, where a value of that
+    # type is stored as it is bound (None: an ANY column or a reference, which may convert).
+    stored_types: tuple[type | None, ...] = ()
+    _positions: dict[str, int] = field(default_factory=dict)
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
@@ -110,6 +114,10 @@ class TableMeta:
             floats=tuple(f.name for f in spec.fields if f.kind == "float"),
             loose=frozenset(f.name for f in spec.fields if f.as_written),
         )
+        meta.stored_types = tuple(
+            None if f.as_written or f.ref else _STORED_TYPES.get(f.kind) for f in spec.fields
+        )
+        meta._positions = {name: i for i, name in enumerate(fields)}
         meta._decoded = tuple(
             (i, name, kind == "json")
             for i, (name, kind) in enumerate(zip(meta.fields, meta.kinds, strict=True))
@@ -184,6 +192,17 @@ class TableMeta:
             return out
 
         return decode
+
+    def written_row(self, row: tuple, field_names: tuple[str, ...], values: list) -> tuple | None:
+        """The row as an UPDATE of these fields with these bound values leaves it, or None
+        where SQLite might store a value otherwise than it is bound."""
+        out = list(row)
+        for name, value in zip(field_names, values, strict=True):
+            i = self._positions[name]
+            if name in self.key or (value is not None and type(value) is not self.stored_types[i]):
+                return None
+            out[i] = value
+        return tuple(out)
 
     def key_of(self, record: dict) -> Any:
         if len(self.key) == 1:
@@ -301,6 +320,18 @@ def _shown_key(key: Any) -> str:
         return f"'{shown_key(key)}'"
     return json.dumps(key, ensure_ascii=False)
 
+
+# The Python type a STRICT column of a kind reads back as (bools are stored as 0 and 1).
+_STORED_TYPES: dict[str, type] = {
+    "str": str,
+    "date": str,
+    "datetime": str,
+    "enum": str,
+    "json": str,
+    "int": int,
+    "float": float,
+    "bool": int,
+}
 
 # The Python types a plain field's values have, by kind.
 _PLAIN: dict[str, tuple[type, ...]] = {
@@ -675,9 +706,12 @@ class Db:
         meta = self.tables[entity]
         key = meta.key_of(record)
         moved = as_move and any(name in meta.moves for name in field_names)
+        rows = self._rows if type(key) in (str, int) else None
         # The stored row before this write: the version at reset if the episode had not
         # written the record yet, and what the declared transitions start from.
         row = self.row(entity, key) if moved or (entity, key) not in self.original else None
+        if row is None and rows is not None:
+            row = rows.get((entity, key))
         if (entity, key) not in self.original:
             self._remember(entity, key, None if row is None else _Stored(meta, row))
             self._written(entity, key, row)
@@ -693,7 +727,13 @@ class Db:
         self._check_nested(entity, record, field_names)
         values = [meta.encode_value(name, record[name]) for name in field_names]
         self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
-        self._forget_row(entity, key)
+        if rows is not None:
+            # What the record reads as now, kept for the checks after the call.
+            after = None if row is None else meta.written_row(row, field_names, values)
+            if after is None:
+                rows.pop((entity, key), None)
+            else:
+                rows[(entity, key)] = after
 
     def _check_moves(
         self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]
