@@ -214,10 +214,17 @@ class TableMeta:
 
     def decode(self, row: tuple) -> dict:
         out = dict(zip(self.fields, row, strict=True))
+        loads = orjson.loads
         for i, name, is_json in self._decoded:
             value = row[i]
             if value is not None:
-                out[name] = load_json(value) if is_json else bool(value)
+                if not is_json:
+                    out[name] = bool(value)
+                    continue
+                try:
+                    out[name] = loads(value)
+                except orjson.JSONDecodeError:
+                    out[name] = json.loads(value)
         return out
 
     def field_value(self, row: tuple, field_name: str) -> Any:

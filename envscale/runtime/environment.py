@@ -457,10 +457,13 @@ class Environment:
         checked = _checked(validated)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [
-            self._given(arguments[key], getattr(validated, key)) if key in arguments else value
-            for key, value in checked.items()
-        ]
+        if self.struct_defaults:
+            values = [
+                self._given(arguments[key], getattr(validated, key)) if key in arguments else value
+                for key, value in checked.items()
+            ]
+        else:  # no struct has a default to fill in: the arguments as sent
+            values = [arguments.get(key, value) for key, value in checked.items()]
         policed = self.enforce_policies and side == "agent"
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
@@ -647,8 +650,20 @@ def _resource_message(error: BaseException) -> str:
     return f"{message} ({error})" if str(error) else message
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per argument model, its fields in order
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
-    return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
+    model = type(validated)
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = tuple(model.model_fields)
+    checked = {}
+    for key in names:
+        value = getattr(validated, key)
+        checked[key] = value if type(value) in _SCALARS else _dump(value)
+    return checked
 
 
 def _same_value(stated: Any, computed: Any) -> bool:
