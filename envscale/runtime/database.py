@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import apsw
+import orjson
 
 from envscale.compiler.sql_expr import quote_ident
 from envscale.records import EntityInfo, Manifest
@@ -27,22 +28,35 @@ from envscale.runtime.values import number_problem, stored_problem
 HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
+_UNCACHED = object()  # a record not read in the call in progress
 
 
-_SCAN = json.JSONDecoder().scan_once
 # What json.dumps would build for these options on every call, built once.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def load_json(text: str) -> Any:
-    """A stored JSON value: the compact text `_encode` writes is read by json's C scanner
-    directly, skipping what json.loads does around it; any other text goes to json.loads."""
+    """A stored JSON value. Stored numbers are the language's (64-bit ints, finite floats), which
+    orjson reads exactly as json does; any text orjson refuses goes to json.loads."""
     try:
-        value, end = _SCAN(text, 0)
-    except (StopIteration, ValueError):
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         return json.loads(text)
-    return value if end == len(text) else json.loads(text)
+
+
+def plain_numbers(value: Any, text: str) -> bool:
+    """Whether a value, whose JSON json wrote as `text`, holds only numbers of the language,
+    told without a walk in Python: no NaN or infinity (json writes them by name; an
+    occurrence in a string only costs the walk) and no int past 53 bits (which orjson's
+    strict mode refuses, as it refuses anything that is not plain JSON). False: walk to know."""
+    if "NaN" in text or "Infinity" in text:
+        return False
+    try:
+        orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return False
+    return True
 
 
 def canonical_json(value: Any) -> str:
@@ -78,6 +92,10 @@ class TableMeta:
     all_sql: str = ""
     # Positions of the columns decoded after reading: (index, field, is JSON; else a bool).
     _decoded: tuple[tuple[int, str, bool], ...] = ()
+    # Per field, the Python type a value of its column is read back as, where a value of that
+    # type is stored as it is bound (None: an ANY column or a reference, which may convert).
+    stored_types: tuple[type | None, ...] = ()
+    _positions: dict[str, int] = field(default_factory=dict)
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
@@ -96,6 +114,10 @@ class TableMeta:
             floats=tuple(f.name for f in spec.fields if f.kind == "float"),
             loose=frozenset(f.name for f in spec.fields if f.as_written),
         )
+        meta.stored_types = tuple(
+            None if f.as_written or f.ref else _STORED_TYPES.get(f.kind) for f in spec.fields
+        )
+        meta._positions = {name: i for i, name in enumerate(fields)}
         meta._decoded = tuple(
             (i, name, kind == "json")
             for i, (name, kind) in enumerate(zip(meta.fields, meta.kinds, strict=True))
@@ -171,6 +193,17 @@ class TableMeta:
 
         return decode
 
+    def written_row(self, row: tuple, field_names: tuple[str, ...], values: list) -> tuple | None:
+        """The row as an UPDATE of these fields with these bound values leaves it, or None
+        where SQLite might store a value otherwise than it is bound."""
+        out = list(row)
+        for name, value in zip(field_names, values, strict=True):
+            i = self._positions[name]
+            if name in self.key or (value is not None and type(value) is not self.stored_types[i]):
+                return None
+            out[i] = value
+        return tuple(out)
+
     def key_of(self, record: dict) -> Any:
         if len(self.key) == 1:
             return record[self.key[0]]
@@ -181,11 +214,28 @@ class TableMeta:
 
     def decode(self, row: tuple) -> dict:
         out = dict(zip(self.fields, row, strict=True))
+        loads = orjson.loads
         for i, name, is_json in self._decoded:
             value = row[i]
             if value is not None:
-                out[name] = load_json(value) if is_json else bool(value)
+                if not is_json:
+                    out[name] = bool(value)
+                    continue
+                try:
+                    out[name] = loads(value)
+                except orjson.JSONDecodeError:
+                    out[name] = json.loads(value)
         return out
+
+    def field_value(self, row: tuple, field_name: str) -> Any:
+        """One field of a stored row, decoded."""
+        i = self.fields.index(field_name)
+        value, kind = row[i], self.kinds[i]
+        if value is None:
+            return None
+        if kind == "json":
+            return load_json(value)
+        return bool(value) if kind == "bool" else value
 
     def encode_value(self, field_name: str, value: Any) -> Any:
         kind = self.kinds[self.fields.index(field_name)]
@@ -200,6 +250,13 @@ class TableMeta:
         )
 
     def _encode(self, field_name: str, kind: str, value: Any) -> Any:
+        if kind == "json" and value is not None:
+            try:
+                text = _COMPACT(value)
+            except (TypeError, ValueError, RecursionError):
+                text = None  # the checks below name the problem, if they know it
+            if text is not None and plain_numbers(value, text):
+                return text
         if (why := stored_problem(value, text=kind != "json")) is not None:
             raise ToolError(f"{self.entity}.{field_name}: {why}")
         if field_name not in self.loose and (why := _wrong_type(kind, value)) is not None:
@@ -271,6 +328,18 @@ def _shown_key(key: Any) -> str:
     return json.dumps(key, ensure_ascii=False)
 
 
+# The Python type a STRICT column of a kind reads back as (bools are stored as 0 and 1).
+_STORED_TYPES: dict[str, type] = {
+    "str": str,
+    "date": str,
+    "datetime": str,
+    "enum": str,
+    "json": str,
+    "int": int,
+    "float": float,
+    "bool": int,
+}
+
 # The Python types a plain field's values have, by kind.
 _PLAIN: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -315,6 +384,16 @@ def _encode(kind: str, value: Any) -> Any:
     return value
 
 
+class _Stored:
+    """A record's version at reset, as the row it was stored in: decoded when first asked for
+    (the diff, the state hash), since most calls never ask."""
+
+    __slots__ = ("meta", "row")
+
+    def __init__(self, meta: TableMeta, row: tuple) -> None:
+        self.meta, self.row = meta, row
+
+
 class Db:
     """What generated tool code sees of the environment."""
 
@@ -330,14 +409,15 @@ class Db:
         self.clock = clock
         # Where JSON fields hold references, which the database cannot check itself.
         self.nested = nested or NestedRefs({})
-        # (entity, key) -> the record as it was at reset (None: it did not exist).
-        self.original: dict[tuple[str, Any], dict | None] = {}
+        # (entity, key) -> the record as it was at reset (None: it did not exist); read it
+        # through `originals()`, which decodes what is still a stored row.
+        self.original: dict[tuple[str, Any], dict | _Stored | None] = {}
         # Keys first touched by the call in progress, forgotten again if it rolls back.
         self.touched_in_call: list[tuple[str, Any]] = []
-        # (entity, key) -> the record as it was before the call in progress wrote it (None: it
-        # did not exist, or it is of an entity outside `watched`, whose earlier version no
-        # check reads). Invariants judge what the call's writes reach (`affected`).
-        self.call_before: dict[tuple[str, Any], dict | None] = {}
+        # (entity, key) -> the stored row of the record before the call in progress wrote it
+        # (None: it did not exist, or it is of an entity outside `watched`, whose earlier
+        # version no check reads). Invariants judge what the call's writes reach (`affected`).
+        self.call_before: dict[tuple[str, Any], tuple | None] = {}
         # Entities whose fields other than the key link them to invariants' rows (AFFECTED_BY
         # of the generated tools): a write may move such a link, so the version before it counts.
         self.watched: frozenset[str] = frozenset()
@@ -346,6 +426,12 @@ class Db:
         # What is left of the call's step budget; generated loops spend it (`lib.counted`).
         self.steps_left = UNLIMITED_STEPS
         self.step_limit = UNLIMITED_STEPS
+        # The stored rows the call in progress read, by (entity, key), until it writes them;
+        # None outside a call, where savepoints of other code may change rows under it.
+        self._rows: dict[tuple[str, Any], tuple | None] | None = None
+        # False while a tool that declares no writes runs, outside any savepoint: a write
+        # then is a bug in envscale, refused before it changes anything.
+        self.writable = True
 
     # ---- reads
 
@@ -355,13 +441,24 @@ class Db:
 
     def row(self, entity: str, key: Any) -> tuple | None:
         """The stored columns of a record, not decoded."""
+        rows = self._rows
+        # Only str and int keys are kept: 1, 1.0 and True are one dict key, not one SQL key.
+        cached = rows is not None and type(key) in (str, int)
+        if cached:
+            row = rows.get((entity, key), _UNCACHED)
+            if row is not _UNCACHED:
+                return row
         meta = self.tables[entity]
         params = meta.key_params(key)
-        if any(number_problem(p) for p in params):  # no stored key is out of range
-            return None
-        for row in self.connection.execute(meta.select_sql, params):
-            return row
-        return None
+        if type(key) is not str and any(number_problem(p) for p in params):
+            return None  # no stored key is out of range
+        row = next(self.connection.execute(meta.select_sql, params), None)
+        if cached:
+            rows[(entity, key)] = row
+        return row
+
+    def exists(self, entity: str, key: Any) -> bool:
+        return self.row(entity, key) is not None
 
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
@@ -409,6 +506,14 @@ class Db:
         meta = self.tables[entity]
         return [meta.decode(row) for row in self.connection.execute(meta.all_sql)]
 
+    def originals(self) -> dict[tuple[str, Any], dict | None]:
+        """(entity, key) -> the record as it was at reset (None: it did not exist)."""
+        original = self.original
+        for slot, before in original.items():
+            if type(before) is _Stored:
+                original[slot] = before.meta.decode(before.row)
+        return original  # type: ignore[return-value]
+
     def changed(self, entity: str) -> list[dict]:
         """The current records of an entity that the episode changed, in first-change order."""
         rows = (self.find(e, key) for e, key in self.original if e == entity)
@@ -436,10 +541,11 @@ class Db:
                     continue
                 values: list[Any] = [key]
                 if not keyed:
-                    versions = (before, self.find(source, key))
+                    source_meta = self.tables[source]
+                    versions = (before, self.row(source, key))
                     values = []
-                    for record in versions:
-                        value = None if record is None else record.get(field_name)
+                    for row in versions:
+                        value = None if row is None else source_meta.field_value(row, field_name)
                         if value is not None and value not in values:
                             values.append(value)
                 for value in values:
@@ -486,8 +592,9 @@ class Db:
 
     # ---- writes
 
-    def _remember(self, entity: str, key: Any, before: dict | None) -> None:
+    def _remember(self, entity: str, key: Any, before: dict | _Stored | None) -> None:
         slot = (entity, key)
+        self._check_writable(entity)
         if slot not in self.original:
             self.original[slot] = before
             self.touched_in_call.append(slot)
@@ -497,24 +604,39 @@ class Db:
         self.touched_in_call = []
         self.call_before = {}
         self._affected.clear()
+        if self._rows is not None:
+            self._rows.clear()
+
+    def keep_rows(self, on: bool) -> None:
+        """Keep the rows read during a call (`on`), or stop keeping them when it ends."""
+        self._rows = {} if on else None
+
+    def _check_writable(self, entity: str) -> None:
+        if not self.writable:
+            raise RuntimeError(f"a tool that declares no writes wrote {entity}")
 
     def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
         """Note, before writing it, that the call in progress writes this record; `before`,
-        the record as it is now when the caller has read it."""
+        its stored row as it is now when the caller has read it."""
+        self._check_writable(entity)
         self._affected.clear()
         slot = (entity, key)
-        if slot in self.call_before:
-            return
-        if before is _NOT_READ:
-            before = self.find(entity, key) if entity in self.watched else None
-        self.call_before[slot] = before
+        if slot not in self.call_before:
+            if before is _NOT_READ:
+                before = self.row(entity, key) if entity in self.watched else None
+            self.call_before[slot] = before
+        self._forget_row(entity, key)
+
+    def _forget_row(self, entity: str, key: Any) -> None:
+        if self._rows is not None:
+            self._rows.pop((entity, key), None)
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
         for name, target in meta.refs.items():
             if only is not None and name != only:
                 continue
             value = record.get(name)
-            if value is not None and self.find(target, value) is None:
+            if value is not None and self.row(target, value) is None:
                 raise ToolError(f"{target} '{value}' not found")
 
     def complete(self, entity: str, record: dict) -> dict:
@@ -549,7 +671,7 @@ class Db:
         """Whether no record of the entity has this key (a value that is no key has none)."""
         if not isinstance(key, str | int) or isinstance(key, bool):
             return True
-        return self.find(entity, key) is None
+        return self.row(entity, key) is None
 
     def _referred_inside(self, entity: str, key: Any) -> str | None:
         """Where a JSON field of another record still refers to this one, if anywhere."""
@@ -574,13 +696,14 @@ class Db:
         meta = self.tables[entity]
         record = self.complete(entity, dict(record))
         key = meta.key_of(record)
-        if self.find(entity, key) is not None:
+        if self.row(entity, key) is not None:
             raise ToolError(f"{entity} '{key}' already exists")
         self._check_refs(meta, record)
         self._check_nested(entity, record, None)
         self._remember(entity, key, None)
         self._written(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
+        self._forget_row(entity, key)
         return dict(record)
 
     def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
@@ -589,17 +712,20 @@ class Db:
         state, not a move (code that makes data): declared transitions do not apply."""
         meta = self.tables[entity]
         key = meta.key_of(record)
-        stored = None
+        moved = as_move and any(name in meta.moves for name in field_names)
+        rows = self._rows if type(key) in (str, int) else None
+        # The stored row before this write: the version at reset if the episode had not
+        # written the record yet, and what the declared transitions start from.
+        row = self.row(entity, key) if moved or (entity, key) not in self.original else None
+        if row is None and rows is not None:
+            row = rows.get((entity, key))
         if (entity, key) not in self.original:
-            stored = self.find(entity, key)
-            self._remember(entity, key, stored)
-            self._written(entity, key, stored)
+            self._remember(entity, key, None if row is None else _Stored(meta, row))
+            self._written(entity, key, row)
         else:
             self._written(entity, key)
-        if as_move and any(name in meta.moves for name in field_names):
-            stored = stored or self.find(entity, key)
-            if stored is not None:
-                self._check_moves(meta, key, stored, record, field_names)
+        if moved and row is not None:
+            self._check_moves(meta, key, row, record, field_names)
         self.complete(entity, record)
         if meta.derived:
             field_names = (*field_names, *(n for n in meta.derived if n not in field_names))
@@ -608,16 +734,23 @@ class Db:
         self._check_nested(entity, record, field_names)
         values = [meta.encode_value(name, record[name]) for name in field_names]
         self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
+        if rows is not None:
+            # What the record reads as now, kept for the checks after the call.
+            after = None if row is None else meta.written_row(row, field_names, values)
+            if after is None:
+                rows.pop((entity, key), None)
+            else:
+                rows[(entity, key)] = after
 
     def _check_moves(
-        self, meta: TableMeta, key: Any, stored: dict, record: dict, field_names: tuple[str, ...]
+        self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]
     ) -> None:
         """A declared field may change only along its transitions; keeping its value is no move."""
         for name in field_names:
             moves = meta.moves.get(name)
             if moves is None:
                 continue
-            before, after = stored.get(name), record.get(name)
+            before, after = meta.field_value(row, name), record.get(name)
             if before == after or after in moves.get(before, ()):
                 continue
             allowed = moves.get(before, [])
@@ -638,12 +771,13 @@ class Db:
         if where is not None:
             raise ToolError(f"{entity} {_shown_key(key)} is still referred to by {where}")
         if (entity, key) not in self.original:
-            stored = self.find(entity, key)
-            self._remember(entity, key, stored)
-            self._written(entity, key, stored)
+            row = self.row(entity, key)
+            self._remember(entity, key, None if row is None else _Stored(meta, row))
+            self._written(entity, key, row)
         else:
             self._written(entity, key)
         self.connection.execute(meta.delete_sql, meta.key_params(key))
+        self._forget_row(entity, key)
 
 
 def _either(states: list[str]) -> str:

@@ -7,6 +7,7 @@ import linecache
 import sys
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from envscale.runtime.database import Db, build_tables
 from envscale.runtime.environment import SIDES, Environment
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.shown import Shower
+
+_UNSHOWN = object()  # a tool whose shown form is not compiled yet
 
 
 def _import_source(module_name: str, filename: str, source: str) -> types.ModuleType:
@@ -84,10 +87,14 @@ class Domain:
             for t in self.manifest.tools
         }
         self._row_shapes = {entity: Shape(row=entity) for entity in self.manifest.entities}
+        self._result_shows: dict[str, Callable[[Any], Any] | None] = {}
 
     def show_result(self, tool: str, value: Any) -> Any:
         """A tool's return value in its shown form."""
-        return self.shower.show(self.return_shapes.get(tool), value)
+        show = self._result_shows.get(tool, _UNSHOWN)
+        if show is _UNSHOWN:
+            show = self._result_shows[tool] = self.shower.compiled(self.return_shapes.get(tool))
+        return value if show is None else show(value)
 
     def show_record(self, entity: str, record: dict | None) -> dict | None:
         """A record in its shown form as documents hold it (hidden fields kept)."""

@@ -39,7 +39,6 @@ from envscale.runtime.database import (
     TableMeta,
     build_tables,
     canonical_json,
-    load_json,
     record_digest,
     same_row,
     shown_key,
@@ -52,7 +51,7 @@ from envscale.runtime.limits import (
     UNLIMITED_STEPS,
     Limits,
     admit_arguments,
-    result_text,
+    result_copy,
     too_deep,
 )
 from envscale.runtime.policy import PolicyMonitor
@@ -211,6 +210,8 @@ class Environment:
     struct_defaults: StructDefaults | None = None
     # Tools with @as_sent parameters: a type error in their bodies is the agent's doing.
     as_sent_tools: frozenset[str] = frozenset()
+    # Tools that write no entity: their calls need no savepoint.
+    read_only_tools: frozenset[str] = frozenset()
     # Per journalled record, what the diff and the state hash last made of it.
     _seen: dict[tuple[str, Any], _Seen] = field(default_factory=dict)
 
@@ -253,6 +254,7 @@ class Environment:
         env = cls(domain, connection, db, enforce_policies, limits=limits or domain.limits)
         env.struct_defaults = StructDefaults(domain.manifest)
         env.as_sent_tools = frozenset(t.name for t in domain.manifest.tools if t.as_sent)
+        env.read_only_tools = frozenset(t.name for t in domain.manifest.tools if not t.writes)
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
             env._load(_read_data(data), as_models)
@@ -455,46 +457,60 @@ class Environment:
         checked = _checked(validated)
         # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
         # They go by position: a parameter may be named like a Python keyword or like `db`.
-        values = [
-            self._given(arguments[key], getattr(validated, key)) if key in arguments else value
-            for key, value in checked.items()
-        ]
+        if self.struct_defaults:
+            values = [
+                self._given(arguments[key], getattr(validated, key)) if key in arguments else value
+                for key, value in checked.items()
+            ]
+        else:  # no struct has a default to fill in: the arguments as sent
+            values = [arguments.get(key, value) for key, value in checked.items()]
         policed = self.enforce_policies and side == "agent"
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
         self.db.begin_call()
-        self.connection.execute("SAVEPOINT call")
+        # A tool that writes nothing, with no sync blocks after it, has nothing to roll back.
+        saved = name not in self.read_only_tools or (
+            role == "tool" and bool(self.domain.sync_tools)
+        )
+        if saved:
+            self.connection.execute("SAVEPOINT call")
+        else:
+            self.db.writable = False
+        self.db.keep_rows(True)
         self.db.steps_left = self.db.step_limit = self.limits.steps
         try:
             content = function(self.db, *values)
             self._check_invariants(name)
             # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = load_json(result_text(self.domain.show_result(name, content), self.limits))
+            content = result_copy(self.domain.show_result(name, content), self.limits)
             if role == "tool":
                 for sync in self.domain.sync_tools:
                     self.tools[sync](self.db)
                     self._check_invariants(sync)
         except ToolError as error:
-            return self._rollback(name, error.message)
+            return self._rollback(name, error.message, saved)
         except apsw.ConstraintError as error:
-            return self._rollback(name, self._constraint_message(error))
+            return self._rollback(name, self._constraint_message(error), saved)
         except _RESOURCE_KINDS as error:
-            return self._rollback(name, _resource_message(error))
+            return self._rollback(name, _resource_message(error), saved)
         except (TypeError, AttributeError) as error:
             # An argument passed as sent (@as_sent) may be of any type: what a body then
             # cannot do with it fails the call, with Python's words. Elsewhere it is a bug.
-            self._rollback(name, "")
+            self._rollback(name, "", saved)
             if name in self.as_sent_tools:
                 return CallResult(name, False, error=str(error))
             raise
         except BaseException:
             # Not the agent's doing (a bug, an interrupt): still leave the state as it was;
             # `call` reports a bug as an internal error, an interrupt goes on up.
-            self._rollback(name, "")
+            self._rollback(name, "", saved)
             raise
         finally:
+            self.db.keep_rows(False)
+            self.db.writable = True
             self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
-        self.connection.execute("RELEASE call")
+        if saved:
+            self.connection.execute("RELEASE call")
         if side == "agent":
             self.monitor.record(name, checked)
         return CallResult(name, True, content)
@@ -522,9 +538,12 @@ class Environment:
         except (UnicodeEncodeError, OverflowError):
             return None
 
-    def _rollback(self, name: str, message: str) -> CallResult:
-        self.connection.execute("ROLLBACK TO call")
-        self.connection.execute("RELEASE call")
+    def _rollback(self, name: str, message: str, saved: bool = True) -> CallResult:
+        """Undo the call in progress; `saved`: it runs in a savepoint (a call of a tool that
+        writes nothing runs in none, and has nothing to undo)."""
+        if saved:
+            self.connection.execute("ROLLBACK TO call")
+            self.connection.execute("RELEASE call")
         for slot in self.db.touched_in_call:
             self.db.original.pop(slot, None)
             self._seen.pop(slot, None)
@@ -573,7 +592,7 @@ class Environment:
     def _journal(self) -> Iterator[_Seen]:
         """Each journalled record as it is now; one whose stored row is as it was when last
         looked at is not decoded again."""
-        for slot, before in self.db.original.items():
+        for slot, before in self.db.originals().items():
             entity, key = slot
             row = self.db.row(entity, key)
             seen = self._seen.get(slot)
@@ -599,7 +618,7 @@ class Environment:
                 for row in self.connection.execute(meta.all_sql):
                     total += record_digest(name, meta.decode(row))
             # Rows an episode already changed count as they were at reset.
-            for (entity, key), before in self.db.original.items():
+            for (entity, key), before in self.db.originals().items():
                 current = self.db.find(entity, key)
                 if current is not None:
                     total -= record_digest(entity, current)
@@ -631,8 +650,20 @@ def _resource_message(error: BaseException) -> str:
     return f"{message} ({error})" if str(error) else message
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per argument model, its fields in order
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _checked(validated: pydantic.BaseModel) -> dict[str, Any]:
-    return {key: _dump(getattr(validated, key)) for key in type(validated).model_fields}
+    model = type(validated)
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = tuple(model.model_fields)
+    checked = {}
+    for key in names:
+        value = getattr(validated, key)
+        checked[key] = value if type(value) in _SCALARS else _dump(value)
+    return checked
 
 
 def _same_value(stated: Any, computed: Any) -> bool:

@@ -66,7 +66,20 @@ def keys_of(records: Any, key: str) -> Any:
     return [key_of(r, key) for r in records]
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def copy(value: Any) -> Any:
+    """A copy that shares nothing mutable with the value. The language's values are JSON's,
+    which hold no cycles, so dicts and lists are copied level by level; anything else (a
+    subclass, a tuple) as deepcopy copies it."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _ATOMS else copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _ATOMS else copy(v) for v in value]
+    if kind in _ATOMS:
+        return value
     return _copy.deepcopy(value)
 
 

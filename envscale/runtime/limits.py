@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from math import isfinite
 from typing import Any
 
+import orjson
+
 from envscale.runtime.errors import ToolError
 from envscale.runtime.values import INT_MAX, INT_MIN, number_problem
 
@@ -291,10 +293,14 @@ def _string_problem(text: str, what: str, limits: Limits) -> str | None:
     return None
 
 
+# json.dumps(value, ensure_ascii=False), without building the encoder on every call.
+_RESULT_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def result_text(value: Any, limits: Limits) -> str:
     """The JSON text of a tool's (shown) result, once it is within the result limit."""
     try:
-        text = json.dumps(value, ensure_ascii=False)
+        text = _RESULT_JSON(value)
     except RecursionError:
         raise ToolError("the result nests lists and objects too deeply to be written") from None
     except ValueError as error:  # an integer of more digits than Python converts to text
@@ -305,3 +311,22 @@ def result_text(value: Any, limits: Limits) -> str:
             over(f"the result is {size} bytes of JSON", "result_bytes", limits.result_bytes)
         )
     return text
+
+
+def result_copy(value: Any, limits: Limits) -> Any:
+    """What json.loads makes of `result_text(value, limits)`: the result as plain JSON values
+    that share nothing with the tool's, once it is within the result limit.
+
+    orjson makes it where that is the same: it refuses ints beyond 64 bits and keys that are
+    not text, and writes NaN and infinities as null, so JSON of its with no null in it holds
+    none. json's text is at most three times as long as orjson's (a space after each
+    separator, a sign in a float's exponent), so the limit needs json's only near it."""
+    try:
+        data = orjson.dumps(value)
+    except TypeError:
+        data = None
+    if data is not None and b"null" not in data:
+        if 3 * len(data) > limits.result_bytes:
+            result_text(value, limits)
+        return orjson.loads(data)
+    return json.loads(result_text(value, limits))

@@ -9,6 +9,7 @@ shown as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from envscale.records import Manifest, Shape
@@ -33,6 +34,8 @@ class Shower:
             for name, fields in manifest.structs.items()
         }
         self._trivial: dict[str, bool] = {}
+        # Per record and struct type, its fields as `compiled` functions show them.
+        self._plans: dict[str, list[tuple[str, bool, Callable[[Any], Any] | None]]] = {}
 
     def needs_work(self, shape: Shape | None) -> bool:
         """Whether anything under this shape is ever left out (memoized per record type)."""
@@ -70,3 +73,41 @@ class Shower:
                 continue
             out[name] = self.show(sub, item)
         return out
+
+    def compiled(self, shape: Shape | None) -> Callable[[Any], Any] | None:
+        """A function that does what `show(shape, value)` does, for values of one shape
+        shown many times (tool results); None where the shown form is the value itself."""
+        if shape is None or not self.needs_work(shape):
+            return None
+        if shape.list is not None or shape.map is not None:
+            inner = self.compiled(shape.list or shape.map)
+            assert inner is not None  # needs_work said something below is left out
+            if shape.list is not None:
+                return lambda value: None if value is None else [inner(v) for v in value]
+            return lambda value: None if value is None else {k: inner(v) for k, v in value.items()}
+        cache_key = f"row:{shape.row}" if shape.row is not None else f"struct:{shape.struct}"
+        plans = self._plans
+
+        def show_fields(value: Any) -> Any:
+            if value is None:
+                return None
+            plan = plans.get(cache_key)
+            if plan is None:
+                # Made on first use, so that a struct holding itself is no endless recursion.
+                plan = plans[cache_key] = [
+                    (name, sparse, self.compiled(sub))
+                    for name, external, sparse, sub in self._fields(shape)
+                    if not external
+                ]
+            out = {}
+            for name, sparse, show in plan:
+                if name in value:
+                    item = value[name]
+                    if item is None:
+                        if not sparse:
+                            out[name] = None
+                    else:
+                        out[name] = item if show is None else show(item)
+            return out
+
+        return show_fields
