@@ -87,7 +87,22 @@ def search_direct_flight(db: lib.Db, origin: str, destination: str, date: str) -
             "actual_arrival_time_est": None,
             "date": None,
         }
-        for f in lib.counted(db, db.where("Flight", {"origin": origin, "destination": destination}))
+        for f in lib.counted(
+            db,
+            lib.query_at(
+                db,
+                "Flight",
+                (
+                    "flight_number",
+                    "origin",
+                    "destination",
+                    "scheduled_departure_time_est",
+                    "scheduled_arrival_time_est",
+                ),
+                {"dates": date},
+                by={"origin": origin, "destination": destination},
+            ),
+        )
         if date in f["dates"] and f["dates"][date]["status"] == "available"
     ]
 
@@ -101,7 +116,22 @@ def search_onestop_flight(db: lib.Db, origin: str, destination: str, date: str) 
     Kind: read. Reads: Flight. Writes: -.
     """
     found = []
-    for first in lib.counted(db, db.where("Flight", {"origin": origin})):
+    for first in lib.counted(
+        db,
+        lib.query_at(
+            db,
+            "Flight",
+            (
+                "flight_number",
+                "origin",
+                "destination",
+                "scheduled_departure_time_est",
+                "scheduled_arrival_time_est",
+            ),
+            {"dates": date},
+            by={"origin": origin},
+        ),
+    ):
         for second in lib.counted(
             db, db.where("Flight", {"origin": first["destination"], "destination": destination})
         ):

@@ -613,15 +613,19 @@ def check_invoice_bills_what_was_done(db: lib.Db, every_row: bool = False) -> st
                         "description": lib.format(
                             "{} visit with {}",
                             lib.field(db.find("Appointment", row["appointment"]), "visit_type"),
-                            db.get(
+                            lib.field_of(
+                                db,
                                 "Clinician",
                                 lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                            )["name"],
+                                "name",
+                            ),
                         ),
-                        "amount": db.get(
+                        "amount": lib.field_of(
+                            db,
                             "Clinician",
                             lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                        )["visit_fee"],
+                            "visit_fee",
+                        ),
                     }
                 ]
             )
@@ -635,19 +639,23 @@ def check_invoice_bills_what_was_done(db: lib.Db, every_row: bool = False) -> st
                         "description": lib.format(
                             "{} visit with {}",
                             lib.field(db.find("Appointment", row["appointment"]), "visit_type"),
-                            db.get(
+                            lib.field_of(
+                                db,
                                 "Clinician",
                                 lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                            )["name"],
+                                "name",
+                            ),
                         ),
                         "amount": lib.round(
                             lib.divide(
-                                db.get(
+                                lib.field_of(
+                                    db,
                                     "Clinician",
                                     lib.field(
                                         db.find("Appointment", row["appointment"]), "clinician"
                                     ),
-                                )["visit_fee"],
+                                    "visit_fee",
+                                ),
                                 2,
                             ),
                             2,
@@ -784,11 +792,11 @@ def check_prescribed_by_a_prescriber(db: lib.Db, every_row: bool = False) -> str
         else db.affected("Prescription", AFFECTED_BY["prescribed_by_a_prescriber"])
     )
     for row in rows:
-        if not db.get("Clinician", row["clinician"])["can_prescribe"]:
+        if not lib.field_of(db, "Clinician", row["clinician"], "can_prescribe"):
             return lib.format(
                 "Prescription {} is by {}, who cannot prescribe",
                 row["rx_id"],
-                db.get("Clinician", row["clinician"])["name"],
+                lib.field_of(db, "Clinician", row["clinician"], "name"),
             )
     return None
 
@@ -816,10 +824,9 @@ def check_appointment_in_its_slot(db: lib.Db, every_row: bool = False) -> str | 
         else db.affected("Appointment", AFFECTED_BY["appointment_in_its_slot"])
     )
     for row in rows:
-        if (
-            row["start"] != db.get("Slot", row["slot"])["start"]
-            or row["clinician"] != db.get("Slot", row["slot"])["clinician"]
-        ):
+        if row["start"] != lib.field_of(db, "Slot", row["slot"], "start") or row[
+            "clinician"
+        ] != lib.field_of(db, "Slot", row["slot"], "clinician"):
             return lib.format(
                 "Appointment {} is not at its slot's time with its slot's clinician",
                 row["appointment_id"],
@@ -911,7 +918,7 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
         ):
             return lib.format(
                 "Slot {} holds another visit besides {}",
-                db.get("Slot", row["slot"])["slot_id"],
+                lib.field_of(db, "Slot", row["slot"], "slot_id"),
                 row["appointment_id"],
             )
     return None
@@ -929,7 +936,7 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
     )
     for row in rows:
         if not (
-            db.get("Invoice", row["invoice"])["status"] != "void"
+            lib.field_of(db, "Invoice", row["invoice"], "status") != "void"
             and lib.round(
                 lib.sum(
                     [
@@ -944,11 +951,11 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
                 ),
                 2,
             )
-            <= db.get("Invoice", row["invoice"])["patient_due"]
+            <= lib.field_of(db, "Invoice", row["invoice"], "patient_due")
         ):
             return lib.format(
                 "The payments of invoice {} exceed what the patient owes on it",
-                db.get("Invoice", row["invoice"])["invoice_id"],
+                lib.field_of(db, "Invoice", row["invoice"], "invoice_id"),
             )
     return None
 
@@ -965,11 +972,11 @@ def check_archived_patients_have_no_visits(db: lib.Db, every_row: bool = False) 
     for row in rows:
         if (
             row["status"] == "scheduled"
-            and db.get("Patient", row["patient"])["status"] == "archived"
+            and lib.field_of(db, "Patient", row["patient"], "status") == "archived"
         ):
             return lib.format(
                 "Patient {} is archived but still has scheduled appointment {}",
-                db.get("Patient", row["patient"])["patient_id"],
+                lib.field_of(db, "Patient", row["patient"], "patient_id"),
                 row["appointment_id"],
             )
     return None

@@ -271,7 +271,11 @@ def modify_pending_order_items(
         item = lib.copy(
             lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
         )
-        variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
+        variant = lib.get(
+            lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
+            new_item_ids[k],
+            None,
+        )
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
@@ -310,11 +314,15 @@ def modify_pending_order_items(
             ],
             0,
         )
-        variant = lib.copy(
-            lib.item(
-                db.get("Product", lib.item(o["items"], at)["product_id"])["variants"],
+        variant = lib.item(
+            lib.entry_of(
+                db,
+                "Product",
+                lib.existing(db, "Product", lib.item(o["items"], at)["product_id"]),
+                "variants",
                 lib.item(new_item_ids, k),
-            )
+            ),
+            lib.item(new_item_ids, k),
         )
         o["items"][at]["item_id"] = lib.item(new_item_ids, k)
         o["items"][at]["price"] = variant["price"]
@@ -391,7 +399,11 @@ def exchange_delivered_order_items(
         item = lib.copy(
             lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
         )
-        variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
+        variant = lib.get(
+            lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
+            new_item_ids[k],
+            None,
+        )
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
