@@ -168,17 +168,12 @@ def entries_read(
     roots: list[ast.Node],
     type_of: TypeOf,
     outside: Callable[[ast.Expr], bool],
+    bound: set[str] | None = None,
 ) -> dict[str, ast.Expr]:
     """The map fields of the loop's record `var` that the nodes read only at one key, each
     with that key (computed outside the loop: `outside`, and bound nowhere among the nodes)."""
-    bound = set()
-    for node in ast.walk(*roots):
-        if isinstance(node, ast.Let):
-            bound.add(node.name)
-        elif isinstance(node, ast.Set | ast.Delete):
-            bound.add(node.target.root)
-        elif isinstance(node, ast.For | ast.Comprehension):
-            bound.add(node.var)
+    if bound is None:
+        bound = {name for node in ast.walk(*roots) if (name := _binds(node)) is not None}
     keyed: dict[int, ast.Expr] = {}
     for node in ast.walk(*roots):
         found = map_access(node, type_of)
@@ -204,3 +199,97 @@ def entries_read(
         )
         keys[node.attr] = key if usable else None
     return {name: key for name, key in keys.items() if key is not None}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A record held by a name for some of its fields: `let f = Flight.get(k)` where only
+    `f.origin` and `f.dates[day]` are read."""
+
+    fields: tuple[str, ...]
+    at: tuple[tuple[str, ast.Expr], ...]
+
+
+def _binds(node: ast.Node) -> str | None:
+    if isinstance(node, ast.Let):
+        return node.name
+    if isinstance(node, ast.Set | ast.Delete):
+        return node.target.root
+    if isinstance(node, ast.For | ast.Comprehension):
+        return node.var
+    return None
+
+
+def let_projection(
+    s: ast.Let,
+    scope: tuple[ast.Stmt, ...],
+    record: RecordInfo,
+    derived: bool,
+    type_of: TypeOf,
+    safe_index: Callable[[ast.Index], bool],
+) -> Projection | None:
+    """The fields that the statements after `let x = E.get(k)` (or `E[k]`) read of `x`,
+    where they read it only field by field (or compare it with none) and bind it to nothing
+    else; a field they write is read whole, and none may be written where the entity has
+    derived fields (`derived`: those are computed from the whole record)."""
+    var = s.name
+    bound: set[str] = set()
+    for node in ast.walk(*scope):
+        name = _binds(node)
+        if name is None:
+            continue
+        if name == var and not isinstance(node, ast.Set | ast.Delete):
+            return None
+        bound.add(name)
+    read = list(record.key)
+    members: set[int] = set()
+    written: set[str] = set()
+    for node in ast.walk(*scope):
+        if isinstance(node, ast.Set | ast.Delete) and node.target.root == var:
+            steps = node.target.steps
+            if derived or not steps or not isinstance(steps[0], ast.AttrStep):
+                return None
+            written.add(steps[0].name)
+        elif isinstance(node, ast.Member) and isinstance(node.obj, ast.Name):
+            if node.obj.id == var:
+                if node.attr not in record.fields:
+                    return None
+                members.add(id(node.obj))
+        elif isinstance(node, ast.Binary) and node.op in ("==", "!="):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(side, ast.Name) and side.id == var:
+                    if not (isinstance(other, ast.Literal) and other.value is None):
+                        return None
+                    members.add(id(side))
+    for node in ast.walk(*scope):
+        if isinstance(node, ast.Name) and node.id == var and id(node) not in members:
+            return None
+    at = entries_read(
+        var,
+        record,
+        list(scope),
+        type_of,
+        lambda key: (
+            var not in names_in(key)
+            and cannot_fail(key, type_of, safe_index)
+            and pure(key, type_of)
+        ),
+        bound=bound,
+    )
+    for node in ast.walk(*scope):
+        if (
+            isinstance(node, ast.Member)
+            and isinstance(node.obj, ast.Name)
+            and node.obj.id == var
+            and node.attr not in read
+            and node.attr not in at
+        ):
+            read.append(node.attr)
+    for name in written:
+        at.pop(name, None)
+        if name not in read:
+            read.append(name)
+    fields = tuple(f for f in record.fields if f in read)
+    if len(fields) == len(record.fields):
+        return None
+    return Projection(fields, tuple(at.items()))

@@ -24,7 +24,7 @@ from envscale.compiler import formats as _formats
 from envscale.runtime.database import Db
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import too_much_work
-from envscale.runtime.reads import entry_of, existing, field_of, query_at
+from envscale.runtime.reads import entry_of, existing, field_of, find_part, get_part, query_at
 
 __all__ = [
     "Db",
@@ -32,6 +32,8 @@ __all__ = [
     "entry_of",
     "existing",
     "field_of",
+    "find_part",
+    "get_part",
     "query_at",
 ]  # and the built-ins below, which compiled code calls as lib.<name>
 

@@ -116,6 +116,40 @@ def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
     return {} if value is None else {at: load_json(value)}
 
 
+def find_part(
+    db: Db, entity: str, key: Any, fields: tuple[str, ...], at: dict[str, Any] | None = None
+) -> dict | None:
+    """`E.get(key)` with only the named fields, and the map fields of `at` holding only the
+    entry each names; None when no record has the key."""
+    meta = db.tables[entity]
+    params = _params(meta, key)
+    if params is None:
+        return None
+    at = at or {}
+    names = tuple(at)
+    paths = tuple(_path(at[n]) for n in names)
+    plain = tuple(p is not None for p in paths)
+    sql = _sql(
+        meta,
+        ("part", fields, names, plain),
+        lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
+    )
+    extra = tuple(p for p in paths if p is not None)
+    row = next(db.connection.execute(sql, extra + params), None)
+    return None if row is None else _record(meta, fields, names, paths, at, row)
+
+
+def get_part(
+    db: Db, entity: str, key: Any, fields: tuple[str, ...], at: dict[str, Any] | None = None
+) -> dict:
+    """`E[key]` with only the named fields (and entries): `find_part` of a record that must
+    exist."""
+    record = find_part(db, entity, key, fields, at)
+    if record is None:
+        raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    return record
+
+
 def query_at(
     db: Db,
     entity: str,
@@ -145,24 +179,33 @@ def query_at(
         lambda: _query_sql(meta, fields, names, plain, where, equal),
     )
     extra = tuple(p for p in paths if p is not None)
-    out = []
-    width = len(fields)
-    for row in db.connection.execute(sql, extra + values + params):
-        record = {name: _decoded(meta, name, row[i]) for i, name in enumerate(fields)}
-        i = width
-        for name, path in zip(names, paths, strict=True):
-            if path is None:
-                record[name] = _decoded(meta, name, row[i])
-                i += 1
-                continue
-            value, nul, whole = row[i], row[i + 1], row[i + 2]
-            i += 3
-            if nul:
-                record[name] = _decoded(meta, name, whole)
-            else:
-                record[name] = {} if value is None else {at[name]: load_json(value)}
-        out.append(record)
-    return out
+    rows = db.connection.execute(sql, extra + values + params)
+    return [_record(meta, fields, names, paths, at, row) for row in rows]
+
+
+def _record(
+    meta: TableMeta,
+    fields: tuple[str, ...],
+    names: tuple[str, ...],
+    paths: tuple[str | None, ...],
+    at: dict[str, Any],
+    row: tuple,
+) -> dict:
+    """A row of `_select` as a record: its fields, and the maps of one entry."""
+    record = {name: _decoded(meta, name, row[i]) for i, name in enumerate(fields)}
+    i = len(fields)
+    for name, path in zip(names, paths, strict=True):
+        if path is None:
+            record[name] = _decoded(meta, name, row[i])
+            i += 1
+            continue
+        value, nul, whole = row[i], row[i + 1], row[i + 2]
+        i += 3
+        if nul:
+            record[name] = _decoded(meta, name, whole)
+        else:
+            record[name] = {} if value is None else {at[name]: load_json(value)}
+    return record
 
 
 def _query_sql(
@@ -173,6 +216,19 @@ def _query_sql(
     where: str,
     by: tuple[str, ...],
 ) -> str:
+    terms = [f"{quote_ident(meta.column(f))} IS ?" for f in by]
+    if where:
+        terms.append(f"({where})" if terms else where)
+    order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
+    condition = f" WHERE {' AND '.join(terms)}" if terms else ""
+    return f"{_select(meta, fields, names, plain)}{condition} ORDER BY {order}"
+
+
+def _select(
+    meta: TableMeta, fields: tuple[str, ...], names: tuple[str, ...], plain: tuple[bool, ...]
+) -> str:
+    """SELECT of the fields, and of each map field of `names` at the entry a path names
+    (`plain`) or whole."""
     columns = [quote_ident(meta.column(f)) for f in fields]
     for name, by_path in zip(names, plain, strict=True):
         column = quote_ident(meta.column(name))
@@ -182,14 +238,7 @@ def _query_sql(
             columns += [f"{column} -> ?", flag, f"CASE WHEN {flag} THEN {column} END"]
         else:
             columns.append(column)
-    terms = [f"{quote_ident(meta.column(f))} IS ?" for f in by]
-    if where:
-        terms.append(f"({where})" if terms else where)
-    order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
-    condition = f" WHERE {' AND '.join(terms)}" if terms else ""
-    return (
-        f"SELECT {', '.join(columns)} FROM {quote_ident(meta.entity)}{condition} ORDER BY {order}"
-    )
+    return f"SELECT {', '.join(columns)} FROM {quote_ident(meta.entity)}"
 
 
 def _bindable(value: Any) -> bool:

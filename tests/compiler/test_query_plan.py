@@ -195,6 +195,8 @@ def test_map_entries_read_by_path_agree(domains, data, key, id, i):
         ("peer_field", {"id": id}),
         ("entries_query", {"key": key}),
         ("entries_loop", {"key": key}),
+        ("let_read", {"id": id, "key": key}),
+        ("let_write", {"id": id, "key": key, "x": 1.5}),
     ]:
         assert _map_answer(planned, data, name, args) == _map_answer(unplanned, data, name, args), (
             name,
@@ -208,6 +210,8 @@ def test_map_entries_are_read_by_path(domains):
     assert 'lib.entry_of(db, "S", id, "m", key)' in tools
     assert 'lib.existing(db, "S", id)' in tools  # the key `keys[i]` may fail
     assert 'lib.query_at(db, "S", ("id",), {"boxes": key})' in tools
+    assert 'lib.find_part(db, "S", id, ("id", "peer"), {"m": key})' in tools
+    assert 'lib.get_part(db, "S", id, ("id", "m"), {"boxes": key})' in tools
     assert "lib.entry_of" not in unplanned.files["tools.py"]
     data = [{"id": "s0", "m": {"a": 1.5, "a\0": 2.5}, "boxes": {}, "peer": "s0"}]
     env = planned.environment(data={"R": [], "S": data})

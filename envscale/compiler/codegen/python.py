@@ -63,6 +63,8 @@ class Emitter:
     projections: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ast.Expr], ...]]] = field(
         default_factory=dict
     )
+    # What follows each `let` in its block (by node id): where its name is read.
+    scopes: dict[int, tuple[ast.Stmt, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bounds = Bounds(self.d.types)
@@ -166,6 +168,37 @@ class Emitter:
         if self.bounds.safe(e.obj, e.keys[0]):
             return py.subscript(container, keys[0])
         return self.lib("item", [container, keys[0]])
+
+    def projected_read(self, s: ast.Let) -> Code | None:
+        """`let x = E.get(k)` (or `E[k]`) reading only the fields that the code after it reads
+        of `x` (see compiler/access_plan.py), or None."""
+        e = s.value
+        if not self.plan_queries:
+            return None
+        if isinstance(e, ast.Call) and isinstance(method := self.type_of(e.func), t.Method):
+            if method.name != "get" or len(e.args) != 1:
+                return None
+            entity, key, function = method.entity, e.args[0].value, "find_part"
+        elif (
+            isinstance(e, ast.Index)
+            and isinstance(entity_class := self.type_of(e.obj), t.EntityClass)
+            and len(e.keys) == 1
+        ):
+            entity, key, function = entity_class.entity, e.keys[0], "get_part"
+        else:
+            return None
+        record = self.d.symbols.entities[entity]
+        derived = any(info.derived is not None for info in record.fields.values())
+        projection = access.let_projection(
+            s, self.scopes.get(id(s), ()), record, derived, self.type_of, self._safe_index
+        )
+        if projection is None:
+            return None
+        fields = py.tuple_of([py.text(py_str(f)) for f in projection.fields])
+        args = [py.text("db"), py.text(py_str(entity)), self.expr(key), fields]
+        if projection.at:
+            args.append(self.entries(projection.at))
+        return self.lib(function, args)
 
     def field_read(self, read: access.Temporary) -> Code:
         """`E[k].f` or `ref.f`: the record's one column (runtime/reads.py)."""
@@ -482,7 +515,9 @@ class Emitter:
             self.emit("pass", depth)
         # Consecutive changes to records are written back once per record, after the last.
         pending: dict[str, tuple[str, list[str]]] = {}
-        for s in body:
+        for i, s in enumerate(body):
+            if isinstance(s, ast.Let):
+                self.scopes[id(s)] = body[i + 1 :]
             if not self._joins_update_group(s):
                 self._flush(pending, depth)
             self.stmt(s, depth, pending)
@@ -525,7 +560,7 @@ class Emitter:
         match s:
             case ast.Let():
                 self.locals_.add(s.name)
-                value = self.expr(s.value)
+                value = self.projected_read(s) or self.expr(s.value)
                 if (
                     t.is_json(self.type_of(s.value))
                     and isinstance(s.value, ast.Member | ast.Index)

@@ -223,7 +223,13 @@ def book_reservation(
     segments = []
     total = 0
     for wanted in lib.counted(db, flights):
-        f = db.find("Flight", wanted["flight_number"])
+        f = lib.find_part(
+            db,
+            "Flight",
+            wanted["flight_number"],
+            ("flight_number", "origin", "destination"),
+            {"dates": wanted["date"]},
+        )
         if f is None:
             raise lib.ToolError(lib.format("flight {} not found", wanted["flight_number"]))
         if wanted["date"] not in f["dates"]:
@@ -337,7 +343,7 @@ def update_reservation_baggages(
     r = db.find("Reservation", reservation_id)
     if r is None:
         raise lib.ToolError("reservation not found")
-    owner = db.get("User", r["user_id"])
+    owner = lib.get_part(db, "User", r["user_id"], ("user_id", "payment_methods"))
     cost = 50 * lib.max_of([0, nonfree_baggages - r["nonfree_baggages"]])
     if payment_id not in owner["payment_methods"]:
         raise lib.ToolError("payment method not found")
@@ -397,7 +403,13 @@ def update_reservation_flights(
             ]
             total = total + kept[0]["price"] * travellers
         else:
-            f = db.find("Flight", wanted["flight_number"])
+            f = lib.find_part(
+                db,
+                "Flight",
+                wanted["flight_number"],
+                ("flight_number", "origin", "destination"),
+                {"dates": wanted["date"]},
+            )
             if f is None:
                 raise lib.ToolError(lib.format("flight {} not found", wanted["flight_number"]))
             if wanted["date"] not in f["dates"]:
@@ -432,7 +444,7 @@ def update_reservation_flights(
             ]
             total = total + fare * travellers
     total = total - lib.sum([s["price"] for s in lib.counted(db, r["flights"])]) * travellers
-    owner = db.get("User", r["user_id"])
+    owner = lib.get_part(db, "User", r["user_id"], ("user_id", "payment_methods"))
     if payment_id not in owner["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(owner["payment_methods"][payment_id])
@@ -473,7 +485,7 @@ def send_certificate(db: lib.Db, user_id: str, amount: float) -> str:
 
     Kind: write. Reads: User. Writes: User.
     """
-    u = db.find("User", user_id)
+    u = lib.find_part(db, "User", user_id, ("user_id", "payment_methods"))
     if u is None:
         raise lib.ToolError("user not found")
     payment_id = lib.free_key(u["payment_methods"], "certificate_3221322")

@@ -190,7 +190,7 @@ def cancel_appointment(db: lib.Db, appointment_id: str, reason: str) -> dict:
         )
     if a["start"] <= lib.now(db):
         raise lib.ToolError("That appointment has already started")
-    s = db.get("Slot", a["slot"])
+    s = lib.get_part(db, "Slot", a["slot"], ("slot_id", "status"))
     s["status"] = "open"
     a["status"] = "cancelled"
     a["cancel_reason"] = reason
@@ -240,7 +240,7 @@ def reschedule_appointment(db: lib.Db, appointment_id: str, new_slot_id: str) ->
         raise lib.ToolError(lib.format("Slot {} is not available", new_slot_id))
     if new_slot["start"] <= lib.now(db):
         raise lib.ToolError("That slot is in the past")
-    old_slot = db.get("Slot", a["slot"])
+    old_slot = lib.get_part(db, "Slot", a["slot"], ("slot_id", "status"))
     old_slot["status"] = "open"
     new_slot["status"] = "booked"
     a["slot"] = new_slot["slot_id"]
@@ -280,13 +280,13 @@ def complete_visit(db: lib.Db, appointment_id: str, notes: str) -> dict:
     a = db.get("Appointment", appointment_id)
     if a["status"] != "checked_in":
         raise lib.ToolError("Only a checked-in appointment can be completed")
-    c = db.get("Clinician", a["clinician"])
+    c = lib.get_part(db, "Clinician", a["clinician"], ("clinician_id", "name", "visit_fee"))
     p = db.get("Patient", a["patient"])
     fee = c["visit_fee"]
     if a["visit_type"] == "telehealth":
         fee = lib.round(lib.divide(fee, 2), 2)
     covered = 0.0
-    plan = db.find("InsurancePlan", p["plan"])
+    plan = lib.find_part(db, "InsurancePlan", p["plan"], ("plan_id", "coverage_pct", "accepting"))
     if plan is not None and lib.field(plan, "accepting"):
         covered = lib.round(lib.divide(fee * plan["coverage_pct"], 100), 2)
     a["status"] = "completed"
@@ -347,7 +347,7 @@ def discontinue_prescription(db: lib.Db, rx_id: str, clinician_id: str) -> dict:
     Kind: write. Reads: Clinician, Prescription. Writes: Prescription.
     """
     rx = db.get("Prescription", rx_id)
-    c = db.get("Clinician", clinician_id)
+    c = lib.get_part(db, "Clinician", clinician_id, ("clinician_id", "name", "can_prescribe"))
     if not c["can_prescribe"]:
         raise lib.ToolError(lib.format("{} cannot change prescriptions", c["name"]))
     if rx["status"] != "active":
@@ -449,7 +449,7 @@ def pay_invoice(db: lib.Db, invoice_id: str, amount: float, method: str) -> dict
     remaining = lib.round(inv["patient_due"] - inv["paid"], 2)
     if not amount <= remaining:
         raise lib.ToolError(lib.format("Only {} USD is due on this invoice", remaining))
-    p = db.get("Patient", inv["patient"])
+    p = lib.get_part(db, "Patient", inv["patient"], ("patient_id", "balance"))
     inv["paid"] = lib.round(inv["paid"] + amount, 2)
     db.update("Invoice", inv, "paid")
     if inv["paid"] == inv["patient_due"]:
@@ -482,7 +482,7 @@ def void_invoice(db: lib.Db, invoice_id: str, reason: str) -> dict:
         raise lib.ToolError("Invoices with payments cannot be voided")
     if lib.len(lib.strip(reason)) <= 0:
         raise lib.ToolError("Give a reason")
-    p = db.get("Patient", inv["patient"])
+    p = lib.get_part(db, "Patient", inv["patient"], ("patient_id", "balance"))
     p["balance"] = lib.round(p["balance"] - inv["patient_due"], 2)
     inv["status"] = "void"
     inv["lines"] = [*inv["lines"], {"description": lib.format("Voided: {}", reason), "amount": 0.0}]

@@ -133,7 +133,7 @@ def cancel_pending_order(db: lib.Db, order_id: str, reason: str) -> dict:
         raise lib.ToolError("non-pending order cannot be cancelled")
     if reason not in ["no longer needed", "ordered by mistake"]:
         raise lib.ToolError("invalid reason")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     refunds = [
         {
             "transaction_type": "refund",
@@ -202,7 +202,7 @@ def modify_pending_order_payment(db: lib.Db, order_id: str, payment_method_id: s
         raise lib.ToolError("order not found")
     if o["status"] != "pending":
         raise lib.ToolError("non-pending order cannot be modified")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     first = lib.copy(lib.item(o["payment_history"], 0))
@@ -279,7 +279,7 @@ def modify_pending_order_items(
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(user["payment_methods"][payment_method_id])
@@ -347,7 +347,9 @@ def return_delivered_order_items(
         raise lib.ToolError("order not found")
     if o["status"] != "delivered":
         raise lib.ToolError("non-delivered order cannot be returned")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(
+        db, "User", o["user_id"], ("user_id",), {"payment_methods": payment_method_id}
+    )
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     if (
@@ -408,7 +410,9 @@ def exchange_delivered_order_items(
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
     difference = lib.round(difference, 2)
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(
+        db, "User", o["user_id"], ("user_id",), {"payment_methods": payment_method_id}
+    )
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(user["payment_methods"][payment_method_id])
