@@ -293,3 +293,55 @@ def let_projection(
     if len(fields) == len(record.fields):
         return None
     return Projection(fields, tuple(at.items()))
+
+
+_SCALAR = (t.Prim, t.EnumT, t.RefT, t.NoneT)
+
+
+def _root(e: ast.Expr) -> str | None:
+    """The name a chain of fields and indexes starts from: `x` of `x.a[k].b`."""
+    while isinstance(e, ast.Member | ast.Index):
+        e = e.obj
+    return e.id if isinstance(e, ast.Name) else None
+
+
+def copy_unneeded(var: str, scope: tuple[ast.Stmt, ...], type_of: TypeOf) -> bool:
+    """Whether `let var = <a part of another value>` needs no copy of it: the statements after
+    it change no value in place (no `set` of a field or item, no `delete`, no tool call) and
+    read of `var` only scalars (`var.a`, `var.m[k].b`, `k in var.m`), so neither its value nor
+    the one it is part of can change while the other is read, and it goes nowhere else."""
+    covered: set[int] = set()
+    for node in ast.walk(*scope):
+        if _changes(node, var, type_of):
+            return False
+        chain = None
+        if isinstance(node, ast.Member | ast.Index) and _root(node) == var:
+            if isinstance(t.strip_optional(type_of(node)), _SCALAR):
+                chain = node
+        elif (
+            isinstance(node, ast.Binary)
+            and node.op in ("in", "not in")
+            and _root(node.right) == var
+        ):
+            chain = node.right
+        while chain is not None:
+            covered.add(id(chain))
+            chain = chain.obj if isinstance(chain, ast.Member | ast.Index) else None
+    return all(
+        id(node) in covered
+        for node in ast.walk(*scope)
+        if isinstance(node, ast.Name) and node.id == var
+    )
+
+
+def _changes(node: ast.Node, var: str, type_of: TypeOf) -> bool:
+    """Whether a node changes a value in place, may (a tool call), or binds `var` again."""
+    if isinstance(node, ast.Delete):
+        return True
+    if isinstance(node, ast.Set):
+        return bool(node.target.steps) or node.target.root == var
+    if isinstance(node, ast.Let):
+        return node.name == var
+    if isinstance(node, ast.For | ast.Comprehension):
+        return node.var == var
+    return isinstance(node, ast.Call) and isinstance(type_of(node.func), t.ToolFn)

@@ -197,6 +197,7 @@ def test_map_entries_read_by_path_agree(domains, data, key, id, i):
         ("entries_loop", {"key": key}),
         ("let_read", {"id": id, "key": key}),
         ("let_write", {"id": id, "key": key, "x": 1.5}),
+        ("held_entry", {"id": id, "key": key}),
     ]:
         assert _map_answer(planned, data, name, args) == _map_answer(unplanned, data, name, args), (
             name,
@@ -213,6 +214,8 @@ def test_map_entries_are_read_by_path(domains):
     assert 'lib.find_part(db, "S", id, ("id", "peer"), {"m": key})' in tools
     assert 'lib.get_part(db, "S", id, ("id", "m"), {"boxes": key})' in tools
     assert "lib.entry_of" not in unplanned.files["tools.py"]
+    assert 'b = lib.copy(lib.item(s["boxes"], key))' in tools  # changed while `b` is held
+    assert 'c = lib.item(s["boxes"], key)' in tools  # nothing changes while `c` is held
     data = [{"id": "s0", "m": {"a": 1.5, "a\0": 2.5}, "boxes": {}, "peer": "s0"}]
     env = planned.environment(data={"R": [], "S": data})
     assert env.call("entry_get", {"id": "s0", "key": "a"}).content == 1.5

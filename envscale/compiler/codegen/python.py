@@ -169,6 +169,13 @@ class Emitter:
             return py.subscript(container, keys[0])
         return self.lib("item", [container, keys[0]])
 
+    def unshared(self, s: ast.Let) -> bool:
+        """Whether the value a `let` takes needs no copy (see compiler/access_plan.py): a part
+        of a record just read, or one that nothing changes or takes while it is held."""
+        if access.fresh(s.value, self.type_of):
+            return True
+        return access.copy_unneeded(s.name, self.scopes.get(id(s), ()), self.type_of)
+
     def projected_read(self, s: ast.Let) -> Code | None:
         """`let x = E.get(k)` (or `E[k]`) reading only the fields that the code after it reads
         of `x` (see compiler/access_plan.py), or None."""
@@ -564,7 +571,7 @@ class Emitter:
                 if (
                     t.is_json(self.type_of(s.value))
                     and isinstance(s.value, ast.Member | ast.Index)
-                    and not (self.plan_queries and access.fresh(s.value, self.type_of))
+                    and not (self.plan_queries and self.unshared(s))
                 ):
                     value = self.lib("copy", [value])
                 self.bounds.forget(_bound({s.name}))

@@ -238,7 +238,7 @@ def book_reservation(
                     "flight {} not found on date {}", wanted["flight_number"], wanted["date"]
                 )
             )
-        day = lib.copy(f["dates"][wanted["date"]])
+        day = f["dates"][wanted["date"]]
         if day["status"] != "available":
             raise lib.ToolError(
                 lib.format(
@@ -267,7 +267,7 @@ def book_reservation(
     for pay in lib.counted(db, payment_methods):
         if pay["payment_id"] not in u["payment_methods"]:
             raise lib.ToolError(lib.format("payment method {} not found", pay["payment_id"]))
-        method = lib.copy(u["payment_methods"][pay["payment_id"]])
+        method = u["payment_methods"][pay["payment_id"]]
         if method["source"] in ["gift_card", "certificate"]:
             balance = method.get("amount")
             if not (balance is not None and balance >= pay["amount"]):
@@ -418,7 +418,7 @@ def update_reservation_flights(
                         "flight {} not found on date {}", wanted["flight_number"], wanted["date"]
                     )
                 )
-            day = lib.copy(f["dates"][wanted["date"]])
+            day = f["dates"][wanted["date"]]
             if day["status"] != "available":
                 raise lib.ToolError(
                     lib.format(

@@ -268,9 +268,7 @@ def modify_pending_order_items(
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
     for k in lib.range(db, lib.len(item_ids)):
-        item = lib.copy(
-            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
-        )
+        item = lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
         variant = lib.get(
             lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
             new_item_ids[k],
@@ -398,9 +396,7 @@ def exchange_delivered_order_items(
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
     for k in lib.range(db, lib.len(item_ids)):
-        item = lib.copy(
-            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
-        )
+        item = lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
         variant = lib.get(
             lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
             new_item_ids[k],
