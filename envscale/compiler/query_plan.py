@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envscale.compiler import types as t
+from envscale.compiler.access_plan import entries_read
 from envscale.compiler.check_entities import column_name
 from envscale.compiler.sql_expr import INT_MAX, INT_MIN, quote_ident
 from envscale.compiler.symbols import RecordInfo, Symbols
@@ -63,6 +64,8 @@ class QueryPlan:
     where: str  # SQL over the entity's columns with `?` placeholders; "" narrows nothing
     params: tuple[ast.Expr, ...]  # the values of the placeholders, computed before the query
     indexes: tuple[QueryIndex, ...]
+    # Map fields read at one key only, each with that key: they come holding that entry alone.
+    at: tuple[tuple[str, ast.Expr], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,13 @@ def plan_query(e: ast.Comprehension, symbols: Symbols, type_of: TypeOf) -> Query
     planner = _Planner(e.var, record, symbols, type_of, indexed=not by_where)
     term = planner.term(e.condition) if e.condition is not None else _Term(None, True)
     roots: list[ast.Node] = [e.element] + ([e.condition] if e.condition is not None else [])
-    fields = _fields_read(e.var, record, roots)
+    at = entries_read(e.var, record, roots, type_of, planner.outside)
+    fields = _fields_read(e.var, record, roots, partial=set(at))
+    if fields is None:
+        at = {}
     if term.sql is None and fields is None:
         return None
-    return QueryPlan(entity, fields, term.sql or "", term.params, term.indexes)
+    return QueryPlan(entity, fields, term.sql or "", term.params, term.indexes, tuple(at.items()))
 
 
 def _entity_of(iterable: ast.Expr, type_of: TypeOf) -> str | None:
@@ -118,10 +124,15 @@ def _entity_of(iterable: ast.Expr, type_of: TypeOf) -> str | None:
 
 
 def _fields_read(
-    var: str, record: RecordInfo, roots: list[ast.Node], also: tuple[str, ...] = ()
+    var: str,
+    record: RecordInfo,
+    roots: list[ast.Node],
+    also: tuple[str, ...] = (),
+    partial: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[str, ...] | None:
     """The fields that the nodes read off the loop's record `var` (the key and `also` among
-    them); None where the record is used whole, written, or its name is bound again."""
+    them, the `partial` ones, read at one entry, not); None where the record is used whole,
+    written, or its name is bound again."""
     read = [*record.key, *also]
     members = set()
     for node in ast.walk(*roots):
@@ -135,21 +146,24 @@ def _fields_read(
             members.add(id(node.obj))
             if node.attr not in record.fields:
                 return None
-            if node.attr not in read:
+            if node.attr not in read and node.attr not in partial:
                 read.append(node.attr)
     for node in ast.walk(*roots):
         if isinstance(node, ast.Name) and node.id == var and id(node) not in members:
             return None
-    if any(f not in record.fields for f in read) or len(set(read)) == len(record.fields):
+    if any(f not in record.fields for f in read):
+        return None
+    if not partial and len(set(read)) == len(record.fields):
         return None
     return tuple(f for f in record.fields if f in read)
 
 
 def loop_projection(
     s: ast.For, symbols: Symbols, type_of: TypeOf
-) -> tuple[ast.Call, tuple[str, ...]] | None:
+) -> tuple[ast.Call, tuple[str, ...], tuple[tuple[str, ast.Expr], ...]] | None:
     """For `for r in E.all()` (or `E.where(...)`, or either `sorted(..., by: "f")`) whose body
-    reads only some fields of `r` and writes none: the query call and those fields."""
+    reads only some fields of `r` and writes none: the query call, those fields, and the map
+    fields read at one key only (with the key)."""
     call, by = s.iterable, ()
     if (
         isinstance(call, ast.Call)
@@ -167,8 +181,13 @@ def loop_projection(
     if entity is None:
         return None
     assert isinstance(call, ast.Call)
-    fields = _fields_read(s.var, symbols.entities[entity], list(s.body), by)
-    return (call, fields) if fields is not None else None
+    record = symbols.entities[entity]
+    planner = _Planner(s.var, record, symbols, type_of)
+    at = entries_read(s.var, record, list(s.body), type_of, planner.outside)
+    if by and by[0] in at:
+        at = {}
+    fields = _fields_read(s.var, record, list(s.body), by, partial=set(at))
+    return (call, fields, tuple(at.items())) if fields is not None else None
 
 
 @dataclass

@@ -24,8 +24,18 @@ from envscale.compiler import formats as _formats
 from envscale.runtime.database import Db
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import too_much_work
+from envscale.runtime.reads import entry_of, existing, field_of, find_part, get_part, query_at
 
-__all__ = ["Db", "ToolError"]  # and the built-ins below, which compiled code calls as lib.<name>
+__all__ = [
+    "Db",
+    "ToolError",
+    "entry_of",
+    "existing",
+    "field_of",
+    "find_part",
+    "get_part",
+    "query_at",
+]  # and the built-ins below, which compiled code calls as lib.<name>
 
 
 def counted(db: Db, xs: Any) -> Any:

@@ -145,3 +145,80 @@ def test_text_that_folds_beyond_ascii_is_found(domains):
     assert env.call("by_lower", {"v": "k\0"}).content == []
     assert env.call("by_big", {"k": 3}).content == ["r0"]
     assert env.call("by_big", {"k": -3}).content == ["r0"]  # 0.0 > -3 * 2**62
+
+
+# Map keys a JSON path might misread: empty, quotes, backslashes, NUL and other control
+# characters, text beyond ASCII, and a key that another one extends.
+KEYS = st.one_of(
+    st.sampled_from(["", "a", "a\0", 'a"', "a\\", "é", "$.a", "a.b", "[0]"]), st.text(max_size=3)
+)
+VALUES = st.one_of(
+    st.sampled_from([-0.0, 0.0, 1e16, 0.1, 2.0**53 + 2]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def map_records(draw) -> list[dict]:
+    count = draw(st.integers(1, 4))
+    box = st.fixed_dictionaries(
+        {"a": TEXT, "z": st.one_of(st.none(), TEXT), "k": SMALL},
+    )
+    return [
+        {
+            "id": f"s{i}",
+            "m": draw(st.dictionaries(KEYS, VALUES, max_size=4)),
+            "boxes": draw(st.dictionaries(KEYS, box, max_size=4)),
+            "peer": f"s{draw(st.integers(0, count - 1))}",
+        }
+        for i in range(count)
+    ]
+
+
+def _map_answer(domain: Domain, data: list[dict], name: str, args: dict) -> tuple:
+    env = domain.environment(data={"R": [], "S": data})
+    result = env.call(name, args)
+    return result.ok, result.content, result.error, result.internal
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=map_records(), key=KEYS, id=st.sampled_from(["s0", "s1", "s9"]), i=SMALL)
+def test_map_entries_read_by_path_agree(domains, data, key, id, i):
+    """Maps read at one entry by a JSON path (and fields read alone) answer as whole ones."""
+    planned, unplanned = domains
+    known = list(data[0]["boxes"])
+    for name, args in [
+        ("entry_get", {"id": id, "key": key}),
+        ("entry_has", {"id": id, "key": key}),
+        ("entry_at", {"id": id, "key": key}),
+        ("entry_late", {"id": id, "keys": [key, *known], "i": i}),
+        ("peer_field", {"id": id}),
+        ("entries_query", {"key": key}),
+        ("entries_loop", {"key": key}),
+        ("let_read", {"id": id, "key": key}),
+        ("let_write", {"id": id, "key": key, "x": 1.5}),
+        ("held_entry", {"id": id, "key": key}),
+    ]:
+        assert _map_answer(planned, data, name, args) == _map_answer(unplanned, data, name, args), (
+            name,
+            args,
+        )
+
+
+def test_map_entries_are_read_by_path(domains):
+    planned, unplanned = domains
+    tools = planned.files["tools.py"]
+    assert 'lib.entry_of(db, "S", id, "m", key)' in tools
+    assert 'lib.existing(db, "S", id)' in tools  # the key `keys[i]` may fail
+    assert 'lib.query_at(db, "S", ("id",), {"boxes": key})' in tools
+    assert 'lib.find_part(db, "S", id, ("id", "peer"), {"m": key})' in tools
+    assert 'lib.get_part(db, "S", id, ("id", "m"), {"boxes": key})' in tools
+    assert "lib.entry_of" not in unplanned.files["tools.py"]
+    assert 'b = lib.copy(lib.item(s["boxes"], key))' in tools  # changed while `b` is held
+    assert 'c = lib.item(s["boxes"], key)' in tools  # nothing changes while `c` is held
+    data = [{"id": "s0", "m": {"a": 1.5, "a\0": 2.5}, "boxes": {}, "peer": "s0"}]
+    env = planned.environment(data={"R": [], "S": data})
+    assert env.call("entry_get", {"id": "s0", "key": "a"}).content == 1.5
+    assert env.call("entry_get", {"id": "s0", "key": "a\0"}).content == 2.5
+    assert env.call("entry_get", {"id": "s0", "key": "b"}).content is None
+    assert env.call("entry_get", {"id": "s9", "key": "a"}).error == "S 's9' not found"

@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envscale.compiler import access_plan as access
 from envscale.compiler import ir
 from envscale.compiler import types as t
 from envscale.compiler.builtins import BUILTINS
@@ -57,8 +58,13 @@ class Emitter:
     # The WHERE texts of the planned queries met so far: (constant name, SQL).
     queries: list[tuple[str, str]] = field(default_factory=list)
     query_prefix: str = "QUERY"
-    # Entity queries (`E.all()`, `E.where(...)`, by node id) that read only these fields.
-    projections: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Entity queries (`E.all()`, `E.where(...)`, by node id) that read only these fields, and
+    # these map fields at one key.
+    projections: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ast.Expr], ...]]] = field(
+        default_factory=dict
+    )
+    # What follows each `let` in its block (by node id): where its name is read.
+    scopes: dict[int, tuple[ast.Stmt, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bounds = Bounds(self.d.types)
@@ -135,6 +141,8 @@ class Emitter:
         attr = py.text(py_str(e.attr))
         if isinstance(base, t.EnumClass):
             return attr
+        if self.plan_queries and (read := access.temporary(e, self.type_of)) is not None:
+            return self.field_read(read)
         obj = self.expr(e.obj)
         if isinstance(base, t.RefT):
             getter = "find" if isinstance(obj_type, t.OptionalT) else "get"
@@ -156,9 +164,72 @@ class Emitter:
         if isinstance(obj_type, t.EntityClass):
             key = keys[0] if len(keys) == 1 else py.tuple_of(keys)
             return self.db("get", [py.text(py_str(obj_type.entity)), key])
+        container = self.map_of(e.obj, e.keys[0])
         if self.bounds.safe(e.obj, e.keys[0]):
-            return py.subscript(self.expr(e.obj), keys[0])
-        return self.lib("item", [self.expr(e.obj), keys[0]])
+            return py.subscript(container, keys[0])
+        return self.lib("item", [container, keys[0]])
+
+    def unshared(self, s: ast.Let) -> bool:
+        """Whether the value a `let` takes needs no copy (see compiler/access_plan.py): a part
+        of a record just read, or one that nothing changes or takes while it is held."""
+        if access.fresh(s.value, self.type_of):
+            return True
+        return access.copy_unneeded(s.name, self.scopes.get(id(s), ()), self.type_of)
+
+    def projected_read(self, s: ast.Let) -> Code | None:
+        """`let x = E.get(k)` (or `E[k]`) reading only the fields that the code after it reads
+        of `x` (see compiler/access_plan.py), or None."""
+        e = s.value
+        if not self.plan_queries:
+            return None
+        if isinstance(e, ast.Call) and isinstance(method := self.type_of(e.func), t.Method):
+            if method.name != "get" or len(e.args) != 1:
+                return None
+            entity, key, function = method.entity, e.args[0].value, "find_part"
+        elif (
+            isinstance(e, ast.Index)
+            and isinstance(entity_class := self.type_of(e.obj), t.EntityClass)
+            and len(e.keys) == 1
+        ):
+            entity, key, function = entity_class.entity, e.keys[0], "get_part"
+        else:
+            return None
+        record = self.d.symbols.entities[entity]
+        derived = any(info.derived is not None for info in record.fields.values())
+        projection = access.let_projection(
+            s, self.scopes.get(id(s), ()), record, derived, self.type_of, self._safe_index
+        )
+        if projection is None:
+            return None
+        fields = py.tuple_of([py.text(py_str(f)) for f in projection.fields])
+        args = [py.text("db"), py.text(py_str(entity)), self.expr(key), fields]
+        if projection.at:
+            args.append(self.entries(projection.at))
+        return self.lib(function, args)
+
+    def field_read(self, read: access.Temporary) -> Code:
+        """`E[k].f` or `ref.f`: the record's one column (runtime/reads.py)."""
+        entity = py.text(py_str(read.entity))
+        return self.lib(
+            "field_of", [py.text("db"), entity, self.expr(read.key), py.text(py_str(read.field))]
+        )
+
+    def map_of(self, container: ast.Expr, key: ast.Expr) -> Code:
+        """The code of a map read at `key`: a map field of a record read for it comes as the
+        map of that entry alone where the key allows (see compiler/access_plan.py)."""
+        read = access.map_field(container, self.type_of) if self.plan_queries else None
+        if read is None or not access.pure(key, self.type_of):
+            return self.expr(container)
+        entity = py.text(py_str(read.entity))
+        record_key = self.expr(read.key)
+        if not access.cannot_fail(key, self.type_of, self._safe_index):
+            # The key is evaluated once the record is known to exist, as without planning.
+            record_key = self.lib("existing", [py.text("db"), entity, record_key])
+        args = [py.text("db"), entity, record_key, py.text(py_str(read.field)), self.expr(key)]
+        return self.lib("entry_of", args)
+
+    def _safe_index(self, e: ast.Index) -> bool:
+        return self.bounds.safe(e.obj, e.keys[0])
 
     def _unary(self, e: ast.Unary) -> Code:
         if e.op == "not":
@@ -221,6 +292,8 @@ class Emitter:
             right_type = t.strip_optional(self.type_of(e.right))
             item = right_type.item if isinstance(right_type, t.ListT) else None
             left = self.as_stored(e.left, item) if item is not None else self.expr(e.left)
+            if isinstance(right_type, t.MapT):
+                return py.binary(op, left, self.map_of(e.right, e.left))
             return py.binary(op, left, self.expr(e.right))
         if op in ORDER_NEGATED and any(
             isinstance(self.type_of(side), t.OptionalT) and not self.bounds.present(side)
@@ -310,7 +383,14 @@ class Emitter:
         assert isinstance(iterable, ast.Call)
         if iterable.args:
             keywords = {"by": self.equalities(iterable, plan.entity)}
+        if plan.at:
+            args[2:2] = [self.entries(plan.at)]
+            return self.lib("query_at", [py.text("db"), *args], keywords)
         return py.call("db.query", args, keywords)
+
+    def entries(self, at: tuple[tuple[str, ast.Expr], ...]) -> Code:
+        """The map fields a query reads at one entry, each with the key of that entry."""
+        return py.dict_of([(py.text(py_str(name)), self.expr(key)) for name, key in at])
 
     def counted(self, iterable: ast.Expr) -> Code:
         """What a loop or comprehension iterates, charged to the call's step budget first
@@ -368,6 +448,8 @@ class Emitter:
             args = [py.text(py_str(first.entity)), *rest]
             return py.call(spec.on_entity, [py.text("db"), *args] if spec.entity_with_db else args)
         args = [self.expr(a) for a in positional]
+        if e.func.id == "get" and len(positional) == 3:
+            args[0] = self.map_of(positional[0], positional[1])
         if spec.several is not None and len(positional) > 1:
             return py.call(spec.several, [py.list_of(args)])
         options = {k: self.expr(keywords[k]) for k in spec.keywords if k in keywords}
@@ -398,8 +480,11 @@ class Emitter:
             return self.db("find", [entity, key])
         projected = self.projections.get(id(e))
         if projected is not None:
-            fields = py.tuple_of([py.text(py_str(f)) for f in projected])
+            fields = py.tuple_of([py.text(py_str(f)) for f in projected[0]])
             by = {"by": self.equalities(e, m.entity)} if e.args else None
+            if projected[1]:
+                at = self.entries(projected[1])
+                return self.lib("query_at", [py.text("db"), entity, fields, at], by)
             return py.call("db.query", [entity, fields], by)
         if not e.args:
             return self.db("all", [entity])
@@ -437,7 +522,9 @@ class Emitter:
             self.emit("pass", depth)
         # Consecutive changes to records are written back once per record, after the last.
         pending: dict[str, tuple[str, list[str]]] = {}
-        for s in body:
+        for i, s in enumerate(body):
+            if isinstance(s, ast.Let):
+                self.scopes[id(s)] = body[i + 1 :]
             if not self._joins_update_group(s):
                 self._flush(pending, depth)
             self.stmt(s, depth, pending)
@@ -480,8 +567,12 @@ class Emitter:
         match s:
             case ast.Let():
                 self.locals_.add(s.name)
-                value = self.expr(s.value)
-                if t.is_json(self.type_of(s.value)) and isinstance(s.value, ast.Member | ast.Index):
+                value = self.projected_read(s) or self.expr(s.value)
+                if (
+                    t.is_json(self.type_of(s.value))
+                    and isinstance(s.value, ast.Member | ast.Index)
+                    and not (self.plan_queries and self.unshared(s))
+                ):
                     value = self.lib("copy", [value])
                 self.bounds.forget(_bound({s.name}))
                 self.statement(f"{py_name(s.name)} = ", value, "", depth)
@@ -501,7 +592,7 @@ class Emitter:
                 self.locals_.add(s.var)
                 projected = loop_projection(s, self.d.symbols, self.type_of)
                 if projected is not None and self.plan_queries:
-                    self.projections[id(projected[0])] = projected[1]
+                    self.projections[id(projected[0])] = (projected[1], projected[2])
                 iterable = self.counted(s.iterable)
                 written = writes_of((s,))
                 self.bounds.forget(written)

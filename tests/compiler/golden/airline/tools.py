@@ -87,7 +87,22 @@ def search_direct_flight(db: lib.Db, origin: str, destination: str, date: str) -
             "actual_arrival_time_est": None,
             "date": None,
         }
-        for f in lib.counted(db, db.where("Flight", {"origin": origin, "destination": destination}))
+        for f in lib.counted(
+            db,
+            lib.query_at(
+                db,
+                "Flight",
+                (
+                    "flight_number",
+                    "origin",
+                    "destination",
+                    "scheduled_departure_time_est",
+                    "scheduled_arrival_time_est",
+                ),
+                {"dates": date},
+                by={"origin": origin, "destination": destination},
+            ),
+        )
         if date in f["dates"] and f["dates"][date]["status"] == "available"
     ]
 
@@ -101,7 +116,22 @@ def search_onestop_flight(db: lib.Db, origin: str, destination: str, date: str) 
     Kind: read. Reads: Flight. Writes: -.
     """
     found = []
-    for first in lib.counted(db, db.where("Flight", {"origin": origin})):
+    for first in lib.counted(
+        db,
+        lib.query_at(
+            db,
+            "Flight",
+            (
+                "flight_number",
+                "origin",
+                "destination",
+                "scheduled_departure_time_est",
+                "scheduled_arrival_time_est",
+            ),
+            {"dates": date},
+            by={"origin": origin},
+        ),
+    ):
         for second in lib.counted(
             db, db.where("Flight", {"origin": first["destination"], "destination": destination})
         ):
@@ -193,7 +223,13 @@ def book_reservation(
     segments = []
     total = 0
     for wanted in lib.counted(db, flights):
-        f = db.find("Flight", wanted["flight_number"])
+        f = lib.find_part(
+            db,
+            "Flight",
+            wanted["flight_number"],
+            ("flight_number", "origin", "destination"),
+            {"dates": wanted["date"]},
+        )
         if f is None:
             raise lib.ToolError(lib.format("flight {} not found", wanted["flight_number"]))
         if wanted["date"] not in f["dates"]:
@@ -202,7 +238,7 @@ def book_reservation(
                     "flight {} not found on date {}", wanted["flight_number"], wanted["date"]
                 )
             )
-        day = lib.copy(f["dates"][wanted["date"]])
+        day = f["dates"][wanted["date"]]
         if day["status"] != "available":
             raise lib.ToolError(
                 lib.format(
@@ -231,7 +267,7 @@ def book_reservation(
     for pay in lib.counted(db, payment_methods):
         if pay["payment_id"] not in u["payment_methods"]:
             raise lib.ToolError(lib.format("payment method {} not found", pay["payment_id"]))
-        method = lib.copy(u["payment_methods"][pay["payment_id"]])
+        method = u["payment_methods"][pay["payment_id"]]
         if method["source"] in ["gift_card", "certificate"]:
             balance = method.get("amount")
             if not (balance is not None and balance >= pay["amount"]):
@@ -307,7 +343,7 @@ def update_reservation_baggages(
     r = db.find("Reservation", reservation_id)
     if r is None:
         raise lib.ToolError("reservation not found")
-    owner = db.get("User", r["user_id"])
+    owner = lib.get_part(db, "User", r["user_id"], ("user_id", "payment_methods"))
     cost = 50 * lib.max_of([0, nonfree_baggages - r["nonfree_baggages"]])
     if payment_id not in owner["payment_methods"]:
         raise lib.ToolError("payment method not found")
@@ -367,7 +403,13 @@ def update_reservation_flights(
             ]
             total = total + kept[0]["price"] * travellers
         else:
-            f = db.find("Flight", wanted["flight_number"])
+            f = lib.find_part(
+                db,
+                "Flight",
+                wanted["flight_number"],
+                ("flight_number", "origin", "destination"),
+                {"dates": wanted["date"]},
+            )
             if f is None:
                 raise lib.ToolError(lib.format("flight {} not found", wanted["flight_number"]))
             if wanted["date"] not in f["dates"]:
@@ -376,7 +418,7 @@ def update_reservation_flights(
                         "flight {} not found on date {}", wanted["flight_number"], wanted["date"]
                     )
                 )
-            day = lib.copy(f["dates"][wanted["date"]])
+            day = f["dates"][wanted["date"]]
             if day["status"] != "available":
                 raise lib.ToolError(
                     lib.format(
@@ -402,7 +444,7 @@ def update_reservation_flights(
             ]
             total = total + fare * travellers
     total = total - lib.sum([s["price"] for s in lib.counted(db, r["flights"])]) * travellers
-    owner = db.get("User", r["user_id"])
+    owner = lib.get_part(db, "User", r["user_id"], ("user_id", "payment_methods"))
     if payment_id not in owner["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(owner["payment_methods"][payment_id])
@@ -443,7 +485,7 @@ def send_certificate(db: lib.Db, user_id: str, amount: float) -> str:
 
     Kind: write. Reads: User. Writes: User.
     """
-    u = db.find("User", user_id)
+    u = lib.find_part(db, "User", user_id, ("user_id", "payment_methods"))
     if u is None:
         raise lib.ToolError("user not found")
     payment_id = lib.free_key(u["payment_methods"], "certificate_3221322")

@@ -190,7 +190,7 @@ def cancel_appointment(db: lib.Db, appointment_id: str, reason: str) -> dict:
         )
     if a["start"] <= lib.now(db):
         raise lib.ToolError("That appointment has already started")
-    s = db.get("Slot", a["slot"])
+    s = lib.get_part(db, "Slot", a["slot"], ("slot_id", "status"))
     s["status"] = "open"
     a["status"] = "cancelled"
     a["cancel_reason"] = reason
@@ -240,7 +240,7 @@ def reschedule_appointment(db: lib.Db, appointment_id: str, new_slot_id: str) ->
         raise lib.ToolError(lib.format("Slot {} is not available", new_slot_id))
     if new_slot["start"] <= lib.now(db):
         raise lib.ToolError("That slot is in the past")
-    old_slot = db.get("Slot", a["slot"])
+    old_slot = lib.get_part(db, "Slot", a["slot"], ("slot_id", "status"))
     old_slot["status"] = "open"
     new_slot["status"] = "booked"
     a["slot"] = new_slot["slot_id"]
@@ -280,13 +280,13 @@ def complete_visit(db: lib.Db, appointment_id: str, notes: str) -> dict:
     a = db.get("Appointment", appointment_id)
     if a["status"] != "checked_in":
         raise lib.ToolError("Only a checked-in appointment can be completed")
-    c = db.get("Clinician", a["clinician"])
+    c = lib.get_part(db, "Clinician", a["clinician"], ("clinician_id", "name", "visit_fee"))
     p = db.get("Patient", a["patient"])
     fee = c["visit_fee"]
     if a["visit_type"] == "telehealth":
         fee = lib.round(lib.divide(fee, 2), 2)
     covered = 0.0
-    plan = db.find("InsurancePlan", p["plan"])
+    plan = lib.find_part(db, "InsurancePlan", p["plan"], ("plan_id", "coverage_pct", "accepting"))
     if plan is not None and lib.field(plan, "accepting"):
         covered = lib.round(lib.divide(fee * plan["coverage_pct"], 100), 2)
     a["status"] = "completed"
@@ -347,7 +347,7 @@ def discontinue_prescription(db: lib.Db, rx_id: str, clinician_id: str) -> dict:
     Kind: write. Reads: Clinician, Prescription. Writes: Prescription.
     """
     rx = db.get("Prescription", rx_id)
-    c = db.get("Clinician", clinician_id)
+    c = lib.get_part(db, "Clinician", clinician_id, ("clinician_id", "name", "can_prescribe"))
     if not c["can_prescribe"]:
         raise lib.ToolError(lib.format("{} cannot change prescriptions", c["name"]))
     if rx["status"] != "active":
@@ -449,7 +449,7 @@ def pay_invoice(db: lib.Db, invoice_id: str, amount: float, method: str) -> dict
     remaining = lib.round(inv["patient_due"] - inv["paid"], 2)
     if not amount <= remaining:
         raise lib.ToolError(lib.format("Only {} USD is due on this invoice", remaining))
-    p = db.get("Patient", inv["patient"])
+    p = lib.get_part(db, "Patient", inv["patient"], ("patient_id", "balance"))
     inv["paid"] = lib.round(inv["paid"] + amount, 2)
     db.update("Invoice", inv, "paid")
     if inv["paid"] == inv["patient_due"]:
@@ -482,7 +482,7 @@ def void_invoice(db: lib.Db, invoice_id: str, reason: str) -> dict:
         raise lib.ToolError("Invoices with payments cannot be voided")
     if lib.len(lib.strip(reason)) <= 0:
         raise lib.ToolError("Give a reason")
-    p = db.get("Patient", inv["patient"])
+    p = lib.get_part(db, "Patient", inv["patient"], ("patient_id", "balance"))
     p["balance"] = lib.round(p["balance"] - inv["patient_due"], 2)
     inv["status"] = "void"
     inv["lines"] = [*inv["lines"], {"description": lib.format("Voided: {}", reason), "amount": 0.0}]
@@ -613,15 +613,19 @@ def check_invoice_bills_what_was_done(db: lib.Db, every_row: bool = False) -> st
                         "description": lib.format(
                             "{} visit with {}",
                             lib.field(db.find("Appointment", row["appointment"]), "visit_type"),
-                            db.get(
+                            lib.field_of(
+                                db,
                                 "Clinician",
                                 lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                            )["name"],
+                                "name",
+                            ),
                         ),
-                        "amount": db.get(
+                        "amount": lib.field_of(
+                            db,
                             "Clinician",
                             lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                        )["visit_fee"],
+                            "visit_fee",
+                        ),
                     }
                 ]
             )
@@ -635,19 +639,23 @@ def check_invoice_bills_what_was_done(db: lib.Db, every_row: bool = False) -> st
                         "description": lib.format(
                             "{} visit with {}",
                             lib.field(db.find("Appointment", row["appointment"]), "visit_type"),
-                            db.get(
+                            lib.field_of(
+                                db,
                                 "Clinician",
                                 lib.field(db.find("Appointment", row["appointment"]), "clinician"),
-                            )["name"],
+                                "name",
+                            ),
                         ),
                         "amount": lib.round(
                             lib.divide(
-                                db.get(
+                                lib.field_of(
+                                    db,
                                     "Clinician",
                                     lib.field(
                                         db.find("Appointment", row["appointment"]), "clinician"
                                     ),
-                                )["visit_fee"],
+                                    "visit_fee",
+                                ),
                                 2,
                             ),
                             2,
@@ -784,11 +792,11 @@ def check_prescribed_by_a_prescriber(db: lib.Db, every_row: bool = False) -> str
         else db.affected("Prescription", AFFECTED_BY["prescribed_by_a_prescriber"])
     )
     for row in rows:
-        if not db.get("Clinician", row["clinician"])["can_prescribe"]:
+        if not lib.field_of(db, "Clinician", row["clinician"], "can_prescribe"):
             return lib.format(
                 "Prescription {} is by {}, who cannot prescribe",
                 row["rx_id"],
-                db.get("Clinician", row["clinician"])["name"],
+                lib.field_of(db, "Clinician", row["clinician"], "name"),
             )
     return None
 
@@ -816,10 +824,9 @@ def check_appointment_in_its_slot(db: lib.Db, every_row: bool = False) -> str | 
         else db.affected("Appointment", AFFECTED_BY["appointment_in_its_slot"])
     )
     for row in rows:
-        if (
-            row["start"] != db.get("Slot", row["slot"])["start"]
-            or row["clinician"] != db.get("Slot", row["slot"])["clinician"]
-        ):
+        if row["start"] != lib.field_of(db, "Slot", row["slot"], "start") or row[
+            "clinician"
+        ] != lib.field_of(db, "Slot", row["slot"], "clinician"):
             return lib.format(
                 "Appointment {} is not at its slot's time with its slot's clinician",
                 row["appointment_id"],
@@ -911,7 +918,7 @@ def check_one_held_visit_per_slot(db: lib.Db, every_row: bool = False) -> str | 
         ):
             return lib.format(
                 "Slot {} holds another visit besides {}",
-                db.get("Slot", row["slot"])["slot_id"],
+                lib.field_of(db, "Slot", row["slot"], "slot_id"),
                 row["appointment_id"],
             )
     return None
@@ -929,7 +936,7 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
     )
     for row in rows:
         if not (
-            db.get("Invoice", row["invoice"])["status"] != "void"
+            lib.field_of(db, "Invoice", row["invoice"], "status") != "void"
             and lib.round(
                 lib.sum(
                     [
@@ -944,11 +951,11 @@ def check_payments_within_due(db: lib.Db, every_row: bool = False) -> str | None
                 ),
                 2,
             )
-            <= db.get("Invoice", row["invoice"])["patient_due"]
+            <= lib.field_of(db, "Invoice", row["invoice"], "patient_due")
         ):
             return lib.format(
                 "The payments of invoice {} exceed what the patient owes on it",
-                db.get("Invoice", row["invoice"])["invoice_id"],
+                lib.field_of(db, "Invoice", row["invoice"], "invoice_id"),
             )
     return None
 
@@ -965,11 +972,11 @@ def check_archived_patients_have_no_visits(db: lib.Db, every_row: bool = False) 
     for row in rows:
         if (
             row["status"] == "scheduled"
-            and db.get("Patient", row["patient"])["status"] == "archived"
+            and lib.field_of(db, "Patient", row["patient"], "status") == "archived"
         ):
             return lib.format(
                 "Patient {} is archived but still has scheduled appointment {}",
-                db.get("Patient", row["patient"])["patient_id"],
+                lib.field_of(db, "Patient", row["patient"], "patient_id"),
                 row["appointment_id"],
             )
     return None

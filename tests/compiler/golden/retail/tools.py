@@ -133,7 +133,7 @@ def cancel_pending_order(db: lib.Db, order_id: str, reason: str) -> dict:
         raise lib.ToolError("non-pending order cannot be cancelled")
     if reason not in ["no longer needed", "ordered by mistake"]:
         raise lib.ToolError("invalid reason")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     refunds = [
         {
             "transaction_type": "refund",
@@ -202,7 +202,7 @@ def modify_pending_order_payment(db: lib.Db, order_id: str, payment_method_id: s
         raise lib.ToolError("order not found")
     if o["status"] != "pending":
         raise lib.ToolError("non-pending order cannot be modified")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     first = lib.copy(lib.item(o["payment_history"], 0))
@@ -268,14 +268,16 @@ def modify_pending_order_items(
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
     for k in lib.range(db, lib.len(item_ids)):
-        item = lib.copy(
-            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        item = lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        variant = lib.get(
+            lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
+            new_item_ids[k],
+            None,
         )
-        variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(db, "User", o["user_id"], ("user_id", "payment_methods"))
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(user["payment_methods"][payment_method_id])
@@ -310,11 +312,15 @@ def modify_pending_order_items(
             ],
             0,
         )
-        variant = lib.copy(
-            lib.item(
-                db.get("Product", lib.item(o["items"], at)["product_id"])["variants"],
+        variant = lib.item(
+            lib.entry_of(
+                db,
+                "Product",
+                lib.existing(db, "Product", lib.item(o["items"], at)["product_id"]),
+                "variants",
                 lib.item(new_item_ids, k),
-            )
+            ),
+            lib.item(new_item_ids, k),
         )
         o["items"][at]["item_id"] = lib.item(new_item_ids, k)
         o["items"][at]["price"] = variant["price"]
@@ -339,7 +345,9 @@ def return_delivered_order_items(
         raise lib.ToolError("order not found")
     if o["status"] != "delivered":
         raise lib.ToolError("non-delivered order cannot be returned")
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(
+        db, "User", o["user_id"], ("user_id",), {"payment_methods": payment_method_id}
+    )
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     if (
@@ -388,15 +396,19 @@ def exchange_delivered_order_items(
         raise lib.ToolError("the number of items to be exchanged should match")
     difference = 0
     for k in lib.range(db, lib.len(item_ids)):
-        item = lib.copy(
-            lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        item = lib.item([i for i in lib.counted(db, o["items"]) if i["item_id"] == item_ids[k]], 0)
+        variant = lib.get(
+            lib.entry_of(db, "Product", item["product_id"], "variants", new_item_ids[k]),
+            new_item_ids[k],
+            None,
         )
-        variant = lib.get(db.get("Product", item["product_id"])["variants"], new_item_ids[k], None)
         if not (variant is not None and lib.field(variant, "available")):
             raise lib.ToolError(lib.format("new item {} not found or available", new_item_ids[k]))
         difference = difference + (variant["price"] - item["price"])
     difference = lib.round(difference, 2)
-    user = db.get("User", o["user_id"])
+    user = lib.get_part(
+        db, "User", o["user_id"], ("user_id",), {"payment_methods": payment_method_id}
+    )
     if payment_method_id not in user["payment_methods"]:
         raise lib.ToolError("payment method not found")
     method = lib.copy(user["payment_methods"][payment_method_id])

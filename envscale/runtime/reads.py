@@ -1,0 +1,252 @@
+"""Reads the compiler planned to decode less than whole records (see compiler/access_plan.py).
+
+`E[k].f` reads one column of one record; `E[k].f[key]` (and `key in E[k].f`,
+`get(E[k].f, key, d)`) reads a map field as a map holding only that entry, found by SQLite's
+JSON path operator, so a 3 kB map is not decoded for one of its values. A planned query may
+read its map fields the same way (`query_at`). The generated code around them is unchanged:
+a map of one entry (or none) answers `key in m`, `m[key]` and `get(m, key, d)` as the whole
+map does, and the compiler plans these reads only where the code asks nothing else of it.
+
+A path is used only where it means the key exactly: a key of plain text (no quote,
+backslash, control character, and not empty), in a field whose text holds no `\\u0000`
+(SQLite's labels end at a NUL). Otherwise the whole field is decoded, as without planning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envscale.compiler.sql_expr import quote_ident
+from envscale.runtime.database import NO_MATCH, Db, TableMeta, load_json, shown_key
+from envscale.runtime.errors import ToolError
+from envscale.runtime.values import number_problem
+
+# Whether a column's JSON text holds an escaped NUL (a SQL literal: backslashes are plain).
+_HAS_NUL = "instr({}, '\\u0000')"
+
+
+def _sql(meta: TableMeta, slot: tuple, make: Any) -> str:
+    """The SQL text of a read, made once per table (and so prepared once per connection)."""
+    slot = ("reads", *slot)
+    sql = meta._queries.get(slot)
+    if sql is None:
+        sql = meta._queries[slot] = make()
+    return sql
+
+
+def _path(key: Any) -> str | None:
+    """The JSON path of a map's entry, or None where a path might not mean the key exactly."""
+    if type(key) is not str or not key:
+        return None
+    if '"' in key or "\\" in key or any(ord(c) < 0x20 for c in key):
+        return None
+    return f'$."{key}"'
+
+
+def _decoded(meta: TableMeta, name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = meta.kinds[meta.fields.index(name)]
+    if kind == "json":
+        return load_json(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def _key_sql(meta: TableMeta) -> str:
+    return " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
+
+
+def _params(meta: TableMeta, key: Any) -> tuple | None:
+    params = meta.key_params(key)
+    return None if any(number_problem(p) for p in params) else params
+
+
+def existing(db: Db, entity: str, key: Any) -> Any:
+    """The key, once a record has it (else the error `db.get` gives)."""
+    meta = db.tables[entity]
+    params = _params(meta, key)
+    sql = _sql(
+        meta, ("exists",), lambda: f"SELECT 1 FROM {quote_ident(entity)} WHERE {_key_sql(meta)}"
+    )
+    if params is None or next(db.connection.execute(sql, params), None) is None:
+        raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    return key
+
+
+def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
+    """`E[key].name`: that field of a record that must exist, its column alone decoded."""
+    meta = db.tables[entity]
+    params = _params(meta, key)
+    column = quote_ident(meta.column(name))
+    sql = _sql(
+        meta,
+        ("field", name),
+        lambda: f"SELECT {column} FROM {quote_ident(entity)} WHERE {_key_sql(meta)}",
+    )
+    row = None if params is None else next(db.connection.execute(sql, params), None)
+    if row is None:
+        raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    return _decoded(meta, name, row[0])
+
+
+def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
+    """`E[key].name` (a map field) holding only its entry `at`, if it has one."""
+    path = _path(at)
+    if path is None:
+        return field_of(db, entity, key, name)
+    meta = db.tables[entity]
+    params = _params(meta, key)
+    column = quote_ident(meta.column(name))
+    sql = _sql(
+        meta,
+        ("entry", name),
+        lambda: (
+            f"SELECT {column} -> ?, {_HAS_NUL.format(column)} FROM {quote_ident(entity)} "
+            f"WHERE {_key_sql(meta)}"
+        ),
+    )
+    row = None if params is None else next(db.connection.execute(sql, (path, *params)), None)
+    if row is None:
+        raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    value, nul = row
+    if nul:
+        return field_of(db, entity, key, name)
+    return {} if value is None else {at: load_json(value)}
+
+
+def find_part(
+    db: Db, entity: str, key: Any, fields: tuple[str, ...], at: dict[str, Any] | None = None
+) -> dict | None:
+    """`E.get(key)` with only the named fields, and the map fields of `at` holding only the
+    entry each names; None when no record has the key."""
+    meta = db.tables[entity]
+    params = _params(meta, key)
+    if params is None:
+        return None
+    at = at or {}
+    names = tuple(at)
+    paths = tuple(_path(at[n]) for n in names)
+    plain = tuple(p is not None for p in paths)
+    sql = _sql(
+        meta,
+        ("part", fields, names, plain),
+        lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
+    )
+    extra = tuple(p for p in paths if p is not None)
+    row = next(db.connection.execute(sql, extra + params), None)
+    return None if row is None else _record(meta, fields, names, paths, at, row)
+
+
+def get_part(
+    db: Db, entity: str, key: Any, fields: tuple[str, ...], at: dict[str, Any] | None = None
+) -> dict:
+    """`E[key]` with only the named fields (and entries): `find_part` of a record that must
+    exist."""
+    record = find_part(db, entity, key, fields, at)
+    if record is None:
+        raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    return record
+
+
+def query_at(
+    db: Db,
+    entity: str,
+    fields: tuple[str, ...],
+    at: dict[str, Any],
+    where: str = "",
+    params: tuple = (),
+    by: dict[str, Any] | None = None,
+) -> list[dict]:
+    """`db.query(entity, fields, where, params, by)`, and each map field of `at` read as a
+    map holding only the entry its key names."""
+    meta = db.tables[entity]
+    values: tuple = ()
+    if by:
+        values = tuple(meta.query_value(name, value) for name, value in by.items())
+        if NO_MATCH in values:
+            return []
+    if where and not all(_bindable(p) for p in params):
+        where, params = "", ()
+    names = tuple(at)
+    paths = tuple(_path(at[n]) for n in names)
+    plain = tuple(p is not None for p in paths)
+    equal = tuple(by) if by else ()
+    sql = _sql(
+        meta,
+        ("query", fields, names, plain, where, equal),
+        lambda: _query_sql(meta, fields, names, plain, where, equal),
+    )
+    extra = tuple(p for p in paths if p is not None)
+    rows = db.connection.execute(sql, extra + values + params)
+    return [_record(meta, fields, names, paths, at, row) for row in rows]
+
+
+def _record(
+    meta: TableMeta,
+    fields: tuple[str, ...],
+    names: tuple[str, ...],
+    paths: tuple[str | None, ...],
+    at: dict[str, Any],
+    row: tuple,
+) -> dict:
+    """A row of `_select` as a record: its fields, and the maps of one entry."""
+    record = {name: _decoded(meta, name, row[i]) for i, name in enumerate(fields)}
+    i = len(fields)
+    for name, path in zip(names, paths, strict=True):
+        if path is None:
+            record[name] = _decoded(meta, name, row[i])
+            i += 1
+            continue
+        value, nul, whole = row[i], row[i + 1], row[i + 2]
+        i += 3
+        if nul:
+            record[name] = _decoded(meta, name, whole)
+        else:
+            record[name] = {} if value is None else {at[name]: load_json(value)}
+    return record
+
+
+def _query_sql(
+    meta: TableMeta,
+    fields: tuple[str, ...],
+    names: tuple[str, ...],
+    plain: tuple[bool, ...],
+    where: str,
+    by: tuple[str, ...],
+) -> str:
+    terms = [f"{quote_ident(meta.column(f))} IS ?" for f in by]
+    if where:
+        terms.append(f"({where})" if terms else where)
+    order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
+    condition = f" WHERE {' AND '.join(terms)}" if terms else ""
+    return f"{_select(meta, fields, names, plain)}{condition} ORDER BY {order}"
+
+
+def _select(
+    meta: TableMeta, fields: tuple[str, ...], names: tuple[str, ...], plain: tuple[bool, ...]
+) -> str:
+    """SELECT of the fields, and of each map field of `names` at the entry a path names
+    (`plain`) or whole."""
+    columns = [quote_ident(meta.column(f)) for f in fields]
+    for name, by_path in zip(names, plain, strict=True):
+        column = quote_ident(meta.column(name))
+        if by_path:
+            # The whole text only for a field that holds an escaped NUL (then decoded whole).
+            flag = _HAS_NUL.format(column)
+            columns += [f"{column} -> ?", flag, f"CASE WHEN {flag} THEN {column} END"]
+        else:
+            columns.append(column)
+    return f"SELECT {', '.join(columns)} FROM {quote_ident(meta.entity)}"
+
+
+def _bindable(value: Any) -> bool:
+    """Whether SQLite holds the value exactly as a query parameter."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return "\0" not in value
+    if isinstance(value, int | float):
+        return number_problem(value) is None
+    return False
