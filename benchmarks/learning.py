@@ -43,7 +43,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,11 +100,11 @@ class Settings:
     max_length: int
     lr: float
     chain: int  # most calls per sampled task
-    states: str  # "varied": every task on a generated state of its own; "shared": one state
+    states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
-FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 4, "varied")
-QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, "varied")
+FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 4, 50)
+QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
 HELD_OUT_DATA_SEED = 100_000
 
@@ -122,10 +122,11 @@ def synthesised_domains(out: Path, apis: Path, limit: int | None) -> list[Path]:
 
 
 def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings, data_seed: int):
-    """A job sampling `tasks` per spec; with varied states each task on a generated state of
-    its own (data seeds from `data_seed`), so ids, names and dates differ between tasks and
-    only what the dialogue says can tell the agent which ones to use."""
-    varied = s.states == "varied"
+    """A job sampling `tasks` per spec, spread over `s.states` generated initial states (data
+    seeds from `data_seed`; each task on a state of its own when there are fewer tasks), so
+    the ids, names and dates differ between tasks and only what the dialogue says can tell
+    the agent which ones to use. With `s.states` 0 every task starts from the spec's data."""
+    varied = s.states > 0
     return Job(
         [str(spec) for spec in specs],
         out,
@@ -136,7 +137,7 @@ def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
         max_length=s.chain,
         data="generated" if varied else "auto",
         data_seed=data_seed if varied else 0,
-        data_states=tasks if varied else 1,
+        data_states=min(tasks, s.states) if varied else 1,
         progress=False,
     )
 
@@ -185,10 +186,19 @@ def instance(task: Task) -> str:
 def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str], s: Settings) -> list[Task]:
     """n tasks per spec sampled with another seed (and, with varied states, on states of
     data seeds no training task has), none whose instance a training task has."""
-    job = sampling_job(specs, Path("."), 4 * n, seed, s, data_seed=HELD_OUT_DATA_SEED)
+    one_each = replace(s, states=min(s.states, n))  # n states: one per task kept
+    job = sampling_job(specs, Path("."), 4 * n, seed, one_each, data_seed=HELD_OUT_DATA_SEED)
     domains = load_domains(job.specs)
     states = job_initial_states(job)
     fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    # The first task of each state before the second of any, so the n kept differ in state.
+    rank: dict[str, int] = {}
+    order = []
+    for task in fresh:
+        key = json.dumps([task.domain, task.initial_state], sort_keys=True)
+        rank[key] = rank.get(key, -1) + 1
+        order.append(rank[key])
+    fresh = [t for _, t in sorted(zip(order, fresh, strict=True), key=lambda pair: pair[0])]
     return [t for d in domains for t in [t for t in fresh if t.domain == d.name][:n]]
 
 
@@ -499,9 +509,9 @@ def main() -> int:
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
     parser.add_argument(
         "--states",
-        choices=("varied", "shared"),
-        help="varied (default): every task on a generated initial state of its own; shared: "
-        "all tasks of a spec on one state (its seed data)",
+        type=int,
+        help="generated initial states each spec's tasks are spread over (default 50; the "
+        "held-out tasks get states of their own); 0: every task on the spec's seed data",
     )
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
     parser.add_argument("--limit", type=int, help="the collection's first N tools only")
@@ -527,10 +537,10 @@ def main() -> int:
                     ("chain", args.chain),
                     ("hidden", args.hidden),
                     ("layers", args.layers),
-                    ("states", args.states),
                 )
                 if value
             },
+            **({"states": args.states} if args.states is not None else {}),
         }
     )
     vertical_tasks_n = args.vertical_tasks or 3 * s.train_tasks
