@@ -52,11 +52,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from envscale.jobs.evaluate import evaluate_job  # noqa: E402
-from envscale.jobs.generate import Job, generate, load_domains, sample_job_tasks  # noqa: E402
+from envscale.jobs.generate import (  # noqa: E402
+    Job,
+    generate,
+    job_initial_states,
+    load_domains,
+    sample_job_tasks,
+)
 from envscale.records import Task, Trajectory, load_jsonl, read_jsonl  # noqa: E402
 from envscale.rollout.dialogue import BackendConfig  # noqa: E402
 from envscale.synth.run import SynthOptions, synthesise  # noqa: E402
-from envscale.tasks.states import initial_state_for  # noqa: E402
 from envscale.trainer import train  # noqa: E402
 from envscale.trainer.chat import ChatFormat, chat_template  # noqa: E402
 from envscale.trainer.data import chat_messages, chat_tools  # noqa: E402
@@ -94,10 +99,14 @@ class Settings:
     tokens_per_batch: int
     max_length: int
     lr: float
+    chain: int  # most calls per sampled task
+    states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
-FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3)
-QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3)
+FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 4, 50)
+QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
+# Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
+HELD_OUT_DATA_SEED = 100_000
 
 
 # ---- data
@@ -112,13 +121,33 @@ def synthesised_domains(out: Path, apis: Path, limit: int | None) -> list[Path]:
     return sorted(out / entry.spec for entry in report.kept)
 
 
-def trajectories(specs: list[Path], out: Path, tasks: int, seed: int) -> list[Path]:
+def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings, data_seed: int):
+    """A job sampling `tasks` per spec, spread over `s.states` generated initial states (data
+    seeds from `data_seed`; each task on a state of its own when there are fewer tasks), so
+    the ids, names and dates differ between tasks and only what the dialogue says can tell
+    the agent which ones to use. With `s.states` 0 every task starts from the spec's data."""
+    varied = s.states > 0
+    return Job(
+        [str(spec) for spec in specs],
+        out,
+        tasks=tasks,
+        seed=seed,
+        agent=CLEAN,
+        workers=1,
+        max_length=s.chain,
+        data="generated" if varied else "auto",
+        data_seed=data_seed if varied else 0,
+        data_states=min(tasks, s.states) if varied else 1,
+        progress=False,
+    )
+
+
+def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings) -> list[Path]:
     """Scripted trajectories, one file per domain, as the compact template shows them."""
     files = []
     for spec in specs:
         folder = out / spec.stem
-        job = Job([str(spec)], folder, tasks=tasks, seed=seed, agent=CLEAN, workers=1)
-        generate(replace(job, progress=False))
+        generate(sampling_job([spec], folder, tasks, seed, s, data_seed=0))
         files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
     return files
 
@@ -154,12 +183,22 @@ def instance(task: Task) -> str:
     return json.dumps([task.domain, task.initial_state, calls], sort_keys=True)
 
 
-def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str]) -> list[Task]:
-    """n tasks per spec sampled with another seed, none whose instance a training task has."""
-    job = Job([str(s) for s in specs], Path("."), tasks=4 * n, seed=seed)
+def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str], s: Settings) -> list[Task]:
+    """n tasks per spec sampled with another seed (and, with varied states, on states of
+    data seeds no training task has), none whose instance a training task has."""
+    one_each = replace(s, states=min(s.states, n))  # n states: one per task kept
+    job = sampling_job(specs, Path("."), 4 * n, seed, one_each, data_seed=HELD_OUT_DATA_SEED)
     domains = load_domains(job.specs)
-    states = [initial_state_for(s, job.data, job.data_seed, job.data_size) for s in job.specs]
+    states = job_initial_states(job)
     fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    # The first task of each state before the second of any, so the n kept differ in state.
+    rank: dict[str, int] = {}
+    order = []
+    for task in fresh:
+        key = json.dumps([task.domain, task.initial_state], sort_keys=True)
+        rank[key] = rank.get(key, -1) + 1
+        order.append(rank[key])
+    fresh = [t for _, t in sorted(zip(order, fresh, strict=True), key=lambda pair: pair[0])]
     return [t for d in domains for t in [t for t in fresh if t.domain == d.name][:n]]
 
 
@@ -272,10 +311,40 @@ def evaluate(
     report, _ = evaluate_job(job, tasks, settings.trials)
     return {
         "pass^k": report.pass_k,
+        "first_gold_call": first_gold_call_rate(out / "trajectories.jsonl", tasks),
         "failure_reasons": report.failure_reasons,
         "tasks": report.tasks,
         "episodes": report.episodes,
     }
+
+
+def first_gold_call_rate(path: Path, tasks: list[Task]) -> float:
+    """The share of episodes in which the agent made its task's first gold call, name and
+    arguments exactly: whether it copies the ids the dialogue gives into a call."""
+    first = {}
+    for task in tasks:
+        calls = [c for c in task.gold_calls if c.side == "agent"]
+        if calls:
+            first[task.id] = (calls[0].name, calls[0].arguments)
+    made = total = 0
+    for trajectory in load_jsonl(path, Trajectory):
+        if trajectory.task_id not in first:
+            continue
+        total += 1
+        for message in trajectory.to_dict()["messages"]:
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                try:
+                    arguments = json.loads(function.get("arguments") or "{}")
+                except ValueError:
+                    continue
+                if (function.get("name"), arguments) == first[trajectory.task_id]:
+                    made += 1
+                    break
+            else:
+                continue
+            break
+    return made / total if total else 0.0
 
 
 def arm_phases(arm: str, general: list[Path], vertical: list[Path], s: Settings) -> list[dict]:
@@ -433,6 +502,17 @@ def main() -> int:
     parser.add_argument(
         "--train-tasks", type=int, help="training tasks per general domain (default 40)"
     )
+    parser.add_argument("--vertical-tasks", type=int, help="training tasks of the vertical spec")
+    parser.add_argument("--eval-tasks", type=int, help="held-out vertical tasks (default 6)")
+    parser.add_argument("--chain", type=int, help="most calls per sampled task (default 4)")
+    parser.add_argument("--hidden", type=int, help="the model's hidden size (default 128)")
+    parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
+    parser.add_argument(
+        "--states",
+        type=int,
+        help="generated initial states each spec's tasks are spread over (default 50; the "
+        "held-out tasks get states of their own); 0: every task on the spec's seed data",
+    )
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
     parser.add_argument("--limit", type=int, help="the collection's first N tools only")
     args = parser.parse_args()
@@ -450,8 +530,20 @@ def main() -> int:
             **({"trials": args.trials} if args.trials else {}),
             **({"lr": args.lr} if args.lr else {}),
             **({"train_tasks": args.train_tasks} if args.train_tasks else {}),
+            **{
+                key: value
+                for key, value in (
+                    ("vertical_eval_tasks", args.eval_tasks),
+                    ("chain", args.chain),
+                    ("hidden", args.hidden),
+                    ("layers", args.layers),
+                )
+                if value
+            },
+            **({"states": args.states} if args.states is not None else {}),
         }
     )
+    vertical_tasks_n = args.vertical_tasks or 3 * s.train_tasks
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -462,11 +554,11 @@ def main() -> int:
         return 1
     held_domains = domains[-HELD_OUT_DOMAINS:] if args.quick else domains[::4][:HELD_OUT_DOMAINS]
     general_domains = [d for d in domains if d not in held_domains]
-    general = trajectories(general_domains, out / "data" / "general", s.train_tasks, seed=1)
-    vertical = trajectories([VERTICAL], out / "data" / "vertical", 3 * s.train_tasks, seed=1)
+    general = trajectories(general_domains, out / "data" / "general", s.train_tasks, 1, s)
+    vertical = trajectories([VERTICAL], out / "data" / "vertical", vertical_tasks_n, 1, s)
     seen = training_instances(general + vertical)
-    vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, seed=101, seen=seen)
-    general_tasks = held_out_tasks(held_domains, s.eval_tasks, seed=101, seen=seen)
+    vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, 101, seen, s)
+    general_tasks = held_out_tasks(held_domains, s.eval_tasks, 101, seen, s)
     texts = rendered_texts(general + vertical)
     tokenizer = build_tokenizer(texts, s.vocab)
     lengths = sorted(len(tokenizer(t)["input_ids"]) for t in texts)
@@ -521,7 +613,10 @@ def main() -> int:
             if finished:
                 results[arm] = [scores for scores, _ in finished]
                 timings[arm] = [seconds for _, seconds in finished]
-        said = ", ".join(f"{n} pass^1 {v['pass^k']['1']:.3f}" for n, v in scores.items())
+        said = ", ".join(
+            f"{n} pass^1 {v['pass^k']['1']:.3f} (first gold call {v['first_gold_call']:.2f})"
+            for n, v in scores.items()
+        )
         print(f"seed {unit.seed} {unit.label}: {said} (trained in {seconds:.0f} s)", flush=True)
         save()
 

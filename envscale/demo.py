@@ -22,11 +22,10 @@ from pathlib import Path
 from envscale.api import compile_file, load
 from envscale.cli import main as envscale
 from envscale.dsl.diagnostics import render_all
-from envscale.jobs.generate import Job, load_domains, sample_job_tasks
+from envscale.jobs.generate import Job, job_initial_states, load_domains, sample_job_tasks
 from envscale.records import Task, load_jsonl
 from envscale.synth.run import SynthOptions, synthesise
 from envscale.tasks.datagen import generate_data
-from envscale.tasks.states import initial_state_for
 from envscale.tasks.toolgraph import ToolGraph
 from envscale.trainer import train as run_training
 from envscale.trainer.tiny import tiny_model_path
@@ -276,8 +275,7 @@ def held_out_tasks(build: Path) -> Path:
     seen = {instance(t) for t in load_jsonl(build / "demo" / "vertical" / "tasks.jsonl", Task)}
     spec = str(SPECS / f"{HELD_OUT_SPEC}.domain")
     job = Job([spec], build / "demo" / "heldout", tasks=4 * HELD_OUT_TASKS, seed=HELD_OUT_SEED)
-    states = [initial_state_for(spec, job.data, job.data_seed, job.data_size)]
-    fresh = sample_job_tasks(job, load_domains(job.specs), states)
+    fresh = sample_job_tasks(job, load_domains(job.specs), job_initial_states(job))
     chosen = [t for t in fresh if instance(t) not in seen][:HELD_OUT_TASKS]
     path = build / "demo" / "heldout" / "tasks.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from envscale.jobs.generate import TASKS_FILE, Job, generate
 def run(args: argparse.Namespace) -> int:
     job = job_from(args, Path(args.out), list(args.specs), tasks=args.tasks)
     job.data, job.data_seed, job.data_size = args.data, args.data_seed, args.size
+    job.data_states = args.states
     job.max_length = args.max_length
     directories = [s for s in args.specs if is_synthesised(s)]
     if directories:
@@ -88,7 +89,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="tasks per spec or domain (default 10)",
     )
-    add_data_arguments(p, paths=False)
+    add_data_arguments(p, paths=False, states=True)
     p.add_argument("--max-length", type=int, default=4, help="most calls per task")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_run_arguments(p)

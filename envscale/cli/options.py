@@ -40,8 +40,11 @@ def limits_from(args: argparse.Namespace) -> Limits:
     return DEFAULT_LIMITS.with_settings(args.limit)
 
 
-def add_data_arguments(p: argparse.ArgumentParser, paths: bool = True) -> None:
-    """--data, --data-seed and --size, shared by `envscale tasks` and `envscale generate`."""
+def add_data_arguments(
+    p: argparse.ArgumentParser, paths: bool = True, states: bool = False
+) -> None:
+    """--data, --data-seed and --size, shared by `envscale tasks` and `envscale generate`
+    (and --states, where tasks are sampled)."""
     p.add_argument(
         "--data",
         default="auto",
@@ -58,6 +61,15 @@ def add_data_arguments(p: argparse.ArgumentParser, paths: bool = True) -> None:
     p.add_argument(
         "--size", type=int, default=20, help="records per entity of the generated data (default 20)"
     )
+    if states:
+        p.add_argument(
+            "--states",
+            type=int,
+            default=1,
+            metavar="N",
+            help="spread the tasks over N generated initial states (data seeds --data-seed, "
+            "--data-seed + 1, ...), so their ids, names and dates differ; default 1",
+        )
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:

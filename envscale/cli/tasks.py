@@ -13,11 +13,11 @@ from envscale.tasks.instructions import load_instructions
 from envscale.tasks.sampling import (
     SamplingReport,
     read_tasks,
-    sample_tasks,
+    sample_over_states,
     verify_task,
     write_tasks,
 )
-from envscale.tasks.states import EnvFactory, initial_state_for
+from envscale.tasks.states import EnvFactory, initial_states_for
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,16 +39,19 @@ def verify_file(args: argparse.Namespace) -> int:
 
 
 def sample_file(args: argparse.Namespace) -> int:
-    if args.n < 0 or args.size < 0 or args.max_length < 1:
-        error("-n and --size take a count of 0 or more, --max-length 1 or more")
+    if args.n < 0 or args.size < 0 or args.max_length < 1 or args.states < 1:
+        error("-n and --size take a count of 0 or more, --max-length and --states 1 or more")
         return EXIT_USAGE
     domain = load(args.spec)
-    initial_state = initial_state_for(args.spec, args.data, args.data_seed, args.size)
-    factory = EnvFactory(domain, initial_state, args.spec, enforce_policies=not args.no_policies)
+    states = initial_states_for(args.spec, args.data, args.data_seed, args.size, args.states)
+    factories = [
+        EnvFactory(domain, state, args.spec, enforce_policies=not args.no_policies)
+        for state in states
+    ]
     report = SamplingReport()
-    tasks = sample_tasks(
+    tasks = sample_over_states(
         domain,
-        factory,
+        factories,
         args.n,
         seed=args.seed,
         max_length=args.max_length,
@@ -76,7 +79,7 @@ def sample_file(args: argparse.Namespace) -> int:
     reads = sum(1 for t in tasks if t.kind == "read")
     print(
         f"wrote {len(tasks)} tasks to {args.out} ({reads} read-only, {len(tasks) - reads} with "
-        f"writes; initial state {json.dumps(initial_state)})"
+        f"writes; {_describe_states(states)})"
     )
     return EXIT_OK
 
@@ -99,7 +102,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "error (exit 1)",
     )
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    add_data_arguments(p)
+    add_data_arguments(p, states=True)
     p.add_argument("--max-length", type=int, default=4, help="most calls per task")
     p.add_argument(
         "--invalid-share", type=float, default=0.1, help="share of calls made invalid on purpose"
@@ -109,3 +112,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--no-policies", action="store_true", help="sample without enforcing the spec's policies"
     )
     p.set_defaults(func=run)
+
+
+def _describe_states(states: list[dict]) -> str:
+    if len(states) == 1:
+        return f"initial state {json.dumps(states[0])}"
+    first, last = states[0]["generated"], states[-1]["generated"]
+    return (
+        f"{len(states)} generated initial states, data seeds {first['seed']}-{last['seed']}, "
+        f"size {first['size']}"
+    )

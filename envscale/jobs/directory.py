@@ -223,7 +223,8 @@ def _describe(base: Job, directory: Path) -> dict[str, Any]:
         "envscale": __version__,
         "directory": str(directory.resolve()),
         "tasks_per_domain": base.tasks,
-        "data": [base.data, base.data_seed, base.data_size],
+        "data": [base.data, base.data_seed, base.data_size]
+        + ([base.data_states] if base.data_states > 1 else []),
         "max_length": base.max_length,
         "seed": base.seed,
         "trials": base.trials,

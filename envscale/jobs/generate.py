@@ -12,7 +12,8 @@ trial), an interrupted and resumed job writes the same bytes as one that ran str
 An endpoint that cannot be reached stops the job (`EndpointUnreachable`); when no episode was
 written by then, the folder is left as if the job had never started, so a corrected command
 is not refused as another job.
-Initial states default to each spec's seed data when it has some (`tasks.initial_state_for`).
+Initial states default to each spec's seed data when it has some (`tasks.initial_state_for`);
+with `data_states` above 1 each spec's tasks are spread over that many generated states.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from envscale.runtime.domain import Domain
 from envscale.runtime.limits import DEFAULT_LIMITS, Limits
 from envscale.runtime.load import load
 from envscale.tasks.instructions import load_instructions
-from envscale.tasks.sampling import sample_tasks
-from envscale.tasks.states import EnvFactory, initial_state_for
+from envscale.tasks.sampling import sample_over_states
+from envscale.tasks.states import EnvFactory, initial_states_for
 
 TASKS_FILE = "tasks.jsonl"
 TRAJECTORIES_FILE = "trajectories.jsonl"
@@ -74,6 +75,7 @@ class Job:
     data: str = "auto"  # initial states, as `tasks.initial_state_for` reads it
     data_seed: int = 0
     data_size: int = 20
+    data_states: int = 1  # generated initial states the tasks of a spec are spread over
     max_length: int = 4  # most calls per sampled task
     seed: int = 0
     agent: BackendConfig = field(default_factory=BackendConfig)
@@ -179,13 +181,22 @@ def check_job_file(path: Path, described: dict) -> None:
         os.replace(tmp, path)
 
 
-def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]) -> list[Task]:
+def job_initial_states(job: Job) -> list[list[dict]]:
+    """Per spec, the initial states its tasks are spread over."""
+    return [
+        initial_states_for(spec, job.data, job.data_seed, job.data_size, job.data_states)
+        for spec in job.specs
+    ]
+
+
+def sample_job_tasks(
+    job: Job, domains: list[Domain], initial_states: list[list[dict]]
+) -> list[Task]:
     tasks: list[Task] = []
-    for spec, domain, initial_state in zip(job.specs, domains, initial_states, strict=True):
-        factory = EnvFactory(domain, initial_state, spec)
-        sampled = sample_tasks(
+    for spec, domain, states in zip(job.specs, domains, initial_states, strict=True):
+        sampled = sample_over_states(
             domain,
-            factory,
+            [EnvFactory(domain, state, spec) for state in states],
             job.tasks,
             seed=job.seed,
             max_length=job.max_length,
@@ -198,11 +209,11 @@ def sample_job_tasks(job: Job, domains: list[Domain], initial_states: list[dict]
 def generate(job: Job) -> JobResult:
     """Sample (or reread) the tasks, then run the episodes not yet in the output."""
     domains = load_domains(job.specs)
-    initial_states = [
-        initial_state_for(spec, job.data, job.data_seed, job.data_size) for spec in job.specs
-    ]
+    initial_states = job_initial_states(job)
     job.out.mkdir(parents=True, exist_ok=True)
-    source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": initial_states}
+    # One state per spec is described as it always was, so an older job folder still matches.
+    described = [s[0] if len(s) == 1 else s for s in initial_states]
+    source = {"sampled": job.tasks, "max_length": job.max_length, "initial_states": described}
     check_job_file(job.out / JOB_FILE, _describe(job, domains, source))
     tasks_path = job.out / TASKS_FILE
     if tasks_path.exists():

@@ -181,6 +181,41 @@ def sample_tasks(
     return tasks
 
 
+def sample_over_states(
+    domain: Domain,
+    factories: list[Callable[[], Environment]],
+    n: int,
+    seed: int = 0,
+    report: SamplingReport | None = None,
+    **options,
+) -> list[Task]:
+    """Up to `n` tasks spread evenly over the initial states `factories` make (the first ones
+    get one more when `n` does not divide); the coverage that steers the walks carries over
+    from state to state, so the states do not all get the same chains. `options` are
+    `sample_tasks`'s."""
+    if len(factories) == 1:
+        return sample_tasks(domain, factories[0], n, seed, report=report, **options)
+    report = report if report is not None else SamplingReport()
+    coverage = options.pop("coverage", None) or Coverage()
+    tasks: list[Task] = []
+    for i, factory in enumerate(factories):
+        share = n // len(factories) + (i < n % len(factories))
+        one = SamplingReport()
+        tasks.extend(
+            sample_tasks(domain, factory, share, seed, report=one, coverage=coverage, **options)
+        )
+        report.attempts += one.attempts
+        report.rejected.update(one.rejected)
+        report.records = max(report.records, one.records)
+        report.tools = report.tools or one.tools
+        report.problems.extend(p for p in one.problems if p not in report.problems)
+    report.asked, report.made = n, len(tasks)
+    report.used = Counter(
+        c.name for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls
+    )
+    return tasks
+
+
 def _execute(
     domain: Domain,
     env: Environment,

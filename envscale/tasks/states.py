@@ -73,6 +73,19 @@ def initial_state_for(
         return {"data": str(path)}
 
 
+def initial_states_for(
+    spec_path: str | Path, data: str = "auto", seed: int = 0, size: int = 20, states: int = 1
+) -> list[dict]:
+    """The initial states tasks are spread over: one as `initial_state_for` reads `data`, or,
+    with `states` above 1, that many generated ones (data seeds `seed`, `seed` + 1, ...), so
+    the ids, names and dates a task holds differ from task to task."""
+    if states <= 1:
+        return [initial_state_for(spec_path, data, seed, size)]
+    if data not in ("auto", "generated"):
+        raise DataError([f"{states} initial states need generated data, not --data {data}"])
+    return [{"generated": {"seed": seed + i, "size": size}} for i in range(states)]
+
+
 def initial_environment(
     domain: Domain,
     initial_state: dict,

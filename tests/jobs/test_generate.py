@@ -338,3 +338,16 @@ def test_ray_executor_gives_the_same_trajectories(tmp_path):
     assert (tmp_path / "ray" / "trajectories.jsonl").read_bytes() == (
         tmp_path / "local" / "trajectories.jsonl"
     ).read_bytes()
+
+
+def test_generate_spreads_tasks_over_generated_states(tmp_path):
+    out = tmp_path / "s"
+    argv = ["generate", str(CLINIC), "--tasks", "3", "--states", "3", "--max-length", "2"]
+    assert (
+        envscale_main([*argv, "--data-seed", "4", "--out", str(out), "--workers", "1", "-q"]) == 0
+    )
+    states = [t["initial_state"] for t in lines(out / "tasks.jsonl")]
+    assert states == [{"generated": {"seed": s, "size": 20}} for s in (4, 5, 6)]
+    assert len(lines(out / "trajectories.jsonl")) >= 3
+    described = json.loads((out / JOB_FILE).read_text())["tasks"]["initial_states"]
+    assert described == [states]

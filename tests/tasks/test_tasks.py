@@ -13,8 +13,21 @@ from envscale.cli import main as envscale_main
 from envscale.cli import tasks as tasks_command
 from envscale.runtime.errors import DataError
 from envscale.tasks.instructions import InstructionRenderer, load_instructions
-from envscale.tasks.sampling import Task, read_tasks, sample_tasks, verify_task, write_tasks
-from envscale.tasks.states import EnvFactory, initial_environment, initial_state_for
+from envscale.tasks.sampling import (
+    SamplingReport,
+    Task,
+    read_tasks,
+    sample_over_states,
+    sample_tasks,
+    verify_task,
+    write_tasks,
+)
+from envscale.tasks.states import (
+    EnvFactory,
+    initial_environment,
+    initial_state_for,
+    initial_states_for,
+)
 
 from .shop_spec import SHOP
 
@@ -310,3 +323,30 @@ def test_template_syntax_in_a_tool_description_never_reaches_the_instruction():
     rendered = InstructionRenderer([schema]).render([{"name": "t", "arguments": {"x": 1}}])
     assert "{" not in rendered and "jinja" not in rendered
     assert rendered.endswith("like to t (x: 1).")
+
+
+def test_tasks_spread_over_generated_states(clinic):
+    states = initial_states_for(SPEC, "auto", 5, 8, states=3)
+    assert states == [{"generated": {"seed": s, "size": 8}} for s in (5, 6, 7)]
+    assert initial_states_for(SPEC) == [{"data": "clinic.data.json"}]
+    with pytest.raises(DataError, match="3 initial states need generated data"):
+        initial_states_for(SPEC, "file", states=3)
+    factories = [EnvFactory(clinic, state, SPEC) for state in states]
+    report = SamplingReport()
+    tasks = sample_over_states(clinic, factories, 7, seed=2, max_length=2, report=report)
+    assert len(tasks) == report.made == 7 and report.asked == 7
+    per_state = [sum(t.initial_state == s for t in tasks) for s in states]
+    assert per_state == [3, 2, 2]
+    assert all(verify_task(clinic, t, SPEC) for t in tasks)
+
+
+def test_tasks_command_spreads_tasks_over_states(tmp_path, capsys):
+    out = tmp_path / "t.jsonl"
+    argv = ["tasks", str(SPEC), "-o", str(out), "-n", "4", "--states", "2", "--max-length", "2"]
+    assert envscale_main(argv) == 0
+    assert "2 generated initial states, data seeds 0-1" in capsys.readouterr().out
+    seeds = sorted(t.initial_state["generated"]["seed"] for t in read_tasks(out))
+    assert seeds == [0, 0, 1, 1]
+    argv = ["tasks", str(SPEC), "-o", str(out), "--states", "2", "--data", "clinic.data.json"]
+    assert envscale_main(argv) == 2
+    assert "need generated data" in capsys.readouterr().err
