@@ -361,7 +361,7 @@ def _wrong_type(kind: str, value: Any) -> str | None:
     return f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not {type(value).__name__}"
 
 
-def _bindable(value: Any) -> bool:
+def bindable(value: Any) -> bool:
     """Whether SQLite holds the value exactly as a query parameter."""
     if value is None or isinstance(value, bool):
         return True
@@ -497,7 +497,7 @@ class Db:
             values = tuple(meta.query_value(name, value) for name, value in by.items())
             if NO_MATCH in values:
                 return []
-        if where and not all(_bindable(p) for p in params):
+        if where and not all(bindable(p) for p in params):
             where, params = "", ()
         sql, decode = meta.query_sql(fields, where, tuple(by) if by else ())
         return [decode(row) for row in self.connection.execute(sql, values + params)]

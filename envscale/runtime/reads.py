@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from envscale.compiler.sql_expr import quote_ident
-from envscale.runtime.database import NO_MATCH, Db, TableMeta, load_json, shown_key
+from envscale.runtime.database import NO_MATCH, Db, TableMeta, bindable, load_json, shown_key
 from envscale.runtime.errors import ToolError
 from envscale.runtime.values import number_problem
 
@@ -167,7 +167,7 @@ def query_at(
         values = tuple(meta.query_value(name, value) for name, value in by.items())
         if NO_MATCH in values:
             return []
-    if where and not all(_bindable(p) for p in params):
+    if where and not all(bindable(p) for p in params):
         where, params = "", ()
     names = tuple(at)
     paths = tuple(_path(at[n]) for n in names)
@@ -239,14 +239,3 @@ def _select(
         else:
             columns.append(column)
     return f"SELECT {', '.join(columns)} FROM {quote_ident(meta.entity)}"
-
-
-def _bindable(value: Any) -> bool:
-    """Whether SQLite holds the value exactly as a query parameter."""
-    if value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, str):
-        return "\0" not in value
-    if isinstance(value, int | float):
-        return number_problem(value) is None
-    return False
