@@ -350,3 +350,16 @@ def test_tasks_command_spreads_tasks_over_states(tmp_path, capsys):
     argv = ["tasks", str(SPEC), "-o", str(out), "--states", "2", "--data", "clinic.data.json"]
     assert envscale_main(argv) == 2
     assert "need generated data" in capsys.readouterr().err
+
+
+def test_readme_states_command_runs_as_shown(tmp_path, monkeypatch, capsys):
+    readme = (SPECS.parent / "README.md").read_text(encoding="utf-8")
+    [line] = [ln for ln in readme.splitlines() if "--states 4" in ln and ln.startswith("envscale")]
+    argv = line.split("#")[0].split()[1:]
+    (tmp_path / "specs").symlink_to(SPECS)
+    monkeypatch.chdir(tmp_path)
+    assert envscale_main(argv) == 0
+    assert "4 generated initial states" in capsys.readouterr().out
+    tasks = read_tasks(tmp_path / "build" / "tasks.states.jsonl")
+    assert len(tasks) == 40
+    assert {t.initial_state["generated"]["seed"] for t in tasks} == {0, 1, 2, 3}
