@@ -26,9 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from envscale import jsonl  # noqa: E402
-from envscale.jobs.generate import Job, load_domains, run_episodes, sample_job_tasks  # noqa: E402
+from envscale.jobs.generate import (  # noqa: E402
+    Job,
+    job_initial_states,
+    load_domains,
+    run_episodes,
+    sample_job_tasks,
+)
 from envscale.records import Trajectory, read_jsonl  # noqa: E402
-from envscale.tasks.states import initial_state_for  # noqa: E402
 
 DEFAULT_SPECS = [ROOT / "specs" / "retail.domain", ROOT / "specs" / "clinic.domain"]
 
@@ -50,8 +55,7 @@ def measure(spec: Path, tasks_n: int, trials: int, workers: int, scratch: Path) 
     domains = load_domains(job.specs)
     started = time.perf_counter()
     # The states the generate command starts from: each spec's seed data, else generated data.
-    initial_states = [initial_state_for(spec) for spec in job.specs]
-    tasks = sample_job_tasks(job, domains, initial_states)
+    tasks = sample_job_tasks(job, domains, job_initial_states(job))
     sampling = time.perf_counter() - started
     rows = []
     for w in (1, workers):

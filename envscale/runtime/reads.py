@@ -63,8 +63,17 @@ def _params(meta: TableMeta, key: Any) -> tuple | None:
     return None if any(number_problem(p) for p in params) else params
 
 
+def _viewed(db: Any) -> bool:
+    """Whether `db` is a view that answers lookups from records of its own (a `RowView`
+    judging one record before it is stored): its reads go through its lookups, whole."""
+    return not isinstance(db, Db)
+
+
 def existing(db: Db, entity: str, key: Any) -> Any:
     """The key, once a record has it (else the error `db.get` gives)."""
+    if _viewed(db):
+        db.get(entity, key)
+        return key
     meta = db.tables[entity]
     params = _params(meta, key)
     sql = _sql(
@@ -77,6 +86,8 @@ def existing(db: Db, entity: str, key: Any) -> Any:
 
 def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
     """`E[key].name`: that field of a record that must exist, its column alone decoded."""
+    if _viewed(db):
+        return db.get(entity, key)[name]
     meta = db.tables[entity]
     params = _params(meta, key)
     column = quote_ident(meta.column(name))
@@ -94,7 +105,7 @@ def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
 def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
     """`E[key].name` (a map field) holding only its entry `at`, if it has one."""
     path = _path(at)
-    if path is None:
+    if path is None or _viewed(db):
         return field_of(db, entity, key, name)
     meta = db.tables[entity]
     params = _params(meta, key)
@@ -121,6 +132,8 @@ def find_part(
 ) -> dict | None:
     """`E.get(key)` with only the named fields, and the map fields of `at` holding only the
     entry each names; None when no record has the key."""
+    if _viewed(db):
+        return db.find(entity, key)
     meta = db.tables[entity]
     params = _params(meta, key)
     if params is None:
@@ -161,6 +174,8 @@ def query_at(
 ) -> list[dict]:
     """`db.query(entity, fields, where, params, by)`, and each map field of `at` read as a
     map holding only the entry its key names."""
+    if _viewed(db):
+        return db.query(entity, None, where, params, by)
     meta = db.tables[entity]
     values: tuple = ()
     if by:

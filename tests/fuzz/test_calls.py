@@ -37,8 +37,8 @@ def test_attack_class_runs_clean(name: str) -> None:
 def test_a_failed_call_that_changes_the_state_is_reported(monkeypatch) -> None:
     rollback = Environment._rollback
 
-    def leave_a_trace(self: Environment, name: str, message: str):
-        result = rollback(self, name, message)
+    def leave_a_trace(self: Environment, name: str, message: str, saved: bool = True):
+        result = rollback(self, name, message, saved)
         if self.domain.name == "clinic":  # a write behind the journal: only the export sees it
             self.connection.execute('UPDATE "Patient" SET "address" = "address" || \'!\'')
         return result

@@ -126,8 +126,9 @@ def _raising_call(self, name, arguments=None, side="agent"):
     raise RuntimeError("boom")
 
 
-def _rollback_keeping_changes(self, name, message):
-    self.connection.execute("RELEASE call")
+def _rollback_keeping_changes(self, name, message, saved=True):
+    if saved:
+        self.connection.execute("RELEASE call")
     self.db.touched_in_call = []
     return CallResult(name, False, error=message)
 

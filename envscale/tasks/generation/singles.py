@@ -32,19 +32,11 @@ def fixed_keys(domain: Any) -> dict[str, list[str]]:
     constant: dict[str, list[str]] = {}
     by_value: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("get", "find")
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "db"
-            and len(node.args) == 2
-            and isinstance(node.args[0], ast.Constant)
-            and node.args[0].value in entities
-        ):
+        args = _lookup_args(node)
+        if args is None or not (isinstance(args[0], ast.Constant) and args[0].value in entities):
             continue
-        entity = node.args[0].value
-        key = node.args[1]
+        entity = args[0].value
+        key = args[1]
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             if key.value not in constant.setdefault(entity, []):
                 constant[entity].append(key.value)
@@ -55,6 +47,27 @@ def fixed_keys(domain: Any) -> dict[str, list[str]]:
         for entity, keys in constant.items()
         if entity not in by_value and len(entities[entity].key) == 1
     }
+
+
+# The runtime's reads of one record by key that the compiler plans (`runtime/reads.py`):
+# `lib.get_part(db, entity, key, ...)` and the like.
+_PLANNED_LOOKUPS = ("existing", "field_of", "entry_of", "find_part", "get_part")
+
+
+def _lookup_args(node: ast.AST) -> list[ast.expr] | None:
+    """The entity and key of a lookup of one record in compiled code (`db.get(E, k)`,
+    `db.find(E, k)` or a planned read), or None for any other node."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    owner, name = node.func.value, node.func.attr
+    if not isinstance(owner, ast.Name):
+        return None
+    if owner.id == "db" and name in ("get", "find") and len(node.args) == 2:
+        return node.args
+    planned = owner.id == "lib" and name in _PLANNED_LOOKUPS and len(node.args) >= 3
+    if planned and isinstance(node.args[0], ast.Name) and node.args[0].id == "db":
+        return node.args[1:3]
+    return None
 
 
 class Singles(State):
