@@ -84,6 +84,7 @@ class Tool:
     # in (compiler/states.py).
     needs: dict[str, list[str]] = field(default_factory=dict)
     leaves: dict[str, list[str]] = field(default_factory=dict)
+    stores: list[str] = field(default_factory=list)  # parameters written into records
     side: str = "agent"  # agent, user or internal
     role: str = "tool"  # tool, sync (runs after every successful call) or assertion
 

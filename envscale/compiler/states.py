@@ -10,6 +10,11 @@ Order[d.order]` and `set o.status = delivered`: marking a delivery done delivers
 Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old and new
 slot) says nothing about that entity. The tool graph reads them: a write hands back
 the record it changed, and that record feeds a next change to it only in a state it accepts.
+
+`stored_params` lists the parameters a tool writes into records (a new address, the payment
+method a transaction names), as against those it only picks by (a lookup's key, the item a
+comprehension's condition matches): a record in a state the target refuses is another
+record, and the graph lets its values feed only what the target stores.
 """
 
 from __future__ import annotations
@@ -185,3 +190,64 @@ def _enum(d: ir.DomainIR, entity: str, field: str) -> str | None:
     f = info.fields.get(field) if info is not None else None
     base = t.strip_optional(f.type) if f is not None else None
     return base.name if isinstance(base, t.EnumT) else None
+
+
+def stored_params(tool: ir.Tool) -> list[str]:
+    """The parameters whose values a tool writes into records: named (through any locals) in
+    the value of a `set` of a field or in an `insert`. A parameter used only to pick (a key
+    of a lookup, the condition of a comprehension) is not stored."""
+    params = [p.name for p in tool.params]
+    uses: dict[str, set[str]] = {}  # local -> the names its value is made from
+    written: set[str] = set()
+    for stmt in _walk(tool.decl.body):
+        if isinstance(stmt, ast.Let):
+            uses.setdefault(stmt.name, set()).update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.Set) and not stmt.target.steps:
+            uses.setdefault(stmt.target.root, set()).update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.Set):
+            written.update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.For):
+            uses.setdefault(stmt.var, set()).update(_made_from(stmt.iterable, written))
+        elif isinstance(stmt, ast.InsertStmt):
+            _made_from(stmt.insert, written)
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            _made_from(stmt.value, written)
+    seen: set[str] = set()
+    todo = list(written)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(uses.get(name, ()))
+    return [p for p in params if p in seen]
+
+
+def _made_from(e: ast.Expr, inserted: set[str]) -> set[str]:
+    """The names an expression's value is made from (not those that only pick: index keys,
+    lookups' arguments, comprehension conditions); the names inside an `insert` are added to
+    `inserted`."""
+    out: set[str] = set()
+    if isinstance(e, ast.Name):
+        out.add(e.id)
+    elif isinstance(e, ast.Member | ast.Index):
+        out |= _made_from(e.obj, inserted)
+    elif isinstance(e, ast.Call) and not isinstance(e.func, ast.Member):
+        # a built-in's arguments; a lookup's (`Order.get(order_id)`, `.where(...)`) only pick
+        for a in e.args:
+            out |= _made_from(a.value, inserted)
+    elif isinstance(e, ast.Unary):
+        out |= _made_from(e.operand, inserted)
+    elif isinstance(e, ast.Binary):
+        out |= _made_from(e.left, inserted) | _made_from(e.right, inserted)
+    elif isinstance(e, ast.ListLit):
+        for item in e.items:
+            out |= _made_from(item, inserted)
+    elif isinstance(e, ast.MapLit):
+        for _, item in e.items:
+            out |= _made_from(item, inserted)
+    elif isinstance(e, ast.Comprehension):
+        out |= _made_from(e.element, inserted) | _made_from(e.iterable, inserted)
+    elif isinstance(e, ast.Insert):
+        for a in e.args:
+            inserted |= _made_from(a.value, inserted)
+    return out
