@@ -40,6 +40,10 @@ A flow is kept only where the source introduces the value rather than echoes it:
   another order's new address, its payment method to pay another) and new values
   (`new_item_ids`), not those the target matches against its own record (the items to
   change);
+- a value the target requires to be a part of the record another of its parameters names
+  (the manifest's `parts`: `item_ids`, items of `order_id`'s order) flows only from a
+  source that shows that entity's record in a state the target accepts: a cancelled order's
+  items, or a product's variants, are not the items of the order returned;
 - a read that finds one entity's records by that entity's key alone or by plain values alone
   (`get_order`, `find_user_id_by_email`) is fed by no tool whose output already holds what
   it finds (the order's record, the user's key);
@@ -243,6 +247,8 @@ def tool_edges(
                 for offer in [*offers, *moved]:
                     if offer.record in stale and not _copied(slot, tools[target]):
                         continue
+                    if _foreign_part(slot, offer, tools[target], stale):
+                        continue
                     flow = _flow(slot, offer, makers)
                     if flow is not None and (
                         slot.param not in best
@@ -290,6 +296,15 @@ def _copied(slot: _Slot, target: ToolInfo) -> bool:
     if slot.name.startswith("new_"):
         return True
     return slot.entity is None and slot.param in set(target.stores)
+
+
+def _foreign_part(slot: _Slot, offer: _Produced, target: ToolInfo, stale: set[str]) -> bool:
+    """Whether the value may be a part of another record than the one the target names, where
+    the target takes only parts of that record (the manifest's `parts`: the item ids of the
+    order `order_id` names): any value but one from that entity's record, and from it too
+    when the source leaves it in a state the target refuses (another order)."""
+    entity = target.parts.get(slot.param)
+    return entity is not None and (offer.record != entity or entity in stale)
 
 
 def _through_finders(

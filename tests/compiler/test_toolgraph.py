@@ -307,3 +307,39 @@ def test_a_record_in_a_state_the_target_refuses_feeds_the_values_it_stores():
     assert _params(edges, "close_order", "ship_to") == ["city"]
     # An order note_order handed back may be open, maybe the very order: its skus feed too.
     assert _params(edges, "note_order", "ship_to") == ["city", "sku"]
+
+
+RETURNS = """
+tool return_sku(order_id: str, sku: str) -> Order {
+  "Return one of a closed order's skus."
+  let o = Order[order_id]
+  require o.status == closed else "only a closed order's skus can be returned"
+  require sku in [i.sku for i in o.items] else "no such sku in this order"
+  set o.note = sku
+  return o
+}
+tool find_sku(order_id: str, sku: str) -> Item {
+  "Show a line of an order."
+  let o = Order[order_id]
+  return [i for i in o.items if i.sku == sku][0]
+}
+"""
+
+
+def test_a_value_that_must_be_part_of_the_named_record_comes_from_that_record():
+    files, diagnostics, _ = compile_source(ACCOUNTS + RETURNS, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    manifest = Manifest.from_dict(json.loads(files["manifest.json"]))
+    tools = {t.name: t for t in manifest.tools}
+    # Read off a required membership and off a pick that only the value finds; ship_to's
+    # sku only filters its order's items, which holds whatever sku it is given.
+    assert tools["return_sku"].parts == {"sku": "Order"}
+    assert tools["find_sku"].parts == {"sku": "Order"}
+    assert "parts" not in tools["ship_to"].to_dict()
+    edges = {(e.source, e.target): e for e in edges_of(manifest.tool_graph) or []}
+    # return_sku stores the sku, but an order ship_to left open is not the closed one it
+    # returns from: that order's skus are no flow, as they would be for a value it copies.
+    assert "sku" in tools["return_sku"].stores
+    assert "sku" not in _params(edges, "ship_to", "return_sku")
+    assert _params(edges, "get_order", "return_sku") == ["order_id", "sku"]
+    assert "sku" in _params(edges, "note_order", "return_sku")
