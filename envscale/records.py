@@ -222,12 +222,15 @@ class StructField(SparsePart):
 
 class ToolInfo(SparsePart):
     # "Entity.field" -> the enum members a tool needs, and may leave, the record a parameter
-    # names in (compiler/states.py); written only when the tool has some.
+    # names in (compiler/states.py); written only when the tool has some. `stores`: the
+    # parameters whose values the tool writes into records (the same module), likewise, and
+    # `parts`: parameter -> the entity of the record another parameter names that the
+    # parameter's values must be parts of (`item_ids` -> Order: items of `order_id`'s order).
     # `side`, who may call it (an agent, the user on their own device, or neither: set-up
     # actions), and `role` (a sync block run after every call, or an assertion a task names)
     # are written only when not the default (format 4).
     written_when_set: ClassVar[frozenset[str]] = frozenset(
-        {"needs", "leaves", "as_sent", "side", "role"}
+        {"needs", "leaves", "stores", "parts", "as_sent", "side", "role"}
     )
     name: str
     kind: Literal["read", "write"]
@@ -238,6 +241,8 @@ class ToolInfo(SparsePart):
     returns_shape: Shape | None
     needs: dict[str, list[str]] = {}
     leaves: dict[str, list[str]] = {}
+    stores: list[str] = []
+    parts: dict[str, str] = {}
     as_sent: list[str] = []  # parameters whose arguments reach the body unvalidated
     side: Literal["agent", "user", "internal"] = "agent"
     role: Literal["tool", "sync", "assertion"] = "tool"

@@ -84,6 +84,9 @@ class Tool:
     # in (compiler/states.py).
     needs: dict[str, list[str]] = field(default_factory=dict)
     leaves: dict[str, list[str]] = field(default_factory=dict)
+    stores: list[str] = field(default_factory=list)  # parameters written into records
+    # parameter -> the entity of the record another parameter names that its value is part of
+    parts: dict[str, str] = field(default_factory=dict)
     side: str = "agent"  # agent, user or internal
     role: str = "tool"  # tool, sync (runs after every successful call) or assertion
 

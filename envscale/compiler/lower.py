@@ -15,7 +15,7 @@ from envscale.compiler.effects import reads_of
 from envscale.compiler.facts import check_facts
 from envscale.compiler.query_plan import plans_of
 from envscale.compiler.sql_expr import Inexact, NotSQL, column_checks, to_sql
-from envscale.compiler.states import tool_states
+from envscale.compiler.states import part_params, stored_params, tool_states
 from envscale.compiler.symbols import RecordInfo, stored_key_type
 from envscale.compiler.usage import key_formats, queried_fields
 from envscale.dsl import ast
@@ -84,6 +84,8 @@ def lower(c: Compilation) -> None:
     )
     for tool in c.ir.tools:
         tool.needs, tool.leaves = tool_states(c.ir, tool)
+        tool.stores = stored_params(tool)
+        tool.parts = part_params(c.ir, tool)
 
 
 def _index_planned_queries(c: Compilation, tables: dict[str, ir.Table]) -> None:

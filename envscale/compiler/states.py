@@ -10,6 +10,15 @@ Order[d.order]` and `set o.status = delivered`: marking a delivery done delivers
 Keys are "Entity.field". A tool binding two records of one entity (a reschedule's old and new
 slot) says nothing about that entity. The tool graph reads them: a write hands back
 the record it changed, and that record feeds a next change to it only in a state it accepts.
+
+`stored_params` lists the parameters a tool writes into records (a new address, the payment
+method a transaction names), as against those it only picks by (a lookup's key, the item a
+comprehension's condition matches): a record in a state the target refuses is another
+record, and the graph lets its values feed only what the target stores.
+
+`part_params` lists the parameters whose values must be parts of the record another parameter
+names (`item_ids`, items of `order_id`'s order, read off `require`s and picks): the graph lets
+only that entity's records feed them, in a state the target accepts.
 """
 
 from __future__ import annotations
@@ -185,3 +194,153 @@ def _enum(d: ir.DomainIR, entity: str, field: str) -> str | None:
     f = info.fields.get(field) if info is not None else None
     base = t.strip_optional(f.type) if f is not None else None
     return base.name if isinstance(base, t.EnumT) else None
+
+
+def stored_params(tool: ir.Tool) -> list[str]:
+    """The parameters whose values a tool writes into records: named (through any locals) in
+    the value of a `set` of a field or in an `insert`. A parameter used only to pick (a key
+    of a lookup, the condition of a comprehension) is not stored."""
+    params = [p.name for p in tool.params]
+    uses: dict[str, set[str]] = {}  # local -> the names its value is made from
+    written: set[str] = set()
+    for stmt in _walk(tool.decl.body):
+        if isinstance(stmt, ast.Let):
+            uses.setdefault(stmt.name, set()).update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.Set) and not stmt.target.steps:
+            uses.setdefault(stmt.target.root, set()).update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.Set):
+            written.update(_made_from(stmt.value, written))
+        elif isinstance(stmt, ast.For):
+            uses.setdefault(stmt.var, set()).update(_made_from(stmt.iterable, written))
+        elif isinstance(stmt, ast.InsertStmt):
+            _made_from(stmt.insert, written)
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            _made_from(stmt.value, written)
+    seen: set[str] = set()
+    todo = list(written)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(uses.get(name, ()))
+    return [p for p in params if p in seen]
+
+
+def _made_from(e: ast.Expr, inserted: set[str]) -> set[str]:
+    """The names an expression's value is made from (not those that only pick: index keys,
+    lookups' arguments, comprehension conditions); the names inside an `insert` are added to
+    `inserted`."""
+    out: set[str] = set()
+    if isinstance(e, ast.Name):
+        out.add(e.id)
+    elif isinstance(e, ast.Member | ast.Index):
+        out |= _made_from(e.obj, inserted)
+    elif isinstance(e, ast.Call) and not isinstance(e.func, ast.Member):
+        # a built-in's arguments; a lookup's (`Order.get(order_id)`, `.where(...)`) only pick
+        for a in e.args:
+            out |= _made_from(a.value, inserted)
+    elif isinstance(e, ast.Unary):
+        out |= _made_from(e.operand, inserted)
+    elif isinstance(e, ast.Binary):
+        out |= _made_from(e.left, inserted) | _made_from(e.right, inserted)
+    elif isinstance(e, ast.ListLit):
+        for item in e.items:
+            out |= _made_from(item, inserted)
+    elif isinstance(e, ast.MapLit):
+        for _, item in e.items:
+            out |= _made_from(item, inserted)
+    elif isinstance(e, ast.Comprehension):
+        out |= _made_from(e.element, inserted) | _made_from(e.iterable, inserted)
+    elif isinstance(e, ast.Insert):
+        for a in e.args:
+            inserted |= _made_from(a.value, inserted)
+    return out
+
+
+def part_params(d: ir.DomainIR, tool: ir.Tool) -> dict[str, str]:
+    """The parameters whose values must be parts of a record another parameter names, each
+    with that record's entity: `item_ids` when every id must be an item of `order_id`'s order.
+    Read off a required membership (`v in o.part`, or `count(...) <= count(...)` for a list of
+    them; a conjunct of a `require` outside any `if`) of the parameter's value (through locals)
+    in a part of the record, or off a pick from a part of the record that only the parameter's
+    value finds: an index of a comprehension over it (`[i for i in o.items if i.item_id ==
+    item_ids[k]][0]`) or of the part itself (`o.items[item_id]`)."""
+    params = {p.name for p in tool.params}
+    named: dict[str, tuple[str, str]] = {}  # variable -> (entity, the parameter naming it)
+    seen: dict[str, int] = {}
+    origins: dict[str, set[str]] = {}  # local -> the parameters and named records it is made from
+    for stmt in _walk(tool.decl.body):
+        if isinstance(stmt, ast.Let) and (entity := _named_record(d, stmt.value, params)):
+            named[stmt.name] = (entity, _record_key(stmt.value))
+            seen[entity] = seen.get(entity, 0) + 1
+        elif isinstance(stmt, ast.Let):
+            origins.setdefault(stmt.name, set()).update(_made_from(stmt.value, set()))
+        elif isinstance(stmt, ast.For):
+            origins.setdefault(stmt.var, set()).update(_made_from(stmt.iterable, set()))
+    named = {v: n for v, n in named.items() if seen[n[0]] == 1}
+
+    def roots(e: ast.Expr) -> set[str]:
+        out: set[str] = set()
+        todo, done = list(_made_from(e, set())), set()
+        while todo:
+            name = todo.pop()
+            if name in done:
+                continue
+            done.add(name)
+            if name in params or name in named:
+                out.add(name)
+            todo.extend(origins.get(name, ()))
+        return out
+
+    out: dict[str, str] = {}
+
+    def relate(value: ast.Expr, part: ast.Expr) -> None:
+        for var in roots(part) & named.keys():
+            entity, key = named[var]
+            for param in sorted((roots(value) & params) - {key}):
+                out.setdefault(param, entity)
+
+    for cond in _required(tool.decl.body):
+        if isinstance(cond, ast.Binary) and (cond.op == "in" or _counts(cond)):
+            relate(cond.left, cond.right)
+    for e in ast.walk(*tool.decl.body):
+        if not isinstance(e, ast.Index):
+            continue
+        if isinstance(e.obj, ast.Comprehension) and e.obj.condition is not None:
+            relate(e.obj.condition, e.obj.iterable)
+        elif isinstance(e.obj, ast.Member):
+            for key in e.keys:
+                relate(key, e.obj)
+    return {p.name: out[p.name] for p in tool.params if p.name in out}
+
+
+def _record_key(e: ast.Expr) -> str:
+    """The parameter of `E.get(param)` or `E[param]` (`_named_record` found it to be one)."""
+    arg = e.args[0].value if isinstance(e, ast.Call) else e.keys[0]  # type: ignore[union-attr]
+    return arg.id  # type: ignore[union-attr]
+
+
+def _counts(e: ast.Binary) -> bool:
+    """`count(...) <= count(...)`: each of a list's values is among a part's, as often."""
+    return e.op == "<=" and all(
+        isinstance(side, ast.Call) and isinstance(side.func, ast.Name) and side.func.id == "count"
+        for side in (e.left, e.right)
+    )
+
+
+def _required(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Expr]:
+    """The conjuncts of each `require` that every run reaching it checks: in the body or a
+    `for`, not under an `if`; not the sides of an `or`."""
+    for stmt in body:
+        if isinstance(stmt, ast.Require):
+            yield from _conjuncts(stmt.condition)
+        elif isinstance(stmt, ast.For):
+            yield from _required(stmt.body)
+
+
+def _conjuncts(e: ast.Expr) -> Iterator[ast.Expr]:
+    if isinstance(e, ast.Binary) and e.op == "and":
+        yield from _conjuncts(e.left)
+        yield from _conjuncts(e.right)
+    else:
+        yield e

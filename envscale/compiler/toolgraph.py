@@ -17,7 +17,16 @@ returns (`via`, a path such as `Order.items[].item_id`) that can fill `target`'s
 
 A flow is kept only where the source introduces the value rather than echoes it:
 
-- a key the source was given is no flow (the record it returns is the one the caller named);
+- a key the source was given is no flow (the record it returns is the one the caller named),
+  but for a read that finds a record by its key alone (`get_order(order_id)`), which hands
+  the key on with the record it shows;
+- a bare key of E (one whose record the output does not show: a reference, an id found, a
+  list of ids) goes to that read, not straight to the other tools that take it, when it is
+  a lone key or when the target needs E's record in some state: a customer an order names
+  reaches the customer's tools through `get_customer`, an order picked from a customer's
+  list reaches cancelling it through `get_order`; a key picked from a list feeds a target
+  that needs no state of its record straight, and so does a key a write moved into the
+  state the target needs;
 - a write hands back the record the caller named, or one it made from the records it was
   given: only the key of a record it creates, and keys of entities it neither was given nor
   reads, flow from it (an invoice's id, not its patient, who is the appointment's); its
@@ -26,9 +35,15 @@ A flow is kept only where the source introduces the value rather than echoes it:
   record it names in a state the write moved it into (a delivery marked done names its
   order, now delivered, which `rate_order` takes);
 - a write's record in a state the target does not accept (the manifest's `needs` and
-  `leaves`, compiler/states.py) feeds the target's parameters only as new values
-  (`new_item_ids`), not as parts of the record it changes: a cancelled order's items feed no
-  return of them;
+  `leaves`, compiler/states.py) is another record than the one the target changes: it feeds
+  the values the target stores (the manifest's `stores`: a cancelled order's address into
+  another order's new address, its payment method to pay another) and new values
+  (`new_item_ids`), not those the target matches against its own record (the items to
+  change);
+- a value the target requires to be a part of the record another of its parameters names
+  (the manifest's `parts`: `item_ids`, items of `order_id`'s order) flows only from a
+  source that shows that entity's record in a state the target accepts: a cancelled order's
+  items, or a product's variants, are not the items of the order returned;
 - a read that finds one entity's records by that entity's key alone or by plain values alone
   (`get_order`, `find_user_id_by_email`) is fed by no tool whose output already holds what
   it finds (the order's record, the user's key);
@@ -209,10 +224,12 @@ def tool_edges(
             makers.setdefault(_value_type(p), set()).add(tool)
     # (source, target) -> param -> the strongest flow; then the value flows are cut per parameter.
     found: dict[tuple[str, str], dict[str, tuple[Flow, _Produced]]] = {}
+    moved_offers: set[tuple[str, str, str]] = set()  # (source, target, param) of moved keys
     for source, offers in produced.items():
         given = {s.entity for s in slots[source] if s.entity}
         holds = rows[source] | {o.entity for o in offers if o.entity}
-        offers = [o for o in offers if o.entity not in given]
+        shown = _shows(finds[source], given)
+        offers = [o for o in offers if o.entity not in given or _own_key(o, shown)]
         echoed: list[_Produced] = []  # keys a write hands back that it did not introduce
         if tools[source].kind == "write":
             echoed = [o for o in offers if not _introduced(o, tools[source], rows[source], given)]
@@ -228,7 +245,9 @@ def tool_edges(
                 if slot.entity is None and slot.name in fresh[target]:
                     continue  # the user's new value for a field, not a value found
                 for offer in [*offers, *moved]:
-                    if offer.record in stale and not slot.name.startswith("new_"):
+                    if offer.record in stale and not _copied(slot, tools[target]):
+                        continue
+                    if _foreign_part(slot, offer, tools[target], stale):
                         continue
                     flow = _flow(slot, offer, makers)
                     if flow is not None and (
@@ -236,15 +255,93 @@ def tool_edges(
                         or _rank(flow, offer, touched) > _rank(*best[slot.param], touched)
                     ):
                         best[slot.param] = (flow, offer)
+                        if offer in moved:
+                            moved_offers.add((source, target, slot.param))
+                        else:
+                            moved_offers.discard((source, target, slot.param))
             if best:
                 found[(source, target)] = best
     _keep_own_values(found, tools)
+    _through_finders(found, tools, finds, slots, moved_offers)
     edges = []
     for (source, target), best in found.items():
         if best:
             flows = sorted((f for f, _ in best.values()), key=lambda f: (-f.weight, f.param))
             edges.append(Edge(source, target, tuple(flows)))
     return edges
+
+
+def _shows(finds: tuple[str, str] | None, given: set[str]) -> str | None:
+    """The entity whose record a read finds by that entity's key alone (`get_order(order_id)`):
+    it hands the key on with the record."""
+    if finds is not None and finds[0] == "record" and finds[1] in given:
+        return finds[1]
+    return None
+
+
+def _own_key(o: _Produced, shown: str | None) -> bool:
+    return shown is not None and o.entity == shown and o.record == shown and _lone(o)
+
+
+def _lone(o: _Produced) -> bool:
+    """Whether the output holds this key once (a reference, a found id), not in a collection."""
+    return "[]" not in o.via and "{}" not in o.via
+
+
+def _copied(slot: _Slot, target: ToolInfo) -> bool:
+    """Whether a value of a record the target cannot be changing (in a state it refuses) may
+    fill the slot: a value, not a key, that the target stores (a new address, the payment
+    method to charge) or a new one (`new_item_ids`); not one it matches against its own
+    record (the items to change)."""
+    if slot.name.startswith("new_"):
+        return True
+    return slot.entity is None and slot.param in set(target.stores)
+
+
+def _foreign_part(slot: _Slot, offer: _Produced, target: ToolInfo, stale: set[str]) -> bool:
+    """Whether the value may be a part of another record than the one the target names, where
+    the target takes only parts of that record (the manifest's `parts`: the item ids of the
+    order `order_id` names): any value but one from that entity's record, and from it too
+    when the source leaves it in a state the target refuses (another order)."""
+    entity = target.parts.get(slot.param)
+    return entity is not None and (offer.record != entity or entity in stale)
+
+
+def _through_finders(
+    found: dict[tuple[str, str], dict[str, tuple[Flow, _Produced]]],
+    tools: dict[str, ToolInfo],
+    finds: dict[str, tuple[str, str] | None],
+    slots: dict[str, list[_Slot]],
+    moved: set[tuple[str, str, str]],
+) -> None:
+    """A bare key of E (one whose record the output does not show: a reference, an id found,
+    a list of ids) goes to the read that finds E's record by that key, which hands it on with
+    the record, and not straight to the other tools that take it, when it is a lone key or
+    when the target needs the record in some state, which only the record shows. A key
+    picked from a list goes straight to a target that needs no state of it (a user's
+    reservation ids into cancelling one); a key a write moved into the state the target
+    needs goes straight on too."""
+    passed: dict[str, set[tuple[str, str]]] = {}  # entity -> (finder, target) it hands on to
+    for (source, target), best in found.items():
+        for flow, offer in best.values():
+            shown = _shows(finds[source], {s.entity for s in slots[source] if s.entity})
+            if flow.kind == "key" and offer.entity == shown and offer.record == shown:
+                passed.setdefault(flow.entity or "", set()).add((source, target))
+    for (source, target), best in found.items():
+        for param in list(best):
+            flow, offer = best[param]
+            if (
+                flow.kind != "key"
+                or offer.record == offer.entity
+                or (source, target, param) in moved
+            ):
+                continue
+            entity = flow.entity or ""
+            if not any(t == target and f != source for f, t in passed.get(entity, ())):
+                continue
+            needs = any(w.startswith(f"{entity}.") for w in tools[target].needs)
+            if _lone(offer) or needs:
+                del best[param]
 
 
 def _rank(flow: Flow, offer: _Produced, touched: set[str]) -> tuple[bool, float]:

@@ -111,12 +111,13 @@ def test_keys_flow_where_a_tool_introduces_them():
     assert ("close_order", "list_orders") not in edges
 
 
-def test_a_record_handed_back_in_a_state_the_target_refuses_feeds_only_new_values():
+def test_a_record_handed_back_in_a_state_the_target_refuses_feeds_no_part_of_the_target():
     edges = _edges()
     # A held order's lines feed dropping one of them (a held order may change) ...
     held = edges[("hold_order", "drop_line")].flows
     assert [(f.param, f.kind, f.via) for f in held] == [("sku", "value", "Order.lines[].sku")]
-    # ... a closed one's do not: drop_line needs it open or held.
+    # ... a closed one's do not: drop_line needs it open or held, so the closed order is
+    # another one, and drop_line only matches the sku against its own order's lines.
     assert ("close_order", "drop_line") not in edges
     # A new value may come from any order, closed or not.
     assert edges[("close_order", "reopen_order")].flows[0].param == "new_sku"
@@ -176,3 +177,169 @@ def test_a_write_that_moves_a_referred_record_into_a_state_feeds_the_tool_needin
     assert [(f.param, f.via) for f in flows] == [("order_id", "Trip.order")]
     # ... but not shipped: the trip left it in no state shipping takes.
     assert ("finish_trip", "ship_order") not in edges
+
+
+def test_a_key_moved_into_the_state_the_target_needs_goes_straight_past_its_read():
+    lookup = """
+tool get_order(order_id: str) -> Order {
+  "Show an order."
+  return Order[order_id]
+}
+"""
+    files, diagnostics, _ = compile_source(TRIPS + lookup, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    manifest = Manifest.from_dict(json.loads(files["manifest.json"]))
+    edges = {(e.source, e.target): e for e in edges_of(manifest.tool_graph) or []}
+    assert [f.param for f in edges[("finish_trip", "review_order")].flows] == ["order_id"]
+    assert [f.param for f in edges[("get_order", "review_order")].flows] == ["order_id"]
+
+
+ACCOUNTS = """
+domain d "A test domain."
+enum Status { open, held, closed }
+struct Place { city: str }
+struct Item { sku: str }
+entity Account {
+  account_id: str @key
+  email: str @unique
+  city: str
+  orders: list<Order>
+}
+entity Order {
+  order_id: str @key
+  account: Account
+  status: Status @default(open)
+  place: Place
+  items: list<Item>
+  note: str
+}
+tool find_account_id(email: str) -> str {
+  "The id of the account with this email."
+  let found = Account.where(email: email)
+  require len(found) > 0 else "no such account"
+  return found[0].account_id
+}
+tool get_account(account_id: str) -> Account {
+  "Show an account."
+  return Account[account_id]
+}
+tool rename_city(account_id: str, city: str) -> Account {
+  "Change an account's city."
+  let a = Account[account_id]
+  set a.city = city
+  return a
+}
+tool get_order(order_id: str) -> Order {
+  "Show an order."
+  return Order[order_id]
+}
+tool note_order(order_id: str, note: str) -> Order {
+  "Note something on an order, whatever its state."
+  let o = Order[order_id]
+  set o.note = note
+  return o
+}
+tool close_order(order_id: str) -> Order {
+  "Close an open order."
+  let o = Order[order_id]
+  require o.status == open else "only an open order can be closed"
+  set o.status = closed
+  return o
+}
+tool ship_to(order_id: str, city: str, sku: str) -> Order {
+  "Send an open order to a city, without one of its skus."
+  let o = Order[order_id]
+  require o.status == open else "only an open order can be sent"
+  let kept = [i for i in o.items if i.sku != sku]
+  set o.place = Place(city: city)
+  set o.items = kept
+  return o
+}
+"""
+
+
+def _accounts() -> tuple[Manifest, dict[tuple[str, str], Edge]]:
+    files, diagnostics, _ = compile_source(ACCOUNTS, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    manifest = Manifest.from_dict(json.loads(files["manifest.json"]))
+    edges = {(e.source, e.target): e for e in edges_of(manifest.tool_graph) or []}
+    return manifest, edges
+
+
+def _params(edges: dict[tuple[str, str], Edge], source: str, target: str) -> list[str]:
+    edge = edges.get((source, target))
+    return sorted(f.param for f in edge.flows) if edge else []
+
+
+def test_the_parameters_a_tool_stores_are_read_off_its_body():
+    tools = {t.name: t for t in _accounts()[0].tools}
+    # Written into a field, also through a local; a key that only picks the record is not.
+    assert tools["ship_to"].stores == ["city"]
+    assert tools["note_order"].stores == ["note"]
+    assert "stores" not in tools["close_order"].to_dict()
+
+
+def test_a_read_finding_a_record_by_its_key_hands_the_key_on():
+    edges = _accounts()[1]
+    assert _params(edges, "get_order", "close_order") == ["order_id"]
+    assert _params(edges, "get_account", "rename_city") == ["account_id"]
+
+
+def test_a_bare_key_goes_through_the_read_that_finds_its_record():
+    edges = _accounts()[1]
+    # A found id and an order's account are lone keys: they go to get_account ...
+    assert _params(edges, "find_account_id", "get_account") == ["account_id"]
+    assert _params(edges, "get_order", "get_account") == ["account_id"]
+    # ... which hands them on, so they feed the account's change only through it.
+    assert ("find_account_id", "rename_city") not in edges
+    assert ("get_order", "rename_city") not in edges
+    # An account's list of order ids feeds a change needing no state of the order straight,
+    # but one that needs the order open only through get_order, which shows its state.
+    assert _params(edges, "get_account", "note_order") == ["order_id"]
+    assert ("get_account", "close_order") not in edges
+    assert "order_id" in _params(edges, "get_order", "ship_to")
+
+
+def test_a_record_in_a_state_the_target_refuses_feeds_the_values_it_stores():
+    edges = _accounts()[1]
+    # A closed order is not the open one ship_to sends: its city may be copied into it,
+    # but its skus are not the ones ship_to matches against its own order.
+    assert _params(edges, "close_order", "ship_to") == ["city"]
+    # An order note_order handed back may be open, maybe the very order: its skus feed too.
+    assert _params(edges, "note_order", "ship_to") == ["city", "sku"]
+
+
+RETURNS = """
+tool return_sku(order_id: str, sku: str) -> Order {
+  "Return one of a closed order's skus."
+  let o = Order[order_id]
+  require o.status == closed else "only a closed order's skus can be returned"
+  require sku in [i.sku for i in o.items] else "no such sku in this order"
+  set o.note = sku
+  return o
+}
+tool find_sku(order_id: str, sku: str) -> Item {
+  "Show a line of an order."
+  let o = Order[order_id]
+  return [i for i in o.items if i.sku == sku][0]
+}
+"""
+
+
+def test_a_value_that_must_be_part_of_the_named_record_comes_from_that_record():
+    files, diagnostics, _ = compile_source(ACCOUNTS + RETURNS, "d.domain")
+    assert files is not None, [str(d) for d in diagnostics]
+    manifest = Manifest.from_dict(json.loads(files["manifest.json"]))
+    tools = {t.name: t for t in manifest.tools}
+    # Read off a required membership and off a pick that only the value finds; ship_to's
+    # sku only filters its order's items, which holds whatever sku it is given.
+    assert tools["return_sku"].parts == {"sku": "Order"}
+    assert tools["find_sku"].parts == {"sku": "Order"}
+    assert "parts" not in tools["ship_to"].to_dict()
+    edges = {(e.source, e.target): e for e in edges_of(manifest.tool_graph) or []}
+    # return_sku stores the sku, but an order ship_to left open is not the closed one it
+    # returns from: that order's skus are no flow, as they would be for a value it copies.
+    assert "sku" in tools["return_sku"].stores
+    assert "sku" not in _params(edges, "ship_to", "return_sku")
+    assert _params(edges, "get_order", "return_sku") == ["order_id", "sku"]
+    assert "sku" in _params(edges, "note_order", "return_sku")

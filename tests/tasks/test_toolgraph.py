@@ -43,8 +43,16 @@ def test_nodes_and_typed_edges(graph):
 
 
 def test_a_value_the_source_was_given_is_no_flow(graph):
-    # get_patient takes the patient's id: handing that key back on is not a flow.
-    assert _flow(graph, "get_patient", "list_invoices", "patient_id") is None
+    # verify_patient takes the patient's id: handing that key back on is not a flow ...
+    assert _flow(graph, "verify_patient", "list_invoices", "patient_id") is None
+    # ... but get_patient, which finds the patient by it alone, hands it on with the record.
+    assert _flow(graph, "get_patient", "list_invoices", "patient_id") is not None
+    # A patient's plan is a lone reference: it goes to the read that finds the plan, which
+    # hands it on, not straight to changing the patient's insurance.
+    assert _flow(graph, "verify_patient", "get_insurance_plan", "plan_id") is not None
+    assert _flow(graph, "get_insurance_plan", "update_insurance", "plan_id") is not None
+    assert _flow(graph, "verify_patient", "update_insurance", "plan_id") is None
+    assert _flow(graph, "find_patient", "update_insurance", "plan_id") is None
     # A new phone number is the user's, not a value found in an output.
     assert _flow(graph, "get_patient", "update_contact", "phone") is None
     # The appointment booked names the slot it holds, which a reschedule can move from.
@@ -185,6 +193,13 @@ def test_reads_that_find_what_the_source_holds_and_value_flows_from_other_record
     # ... but the order's owner it names was in the order before the write.
     assert graph.edge("cancel_pending_order", "get_user_details") is None
     assert _flow(graph, "get_order_details", "get_user_details", "user_id") is not None
+    # A cancelled order is not the pending one whose address changes: its address may be
+    # copied into that one, and its payment method charged for another.
+    assert _flow(graph, "cancel_pending_order", "modify_pending_order_address", "address1")
+    assert _flow(graph, "cancel_pending_order", "modify_pending_order_payment", "payment_method_id")
+    # A user's order ids go to get_order_details, which shows the order's state, and on.
+    assert graph.edge("get_user_details", "cancel_pending_order") is None
+    assert _flow(graph, "get_order_details", "cancel_pending_order", "order_id") is not None
 
 
 def test_declared_transitions_are_listed_for_the_drawing():

@@ -181,6 +181,8 @@ def tool_info(d: ir.DomainIR, tool: ir.Tool) -> dict:
         "returns_shape": shape(tool.returns),
         **({"needs": tool.needs} if tool.needs else {}),
         **({"leaves": tool.leaves} if tool.leaves else {}),
+        **({"stores": tool.stores} if tool.stores else {}),
+        **({"parts": tool.parts} if tool.parts else {}),
         **({"as_sent": [p.name for p in tool.params if p.as_sent]} if _as_sent(tool) else {}),
         **({"side": tool.side} if tool.side != "agent" else {}),
         **({"role": tool.role} if tool.role != "tool" else {}),
