@@ -29,6 +29,7 @@ HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
 _UNCACHED = object()  # a record not read in the call in progress
+_UNHELD = object()  # a record the call in progress has not written
 
 
 # What json.dumps would build for these options on every call, built once.
@@ -47,7 +48,8 @@ def load_json(text: str) -> Any:
 
 # orjson refuses what plain JSON of the language cannot hold (ints past 53 bits, keys that are
 # no text, lone surrogates, and with these options dates, dataclasses and subclasses), and
-# writes NaN and the infinities as null: text with a null in it takes the slower way.
+# writes NaN and the infinities as null: text with a null in it is kept only when it reads
+# back as the value (each null was a none).
 _FAST_JSON_OPTIONS = (
     orjson.OPT_STRICT_INTEGER
     | orjson.OPT_PASSTHROUGH_DATETIME
@@ -63,7 +65,9 @@ def fast_json(value: Any) -> str | None:
         text = orjson.dumps(value, option=_FAST_JSON_OPTIONS)
     except TypeError:
         return None
-    return None if b"null" in text else text.decode()
+    if b"null" in text and orjson.loads(text) != value:
+        return None
+    return text.decode()
 
 
 def plain_numbers(value: Any, text: str) -> bool:
@@ -108,6 +112,7 @@ class TableMeta:
     # @as_written fields: they keep a value of another plain type than their own.
     loose: frozenset[str] = frozenset()
     select_sql: str = ""
+    exists_sql: str = ""
     insert_sql: str = ""
     delete_sql: str = ""
     all_sql: str = ""
@@ -148,6 +153,7 @@ class TableMeta:
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
         order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
         meta.select_sql = f"SELECT * FROM {table} WHERE {where}"
+        meta.exists_sql = f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"
         meta.delete_sql = f"DELETE FROM {table} WHERE {where}"
         meta.all_sql = f"SELECT * FROM {table} ORDER BY {order}"
         names = ", ".join(quote_ident(c) for c in columns)
@@ -452,6 +458,13 @@ class Db:
         # The stored rows the call in progress read, by (entity, key), until it writes them;
         # None outside a call, where savepoints of other code may change rows under it.
         self._rows: dict[tuple[str, Any], tuple | None] | None = None
+        # During a call: per record, the latest dict `find` decoded whole, and, once the call
+        # wrote the record through that same dict alone, the dict with the row it left
+        # (None: written some other way). The checks after the call read such a record as
+        # that dict instead of decoding its row again; generated code writes back every
+        # change it makes to a record, so the dict holds what is stored.
+        self._found: dict[tuple[str, Any], dict] = {}
+        self._held: dict[tuple[str, Any], tuple[dict, tuple] | None] = {}
         # False while a tool that declares no writes runs, outside any savepoint: a write
         # then is a bug in envscale, refused before it changes anything.
         self.writable = True
@@ -460,7 +473,20 @@ class Db:
 
     def find(self, entity: str, key: Any) -> dict | None:
         row = self.row(entity, key)
-        return None if row is None else self.tables[entity].decode(row)
+        if row is None:
+            return None
+        record = self.tables[entity].decode(row)
+        if self._rows is not None and type(key) in (str, int):
+            self._found[(entity, key)] = record
+        return record
+
+    def _current(self, entity: str, key: Any) -> dict | None:
+        """The record as stored now, for the checks after a call: the dict the call wrote it
+        through, while the stored row is the one that write left; else decoded."""
+        held = self._held.get((entity, key))
+        if held is not None and self._rows is not None and self._rows.get((entity, key)) is held[1]:
+            return held[0]
+        return self.find(entity, key)
 
     def row(self, entity: str, key: Any) -> tuple | None:
         """The stored columns of a record, not decoded."""
@@ -481,7 +507,18 @@ class Db:
         return row
 
     def exists(self, entity: str, key: Any) -> bool:
-        return self.row(entity, key) is not None
+        """Whether a record has the key, told by the key's index without reading the row
+        (a row the call already read answers)."""
+        rows = self._rows
+        if rows is not None and type(key) in (str, int):
+            row = rows.get((entity, key), _UNCACHED)
+            if row is not _UNCACHED:
+                return row is not None
+        meta = self.tables[entity]
+        params = meta.key_params(key)
+        if type(key) is not str and any(number_problem(p) for p in params):
+            return False  # no stored key is out of range
+        return next(self.connection.execute(meta.exists_sql, params), None) is not None
 
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
@@ -555,7 +592,7 @@ class Db:
         found: dict[Any, dict | None] = {}
         for source, key in self.call_before:
             if source == entity and key not in found:
-                found[key] = self.find(entity, key)
+                found[key] = self._current(entity, key)
         by_key = len(meta.key) == 1
         for source, field_name, row_field in links:
             keyed = self.tables[source].key == [field_name]
@@ -574,7 +611,7 @@ class Db:
                 for value in values:
                     if by_key and row_field == meta.key[0]:
                         if value not in found:
-                            found[value] = self.find(entity, value)
+                            found[value] = self._current(entity, value)
                         continue
                     for record in self.where(entity, {row_field: value}):
                         found.setdefault(meta.key_of(record), record)
@@ -627,6 +664,8 @@ class Db:
         self.touched_in_call = []
         self.call_before = {}
         self._affected.clear()
+        self._found.clear()
+        self._held.clear()
         if self._rows is not None:
             self._rows.clear()
 
@@ -659,7 +698,7 @@ class Db:
             if only is not None and name != only:
                 continue
             value = record.get(name)
-            if value is not None and self.row(target, value) is None:
+            if value is not None and not self.exists(target, value):
                 raise ToolError(f"{target} '{value}' not found")
 
     def complete(self, entity: str, record: dict) -> dict:
@@ -694,7 +733,7 @@ class Db:
         """Whether no record of the entity has this key (a value that is no key has none)."""
         if not isinstance(key, str | int) or isinstance(key, bool):
             return True
-        return self.row(entity, key) is None
+        return not self.exists(entity, key)
 
     def _referred_inside(self, entity: str, key: Any) -> str | None:
         """Where a JSON field of another record still refers to this one, if anywhere."""
@@ -727,6 +766,8 @@ class Db:
         self._written(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
         self._forget_row(entity, key)
+        if self._rows is not None:
+            self._held[(entity, key)] = None
         return dict(record)
 
     def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
@@ -760,10 +801,16 @@ class Db:
         if rows is not None:
             # What the record reads as now, kept for the checks after the call.
             after = None if row is None else meta.written_row(row, field_names, values)
+            slot = (entity, key)
             if after is None:
-                rows.pop((entity, key), None)
+                rows.pop(slot, None)
+                self._held[slot] = None
             else:
-                rows[(entity, key)] = after
+                rows[slot] = after
+                held = self._held.get(slot, _UNHELD)
+                by_one = held is _UNHELD or (held is not None and held[0] is record)
+                whole = by_one and self._found.get(slot) is record
+                self._held[slot] = (record, after) if whole else None
 
     def _check_moves(
         self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]
@@ -801,6 +848,8 @@ class Db:
             self._written(entity, key)
         self.connection.execute(meta.delete_sql, meta.key_params(key))
         self._forget_row(entity, key)
+        if self._rows is not None:
+            self._held[(entity, key)] = None
 
 
 def _either(states: list[str]) -> str:
