@@ -30,6 +30,7 @@ NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
 _UNCACHED = object()  # a record not read in the call in progress
 _UNHELD = object()  # a record the call in progress has not written
+_WANTED, _OPEN = "wanted", "open"
 
 
 # What json.dumps would build for these options on every call, built once.
@@ -464,10 +465,15 @@ class Db:
         # that dict instead of decoding its row again; generated code writes back every
         # change it makes to a record, so the dict holds what is stored.
         self._found: dict[tuple[str, Any], dict] = {}
+        # During a call: whether a record has the key, as `exists` found it since the call
+        # last wrote that record.
+        self._known: dict[tuple[str, Any], bool] = {}
         self._held: dict[tuple[str, Any], tuple[dict, tuple] | None] = {}
         # False while a tool that declares no writes runs, outside any savepoint: a write
         # then is a bug in envscale, refused before it changes anything.
         self.writable = True
+        # The call's savepoint: "" none, _WANTED opened by the first write, _OPEN opened.
+        self._savepoint = ""
 
     # ---- reads
 
@@ -510,15 +516,22 @@ class Db:
         """Whether a record has the key, told by the key's index without reading the row
         (a row the call already read answers)."""
         rows = self._rows
-        if rows is not None and type(key) in (str, int):
+        cached = rows is not None and type(key) in (str, int)
+        if cached:
             row = rows.get((entity, key), _UNCACHED)
             if row is not _UNCACHED:
                 return row is not None
+            known = self._known.get((entity, key))
+            if known is not None:
+                return known
         meta = self.tables[entity]
         params = meta.key_params(key)
         if type(key) is not str and any(number_problem(p) for p in params):
             return False  # no stored key is out of range
-        return next(self.connection.execute(meta.exists_sql, params), None) is not None
+        found = next(self.connection.execute(meta.exists_sql, params), None) is not None
+        if cached:
+            self._known[(entity, key)] = found
+        return found
 
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
@@ -666,6 +679,7 @@ class Db:
         self._affected.clear()
         self._found.clear()
         self._held.clear()
+        self._known.clear()
         if self._rows is not None:
             self._rows.clear()
 
@@ -676,6 +690,24 @@ class Db:
     def _check_writable(self, entity: str) -> None:
         if not self.writable:
             raise RuntimeError(f"a tool that declares no writes wrote {entity}")
+        if self._savepoint == _WANTED:
+            self.connection.execute("SAVEPOINT call")
+            self._savepoint = _OPEN
+
+    def save_on_write(self) -> None:
+        """Open a savepoint for the call in progress before its first write: a call that
+        fails before it writes, or writes nothing, has nothing to roll back."""
+        self._savepoint = _WANTED
+
+    def end_savepoint(self, keep: bool) -> None:
+        """Release the call's savepoint, if a write opened it; rolled back to first unless
+        `keep`."""
+        opened = self._savepoint == _OPEN
+        self._savepoint = ""
+        if opened:
+            if not keep:
+                self.connection.execute("ROLLBACK TO call")
+            self.connection.execute("RELEASE call")
 
     def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
         """Note, before writing it, that the call in progress writes this record; `before`,
@@ -692,6 +724,7 @@ class Db:
     def _forget_row(self, entity: str, key: Any) -> None:
         if self._rows is not None:
             self._rows.pop((entity, key), None)
+        self._known.pop((entity, key), None)
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
         for name, target in meta.refs.items():
