@@ -266,7 +266,7 @@ class TableMeta:
         return bool(value) if kind == "bool" else value
 
     def encode_value(self, field_name: str, value: Any) -> Any:
-        kind = self.kinds[self.fields.index(field_name)]
+        kind = self.kinds[self._positions[field_name]]
         return self._encode(field_name, kind, value)
 
     def encode(self, record: dict) -> tuple:
@@ -727,8 +727,9 @@ class Db:
         self._known.pop((entity, key), None)
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
-        for name, target in meta.refs.items():
-            if only is not None and name != only:
+        refs = meta.refs.items() if only is None else ((only, meta.refs.get(only)),)
+        for name, target in refs:
+            if target is None:
                 continue
             value = record.get(name)
             if value is not None and not self.exists(target, value):
