@@ -23,7 +23,7 @@ from envscale.records import EntityInfo, Manifest
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
 from envscale.runtime.refs import NestedRefs
-from envscale.runtime.values import number_problem, stored_problem
+from envscale.runtime.values import INT_MAX, INT_MIN, number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
@@ -278,7 +278,17 @@ class TableMeta:
         )
 
     def _encode(self, field_name: str, kind: str, value: Any) -> Any:
-        if kind == "json" and value is not None:
+        # The plain values of typed code, stored as they are: no check below refuses them.
+        plain = type(value)
+        if value is None:
+            return None
+        if plain is str and kind in _TEXT_KINDS and "\0" not in value:
+            return value
+        if plain is int and kind == "int" and INT_MIN <= value <= INT_MAX:
+            return value
+        if plain is float and kind == "float" and math.isfinite(value):
+            return value
+        if kind == "json":
             if (fast := fast_json(value)) is not None:
                 return fast
             try:
@@ -369,6 +379,8 @@ _STORED_TYPES: dict[str, type] = {
     "float": float,
     "bool": int,
 }
+
+_TEXT_KINDS = frozenset({"str", "date", "datetime", "enum"})
 
 # The Python types a plain field's values have, by kind.
 _PLAIN: dict[str, tuple[type, ...]] = {
