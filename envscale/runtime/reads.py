@@ -17,7 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from envscale.compiler.sql_expr import quote_ident
-from envscale.runtime.database import NO_MATCH, Db, TableMeta, bindable, load_json, shown_key
+from envscale.runtime.database import (
+    NO_MATCH,
+    Db,
+    TableMeta,
+    bindable,
+    load_json,
+    reads_one_table,
+    shown_key,
+)
 from envscale.runtime.errors import ToolError
 from envscale.runtime.values import number_problem
 
@@ -30,7 +38,7 @@ def _sql(meta: TableMeta, slot: tuple, make: Any) -> str:
     slot = ("reads", *slot)
     sql = meta._queries.get(slot)
     if sql is None:
-        sql = meta._queries[slot] = make()
+        sql = meta._queries[slot] = reads_one_table(meta.entity, make())
     return sql
 
 
