@@ -30,17 +30,6 @@ NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
 _UNCACHED = object()  # a record not read in the call in progress
 _UNHELD = object()  # a record the call in progress has not written
-# SELECT statements that read one table alone, by their text: the entity they read.
-READS_ONE_TABLE: dict[str, str] = {}
-
-
-def reads_one_table(entity: str, sql: str) -> str:
-    """Note that the SELECT `sql` reads the entity's table alone (no subquery, no other
-    table); the text, for chaining."""
-    READS_ONE_TABLE[sql] = entity
-    return sql
-
-
 _WANTED, _OPEN = "wanted", "open"
 
 
@@ -164,10 +153,10 @@ class TableMeta:
         table = quote_ident(entity)
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
         order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
-        meta.select_sql = reads_one_table(entity, f"SELECT * FROM {table} WHERE {where}")
-        meta.exists_sql = reads_one_table(entity, f"SELECT 1 FROM {table} WHERE {where} LIMIT 1")
+        meta.select_sql = f"SELECT * FROM {table} WHERE {where}"
+        meta.exists_sql = f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"
         meta.delete_sql = f"DELETE FROM {table} WHERE {where}"
-        meta.all_sql = reads_one_table(entity, f"SELECT * FROM {table} ORDER BY {order}")
+        meta.all_sql = f"SELECT * FROM {table} ORDER BY {order}"
         names = ", ".join(quote_ident(c) for c in columns)
         meta.insert_sql = (
             f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
@@ -192,7 +181,7 @@ class TableMeta:
             where = " AND ".join(f"{quote_ident(self.column(f))} IS ?" for f in field_names)
             order = ", ".join(quote_ident(self.column(k)) for k in self.key)
             sql = f"SELECT * FROM {quote_ident(self.entity)} WHERE {where} ORDER BY {order}"
-            self._where_sql[field_names] = reads_one_table(self.entity, sql)
+            self._where_sql[field_names] = sql
         return sql
 
     def query_sql(
@@ -211,7 +200,6 @@ class TableMeta:
             order = ", ".join(quote_ident(self.column(k)) for k in self.key)
             condition = f" WHERE {' AND '.join(terms)}" if terms else ""
             sql = f"SELECT {columns} FROM {quote_ident(self.entity)}{condition} ORDER BY {order}"
-            reads_one_table(self.entity, sql)  # a planned condition names no other table
             decode = self.decode if fields is None else self._projection(names)
             found = self._queries[slot] = (sql, decode)
         return found
@@ -448,38 +436,6 @@ class _Stored:
         self.meta, self.row = meta, row
 
 
-class _Pending:
-    """A call's writes of one record not yet sent: the fields with their stored values, and
-    each write as it was made."""
-
-    __slots__ = ("fields", "key", "meta", "writes")
-
-    def __init__(self, meta: TableMeta, key: Any) -> None:
-        self.meta, self.key = meta, key
-        self.fields: dict[str, Any] = {}
-        self.writes: list[tuple[tuple[str, ...], list]] = []
-
-
-class _Flushing:
-    """The connection as `Db` and planned reads use it: a statement first sends the writes of
-    a record that a call has kept back, so that it sees them."""
-
-    __slots__ = ("_db", "raw")
-
-    def __init__(self, raw: apsw.Connection, db: Db) -> None:
-        self.raw, self._db = raw, db
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        pending = self._db._pending
-        # A read of another table alone cannot see the record: it goes ahead of the writes.
-        if pending is not None and READS_ONE_TABLE.get(args[0]) in (None, pending.meta.entity):
-            self._db.flush_writes()
-        return self.raw.execute(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-
 class Db:
     """What generated tool code sees of the environment."""
 
@@ -490,11 +446,7 @@ class Db:
         clock: str,
         nested: NestedRefs | None = None,
     ):
-        # During a call, the writes of the record written last are kept back until another
-        # record is written, a statement that may read it runs, or the call ends: a tool's
-        # writes of one record (one per loop pass, say) become one UPDATE.
-        self._pending: _Pending | None = None
-        self.connection = _Flushing(connection, self)
+        self.connection = connection
         self.tables = tables
         self.clock = clock
         # Where JSON fields hold references, which the database cannot check itself.
@@ -734,7 +686,6 @@ class Db:
 
     def begin_call(self) -> None:
         """Forget what the previous call wrote."""
-        self._pending = None
         self.touched_in_call = []
         self.call_before = {}
         self._affected.clear()
@@ -892,10 +843,7 @@ class Db:
             self._check_refs(meta, record, only=name)
         self._check_nested(entity, record, field_names)
         values = [meta.encode_value(name, record[name]) for name in field_names]
-        if rows is None:
-            self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
-        else:
-            self._keep_back(meta, key, field_names, values)
+        self.connection.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
         if rows is not None:
             # What the record reads as now, kept for the checks after the call.
             after = None if row is None else meta.written_row(row, field_names, values)
@@ -909,42 +857,6 @@ class Db:
                 by_one = held is _UNHELD or (held is not None and held[0] is record)
                 whole = by_one and self._found.get(slot) is record
                 self._held[slot] = (record, after) if whole else None
-
-    def _keep_back(
-        self, meta: TableMeta, key: Any, field_names: tuple[str, ...], values: list
-    ) -> None:
-        pending = self._pending
-        if pending is not None and (
-            pending.meta is not meta or type(pending.key) is not type(key) or pending.key != key
-        ):
-            self.flush_writes()
-            pending = None
-        if pending is None:
-            pending = self._pending = _Pending(meta, key)
-        pending.fields.update(zip(field_names, values, strict=True))
-        pending.writes.append((field_names, values))
-
-    def flush_writes(self) -> None:
-        """Send the writes kept back, as one UPDATE. Where it fails on a constraint, the
-        writes are made one by one, so that the failure is the one the first failing write
-        meets, as when each was sent at once."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        meta, params = pending.meta, pending.meta.key_params(pending.key)
-        names = tuple(pending.fields)
-        try:
-            self.connection.raw.execute(meta.update_sql(names), (*pending.fields.values(), *params))
-        except apsw.ConstraintError:
-            if len(pending.writes) == 1:
-                raise
-            for names, values in pending.writes:
-                self.connection.raw.execute(meta.update_sql(names), (*values, *params))
-            raise
-
-    def drop_writes(self) -> None:
-        """Forget the writes kept back (the call is rolled back)."""
-        self._pending = None
 
     def _check_moves(
         self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]

@@ -489,18 +489,14 @@ class Environment:
                     self.tools[sync](self.db)
                     self._check_invariants(sync)
         except ToolError as error:
-            return self._rollback(name, self._kept_back_failure() or error.message, saved)
+            return self._rollback(name, error.message, saved)
         except apsw.ConstraintError as error:
             return self._rollback(name, self._constraint_message(error), saved)
         except _RESOURCE_KINDS as error:
-            return self._rollback(
-                name, self._kept_back_failure() or _resource_message(error), saved
-            )
+            return self._rollback(name, _resource_message(error), saved)
         except (TypeError, AttributeError) as error:
             # An argument passed as sent (@as_sent) may be of any type: what a body then
             # cannot do with it fails the call, with Python's words. Elsewhere it is a bug.
-            if failure := self._kept_back_failure():
-                return self._rollback(name, failure, saved)
             self._rollback(name, "", saved)
             if name in self.as_sent_tools:
                 return CallResult(name, False, error=str(error))
@@ -508,8 +504,6 @@ class Environment:
         except BaseException:
             # Not the agent's doing (a bug, an interrupt): still leave the state as it was;
             # `call` reports a bug as an internal error, an interrupt goes on up.
-            if failure := self._kept_back_failure():
-                return self._rollback(name, failure, saved)
             self._rollback(name, "", saved)
             raise
         finally:
@@ -523,7 +517,6 @@ class Environment:
         return CallResult(name, True, content)
 
     def _check_invariants(self, tool: str) -> None:
-        self.db.flush_writes()
         for invariant, check in self.domain.invariants_after[tool]:
             if (message := check(self.db)) is not None:
                 raise ToolError(f"invariant '{invariant}' violated: {message}")
@@ -546,21 +539,9 @@ class Environment:
         except (UnicodeEncodeError, OverflowError):
             return None
 
-    def _kept_back_failure(self) -> str | None:
-        """Why the writes the call kept back fail, if they do: a call that failed later would
-        have failed on them first, had they been sent when made."""
-        try:
-            self.db.flush_writes()
-        except apsw.ConstraintError as error:
-            return self._constraint_message(error)
-        except _RESOURCE_KINDS as error:
-            return _resource_message(error)
-        return None
-
     def _rollback(self, name: str, message: str, saved: bool = True) -> CallResult:
         """Undo the call in progress; `saved`: it runs in a savepoint (a call of a tool that
         writes nothing runs in none, and has nothing to undo)."""
-        self.db.drop_writes()
         if saved:
             self.db.end_savepoint(keep=False)
         for slot in self.db.touched_in_call:

@@ -17,15 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from envscale.compiler.sql_expr import quote_ident
-from envscale.runtime.database import (
-    NO_MATCH,
-    Db,
-    TableMeta,
-    bindable,
-    load_json,
-    reads_one_table,
-    shown_key,
-)
+from envscale.runtime.database import NO_MATCH, Db, TableMeta, bindable, load_json, shown_key
 from envscale.runtime.errors import ToolError
 from envscale.runtime.values import number_problem
 
@@ -38,7 +30,7 @@ def _sql(meta: TableMeta, slot: tuple, make: Any) -> str:
     slot = ("reads", *slot)
     sql = meta._queries.get(slot)
     if sql is None:
-        sql = meta._queries[slot] = reads_one_table(meta.entity, make())
+        sql = meta._queries[slot] = make()
     return sql
 
 
