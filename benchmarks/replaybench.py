@@ -47,19 +47,24 @@ def time_episodes(
     reset: Callable[[], Any],
     play: Callable[[dict, Callable[[Callable[[], Any]], Any]], Any],
     check: Callable[[], Any],
+    by_tool: dict[str, list[float]] | None = None,
 ) -> dict[str, float]:
     """Median microseconds of each stage over `repeat` replays of every case. `play(case,
-    timed)` runs a case's calls, passing each call (a thunk) through `timed`, which times it."""
+    timed)` runs a case's calls, passing each call (a thunk) through `timed`, which times it;
+    `timed(call, tool)` also adds the sample to `by_tool[tool]` when `by_tool` is given."""
     cases = list(cases)
     timings = Timings()
     calls = timings.samples["call"]
 
-    def timed(call: Callable[[], Any]) -> Any:
+    def timed(call: Callable[[], Any], tool: str | None = None) -> Any:
         t0 = time.perf_counter()
         try:
             return call()
         finally:
-            calls.append(time.perf_counter() - t0)
+            spent = time.perf_counter() - t0
+            calls.append(spent)
+            if by_tool is not None and tool is not None:
+                by_tool.setdefault(tool, []).append(spent)
 
     for _ in range(repeat):
         for case in cases:
@@ -121,7 +126,19 @@ class Table:
         if episode and ours is not None and ours["episode"] > 0:
             times = (ref["reset"] + ref["check"]) / ours["episode"]
             note += f"; {times:,.0f}x our episode" if times >= 10 else f"; {times:.2f}x our episode"
+        call = f"{ref['call']:>7.1f}µs" if "call" in ref else f"{'':>9}"
         print(
             f"{'':8} {'':>6} {'reload+hash':{self.width}} {ref['reset'] / 1000:>8.1f}ms "
-            f"{'':>9} {ref['check'] / 1000:>10.1f}ms {total}   ({note})"
+            f"{call} {ref['check'] / 1000:>10.1f}ms {total}   ({note})"
         )
+
+    def per_tool(self, ours: dict[str, list[float]], theirs: dict[str, list[float]]) -> None:
+        """Median call per tool, ours beside the reference's (when it timed the tool), most
+        called first."""
+        print(f"{'':8} {'tool':32} {'calls':>6} {'envscale':>10} {'reference':>10} {'ratio':>7}")
+        for tool, samples in sorted(ours.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            mine = median_us(samples)
+            other = median_us(theirs[tool]) if theirs.get(tool) else None
+            shown = f"{other:>8.1f}µs" if other is not None else f"{'-':>10}"
+            ratio = f"{mine / other:>6.2f}x" if other else f"{'':>7}"
+            print(f"{'':8} {tool:32} {len(samples):>6} {mine:>8.1f}µs {shown} {ratio}")

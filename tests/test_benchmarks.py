@@ -45,6 +45,9 @@ def test_taubench_replay_benchmark() -> None:
     done = run("taubench_replay.py", "--shared", str(SHARED))
     assert done.returncode == 0, done.stderr
     assert "reload+hash" in done.stdout and "airline" in done.stdout
+    # tau-bench's own tools timed in the same run, and a median per tool beside ours.
+    assert "retail: median call per tool" in done.stdout
+    assert "modify_pending_order_items" in done.stdout and "reference" in done.stdout
 
 
 @pytest.mark.skipif(not (SHARED / "conformance" / "tau2").is_dir(), reason="no ../shared")

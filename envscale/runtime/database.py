@@ -23,12 +23,14 @@ from envscale.records import EntityInfo, Manifest
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
 from envscale.runtime.refs import NestedRefs
-from envscale.runtime.values import number_problem, stored_problem
+from envscale.runtime.values import INT_MAX, INT_MIN, number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
 NO_MATCH = object()  # a query value that no stored value equals
 _NOT_READ = object()  # a record's earlier version, not read yet
 _UNCACHED = object()  # a record not read in the call in progress
+_UNHELD = object()  # a record the call in progress has not written
+_WANTED, _OPEN = "wanted", "open"
 
 
 # What json.dumps would build for these options on every call, built once.
@@ -43,6 +45,30 @@ def load_json(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+# orjson refuses what plain JSON of the language cannot hold (ints past 53 bits, keys that are
+# no text, lone surrogates, and with these options dates, dataclasses and subclasses), and
+# writes NaN and the infinities as null: text with a null in it is kept only when it reads
+# back as the value (each null was a none).
+_FAST_JSON_OPTIONS = (
+    orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def fast_json(value: Any) -> str | None:
+    """The compact JSON text of a value made only of the language's plain values, or None
+    where the value may be anything else (the caller then takes json's way and its checks)."""
+    try:
+        text = orjson.dumps(value, option=_FAST_JSON_OPTIONS)
+    except TypeError:
+        return None
+    if b"null" in text and orjson.loads(text) != value:
+        return None
+    return text.decode()
 
 
 def plain_numbers(value: Any, text: str) -> bool:
@@ -87,6 +113,7 @@ class TableMeta:
     # @as_written fields: they keep a value of another plain type than their own.
     loose: frozenset[str] = frozenset()
     select_sql: str = ""
+    exists_sql: str = ""
     insert_sql: str = ""
     delete_sql: str = ""
     all_sql: str = ""
@@ -127,6 +154,7 @@ class TableMeta:
         where = " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
         order = ", ".join(quote_ident(meta.column(k)) for k in meta.key)
         meta.select_sql = f"SELECT * FROM {table} WHERE {where}"
+        meta.exists_sql = f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"
         meta.delete_sql = f"DELETE FROM {table} WHERE {where}"
         meta.all_sql = f"SELECT * FROM {table} ORDER BY {order}"
         names = ", ".join(quote_ident(c) for c in columns)
@@ -238,7 +266,7 @@ class TableMeta:
         return bool(value) if kind == "bool" else value
 
     def encode_value(self, field_name: str, value: Any) -> Any:
-        kind = self.kinds[self.fields.index(field_name)]
+        kind = self.kinds[self._positions[field_name]]
         return self._encode(field_name, kind, value)
 
     def encode(self, record: dict) -> tuple:
@@ -250,7 +278,19 @@ class TableMeta:
         )
 
     def _encode(self, field_name: str, kind: str, value: Any) -> Any:
-        if kind == "json" and value is not None:
+        # The plain values of typed code, stored as they are: no check below refuses them.
+        plain = type(value)
+        if value is None:
+            return None
+        if plain is str and kind in _TEXT_KINDS and "\0" not in value:
+            return value
+        if plain is int and kind == "int" and INT_MIN <= value <= INT_MAX:
+            return value
+        if plain is float and kind == "float" and math.isfinite(value):
+            return value
+        if kind == "json":
+            if (fast := fast_json(value)) is not None:
+                return fast
             try:
                 text = _COMPACT(value)
             except (TypeError, ValueError, RecursionError):
@@ -339,6 +379,8 @@ _STORED_TYPES: dict[str, type] = {
     "float": float,
     "bool": int,
 }
+
+_TEXT_KINDS = frozenset({"str", "date", "datetime", "enum"})
 
 # The Python types a plain field's values have, by kind.
 _PLAIN: dict[str, tuple[type, ...]] = {
@@ -429,15 +471,40 @@ class Db:
         # The stored rows the call in progress read, by (entity, key), until it writes them;
         # None outside a call, where savepoints of other code may change rows under it.
         self._rows: dict[tuple[str, Any], tuple | None] | None = None
+        # During a call: per record, the latest dict `find` decoded whole, and, once the call
+        # wrote the record through that same dict alone, the dict with the row it left
+        # (None: written some other way). The checks after the call read such a record as
+        # that dict instead of decoding its row again; generated code writes back every
+        # change it makes to a record, so the dict holds what is stored.
+        self._found: dict[tuple[str, Any], dict] = {}
+        # During a call: whether a record has the key, as `exists` found it since the call
+        # last wrote that record.
+        self._known: dict[tuple[str, Any], bool] = {}
+        self._held: dict[tuple[str, Any], tuple[dict, tuple] | None] = {}
         # False while a tool that declares no writes runs, outside any savepoint: a write
         # then is a bug in envscale, refused before it changes anything.
         self.writable = True
+        # The call's savepoint: "" none, _WANTED opened by the first write, _OPEN opened.
+        self._savepoint = ""
 
     # ---- reads
 
     def find(self, entity: str, key: Any) -> dict | None:
         row = self.row(entity, key)
-        return None if row is None else self.tables[entity].decode(row)
+        if row is None:
+            return None
+        record = self.tables[entity].decode(row)
+        if self._rows is not None and type(key) in (str, int):
+            self._found[(entity, key)] = record
+        return record
+
+    def _current(self, entity: str, key: Any) -> dict | None:
+        """The record as stored now, for the checks after a call: the dict the call wrote it
+        through, while the stored row is the one that write left; else decoded."""
+        held = self._held.get((entity, key))
+        if held is not None and self._rows is not None and self._rows.get((entity, key)) is held[1]:
+            return held[0]
+        return self.find(entity, key)
 
     def row(self, entity: str, key: Any) -> tuple | None:
         """The stored columns of a record, not decoded."""
@@ -458,7 +525,25 @@ class Db:
         return row
 
     def exists(self, entity: str, key: Any) -> bool:
-        return self.row(entity, key) is not None
+        """Whether a record has the key, told by the key's index without reading the row
+        (a row the call already read answers)."""
+        rows = self._rows
+        cached = rows is not None and type(key) in (str, int)
+        if cached:
+            row = rows.get((entity, key), _UNCACHED)
+            if row is not _UNCACHED:
+                return row is not None
+            known = self._known.get((entity, key))
+            if known is not None:
+                return known
+        meta = self.tables[entity]
+        params = meta.key_params(key)
+        if type(key) is not str and any(number_problem(p) for p in params):
+            return False  # no stored key is out of range
+        found = next(self.connection.execute(meta.exists_sql, params), None) is not None
+        if cached:
+            self._known[(entity, key)] = found
+        return found
 
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
@@ -532,7 +617,7 @@ class Db:
         found: dict[Any, dict | None] = {}
         for source, key in self.call_before:
             if source == entity and key not in found:
-                found[key] = self.find(entity, key)
+                found[key] = self._current(entity, key)
         by_key = len(meta.key) == 1
         for source, field_name, row_field in links:
             keyed = self.tables[source].key == [field_name]
@@ -551,7 +636,7 @@ class Db:
                 for value in values:
                     if by_key and row_field == meta.key[0]:
                         if value not in found:
-                            found[value] = self.find(entity, value)
+                            found[value] = self._current(entity, value)
                         continue
                     for record in self.where(entity, {row_field: value}):
                         found.setdefault(meta.key_of(record), record)
@@ -604,6 +689,9 @@ class Db:
         self.touched_in_call = []
         self.call_before = {}
         self._affected.clear()
+        self._found.clear()
+        self._held.clear()
+        self._known.clear()
         if self._rows is not None:
             self._rows.clear()
 
@@ -614,6 +702,24 @@ class Db:
     def _check_writable(self, entity: str) -> None:
         if not self.writable:
             raise RuntimeError(f"a tool that declares no writes wrote {entity}")
+        if self._savepoint == _WANTED:
+            self.connection.execute("SAVEPOINT call")
+            self._savepoint = _OPEN
+
+    def save_on_write(self) -> None:
+        """Open a savepoint for the call in progress before its first write: a call that
+        fails before it writes, or writes nothing, has nothing to roll back."""
+        self._savepoint = _WANTED
+
+    def end_savepoint(self, keep: bool) -> None:
+        """Release the call's savepoint, if a write opened it; rolled back to first unless
+        `keep`."""
+        opened = self._savepoint == _OPEN
+        self._savepoint = ""
+        if opened:
+            if not keep:
+                self.connection.execute("ROLLBACK TO call")
+            self.connection.execute("RELEASE call")
 
     def _written(self, entity: str, key: Any, before: Any = _NOT_READ) -> None:
         """Note, before writing it, that the call in progress writes this record; `before`,
@@ -630,13 +736,15 @@ class Db:
     def _forget_row(self, entity: str, key: Any) -> None:
         if self._rows is not None:
             self._rows.pop((entity, key), None)
+        self._known.pop((entity, key), None)
 
     def _check_refs(self, meta: TableMeta, record: dict, only: str | None = None) -> None:
-        for name, target in meta.refs.items():
-            if only is not None and name != only:
+        refs = meta.refs.items() if only is None else ((only, meta.refs.get(only)),)
+        for name, target in refs:
+            if target is None:
                 continue
             value = record.get(name)
-            if value is not None and self.row(target, value) is None:
+            if value is not None and not self.exists(target, value):
                 raise ToolError(f"{target} '{value}' not found")
 
     def complete(self, entity: str, record: dict) -> dict:
@@ -671,7 +779,7 @@ class Db:
         """Whether no record of the entity has this key (a value that is no key has none)."""
         if not isinstance(key, str | int) or isinstance(key, bool):
             return True
-        return self.row(entity, key) is None
+        return not self.exists(entity, key)
 
     def _referred_inside(self, entity: str, key: Any) -> str | None:
         """Where a JSON field of another record still refers to this one, if anywhere."""
@@ -704,6 +812,8 @@ class Db:
         self._written(entity, key, None)
         self.connection.execute(meta.insert_sql, meta.encode(record))
         self._forget_row(entity, key)
+        if self._rows is not None:
+            self._held[(entity, key)] = None
         return dict(record)
 
     def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
@@ -737,10 +847,16 @@ class Db:
         if rows is not None:
             # What the record reads as now, kept for the checks after the call.
             after = None if row is None else meta.written_row(row, field_names, values)
+            slot = (entity, key)
             if after is None:
-                rows.pop((entity, key), None)
+                rows.pop(slot, None)
+                self._held[slot] = None
             else:
-                rows[(entity, key)] = after
+                rows[slot] = after
+                held = self._held.get(slot, _UNHELD)
+                by_one = held is _UNHELD or (held is not None and held[0] is record)
+                whole = by_one and self._found.get(slot) is record
+                self._held[slot] = (record, after) if whole else None
 
     def _check_moves(
         self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]
@@ -778,6 +894,8 @@ class Db:
             self._written(entity, key)
         self.connection.execute(meta.delete_sql, meta.key_params(key))
         self._forget_row(entity, key)
+        if self._rows is not None:
+            self._held[(entity, key)] = None
 
 
 def _either(states: list[str]) -> str:

@@ -1,7 +1,8 @@
 """An environment: one SQLite database of a compiled domain, and the tool-call contract.
 
-Every call runs in a savepoint inside the episode's transaction. A failed call rolls its
-savepoint back; `reset()` rolls the whole episode back. Both cost what changed.
+Every call that writes runs in a savepoint inside the episode's transaction, opened by its
+first write. A failed call rolls its savepoint back; `reset()` rolls the whole episode back.
+Both cost what changed.
 
 A call fails in one of two ways. An ordinary failure is the agent's doing or the data's: an
 unknown tool, arguments that do not validate, a policy that forbids the call now, a ToolError
@@ -473,7 +474,7 @@ class Environment:
             role == "tool" and bool(self.domain.sync_tools)
         )
         if saved:
-            self.connection.execute("SAVEPOINT call")
+            self.db.save_on_write()
         else:
             self.db.writable = False
         self.db.keep_rows(True)
@@ -510,7 +511,7 @@ class Environment:
             self.db.writable = True
             self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
         if saved:
-            self.connection.execute("RELEASE call")
+            self.db.end_savepoint(keep=True)
         if side == "agent":
             self.monitor.record(name, checked)
         return CallResult(name, True, content)
@@ -542,8 +543,7 @@ class Environment:
         """Undo the call in progress; `saved`: it runs in a savepoint (a call of a tool that
         writes nothing runs in none, and has nothing to undo)."""
         if saved:
-            self.connection.execute("ROLLBACK TO call")
-            self.connection.execute("RELEASE call")
+            self.db.end_savepoint(keep=False)
         for slot in self.db.touched_in_call:
             self.db.original.pop(slot, None)
             self._seen.pop(slot, None)

@@ -319,14 +319,17 @@ def result_copy(value: Any, limits: Limits) -> Any:
 
     orjson makes it where that is the same: it refuses ints beyond 64 bits and keys that are
     not text, and writes NaN and infinities as null, so JSON of its with no null in it holds
+    none, and where it has one, what it reads back equals the value only if each null was a
     none. json's text is at most three times as long as orjson's (a space after each
     separator, a sign in a float's exponent), so the limit needs json's only near it."""
     try:
         data = orjson.dumps(value)
     except TypeError:
         data = None
-    if data is not None and b"null" not in data:
-        if 3 * len(data) > limits.result_bytes:
-            result_text(value, limits)
-        return orjson.loads(data)
+    if data is not None:
+        copied = orjson.loads(data)
+        if b"null" not in data or copied == value:
+            if 3 * len(data) > limits.result_bytes:
+                result_text(value, limits)
+            return copied
     return json.loads(result_text(value, limits))

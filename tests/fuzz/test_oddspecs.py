@@ -128,7 +128,7 @@ def _raising_call(self, name, arguments=None, side="agent"):
 
 def _rollback_keeping_changes(self, name, message, saved=True):
     if saved:
-        self.connection.execute("RELEASE call")
+        self.db.end_savepoint(keep=True)
     self.db.touched_in_call = []
     return CallResult(name, False, error=message)
 
