@@ -54,9 +54,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from envscale.jobs.evaluate import evaluate_job  # noqa: E402
 from envscale.jobs.generate import (  # noqa: E402
     Job,
-    generate,
     job_initial_states,
     load_domains,
+    run_tasks,
     sample_job_tasks,
 )
 from envscale.records import Task, Trajectory, load_jsonl, read_jsonl  # noqa: E402
@@ -142,12 +142,44 @@ def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
     )
 
 
+def varied_tasks(spec: Path, n: int, seed: int, data_seed: int, s: Settings) -> list[Task]:
+    """n tasks of one spec spread over `s.states` generated states (data seeds from
+    `data_seed`), each state sampled with a seed of its own. A walk picks its arguments by
+    their place in the state, so one seed for every state would pick the same ids (the same
+    patient P016 again and again) and a model could memorise them instead of reading them
+    from the dialogue."""
+    domains = load_domains([str(spec)])
+    if s.states == 0:
+        job = sampling_job([spec], Path("."), n, seed, s, data_seed=0)
+        return sample_job_tasks(job, domains, job_initial_states(job))
+    states = min(n, s.states)
+    one = replace(s, states=1)
+    tasks: list[Task] = []
+    for i in range(states):
+        share = n // states + (i < n % states)
+        job = sampling_job([spec], Path("."), share, seed * 10_007 + i, one, data_seed + i)
+        tasks.extend(sample_job_tasks(job, domains, job_initial_states(job)))
+    return tasks
+
+
 def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings) -> list[Path]:
-    """Scripted trajectories, one file per domain, as the compact template shows them."""
+    """Scripted trajectories, one file per domain, as the compact template shows them. The
+    sampled tasks are kept beside them and reused while the request is the same."""
     files = []
     for spec in specs:
         folder = out / spec.stem
-        generate(sampling_job([spec], folder, tasks, seed, s, data_seed=0))
+        folder.mkdir(parents=True, exist_ok=True)
+        request = json.dumps({"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain})
+        tasks_file, request_file = folder / "tasks.jsonl", folder / "request.json"
+        if request_file.exists() and request_file.read_text() == request:
+            sampled = load_jsonl(tasks_file, Task)
+        else:
+            shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            sampled = varied_tasks(spec, tasks, seed, 0, s)
+            tasks_file.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in sampled))
+            request_file.write_text(request)
+        run_tasks(sampling_job([spec], folder, len(sampled), seed, s, 0), sampled)
         files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
     return files
 
@@ -187,10 +219,11 @@ def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str], s: Sett
     """n tasks per spec sampled with another seed (and, with varied states, on states of
     data seeds no training task has), none whose instance a training task has."""
     one_each = replace(s, states=min(s.states, n))  # n states: one per task kept
-    job = sampling_job(specs, Path("."), 4 * n, seed, one_each, data_seed=HELD_OUT_DATA_SEED)
-    domains = load_domains(job.specs)
-    states = job_initial_states(job)
-    fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    domains = load_domains([str(spec) for spec in specs])
+    sampled = [
+        t for spec in specs for t in varied_tasks(spec, 4 * n, seed, HELD_OUT_DATA_SEED, one_each)
+    ]
+    fresh = [t for t in sampled if instance(t) not in seen]
     # The first task of each state before the second of any, so the n kept differ in state.
     rank: dict[str, int] = {}
     order = []
