@@ -1,7 +1,7 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 240] [--jobs 2]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 400] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
         [--counts 3 30 300] [--train-tasks 8]
 
@@ -88,7 +88,8 @@ class Settings:
     seeds: int
     steps: int
     trials: int
-    train_tasks: int  # per general domain; three times as many for the vertical one
+    train_tasks: int  # per general domain
+    vertical_tasks: int  # of the vertical spec
     vertical_eval_tasks: int
     eval_tasks: int  # per held-out general domain
     max_turns: int
@@ -103,8 +104,10 @@ class Settings:
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
-FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 4, 50)
-QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
+# Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
+# about four tasks where a chain-1 request gives one (most single calls fail there).
+FULL = Settings(3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 2, 150)
+QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
 HELD_OUT_DATA_SEED = 100_000
 
@@ -517,7 +520,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 240)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 400)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -535,15 +538,17 @@ def main() -> int:
     parser.add_argument(
         "--train-tasks", type=int, help="training tasks per general domain (default 40)"
     )
-    parser.add_argument("--vertical-tasks", type=int, help="training tasks of the vertical spec")
-    parser.add_argument("--eval-tasks", type=int, help="held-out vertical tasks (default 6)")
-    parser.add_argument("--chain", type=int, help="most calls per sampled task (default 4)")
+    parser.add_argument(
+        "--vertical-tasks", type=int, help="training tasks of the vertical spec (default 600)"
+    )
+    parser.add_argument("--eval-tasks", type=int, help="held-out vertical tasks (default 10)")
+    parser.add_argument("--chain", type=int, help="most calls per sampled task (default 2)")
     parser.add_argument("--hidden", type=int, help="the model's hidden size (default 128)")
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
     parser.add_argument(
         "--states",
         type=int,
-        help="generated initial states each spec's tasks are spread over (default 50; the "
+        help="generated initial states each spec's tasks are spread over (default 150; the "
         "held-out tasks get states of their own); 0: every task on the spec's seed data",
     )
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
@@ -566,6 +571,7 @@ def main() -> int:
             **{
                 key: value
                 for key, value in (
+                    ("vertical_tasks", args.vertical_tasks),
                     ("vertical_eval_tasks", args.eval_tasks),
                     ("chain", args.chain),
                     ("hidden", args.hidden),
@@ -576,7 +582,6 @@ def main() -> int:
             **({"states": args.states} if args.states is not None else {}),
         }
     )
-    vertical_tasks_n = args.vertical_tasks or 3 * s.train_tasks
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -588,7 +593,7 @@ def main() -> int:
     held_domains = domains[-HELD_OUT_DOMAINS:] if args.quick else domains[::4][:HELD_OUT_DOMAINS]
     general_domains = [d for d in domains if d not in held_domains]
     general = trajectories(general_domains, out / "data" / "general", s.train_tasks, 1, s)
-    vertical = trajectories([VERTICAL], out / "data" / "vertical", vertical_tasks_n, 1, s)
+    vertical = trajectories([VERTICAL], out / "data" / "vertical", s.vertical_tasks, 1, s)
     seen = training_instances(general + vertical)
     vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, 101, seen, s)
     general_tasks = held_out_tasks(held_domains, s.eval_tasks, 101, seen, s)
