@@ -1,7 +1,7 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 240] [--jobs 2]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 400] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
         [--counts 3 30 300] [--train-tasks 8]
 
@@ -54,9 +54,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from envscale.jobs.evaluate import evaluate_job  # noqa: E402
 from envscale.jobs.generate import (  # noqa: E402
     Job,
-    generate,
     job_initial_states,
     load_domains,
+    run_tasks,
     sample_job_tasks,
 )
 from envscale.records import Task, Trajectory, load_jsonl, read_jsonl  # noqa: E402
@@ -88,7 +88,8 @@ class Settings:
     seeds: int
     steps: int
     trials: int
-    train_tasks: int  # per general domain; three times as many for the vertical one
+    train_tasks: int  # per general domain
+    vertical_tasks: int  # of the vertical spec
     vertical_eval_tasks: int
     eval_tasks: int  # per held-out general domain
     max_turns: int
@@ -103,8 +104,10 @@ class Settings:
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
-FULL = Settings(3, 240, 4, 40, 6, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 4, 50)
-QUICK = Settings(1, 4, 2, 6, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
+# Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
+# about four tasks where a chain-1 request gives one (most single calls fail there).
+FULL = Settings(3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 2, 150)
+QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
 HELD_OUT_DATA_SEED = 100_000
 
@@ -142,12 +145,44 @@ def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
     )
 
 
+def varied_tasks(spec: Path, n: int, seed: int, data_seed: int, s: Settings) -> list[Task]:
+    """n tasks of one spec spread over `s.states` generated states (data seeds from
+    `data_seed`), each state sampled with a seed of its own. A walk picks its arguments by
+    their place in the state, so one seed for every state would pick the same ids (the same
+    patient P016 again and again) and a model could memorise them instead of reading them
+    from the dialogue."""
+    domains = load_domains([str(spec)])
+    if s.states == 0:
+        job = sampling_job([spec], Path("."), n, seed, s, data_seed=0)
+        return sample_job_tasks(job, domains, job_initial_states(job))
+    states = min(n, s.states)
+    one = replace(s, states=1)
+    tasks: list[Task] = []
+    for i in range(states):
+        share = n // states + (i < n % states)
+        job = sampling_job([spec], Path("."), share, seed * 10_007 + i, one, data_seed + i)
+        tasks.extend(sample_job_tasks(job, domains, job_initial_states(job)))
+    return tasks
+
+
 def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings) -> list[Path]:
-    """Scripted trajectories, one file per domain, as the compact template shows them."""
+    """Scripted trajectories, one file per domain, as the compact template shows them. The
+    sampled tasks are kept beside them and reused while the request is the same."""
     files = []
     for spec in specs:
         folder = out / spec.stem
-        generate(sampling_job([spec], folder, tasks, seed, s, data_seed=0))
+        folder.mkdir(parents=True, exist_ok=True)
+        request = json.dumps({"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain})
+        tasks_file, request_file = folder / "tasks.jsonl", folder / "request.json"
+        if request_file.exists() and request_file.read_text() == request:
+            sampled = load_jsonl(tasks_file, Task)
+        else:
+            shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            sampled = varied_tasks(spec, tasks, seed, 0, s)
+            tasks_file.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in sampled))
+            request_file.write_text(request)
+        run_tasks(sampling_job([spec], folder, len(sampled), seed, s, 0), sampled)
         files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
     return files
 
@@ -187,10 +222,11 @@ def held_out_tasks(specs: list[Path], n: int, seed: int, seen: set[str], s: Sett
     """n tasks per spec sampled with another seed (and, with varied states, on states of
     data seeds no training task has), none whose instance a training task has."""
     one_each = replace(s, states=min(s.states, n))  # n states: one per task kept
-    job = sampling_job(specs, Path("."), 4 * n, seed, one_each, data_seed=HELD_OUT_DATA_SEED)
-    domains = load_domains(job.specs)
-    states = job_initial_states(job)
-    fresh = [t for t in sample_job_tasks(job, domains, states) if instance(t) not in seen]
+    domains = load_domains([str(spec) for spec in specs])
+    sampled = [
+        t for spec in specs for t in varied_tasks(spec, 4 * n, seed, HELD_OUT_DATA_SEED, one_each)
+    ]
+    fresh = [t for t in sampled if instance(t) not in seen]
     # The first task of each state before the second of any, so the n kept differ in state.
     rank: dict[str, int] = {}
     order = []
@@ -484,7 +520,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 240)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 400)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -502,15 +538,17 @@ def main() -> int:
     parser.add_argument(
         "--train-tasks", type=int, help="training tasks per general domain (default 40)"
     )
-    parser.add_argument("--vertical-tasks", type=int, help="training tasks of the vertical spec")
-    parser.add_argument("--eval-tasks", type=int, help="held-out vertical tasks (default 6)")
-    parser.add_argument("--chain", type=int, help="most calls per sampled task (default 4)")
+    parser.add_argument(
+        "--vertical-tasks", type=int, help="training tasks of the vertical spec (default 600)"
+    )
+    parser.add_argument("--eval-tasks", type=int, help="held-out vertical tasks (default 10)")
+    parser.add_argument("--chain", type=int, help="most calls per sampled task (default 2)")
     parser.add_argument("--hidden", type=int, help="the model's hidden size (default 128)")
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
     parser.add_argument(
         "--states",
         type=int,
-        help="generated initial states each spec's tasks are spread over (default 50; the "
+        help="generated initial states each spec's tasks are spread over (default 150; the "
         "held-out tasks get states of their own); 0: every task on the spec's seed data",
     )
     parser.add_argument("--apis", type=Path, default=COLLECTION, help="tool collection")
@@ -533,6 +571,7 @@ def main() -> int:
             **{
                 key: value
                 for key, value in (
+                    ("vertical_tasks", args.vertical_tasks),
                     ("vertical_eval_tasks", args.eval_tasks),
                     ("chain", args.chain),
                     ("hidden", args.hidden),
@@ -543,7 +582,6 @@ def main() -> int:
             **({"states": args.states} if args.states is not None else {}),
         }
     )
-    vertical_tasks_n = args.vertical_tasks or 3 * s.train_tasks
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -555,7 +593,7 @@ def main() -> int:
     held_domains = domains[-HELD_OUT_DOMAINS:] if args.quick else domains[::4][:HELD_OUT_DOMAINS]
     general_domains = [d for d in domains if d not in held_domains]
     general = trajectories(general_domains, out / "data" / "general", s.train_tasks, 1, s)
-    vertical = trajectories([VERTICAL], out / "data" / "vertical", vertical_tasks_n, 1, s)
+    vertical = trajectories([VERTICAL], out / "data" / "vertical", s.vertical_tasks, 1, s)
     seen = training_instances(general + vertical)
     vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, 101, seen, s)
     general_tasks = held_out_tasks(held_domains, s.eval_tasks, 101, seen, s)
