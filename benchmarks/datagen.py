@@ -75,6 +75,16 @@ Third list, of records that refer to the same record and of who may do what:
 - variants differ: the entries of a map (a product's variants) differ in their options;
 - doctors by title: the name of a clinician, doctor or physician begins with "Dr.";
 - no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
+
+Fourth list, of routes between known airports:
+- fares rise with class: in a map of fares keyed by an enum's members, each class costs more
+  than the one before it in the enum's declared order;
+- fares fit distance: the lowest class's fare, as the lowest class, is within a quarter of
+  `FARE_BASE + FARE_PER_KM * km` of the record's route;
+- connections within a day: consecutive dated lines naming records with times of departure
+  and arrival leave 45 minutes to a day after the line before lands;
+- return after landing: the leg that brings a round trip back leaves after the one before
+  lands, by 45 minutes or more.
 """
 
 from __future__ import annotations
@@ -97,6 +107,7 @@ import envscale  # noqa: E402
 from envscale.runtime.errors import DataError  # noqa: E402
 from envscale.tasks import fakes  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
+from envscale.tasks.generation.nested import enum_orders, fare_maps  # noqa: E402
 
 SPECS = ("clinic", "retail", "airline", "delivery")
 
@@ -296,6 +307,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                 )
     _more_checks(domain, data, keyed, count, clock)
     _sibling_checks(domain, data, keyed, count)
+    _route_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -569,6 +581,72 @@ def _offered(domain, entity: str) -> dict[str, list]:
 def _own(entry: dict):
     """The payment method an entry names (its `..._id` text)."""
     return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _route_checks(domain, data, keyed, count) -> None:
+    """Fares and connections of records between known airports (see the module doc, fourth
+    list)."""
+    orders = _enum_orders(domain)
+    for records in data.values():
+        for record in records:
+            ends = next(((a, b) for a, b in ENDS if a in record and b in record), None)
+            km = (
+                _great_circle(*places)
+                if ends and all(places := [fakes.AIRPORT_PLACES.get(str(record[e])) for e in ends])
+                else None
+            )
+            for fares in fare_maps(record):
+                members = next((m for m in orders if set(fares) <= set(m)), None)
+                if members is None:
+                    continue
+                held = [fares[m] for m in members if m in fares]
+                count("fares rise with class", all(a < b for a, b in itertools.pairwise(held)))
+                if km is not None:
+                    lowest = min(fares, key=members.index)
+                    per_class = fares[lowest] / fakes.CLASS_FACTORS[members.index(lowest)]
+                    expected = fakes.FARE_BASE + fakes.FARE_PER_KM * km
+                    count("fares fit distance", 0.75 * expected <= per_class <= 1.25 * expected)
+            for items in _line_lists(record):
+                _connection_checks(record, items, keyed, count)
+
+
+def _connection_checks(record: dict, items: list[dict], keyed, count) -> None:
+    """Consecutive dated lines naming records with departure and arrival times: an onward
+    one leaves 45 minutes to a day after the one before lands, a return leg after it."""
+    if not items or "date" not in items[0]:
+        return
+    ends = next(((a, b) for a, b in ENDS if a in items[0] and b in items[0]), None)
+    closed = ends is not None and len(items) > 1 and items[-1][ends[1]] == items[0][ends[0]]
+    moments = []
+    for line in items:
+        other = next(
+            (
+                rs[v]
+                for v in line.values()
+                for rs in keyed.values()
+                if isinstance(v, str) and v in rs
+            ),
+            None,
+        )
+        times = _leg_times(other) if other else []
+        if not times or not isinstance(line.get("date"), str):
+            return
+        day = date.fromisoformat(line["date"]).toordinal() * 24 * 60
+        moments.append((day + _minutes(other[times[0]]), day + _minutes(other[times[1]])))
+    for i, ((_, landed), (leaves, _)) in enumerate(itertools.pairwise(moments)):
+        wait = leaves - landed
+        if closed and i == len(moments) - 2:
+            count("return after landing", wait >= 45)
+        else:
+            count("connections within a day", 45 <= wait <= 24 * 60)
+
+
+def _enum_orders(domain) -> list[list[str]]:
+    """Every enum's members in their declared order, read off the entities' schemas."""
+    orders: list[list[str]] = []
+    for model in domain.models.ENTITIES.values():
+        orders += [m for m in enum_orders(model.model_json_schema()) if m not in orders]
+    return orders
 
 
 def _leg_times(record: dict) -> list[str]:

@@ -552,3 +552,48 @@ def test_tracking_ids_are_carrier_numbers_not_item_ids(retail):
         for tracking in fulfillment["tracking_id"]:
             assert tracking.isdigit() and len(tracking) == 12, fulfillment
         assert all("-" in item for item in fulfillment["item_ids"]), fulfillment
+
+
+def test_fares_rise_with_the_cabin_and_the_distance(airline):
+    _, data = airline
+    cabins = ["basic_economy", "economy", "business"]  # the Cabin enum's declared order
+    lowest: list[tuple[float, float]] = []  # (km, the fare of the lowest cabin, as basic)
+    for flight in data["Flight"]:
+        km = fakes.route_km(flight["origin"], flight["destination"])
+        for day in flight["dates"].values():
+            prices = day.get("prices") or {}
+            held = [prices[c] for c in cabins if c in prices]
+            assert held == sorted(held) and len(set(held)) == len(held), flight["flight_number"]
+            if prices:
+                first = min(prices, key=cabins.index)
+                lowest.append((km, prices[first] / fakes.CLASS_FACTORS[cabins.index(first)]))
+    lowest.sort()
+    short = [fare for _, fare in lowest[: len(lowest) // 3]]
+    long = [fare for _, fare in lowest[-len(lowest) // 3 :]]
+    assert sum(short) / len(short) < sum(long) / len(long)
+
+
+def test_onward_legs_leave_after_the_one_before_lands_within_a_day(airline):
+    _, data = airline
+    flights = {f["flight_number"]: f for f in data["Flight"]}
+
+    def moment(day: str, time_of_day: str) -> datetime:
+        at = datetime.fromisoformat(f"{day}T{time_of_day[:8]}")
+        return at + timedelta(days=1) if "+" in time_of_day else at
+
+    connections = 0
+    for r in data["Reservation"]:
+        legs = r["flights"]
+        onward = legs[:-1] if r["flight_type"] == "round_trip" else legs
+        places = [leg["origin"] for leg in onward] + [onward[-1]["destination"]]
+        assert len(set(places)) == len(places), r["reservation_id"]  # no place twice
+        for a, b in itertools.pairwise(legs):
+            landed = moment(a["date"], flights[a["flight_number"]]["scheduled_arrival_time_est"])
+            leaves = moment(b["date"], flights[b["flight_number"]]["scheduled_departure_time_est"])
+            wait = leaves - landed
+            if b is legs[-1] and r["flight_type"] == "round_trip":
+                assert wait >= timedelta(minutes=45), r["reservation_id"]
+                continue
+            connections += 1
+            assert timedelta(minutes=45) <= wait <= timedelta(days=1), r["reservation_id"]
+    assert connections >= 3

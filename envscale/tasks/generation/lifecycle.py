@@ -12,7 +12,7 @@ from typing import Any
 
 from envscale.records import EntityField
 from envscale.tasks import fakes
-from envscale.tasks.generation.nested import endpoints, listed
+from envscale.tasks.generation.nested import endpoints, enum_orders, fare_maps, listed
 from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, is_derived
 from envscale.tasks.generation.writes import apply_mirror
 from envscale.tasks.links import plural
@@ -193,7 +193,7 @@ class Lifecycle(State):
         before its departure lands the next day, marked `+1` where the field's doc says so,
         else the two swap. Between known airports the arrival is the departure plus the
         flight's time; `again` (an end repaired) sets that time only."""
-        props = self.schemas[entity]["properties"]
+        props = self._route_fares(entity, record)["properties"]
         for name, value in list(record.items()):
             words = fakes.words(name)
             if "departure" not in words or not isinstance(value, str) or not value[:2].isdigit():
@@ -212,6 +212,23 @@ class Lifecycle(State):
                 self._next_day_arrivals(record, other)
             else:
                 record[name], record[other] = arrival, value
+
+    def _route_fares(self, entity: str, record: dict) -> dict:
+        """The fares a record between two known places holds at any depth (maps keyed by an
+        enum's members, named after prices or fares) follow its route as it now is, an end
+        repaired since they were drawn; the entity's schema, returned."""
+        schema = self.schemas[entity]
+        km = self._route_km(record)
+        if km is None:
+            return schema
+        orders = enum_orders(schema)
+        seeded = random.Random(json.dumps([record.get(e) for e in sorted(record)], default=str))
+        for fares in fare_maps(record):
+            members = next((m for m in orders if set(fares) <= set(m)), None)
+            if members is not None:
+                base = fakes.route_fare(seeded, km)
+                fares.update({k: fakes.class_fare(base, members.index(k)) for k in fares})
+        return schema
 
     def _flight_time(self, record: dict, departure: str, arrival: str, marks: bool) -> bool:
         """Between two airports it knows the places of, a flight takes the time its distance

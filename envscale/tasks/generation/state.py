@@ -39,6 +39,7 @@ class RecordContext:
         self.picked: set[str] = set()  # the combinations of options its lines hold so far
         self.after: dict | None = None  # the line before, for a line of a list
         self.closing: dict | None = None  # the first line, for a line that comes back to it
+        self.earlier: list[dict] = []  # the lines before the line before
 
     @property
     def persona(self) -> fakes.Persona:
