@@ -84,7 +84,9 @@ Fourth list, of routes between known airports:
 - connections within a day: consecutive dated lines naming records with times of departure
   and arrival leave 45 minutes to a day after the line before lands;
 - return after landing: the leg that brings a round trip back leaves after the one before
-  lands, by 45 minutes or more.
+  lands, by 45 minutes or more;
+- booked before it starts: a date named after something done (created, booked) is a day or
+  more before the first of the record's dated lines.
 """
 
 from __future__ import annotations
@@ -608,6 +610,16 @@ def _route_checks(domain, data, keyed, count) -> None:
                     count("fares fit distance", 0.75 * expected <= per_class <= 1.25 * expected)
             for items in _line_lists(record):
                 _connection_checks(record, items, keyed, count)
+            days = [
+                str(line["date"])
+                for items in _line_lists(record)
+                for line in items
+                if "date" in line
+            ]
+            for name, value in record.items():
+                done = any(w in fakes.words(name) for w in DONE_WORDS)
+                if days and done and isinstance(value, str) and value[:4].isdigit():
+                    count("booked before it starts", value[:10] < min(days))
 
 
 def _connection_checks(record: dict, items: list[dict], keyed, count) -> None:

@@ -5,7 +5,7 @@ follows the record it refers to. Real generated data, loaded into a real environ
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -597,3 +597,11 @@ def test_onward_legs_leave_after_the_one_before_lands_within_a_day(airline):
             connections += 1
             assert timedelta(minutes=45) <= wait <= timedelta(days=1), r["reservation_id"]
     assert connections >= 3
+
+
+def test_a_trip_is_booked_days_before_its_first_leg(airline):
+    _, data = airline
+    for r in data["Reservation"]:
+        first = min(leg["date"] for leg in r["flights"])
+        assert r["created_at"][:10] < first, r["reservation_id"]
+        assert (date.fromisoformat(first) - date.fromisoformat(r["created_at"][:10])).days < 200

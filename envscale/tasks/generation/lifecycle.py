@@ -402,6 +402,12 @@ class Lifecycle(State):
                 if floor is not None and len(floor) > 10 and earlier < floor <= self.clock:
                     earlier = floor  # nor before what it follows
                 record[f.name] = earlier if f.kind == "datetime" else earlier[:10]
+        first = _first_line_day(record)
+        for rank, f in ranked:  # a trip is booked before its first leg: days or weeks
+            value = record[f.name]
+            if first is not None and 0 <= rank <= 1 and value[:10] >= first:
+                ahead = 1 + sum(map(ord, value)) % 45
+                record[f.name] = fakes.shift_date(first, -ahead) + value[10:]
         ranked.sort(key=lambda pair: pair[0])
         values = sorted(record[f.name] for _, f in ranked)
         for (_, f), value in zip(ranked, values, strict=True):
@@ -857,3 +863,20 @@ def _line_amount(line: dict) -> float | None:
             quantity = line.get("quantity", line.get("qty", 1))
             return value * quantity if isinstance(quantity, int) and name != "total" else value
     return None
+
+
+_LINE_DAY = frozenset({"date", "day", "departure", "start", "on"})  # not a birth date
+
+
+def _first_line_day(record: dict) -> str | None:
+    """The earliest day (YYYY-MM-DD) the record's lines are on: a trip's first leg."""
+    days = [
+        value
+        for items in record.values()
+        if isinstance(items, list)
+        for line in items
+        if isinstance(line, dict)
+        for name, value in line.items()
+        if isinstance(value, str) and _ISO_DAY.match(value) and _LINE_DAY & set(fakes.words(name))
+    ]
+    return min(days, default=None)
