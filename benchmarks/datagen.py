@@ -87,6 +87,15 @@ Fourth list, of routes between known airports:
   lands, by 45 minutes or more;
 - booked before it starts: a date named after something done (created, booked) is a day or
   more before the first of the record's dated lines.
+
+Fifth list, of times between the events of one thing (event words as the generator ranks
+them, `DATE_RANK`):
+- follow-ups within weeks: a date of a record that refers to a thing begun (an invoice
+  issued, an order placed, a trip booked) is on or after that day and within 30 days of it
+  (a payment of the invoice, a refund or a delivery of the order);
+- events apart: two moments of one record (assigned, delivered) differ, and a record's
+  moment of a step that takes time (assigned, paid, delivered, completed) is after the
+  moment the thing it refers to began.
 """
 
 from __future__ import annotations
@@ -109,6 +118,7 @@ import envscale  # noqa: E402
 from envscale.runtime.errors import DataError  # noqa: E402
 from envscale.tasks import fakes  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
+from envscale.tasks.generation.lifecycle import DATE_RANK  # noqa: E402
 from envscale.tasks.generation.nested import enum_orders, fare_maps  # noqa: E402
 
 SPECS = ("clinic", "retail", "airline", "delivery")
@@ -310,6 +320,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _more_checks(domain, data, keyed, count, clock)
     _sibling_checks(domain, data, keyed, count)
     _route_checks(domain, data, keyed, count)
+    _gap_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -583,6 +594,52 @@ def _offered(domain, entity: str) -> dict[str, list]:
 def _own(entry: dict):
     """The payment method an entry names (its `..._id` text)."""
     return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _gap_checks(domain, data, keyed, count) -> None:
+    """Times between the events of one thing (see the module doc, fifth list)."""
+    manifest = domain.manifest
+
+    def rank(name: str) -> int | None:
+        ranks = [DATE_RANK[w] for w in fakes.words(name) if w in DATE_RANK]
+        return max(ranks) if ranks else None
+
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        dated = [f.name for f in spec.fields if f.kind in ("date", "datetime")]
+        for record in records:
+            moments = [record[n] for n in dated if rank(n) is not None and rank(n) >= 0]
+            moments = [m for m in moments if isinstance(m, str) and len(m) > 10]
+            if len(moments) > 1:
+                count("events apart", len(set(moments)) == len(moments))
+            for f in spec.fields:
+                other = (
+                    keyed.get(f.ref or "", {}).get(record.get(f.name)) if f.kind == "ref" else None
+                )
+                if other is None:
+                    continue
+                begun = [
+                    other[g.name]
+                    for g in manifest.entities[f.ref].fields
+                    if g.kind in ("date", "datetime")
+                    and isinstance(other.get(g.name), str)
+                    and any(DATE_RANK.get(w) == 1 for w in fakes.words(g.name))
+                ]
+                for name in dated:
+                    mine, step = record.get(name), rank(name)
+                    if not begun or not isinstance(mine, str) or step is None or step < 0:
+                        continue
+                    start = _moment(begun[0])
+                    took = _moment(mine) - start
+                    if len(mine) == 10 or len(begun[0]) == 10:  # a day: the same day or later
+                        took = _moment(mine[:10]) - _moment(begun[0][:10])
+                    count("follow-ups within weeks", timedelta(0) <= took <= timedelta(days=30))
+                    if step in (2, 4, 5) and len(mine) > 10 and len(begun[0]) > 10:
+                        count("events apart", took > timedelta(0))
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value if len(value) > 10 else f"{value}T00:00:00")
 
 
 def _route_checks(domain, data, keyed, count) -> None:

@@ -605,3 +605,39 @@ def test_a_trip_is_booked_days_before_its_first_leg(airline):
         first = min(leg["date"] for leg in r["flights"])
         assert r["created_at"][:10] < first, r["reservation_id"]
         assert (date.fromisoformat(first) - date.fromisoformat(r["created_at"][:10])).days < 200
+
+
+def test_follow_ups_come_within_weeks_and_steps_take_a_while():
+    clinic, delivery = _load("clinic"), _load("delivery")
+    data = generate_data(clinic, 0, 40)
+    clinic.environment(data=data).close()
+    clock = clinic.manifest.clock
+    issued = {i["invoice_id"]: date.fromisoformat(i["issued"]) for i in data["Invoice"]}
+    for p in data["Payment"]:  # a payment of an invoice comes after it, within weeks
+        days = (date.fromisoformat(p["paid_at"][:10]) - issued[p["invoice"]]).days
+        assert 0 <= days <= 30 and p["paid_at"] <= clock, p
+    data = generate_data(delivery, 0, 40)
+    delivery.environment(data=data).close()
+    placed = {o["order_id"]: datetime.fromisoformat(o["placed_at"]) for o in data["Order"]}
+    at_once = 0  # assigned after the order is placed, delivered after that
+    for d in data["Delivery"]:
+        assigned = datetime.fromisoformat(d["assigned_at"])
+        assert assigned >= placed[d["order"]], d
+        at_once += assigned == placed[d["order"]]
+        if d["delivered_at"]:
+            assert datetime.fromisoformat(d["delivered_at"]) > assigned, d
+    assert at_once <= 1  # an order settled late may keep its trip's moment
+    for r in data["Refund"]:
+        assert timedelta(0) < datetime.fromisoformat(r["created_at"]) - placed[r["order"]]
+        assert datetime.fromisoformat(r["created_at"]) - placed[r["order"]] <= timedelta(days=31)
+
+
+def test_a_moment_compared_is_tried_a_while_after_and_before_before_itself():
+    import random
+
+    from envscale.tasks.repair import candidates
+
+    tried = list(candidates(random.Random(0), None, ["2024-05-01T10:00:00"], "datetime", None))
+    assert tried[-1] == "2024-05-01T10:00:00"
+    assert tried[0] > "2024-05-01T10:00:00" > tried[1]
+    assert len(set(tried)) == 3
