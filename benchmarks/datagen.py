@@ -96,6 +96,13 @@ them, `DATE_RANK`):
 - events apart: two moments of one record (assigned, delivered) differ, and a record's
   moment of a step that takes time (assigned, paid, delivered, completed) is after the
   moment the thing it refers to began.
+
+Sixth list, of lines:
+- lines name no absent: a line of a record whose optional reference is empty (an invoice
+  of no visit) names nothing of what that entity is about (its name, doc and enum members:
+  a visit, a telehealth consultation, a cancellation);
+- one price per item: lines that name a thing by one text (not a record, nor who did it)
+  cost the same wherever it is named.
 """
 
 from __future__ import annotations
@@ -119,7 +126,7 @@ from envscale.runtime.errors import DataError  # noqa: E402
 from envscale.tasks import fakes  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
 from envscale.tasks.generation.lifecycle import DATE_RANK  # noqa: E402
-from envscale.tasks.generation.nested import enum_orders, fare_maps  # noqa: E402
+from envscale.tasks.generation.nested import NAMING, enum_orders, fare_maps  # noqa: E402
 
 SPECS = ("clinic", "retail", "airline", "delivery")
 
@@ -321,6 +328,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _sibling_checks(domain, data, keyed, count)
     _route_checks(domain, data, keyed, count)
     _gap_checks(domain, data, keyed, count)
+    _absent_checks(domain, data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -594,6 +602,63 @@ def _offered(domain, entity: str) -> dict[str, list]:
 def _own(entry: dict):
     """The payment method an entry names (its `..._id` text)."""
     return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _absent_checks(domain, data, count) -> None:
+    """Lines of records whose optional reference is empty, and prices of what lines name
+    (see the module doc, sixth list)."""
+    manifest = domain.manifest
+    prices: dict[tuple[str, str], set] = {}
+    held_strings = keyed_values(data)
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        optional = [f for f in spec.fields if f.kind == "ref" and f.nullable]
+        for record in records:
+            for items in _line_lists(record):
+                for line in items:
+                    texts = [
+                        (k, v)
+                        for k, v in line.items()
+                        if isinstance(v, str) and set(fakes.words(k)) & NAMING
+                    ]
+                    money = [k for k in line if set(fakes.words(k)) & fakes.MONEY_WORDS]
+                    if (
+                        len(texts) == 1
+                        and money
+                        and not any(isinstance(v, str) and v in held_strings for v in line.values())
+                    ):
+                        prices.setdefault((entity, texts[0][1]), set()).add(line[money[0]])
+                    for f in optional:
+                        if record.get(f.name) is not None or not texts:
+                            continue
+                        about = _vocabulary(manifest, f.ref)
+                        words = re.findall(r"[a-z]+", texts[0][1].lower())
+                        count(
+                            "lines name no absent",
+                            not any(w[:6] in about for w in words if len(w) >= 4),
+                        )
+    for (_, text), held in prices.items():
+        if " with " not in text:  # a line naming who did it is priced by them
+            count("one price per item", len(held) == 1)
+
+
+def keyed_values(data) -> set:
+    """Every string a record holds at its top level (ids and names), to tell lines that
+    refer to a record from lines that name a thing."""
+    return {
+        v for records in data.values() for r in records for v in r.values() if isinstance(v, str)
+    } - {"", None}
+
+
+def _vocabulary(manifest, entity: str | None) -> set[str]:
+    """Stems of what an entity is about: its name, its doc, its enums' members."""
+    spec = manifest.entities.get(entity or "")
+    if spec is None:
+        return set()
+    text = [re.sub(r"(?<!^)(?=[A-Z])", " ", entity or ""), spec.doc or ""]
+    text += [m.replace("_", " ") for g in spec.fields for m in (g.enum or [])]
+    stems = {w[:6] for w in re.findall(r"[a-z]+", " ".join(text).lower()) if len(w) >= 4}
+    return stems - {"with", "from", "that", "this", "what", "when", "each", "their", "they"}
 
 
 def _gap_checks(domain, data, keyed, count) -> None:

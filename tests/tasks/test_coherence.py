@@ -641,3 +641,21 @@ def test_a_moment_compared_is_tried_a_while_after_and_before_before_itself():
     assert tried[-1] == "2024-05-01T10:00:00"
     assert tried[0] > "2024-05-01T10:00:00" > tried[1]
     assert len(set(tried)) == 3
+
+
+def test_a_bill_for_no_visit_names_no_visit_and_an_item_costs_one_price():
+    domain = _load("clinic")
+    data = generate_data(domain, 1, 40)
+    domain.environment(data=data).close()
+    visit_words = ("visit", "consultation", "telehealth", "physical", "cancel", "show")
+    prices: dict[str, set[float]] = {}
+    alone = 0
+    for invoice in data["Invoice"]:
+        for line in invoice["lines"]:
+            prices.setdefault(line["description"], set()).add(line["amount"])
+            if invoice["appointment"] is None:
+                alone += 1
+                assert not any(w in line["description"].lower() for w in visit_words), invoice
+    assert alone >= 10
+    listed = [p for d, p in prices.items() if "visit with" not in d]  # a visit's fee is its own
+    assert all(len(p) == 1 for p in listed), prices

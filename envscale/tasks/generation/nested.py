@@ -280,8 +280,39 @@ class NestedValues(State):
             if value is NOTHING:
                 inner = {**record, "__source": out.get(first) if source is not None else None}
                 value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+                absent = self._absent_words(entity, record)
+                for _ in range(REDRAWS):  # a bill for no visit names no visit
+                    if not isinstance(value, str) or not _names_any(value, absent):
+                        break
+                    value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+                value = self._price_listed(struct, prop, sub, out, value)
             out[prop] = value
         return {p: out[p] for p in props if p in out}
+
+    def _absent_words(self, entity: str, record: dict) -> set[str]:
+        """Stems of what the record's optional references left empty are about: the
+        referred entity's name and doc, and its enums' members (a visit, its types and
+        statuses, for an invoice of no visit)."""
+        words: set[str] = set()
+        for f in self.manifest.entities.get(entity, _NO_SPEC).fields:
+            if f.kind != "ref" or not f.nullable or record.get(f.name) is not None:
+                continue
+            spec = self.manifest.entities.get(f.ref or "")
+            if spec is None:
+                continue
+            text = [re.sub(r"(?<!^)(?=[A-Z])", " ", f.ref or ""), spec.doc or ""]
+            text += [m.replace("_", " ") for g in spec.fields for m in (g.enum or [])]
+            words |= {_stem(w) for w in re.findall(r"[a-z]+", " ".join(text).lower())}
+        return {w for w in words if len(w) >= 4 and w not in _COMMON}
+
+    def _price_listed(self, struct: str, prop: str, sub: dict, out: dict, value: Any) -> Any:
+        """A line's money amount for what its one naming text (NAMING) says is the same on
+        every record (a flu vaccination costs what it costs): the first one drawn, kept."""
+        texts = [v for p, v in out.items() if isinstance(v, str) and set(fakes.words(p)) & NAMING]
+        money = set(fakes.words(prop)) & fakes.MONEY_WORDS
+        if len(texts) != 1 or not money or schema_type(sub) not in ("integer", "number"):
+            return value
+        return self.price_list.setdefault((struct, prop, texts[0]), value)
 
     def _typed_ref(self, struct: str, prop: str) -> tuple[str, str] | None:
         """(entity, "one" | "list" | "map"): a struct field typed as references to it."""
@@ -577,6 +608,22 @@ def _shared_once(items: list, record: dict) -> list:
         if all(item[k] for k in lists):
             kept.append(item)
     return kept
+
+
+# Words of a line's field that names what is billed or sold (not its kind, nor an id).
+NAMING = frozenset({"description", "name", "title", "service", "item"})
+REDRAWS = 12  # draws of a text before one that fits is given up on
+_COMMON = frozenset({"with", "from", "that", "this", "what", "when", "each", "their", "they"})
+_NO_SPEC = type("NoSpec", (), {"fields": ()})()
+
+
+def _stem(word: str) -> str:
+    """A word's first six letters: cancelled and cancellation, booked and booking meet."""
+    return word[:6]
+
+
+def _names_any(text: str, stems: set[str]) -> bool:
+    return any(_stem(w) in stems for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4)
 
 
 def _is_fare(name: str, schema: dict) -> bool:

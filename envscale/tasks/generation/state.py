@@ -67,6 +67,8 @@ class State:
         self.formats = id_formats(domain, like)
         self.links = Links(self.manifest)
         self.writes = tool_writes(domain)
+        # (struct, field, the line's text) -> the amount every line of that text costs
+        self.price_list: dict[tuple[str, str, str], Any] = {}
         # entity -> field -> the check facts about that field
         self.facts: dict[str, dict[str, list[Fact]]] = {}
         for entity, spec in self.manifest.entities.items():
