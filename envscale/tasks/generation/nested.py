@@ -85,7 +85,9 @@ class NestedValues(State):
             for item in items:  # and one line per referred record (a dish once per order)
                 if item not in unique and not (
                     isinstance(item, dict)
-                    and any(self._same_ref(item, u, struct_of) for u in unique)
+                    and any(
+                        self._same_ref(item, u, struct_of) or _same_naming(item, u) for u in unique
+                    )
                 ):
                     unique.append(item)
             return unique
@@ -312,7 +314,30 @@ class NestedValues(State):
         money = set(fakes.words(prop)) & fakes.MONEY_WORDS
         if len(texts) != 1 or not money or schema_type(sub) not in ("integer", "number"):
             return value
-        return self.price_list.setdefault((struct, prop, texts[0]), value)
+        return self.price_list.get((struct, prop, texts[0]), value)
+
+    def _list_prices(self, entity: str, record: dict) -> None:
+        """Keep the amounts an accepted record's lines hold for what they name, for the
+        lines of later records (`_price_listed`)."""
+        props = self.schemas.get(entity, {}).get("properties", {})
+        for name, items in record.items():
+            struct = props.get(name, {}).get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not struct or not isinstance(items, list):
+                continue
+            for line in items:
+                if not isinstance(line, dict):
+                    continue
+                texts = [
+                    v
+                    for p, v in line.items()
+                    if isinstance(v, str) and set(fakes.words(p)) & NAMING
+                ]
+                if len(texts) != 1:
+                    continue
+                for prop, amount in line.items():
+                    money = set(fakes.words(prop)) & fakes.MONEY_WORDS
+                    if money and isinstance(amount, int | float) and not isinstance(amount, bool):
+                        self.price_list.setdefault((struct, prop, texts[0]), amount)
 
     def _typed_ref(self, struct: str, prop: str) -> tuple[str, str] | None:
         """(entity, "one" | "list" | "map"): a struct field typed as references to it."""
@@ -620,6 +645,17 @@ _NO_SPEC = type("NoSpec", (), {"fields": ()})()
 def _stem(word: str) -> str:
     """A word's first six letters: cancelled and cancellation, booked and booking meet."""
     return word[:6]
+
+
+def _same_naming(a: dict, b: dict) -> bool:
+    """Whether two lines name the same thing by their one naming text (NAMING) and refer
+    to no record: a lab panel billed once per bill."""
+
+    def naming(line: dict) -> list:
+        return [v for p, v in line.items() if isinstance(v, str) and set(fakes.words(p)) & NAMING]
+
+    texts = naming(a)
+    return len(texts) == 1 and len(a) == 2 and texts == naming(b)
 
 
 def _names_any(text: str, stems: set[str]) -> bool:
