@@ -75,6 +75,34 @@ Third list, of records that refer to the same record and of who may do what:
 - variants differ: the entries of a map (a product's variants) differ in their options;
 - doctors by title: the name of a clinician, doctor or physician begins with "Dr.";
 - no therapist prescribes: a record with `can_prescribe` and a therapy role has it unset.
+
+Fourth list, of routes between known airports:
+- fares rise with class: in a map of fares keyed by an enum's members, each class costs more
+  than the one before it in the enum's declared order;
+- fares fit distance: the lowest class's fare, as the lowest class, is within a quarter of
+  `FARE_BASE + FARE_PER_KM * km` of the record's route;
+- connections within a day: consecutive dated lines naming records with times of departure
+  and arrival leave 45 minutes to a day after the line before lands;
+- return after landing: the leg that brings a round trip back leaves after the one before
+  lands, by 45 minutes or more;
+- booked before it starts: a date named after something done (created, booked) is a day or
+  more before the first of the record's dated lines.
+
+Fifth list, of times between the events of one thing (event words as the generator ranks
+them, `DATE_RANK`):
+- follow-ups within weeks: a date of a record that refers to a thing begun (an invoice
+  issued, an order placed, a trip booked) is on or after that day and within 30 days of it
+  (a payment of the invoice, a refund or a delivery of the order);
+- events apart: two moments of one record (assigned, delivered) differ, and a record's
+  moment of a step that takes time (assigned, paid, delivered, completed) is after the
+  moment the thing it refers to began.
+
+Sixth list, of lines:
+- lines name no absent: a line of a record whose optional reference is empty (an invoice
+  of no visit) names nothing of what that entity is about (its name, doc and enum members:
+  a visit, a telehealth consultation, a cancellation);
+- one price per item: lines that name a thing by one text (not a record, nor who did it)
+  cost the same wherever it is named.
 """
 
 from __future__ import annotations
@@ -97,6 +125,8 @@ import envscale  # noqa: E402
 from envscale.runtime.errors import DataError  # noqa: E402
 from envscale.tasks import fakes  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
+from envscale.tasks.generation.lifecycle import DATE_RANK  # noqa: E402
+from envscale.tasks.generation.nested import NAMING, enum_orders, fare_maps  # noqa: E402
 
 SPECS = ("clinic", "retail", "airline", "delivery")
 
@@ -296,6 +326,9 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
                                 )
     _more_checks(domain, data, keyed, count, clock)
     _sibling_checks(domain, data, keyed, count)
+    _route_checks(domain, data, keyed, count)
+    _gap_checks(domain, data, keyed, count)
+    _absent_checks(domain, data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -569,6 +602,185 @@ def _offered(domain, entity: str) -> dict[str, list]:
 def _own(entry: dict):
     """The payment method an entry names (its `..._id` text)."""
     return next((v for k, v in entry.items() if k.endswith("_id") and isinstance(v, str)), None)
+
+
+def _absent_checks(domain, data, count) -> None:
+    """Lines of records whose optional reference is empty, and prices of what lines name
+    (see the module doc, sixth list)."""
+    manifest = domain.manifest
+    prices: dict[tuple[str, str], set] = {}
+    held_strings = keyed_values(data)
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        optional = [f for f in spec.fields if f.kind == "ref" and f.nullable]
+        for record in records:
+            for items in _line_lists(record):
+                for line in items:
+                    texts = [
+                        (k, v)
+                        for k, v in line.items()
+                        if isinstance(v, str) and set(fakes.words(k)) & NAMING
+                    ]
+                    money = [k for k in line if set(fakes.words(k)) & fakes.MONEY_WORDS]
+                    if (
+                        len(texts) == 1
+                        and money
+                        and not any(isinstance(v, str) and v in held_strings for v in line.values())
+                    ):
+                        prices.setdefault((entity, texts[0][1]), set()).add(line[money[0]])
+                    for f in optional:
+                        if record.get(f.name) is not None or not texts:
+                            continue
+                        about = _vocabulary(manifest, f.ref)
+                        words = re.findall(r"[a-z]+", texts[0][1].lower())
+                        count(
+                            "lines name no absent",
+                            not any(w[:6] in about for w in words if len(w) >= 4),
+                        )
+    for (_, text), held in prices.items():
+        if " with " not in text:  # a line naming who did it is priced by them
+            count("one price per item", len(held) == 1)
+
+
+def keyed_values(data) -> set:
+    """Every string a record holds at its top level (ids and names), to tell lines that
+    refer to a record from lines that name a thing."""
+    return {
+        v for records in data.values() for r in records for v in r.values() if isinstance(v, str)
+    } - {"", None}
+
+
+def _vocabulary(manifest, entity: str | None) -> set[str]:
+    """Stems of what an entity is about: its name, its doc, its enums' members."""
+    spec = manifest.entities.get(entity or "")
+    if spec is None:
+        return set()
+    text = [re.sub(r"(?<!^)(?=[A-Z])", " ", entity or ""), spec.doc or ""]
+    text += [m.replace("_", " ") for g in spec.fields for m in (g.enum or [])]
+    stems = {w[:6] for w in re.findall(r"[a-z]+", " ".join(text).lower()) if len(w) >= 4}
+    return stems - {"with", "from", "that", "this", "what", "when", "each", "their", "they"}
+
+
+def _gap_checks(domain, data, keyed, count) -> None:
+    """Times between the events of one thing (see the module doc, fifth list)."""
+    manifest = domain.manifest
+
+    def rank(name: str) -> int | None:
+        ranks = [DATE_RANK[w] for w in fakes.words(name) if w in DATE_RANK]
+        return max(ranks) if ranks else None
+
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        dated = [f.name for f in spec.fields if f.kind in ("date", "datetime")]
+        for record in records:
+            moments = [record[n] for n in dated if rank(n) is not None and rank(n) >= 0]
+            moments = [m for m in moments if isinstance(m, str) and len(m) > 10]
+            if len(moments) > 1:
+                count("events apart", len(set(moments)) == len(moments))
+            for f in spec.fields:
+                other = (
+                    keyed.get(f.ref or "", {}).get(record.get(f.name)) if f.kind == "ref" else None
+                )
+                if other is None:
+                    continue
+                begun = [
+                    other[g.name]
+                    for g in manifest.entities[f.ref].fields
+                    if g.kind in ("date", "datetime")
+                    and isinstance(other.get(g.name), str)
+                    and any(DATE_RANK.get(w) == 1 for w in fakes.words(g.name))
+                ]
+                for name in dated:
+                    mine, step = record.get(name), rank(name)
+                    if not begun or not isinstance(mine, str) or step is None or step < 0:
+                        continue
+                    start = _moment(begun[0])
+                    took = _moment(mine) - start
+                    if len(mine) == 10 or len(begun[0]) == 10:  # a day: the same day or later
+                        took = _moment(mine[:10]) - _moment(begun[0][:10])
+                    count("follow-ups within weeks", timedelta(0) <= took <= timedelta(days=30))
+                    if step in (2, 4, 5) and len(mine) > 10 and len(begun[0]) > 10:
+                        count("events apart", took > timedelta(0))
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value if len(value) > 10 else f"{value}T00:00:00")
+
+
+def _route_checks(domain, data, keyed, count) -> None:
+    """Fares and connections of records between known airports (see the module doc, fourth
+    list)."""
+    orders = _enum_orders(domain)
+    for records in data.values():
+        for record in records:
+            ends = next(((a, b) for a, b in ENDS if a in record and b in record), None)
+            km = (
+                _great_circle(*places)
+                if ends and all(places := [fakes.AIRPORT_PLACES.get(str(record[e])) for e in ends])
+                else None
+            )
+            for fares in fare_maps(record):
+                members = next((m for m in orders if set(fares) <= set(m)), None)
+                if members is None:
+                    continue
+                held = [fares[m] for m in members if m in fares]
+                count("fares rise with class", all(a < b for a, b in itertools.pairwise(held)))
+                if km is not None:
+                    lowest = min(fares, key=members.index)
+                    per_class = fares[lowest] / fakes.CLASS_FACTORS[members.index(lowest)]
+                    expected = fakes.FARE_BASE + fakes.FARE_PER_KM * km
+                    count("fares fit distance", 0.75 * expected <= per_class <= 1.25 * expected)
+            for items in _line_lists(record):
+                _connection_checks(record, items, keyed, count)
+            days = [
+                str(line["date"])
+                for items in _line_lists(record)
+                for line in items
+                if "date" in line
+            ]
+            for name, value in record.items():
+                done = any(w in fakes.words(name) for w in DONE_WORDS)
+                if days and done and isinstance(value, str) and value[:4].isdigit():
+                    count("booked before it starts", value[:10] < min(days))
+
+
+def _connection_checks(record: dict, items: list[dict], keyed, count) -> None:
+    """Consecutive dated lines naming records with departure and arrival times: an onward
+    one leaves 45 minutes to a day after the one before lands, a return leg after it."""
+    if not items or "date" not in items[0]:
+        return
+    ends = next(((a, b) for a, b in ENDS if a in items[0] and b in items[0]), None)
+    closed = ends is not None and len(items) > 1 and items[-1][ends[1]] == items[0][ends[0]]
+    moments = []
+    for line in items:
+        other = next(
+            (
+                rs[v]
+                for v in line.values()
+                for rs in keyed.values()
+                if isinstance(v, str) and v in rs
+            ),
+            None,
+        )
+        times = _leg_times(other) if other else []
+        if not times or not isinstance(line.get("date"), str):
+            return
+        day = date.fromisoformat(line["date"]).toordinal() * 24 * 60
+        moments.append((day + _minutes(other[times[0]]), day + _minutes(other[times[1]])))
+    for i, ((_, landed), (leaves, _)) in enumerate(itertools.pairwise(moments)):
+        wait = leaves - landed
+        if closed and i == len(moments) - 2:
+            count("return after landing", wait >= 45)
+        else:
+            count("connections within a day", 45 <= wait <= 24 * 60)
+
+
+def _enum_orders(domain) -> list[list[str]]:
+    """Every enum's members in their declared order, read off the entities' schemas."""
+    orders: list[list[str]] = []
+    for model in domain.models.ENTITIES.values():
+        orders += [m for m in enum_orders(model.model_json_schema()) if m not in orders]
+    return orders
 
 
 def _leg_times(record: dict) -> list[str]:

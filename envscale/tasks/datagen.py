@@ -147,6 +147,10 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                 records[key] = env.db.find(other, key) or records[key]
         self.rewritten.clear()
         self.index[entity] = {}
+        self.price_list.clear()  # as the records kept list them
+        for other, records in self.index.items():
+            for record in records.values():
+                self._list_prices(other, record)
         report.dropped.clear()
         for slot in [s for s in self.used if s[0] == entity]:
             del self.used[slot]
@@ -355,6 +359,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
 
     def _accept(self, entity: str, key: Any, record: dict) -> None:
         self.index.setdefault(entity, {})[key] = record
+        self._list_prices(entity, record)
         spec = self.manifest.entities[entity]
         for f in spec.fields:
             if f.unique and record.get(f.name) is not None:

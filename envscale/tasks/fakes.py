@@ -373,15 +373,44 @@ TAXI_MINUTES = 40  # taxiing, climb and approach
 def flight_minutes(origin: object, destination: object) -> int | None:
     """How long a flight between two known airports takes, on the five minutes: the
     great-circle distance at cruise speed, plus the time on the ground and in the climb."""
+    km = route_km(origin, destination)
+    if km is None:
+        return None
+    minutes = TAXI_MINUTES + km / CRUISE_KMH * 60
+    return int(round(minutes / 5) * 5)
+
+
+def route_km(origin: object, destination: object) -> float | None:
+    """The great-circle distance between two known airports, in km; None when either is
+    unknown or they are one."""
     a, b = AIRPORT_PLACES.get(str(origin)), AIRPORT_PLACES.get(str(destination))
     if a is None or b is None or a == b:
         return None
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2
     h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    km = 2 * 6371.0 * math.asin(math.sqrt(h))
-    minutes = TAXI_MINUTES + km / CRUISE_KMH * 60
-    return int(round(minutes / 5) * 5)
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+# A fare in the lowest class: a fixed part and a part per km, so longer routes cost more.
+FARE_BASE = 60.0
+FARE_PER_KM = 0.09
+# How many times the lowest class's fare each class costs, by the class's place in its
+# enum's declared order (basic economy, economy, business, first).
+CLASS_FACTORS = (1.0, 1.4, 3.2, 4.6)
+
+
+def route_fare(rng: random.Random, km: float | None) -> float:
+    """The lowest class's fare on a route of `km` (a short one when unknown), give or take
+    a fifth: what a seat costs on that day."""
+    distance = km if km is not None else rng.uniform(300, 2500)
+    return (FARE_BASE + FARE_PER_KM * distance) * rng.uniform(0.8, 1.2)
+
+
+def class_fare(base: float, rank: int) -> int:
+    """The fare of the class at `rank` in its enum's order, from the lowest class's."""
+    factor = CLASS_FACTORS[min(rank, len(CLASS_FACTORS) - 1)] + max(0, rank - 3)
+    return round(base * factor)
 
 
 CARD_BRANDS = ("visa", "mastercard", "amex", "discover")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from envscale.runtime.errors import ToolError
@@ -115,6 +117,9 @@ def reads(check: Check, db: Any, entity: str, record: dict, field: str) -> bool:
     return False
 
 
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
 def candidates(
     rng: random.Random, current: Any, seen: list[Any], kind: str, members: list[str] | None
 ) -> Iterator[Any]:
@@ -135,6 +140,14 @@ def candidates(
             shares = (value * rng.uniform(0.2, 0.9), value * rng.uniform(1.1, 1.5))
             for option in (*shares, value, value - step, value + step):
                 option = round(option) if kind == "int" else round(float(option), 2)
+                if fresh(option):
+                    yield option
+        elif kind == "datetime" and isinstance(value, str) and _ISO_MOMENT.match(value):
+            # a moment after or before the one compared, by a while, before the same moment:
+            # two events of a record seldom happen in one instant
+            at = datetime.fromisoformat(value)
+            for minutes in (rng.randrange(15, 75, 5), -rng.randrange(15, 75, 5), 0):
+                option = (at + timedelta(minutes=minutes)).isoformat(timespec="seconds")
                 if fresh(option):
                     yield option
         elif (value is None or isinstance(value, str | bool)) and fresh(value):

@@ -5,7 +5,7 @@ follows the record it refers to. Real generated data, loaded into a real environ
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -552,3 +552,110 @@ def test_tracking_ids_are_carrier_numbers_not_item_ids(retail):
         for tracking in fulfillment["tracking_id"]:
             assert tracking.isdigit() and len(tracking) == 12, fulfillment
         assert all("-" in item for item in fulfillment["item_ids"]), fulfillment
+
+
+def test_fares_rise_with_the_cabin_and_the_distance(airline):
+    _, data = airline
+    cabins = ["basic_economy", "economy", "business"]  # the Cabin enum's declared order
+    lowest: list[tuple[float, float]] = []  # (km, the fare of the lowest cabin, as basic)
+    for flight in data["Flight"]:
+        km = fakes.route_km(flight["origin"], flight["destination"])
+        for day in flight["dates"].values():
+            prices = day.get("prices") or {}
+            held = [prices[c] for c in cabins if c in prices]
+            assert held == sorted(held) and len(set(held)) == len(held), flight["flight_number"]
+            if prices:
+                first = min(prices, key=cabins.index)
+                lowest.append((km, prices[first] / fakes.CLASS_FACTORS[cabins.index(first)]))
+    lowest.sort()
+    short = [fare for _, fare in lowest[: len(lowest) // 3]]
+    long = [fare for _, fare in lowest[-len(lowest) // 3 :]]
+    assert sum(short) / len(short) < sum(long) / len(long)
+
+
+def test_onward_legs_leave_after_the_one_before_lands_within_a_day(airline):
+    _, data = airline
+    flights = {f["flight_number"]: f for f in data["Flight"]}
+
+    def moment(day: str, time_of_day: str) -> datetime:
+        at = datetime.fromisoformat(f"{day}T{time_of_day[:8]}")
+        return at + timedelta(days=1) if "+" in time_of_day else at
+
+    connections = 0
+    for r in data["Reservation"]:
+        legs = r["flights"]
+        onward = legs[:-1] if r["flight_type"] == "round_trip" else legs
+        places = [leg["origin"] for leg in onward] + [onward[-1]["destination"]]
+        assert len(set(places)) == len(places), r["reservation_id"]  # no place twice
+        for a, b in itertools.pairwise(legs):
+            landed = moment(a["date"], flights[a["flight_number"]]["scheduled_arrival_time_est"])
+            leaves = moment(b["date"], flights[b["flight_number"]]["scheduled_departure_time_est"])
+            wait = leaves - landed
+            if b is legs[-1] and r["flight_type"] == "round_trip":
+                assert wait >= timedelta(minutes=45), r["reservation_id"]
+                continue
+            connections += 1
+            assert timedelta(minutes=45) <= wait <= timedelta(days=1), r["reservation_id"]
+    assert connections >= 3
+
+
+def test_a_trip_is_booked_days_before_its_first_leg(airline):
+    _, data = airline
+    for r in data["Reservation"]:
+        first = min(leg["date"] for leg in r["flights"])
+        assert r["created_at"][:10] < first, r["reservation_id"]
+        assert (date.fromisoformat(first) - date.fromisoformat(r["created_at"][:10])).days < 200
+
+
+def test_follow_ups_come_within_weeks_and_steps_take_a_while():
+    clinic, delivery = _load("clinic"), _load("delivery")
+    data = generate_data(clinic, 0, 40)
+    clinic.environment(data=data).close()
+    clock = clinic.manifest.clock
+    issued = {i["invoice_id"]: date.fromisoformat(i["issued"]) for i in data["Invoice"]}
+    for p in data["Payment"]:  # a payment of an invoice comes after it, within weeks
+        days = (date.fromisoformat(p["paid_at"][:10]) - issued[p["invoice"]]).days
+        assert 0 <= days <= 30 and p["paid_at"] <= clock, p
+    data = generate_data(delivery, 0, 40)
+    delivery.environment(data=data).close()
+    placed = {o["order_id"]: datetime.fromisoformat(o["placed_at"]) for o in data["Order"]}
+    at_once = 0  # assigned after the order is placed, delivered after that
+    for d in data["Delivery"]:
+        assigned = datetime.fromisoformat(d["assigned_at"])
+        assert assigned >= placed[d["order"]], d
+        at_once += assigned == placed[d["order"]]
+        if d["delivered_at"]:
+            assert datetime.fromisoformat(d["delivered_at"]) > assigned, d
+    assert at_once <= len(data["Delivery"]) // 10  # one settled late may keep its moment
+    for r in data["Refund"]:
+        assert timedelta(0) < datetime.fromisoformat(r["created_at"]) - placed[r["order"]]
+        assert datetime.fromisoformat(r["created_at"]) - placed[r["order"]] <= timedelta(days=31)
+
+
+def test_a_moment_compared_is_tried_a_while_after_and_before_before_itself():
+    import random
+
+    from envscale.tasks.repair import candidates
+
+    tried = list(candidates(random.Random(0), None, ["2024-05-01T10:00:00"], "datetime", None))
+    assert tried[-1] == "2024-05-01T10:00:00"
+    assert tried[0] > "2024-05-01T10:00:00" > tried[1]
+    assert len(set(tried)) == 3
+
+
+def test_a_bill_for_no_visit_names_no_visit_and_an_item_costs_one_price():
+    domain = _load("clinic")
+    data = generate_data(domain, 1, 40)
+    domain.environment(data=data).close()
+    visit_words = ("visit", "consultation", "telehealth", "physical", "cancel", "show")
+    prices: dict[str, set[float]] = {}
+    alone = 0
+    for invoice in data["Invoice"]:
+        for line in invoice["lines"]:
+            prices.setdefault(line["description"], set()).add(line["amount"])
+            if invoice["appointment"] is None:
+                alone += 1
+                assert not any(w in line["description"].lower() for w in visit_words), invoice
+    assert alone >= 10
+    listed = [p for d, p in prices.items() if "visit with" not in d]  # a visit's fee is its own
+    assert all(len(p) == 1 for p in listed), prices

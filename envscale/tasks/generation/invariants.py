@@ -16,6 +16,7 @@ import apsw
 from envscale.records import EntityField
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import run_check
+from envscale.tasks import fakes
 from envscale.tasks.generation.facts import meets
 from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
@@ -121,6 +122,8 @@ class InvariantSearch(State):
             aside = {s for s, p in phases(moves).items() if p == "side"} if moves else set()
             for value in itertools.islice(options, REPAIR_CANDIDATES):
                 if value is None and not f.nullable:
+                    continue
+                if self._ahead_of_clock(f, value):  # what is done is not ahead of the clock
                     continue
                 if value in aside:  # a visit is called off only when no other slot will do
                     later.append((f, value))
@@ -290,6 +293,21 @@ class InvariantSearch(State):
                 self.index[other][own] = fixed
                 self.rewritten.append((other, own))
 
+    def _ahead_of_clock(self, f: EntityField, value: Any) -> bool:
+        """Whether a date of something done (created, paid) would be after the clock."""
+        done = f.kind in ("date", "datetime") and fakes.PAST_WORDS & set(fakes.words(f.name))
+        return bool(done) and isinstance(value, str) and value > self.clock[: len(value)]
+
+    def _referred_context(
+        self, entity: str, record: dict, rng: random.Random | None = None
+    ) -> RecordContext:
+        """A context that knows the records a record refers to."""
+        ctx = RecordContext(rng or random.Random(json.dumps(record, default=str)))
+        for g in self.manifest.entities[entity].fields:
+            if g.kind == "ref" and record.get(g.name) is not None:
+                self._know(ctx, g.ref, record[g.name])
+        return ctx
+
     def _try(
         self,
         env: Any,
@@ -316,20 +334,23 @@ class InvariantSearch(State):
                     entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
                 ),
             )
-            ctx = RecordContext(seeded)  # a delivered_at made now follows the other dates
-            for g in self.manifest.entities[entity].fields:
-                if g.kind == "ref" and trial.get(g.name) is not None:
-                    self._know(ctx, g.ref, trial[g.name])
-            self._order_dates(entity, trial, ctx)
+            # a delivered_at made now follows the other dates
+            self._order_dates(entity, trial, self._referred_context(entity, trial, seeded))
         if f.kind == "json":  # a total of the lines, and its parts, follow the lines
             self._totals(entity, trial)
         if f.kind == "str":  # a flight's times follow the airport it now flies to
             self._order_times(entity, trial, again=True)
         if f.kind == "ref":  # what is copied from the referred record follows it
+            kept = {}
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None
                 if copied is not None:
-                    trial[g.name] = copied
+                    trial[g.name] = kept[g.name] = copied
+            # and so do its other dates (a payment of the invoice it now pays follows that one)
+            self._order_dates(
+                entity, trial, self._referred_context(entity, trial), follow_only=True
+            )
+            trial.update(kept)
         changed = [name for name in trial if trial[name] != record.get(name)]
         if judge(check, env.db, entity, trial) is not None:
             return None

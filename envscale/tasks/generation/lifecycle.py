@@ -8,11 +8,12 @@ import json
 import random
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from envscale.records import EntityField
 from envscale.tasks import fakes
-from envscale.tasks.generation.nested import endpoints, listed
+from envscale.tasks.generation.nested import endpoints, enum_orders, fare_maps, listed
 from envscale.tasks.generation.state import NOTHING, RecordContext, State, inner_schema, is_derived
 from envscale.tasks.generation.writes import apply_mirror
 from envscale.tasks.links import plural
@@ -24,6 +25,12 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PART_OF = re.compile(r"\b[Pp]art of the (\w+)")
 _SUM_OF = re.compile(r"\b[Ss]um of (?:the |its |all )?(\w+)")
 
+# How many days after a thing begun (an invoice issued, an order placed) what follows it
+# up (its payment, a refund) comes at the most.
+FOLLOW_UP_DAYS = 30
+# Ranks of DATE_RANK whose events take a while after what they follow (assigned, paid,
+# delivered), unlike those that happen with it (a promo redeemed as the order is placed).
+_STEPS_THAT_TAKE_TIME = frozenset({2, 4, 5})
 DATE_RANK = {
     "born": -1,
     "birth": -1,
@@ -193,7 +200,7 @@ class Lifecycle(State):
         before its departure lands the next day, marked `+1` where the field's doc says so,
         else the two swap. Between known airports the arrival is the departure plus the
         flight's time; `again` (an end repaired) sets that time only."""
-        props = self.schemas[entity]["properties"]
+        props = self._route_fares(entity, record)["properties"]
         for name, value in list(record.items()):
             words = fakes.words(name)
             if "departure" not in words or not isinstance(value, str) or not value[:2].isdigit():
@@ -212,6 +219,23 @@ class Lifecycle(State):
                 self._next_day_arrivals(record, other)
             else:
                 record[name], record[other] = arrival, value
+
+    def _route_fares(self, entity: str, record: dict) -> dict:
+        """The fares a record between two known places holds at any depth (maps keyed by an
+        enum's members, named after prices or fares) follow its route as it now is, an end
+        repaired since they were drawn; the entity's schema, returned."""
+        schema = self.schemas[entity]
+        km = self._route_km(record)
+        if km is None:
+            return schema
+        orders = enum_orders(schema)
+        seeded = random.Random(json.dumps([record.get(e) for e in sorted(record)], default=str))
+        for fares in fare_maps(record):
+            members = next((m for m in orders if set(fares) <= set(m)), None)
+            if members is not None:
+                base = fakes.route_fare(seeded, km)
+                fares.update({k: fakes.class_fare(base, members.index(k)) for k in fares})
+        return schema
 
     def _flight_time(self, record: dict, departure: str, arrival: str, marks: bool) -> bool:
         """Between two airports it knows the places of, a flight takes the time its distance
@@ -347,10 +371,14 @@ class Lifecycle(State):
             return [first.name]
         return []
 
-    def _order_dates(self, entity: str, record: dict, ctx: RecordContext) -> None:
+    def _order_dates(
+        self, entity: str, record: dict, ctx: RecordContext, follow_only: bool = False
+    ) -> None:
         """Dates named after events follow the events' order (created <= updated, start <
-        end, departure < arrival), and none comes before the first event of a record it
-        refers to (a delivery is not assigned before its order was placed)."""
+        end, departure < arrival), none comes before the first event of a record it
+        refers to (a delivery is not assigned before its order was placed), and what
+        follows a thing begun comes within FOLLOW_UP_DAYS of it; `follow_only`: that last
+        rule alone (a reference repaired)."""
         spec = self.manifest.entities[entity]
         ranked = []
         for f in spec.fields:
@@ -368,9 +396,20 @@ class Lifecycle(State):
             ),
             default=None,
         )
+        # the latest start of a thing that the record follows up (issued, placed, booked)
+        opened = max(
+            (
+                r[g.name]
+                for e, r in ctx.referred
+                for g in self._event_fields(e)
+                if isinstance(r.get(g.name), str)
+                and any(DATE_RANK.get(w) == 1 for w in fakes.words(g.name))
+            ),
+            default=None,
+        )
         for rank, f in ranked:
             value = record[f.name]
-            if floor is None or rank < 0:
+            if floor is None or rank < 0 or follow_only:
                 pass
             elif len(value) > 10 and len(floor) > 10 and value < floor:  # later that day
                 record[f.name] = fakes.shift_minutes(floor, 15 * (1 + sum(map(ord, value)) % 12))
@@ -378,19 +417,64 @@ class Lifecycle(State):
                 shifted = fakes.shift_date(floor, (sum(map(ord, value)) % 3))
                 record[f.name] = shifted + value[10:] if f.kind == "datetime" else shifted
             value = record[f.name]
+            if (
+                opened is not None
+                and rank >= 0
+                and not opened[:10] <= value[:10] <= fakes.shift_date(opened, FOLLOW_UP_DAYS)
+            ):
+                # what follows a thing begun (a payment of an invoice issued, a refund of an
+                # order placed) comes within weeks of it, not months
+                later = fakes.shift_date(opened, sum(map(ord, value)) % FOLLOW_UP_DAYS)
+                later = later + value[10:] if f.kind == "datetime" else later
+                if later > self.clock[: len(later)] >= opened[: len(later)]:  # not ahead
+                    gap = _moment(self.clock) - _moment(opened)
+                    later = fakes.shift_minutes(
+                        _moment(opened).isoformat(), int(gap.total_seconds() // 120)
+                    )
+                    later = later if f.kind == "datetime" else later[:10]
+                record[f.name] = later
+                if len(record[f.name]) > 10 and record[f.name] < opened:
+                    record[f.name] = fakes.shift_minutes(
+                        opened, 15 * (1 + sum(map(ord, value)) % 12)
+                    )
+            value = record[f.name]
             done = fakes.PAST_WORDS & set(fakes.words(f.name))
+            if follow_only:
+                continue
             if done and record[f.name] > self.clock[: len(record[f.name])]:
                 # what is done is not ahead of the clock: a refund asked for today
                 earlier = fakes.shift_minutes(self.clock, -(sum(map(ord, value)) % 8) * 15)
                 if floor is not None and len(floor) > 10 and earlier < floor <= self.clock:
-                    earlier = floor  # nor before what it follows
+                    # nor before what it follows: at it, or between the two for a step
+                    # that takes a while (assigned, paid, delivered)
+                    earlier = floor
+                    if rank in _STEPS_THAT_TAKE_TIME:
+                        gap = datetime.fromisoformat(self.clock) - datetime.fromisoformat(floor)
+                        earlier = fakes.shift_minutes(floor, int(gap.total_seconds() // 120))
                 record[f.name] = earlier if f.kind == "datetime" else earlier[:10]
+        first = _first_line_day(record)
+        if follow_only:
+            return
+        for rank, f in ranked:  # a trip is booked before its first leg: days or weeks
+            value = record[f.name]
+            if first is not None and 0 <= rank <= 1 and value[:10] >= first:
+                ahead = 1 + sum(map(ord, value)) % 45
+                record[f.name] = fakes.shift_date(first, -ahead) + value[10:]
         ranked.sort(key=lambda pair: pair[0])
         values = sorted(record[f.name] for _, f in ranked)
-        for (_, f), value in zip(ranked, values, strict=True):
+        before = None
+        for (rank, f), value in zip(ranked, values, strict=True):
             record[f.name] = value if f.kind == "datetime" or len(value) == 10 else value[:10]
             if f.kind == "datetime" and len(value) == 10:
                 record[f.name] = value + self.clock[10:]
+            if before is not None and before[0] < rank and record[f.name] == before[1]:
+                # two events of one record do not happen at the same instant (assigned,
+                # then delivered)
+                record[f.name] = fakes.shift_minutes(
+                    before[1], 15 * (1 + sum(map(ord, f.name)) % 4)
+                )
+            if f.kind == "datetime":
+                before = (rank, record[f.name])
 
     def _status_dates(
         self, entity: str, record: dict, make: Callable[[EntityField], Any] | None = None
@@ -840,3 +924,25 @@ def _line_amount(line: dict) -> float | None:
             quantity = line.get("quantity", line.get("qty", 1))
             return value * quantity if isinstance(quantity, int) and name != "total" else value
     return None
+
+
+_LINE_DAY = frozenset({"date", "day", "departure", "start", "on"})  # not a birth date
+
+
+def _first_line_day(record: dict) -> str | None:
+    """The earliest day (YYYY-MM-DD) the record's lines are on: a trip's first leg."""
+    days = [
+        value
+        for items in record.values()
+        if isinstance(items, list)
+        for line in items
+        if isinstance(line, dict)
+        for name, value in line.items()
+        if isinstance(value, str) and _ISO_DAY.match(value) and _LINE_DAY & set(fakes.words(name))
+    ]
+    return min(days, default=None)
+
+
+def _moment(value: str) -> datetime:
+    """A date or a date-time as a date-time (a date at its midnight)."""
+    return datetime.fromisoformat(value if len(value) > 10 else f"{value}T00:00:00")

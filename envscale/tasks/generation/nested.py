@@ -8,6 +8,7 @@ import copy
 import random
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from envscale.tasks import fakes
@@ -67,6 +68,7 @@ class NestedValues(State):
             for each in contexts:
                 if struct_of:
                     each.after = items[-1] if items else None
+                    each.earlier = list(items[:-1])
                 item = self._from_schema(rng, item_schema, name, entity, defs, False, each, record)
                 if item is NOTHING:  # no record continues the path of the lines before
                     break
@@ -75,7 +77,7 @@ class NestedValues(State):
                 items = _shared_once(items, record)
             if struct_of and items and _round(record):  # a round trip comes back
                 back = RecordContext(rng, ctx.known, ctx.referred)
-                back.after, back.closing = items[-1], items[0]
+                back.after, back.closing, back.earlier = items[-1], items[0], list(items[:-1])
                 item = self._from_schema(rng, item_schema, name, entity, defs, False, back, record)
                 if item is not NOTHING:
                     items.append(item)
@@ -83,7 +85,9 @@ class NestedValues(State):
             for item in items:  # and one line per referred record (a dish once per order)
                 if item not in unique and not (
                     isinstance(item, dict)
-                    and any(self._same_ref(item, u, struct_of) for u in unique)
+                    and any(
+                        self._same_ref(item, u, struct_of) or _same_naming(item, u) for u in unique
+                    )
                 ):
                     unique.append(item)
             return unique
@@ -151,6 +155,14 @@ class NestedValues(State):
         members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
         if members:  # a map keyed by an enum's members
             chosen = rng.sample(members, rng.randint(1, len(members)))
+            if _is_fare(name, sub):
+                # fares by class: in the enum's order (the lowest class first), each dearer
+                # than the one before, and all of them after the route's distance
+                base = fakes.route_fare(rng, self._route_km(record))
+                return {
+                    key: fakes.class_fare(base, members.index(key))
+                    for key in sorted(chosen, key=members.index)
+                }
             return {
                 key: self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
                 for key in sorted(chosen, key=members.index)
@@ -197,6 +209,15 @@ class NestedValues(State):
             for value in values
         }
 
+    def _route_km(self, record: dict) -> float | None:
+        """The distance between the two known places a record (or the record it is a part
+        of) runs between: a flight's origin and destination."""
+        for start, end in endpoints(list(record)):
+            km = fakes.route_km(record.get(start), record.get(end))
+            if km is not None:
+                return km
+        return None
+
     def _struct(
         self,
         rng: random.Random,
@@ -230,7 +251,9 @@ class NestedValues(State):
             if target is not None and self.index.get(target):
                 keys = self._agreeing(target, ctx) or list(self.index[target])
                 if ctx.after is not None:
-                    keys = self._continuing(props, target, keys, ctx.after, ctx.closing)
+                    keys = self._continuing(
+                        props, target, keys, ctx.after, ctx.closing, ctx.earlier
+                    )
                     if not keys:
                         return NOTHING
                 out[prop] = rng.choice(keys)
@@ -253,12 +276,68 @@ class NestedValues(State):
             value = self._listed_value(prop, sub, linked, out, record)
             if value is NOTHING:
                 wanted = [p for p, s in props.items() if schema_type(s) in ("integer", "number")]
-                value = self._linked_value(rng, prop, sub, linked, record, ctx.after, wanted)
+                value = self._linked_value(
+                    rng, prop, sub, linked, record, ctx.after, wanted, ctx.closing is not None
+                )
             if value is NOTHING:
                 inner = {**record, "__source": out.get(first) if source is not None else None}
                 value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+                absent = self._absent_words(entity, record)
+                for _ in range(REDRAWS):  # a bill for no visit names no visit
+                    if not isinstance(value, str) or not _names_any(value, absent):
+                        break
+                    value = self._from_schema(rng, sub, prop, entity, defs, False, ctx, inner)
+                value = self._price_listed(struct, prop, sub, out, value)
             out[prop] = value
         return {p: out[p] for p in props if p in out}
+
+    def _absent_words(self, entity: str, record: dict) -> set[str]:
+        """Stems of what the record's optional references left empty are about: the
+        referred entity's name and doc, and its enums' members (a visit, its types and
+        statuses, for an invoice of no visit)."""
+        words: set[str] = set()
+        for f in self.manifest.entities.get(entity, _NO_SPEC).fields:
+            if f.kind != "ref" or not f.nullable or record.get(f.name) is not None:
+                continue
+            spec = self.manifest.entities.get(f.ref or "")
+            if spec is None:
+                continue
+            text = [re.sub(r"(?<!^)(?=[A-Z])", " ", f.ref or ""), spec.doc or ""]
+            text += [m.replace("_", " ") for g in spec.fields for m in (g.enum or [])]
+            words |= {_stem(w) for w in re.findall(r"[a-z]+", " ".join(text).lower())}
+        return {w for w in words if len(w) >= 4 and w not in _COMMON}
+
+    def _price_listed(self, struct: str, prop: str, sub: dict, out: dict, value: Any) -> Any:
+        """A line's money amount for what its one naming text (NAMING) says is the same on
+        every record (a flu vaccination costs what it costs): the first one drawn, kept."""
+        texts = [v for p, v in out.items() if isinstance(v, str) and set(fakes.words(p)) & NAMING]
+        money = set(fakes.words(prop)) & fakes.MONEY_WORDS
+        if len(texts) != 1 or not money or schema_type(sub) not in ("integer", "number"):
+            return value
+        return self.price_list.get((struct, prop, texts[0]), value)
+
+    def _list_prices(self, entity: str, record: dict) -> None:
+        """Keep the amounts an accepted record's lines hold for what they name, for the
+        lines of later records (`_price_listed`)."""
+        props = self.schemas.get(entity, {}).get("properties", {})
+        for name, items in record.items():
+            struct = props.get(name, {}).get("items", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not struct or not isinstance(items, list):
+                continue
+            for line in items:
+                if not isinstance(line, dict):
+                    continue
+                texts = [
+                    v
+                    for p, v in line.items()
+                    if isinstance(v, str) and set(fakes.words(p)) & NAMING
+                ]
+                if len(texts) != 1:
+                    continue
+                for prop, amount in line.items():
+                    money = set(fakes.words(prop)) & fakes.MONEY_WORDS
+                    if money and isinstance(amount, int | float) and not isinstance(amount, bool):
+                        self.price_list.setdefault((struct, prop, texts[0]), amount)
 
     def _typed_ref(self, struct: str, prop: str) -> tuple[str, str] | None:
         """(entity, "one" | "list" | "map"): a struct field typed as references to it."""
@@ -282,6 +361,7 @@ class NestedValues(State):
         record: dict | None = None,
         after: dict | None = None,
         wanted: Sequence[str] = (),
+        closing: bool = False,
     ) -> Any:
         """A struct field's value taken from a referred record: the field of the same name,
         a key of its map named like the field (a flight's dates, a user's payment methods),
@@ -312,7 +392,8 @@ class NestedValues(State):
                     or (name.startswith(stem) and name != prop)
                     or plural(stem).endswith(f"_{name}")  # return_payment_method_id
                 ):
-                    return rng.choice(self._fitting_keys(prop, held, other, record, after, wanted))
+                    fitting = self._fitting_keys(prop, held, other, record, after, wanted, closing)
+                    return rng.choice(fitting)
                 entries = [v for v in held.values() if isinstance(v, dict) and prop in v]
                 if entries:
                     entry = rng.choice(entries)
@@ -328,24 +409,51 @@ class NestedValues(State):
         record: dict | None,
         after: dict | None,
         wanted: Sequence[str],
+        closing: bool = False,
     ) -> list:
+        """The keys of a referred record's map (its days) a line may take: after the line
+        before, a day the connection fits (`_fitting_days`), and one whose entry lists the
+        `wanted` values (a fare in the reservation's cabin)."""
         keys = sorted(held)
         previous = after.get(prop) if after is not None else None
-        if isinstance(previous, str):  # a connection: the same day, else the first day after
-            later = [k for k in keys if str(k) > previous]
-            same = [k for k in keys if k == previous and self._connects(after or {}, other)]
-            keys = same or later[:1] or [max(keys)]
+        if isinstance(previous, str):
+            keys = self._fitting_days(after or {}, other, keys, closing)
         values = [v for v in (record or {}).values() if isinstance(v, str)]
         listing = [
             k for k in keys if all(listed(held[k], w, values) is not NOTHING for w in wanted)
         ]
         return listing or keys
 
+    def _fitting_days(self, before: dict, other: dict, days: list, closing: bool) -> list:
+        """The days a line continuing `before` may be on. Where both records keep times of
+        day (a departure, an arrival), an onward line leaves between MIN_LAYOVER and a day
+        after the one before lands, and a line coming back leaves a day or more after it
+        (at least MIN_LAYOVER when no later day runs); else the day of the line before,
+        or the first day after it."""
+        gaps = {day: self._layover(before, other, str(day)) for day in days}
+        if all(gap is not None for gap in gaps.values()):
+            if closing:
+                later = [d for d, g in gaps.items() if g is not None and g >= 12 * 60]
+                return later[:7] or [d for d, g in gaps.items() if g and g >= MIN_LAYOVER]
+            return [d for d, g in gaps.items() if g is not None and MIN_LAYOVER <= g <= MAX_LAYOVER]
+        on = next((v for v in before.values() if isinstance(v, str) and _ISO_DAY.match(v)), "")
+        same = [k for k in days if k == on]
+        later = [k for k in days if str(k) > on]
+        return same or later[:1] or days[-1:]
+
     def _continuing(
-        self, props: dict, target: str, keys: list, after: dict, closing: dict | None = None
+        self,
+        props: dict,
+        target: str,
+        keys: list,
+        after: dict,
+        closing: dict | None = None,
+        earlier: Sequence[dict] = (),
     ) -> list:
         """The records a line may refer to when it continues the line before: those that
-        start where the earlier one ends (its origin is the other's destination)."""
+        start where the earlier one ends (its origin is the other's destination), that do
+        not go back to a place an onward line has left, and that run on a day the
+        connection fits."""
         records = self.index[target]
         for start, end in endpoints(props):
             if isinstance(after.get(end), str):
@@ -353,8 +461,9 @@ class NestedValues(State):
                 keys = [k for k in keys if not any(v == k for v in after.values())]
             if closing is not None and isinstance(closing.get(start), str):
                 keys = [k for k in keys if records[k].get(end) == closing[start]]
-        # ... and that runs on the day of the line before or later (a map by day holds one),
-        # within a day when some record does.
+            elif closing is None:
+                left = {line.get(start) for line in [*earlier, after]}
+                keys = [k for k in keys if records[k].get(end) not in left]
         for prop, value in after.items():
             if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
                 continue
@@ -362,27 +471,22 @@ class NestedValues(State):
                 k
                 for k in keys
                 if any(
-                    isinstance(days, dict) and any(str(day) >= value for day in days)
+                    isinstance(days, dict)
+                    and self._fitting_days(
+                        after,
+                        records[k],
+                        [d for d in sorted(days) if str(d) >= value],
+                        bool(closing),
+                    )
                     for name, days in records[k].items()
                     if name in (plural(prop), f"{prop}s") or name.startswith(prop)
                 )
             ]
-            soon = fakes.shift_date(value, 1)
-            close = [
-                k
-                for k in keys
-                if any(
-                    isinstance(days, dict) and any(value <= str(day) <= soon for day in days)
-                    for name, days in records[k].items()
-                    if name in (plural(prop), f"{prop}s") or name.startswith(prop)
-                )
-            ]
-            keys = close or keys
         return keys
 
-    def _connects(self, before: dict, other: dict) -> bool:
-        """Whether the record a line refers to leaves after the line before's arrives, on
-        the same day (times of day named after departure and arrival, HH:MM)."""
+    def _layover(self, before: dict, other: dict, day: str) -> int | None:
+        """Minutes from when the line `before` lands (its record's arrival time on its day,
+        `+1` the next) to when `other` leaves on `day`; None when either time is unknown."""
         earlier = next(
             (
                 self.index[e][k]
@@ -392,13 +496,15 @@ class NestedValues(State):
             ),
             None,
         )
-        if earlier is None:
-            return True
+        on = next((v for v in before.values() if isinstance(v, str) and _ISO_DAY.match(v)), None)
+        if earlier is None or on is None or not _ISO_DAY.match(day):
+            return None
         arrives = _time_named(earlier, "arrival")
         leaves = _time_named(other, "departure")
         if arrives is None or leaves is None:
-            return True
-        return "+" not in arrives and arrives[:5] <= leaves[:5]
+            return None
+        landed = _minutes_of(on, arrives)
+        return _minutes_of(day, leaves) - landed
 
     def _listed_value(
         self, prop: str, sub: dict, linked: list[tuple[bool, dict]], out: dict, record: dict
@@ -443,6 +549,17 @@ class NestedValues(State):
 
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# How long a connection takes at the least (minutes) and at the most: a day.
+MIN_LAYOVER = 45
+MAX_LAYOVER = 24 * 60
+
+
+def _minutes_of(day: str, time_of_day: str) -> int:
+    """Minutes since 2000-01-01 of a time of day (HH:MM, `+1` the next day) on a day."""
+    days = (date.fromisoformat(day) - date(2000, 1, 1)).days + ("+" in time_of_day)
+    return days * 1440 + int(time_of_day[:2]) * 60 + int(time_of_day[3:5])
+
+
 # Words of a field where a line starts, and of the field where it ends.
 ENDPOINTS = {"origin": "destination", "source": "destination", "from": "to", "pickup": "dropoff"}
 
@@ -516,6 +633,75 @@ def _shared_once(items: list, record: dict) -> list:
         if all(item[k] for k in lists):
             kept.append(item)
     return kept
+
+
+# Words of a line's field that names what is billed or sold (not its kind, nor an id).
+NAMING = frozenset({"description", "name", "title", "service", "item"})
+REDRAWS = 12  # draws of a text before one that fits is given up on
+_COMMON = frozenset({"with", "from", "that", "this", "what", "when", "each", "their", "they"})
+_NO_SPEC = type("NoSpec", (), {"fields": ()})()
+
+
+def _stem(word: str) -> str:
+    """A word's first six letters: cancelled and cancellation, booked and booking meet."""
+    return word[:6]
+
+
+def _same_naming(a: dict, b: dict) -> bool:
+    """Whether two lines name the same thing by their one naming text (NAMING) and refer
+    to no record: a lab panel billed once per bill."""
+
+    def naming(line: dict) -> list:
+        return [v for p, v in line.items() if isinstance(v, str) and set(fakes.words(p)) & NAMING]
+
+    texts = naming(a)
+    return len(texts) == 1 and len(a) == 2 and texts == naming(b)
+
+
+def _names_any(text: str, stems: set[str]) -> bool:
+    return any(_stem(w) in stems for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4)
+
+
+def _is_fare(name: str, schema: dict) -> bool:
+    """Whether a map's values are fares or prices (numbers under a name saying so)."""
+    return schema_type(schema) in ("integer", "number") and bool(
+        {"price", "prices", "fare", "fares"} & set(fakes.words(name))
+    )
+
+
+def fare_maps(node: Any) -> list[dict]:
+    """The maps of fares (numbers under a name saying price or fare) a value holds, at any
+    depth."""
+    found: list[dict] = []
+    if not isinstance(node, dict):
+        return found
+    for name, value in node.items():
+        if not isinstance(value, dict) or not value:
+            continue
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
+        if numbers and {"price", "prices", "fare", "fares"} & set(fakes.words(name)):
+            found.append(value)
+        else:
+            found += [m for v in value.values() for m in fare_maps(v)]
+    return found
+
+
+def enum_orders(schema: Any) -> list[list]:
+    """Every enum's members a schema holds, in their declared order."""
+    orders: list[list] = []
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            members = node.get("enum")
+            if isinstance(members, list) and members not in orders:
+                orders.append(members)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return orders
 
 
 def _round(record: dict) -> bool:

@@ -39,6 +39,7 @@ class RecordContext:
         self.picked: set[str] = set()  # the combinations of options its lines hold so far
         self.after: dict | None = None  # the line before, for a line of a list
         self.closing: dict | None = None  # the first line, for a line that comes back to it
+        self.earlier: list[dict] = []  # the lines before the line before
 
     @property
     def persona(self) -> fakes.Persona:
@@ -66,6 +67,8 @@ class State:
         self.formats = id_formats(domain, like)
         self.links = Links(self.manifest)
         self.writes = tool_writes(domain)
+        # (struct, field, the line's text) -> the amount every line of that text costs
+        self.price_list: dict[tuple[str, str, str], Any] = {}
         # entity -> field -> the check facts about that field
         self.facts: dict[str, dict[str, list[Fact]]] = {}
         for entity, spec in self.manifest.entities.items():
