@@ -480,6 +480,10 @@ class Db:
         # During a call: whether a record has the key, as `exists` found it since the call
         # last wrote that record.
         self._known: dict[tuple[str, Any], bool] = {}
+        # During a call: the undecoded answers of planned part reads (`reads.py`), per entity
+        # by statement and parameters, until the call next writes a record of that entity
+        # (no schema cascades or triggers: a write changes the rows of its own table alone).
+        self.parts: dict[str, dict[tuple, tuple | None]] = {}
         self._held: dict[tuple[str, Any], tuple[dict, tuple] | None] = {}
         # False while a tool that declares no writes runs, outside any savepoint: a write
         # then is a bug in envscale, refused before it changes anything.
@@ -544,6 +548,11 @@ class Db:
         if cached:
             self._known[(entity, key)] = found
         return found
+
+    def seen(self, entity: str, key: Any) -> None:
+        """Note that a read of the call in progress found the record with this key."""
+        if self._rows is not None and type(key) in (str, int):
+            self._known[(entity, key)] = True
 
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
@@ -692,12 +701,14 @@ class Db:
         self._found.clear()
         self._held.clear()
         self._known.clear()
+        self.parts.clear()
         if self._rows is not None:
             self._rows.clear()
 
     def keep_rows(self, on: bool) -> None:
         """Keep the rows read during a call (`on`), or stop keeping them when it ends."""
         self._rows = {} if on else None
+        self.parts.clear()
 
     def _check_writable(self, entity: str) -> None:
         if not self.writable:
@@ -726,6 +737,7 @@ class Db:
         its stored row as it is now when the caller has read it."""
         self._check_writable(entity)
         self._affected.clear()
+        self.parts.pop(entity, None)
         slot = (entity, key)
         if slot not in self.call_before:
             if before is _NOT_READ:

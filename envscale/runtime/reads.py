@@ -23,6 +23,7 @@ from envscale.runtime.values import number_problem
 
 # Whether a column's JSON text holds an escaped NUL (a SQL literal: backslashes are plain).
 _HAS_NUL = "instr({}, '\\u0000')"
+_MISSING = object()
 
 
 def _sql(meta: TableMeta, slot: tuple, make: Any) -> str:
@@ -54,6 +55,22 @@ def _decoded(meta: TableMeta, name: str, value: Any) -> Any:
     return value
 
 
+def _fetch(db: Db, entity: str, sql: str, params: tuple) -> tuple | None:
+    """The first row of a planned read; during a call, a read asked again before any write
+    is answered from the rows kept (undecoded: each answer decodes its own copy). Only text
+    and int parameters are kept by: 1, 1.0 and True are one dict key, not one SQL value."""
+    if db._rows is None or not all(type(p) is str or type(p) is int for p in params):
+        return next(db.connection.execute(sql, params), None)
+    parts = db.parts.get(entity)
+    if parts is None:
+        parts = db.parts[entity] = {}
+    slot = (sql, params)
+    kept = parts.get(slot, _MISSING)
+    if kept is _MISSING:
+        kept = parts[slot] = next(db.connection.execute(sql, params), None)
+    return kept  # type: ignore[return-value]
+
+
 def _key_sql(meta: TableMeta) -> str:
     return " AND ".join(f"{quote_ident(meta.column(k))} = ?" for k in meta.key)
 
@@ -74,12 +91,7 @@ def existing(db: Db, entity: str, key: Any) -> Any:
     if _viewed(db):
         db.get(entity, key)
         return key
-    meta = db.tables[entity]
-    params = _params(meta, key)
-    sql = _sql(
-        meta, ("exists",), lambda: f"SELECT 1 FROM {quote_ident(entity)} WHERE {_key_sql(meta)}"
-    )
-    if params is None or next(db.connection.execute(sql, params), None) is None:
+    if not db.exists(entity, key):
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
     return key
 
@@ -96,9 +108,10 @@ def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
         ("field", name),
         lambda: f"SELECT {column} FROM {quote_ident(entity)} WHERE {_key_sql(meta)}",
     )
-    row = None if params is None else next(db.connection.execute(sql, params), None)
+    row = None if params is None else _fetch(db, entity, sql, params)
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    db.seen(entity, key)
     return _decoded(meta, name, row[0])
 
 
@@ -118,9 +131,10 @@ def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
             f"WHERE {_key_sql(meta)}"
         ),
     )
-    row = None if params is None else next(db.connection.execute(sql, (path, *params)), None)
+    row = None if params is None else _fetch(db, entity, sql, (path, *params))
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
+    db.seen(entity, key)
     value, nul = row
     if nul:
         return field_of(db, entity, key, name)
@@ -148,8 +162,11 @@ def find_part(
         lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
     )
     extra = tuple(p for p in paths if p is not None)
-    row = next(db.connection.execute(sql, extra + params), None)
-    return None if row is None else _record(meta, fields, names, paths, at, row)
+    row = _fetch(db, entity, sql, extra + params)
+    if row is None:
+        return None
+    db.seen(entity, key)
+    return _record(meta, fields, names, paths, at, row)
 
 
 def get_part(

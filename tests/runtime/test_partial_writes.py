@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from envscale.api import compile_source
+from envscale.runtime import lib
 from envscale.runtime.domain import Domain
 
 SPEC = """
@@ -63,6 +64,15 @@ tool tag_twice(customer_id: str, tag: str, name: str) -> list<Customer> {
   set a.tags = a.tags + [tag]
   set b.name = name
   return [a, b]
+}
+
+tool top_up(customer_id: str, method_id: str, amount: float) -> list<float?> {
+  "A method's balance, read again after it is raised."
+  let before = Customer[customer_id].methods[method_id].balance
+  require before != none else "the method has no balance"
+  let owner = Customer[customer_id]
+  set owner.methods[method_id].balance = before + amount
+  return [before, Customer[customer_id].methods[method_id].balance]
 }
 
 tool tag(customer_id: str, tag: str) -> Customer {
@@ -160,3 +170,37 @@ def test_checks_after_a_call_see_writes_made_through_two_reads(domain):
     assert env.call("tag_twice", {"customer_id": "C1", "tag": "new", "name": "Ann"}).ok
     stored = customer(env, "C1")
     assert (stored["name"], stored["tags"]) == ("Ann", ["early", "new"])
+
+
+def test_a_part_read_again_after_a_write_reads_what_is_stored(domain):
+    tools = domain.files["tools.py"]
+    assert tools.count('lib.entry_of(db, "Customer", customer_id, "methods", method_id)') == 2
+    env = domain.environment(data=DATA)
+    result = env.call("top_up", {"customer_id": "C1", "method_id": "gift_1", "amount": 2.0})
+    assert result.content == [10.0, 12.0]
+
+
+def test_a_part_read_twice_in_a_call_gives_copies_until_its_entity_is_written(domain):
+    env = domain.environment(data=DATA)
+    db = env.db
+    db.begin_call()
+    db.keep_rows(True)
+    try:
+        first = lib.entry_of(db, "Customer", "C1", "methods", "gift_1")
+        first["gift_1"]["balance"] = 99.0
+        assert lib.entry_of(db, "Customer", "C1", "methods", "gift_1") == {
+            "gift_1": {"id": "gift_1", "balance": 10.0}
+        }
+        # A write of another entity keeps the answers; one of the entity's does not.
+        charge = db.find("Charge", "X1")
+        charge["amount"] = 3.0
+        db.update("Charge", charge, "amount")
+        assert lib.field_of(db, "Customer", "C1", "name") == "Ada"
+        owner = db.find("Customer", "C1")
+        owner["name"] = "Ann"
+        db.update("Customer", owner, "name")
+        assert lib.field_of(db, "Customer", "C1", "name") == "Ann"
+        assert lib.existing(db, "Customer", "C1") == "C1"
+    finally:
+        db.keep_rows(False)
+        db.begin_call()
