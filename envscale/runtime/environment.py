@@ -695,7 +695,7 @@ def _dump(value: Any) -> Any:
 
 def _argument_errors(error: pydantic.ValidationError) -> str:
     parts = []
-    for e in error.errors():
+    for e in error.errors(include_url=False):
         where = ".".join(str(p) for p in e["loc"]) or "arguments"
         if e["type"] == "missing":
             parts.append(f"missing argument '{where}'")

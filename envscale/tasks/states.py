@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,7 @@ def initial_environment(
         data: Any = _data_path(initial_state["data"], spec_path)
     elif described == {"generated"}:
         spec = initial_state["generated"]
-        like = spec.get("like")
-        like_data = (
-            json.loads(_data_path(like, spec_path).read_text(encoding="utf-8")) if like else None
-        )
-        data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
+        data = _generated(domain, spec, spec_path)
     elif described in ({"documents", "layout"}, {"documents", "layout", "user_layout"}):
         folder = _data_path(initial_state["documents"], spec_path)
         data = {}
@@ -124,6 +121,29 @@ def initial_environment(
     if actions:
         env = _after_actions(domain, env, actions, enforce_policies)
     return env
+
+
+# The latest data generated per (spec hash, generation settings, sample data): an episode's
+# environment and its scratch copy (probes, replays) start from the same state, and
+# generating it is most of building either. Environments only read the data they load.
+_GENERATED: OrderedDict[str, dict] = OrderedDict()
+_GENERATED_KEPT = 4
+
+
+def _generated(domain: Domain, spec: dict, spec_path: str | Path | None) -> dict:
+    like = spec.get("like")
+    like_text = _data_path(like, spec_path).read_text(encoding="utf-8") if like else None
+    like_digest = hashlib.sha256(like_text.encode()).hexdigest() if like_text else None
+    key = json.dumps([domain.spec_hash, spec, like_digest], sort_keys=True, default=str)
+    data = _GENERATED.get(key)
+    if data is None:
+        like_data = json.loads(like_text) if like_text else None
+        data = generate_data(domain, int(spec["seed"]), spec.get("size", 10), like=like_data)
+        _GENERATED[key] = data
+        while len(_GENERATED) > _GENERATED_KEPT:
+            _GENERATED.popitem(last=False)
+    _GENERATED.move_to_end(key)
+    return data
 
 
 def _after_actions(

@@ -12,6 +12,7 @@ import envscale
 from envscale.cli import main as envscale_main
 from envscale.cli import tasks as tasks_command
 from envscale.runtime.errors import DataError
+from envscale.tasks.datagen import generate_data
 from envscale.tasks.instructions import InstructionRenderer, load_instructions
 from envscale.tasks.sampling import (
     SamplingReport,
@@ -168,6 +169,32 @@ def test_generated_initial_state_replays(clinic):
     assert tasks and all(t.initial_state == state for t in tasks)
     assert all(verify_task(clinic, t) for t in tasks)
     assert initial_environment(clinic, state).state_hash() == tasks[0].initial_state_hash
+
+
+def test_generated_states_built_again_are_the_same_and_follow_their_sample(clinic, tmp_path):
+    """Generated data is made once per settings and sample data, and every environment
+    built from it starts in the same state; a changed sample file is generated from again."""
+    state = {"generated": {"seed": 5, "size": 9}}
+    first = initial_environment(clinic, state, enforce_policies=False)
+    patient = first.export()["Patient"][0]["patient_id"]
+    assert first.call("update_contact", {"patient_id": patient, "phone": "5550100999"}).ok
+    second = initial_environment(clinic, state, enforce_policies=False)
+    assert first.state_hash() != second.state_hash()
+    first.reset()
+    assert first.state_hash() == second.state_hash()
+    assert first.export() == second.export()
+    fresh = envscale.load(SPEC).environment(data=generate_data(clinic, 5, 9))
+    assert fresh.state_hash() == first.state_hash()
+    sample = json.loads((SPECS / "clinic.data.json").read_text(encoding="utf-8"))
+    like = tmp_path / "like.json"
+    like.write_text(json.dumps(sample), encoding="utf-8")
+    liked = {"generated": {"seed": 5, "size": 9, "like": str(like)}}
+    before = initial_environment(clinic, liked).export()
+    for patient in sample["Patient"]:
+        patient["patient_id"] = "Q" + patient["patient_id"]
+    like.write_text(json.dumps(sample), encoding="utf-8")
+    after = initial_environment(clinic, liked).export()
+    assert before["Patient"][0]["patient_id"] != after["Patient"][0]["patient_id"]
 
 
 def test_instruction_templates(clinic):
