@@ -549,11 +549,6 @@ class Db:
             self._known[(entity, key)] = found
         return found
 
-    def seen(self, entity: str, key: Any) -> None:
-        """Note that a read of the call in progress found the record with this key."""
-        if self._rows is not None and type(key) in (str, int):
-            self._known[(entity, key)] = True
-
     def get(self, entity: str, key: Any) -> dict:
         record = self.find(entity, key)
         if record is None:
@@ -834,7 +829,7 @@ class Db:
         state, not a move (code that makes data): declared transitions do not apply."""
         meta = self.tables[entity]
         key = meta.key_of(record)
-        moved = as_move and any(name in meta.moves for name in field_names)
+        moved = as_move and not meta.moves.keys().isdisjoint(field_names)
         rows = self._rows if type(key) in (str, int) else None
         # The stored row before this write: the version at reset if the episode had not
         # written the record yet, and what the declared transitions start from.

@@ -215,6 +215,8 @@ class Environment:
     read_only_tools: frozenset[str] = frozenset()
     # Per journalled record, what the diff and the state hash last made of it.
     _seen: dict[tuple[str, Any], _Seen] = field(default_factory=dict)
+    # Per (side, role), the names of the tools that side may call in that role.
+    _allowed: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -435,8 +437,13 @@ class Environment:
     def _call(
         self, name: str, arguments: dict | str | None, side: str = "agent", role: str = "tool"
     ) -> CallResult:
-        function = self.tools.get(name) if isinstance(name, str) else None
-        if function is not None and not self._callable(name, side, role):
+        tools = self.tools
+        function = tools.get(name) if isinstance(name, str) else None
+        allowed = self._allowed.get((side, role))
+        if allowed is None:
+            allowed = frozenset(n for n in tools if self._callable(n, side, role))
+            self._allowed[(side, role)] = allowed
+        if function is not None and name not in allowed and not self._callable(name, side, role):
             # Another side's tool, an internal one, or not an assertion: not this side's to call.
             shown = _printable(name)
             return CallResult(shown, False, error=f"Tool '{shown}' not found.")

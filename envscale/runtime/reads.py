@@ -14,6 +14,7 @@ backslash, control character, and not empty), in a field whose text holds no `\\
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from envscale.compiler.sql_expr import quote_ident
@@ -24,6 +25,7 @@ from envscale.runtime.values import number_problem
 # Whether a column's JSON text holds an escaped NUL (a SQL literal: backslashes are plain).
 _HAS_NUL = "instr({}, '\\u0000')"
 _MISSING = object()
+_CONTROL = re.compile("[\x00-\x1f]")
 
 
 def _sql(meta: TableMeta, slot: tuple, make: Any) -> str:
@@ -39,7 +41,7 @@ def _path(key: Any) -> str | None:
     """The JSON path of a map's entry, or None where a path might not mean the key exactly."""
     if type(key) is not str or not key:
         return None
-    if '"' in key or "\\" in key or any(ord(c) < 0x20 for c in key):
+    if '"' in key or "\\" in key or _CONTROL.search(key):
         return None
     return f'$."{key}"'
 
@@ -55,12 +57,18 @@ def _decoded(meta: TableMeta, name: str, value: Any) -> Any:
     return value
 
 
-def _fetch(db: Db, entity: str, sql: str, params: tuple) -> tuple | None:
-    """The first row of a planned read; during a call, a read asked again before any write
-    is answered from the rows kept (undecoded: each answer decodes its own copy). Only text
-    and int parameters are kept by: 1, 1.0 and True are one dict key, not one SQL value."""
-    if db._rows is None or not all(type(p) is str or type(p) is int for p in params):
+def _fetch(db: Db, entity: str, key: Any, sql: str, params: tuple) -> tuple | None:
+    """The first row of a planned read of the record with `key`. During a call, a read asked
+    again before the call writes a record of the entity is answered from the row kept
+    (undecoded: each answer decodes its own copy), and a row found tells `db.exists` that
+    the key is there. Rows are kept by text and int parameters alone: 1, 1.0 and True are
+    one dict key, not one SQL value."""
+    rows = db._rows
+    if rows is None:
         return next(db.connection.execute(sql, params), None)
+    for p in params:
+        if type(p) is not str and type(p) is not int:
+            return next(db.connection.execute(sql, params), None)
     parts = db.parts.get(entity)
     if parts is None:
         parts = db.parts[entity] = {}
@@ -68,6 +76,8 @@ def _fetch(db: Db, entity: str, sql: str, params: tuple) -> tuple | None:
     kept = parts.get(slot, _MISSING)
     if kept is _MISSING:
         kept = parts[slot] = next(db.connection.execute(sql, params), None)
+        if kept is not None:
+            db._known[(entity, key)] = True
     return kept  # type: ignore[return-value]
 
 
@@ -76,6 +86,8 @@ def _key_sql(meta: TableMeta) -> str:
 
 
 def _params(meta: TableMeta, key: Any) -> tuple | None:
+    if type(key) is str:
+        return (key,)
     params = meta.key_params(key)
     return None if any(number_problem(p) for p in params) else params
 
@@ -108,10 +120,9 @@ def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
         ("field", name),
         lambda: f"SELECT {column} FROM {quote_ident(entity)} WHERE {_key_sql(meta)}",
     )
-    row = None if params is None else _fetch(db, entity, sql, params)
+    row = None if params is None else _fetch(db, entity, key, sql, params)
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
-    db.seen(entity, key)
     return _decoded(meta, name, row[0])
 
 
@@ -131,10 +142,9 @@ def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
             f"WHERE {_key_sql(meta)}"
         ),
     )
-    row = None if params is None else _fetch(db, entity, sql, (path, *params))
+    row = None if params is None else _fetch(db, entity, key, sql, (path, *params))
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
-    db.seen(entity, key)
     value, nul = row
     if nul:
         return field_of(db, entity, key, name)
@@ -162,10 +172,9 @@ def find_part(
         lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
     )
     extra = tuple(p for p in paths if p is not None)
-    row = _fetch(db, entity, sql, extra + params)
+    row = _fetch(db, entity, key, sql, extra + params)
     if row is None:
         return None
-    db.seen(entity, key)
     return _record(meta, fields, names, paths, at, row)
 
 
