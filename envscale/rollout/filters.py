@@ -67,9 +67,9 @@ class FilterResult:
 def repetitive(text: str, n: int = NGRAM) -> bool:
     """True when most word n-grams of a long enough text are repeats."""
     words = text.split()
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    if len(grams) < MIN_NGRAMS:
+    if len(words) - n + 1 < MIN_NGRAMS:
         return False
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return 1 - len(set(grams)) / len(grams) > MAX_REPEATED_SHARE
 
 
