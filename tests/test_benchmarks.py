@@ -50,6 +50,17 @@ def test_taubench_replay_benchmark() -> None:
     assert "modify_pending_order_items" in done.stdout and "reference" in done.stdout
 
 
+@pytest.mark.skipif(not (SHARED / "conformance" / "taubench").is_dir(), reason="no ../shared")
+def test_callwork_benchmark() -> None:
+    done = run("callwork.py", "--shared", str(SHARED))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    every = [line.split() for line in lines if "(every call)" in line]
+    assert [row[0] for row in every] == ["retail", "airline"]
+    # Calls were counted: each domain's calls do Python work and read the database.
+    assert all(int(row[3]) > 0 and float(row[4]) > 0 and float(row[5]) > 0 for row in every)
+
+
 @pytest.mark.skipif(not (SHARED / "conformance" / "tau2").is_dir(), reason="no ../shared")
 def test_tau2_replay_benchmark() -> None:
     done = run("tau2_replay.py", "--shared", str(SHARED))
