@@ -97,6 +97,16 @@ them, `DATE_RANK`):
   moment of a step that takes time (assigned, paid, delivered, completed) is after the
   moment the thing it refers to began.
 
+Seventh list, of saved payment methods:
+- one method of a kind: an owner's methods of a kind with no details of its own (a PayPal
+  account, a gift card, a certificate) are one of that kind;
+- balances plausible: a certificate holds a round value (a multiple of 50), a gift card
+  more than nothing and less than 400.
+
+- one payment per method: a record's payments (not refunds) name each method once;
+- refunds only on cancels: a record with a refund among its payments is cancelled;
+- cancels never shipped: a cancelled record's fulfillments or shipments are empty.
+
 Sixth list, of lines:
 - lines name no absent: a line of a record whose optional reference is empty (an invoice
   of no visit) names nothing of what that entity is about (its name, doc and enum members:
@@ -329,7 +339,69 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _route_checks(domain, data, keyed, count)
     _gap_checks(domain, data, keyed, count)
     _absent_checks(domain, data, count)
+    _method_checks(data, count)
+    _history_checks(data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _history_checks(data: dict[str, list[dict]], count) -> None:
+    """A record's payments: one per method; money given back only on a record cancelled;
+    a cancelled record never shipped (its fulfillments or shipments are empty)."""
+    for records in data.values():
+        for record in records:
+            status = record.get("status")
+            for name, value in record.items():
+                if not (isinstance(value, list) and value and isinstance(value[0], dict)):
+                    continue
+                if "fulfillment" in name or "shipment" in name:
+                    continue
+                kinds = [  # a refund by its kind, or a negative amount
+                    "refund"
+                    if isinstance(e.get("amount"), int | float) and e["amount"] < 0
+                    else str(e.get("transaction_type", ""))
+                    for e in value
+                ]
+                methods = [e.get("payment_method_id") or e.get("payment_id") for e in value]
+                if not any(methods) or "amount" not in value[0]:
+                    continue
+                paid = [m for m, k in zip(methods, kinds, strict=True) if "refund" not in k]
+                count("one payment per method", len(paid) == len(set(paid)))
+                if any("refund" in k for k in kinds):
+                    count("refunds only on cancels", status == "cancelled")
+            if status == "cancelled" and any("fulfillment" in n or "shipment" in n for n in record):
+                count(
+                    "cancels never shipped",
+                    not any(record[n] for n in record if "fulfillment" in n or "shipment" in n),
+                )
+
+
+def _method_checks(data: dict[str, list[dict]], count) -> None:
+    """Saved payment methods: one of a kind without details of its own (a PayPal account,
+    a gift card, a certificate) per owner; a certificate in a round value; a gift card's
+    balance above nothing and below 400."""
+    for records in data.values():
+        for record in records:
+            for value in record.values():
+                if not isinstance(value, dict):
+                    continue
+                methods = [m for m in value.values() if isinstance(m, dict) and "source" in m]
+                plain = [
+                    m["source"]
+                    for m in methods
+                    if not any(
+                        isinstance(v, str) for k, v in m.items() if k not in ("source", "id")
+                    )
+                ]
+                if methods:
+                    count("one method of a kind", len(plain) == len(set(plain)))
+                for m in methods:
+                    held = m.get("balance", m.get("amount"))
+                    if not isinstance(held, int | float):
+                        continue
+                    if m["source"] == "certificate":
+                        count("balances plausible", held % 50 == 0)
+                    elif m["source"] == "gift_card":
+                        count("balances plausible", 0 < held < 400)
 
 
 def _more_checks(domain, data, keyed, count, clock: str) -> None:

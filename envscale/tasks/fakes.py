@@ -701,9 +701,15 @@ def float_for(rng: random.Random, tokens: list[str], context: str = "") -> float
     food = bool({"menu", "dish", "meal", "food", "drink"} & set(re.findall(r"[a-z]+", context)))
     if food and {"price", "cost"} & t:
         return money(rng, 4, 32)
-    held = {"gift", "card", "remaining", "certificate", "wallet"}
-    if "balance" in t and held & set(re.findall(r"[a-z]+", context)):
-        return money(rng, 5, 250)  # what a gift card still holds: seldom nothing
+    said = set(re.findall(r"[a-z]+", context))
+    kind = set(re.findall(r"[a-z]+", context.partition("|")[2])) or said  # the struct's kind
+    if {"balance", "amount"} & t and {"balance", "left", "remaining"} & (t | said):
+        if {"certificate", "voucher"} & kind:  # issued in round values, spent whole
+            return float(rng.choice((50, 100, 100, 150, 200, 250, 250, 300, 500)))
+        if {"gift", "card", "wallet"} & kind:
+            # a card bought in a round value and partly spent: seldom nothing, never more
+            face = rng.choice((25, 50, 50, 100, 100, 150, 200))
+            return float(face) if rng.random() < 0.3 else money(rng, 0.2 * face, face)
     if {"balance", "paid", "covered", "refund", "credit", "discount"} & t:
         return rng.choice((0.0, 0.0, money(rng, 10, 150)))
     if {"min", "minimum"} & t:
@@ -904,7 +910,10 @@ def value_for(
     if kind == "int":
         return int_for(rng, tokens)
     if kind == "float":
-        return float_for(rng, tokens, " ".join([*words(entity), doc.lower()]))
+        held = (record or {}).get("__source")  # the kind of the struct it is in (a gift card)
+        said = " ".join([*words(entity), doc.lower()])
+        kind = " ".join(words(held)) if isinstance(held, str) else ""
+        return float_for(rng, tokens, f"{said} | {kind}" if kind else said)
     if kind == "bool":
         return (
             rng.random() < 0.7

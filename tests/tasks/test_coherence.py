@@ -299,7 +299,12 @@ def test_records_made_later_settle_what_refers_to_them_in_the_clinic():
 
 
 def test_retail_pending_orders_are_unshipped_and_exchanges_ask_for_other_variants(retail):
-    _, data = retail
+    domain, data = retail
+    other = generate_data(domain, 4, 30)  # a second state, for exchanges to be asked in
+    assert sum(_pending_and_exchanges(state) for state in (data, other))
+
+
+def _pending_and_exchanges(data: dict) -> int:
     products = {p["product_id"]: p for p in data["Product"]}
     users = {u["user_id"]: u for u in data["User"]}
     exchanges = 0
@@ -321,7 +326,7 @@ def test_retail_pending_orders_are_unshipped_and_exchanges_ask_for_other_variant
             held = methods[t["payment_method_id"]].get("balance")
             if t["transaction_type"] == "payment" and held is not None:
                 assert held >= t["amount"]
-    assert exchanges
+    return exchanges
 
 
 def test_delivery_couriers_are_busy_only_on_a_trip_and_promos_discount_their_orders():
@@ -659,3 +664,54 @@ def test_a_bill_for_no_visit_names_no_visit_and_an_item_costs_one_price():
     assert alone >= 10
     listed = [p for d, p in prices.items() if "visit with" not in d]  # a visit's fee is its own
     assert all(len(p) == 1 for p in listed), prices
+
+
+def test_one_to_one_referrers_get_their_records_and_statuses_spread():
+    # 50 ratings, each of its own delivered order with a trip that delivered it, out of 150
+    # orders whose other statuses stay spread
+    domain = _load("delivery")
+    size = {e: 50 for e in domain.manifest.entities} | {"Order": 150}
+    data = generate_data(domain, 0, size, notes=[])
+    domain.environment(data=data).close()
+    assert {e: len(r) for e, r in data.items()} == size
+    statuses = {o["status"] for o in data["Order"]}
+    assert {"placed", "delivered", "cancelled"} <= statuses, statuses
+    placed = {o["order_id"]: o["placed_at"] for o in data["Order"]}
+    for d in data["Delivery"]:  # a courier is assigned a while after the order is placed
+        assert d["assigned_at"] > placed[d["order"]], d
+
+
+def test_saved_methods_of_a_plain_kind_appear_once_with_plausible_balances(airline, retail):
+    for (_, data), field in ((retail, "balance"), (airline, "amount")):
+        for user in data["User"]:
+            kinds = [m["source"] for m in user["payment_methods"].values()]
+            for kind in ("paypal", "gift_card", "certificate"):
+                assert kinds.count(kind) <= 1, user["payment_methods"]
+            for m in user["payment_methods"].values():
+                if m["source"] == "certificate":  # issued in round values
+                    assert m[field] % 50 == 0, m
+                if m["source"] == "gift_card":
+                    assert 0 < m[field] <= 400, m
+
+
+def test_some_bills_are_paid_in_full_by_their_payments():
+    # a payment beyond what is left on its invoice pays what is left (now and then), so
+    # invoices reach paid
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50, notes=[])
+    paid = [i for i in data["Invoice"] if i["status"] == "paid"]
+    assert paid
+    for invoice in paid:
+        payments = [p["amount"] for p in data["Payment"] if p["invoice"] == invoice["invoice_id"]]
+        assert payments and round(sum(payments), 2) == invoice["paid"] == invoice["patient_due"]
+
+
+def test_a_repair_that_moves_a_dated_record_keeps_its_status_fitting_the_clock():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50, notes=[])
+    clock = domain.manifest.clock
+    for a in data["Appointment"]:
+        if a["start"] > clock:
+            assert a["status"] in ("scheduled", "cancelled"), a
+        elif a["start"][:10] < clock[:10]:
+            assert a["status"] != "scheduled", a

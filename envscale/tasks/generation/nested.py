@@ -201,7 +201,7 @@ class NestedValues(State):
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
             for _ in range(rng.randint(1, 3))
         ]
-        values = _distinct_options(values)
+        values = _one_of_a_plain_kind(_distinct_options(values))
         # A map of records that carry an id is keyed by that id (methods saved under their
         # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
         return {
@@ -792,5 +792,22 @@ def _distinct_options(values: list) -> list:
         if held and held[0] in seen:
             continue
         seen.update(held)
+        kept.append(value)
+    return kept
+
+
+def _one_of_a_plain_kind(values: list) -> list:
+    """Saved methods of one kind appear once unless the kind carries details of its own: two
+    cards differ by their number, two PayPal accounts or gift cards of one person do not."""
+    kept, seen = [], set()
+    for value in values:
+        kind = value.get("source") if isinstance(value, dict) else None
+        details = isinstance(value, dict) and any(
+            isinstance(v, str) and k not in ("source", "id") for k, v in value.items()
+        )
+        if isinstance(kind, str) and kind in seen and not details:
+            continue
+        if isinstance(kind, str):
+            seen.add(kind)
         kept.append(value)
     return kept

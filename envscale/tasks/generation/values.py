@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from envscale.records import EntityField
+from envscale.runtime.rowview import RowView
 from envscale.tasks import fakes
 from envscale.tasks.generation.facts import bounded, length_range, meets, shaped
 from envscale.tasks.generation.state import (
@@ -21,6 +22,7 @@ from envscale.tasks.generation.state import (
     hashable,
     is_derived,
 )
+from envscale.tasks.repair import judge
 
 _NUMBERED = re.compile(r"^([A-Z]+)(\d+)$")
 _SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
@@ -396,6 +398,8 @@ class RecordValues(State):
             used = self.used.get((entity, f.name), set())
             agreeing = [k for k in agreeing if hashable(k) not in used]
             candidates = [k for k in candidates if hashable(k) not in used] or candidates
+            agreeing = self._waiting_first(entity, target or "", agreeing)
+            agreeing = self._fitting_first(entity, f, record, agreeing)
         if not agreeing:
             return None if f.nullable else rng.choice(candidates)
         # A record of something done refers to things that began before the clock: an
@@ -411,6 +415,53 @@ class RecordValues(State):
         }
         apart = [k for k in agreeing if k not in others]
         return rng.choice(apart or agreeing)
+
+    def _waiting_first(self, entity: str, target: str, keys: list) -> list:
+        """Of the records a one-to-one reference may take, those that wait for a record of
+        this entity (an order delivered with no trip yet, for a delivery), else those whose
+        set-aside invariants hold; never one that waits for a record of another entity (an
+        order no trip delivered, for a rating)."""
+        held = self.deferred.get(target, [])
+        if not held or self.env is None:
+            return keys
+        reads = {inv.name: set(inv.reads) for inv in self.manifest.invariants}
+        ready = [
+            (n, c)
+            for n, c in held
+            if all(self.index.get(e) or e == entity for e in reads[n] if e != target)
+        ]
+        waiting, fine = [], []
+        for key in keys:
+            row = self.index[target].get(key)
+            broken = [n for n, c in ready if row is not None and judge(c, self.env.db, target, row)]
+            if not broken:
+                fine.append(key)
+            elif all(entity in reads[n] for n in broken):
+                waiting.append(key)
+        return waiting or fine or keys
+
+    def _fitting_first(self, entity: str, f: EntityField, record: dict, keys: list) -> list:
+        """Of the records a one-to-one reference may take, those on which the entity's own
+        invariants that read them hold already with the values made so far (a rating takes
+        an order delivered, while one is left): what each would need is kept for the
+        records that need it. Checks that cannot be judged on a part-made record count for
+        nothing."""
+        if self.env is None or len(keys) < 2:
+            return keys
+        reading = {inv.name for inv in self.manifest.invariants if f.ref in inv.reads}
+        checks = [c for n, c in self.row_checks.get(entity, []) if n in reading]
+        fitting = []
+        for key in keys:
+            row = {**record, f.name: key}
+            try:
+                fits = all(
+                    c(RowView(self.env.db, entity, row), every_row=True) is None for c in checks
+                )
+            except Exception:  # a value not made yet: this check says nothing here
+                fits = False
+            if fits:
+                fitting.append(key)
+        return fitting or keys
 
     def _done_dates(self, entity: str) -> bool:
         """Whether the entity has a date of something done (issued, paid, created)."""
