@@ -4,11 +4,17 @@ invariant hold, and what do the records look like?
     python benchmarks/datagen.py                 # size 50, every shipped spec
     python benchmarks/datagen.py --size 20 --show 20 --spec delivery
     python benchmarks/datagen.py --quick         # size 8: the check the test suite runs
+    python benchmarks/datagen.py --spec delivery --count Order=150   # more of one entity
 
 Prints per spec and entity `asked / made`, the reasons of any shortfall, whether the data
 loads (models, schema, CHECKs, foreign keys, every invariant), the coherence checks it can
 count mechanically (below), and, with --show N, the first N records of each entity as JSON
 lines for reading. Exits 1 when an entity falls short or the data does not load.
+
+Every run without --spec also makes delivery with `Order=150` (the other entities at the
+size): 50 ratings and 50 deliveries, each of its own order, need 50 orders delivered by a
+trip, and the other orders keep a spread of statuses (the line `statuses of Order`). With
+`--count E=N` the count of E is N and the spread of each status enum is printed.
 
 Coherence checks, each `held / applicable` over the whole generated state, read from field
 names and the spec alone:
@@ -105,7 +111,9 @@ Seventh list, of saved payment methods:
 
 - one payment per method: a record's payments (not refunds) name each method once;
 - refunds only on cancels: a record with a refund among its payments is cancelled;
-- cancels never shipped: a cancelled record's fulfillments or shipments are empty.
+- cancels never shipped: a cancelled record's fulfillments or shipments are empty;
+- enum maps agree: maps keyed by one enum's members side by side (a flight day's seats and
+  prices by cabin) hold the same members.
 
 Sixth list, of lines:
 - lines name no absent: a line of a record whose optional reference is empty (an invoice
@@ -125,6 +133,7 @@ import math
 import re
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -148,20 +157,38 @@ def main() -> int:
     parser.add_argument("--spec", action="append", choices=SPECS)
     parser.add_argument("--show", type=int, default=0, help="records of each entity to print")
     parser.add_argument("--quick", action="store_true", help="size 8")
+    parser.add_argument(
+        "--count", action="append", default=[], metavar="ENTITY=N", help="count of one entity"
+    )
     args = parser.parse_args()
     size = 8 if args.quick else args.size
+    counts = _counts(parser, args.count)
+    runs = [(name, counts) for name in args.spec or SPECS]
+    if not args.spec and not counts:
+        runs.append(("delivery", {"Order": 3 * size}))
     failed = False
-    for name in args.spec or SPECS:
+    for name, extra in runs:
         domain = envscale.load(ROOT / "specs" / f"{name}.domain")
+        unknown = set(extra) - set(domain.manifest.entities)
+        if unknown:
+            parser.error(f"{name} has no entity {', '.join(sorted(unknown))}")
+        asked = {e: extra.get(e, size) for e in domain.manifest.entities}
         notes: list[str] = []
         started = time.perf_counter()
-        data = generate_data(domain, args.seed, size, notes=notes)
+        data = generate_data(domain, args.seed, asked, notes=notes)
         seconds = time.perf_counter() - started
-        print(f"{name}.domain  size {size}  seed {args.seed}  {seconds:.1f}s")
+        more = "".join(f", {e} {n}" for e, n in extra.items())
+        print(f"{name}.domain  size {size}{more}  seed {args.seed}  {seconds:.1f}s")
         for entity, records in data.items():
-            mark = "" if len(records) == size else "   SHORT"
-            print(f"  {entity:<16} asked {size:>4}  made {len(records):>4}{mark}")
-            failed |= len(records) != size
+            mark = "" if len(records) == asked[entity] else "   SHORT"
+            print(f"  {entity:<16} asked {asked[entity]:>4}  made {len(records):>4}{mark}")
+            failed |= len(records) != asked[entity]
+        for entity in extra:
+            for f in domain.manifest.entities[entity].fields:
+                if f.kind == "enum":
+                    spread = Counter(r.get(f.name) for r in data.get(entity, []))
+                    shown = ", ".join(f"{k} {v}" for k, v in spread.most_common())
+                    print(f"  statuses of {entity}.{f.name}: {shown}")
         for note in notes:
             print(f"  note: {note}")
         for check, (held, total) in coherence(domain, data).items():
@@ -177,6 +204,16 @@ def main() -> int:
                 print(f"  {entity} {json.dumps(record, ensure_ascii=False)}")
     print("datagen: every entity made as asked" if not failed else "datagen: SHORTFALLS")
     return 1 if failed else 0
+
+
+def _counts(parser: argparse.ArgumentParser, given: list[str]) -> dict[str, int]:
+    counts = {}
+    for item in given:
+        entity, _, number = item.partition("=")
+        if not entity or not number.isdigit():
+            parser.error(f"--count takes ENTITY=N, not {item!r}")
+        counts[entity] = int(number)
+    return counts
 
 
 ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
@@ -341,7 +378,46 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _absent_checks(domain, data, count)
     _method_checks(data, count)
     _history_checks(data, count)
+    _enum_map_checks(domain, data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _enum_map_checks(domain, data: dict[str, list[dict]], count) -> None:
+    """Maps keyed by one enum's members that sit side by side (a flight day's seats and
+    prices by cabin) hold the same members."""
+    enums: list[set[str]] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            members = node.get("enum")
+            if isinstance(members, list) and members and set(map(str, members)) not in enums:
+                enums.append(set(map(str, members)))
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list):
+            for v in node:
+                collect(v)
+
+    for model in domain.models.ENTITIES.values():
+        collect(model.model_json_schema())
+
+    def visit(value: dict) -> None:
+        maps = [v for v in value.values() if isinstance(v, dict) and v]
+        for members in enums:
+            keyed = [set(m) for m in maps if set(m) <= members]
+            if len(keyed) > 1:
+                count("enum maps agree", all(k == keyed[0] for k in keyed))
+        for v in value.values():
+            if isinstance(v, dict):
+                visit(v)
+            elif isinstance(v, list):
+                for item in v:
+                    if isinstance(item, dict):
+                        visit(item)
+
+    for records in data.values():
+        for record in records:
+            visit(record)
 
 
 def _history_checks(data: dict[str, list[dict]], count) -> None:

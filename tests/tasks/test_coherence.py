@@ -715,3 +715,47 @@ def test_a_repair_that_moves_a_dated_record_keeps_its_status_fitting_the_clock()
             assert a["status"] in ("scheduled", "cancelled"), a
         elif a["start"][:10] < clock[:10]:
             assert a["status"] != "scheduled", a
+
+
+def test_payments_once_per_method_refunds_only_on_cancels_and_cancels_never_shipped(retail):
+    _, data = retail
+    cancelled = 0
+    for o in data["Order"]:
+        paid = [
+            t["payment_method_id"]
+            for t in o["payment_history"]
+            if t["transaction_type"] == "payment"
+        ]
+        assert len(paid) == len(set(paid)), o["payment_history"]
+        if any(t["transaction_type"] == "refund" for t in o["payment_history"]):
+            assert o["status"] == "cancelled", o  # only the cancel tool gives money back
+        if o["status"] == "cancelled":  # cancelled while pending: never shipped
+            cancelled += 1
+            assert o["fulfillments"] == [], o
+    assert cancelled
+
+
+def test_the_state_a_tool_requires_is_read_from_its_code():
+    from envscale.tasks.generation.writes import tool_writes
+
+    writes = tool_writes(_load("retail"))
+    assert writes.before[("Order", "status", "cancelled")] == {"pending"}
+    assert writes.before[("Order", "status", "return requested")] == {"delivered"}
+    assert "pending_orders_not_shipped" in writes.row_fields  # reads only its row
+    clinic = tool_writes(_load("clinic"))
+    assert "notes" in clinic.alongside[("Appointment", "status", "completed")]
+    assert "one_held_visit_per_slot" not in clinic.row_fields  # it counts other records
+
+
+def test_a_flight_day_offers_seats_and_prices_of_the_same_cabins(airline):
+    _, data = airline
+    both = 0
+    for flight in data["Flight"]:
+        cabins = set()
+        for day in flight["dates"].values():
+            for name in ("available_seats", "prices"):
+                if day.get(name):
+                    both += 1
+                    cabins = cabins or set(day[name])
+                    assert set(day[name]) == cabins, flight["flight_number"]
+    assert both

@@ -127,7 +127,14 @@ class Lifecycle(State):
     # ---- an entry of a map by day fits its day
 
     def _day_entry(
-        self, rng: random.Random, entry: Any, day: str, schema: dict, defs: dict, record: dict
+        self,
+        rng: random.Random,
+        entry: Any,
+        day: str,
+        schema: dict,
+        defs: dict,
+        record: dict,
+        ctx: RecordContext | None = None,
     ) -> Any:
         """A struct entry of a map by day whose status and optional fields fit the day against
         the clock: past days are over (landed) or called off, the clock's day is under way,
@@ -188,8 +195,8 @@ class Lifecycle(State):
                 entry[name] = f"{on}T{_later_time(base[:8], late)}"
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
-                entry[name] = self._from_schema(
-                    rng, inner, name, "", defs, False, RecordContext(rng), record
+                entry[name] = self._from_schema(  # the record's own context: its cabins
+                    rng, inner, name, "", defs, False, ctx or RecordContext(rng), record
                 )
         return {k: entry[k] for k in props if k in entry}
 

@@ -153,8 +153,11 @@ class NestedValues(State):
         keys = schema.get("propertyNames") or {}
         keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
         members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
-        if members:  # a map keyed by an enum's members
-            chosen = rng.sample(members, rng.randint(1, len(members)))
+        if members:  # a map keyed by an enum's members: the same ones across the record
+            held = tuple(str(m) for m in members)
+            if held not in ctx.enum_keys:
+                ctx.enum_keys[held] = rng.sample(members, rng.randint(1, len(members)))
+            chosen = list(ctx.enum_keys[held])
             if _is_fare(name, sub):
                 # fares by class: in the enum's order (the lowest class first), each dearer
                 # than the one before, and all of them after the route's distance
@@ -195,7 +198,7 @@ class NestedValues(State):
             by_day = {}
             for day in days:
                 entry = self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
-                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record)
+                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record, ctx)
             return by_day
         values = [
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)

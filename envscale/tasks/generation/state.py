@@ -41,6 +41,9 @@ class RecordContext:
         self.after: dict | None = None  # the line before, for a line of a list
         self.closing: dict | None = None  # the first line, for a line that comes back to it
         self.earlier: list[dict] = []  # the lines before the line before
+        # enum members -> the keys the record's maps keyed by that enum hold (a flight's
+        # cabins, in its seats and its prices of every day)
+        self.enum_keys: dict[tuple[str, ...], list[str]] = {}
 
     @property
     def persona(self) -> fakes.Persona:
