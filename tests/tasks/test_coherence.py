@@ -759,3 +759,17 @@ def test_a_flight_day_offers_seats_and_prices_of_the_same_cabins(airline):
                     cabins = cabins or set(day[name])
                     assert set(day[name]) == cabins, flight["flight_number"]
     assert both
+
+
+def test_a_reason_naming_a_state_fits_the_record_it_refers_to():
+    # a refund is of an order that is over (delivered or cancelled); its reason is
+    # `cancelled_order` exactly when the order was cancelled
+    domain = _load("delivery")
+    size = {e: 30 for e in domain.manifest.entities} | {"Order": 90}
+    data = generate_data(domain, 1, size, notes=[])
+    orders = {o["order_id"]: o for o in data["Order"]}
+    assert data["Refund"]
+    for refund in data["Refund"]:
+        status = orders[refund["order"]]["status"]
+        assert status in ("delivered", "cancelled"), refund
+        assert (refund["reason"] == "cancelled_order") == (status == "cancelled"), refund

@@ -12,6 +12,7 @@ from envscale.records import EntityField
 from envscale.runtime.rowview import RowView
 from envscale.tasks import fakes
 from envscale.tasks.generation.facts import bounded, length_range, meets, shaped
+from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.state import (
     NOTHING,
     REDRAW,
@@ -244,7 +245,7 @@ class RecordValues(State):
         if copied is not None:
             return copied
         if f.kind == "enum":
-            return rng.choice(f.enum)
+            return rng.choice(self._members_that_fit(entity, f, record))
         prop = schema["properties"].get(f.name, {})
         doc = " ".join(d for d in (prop.get("description"), self._doc(entity)) if d)
         if f.kind == "json":
@@ -407,6 +408,10 @@ class RecordValues(State):
         if self._done_dates(entity):
             begun = [k for k in agreeing if self._begun(target, k)]
             agreeing = begun or agreeing
+            # and, of things that move through declared states, to ones that are over
+            # (a refund is of an order delivered or cancelled, not of one being prepared)
+            over = [k for k in agreeing if self._over(target, k)]
+            agreeing = over or agreeing
         # Two references to one entity point at two records: a transfer's two accounts.
         others = {
             record.get(g.name)
@@ -415,6 +420,34 @@ class RecordValues(State):
         }
         apart = [k for k in agreeing if k not in others]
         return rng.choice(apart or agreeing)
+
+    def _members_that_fit(self, entity: str, f: EntityField, record: dict) -> list:
+        """The members of an enum field that fit the records it refers to: one naming a
+        referred record's state when it is in it, none naming a state it is not in (a
+        refund's reason is `cancelled_order` for an order cancelled, never for one
+        delivered)."""
+        members = list(f.enum or [])
+        fitting, naming = [], []
+        for member in members:
+            said = set(fakes.words(str(member)))
+            fits = True
+            for g in self.manifest.entities[entity].fields:
+                other = self.index.get(g.ref or "", {}).get(record.get(g.name))
+                if g.kind != "ref" or other is None:
+                    continue
+                if not set(fakes.words(g.ref or "")) <= said:
+                    continue
+                for h in self.manifest.entities[g.ref or ""].fields:
+                    named = [s for s in h.enum or [] if s in said] if h.kind == "enum" else []
+                    if named and other.get(h.name) not in named:
+                        fits = False
+                    elif named:
+                        naming.append(member)
+            if fits:
+                fitting.append(member)
+        # a member naming the state the referred record is in is the one (a refund of an
+        # order cancelled is for the cancelled order)
+        return naming or fitting or members
 
     def _waiting_first(self, entity: str, target: str, keys: list) -> list:
         """Of the records a one-to-one reference may take, those that wait for a record of
@@ -469,6 +502,16 @@ class RecordValues(State):
             f.kind in ("date", "datetime") and fakes.PAST_WORDS & set(fakes.words(f.name))
             for f in self.manifest.entities[entity].fields
         )
+
+    def _over(self, entity: str | None, key: Any) -> bool:
+        """Whether the record is in a final or side state of a status field with declared
+        transitions (delivered, cancelled); False when it has none."""
+        record = self.index.get(entity or "", {}).get(key) or {}
+        for name, moves in self.manifest.transitions.items():
+            owner, _, field = name.partition(".")
+            if owner == entity and record.get(field) in moves:
+                return phases(moves)[record[field]] in ("final", "side")
+        return False
 
     def _begun(self, entity: str | None, key: Any) -> bool:
         """Whether the record's first events are not after the clock."""
