@@ -112,6 +112,8 @@ Seventh list, of saved payment methods:
 - one payment per method: a record's payments (not refunds) name each method once;
 - refunds only on cancels: a record with a refund among its payments is cancelled;
 - cancels never shipped: a cancelled record's fulfillments or shipments are empty;
+- reasons fit the state: an enum member naming a referred entity and one of its states (a
+  refund's `cancelled_order`) is held exactly when the referred record is in that state;
 - enum maps agree: maps keyed by one enum's members side by side (a flight day's seats and
   prices by cabin) hold the same members.
 
@@ -379,7 +381,37 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _method_checks(data, count)
     _history_checks(data, count)
     _enum_map_checks(domain, data, count)
+    _reason_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _reason_checks(domain, data: dict[str, list[dict]], keyed: dict, count) -> None:
+    """An enum member that names a referred entity and one of its states (a refund's
+    `cancelled_order`) is held exactly when the referred record is in that state."""
+    entities = domain.manifest.entities
+    for entity, spec in entities.items():
+        for f in spec.fields:
+            if f.kind != "enum":
+                continue
+            for g in spec.fields:
+                if g.kind != "ref" or g.ref not in keyed:
+                    continue
+                stem = set(fakes.words(g.ref))
+                for h in entities[g.ref].fields:
+                    pairs = [
+                        (m, s)
+                        for m in f.enum or []
+                        for s in h.enum or []
+                        if h.kind == "enum" and stem | {s} <= set(fakes.words(str(m)))
+                    ]
+                    for member, state in pairs:
+                        for record in data.get(entity, []):
+                            other = keyed[g.ref].get(record.get(g.name))
+                            if other is not None:
+                                count(
+                                    "reasons fit the state",
+                                    (record.get(f.name) == member) == (other.get(h.name) == state),
+                                )
 
 
 def _enum_map_checks(domain, data: dict[str, list[dict]], count) -> None:
