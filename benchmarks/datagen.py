@@ -112,6 +112,9 @@ Seventh list, of saved payment methods:
 - one payment per method: a record's payments (not refunds) name each method once;
 - refunds only on cancels: a record with a refund among its payments is cancelled;
 - cancels never shipped: a cancelled record's fulfillments or shipments are empty;
+- variants priced alike: the prices of one map's entries (variants of one product) are
+  within a third of each other; priced as its kind: a product of a known kind costs what
+  that kind does (`fakes.PRODUCT_PRICES`, 15% either side);
 - reasons fit the state: an enum member naming a referred entity and one of its states (a
   refund's `cancelled_order`) is held exactly when the referred record is in that state;
 - enum maps agree: maps keyed by one enum's members side by side (a flight day's seats and
@@ -382,7 +385,31 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _history_checks(data, count)
     _enum_map_checks(domain, data, count)
     _reason_checks(domain, data, keyed, count)
+    _variant_price_checks(data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _variant_price_checks(data: dict[str, list[dict]], count) -> None:
+    """Entries of one map that each carry a price (variants of one product) cost within a
+    third of each other, and a product of a known kind costs about what that kind does."""
+    for records in data.values():
+        for record in records:
+            name = next((v for k, v in record.items() if k == "name" and isinstance(v, str)), "")
+            kind = fakes.product_kind(name)
+            for value in record.values():
+                if not isinstance(value, dict):
+                    continue
+                prices = [
+                    v["price"]
+                    for v in value.values()
+                    if isinstance(v, dict) and isinstance(v.get("price"), int | float)
+                ]
+                if not prices:
+                    continue
+                count("variants priced alike", max(prices) <= 1.36 * min(prices))
+                if kind is not None:
+                    low, high = fakes.PRODUCT_PRICES[kind]
+                    count("priced as its kind", all(0.85 * low <= p <= 1.15 * high for p in prices))
 
 
 def _reason_checks(domain, data: dict[str, list[dict]], keyed: dict, count) -> None:

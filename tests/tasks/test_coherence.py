@@ -773,3 +773,17 @@ def test_a_reason_naming_a_state_fits_the_record_it_refers_to():
         status = orders[refund["order"]]["status"]
         assert status in ("delivered", "cancelled"), refund
         assert (refund["reason"] == "cancelled_order") == (status == "cancelled"), refund
+
+
+def test_variants_of_a_product_cost_alike_and_what_their_kind_costs(retail):
+    _, data = retail
+    for product in data["Product"]:
+        prices = [v["price"] for v in product["variants"].values()]
+        assert max(prices) <= 1.36 * min(prices), product["name"]
+        kind = fakes.product_kind(product["name"])
+        if kind is not None:
+            low, high = fakes.PRODUCT_PRICES[kind]
+            assert all(0.85 * low <= p <= 1.15 * high for p in prices), product["name"]
+        if kind == "Electric Kettle":  # made of what kettles are made of
+            for v in product["variants"].values():
+                assert v["options"].get("material", "steel") not in ("cotton", "leather")

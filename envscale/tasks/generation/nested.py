@@ -205,6 +205,7 @@ class NestedValues(State):
             for _ in range(rng.randint(1, 3))
         ]
         values = _one_of_a_plain_kind(_distinct_options(values))
+        _priced_alike(rng, values, record)
         # A map of records that carry an id is keyed by that id (methods saved under their
         # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
         return {
@@ -814,3 +815,20 @@ def _one_of_a_plain_kind(values: list) -> list:
             seen.add(kind)
         kept.append(value)
     return kept
+
+
+def _priced_alike(rng: random.Random, values: list, record: dict) -> None:
+    """Entries of one map that each carry a price (variants of one product) cost about the
+    same: within 15% of one price, what a product of the record's kind usually costs when
+    its name names a known kind (a water bottle is not 200 USD)."""
+    priced = [v for v in values if isinstance(v, dict) and isinstance(v.get("price"), float)]
+    if not priced:
+        return
+    name = next(
+        (v for k, v in record.items() if "name" in fakes.words(k) and isinstance(v, str)), ""
+    )
+    kind = fakes.product_kind(name)
+    low, high = fakes.PRODUCT_PRICES.get(kind or "", (0.0, 0.0))
+    base = rng.uniform(low, high) if kind else priced[0]["price"]
+    for entry in priced:
+        entry["price"] = round(base * rng.uniform(0.85, 1.15), 2)
