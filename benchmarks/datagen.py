@@ -115,6 +115,8 @@ Seventh list, of saved payment methods:
 - variants priced alike: the prices of one map's entries (variants of one product) are
   within a third of each other; priced as its kind: a product of a known kind costs what
   that kind does (`fakes.PRODUCT_PRICES`, 15% either side);
+- billed as usual: a line billing a known item costs what it usually does
+  (`fakes.BILLED_PRICES`);
 - reasons fit the state: an enum member naming a referred entity and one of its states (a
   refund's `cancelled_order`) is held exactly when the referred record is in that state;
 - enum maps agree: maps keyed by one enum's members side by side (a flight day's seats and
@@ -386,7 +388,23 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _enum_map_checks(domain, data, count)
     _reason_checks(domain, data, keyed, count)
     _variant_price_checks(data, count)
+    _billed_checks(data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _billed_checks(data: dict[str, list[dict]], count) -> None:
+    """A line billing a known item (`fakes.BILLED_PRICES`: a flu vaccination) costs what
+    that item usually does; the fee the policy states (25) is its own."""
+    for records in data.values():
+        for record in records:
+            for value in record.values():
+                for line in value if isinstance(value, list) else []:
+                    if not isinstance(line, dict):
+                        continue
+                    usual = fakes.BILLED_PRICES.get(str(line.get("description")))
+                    amount = line.get("amount")
+                    if usual is not None and isinstance(amount, int | float):
+                        count("billed as usual", usual[0] <= amount <= usual[1])
 
 
 def _variant_price_checks(data: dict[str, list[dict]], count) -> None:

@@ -356,6 +356,17 @@ BILLED = (
     "Physical therapy session",
     "Late cancellation fee",
 )
+# What each billed item usually costs before insurance, USD (low, high).
+BILLED_PRICES: dict[str, tuple[float, float]] = {
+    "Office visit": (90, 250),
+    "Follow-up visit": (60, 180),
+    "Lab panel": (40, 300),
+    "Flu vaccination": (20, 60),
+    "X-ray": (100, 450),
+    "Telehealth consultation": (40, 120),
+    "Physical therapy session": (70, 200),
+    "Late cancellation fee": (25, 50),
+}
 CANCEL_REASONS = (
     "Ordered by mistake",
     "Taking too long",

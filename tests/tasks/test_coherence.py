@@ -787,3 +787,17 @@ def test_variants_of_a_product_cost_alike_and_what_their_kind_costs(retail):
         if kind == "Electric Kettle":  # made of what kettles are made of
             for v in product["variants"].values():
                 assert v["options"].get("material", "steel") not in ("cotton", "leather")
+
+
+def test_a_billed_item_costs_what_it_usually_does():
+    data = generate_data(_load("clinic"), 0, 30)
+    billed = [
+        line
+        for invoice in data["Invoice"]
+        for line in invoice["lines"]
+        if line["description"] in fakes.BILLED_PRICES
+    ]
+    assert billed
+    for line in billed:
+        low, high = fakes.BILLED_PRICES[line["description"]]
+        assert low <= line["amount"] <= high, line

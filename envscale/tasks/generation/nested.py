@@ -318,6 +318,11 @@ class NestedValues(State):
         money = set(fakes.words(prop)) & fakes.MONEY_WORDS
         if len(texts) != 1 or not money or schema_type(sub) not in ("integer", "number"):
             return value
+        usual = fakes.BILLED_PRICES.get(texts[0])  # a flu shot costs what flu shots do
+        if usual is not None and isinstance(value, float):
+            low, high = usual
+            seeded = random.Random(f"{struct}.{prop}:{texts[0]}:{value}")
+            value = round(seeded.uniform(low, high), 2)
         return self.price_list.get((struct, prop, texts[0]), value)
 
     def _list_prices(self, entity: str, record: dict) -> None:
