@@ -261,6 +261,7 @@ class InvariantSearch(State):
                     self._clock_status(target, clocked, random.Random(0))
                     if clocked[g.name] != changed[g.name]:
                         continue
+                    self._with_status_fields(target, changed)
                 if (value is None and not g.nullable) or judge(
                     check, env.db, entity, record, (target, changed)
                 ):
@@ -272,6 +273,19 @@ class InvariantSearch(State):
                     self.rewritten.append((target, key))
                     return True
         return False
+
+    def _with_status_fields(self, entity: str, record: dict) -> None:
+        """What a status brings (a cancelled visit's cancel reason, a delivered trip's time),
+        made for a record given that status."""
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        schema = self.schemas[entity]
+        self._status_dates(
+            entity,
+            record,
+            lambda h: self._field_value(
+                entity, h, record, seeded, schema, False, RecordContext(seeded), fresh=True
+            ),
+        )
 
     def _rewrite(
         self, env: Any, entity: str, record: dict, name: str, before: set[str] | None = None
@@ -287,7 +301,9 @@ class InvariantSearch(State):
         env.connection.execute("SAVEPOINT rewrite")
         undo: list[tuple[str, Any, dict]] = []
         try:
-            env.db.update(entity, record, name, as_move=False)
+            stored = env.db.find(entity, env.db.tables[entity].key_of(record)) or {}
+            names = [n for n in record if n == name or record[n] != stored.get(n, record[n])]
+            env.db.update(entity, record, *names, as_move=False)  # with what the status brings
             broken = [
                 n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
             ]
