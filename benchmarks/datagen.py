@@ -4,11 +4,17 @@ invariant hold, and what do the records look like?
     python benchmarks/datagen.py                 # size 50, every shipped spec
     python benchmarks/datagen.py --size 20 --show 20 --spec delivery
     python benchmarks/datagen.py --quick         # size 8: the check the test suite runs
+    python benchmarks/datagen.py --spec delivery --count Order=150   # more of one entity
 
 Prints per spec and entity `asked / made`, the reasons of any shortfall, whether the data
 loads (models, schema, CHECKs, foreign keys, every invariant), the coherence checks it can
 count mechanically (below), and, with --show N, the first N records of each entity as JSON
 lines for reading. Exits 1 when an entity falls short or the data does not load.
+
+Every run without --spec also makes delivery with `Order=150` (the other entities at the
+size): 50 ratings and 50 deliveries, each of its own order, need 50 orders delivered by a
+trip, and the other orders keep a spread of statuses (the line `statuses of Order`). With
+`--count E=N` the count of E is N and the spread of each status enum is printed.
 
 Coherence checks, each `held / applicable` over the whole generated state, read from field
 names and the spec alone:
@@ -97,6 +103,25 @@ them, `DATE_RANK`):
   moment of a step that takes time (assigned, paid, delivered, completed) is after the
   moment the thing it refers to began.
 
+Seventh list, of saved payment methods:
+- one method of a kind: an owner's methods of a kind with no details of its own (a PayPal
+  account, a gift card, a certificate) are one of that kind;
+- balances plausible: a certificate holds a round value (a multiple of 50), a gift card
+  more than nothing and less than 400.
+
+- one payment per method: a record's payments (not refunds) name each method once;
+- refunds only on cancels: a record with a refund among its payments is cancelled;
+- cancels never shipped: a cancelled record's fulfillments or shipments are empty;
+- variants priced alike: the prices of one map's entries (variants of one product) are
+  within a third of each other; priced as its kind: a product of a known kind costs what
+  that kind does (`fakes.PRODUCT_PRICES`, 15% either side);
+- billed as usual: a line billing a known item costs what it usually does
+  (`fakes.BILLED_PRICES`);
+- reasons fit the state: an enum member naming a referred entity and one of its states (a
+  refund's `cancelled_order`) is held exactly when the referred record is in that state;
+- enum maps agree: maps keyed by one enum's members side by side (a flight day's seats and
+  prices by cabin) hold the same members.
+
 Sixth list, of lines:
 - lines name no absent: a line of a record whose optional reference is empty (an invoice
   of no visit) names nothing of what that entity is about (its name, doc and enum members:
@@ -115,6 +140,7 @@ import math
 import re
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -138,20 +164,38 @@ def main() -> int:
     parser.add_argument("--spec", action="append", choices=SPECS)
     parser.add_argument("--show", type=int, default=0, help="records of each entity to print")
     parser.add_argument("--quick", action="store_true", help="size 8")
+    parser.add_argument(
+        "--count", action="append", default=[], metavar="ENTITY=N", help="count of one entity"
+    )
     args = parser.parse_args()
     size = 8 if args.quick else args.size
+    counts = _counts(parser, args.count)
+    runs = [(name, counts) for name in args.spec or SPECS]
+    if not args.spec and not counts:
+        runs.append(("delivery", {"Order": 3 * size}))
     failed = False
-    for name in args.spec or SPECS:
+    for name, extra in runs:
         domain = envscale.load(ROOT / "specs" / f"{name}.domain")
+        unknown = set(extra) - set(domain.manifest.entities)
+        if unknown:
+            parser.error(f"{name} has no entity {', '.join(sorted(unknown))}")
+        asked = {e: extra.get(e, size) for e in domain.manifest.entities}
         notes: list[str] = []
         started = time.perf_counter()
-        data = generate_data(domain, args.seed, size, notes=notes)
+        data = generate_data(domain, args.seed, asked, notes=notes)
         seconds = time.perf_counter() - started
-        print(f"{name}.domain  size {size}  seed {args.seed}  {seconds:.1f}s")
+        more = "".join(f", {e} {n}" for e, n in extra.items())
+        print(f"{name}.domain  size {size}{more}  seed {args.seed}  {seconds:.1f}s")
         for entity, records in data.items():
-            mark = "" if len(records) == size else "   SHORT"
-            print(f"  {entity:<16} asked {size:>4}  made {len(records):>4}{mark}")
-            failed |= len(records) != size
+            mark = "" if len(records) == asked[entity] else "   SHORT"
+            print(f"  {entity:<16} asked {asked[entity]:>4}  made {len(records):>4}{mark}")
+            failed |= len(records) != asked[entity]
+        for entity in extra:
+            for f in domain.manifest.entities[entity].fields:
+                if f.kind == "enum":
+                    spread = Counter(r.get(f.name) for r in data.get(entity, []))
+                    shown = ", ".join(f"{k} {v}" for k, v in spread.most_common())
+                    print(f"  statuses of {entity}.{f.name}: {shown}")
         for note in notes:
             print(f"  note: {note}")
         for check, (held, total) in coherence(domain, data).items():
@@ -167,6 +211,16 @@ def main() -> int:
                 print(f"  {entity} {json.dumps(record, ensure_ascii=False)}")
     print("datagen: every entity made as asked" if not failed else "datagen: SHORTFALLS")
     return 1 if failed else 0
+
+
+def _counts(parser: argparse.ArgumentParser, given: list[str]) -> dict[str, int]:
+    counts = {}
+    for item in given:
+        entity, _, number = item.partition("=")
+        if not entity or not number.isdigit():
+            parser.error(f"--count takes ENTITY=N, not {item!r}")
+        counts[entity] = int(number)
+    return counts
 
 
 ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
@@ -329,7 +383,178 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _route_checks(domain, data, keyed, count)
     _gap_checks(domain, data, keyed, count)
     _absent_checks(domain, data, count)
+    _method_checks(data, count)
+    _history_checks(data, count)
+    _enum_map_checks(domain, data, count)
+    _reason_checks(domain, data, keyed, count)
+    _variant_price_checks(data, count)
+    _billed_checks(data, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
+
+
+def _billed_checks(data: dict[str, list[dict]], count) -> None:
+    """A line billing a known item (`fakes.BILLED_PRICES`: a flu vaccination) costs what
+    that item usually does; the fee the policy states (25) is its own."""
+    for records in data.values():
+        for record in records:
+            for value in record.values():
+                for line in value if isinstance(value, list) else []:
+                    if not isinstance(line, dict):
+                        continue
+                    usual = fakes.BILLED_PRICES.get(str(line.get("description")))
+                    amount = line.get("amount")
+                    if usual is not None and isinstance(amount, int | float):
+                        count("billed as usual", usual[0] <= amount <= usual[1])
+
+
+def _variant_price_checks(data: dict[str, list[dict]], count) -> None:
+    """Entries of one map that each carry a price (variants of one product) cost within a
+    third of each other, and a product of a known kind costs about what that kind does."""
+    for records in data.values():
+        for record in records:
+            name = next((v for k, v in record.items() if k == "name" and isinstance(v, str)), "")
+            kind = fakes.product_kind(name)
+            for value in record.values():
+                if not isinstance(value, dict):
+                    continue
+                prices = [
+                    v["price"]
+                    for v in value.values()
+                    if isinstance(v, dict) and isinstance(v.get("price"), int | float)
+                ]
+                if not prices:
+                    continue
+                count("variants priced alike", max(prices) <= 1.36 * min(prices))
+                if kind is not None:
+                    low, high = fakes.PRODUCT_PRICES[kind]
+                    count("priced as its kind", all(0.85 * low <= p <= 1.15 * high for p in prices))
+
+
+def _reason_checks(domain, data: dict[str, list[dict]], keyed: dict, count) -> None:
+    """An enum member that names a referred entity and one of its states (a refund's
+    `cancelled_order`) is held exactly when the referred record is in that state."""
+    entities = domain.manifest.entities
+    for entity, spec in entities.items():
+        for f in spec.fields:
+            if f.kind != "enum":
+                continue
+            for g in spec.fields:
+                if g.kind != "ref" or g.ref not in keyed:
+                    continue
+                stem = set(fakes.words(g.ref))
+                for h in entities[g.ref].fields:
+                    pairs = [
+                        (m, s)
+                        for m in f.enum or []
+                        for s in h.enum or []
+                        if h.kind == "enum" and stem | {s} <= set(fakes.words(str(m)))
+                    ]
+                    for member, state in pairs:
+                        for record in data.get(entity, []):
+                            other = keyed[g.ref].get(record.get(g.name))
+                            if other is not None:
+                                count(
+                                    "reasons fit the state",
+                                    (record.get(f.name) == member) == (other.get(h.name) == state),
+                                )
+
+
+def _enum_map_checks(domain, data: dict[str, list[dict]], count) -> None:
+    """Maps keyed by one enum's members that sit side by side (a flight day's seats and
+    prices by cabin) hold the same members."""
+    enums: list[set[str]] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            members = node.get("enum")
+            if isinstance(members, list) and members and set(map(str, members)) not in enums:
+                enums.append(set(map(str, members)))
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list):
+            for v in node:
+                collect(v)
+
+    for model in domain.models.ENTITIES.values():
+        collect(model.model_json_schema())
+
+    def visit(value: dict) -> None:
+        maps = [v for v in value.values() if isinstance(v, dict) and v]
+        for members in enums:
+            keyed = [set(m) for m in maps if set(m) <= members]
+            if len(keyed) > 1:
+                count("enum maps agree", all(k == keyed[0] for k in keyed))
+        for v in value.values():
+            if isinstance(v, dict):
+                visit(v)
+            elif isinstance(v, list):
+                for item in v:
+                    if isinstance(item, dict):
+                        visit(item)
+
+    for records in data.values():
+        for record in records:
+            visit(record)
+
+
+def _history_checks(data: dict[str, list[dict]], count) -> None:
+    """A record's payments: one per method; money given back only on a record cancelled;
+    a cancelled record never shipped (its fulfillments or shipments are empty)."""
+    for records in data.values():
+        for record in records:
+            status = record.get("status")
+            for name, value in record.items():
+                if not (isinstance(value, list) and value and isinstance(value[0], dict)):
+                    continue
+                if "fulfillment" in name or "shipment" in name:
+                    continue
+                kinds = [  # a refund by its kind, or a negative amount
+                    "refund"
+                    if isinstance(e.get("amount"), int | float) and e["amount"] < 0
+                    else str(e.get("transaction_type", ""))
+                    for e in value
+                ]
+                methods = [e.get("payment_method_id") or e.get("payment_id") for e in value]
+                if not any(methods) or "amount" not in value[0]:
+                    continue
+                paid = [m for m, k in zip(methods, kinds, strict=True) if "refund" not in k]
+                count("one payment per method", len(paid) == len(set(paid)))
+                if any("refund" in k for k in kinds):
+                    count("refunds only on cancels", status == "cancelled")
+            if status == "cancelled" and any("fulfillment" in n or "shipment" in n for n in record):
+                count(
+                    "cancels never shipped",
+                    not any(record[n] for n in record if "fulfillment" in n or "shipment" in n),
+                )
+
+
+def _method_checks(data: dict[str, list[dict]], count) -> None:
+    """Saved payment methods: one of a kind without details of its own (a PayPal account,
+    a gift card, a certificate) per owner; a certificate in a round value; a gift card's
+    balance above nothing and below 400."""
+    for records in data.values():
+        for record in records:
+            for value in record.values():
+                if not isinstance(value, dict):
+                    continue
+                methods = [m for m in value.values() if isinstance(m, dict) and "source" in m]
+                plain = [
+                    m["source"]
+                    for m in methods
+                    if not any(
+                        isinstance(v, str) for k, v in m.items() if k not in ("source", "id")
+                    )
+                ]
+                if methods:
+                    count("one method of a kind", len(plain) == len(set(plain)))
+                for m in methods:
+                    held = m.get("balance", m.get("amount"))
+                    if not isinstance(held, int | float):
+                        continue
+                    if m["source"] == "certificate":
+                        count("balances plausible", held % 50 == 0)
+                    elif m["source"] == "gift_card":
+                        count("balances plausible", 0 < held < 400)
 
 
 def _more_checks(domain, data, keyed, count, clock: str) -> None:

@@ -42,6 +42,7 @@ from envscale.tasks.generation.invariants import InvariantSearch, check_invarian
 from envscale.tasks.generation.lifecycle import Lifecycle
 from envscale.tasks.generation.lifecycle import own_method as _own_method
 from envscale.tasks.generation.nested import NestedValues
+from envscale.tasks.generation.plan import StatePlan
 from envscale.tasks.generation.report import EntityReport
 from envscale.tasks.generation.singles import Singles, fixed_keys
 from envscale.tasks.generation.state import REDRAW, hashable
@@ -97,20 +98,24 @@ def generate_data(
     return data
 
 
-class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles):
+class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles, StatePlan):
     # ---- the run
 
     def run(self, size: int | dict[str, int]) -> dict[str, list[dict]]:
         self.fixed = fixed_keys(self.domain)
-        env = Environment.create(self.domain, None, enforce_policies=False)
+        env = self.env = Environment.create(self.domain, None, enforce_policies=False)
         order = entity_order(self.manifest)
         self._defer(order)
         try:
+            counts = {}
             for entity in order:
                 count = size.get(entity, DEFAULT_SIZE) if isinstance(size, dict) else size
                 if entity in self.fixed:  # exactly the records the tools look up
                     count = len(self.fixed[entity])
-                self._fill(env, entity, max(0, int(count)))
+                counts[entity] = max(0, int(count))
+            for i, entity in enumerate(order):
+                self._fill(env, entity, counts[entity])
+                self._plan_states(env, entity, {e: counts[e] for e in order[i + 1 :]})
             self._fill_inverse_lists(env)
             self._settle(env, order)
             self._cover_balances(env)
@@ -123,6 +128,7 @@ class _Generator(RecordValues, NestedValues, Lifecycle, InvariantSearch, Singles
                 raise DataError(problems)
         finally:
             env.close()
+            self.env = None
         return {name: list(self.index.get(name, {}).values()) for name in self.manifest.entities}
 
     def _fill(self, env: Any, entity: str, count: int) -> None:

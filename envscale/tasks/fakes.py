@@ -227,6 +227,49 @@ PRODUCT_KINDS: dict[str, tuple[str, ...]] = {
     "Yoga Mat": ("color", "thickness"),
     "Air Purifier": ("color", "filter"),
 }
+# What a product of a kind usually costs, USD (low, high), and the choices an option takes
+# for a kind where the general ones would not fit it (a kettle is not made of cotton).
+PRODUCT_PRICES: dict[str, tuple[float, float]] = {
+    "Desk Lamp": (20, 120),
+    "Backpack": (30, 200),
+    "Electric Kettle": (25, 150),
+    "Headphones": (40, 350),
+    "Rain Jacket": (50, 250),
+    "Office Chair": (90, 450),
+    "Blender": (40, 300),
+    "Wristwatch": (60, 500),
+    "Notebook": (5, 30),
+    "Camping Tent": (80, 450),
+    "Bluetooth Speaker": (30, 250),
+    "Road Bicycle": (400, 2500),
+    "Coffee Mug": (8, 40),
+    "Mechanical Keyboard": (50, 250),
+    "Action Camera": (150, 500),
+    "Running Shoes": (50, 200),
+    "Standing Desk": (200, 800),
+    "Pillow": (15, 90),
+    "Umbrella": (10, 60),
+    "Water Bottle": (10, 50),
+    "T-Shirt": (10, 45),
+    "Sunglasses": (20, 250),
+    "Yoga Mat": (20, 110),
+    "Air Purifier": (80, 500),
+}
+KIND_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Electric Kettle", "material"): ("plastic", "stainless steel", "glass"),
+    ("Backpack", "material"): ("nylon", "polyester", "leather"),
+    ("Office Chair", "material"): ("mesh", "fabric", "leather"),
+    ("Standing Desk", "material"): ("wood", "bamboo", "steel"),
+    ("Pillow", "material"): ("memory foam", "down", "polyester"),
+    ("T-Shirt", "material"): ("cotton", "polyester", "linen"),
+}
+
+
+def product_kind(name: str) -> str | None:
+    """The known kind a product's name names ("Maroon T-Shirt": T-Shirt), else None."""
+    return next((k for k in PRODUCT_KINDS if k.lower() in name.lower()), None)
+
+
 # Medications with doses they are prescribed in (strength and schedule), so a dosage fits
 # its medication.
 MEDICATION_DOSES: dict[str, tuple[str, ...]] = {
@@ -313,6 +356,17 @@ BILLED = (
     "Physical therapy session",
     "Late cancellation fee",
 )
+# What each billed item usually costs before insurance, USD (low, high).
+BILLED_PRICES: dict[str, tuple[float, float]] = {
+    "Office visit": (90, 250),
+    "Follow-up visit": (60, 180),
+    "Lab panel": (40, 300),
+    "Flu vaccination": (20, 60),
+    "X-ray": (100, 450),
+    "Telehealth consultation": (40, 120),
+    "Physical therapy session": (70, 200),
+    "Late cancellation fee": (25, 50),
+}
 CANCEL_REASONS = (
     "Ordered by mistake",
     "Taking too long",
@@ -701,9 +755,15 @@ def float_for(rng: random.Random, tokens: list[str], context: str = "") -> float
     food = bool({"menu", "dish", "meal", "food", "drink"} & set(re.findall(r"[a-z]+", context)))
     if food and {"price", "cost"} & t:
         return money(rng, 4, 32)
-    held = {"gift", "card", "remaining", "certificate", "wallet"}
-    if "balance" in t and held & set(re.findall(r"[a-z]+", context)):
-        return money(rng, 5, 250)  # what a gift card still holds: seldom nothing
+    said = set(re.findall(r"[a-z]+", context))
+    kind = set(re.findall(r"[a-z]+", context.partition("|")[2])) or said  # the struct's kind
+    if {"balance", "amount"} & t and {"balance", "left", "remaining"} & (t | said):
+        if {"certificate", "voucher"} & kind:  # issued in round values, spent whole
+            return float(rng.choice((50, 100, 100, 150, 200, 250, 250, 300, 500)))
+        if {"gift", "card", "wallet"} & kind:
+            # a card bought in a round value and partly spent: seldom nothing, never more
+            face = rng.choice((25, 50, 50, 100, 100, 150, 200))
+            return float(face) if rng.random() < 0.3 else money(rng, 0.2 * face, face)
     if {"balance", "paid", "covered", "refund", "credit", "discount"} & t:
         return rng.choice((0.0, 0.0, money(rng, 10, 150)))
     if {"min", "minimum"} & t:
@@ -874,11 +934,11 @@ def option_sets(rng: random.Random, entity: str, doc: str, name: str = "") -> di
     the known kinds ("Maroon T-Shirt") gets the options of its kind."""
     tokens = set(words(entity)) | set(re.findall(r"[a-z]+", doc.lower()))
     food = bool({"menu", "dish", "meal", "food"} & tokens)
-    kind = next((k for k in PRODUCT_KINDS if k.lower() in name.lower()), None)
+    kind = product_kind(name)
     if not food and kind is not None:
         own = PRODUCT_KINDS[kind]
         names = sorted(rng.sample(own, rng.randint(1, len(own))))
-        sets = PRODUCT_OPTIONS
+        sets = {n: KIND_CHOICES.get((kind, n), PRODUCT_OPTIONS[n]) for n in own}
     else:
         sets = OPTION_SETS if food else PRODUCT_OPTIONS
         pool = sorted(sets) if food else ["color", "size", "material"]
@@ -904,7 +964,10 @@ def value_for(
     if kind == "int":
         return int_for(rng, tokens)
     if kind == "float":
-        return float_for(rng, tokens, " ".join([*words(entity), doc.lower()]))
+        held = (record or {}).get("__source")  # the kind of the struct it is in (a gift card)
+        said = " ".join([*words(entity), doc.lower()])
+        kind = " ".join(words(held)) if isinstance(held, str) else ""
+        return float_for(rng, tokens, f"{said} | {kind}" if kind else said)
     if kind == "bool":
         return (
             rng.random() < 0.7

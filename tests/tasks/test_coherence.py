@@ -299,7 +299,12 @@ def test_records_made_later_settle_what_refers_to_them_in_the_clinic():
 
 
 def test_retail_pending_orders_are_unshipped_and_exchanges_ask_for_other_variants(retail):
-    _, data = retail
+    domain, data = retail
+    other = generate_data(domain, 4, 30)  # a second state, for exchanges to be asked in
+    assert sum(_pending_and_exchanges(state) for state in (data, other))
+
+
+def _pending_and_exchanges(data: dict) -> int:
     products = {p["product_id"]: p for p in data["Product"]}
     users = {u["user_id"]: u for u in data["User"]}
     exchanges = 0
@@ -321,7 +326,7 @@ def test_retail_pending_orders_are_unshipped_and_exchanges_ask_for_other_variant
             held = methods[t["payment_method_id"]].get("balance")
             if t["transaction_type"] == "payment" and held is not None:
                 assert held >= t["amount"]
-    assert exchanges
+    return exchanges
 
 
 def test_delivery_couriers_are_busy_only_on_a_trip_and_promos_discount_their_orders():
@@ -659,3 +664,140 @@ def test_a_bill_for_no_visit_names_no_visit_and_an_item_costs_one_price():
     assert alone >= 10
     listed = [p for d, p in prices.items() if "visit with" not in d]  # a visit's fee is its own
     assert all(len(p) == 1 for p in listed), prices
+
+
+def test_one_to_one_referrers_get_their_records_and_statuses_spread():
+    # 50 ratings, each of its own delivered order with a trip that delivered it, out of 150
+    # orders whose other statuses stay spread
+    domain = _load("delivery")
+    size = {e: 50 for e in domain.manifest.entities} | {"Order": 150}
+    data = generate_data(domain, 0, size, notes=[])
+    domain.environment(data=data).close()
+    assert {e: len(r) for e, r in data.items()} == size
+    statuses = {o["status"] for o in data["Order"]}
+    assert {"placed", "delivered", "cancelled"} <= statuses, statuses
+    placed = {o["order_id"]: o["placed_at"] for o in data["Order"]}
+    for d in data["Delivery"]:  # a courier is assigned a while after the order is placed
+        assert d["assigned_at"] > placed[d["order"]], d
+
+
+def test_saved_methods_of_a_plain_kind_appear_once_with_plausible_balances(airline, retail):
+    for (_, data), field in ((retail, "balance"), (airline, "amount")):
+        for user in data["User"]:
+            kinds = [m["source"] for m in user["payment_methods"].values()]
+            for kind in ("paypal", "gift_card", "certificate"):
+                assert kinds.count(kind) <= 1, user["payment_methods"]
+            for m in user["payment_methods"].values():
+                if m["source"] == "certificate":  # issued in round values
+                    assert m[field] % 50 == 0, m
+                if m["source"] == "gift_card":
+                    assert 0 < m[field] <= 400, m
+
+
+def test_some_bills_are_paid_in_full_by_their_payments():
+    # a payment beyond what is left on its invoice pays what is left (now and then), so
+    # invoices reach paid
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50, notes=[])
+    paid = [i for i in data["Invoice"] if i["status"] == "paid"]
+    assert paid
+    for invoice in paid:
+        payments = [p["amount"] for p in data["Payment"] if p["invoice"] == invoice["invoice_id"]]
+        assert payments and round(sum(payments), 2) == invoice["paid"] == invoice["patient_due"]
+
+
+def test_a_repair_that_moves_a_dated_record_keeps_its_status_fitting_the_clock():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50, notes=[])
+    clock = domain.manifest.clock
+    for a in data["Appointment"]:
+        if a["start"] > clock:
+            assert a["status"] in ("scheduled", "cancelled"), a
+        elif a["start"][:10] < clock[:10]:
+            assert a["status"] != "scheduled", a
+
+
+def test_payments_once_per_method_refunds_only_on_cancels_and_cancels_never_shipped(retail):
+    _, data = retail
+    cancelled = 0
+    for o in data["Order"]:
+        paid = [
+            t["payment_method_id"]
+            for t in o["payment_history"]
+            if t["transaction_type"] == "payment"
+        ]
+        assert len(paid) == len(set(paid)), o["payment_history"]
+        if any(t["transaction_type"] == "refund" for t in o["payment_history"]):
+            assert o["status"] == "cancelled", o  # only the cancel tool gives money back
+        if o["status"] == "cancelled":  # cancelled while pending: never shipped
+            cancelled += 1
+            assert o["fulfillments"] == [], o
+    assert cancelled
+
+
+def test_the_state_a_tool_requires_is_read_from_its_code():
+    from envscale.tasks.generation.writes import tool_writes
+
+    writes = tool_writes(_load("retail"))
+    assert writes.before[("Order", "status", "cancelled")] == {"pending"}
+    assert writes.before[("Order", "status", "return requested")] == {"delivered"}
+    assert "pending_orders_not_shipped" in writes.row_fields  # reads only its row
+    clinic = tool_writes(_load("clinic"))
+    assert "notes" in clinic.alongside[("Appointment", "status", "completed")]
+    assert "one_held_visit_per_slot" not in clinic.row_fields  # it counts other records
+
+
+def test_a_flight_day_offers_seats_and_prices_of_the_same_cabins(airline):
+    _, data = airline
+    both = 0
+    for flight in data["Flight"]:
+        cabins = set()
+        for day in flight["dates"].values():
+            for name in ("available_seats", "prices"):
+                if day.get(name):
+                    both += 1
+                    cabins = cabins or set(day[name])
+                    assert set(day[name]) == cabins, flight["flight_number"]
+    assert both
+
+
+def test_a_reason_naming_a_state_fits_the_record_it_refers_to():
+    # a refund is of an order that is over (delivered or cancelled); its reason is
+    # `cancelled_order` exactly when the order was cancelled
+    domain = _load("delivery")
+    size = {e: 30 for e in domain.manifest.entities} | {"Order": 90}
+    data = generate_data(domain, 1, size, notes=[])
+    orders = {o["order_id"]: o for o in data["Order"]}
+    assert data["Refund"]
+    for refund in data["Refund"]:
+        status = orders[refund["order"]]["status"]
+        assert status in ("delivered", "cancelled"), refund
+        assert (refund["reason"] == "cancelled_order") == (status == "cancelled"), refund
+
+
+def test_variants_of_a_product_cost_alike_and_what_their_kind_costs(retail):
+    _, data = retail
+    for product in data["Product"]:
+        prices = [v["price"] for v in product["variants"].values()]
+        assert max(prices) <= 1.36 * min(prices), product["name"]
+        kind = fakes.product_kind(product["name"])
+        if kind is not None:
+            low, high = fakes.PRODUCT_PRICES[kind]
+            assert all(0.85 * low <= p <= 1.15 * high for p in prices), product["name"]
+        if kind == "Electric Kettle":  # made of what kettles are made of
+            for v in product["variants"].values():
+                assert v["options"].get("material", "steel") not in ("cotton", "leather")
+
+
+def test_a_billed_item_costs_what_it_usually_does():
+    data = generate_data(_load("clinic"), 0, 30)
+    billed = [
+        line
+        for invoice in data["Invoice"]
+        for line in invoice["lines"]
+        if line["description"] in fakes.BILLED_PRICES
+    ]
+    assert billed
+    for line in billed:
+        low, high = fakes.BILLED_PRICES[line["description"]]
+        assert low <= line["amount"] <= high, line

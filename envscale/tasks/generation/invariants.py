@@ -115,9 +115,12 @@ class InvariantSearch(State):
                         return fixed
                 continue
             seen = probe(check, env.db, entity, record, f.name)
-            if not seen:
+            if seen:
+                options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+            elif f.kind in ("int", "float"):
+                options = iter(self._most_allowed(env, entity, record, f, check, rng))
+            else:
                 continue
-            options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
             moves = self.manifest.transitions.get(f"{entity}.{f.name}")
             aside = {s for s, p in phases(moves).items() if p == "side"} if moves else set()
             for value in itertools.islice(options, REPAIR_CANDIDATES):
@@ -155,6 +158,43 @@ class InvariantSearch(State):
                 return env.db.find(entity, meta.key_of(record)) or record
         return None
 
+    def _most_allowed(
+        self, env: Any, entity: str, record: dict, f: EntityField, check: Check, rng: random.Random
+    ) -> list[Any]:
+        """For a number the check reads only inside arithmetic (a payment inside the sum of
+        an invoice's payments, which must not pass what is due), the most it may be, found
+        by halving between nothing and its value: what is left to pay. Candidates are then
+        shares of it and it; a third of the time it comes first (the rest paid in full)."""
+        value = record.get(f.name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            return []
+
+        def holds(x: float) -> bool:  # written, as the check may read it through a query
+            trial = {**record, f.name: round(x, 2) if f.kind == "float" else int(x)}
+            env.connection.execute("SAVEPOINT most")
+            try:
+                env.db.update(entity, trial, f.name, as_move=False)
+                return judge(check, env.db, entity, trial) is None
+            except (apsw.ConstraintError, ToolError):
+                return False
+            finally:
+                env.connection.execute("ROLLBACK TO most")
+                env.connection.execute("RELEASE most")
+
+        low, high = 0.0, float(value)
+        if holds(high) or not holds(0.01 if f.kind == "float" else 1):
+            return []
+        for _ in range(24):
+            middle = (low + high) / 2
+            low, high = (middle, high) if holds(middle) else (low, middle)
+        most = round(low, 2) if f.kind == "float" else int(low)
+        while most > 0 and not holds(most):  # rounding may have stepped past the bound
+            most = round(most - 0.01, 2) if f.kind == "float" else most - 1
+        if most <= 0:
+            return []
+        share = round(most * rng.uniform(0.3, 0.9), 2 if f.kind == "float" else None)
+        return [most, share] if rng.random() < 1 / 3 else [share, most]
+
     def _under_way_today(self, entity: str, name: str, record: dict) -> bool:
         """Whether a record whose status is in its first or a middle state, and that has no
         date of when it happens, was made on the clock's day (an order still preparing was
@@ -184,8 +224,8 @@ class InvariantSearch(State):
         record that needs a repair, then kept)."""
         known = self._read_by.get((entity, name))
         if known is None:
-            checks = [c for _, c in self.row_checks.get(entity, [])]
-            known = sum(reads(c, env.db, entity, record, name) for c in checks)
+            checks = dict(reversed(self.row_checks.get(entity, [])))  # each invariant once
+            known = sum(reads(c, env.db, entity, record, name) for c in checks.values())
             self._read_by[entity, name] = known
         return known
 
@@ -221,6 +261,7 @@ class InvariantSearch(State):
                     self._clock_status(target, clocked, random.Random(0))
                     if clocked[g.name] != changed[g.name]:
                         continue
+                    self._with_status_fields(target, changed)
                 if (value is None and not g.nullable) or judge(
                     check, env.db, entity, record, (target, changed)
                 ):
@@ -233,6 +274,19 @@ class InvariantSearch(State):
                     return True
         return False
 
+    def _with_status_fields(self, entity: str, record: dict) -> None:
+        """What a status brings (a cancelled visit's cancel reason, a delivered trip's time),
+        made for a record given that status."""
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        schema = self.schemas[entity]
+        self._status_dates(
+            entity,
+            record,
+            lambda h: self._field_value(
+                entity, h, record, seeded, schema, False, RecordContext(seeded), fresh=True
+            ),
+        )
+
     def _rewrite(
         self, env: Any, entity: str, record: dict, name: str, before: set[str] | None = None
     ) -> bool:
@@ -241,10 +295,15 @@ class InvariantSearch(State):
         (the delivery of an order made delivered is delivered too)."""
         if before is None:
             before = self._broken_reading(env, {entity})
+        # The set-aside invariants whose records exist by now, that held on it (an order is
+        # not made delivered while no trip delivered it) are kept too.
+        ready = self._ready_deferred(env, entity, record)
         env.connection.execute("SAVEPOINT rewrite")
         undo: list[tuple[str, Any, dict]] = []
         try:
-            env.db.update(entity, record, name, as_move=False)
+            stored = env.db.find(entity, env.db.tables[entity].key_of(record)) or {}
+            names = [n for n in record if n == name or record[n] != stored.get(n, record[n])]
+            env.db.update(entity, record, *names, as_move=False)  # with what the status brings
             broken = [
                 n for n, c in self.row_checks.get(entity, []) if judge(c, env.db, entity, record)
             ]
@@ -259,6 +318,7 @@ class InvariantSearch(State):
                     followed = {entity} | {other for other, _, _ in undo}
                     new = self._broken_reading(env, followed) - before
             ok = not broken and not new
+            ok = ok and not any(judge(c, env.db, entity, record) for _, c in ready)
         except (apsw.ConstraintError, ToolError):
             ok = False
         if not ok:
@@ -267,6 +327,20 @@ class InvariantSearch(State):
                 self.index[other][key] = kept
         env.connection.execute("RELEASE rewrite")
         return ok
+
+    def _ready_deferred(self, env: Any, entity: str, record: dict) -> list[tuple[str, Check]]:
+        """The set-aside invariants on the entity's rows whose other entities have records
+        already, that the stored record meets."""
+        by_name = {inv.name: inv for inv in self.manifest.invariants}
+        stored = env.db.find(entity, env.db.tables[entity].key_of(record))
+        if stored is None:
+            return []
+        return [
+            (n, c)
+            for n, c in self.deferred.get(entity, [])
+            if all(self.index.get(e) for e in by_name[n].reads if e != entity)
+            and judge(c, env.db, entity, stored) is None
+        ]
 
     def _follow(self, env: Any, entity: str, record: dict, broken: set[str], undo: list) -> None:
         """The records that refer to a changed record and now break an invariant on their
@@ -351,16 +425,26 @@ class InvariantSearch(State):
                 entity, trial, self._referred_context(entity, trial), follow_only=True
             )
             trial.update(kept)
+        if f.kind != "enum":  # a visit moved (to another slot) keeps a status its time allows
+            clocked = dict(trial)
+            self._clock_status(entity, clocked, random.Random(0))
+            if clocked != trial:
+                return None
         changed = [name for name in trial if trial[name] != record.get(name)]
-        if judge(check, env.db, entity, trial) is not None:
-            return None
+        if not changed:
+            return None  # the record as it is breaks the check
         facts = self.facts.get(entity, {})
         if not all(meets(fact, trial) for name in changed for fact in facts.get(name, [])):
             return None
         env.connection.execute("SAVEPOINT repair")
         try:
             env.db.update(entity, trial, *changed, as_move=False)
+            # judged as written: the check may read the record through a query (the sum of
+            # an invoice's payments holds the new amount only once it is stored)
+            held = judge(check, env.db, entity, trial) is None
         except (apsw.ConstraintError, ToolError):
+            held = False
+        if not held:
             env.connection.execute("ROLLBACK TO repair")
             env.connection.execute("RELEASE repair")
             return None

@@ -127,7 +127,14 @@ class Lifecycle(State):
     # ---- an entry of a map by day fits its day
 
     def _day_entry(
-        self, rng: random.Random, entry: Any, day: str, schema: dict, defs: dict, record: dict
+        self,
+        rng: random.Random,
+        entry: Any,
+        day: str,
+        schema: dict,
+        defs: dict,
+        record: dict,
+        ctx: RecordContext | None = None,
     ) -> Any:
         """A struct entry of a map by day whose status and optional fields fit the day against
         the clock: past days are over (landed) or called off, the clock's day is under way,
@@ -188,8 +195,8 @@ class Lifecycle(State):
                 entry[name] = f"{on}T{_later_time(base[:8], late)}"
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
-                entry[name] = self._from_schema(
-                    rng, inner, name, "", defs, False, RecordContext(rng), record
+                entry[name] = self._from_schema(  # the record's own context: its cabins
+                    rng, inner, name, "", defs, False, ctx or RecordContext(rng), record
                 )
         return {k: entry[k] for k in props if k in entry}
 
@@ -475,6 +482,34 @@ class Lifecycle(State):
                 )
             if f.kind == "datetime":
                 before = (rank, record[f.name])
+        self._after_what_it_follows(ranked, record, floor)
+
+    def _after_what_it_follows(
+        self, ranked: list[tuple[int, EntityField]], record: dict, floor: str | None
+    ) -> None:
+        """A step that takes a while (assigned, paid, delivered) is not at the instant of the
+        referred record's event it follows (a delivery assigned as its order is placed): it
+        moves to between that event and the record's next one, or the clock."""
+        if floor is None or len(floor) <= 10:
+            return
+        moments = sorted(
+            (record[f.name], rank)
+            for rank, f in ranked
+            if f.kind == "datetime" and record.get(f.name)
+        )
+        for rank, f in ranked:
+            if f.kind != "datetime" or record.get(f.name) != floor:
+                continue
+            if rank not in _STEPS_THAT_TAKE_TIME:
+                continue
+            later = [m for m, _ in moments if m > floor]
+            end = min([*later, self.clock]) if floor < self.clock else None
+            if end is None:
+                continue
+            gap = datetime.fromisoformat(end) - datetime.fromisoformat(floor)
+            minutes = min(int(gap.total_seconds() // 60) // 2, 15 * (1 + sum(map(ord, floor)) % 4))
+            if minutes >= 5:
+                record[f.name] = fakes.shift_minutes(floor, minutes)
 
     def _status_dates(
         self, entity: str, record: dict, make: Callable[[EntityField], Any] | None = None
@@ -704,8 +739,11 @@ class Lifecycle(State):
             for methods in [self._payer_methods(entity, record)]
             for e in paid
         )
+        paid = _one_per_method(paid, whole)
         if self._refunds_all(entity, record, name):  # as the tool that cancels it does
             refunds = self._mirrored(entity, record, name, paid, fields, defs) or refunds
+        else:  # money goes back only as a tool gives it back (a pending order keeps it)
+            refunds = []
         added = [e for e in paid if e not in entries]  # what other methods pay of a payment
         record[name] = [e for e in entries if e in paid] + added + refunds
 
@@ -900,6 +938,20 @@ def _later_time(clock_time: str, minutes: int) -> str:
 _ENDS = (("origin", "destination"), ("source", "destination"), ("from", "to"))
 _FEE = re.compile(r"\b(\d+(?:\.\d+)?) per (\w+) for (\w+)")
 _BALANCE_NAMES = ("balance", "amount")
+
+
+def _one_per_method(paid: list[dict], whole: bool) -> list[dict]:
+    """Payments moved to a method another payment uses (a gift card short of the amount,
+    paid by the card) are one payment of that method."""
+    merged: list[dict] = []
+    for entry in paid:
+        same = next((m for m in merged if own_method(m) == own_method(entry)), None)
+        if same is None:
+            merged.append(entry)
+            continue
+        total = same["amount"] + entry["amount"]
+        same["amount"] = round(total) if whole else round(float(total), 2)
+    return merged
 
 
 def _balance(method: dict) -> float | None:

@@ -153,8 +153,11 @@ class NestedValues(State):
         keys = schema.get("propertyNames") or {}
         keys = defs.get(keys["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in keys else keys
         members = keys.get("enum") or ([keys["const"]] if "const" in keys else [])
-        if members:  # a map keyed by an enum's members
-            chosen = rng.sample(members, rng.randint(1, len(members)))
+        if members:  # a map keyed by an enum's members: the same ones across the record
+            held = tuple(str(m) for m in members)
+            if held not in ctx.enum_keys:
+                ctx.enum_keys[held] = rng.sample(members, rng.randint(1, len(members)))
+            chosen = list(ctx.enum_keys[held])
             if _is_fare(name, sub):
                 # fares by class: in the enum's order (the lowest class first), each dearer
                 # than the one before, and all of them after the route's distance
@@ -195,13 +198,14 @@ class NestedValues(State):
             by_day = {}
             for day in days:
                 entry = self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
-                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record)
+                by_day[day] = self._day_entry(rng, entry, day, sub, defs, record, ctx)
             return by_day
         values = [
             self._from_schema(rng, sub, name, entity, defs, False, ctx, record)
             for _ in range(rng.randint(1, 3))
         ]
-        values = _distinct_options(values)
+        values = _one_of_a_plain_kind(_distinct_options(values))
+        _priced_alike(rng, values, record)
         # A map of records that carry an id is keyed by that id (methods saved under their
         # own id); a map whose doc names a key format is keyed in it (by day, YYYY-MM-DD).
         return {
@@ -314,6 +318,11 @@ class NestedValues(State):
         money = set(fakes.words(prop)) & fakes.MONEY_WORDS
         if len(texts) != 1 or not money or schema_type(sub) not in ("integer", "number"):
             return value
+        usual = fakes.BILLED_PRICES.get(texts[0])  # a flu shot costs what flu shots do
+        if usual is not None and isinstance(value, float):
+            low, high = usual
+            seeded = random.Random(f"{struct}.{prop}:{texts[0]}:{value}")
+            value = round(seeded.uniform(low, high), 2)
         return self.price_list.get((struct, prop, texts[0]), value)
 
     def _list_prices(self, entity: str, record: dict) -> None:
@@ -794,3 +803,37 @@ def _distinct_options(values: list) -> list:
         seen.update(held)
         kept.append(value)
     return kept
+
+
+def _one_of_a_plain_kind(values: list) -> list:
+    """Saved methods of one kind appear once unless the kind carries details of its own: two
+    cards differ by their number, two PayPal accounts or gift cards of one person do not."""
+    kept, seen = [], set()
+    for value in values:
+        kind = value.get("source") if isinstance(value, dict) else None
+        details = isinstance(value, dict) and any(
+            isinstance(v, str) and k not in ("source", "id") for k, v in value.items()
+        )
+        if isinstance(kind, str) and kind in seen and not details:
+            continue
+        if isinstance(kind, str):
+            seen.add(kind)
+        kept.append(value)
+    return kept
+
+
+def _priced_alike(rng: random.Random, values: list, record: dict) -> None:
+    """Entries of one map that each carry a price (variants of one product) cost about the
+    same: within 15% of one price, what a product of the record's kind usually costs when
+    its name names a known kind (a water bottle is not 200 USD)."""
+    priced = [v for v in values if isinstance(v, dict) and isinstance(v.get("price"), float)]
+    if not priced:
+        return
+    name = next(
+        (v for k, v in record.items() if "name" in fakes.words(k) and isinstance(v, str)), ""
+    )
+    kind = fakes.product_kind(name)
+    low, high = fakes.PRODUCT_PRICES.get(kind or "", (0.0, 0.0))
+    base = rng.uniform(low, high) if kind else priced[0]["price"]
+    for entry in priced:
+        entry["price"] = round(base * rng.uniform(0.85, 1.15), 2)

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 from envscale.records import EntityField, Fact
+from envscale.runtime.rowview import RowView
 from envscale.tasks import fakes
 from envscale.tasks.generation.ids import id_formats
 from envscale.tasks.generation.report import EntityReport
@@ -40,6 +41,9 @@ class RecordContext:
         self.after: dict | None = None  # the line before, for a line of a list
         self.closing: dict | None = None  # the first line, for a line that comes back to it
         self.earlier: list[dict] = []  # the lines before the line before
+        # enum members -> the keys the record's maps keyed by that enum hold (a flight's
+        # cabins, in its seats and its prices of every day)
+        self.enum_keys: dict[tuple[str, ...], list[str]] = {}
 
     @property
     def persona(self) -> fakes.Persona:
@@ -82,6 +86,22 @@ class State:
         for inv in runtime:
             if inv.entity is not None:
                 self.row_checks.setdefault(inv.entity, []).append((inv.name, checks[inv.name]))
+        reads = {inv.name: set(inv.reads) for inv in runtime}
+        for (entity, name, member), prior in sorted(self.writes.before.items()):
+            # a record a tool moved into a state was, just before, in the state the tool
+            # requires, with what it holds now but for what the tool set (a cancelled order
+            # was pending: it never shipped); judged by the invariants on its own fields
+            # that read none of those the tool set
+            written = self.writes.alongside.get((entity, name, member), set())
+            for inv_name, check in list(self.row_checks.get(entity, [])):
+                fields = self.writes.row_fields.get(inv_name)
+                if reads[inv_name] != {entity} or fields is None or fields & written:
+                    continue
+                if name not in fields:  # the same whatever the state
+                    continue
+                self.row_checks[entity].append(
+                    (inv_name, _as_before(check, entity, name, member, sorted(prior)))
+                )
         self.table_checks = [inv for inv in runtime if inv.entity is None]
         # entity -> key -> record, in the order the records were accepted
         self.index: dict[str, dict[Any, dict]] = {}
@@ -94,6 +114,7 @@ class State:
         self.failure: dict[str, str] = {}  # entity -> why its latest attempt failed
         # (entity, key) of accepted records rewritten while repairing another: read again
         # from the database when the attempt that rewrote them is rolled back
+        self.env: Any = None  # the scratch environment the records are made in
         self.rewritten: list[tuple[str, Any]] = []
         self.short_paid = False  # the record's payment takes more than a saved balance holds
         # invariants on an entity's rows that read entities made later: met once all exist
@@ -129,3 +150,21 @@ def as_kind(value: Any, kind: str) -> Any:
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _as_before(check: Check, entity: str, name: str, member: str, prior: list[str]) -> Check:
+    """The check judged on a record in `member` as it was in the first of `prior`."""
+
+    def judged(view: Any, every_row: bool = True) -> str | None:
+        record = getattr(view, "_record", None)
+        if not isinstance(record, dict) or not isinstance(record.get(name), str):
+            return None  # a probe in the field: the check itself says what it compares
+        if record[name] != member:
+            return None
+        if check(view, every_row=every_row) is not None:
+            return None  # broken as it is: the check itself says so
+        before = RowView(view._db, entity, {**record, name: prior[0]}, view._referred)
+        return check(before, every_row=every_row)
+
+    judged.__name__ = getattr(check, "__name__", "check")
+    return judged

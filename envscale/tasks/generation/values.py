@@ -9,8 +9,10 @@ import re
 from typing import Any
 
 from envscale.records import EntityField
+from envscale.runtime.rowview import RowView
 from envscale.tasks import fakes
 from envscale.tasks.generation.facts import bounded, length_range, meets, shaped
+from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.state import (
     NOTHING,
     REDRAW,
@@ -21,6 +23,7 @@ from envscale.tasks.generation.state import (
     hashable,
     is_derived,
 )
+from envscale.tasks.repair import judge
 
 _NUMBERED = re.compile(r"^([A-Z]+)(\d+)$")
 _SUMMED = re.compile(r"\b(?:[Pp]art of the|[Ss]um of)\b")
@@ -242,7 +245,7 @@ class RecordValues(State):
         if copied is not None:
             return copied
         if f.kind == "enum":
-            return rng.choice(f.enum)
+            return rng.choice(self._members_that_fit(entity, f, record))
         prop = schema["properties"].get(f.name, {})
         doc = " ".join(d for d in (prop.get("description"), self._doc(entity)) if d)
         if f.kind == "json":
@@ -396,6 +399,8 @@ class RecordValues(State):
             used = self.used.get((entity, f.name), set())
             agreeing = [k for k in agreeing if hashable(k) not in used]
             candidates = [k for k in candidates if hashable(k) not in used] or candidates
+            agreeing = self._waiting_first(entity, target or "", agreeing)
+            agreeing = self._fitting_first(entity, f, record, agreeing)
         if not agreeing:
             return None if f.nullable else rng.choice(candidates)
         # A record of something done refers to things that began before the clock: an
@@ -403,6 +408,10 @@ class RecordValues(State):
         if self._done_dates(entity):
             begun = [k for k in agreeing if self._begun(target, k)]
             agreeing = begun or agreeing
+            # and, of things that move through declared states, to ones that are over
+            # (a refund is of an order delivered or cancelled, not of one being prepared)
+            over = [k for k in agreeing if self._over(target, k)]
+            agreeing = over or agreeing
         # Two references to one entity point at two records: a transfer's two accounts.
         others = {
             record.get(g.name)
@@ -412,12 +421,97 @@ class RecordValues(State):
         apart = [k for k in agreeing if k not in others]
         return rng.choice(apart or agreeing)
 
+    def _members_that_fit(self, entity: str, f: EntityField, record: dict) -> list:
+        """The members of an enum field that fit the records it refers to: one naming a
+        referred record's state when it is in it, none naming a state it is not in (a
+        refund's reason is `cancelled_order` for an order cancelled, never for one
+        delivered)."""
+        members = list(f.enum or [])
+        fitting, naming = [], []
+        for member in members:
+            said = set(fakes.words(str(member)))
+            fits = True
+            for g in self.manifest.entities[entity].fields:
+                other = self.index.get(g.ref or "", {}).get(record.get(g.name))
+                if g.kind != "ref" or other is None:
+                    continue
+                if not set(fakes.words(g.ref or "")) <= said:
+                    continue
+                for h in self.manifest.entities[g.ref or ""].fields:
+                    named = [s for s in h.enum or [] if s in said] if h.kind == "enum" else []
+                    if named and other.get(h.name) not in named:
+                        fits = False
+                    elif named:
+                        naming.append(member)
+            if fits:
+                fitting.append(member)
+        # a member naming the state the referred record is in is the one (a refund of an
+        # order cancelled is for the cancelled order)
+        return naming or fitting or members
+
+    def _waiting_first(self, entity: str, target: str, keys: list) -> list:
+        """Of the records a one-to-one reference may take, those that wait for a record of
+        this entity (an order delivered with no trip yet, for a delivery), else those whose
+        set-aside invariants hold; never one that waits for a record of another entity (an
+        order no trip delivered, for a rating)."""
+        held = self.deferred.get(target, [])
+        if not held or self.env is None:
+            return keys
+        reads = {inv.name: set(inv.reads) for inv in self.manifest.invariants}
+        ready = [
+            (n, c)
+            for n, c in held
+            if all(self.index.get(e) or e == entity for e in reads[n] if e != target)
+        ]
+        waiting, fine = [], []
+        for key in keys:
+            row = self.index[target].get(key)
+            broken = [n for n, c in ready if row is not None and judge(c, self.env.db, target, row)]
+            if not broken:
+                fine.append(key)
+            elif all(entity in reads[n] for n in broken):
+                waiting.append(key)
+        return waiting or fine or keys
+
+    def _fitting_first(self, entity: str, f: EntityField, record: dict, keys: list) -> list:
+        """Of the records a one-to-one reference may take, those on which the entity's own
+        invariants that read them hold already with the values made so far (a rating takes
+        an order delivered, while one is left): what each would need is kept for the
+        records that need it. Checks that cannot be judged on a part-made record count for
+        nothing."""
+        if self.env is None or len(keys) < 2:
+            return keys
+        reading = {inv.name for inv in self.manifest.invariants if f.ref in inv.reads}
+        checks = [c for n, c in self.row_checks.get(entity, []) if n in reading]
+        fitting = []
+        for key in keys:
+            row = {**record, f.name: key}
+            try:
+                fits = all(
+                    c(RowView(self.env.db, entity, row), every_row=True) is None for c in checks
+                )
+            except Exception:  # a value not made yet: this check says nothing here
+                fits = False
+            if fits:
+                fitting.append(key)
+        return fitting or keys
+
     def _done_dates(self, entity: str) -> bool:
         """Whether the entity has a date of something done (issued, paid, created)."""
         return any(
             f.kind in ("date", "datetime") and fakes.PAST_WORDS & set(fakes.words(f.name))
             for f in self.manifest.entities[entity].fields
         )
+
+    def _over(self, entity: str | None, key: Any) -> bool:
+        """Whether the record is in a final or side state of a status field with declared
+        transitions (delivered, cancelled); False when it has none."""
+        record = self.index.get(entity or "", {}).get(key) or {}
+        for name, moves in self.manifest.transitions.items():
+            owner, _, field = name.partition(".")
+            if owner == entity and record.get(field) in moves:
+                return phases(moves)[record[field]] in ("final", "side")
+        return False
 
     def _begun(self, entity: str | None, key: Any) -> bool:
         """Whether the record's first events are not after the clock."""

@@ -24,6 +24,13 @@ class ToolWrites:
     # (entity, field, member) -> list field -> for each entry of the list, the entry the
     # tool appends: its fields' rules
     mirrors: dict[tuple[str, str, str], dict[str, dict[str, Rule]]] = field(default_factory=dict)
+    # (entity, field, member) -> the members a tool that sets field = member requires the
+    # record to be in first (a cancel of a pending order)
+    before: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    # (entity, field, member) -> the other fields that tool sets on the record with it
+    alongside: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    # invariant -> the fields of a row its compiled check reads (`row["notes"]`)
+    row_fields: dict[str, set[str]] = field(default_factory=dict)
 
 
 def tool_writes(domain: Any) -> ToolWrites:
@@ -37,6 +44,16 @@ def tool_writes(domain: Any) -> ToolWrites:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in offered:
             _read(node, offered[node.name], found)
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("check_") and _own_row(node):
+            found.row_fields[node.name.removeprefix("check_")] = {
+                n.slice.value
+                for n in ast.walk(node)
+                if isinstance(n, ast.Subscript)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == "row"
+                and isinstance(n.slice, ast.Constant)
+                and isinstance(n.slice.value, str)
+            }
     return found
 
 
@@ -63,7 +80,12 @@ def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites
     entities: dict[str, str] = {}  # variable -> the entity `db.update("Entity", var)` saves
     sets: list[tuple[str, str, ast.expr]] = []  # var["field"] = value
     names: dict[str, ast.expr] = {}  # name = value
+    required: dict[tuple[str, str], set[str]] = {}  # (var, field) -> members it must be in
     for node in ast.walk(function):
+        if isinstance(node, ast.If) and any(isinstance(n, ast.Raise) for n in node.body):
+            need = _required(node.test)
+            if need is not None:
+                required.setdefault(need[:2], set()).update(need[2])
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             args = node.args
             saves = node.func.attr == "update" and len(args) >= 2
@@ -87,6 +109,13 @@ def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites
         if isinstance(value, ast.Name) and value.id in offered:
             found.choices.setdefault((entity, name), list(offered[value.id]))
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            if (var, name) in required and value.value not in required[var, name]:
+                found.before.setdefault((entity, name, value.value), set()).update(
+                    required[var, name]
+                )
+                found.alongside.setdefault((entity, name, value.value), set()).update(
+                    n for v, n, _ in sets if v == var and n != name
+                )
             extended = {n for v, n, e in sets if v == var and _extends(e, var, n)}
             if extended:
                 found.extends.setdefault((entity, name, value.value), set()).update(extended)
@@ -94,6 +123,57 @@ def _read(function: ast.FunctionDef, offered: dict[str, list], found: ToolWrites
                 rules = _mirror(e, var, n, names) if v == var else None
                 if rules:
                     found.mirrors.setdefault((entity, name, value.value), {})[n] = rules
+
+
+def _own_row(check: ast.FunctionDef) -> bool:
+    """Whether a compiled check reads nothing but the row's own fields: the database only to
+    list the rows (`db.all`, `db.affected`), never to look up or count records."""
+    for node in ast.walk(check):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        listing = (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "db"
+            and func.attr in ("all", "affected")
+        )
+        if not listing and any(
+            isinstance(a, ast.Name) and a.id == "db" for a in [*node.args, func]
+        ):
+            return False
+        if (
+            not listing
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "db"
+        ):
+            return False
+    return True
+
+
+def _required(test: ast.expr) -> tuple[str, str, set[str]] | None:
+    """`var["field"] != "member"` (or `not in [...]`) guarding a raise: the record must be in
+    those members before the tool goes on."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, op, right = test.left, test.ops[0], test.comparators[0]
+    if not (
+        isinstance(left, ast.Subscript)
+        and isinstance(left.value, ast.Name)
+        and isinstance(left.slice, ast.Constant)
+        and isinstance(left.slice.value, str)
+    ):
+        return None
+    if isinstance(op, ast.NotEq) and isinstance(right, ast.Constant):
+        members = [right.value]
+    elif isinstance(op, ast.NotIn) and isinstance(right, ast.List | ast.Tuple):
+        members = [e.value for e in right.elts if isinstance(e, ast.Constant)]
+    else:
+        return None
+    if not members or not all(isinstance(m, str) for m in members):
+        return None
+    return left.value.id, left.slice.value, set(members)
 
 
 def _extends(value: ast.expr, var: str, name: str) -> bool:
