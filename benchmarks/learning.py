@@ -33,6 +33,7 @@ Prints the tables, writes learning.json and learning.png (and scaling.png) under
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -115,7 +116,16 @@ HELD_OUT_DATA_SEED = 100_000
 # ---- data
 
 
-def synthesised_domains(out: Path, apis: Path, limit: int | None) -> list[Path]:
+def synthesis_folder(root: Path, apis: Path, limit: int | None) -> Path:
+    """Where the synthesis of `apis` (its first `limit` tools) is kept: a folder named by the
+    collection's content and the limit, so another collection or limit gets its own and a
+    rerun resumes (or reuses) this one wherever --out is."""
+    digest = hashlib.sha256(apis.read_bytes()).hexdigest()[:12]
+    return root / f"{apis.name.split('.')[0]}-{digest}-{limit if limit else 'all'}"
+
+
+def synthesised_domains(root: Path, apis: Path, limit: int | None) -> list[Path]:
+    out = synthesis_folder(root, apis, limit)
     report = synthesise(
         SynthOptions(
             inputs=[apis], out=out, seed=0, min_size=2, tasks=8, limit=limit, progress=False
@@ -147,22 +157,10 @@ def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
 
 def varied_tasks(spec: Path, n: int, seed: int, data_seed: int, s: Settings) -> list[Task]:
     """n tasks of one spec spread over `s.states` generated states (data seeds from
-    `data_seed`), each state sampled with a seed of its own. A walk picks its arguments by
-    their place in the state, so one seed for every state would pick the same ids (the same
-    patient P016 again and again) and a model could memorise them instead of reading them
-    from the dialogue."""
-    domains = load_domains([str(spec)])
-    if s.states == 0:
-        job = sampling_job([spec], Path("."), n, seed, s, data_seed=0)
-        return sample_job_tasks(job, domains, job_initial_states(job))
-    states = min(n, s.states)
-    one = replace(s, states=1)
-    tasks: list[Task] = []
-    for i in range(states):
-        share = n // states + (i < n % states)
-        job = sampling_job([spec], Path("."), share, seed * 10_007 + i, one, data_seed + i)
-        tasks.extend(sample_job_tasks(job, domains, job_initial_states(job)))
-    return tasks
+    `data_seed`); `sample_over_states` walks each state with a seed of its own, so the ids,
+    names and dates differ from task to task and a model cannot memorise one table of them."""
+    job = sampling_job([spec], Path("."), n, seed, s, data_seed)
+    return sample_job_tasks(job, load_domains([str(spec)]), job_initial_states(job))
 
 
 def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings) -> list[Path]:
@@ -172,7 +170,9 @@ def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
     for spec in specs:
         folder = out / spec.stem
         folder.mkdir(parents=True, exist_ok=True)
-        request = json.dumps({"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain})
+        request = json.dumps(
+            {"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain, "sampling": 2}
+        )
         tasks_file, request_file = folder / "tasks.jsonl", folder / "request.json"
         if request_file.exists() and request_file.read_text() == request:
             sampled = load_jsonl(tasks_file, Task)
