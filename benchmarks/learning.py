@@ -10,8 +10,8 @@ the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec
 is the vertical one. Trajectories come from `generate` with the scripted agent (without its
 deliberate mistakes) and user. They are rendered with the trainer's compact chat format (a
 tool is one line, `name(arg, ...)`; the policy is left out; a tool result is cut to
-RESULT_CHARS characters; an agent's text is its last sentence, the one the scripted user acts
-on), and a byte-level BPE tokenizer with every digit a token of its own (so an id is copied
+--result-chars characters; an agent's text is its last sentence, the one the scripted user
+acts on), and a byte-level BPE tokenizer with every digit a token of its own (so an id is copied
 digit by digit) is trained on them; samples stay a few hundred tokens long. The model is a
 Qwen2-architecture network of about a million parameters, randomly initialised per seed.
 
@@ -28,6 +28,13 @@ training task's) and on held-out general domains that no arm trained on; pass^k 
 --trials. With --scaling it also trains general-only models on 1, ..., N training domains at
 a fixed number of steps (so a fixed token budget) and evaluates them on the held-out domains.
 Prints the tables, writes learning.json and learning.png (and scaling.png) under --out.
+--in-sample N adds a set of N of the vertical training tasks, to tell a model that has not
+fitted its data from one that does not generalise.
+
+What is kept between runs: the synthesis in --out/synth/<collection>-<sha256 prefix>-<limit>
+(keyed by the collection's content and the limit, so another collection gets its own and a
+rerun resumes it), and per domain the sampled tasks and their trajectories (reused while
+the request, tasks, seed, states, chain and sampling, is the same).
 """
 
 from __future__ import annotations
@@ -71,16 +78,12 @@ from envscale.trainer.tiny import train_tokenizer  # noqa: E402
 VERTICAL = ROOT / "specs" / "clinic.domain"
 COLLECTION = ROOT / "examples" / "apis" / "demo.jsonl"
 HELD_OUT_DOMAINS = 2  # general domains no arm trains on
-RESULT_CHARS = 300
 TAG_TOKENS = ["<tool_call>", "</tool_call>"]
 # The scripted agent without its deliberate mistakes: a small model learns from clean
 # demonstrations; the held-out episodes (a model as the agent) have none either.
 CLEAN = BackendConfig("scripted", options=(("failure_rate", 0.0),))
 ARMS = ("untrained", "vertical only", "general then vertical", "general only")
 
-# The compact rendering: a tool is one line, the policy is left out, results are cut short.
-FORMAT = ChatFormat(tools="line", system=False, results="plain", result_chars=RESULT_CHARS)
-TEMPLATE = chat_template(FORMAT)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -98,22 +101,33 @@ class Settings:
     vocab: int
     hidden: int
     layers: int
+    heads: int
     tokens_per_batch: int
     max_length: int
     lr: float
+    warmup: float  # share of a phase's steps
+    result_chars: int  # a tool result is cut to this many characters
     chain: int  # most calls per sampled task
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
 # Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
 # about four tasks where a chain-1 request gives one (most single calls fail there).
-FULL = Settings(3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 2, 150)
-QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
+FULL = Settings(
+    3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 4, 2048, 1024, 6e-3, 0.05, 300, 2, 150
+)
+QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 4, 2048, 768, 3e-3, 0.05, 300, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
 HELD_OUT_DATA_SEED = 100_000
 
 
 # ---- data
+
+
+def template(s: Settings) -> str:
+    """The compact rendering: a tool is one line, the policy is left out, results cut short."""
+    fmt = ChatFormat(tools="line", system=False, results="plain", result_chars=s.result_chars)
+    return chat_template(fmt)
 
 
 def synthesis_folder(root: Path, apis: Path, limit: int | None) -> Path:
@@ -183,11 +197,12 @@ def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
             tasks_file.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in sampled))
             request_file.write_text(request)
         run_tasks(sampling_job([spec], folder, len(sampled), seed, s, 0), sampled)
-        files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
+        target = folder / "compact.jsonl"
+        files.append(compact(folder / "trajectories.jsonl", target, s.result_chars))
     return files
 
 
-def compact(source: Path, target: Path) -> Path:
+def compact(source: Path, target: Path, result_chars: int) -> Path:
     """The trajectories as the compact format shows them: the policy and the end of long tool
     results taken out (so the trainer's audit holds every message to its rendering), and the
     agent's text cut to its last sentence."""
@@ -198,7 +213,7 @@ def compact(source: Path, target: Path) -> Path:
             if message["role"] == "system":
                 message["content"] = ""
             elif message["role"] == "tool":
-                message["content"] = (message.get("content") or "")[:RESULT_CHARS]
+                message["content"] = (message.get("content") or "")[:result_chars]
             elif message["role"] == "assistant" and message.get("content"):
                 message["content"] = last_sentence(message["content"])
         lines.append(json.dumps(record, ensure_ascii=False))
@@ -249,21 +264,21 @@ def training_instances(files: list[Path]) -> set[str]:
 # ---- the model
 
 
-def rendered_texts(files: list[Path]) -> list[str]:
+def rendered_texts(files: list[Path], s: Settings) -> list[str]:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     texts = []
     for file in files:
         for traj in load_jsonl(file, Trajectory):
             rendered, _ = render_jinja_template(
-                [chat_messages(traj)], tools=chat_tools(traj), chat_template=TEMPLATE
+                [chat_messages(traj)], tools=chat_tools(traj), chat_template=template(s)
             )
             texts.append(rendered[0])
     return texts
 
 
-def build_tokenizer(texts: list[str], vocab: int):
-    return train_tokenizer(texts, vocab, TEMPLATE, TAG_TOKENS, split_digits=True)
+def build_tokenizer(texts: list[str], s: Settings):
+    return train_tokenizer(texts, s.vocab, template(s), TAG_TOKENS, split_digits=True)
 
 
 def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Path:
@@ -275,8 +290,8 @@ def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Pa
         hidden_size=settings.hidden,
         intermediate_size=3 * settings.hidden,
         num_hidden_layers=settings.layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=settings.heads,
+        num_key_value_heads=max(1, settings.heads // 2),
         max_position_embeddings=4096,
         tie_word_embeddings=True,
         bos_token_id=None,
@@ -310,7 +325,7 @@ def phase(name: str, files: list[Path], steps: int, settings: Settings) -> dict:
         "steps": steps,
         "lr": settings.lr,
         "schedule": "cosine",
-        "warmup": 0.05,
+        "warmup": settings.warmup,
         "tokens_per_batch": settings.tokens_per_batch,
         "max_length": settings.max_length,
     }
@@ -545,6 +560,18 @@ def main() -> int:
     parser.add_argument("--chain", type=int, help="most calls per sampled task (default 2)")
     parser.add_argument("--hidden", type=int, help="the model's hidden size (default 128)")
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
+    parser.add_argument("--heads", type=int, help="attention heads (default 4)")
+    parser.add_argument("--tokens-per-batch", type=int, help="tokens a step (default 2048)")
+    parser.add_argument("--result-chars", type=int, help="tool results cut to (default 300)")
+    parser.add_argument("--max-tokens", type=int, help="tokens a model turn (default 80)")
+    parser.add_argument("--warmup", type=float, help="warm-up share of a phase (default 0.05)")
+    parser.add_argument(
+        "--in-sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate on N of the vertical training tasks (whether the model fits them)",
+    )
     parser.add_argument(
         "--states",
         type=int,
@@ -576,6 +603,11 @@ def main() -> int:
                     ("chain", args.chain),
                     ("hidden", args.hidden),
                     ("layers", args.layers),
+                    ("heads", args.heads),
+                    ("tokens_per_batch", args.tokens_per_batch),
+                    ("warmup", args.warmup),
+                    ("result_chars", args.result_chars),
+                    ("max_tokens", args.max_tokens),
                 )
                 if value
             },
@@ -597,8 +629,8 @@ def main() -> int:
     seen = training_instances(general + vertical)
     vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, 101, seen, s)
     general_tasks = held_out_tasks(held_domains, s.eval_tasks, 101, seen, s)
-    texts = rendered_texts(general + vertical)
-    tokenizer = build_tokenizer(texts, s.vocab)
+    texts = rendered_texts(general + vertical, s)
+    tokenizer = build_tokenizer(texts, s)
     lengths = sorted(len(tokenizer(t)["input_ids"]) for t in texts)
     n_vertical = len(load_jsonl(vertical[0], Trajectory))
     print(
@@ -609,6 +641,12 @@ def main() -> int:
         f"median sample {lengths[len(lengths) // 2]} tokens, longest {lengths[-1]}"
     )
     sets = {"vertical": ([VERTICAL], vertical_tasks), "general": (held_domains, general_tasks)}
+    if args.in_sample:
+        trained_on = load_jsonl(vertical[0].parent / "tasks.jsonl", Task)
+        sets["vertical (train)"] = (
+            [VERTICAL],
+            trained_on[:: max(1, len(trained_on) // args.in_sample)][: args.in_sample],
+        )
     results: dict[str, list[dict]] = {}
     timings: dict[str, list[float]] = {}
     seeds = max(s.seeds, (args.scaling_seeds or s.seeds) if args.scaling else 0)
