@@ -278,7 +278,7 @@ def rendered_texts(files: list[Path], s: Settings) -> list[str]:
 
 
 def build_tokenizer(texts: list[str], s: Settings):
-    return train_tokenizer(texts, s.vocab, template(s), TAG_TOKENS, split_digits=True)
+    return train_tokenizer(texts, s.vocab, template(s), TAG_TOKENS, verbatim=True)
 
 
 def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Path:
