@@ -112,9 +112,11 @@ class Settings:
 
 
 # Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
-# about four tasks where a chain-1 request gives one (most single calls fail there).
+# about four tasks where a chain-1 request gives one (most single calls fail there). 700
+# steps of the ~390-token samples (results cut to 120 characters) fill about 13 minutes of
+# an arm at load 5-6 on two cores; 128 tokens a turn fit the longest calls.
 FULL = Settings(
-    3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 4, 2048, 1024, 6e-3, 0.05, 300, 2, 150
+    3, 700, 4, 40, 600, 10, 2, 10, 128, 2048, 128, 3, 4, 2048, 1024, 6e-3, 0.05, 120, 2, 150
 )
 QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 4, 2048, 768, 3e-3, 0.05, 300, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
@@ -530,12 +532,23 @@ def plot_scaling(points: dict[int, list[float]], path: Path) -> bool:
 
 # ---- the run
 
+SCALING = "scaling:"  # the label prefix of a scaling point's unit
+
+
+def scaling_counts(args: argparse.Namespace, available: int) -> list[int]:
+    counts = sorted({1, max(1, available // 2), available})
+    if not args.quick and available >= 30:
+        counts = sorted({1, 3, 10, 30, available})
+    if args.counts:
+        counts = sorted({min(n, available) for n in args.counts})
+    return counts
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 400)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 700)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -546,6 +559,9 @@ def main() -> int:
     )
     parser.add_argument("--scaling", action="store_true", help="also the scaling curve")
     parser.add_argument("--scaling-seeds", type=int, help="seeds per point (default --seeds)")
+    parser.add_argument(
+        "--scaling-steps", type=int, help="optimizer steps per point (default --steps)"
+    )
     parser.add_argument("--no-arms", action="store_true", help="only the scaling curve")
     parser.add_argument(
         "--counts", type=int, nargs="+", help="training-domain counts of the scaling curve"
@@ -681,8 +697,39 @@ def main() -> int:
         for seed in range(s.seeds)
         for arm in ([] if args.no_arms else args.arms)
     ]
+    counts = scaling_counts(args, len(general_domains)) if args.scaling else []
+    scaling_steps = args.scaling_steps or s.steps
+    held = {"general": (held_domains, general_tasks)}
+    units += [
+        Unit(
+            f"{SCALING}{n}",
+            seed,
+            [phase("general", general[:n], scaling_steps, s)],
+            bases[seed],
+            out / f"seed{seed}" / f"scaling-{n}",
+            held,
+            s,
+            args.threads,
+        )
+        for n in counts
+        for seed in range(args.scaling_seeds or s.seeds)
+    ]
+    points: dict[int, list[float]] = {}
     done: dict[tuple[str, int], tuple[dict, float]] = {}
+    # Arms and scaling points share one pool, so no process waits for the other kind.
     for unit, scores, seconds in run_units(units, args.jobs):
+        if unit.label.startswith(SCALING):
+            n = int(unit.label.removeprefix(SCALING))
+            points.setdefault(n, []).append(scores["general"]["pass^k"]["1"])
+            record["scaling"] = {str(k): points[k] for k in sorted(points)}
+            record.setdefault("scaling_train_seconds", {}).setdefault(str(n), []).append(seconds)
+            print(
+                f"scaling: {n} training domains: held-out pass^1 {points[n]} "
+                f"(trained in {seconds:.0f} s)",
+                flush=True,
+            )
+            save()
+            continue
         done[unit.label, unit.seed] = scores, seconds
         for arm in args.arms:  # in the order of the arms and the seeds, whatever finished first
             finished = [done[arm, i] for i in range(s.seeds) if (arm, i) in done]
@@ -703,38 +750,14 @@ def main() -> int:
         if plot(results, list(sets), out / "learning.png"):
             print(f"plot: {out / 'learning.png'}")
 
-    if args.scaling:
-        counts = sorted({1, max(1, len(general_domains) // 2), len(general_domains)})
-        if not args.quick and len(general_domains) >= 30:
-            counts = sorted({1, 3, 10, 30, len(general_domains)})
-        if args.counts:
-            counts = sorted({min(n, len(general_domains)) for n in args.counts})
-        points: dict[int, list[float]] = {}
-        record["scaling"] = {}
-        held = {"general": (held_domains, general_tasks)}
-        units = [
-            Unit(
-                str(n),
-                seed,
-                [phase("general", general[:n], s.steps, s)],
-                bases[seed],
-                out / f"seed{seed}" / f"scaling-{n}",
-                held,
-                s,
-                args.threads,
-            )
-            for n in counts
-            for seed in range(args.scaling_seeds or s.seeds)
-        ]
-        for unit, scores, _ in run_units(units, args.jobs):
-            n = int(unit.label)
-            points.setdefault(n, []).append(scores["general"]["pass^k"]["1"])
-            print(f"scaling: {n} training domains: held-out pass^1 {points[n]}", flush=True)
-            record["scaling"] = {str(k): points[k] for k in sorted(points)}
-            save()
-        print("\ntraining domains -> held-out domains pass^1 (mean over seeds)")
+    if counts:
+        budget = scaling_steps * s.tokens_per_batch
+        print(
+            f"\ntraining domains -> held-out domains pass^1 (mean over seeds; {scaling_steps} "
+            f"steps of {s.tokens_per_batch} tokens, at most {budget:,} tokens, per point)"
+        )
         for n in counts:
-            print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}")
+            print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}  {points[n]}")
         if plot_scaling(points, out / "scaling.png"):
             print(f"plot: {out / 'scaling.png'}")
 
