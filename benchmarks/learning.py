@@ -51,7 +51,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -371,6 +371,46 @@ def evaluate(
     }
 
 
+ASSISTANT_TURN = re.compile(r"<\|im_start\|>assistant\n(.*?)<\|im_end\|>", re.S)
+CALL_ARGUMENTS = re.compile(r'"arguments": (\{.*?\})\}</tool_call>')
+CALL_NAME = re.compile(r'"name": "([^"]+)"')
+TEACHER_FORCED = "teacher_forced.json"
+
+
+def teacher_forced(model_dir: Path, files: list[Path], s: Settings, n: int = 60) -> dict:
+    """Next-token accuracy on the assistant turns of the first `n` samples of `files`, fed the
+    demonstration itself: on the digits of the calls' arguments (the ids and dates copied from
+    the dialogue), on the tokens of the tools' names and on the rest. A finer signal than
+    pass^k, which needs every token of every call right."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    counts = {"call digits": [0, 0], "call names": [0, 0], "other": [0, 0]}
+    for text in rendered_texts(files, s)[:n]:
+        encoded = tokenizer(text, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"][: s.max_length], encoded["offset_mapping"]
+        with torch.no_grad():
+            predicted = model(torch.tensor([ids])).logits[0].argmax(-1).tolist()
+        turns = [m.span(1) for m in ASSISTANT_TURN.finditer(text)]
+        arguments = [m.span(1) for m in CALL_ARGUMENTS.finditer(text)]
+        names = [m.span(1) for m in CALL_NAME.finditer(text)]
+        for i in range(1, len(ids)):
+            start, end = offsets[i]
+            if not any(a <= start < b for a, b in turns):
+                continue
+            if text[start:end].isdigit() and any(a <= start < b for a, b in arguments):
+                kind = "call digits"
+            elif any(a <= start < b for a, b in names):
+                kind = "call names"
+            else:
+                kind = "other"
+            counts[kind][0] += predicted[i - 1] == ids[i]
+            counts[kind][1] += 1
+    return {kind: right / total if total else 0.0 for kind, (right, total) in counts.items()}
+
+
 def first_gold_call_rate(path: Path, tasks: list[Task]) -> float:
     """The share of episodes in which the agent made its task's first gold call, name and
     arguments exactly: whether it copies the ids the dialogue gives into a call."""
@@ -421,6 +461,7 @@ class Unit:
     sets: dict[str, tuple[list[Path], list[Task]]]
     settings: Settings
     threads: int
+    probe: list[Path] = field(default_factory=list)  # samples to measure teacher-forced on
 
 
 def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
@@ -435,6 +476,9 @@ def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
         name: evaluate(model, specs, tasks, unit.folder / f"eval-{name}", unit.settings)
         for name, (specs, tasks) in unit.sets.items()
     }
+    if unit.probe:
+        measured = teacher_forced(model, unit.probe, unit.settings)
+        (unit.folder / TEACHER_FORCED).write_text(json.dumps(measured))
     return unit, scores, seconds
 
 
@@ -693,6 +737,7 @@ def main() -> int:
             sets,
             s,
             args.threads,
+            vertical,
         )
         for seed in range(s.seeds)
         for arm in ([] if args.no_arms else args.arms)
@@ -731,6 +776,15 @@ def main() -> int:
             save()
             continue
         done[unit.label, unit.seed] = scores, seconds
+        forced = unit.folder / TEACHER_FORCED
+        if forced.exists():
+            measured = json.loads(forced.read_text())
+            record.setdefault("teacher_forced", {}).setdefault(unit.label, []).append(measured)
+            print(
+                f"seed {unit.seed} {unit.label}: teacher-forced on vertical training samples: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in measured.items()),
+                flush=True,
+            )
         for arm in args.arms:  # in the order of the arms and the seeds, whatever finished first
             finished = [done[arm, i] for i in range(s.seeds) if (arm, i) in done]
             if finished:
