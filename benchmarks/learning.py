@@ -1,9 +1,9 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 400] [--jobs 2]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 700] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
-        [--counts 3 30 300] [--train-tasks 8]
+        [--counts 3 30 300] [--train-tasks 8] [--scaling-steps 300] [--in-sample 10]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
 the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec (clinic)
@@ -11,9 +11,11 @@ is the vertical one. Trajectories come from `generate` with the scripted agent (
 deliberate mistakes) and user. They are rendered with the trainer's compact chat format (a
 tool is one line, `name(arg, ...)`; the policy is left out; a tool result is cut to
 --result-chars characters; an agent's text is its last sentence, the one the scripted user
-acts on), and a byte-level BPE tokenizer with every digit a token of its own (so an id is copied
-digit by digit) is trained on them; samples stay a few hundred tokens long. The model is a
-Qwen2-architecture network of about a million parameters, randomly initialised per seed.
+acts on), and a byte-level BPE tokenizer is trained on them: every digit a token of its own,
+and `verbatim` (a space closes the piece before it, a double quote is a token), so a value is
+the same tokens in the user's sentence and in the call that copies it; clinic samples are
+~390 tokens. The model is a Qwen2-architecture network of about a million parameters,
+randomly initialised per seed.
 
 Arms, each with the same total number of optimizer steps:
 - untrained: the initialised model;
@@ -25,8 +27,11 @@ Arms, each with the same total number of optimizer steps:
 Each arm is evaluated with `evaluate_job` (the `envscale eval` path, `hf` agent) on held-out
 vertical tasks (sampled with another seed, and none whose calls and initial state equal a
 training task's) and on held-out general domains that no arm trained on; pass^k for k up to
---trials. With --scaling it also trains general-only models on 1, ..., N training domains at
-a fixed number of steps (so a fixed token budget) and evaluates them on the held-out domains.
+--trials. Each arm also reports its teacher-forced next-token accuracy on vertical training
+samples (on the digits of the calls' arguments, the tools' names, the rest), a signal that
+moves long before pass^k. With --scaling it also trains general-only models on 1, ..., N
+training domains at a fixed number of steps (--scaling-steps, so a fixed token budget) and
+evaluates them on the held-out domains; arms and points share the --jobs processes.
 Prints the tables, writes learning.json and learning.png (and scaling.png) under --out.
 --in-sample N adds a set of N of the vertical training tasks, to tell a model that has not
 fitted its data from one that does not generalise.
