@@ -1,19 +1,21 @@
 """Does envscale's data teach a model to act? A small model trained from scratch, evaluated as
 an agent with the scripted user on tasks it never saw.
 
-    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 400] [--jobs 2]
+    nice python benchmarks/learning.py [--quick] [--seeds 3] [--steps 700] [--jobs 2]
     nice python benchmarks/learning.py --scaling [--apis ../shared/apis/apis.jsonl.gz --limit N]
-        [--counts 3 30 300] [--train-tasks 8]
+        [--counts 3 30 300] [--train-tasks 8] [--scaling-steps 300] [--in-sample 10]
 
 Everything is built offline, in code: domains synthesised from a tool collection (by default
 the shipped examples/apis/demo.jsonl) are the general data, and one shipped spec (clinic)
 is the vertical one. Trajectories come from `generate` with the scripted agent (without its
 deliberate mistakes) and user. They are rendered with the trainer's compact chat format (a
 tool is one line, `name(arg, ...)`; the policy is left out; a tool result is cut to
-RESULT_CHARS characters; an agent's text is its last sentence, the one the scripted user acts
-on), and a byte-level BPE tokenizer with every digit a token of its own (so an id is copied
-digit by digit) is trained on them; samples stay a few hundred tokens long. The model is a
-Qwen2-architecture network of about a million parameters, randomly initialised per seed.
+--result-chars characters; an agent's text is its last sentence, the one the scripted user
+acts on), and a byte-level BPE tokenizer is trained on them: every digit a token of its own,
+and `verbatim` (a space closes the piece before it, a double quote is a token), so a value is
+the same tokens in the user's sentence and in the call that copies it; clinic samples are
+~390 tokens. The model is a Qwen2-architecture network of about a million parameters,
+randomly initialised per seed.
 
 Arms, each with the same total number of optimizer steps:
 - untrained: the initialised model;
@@ -25,14 +27,25 @@ Arms, each with the same total number of optimizer steps:
 Each arm is evaluated with `evaluate_job` (the `envscale eval` path, `hf` agent) on held-out
 vertical tasks (sampled with another seed, and none whose calls and initial state equal a
 training task's) and on held-out general domains that no arm trained on; pass^k for k up to
---trials. With --scaling it also trains general-only models on 1, ..., N training domains at
-a fixed number of steps (so a fixed token budget) and evaluates them on the held-out domains.
+--trials. Each arm also reports its teacher-forced next-token accuracy on vertical training
+samples (on the digits of the calls' arguments, the tools' names, the rest), a signal that
+moves long before pass^k. With --scaling it also trains general-only models on 1, ..., N
+training domains at a fixed number of steps (--scaling-steps, so a fixed token budget) and
+evaluates them on the held-out domains; arms and points share the --jobs processes.
 Prints the tables, writes learning.json and learning.png (and scaling.png) under --out.
+--in-sample N adds a set of N of the vertical training tasks, to tell a model that has not
+fitted its data from one that does not generalise.
+
+What is kept between runs: the synthesis in --out/synth/<collection>-<sha256 prefix>-<limit>
+(keyed by the collection's content and the limit, so another collection gets its own and a
+rerun resumes it), and per domain the sampled tasks and their trajectories (reused while
+the request, tasks, seed, states, chain and sampling, is the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -43,7 +56,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,16 +83,12 @@ from envscale.trainer.tiny import train_tokenizer  # noqa: E402
 VERTICAL = ROOT / "specs" / "clinic.domain"
 COLLECTION = ROOT / "examples" / "apis" / "demo.jsonl"
 HELD_OUT_DOMAINS = 2  # general domains no arm trains on
-RESULT_CHARS = 300
 TAG_TOKENS = ["<tool_call>", "</tool_call>"]
 # The scripted agent without its deliberate mistakes: a small model learns from clean
 # demonstrations; the held-out episodes (a model as the agent) have none either.
 CLEAN = BackendConfig("scripted", options=(("failure_rate", 0.0),))
 ARMS = ("untrained", "vertical only", "general then vertical", "general only")
 
-# The compact rendering: a tool is one line, the policy is left out, results are cut short.
-FORMAT = ChatFormat(tools="line", system=False, results="plain", result_chars=RESULT_CHARS)
-TEMPLATE = chat_template(FORMAT)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -97,17 +106,24 @@ class Settings:
     vocab: int
     hidden: int
     layers: int
+    heads: int
     tokens_per_batch: int
     max_length: int
     lr: float
+    warmup: float  # share of a phase's steps
+    result_chars: int  # a tool result is cut to this many characters
     chain: int  # most calls per sampled task
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
 
 
 # Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
-# about four tasks where a chain-1 request gives one (most single calls fail there).
-FULL = Settings(3, 400, 4, 40, 600, 10, 2, 10, 80, 2048, 128, 3, 2048, 1024, 6e-3, 2, 150)
-QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 2048, 768, 3e-3, 2, 3)
+# about four tasks where a chain-1 request gives one (most single calls fail there). 700
+# steps of the ~390-token samples (results cut to 120 characters) fill about 13 minutes of
+# an arm at load 5-6 on two cores; 128 tokens a turn fit the longest calls.
+FULL = Settings(
+    3, 700, 4, 40, 600, 10, 2, 10, 128, 2048, 128, 3, 4, 2048, 1024, 6e-3, 0.05, 120, 2, 150
+)
+QUICK = Settings(1, 4, 2, 6, 18, 2, 1, 3, 24, 512, 32, 1, 4, 2048, 768, 3e-3, 0.05, 300, 2, 3)
 # Data seeds of the held-out tasks' generated states, far from the training ones (0, 1, ...).
 HELD_OUT_DATA_SEED = 100_000
 
@@ -115,7 +131,22 @@ HELD_OUT_DATA_SEED = 100_000
 # ---- data
 
 
-def synthesised_domains(out: Path, apis: Path, limit: int | None) -> list[Path]:
+def template(s: Settings) -> str:
+    """The compact rendering: a tool is one line, the policy is left out, results cut short."""
+    fmt = ChatFormat(tools="line", system=False, results="plain", result_chars=s.result_chars)
+    return chat_template(fmt)
+
+
+def synthesis_folder(root: Path, apis: Path, limit: int | None) -> Path:
+    """Where the synthesis of `apis` (its first `limit` tools) is kept: a folder named by the
+    collection's content and the limit, so another collection or limit gets its own and a
+    rerun resumes (or reuses) this one wherever --out is."""
+    digest = hashlib.sha256(apis.read_bytes()).hexdigest()[:12]
+    return root / f"{apis.name.split('.')[0]}-{digest}-{limit if limit else 'all'}"
+
+
+def synthesised_domains(root: Path, apis: Path, limit: int | None) -> list[Path]:
+    out = synthesis_folder(root, apis, limit)
     report = synthesise(
         SynthOptions(
             inputs=[apis], out=out, seed=0, min_size=2, tasks=8, limit=limit, progress=False
@@ -147,22 +178,10 @@ def sampling_job(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
 
 def varied_tasks(spec: Path, n: int, seed: int, data_seed: int, s: Settings) -> list[Task]:
     """n tasks of one spec spread over `s.states` generated states (data seeds from
-    `data_seed`), each state sampled with a seed of its own. A walk picks its arguments by
-    their place in the state, so one seed for every state would pick the same ids (the same
-    patient P016 again and again) and a model could memorise them instead of reading them
-    from the dialogue."""
-    domains = load_domains([str(spec)])
-    if s.states == 0:
-        job = sampling_job([spec], Path("."), n, seed, s, data_seed=0)
-        return sample_job_tasks(job, domains, job_initial_states(job))
-    states = min(n, s.states)
-    one = replace(s, states=1)
-    tasks: list[Task] = []
-    for i in range(states):
-        share = n // states + (i < n % states)
-        job = sampling_job([spec], Path("."), share, seed * 10_007 + i, one, data_seed + i)
-        tasks.extend(sample_job_tasks(job, domains, job_initial_states(job)))
-    return tasks
+    `data_seed`); `sample_over_states` walks each state with a seed of its own, so the ids,
+    names and dates differ from task to task and a model cannot memorise one table of them."""
+    job = sampling_job([spec], Path("."), n, seed, s, data_seed)
+    return sample_job_tasks(job, load_domains([str(spec)]), job_initial_states(job))
 
 
 def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Settings) -> list[Path]:
@@ -172,7 +191,9 @@ def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
     for spec in specs:
         folder = out / spec.stem
         folder.mkdir(parents=True, exist_ok=True)
-        request = json.dumps({"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain})
+        request = json.dumps(
+            {"tasks": tasks, "seed": seed, "states": s.states, "chain": s.chain, "sampling": 2}
+        )
         tasks_file, request_file = folder / "tasks.jsonl", folder / "request.json"
         if request_file.exists() and request_file.read_text() == request:
             sampled = load_jsonl(tasks_file, Task)
@@ -183,11 +204,12 @@ def trajectories(specs: list[Path], out: Path, tasks: int, seed: int, s: Setting
             tasks_file.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in sampled))
             request_file.write_text(request)
         run_tasks(sampling_job([spec], folder, len(sampled), seed, s, 0), sampled)
-        files.append(compact(folder / "trajectories.jsonl", folder / "compact.jsonl"))
+        target = folder / "compact.jsonl"
+        files.append(compact(folder / "trajectories.jsonl", target, s.result_chars))
     return files
 
 
-def compact(source: Path, target: Path) -> Path:
+def compact(source: Path, target: Path, result_chars: int) -> Path:
     """The trajectories as the compact format shows them: the policy and the end of long tool
     results taken out (so the trainer's audit holds every message to its rendering), and the
     agent's text cut to its last sentence."""
@@ -198,7 +220,7 @@ def compact(source: Path, target: Path) -> Path:
             if message["role"] == "system":
                 message["content"] = ""
             elif message["role"] == "tool":
-                message["content"] = (message.get("content") or "")[:RESULT_CHARS]
+                message["content"] = (message.get("content") or "")[:result_chars]
             elif message["role"] == "assistant" and message.get("content"):
                 message["content"] = last_sentence(message["content"])
         lines.append(json.dumps(record, ensure_ascii=False))
@@ -249,21 +271,21 @@ def training_instances(files: list[Path]) -> set[str]:
 # ---- the model
 
 
-def rendered_texts(files: list[Path]) -> list[str]:
+def rendered_texts(files: list[Path], s: Settings) -> list[str]:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     texts = []
     for file in files:
         for traj in load_jsonl(file, Trajectory):
             rendered, _ = render_jinja_template(
-                [chat_messages(traj)], tools=chat_tools(traj), chat_template=TEMPLATE
+                [chat_messages(traj)], tools=chat_tools(traj), chat_template=template(s)
             )
             texts.append(rendered[0])
     return texts
 
 
-def build_tokenizer(texts: list[str], vocab: int):
-    return train_tokenizer(texts, vocab, TEMPLATE, TAG_TOKENS, split_digits=True)
+def build_tokenizer(texts: list[str], s: Settings):
+    return train_tokenizer(texts, s.vocab, template(s), TAG_TOKENS, verbatim=True)
 
 
 def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Path:
@@ -275,8 +297,8 @@ def build_model(directory: Path, tokenizer, settings: Settings, seed: int) -> Pa
         hidden_size=settings.hidden,
         intermediate_size=3 * settings.hidden,
         num_hidden_layers=settings.layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=settings.heads,
+        num_key_value_heads=max(1, settings.heads // 2),
         max_position_embeddings=4096,
         tie_word_embeddings=True,
         bos_token_id=None,
@@ -310,7 +332,7 @@ def phase(name: str, files: list[Path], steps: int, settings: Settings) -> dict:
         "steps": steps,
         "lr": settings.lr,
         "schedule": "cosine",
-        "warmup": 0.05,
+        "warmup": settings.warmup,
         "tokens_per_batch": settings.tokens_per_batch,
         "max_length": settings.max_length,
     }
@@ -352,6 +374,46 @@ def evaluate(
         "tasks": report.tasks,
         "episodes": report.episodes,
     }
+
+
+ASSISTANT_TURN = re.compile(r"<\|im_start\|>assistant\n(.*?)<\|im_end\|>", re.S)
+CALL_ARGUMENTS = re.compile(r'"arguments": (\{.*?\})\}</tool_call>')
+CALL_NAME = re.compile(r'"name": "([^"]+)"')
+TEACHER_FORCED = "teacher_forced.json"
+
+
+def teacher_forced(model_dir: Path, files: list[Path], s: Settings, n: int = 60) -> dict:
+    """Next-token accuracy on the assistant turns of the first `n` samples of `files`, fed the
+    demonstration itself: on the digits of the calls' arguments (the ids and dates copied from
+    the dialogue), on the tokens of the tools' names and on the rest. A finer signal than
+    pass^k, which needs every token of every call right."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    counts = {"call digits": [0, 0], "call names": [0, 0], "other": [0, 0]}
+    for text in rendered_texts(files, s)[:n]:
+        encoded = tokenizer(text, return_offsets_mapping=True)
+        ids, offsets = encoded["input_ids"][: s.max_length], encoded["offset_mapping"]
+        with torch.no_grad():
+            predicted = model(torch.tensor([ids])).logits[0].argmax(-1).tolist()
+        turns = [m.span(1) for m in ASSISTANT_TURN.finditer(text)]
+        arguments = [m.span(1) for m in CALL_ARGUMENTS.finditer(text)]
+        names = [m.span(1) for m in CALL_NAME.finditer(text)]
+        for i in range(1, len(ids)):
+            start, end = offsets[i]
+            if not any(a <= start < b for a, b in turns):
+                continue
+            if text[start:end].isdigit() and any(a <= start < b for a, b in arguments):
+                kind = "call digits"
+            elif any(a <= start < b for a, b in names):
+                kind = "call names"
+            else:
+                kind = "other"
+            counts[kind][0] += predicted[i - 1] == ids[i]
+            counts[kind][1] += 1
+    return {kind: right / total if total else 0.0 for kind, (right, total) in counts.items()}
 
 
 def first_gold_call_rate(path: Path, tasks: list[Task]) -> float:
@@ -404,6 +466,7 @@ class Unit:
     sets: dict[str, tuple[list[Path], list[Task]]]
     settings: Settings
     threads: int
+    probe: list[Path] = field(default_factory=list)  # samples to measure teacher-forced on
 
 
 def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
@@ -418,6 +481,9 @@ def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
         name: evaluate(model, specs, tasks, unit.folder / f"eval-{name}", unit.settings)
         for name, (specs, tasks) in unit.sets.items()
     }
+    if unit.probe:
+        measured = teacher_forced(model, unit.probe, unit.settings)
+        (unit.folder / TEACHER_FORCED).write_text(json.dumps(measured))
     return unit, scores, seconds
 
 
@@ -515,12 +581,23 @@ def plot_scaling(points: dict[int, list[float]], path: Path) -> bool:
 
 # ---- the run
 
+SCALING = "scaling:"  # the label prefix of a scaling point's unit
+
+
+def scaling_counts(args: argparse.Namespace, available: int) -> list[int]:
+    counts = sorted({1, max(1, available // 2), available})
+    if not args.quick and available >= 30:
+        counts = sorted({1, 3, 10, 30, available})
+    if args.counts:
+        counts = sorted({min(n, available) for n in args.counts})
+    return counts
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a minute-scale smoke run")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3)")
-    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 400)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 700)")
     parser.add_argument("--trials", type=int, help="trials per held-out task, the largest k")
     parser.add_argument("--lr", type=float, help="peak learning rate (default 6e-3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -531,6 +608,9 @@ def main() -> int:
     )
     parser.add_argument("--scaling", action="store_true", help="also the scaling curve")
     parser.add_argument("--scaling-seeds", type=int, help="seeds per point (default --seeds)")
+    parser.add_argument(
+        "--scaling-steps", type=int, help="optimizer steps per point (default --steps)"
+    )
     parser.add_argument("--no-arms", action="store_true", help="only the scaling curve")
     parser.add_argument(
         "--counts", type=int, nargs="+", help="training-domain counts of the scaling curve"
@@ -545,6 +625,18 @@ def main() -> int:
     parser.add_argument("--chain", type=int, help="most calls per sampled task (default 2)")
     parser.add_argument("--hidden", type=int, help="the model's hidden size (default 128)")
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
+    parser.add_argument("--heads", type=int, help="attention heads (default 4)")
+    parser.add_argument("--tokens-per-batch", type=int, help="tokens a step (default 2048)")
+    parser.add_argument("--result-chars", type=int, help="tool results cut to (default 300)")
+    parser.add_argument("--max-tokens", type=int, help="tokens a model turn (default 80)")
+    parser.add_argument("--warmup", type=float, help="warm-up share of a phase (default 0.05)")
+    parser.add_argument(
+        "--in-sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate on N of the vertical training tasks (whether the model fits them)",
+    )
     parser.add_argument(
         "--states",
         type=int,
@@ -576,6 +668,11 @@ def main() -> int:
                     ("chain", args.chain),
                     ("hidden", args.hidden),
                     ("layers", args.layers),
+                    ("heads", args.heads),
+                    ("tokens_per_batch", args.tokens_per_batch),
+                    ("warmup", args.warmup),
+                    ("result_chars", args.result_chars),
+                    ("max_tokens", args.max_tokens),
                 )
                 if value
             },
@@ -597,8 +694,8 @@ def main() -> int:
     seen = training_instances(general + vertical)
     vertical_tasks = held_out_tasks([VERTICAL], s.vertical_eval_tasks, 101, seen, s)
     general_tasks = held_out_tasks(held_domains, s.eval_tasks, 101, seen, s)
-    texts = rendered_texts(general + vertical)
-    tokenizer = build_tokenizer(texts, s.vocab)
+    texts = rendered_texts(general + vertical, s)
+    tokenizer = build_tokenizer(texts, s)
     lengths = sorted(len(tokenizer(t)["input_ids"]) for t in texts)
     n_vertical = len(load_jsonl(vertical[0], Trajectory))
     print(
@@ -609,6 +706,12 @@ def main() -> int:
         f"median sample {lengths[len(lengths) // 2]} tokens, longest {lengths[-1]}"
     )
     sets = {"vertical": ([VERTICAL], vertical_tasks), "general": (held_domains, general_tasks)}
+    if args.in_sample:
+        trained_on = load_jsonl(vertical[0].parent / "tasks.jsonl", Task)
+        sets["vertical (train)"] = (
+            [VERTICAL],
+            trained_on[:: max(1, len(trained_on) // args.in_sample)][: args.in_sample],
+        )
     results: dict[str, list[dict]] = {}
     timings: dict[str, list[float]] = {}
     seeds = max(s.seeds, (args.scaling_seeds or s.seeds) if args.scaling else 0)
@@ -639,13 +742,54 @@ def main() -> int:
             sets,
             s,
             args.threads,
+            vertical,
         )
         for seed in range(s.seeds)
         for arm in ([] if args.no_arms else args.arms)
     ]
+    counts = scaling_counts(args, len(general_domains)) if args.scaling else []
+    scaling_steps = args.scaling_steps or s.steps
+    held = {"general": (held_domains, general_tasks)}
+    units += [
+        Unit(
+            f"{SCALING}{n}",
+            seed,
+            [phase("general", general[:n], scaling_steps, s)],
+            bases[seed],
+            out / f"seed{seed}" / f"scaling-{n}",
+            held,
+            s,
+            args.threads,
+        )
+        for n in counts
+        for seed in range(args.scaling_seeds or s.seeds)
+    ]
+    points: dict[int, list[float]] = {}
     done: dict[tuple[str, int], tuple[dict, float]] = {}
+    # Arms and scaling points share one pool, so no process waits for the other kind.
     for unit, scores, seconds in run_units(units, args.jobs):
+        if unit.label.startswith(SCALING):
+            n = int(unit.label.removeprefix(SCALING))
+            points.setdefault(n, []).append(scores["general"]["pass^k"]["1"])
+            record["scaling"] = {str(k): points[k] for k in sorted(points)}
+            record.setdefault("scaling_train_seconds", {}).setdefault(str(n), []).append(seconds)
+            print(
+                f"scaling: {n} training domains: held-out pass^1 {points[n]} "
+                f"(trained in {seconds:.0f} s)",
+                flush=True,
+            )
+            save()
+            continue
         done[unit.label, unit.seed] = scores, seconds
+        forced = unit.folder / TEACHER_FORCED
+        if forced.exists():
+            measured = json.loads(forced.read_text())
+            record.setdefault("teacher_forced", {}).setdefault(unit.label, []).append(measured)
+            print(
+                f"seed {unit.seed} {unit.label}: teacher-forced on vertical training samples: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in measured.items()),
+                flush=True,
+            )
         for arm in args.arms:  # in the order of the arms and the seeds, whatever finished first
             finished = [done[arm, i] for i in range(s.seeds) if (arm, i) in done]
             if finished:
@@ -665,38 +809,14 @@ def main() -> int:
         if plot(results, list(sets), out / "learning.png"):
             print(f"plot: {out / 'learning.png'}")
 
-    if args.scaling:
-        counts = sorted({1, max(1, len(general_domains) // 2), len(general_domains)})
-        if not args.quick and len(general_domains) >= 30:
-            counts = sorted({1, 3, 10, 30, len(general_domains)})
-        if args.counts:
-            counts = sorted({min(n, len(general_domains)) for n in args.counts})
-        points: dict[int, list[float]] = {}
-        record["scaling"] = {}
-        held = {"general": (held_domains, general_tasks)}
-        units = [
-            Unit(
-                str(n),
-                seed,
-                [phase("general", general[:n], s.steps, s)],
-                bases[seed],
-                out / f"seed{seed}" / f"scaling-{n}",
-                held,
-                s,
-                args.threads,
-            )
-            for n in counts
-            for seed in range(args.scaling_seeds or s.seeds)
-        ]
-        for unit, scores, _ in run_units(units, args.jobs):
-            n = int(unit.label)
-            points.setdefault(n, []).append(scores["general"]["pass^k"]["1"])
-            print(f"scaling: {n} training domains: held-out pass^1 {points[n]}", flush=True)
-            record["scaling"] = {str(k): points[k] for k in sorted(points)}
-            save()
-        print("\ntraining domains -> held-out domains pass^1 (mean over seeds)")
+    if counts:
+        budget = scaling_steps * s.tokens_per_batch
+        print(
+            f"\ntraining domains -> held-out domains pass^1 (mean over seeds; {scaling_steps} "
+            f"steps of {s.tokens_per_batch} tokens, at most {budget:,} tokens, per point)"
+        )
         for n in counts:
-            print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}")
+            print(f"{n:>6} -> {statistics.fmean(points[n]):.3f}  {points[n]}")
         if plot_scaling(points, out / "scaling.png"):
             print(f"plot: {out / 'scaling.png'}")
 

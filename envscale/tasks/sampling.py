@@ -191,8 +191,10 @@ def sample_over_states(
 ) -> list[Task]:
     """Up to `n` tasks spread evenly over the initial states `factories` make (the first ones
     get one more when `n` does not divide); the coverage that steers the walks carries over
-    from state to state, so the states do not all get the same chains. `options` are
-    `sample_tasks`'s."""
+    from state to state, so the states do not all get the same chains. Each state is walked
+    with a seed of its own (`state_seed`): a walk picks its arguments by their place in the
+    state, so one seed for every state would pick the same ids again and again. `options`
+    are `sample_tasks`'s."""
     if len(factories) == 1:
         return sample_tasks(domain, factories[0], n, seed, report=report, **options)
     report = report if report is not None else SamplingReport()
@@ -202,7 +204,15 @@ def sample_over_states(
         share = n // len(factories) + (i < n % len(factories))
         one = SamplingReport()
         tasks.extend(
-            sample_tasks(domain, factory, share, seed, report=one, coverage=coverage, **options)
+            sample_tasks(
+                domain,
+                factory,
+                share,
+                state_seed(seed, i),
+                report=one,
+                coverage=coverage,
+                **options,
+            )
         )
         report.attempts += one.attempts
         report.rejected.update(one.rejected)
@@ -214,6 +224,11 @@ def sample_over_states(
         c.name for t in tasks for i, c in enumerate(t.gold_calls) if i not in t.invalid_calls
     )
     return tasks
+
+
+def state_seed(seed: int, index: int) -> int:
+    """The sampling seed of the `index`-th of several initial states."""
+    return seed * 10_007 + index
 
 
 def _execute(

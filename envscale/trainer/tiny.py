@@ -144,20 +144,34 @@ def train_tokenizer(
     template: str,
     tags: Sequence[str] = TAG_TOKENS,
     split_digits: bool = False,
+    verbatim: bool = False,
 ):
     """A byte-level BPE fast tokenizer trained on `texts`, with the chat tokens, the `tags`
     as whole tokens and `template` as its chat template. With `split_digits` every digit is a
-    token of its own, so an id such as `P012` is always spelled the same way."""
+    token of its own, so an id such as `P012` is always spelled the same way. `verbatim`
+    (which implies `split_digits`) makes a value the same tokens wherever it stands: a space
+    ends the piece before it instead of starting the next one and a double quote is a token
+    of its own, so `P012` in "id is P012" and in `{"id": "P012"}` is `P`,`0`,`1`,`2` both
+    times, and copying a value from the dialogue into a call is copying tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.pre_tokenizer = (
-        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-        if split_digits
-        else byte_level
-    )
+    digits = pre_tokenizers.Digits(individual_digits=True)
+    if verbatim:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                digits,
+                pre_tokenizers.Split(" ", "merged_with_previous"),
+                pre_tokenizers.Split('"', "isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    else:
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.pre_tokenizer = (
+            pre_tokenizers.Sequence([digits, byte_level]) if split_digits else byte_level
+        )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

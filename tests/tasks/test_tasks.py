@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from envscale.tasks.sampling import (
     read_tasks,
     sample_over_states,
     sample_tasks,
+    state_seed,
     verify_task,
     write_tasks,
 )
@@ -365,6 +367,19 @@ def test_tasks_spread_over_generated_states(clinic):
     per_state = [sum(t.initial_state == s for t in tasks) for s in states]
     assert per_state == [3, 2, 2]
     assert all(verify_task(clinic, t, SPEC) for t in tasks)
+
+
+def test_each_state_is_sampled_with_a_seed_of_its_own(clinic):
+    # A walk picks arguments by their place in the state: with one seed for every state the
+    # tasks of different states would name the same ids.
+    states = initial_states_for(SPEC, "generated", 0, 8, states=12)
+    factories = [EnvFactory(clinic, state, SPEC) for state in states]
+    tasks = sample_over_states(clinic, factories, 12, seed=3, max_length=1, read_only_share=1.0)
+    assert [t.seed for t in tasks] == [state_seed(3, i) for i in range(12)]
+    values = Counter(
+        json.dumps(t.gold_calls[0].arguments, sort_keys=True) for t in tasks if t.gold_calls
+    )
+    assert len(values) >= 8, values
 
 
 def test_tasks_command_spreads_tasks_over_states(tmp_path, capsys):

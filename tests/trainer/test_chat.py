@@ -83,3 +83,22 @@ def test_a_compact_model_trains_on_its_own_rendering_with_digits_split() -> None
     r = Renderer(tokenizer, ChatTemplate(template)).render(messages, TOOLS)
     audit_sample(messages, r.text, r.spans, r.offsets, r.mask)
     assert sum(r.mask) > 0
+
+
+def test_a_verbatim_tokenizer_spells_a_value_alike_in_text_and_in_a_call() -> None:
+    template = chat_template(COMPACT)
+    text, _ = render(COMPACT)
+    said = "The order id is W12 and the code P0123. "
+    called = '{"order_id": "W12", "code": "P0123"}'
+    for verbatim in (False, True):
+        tokenizer = train_tokenizer([text, said, called] * 4, 400, template, verbatim=verbatim)
+        for value in ("W12", "P0123"):
+            ids = tokenizer(value, add_special_tokens=False)["input_ids"]
+            in_text = _contains(tokenizer(said)["input_ids"], ids)
+            in_call = _contains(tokenizer(called)["input_ids"], ids)
+            assert (in_text and in_call) == verbatim, (verbatim, value)
+        assert tokenizer.decode(tokenizer(said + called)["input_ids"]) == said + called
+
+
+def _contains(sequence: list[int], part: list[int]) -> bool:
+    return any(sequence[i : i + len(part)] == part for i in range(len(sequence)))
