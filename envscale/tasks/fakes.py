@@ -884,6 +884,9 @@ _NAMED_KINDS: tuple[tuple[frozenset[str], str], ...] = (
 _TITLED = frozenset({"clinician", "doctor", "physician"})
 
 
+_PLAN_TIERS = ("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select")
+
+
 def name_for(
     rng: random.Random,
     entity: str,
@@ -904,10 +907,13 @@ def name_for(
     if kind == "restaurant":
         return restaurant(rng, cuisine)
     if kind == "plan":
-        tier = rng.choice(("Gold", "Silver", "Bronze", "Platinum", "Basic", "Plus", "Select"))
+        insurer = persona.company.split(",")[0].split(" ")[0]
+        # a tier that repeats the insurer's word reads as a stutter ("Golden Gold")
+        tiers = [t for t in _PLAN_TIERS if not insurer.lower().startswith(t.lower()[:4])]
+        tier = rng.choice(tiers)
         # no number in the name, which a reader would take for the share it covers
         kind_of = rng.choice(("PPO", "HMO", "EPO", "POS"))
-        return f"{persona.company.split(',')[0].split(' ')[0]} {tier} {kind_of}"
+        return f"{insurer} {tier} {kind_of}"
     if kind == "company":
         return persona.company
     return product(rng)

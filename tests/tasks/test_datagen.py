@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import envscale
 from envscale.runtime.errors import DataError
 from envscale.tasks import fakes
 from envscale.tasks.datagen import check_invariant, entity_order, generate_data, id_formats
+from envscale.tasks.generation.ids import counted, spread
 from envscale.tasks.sampling import sample_tasks, verify_task
 from envscale.tasks.states import EnvFactory
 
@@ -165,8 +168,16 @@ def test_airline_data_meets_the_field_checks(airline):
             re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in flight["dates"]
         )  # "By day, YYYY-MM-DD"
     ids = [r["reservation_id"] for r in data["Reservation"]]
-    assert ids[:3] == ["HATHAT", "HATHAU", "HATHAV"]  # counting up from free_key's first key
-    assert all(len(i) == 6 for i in ids)
+    # free_key's first key, HATHAT, gives the shape: six capitals, spread, not counted up
+    assert all(re.fullmatch(r"[A-Z]{6}", i) for i in ids) and len(set(ids)) == len(ids)
+    assert not any(counted(a, 1) == b for a, b in itertools.pairwise(ids))
+
+
+def test_spread_keys_are_distinct_and_keep_the_shape():
+    keys = [spread("HAT-A9z", i) for i in range(26 * 10 * 26)]
+    assert len(set(keys)) == len(keys)  # every key of the shape once
+    assert all(re.fullmatch(r"HAT-[A-Z][0-9][a-z]", k) for k in keys)
+    assert sum(counted(a, 1) == b for a, b in itertools.pairwise(keys)) < 10
 
 
 def test_tasks_on_generated_airline_and_retail_data_verify(airline, retail):
@@ -443,3 +454,16 @@ def test_zero_of_an_entity_asked_for_warns_on_stderr_even_with_notes(capsys):
     )
     generate_data(domain, 0, {"A": 0, "B": 3}, notes=[])
     assert "warning: generated data: no B at all" in capsys.readouterr().err
+
+
+def test_plan_names_do_not_repeat_the_insurers_word():
+    seen = set()
+    for seed in range(300):
+        rng = random.Random(seed)
+        persona = fakes.Persona.make(rng)
+        name = fakes.name_for(rng, "InsurancePlan", "", persona, {})
+        insurer, tier, kind = name.rsplit(" ", 2)
+        assert not insurer.split(" ")[-1].lower().startswith(tier.lower()[:4]), name
+        assert kind in {"PPO", "HMO", "EPO", "POS"}
+        seen.add(tier)
+    assert len(seen) >= 5

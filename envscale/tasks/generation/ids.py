@@ -22,8 +22,8 @@ _USERNAME = re.compile(r"^[a-z]+_[a-z]+_\d+$")
 
 @dataclass(frozen=True)
 class IdFormat:
-    """Ids `prefix` + a number padded to `width`; or, with `first`, counting up from `first` as
-    `free_key` does (HATHAT, HATHAU, …)."""
+    """Ids `prefix` + a number padded to `width`; or, with `first`, ids of `first`'s shape
+    (`free_key`'s first key), spread over that shape's keys as issued codes are."""
 
     prefix: str
     width: int
@@ -32,7 +32,7 @@ class IdFormat:
 
     def make(self, number: int) -> str:
         if self.first:
-            return counted(self.first, number - 1)
+            return spread(self.first, number - 1)
         return f"{self.prefix}{str(number).zfill(self.width)}"
 
     def fitted(self, low: int, high: int | None) -> IdFormat:
@@ -51,20 +51,64 @@ class IdFormat:
 def counted(first: str, steps: int) -> str:
     """The key `steps` after `first`, counting its last run of letters and digits like an
     odometer, each position within its own kind (what `free_key` walks through)."""
-    start = len(first)
-    while start > 0 and first[start - 1].isascii() and first[start - 1].isalnum():
-        start -= 1
-    digits = list(first[start:])
+    head, run = _split_run(first)
+    digits = list(run)
     carry = steps
     for i in range(len(digits) - 1, -1, -1):
         if not carry:
             break
-        ch = digits[i]
-        zero, base = ("0", 10) if ch.isdigit() else (("A", 26) if ch.isupper() else ("a", 26))
-        total = ord(ch) - ord(zero) + carry
+        zero, base = _kind(digits[i])
+        total = ord(digits[i]) - ord(zero) + carry
         digits[i], carry = chr(ord(zero) + total % base), total // base
-    head = str(carry) if carry else ""
-    return first[:start] + head + "".join(digits)
+    return head + (str(carry) if carry else "") + "".join(digits)
+
+
+def spread(first: str, steps: int) -> str:
+    """The `steps`-th key of `first`'s shape (its last run of letters and digits, each
+    position within its own kind), taken through a fixed permutation of that shape's keys:
+    distinct steps give distinct keys, and neighbouring steps look unrelated, as issued
+    booking codes do."""
+    head, run = _split_run(first)
+    kinds = [_kind(ch) for ch in run]
+    space = 1
+    rank = 0
+    for ch, (zero, base) in zip(run, kinds, strict=True):
+        space *= base
+        rank = rank * base + ord(ch) - ord(zero)
+    value = _permuted((rank + steps) % space, space)
+    out = []
+    for zero, base in reversed(kinds):
+        value, digit = divmod(value, base)
+        out.append(chr(ord(zero) + digit))
+    return head + "".join(reversed(out))
+
+
+def _permuted(index: int, space: int) -> int:
+    """`index` through a bijection of range(space): xor-shifts and odd multipliers permute
+    the integers of `bits` bits, and a result past `space` is permuted again until it falls
+    inside (cycle walking), which keeps the map one-to-one on range(space)."""
+    bits = max(space - 1, 1).bit_length()
+    mask = (1 << bits) - 1
+    shift = bits // 2 + 1
+    value = index
+    while True:
+        for multiplier in (0x9E3779B1, 0x85EBCA77):
+            value ^= value >> shift
+            value = (value * multiplier) & mask
+        value ^= value >> shift
+        if value < space:
+            return value
+
+
+def _split_run(key: str) -> tuple[str, str]:
+    start = len(key)
+    while start > 0 and key[start - 1].isascii() and key[start - 1].isalnum():
+        start -= 1
+    return key[:start], key[start:]
+
+
+def _kind(ch: str) -> tuple[str, int]:
+    return ("0", 10) if ch.isdigit() else (("A", 26) if ch.isupper() else ("a", 26))
 
 
 def id_formats(domain: Any, like: dict[str, list[dict]] | None = None) -> dict[str, IdFormat]:
