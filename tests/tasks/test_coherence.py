@@ -801,3 +801,22 @@ def test_a_billed_item_costs_what_it_usually_does():
     for line in billed:
         low, high = fakes.BILLED_PRICES[line["description"]]
         assert low <= line["amount"] <= high, line
+
+
+def test_an_enum_naming_a_referred_state_beside_struct_and_list_fields():
+    # the fields that are no reference hold dicts and lists, which no index is keyed by
+    domain = _compile(
+        'domain desk "Refunds." clock "2024-03-01T10:00:00"\n'
+        "enum OrderStatus { placed, cancelled, delivered }\n"
+        "enum Reason { cancelled_order, late }\n"
+        "struct Note { text: str }\n"
+        "entity Order { order_id: str @key  status: OrderStatus }\n"
+        "entity Refund { refund_id: str @key  order: Order  reason: Reason"
+        "  note: Note  days: list<date>  extra: map<str, int> }\n"
+    )
+    data = generate_data(domain, 2, 30)
+    orders = {o["order_id"]: o for o in data["Order"]}
+    assert len(data["Refund"]) == 30
+    for r in data["Refund"]:
+        said_cancelled = r["reason"] == "cancelled_order"
+        assert said_cancelled == (orders[r["order"]]["status"] == "cancelled"), r

@@ -432,8 +432,14 @@ class RecordValues(State):
             said = set(fakes.words(str(member)))
             fits = True
             for g in self.manifest.entities[entity].fields:
-                other = self.index.get(g.ref or "", {}).get(record.get(g.name))
-                if g.kind != "ref" or other is None:
+                if g.kind != "ref":
+                    continue
+                key = record.get(g.name)
+                # a ref inside a list or struct field is no single record's key
+                if isinstance(key, (dict, list)):
+                    continue
+                other = self.index.get(g.ref or "", {}).get(key)
+                if other is None:
                     continue
                 if not set(fakes.words(g.ref or "")) <= said:
                     continue
