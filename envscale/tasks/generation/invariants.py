@@ -331,14 +331,13 @@ class InvariantSearch(State):
     def _ready_deferred(self, env: Any, entity: str, record: dict) -> list[tuple[str, Check]]:
         """The set-aside invariants on the entity's rows whose other entities have records
         already, that the stored record meets."""
-        by_name = {inv.name: inv for inv in self.manifest.invariants}
         stored = env.db.find(entity, env.db.tables[entity].key_of(record))
         if stored is None:
             return []
         return [
             (n, c)
             for n, c in self.deferred.get(entity, [])
-            if all(self.index.get(e) for e in by_name[n].reads if e != entity)
+            if all(self.index.get(e) for e in self.invariant_reads[n] if e != entity)
             and judge(c, env.db, entity, stored) is None
         ]
 

@@ -72,10 +72,9 @@ class StatePlan(State):
         """Whether a record of `taker` referring to `key` meets, by what that record holds,
         the taker's invariants that read it (a check needing the taker's other values says
         nothing)."""
-        reading = {inv.name for inv in self.manifest.invariants if f.ref in inv.reads}
         held = [*self.row_checks.get(taker, []), *self.deferred.get(taker, [])]
         for name, check in held:
-            if name not in reading:
+            if f.ref not in self.invariant_reads[name]:
                 continue
             try:
                 if check(RowView(env.db, taker, {f.name: key}), every_row=True) is not None:
@@ -87,7 +86,7 @@ class StatePlan(State):
     def _waiting_for(self, env: Any, entity: str, key: Any) -> set[str]:
         """The later entities a record's set-aside invariants that it breaks now read."""
         row = self.index[entity].get(key)
-        reads = {inv.name: set(inv.reads) for inv in self.manifest.invariants}
+        reads = self.invariant_reads
         return {
             e
             for name, check in self.deferred.get(entity, [])

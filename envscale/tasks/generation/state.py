@@ -80,13 +80,16 @@ class State:
                 self.facts.setdefault(entity, {}).setdefault(fact.field, []).append(fact)
         checks = domain.tools_module.INVARIANTS
         runtime = [inv for inv in self.manifest.invariants if inv.enforced_by == "runtime"]
+        # invariant name -> the entities it reads
+        self.invariant_reads: dict[str, frozenset[str]] = {
+            inv.name: frozenset(inv.reads) for inv in self.manifest.invariants
+        }
         # Invariants on one entity's rows are met record by record; the others (global ones,
         # or those on another entity that read this one) are judged over the whole table.
         self.row_checks: dict[str, list[tuple[str, Check]]] = {}
         for inv in runtime:
             if inv.entity is not None:
                 self.row_checks.setdefault(inv.entity, []).append((inv.name, checks[inv.name]))
-        reads = {inv.name: set(inv.reads) for inv in runtime}
         for (entity, name, member), prior in sorted(self.writes.before.items()):
             # a record a tool moved into a state was, just before, in the state the tool
             # requires, with what it holds now but for what the tool set (a cancelled order
@@ -95,7 +98,7 @@ class State:
             written = self.writes.alongside.get((entity, name, member), set())
             for inv_name, check in list(self.row_checks.get(entity, [])):
                 fields = self.writes.row_fields.get(inv_name)
-                if reads[inv_name] != {entity} or fields is None or fields & written:
+                if self.invariant_reads[inv_name] != {entity} or fields is None or fields & written:
                     continue
                 if name not in fields:  # the same whatever the state
                     continue

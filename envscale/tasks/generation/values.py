@@ -463,7 +463,7 @@ class RecordValues(State):
         held = self.deferred.get(target, [])
         if not held or self.env is None:
             return keys
-        reads = {inv.name: set(inv.reads) for inv in self.manifest.invariants}
+        reads = self.invariant_reads
         ready = [
             (n, c)
             for n, c in held
@@ -487,8 +487,7 @@ class RecordValues(State):
         nothing."""
         if self.env is None or len(keys) < 2:
             return keys
-        reading = {inv.name for inv in self.manifest.invariants if f.ref in inv.reads}
-        checks = [c for n, c in self.row_checks.get(entity, []) if n in reading]
+        checks = [c for n, c in self.row_checks.get(entity, []) if f.ref in self.invariant_reads[n]]
         fitting = []
         for key in keys:
             row = {**record, f.name: key}
