@@ -174,6 +174,17 @@ def test_datagen_benchmark() -> None:
     assert "datagen: every entity made as asked" in done.stdout
 
 
+def test_datagen_benchmark_shows_records_and_takes_one_entitys_count() -> None:
+    done = run("datagen.py", "--spec", "delivery", "--count", "Order=24", "--show", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "delivery.domain  size 8, Order 24" in done.stdout
+    assert "  Order            asked   24  made   24" in lines
+    assert any(line.startswith("  statuses of Order.status: ") for line in lines)
+    shown = [line for line in lines if line.startswith("  Order {")]
+    assert len(shown) == 2 and all(json.loads(line[len("  Order ") :]) for line in shown)
+
+
 def test_generate_directory_benchmark() -> None:
     done = run("generate_directory.py")
     assert done.returncode == 0, done.stderr
