@@ -114,6 +114,7 @@ class Settings:
     result_chars: int  # a tool result is cut to this many characters
     chain: int  # most calls per sampled task
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
+    call_weight: float = 1.0  # loss weight of a tool call's tokens against the other tokens
 
 
 # Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
@@ -338,14 +339,16 @@ def phase(name: str, files: list[Path], steps: int, settings: Settings) -> dict:
     }
 
 
-def train_arm(base: Path, out: Path, phases: list[dict], seed: int) -> tuple[Path, float]:
+def train_arm(
+    base: Path, out: Path, phases: list[dict], seed: int, s: Settings
+) -> tuple[Path, float]:
     started = time.perf_counter()
     summary = train(
         {
             "output_dir": str(out),
             "seed": seed,
             "model": {"base": str(base)},
-            "training": {"progress": False, "merge_final": True},
+            "training": {"progress": False, "merge_final": True, "call_weight": s.call_weight},
             "phases": phases,
         }
     )
@@ -476,7 +479,9 @@ def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
     shutil.rmtree(unit.folder, ignore_errors=True)  # an earlier run's episodes are not reused
     model, seconds = unit.base, 0.0
     if unit.phases is not None:
-        model, seconds = train_arm(unit.base, unit.folder / "run", unit.phases, unit.seed)
+        model, seconds = train_arm(
+            unit.base, unit.folder / "run", unit.phases, unit.seed, unit.settings
+        )
     scores = {
         name: evaluate(model, specs, tasks, unit.folder / f"eval-{name}", unit.settings)
         for name, (specs, tasks) in unit.sets.items()
@@ -512,11 +517,12 @@ def spread(values: list[float]) -> dict:
 
 
 def table(results: dict, sets: list[str], k: int) -> str:
-    lines = [f"{'arm':24}" + "".join(f"{s + ' pass^' + str(j):>26}" for s in sets for j in (1, k))]
+    ks = sorted({1, k})
+    lines = [f"{'arm':24}" + "".join(f"{s + ' pass^' + str(j):>26}" for s in sets for j in ks)]
     for arm, by_set in results.items():
         row = f"{arm:24}"
         for name in sets:
-            for j in (1, k):
+            for j in ks:
                 values = [seed[name]["pass^k"][str(j)] for seed in by_set]
                 sd = spread(values)
                 row += f"{sd['mean']:>14.3f} [{sd['min']:.2f}-{sd['max']:.2f}]".rjust(26)
@@ -631,6 +637,9 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, help="tokens a model turn (default 80)")
     parser.add_argument("--warmup", type=float, help="warm-up share of a phase (default 0.05)")
     parser.add_argument(
+        "--call-weight", type=float, help="loss weight of tool-call tokens (default 1)"
+    )
+    parser.add_argument(
         "--in-sample",
         type=int,
         default=0,
@@ -673,6 +682,7 @@ def main() -> int:
                     ("warmup", args.warmup),
                     ("result_chars", args.result_chars),
                     ("max_tokens", args.max_tokens),
+                    ("call_weight", args.call_weight),
                 )
                 if value
             },

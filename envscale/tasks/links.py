@@ -60,15 +60,14 @@ class Links:
         return self._by_name[field, owner]
 
     def _named(self, field: str, owner: str | None) -> str | None:
+        # Text holds only text keys, and a field named after its own entity (a search
+        # result's `player`) is what the record is about, not another record of it.
         entities = self.manifest.entities
         for entity, spec in entities.items():
-            if len(spec.key) != 1:
+            if len(spec.key) != 1 or entity == owner:
                 continue
             key = spec.key[0]
-            if entity == owner and field == key:
-                continue
-            kind = next(f.kind for f in spec.fields if f.name == key)
-            if kind not in ("str", "int"):
+            if next(f.kind for f in spec.fields if f.name == key) != "str":
                 continue
             if field == key or field in (snake(entity), f"{snake(entity)}_id"):
                 return entity

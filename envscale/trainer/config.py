@@ -95,6 +95,11 @@ class TrainingConfig(_Strict):
     mask_failed_calls: bool = Field(
         True, description="no loss on an assistant turn whose tool call failed"
     )
+    call_weight: float = Field(
+        1.0,
+        gt=0,
+        description="loss weight of a tool call's tokens against the assistant's other tokens",
+    )
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     log_every: int = 1

@@ -31,7 +31,7 @@ from .config import PhaseConfig, TrainConfig, apply_overrides, load_config
 from .data import FileInfo, load_trajectories, sample_replay, split_eval
 from .metrics import MetricsLog, plot_losses, read_metrics
 from .modeling import build_phase_model, final_model, load_tokenizer, phase_dir
-from .packing import PhasePlan, collate, pack, plan_phase, supervised_in
+from .packing import PhasePlan, collate, pack, plan_phase, supervised_in, weight_in
 from .render import Renderer, Sample
 from .templates import resolve_template
 
@@ -106,6 +106,11 @@ def prepare_data(cfg: TrainConfig, renderer: Renderer) -> list[PhaseData]:
 
 
 def row_loss(model: Any, batch: Any, device: torch.device) -> torch.Tensor:
+    return token_losses(model, batch, device).sum()
+
+
+def token_losses(model: Any, batch: Any, device: torch.device) -> torch.Tensor:
+    """The cross-entropy of each of the row's targets."""
     input_ids = torch.tensor([batch.input_ids], device=device)
     position_ids = torch.tensor([batch.position_ids], device=device)
     keep = torch.tensor(batch.keep, device=device, dtype=torch.long)
@@ -116,7 +121,7 @@ def row_loss(model: Any, batch: Any, device: torch.device) -> torch.Tensor:
     )
     logits = out.logits.reshape(-1, out.logits.shape[-1]).float()
     targets = torch.tensor(batch.targets, device=device, dtype=torch.long)
-    return F.cross_entropy(logits, targets, reduction="sum")
+    return F.cross_entropy(logits, targets, reduction="none")
 
 
 def lr_lambda(phase: PhaseConfig, total: int) -> Callable[[int], float]:
@@ -412,7 +417,9 @@ def train_steps(
     last_loss = float("nan")
     eval_loss = None
     while step < len(plan):
-        stats = optimizer_step(accelerator, trained, plan, data.train, step, tc.max_grad_norm)
+        stats = optimizer_step(
+            accelerator, trained, plan, data.train, step, tc.max_grad_norm, tc.call_weight
+        )
         step += 1
         run.global_step += 1
         run.steps_this_run += 1
@@ -477,6 +484,7 @@ def optimizer_step(
     samples: list[Sample],
     step: int,
     max_grad_norm: float,
+    call_weight: float = 1.0,
 ) -> StepStats:
     """One optimizer step on the rows of `plan.steps[step]`, this process's rows accumulated."""
     t0 = time.perf_counter()
@@ -484,18 +492,22 @@ def optimizer_step(
     rows = plan.rows_for(step, accelerator.process_index)
     step_samples = [samples[i] for r in plan.steps[step] for i in r]
     n_supervised = supervised_in(step_samples)
+    total_weight = weight_in(step_samples, call_weight)
     loss_sum = torch.zeros((), device=accelerator.device)
     for k, row in enumerate(rows):
-        batch = collate([samples[i] for i in (row if row is not None else plan.steps[step][0])])
+        source = [samples[i] for i in (row if row is not None else plan.steps[step][0])]
+        batch = collate(source, call_weight)
         if row is None:  # a filler so every process takes part in the gradient sync
-            batch.keep, batch.targets = [], []
+            batch.keep, batch.targets, batch.weights = [], [], []
         sync = k == len(rows) - 1
         with accelerator.no_sync(model) if not sync else nullcontext(), accelerator.autocast():
-            loss = row_loss(model, batch, accelerator.device)
-            # DDP averages gradients over processes; scale so the result is the mean
-            # over every supervised token of the step, on all processes.
-            accelerator.backward(loss * accelerator.num_processes / max(1, n_supervised))
-        loss_sum += loss.detach()
+            losses = token_losses(model, batch, accelerator.device)
+            weights = torch.tensor(batch.weights, device=losses.device, dtype=losses.dtype)
+            # DDP averages gradients over processes; scale so the result is the weighted
+            # mean over every supervised token of the step, on all processes.
+            weighted = (losses * weights).sum()
+            accelerator.backward(weighted * accelerator.num_processes / max(1e-9, total_weight))
+        loss_sum += losses.detach().sum()
     grad_norm = accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
     trained.optimizer.step()
     trained.scheduler.step()

@@ -16,7 +16,7 @@ import bisect
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .render import Sample
 
@@ -101,13 +101,15 @@ class Batch:
     keep: list[int]  # positions whose next-token logits are trained
     targets: list[int]  # the token each kept position must predict
     tokens: int
+    weights: list[float] = field(default_factory=list)  # each target's loss weight
 
 
-def collate(samples: Sequence[Sample]) -> Batch:
+def collate(samples: Sequence[Sample], call_weight: float = 1.0) -> Batch:
     input_ids: list[int] = []
     position_ids: list[int] = []
     keep: list[int] = []
     targets: list[int] = []
+    weights: list[float] = []
     for sample in samples:
         offset = len(input_ids)
         input_ids.extend(sample.input_ids)
@@ -116,8 +118,20 @@ def collate(samples: Sequence[Sample]) -> Batch:
             if sample.mask[j]:
                 keep.append(offset + j - 1)
                 targets.append(sample.input_ids[j])
-    return Batch(input_ids, position_ids, keep, targets, len(input_ids))
+                weights.append(token_weight(sample, j, call_weight))
+    return Batch(input_ids, position_ids, keep, targets, len(input_ids), weights)
+
+
+def token_weight(sample: Sample, j: int, call_weight: float) -> float:
+    return call_weight if sample.calls is not None and sample.calls[j] else 1.0
 
 
 def supervised_in(samples: Sequence[Sample]) -> int:
     return sum(sum(s.mask[1:]) for s in samples)
+
+
+def weight_in(samples: Sequence[Sample], call_weight: float) -> float:
+    """The summed loss weight of the supervised tokens of `samples`."""
+    return sum(
+        token_weight(s, j, call_weight) for s in samples for j in range(1, len(s)) if s.mask[j]
+    )

@@ -2,7 +2,9 @@
 
 With `mask_failed_calls` (the default), an assistant turn that made a tool call which failed
 (its result reads `Error: ...`) gets no loss: the model learns the recovery that follows,
-not the mistake.
+not the mistake. Each token also records whether it lies inside a tool call
+(`<tool_call>...</tool_call>` in a generation block), so the loss can weigh calls apart
+from the assistant's text (`call_weight`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from .audit import AuditError, audit_sample, locate_messages, mark_supervised, m
 from .data import chat_messages, chat_tools
 from .templates import ChatTemplate, TemplateError
 
+CALL_TAGS = ("<tool_call>", "</tool_call>")
+
 
 @dataclass
 class Rendered:
@@ -26,6 +30,7 @@ class Rendered:
     offsets: list[tuple[int, int]]
     mask: list[bool]
     unsupervised: frozenset[int] = field(default_factory=frozenset)  # assistant turns left out
+    calls: list[bool] = field(default_factory=list)  # tokens inside a tool call
 
     def marked(self, color: bool = False) -> str:
         return mark_supervised(self.text, self.offsets, self.mask, color)
@@ -37,6 +42,7 @@ class Sample:
     mask: list[bool]
     source: str
     truncated: bool = False
+    calls: list[bool] | None = None  # tokens inside a tool call; None: none are
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -91,7 +97,8 @@ class Renderer:
             blocks = [(s, e) for s, e in spans if any(s <= at < e for at in starts)]
             for t, keep in zip(range(len(mask)), _mask_from_spans(offsets, blocks), strict=True):
                 mask[t] = mask[t] and not keep
-        return Rendered(text, spans, list(enc["input_ids"]), offsets, mask, left_out)
+        calls = _mask_from_spans(offsets, call_spans(text, spans))
+        return Rendered(text, spans, list(enc["input_ids"]), offsets, mask, left_out, calls)
 
     def render_trajectory(self, traj: Trajectory) -> tuple[list[dict[str, Any]], Rendered]:
         """(the messages as the template took them, their rendering)."""
@@ -108,13 +115,15 @@ class Renderer:
         except AuditError as e:
             raise AuditError(f"{traj.source}: {e}") from None
         if len(r.input_ids) <= max_length:
-            return Sample(r.input_ids, r.mask, traj.source)
+            return Sample(r.input_ids, r.mask, traj.source, calls=r.calls)
         # Cut after the last assistant turn that fits whole, never inside one.
         fitting = [end for end in result.turn_ends if end <= max_length]
         if not fitting:
             return None
         cut = fitting[-1]
-        return Sample(r.input_ids[:cut], r.mask[:cut], traj.source, truncated=True)
+        return Sample(
+            r.input_ids[:cut], r.mask[:cut], traj.source, truncated=True, calls=r.calls[:cut]
+        )
 
 
 def failed_call_turns(messages: Sequence[dict[str, Any]]) -> frozenset[int]:
@@ -133,6 +142,20 @@ def failed_call_turns(messages: Sequence[dict[str, Any]]) -> frozenset[int]:
             for call in m.get("tool_calls") or []
         )
     )
+
+
+def call_spans(text: str, blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The char ranges of the tool calls (tags included) inside the generation blocks."""
+    opening, closing = CALL_TAGS
+    spans = []
+    for start, end in blocks:
+        at = text.find(opening, start, end)
+        while at >= 0:
+            close = text.find(closing, at, end)
+            stop = end if close < 0 else close + len(closing)
+            spans.append((at, stop))
+            at = text.find(opening, stop, end)
+    return spans
 
 
 def _mask_from_spans(

@@ -467,3 +467,21 @@ def test_plan_names_do_not_repeat_the_insurers_word():
         assert kind in {"PPO", "HMO", "EPO", "POS"}
         seen.add(tier)
     assert len(seen) >= 5
+
+
+def test_a_text_field_named_after_its_own_entity_is_text_not_a_key():
+    domain = _domain(
+        'domain d "x"\n'
+        'entity Player { entry_id: int @key  player: str "The player found" }\n'
+        'entity Team { team_id: str @key  player: str "Its captain" }\n'
+        "entity Result { result_id: str @key  team: str  hits: int }\n"
+    )
+    notes: list[str] = []
+    data = generate_data(domain, 2, 20, notes=notes)
+    assert notes == [] and len(data["Player"]) == 20
+    assert all(isinstance(p["player"], str) for p in data["Player"] + data["Team"])
+    # An int key is no value of a text field; a text key of another entity is.
+    assert not {p["player"] for p in data["Team"]} & {str(p["entry_id"]) for p in data["Player"]}
+    teams = {t["team_id"] for t in data["Team"]}
+    assert all(r["team"] in teams for r in data["Result"])
+    assert_valid(domain, data)

@@ -334,3 +334,29 @@ def test_the_training_config_decides_whether_failed_calls_are_masked(tmp_path, t
     on, off = supervised(), supervised("training.mask_failed_calls=false")
     turn = tokenizer(FAILED_CALL_TURN, add_special_tokens=False)["input_ids"]
     assert off - on == len(turn) > 0
+
+
+def test_the_tokens_of_each_tool_call_are_marked_and_weighed(tokenizer):
+    from envscale.records import Trajectory
+    from envscale.trainer.packing import collate, weight_in
+
+    renderer = Renderer(tokenizer, resolve_template(tokenizer), mask_failed_calls=False)
+    rendered = renderer.render(MESSAGES, TOOLS)
+    marked = tokenizer.decode(
+        [t for t, c in zip(rendered.input_ids, rendered.calls, strict=True) if c]
+    )
+    assert marked == (
+        '<tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": "#W1"}}'
+        '</tool_call><tool_call>{"name": "cancel_pending_order", "arguments": {"order_id": '
+        '"#W2"}}</tool_call>'
+    )
+    traj = Trajectory(
+        id="t", domain="retail", spec_hash="h", tools=TOOLS, messages=MESSAGES, source="inline"
+    )
+    sample = renderer.sample(traj, 4096)
+    plain, weighted = collate([sample]), collate([sample], call_weight=3.0)
+    assert plain.keep == weighted.keep and set(plain.weights) == {1.0}
+    in_calls = [p for p in weighted.keep if rendered.calls[p + 1]]
+    assert in_calls and [w for w in weighted.weights if w == 3.0] == [3.0] * len(in_calls)
+    assert weight_in([sample], 3.0) == sum(weighted.weights)
+    assert weight_in([sample], 1.0) == len(plain.keep)

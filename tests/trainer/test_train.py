@@ -231,3 +231,22 @@ def test_a_fresh_run_drops_an_earlier_runs_checkpoints(tmp_path, trajectories):
         "step-000001",
         "step-000002",
     ]
+
+
+def test_call_weight_changes_the_gradient_not_the_reported_loss(tmp_path, trajectories):
+    runs = {}
+    for weight in (1.0, 4.0):
+        cfg = tiny_config(tmp_path / str(weight), trajectories, call_weight=weight)
+        cfg["phases"] = cfg["phases"][:1]
+        cfg["phases"][0]["steps"] = 2
+        train(cfg)
+        losses = [
+            r["loss"]
+            for r in read_metrics(tmp_path / str(weight) / "metrics.jsonl")
+            if r["kind"] == "train"
+        ]
+        runs[weight] = (losses, weights(tmp_path / str(weight) / "final"))
+    # The first step's loss is measured before any update: the plain mean either way.
+    assert runs[1.0][0][0] == pytest.approx(runs[4.0][0][0], abs=1e-6)
+    changed = [n for n in runs[1.0][1] if not torch.equal(runs[1.0][1][n], runs[4.0][1][n])]
+    assert changed
