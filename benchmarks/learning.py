@@ -39,7 +39,10 @@ fitted its data from one that does not generalise.
 What is kept between runs: the synthesis in --out/synth/<collection>-<sha256 prefix>-<limit>
 (keyed by the collection's content and the limit, so another collection gets its own and a
 rerun resumes it), and per domain the sampled tasks and their trajectories (reused while
-the request, tasks, seed, states, chain and sampling, is the same).
+the request, tasks, seed, states, chain and sampling, is the same), and each arm's and
+point's result (`result.json` in its folder, reused while its arm, seed, phases, settings
+and held-out tasks are the same): a run cut short resumes, and a rerun with more --seeds
+trains only the new ones.
 """
 
 from __future__ import annotations
@@ -472,6 +475,29 @@ class Unit:
     probe: list[Path] = field(default_factory=list)  # samples to measure teacher-forced on
 
 
+RESULT = "result.json"
+
+
+def unit_key(unit: Unit) -> str:
+    """What a unit's result depends on: its arm, seed, phases, settings and held-out tasks."""
+    sets = {
+        name: [[str(spec) for spec in specs], [t.id for t in tasks]]
+        for name, (specs, tasks) in unit.sets.items()
+    }
+    settings = {k: v for k, v in unit.settings.__dict__.items() if k != "seeds"}
+    request = [unit.label, unit.seed, unit.phases, settings, sets]
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def kept_result(unit: Unit) -> tuple[dict, float] | None:
+    """The scores and training seconds an earlier run wrote for this same unit, if any."""
+    path = unit.folder / RESULT
+    if not path.exists():
+        return None
+    kept = json.loads(path.read_text())
+    return (kept["scores"], kept["seconds"]) if kept.get("key") == unit_key(unit) else None
+
+
 def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
     import torch
 
@@ -489,12 +515,24 @@ def run_unit(unit: Unit) -> tuple[Unit, dict, float]:
     if unit.probe:
         measured = teacher_forced(model, unit.probe, unit.settings)
         (unit.folder / TEACHER_FORCED).write_text(json.dumps(measured))
+    result = {"key": unit_key(unit), "scores": scores, "seconds": seconds}
+    (unit.folder / RESULT).write_text(json.dumps(result, indent=2))
     return unit, scores, seconds
 
 
 def run_units(units: list[Unit], jobs: int) -> Iterator[tuple[Unit, dict, float]]:
     """Each unit's result as it finishes; `jobs` processes at once (forked, so the data and the
-    tokenizer are shared)."""
+    tokenizer are shared). A unit an earlier run finished with the same request is not run
+    again: its result is read back, so a run cut short resumes and seeds can be added."""
+    todo = []
+    for unit in units:
+        kept = kept_result(unit)
+        if kept is None:
+            todo.append(unit)
+        else:
+            print(f"seed {unit.seed} {unit.label}: kept from an earlier run", flush=True)
+            yield unit, *kept
+    units = todo
     if jobs <= 1:
         yield from map(run_unit, units)
         return

@@ -245,3 +245,10 @@ def test_learning_benchmark(tmp_path) -> None:
             assert set(scores) == {"vertical", "general"}
             assert set(scores["vertical"]["pass^k"]) == {"1", "2"}
     assert record["scaling"] and (tmp_path / "learning.png").exists()
+    # A rerun with another seed trains only that seed; the first one's result is kept.
+    again = run("learning.py", "--seeds", "2", "--arms", "vertical only", "--out", str(tmp_path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "seed 0 vertical only: kept from an earlier run" in again.stdout
+    assert "seed 1 vertical only: teacher-forced" in again.stdout
+    kept = json.loads((tmp_path / "learning.json").read_text())["arms"]["vertical only"]
+    assert kept[0] == record["arms"]["vertical only"][0] and len(kept) == 2
