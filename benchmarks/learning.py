@@ -117,7 +117,9 @@ class Settings:
     result_chars: int  # a tool result is cut to this many characters
     chain: int  # most calls per sampled task
     states: int  # generated initial states a spec's tasks are spread over; 0: its seed data
-    call_weight: float = 1.0  # loss weight of a tool call's tokens against the other tokens
+    # Loss weight of a tool call's tokens against the other tokens. At 700 steps, 4 against 1
+    # raised teacher-forced call digits from 0.46 to 0.51 and tool names from 0.79 to 0.83.
+    call_weight: float = 4.0
 
 
 # Chain 2 and 600 vertical tasks over 150 states: on a clinic state a chain-2 request gives
@@ -671,11 +673,11 @@ def main() -> int:
     parser.add_argument("--layers", type=int, help="the model's layers (default 3)")
     parser.add_argument("--heads", type=int, help="attention heads (default 4)")
     parser.add_argument("--tokens-per-batch", type=int, help="tokens a step (default 2048)")
-    parser.add_argument("--result-chars", type=int, help="tool results cut to (default 300)")
-    parser.add_argument("--max-tokens", type=int, help="tokens a model turn (default 80)")
+    parser.add_argument("--result-chars", type=int, help="tool results cut to (default 120)")
+    parser.add_argument("--max-tokens", type=int, help="tokens a model turn (default 128)")
     parser.add_argument("--warmup", type=float, help="warm-up share of a phase (default 0.05)")
     parser.add_argument(
-        "--call-weight", type=float, help="loss weight of tool-call tokens (default 1)"
+        "--call-weight", type=float, help="loss weight of tool-call tokens (default 4)"
     )
     parser.add_argument(
         "--in-sample",
