@@ -115,6 +115,8 @@ class _Slot:
 
 
 def singular(name: str) -> str:
+    if name.endswith(("sses", "xes", "ches", "shes")):  # addresses, boxes, batches
+        return name[:-2]
     if name.endswith("ies"):
         return name[:-3] + "y"
     if name.endswith("s") and not name.endswith("ss"):

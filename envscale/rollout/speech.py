@@ -12,6 +12,8 @@ import random
 import re
 from typing import Any
 
+from envscale.compiler.toolgraph import singular
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?")
 _ENUM_LIKE = re.compile(r"^[a-z]+(_[a-z]+)+$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -126,7 +128,7 @@ def _facts(record: dict) -> list[str]:
             dates.append(f"{label} {date}")
         elif isinstance(value, list | dict) and key not in ("name", "address"):
             n = len(value)
-            counts.append(f"{n or 'no'} {label if n != 1 else label.removesuffix('s')}")
+            counts.append(f"{n or 'no'} {label if n != 1 else singular(label)}")
     return (amounts[:2] + dates[:1] + counts[:2])[:_MAX_FACTS]
 
 
@@ -208,7 +210,7 @@ def summarise(tool: str, text: str, rng: random.Random) -> str:
         else:
             shown = [render_value(v) for v in value[:_MAX_NAMED]]
         more = f", and {len(value) - _MAX_NAMED} more" if len(value) > _MAX_NAMED else ""
-        noun_n = plural(noun) if len(value) != 1 else noun.removesuffix("s")
+        noun_n = plural(noun) if len(value) != 1 else singular(noun)
         return f"I found {len(value)} {noun_n}: {'; '.join(shown)}{more}."
     return f"The {noun} is {render_value(value)}."
 

@@ -114,7 +114,7 @@ class GoalReader:
         said = {value for _, value in identity}
         if person_record is not None and person_key is not None:
             key = person_record.get(person_key)
-            if key not in said and any(_holds(c["arguments"], key) for c in calls):
+            if key not in said and _found_before_use(key, calls, outputs or []):
                 look_up.append(_words(person_key))
         return Goal(self.person, identity, look_up, steps)
 
@@ -371,6 +371,15 @@ def _output_values(text: str) -> list[Any]:
 
     walk(value)
     return out
+
+
+def _found_before_use(key: Any, calls: list[dict], outputs: list[str]) -> bool:
+    """Whether the chain finds `key` before a call needs it: an earlier call's result holds
+    it. Only then can the user leave it to the agent; otherwise they must say it when asked."""
+    for i, call in enumerate(calls):
+        if _holds(call["arguments"], key):
+            return any(str(key) in text for text in outputs[:i] if not text.startswith("Error: "))
+    return False
 
 
 def _holds(value: Any, wanted: Any) -> bool:

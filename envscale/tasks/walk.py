@@ -306,7 +306,8 @@ class Walker:
             if result.ok:
                 walk.steps.append(Step(tool, arguments, True, result.text, side=side))
                 rows = _rows(result.content)
-                context[:0] = [*self._typed(tool, rows), *planned]
+                met = self._typed(tool, rows) or self._keyed(env, result.content)
+                context[:0] = [*met, *planned]
                 return rows
         return None
 
@@ -422,6 +423,17 @@ class Walker:
     def _typed(self, tool: str, rows: list[dict]) -> list[tuple[str, dict]]:
         entity = _row_entity(self.tools[tool].returns_shape)
         return [(entity, r) for r in rows] if entity else []
+
+    def _keyed(self, env: Environment, content: Any) -> list[tuple[str, dict]]:
+        """The record a lookup's bare key names (`find_user_id_by_email` returns a user id), so
+        that the next call concerns the user it found."""
+        if not isinstance(content, str) or not content:
+            return []
+        out = []
+        for entity, spec in self.entities.items():
+            if len(spec.key) == 1 and (record := env.db.find(entity, content)) is not None:
+                out.append((entity, record))
+        return out
 
     def _related(self, env: Environment, tool: str, arguments: dict) -> list[tuple[str, dict]]:
         """The records a call's arguments point at, and the records those refer to."""

@@ -269,6 +269,15 @@ def test_summaries_are_drawn_from_the_result():
     assert summarise("x", "Error: order not found", rng) == "order not found."
 
 
+def test_one_of_a_kind_is_named_in_the_singular():
+    rng = random.Random(0)
+    record = {"patient_id": "P008", "allergies": ["pollen"], "addresses": [{}]}
+    said = summarise("verify_patient", json.dumps(record), rng)
+    assert "1 allergy" in said and "1 address" in said, said
+    one = summarise("list_addresses", json.dumps([{"address_id": "A1"}]), rng)
+    assert one.startswith("I found 1 address:"), one
+
+
 def test_misstatements_are_slips_not_inventions():
     rng = random.Random(1)
     for value in ("1985-03-14", "91444", "P0012", "sara_doe"):

@@ -153,7 +153,7 @@ def test_transfer_tool_ends_an_episode():
     from envscale.tasks.states import EnvFactory
 
     task = sample_tasks(
-        domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 5}}), 1, seed=0
+        domain, EnvFactory(domain, {"generated": {"seed": 0, "size": 20}}), 1, seed=0
     )[0]
 
     class Transferring:

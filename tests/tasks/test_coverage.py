@@ -143,6 +143,41 @@ def test_instructions_name_no_internal_ids_and_say_what_to_look_up():
     assert any("look" in t.instruction or "find" in t.instruction for t in tasks)
 
 
+@pytest.mark.parametrize(
+    "name, key", [("clinic", "patient_id"), ("airline", "user_id"), ("retail", "user_id")]
+)
+def test_the_user_leaves_a_key_to_the_agent_only_where_the_chain_finds_it(name, key):
+    domain, factory = _shipped(name)
+    tasks = sample_tasks(domain, factory, 60, seed=3)
+    left = 0
+    for task in tasks:
+        if not re.search(rf"(know|have) my {key.replace('_', ' ')}", task.instruction):
+            continue
+        left += 1
+        first = next(i for i, c in enumerate(task.gold_calls) if key in c.arguments)
+        value = str(task.gold_calls[first].arguments[key])
+        earlier = [o.content for o in task.gold_outputs[:first]]
+        assert any(value in text for text in earlier), task.instruction
+    if name != "clinic":  # a lookup or a reservation's details give the user id
+        assert left > 0
+
+
+def test_a_call_after_a_lookup_concerns_the_record_it_found():
+    domain, factory = _shipped("retail")
+    tasks = sample_tasks(domain, factory, 60, seed=3)
+    followed = 0
+    for task in tasks:
+        calls, outputs = task.gold_calls, task.gold_outputs
+        for i, call in enumerate(calls[:-1]):
+            if not call.name.startswith("find_user_id") or outputs[i].content.startswith("Error"):
+                continue
+            later = [c for c in calls[i + 1 :] if "user_id" in c.arguments]
+            if later:
+                assert later[0].arguments["user_id"] == outputs[i].content.strip('"')
+                followed += 1
+    assert followed >= 3
+
+
 def test_a_template_naming_an_optional_argument_left_out_falls_back():
     clinic = envscale.load(SPECS / "clinic.domain")
     templates = {"tools": {"update_contact": "change my phone to {{ phone }}"}}
