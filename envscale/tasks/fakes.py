@@ -29,13 +29,89 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("generated data needs Faker: pip install 'envscale[data]'") from error
 
-# (locale, weight, country as stored): most records are American, as tau-bench's are.
+# (locale, weight, country as stored): most states are American, as tau-bench's are.
 LOCALES: tuple[tuple[str, int, str], ...] = (
     ("en_US", 7, "USA"),
     ("en_GB", 1, "United Kingdom"),
     ("en_CA", 1, "Canada"),
     ("en_AU", 1, "Australia"),
 )
+CURRENCIES = {"en_US": "USD", "en_GB": "GBP", "en_CA": "CAD", "en_AU": "AUD"}
+# Entities of a business its customers live near (a restaurant delivers across town, a
+# clinic's patients come from its state): every address of such a state is in one region.
+LOCAL_ENTITIES = frozenset({"restaurant", "courier", "menu", "patient", "clinician", "clinic"})
+# Words of states a record ends in off the normal path (a visit called off, an invoice
+# voided): a minority of records are in one, `EXIT_SHARE` of them all together.
+EXIT_WORDS = frozenset(
+    {
+        "void",
+        "voided",
+        "cancelled",
+        "canceled",
+        "refunded",
+        "rejected",
+        "declined",
+        "failed",
+        "discontinued",
+        "archived",
+        "blocked",
+        "suspended",
+        "lost",
+        "show",  # no_show
+    }
+)
+EXIT_SHARE = 0.08
+
+
+def is_exit(member: object) -> bool:
+    """Whether an enum member names a state off the normal path (void, cancelled, no_show)."""
+    return bool(EXIT_WORDS & set(words(str(member).replace(" ", "_"))))
+
+
+def exit_weighted(rng: random.Random, members: list) -> Any:
+    """One of the members, those naming an exit state drawn `EXIT_SHARE` of the time all
+    together (the others evenly); when all or none are exits, any evenly."""
+    exits = [m for m in members if is_exit(m)]
+    normal = [m for m in members if not is_exit(m)]
+    if not exits or not normal:
+        return rng.choice(members)
+    return rng.choice(exits if rng.random() < EXIT_SHARE else normal)
+
+
+@dataclass(frozen=True)
+class Home:
+    """Where the people and places of one generated state are: one locale (its country,
+    phone format and currency), and for a local business one region of it (a state, a
+    province or a county), or None where they spread over the country."""
+
+    locale: str
+    region: str | None = None
+
+    @property
+    def country(self) -> str:
+        return next(c for loc, _, c in LOCALES if loc == self.locale)
+
+    @property
+    def currency(self) -> str:
+        return CURRENCIES.get(self.locale, "USD")
+
+    @classmethod
+    def draw(cls, rng: random.Random, local: bool = False) -> Home:
+        locale = rng.choices([loc for loc, _, _ in LOCALES], weights=[w for _, w, _ in LOCALES])[0]
+        return cls(locale, _region(faker(rng, locale), locale) if local else None)
+
+
+def _region(fake: Faker, locale: str) -> str:
+    """A region of the locale, as its addresses name it."""
+    if locale == "en_US":
+        return fake.state_abbr(include_territories=False, include_freely_associated_states=False)
+    if locale == "en_CA":
+        return fake.province_abbr()
+    if locale == "en_AU":
+        return fake.state_abbr()
+    return fake.county()
+
+
 MAIL_DOMAINS = ("example.com", "example.org", "mail.example.net")
 PERSON_ENTITIES = frozenset(
     {
@@ -557,39 +633,38 @@ class Persona:
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def currency(self) -> str:
+        return CURRENCIES.get(self.locale, "USD")
+
     @classmethod
-    def make(cls, rng: random.Random) -> Persona:
-        locales = [loc for loc, _, _ in LOCALES]
-        locale = rng.choices(locales, weights=[w for _, w, _ in LOCALES])[0]
-        country = next(c for loc, _, c in LOCALES if loc == locale)
+    def make(cls, rng: random.Random, home: Home | None = None) -> Persona:
+        """One person: in the home's locale and region when given, else in a locale drawn."""
+        home = home if home is not None else Home.draw(rng)
+        locale = home.locale
         fake = faker(rng, locale)
         first, last = fake.first_name(), fake.last_name()
         number = rng.randint(1, 9999)
+        state = home.region if home.region is not None else _region(fake, locale)
         if locale == "en_US":
-            state = fake.state_abbr(
-                include_territories=False, include_freely_associated_states=False
-            )
             zipcode = fake.zipcode_in_state(state)
         elif locale == "en_CA":
-            state = fake.province_abbr()
             zipcode = fake.postcode_in_province(state)
-        elif locale == "en_AU":
-            state, zipcode = fake.state_abbr(), fake.postcode()
         else:
-            state, zipcode = fake.county(), fake.postcode()
+            zipcode = fake.postcode()
         return cls(
             locale=locale,
             first_name=first,
             last_name=last,
             email=f"{ascii_slug(first)}.{ascii_slug(last)}{number}@{rng.choice(MAIL_DOMAINS)}",
             username=f"{ascii_slug(first)}_{ascii_slug(last)}_{number % 1000}",
-            phone=phone(rng),
+            phone=phone(rng, locale),
             street=f"{fake.building_number()} {fake.street_name()}",
             secondary=fake.secondary_address().strip(),
             city=fake.city(),
             state=state,
             zip=zipcode,
-            country=country,
+            country=home.country,
             company=fake.company(),
         )
 
@@ -616,9 +691,29 @@ def email(rng: random.Random, first: str | None = None, last: str | None = None)
     return f"{local}{rng.randint(1, 999)}@{rng.choice(MAIL_DOMAINS)}"
 
 
-def phone(rng: random.Random) -> str:
-    """Ten digits: a plausible area code and exchange (no leading 0 or 1)."""
+def phone(rng: random.Random, locale: str = "en_US") -> str:
+    """A mobile number of the locale's country, digits only: North America's ten (an area
+    code and exchange with no leading 0 or 1), Britain's 07 and nine more, Australia's 04
+    and eight more."""
+    if locale == "en_GB":
+        return f"07{rng.randint(100, 999)}{rng.randint(0, 999999):06d}"
+    if locale == "en_AU":
+        return f"04{rng.randint(0, 99999999):08d}"
     return f"{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+
+
+PHONE_SHAPES = {
+    "en_US": re.compile(r"[2-9]\d{2}[2-9]\d{6}"),
+    "en_CA": re.compile(r"[2-9]\d{2}[2-9]\d{6}"),
+    "en_GB": re.compile(r"07\d{9}"),
+    "en_AU": re.compile(r"04\d{8}"),
+}
+
+
+def phone_of(value: str, locale: str) -> bool:
+    """Whether a phone number, digits only, has the locale's shape."""
+    shape = PHONE_SHAPES.get(locale)
+    return shape is not None and shape.fullmatch(re.sub(r"\D", "", value)) is not None
 
 
 def address(rng: random.Random, persona: Persona | None = None) -> str:
@@ -839,7 +934,7 @@ def text_for(
     if {"color", "colour"} & t:
         return rng.choice(PRODUCT_OPTIONS["color"])
     if "currency" in t:
-        return rng.choice(("USD", "EUR", "GBP"))
+        return p.currency
     if {"url", "website", "link"} & t:
         return f"https://www.{ascii_slug(p.company, '-')}.example.com"
     if {"payer", "company", "vendor", "supplier", "manufacturer", "insurer", "employer"} & t:

@@ -20,6 +20,7 @@ from typing import Any
 
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import RowView
+from envscale.tasks import fakes
 
 Check = Callable[..., str | None]
 
@@ -150,10 +151,14 @@ def candidates(
                 option = (at + timedelta(minutes=minutes)).isoformat(timespec="seconds")
                 if fresh(option):
                     yield option
+        elif kind == "enum" and fakes.is_exit(value):
+            continue  # tried after every member on the normal path
         elif (value is None or isinstance(value, str | bool)) and fresh(value):
             yield value
     others = list(members or ([True, False] if kind == "bool" else []))
     rng.shuffle(others)
+    # a state off the normal path (void, cancelled) last: a repair seldom ends a record there
+    others.sort(key=lambda m: kind == "enum" and fakes.is_exit(m))
     for value in others:
         if value != current and fresh(value):
             yield value

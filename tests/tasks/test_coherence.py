@@ -820,3 +820,119 @@ def test_an_enum_naming_a_referred_state_beside_struct_and_list_fields():
     for r in data["Refund"]:
         said_cancelled = r["reason"] == "cancelled_order"
         assert said_cancelled == (orders[r["order"]]["status"] == "cancelled"), r
+
+
+def _places(node, found: list) -> None:
+    """The (country, region) of every address struct in a value."""
+    if isinstance(node, dict):
+        if "zip" in node and "country" in node:
+            found.append((node["country"], node.get("state")))
+            return
+        for value in node.values():
+            _places(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _places(value, found)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
+def test_every_address_of_a_state_is_in_its_one_country(retail, seed):
+    domain = retail[0]
+    data = generate_data(domain, seed, 20)
+    found: list = []
+    for records in data.values():
+        for record in records:
+            _places(record, found)
+    assert len(found) >= 30
+    assert len({country for country, _ in found}) == 1, found
+
+
+def test_a_local_business_has_its_people_in_one_region_with_phones_of_its_country():
+    domain = _load("delivery")
+    homes = set()
+    for seed in (0, 3):
+        data = generate_data(domain, seed, 12)
+        found: list = []
+        for entity in ("Customer", "Restaurant", "Order"):
+            for record in data[entity]:
+                _places(record, found)
+        assert len(set(found)) == 1, found  # one country, one state of it
+        country = found[0][0]
+        locale = next(loc for loc, _, c in fakes.LOCALES if c == country)
+        homes.add(country)
+        for record in [*data["Customer"], *data["Courier"], *data["Restaurant"]]:
+            assert fakes.phone_of(record["phone"], locale), (country, record["phone"])
+
+
+def test_a_persona_of_a_home_is_of_its_country_and_region():
+    import random
+
+    homes = {}
+    for seed in range(200):  # a home of every locale
+        home = fakes.Home.draw(random.Random(seed), local=True)
+        homes.setdefault(home.locale, home)
+    assert len(homes) == len(fakes.LOCALES)
+    for locale, _, country in fakes.LOCALES:
+        home = homes[locale]
+        assert home.region is not None
+        for i in range(5):
+            person = fakes.Persona.make(random.Random(i), home)
+            assert (person.country, person.state) == (country, home.region)
+            assert fakes.phone_of(person.phone, locale), person.phone
+            assert person.currency == fakes.CURRENCIES[locale]
+
+
+def test_a_shipment_has_one_tracking_id_and_the_shipments_hold_each_item_once(retail):
+    _, data = retail
+    shipped = 0
+    seen: list[str] = []
+    for order in data["Order"]:
+        if not order["fulfillments"]:
+            continue
+        shipped += 1
+        listed = []
+        for shipment in order["fulfillments"]:
+            assert len(shipment["tracking_id"]) == 1, order["order_id"]
+            seen += shipment["tracking_id"]
+            listed += shipment["item_ids"]
+        assert sorted(listed) == sorted(i["item_id"] for i in order["items"]), order["order_id"]
+    assert shipped >= 8
+    assert len(seen) == len(set(seen))
+
+
+def test_exit_states_are_drawn_as_a_minority():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50)
+    void = sum(i["status"] == "void" for i in data["Invoice"])
+    archived = sum(p["status"] == "archived" for p in data["Patient"])
+    assert void <= 6 and archived <= 6, (void, archived)
+    off = sum(a["status"] in ("cancelled", "no_show") for a in data["Appointment"])
+    assert off <= 10, off
+
+
+def test_a_draw_of_members_gives_exit_states_a_small_share():
+    import random
+
+    rng = random.Random(0)
+    drawn = [fakes.exit_weighted(rng, ["open", "paid", "void"]) for _ in range(2000)]
+    assert 0.05 < drawn.count("void") / 2000 < 0.11
+    assert fakes.exit_weighted(rng, ["void"]) == "void"  # all exits: any of them
+    assert fakes.is_exit("no_show") and fakes.is_exit("cancelled") and not fakes.is_exit("paid")
+
+
+def test_a_repair_tries_exit_states_after_the_others():
+    import random
+
+    from envscale.tasks.repair import candidates
+
+    members = ["open", "paid", "void"]
+    tried = list(candidates(random.Random(1), "open", ["void", "open"], "enum", members))
+    assert tried[-1] == "void", tried
+
+
+def test_a_completed_visit_has_notes_rather_than_being_called_off():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50)
+    for a in data["Appointment"]:
+        assert (a["status"] == "completed") == (a["notes"] != "")
+    assert sum(a["status"] == "no_show" for a in data["Appointment"]) <= 4

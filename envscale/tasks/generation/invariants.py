@@ -117,6 +117,8 @@ class InvariantSearch(State):
             seen = probe(check, env.db, entity, record, f.name)
             if seen:
                 options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+                if f.kind == "str" and all(v == "" for v in seen):  # a text there, not none
+                    options = itertools.chain(options, [self._fresh_text(entity, f, record)])
             elif f.kind in ("int", "float"):
                 options = iter(self._most_allowed(env, entity, record, f, check, rng))
             else:
@@ -274,6 +276,13 @@ class InvariantSearch(State):
                     return True
         return False
 
+    def _fresh_text(self, entity: str, f: EntityField, record: dict) -> Any:
+        """A text drawn anew for a field a check wants not empty (a completed visit's notes)."""
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        schema = self.schemas[entity]
+        ctx = self._referred_context(entity, record, seeded)
+        return self._field_value(entity, f, record, seeded, schema, False, ctx, fresh=True)
+
     def _with_status_fields(self, entity: str, record: dict) -> None:
         """What a status brings (a cancelled visit's cancel reason, a delivered trip's time),
         made for a record given that status."""
@@ -283,7 +292,14 @@ class InvariantSearch(State):
             entity,
             record,
             lambda h: self._field_value(
-                entity, h, record, seeded, schema, False, RecordContext(seeded), fresh=True
+                entity,
+                h,
+                record,
+                seeded,
+                schema,
+                False,
+                RecordContext(seeded, home=self.home),
+                fresh=True,
             ),
         )
 
@@ -375,7 +391,7 @@ class InvariantSearch(State):
         self, entity: str, record: dict, rng: random.Random | None = None
     ) -> RecordContext:
         """A context that knows the records a record refers to."""
-        ctx = RecordContext(rng or random.Random(json.dumps(record, default=str)))
+        ctx = RecordContext(rng or random.Random(json.dumps(record, default=str)), home=self.home)
         for g in self.manifest.entities[entity].fields:
             if g.kind == "ref" and record.get(g.name) is not None:
                 self._know(ctx, g.ref, record[g.name])
@@ -404,12 +420,23 @@ class InvariantSearch(State):
                 entity,
                 trial,
                 lambda g: self._field_value(
-                    entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
+                    entity,
+                    g,
+                    trial,
+                    seeded,
+                    schema,
+                    False,
+                    RecordContext(seeded, home=self.home),
+                    fresh=True,
                 ),
             )
             # a delivered_at made now follows the other dates
             self._order_dates(entity, trial, self._referred_context(entity, trial, seeded))
-        if f.kind == "json":  # a total of the lines, and its parts, follow the lines
+        # a total of the lines, and its parts, follow the lines, which for a bill of no
+        # visit (its reference emptied) name no visit
+        if f.kind == "json" or (
+            f.kind == "ref" and value is None and self._redraw_absent(entity, trial)
+        ):
             self._totals(entity, trial)
         if f.kind == "str":  # a flight's times follow the airport it now flies to
             self._order_times(entity, trial, again=True)

@@ -196,7 +196,14 @@ class Lifecycle(State):
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
                 entry[name] = self._from_schema(  # the record's own context: its cabins
-                    rng, inner, name, "", defs, False, ctx or RecordContext(rng), record
+                    rng,
+                    inner,
+                    name,
+                    "",
+                    defs,
+                    False,
+                    ctx or RecordContext(rng, home=self.home),
+                    record,
                 )
         return {k: entry[k] for k in props if k in entry}
 
@@ -326,9 +333,8 @@ class Lifecycle(State):
                 today = when[:10] == self.clock[:10]
                 allowed = [s for s in moves if _fits(phase[s], ahead, today)]
                 if allowed and record[f.name] not in allowed:
-                    # mostly a state of the main chain; a side one (cancelled) now and then
-                    main = [s for s in allowed if phase[s] != "side"]
-                    record[f.name] = rng.choice(main * 3 + allowed)
+                    # mostly a state of the main chain; an exit (cancelled) now and then
+                    record[f.name] = fakes.exit_weighted(rng, allowed)
                 continue
 
     def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
