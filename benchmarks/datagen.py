@@ -141,6 +141,23 @@ Tenth list, of the state's home, its shipments and its exit states:
 - exit states a minority: of a status field with states off the normal path (`fakes.is_exit`:
   void, cancelled, no_show), at most 15% of the records are in one; records on the normal
   path counts the records of those fields that are not.
+
+Eleventh list, of what spot-reading finds:
+- times in waking hours: a time of day or a date-time of a record (not an arrival or an end)
+  is between 06:00 and 23:00 (`fakes.WAKING_HOURS`);
+- routes 250 km or more: a record between two known airports (a flight) is `MIN_ROUTE_KM`
+  long or more; detours within 1.5: each way of a trip of several legs covers at most 1.5
+  times the direct distance;
+- bags 1 to 3 a passenger: checked bags are at most three a passenger;
+- flags by role: a `can_…` flag is set exactly when the record's role is not a limited one
+  (`fakes.LIMITED_ROLES`: a physiotherapist does not prescribe);
+- long keys look issued: a key of seven digits or more is not a count (1, 2, 3…);
+- no paired-digit ids: no value is shaped `30-385956`;
+- reasons fit the visit: a visit's reason is one of its type's (`fakes.VISIT_REASONS`);
+- short courses no refills: a short course (amoxicillin) has no refills;
+- round values stay round: a percent, a duration or a minimum is a multiple of five;
+- insurance pays its share: a bill's `insurance_covered` (but on a fee) is its total times the
+  plan's `coverage_pct` of the patient's plan.
 """
 
 from __future__ import annotations
@@ -405,6 +422,7 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _home_checks(domain, data, count)
     _shipment_checks(data, count)
     _exit_checks(domain, data, count)
+    _spot_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -1326,6 +1344,93 @@ def _exit_checks(domain, data, count) -> None:
                 count("exit states a minority", share <= 0.15)
             for member in held:
                 count("records on the normal path", not fakes.is_exit(member))
+
+
+_TIME = re.compile(r"(?:\d{4}-\d{2}-\d{2}T)?(\d{2}):\d{2}(?::\d{2})?")
+_PAIRED = re.compile(r"\d{2}-\d{6}")
+
+
+def _all_strings(node, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _all_strings(k, out)
+            _all_strings(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _all_strings(v, out)
+    elif isinstance(node, str):
+        out.append(node)
+
+
+def _spot_checks(domain, data, keyed, count) -> None:
+    """What spot-reading found (eleventh list): see the module doc."""
+    manifest = domain.manifest
+    low, high = fakes.WAKING_HOURS
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        timed = [
+            f.name
+            for f in spec.fields
+            if (f.kind == "datetime" or "time" in fakes.words(f.name))
+            and not {"arrival", "arrives", "end", "ends"} & set(fakes.words(f.name))
+        ]
+        flags = [f.name for f in spec.fields if f.kind == "bool" and f.name.startswith("can_")]
+        key = spec.key[0] if len(spec.key) == 1 else None
+        for r in records:
+            for name in timed:
+                hour = _TIME.fullmatch(str(r.get(name) or ""))
+                if hour:
+                    count("times in waking hours", low <= int(hour.group(1)) < high)
+            places = [fakes.AIRPORT_PLACES.get(str(r.get(e))) for e in ("origin", "destination")]
+            if all(places) and not _line_lists(r):
+                count("routes 250 km or more", _great_circle(*places) >= fakes.MIN_ROUTE_KM)
+            for items in _line_lists(r):
+                if {"origin", "destination"} <= set(items[0]) and "destination" in r:
+                    turn = next(
+                        (i for i, a in enumerate(items) if a["destination"] == r["destination"]),
+                        len(items) - 1,
+                    )
+                    for part in (items[: turn + 1], items[turn + 1 :]):
+                        if len(part) > 1:
+                            stops = [a["origin"] for a in part] + [part[-1]["destination"]]
+                            count("detours within 1.5", fakes.detour_fits(stops))
+            if isinstance(r.get("total_baggages"), int) and isinstance(r.get("passengers"), list):
+                bags, people = r["total_baggages"], max(1, len(r["passengers"]))
+                count("bags 1 to 3 a passenger", bags <= 3 * people)
+            for name in flags:
+                said = {
+                    w
+                    for v in r.values()
+                    if isinstance(v, str)
+                    for w in fakes.words(v.replace(" ", "_"))
+                }
+                count("flags by role", r[name] != bool(said & fakes.LIMITED_ROLES))
+            if key is not None and isinstance(r.get(key), str):
+                digits = re.sub(r"\D", "", r[key])
+                if len(digits) >= 7:
+                    count("long keys look issued", int(digits) > 10 * len(records))
+            texts: list[str] = []
+            _all_strings(r, texts)
+            count("no paired-digit ids", not any(_PAIRED.fullmatch(t) for t in texts))
+            kind = r.get("visit_type")
+            if isinstance(r.get("reason"), str) and kind in fakes.VISIT_REASONS:
+                count("reasons fit the visit", r["reason"] in fakes.VISIT_REASONS[kind])
+            if r.get("medication") in fakes.SHORT_COURSES:
+                count("short courses no refills", r.get("refills_left") == 0)
+            for f in spec.fields:
+                value = r.get(f.name)
+                words = set(fakes.words(f.name))
+                if f.kind == "int" and {"pct", "percent", "duration", "min"} & words:
+                    count("round values stay round", value is None or value % 5 == 0)
+                if f.kind == "float" and {"min", "minimum"} & words and value is not None:
+                    count("round values stay round", value % 5 == 0)
+            covered = r.get("insurance_covered")
+            owner = keyed.get("Patient", {}).get(r.get("patient"))
+            plan = keyed.get("InsurancePlan", {}).get(owner.get("plan")) if owner else None
+            fees = any("fee" in str(line) for line in r.get("lines") or [])
+            if isinstance(covered, float) and not fees and isinstance(r.get("total"), float):
+                share = plan["coverage_pct"] if plan else 0
+                count("insurance pays its share", covered == round(r["total"] * share / 100, 2))
 
 
 if __name__ == "__main__":

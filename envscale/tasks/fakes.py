@@ -14,6 +14,7 @@ are that vocabulary. Everything else comes from Faker.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -391,6 +392,30 @@ REASONS = (
     "Shortness of breath on stairs",
     "Routine vaccination",
 )
+# What brings a patient in, by the kind of visit it is.
+VISIT_REASONS: dict[str, tuple[str, ...]] = {
+    "annual_physical": ("Annual check-up", "Yearly physical", "Routine exam and blood work"),
+    "follow_up": (
+        "Follow-up on blood pressure",
+        "Medication review",
+        "Follow-up after lab results",
+        "Checking how the new medication works",
+    ),
+    "new_patient": (
+        "First visit to establish care",
+        "Persistent cough for two weeks",
+        "Recurring headaches",
+        "Knee pain after running",
+    ),
+    "telehealth": (
+        "Sore throat and fever",
+        "Skin rash on the arm",
+        "Trouble sleeping",
+        "Question about a prescription",
+    ),
+}
+# Medications taken as one short course: no refills, over within weeks.
+SHORT_COURSES = frozenset({"Amoxicillin"})
 NOTES = (
     "Customer asked for a quick update.",
     "Handled at the front desk.",
@@ -497,6 +522,8 @@ AIRPORT_PLACES = {
     "LGA": (40.78, -73.87),
 }
 CRUISE_KMH = 800.0  # a jet's average speed over the ground
+MIN_ROUTE_KM = 250.0  # no airline flies a shorter route: people drive or take the train
+MAX_DETOUR = 1.5  # a connection's legs together are at most this many times the direct way
 TAXI_MINUTES = 40  # taxiing, climb and approach
 
 
@@ -520,6 +547,16 @@ def route_km(origin: object, destination: object) -> float | None:
     h = math.sin((lat2 - lat1) / 2) ** 2
     h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def detour_fits(stops: list[object]) -> bool:
+    """Whether a path through known airports goes at most `MAX_DETOUR` times the direct way
+    from its first to its last stop (a path with an unknown stop fits)."""
+    legs = [route_km(a, b) for a, b in itertools.pairwise(stops)]
+    direct = route_km(stops[0], stops[-1]) if len(stops) > 1 else None
+    if direct is None or any(km is None for km in legs):
+        return True
+    return sum(km for km in legs if km is not None) <= MAX_DETOUR * direct
 
 
 # A fare in the lowest class: a fixed part and a part per km, so longer routes cost more.
@@ -793,9 +830,15 @@ FUTURE_WORDS = frozenset(
 )
 
 
-def date_for(rng: random.Random, tokens: list[str], clock: str) -> str:
-    """A date near the domain clock: birthdays in the past, expiries ahead, events around now."""
+def date_for(
+    rng: random.Random, tokens: list[str], clock: str, record: dict[str, Any] | None = None
+) -> str:
+    """A date near the domain clock: birthdays in the past, expiries ahead (a short course's
+    within weeks), events around now."""
     t = set(tokens)
+    short = any(isinstance(v, str) and v in SHORT_COURSES for v in (record or {}).values())
+    if short and FUTURE_WORDS & t:
+        return shift_date(clock, rng.randint(-20, 20))
     if {"birth", "dob", "born", "birthday"} & t:
         return shift_date(clock, -rng.randint(18 * 365, 85 * 365))
     if FUTURE_WORDS & t:
@@ -814,8 +857,17 @@ def datetime_for(rng: random.Random, tokens: list[str], clock: str) -> str:
     return f"{day.isoformat()}T{minute // 60:02d}:{minute % 60:02d}:00"
 
 
-def int_for(rng: random.Random, tokens: list[str]) -> int:
+def int_for(rng: random.Random, tokens: list[str], record: dict[str, Any] | None = None) -> int:
     t = set(tokens)
+    held = {v for v in (record or {}).values() if isinstance(v, str)}
+    if {"baggages", "bags", "baggage"} & t:  # checked bags: one to three, few of them paid
+        return (
+            rng.choice((0, 0, 0, 1, 1, 2))
+            if {"nonfree", "paid"} & t
+            else rng.choice((1, 1, 2, 2, 3))
+        )
+    if "refills" in t and held & SHORT_COURSES:
+        return 0  # a course of antibiotics is taken once
     if {"pct", "percent", "percentage"} & t:
         return rng.randrange(10, 95, 5)
     if {"duration", "min", "minutes", "length", "eta"} & t:
@@ -923,7 +975,9 @@ def text_for(
     if "brand" in t and ("card" in lowered or "network" in lowered):
         return rng.choice(CARD_BRANDS)
     if {"airport", "origin", "destination"} & t or "airport" in lowered:
-        return rng.choice(AIRPORTS)
+        origin = record.get("origin") if "destination" in t else None
+        far = [a for a in AIRPORTS if (route_km(origin, a) or 0) >= MIN_ROUTE_KM]
+        return rng.choice(far if origin in AIRPORT_PLACES and far else AIRPORTS)
     if {"medication", "drug", "medicine"} & t:
         return rng.choice(MEDICATIONS)
     if {"dosage", "dose"} & t:
@@ -944,13 +998,16 @@ def text_for(
     if {"tracking", "waybill", "shipment"} & t and last in {"id", "number", "code", "ref"}:
         return str(rng.randint(10**11, 10**12 - 1))  # a carrier's number, unlike an item's
     if last in {"id", "number", "code", "sku", "ref"}:
-        return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
+        return issued_id(rng, tokens)
     if "time" in t or "hh:mm" in lowered:
         return time_of_day(rng)
     if "description" in t and ({"bill", "billed", "charge", "invoice"} & set(lowered.split())):
         return rng.choice(BILLED)
     if {"reason", "symptom", "complaint"} & t:
-        return rng.choice(CANCEL_REASONS if "cancel" in ent | t else REASONS)
+        if "cancel" in ent | t:
+            return rng.choice(CANCEL_REASONS)
+        kind = next((VISIT_REASONS[v] for v in record.values() if v in VISIT_REASONS), None)
+        return rng.choice(kind or REASONS)
     if {"comment", "review", "feedback"} & t:
         stars = record.get("stars", record.get("rating"))
         mood = "bad" if isinstance(stars, int) and stars <= 2 else "good"
@@ -1063,12 +1120,14 @@ def value_for(
     """
     tokens = words(name)
     if kind == "int":
-        return int_for(rng, tokens)
+        return int_for(rng, tokens, record)
     if kind == "float":
         held = (record or {}).get("__source")  # the kind of the struct it is in (a gift card)
         said = " ".join([*words(entity), doc.lower()])
         kind = " ".join(words(held)) if isinstance(held, str) else ""
         return float_for(rng, tokens, f"{said} | {kind}" if kind else said)
+    if kind == "bool" and tokens[:1] == ["can"]:
+        return may(rng, record or {})
     if kind == "bool":
         return (
             rng.random() < 0.7
@@ -1076,12 +1135,45 @@ def value_for(
             else (rng.random() < 0.5)
         )
     if kind == "date":
-        return date_for(rng, tokens, clock)
+        return date_for(rng, tokens, clock, record)
     if kind == "datetime":
         return datetime_for(rng, tokens, clock)
     if tokens[-1:] == ["date"] or "yyyy-mm-dd" in doc.lower():
         return date_for(rng, tokens, clock)
     return text_for(rng, tokens, entity, persona, doc, record)
+
+
+# Roles whose holders may not do what a `can_…` flag allows (a physiotherapist does not
+# prescribe); the others may.
+LIMITED_ROLES = frozenset(
+    {
+        "physiotherapy",
+        "physiotherapist",
+        "therapy",
+        "therapist",
+        "nurse",
+        "assistant",
+        "intern",
+        "trainee",
+        "receptionist",
+        "student",
+    }
+)
+
+
+def may(rng: random.Random, record: dict[str, Any]) -> bool:
+    """A `can_…` flag by the record's role: unset for a role of `LIMITED_ROLES`, else set."""
+    said = {w for v in record.values() if isinstance(v, str) for w in words(v.replace(" ", "_"))}
+    return not said & LIMITED_ROLES
+
+
+def issued_id(rng: random.Random, tokens: list[str]) -> str:
+    """An id as an issuer hands it out, not a count: a member's or a policy's three
+    letters and nine digits, else ten digits (an item's, a product's)."""
+    if {"member", "policy", "account", "license", "licence", "passport"} & set(tokens):
+        letters = "".join(rng.choice(CODE_LETTERS) for _ in range(3))
+        return f"{letters}{rng.randint(10**8, 10**9 - 1)}"
+    return str(rng.randint(10**9, 10**10 - 1))
 
 
 def word(rng: random.Random) -> str:
@@ -1102,7 +1194,10 @@ def code(rng: random.Random, length: int, tokens: list[str] | None = None) -> st
     return "".join(rng.choice(alphabet) for _ in range(length))
 
 
+WAKING_HOURS = (6, 23)  # when people's events happen: from six in the morning to eleven
+
+
 def time_of_day(rng: random.Random) -> str:
-    """A time HH:MM:SS on a quarter hour."""
-    minute = rng.randrange(0, 24 * 60, 15)
+    """A time HH:MM:SS on a quarter hour, in waking hours."""
+    minute = rng.randrange(WAKING_HOURS[0] * 60, WAKING_HOURS[1] * 60, 15)
     return f"{minute // 60:02d}:{minute % 60:02d}:00"

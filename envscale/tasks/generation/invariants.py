@@ -19,7 +19,7 @@ from envscale.runtime.rowview import run_check
 from envscale.tasks import fakes
 from envscale.tasks.generation.facts import meets
 from envscale.tasks.generation.lifecycle import phases
-from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
+from envscale.tasks.generation.state import RecordContext, State, as_kind, hashable, is_derived
 from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
@@ -146,9 +146,14 @@ class InvariantSearch(State):
                 continue
             keys = list(self.index[f.ref])
             rng.shuffle(keys)
+            # records no other record of this entity names yet first (an order not redeemed)
+            taken = {hashable(r.get(f.name)) for r in self.index.get(entity, {}).values()}
+            keys.sort(key=lambda k: hashable(k) in taken)
             for key in keys[:REPAIR_CANDIDATES]:
                 if key != record.get(f.name):
                     fixed = self._try(env, meta, entity, record, f, key, check)
+                    if fixed is None:
+                        fixed = self._try(env, meta, entity, record, f, key, check, True)
                     if fixed is not None:
                         return fixed
         for f, value in later:
@@ -406,7 +411,11 @@ class InvariantSearch(State):
         f: EntityField,
         value: Any,
         check: Check,
+        moments: bool = False,
     ) -> dict | None:
+        """The record with `f` set to `value` and what follows from it, written when the
+        check holds; `moments`: for a reference, its moments taken from the record referred
+        to (redeemed when the order was placed) are the new one's."""
         trial = {**record, f.name: value}
         if f.kind == "enum":  # a date named after a status follows the new status
             self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
@@ -442,10 +451,18 @@ class InvariantSearch(State):
             self._order_times(entity, trial, again=True)
         if f.kind == "ref":  # what is copied from the referred record follows it
             kept = {}
+            old = self.index.get(f.ref or "", {}).get(record.get(f.name)) or {}
+            new = self.index.get(f.ref or "", {}).get(value) or {}
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None
                 if copied is not None:
                     trial[g.name] = kept[g.name] = copied
+                elif moments and g.kind in ("date", "datetime") and record.get(g.name):
+                    # a moment taken from the record referred to (redeemed when the order
+                    # was placed) is the new one's
+                    same = next((h for h, v in old.items() if v == record[g.name]), None)
+                    if same is not None and isinstance(new.get(same), str):
+                        trial[g.name] = kept[g.name] = new[same]
             # and so do its other dates (a payment of the invoice it now pays follows that one)
             self._order_dates(
                 entity, trial, self._referred_context(entity, trial), follow_only=True

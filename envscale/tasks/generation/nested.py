@@ -503,6 +503,9 @@ class NestedValues(State):
             elif closing is None:
                 left = {line.get(start) for line in [*earlier, after]}
                 keys = [k for k in keys if records[k].get(end) not in left]
+                # and the trip so far with it goes not far out of its way
+                stops = [*(line.get(start) for line in [*earlier, after]), after.get(end)]
+                keys = [k for k in keys if fakes.detour_fits([*stops, records[k].get(end)])]
         for prop, value in after.items():
             if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
                 continue
