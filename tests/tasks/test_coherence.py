@@ -937,3 +937,84 @@ def test_a_completed_visit_has_notes_rather_than_being_called_off():
     for a in data["Appointment"]:
         assert (a["status"] == "completed") == (a["notes"] != "")
     assert sum(a["status"] == "no_show" for a in data["Appointment"]) <= 4
+
+
+def test_times_of_day_fall_in_waking_hours():
+    import random
+
+    rng = random.Random(0)
+    hours = {int(fakes.time_of_day(rng)[:2]) for _ in range(500)}
+    assert min(hours) >= fakes.WAKING_HOURS[0] and max(hours) < fakes.WAKING_HOURS[1]
+    data = generate_data(_load("clinic"), 0, 50)
+    for payment in data["Payment"]:  # paid between a bill's day and the clock: not at night
+        assert 6 <= int(payment["paid_at"][11:13]) < 23, payment
+
+
+def test_routes_are_long_enough_and_connections_not_far_out_of_the_way(airline):
+    _, data = airline
+    for flight in data["Flight"]:
+        assert fakes.route_km(flight["origin"], flight["destination"]) >= fakes.MIN_ROUTE_KM
+        for time in (flight["scheduled_departure_time_est"],):
+            assert 6 <= int(time[:2]) < 23, flight["flight_number"]
+    for r in data["Reservation"]:
+        legs = r["flights"]
+        turn = next(i for i, leg in enumerate(legs) if leg["destination"] == r["destination"])
+        for way in (legs[: turn + 1], legs[turn + 1 :]):
+            stops = [leg["origin"] for leg in way] + [way[-1]["destination"]] if way else []
+            assert not stops or fakes.detour_fits(stops), r["reservation_id"]
+        assert 0 <= r["total_baggages"] <= 3 * len(r["passengers"]), r["reservation_id"]
+    assert not fakes.detour_fits(["BOS", "MIA", "JFK"])  # a long way round
+    assert fakes.detour_fits(["SFO", "DEN", "JFK"])
+
+
+def test_flags_follow_the_role_and_reasons_the_visit():
+    data = generate_data(_load("clinic"), 0, 50)
+    for c in data["Clinician"]:
+        assert c["can_prescribe"] == (c["specialty"] != "physiotherapy"), c
+    for a in data["Appointment"]:
+        assert a["reason"] in fakes.VISIT_REASONS[a["visit_type"]], a
+    for rx in data["Prescription"]:
+        if rx["medication"] in fakes.SHORT_COURSES:
+            assert rx["refills_left"] == 0, rx
+
+
+def test_insurance_covers_its_plans_share_of_a_bill():
+    data = generate_data(_load("clinic"), 0, 50)
+    plans = {p["plan_id"]: p for p in data["InsurancePlan"]}
+    patients = {p["patient_id"]: p for p in data["Patient"]}
+    checked = 0
+    for invoice in data["Invoice"]:
+        if any(line["description"].endswith(" fee") for line in invoice["lines"]):
+            continue
+        plan = plans.get(patients[invoice["patient"]]["plan"] or "")
+        share = plan["coverage_pct"] if plan else 0
+        assert invoice["insurance_covered"] == round(invoice["total"] * share / 100, 2), invoice
+        checked += 1
+    assert checked >= 30
+
+
+def test_ids_look_issued_and_round_values_stay_round(retail):
+    import re
+
+    _, data = retail
+    ids = [p["product_id"] for p in data["Product"]] + [o["order_id"] for o in data["Order"]]
+    numbers = sorted(int(re.sub(r"\D", "", i)) for i in ids[: len(data["Product"])])
+    assert numbers[-1] > 100 * len(numbers)  # not a count 1, 2, 3…
+    assert all(o["order_id"].startswith("#W") for o in data["Order"])
+    for p in data["Product"]:
+        for item in p["variants"]:
+            assert re.fullmatch(r"\d{10}", item), item
+    promos = generate_data(_load("delivery"), 0, 30)["Promo"]
+    assert all(p["percent_off"] % 5 == 0 and p["min_subtotal"] % 5 == 0 for p in promos)
+
+
+def test_a_bound_keeps_a_round_value_round():
+    import random
+
+    from envscale.records import Fact
+    from envscale.tasks.generation.facts import bounded
+
+    at_most = [Fact(field="pct", op="<=", value=50, check="pct <= 50")]
+    rng = random.Random(0)
+    assert all(bounded(70, at_most, rng) % 5 == 0 for _ in range(50))
+    assert bounded(63, at_most, rng) <= 50
