@@ -1,9 +1,10 @@
 """Realistic made-up values, without any network: people, addresses, companies, prices, dates,
 text, drawn from Faker's locale providers and seeded by the caller's `random.Random`.
 
-Values of one record agree with each other: `Persona.make(rng)` draws one person in one
-locale (chosen seeded from `LOCALES`): a name, an email and a user name made from that name,
-a phone number, and one address whose street, city, state, zip and country belong together.
+Values of one record agree with each other: `Persona.make(rng, home)` draws one person of
+the state's home (`Home`: one locale of `LOCALES`, and for a local business one region of
+it): a name, an email and a user name made from that name, a phone number of the country,
+and one address whose street, city, state, zip and country belong together.
 `value_for` is the single entry point that datagen and task sampling share; the field or
 parameter name picks the kind of value (`email`, `phone`, `last_name`, `price`…), the
 entity and the field's doc refine it (a restaurant's `name`, a dish's `description`).
