@@ -128,6 +128,36 @@ Sixth list, of lines:
   a visit, a telehealth consultation, a cancellation);
 - one price per item: lines that name a thing by one text (not a record, nor who did it)
   cost the same wherever it is named.
+
+Tenth list, of the state's home, its shipments and its exit states:
+- places in one country: every address (a struct with a zip or a country, or one written on
+  a line) is in the state's most common country; places in one region: for a local business
+  (`fakes.LOCAL_ENTITIES`: a restaurant, a clinic) in its most common state or province;
+- phones of the country: a phone number has the shape of its record's country (its own
+  address's, else the state's): `fakes.phone_of`;
+- one tracking id a shipment: a line with a tracking id holds one; tracking ids unique: no
+  two shipments share one; shipments hold every item: a record's shipments list each of its
+  items exactly once;
+- exit states a minority: of a status field with states off the normal path (`fakes.is_exit`:
+  void, cancelled, no_show), at most 15% of the records are in one; records on the normal
+  path counts the records of those fields that are not.
+
+Eleventh list, of what spot-reading finds:
+- times in waking hours: a time of day or a date-time of a record (not an arrival or an end)
+  is between 06:00 and 23:00 (`fakes.WAKING_HOURS`);
+- routes 250 km or more: a record between two known airports (a flight) is `MIN_ROUTE_KM`
+  long or more; detours within 1.5: each way of a trip of several legs covers at most 1.5
+  times the direct distance;
+- bags 1 to 3 a passenger: checked bags are at most three a passenger;
+- flags by role: a `can_…` flag is set exactly when the record's role is not a limited one
+  (`fakes.LIMITED_ROLES`: a physiotherapist does not prescribe);
+- long keys look issued: a key of seven digits or more is not a count (1, 2, 3…);
+- no paired-digit ids: no value is shaped `30-385956`;
+- reasons fit the visit: a visit's reason is one of its type's (`fakes.VISIT_REASONS`);
+- short courses no refills: a short course (amoxicillin) has no refills;
+- round values stay round: a percent, a duration or a minimum is a multiple of five;
+- insurance pays its share: a bill's `insurance_covered` (but on a fee) is its total times the
+  plan's `coverage_pct` of the patient's plan.
 """
 
 from __future__ import annotations
@@ -389,6 +419,10 @@ def coherence(domain, data: dict[str, list[dict]]) -> dict[str, tuple[int, int]]
     _reason_checks(domain, data, keyed, count)
     _variant_price_checks(data, count)
     _billed_checks(data, count)
+    _home_checks(domain, data, count)
+    _shipment_checks(data, count)
+    _exit_checks(domain, data, count)
+    _spot_checks(domain, data, keyed, count)
     return {name: (held, total) for name, (held, total) in counts.items()}
 
 
@@ -1189,6 +1223,214 @@ def _fits_clock(spec, record: dict, moves: dict, state: str, clock: str) -> bool
     if state in starts or state in middle:
         return any(v[:10] == clock[:10] for _, v in dates)
     return True
+
+
+_POSTCODES = (
+    ("USA", re.compile(r"\d{5}")),
+    ("Canada", re.compile(r"[A-Z]\d[A-Z] ?\d[A-Z]\d")),
+    ("Australia", re.compile(r"\d{4}")),
+)
+_COUNTRY_LOCALES = {c: loc for loc, _, c in fakes.LOCALES}
+
+
+def _places(node, out: list[tuple[str, str | None]], key: str = "") -> None:
+    """Every place in a value, as (country, region): an address struct (its country, or its
+    postcode's), or an address written out on one line ("1 Main St, Springfield, IL 62701")."""
+    if isinstance(node, dict):
+        if "zip" in node or "postcode" in node or "country" in node:
+            code = str(node.get("zip") or node.get("postcode") or "")
+            country = node.get("country") or _postcode_country(code)
+            out.append((str(country), node.get("state")))
+            return
+        for k, v in node.items():
+            _places(v, out, k)
+    elif isinstance(node, list):
+        for v in node:
+            _places(v, out, key)
+    elif isinstance(node, str) and "address" in fakes.words(key) and "," in node:
+        tail = node.rsplit(",", 1)[-1].split()
+        if tail:
+            out.append((_postcode_country(" ".join(tail[1:])), tail[0]))
+
+
+def _postcode_country(code: str) -> str:
+    return next((c for c, shape in _POSTCODES if shape.fullmatch(code)), "United Kingdom")
+
+
+def _phones(node, out: list[str], key: str = "") -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _phones(v, out, k)
+    elif isinstance(node, list):
+        for v in node:
+            _phones(v, out, key)
+    elif isinstance(node, str) and {"phone", "mobile"} & set(fakes.words(key)) and node:
+        out.append(node)
+
+
+def _home_checks(domain, data, count) -> None:
+    """One home per state (tenth list): its places in one country, for a local business in one
+    region of it, and its phones in that country's format."""
+    places: list[tuple[str, str | None]] = []
+    phones: list[tuple[str, str | None]] = []  # a number, and the country of its record
+    for records in data.values():
+        for r in records:
+            own: list[tuple[str, str | None]] = []
+            _places(r, own)
+            places += own
+            numbers: list[str] = []
+            _phones(r, numbers)
+            phones += [(n, own[0][0] if own else None) for n in numbers]
+    if not places:
+        return
+    country, _ = Counter(c for c, _ in places).most_common(1)[0]
+    for c, _ in places:
+        count("places in one country", c == country)
+    if any(fakes.LOCAL_ENTITIES & set(fakes.words(e)) for e in domain.manifest.entities):
+        region, _ = Counter(r for _, r in places).most_common(1)[0]
+        for _, r in places:
+            count("places in one region", r == region)
+    for number, where in phones:
+        locale = _COUNTRY_LOCALES.get(where or country, "en_US")
+        count("phones of the country", fakes.phone_of(number, locale))
+
+
+def _shipment_checks(data, count) -> None:
+    """A shipment (a line with a tracking id) has one tracking id of its own, and a record's
+    shipments list each of its items exactly once."""
+    seen: Counter = Counter()
+    for records in data.values():
+        for r in records:
+            for items in _line_lists(r):
+                if not any("tracking" in k for k in items[0]):
+                    continue
+                listed: list[str] = []
+                for line in items:
+                    ids = next((v for k, v in line.items() if "tracking" in k), None)
+                    ids = ids if isinstance(ids, list) else [ids]
+                    count("one tracking id a shipment", len(ids) == 1)
+                    seen.update(str(i) for i in ids)
+                    listed += next(
+                        (v for k, v in line.items() if k.endswith("_ids") and isinstance(v, list)),
+                        [],
+                    )
+                held = [
+                    line.get("item_id")
+                    for lines in _line_lists(r)
+                    if "tracking" not in " ".join(lines[0])
+                    for line in lines
+                    if isinstance(line.get("item_id"), str)
+                ]
+                if held:
+                    count("shipments hold every item", sorted(listed) == sorted(held))
+    for n in seen.values():
+        count("tracking ids unique", n == 1)
+
+
+def _exit_checks(domain, data, count) -> None:
+    """Records in an exit state (void, cancelled, no_show: `fakes.is_exit`) are a minority:
+    per status field with both kinds of member, the share in one is at most 15%."""
+    for entity, records in data.items():
+        for f in domain.manifest.entities[entity].fields:
+            members = f.enum or []
+            status = {"status", "state"} & set(fakes.words(f.name))
+            if f.kind != "enum" or not status or not any(map(fakes.is_exit, members)):
+                continue
+            if all(map(fakes.is_exit, members)) or f.name in domain.manifest.entities[entity].key:
+                continue
+            held = [r.get(f.name) for r in records if r.get(f.name) is not None]
+            if held:
+                share = sum(map(fakes.is_exit, held)) / len(held)
+                count("exit states a minority", share <= 0.15)
+            for member in held:
+                count("records on the normal path", not fakes.is_exit(member))
+
+
+_TIME = re.compile(r"(?:\d{4}-\d{2}-\d{2}T)?(\d{2}):\d{2}(?::\d{2})?")
+_PAIRED = re.compile(r"\d{2}-\d{6}")
+
+
+def _all_strings(node, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _all_strings(k, out)
+            _all_strings(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _all_strings(v, out)
+    elif isinstance(node, str):
+        out.append(node)
+
+
+def _spot_checks(domain, data, keyed, count) -> None:
+    """What spot-reading found (eleventh list): see the module doc."""
+    manifest = domain.manifest
+    low, high = fakes.WAKING_HOURS
+    for entity, records in data.items():
+        spec = manifest.entities[entity]
+        timed = [
+            f.name
+            for f in spec.fields
+            if (f.kind == "datetime" or "time" in fakes.words(f.name))
+            and not {"arrival", "arrives", "end", "ends"} & set(fakes.words(f.name))
+        ]
+        flags = [f.name for f in spec.fields if f.kind == "bool" and f.name.startswith("can_")]
+        key = spec.key[0] if len(spec.key) == 1 else None
+        for r in records:
+            for name in timed:
+                hour = _TIME.fullmatch(str(r.get(name) or ""))
+                if hour:
+                    count("times in waking hours", low <= int(hour.group(1)) < high)
+            places = [fakes.AIRPORT_PLACES.get(str(r.get(e))) for e in ("origin", "destination")]
+            if all(places) and not _line_lists(r):
+                count("routes 250 km or more", _great_circle(*places) >= fakes.MIN_ROUTE_KM)
+            for items in _line_lists(r):
+                if {"origin", "destination"} <= set(items[0]) and "destination" in r:
+                    turn = next(
+                        (i for i, a in enumerate(items) if a["destination"] == r["destination"]),
+                        len(items) - 1,
+                    )
+                    for part in (items[: turn + 1], items[turn + 1 :]):
+                        if len(part) > 1:
+                            stops = [a["origin"] for a in part] + [part[-1]["destination"]]
+                            count("detours within 1.5", fakes.detour_fits(stops))
+            if isinstance(r.get("total_baggages"), int) and isinstance(r.get("passengers"), list):
+                bags, people = r["total_baggages"], max(1, len(r["passengers"]))
+                count("bags 1 to 3 a passenger", bags <= 3 * people)
+            for name in flags:
+                said = {
+                    w
+                    for v in r.values()
+                    if isinstance(v, str)
+                    for w in fakes.words(v.replace(" ", "_"))
+                }
+                count("flags by role", r[name] != bool(said & fakes.LIMITED_ROLES))
+            if key is not None and isinstance(r.get(key), str):
+                digits = re.sub(r"\D", "", r[key])
+                if len(digits) >= 7:
+                    count("long keys look issued", int(digits) > 10 * len(records))
+            texts: list[str] = []
+            _all_strings(r, texts)
+            count("no paired-digit ids", not any(_PAIRED.fullmatch(t) for t in texts))
+            kind = r.get("visit_type")
+            if isinstance(r.get("reason"), str) and kind in fakes.VISIT_REASONS:
+                count("reasons fit the visit", r["reason"] in fakes.VISIT_REASONS[kind])
+            if r.get("medication") in fakes.SHORT_COURSES:
+                count("short courses no refills", r.get("refills_left") == 0)
+            for f in spec.fields:
+                value = r.get(f.name)
+                words = set(fakes.words(f.name))
+                if f.kind == "int" and {"pct", "percent", "duration", "min"} & words:
+                    count("round values stay round", value is None or value % 5 == 0)
+                if f.kind == "float" and {"min", "minimum"} & words and value is not None:
+                    count("round values stay round", value % 5 == 0)
+            covered = r.get("insurance_covered")
+            owner = keyed.get("Patient", {}).get(r.get("patient"))
+            plan = keyed.get("InsurancePlan", {}).get(owner.get("plan")) if owner else None
+            fees = any("fee" in str(line) for line in r.get("lines") or [])
+            if isinstance(covered, float) and not fees and isinstance(r.get("total"), float):
+                share = plan["coverage_pct"] if plan else 0
+                count("insurance pays its share", covered == round(r["total"] * share / 100, 2))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Realistic made-up values, without any network: people, addresses, companies, prices, dates,
 text, drawn from Faker's locale providers and seeded by the caller's `random.Random`.
 
-Values of one record agree with each other: `Persona.make(rng)` draws one person in one
-locale (chosen seeded from `LOCALES`): a name, an email and a user name made from that name,
-a phone number, and one address whose street, city, state, zip and country belong together.
+Values of one record agree with each other: `Persona.make(rng, home)` draws one person of
+the state's home (`Home`: one locale of `LOCALES`, and for a local business one region of
+it): a name, an email and a user name made from that name, a phone number of the country,
+and one address whose street, city, state, zip and country belong together.
 `value_for` is the single entry point that datagen and task sampling share; the field or
 parameter name picks the kind of value (`email`, `phone`, `last_name`, `price`…), the
 entity and the field's doc refine it (a restaurant's `name`, a dish's `description`).
@@ -14,6 +15,7 @@ are that vocabulary. Everything else comes from Faker.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -29,13 +31,89 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("generated data needs Faker: pip install 'envscale[data]'") from error
 
-# (locale, weight, country as stored): most records are American, as tau-bench's are.
+# (locale, weight, country as stored): most states are American, as tau-bench's are.
 LOCALES: tuple[tuple[str, int, str], ...] = (
     ("en_US", 7, "USA"),
     ("en_GB", 1, "United Kingdom"),
     ("en_CA", 1, "Canada"),
     ("en_AU", 1, "Australia"),
 )
+CURRENCIES = {"en_US": "USD", "en_GB": "GBP", "en_CA": "CAD", "en_AU": "AUD"}
+# Entities of a business its customers live near (a restaurant delivers across town, a
+# clinic's patients come from its state): every address of such a state is in one region.
+LOCAL_ENTITIES = frozenset({"restaurant", "courier", "menu", "patient", "clinician", "clinic"})
+# Words of states a record ends in off the normal path (a visit called off, an invoice
+# voided): a minority of records are in one, `EXIT_SHARE` of them all together.
+EXIT_WORDS = frozenset(
+    {
+        "void",
+        "voided",
+        "cancelled",
+        "canceled",
+        "refunded",
+        "rejected",
+        "declined",
+        "failed",
+        "discontinued",
+        "archived",
+        "blocked",
+        "suspended",
+        "lost",
+        "show",  # no_show
+    }
+)
+EXIT_SHARE = 0.08
+
+
+def is_exit(member: object) -> bool:
+    """Whether an enum member names a state off the normal path (void, cancelled, no_show)."""
+    return bool(EXIT_WORDS & set(words(str(member).replace(" ", "_"))))
+
+
+def exit_weighted(rng: random.Random, members: list) -> Any:
+    """One of the members, those naming an exit state drawn `EXIT_SHARE` of the time all
+    together (the others evenly); when all or none are exits, any evenly."""
+    exits = [m for m in members if is_exit(m)]
+    normal = [m for m in members if not is_exit(m)]
+    if not exits or not normal:
+        return rng.choice(members)
+    return rng.choice(exits if rng.random() < EXIT_SHARE else normal)
+
+
+@dataclass(frozen=True)
+class Home:
+    """Where the people and places of one generated state are: one locale (its country,
+    phone format and currency), and for a local business one region of it (a state, a
+    province or a county), or None where they spread over the country."""
+
+    locale: str
+    region: str | None = None
+
+    @property
+    def country(self) -> str:
+        return next(c for loc, _, c in LOCALES if loc == self.locale)
+
+    @property
+    def currency(self) -> str:
+        return CURRENCIES.get(self.locale, "USD")
+
+    @classmethod
+    def draw(cls, rng: random.Random, local: bool = False) -> Home:
+        locale = rng.choices([loc for loc, _, _ in LOCALES], weights=[w for _, w, _ in LOCALES])[0]
+        return cls(locale, _region(faker(rng, locale), locale) if local else None)
+
+
+def _region(fake: Faker, locale: str) -> str:
+    """A region of the locale, as its addresses name it."""
+    if locale == "en_US":
+        return fake.state_abbr(include_territories=False, include_freely_associated_states=False)
+    if locale == "en_CA":
+        return fake.province_abbr()
+    if locale == "en_AU":
+        return fake.state_abbr()
+    return fake.county()
+
+
 MAIL_DOMAINS = ("example.com", "example.org", "mail.example.net")
 PERSON_ENTITIES = frozenset(
     {
@@ -315,6 +393,30 @@ REASONS = (
     "Shortness of breath on stairs",
     "Routine vaccination",
 )
+# What brings a patient in, by the kind of visit it is.
+VISIT_REASONS: dict[str, tuple[str, ...]] = {
+    "annual_physical": ("Annual check-up", "Yearly physical", "Routine exam and blood work"),
+    "follow_up": (
+        "Follow-up on blood pressure",
+        "Medication review",
+        "Follow-up after lab results",
+        "Checking how the new medication works",
+    ),
+    "new_patient": (
+        "First visit to establish care",
+        "Persistent cough for two weeks",
+        "Recurring headaches",
+        "Knee pain after running",
+    ),
+    "telehealth": (
+        "Sore throat and fever",
+        "Skin rash on the arm",
+        "Trouble sleeping",
+        "Question about a prescription",
+    ),
+}
+# Medications taken as one short course: no refills, over within weeks.
+SHORT_COURSES = frozenset({"Amoxicillin"})
 NOTES = (
     "Customer asked for a quick update.",
     "Handled at the front desk.",
@@ -421,6 +523,8 @@ AIRPORT_PLACES = {
     "LGA": (40.78, -73.87),
 }
 CRUISE_KMH = 800.0  # a jet's average speed over the ground
+MIN_ROUTE_KM = 250.0  # no airline flies a shorter route: people drive or take the train
+MAX_DETOUR = 1.5  # a connection's legs together are at most this many times the direct way
 TAXI_MINUTES = 40  # taxiing, climb and approach
 
 
@@ -444,6 +548,16 @@ def route_km(origin: object, destination: object) -> float | None:
     h = math.sin((lat2 - lat1) / 2) ** 2
     h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def detour_fits(stops: list[object]) -> bool:
+    """Whether a path through known airports goes at most `MAX_DETOUR` times the direct way
+    from its first to its last stop (a path with an unknown stop fits)."""
+    legs = [route_km(a, b) for a, b in itertools.pairwise(stops)]
+    direct = route_km(stops[0], stops[-1]) if len(stops) > 1 else None
+    if direct is None or any(km is None for km in legs):
+        return True
+    return sum(km for km in legs if km is not None) <= MAX_DETOUR * direct
 
 
 # A fare in the lowest class: a fixed part and a part per km, so longer routes cost more.
@@ -557,39 +671,38 @@ class Persona:
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def currency(self) -> str:
+        return CURRENCIES.get(self.locale, "USD")
+
     @classmethod
-    def make(cls, rng: random.Random) -> Persona:
-        locales = [loc for loc, _, _ in LOCALES]
-        locale = rng.choices(locales, weights=[w for _, w, _ in LOCALES])[0]
-        country = next(c for loc, _, c in LOCALES if loc == locale)
+    def make(cls, rng: random.Random, home: Home | None = None) -> Persona:
+        """One person: in the home's locale and region when given, else in a locale drawn."""
+        home = home if home is not None else Home.draw(rng)
+        locale = home.locale
         fake = faker(rng, locale)
         first, last = fake.first_name(), fake.last_name()
         number = rng.randint(1, 9999)
+        state = home.region if home.region is not None else _region(fake, locale)
         if locale == "en_US":
-            state = fake.state_abbr(
-                include_territories=False, include_freely_associated_states=False
-            )
             zipcode = fake.zipcode_in_state(state)
         elif locale == "en_CA":
-            state = fake.province_abbr()
             zipcode = fake.postcode_in_province(state)
-        elif locale == "en_AU":
-            state, zipcode = fake.state_abbr(), fake.postcode()
         else:
-            state, zipcode = fake.county(), fake.postcode()
+            zipcode = fake.postcode()
         return cls(
             locale=locale,
             first_name=first,
             last_name=last,
             email=f"{ascii_slug(first)}.{ascii_slug(last)}{number}@{rng.choice(MAIL_DOMAINS)}",
             username=f"{ascii_slug(first)}_{ascii_slug(last)}_{number % 1000}",
-            phone=phone(rng),
+            phone=phone(rng, locale),
             street=f"{fake.building_number()} {fake.street_name()}",
             secondary=fake.secondary_address().strip(),
             city=fake.city(),
             state=state,
             zip=zipcode,
-            country=country,
+            country=home.country,
             company=fake.company(),
         )
 
@@ -616,9 +729,29 @@ def email(rng: random.Random, first: str | None = None, last: str | None = None)
     return f"{local}{rng.randint(1, 999)}@{rng.choice(MAIL_DOMAINS)}"
 
 
-def phone(rng: random.Random) -> str:
-    """Ten digits: a plausible area code and exchange (no leading 0 or 1)."""
+def phone(rng: random.Random, locale: str = "en_US") -> str:
+    """A mobile number of the locale's country, digits only: North America's ten (an area
+    code and exchange with no leading 0 or 1), Britain's 07 and nine more, Australia's 04
+    and eight more."""
+    if locale == "en_GB":
+        return f"07{rng.randint(100, 999)}{rng.randint(0, 999999):06d}"
+    if locale == "en_AU":
+        return f"04{rng.randint(0, 99999999):08d}"
     return f"{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+
+
+PHONE_SHAPES = {
+    "en_US": re.compile(r"[2-9]\d{2}[2-9]\d{6}"),
+    "en_CA": re.compile(r"[2-9]\d{2}[2-9]\d{6}"),
+    "en_GB": re.compile(r"07\d{9}"),
+    "en_AU": re.compile(r"04\d{8}"),
+}
+
+
+def phone_of(value: str, locale: str) -> bool:
+    """Whether a phone number, digits only, has the locale's shape."""
+    shape = PHONE_SHAPES.get(locale)
+    return shape is not None and shape.fullmatch(re.sub(r"\D", "", value)) is not None
 
 
 def address(rng: random.Random, persona: Persona | None = None) -> str:
@@ -698,9 +831,15 @@ FUTURE_WORDS = frozenset(
 )
 
 
-def date_for(rng: random.Random, tokens: list[str], clock: str) -> str:
-    """A date near the domain clock: birthdays in the past, expiries ahead, events around now."""
+def date_for(
+    rng: random.Random, tokens: list[str], clock: str, record: dict[str, Any] | None = None
+) -> str:
+    """A date near the domain clock: birthdays in the past, expiries ahead (a short course's
+    within weeks), events around now."""
     t = set(tokens)
+    short = any(isinstance(v, str) and v in SHORT_COURSES for v in (record or {}).values())
+    if short and FUTURE_WORDS & t:
+        return shift_date(clock, rng.randint(-20, 20))
     if {"birth", "dob", "born", "birthday"} & t:
         return shift_date(clock, -rng.randint(18 * 365, 85 * 365))
     if FUTURE_WORDS & t:
@@ -719,8 +858,17 @@ def datetime_for(rng: random.Random, tokens: list[str], clock: str) -> str:
     return f"{day.isoformat()}T{minute // 60:02d}:{minute % 60:02d}:00"
 
 
-def int_for(rng: random.Random, tokens: list[str]) -> int:
+def int_for(rng: random.Random, tokens: list[str], record: dict[str, Any] | None = None) -> int:
     t = set(tokens)
+    held = {v for v in (record or {}).values() if isinstance(v, str)}
+    if {"baggages", "bags", "baggage"} & t:  # checked bags: one to three, few of them paid
+        return (
+            rng.choice((0, 0, 0, 1, 1, 2))
+            if {"nonfree", "paid"} & t
+            else rng.choice((1, 1, 2, 2, 3))
+        )
+    if "refills" in t and held & SHORT_COURSES:
+        return 0  # a course of antibiotics is taken once
     if {"pct", "percent", "percentage"} & t:
         return rng.randrange(10, 95, 5)
     if {"duration", "min", "minutes", "length", "eta"} & t:
@@ -828,7 +976,9 @@ def text_for(
     if "brand" in t and ("card" in lowered or "network" in lowered):
         return rng.choice(CARD_BRANDS)
     if {"airport", "origin", "destination"} & t or "airport" in lowered:
-        return rng.choice(AIRPORTS)
+        origin = record.get("origin") if "destination" in t else None
+        far = [a for a in AIRPORTS if (route_km(origin, a) or 0) >= MIN_ROUTE_KM]
+        return rng.choice(far if origin in AIRPORT_PLACES and far else AIRPORTS)
     if {"medication", "drug", "medicine"} & t:
         return rng.choice(MEDICATIONS)
     if {"dosage", "dose"} & t:
@@ -839,7 +989,7 @@ def text_for(
     if {"color", "colour"} & t:
         return rng.choice(PRODUCT_OPTIONS["color"])
     if "currency" in t:
-        return rng.choice(("USD", "EUR", "GBP"))
+        return p.currency
     if {"url", "website", "link"} & t:
         return f"https://www.{ascii_slug(p.company, '-')}.example.com"
     if {"payer", "company", "vendor", "supplier", "manufacturer", "insurer", "employer"} & t:
@@ -849,13 +999,16 @@ def text_for(
     if {"tracking", "waybill", "shipment"} & t and last in {"id", "number", "code", "ref"}:
         return str(rng.randint(10**11, 10**12 - 1))  # a carrier's number, unlike an item's
     if last in {"id", "number", "code", "sku", "ref"}:
-        return f"{rng.randint(10, 99)}-{rng.randint(100000, 999999)}"
+        return issued_id(rng, tokens)
     if "time" in t or "hh:mm" in lowered:
         return time_of_day(rng)
     if "description" in t and ({"bill", "billed", "charge", "invoice"} & set(lowered.split())):
         return rng.choice(BILLED)
     if {"reason", "symptom", "complaint"} & t:
-        return rng.choice(CANCEL_REASONS if "cancel" in ent | t else REASONS)
+        if "cancel" in ent | t:
+            return rng.choice(CANCEL_REASONS)
+        kind = next((VISIT_REASONS[v] for v in record.values() if v in VISIT_REASONS), None)
+        return rng.choice(kind or REASONS)
     if {"comment", "review", "feedback"} & t:
         stars = record.get("stars", record.get("rating"))
         mood = "bad" if isinstance(stars, int) and stars <= 2 else "good"
@@ -968,12 +1121,14 @@ def value_for(
     """
     tokens = words(name)
     if kind == "int":
-        return int_for(rng, tokens)
+        return int_for(rng, tokens, record)
     if kind == "float":
         held = (record or {}).get("__source")  # the kind of the struct it is in (a gift card)
         said = " ".join([*words(entity), doc.lower()])
         kind = " ".join(words(held)) if isinstance(held, str) else ""
         return float_for(rng, tokens, f"{said} | {kind}" if kind else said)
+    if kind == "bool" and tokens[:1] == ["can"]:
+        return may(rng, record or {})
     if kind == "bool":
         return (
             rng.random() < 0.7
@@ -981,12 +1136,45 @@ def value_for(
             else (rng.random() < 0.5)
         )
     if kind == "date":
-        return date_for(rng, tokens, clock)
+        return date_for(rng, tokens, clock, record)
     if kind == "datetime":
         return datetime_for(rng, tokens, clock)
     if tokens[-1:] == ["date"] or "yyyy-mm-dd" in doc.lower():
         return date_for(rng, tokens, clock)
     return text_for(rng, tokens, entity, persona, doc, record)
+
+
+# Roles whose holders may not do what a `can_…` flag allows (a physiotherapist does not
+# prescribe); the others may.
+LIMITED_ROLES = frozenset(
+    {
+        "physiotherapy",
+        "physiotherapist",
+        "therapy",
+        "therapist",
+        "nurse",
+        "assistant",
+        "intern",
+        "trainee",
+        "receptionist",
+        "student",
+    }
+)
+
+
+def may(rng: random.Random, record: dict[str, Any]) -> bool:
+    """A `can_…` flag by the record's role: unset for a role of `LIMITED_ROLES`, else set."""
+    said = {w for v in record.values() if isinstance(v, str) for w in words(v.replace(" ", "_"))}
+    return not said & LIMITED_ROLES
+
+
+def issued_id(rng: random.Random, tokens: list[str]) -> str:
+    """An id as an issuer hands it out, not a count: a member's or a policy's three
+    letters and nine digits, else ten digits (an item's, a product's)."""
+    if {"member", "policy", "account", "license", "licence", "passport"} & set(tokens):
+        letters = "".join(rng.choice(CODE_LETTERS) for _ in range(3))
+        return f"{letters}{rng.randint(10**8, 10**9 - 1)}"
+    return str(rng.randint(10**9, 10**10 - 1))
 
 
 def word(rng: random.Random) -> str:
@@ -1007,7 +1195,10 @@ def code(rng: random.Random, length: int, tokens: list[str] | None = None) -> st
     return "".join(rng.choice(alphabet) for _ in range(length))
 
 
+WAKING_HOURS = (6, 23)  # when people's events happen: from six in the morning to eleven
+
+
 def time_of_day(rng: random.Random) -> str:
-    """A time HH:MM:SS on a quarter hour."""
-    minute = rng.randrange(0, 24 * 60, 15)
+    """A time HH:MM:SS on a quarter hour, in waking hours."""
+    minute = rng.randrange(WAKING_HOURS[0] * 60, WAKING_HOURS[1] * 60, 15)
     return f"{minute // 60:02d}:{minute % 60:02d}:00"

@@ -12,6 +12,7 @@ field that the check only reads inside arithmetic hands the probe nothing and is
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 from envscale.runtime.errors import ToolError
 from envscale.runtime.rowview import RowView
+from envscale.tasks import fakes
 
 Check = Callable[..., str | None]
 
@@ -134,10 +136,18 @@ def candidates(
         tried.append(value)
         return True
 
+    # a round value (a percent of 25, a minimum of 20.0) is tried at round values first
+    whole = isinstance(current, int | float) and current is not True and current % 5 == 0
     for value in seen:
         if kind in ("int", "float") and isinstance(value, int | float) and value is not True:
             step = 1 if kind == "int" else 0.01
-            shares = (value * rng.uniform(0.2, 0.9), value * rng.uniform(1.1, 1.5))
+            shares: tuple[float, ...] = (
+                value * rng.uniform(0.2, 0.9),
+                value * rng.uniform(1.1, 1.5),
+            )
+            if whole:
+                down, up = math.floor(value / 5) * 5, math.ceil(value / 5) * 5
+                shares = (math.floor(shares[0] / 5) * 5, math.ceil(shares[1] / 5) * 5, down, up)
             for option in (*shares, value, value - step, value + step):
                 option = round(option) if kind == "int" else round(float(option), 2)
                 if fresh(option):
@@ -150,10 +160,14 @@ def candidates(
                 option = (at + timedelta(minutes=minutes)).isoformat(timespec="seconds")
                 if fresh(option):
                     yield option
+        elif kind == "enum" and fakes.is_exit(value):
+            continue  # tried after every member on the normal path
         elif (value is None or isinstance(value, str | bool)) and fresh(value):
             yield value
     others = list(members or ([True, False] if kind == "bool" else []))
     rng.shuffle(others)
+    # a state off the normal path (void, cancelled) last: a repair seldom ends a record there
+    others.sort(key=lambda m: kind == "enum" and fakes.is_exit(m))
     for value in others:
         if value != current and fresh(value):
             yield value

@@ -556,7 +556,8 @@ def test_tracking_ids_are_carrier_numbers_not_item_ids(retail):
     for fulfillment in shipped:
         for tracking in fulfillment["tracking_id"]:
             assert tracking.isdigit() and len(tracking) == 12, fulfillment
-        assert all("-" in item for item in fulfillment["item_ids"]), fulfillment
+        # an item's id is ten digits, as an issuer hands them out, not a carrier's twelve
+        assert all(item.isdigit() and len(item) == 10 for item in fulfillment["item_ids"])
 
 
 def test_fares_rise_with_the_cabin_and_the_distance(airline):
@@ -820,3 +821,200 @@ def test_an_enum_naming_a_referred_state_beside_struct_and_list_fields():
     for r in data["Refund"]:
         said_cancelled = r["reason"] == "cancelled_order"
         assert said_cancelled == (orders[r["order"]]["status"] == "cancelled"), r
+
+
+def _places(node, found: list) -> None:
+    """The (country, region) of every address struct in a value."""
+    if isinstance(node, dict):
+        if "zip" in node and "country" in node:
+            found.append((node["country"], node.get("state")))
+            return
+        for value in node.values():
+            _places(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _places(value, found)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
+def test_every_address_of_a_state_is_in_its_one_country(retail, seed):
+    domain = retail[0]
+    data = generate_data(domain, seed, 20)
+    found: list = []
+    for records in data.values():
+        for record in records:
+            _places(record, found)
+    assert len(found) >= 30
+    assert len({country for country, _ in found}) == 1, found
+
+
+def test_a_local_business_has_its_people_in_one_region_with_phones_of_its_country():
+    domain = _load("delivery")
+    homes = set()
+    for seed in (0, 3):
+        data = generate_data(domain, seed, 12)
+        found: list = []
+        for entity in ("Customer", "Restaurant", "Order"):
+            for record in data[entity]:
+                _places(record, found)
+        assert len(set(found)) == 1, found  # one country, one state of it
+        country = found[0][0]
+        locale = next(loc for loc, _, c in fakes.LOCALES if c == country)
+        homes.add(country)
+        for record in [*data["Customer"], *data["Courier"], *data["Restaurant"]]:
+            assert fakes.phone_of(record["phone"], locale), (country, record["phone"])
+
+
+def test_a_persona_of_a_home_is_of_its_country_and_region():
+    import random
+
+    homes = {}
+    for seed in range(200):  # a home of every locale
+        home = fakes.Home.draw(random.Random(seed), local=True)
+        homes.setdefault(home.locale, home)
+    assert len(homes) == len(fakes.LOCALES)
+    for locale, _, country in fakes.LOCALES:
+        home = homes[locale]
+        assert home.region is not None
+        for i in range(5):
+            person = fakes.Persona.make(random.Random(i), home)
+            assert (person.country, person.state) == (country, home.region)
+            assert fakes.phone_of(person.phone, locale), person.phone
+            assert person.currency == fakes.CURRENCIES[locale]
+
+
+def test_a_shipment_has_one_tracking_id_and_the_shipments_hold_each_item_once(retail):
+    _, data = retail
+    shipped = 0
+    seen: list[str] = []
+    for order in data["Order"]:
+        if not order["fulfillments"]:
+            continue
+        shipped += 1
+        listed = []
+        for shipment in order["fulfillments"]:
+            assert len(shipment["tracking_id"]) == 1, order["order_id"]
+            seen += shipment["tracking_id"]
+            listed += shipment["item_ids"]
+        assert sorted(listed) == sorted(i["item_id"] for i in order["items"]), order["order_id"]
+    assert shipped >= 8
+    assert len(seen) == len(set(seen))
+
+
+def test_exit_states_are_drawn_as_a_minority():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50)
+    void = sum(i["status"] == "void" for i in data["Invoice"])
+    archived = sum(p["status"] == "archived" for p in data["Patient"])
+    assert void <= 6 and archived <= 6, (void, archived)
+    off = sum(a["status"] in ("cancelled", "no_show") for a in data["Appointment"])
+    assert off <= 10, off
+
+
+def test_a_draw_of_members_gives_exit_states_a_small_share():
+    import random
+
+    rng = random.Random(0)
+    drawn = [fakes.exit_weighted(rng, ["open", "paid", "void"]) for _ in range(2000)]
+    assert 0.05 < drawn.count("void") / 2000 < 0.11
+    assert fakes.exit_weighted(rng, ["void"]) == "void"  # all exits: any of them
+    assert fakes.is_exit("no_show") and fakes.is_exit("cancelled") and not fakes.is_exit("paid")
+
+
+def test_a_repair_tries_exit_states_after_the_others():
+    import random
+
+    from envscale.tasks.repair import candidates
+
+    members = ["open", "paid", "void"]
+    tried = list(candidates(random.Random(1), "open", ["void", "open"], "enum", members))
+    assert tried[-1] == "void", tried
+
+
+def test_a_completed_visit_has_notes_rather_than_being_called_off():
+    domain = _load("clinic")
+    data = generate_data(domain, 0, 50)
+    for a in data["Appointment"]:
+        assert (a["status"] == "completed") == (a["notes"] != "")
+    assert sum(a["status"] == "no_show" for a in data["Appointment"]) <= 4
+
+
+def test_times_of_day_fall_in_waking_hours():
+    import random
+
+    rng = random.Random(0)
+    hours = {int(fakes.time_of_day(rng)[:2]) for _ in range(500)}
+    assert min(hours) >= fakes.WAKING_HOURS[0] and max(hours) < fakes.WAKING_HOURS[1]
+    data = generate_data(_load("clinic"), 0, 50)
+    for payment in data["Payment"]:  # paid between a bill's day and the clock: not at night
+        assert 6 <= int(payment["paid_at"][11:13]) < 23, payment
+
+
+def test_routes_are_long_enough_and_connections_not_far_out_of_the_way(airline):
+    _, data = airline
+    for flight in data["Flight"]:
+        assert fakes.route_km(flight["origin"], flight["destination"]) >= fakes.MIN_ROUTE_KM
+        for time in (flight["scheduled_departure_time_est"],):
+            assert 6 <= int(time[:2]) < 23, flight["flight_number"]
+    for r in data["Reservation"]:
+        legs = r["flights"]
+        turn = next(i for i, leg in enumerate(legs) if leg["destination"] == r["destination"])
+        for way in (legs[: turn + 1], legs[turn + 1 :]):
+            stops = [leg["origin"] for leg in way] + [way[-1]["destination"]] if way else []
+            assert not stops or fakes.detour_fits(stops), r["reservation_id"]
+        assert 0 <= r["total_baggages"] <= 3 * len(r["passengers"]), r["reservation_id"]
+    assert not fakes.detour_fits(["BOS", "MIA", "JFK"])  # a long way round
+    assert fakes.detour_fits(["SFO", "DEN", "JFK"])
+
+
+def test_flags_follow_the_role_and_reasons_the_visit():
+    data = generate_data(_load("clinic"), 0, 50)
+    for c in data["Clinician"]:
+        assert c["can_prescribe"] == (c["specialty"] != "physiotherapy"), c
+    for a in data["Appointment"]:
+        assert a["reason"] in fakes.VISIT_REASONS[a["visit_type"]], a
+    for rx in data["Prescription"]:
+        if rx["medication"] in fakes.SHORT_COURSES:
+            assert rx["refills_left"] == 0, rx
+
+
+def test_insurance_covers_its_plans_share_of_a_bill():
+    data = generate_data(_load("clinic"), 0, 50)
+    plans = {p["plan_id"]: p for p in data["InsurancePlan"]}
+    patients = {p["patient_id"]: p for p in data["Patient"]}
+    checked = 0
+    for invoice in data["Invoice"]:
+        if any(line["description"].endswith(" fee") for line in invoice["lines"]):
+            continue
+        plan = plans.get(patients[invoice["patient"]]["plan"] or "")
+        share = plan["coverage_pct"] if plan else 0
+        assert invoice["insurance_covered"] == round(invoice["total"] * share / 100, 2), invoice
+        checked += 1
+    assert checked >= 30
+
+
+def test_ids_look_issued_and_round_values_stay_round(retail):
+    import re
+
+    _, data = retail
+    ids = [p["product_id"] for p in data["Product"]] + [o["order_id"] for o in data["Order"]]
+    numbers = sorted(int(re.sub(r"\D", "", i)) for i in ids[: len(data["Product"])])
+    assert numbers[-1] > 100 * len(numbers)  # not a count 1, 2, 3…
+    assert all(o["order_id"].startswith("#W") for o in data["Order"])
+    for p in data["Product"]:
+        for item in p["variants"]:
+            assert re.fullmatch(r"\d{10}", item), item
+    promos = generate_data(_load("delivery"), 0, 30)["Promo"]
+    assert all(p["percent_off"] % 5 == 0 and p["min_subtotal"] % 5 == 0 for p in promos)
+
+
+def test_a_bound_keeps_a_round_value_round():
+    import random
+
+    from envscale.records import Fact
+    from envscale.tasks.generation.facts import bounded
+
+    at_most = [Fact(field="pct", op="<=", value=50, check="pct <= 50")]
+    rng = random.Random(0)
+    assert all(bounded(70, at_most, rng) % 5 == 0 for _ in range(50))
+    assert bounded(63, at_most, rng) <= 50

@@ -96,6 +96,10 @@ def bounded(value: float, facts: list[Fact], rng: random.Random) -> float:
         return value
     low = low if low is not None else high - abs(value) - 10  # type: ignore[operator]
     high = high if high is not None else low + abs(value) + 10
+    fives = math.ceil(low / 5), math.floor(high / 5)
+    if value % 5 == 0 and fives[0] <= fives[1]:  # a round value (a percent of 60) stays round
+        n = 5 * rng.randint(*fives)
+        return n if isinstance(value, int) else float(n)
     if isinstance(value, int):
         return rng.randint(math.ceil(low), math.floor(high))
     return round(rng.uniform(low, high), 2)

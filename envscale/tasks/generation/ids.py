@@ -18,6 +18,7 @@ _QUOTED = re.compile(r"'([^']+)'")
 # An id given unquoted: "e.g. P001", "e.g. #W0000000" (a word holding a digit).
 _BARE_EXAMPLE = re.compile(r"(?:such as|e\.g\.,?)\s+([#A-Za-z_-]*\d[#A-Za-z0-9_-]*)\b")
 _USERNAME = re.compile(r"^[a-z]+_[a-z]+_\d+$")
+ISSUED_WIDTH = 7  # keys of this many digits or more look issued: spread, not counted
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class IdFormat:
     def make(self, number: int) -> str:
         if self.first:
             return spread(self.first, number - 1)
+        if self.width >= ISSUED_WIDTH:  # a long number is issued, not counted (#W4820913)
+            return self.prefix + spread("1".zfill(self.width), number - 1)
         return f"{self.prefix}{str(number).zfill(self.width)}"
 
     def fitted(self, low: int, high: int | None) -> IdFormat:

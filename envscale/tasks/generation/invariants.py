@@ -19,7 +19,7 @@ from envscale.runtime.rowview import run_check
 from envscale.tasks import fakes
 from envscale.tasks.generation.facts import meets
 from envscale.tasks.generation.lifecycle import phases
-from envscale.tasks.generation.state import RecordContext, State, as_kind, is_derived
+from envscale.tasks.generation.state import RecordContext, State, as_kind, hashable, is_derived
 from envscale.tasks.repair import Check, candidates, judge, probe, reads
 
 REPAIR_CANDIDATES = 24  # values tried per field, records per reference, in a repair
@@ -117,6 +117,8 @@ class InvariantSearch(State):
             seen = probe(check, env.db, entity, record, f.name)
             if seen:
                 options = candidates(rng, record.get(f.name), seen, f.kind, f.enum)
+                if f.kind == "str" and all(v == "" for v in seen):  # a text there, not none
+                    options = itertools.chain(options, [self._fresh_text(entity, f, record)])
             elif f.kind in ("int", "float"):
                 options = iter(self._most_allowed(env, entity, record, f, check, rng))
             else:
@@ -144,9 +146,14 @@ class InvariantSearch(State):
                 continue
             keys = list(self.index[f.ref])
             rng.shuffle(keys)
+            # records no other record of this entity names yet first (an order not redeemed)
+            taken = {hashable(r.get(f.name)) for r in self.index.get(entity, {}).values()}
+            keys.sort(key=lambda k: hashable(k) in taken)
             for key in keys[:REPAIR_CANDIDATES]:
                 if key != record.get(f.name):
                     fixed = self._try(env, meta, entity, record, f, key, check)
+                    if fixed is None:
+                        fixed = self._try(env, meta, entity, record, f, key, check, True)
                     if fixed is not None:
                         return fixed
         for f, value in later:
@@ -274,6 +281,13 @@ class InvariantSearch(State):
                     return True
         return False
 
+    def _fresh_text(self, entity: str, f: EntityField, record: dict) -> Any:
+        """A text drawn anew for a field a check wants not empty (a completed visit's notes)."""
+        seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
+        schema = self.schemas[entity]
+        ctx = self._referred_context(entity, record, seeded)
+        return self._field_value(entity, f, record, seeded, schema, False, ctx, fresh=True)
+
     def _with_status_fields(self, entity: str, record: dict) -> None:
         """What a status brings (a cancelled visit's cancel reason, a delivered trip's time),
         made for a record given that status."""
@@ -283,7 +297,14 @@ class InvariantSearch(State):
             entity,
             record,
             lambda h: self._field_value(
-                entity, h, record, seeded, schema, False, RecordContext(seeded), fresh=True
+                entity,
+                h,
+                record,
+                seeded,
+                schema,
+                False,
+                RecordContext(seeded, home=self.home),
+                fresh=True,
             ),
         )
 
@@ -375,7 +396,7 @@ class InvariantSearch(State):
         self, entity: str, record: dict, rng: random.Random | None = None
     ) -> RecordContext:
         """A context that knows the records a record refers to."""
-        ctx = RecordContext(rng or random.Random(json.dumps(record, default=str)))
+        ctx = RecordContext(rng or random.Random(json.dumps(record, default=str)), home=self.home)
         for g in self.manifest.entities[entity].fields:
             if g.kind == "ref" and record.get(g.name) is not None:
                 self._know(ctx, g.ref, record[g.name])
@@ -390,7 +411,11 @@ class InvariantSearch(State):
         f: EntityField,
         value: Any,
         check: Check,
+        moments: bool = False,
     ) -> dict | None:
+        """The record with `f` set to `value` and what follows from it, written when the
+        check holds; `moments`: for a reference, its moments taken from the record referred
+        to (redeemed when the order was placed) are the new one's."""
         trial = {**record, f.name: value}
         if f.kind == "enum":  # a date named after a status follows the new status
             self._clock_status(entity, trial, random.Random(json.dumps(trial, default=str)))
@@ -404,21 +429,40 @@ class InvariantSearch(State):
                 entity,
                 trial,
                 lambda g: self._field_value(
-                    entity, g, trial, seeded, schema, False, RecordContext(seeded), fresh=True
+                    entity,
+                    g,
+                    trial,
+                    seeded,
+                    schema,
+                    False,
+                    RecordContext(seeded, home=self.home),
+                    fresh=True,
                 ),
             )
             # a delivered_at made now follows the other dates
             self._order_dates(entity, trial, self._referred_context(entity, trial, seeded))
-        if f.kind == "json":  # a total of the lines, and its parts, follow the lines
+        # a total of the lines, and its parts, follow the lines, which for a bill of no
+        # visit (its reference emptied) name no visit
+        if f.kind == "json" or (
+            f.kind == "ref" and value is None and self._redraw_absent(entity, trial)
+        ):
             self._totals(entity, trial)
         if f.kind == "str":  # a flight's times follow the airport it now flies to
             self._order_times(entity, trial, again=True)
         if f.kind == "ref":  # what is copied from the referred record follows it
             kept = {}
+            old = self.index.get(f.ref or "", {}).get(record.get(f.name)) or {}
+            new = self.index.get(f.ref or "", {}).get(value) or {}
             for g in self.manifest.entities[entity].fields:
                 copied = self._copied(entity, g, trial) if g is not f else None
                 if copied is not None:
                     trial[g.name] = kept[g.name] = copied
+                elif moments and g.kind in ("date", "datetime") and record.get(g.name):
+                    # a moment taken from the record referred to (redeemed when the order
+                    # was placed) is the new one's
+                    same = next((h for h, v in old.items() if v == record[g.name]), None)
+                    if same is not None and isinstance(new.get(same), str):
+                        trial[g.name] = kept[g.name] = new[same]
             # and so do its other dates (a payment of the invoice it now pays follows that one)
             self._order_dates(
                 entity, trial, self._referred_context(entity, trial), follow_only=True

@@ -196,7 +196,14 @@ class Lifecycle(State):
             elif name not in entry or entry[name] is None:
                 inner = {**inner_schema(prop), **({} if "anyOf" in prop else prop)}
                 entry[name] = self._from_schema(  # the record's own context: its cabins
-                    rng, inner, name, "", defs, False, ctx or RecordContext(rng), record
+                    rng,
+                    inner,
+                    name,
+                    "",
+                    defs,
+                    False,
+                    ctx or RecordContext(rng, home=self.home),
+                    record,
                 )
         return {k: entry[k] for k in props if k in entry}
 
@@ -326,9 +333,8 @@ class Lifecycle(State):
                 today = when[:10] == self.clock[:10]
                 allowed = [s for s in moves if _fits(phase[s], ahead, today)]
                 if allowed and record[f.name] not in allowed:
-                    # mostly a state of the main chain; a side one (cancelled) now and then
-                    main = [s for s in allowed if phase[s] != "side"]
-                    record[f.name] = rng.choice(main * 3 + allowed)
+                    # mostly a state of the main chain; an exit (cancelled) now and then
+                    record[f.name] = fakes.exit_weighted(rng, allowed)
                 continue
 
     def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:
@@ -434,9 +440,11 @@ class Lifecycle(State):
                 later = fakes.shift_date(opened, sum(map(ord, value)) % FOLLOW_UP_DAYS)
                 later = later + value[10:] if f.kind == "datetime" else later
                 if later > self.clock[: len(later)] >= opened[: len(later)]:  # not ahead
-                    gap = _moment(self.clock) - _moment(opened)
+                    # between the two, a day begun in working hours (not at midnight)
+                    begun = opened if len(opened) > 10 else min(opened + "T09:00:00", self.clock)
+                    gap = _moment(self.clock) - _moment(begun)
                     later = fakes.shift_minutes(
-                        _moment(opened).isoformat(), int(gap.total_seconds() // 120)
+                        _moment(begun).isoformat(), int(gap.total_seconds() // 120)
                     )
                     later = later if f.kind == "datetime" else later[:10]
                 record[f.name] = later
@@ -508,7 +516,7 @@ class Lifecycle(State):
                 continue
             gap = datetime.fromisoformat(end) - datetime.fromisoformat(floor)
             minutes = min(int(gap.total_seconds() // 60) // 2, 15 * (1 + sum(map(ord, floor)) % 4))
-            if minutes >= 5:
+            if minutes >= 1:  # apart, if only by minutes when the next one is close
                 record[f.name] = fakes.shift_minutes(floor, minutes)
 
     def _status_dates(
@@ -906,9 +914,44 @@ class Lifecycle(State):
             seeded = random.Random(json.dumps(record, sort_keys=True, default=str))
             left = float(total)
             for f in fields[:-1]:
-                share = round(left * seeded.choice((0.0, seeded.uniform(0.3, 0.9))), 2)
+                doc = schema.get(f.name, {}).get("description") or ""
+                pct = self._payer_percent(entity, record, doc)
+                if pct is NOTHING:
+                    share = round(left * seeded.choice((0.0, seeded.uniform(0.3, 0.9))), 2)
+                else:  # what the payer's plan covers of it (none without a plan)
+                    share = round(float(total) * (pct or 0) / 100, 2)
                 record[f.name], left = share, round(left - share, 2)
             record[fields[-1].name] = left
+
+    def _payer_percent(self, entity: str, record: dict, doc: str) -> Any:
+        """The percent a part's payer covers, where the doc names an entity (the insurance
+        plan) the record reaches through one or two references (its patient's plan) and that
+        entity has a percent field: its value, None when the way there is empty (a patient
+        with no plan), NOTHING when the doc names no such entity."""
+        said = set(re.findall(r"[a-z]+", doc.lower()))
+        for target, spec in self.manifest.entities.items():
+            percent = next(
+                (
+                    f.name
+                    for f in spec.fields
+                    if f.kind in ("int", "float")
+                    and {"pct", "percent", "percentage"} & set(fakes.words(f.name))
+                ),
+                None,
+            )
+            if percent is None or target == entity or not set(fakes.words(target)) <= said:
+                continue
+            for f in self.manifest.entities[entity].fields:
+                via = self.index.get(f.ref or "", {}).get(record.get(f.name)) if f.ref else None
+                if f.ref == target:
+                    return via.get(percent) if via is not None else None
+                if via is None:
+                    continue
+                for g in self.manifest.entities[f.ref or ""].fields:
+                    if g.ref == target:
+                        held = self.index.get(target, {}).get(via.get(g.name))
+                        return held.get(percent) if held is not None else None
+        return NOTHING
 
     def _event_fields(self, entity: str) -> list[EntityField]:
         """The date fields of an entity that name its first events."""

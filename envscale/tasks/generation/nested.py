@@ -58,10 +58,12 @@ class NestedValues(State):
             item_schema = schema.get("items", {})
             struct_of = item_schema.get("$ref", "").rsplit("/", 1)[-1]
             count = rng.randint(0 if optional else 1, 3)
+            if not struct_of and fakes.words(name)[-1:] in (["id"], ["number"]):
+                count = 1  # a list named for one id (a shipment's `tracking_id`) holds one
             if struct_of and (kept := self._kept_list(rng, struct_of, name, count, ctx)):
                 return kept
             contexts = [
-                RecordContext(rng, ctx.known, ctx.referred) if struct_of else ctx
+                RecordContext(rng, ctx.known, ctx.referred, ctx.home) if struct_of else ctx
                 for _ in range(count)
             ]
             items: list[Any] = []
@@ -76,7 +78,7 @@ class NestedValues(State):
             if struct_of:
                 items = _shared_once(items, record)
             if struct_of and items and _round(record):  # a round trip comes back
-                back = RecordContext(rng, ctx.known, ctx.referred)
+                back = RecordContext(rng, ctx.known, ctx.referred, ctx.home)
                 back.after, back.closing, back.earlier = items[-1], items[0], list(items[:-1])
                 item = self._from_schema(rng, item_schema, name, entity, defs, False, back, record)
                 if item is not NOTHING:
@@ -295,6 +297,34 @@ class NestedValues(State):
             out[prop] = value
         return {p: out[p] for p in props if p in out}
 
+    def _redraw_absent(self, entity: str, record: dict) -> bool:
+        """Draw again the lines of a record that name what an optional reference it no longer
+        holds was about (an invoice's "Telehealth consultation", once it bills no visit);
+        whether any was drawn again."""
+        absent = self._absent_words(entity, record)
+        schema = self.schemas.get(entity)
+        if not absent or schema is None:
+            return False
+        defs = schema.get("$defs", {})
+        rng = random.Random(f"envscale-datagen:{self.seed}:{entity}:{sorted(record.items())!r}")
+        changed = False
+        for name, lines in record.items():
+            struct = (
+                schema["properties"].get(name, {}).get("items", {}).get("$ref", "").rsplit("/")[-1]
+            )
+            if not struct or not isinstance(lines, list):
+                continue
+            for i, line in enumerate(lines):
+                if not isinstance(line, dict) or not _names_line(line, absent):
+                    continue
+                for _ in range(REDRAWS):
+                    ctx = RecordContext(rng, home=self.home)
+                    drawn = self._struct(rng, defs[struct], struct, entity, defs, ctx, record)
+                    if not _names_line(drawn, absent):
+                        lines[i], changed = drawn, True
+                        break
+        return changed
+
     def _absent_words(self, entity: str, record: dict) -> set[str]:
         """Stems of what the record's optional references left empty are about: the
         referred entity's name and doc, and its enums' members (a visit, its types and
@@ -473,6 +503,9 @@ class NestedValues(State):
             elif closing is None:
                 left = {line.get(start) for line in [*earlier, after]}
                 keys = [k for k in keys if records[k].get(end) not in left]
+                # and the trip so far with it goes not far out of its way
+                stops = [*(line.get(start) for line in [*earlier, after]), after.get(end)]
+                keys = [k for k in keys if fakes.detour_fits([*stops, records[k].get(end)])]
         for prop, value in after.items():
             if prop not in props or not isinstance(value, str) or not _ISO_DAY.match(value):
                 continue
@@ -641,7 +674,25 @@ def _shared_once(items: list, record: dict) -> list:
             seen.update(item[k])
         if all(item[k] for k in lists):
             kept.append(item)
+    if kept:  # and every line is listed: what no line took goes with the last
+        for k, v in kept[-1].items():
+            source = _listed_field(record, v) if isinstance(v, list) and v else None
+            if source is not None:
+                kept[-1][k] = sorted([*v, *(x for x in source if x not in seen)])
     return kept
+
+
+def _listed_field(record: dict, ids: list) -> list[str] | None:
+    """The ids of the record's lines that a list of ids takes from (the item ids of an
+    order's items, for a shipment's `item_ids`), in line order."""
+    for value in record.values():
+        if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+            continue
+        for k in value[0]:
+            held = [line.get(k) for line in value if isinstance(line, dict)]
+            if k.endswith("_id") and all(isinstance(h, str) for h in held) and ids[0] in held:
+                return list(dict.fromkeys(held))
+    return None
 
 
 # Words of a line's field that names what is billed or sold (not its kind, nor an id).
@@ -665,6 +716,14 @@ def _same_naming(a: dict, b: dict) -> bool:
 
     texts = naming(a)
     return len(texts) == 1 and len(a) == 2 and texts == naming(b)
+
+
+def _names_line(line: dict, stems: set[str]) -> bool:
+    """Whether a line's naming text (NAMING) names one of the stems."""
+    return any(
+        isinstance(v, str) and set(fakes.words(k)) & NAMING and _names_any(v, stems)
+        for k, v in line.items()
+    )
 
 
 def _names_any(text: str, stems: set[str]) -> bool:

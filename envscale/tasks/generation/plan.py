@@ -17,6 +17,7 @@ from typing import Any
 
 from envscale.records import EntityField
 from envscale.runtime.rowview import RowView
+from envscale.tasks import fakes
 from envscale.tasks.generation.state import State
 from envscale.tasks.repair import judge
 
@@ -105,6 +106,7 @@ class StatePlan(State):
         for f in statuses:
             members = [m for m in f.enum or [] if m != record.get(f.name)]
             rng.shuffle(members)
+            members.sort(key=fakes.is_exit)  # a state off the normal path only when no other fits
             for member in members:
                 env.connection.execute("SAVEPOINT plan")
                 mark = len(self.rewritten)

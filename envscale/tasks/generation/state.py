@@ -30,9 +30,11 @@ class RecordContext:
         rng: random.Random,
         known: dict[str, tuple[Any, str | None]] | None = None,
         referred: list[tuple[str, dict]] | None = None,
+        home: fakes.Home | None = None,
     ):
         self._rng = random.Random(rng.getrandbits(64))
         self._persona: fakes.Persona | None = None
+        self.home = home  # the state's locale and region, which every persona is of
         # entity -> (key, the entity of the reference it was learned through, or None)
         self.known: dict[str, tuple[Any, str | None]] = known if known is not None else {}
         self.referred: list[tuple[str, dict]] = referred if referred is not None else []
@@ -48,7 +50,7 @@ class RecordContext:
     @property
     def persona(self) -> fakes.Persona:
         if self._persona is None:
-            self._persona = fakes.Persona.make(self._rng)
+            self._persona = fakes.Persona.make(self._rng, self.home)
         return self._persona
 
     def person_for(self, kind: str) -> fakes.LazyPersona | None:
@@ -67,6 +69,10 @@ class State:
         self.domain = domain
         self.manifest = domain.manifest
         self.seed = seed
+        # one country for every person and place of the state, drawn once from the seed;
+        # one region of it too where the business is local (a restaurant, a clinic)
+        local = any(fakes.LOCAL_ENTITIES & set(fakes.words(e)) for e in self.manifest.entities)
+        self.home = fakes.Home.draw(random.Random(f"envscale-datagen:{seed}:home"), local)
         self.clock = self.manifest.clock or "2024-01-01T09:00:00"
         self.formats = id_formats(domain, like)
         self.links = Links(self.manifest)

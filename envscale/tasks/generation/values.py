@@ -39,7 +39,7 @@ class RecordValues(State):
         spec = self.manifest.entities[entity]
         fields = {f.name: f for f in spec.fields}
         record: dict[str, Any] = {}
-        ctx = RecordContext(rng)
+        ctx = RecordContext(rng, home=self.home)
         for name in spec.key:
             value = self._key_value(entity, fields[name], index, rng, record, ctx)
             if value is None:
@@ -77,6 +77,7 @@ class RecordValues(State):
         if not self._replacements(entity, record) and not defaults:
             self.failure[entity] = "no line has another kind of it to exchange for"
             return REDRAW
+        self._redraw_absent(entity, record)  # a line drawn before its reference was emptied
         self._order_dates(entity, record, ctx)
         self._totals(entity, record)
         self.short_paid = False
@@ -245,7 +246,7 @@ class RecordValues(State):
         if copied is not None:
             return copied
         if f.kind == "enum":
-            return rng.choice(self._members_that_fit(entity, f, record))
+            return fakes.exit_weighted(rng, self._members_that_fit(entity, f, record))
         prop = schema["properties"].get(f.name, {})
         doc = " ".join(d for d in (prop.get("description"), self._doc(entity)) if d)
         if f.kind == "json":
@@ -574,7 +575,7 @@ class RecordValues(State):
                 rng,
                 schema,
                 False,
-                RecordContext(rng, ctx.known, ctx.referred),
+                RecordContext(rng, ctx.known, ctx.referred, ctx.home),
             )
         if f.kind in ("enum", "bool"):
             return USED_UP
