@@ -124,7 +124,9 @@ class TableMeta:
     stored_types: tuple[type | None, ...] = ()
     _positions: dict[str, int] = field(default_factory=dict)
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
-    _update_plans: dict[tuple[tuple[str, ...], bool], UpdatePlan] = field(default_factory=dict)
+    _update_plans: dict[tuple[tuple[str, ...], bool, tuple[str, ...]], UpdatePlan] = field(
+        default_factory=dict
+    )
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
 
@@ -335,10 +337,15 @@ class UpdatePlan:
 
 
 def update_plan(
-    meta: TableMeta, nested: NestedRefs, field_names: tuple[str, ...], as_move: bool
+    meta: TableMeta,
+    nested: NestedRefs,
+    field_names: tuple[str, ...],
+    as_move: bool,
+    refs_kept: tuple[str, ...] = (),
 ) -> UpdatePlan:
-    """The plan of an update of these fields, made on first use and kept by the table."""
-    plan = meta._update_plans.get((field_names, as_move))
+    """The plan of an update of these fields, made on first use and kept by the table;
+    `refs_kept`: fields whose references inside are all stored ones (none is looked up)."""
+    plan = meta._update_plans.get((field_names, as_move, refs_kept))
     if plan is not None:
         return plan
     names = field_names
@@ -351,10 +358,12 @@ def update_plan(
         moved=as_move and not meta.moves.keys().isdisjoint(field_names),
         complete=bool(meta.derived or meta.floats),
         refs=tuple((n, meta.refs[n]) for n in names if n in meta.refs),
-        nested=tuple((n, nested.collector(shapes[n])) for n in shapes if n in names),
+        nested=tuple(
+            (n, nested.collector(shapes[n])) for n in shapes if n in names and n not in refs_kept
+        ),
         encoders=tuple((n, meta.kinds[meta._positions[n]]) for n in names),
     )
-    meta._update_plans[(field_names, as_move)] = plan
+    meta._update_plans[(field_names, as_move, refs_kept)] = plan
     return plan
 
 
@@ -909,12 +918,21 @@ class Db:
             self._held[(entity, key)] = None
         return dict(record)
 
-    def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
+    def update(
+        self,
+        entity: str,
+        record: dict,
+        *field_names: str,
+        as_move: bool = True,
+        refs_kept: tuple[str, ...] = (),
+    ) -> None:
         """Write the named fields of a record back, in one statement; its derived fields are
         computed again and written with them, into `record` too. `as_move=False` writes a
-        state, not a move (code that makes data): declared transitions do not apply."""
+        state, not a move (code that makes data): declared transitions do not apply.
+        `refs_kept`: fields whose references inside the tool cannot have changed since it
+        read the record (compiler/codegen/kept_refs.py), so each names a record still."""
         meta = self.tables[entity]
-        plan = update_plan(meta, self.nested, field_names, as_move)
+        plan = update_plan(meta, self.nested, field_names, as_move, refs_kept)
         key = meta.key_of(record)
         slot = (entity, key)
         rows = self._rows if type(key) in (str, int) else None
@@ -946,8 +964,17 @@ class Db:
                 raise ToolError(f"{target} '{value}' not found")
         if plan.nested:
             self._check_collected(entity, record, plan.nested)
-        encode = meta._encode
-        values = [encode(name, kind, record[name]) for name, kind in plan.encoders]
+        values = []
+        for name, kind in plan.encoders:
+            value = record[name]
+            plain = type(value)
+            # The usual values of typed code, as `_encode` stores them, without its checks.
+            if value is None or (plain is str and kind in _TEXT_KINDS and "\0" not in value):
+                values.append(value)
+            elif kind == "json" and (text := fast_json(value)) is not None:
+                values.append(text)
+            else:
+                values.append(meta._encode(name, kind, value))
         self._writes.execute(plan.sql, (*values, *meta.key_params(key)))
         if rows is not None:
             # What the record reads as now, kept for the checks after the call.
@@ -970,7 +997,11 @@ class Db:
         held: list[tuple[str, Any]] = []
         for name, collect in nested:
             collect(record.get(name), held)
+        known = self._known
         for target, key in held:
+            # A text key this call already found (the call forgets it when it writes it).
+            if type(key) is str and known.get((target, key)) is True:
+                continue
             if self.missing(target, key):
                 self._check_nested(entity, record, tuple(name for name, _ in nested))
 

@@ -210,15 +210,25 @@ def _made(model: type[pydantic.BaseModel]) -> PlainCheck | None:
                 if type(sent) is not list or len(sent) > limits.list_length:
                     return None
                 count += 1 + len(sent)
-                items = []
-                for item in sent:
-                    made = scalar(item, limits)
-                    if made is _NO:
-                        return None
-                    if type(item) is str:
+                if scalar is _text:  # a list of texts, the usual list: checked inline
+                    most = limits.string_length
+                    for item in sent:
+                        if type(item) is not str or len(item) > most:
+                            return None
+                        if not item.isascii() and _text(item, limits) is _NO:
+                            return None
                         chars += len(item)
-                    items.append(made)
-                checked[name] = items
+                    checked[name] = list(sent)
+                else:
+                    items = []
+                    for item in sent:
+                        made = scalar(item, limits)
+                        if made is _NO:
+                            return None
+                        if type(item) is str:
+                            chars += len(item)
+                        items.append(made)
+                    checked[name] = items
             else:
                 made = scalar(sent, limits)
                 if made is _NO:

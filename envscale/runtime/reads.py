@@ -57,6 +57,37 @@ def _decoded(meta: TableMeta, name: str, value: Any) -> Any:
     return value
 
 
+def _decoder(meta: TableMeta, fields: tuple[str, ...]) -> Any:
+    """A function that makes the first columns of a row, these fields, a record (each
+    decoded as `_decoded` decodes it); made once per table and field tuple."""
+    slot = ("decoder", fields)
+    made = meta._queries.get(slot)
+    if made is not None:
+        return made
+    kinds = [meta.kinds[meta.fields.index(name)] for name in fields]
+    if all(kind not in ("json", "bool") for kind in kinds):
+
+        def decode(row: tuple) -> dict:
+            return dict(zip(fields, row, strict=False))
+
+    else:
+        shape = tuple(zip(fields, kinds, strict=True))
+
+        def decode(row: tuple) -> dict:
+            record = {}
+            for (name, kind), value in zip(shape, row, strict=False):
+                if value is not None:
+                    if kind == "json":
+                        value = load_json(value)
+                    elif kind == "bool":
+                        value = bool(value)
+                record[name] = value
+            return record
+
+    meta._queries[slot] = decode  # type: ignore[assignment]
+    return decode
+
+
 def _fetch(db: Db, entity: str, key: Any, sql: str, params: tuple) -> tuple | None:
     """The first row of a planned read of the record with `key`. During a call, a read asked
     again before the call writes a record of the entity is answered from the row kept
@@ -113,12 +144,14 @@ def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
     if _viewed(db):
         return db.get(entity, key)[name]
     meta = db.tables[entity]
-    params = _params(meta, key)
-    column = quote_ident(meta.column(name))
+    params = (key,) if type(key) is str else _params(meta, key)
     sql = _sql(
         meta,
         ("field", name),
-        lambda: f"SELECT {column} FROM {quote_ident(entity)} WHERE {_key_sql(meta)}",
+        lambda: (
+            f"SELECT {quote_ident(meta.column(name))} FROM {quote_ident(entity)} "
+            f"WHERE {_key_sql(meta)}"
+        ),
     )
     row = None if params is None else _fetch(db, entity, key, sql, params)
     if row is None:
@@ -132,16 +165,16 @@ def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
     if path is None or _viewed(db):
         return field_of(db, entity, key, name)
     meta = db.tables[entity]
-    params = _params(meta, key)
-    column = quote_ident(meta.column(name))
-    sql = _sql(
-        meta,
-        ("entry", name),
-        lambda: (
+    params = (key,) if type(key) is str else _params(meta, key)
+
+    def make() -> str:
+        column = quote_ident(meta.column(name))
+        return (
             f"SELECT {column} -> ?, {_HAS_NUL.format(column)} FROM {quote_ident(entity)} "
             f"WHERE {_key_sql(meta)}"
-        ),
-    )
+        )
+
+    sql = _sql(meta, ("entry", name), make)
     row = None if params is None else _fetch(db, entity, key, sql, (path, *params))
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
@@ -159,10 +192,17 @@ def find_part(
     if _viewed(db):
         return db.find(entity, key)
     meta = db.tables[entity]
-    params = _params(meta, key)
+    params = (key,) if type(key) is str else _params(meta, key)
     if params is None:
         return None
-    at = at or {}
+    if not at:  # the common part read: fields alone, its statement and decoder made once
+        sql = _sql(
+            meta,
+            ("part", fields, (), ()),
+            lambda: _select(meta, fields, (), ()) + f" WHERE {_key_sql(meta)}",
+        )
+        row = _fetch(db, entity, key, sql, params)
+        return None if row is None else _decoder(meta, fields)(row)
     names = tuple(at)
     paths = tuple(_path(at[n]) for n in names)
     plain = tuple(p is not None for p in paths)
@@ -233,7 +273,7 @@ def _record(
     row: tuple,
 ) -> dict:
     """A row of `_select` as a record: its fields, and the maps of one entry."""
-    record = {name: _decoded(meta, name, row[i]) for i, name in enumerate(fields)}
+    record = _decoder(meta, fields)(row)
     i = len(fields)
     for name, path in zip(names, paths, strict=True):
         if path is None:

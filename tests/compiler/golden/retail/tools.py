@@ -325,7 +325,7 @@ def modify_pending_order_items(
         o["items"][at]["item_id"] = lib.item(new_item_ids, k)
         o["items"][at]["price"] = variant["price"]
         o["items"][at]["options"] = variant["options"]
-        db.update("Order", o, "items")
+        db.update("Order", o, "items", refs_kept=("items",))
     o["status"] = "pending (item modified)"
     db.update("Order", o, "status")
     return o
