@@ -758,13 +758,14 @@ class Db:
         """Begin a tool call: what the previous one wrote forgotten, the rows it reads kept,
         its step budget set, and a savepoint opened by its first write (`saved`); without
         one, the tool must write nothing."""
+        # Fresh dicts rather than cleared ones: nothing else holds them.
         self.touched_in_call = []
         self.call_before = {}
-        self._affected.clear()
-        self._found.clear()
-        self._held.clear()
-        self._known.clear()
-        self.parts.clear()
+        self._affected = {}
+        self._found = {}
+        self._held = {}
+        self._known = {}
+        self.parts = {}
         self._rows = {}
         self.last_found = None
         if saved:
@@ -776,7 +777,7 @@ class Db:
     def end_call(self) -> None:
         """Stop what `start_call` began but the savepoint, which the caller keeps or undoes."""
         self._rows = None
-        self.parts.clear()
+        self.parts = {}
         self.last_found = None
         self.writable = True
         self.steps_left = self.step_limit = UNLIMITED_STEPS
@@ -942,12 +943,15 @@ class Db:
         row = self.row(entity, key) if plan.moved or first else None
         if row is None and rows is not None:
             row = rows.get(slot)
-        self._check_writable(entity)
+        if not self.writable or self._savepoint == _WANTED:
+            self._check_writable(entity)
         if first:
             self.original[slot] = None if row is None else _Stored(meta, row)
             self.touched_in_call.append(slot)
-        self._affected.clear()
-        self.parts.pop(entity, None)
+        if self._affected:
+            self._affected = {}
+        if entity in self.parts:
+            del self.parts[entity]
         if slot not in self.call_before:
             before = row if first else (self.row(entity, key) if entity in self.watched else None)
             self.call_before[slot] = before

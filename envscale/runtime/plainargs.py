@@ -229,6 +229,12 @@ def _made(model: type[pydantic.BaseModel]) -> PlainCheck | None:
                             chars += len(item)
                         items.append(made)
                     checked[name] = items
+            elif scalar is _text and type(sent) is str and sent.isascii():
+                # A plain text, the usual argument: its one check inline.
+                if len(sent) > limits.string_length:
+                    return None
+                chars += len(sent)
+                checked[name] = sent
             else:
                 made = scalar(sent, limits)
                 if made is _NO:

@@ -203,15 +203,21 @@ def find_part(
         )
         row = _fetch(db, entity, key, sql, params)
         return None if row is None else _decoder(meta, fields)(row)
-    names = tuple(at)
-    paths = tuple(_path(at[n]) for n in names)
-    plain = tuple(p is not None for p in paths)
+    if len(at) == 1:  # one map field at one entry, the usual case: no loops
+        ((name, entry),) = at.items()
+        path = _path(entry)
+        names, paths, plain = (name,), (path,), (path is not None,)
+        extra: tuple = () if path is None else (path,)
+    else:
+        names = tuple(at)
+        paths = tuple(_path(at[n]) for n in names)
+        plain = tuple(p is not None for p in paths)
+        extra = tuple(p for p in paths if p is not None)
     sql = _sql(
         meta,
         ("part", fields, names, plain),
         lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
     )
-    extra = tuple(p for p in paths if p is not None)
     row = _fetch(db, entity, key, sql, extra + params)
     if row is None:
         return None
