@@ -20,9 +20,9 @@ from envscale.compiler.builtins import BUILTINS
 from envscale.compiler.codegen import pysyntax as py
 from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
 from envscale.compiler.codegen.escape import docstring_lines
-from envscale.compiler.codegen.kept_refs import holds_reference, kept_references
 from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
 from envscale.compiler.codegen.pysyntax import Code
+from envscale.compiler.kept_refs import holds_reference, kept_references
 from envscale.compiler.query_plan import QueryPlan, loop_projection, plan_query
 from envscale.dsl import ast
 
@@ -957,6 +957,23 @@ def affected_by_source(d: ir.DomainIR) -> str:
     if not entries:
         return ""
     return "\n".join(["AFFECTED_BY = {", *entries, "}"])
+
+
+def cannot_break_source(unbroken: dict[str, list[str]]) -> str:
+    """`CANNOT_BREAK`: per tool, the invariants it writes the entity of but cannot break
+    (compiler/unbroken.py); empty when there is none."""
+    entries = []
+    for tool, names in sorted(unbroken.items()):
+        quoted = [py_str(n) for n in names]
+        flat = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+        head = f"    {py_str(tool)}: "
+        if len(head + flat) + 1 <= WIDTH:
+            entries.append(f"{head}{flat},")
+        else:
+            entries.extend([f"{head}(", *(f"        {q}," for q in quoted), "    ),"])
+    if not entries:
+        return ""
+    return "\n".join(["CANNOT_BREAK = {", *entries, "}"])
 
 
 def derive_function(entity: str, field: str) -> str:

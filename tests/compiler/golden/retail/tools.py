@@ -594,3 +594,17 @@ INVARIANTS = {
     "refunds_before_shipping": check_refunds_before_shipping,
     "orders_are_paid": check_orders_are_paid,
 }
+
+# Per tool, the runtime invariants on entities it writes that it cannot break: each reads
+# only its own row, and none of the fields the tool writes (compiler/unbroken.py).
+CANNOT_BREAK = {
+    "exchange_delivered_order_items": ("orders_are_paid",),
+    "modify_pending_order_address": (
+        "pending_orders_not_shipped",
+        "refunds_before_shipping",
+        "orders_are_paid",
+    ),
+    "modify_pending_order_payment": ("pending_orders_not_shipped",),
+    "modify_user_address": ("saved_methods_by_id", "gift_cards_hold_a_balance"),
+    "return_delivered_order_items": ("orders_are_paid",),
+}
