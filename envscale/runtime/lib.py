@@ -14,6 +14,7 @@ import builtins as _b
 import copy as _copy
 import datetime as _dt
 import decimal as _decimal
+import functools as _functools
 import json as _json
 import math as _math
 import operator as _op
@@ -211,11 +212,19 @@ def get(m: dict, key: Any, default: Any) -> Any:
     return m.get(key, default)
 
 
+@_functools.lru_cache(maxsize=1024)
+def _template(template: str) -> tuple:
+    """A template's parts, parsed once: templates are mostly literals of the spec."""
+    return _b.tuple(_formats.parse_template(template))
+
+
 def format(template: str, *args: Any) -> str:
     """The template's holes filled in order (see compiler/formats.py); a hole beyond the
     values stays as written."""
     try:
-        parts = _formats.parse_template(template)
+        parts = (
+            _template(template) if type(template) is _b.str else _formats.parse_template(template)
+        )
     except _formats.FormatError as error:
         raise ToolError(_b.str(error)) from None
     out = []

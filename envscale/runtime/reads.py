@@ -14,8 +14,11 @@ backslash, control character, and not empty), in a field whose text holds no `\\
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import orjson
 
 from envscale.compiler.sql_expr import quote_ident
 from envscale.runtime.database import NO_MATCH, Db, TableMeta, bindable, load_json, shown_key
@@ -78,7 +81,10 @@ def _decoder(meta: TableMeta, fields: tuple[str, ...]) -> Any:
             for (name, kind), value in zip(shape, row, strict=False):
                 if value is not None:
                     if kind == "json":
-                        value = load_json(value)
+                        try:  # load_json, without its call
+                            value = orjson.loads(value)
+                        except orjson.JSONDecodeError:
+                            value = json.loads(value)
                     elif kind == "bool":
                         value = bool(value)
                 record[name] = value
@@ -267,7 +273,8 @@ def query_at(
     )
     extra = tuple(p for p in paths if p is not None)
     rows = db.connection.execute(sql, extra + values + params)
-    return [_record(meta, fields, names, paths, at, row) for row in rows]
+    decode = _decoder(meta, fields)
+    return [_record(meta, fields, names, paths, at, row, decode) for row in rows]
 
 
 def _record(
@@ -277,9 +284,11 @@ def _record(
     paths: tuple[str | None, ...],
     at: dict[str, Any],
     row: tuple,
+    decode: Any = None,
 ) -> dict:
-    """A row of `_select` as a record: its fields, and the maps of one entry."""
-    record = _decoder(meta, fields)(row)
+    """A row of `_select` as a record: its fields (by `decode`, the fields' decoder, when the
+    caller has it), and the maps of one entry."""
+    record = (decode or _decoder(meta, fields))(row)
     i = len(fields)
     for name, path in zip(names, paths, strict=True):
         if path is None:
