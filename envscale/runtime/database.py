@@ -22,7 +22,7 @@ from envscale.compiler.sql_expr import quote_ident
 from envscale.records import EntityInfo, Manifest
 from envscale.runtime.errors import ToolError
 from envscale.runtime.limits import UNLIMITED_STEPS
-from envscale.runtime.refs import NestedRefs
+from envscale.runtime.refs import Collector, NestedRefs
 from envscale.runtime.values import INT_MAX, INT_MIN, number_problem, stored_problem
 
 HASH_MODULUS = 1 << 256
@@ -124,6 +124,9 @@ class TableMeta:
     stored_types: tuple[type | None, ...] = ()
     _positions: dict[str, int] = field(default_factory=dict)
     _update_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _update_plans: dict[tuple[tuple[str, ...], bool, tuple[str, ...]], UpdatePlan] = field(
+        default_factory=dict
+    )
     _where_sql: dict[tuple[str, ...], str] = field(default_factory=dict)
     _queries: dict[tuple, tuple[str, Callable[[tuple], dict]]] = field(default_factory=dict)
 
@@ -320,6 +323,50 @@ class TableMeta:
         return value
 
 
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What `Db.update` of one set of fields of an entity does, worked out once."""
+
+    names: tuple[str, ...]  # the fields written: those named, then the derived ones
+    sql: str
+    moved: bool  # a declared transition applies to a field written
+    complete: bool  # derived or float fields: the record is completed before it is written
+    refs: tuple[tuple[str, str], ...]  # reference fields written, with their entities
+    nested: tuple[tuple[str, Collector], ...]  # fields written that hold references inside
+    encoders: tuple[tuple[str, str], ...]  # (field, kind) of each field written
+
+
+def update_plan(
+    meta: TableMeta,
+    nested: NestedRefs,
+    field_names: tuple[str, ...],
+    as_move: bool,
+    refs_kept: tuple[str, ...] = (),
+) -> UpdatePlan:
+    """The plan of an update of these fields, made on first use and kept by the table;
+    `refs_kept`: fields whose references inside are all stored ones (none is looked up)."""
+    plan = meta._update_plans.get((field_names, as_move, refs_kept))
+    if plan is not None:
+        return plan
+    names = field_names
+    if meta.derived:
+        names = (*field_names, *(n for n in meta.derived if n not in field_names))
+    shapes = nested.fields.get(meta.entity, {})
+    plan = UpdatePlan(
+        names=names,
+        sql=meta.update_sql(names),
+        moved=as_move and not meta.moves.keys().isdisjoint(field_names),
+        complete=bool(meta.derived or meta.floats),
+        refs=tuple((n, meta.refs[n]) for n in names if n in meta.refs),
+        nested=tuple(
+            (n, nested.collector(shapes[n])) for n in shapes if n in names and n not in refs_kept
+        ),
+        encoders=tuple((n, meta.kinds[meta._positions[n]]) for n in names),
+    )
+    meta._update_plans[(field_names, as_move, refs_kept)] = plan
+    return plan
+
+
 def build_tables(
     manifest: Manifest, derived: dict[str, dict[str, Callable]]
 ) -> dict[str, TableMeta]:
@@ -493,6 +540,8 @@ class Db:
         self.writable = True
         # The call's savepoint: "" none, _WANTED opened by the first write, _OPEN opened.
         self._savepoint = ""
+        # During a call: the record `find` decoded whole last, with its stored row.
+        self.last_found: tuple[dict, tuple] | None = None
 
     # ---- reads
 
@@ -501,8 +550,10 @@ class Db:
         if row is None:
             return None
         record = self.tables[entity].decode(row)
-        if self._rows is not None and type(key) in (str, int):
-            self._found[(entity, key)] = record
+        if self._rows is not None:
+            self.last_found = (record, row)
+            if type(key) in (str, int):
+                self._found[(entity, key)] = record
         return record
 
     def _current(self, entity: str, key: Any) -> dict | None:
@@ -703,6 +754,48 @@ class Db:
         if self._rows is not None:
             self._rows.clear()
 
+    def start_call(self, saved: bool, steps: int) -> None:
+        """Begin a tool call: what the previous one wrote forgotten, the rows it reads kept,
+        its step budget set, and a savepoint opened by its first write (`saved`); without
+        one, the tool must write nothing."""
+        # Fresh dicts rather than cleared ones: nothing else holds them.
+        self.touched_in_call = []
+        self.call_before = {}
+        self._affected = {}
+        self._found = {}
+        self._held = {}
+        self._known = {}
+        self.parts = {}
+        self._rows = {}
+        self.last_found = None
+        if saved:
+            self._savepoint = _WANTED
+        else:
+            self.writable = False
+        self.steps_left = self.step_limit = steps
+
+    def end_call(self) -> None:
+        """Stop what `start_call` began but the savepoint, which the caller keeps or undoes."""
+        self._rows = None
+        self.parts = {}
+        self.last_found = None
+        self.writable = True
+        self.steps_left = self.step_limit = UNLIMITED_STEPS
+
+    def fresh_record(self, value: Any, result_bytes: int) -> bool:
+        """Whether `value` is the record that `find` last decoded whole in this call, while
+        no write is allowed (a tool that writes nothing changes no record in place), and its
+        stored row bounds its JSON within `result_bytes`: such a record shares nothing and
+        needs no copy. The bound: no character of the row's repr (which writes each of its
+        characters as one at least, and each value as one at least) takes more than 6 bytes
+        of JSON, and field names and punctuation take what the table's names do."""
+        last = self.last_found
+        if last is None or value is not last[0] or self.writable:
+            return False
+        record, row = last
+        names = 8 * len(record) + sum(map(len, record))
+        return 6 * len(repr(row)) + names <= result_bytes
+
     def keep_rows(self, on: bool) -> None:
         """Keep the rows read during a call (`on`), or stop keeping them when it ends."""
         self._rows = {} if on else None
@@ -826,38 +919,70 @@ class Db:
             self._held[(entity, key)] = None
         return dict(record)
 
-    def update(self, entity: str, record: dict, *field_names: str, as_move: bool = True) -> None:
+    def update(
+        self,
+        entity: str,
+        record: dict,
+        *field_names: str,
+        as_move: bool = True,
+        refs_kept: tuple[str, ...] = (),
+    ) -> None:
         """Write the named fields of a record back, in one statement; its derived fields are
         computed again and written with them, into `record` too. `as_move=False` writes a
-        state, not a move (code that makes data): declared transitions do not apply."""
+        state, not a move (code that makes data): declared transitions do not apply.
+        `refs_kept`: fields whose references inside the tool cannot have changed since it
+        read the record (compiler/codegen/kept_refs.py), so each names a record still."""
         meta = self.tables[entity]
+        plan = update_plan(meta, self.nested, field_names, as_move, refs_kept)
         key = meta.key_of(record)
-        moved = as_move and not meta.moves.keys().isdisjoint(field_names)
+        slot = (entity, key)
         rows = self._rows if type(key) in (str, int) else None
+        first = slot not in self.original
         # The stored row before this write: the version at reset if the episode had not
         # written the record yet, and what the declared transitions start from.
-        row = self.row(entity, key) if moved or (entity, key) not in self.original else None
+        row = self.row(entity, key) if plan.moved or first else None
         if row is None and rows is not None:
-            row = rows.get((entity, key))
-        if (entity, key) not in self.original:
-            self._remember(entity, key, None if row is None else _Stored(meta, row))
-            self._written(entity, key, row)
-        else:
-            self._written(entity, key)
-        if moved and row is not None:
+            row = rows.get(slot)
+        if not self.writable or self._savepoint == _WANTED:
+            self._check_writable(entity)
+        if first:
+            self.original[slot] = None if row is None else _Stored(meta, row)
+            self.touched_in_call.append(slot)
+        if self._affected:
+            self._affected = {}
+        if entity in self.parts:
+            del self.parts[entity]
+        if slot not in self.call_before:
+            before = row if first else (self.row(entity, key) if entity in self.watched else None)
+            self.call_before[slot] = before
+        if rows is not None:
+            rows.pop(slot, None)
+        self._known.pop(slot, None)
+        if plan.moved and row is not None:
             self._check_moves(meta, key, row, record, field_names)
-        self.complete(entity, record)
-        if meta.derived:
-            field_names = (*field_names, *(n for n in meta.derived if n not in field_names))
-        for name in field_names:
-            self._check_refs(meta, record, only=name)
-        self._check_nested(entity, record, field_names)
-        values = [meta.encode_value(name, record[name]) for name in field_names]
-        self._writes.execute(meta.update_sql(field_names), (*values, *meta.key_params(key)))
+        if plan.complete:
+            self.complete(entity, record)
+        for name, target in plan.refs:
+            value = record.get(name)
+            if value is not None and not self.exists(target, value):
+                raise ToolError(f"{target} '{value}' not found")
+        if plan.nested:
+            self._check_collected(entity, record, plan.nested)
+        values = []
+        for name, kind in plan.encoders:
+            value = record[name]
+            plain = type(value)
+            # The usual values of typed code, as `_encode` stores them, without its checks.
+            if value is None or (plain is str and kind in _TEXT_KINDS and "\0" not in value):
+                values.append(value)
+            elif kind == "json" and (text := fast_json(value)) is not None:
+                values.append(text)
+            else:
+                values.append(meta._encode(name, kind, value))
+        self._writes.execute(plan.sql, (*values, *meta.key_params(key)))
         if rows is not None:
             # What the record reads as now, kept for the checks after the call.
-            after = None if row is None else meta.written_row(row, field_names, values)
-            slot = (entity, key)
+            after = None if row is None else meta.written_row(row, plan.names, values)
             if after is None:
                 rows.pop(slot, None)
                 self._held[slot] = None
@@ -867,6 +992,22 @@ class Db:
                 by_one = held is _UNHELD or (held is not None and held[0] is record)
                 whole = by_one and self._found.get(slot) is record
                 self._held[slot] = (record, after) if whole else None
+
+    def _check_collected(
+        self, entity: str, record: dict, nested: tuple[tuple[str, Collector], ...]
+    ) -> None:
+        """`_check_nested` of these fields: the keys gathered without their paths, which only
+        a missing one needs (found again the way `_check_nested` finds it)."""
+        held: list[tuple[str, Any]] = []
+        for name, collect in nested:
+            collect(record.get(name), held)
+        known = self._known
+        for target, key in held:
+            # A text key this call already found (the call forgets it when it writes it).
+            if type(key) is str and known.get((target, key)) is True:
+                continue
+            if self.missing(target, key):
+                self._check_nested(entity, record, tuple(name for name, _ in nested))
 
     def _check_moves(
         self, meta: TableMeta, key: Any, row: tuple, record: dict, field_names: tuple[str, ...]

@@ -80,9 +80,13 @@ class Domain:
         # The runtime invariants a tool's writes could break, checked after each of its calls.
         checks = self.tools_module.INVARIANTS
         runtime = [inv for inv in self.manifest.invariants if inv.enforced_by == "runtime"]
+        # Less those the compiler proved a tool cannot break (it writes no field they read).
+        unbroken = getattr(self.tools_module, "CANNOT_BREAK", {})
         self.invariants_after = {
             t.name: [
-                (inv.name, checks[inv.name]) for inv in runtime if set(t.writes) & set(inv.reads)
+                (inv.name, checks[inv.name])
+                for inv in runtime
+                if set(t.writes) & set(inv.reads) and inv.name not in unbroken.get(t.name, ())
             ]
             for t in self.manifest.tools
         }

@@ -49,12 +49,12 @@ from envscale.runtime.defaults import StructDefaults
 from envscale.runtime.errors import DataError, ToolError, read_json
 from envscale.runtime.limits import (
     DEFAULT_LIMITS,
-    UNLIMITED_STEPS,
     Limits,
     admit_arguments,
     result_copy,
     too_deep,
 )
+from envscale.runtime.plainargs import PlainCheck, plain_check
 from envscale.runtime.policy import PolicyMonitor
 from envscale.runtime.refs import NestedRefs
 from envscale.runtime.rowview import failing_record, run_check
@@ -217,6 +217,10 @@ class Environment:
     _seen: dict[tuple[str, Any], _Seen] = field(default_factory=dict)
     # Per (side, role), the names of the tools that side may call in that role.
     _allowed: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # Per tool, the one-pass check of plain arguments (None: every call goes the full way);
+    # `plain_arguments = False` sends every call the full way.
+    _plain: dict[str, PlainCheck | None] = field(default_factory=dict)
+    plain_arguments: bool = True
 
     @classmethod
     def create(
@@ -258,6 +262,7 @@ class Environment:
         env.struct_defaults = StructDefaults(domain.manifest)
         env.as_sent_tools = frozenset(t.name for t in domain.manifest.tools if t.as_sent)
         env.read_only_tools = frozenset(t.name for t in domain.manifest.tools if not t.writes)
+        env._plain = {name: plain_check(model) for name, model in domain.models.ARGUMENTS.items()}
         env.monitor = PolicyMonitor(domain.manifest.policies, domain.tool_kinds, env._find)
         if data is not None:
             env._load(_read_data(data), as_models)
@@ -454,47 +459,51 @@ class Environment:
             hint = f" Did you mean '{close[0]}'?" if close else ""
             shown = _printable(name if plausible else f"{str(name)[:_MAX_TOOL_NAME]}...")
             return CallResult(shown, False, error=f"unknown tool '{shown}'.{hint}")
-        try:
-            arguments = admit_arguments(arguments, self.limits)
-        except ToolError as error:
-            return CallResult(name, False, error=error.message)
-        try:
-            validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
-        except pydantic.ValidationError as error:
-            return CallResult(name, False, error=_argument_errors(error))
-        checked = _checked(validated)
-        # Arguments reach the tool as the agent sent them once they validate, so 100 stays 100.
-        # They go by position: a parameter may be named like a Python keyword or like `db`.
-        if self.struct_defaults:
-            values = [
-                self._given(arguments[key], getattr(validated, key)) if key in arguments else value
-                for key, value in checked.items()
-            ]
-        else:  # no struct has a default to fill in: the arguments as sent
-            values = [arguments.get(key, value) for key, value in checked.items()]
+        accepted = None
+        if type(arguments) is dict and self.plain_arguments:
+            plain = self._plain.get(name, _UNMADE)
+            if plain is _UNMADE:
+                plain = self._plain[name] = plain_check(self.domain.models.ARGUMENTS[name])
+            if plain is not None:
+                accepted = plain(arguments, self.limits)
+        if accepted is not None:
+            values, checked = accepted
+        else:
+            try:
+                arguments = admit_arguments(arguments, self.limits)
+            except ToolError as error:
+                return CallResult(name, False, error=error.message)
+            try:
+                validated = self.domain.models.ARGUMENTS[name].model_validate(arguments)
+            except pydantic.ValidationError as error:
+                return CallResult(name, False, error=_argument_errors(error))
+            checked = _checked(validated)
+            values = self._values(arguments, validated, checked)
         policed = self.enforce_policies and side == "agent"
         if policed and (why := self.monitor.violation(name, checked)):
             return CallResult(name, False, error=why)
-        self.db.begin_call()
         # A tool that writes nothing, with no sync blocks after it, has nothing to roll back.
         saved = name not in self.read_only_tools or (
             role == "tool" and bool(self.domain.sync_tools)
         )
-        if saved:
-            self.db.save_on_write()
-        else:
-            self.db.writable = False
-        self.db.keep_rows(True)
-        self.db.steps_left = self.db.step_limit = self.limits.steps
+        db = self.db
+        db.start_call(saved, self.limits.steps)
         try:
-            content = function(self.db, *values)
-            self._check_invariants(name)
-            # A copy in plain JSON values: the result shares nothing with the tool's records.
-            content = result_copy(self.domain.show_result(name, content), self.limits)
+            content = function(db, *values)
+            checks = self.domain.invariants_after[name]
+            if checks:
+                self._check_invariants(checks)
+            shown = self.domain.show_result(name, content)
+            if db.fresh_record(content, self.limits.result_bytes):
+                # A record decoded whole for this call and returned as it is by a tool that
+                # writes nothing (so changes nothing in place) shares nothing already.
+                content = shown
+            else:  # a copy in plain JSON values: the result shares nothing with the records
+                content = result_copy(shown, self.limits)
             if role == "tool":
                 for sync in self.domain.sync_tools:
-                    self.tools[sync](self.db)
-                    self._check_invariants(sync)
+                    self.tools[sync](db)
+                    self._check_invariants(self.domain.invariants_after[sync])
         except ToolError as error:
             return self._rollback(name, error.message, saved)
         except apsw.ConstraintError as error:
@@ -514,17 +523,26 @@ class Environment:
             self._rollback(name, "", saved)
             raise
         finally:
-            self.db.keep_rows(False)
-            self.db.writable = True
-            self.db.steps_left = self.db.step_limit = UNLIMITED_STEPS
+            db.end_call()
         if saved:
-            self.db.end_savepoint(keep=True)
+            db.end_savepoint(keep=True)
         if side == "agent":
             self.monitor.record(name, checked)
         return CallResult(name, True, content)
 
-    def _check_invariants(self, tool: str) -> None:
-        for invariant, check in self.domain.invariants_after[tool]:
+    def _values(self, arguments: dict, validated: pydantic.BaseModel, checked: dict) -> list:
+        """What the tool gets: the arguments as the agent sent them once they validate, so
+        100 stays 100, by position (a parameter may be named like a Python keyword or `db`)."""
+        if self.struct_defaults:
+            return [
+                self._given(arguments[key], getattr(validated, key)) if key in arguments else value
+                for key, value in checked.items()
+            ]
+        # No struct has a default to fill in: the arguments as sent.
+        return [arguments.get(key, value) for key, value in checked.items()]
+
+    def _check_invariants(self, checks: list[tuple[str, Callable[..., str | None]]]) -> None:
+        for invariant, check in checks:
             if (message := check(self.db)) is not None:
                 raise ToolError(f"invariant '{invariant}' violated: {message}")
 
@@ -657,6 +675,7 @@ def _resource_message(error: BaseException) -> str:
     return f"{message} ({error})" if str(error) else message
 
 
+_UNMADE: Any = object()
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per argument model, its fields in order
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 

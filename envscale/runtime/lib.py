@@ -14,9 +14,11 @@ import builtins as _b
 import copy as _copy
 import datetime as _dt
 import decimal as _decimal
+import functools as _functools
 import json as _json
 import math as _math
 import operator as _op
+import re as _re
 import warnings as _warnings
 from typing import Any
 
@@ -210,11 +212,19 @@ def get(m: dict, key: Any, default: Any) -> Any:
     return m.get(key, default)
 
 
+@_functools.lru_cache(maxsize=1024)
+def _template(template: str) -> tuple:
+    """A template's parts, parsed once: templates are mostly literals of the spec."""
+    return _b.tuple(_formats.parse_template(template))
+
+
 def format(template: str, *args: Any) -> str:
     """The template's holes filled in order (see compiler/formats.py); a hole beyond the
     values stays as written."""
     try:
-        parts = _formats.parse_template(template)
+        parts = (
+            _template(template) if type(template) is _b.str else _formats.parse_template(template)
+        )
     except _formats.FormatError as error:
         raise ToolError(_b.str(error)) from None
     out = []
@@ -442,6 +452,10 @@ def range(db: Db, start: int, stop: int | None = None) -> list[int]:
 
 
 _ARITHMETIC_CHARACTERS = frozenset("0123456789+-*/(). ")
+# Python warns of a number called like a function (`2(3)`: "'int' object is not callable");
+# of arithmetic text nothing else may draw a warning, and silencing warnings costs more than
+# the parse, so it is done only around text holding such a call.
+_MAY_WARN = _re.compile(r"[0-9.)] *\(")
 _BINARY = {
     _ast.Add: _op.add,
     _ast.Sub: _op.sub,
@@ -458,11 +472,14 @@ def evaluate(text: str) -> float:
     """The value of an arithmetic expression, as a float. It is parsed by Python's own parser
     (so a malformed one gets Python's message) and then walked node by node: only numbers and
     arithmetic operators can appear, and nothing in it is ever executed as code."""
-    if not _b.all(ch in _ARITHMETIC_CHARACTERS for ch in text):
+    if not _ARITHMETIC_CHARACTERS.issuperset(text):
         raise ToolError("invalid characters in expression")
     try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
+        if _MAY_WARN.search(text):
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore")
+                tree = _ast.parse(text.lstrip(" "), "<string>", mode="eval")
+        else:
             tree = _ast.parse(text.lstrip(" "), "<string>", mode="eval")
         return _b.float(_arithmetic(tree.body))
     except ToolError:

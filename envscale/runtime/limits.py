@@ -321,7 +321,15 @@ def result_copy(value: Any, limits: Limits) -> Any:
     not text, and writes NaN and infinities as null, so JSON of its with no null in it holds
     none, and where it has one, what it reads back equals the value only if each null was a
     none. json's text is at most three times as long as orjson's (a space after each
-    separator, a sign in a float's exponent), so the limit needs json's only near it."""
+    separator, a sign in a float's exponent), so the limit needs json's only near it.
+
+    A text, a bool or none is its own copy (a character takes 6 bytes of JSON at most)."""
+    kind = type(value)
+    if kind is str:
+        if 6 * len(value) + 2 <= limits.result_bytes:
+            return value
+    elif (kind is bool or value is None) and limits.result_bytes >= 5:  # `false` at most
+        return value
     try:
         data = orjson.dumps(value)
     except TypeError:

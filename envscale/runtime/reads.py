@@ -14,8 +14,11 @@ backslash, control character, and not empty), in a field whose text holds no `\\
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import orjson
 
 from envscale.compiler.sql_expr import quote_ident
 from envscale.runtime.database import NO_MATCH, Db, TableMeta, bindable, load_json, shown_key
@@ -55,6 +58,40 @@ def _decoded(meta: TableMeta, name: str, value: Any) -> Any:
     if kind == "bool":
         return bool(value)
     return value
+
+
+def _decoder(meta: TableMeta, fields: tuple[str, ...]) -> Any:
+    """A function that makes the first columns of a row, these fields, a record (each
+    decoded as `_decoded` decodes it); made once per table and field tuple."""
+    slot = ("decoder", fields)
+    made = meta._queries.get(slot)
+    if made is not None:
+        return made
+    kinds = [meta.kinds[meta.fields.index(name)] for name in fields]
+    if all(kind not in ("json", "bool") for kind in kinds):
+
+        def decode(row: tuple) -> dict:
+            return dict(zip(fields, row, strict=False))
+
+    else:
+        shape = tuple(zip(fields, kinds, strict=True))
+
+        def decode(row: tuple) -> dict:
+            record = {}
+            for (name, kind), value in zip(shape, row, strict=False):
+                if value is not None:
+                    if kind == "json":
+                        try:  # load_json, without its call
+                            value = orjson.loads(value)
+                        except orjson.JSONDecodeError:
+                            value = json.loads(value)
+                    elif kind == "bool":
+                        value = bool(value)
+                record[name] = value
+            return record
+
+    meta._queries[slot] = decode  # type: ignore[assignment]
+    return decode
 
 
 def _fetch(db: Db, entity: str, key: Any, sql: str, params: tuple) -> tuple | None:
@@ -113,12 +150,14 @@ def field_of(db: Db, entity: str, key: Any, name: str) -> Any:
     if _viewed(db):
         return db.get(entity, key)[name]
     meta = db.tables[entity]
-    params = _params(meta, key)
-    column = quote_ident(meta.column(name))
+    params = (key,) if type(key) is str else _params(meta, key)
     sql = _sql(
         meta,
         ("field", name),
-        lambda: f"SELECT {column} FROM {quote_ident(entity)} WHERE {_key_sql(meta)}",
+        lambda: (
+            f"SELECT {quote_ident(meta.column(name))} FROM {quote_ident(entity)} "
+            f"WHERE {_key_sql(meta)}"
+        ),
     )
     row = None if params is None else _fetch(db, entity, key, sql, params)
     if row is None:
@@ -132,16 +171,16 @@ def entry_of(db: Db, entity: str, key: Any, name: str, at: Any) -> dict:
     if path is None or _viewed(db):
         return field_of(db, entity, key, name)
     meta = db.tables[entity]
-    params = _params(meta, key)
-    column = quote_ident(meta.column(name))
-    sql = _sql(
-        meta,
-        ("entry", name),
-        lambda: (
+    params = (key,) if type(key) is str else _params(meta, key)
+
+    def make() -> str:
+        column = quote_ident(meta.column(name))
+        return (
             f"SELECT {column} -> ?, {_HAS_NUL.format(column)} FROM {quote_ident(entity)} "
             f"WHERE {_key_sql(meta)}"
-        ),
-    )
+        )
+
+    sql = _sql(meta, ("entry", name), make)
     row = None if params is None else _fetch(db, entity, key, sql, (path, *params))
     if row is None:
         raise ToolError(f"{entity} '{shown_key(key)}' not found")
@@ -159,19 +198,32 @@ def find_part(
     if _viewed(db):
         return db.find(entity, key)
     meta = db.tables[entity]
-    params = _params(meta, key)
+    params = (key,) if type(key) is str else _params(meta, key)
     if params is None:
         return None
-    at = at or {}
-    names = tuple(at)
-    paths = tuple(_path(at[n]) for n in names)
-    plain = tuple(p is not None for p in paths)
+    if not at:  # the common part read: fields alone, its statement and decoder made once
+        sql = _sql(
+            meta,
+            ("part", fields, (), ()),
+            lambda: _select(meta, fields, (), ()) + f" WHERE {_key_sql(meta)}",
+        )
+        row = _fetch(db, entity, key, sql, params)
+        return None if row is None else _decoder(meta, fields)(row)
+    if len(at) == 1:  # one map field at one entry, the usual case: no loops
+        ((name, entry),) = at.items()
+        path = _path(entry)
+        names, paths, plain = (name,), (path,), (path is not None,)
+        extra: tuple = () if path is None else (path,)
+    else:
+        names = tuple(at)
+        paths = tuple(_path(at[n]) for n in names)
+        plain = tuple(p is not None for p in paths)
+        extra = tuple(p for p in paths if p is not None)
     sql = _sql(
         meta,
         ("part", fields, names, plain),
         lambda: _select(meta, fields, names, plain) + f" WHERE {_key_sql(meta)}",
     )
-    extra = tuple(p for p in paths if p is not None)
     row = _fetch(db, entity, key, sql, extra + params)
     if row is None:
         return None
@@ -221,7 +273,8 @@ def query_at(
     )
     extra = tuple(p for p in paths if p is not None)
     rows = db.connection.execute(sql, extra + values + params)
-    return [_record(meta, fields, names, paths, at, row) for row in rows]
+    decode = _decoder(meta, fields)
+    return [_record(meta, fields, names, paths, at, row, decode) for row in rows]
 
 
 def _record(
@@ -231,9 +284,11 @@ def _record(
     paths: tuple[str | None, ...],
     at: dict[str, Any],
     row: tuple,
+    decode: Any = None,
 ) -> dict:
-    """A row of `_select` as a record: its fields, and the maps of one entry."""
-    record = {name: _decoded(meta, name, row[i]) for i, name in enumerate(fields)}
+    """A row of `_select` as a record: its fields (by `decode`, the fields' decoder, when the
+    caller has it), and the maps of one entry."""
+    record = (decode or _decoder(meta, fields))(row)
     i = len(fields)
     for name, path in zip(names, paths, strict=True):
         if path is None:

@@ -10,7 +10,7 @@ manifest's shapes say where the references are (`{"ref": "E"}` nodes).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ from envscale.records import Manifest, Shape
 
 # A reference found in a value: the entity it refers to, the key it holds, where it is.
 Found = tuple[str, Any, str]
+# Appends the (entity, key) of each reference in a value to a list, in `found`'s order.
+Collector = Callable[[Any, list[tuple[str, Any]]], None]
 
 
 @dataclass
@@ -29,6 +31,8 @@ class NestedRefs:
     fields: dict[str, dict[str, Shape]] = field(default_factory=dict)
     # referred entity -> the (entity, field) pairs whose values may hold its keys.
     referrers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Per shape (by its JSON text), the collector `collector` made for it.
+    _collectors: dict[str, Collector] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> NestedRefs:
@@ -76,3 +80,60 @@ class NestedRefs:
         elif shape.struct is not None and isinstance(value, dict):
             for name, sub in self.structs.get(shape.struct, []):
                 yield from self.found(sub, value.get(name), f"{path}.{name}")
+
+    def collector(self, shape: Shape) -> Collector:
+        """A function that lists what `found` yields, without the paths: writes check every
+        reference they store, and only a missing one needs its path, for the message."""
+        slot = shape.model_dump_json()
+        made = self._collectors.get(slot)
+        if made is not None:
+            return made
+        if shape.ref is not None:
+            target = shape.ref
+
+            def collect(value: Any, out: list[tuple[str, Any]]) -> None:
+                if value is not None:
+                    out.append((target, value))
+
+        elif shape.list is not None or shape.map is not None:
+            inner_shape = shape.list if shape.list is not None else shape.map
+            of_list = shape.list is not None
+            inner: list[Collector] = []
+
+            def collect(value: Any, out: list[tuple[str, Any]]) -> None:
+                if of_list:
+                    if not isinstance(value, list):
+                        return
+                    items = value
+                elif isinstance(value, dict):
+                    items = value.values()
+                else:
+                    return
+                each = inner[0]
+                for item in items:
+                    each(item, out)
+
+            # Made after this one is known, so that a struct holding itself ends.
+            self._collectors[slot] = collect
+            inner.append(self.collector(inner_shape))  # type: ignore[arg-type]
+            return collect
+        elif shape.struct is not None:
+            parts: list[tuple[str, Collector]] = []
+
+            def collect(value: Any, out: list[tuple[str, Any]]) -> None:
+                if isinstance(value, dict):
+                    for name, each in parts:
+                        each(value.get(name), out)
+
+            self._collectors[slot] = collect
+            parts.extend(
+                (name, self.collector(sub)) for name, sub in self.structs.get(shape.struct, [])
+            )
+            return collect
+        else:
+
+            def collect(value: Any, out: list[tuple[str, Any]]) -> None:
+                return None
+
+        self._collectors[slot] = collect
+        return collect

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envscale.api import compile_source
+from envscale.runtime import lib
 from envscale.runtime.domain import Domain
-from envscale.runtime.errors import DataError
+from envscale.runtime.errors import DataError, ToolError
 
 HEADER = """
 domain d "A test domain." clock "2024-05-15T12:00:00"
@@ -324,6 +329,26 @@ tool calc(expression: str) -> str { "Calculate." return str(round(evaluate(expre
     assert calc("1 +* 2") == "Error: invalid syntax (<string>, line 1)"
     assert calc("()") == "Error: float() argument must be a string or a real number, not 'tuple'"
     assert calc("2 ** 100000") == "Error: exponent too large"
+
+
+def _outcome(text: str) -> str:
+    try:
+        return repr(lib.evaluate(text))
+    except ToolError as error:
+        return f"error: {error.message}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789+-*/(). ", max_size=12))
+def test_evaluate_lets_no_parser_warning_out(text: str):
+    """Python's parser may warn while it reads a text; evaluate answers as if warnings were
+    silenced, even where they are errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = _outcome(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _outcome(text) == expected
 
 
 def test_round_keeps_an_integer_an_integer():

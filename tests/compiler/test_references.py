@@ -225,3 +225,71 @@ def test_references_sort_as_keys_but_not_by_a_field():
     assert compile_spec(SPEC + by)[1] == [
         "E202 sorted(by: ...) needs a list of records, found list<ref Order>"
     ]
+
+
+KEPT_SPEC = (
+    SPEC
+    + """
+tool bump(order_id: str) -> Order {
+  let o = Order[order_id]
+  require len(o.lines) > 0 else "no lines"
+  set o.lines[0].qty = o.lines[0].qty + 1
+  return o
+}
+tool swap(order_id: str, product_id: str) -> Order {
+  let o = Order[order_id]
+  require len(o.lines) > 0 else "no lines"
+  set o.lines[0].product = product_id
+  return o
+}
+tool relink(order_id: str, product_id: str) -> Order {
+  let o = Order[order_id]
+  for line in o.lines {
+    set line.product = product_id
+  }
+  set o.lines[0].qty = 5
+  return o
+}
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def kept() -> Domain:
+    files, found = compile_spec(KEPT_SPEC)
+    assert files is not None, found
+    return Domain(files)
+
+
+def test_an_update_of_references_the_tool_read_and_kept_looks_none_up(kept):
+    """`bump` changes only a count in a line: the line's product is the one stored, so the
+    write asks for no Product. `swap` sets the product, and `relink` may through its loop's
+    item: theirs are looked up, and a missing one fails the call."""
+    source = kept.files["tools.py"]
+    bodies = {
+        name: source.split(f"def {name}(", 1)[1].split("\ndef ", 1)[0]
+        for name in ("bump", "swap", "relink")
+    }
+    assert 'refs_kept=("lines",)' in bodies["bump"]
+    assert "refs_kept" not in bodies["swap"] and "refs_kept" not in bodies["relink"]
+    env = kept.environment(DATA)
+    statements: list[str] = []
+
+    def traced(cursor, sql, bindings):
+        statements.append(sql)
+        return True
+
+    env.connection.exec_trace = traced
+    bumped = env.call("bump", {"order_id": "O1"})
+    env.connection.exec_trace = None
+    assert bumped.ok and bumped.content["lines"] == [{"product": "P1", "qty": 3}]
+    assert not [sql for sql in statements if '"Product"' in sql]
+    before = env.state_hash()
+    for tool in ("swap", "relink"):
+        refused = env.call(tool, {"order_id": "O1", "product_id": "P9"})
+        assert (refused.ok, refused.error) == (
+            False,
+            "Order.lines[0].product: Product 'P9' not found",
+        )
+        assert env.state_hash() == before
+    assert env.call("swap", {"order_id": "O1", "product_id": "P1"}).ok

@@ -192,3 +192,47 @@ def test_a_tool_that_declares_no_writes_cannot_write(
     monkeypatch.undo()
     assert env.call("get_patient", {"patient_id": "P001"}).ok
     assert env.db.writable
+
+
+def test_a_read_tool_returns_a_found_record_without_copying_it(
+    clinic: envscale.Domain, monkeypatch: pytest.MonkeyPatch
+):
+    """`get_patient` returns the record `db.get` decoded: the result is what the copy would
+    have made, shares nothing with a later call's, and is not copied again."""
+    env = clinic.environment(data=CLINIC_DATA)
+    expected = result_copy(
+        clinic.show_result("get_patient", env.db.find("Patient", "P001")), DEFAULT_LIMITS
+    )
+    copies: list[Any] = []
+
+    def counted(value: Any, limits: Limits) -> Any:
+        copies.append(value)
+        return result_copy(value, limits)
+
+    monkeypatch.setattr("envscale.runtime.environment.result_copy", counted)
+    first = env.call("get_patient", {"patient_id": "P001"})
+    assert first.ok and _same(first.content, expected) and copies == []
+    for value in first.content.values():
+        if isinstance(value, list):
+            value.append("changed")
+    again = env.call("get_patient", {"patient_id": "P001"})
+    assert _same(again.content, expected)
+    # A tool that writes returns a copy: its record is the one the checks after it read.
+    assert env.call("verify_patient", {"patient_id": "P001", "date_of_birth": "1985-03-14"}).ok
+    copies.clear()
+    assert env.call("update_contact", {"patient_id": "P001", "phone": "5550100999"}).ok
+    assert len(copies) == 1
+
+
+def test_a_found_record_too_long_for_the_result_limit_is_measured(clinic: envscale.Domain):
+    env = clinic.environment(data=CLINIC_DATA)
+    text = result_text(
+        clinic.show_result("get_patient", env.db.find("Patient", "P001")), DEFAULT_LIMITS
+    )
+    size = len(text.encode("utf-8"))
+    for limit, ok in ((size, True), (size - 1, False)):
+        small = clinic.environment(data=CLINIC_DATA, limits=Limits(result_bytes=limit))
+        result = small.call("get_patient", {"patient_id": "P001"})
+        assert result.ok is ok
+        if not ok:
+            assert f"the result is {size} bytes of JSON" in (result.error or "")

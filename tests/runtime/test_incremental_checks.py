@@ -253,3 +253,51 @@ def test_next_key_finds_the_highest_number_after_the_prefix(domain, keys, prefix
     }
     env = domain.environment(data=data)
     assert env.db.next_key("Payment", prefix, width) == expected
+
+
+UNBROKEN_SPEC = """
+domain desk "Tickets with a status and a note."
+entity Ticket {
+  ticket_id: str @key
+  status: str
+  note: str
+  tags: list<str>
+}
+invariant few_tags on Ticket: len(tags) <= 2 else "too many tags"
+invariant known_status on Ticket: self.status in ["open", "closed"] else "unknown status"
+tool set_note(ticket_id: str, note: str) -> Ticket {
+  let t = Ticket[ticket_id]
+  set t.note = note
+  return t
+}
+tool tag(ticket_id: str, tag: str) -> Ticket {
+  let t = Ticket[ticket_id]
+  set t.tags = t.tags + [tag]
+  return t
+}
+tool move(ticket_id: str, status: str) -> Ticket {
+  let t = Ticket[ticket_id]
+  set t.status = status
+  return t
+}
+"""
+
+
+def test_an_invariant_a_tool_cannot_break_is_not_checked_after_it():
+    """`set_note` writes a field neither invariant reads: neither runs after it. `tag` and
+    `move` write what one of them reads: that one runs, and refuses a call that breaks it."""
+    files, diagnostics, _ = compile_source(UNBROKEN_SPEC, "desk.domain")
+    assert files is not None, [d.message for d in diagnostics]
+    domain = Domain(files)
+    after = {tool: [name for name, _ in checks] for tool, checks in domain.invariants_after.items()}
+    assert after["set_note"] == []
+    assert after["tag"] == ["few_tags"]
+    assert after["move"] == ["known_status"]
+    data = {"Ticket": [{"ticket_id": "T1", "status": "open", "note": "", "tags": ["a", "b"]}]}
+    env = domain.environment(data)
+    assert env.call("set_note", {"ticket_id": "T1", "note": "hello"}).ok
+    refused = env.call("tag", {"ticket_id": "T1", "tag": "c"})
+    assert refused.error == "invariant 'few_tags' violated: too many tags"
+    refused = env.call("move", {"ticket_id": "T1", "status": "lost"})
+    assert refused.error == "invariant 'known_status' violated: unknown status"
+    assert env.export()["Ticket"][0]["note"] == "hello"

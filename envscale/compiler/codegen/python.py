@@ -22,6 +22,7 @@ from envscale.compiler.codegen.bounds import Bounds, Writes, writes_of
 from envscale.compiler.codegen.escape import docstring_lines
 from envscale.compiler.codegen.layout import WIDTH, Doc, bracket, render, render_split
 from envscale.compiler.codegen.pysyntax import Code
+from envscale.compiler.kept_refs import holds_reference, kept_references
 from envscale.compiler.query_plan import QueryPlan, loop_projection, plan_query
 from envscale.dsl import ast
 
@@ -65,6 +66,9 @@ class Emitter:
     )
     # What follows each `let` in its block (by node id): where its name is read.
     scopes: dict[int, tuple[ast.Stmt, ...]] = field(default_factory=dict)
+    # (entity, field) of the fields holding references inside whose references the tool
+    # cannot change (see kept_refs.py): its updates of them look no key up again.
+    refs_kept: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         self.bounds = Bounds(self.d.types)
@@ -558,9 +562,10 @@ class Emitter:
     def _flush(self, pending: dict[str, tuple[str, list[str]]], depth: int) -> None:
         for root, (entity, fields) in pending.items():
             args = [py.text(py_str(entity)), _name_code(py_name(root))]
-            self.statement(
-                self.db("update", args + [py.text(py_str(f)) for f in fields]), None, "", depth
-            )
+            args += [py.text(py_str(f)) for f in fields]
+            kept = [py.text(py_str(f)) for f in fields if (entity, f) in self.refs_kept]
+            keywords = {"refs_kept": py.tuple_of(kept)} if kept else None
+            self.statement(py.call("db.update", args, keywords), None, "", depth)
         pending.clear()
 
     def stmt(self, s: ast.Stmt, depth: int, pending: dict[str, tuple[str, list[str]]]) -> None:
@@ -828,6 +833,16 @@ def query_constants(queries: list[tuple[str, str]]) -> list[str]:
 def tool_source(d: ir.DomainIR, tool: ir.Tool) -> str:
     e = Emitter(d, query_prefix=f"{tool.name.upper()}_WHERE")
     e.locals_ = {p.name for p in tool.params}
+    structs = d.symbols.structs
+    nested = {
+        name: {
+            f.name
+            for f in record.fields.values()
+            if not isinstance(t.strip_optional(f.type), t.RefT) and holds_reference(f.type, structs)
+        }
+        for name, record in d.symbols.entities.items()
+    }
+    e.refs_kept = kept_references(tool.decl.body, d.types, e._target_type, nested, structs)
     params: list[Doc] = ["db: lib.Db"]
     # The runtime passes every argument, in order, defaults filled in; the signature shows the
     # defaults where Python allows them (only after the last parameter without one).
@@ -942,6 +957,23 @@ def affected_by_source(d: ir.DomainIR) -> str:
     if not entries:
         return ""
     return "\n".join(["AFFECTED_BY = {", *entries, "}"])
+
+
+def cannot_break_source(unbroken: dict[str, list[str]]) -> str:
+    """`CANNOT_BREAK`: per tool, the invariants it writes the entity of but cannot break
+    (compiler/unbroken.py); empty when there is none."""
+    entries = []
+    for tool, names in sorted(unbroken.items()):
+        quoted = [py_str(n) for n in names]
+        flat = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+        head = f"    {py_str(tool)}: "
+        if len(head + flat) + 1 <= WIDTH:
+            entries.append(f"{head}{flat},")
+        else:
+            entries.extend([f"{head}(", *(f"        {q}," for q in quoted), "    ),"])
+    if not entries:
+        return ""
+    return "\n".join(["CANNOT_BREAK = {", *entries, "}"])
 
 
 def derive_function(entity: str, field: str) -> str:

@@ -6,6 +6,7 @@ from envscale import __version__
 from envscale.compiler import ir
 from envscale.compiler.codegen.python import (
     affected_by_source,
+    cannot_break_source,
     derive_function,
     derived_source,
     invariant_source,
@@ -13,6 +14,7 @@ from envscale.compiler.codegen.python import (
     tool_source,
 )
 from envscale.compiler.codegen.templates import render
+from envscale.compiler.unbroken import cannot_break
 
 
 def tools_py(d: ir.DomainIR) -> str:
@@ -39,4 +41,5 @@ def tools_py(d: ir.DomainIR) -> str:
         ],
         runtime_invariants=checks,
         affected_by=affected_by_source(d),
+        cannot_break=cannot_break_source(cannot_break(d)),
     )

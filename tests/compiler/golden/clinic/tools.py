@@ -1060,3 +1060,14 @@ AFFECTED_BY = {
     ),
     "archived_patients_have_no_visits": (("Patient", "patient_id", "patient"),),
 }
+
+# Per tool, the runtime invariants on entities it writes that it cannot break: each reads
+# only its own row, and none of the fields the tool writes (compiler/unbroken.py).
+CANNOT_BREAK = {
+    "add_allergy": ("member_id_with_a_plan", "archived_patients_owe_nothing"),
+    "archive_patient": ("member_id_with_a_plan",),
+    "reschedule_appointment": ("notes_after_the_visit",),
+    "update_contact": ("member_id_with_a_plan", "archived_patients_owe_nothing"),
+    "update_insurance": ("archived_patients_owe_nothing",),
+    "void_invoice": ("invoice_adds_up", "member_id_with_a_plan"),
+}

@@ -325,7 +325,7 @@ def modify_pending_order_items(
         o["items"][at]["item_id"] = lib.item(new_item_ids, k)
         o["items"][at]["price"] = variant["price"]
         o["items"][at]["options"] = variant["options"]
-        db.update("Order", o, "items")
+        db.update("Order", o, "items", refs_kept=("items",))
     o["status"] = "pending (item modified)"
     db.update("Order", o, "status")
     return o
@@ -593,4 +593,18 @@ INVARIANTS = {
     "pending_orders_not_shipped": check_pending_orders_not_shipped,
     "refunds_before_shipping": check_refunds_before_shipping,
     "orders_are_paid": check_orders_are_paid,
+}
+
+# Per tool, the runtime invariants on entities it writes that it cannot break: each reads
+# only its own row, and none of the fields the tool writes (compiler/unbroken.py).
+CANNOT_BREAK = {
+    "exchange_delivered_order_items": ("orders_are_paid",),
+    "modify_pending_order_address": (
+        "pending_orders_not_shipped",
+        "refunds_before_shipping",
+        "orders_are_paid",
+    ),
+    "modify_pending_order_payment": ("pending_orders_not_shipped",),
+    "modify_user_address": ("saved_methods_by_id", "gift_cards_hold_a_balance"),
+    "return_delivered_order_items": ("orders_are_paid",),
 }
