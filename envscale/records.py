@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -64,13 +65,22 @@ class SparsePart(Part):
     # A plain serializer: a wrapping one would cost a call back into pydantic per part.
     @model_serializer(mode="plain")
     def _given(self) -> dict[str, Any]:
+        given = self.model_fields_set
+        values = self.__dict__
         out = {
-            name: getattr(self, name)
-            for name in type(self).model_fields
-            if name not in self.written_when_set or name in self.model_fields_set
+            name: values[name]
+            for name, sparse in _field_sparseness(type(self))
+            if not sparse or name in given
         }
-        out.update(self.model_extra or {})
+        if self.model_extra:
+            out.update(self.model_extra)
         return out
+
+
+@cache
+def _field_sparseness(cls: type[SparsePart]) -> tuple[tuple[str, bool], ...]:
+    """The fields of a sparse part in order, each with whether it is written only when given."""
+    return tuple((name, name in cls.written_when_set) for name in cls.model_fields)
 
 
 class Record(Part):

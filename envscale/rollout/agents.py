@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Protocol
 
 from envscale.rollout.dialogue import (
@@ -100,6 +101,7 @@ _ASK_USER_ACT = [
 _FOR_THE_RECORD = [" For the record: {facts}.", " To sum up: {facts}."]
 
 
+@lru_cache(maxsize=16)  # a domain's policy, asked once per episode
 def policy_asks_confirmation(policy: str) -> bool:
     return bool(_CONFIRMATION_RULE.search(policy or ""))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from functools import lru_cache
 from typing import Any
 
 from envscale.compiler.toolgraph import singular
@@ -240,9 +241,15 @@ def leaves(value: Any) -> list[Any]:
     return [value]
 
 
+# The scripted participants ask of one dialogue text whether each of many values is in it.
+@lru_cache(maxsize=64)
+def _lowered(text: str) -> str:
+    return text.lower()
+
+
 def mentioned(value: Any, text: str) -> bool:
     """Whether every scalar inside `value` that a person would say appears in `text`."""
-    lowered = text.lower()
+    lowered = _lowered(text)
     for leaf in leaves(value):
         forms = [f for f in spoken_forms(leaf) if f]
         if forms and not any(f.lower() in lowered for f in forms):
