@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -16,7 +17,8 @@ import pytest
 
 from envscale import jsonl, records
 from envscale.cli import main as envscale_main
-from envscale.jobs.generate import JOB_FILE, Job, JobError, run_tasks
+from envscale.jobs.executors import WorkerSetup, run_inline
+from envscale.jobs.generate import JOB_FILE, Job, JobError, load_domains, run_tasks
 from envscale.records import Task, Trajectory
 from envscale.rollout.dialogue import BackendConfig
 from tests.rollout.episode_fixtures import CLINIC, ROOT, clinic_tasks
@@ -141,6 +143,22 @@ def test_same_seed_same_bytes_with_any_worker_count(tmp_path):
         outputs.append((tmp_path / f"w{workers}" / "trajectories.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == 1 + 48  # the domain's preamble, then trajectories
+
+
+def test_an_inline_job_gives_the_collector_back_as_it_found_it(tmp_path):
+    # The objects set aside from the cyclic collector during the episodes are returned to
+    # it afterwards, even when the job stops early: nothing stays uncollectable.
+    frozen = gc.get_freeze_count()
+    run_tasks(Job([str(CLINIC)], tmp_path / "a", seed=1, progress=False), clinic_tasks(3))
+    assert gc.get_freeze_count() == frozen
+    files = tuple(sorted(load_domains([str(CLINIC)])[0].files.items()))
+    scripted = BackendConfig("scripted")
+    setup = WorkerSetup((("0", str(CLINIC), files),), scripted, scripted, seed=0, max_steps=30)
+    results = run_inline(setup, [[], []])
+    next(results)  # stopped after its first chunk, as a job stopped by an error is
+    assert gc.get_freeze_count() > frozen
+    results.close()
+    assert gc.get_freeze_count() == frozen
 
 
 def test_torn_tail_is_cut_and_the_episode_rerun(tmp_path):
