@@ -17,7 +17,6 @@ instructions of each spec. `--quick` samples 60 tasks of clinic only.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections import Counter
@@ -31,17 +30,11 @@ from envscale.runtime.load import load  # noqa: E402
 from envscale.tasks.instructions import (  # noqa: E402
     copied_words,
     load_instructions,
+    reads_as_form,
     tool_descriptions,
 )
 from envscale.tasks.sampling import SamplingReport, sample_tasks  # noqa: E402
 from envscale.tasks.states import EnvFactory, initial_state_for  # noqa: E402
-
-# What a form has and speech does not: a dash-led list, or a field name and a colon.
-FORM = re.compile(r" - |\b[a-z][a-z ]{0,30}: \S")
-
-
-def reads_as_form(instruction: str) -> bool:
-    return FORM.search(instruction) is not None
 
 
 def factory_for(spec: Path, shared: Path):
