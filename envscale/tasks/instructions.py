@@ -3,10 +3,12 @@
 `goals.py` reads the goal of a task from its valid calls and its initial state: who the user
 is, which of their records each call concerns, what changes and what the agent must find
 itself. This module words it, seeded by the task so that wording varies from task to task:
-how the user is recognised ("My email is ..."), one clause per call ("cancel
-my order #W123 (reason: no longer needed)"), why, and what the agent has to look up ("I
-don't know my user id"). Tool descriptions are never used: an instruction that copies
-`COPY_WORDS` consecutive words of one is a defect (`copied_words` finds it).
+how the user is recognised ("My email is ..."), one request per call (`requests.py`:
+"cancel my order #W123, the reason being no longer needed", "know which appointments I
+have, past ones included"), why, and what the agent has to look up ("I don't know my user
+id"). Tool descriptions are never used: an instruction that copies `COPY_WORDS`
+consecutive words of one is a defect (`copied_words` finds it), and so is one that lists
+fields as "key: value" (`reads_as_form`).
 
 A spec refines the wording in a sidecar file beside it, `<spec stem>.instructions.toml`:
 
@@ -19,8 +21,11 @@ A spec refines the wording in a sidecar file beside it, `<spec stem>.instruction
 A step template sees the call's arguments as variables, plus `args` (all of them), `tool`,
 `record` (the user's record it concerns as the user says it: "my order #W123", or "the new
 appointment" for one an earlier call of the task makes; "" when none) and `details` (the
-default wording of the arguments). A record the task makes is never named by its id, which
-the user cannot know before it exists. The task template sees `steps`, `calls`, `identity`,
+default wording of the arguments, as phrases: "for the slot starting at 13:30 on 12 June
+2024, as a new patient visit"; the filter `spoken`, beside `show` and `words`, writes a
+value as people do: a date as "3 December 2019"). A record the task makes is never named
+by its id, which the user cannot know before it exists. The task template sees `steps`,
+`calls`, `identity`,
 `look_up` and `then` (a connective per step). Greetings are the dialogue's, not the
 instruction's.
 A step template that names an optional argument the call leaves out falls back to the

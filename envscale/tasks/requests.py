@@ -180,6 +180,9 @@ class Request:
         verb, what = step.verb, self.what
         personal = bool(self.person) and (what in (self.person, "user", "account"))
         if verb in VERIFY and (personal or not what):
+            other = self._record()  # someone else's identity: theirs, told by their record
+            if other is not None:
+                return f"check the identity of {other.text}", "check"
             facts = self.facts()
             head = rng.choice(WHO_AM_I)
             if facts.startswith("by "):
