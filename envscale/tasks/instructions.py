@@ -25,9 +25,8 @@ default wording of the arguments, as phrases: "for the slot starting at 13:30 on
 2024, as a new patient visit"; the filter `spoken`, beside `show` and `words`, writes a
 value as people do: a date as "3 December 2019"). A record the task makes is never named
 by its id, which the user cannot know before it exists. The task template sees `steps`,
-`calls`, `identity`,
-`look_up` and `then` (a connective per step). Greetings are the dialogue's, not the
-instruction's.
+`calls`, `identity`, `look_up` and `then` (a connective per step). Greetings are the
+dialogue's, not the instruction's.
 A step template that names an optional argument the call leaves out falls back to the
 default wording for that step (listed in `problems`); a template naming a variable that
 is no argument at all is a ValueError when the renderer is made. Templates run in jinja2's
