@@ -264,9 +264,13 @@ class Request:
         record = self._record(what)
         if record is not None:
             return f"{verb} {record.text}"
+        whose = self._record(self.person) if self.person else None  # another person's
+        if whose is not None and what:
+            return f"{verb} the {what} of {whose.text}"
         if self.person and what.startswith(f"{self.person} "):
             what = what.removeprefix(f"{self.person} ")
-        return f"{verb} my {what}" if what else verb
+        mine = "my" if self.step.mine or self.person else "the"
+        return f"{verb} {mine} {what}" if what else verb
 
     def _other(self) -> str:
         own, verb, what = self.own, self.step.verb, self.what
