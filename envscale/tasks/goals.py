@@ -26,6 +26,7 @@ from typing import Any
 
 from envscale.records import Manifest
 from envscale.tasks.catalog import Catalog, leaves, singular
+from envscale.tasks.phrasing import is_date, listed, spoken, told
 
 _ID_WORDS = ("id", "ids", "key", "number", "code")
 _PERSON_FIELDS = ("email", "first_name", "last_name", "name", "date_of_birth", "dob")
@@ -37,6 +38,10 @@ class Detail:
     name: str  # the parameter (or field) it fills, in words
     text: str  # what the user says
     known: bool  # False: a description of what the agent must find
+    param: str = ""  # the parameter itself
+    kind: str = "text"  # text | enum | flag | number | date | id | record | list | struct
+    value: Any = None  # the argument's value
+    own: bool = False  # a fact of the user's own record (their last name, their birth date)
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Step:
     noun: str | None = None  # what `record` is, in words: "order"
     made: str | None = None  # a record an earlier call made: that call's verb, past ("booked")
     maker: str | None = None  # and the verb itself ("book")
+    mine: bool = False  # the call names the user by their key (their appointments)
 
 
 @dataclass
@@ -236,6 +242,7 @@ class GoalReader:
         made = made or {}
         for param, value in call["arguments"].items():
             if param == person_key and person is not None and person.get(param) == value:
+                step.mine = True
                 continue  # the user is named by their identity, not their id
             if self._is_made(param, value, made, catalog):
                 noun = self._noun(param)
@@ -250,13 +257,17 @@ class GoalReader:
                 step.noun = self._noun(param)
                 step.record = f"{step.noun} {value}"
                 continue
-            step.details.append(self._detail(param, value, props.get(param, {}), catalog, owned))
+            detail = self._detail(param, value, props.get(param, {}), catalog, owned)
+            detail.own = person is not None and _own_fact(person, param, value)
+            step.details.append(detail)
         return step
 
     def _noun(self, param: str) -> str:
         base = param.removeprefix("new_")
         for suffix in ("_ids", "_id", "_number", "_code"):
             base = base.removesuffix(suffix)
+        if base in ("id", "ids", "key"):
+            return "record"
         return _words(singular(base))
 
     def _detail(
@@ -265,19 +276,25 @@ class GoalReader:
         if isinstance(value, list):
             parts = [self._detail(param, v, prop.get("items") or {}, catalog, owned) for v in value]
             known = all(p.known for p in parts)
-            return Detail(_words(param), "; ".join(p.text for p in parts), known)
+            texts = [p.text for p in parts]
+            if any(p.kind == "struct" for p in parts):  # the structs hold commas of their own
+                text = "; ".join([*texts[:-2], " and ".join(texts[-2:])])
+            else:
+                text = listed(texts)
+            return Detail(_words(param), text, known, param, "list", value)
         if isinstance(value, dict):
             parts = [
                 self._detail(k, v, (prop.get("properties") or {}).get(k, {}), catalog, owned)
                 for k, v in value.items()
             ]
-            text = ", ".join(p.text if not p.known else f"{p.name} {p.text}" for p in parts)
-            return Detail(_words(param), text, all(p.known for p in parts))
+            return Detail(
+                _words(param), _struct(parts), all(p.known for p in parts), param, "struct", value
+            )
         if _id_like(param) and isinstance(value, str | int) and value not in owned:
             described = self._describe(param, value, catalog)
             if described is not None:
-                return Detail(self._noun(param), described, False)
-        return Detail(_words(param), _show(value), True)
+                return Detail(self._noun(param), described, False, param, "record", value)
+        return Detail(_words(param), _show(value), True, param, _kind(param, value, prop), value)
 
     def _describe(self, param: str, value: Any, catalog: Catalog | None) -> str | None:
         """The record `value` is the key of, told by its plain fields (not its id)."""
@@ -301,7 +318,7 @@ class GoalReader:
                     break
         if record is None:
             return None
-        parts = []
+        parts: list[tuple[str, Any]] = []
         for leaf in leaves(record, "", record):
             if leaf.value == value or _id_like(leaf.name) or leaf.name in _SKIP_DESCRIBE:
                 continue
@@ -310,11 +327,10 @@ class GoalReader:
             if isinstance(leaf.value, str) and re.fullmatch(r"\d{5,}", leaf.value):
                 continue  # a number that names a record (a map's key) is an id too
             if isinstance(leaf.value, str) and 0 < len(leaf.value) <= 40:
-                parts.append(f"{_words(leaf.name)} {_show(leaf.value)}")
-            if len(parts) == 3:
+                parts.append((leaf.name, leaf.value))
+            if len(parts) == 4:
                 break
-        noun = self._noun(param)
-        return f"the {noun} with {', '.join(parts)}" if parts else None
+        return told(self._noun(param), parts)
 
 
 _IRREGULAR = {
@@ -329,6 +345,7 @@ _IRREGULAR = {
     "write": "written",
     "get": "got",
     "pay": "paid",
+    "transfer": "transferred",
 }
 
 
@@ -396,10 +413,43 @@ def _words(name: str) -> str:
 
 
 def _show(value: Any) -> str:
+    return spoken(value)
+
+
+def _kind(param: str, value: Any, prop: dict) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".")
-    if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value):
-        return value.replace("_", " ")  # an enum member: schedule_conflict
-    return str(value)
+        return "flag"
+    if isinstance(value, int | float):
+        return "number"
+    if is_date(value):
+        return "date"
+    if prop.get("enum") or (isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value)):
+        return "enum"
+    return "id" if _id_like(param) else "text"
+
+
+def _own_fact(person: dict, param: str, value: Any) -> bool:
+    """Whether `param` = `value` is a fact of the user's own record (not their key)."""
+    if _id_like(param) or isinstance(value, dict | list):
+        return False
+    return any(leaf.name == param and leaf.value == value for leaf in leaves(person, "", person))
+
+
+_ADDRESS_FIELDS = {"city", "zip", "street", "address1", "postcode", "country"}
+
+
+def _struct(parts: list[Detail]) -> str:
+    """A struct's fields as said: an address as its lines, a person as a name and a birth
+    date, other fields by name."""
+    by = {p.param: p for p in parts}
+    if _ADDRESS_FIELDS & set(by):
+        return ", ".join(p.text for p in parts if p.text)
+    said: list[str] = []
+    when = [by.pop(p.param).text for p in parts if p.kind == "date" and p.param in ("date", "day")]
+    if "first_name" in by and "last_name" in by:
+        said.append(f"{by.pop('first_name').text} {by.pop('last_name').text}")
+    for name in ("dob", "date_of_birth"):
+        if name in by:
+            said.append(f"born {by.pop(name).text}")
+    said += [p.text if not p.known else f"{p.name} {p.text}" for p in by.values()]
+    return ", ".join(said) + "".join(f" on {w}" for w in when)

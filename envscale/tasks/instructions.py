@@ -3,10 +3,12 @@
 `goals.py` reads the goal of a task from its valid calls and its initial state: who the user
 is, which of their records each call concerns, what changes and what the agent must find
 itself. This module words it, seeded by the task so that wording varies from task to task:
-how the user is recognised ("My email is ..."), one clause per call ("cancel
-my order #W123 (reason: no longer needed)"), why, and what the agent has to look up ("I
-don't know my user id"). Tool descriptions are never used: an instruction that copies
-`COPY_WORDS` consecutive words of one is a defect (`copied_words` finds it).
+how the user is recognised ("My email is ..."), one request per call (`requests.py`:
+"cancel my order #W123, the reason being no longer needed", "know which appointments I
+have, past ones included"), why, and what the agent has to look up ("I don't know my user
+id"). Tool descriptions are never used: an instruction that copies `COPY_WORDS`
+consecutive words of one is a defect (`copied_words` finds it), and so is one that lists
+fields as "key: value" (`reads_as_form`).
 
 A spec refines the wording in a sidecar file beside it, `<spec stem>.instructions.toml`:
 
@@ -19,10 +21,12 @@ A spec refines the wording in a sidecar file beside it, `<spec stem>.instruction
 A step template sees the call's arguments as variables, plus `args` (all of them), `tool`,
 `record` (the user's record it concerns as the user says it: "my order #W123", or "the new
 appointment" for one an earlier call of the task makes; "" when none) and `details` (the
-default wording of the arguments). A record the task makes is never named by its id, which
-the user cannot know before it exists. The task template sees `steps`, `calls`, `identity`,
-`look_up` and `then` (a connective per step). Greetings are the dialogue's, not the
-instruction's.
+default wording of the arguments, as phrases: "for the slot starting at 13:30 on 12 June
+2024, as a new patient visit"; the filter `spoken`, beside `show` and `words`, writes a
+value as people do: a date as "3 December 2019"). A record the task makes is never named
+by its id, which the user cannot know before it exists. The task template sees `steps`,
+`calls`, `identity`, `look_up` and `then` (a connective per step). Greetings are the
+dialogue's, not the instruction's.
 A step template that names an optional argument the call leaves out falls back to the
 default wording for that step (listed in `problems`); a template naming a variable that
 is no argument at all is a ValueError when the renderer is made. Templates run in jinja2's
@@ -42,7 +46,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from envscale.records import Manifest
 from envscale.tasks.catalog import Catalog
-from envscale.tasks.goals import Goal, GoalReader, Step, past
+from envscale.tasks.goals import Goal, GoalReader, Step
+from envscale.tasks.phrasing import spoken
+from envscale.tasks.requests import BOUND, Request
 
 COPY_WORDS = 8
 DEFAULT_TASK_TEMPLATE = (
@@ -70,9 +76,6 @@ FIND = (
     "Please find the exact records yourself.",
     "",
 )
-CHANGE = ("update", "modify", "change", "edit", "set", "reschedule", "move")
-END = ("cancel", "void", "discontinue", "archive", "delete", "remove", "close")
-READ = ("get", "list", "find", "search", "show", "lookup", "view", "read")
 # A record an earlier step makes, as the user names it before it exists; "the appointment you
 # booked for me" only where the step that makes it says so (not "the invoice you completed").
 NEW_RECORD = ("the new {noun}", "that new {noun}")
@@ -83,6 +86,8 @@ MOTIVES = {
     "end": ("my plans changed", "I don't need it any more", "it was a mistake", ""),
     "change": ("something changed on my side", "I got it wrong the first time", ""),
     "other": ("", "", "I need it sorted out today"),
+    "read": ("",),
+    "check": ("",),
 }
 
 
@@ -122,6 +127,15 @@ def copied_words(text: str, descriptions: list[str], n: int = COPY_WORDS) -> str
     return None
 
 
+# What a form has and speech does not: a dash-led list, or a field name and a colon.
+_FORM = re.compile(r" - |\b[a-z][a-z ]{0,30}: \S")
+
+
+def reads_as_form(text: str) -> bool:
+    """Whether an instruction lists fields ("- key: value") rather than saying them."""
+    return _FORM.search(text) is not None
+
+
 def tool_descriptions(tool_schemas: list[dict]) -> list[str]:
     """Every description of the tools and their parameters, nested ones included."""
     out: list[str] = []
@@ -153,6 +167,7 @@ class InstructionRenderer:
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self.env.filters["show"] = _show
         self.env.filters["words"] = _words
+        self.env.filters["spoken"] = spoken
         self.schemas = {s["function"]["name"]: s for s in tool_schemas}
         self.params = {
             name: (s["function"].get("parameters") or {}) for name, s in self.schemas.items()
@@ -198,7 +213,7 @@ class InstructionRenderer:
         # A tool about no record (think, calculate) is the agent's business, not the user's,
         # unless it is all the task does.
         kept = [(s, c) for s, c in pairs if s.tool not in self.reader.plain] or pairs
-        steps = [self._step(step, call, rng) for step, call in kept]
+        steps = [self._step(step, call, rng, goal) for step, call in kept]
         unknown = any(not d.known for step in goal.steps for d in step.details)
         look = [rng.choice(LOOK_UP).format(x=x) for x in goal.look_up]
         if unknown:
@@ -223,9 +238,9 @@ class InstructionRenderer:
         fact, value = goal.identity[0]
         return rng.choice(IDENTITY["other"]).format(fact=fact, v=value)
 
-    def _step(self, step: Step, call: dict, rng: random.Random) -> str:
+    def _step(self, step: Step, call: dict, rng: random.Random, goal: Goal) -> str:
         own = _mention(step, rng)
-        default = self._phrase(step, own, rng)
+        default = self._phrase(step, own, rng, goal)
         template = self.steps.get(call["name"])
         if template is None:
             return default
@@ -235,7 +250,7 @@ class InstructionRenderer:
             "tool": call["name"],
             "description": "",
             "record": own,
-            "details": self._details(step),
+            "details": self._details(step, own, goal),
         }
         try:
             return " ".join(template.render(variables).split())
@@ -248,50 +263,32 @@ class InstructionRenderer:
                 )
             return default
 
-    def _details(self, step: Step) -> str:
-        return ", ".join(f"{d.name}: {d.text}" for d in step.details if d.text)
-
-    def _phrase(self, step: Step, own: str, rng: random.Random) -> str:
-        what = " ".join(step.words) or "it"
-        details = self._details(step)
-        verb = step.verb
-        if verb in READ:
-            if own and step.noun == what:  # "check my cart CA7", not "the cart of my cart"
-                head = rng.choice((f"look at {own}", f"check {own}", f"see {own}"))
-            else:
-                subject = f"the {what} of {own}" if own else f"the {what}"
-                head = rng.choice((f"find out {subject}", f"know {subject}", f"check {subject}"))
-            family = "other"
-        elif verb in END:
-            head = rng.choice(
-                (f"{verb} {own or 'the ' + what}", f"have {own or 'the ' + what} {past(verb)}")
-            )
-            family = "end"
-        elif verb in CHANGE:
-            head = rng.choice(
-                (f"{verb} {own}", f"{'update' if verb == 'change' else 'change'} {own}")
-                if own and step.noun == what
-                else (f"change the {what} of {own}", f"update the {what} on {own}")
-                if own
-                else (f"change the {what}", f"update the {what}")
-            )
-            family = "change"
-        elif not step.words:
-            head = f"{verb} {own}" if own else verb + (" about it" if not details else "")
-            family = "other"
-        else:
-            head = f"{verb} {what}" + (f" for {own}" if own else "")
-            family = "other"
+    def _phrase(self, step: Step, own: str, rng: random.Random, goal: Goal) -> str:
+        request = Request(step, own, self._person_words(), {v for _, v in goal.identity}, rng)
+        head, family = request.head()
+        details = request.woven(family)
         if details:
-            head += rng.choice((f" ({details})", f", with {details}", f" - {details}"))
-        motive = rng.choice(MOTIVES[family]) if "reason" not in call_params(step) else ""
-        if motive and step.kind == "write":
+            head += f" {details}" if details.startswith(BOUND) else f", {details}"
+        motive = rng.choice(MOTIVES.get(family, MOTIVES["other"]))
+        if motive and step.kind == "write" and not any(d.name == "reason" for d in step.details):
             head += rng.choice((f", since {motive}", f" because {motive}"))
         return head
 
+    def _details(self, step: Step, own: str, goal: Goal) -> str:
+        """The default wording of a step's arguments alone, for a template's `details`."""
+        request = Request(step, own, self._person_words(), {v for _, v in goal.identity}, _Fixed())
+        return request.woven("other")
 
-def call_params(step: Step) -> set[str]:
-    return {d.name for d in step.details}
+    def _person_words(self) -> str:
+        person = self.reader.person or ""
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", person).lower()
+
+
+class _Fixed(random.Random):
+    """The first of every choice: the details of a template, the same on every call."""
+
+    def choice(self, seq):  # type: ignore[override]
+        return seq[0]
 
 
 def _mention(step: Step, rng: random.Random) -> str:

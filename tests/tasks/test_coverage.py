@@ -16,7 +16,13 @@ from envscale.cli import main
 from envscale.runtime.layout import Layout
 from envscale.tasks.catalog import Catalog
 from envscale.tasks.goals import past
-from envscale.tasks.instructions import InstructionRenderer, copied_words, tool_descriptions
+from envscale.tasks.instructions import (
+    InstructionRenderer,
+    copied_words,
+    reads_as_form,
+    tool_descriptions,
+)
+from envscale.tasks.phrasing import spoken
 from envscale.tasks.sampling import SamplingReport, sample_tasks, verify_task
 from envscale.tasks.states import EnvFactory
 from envscale.tasks.walk import Coverage, Walker
@@ -270,9 +276,7 @@ def test_a_booked_then_cancelled_appointment_is_the_new_one():
         clinic.tool_schemas, SPECS / "clinic.instructions.toml", clinic.manifest
     )
     text = sidecar.render(calls, catalog, 0, outputs)
-    assert (
-        made not in text and "cancel the" in text and "appointment (reason: feeling better)" in text
-    )
+    assert made not in text and "cancel the" in text and "; the reason is feeling better" in text
     # Without the outputs the id is all the renderer knows of the appointment.
     assert made in plain.render(calls, catalog, 0)
     env.close()
@@ -319,3 +323,54 @@ def test_delivery_draws_a_delivered_order_to_rate_and_a_new_address():
 def _shipped_delivery():
     domain = envscale.load(SPECS / "delivery.domain")
     return domain, EnvFactory(domain, {"data": "delivery.data.json"}, SPECS / "delivery.domain")
+
+
+@pytest.mark.parametrize("name", ["clinic", "retail", "airline"])
+def test_sampled_instructions_say_their_facts_rather_than_list_them(name):
+    domain, factory = _shipped(name)
+    tasks = sample_tasks(domain, factory, 60, seed=3)
+    forms = [t.instruction for t in tasks if reads_as_form(t.instruction)]
+    assert forms == []
+    # Dates as people write them, not as ISO strings.
+    assert not any(re.search(r"\d{4}-\d{2}-\d{2}", t.instruction) for t in tasks)
+
+
+def test_a_read_is_asked_as_what_the_user_wants_to_know():
+    clinic = envscale.load(SPECS / "clinic.domain")
+    env = clinic.environment(data=SPECS / "clinic.data.json")
+    catalog = Catalog.build(clinic.manifest, env.export())
+    renderer = InstructionRenderer(clinic.tool_schemas, None, clinic.manifest)
+    listing = [
+        {"name": "list_appointments", "arguments": {"patient_id": "P001", "include_past": True}}
+    ]
+    texts = [renderer.render(listing, catalog, seed) for seed in range(6)]
+    assert all("which appointments I have, past ones included" in t for t in texts), texts
+    assert len(set(texts)) > 1  # the wording still varies
+    # The patient found by their own facts, then their appointments.
+    found = [
+        {
+            "name": "find_patient",
+            "arguments": {"last_name": "Brown", "date_of_birth": "2019-12-03"},
+        },
+        {"name": "list_appointments", "arguments": {"patient_id": "P007"}},
+    ]
+    text = renderer.render(found, catalog, 0)
+    assert "my last name is Brown" in text and "3 December 2019" in text, text
+    verify = [
+        {
+            "name": "verify_patient",
+            "arguments": {"patient_id": "P001", "date_of_birth": "1985-03-14"},
+        }
+    ]
+    texts = [renderer.render(verify, catalog, seed) for seed in range(6)]
+    assert all("14 March 1985" in t and "verify patient" not in t for t in texts), texts
+    assert any("confirm who I am" in t for t in texts)
+    env.close()
+
+
+def test_values_are_written_as_people_write_them():
+    assert spoken("2024-06-12T13:30:00") == "13:30 on 12 June 2024"
+    assert spoken("2019-12-03") == "3 December 2019"
+    assert spoken("new_patient") == "new patient"
+    assert spoken("credit_card_3075831") == "credit_card_3075831"  # an id stays as it is
+    assert spoken(40.0) == "40" and spoken(True) == "yes"

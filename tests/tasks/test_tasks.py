@@ -213,7 +213,7 @@ def test_instruction_templates(clinic):
         clinic.tool_schemas, load_instructions(SPEC), clinic.manifest
     ).render(calls)
     assert custom.startswith("I'm calling the clinic.")
-    assert "cancel my appointment (reason: schedule conflict)" in custom
+    assert "cancel my appointment; the reason is schedule conflict" in custom
     with pytest.raises(ValueError, match="unknown tools"):
         InstructionRenderer(clinic.tool_schemas, {"tools": {"no_such_tool": "x"}})
 
@@ -351,7 +351,7 @@ def test_template_syntax_in_a_tool_description_never_reaches_the_instruction():
     schema = {"function": {"name": "t", "description": description, "parameters": {}}}
     rendered = InstructionRenderer([schema]).render([{"name": "t", "arguments": {"x": 1}}])
     assert "{" not in rendered and "jinja" not in rendered
-    assert rendered.endswith("like to t (x: 1).")
+    assert rendered.endswith("like to t with a x of 1.")
 
 
 def test_tasks_spread_over_generated_states(clinic):
