@@ -172,7 +172,7 @@ def check_shape(arguments: dict, limits: Limits) -> int:
                 for key in container:
                     if type(key) is not str:
                         extra += limits.argument_bytes  # JSON writes it as text: measure that
-                    elif len(key) > max_string or not (key.isascii() or _is_text(key)):
+                    elif len(key) > max_string or not (key.isascii() or is_text(key)):
                         _locate(arguments, limits)
                     else:
                         chars += len(key)
@@ -182,7 +182,7 @@ def check_shape(arguments: dict, limits: Limits) -> int:
             for item in items:
                 kind = type(item)
                 if kind is str:
-                    if len(item) > max_string or not (item.isascii() or _is_text(item)):
+                    if len(item) > max_string or not (item.isascii() or is_text(item)):
                         _locate(arguments, limits)
                     chars += len(item)
                 elif kind is dict or kind is list:
@@ -213,7 +213,7 @@ def _unusual(item: Any, below: list[Any], arguments: dict, limits: Limits) -> in
     """A value of a subclass of a JSON type (from Python callers): checked as its base type.
     Its bound on JSON bytes beyond the 30 of any value is returned."""
     if isinstance(item, str):
-        if len(item) > limits.string_length or not _is_text(item):
+        if len(item) > limits.string_length or not is_text(item):
             _locate(arguments, limits)
         return 6 * len(item)
     if isinstance(item, dict | list):
@@ -226,7 +226,8 @@ def _unusual(item: Any, below: list[Any], arguments: dict, limits: Limits) -> in
     raise ToolError(f"arguments cannot be written as JSON: a {type(item).__name__} value")
 
 
-def _is_text(text: str) -> bool:
+def is_text(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (no lone surrogates)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

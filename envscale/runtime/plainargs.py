@@ -22,7 +22,7 @@ from typing import Any
 import pydantic
 from pydantic_core import PydanticUndefined
 
-from envscale.runtime.limits import Limits
+from envscale.runtime.limits import Limits, is_text
 from envscale.runtime.values import INT_MAX, INT_MIN
 
 # What the one pass returns: the values the tool gets (as sent, defaults filled in) and the
@@ -46,11 +46,8 @@ Scalar = Callable[[Any, Limits], Any]
 def _text(value: Any, limits: Limits) -> Any:
     if type(value) is not str or len(value) > limits.string_length:
         return _NO
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return _NO
+    if not (value.isascii() or is_text(value)):
+        return _NO
     return value
 
 

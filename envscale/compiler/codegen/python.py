@@ -948,15 +948,20 @@ def affected_by_source(d: ir.DomainIR) -> str:
             f"({py_str(k.entity)}, {py_str(k.field)}, {py_str(k.row_field)})"
             for k in inv.affected_by
         ]
-        flat = f"({links[0]},)" if len(links) == 1 else f"({', '.join(links)})"
-        head = f"    {py_str(inv.name)}: "
-        if len(head + flat) + 1 <= WIDTH:
-            entries.append(f"{head}{flat},")
-        else:
-            entries.extend([f"{head}(", *(f"        {link}," for link in links), "    ),"])
+        entries.extend(_tuple_entry(py_str(inv.name), links))
     if not entries:
         return ""
     return "\n".join(["AFFECTED_BY = {", *entries, "}"])
+
+
+def _tuple_entry(key: str, items: list[str]) -> list[str]:
+    """The lines of `key: (items...)` in a dict literal: on one line where it fits, one item a
+    line otherwise."""
+    flat = f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    head = f"    {key}: "
+    if len(head + flat) + 1 <= WIDTH:
+        return [f"{head}{flat},"]
+    return [f"{head}(", *(f"        {item}," for item in items), "    ),"]
 
 
 def cannot_break_source(unbroken: dict[str, list[str]]) -> str:
@@ -964,13 +969,7 @@ def cannot_break_source(unbroken: dict[str, list[str]]) -> str:
     (compiler/unbroken.py); empty when there is none."""
     entries = []
     for tool, names in sorted(unbroken.items()):
-        quoted = [py_str(n) for n in names]
-        flat = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
-        head = f"    {py_str(tool)}: "
-        if len(head + flat) + 1 <= WIDTH:
-            entries.append(f"{head}{flat},")
-        else:
-            entries.extend([f"{head}(", *(f"        {q}," for q in quoted), "    ),"])
+        entries.extend(_tuple_entry(py_str(tool), [py_str(n) for n in names]))
     if not entries:
         return ""
     return "\n".join(["CANNOT_BREAK = {", *entries, "}"])
