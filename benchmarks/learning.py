@@ -41,8 +41,8 @@ What is kept between runs: the synthesis in --out/synth/<collection>-<sha256 pre
 rerun resumes it), and per domain the sampled tasks and their trajectories (reused while
 the request, tasks, seed, states, chain and sampling, is the same), and each arm's and
 point's result (`result.json` in its folder, reused while its arm, seed, phases, settings
-and held-out tasks are the same): a run cut short resumes, and a rerun with more --seeds
-trains only the new ones.
+and held-out tasks are the same, files compared by content, so not by where the checkout
+is): a run cut short resumes, and a rerun with more --seeds trains only the new ones.
 """
 
 from __future__ import annotations
@@ -480,14 +480,26 @@ class Unit:
 RESULT = "result.json"
 
 
+def file_digest(path: str | Path) -> str:
+    """A file by its name and content, not its place: a key holds in another checkout."""
+    path = Path(path)
+    return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+
+
 def unit_key(unit: Unit) -> str:
-    """What a unit's result depends on: its arm, seed, phases, settings and held-out tasks."""
+    """What a unit's result depends on: its arm, seed, phases (their data by content),
+    settings and held-out sets (their specs by content, their tasks by id)."""
     sets = {
-        name: [[str(spec) for spec in specs], [t.id for t in tasks]]
+        name: [[file_digest(spec) for spec in specs], [t.id for t in tasks]]
         for name, (specs, tasks) in unit.sets.items()
     }
+    phases = (
+        [{**p, "data": [file_digest(f) for f in p["data"]]} for p in unit.phases]
+        if unit.phases is not None
+        else None
+    )
     settings = {k: v for k, v in unit.settings.__dict__.items() if k != "seeds"}
-    request = [unit.label, unit.seed, unit.phases, settings, sets]
+    request = [unit.label, unit.seed, phases, settings, sets]
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 

@@ -3,6 +3,7 @@ No timing is asserted: these machines are shared and noisy."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -252,3 +253,29 @@ def test_learning_benchmark(tmp_path) -> None:
     assert "seed 1 vertical only: teacher-forced" in again.stdout
     kept = json.loads((tmp_path / "learning.json").read_text())["arms"]["vertical only"]
     assert kept[0] == record["arms"]["vertical only"][0] and len(kept) == 2
+
+
+def test_a_learning_unit_is_known_by_its_files_contents_not_their_place(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("learning", ROOT / "benchmarks" / "learning.py")
+    learning = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "learning", learning)  # its dataclasses look it up
+    spec.loader.exec_module(learning)
+    keys = []
+    for place, text in (("a", "one"), ("b", "one"), ("c", "two")):
+        folder = tmp_path / place
+        folder.mkdir()
+        (folder / "clinic.domain").write_text("domain clinic")
+        (folder / "compact.jsonl").write_text(text)
+        phases = [learning.phase("vertical", [folder / "compact.jsonl"], 4, learning.QUICK)]
+        unit = learning.Unit(
+            "vertical only",
+            0,
+            phases,
+            folder,
+            folder / "arm",
+            {"vertical": ([folder / "clinic.domain"], [])},
+            learning.QUICK,
+            1,
+        )
+        keys.append(learning.unit_key(unit))
+    assert keys[0] == keys[1] and keys[0] != keys[2]
