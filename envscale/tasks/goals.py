@@ -26,7 +26,7 @@ from typing import Any
 
 from envscale.records import Manifest
 from envscale.tasks.catalog import Catalog, leaves, singular
-from envscale.tasks.phrasing import is_date, listed, spoken, told
+from envscale.tasks.phrasing import is_date, listed, spoken, told, words
 
 _ID_WORDS = ("id", "ids", "key", "number", "code")
 _PERSON_FIELDS = ("email", "first_name", "last_name", "name", "date_of_birth", "dob")
@@ -121,7 +121,7 @@ class GoalReader:
         if person_record is not None and person_key is not None:
             key = person_record.get(person_key)
             if key not in said and _found_before_use(key, calls, outputs or []):
-                look_up.append(_words(person_key))
+                look_up.append(words(person_key))
         return Goal(self.person, identity, look_up, steps)
 
     # ---- who
@@ -178,10 +178,10 @@ class GoalReader:
         for when in ("date_of_birth", "dob", "zip"):
             if isinstance(last, str) and isinstance(flat.get(when), str):
                 name = f"{first} {last}" if isinstance(first, str) else last
-                return [("name", name), (_words(when), flat[when])]
+                return [("name", name), (words(when), flat[when])]
         key = self._person_key()
         if key is not None and person.get(key) is not None:
-            return [(_words(key), str(person[key]))]
+            return [(words(key), str(person[key]))]
         return []
 
     # ---- records the chain makes
@@ -268,7 +268,7 @@ class GoalReader:
             base = base.removesuffix(suffix)
         if base in ("id", "ids", "key"):
             return "record"
-        return _words(singular(base))
+        return words(singular(base))
 
     def _detail(
         self, param: str, value: Any, prop: dict, catalog: Catalog | None, owned: set
@@ -281,20 +281,20 @@ class GoalReader:
                 text = "; ".join([*texts[:-2], " and ".join(texts[-2:])])
             else:
                 text = listed(texts)
-            return Detail(_words(param), text, known, param, "list", value)
+            return Detail(words(param), text, known, param, "list", value)
         if isinstance(value, dict):
             parts = [
                 self._detail(k, v, (prop.get("properties") or {}).get(k, {}), catalog, owned)
                 for k, v in value.items()
             ]
             return Detail(
-                _words(param), _struct(parts), all(p.known for p in parts), param, "struct", value
+                words(param), _struct(parts), all(p.known for p in parts), param, "struct", value
             )
         if _id_like(param) and isinstance(value, str | int) and value not in owned:
             described = self._describe(param, value, catalog)
             if described is not None:
                 return Detail(self._noun(param), described, False, param, "record", value)
-        return Detail(_words(param), _show(value), True, param, _kind(param, value, prop), value)
+        return Detail(words(param), _show(value), True, param, _kind(param, value, prop), value)
 
     def _describe(self, param: str, value: Any, catalog: Catalog | None) -> str | None:
         """The record `value` is the key of, told by its plain fields (not its id)."""
@@ -406,10 +406,6 @@ def _holds(value: Any, wanted: Any) -> bool:
 def _id_like(name: str) -> bool:
     last = name.split("_")[-1]
     return last in _ID_WORDS or name == "id"
-
-
-def _words(name: str) -> str:
-    return re.sub(r"_+", " ", name).strip()
 
 
 def _show(value: Any) -> str:
