@@ -166,6 +166,10 @@ def test_task_coverage_benchmark() -> None:
     assert done.returncode == 0, done.stderr
     assert "clinic.domain" in done.stdout and "tools covered" in done.stdout
     assert "with a description: 0" in done.stdout
+    shown = run("task_coverage.py", "--seed", "3", "--show", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "instructions reading as a form (' - ' list or 'key: value'): 0" in shown.stdout
+    assert sum(line.startswith("    I") for line in shown.stdout.splitlines()) == 2
 
 
 def test_datagen_benchmark() -> None:
