@@ -162,11 +162,23 @@ def _describe(job: Job, domains: list[Domain], task_source: str | dict) -> dict:
     }
 
 
+def job_identity(described: dict) -> dict:
+    """What makes a job the same job: its description without where its files are. A spec is
+    known by its domain and hash, a synthesised directory by the domains it holds (each
+    checked in its own folder), so a job resumes from another checkout or under another
+    spelling of the same path."""
+    same = {k: v for k, v in described.items() if k != "directory"}
+    if "specs" in same:
+        same["specs"] = [{k: v for k, v in s.items() if k != "path"} for s in same["specs"]]
+    return same
+
+
 def check_job_file(path: Path, described: dict) -> None:
     """Write the job's description, or refuse a folder that holds another job's."""
     if path.exists():
-        found = json.loads(path.read_text(encoding="utf-8"))
-        if found != described:
+        found = job_identity(json.loads(path.read_text(encoding="utf-8")))
+        if found != job_identity(described):
+            described = job_identity(described)
             changed = sorted(
                 k for k in set(found) | set(described) if found.get(k) != described.get(k)
             )

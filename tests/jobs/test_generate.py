@@ -110,6 +110,24 @@ def test_generate_writes_tasks_and_trajectories(tmp_path, capsys):
     assert "holds another job" in capsys.readouterr().err
 
 
+def test_a_job_resumes_with_its_specs_found_in_another_place(tmp_path, capsys):
+    out = tmp_path / "job"
+    args = ["--tasks", "3", "--workers", "1", "--out", str(out), "-q"]
+    assert envscale_main(["generate", str(CLINIC), *args]) == 0
+    before = (out / "trajectories.jsonl").read_bytes()
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for file in CLINIC.parent.glob("clinic.*"):
+        (moved / file.name).write_bytes(file.read_bytes())
+    assert envscale_main(["generate", str(moved / CLINIC.name), *args]) == 0
+    assert (out / "trajectories.jsonl").read_bytes() == before
+    # Another spec under the same name is another job.
+    changed = moved / CLINIC.name
+    changed.write_text(changed.read_text().replace("tool ", "tool extra_", 1))
+    assert envscale_main(["generate", str(changed), *args]) == 2
+    assert "holds another job (it differs in: specs)" in capsys.readouterr().err
+
+
 def test_fewer_trajectories_than_asked_is_a_warning_with_the_reasons(tmp_path, capsys):
     out = tmp_path / "short"
     # Six agent turns are too few for the longer chains: those episodes hit the turn limit.
