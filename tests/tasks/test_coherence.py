@@ -911,6 +911,25 @@ def test_exit_states_are_drawn_as_a_minority():
     assert off <= 10, off
 
 
+def test_retail_orders_cancelled_stay_a_minority_at_every_seed():
+    domain = _load("retail")
+    for seed in (0, 1, 2):
+        statuses = [o["status"] for o in generate_data(domain, seed, 50)["Order"]]
+        off = sum(map(fakes.is_exit, statuses))
+        assert 0 < off <= 0.15 * len(statuses), (seed, off)
+
+
+def test_a_draw_beside_the_records_made_keeps_their_exits_to_their_share():
+    import random
+
+    rng = random.Random(0)
+    held: list[str] = []
+    for _ in range(400):
+        held.append(fakes.exit_weighted(rng, ["open", "paid", "void"], held))
+        assert held.count("void") <= 1 + fakes.EXIT_SHARE * len(held), len(held)
+    assert held.count("void") >= 0.05 * len(held)  # a minority, not none
+
+
 def test_a_draw_of_members_gives_exit_states_a_small_share():
     import random
 

@@ -334,7 +334,7 @@ class Lifecycle(State):
                 allowed = [s for s in moves if _fits(phase[s], ahead, today)]
                 if allowed and record[f.name] not in allowed:
                     # mostly a state of the main chain; an exit (cancelled) now and then
-                    record[f.name] = fakes.exit_weighted(rng, allowed)
+                    record[f.name] = fakes.exit_weighted(rng, allowed, self._held(entity, f.name))
                 continue
 
     def _dated_member(self, f: EntityField, record: dict, dated: list[EntityField]) -> None:

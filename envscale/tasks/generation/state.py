@@ -132,6 +132,10 @@ class State:
         # entity -> the constant keys the tools look its records up by (generation/singles.py)
         self.fixed: dict[str, list[str]] = {}
 
+    def _held(self, entity: str, name: str) -> list[Any]:
+        """The values of field `name` in the entity's records accepted so far."""
+        return [record.get(name) for record in self.index.get(entity, {}).values()]
+
 
 def hashable(value: Any) -> Any:
     if isinstance(value, list | dict):

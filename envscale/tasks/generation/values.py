@@ -246,7 +246,8 @@ class RecordValues(State):
         if copied is not None:
             return copied
         if f.kind == "enum":
-            return fakes.exit_weighted(rng, self._members_that_fit(entity, f, record))
+            fitting = self._members_that_fit(entity, f, record)
+            return fakes.exit_weighted(rng, fitting, self._held(entity, f.name))
         prop = schema["properties"].get(f.name, {})
         doc = " ".join(d for d in (prop.get("description"), self._doc(entity)) if d)
         if f.kind == "json":
