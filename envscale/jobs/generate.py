@@ -177,11 +177,9 @@ def check_job_file(path: Path, described: dict) -> None:
     """Write the job's description, or refuse a folder that holds another job's."""
     if path.exists():
         found = job_identity(json.loads(path.read_text(encoding="utf-8")))
-        if found != job_identity(described):
-            described = job_identity(described)
-            changed = sorted(
-                k for k in set(found) | set(described) if found.get(k) != described.get(k)
-            )
+        wanted = job_identity(described)
+        if found != wanted:
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
             raise JobError(
                 f"{path.parent} holds another job (it differs in: {', '.join(changed)}); "
                 "use another --out, or remove the folder to start over"

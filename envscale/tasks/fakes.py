@@ -81,9 +81,11 @@ def exit_weighted(rng: random.Random, members: list, held: Iterable[object] = ()
     normal = [m for m in members if not is_exit(m)]
     if not exits or not normal:
         return rng.choice(members)
-    held = list(held)
+    if rng.random() >= EXIT_SHARE:
+        return rng.choice(normal)
+    held = list(held)  # read only for a draw that would be an exit
     room = sum(map(is_exit, held)) < EXIT_SHARE * (len(held) + 1)
-    return rng.choice(exits if rng.random() < EXIT_SHARE and room else normal)
+    return rng.choice(exits if room else normal)
 
 
 @dataclass(frozen=True)

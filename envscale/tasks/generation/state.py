@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from envscale.records import EntityField, Fact
@@ -132,9 +133,9 @@ class State:
         # entity -> the constant keys the tools look its records up by (generation/singles.py)
         self.fixed: dict[str, list[str]] = {}
 
-    def _held(self, entity: str, name: str) -> list[Any]:
-        """The values of field `name` in the entity's records accepted so far."""
-        return [record.get(name) for record in self.index.get(entity, {}).values()]
+    def _held(self, entity: str, name: str) -> Iterator[Any]:
+        """The values of field `name` in the entity's records accepted so far, read lazily."""
+        return (record.get(name) for record in self.index.get(entity, {}).values())
 
 
 def hashable(value: Any) -> Any:
