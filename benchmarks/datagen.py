@@ -153,7 +153,7 @@ Eleventh list, of what spot-reading finds:
   (`fakes.LIMITED_ROLES`: a physiotherapist does not prescribe);
 - long keys look issued: a key of seven digits or more is not a count (1, 2, 3…);
 - no paired-digit ids: no value is shaped `30-385956`;
-- reasons fit the visit: a visit's reason is one of its type's (`fakes.VISIT_REASONS`);
+- reasons fit the visit: a visit's reason is one of its type's (`reasons.VISIT_REASONS`);
 - short courses no refills: a short course (amoxicillin) has no refills;
 - round values stay round: a percent, a duration or a minimum is a multiple of five;
 - insurance pays its share: a bill's `insurance_covered` (but on a fee) is its total times the
@@ -179,7 +179,7 @@ sys.path.insert(0, str(ROOT))
 
 import envscale  # noqa: E402
 from envscale.runtime.errors import DataError  # noqa: E402
-from envscale.tasks import fakes  # noqa: E402
+from envscale.tasks import fakes, reasons  # noqa: E402
 from envscale.tasks.datagen import generate_data  # noqa: E402
 from envscale.tasks.generation.lifecycle import DATE_RANK  # noqa: E402
 from envscale.tasks.generation.nested import NAMING, enum_orders, fare_maps  # noqa: E402
@@ -1413,8 +1413,8 @@ def _spot_checks(domain, data, keyed, count) -> None:
             _all_strings(r, texts)
             count("no paired-digit ids", not any(_PAIRED.fullmatch(t) for t in texts))
             kind = r.get("visit_type")
-            if isinstance(r.get("reason"), str) and kind in fakes.VISIT_REASONS:
-                count("reasons fit the visit", r["reason"] in fakes.VISIT_REASONS[kind])
+            if isinstance(r.get("reason"), str) and kind in reasons.VISIT_REASONS:
+                count("reasons fit the visit", r["reason"] in reasons.VISIT_REASONS[kind])
             if r.get("medication") in fakes.SHORT_COURSES:
                 count("short courses no refills", r.get("refills_left") == 0)
             for f in spec.fields:

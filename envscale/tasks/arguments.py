@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from envscale.records import Manifest
-from envscale.tasks import fakes
+from envscale.tasks import fakes, reasons
 from envscale.tasks.catalog import Catalog, Leaf, leaves, singular
 from envscale.tasks.toolgraph import fresh_names
 
@@ -207,7 +207,10 @@ class ArgumentDrawer:
         if entity is None and self._fresh(tool, name):
             if fmt in ("date", "date-time"):
                 return fakes.value_for(rng, name, fmt.replace("date-time", "datetime"), self.clock)
-            return self._made_up(rng, name, "string")
+            return self._made_up(rng, name, "string", tool, prop, drawn)
+        if entity is None and reasons.is_reason(fakes.words(name)):
+            # the user's own words for this tool, not a reason another record was given
+            return self._made_up(rng, name, "string", tool, prop, drawn)
         avoid = _flat_values(drawn)
         if name.startswith("new_"):  # a new value is not the one the record holds now
             avoid |= {v for v in self._same_name(name.removeprefix("new_"), local) if _hashable(v)}
@@ -227,7 +230,7 @@ class ArgumentDrawer:
                 raise
         if fmt in ("date", "date-time") or name in ("date", "day") or name.endswith("_date"):
             return self._moment(catalog, rng, tool, fmt or "date")
-        return self._made_up(rng, name, "string")
+        return self._made_up(rng, name, "string", tool, prop, drawn)
 
     def _any_key(self, catalog: Catalog, rng: random.Random, local: Context) -> str:
         """For a parameter called just `id`: the key of a record met (most recent first, now
@@ -469,8 +472,19 @@ class ArgumentDrawer:
         picked = [rng.choice(numbers) for _ in range(rng.randint(2, 3))]
         return f" {rng.choice('+-*')} ".join(str(n) for n in picked)
 
-    def _made_up(self, rng: random.Random, name: str, kind: str) -> Any:
+    def _made_up(
+        self,
+        rng: random.Random,
+        name: str,
+        kind: str,
+        tool: str = "",
+        prop: dict | None = None,
+        drawn: dict[str, Any] | None = None,
+    ) -> Any:
         plain = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "str")
+        if plain == "str" and reasons.is_reason(fakes.words(name)):  # why the tool does it
+            doc = (prop or {}).get("description") or ""
+            return reasons.reason_for(rng, fakes.words(name), fakes.words(tool), doc, drawn)
         if plain == "str" and (name in ("dob", "birthday") or name.endswith(("_date", "_on"))):
             plain = "date"  # a string that names a day is a date, even unformatted
         return fakes.value_for(rng, name, plain, self.clock)

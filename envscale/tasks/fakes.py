@@ -26,10 +26,13 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from envscale.tasks import reasons
+
 try:
     from faker import Faker
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("generated data needs Faker: pip install 'envscale[data]'") from error
+
 
 # (locale, weight, country as stored): most states are American, as tau-bench's are.
 LOCALES: tuple[tuple[str, int, str], ...] = (
@@ -387,42 +390,6 @@ ALLERGENS = (
     "eggs",
     "dust mites",
 )
-REASONS = (
-    "Persistent cough for two weeks",
-    "Annual check-up",
-    "Follow-up on blood pressure",
-    "Knee pain after running",
-    "Skin rash on the arm",
-    "Recurring headaches",
-    "Back pain",
-    "Trouble sleeping",
-    "Sore throat and fever",
-    "Medication review",
-    "Shortness of breath on stairs",
-    "Routine vaccination",
-)
-# What brings a patient in, by the kind of visit it is.
-VISIT_REASONS: dict[str, tuple[str, ...]] = {
-    "annual_physical": ("Annual check-up", "Yearly physical", "Routine exam and blood work"),
-    "follow_up": (
-        "Follow-up on blood pressure",
-        "Medication review",
-        "Follow-up after lab results",
-        "Checking how the new medication works",
-    ),
-    "new_patient": (
-        "First visit to establish care",
-        "Persistent cough for two weeks",
-        "Recurring headaches",
-        "Knee pain after running",
-    ),
-    "telehealth": (
-        "Sore throat and fever",
-        "Skin rash on the arm",
-        "Trouble sleeping",
-        "Question about a prescription",
-    ),
-}
 # Medications taken as one short course: no refills, over within weeks.
 SHORT_COURSES = frozenset({"Amoxicillin"})
 NOTES = (
@@ -477,13 +444,6 @@ BILLED_PRICES: dict[str, tuple[float, float]] = {
     "Physical therapy session": (70, 200),
     "Late cancellation fee": (25, 50),
 }
-CANCEL_REASONS = (
-    "Ordered by mistake",
-    "Taking too long",
-    "Changed my mind",
-    "Wrong delivery address",
-    "No longer needed",
-)
 AIRPORTS = (
     "SFO",
     "JFK",
@@ -953,7 +913,6 @@ def text_for(
     t = set(tokens)
     last = tokens[-1] if tokens else ""
     record = record or {}
-    ent = set(words(entity))
     lowered = doc.lower()
     if "email" in t or "mail" in t:
         return p.email
@@ -1012,11 +971,8 @@ def text_for(
         return time_of_day(rng)
     if "description" in t and ({"bill", "billed", "charge", "invoice"} & set(lowered.split())):
         return rng.choice(BILLED)
-    if {"reason", "symptom", "complaint"} & t:
-        if "cancel" in ent | t:
-            return rng.choice(CANCEL_REASONS)
-        kind = next((VISIT_REASONS[v] for v in record.values() if v in VISIT_REASONS), None)
-        return rng.choice(kind or REASONS)
+    if reasons.is_reason(t):
+        return reasons.reason_for(rng, tokens, words(entity), doc, record)
     if {"comment", "review", "feedback"} & t:
         stars = record.get("stars", record.get("rating"))
         mood = "bad" if isinstance(stars, int) and stars <= 2 else "good"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import envscale
-from envscale.tasks import fakes
+from envscale.tasks import fakes, reasons
 from envscale.tasks.datagen import generate_data
 from envscale.tasks.generation.lifecycle import phases
 from envscale.tasks.generation.nested import NOTHING, listed
@@ -991,7 +991,7 @@ def test_flags_follow_the_role_and_reasons_the_visit():
     for c in data["Clinician"]:
         assert c["can_prescribe"] == (c["specialty"] != "physiotherapy"), c
     for a in data["Appointment"]:
-        assert a["reason"] in fakes.VISIT_REASONS[a["visit_type"]], a
+        assert a["reason"] in reasons.VISIT_REASONS[a["visit_type"]], a
     for rx in data["Prescription"]:
         if rx["medication"] in fakes.SHORT_COURSES:
             assert rx["refills_left"] == 0, rx
