@@ -424,10 +424,11 @@ def run_tool_calls(
         fn = call["function"]
         result = env.call(fn["name"], fn["arguments"], side=side)
         arguments = parse_arguments(fn["arguments"])
+        text = result.text
         dialogue.calls.append(
-            CallRecord(fn["name"], arguments, result.ok, result.internal, side, result.text)
+            CallRecord(fn["name"], arguments, result.ok, result.internal, side, text)
         )
-        message = {"role": "tool", "tool_call_id": call["id"], "content": result.text}
+        message = {"role": "tool", "tool_call_id": call["id"], "content": text}
         if dialogue.dual:
             message["side"] = side
         dialogue.messages.append(message)

@@ -150,9 +150,7 @@ def _check_agent_dialogue(messages: list[dict], allow_final_tool: bool) -> str |
                 pending.append(call["id"])
             if len(set(pending)) != len(pending):
                 return f"message {i}: repeated tool call ids"
-            key = json.dumps(
-                [content, [(c["function"]["name"], c["function"]["arguments"]) for c in calls]]
-            )
+            key = (content, tuple(_call_key(c["function"]) for c in calls))
             turns[key] += 1
             if turns[key] >= MAX_SAME_TURN:
                 return f"message {i}: the same assistant turn {turns[key]} times"
@@ -183,6 +181,13 @@ def check_internal(calls: list[CallRecord]) -> str | None:
         if call.internal:
             return f"call {i} ({call.name}) hit an internal error of the environment"
     return None
+
+
+def _call_key(fn: dict) -> tuple[str, str | tuple[str]]:
+    """What tells one call from another in a repeated turn: its name and its arguments'
+    text (arguments given as a dict by their JSON, kept apart from any text)."""
+    arguments = fn["arguments"]
+    return fn["name"], arguments if isinstance(arguments, str) else (json.dumps(arguments),)
 
 
 def _call_problem(call: dict) -> str | None:
